@@ -1,0 +1,45 @@
+/** The backlog interface (DESIGN §3): where a milestone's items live. */
+
+/** Status of a backlog item. */
+export type BacklogStatus = 'open' | 'in-progress' | 'done' | 'blocked';
+
+/** One backlog item as the backlog holds it. */
+export interface BacklogItem {
+  readonly issue: number;
+  readonly title: string;
+  readonly status: BacklogStatus;
+  readonly milestone: number | string | null;
+  readonly priority: string | null;
+  readonly groomed: boolean;
+  readonly labels: readonly string[];
+  readonly dependsOn: readonly number[];
+  /** Markdown body; `## ` sections split out in `sections` (keyed by heading text). */
+  readonly body: string;
+  readonly sections: Readonly<Record<string, string>>;
+  /** Where the item came from, for messages (`plan/backlog/42.md`). */
+  readonly source: string;
+}
+
+/** What creating an item needs; the backlog picks the next free number. */
+export interface NewBacklogItem {
+  readonly title: string;
+  readonly milestone: number | string;
+  readonly priority?: string;
+  readonly labels?: readonly string[];
+  readonly dependsOn?: readonly number[];
+  /** `## ` sections in order, e.g. {Description: '…', 'Acceptance Criteria': '…'}. */
+  readonly sections: Readonly<Record<string, string>>;
+}
+
+/** A backlog backend: the file backlog now, GitHub Issues later. */
+export interface Backlog {
+  readonly kind: 'file' | 'github';
+  /** One item, or undefined when it does not exist. */
+  readItem(issue: number): Promise<BacklogItem | undefined>;
+  /** Every item of a milestone, ordered by issue number. */
+  listItems(milestone: number | string): Promise<readonly BacklogItem[]>;
+  /** Create an item with the next free number; returns it. */
+  createItem(item: NewBacklogItem): Promise<BacklogItem>;
+  /** Change an item's status; returns the paths it changed (file backlog) so callers can commit them. */
+  setStatus(issue: number, status: BacklogStatus): Promise<readonly string[]>;
+}

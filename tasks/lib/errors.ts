@@ -1,0 +1,43 @@
+/** Closed hierarchy of errors that carry the exit codes of DESIGN §1. */
+
+/** Base of every error the product throws on purpose; `exitCode` is what the script exits with. */
+export abstract class WorkMilestoneError extends Error {
+  abstract readonly exitCode: 1 | 2 | 3 | 130;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Bad input: invalid plan or flags, unknown step, a prerequisite not done (exit 2). */
+export class BadInputError extends WorkMilestoneError {
+  override readonly name = 'BadInputError';
+  readonly exitCode = 2 as const;
+}
+
+/** A step failed: git error, gates still red after fix attempts (exit 1). */
+export class StepFailedError extends WorkMilestoneError {
+  override readonly name = 'StepFailedError';
+  readonly exitCode = 1 as const;
+}
+
+/** Needs a human: an item failed or was escalated (exit 3). */
+export class NeedsAttentionError extends WorkMilestoneError {
+  override readonly name = 'NeedsAttentionError';
+  readonly exitCode = 3 as const;
+}
+
+/** Interrupted by SIGINT or SIGTERM (exit 130). */
+export class InterruptedError extends WorkMilestoneError {
+  override readonly name = 'InterruptedError';
+  readonly exitCode = 130 as const;
+}
+
+/** Exit code for any error: ours carry one, anything else is a failed step. */
+export function exitCodeOf(error: unknown): number {
+  return error instanceof WorkMilestoneError ? error.exitCode : 1;
+}
+
+/** Exhaustiveness guard for discriminated unions. */
+export function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}
