@@ -1,0 +1,96 @@
+/** The normalised, read-only dispatch plan (DESIGN §2). */
+
+/** Which agent adapter runs an item (DESIGN §5). */
+export type AgentKind = 'claude' | 'codex' | 'command' | 'scripted';
+
+/** An edit the `scripted` agent applies. */
+export interface ScriptedEdit {
+  readonly path: string;
+  readonly content?: string;
+  readonly append?: string;
+  readonly replace?: string;
+  readonly with?: string;
+}
+
+/** Agent settings: `defaults`, overridden per item. */
+export interface AgentSettings {
+  readonly agent: AgentKind;
+  readonly model: string;
+  readonly effort: string | null;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly command: string | null;
+  readonly permissionMode: string;
+  readonly allowedTools: readonly string[];
+  readonly maxBudgetUsd: number | null;
+  readonly agentArgs: readonly string[];
+}
+
+/** One item of a wave. */
+export interface PlanItem {
+  readonly issue: number;
+  readonly title: string;
+  readonly slug: string;
+  readonly wave: number;
+  readonly priority: string | null;
+  readonly conflictGroup: string | null;
+  readonly dependsOn: readonly number[];
+  readonly settings: AgentSettings;
+  readonly edits: readonly ScriptedEdit[];
+}
+
+/** A wave: items that run together (or one after another when not parallel). */
+export interface PlanWave {
+  readonly wave: number;
+  readonly parallel: boolean;
+  readonly items: readonly PlanItem[];
+}
+
+/** A quality gate command. */
+export interface Gate {
+  readonly name: string;
+  readonly run: string;
+  readonly files: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/** Where the backlog lives. */
+export type BacklogConfig =
+  | { readonly kind: 'file'; readonly dir: string }
+  | { readonly kind: 'github'; readonly repo: string };
+
+/** The whole normalised plan. */
+export interface Plan {
+  /** Path of the plan file relative to the repository, for messages. */
+  readonly file: string;
+  /** sha256 of the plan's text: `validate` records it. */
+  readonly hash: string;
+  readonly milestone: {
+    readonly id: string;
+    readonly title: string;
+    readonly slug: string;
+    readonly integrationBranch: string;
+  };
+  readonly conflictGroups: ReadonlyArray<{ readonly id: string; readonly reason: string; readonly items: readonly string[] }>;
+  readonly waves: readonly PlanWave[];
+  readonly gates: { readonly preMerge: readonly Gate[]; readonly postMerge: readonly Gate[] };
+  readonly defaults: AgentSettings & {
+    readonly concurrency: number;
+    readonly merge: 'merge' | 'squash';
+    readonly maxFixAttempts: number;
+    readonly promptTemplate: string | null;
+    readonly worktreeRoot: string;
+    readonly gateTimeoutMs: number;
+  };
+  readonly backlog: BacklogConfig;
+}
+
+/** Every item of a plan, wave by wave. */
+export function listItems(plan: Plan): readonly PlanItem[] {
+  return plan.waves.flatMap((w) => w.items);
+}
+
+/** The item with this issue number, or undefined. */
+export function findItem(plan: Plan, issue: number): PlanItem | undefined {
+  return listItems(plan).find((i) => i.issue === issue);
+}

@@ -1,0 +1,81 @@
+/** JSON-schema validation (ajv) with errors mapped to file:line:col through the YAML CST. */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Document, LineCounter } from 'yaml';
+import type { Diagnostic } from './diagnostics.ts';
+import { keyPositionOf, positionOf } from './yaml-positions.ts';
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+
+/** Compile a schema from `schema/<name>`. */
+export function loadSchema(name: string): ValidateFunction {
+  const url = new URL(`../../schema/${name}`, import.meta.url);
+  return ajv.compile(JSON.parse(readFileSync(url, 'utf8')) as object);
+}
+
+/** `waves[0].items[1].issue` for `/waves/0/items/1/issue`. */
+export function displayPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+function segments(instancePath: string): Array<string | number> {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+}
+
+function describe(e: ErrorObject, what: string): string {
+  const p = displayPath(e.instancePath) || what;
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return `${p} must be ${String(params.type).split(',').join(' or ')}`;
+    case 'required':
+      return `${p} is missing required key "${String(params.missingProperty)}"`;
+    case 'additionalProperties':
+      return `unknown key "${String(params.additionalProperty)}" in ${p}`;
+    case 'enum':
+      return `${p} must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'minItems':
+      return `${p} must not be empty`;
+    case 'minLength':
+      return `${p} must not be empty`;
+    default:
+      return `${p} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/** Validate `data` and return one diagnostic per meaningful ajv error. */
+export function checkSchema(
+  validate: ValidateFunction,
+  data: unknown,
+  doc: Document,
+  lc: LineCounter,
+  file: string,
+  what = 'plan',
+): Diagnostic[] {
+  if (validate(data)) return [];
+  const errors = validate.errors ?? [];
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const e of errors) {
+    // A value of a union type (string or object) fails the other branch's keywords too; keep the type error only.
+    if (e.keyword !== 'type' && errors.some((o) => o.keyword === 'type' && o.instancePath === e.instancePath)) continue;
+    const params = e.params as Record<string, unknown>;
+    const pos =
+      e.keyword === 'additionalProperties'
+        ? keyPositionOf(doc, lc, segments(e.instancePath), String(params.additionalProperty))
+        : positionOf(doc, lc, segments(e.instancePath));
+    const message = describe(e, what);
+    const key = `${pos.line}:${pos.col}:${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ severity: 'error', message, file, line: pos.line, col: pos.col });
+  }
+  return out;
+}
