@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Backlog, BacklogItem, BacklogStatus, NewBacklogItem } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
-import { BadInputError } from '../lib/errors.ts';
+import { BadInputError, StepFailedError } from '../lib/errors.ts';
 
 const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 const STATUSES: readonly BacklogStatus[] = ['open', 'in-progress', 'done', 'blocked'];
@@ -27,11 +27,7 @@ export function createFileBacklog(root: string, dir = 'plan/backlog'): Backlog {
     const names = await readdir(absDir).catch((e: unknown) => (isCode(e, 'ENOENT') ? [] : Promise.reject(e)));
     return names.filter((n) => n.endsWith('.md') && !n.startsWith('.'));
   };
-  const issueNames = async (): Promise<number[]> =>
-    (await markdownNames()).flatMap((n) => {
-      const m = ITEM_NAME.exec(n);
-      return m ? [Number(m[1])] : [];
-    });
+  const issueNames = async (): Promise<number[]> => (await markdownNames()).filter((n) => ITEM_NAME.test(n)).map((n) => parseInt(n, 10));
 
   const nextFree = async (): Promise<number> => {
     const names = await markdownNames();
@@ -70,23 +66,13 @@ export function createFileBacklog(root: string, dir = 'plan/backlog'): Backlog {
       await mkdir(absDir, { recursive: true });
       let issue = await nextFree();
       for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++, issue++) {
-        const text = formatItemFile(
-          {
-            issue,
-            title: item.title,
-            status: 'open',
-            milestone: item.milestone,
-            priority: item.priority ?? null,
-            groomed: true,
-            labels: [...(item.labels ?? [])],
-            'depends-on': [...(item.dependsOn ?? [])],
-          },
-          item.sections,
-        );
+        const { title, milestone, priority = null, labels = [], dependsOn = [] } = item;
+        const front = { issue, title, status: 'open', milestone, priority, groomed: true, labels: [...labels], 'depends-on': [...dependsOn] };
+        const text = formatItemFile(front, item.sections);
         const file = parseOrThrow(text, source(issue), issue);
         if (await createExclusive(absPath(issue), text)) return toItem(file, source(issue));
       }
-      throw new BadInputError(`could not find a free issue number in ${dir} after ${MAX_CREATE_ATTEMPTS} attempts`);
+      throw new StepFailedError(`could not find a free issue number in ${dir} after ${MAX_CREATE_ATTEMPTS} attempts`);
     },
 
     async setStatus(issue, status) {
@@ -103,20 +89,9 @@ export function createFileBacklog(root: string, dir = 'plan/backlog'): Backlog {
 }
 
 function toItem(file: ItemFile, source: string): BacklogItem {
-  const d = file.data;
-  return {
-    issue: d.issue,
-    title: d.title,
-    status: d.status,
-    milestone: d.milestone ?? null,
-    priority: d.priority ?? null,
-    groomed: d.groomed ?? false,
-    labels: d.labels ?? [],
-    dependsOn: d['depends-on'] ?? d.depends_on ?? [],
-    body: file.body,
-    sections: file.sections,
-    source,
-  };
+  const { issue, title, status, milestone = null, priority = null, groomed = false, labels = [] } = file.data;
+  const dependsOn = file.data['depends-on'] ?? file.data.depends_on ?? [];
+  return { issue, title, status, milestone, priority, groomed, labels, dependsOn, body: file.body, sections: file.sections, source };
 }
 
 function parseOrThrow(text: string, file: string, issue: number): ItemFile {

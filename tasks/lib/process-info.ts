@@ -1,0 +1,31 @@
+/** Process identity: a pid plus its start time, so a reused pid is never mistaken for our process. */
+import { readFileSync } from 'node:fs';
+
+/** Start time of a process as an opaque string (Linux: clock ticks since boot from /proc), or null when it is gone. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: fields restart after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[0];
+    if (state === 'Z' || state === 'X') return null; // a zombie has finished
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the process `pid` that started at `startTime` is still running. */
+export function isProcessAlive(pid: number, startTime: string): boolean {
+  return processStartTime(pid) === startTime;
+}
+
+/** Whether any process of the group `pgid` is still running (a killed leader may leave children). */
+export function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

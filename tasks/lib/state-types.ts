@@ -1,0 +1,123 @@
+/** The shape of `state.json` (DESIGN §7); `schema/state.schema.json` checks it on every read. */
+
+/** Life of an item in a run (DESIGN §4, wait). */
+export type ItemStatus = 'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated';
+
+/** Statuses after which an item's agent work is over. */
+export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set(['complete', 'partial', 'failed', 'skipped', 'escalated']);
+
+/** The agent's report as parsed from its final text (DESIGN §5). */
+export interface ItemReport {
+  readonly status: 'COMPLETE' | 'PARTIAL' | 'FAILED' | null;
+  readonly branch: string | null;
+  readonly filesChanged: readonly string[];
+  readonly commits: readonly string[];
+  readonly tasksBlocked: readonly string[];
+  readonly notes: string;
+}
+
+/** A running agent process: enough to find it again after the runner died. */
+export interface AgentProcess {
+  readonly pid: number;
+  readonly startTime: string;
+  readonly startedAt: string;
+  readonly attempt: number;
+  readonly timeoutMs: number;
+}
+
+/** What one finished agent run produced, with git as the truth. */
+export interface ItemResult {
+  readonly report: ItemReport | null;
+  readonly commits: ReadonlyArray<{ readonly sha: string; readonly subject: string }>;
+  readonly files: readonly string[];
+  readonly uncommitted: readonly string[];
+  /** Where the report disagrees with git, or other warnings. */
+  readonly flags: readonly string[];
+  readonly costUsd: number | null;
+  readonly turns: number | null;
+  readonly sessionId: string | null;
+  readonly usage: Readonly<Record<string, unknown>> | null;
+  readonly denials: readonly string[];
+  readonly durationMs: number;
+}
+
+/** How an item's branch reached integration (DESIGN §6). */
+export interface ItemMerge {
+  readonly kind: 'clean' | 'trivial' | 'medium' | 'heavy' | 'empty';
+  /** Integration sha after the merge; null when escalated. */
+  readonly sha: string | null;
+  readonly files: readonly string[];
+  readonly note: string;
+  readonly followUp: number | null;
+}
+
+/** Everything the runner knows about one item. */
+export interface ItemState {
+  readonly issue: number;
+  readonly wave: number;
+  readonly status: ItemStatus;
+  readonly attempts: number;
+  readonly branch: string | null;
+  readonly worktree: string | null;
+  readonly base: string | null;
+  readonly process: AgentProcess | null;
+  readonly failure: string | null;
+  readonly skipReason: string | null;
+  readonly result: ItemResult | null;
+  readonly finishedAt: string | null;
+  /** Order in which items finished, for the merge queue. */
+  readonly finishSeq: number | null;
+  readonly merge: ItemMerge | null;
+  readonly followUps: readonly number[];
+}
+
+/** An item as fetched from the backlog, cached for the run. */
+export interface CachedItem {
+  readonly issue: number;
+  readonly title: string;
+  readonly source: string;
+  readonly sections: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** One gate run. */
+export interface GateResult {
+  readonly name: string;
+  readonly phase: 'pre-merge' | 'post-merge';
+  readonly exitCode: number;
+  readonly durationMs: number;
+  readonly log: string;
+}
+
+/** The whole state of one milestone. */
+export interface State {
+  readonly version: 1;
+  readonly milestone: string;
+  readonly plan: { readonly hash: string; readonly file: string; readonly validatedAt: string } | null;
+  readonly prepare:
+    | { readonly kind: 'clean'; readonly at: string }
+    | { readonly kind: 'stashed'; readonly sha: string; readonly branch: string; readonly at: string }
+    | null;
+  readonly branch: { readonly name: string; readonly base: string; readonly worktree: string; readonly at: string } | null;
+  readonly cache: Readonly<Record<string, CachedItem>>;
+  readonly items: Readonly<Record<string, ItemState>>;
+  readonly relays: Readonly<Record<string, string>>;
+  readonly gates: { readonly sha: string; readonly at: string; readonly results: readonly GateResult[]; readonly fixAttempts: number } | null;
+  readonly land: { readonly mainBefore: string; readonly mainAfter: string; readonly integration: string; readonly pushed: boolean; readonly at: string } | null;
+  readonly complete: { readonly at: string; readonly report: string } | null;
+  /** Monotonic counter for finishSeq. */
+  readonly seq: number;
+}
+
+/** A fresh state for milestone `id`. */
+export function emptyState(id: string): State {
+  return { version: 1, milestone: id, plan: null, prepare: null, branch: null, cache: {}, items: {}, relays: {}, gates: null, land: null, complete: null, seq: 0 };
+}
+
+/** A fresh item state. */
+export function emptyItem(issue: number, wave: number): ItemState {
+  return {
+    issue, wave, status: 'pending', attempts: 0, branch: null, worktree: null, base: null, process: null,
+    failure: null, skipReason: null, result: null, finishedAt: null, finishSeq: null, merge: null, followUps: [],
+  };
+}
