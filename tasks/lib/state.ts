@@ -10,7 +10,7 @@ const validateState = loadSchema('state.schema.json');
 const LOCK_STALE_MS = 10_000;
 
 /** A deep mutable copy of a read-only type, for update functions. */
-export type Draft<T> = T extends ReadonlyArray<infer U> ? Draft<U>[] : T extends object ? { -readonly [K in keyof T]: Draft<T[K]> } : T;
+export type Draft<T> = T extends ReadonlyArray<infer U> ? ReadonlyArray<Draft<U>> : T extends object ? { -readonly [K in keyof T]: Draft<T[K]> } : T;
 
 /** State of one milestone, shared by the steps of one runner; every update is read-modify-write under a lock. */
 export interface StateStore {

@@ -40,6 +40,14 @@ export interface ModelServer {
 }
 
 export interface ModelServerOptions {
+  /**
+   * How to answer the classifier side query of `--permission-mode auto` (a
+   * request without tools whose system prompt asks for `<block>yes|no</block>`):
+   * 'allow' (default) answers `<block>no</block>`, 'block' answers a block
+   * verdict, 'ok' answers plain "ok" (unparseable: the CLI retries it, then
+   * denies the action, as with a gateway that does not serve the classifier).
+   */
+  readonly autoModeClassifier?: 'allow' | 'block' | 'ok';
   /** Called with every request (method, url, parsed body) — for debugging. */
   readonly onRequest?: (req: { method: string; url: string; body: unknown }) => void;
 }
@@ -61,7 +69,8 @@ interface MessagesBody {
   messages?: unknown;
 }
 
-const CWD_RE = /(?:Primary working directory|Working directory|Current working directory|cwd):\s*([^\s"\\]+)/;
+/** "Primary working directory: /x" (default prompt), "CWD: /x" (--bare). */
+const CWD_RE = /^[ \t-]*(?:Primary working directory|Current working directory|Working directory|CWD):[ \t]*(\/[^\n]*?)[ \t]*$/im;
 
 /** All text of a message's content (string or blocks). */
 function textOf(content: unknown): string {
@@ -89,6 +98,12 @@ export function workingDirectoryOf(body: MessagesBody): string | null {
     if (found?.[1]) return found[1];
   }
   return null;
+}
+
+/** The auto-mode permission classifier: its system prompt asks for `<block>no</block>`. */
+function isClassifierQuery(body: MessagesBody): boolean {
+  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+  return system.includes('<block>no</block>');
 }
 
 function toolId(): string {
@@ -187,6 +202,7 @@ function writeJson(res: http.ServerResponse, status: number, body: unknown): voi
 
 export function startModelServer(agents: readonly ScriptedAgent[], options: ModelServerOptions = {}): Promise<ModelServer> {
   let scenario: readonly ScriptedAgent[] = agents;
+  const classifier = options.autoModeClassifier ?? 'allow';
   /** Requests answered with an error so far, per agent (by identity). */
   let failures = new Map<ScriptedAgent, number>();
   const requests: Array<{ match: string | null; at: number }> = [];
@@ -211,7 +227,13 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
     }
 
     let reply: Reply;
-    if (!agent) {
+    if (!agent && !hasTools && isClassifierQuery(body) && classifier !== 'ok') {
+      const text =
+        classifier === 'block'
+          ? '<block>yes</block><category>Scripted Block</category><reason>[Scripted Block] the scripted model server blocks every action</reason>'
+          : '<block>no</block>';
+      reply = { content: [{ type: 'text', text }], stopReason: 'end_turn' };
+    } else if (!agent) {
       reply = { content: [{ type: 'text', text: 'ok' }], stopReason: 'end_turn' };
     } else {
       const turn = messages.filter((m) => m.role === 'assistant').length;

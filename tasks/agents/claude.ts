@@ -1,0 +1,63 @@
+/** The `claude` agent: `claude -p <prompt> --output-format json …` (DESIGN §5). */
+import { tail, type AgentAdapter, type AgentOutcome } from './types.ts';
+
+interface ClaudeJson {
+  readonly type?: string;
+  readonly subtype?: string;
+  readonly is_error?: boolean;
+  readonly result?: string;
+  readonly total_cost_usd?: number;
+  readonly num_turns?: number;
+  readonly session_id?: string;
+  readonly usage?: Record<string, unknown>;
+  readonly permission_denials?: ReadonlyArray<{ readonly tool_name?: string; readonly tool_input?: unknown }>;
+}
+
+/** The last JSON object line of the CLI's stdout (it prints one result object). */
+function lastJson(stdout: string): ClaudeJson | null {
+  const lines = stdout.trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      const value: unknown = JSON.parse(line);
+      if (value && typeof value === 'object' && !Array.isArray(value)) return value as ClaudeJson;
+    } catch {
+      // not JSON: keep looking
+    }
+  }
+  return null;
+}
+
+/** claude adapter. */
+export const claudeAgent: AgentAdapter = {
+  kind: 'claude',
+  launch(inv) {
+    const s = inv.settings;
+    const args = ['-p', inv.prompt, '--output-format', 'json', '--model', s.model];
+    if (s.effort) args.push('--effort', s.effort);
+    args.push('--permission-mode', s.permissionMode);
+    if (s.allowedTools.length > 0) args.push('--allowedTools', ...s.allowedTools);
+    if (s.maxBudgetUsd !== null) args.push('--max-budget-usd', String(s.maxBudgetUsd));
+    args.push(...s.agentArgs);
+    return { file: process.env.CLAUDE_BIN || 'claude', args, env: {} };
+  },
+  parse({ stdout, stderr, exitCode }): AgentOutcome {
+    const json = lastJson(stdout);
+    const text = typeof json?.result === 'string' ? json.result.trim() : '';
+    const denials = (json?.permission_denials ?? []).map((d) => `${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {}).slice(0, 200)}`);
+    let failure: string | null = null;
+    if (!json) failure = `exited ${exitCode} without a JSON result: ${tail(stderr || stdout)}`;
+    else if (json.is_error) failure = `claude reported an error (${json.subtype ?? 'error'}): ${tail(text || stderr)}`;
+    else if (exitCode !== 0) failure = `exited ${exitCode}: ${tail(stderr || text)}`;
+    else if (text === '') failure = 'claude returned an empty result';
+    return {
+      ok: failure === null,
+      text,
+      failure,
+      costUsd: json?.total_cost_usd ?? null,
+      turns: json?.num_turns ?? null,
+      sessionId: json?.session_id ?? null,
+      usage: json?.usage ?? null,
+      denials,
+    };
+  },
+};

@@ -1,0 +1,80 @@
+/** Agent processes: started detached in their own process group, outliving the runner, exit code kept in a file. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isGroupAlive, isProcessAlive, processStartTime } from '../lib/process-info.ts';
+import type { LaunchSpec } from './types.ts';
+
+/** The files of one agent run. */
+export interface RunFiles {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exit: string;
+}
+
+/** Files of run `name` (e.g. `item-1`) under `dir`. */
+export function runFilesOf(dir: string, name: string): RunFiles {
+  return { stdout: path.join(dir, `${name}.stdout`), stderr: path.join(dir, `${name}.stderr`), exit: path.join(dir, `${name}.exit`) };
+}
+
+/** A started process: enough to find it again. */
+export interface StartedProcess {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
+// The leader shell runs the agent with stdin closed and output in files, then writes the exit code
+// atomically, so a runner that restarts can read the result of an agent that finished without it.
+const WRAPPER = '"$@" </dev/null >"$WM_OUT" 2>"$WM_ERR"; code=$?; printf "%s\\n" "$code" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+
+/** Start `spec` in `cwd`, detached in a new process group (pgid = pid). */
+export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFiles, env: NodeJS.ProcessEnv): Promise<StartedProcess> {
+  mkdirSync(path.dirname(files.stdout), { recursive: true });
+  const child = spawn('sh', ['-c', WRAPPER, 'sh', spec.file, ...spec.args], {
+    cwd,
+    detached: true,
+    stdio: 'ignore',
+    env: { ...env, ...spec.env, WM_OUT: files.stdout, WM_ERR: files.stderr, WM_EXIT: files.exit },
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid as number));
+    child.once('error', reject);
+  });
+  child.unref();
+  return { pid, startTime: processStartTime(pid) ?? '' };
+}
+
+/** The exit code the wrapper wrote, or null when the run has not ended (or died without writing it). */
+export function readExitCode(files: RunFiles): number | null {
+  if (!existsSync(files.exit)) return null;
+  const code = Number.parseInt(readFileSync(files.exit, 'utf8').trim(), 10);
+  return Number.isNaN(code) ? null : code;
+}
+
+/** Read a run's output files (missing = empty). */
+export function readOutput(files: RunFiles): { stdout: string; stderr: string } {
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  return { stdout: read(files.stdout), stderr: read(files.stderr) };
+}
+
+/** Whether the process (or anything left in its group) still runs. */
+export function isRunning(proc: StartedProcess): boolean {
+  return isProcessAlive(proc.pid, proc.startTime) || isGroupAlive(proc.pid);
+}
+
+/** SIGTERM the whole group, then SIGKILL after `graceMs`; resolves when nothing of the group is left. */
+export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isGroupAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isGroupAlive(pid)) signal('SIGKILL');
+  while (isGroupAlive(pid)) await sleep(50);
+}

@@ -1,0 +1,81 @@
+/** Prompts: what an agent is told (DESIGN §5). A `prompt-template` file may replace the item prompt. */
+import type { CachedItem } from '../lib/state-types.ts';
+import type { Gate } from '../lib/plan-types.ts';
+
+/** The report format every prompt ends with. */
+export const REPORT_FORMAT = `When you are done, end your final message with this report, exactly in this format:
+
+STATUS: COMPLETE | PARTIAL | FAILED
+BRANCH: <branch>
+FILES_CHANGED:
+<one path per line>
+COMMITS:
+<short hash and message, one per line>
+TASKS_BLOCKED: <ids or none>
+NOTES: <design decisions, deviations, what the next wave should know>`;
+
+/** What goes into an item prompt. */
+export interface ItemPromptInput {
+  readonly item: CachedItem;
+  readonly milestone: string;
+  readonly wave: number;
+  readonly worktree: string;
+  readonly branch: string;
+  readonly gates: readonly Gate[];
+  readonly relay: string;
+  /** Why the previous attempt failed, for a retry. */
+  readonly previousFailure: string | null;
+}
+
+function section(item: CachedItem, ...names: string[]): string {
+  for (const name of names) {
+    const found = Object.entries(item.sections).find(([k]) => k.toLowerCase() === name.toLowerCase());
+    if (found) return found[1];
+  }
+  return '';
+}
+
+/** Placeholder names a template may use. */
+export type PromptKey = 'issue' | 'title' | 'milestone' | 'wave' | 'worktree' | 'branch' | 'description' | 'acceptance_criteria' | 'body' | 'gates' | 'relay' | 'previous_failure' | 'report_format';
+
+/** Values for `{{name}}` placeholders of a template. */
+export function promptValues(input: ItemPromptInput): Record<PromptKey, string> {
+  const gates = input.gates.map((g) => `- ${g.run}`).join('\n') || '- (no gates configured)';
+  return {
+    issue: String(input.item.issue),
+    title: input.item.title,
+    milestone: input.milestone,
+    wave: String(input.wave),
+    worktree: input.worktree,
+    branch: input.branch,
+    description: section(input.item, 'Description', 'Summary') || input.item.body,
+    acceptance_criteria: section(input.item, 'Acceptance Criteria', 'Acceptance criteria'),
+    body: input.item.body,
+    gates,
+    relay: input.relay,
+    previous_failure: input.previousFailure ?? '',
+    report_format: REPORT_FORMAT,
+  };
+}
+
+/** Fill `{{name}}` placeholders; unknown names stay as they are. */
+export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name: string) => (Object.hasOwn(values, name) ? (values[name] as string) : whole));
+}
+
+/** The built-in item prompt. */
+export function buildItemPrompt(input: ItemPromptInput, template: string | null): string {
+  const v = promptValues(input);
+  if (template) return fillTemplate(template, v);
+  const parts = [
+    `You are working on Issue #${v.issue}: ${v.title} (milestone ${v.milestone}, wave ${v.wave}).`,
+    `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
+    `## Description\n${v.description.trim() || '(none)'}`,
+    v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
+    `## Before you report\nRun these quality gates in the worktree and make them pass:\n${v.gates}`,
+    v.relay.trim() ? v.relay.trim() : '',
+    input.previousFailure ? `## Previous attempt failed\n${input.previousFailure}\nStart from what is committed on the branch and finish the work.` : '',
+    REPORT_FORMAT,
+  ];
+  return parts.filter(Boolean).join('\n\n') + '\n';
+}

@@ -1,0 +1,64 @@
+/** The agent adapter interface (DESIGN §5): start → handle; parse → outcome. */
+import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan-types.ts';
+
+/** Why an agent runs: an item's work, a merge conflict, or a red gate. */
+export type AgentRole = 'item' | 'conflict' | 'fix';
+
+/** Everything an adapter needs to start one agent run. */
+export interface AgentInvocation {
+  readonly role: AgentRole;
+  readonly issue: number;
+  readonly title: string;
+  readonly wave: number;
+  readonly milestone: string;
+  readonly worktree: string;
+  readonly branch: string;
+  readonly prompt: string;
+  /** The prompt as a file (command agents read it from WM_PROMPT_FILE). */
+  readonly promptFile: string;
+  readonly settings: AgentSettings;
+  readonly edits: readonly ScriptedEdit[];
+}
+
+/** A program to start: file, arguments, extra environment. */
+export interface LaunchSpec {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** What an agent's output says once its process has ended. */
+export interface AgentOutcome {
+  /** Exit 0, a non-empty result and no error flag. */
+  readonly ok: boolean;
+  /** The final text: the report. */
+  readonly text: string;
+  /** Why it failed: the last lines of stderr, or the CLI's error. */
+  readonly failure: string | null;
+  readonly costUsd: number | null;
+  readonly turns: number | null;
+  readonly sessionId: string | null;
+  readonly usage: Readonly<Record<string, unknown>> | null;
+  /** Tool calls the agent was denied. */
+  readonly denials: readonly string[];
+}
+
+/** One adapter per agent kind. */
+export interface AgentAdapter {
+  readonly kind: AgentKind;
+  launch(invocation: AgentInvocation): LaunchSpec;
+  parse(output: { readonly stdout: string; readonly stderr: string; readonly exitCode: number }): AgentOutcome;
+}
+
+/** An outcome with nothing but text and exit code (command, scripted). */
+export function plainOutcome(stdout: string, stderr: string, exitCode: number): AgentOutcome {
+  const text = stdout.trim();
+  const failure =
+    exitCode !== 0 ? `exited ${exitCode}: ${tail(stderr || stdout)}` : text === '' ? `printed nothing${stderr.trim() ? `: ${tail(stderr)}` : ''}` : null;
+  return { ok: failure === null, text, failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
+}
+
+/** Last lines of a text, for failure messages. */
+export function tail(text: string, lines = 5): string {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}

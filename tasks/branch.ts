@@ -1,0 +1,68 @@
+/** branch: `milestone/<N>-<slug>` from main, checked out in its own integration worktree; the user's checkout is never switched. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from './context.ts';
+import { BadInputError } from './lib/errors.ts';
+import { ensureExcluded } from './lib/exclude.ts';
+import { git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
+import { worktreeRootOf } from './lib/paths.ts';
+import { DONE, todo, type Step } from './step.ts';
+
+/** The branch that receives the milestone. */
+export const MAIN_BRANCH = 'main';
+
+/** Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency folders. */
+export function excludePatterns(ctx: Ctx): string[] {
+  const root = path.relative(ctx.repo, worktreeRootOf(ctx.repo, ctx.plan));
+  const inside = root && !root.startsWith('..') && !path.isAbsolute(root);
+  return [...(inside ? [`/${root.split(path.sep).join('/')}/`] : []), '.claude/kage-bunshin.lock', '/node_modules', '/.venv'];
+}
+
+/** Whether `origin` is configured. */
+export async function hasOrigin(repo: string): Promise<boolean> {
+  return gitOk(repo, ['remote', 'get-url', 'origin']);
+}
+
+/** branch step. */
+export const branch: Step = {
+  id: 'branch',
+  async check(ctx) {
+    const recorded = ctx.store.current().branch;
+    if (!recorded) return todo('integration branch not created');
+    const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
+    if (!head) return todo(`branch ${recorded.name} is missing`);
+    if (!(await isAncestor(ctx.repo, recorded.base, head))) return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
+    const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
+    if (!wt || wt.branch !== recorded.name || !existsSync(wt.path)) return todo(`integration worktree ${ctx.integrationWorktree} is missing`);
+    return DONE;
+  },
+  async run(ctx, _scope, progress) {
+    const name = ctx.plan.milestone.integrationBranch;
+    await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
+    if (await hasOrigin(ctx.repo)) {
+      progress.output('git fetch origin');
+      await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+    }
+    const recorded = ctx.store.current().branch;
+    const existing = await revParse(ctx.repo, `refs/heads/${name}`);
+    if (existing && !recorded && !ctx.options.adopt) {
+      throw new BadInputError(`branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`);
+    }
+    const main = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+    if (!main) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
+    // A worktree folder git no longer knows (deleted by hand) is pruned before it is added again.
+    await git(ctx.repo, ['worktree', 'prune']);
+    const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
+    if (!wt) {
+      const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
+      await git(ctx.repo, ['worktree', 'add', '--quiet', ...args]);
+    } else if (wt.branch !== name) {
+      throw new BadInputError(`${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`);
+    }
+    const base = recorded?.base ?? existing ?? main;
+    await ctx.store.update((s) => {
+      s.branch = { name, base: recorded?.base ?? (existing ? main : base), worktree: ctx.integrationWorktree, at: new Date().toISOString() };
+    });
+    progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
+  },
+};

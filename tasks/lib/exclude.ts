@@ -1,0 +1,18 @@
+/** Lines the runner keeps in `.git/info/exclude` so its worktrees and agent files never show as changes. */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const MARK = '# work-milestone';
+
+/** Make sure every pattern is in `<commonDir>/info/exclude` (idempotent; the user's own lines are kept). */
+export async function ensureExcluded(commonDir: string, patterns: readonly string[]): Promise<void> {
+  const file = path.join(commonDir, 'info', 'exclude');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const lines = new Set(text.split('\n').map((l) => l.trim()));
+  const missing = patterns.filter((p) => !lines.has(p));
+  if (missing.length === 0) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const head = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+  const mark = lines.has(MARK) ? '' : `${MARK}\n`;
+  await writeFile(file, `${head}${mark}${missing.join('\n')}\n`);
+}
