@@ -95,6 +95,19 @@ async function snapshot(repo: string): Promise<string> {
   return parts.map(([name, text]) => `== ${name}\n${text}`).join('\n');
 }
 
+/** The lines only one side has, `-` before and `+` after, with the section they are in. */
+function lineDiff(before: string, after: string): string {
+  const sectioned = (text: string): string[] => {
+    let section = '';
+    return text.split('\n').map((line) => {
+      if (line.startsWith('== ')) section = line.slice(3);
+      return `[${section}] ${line}`;
+    });
+  };
+  const [a, b] = [sectioned(before), sectioned(after)];
+  return [...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`), ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`)].join('\n');
+}
+
 /** Everything wrong with running plan.mts on `fixture`; empty when it behaves. */
 async function check(fixture: string): Promise<string[]> {
   const problems: string[] = [];
@@ -113,7 +126,7 @@ async function check(fixture: string): Promise<string[]> {
       problems.push(`${where}\n  → a stack trace was printed`);
     }
     const after = await snapshot(repo);
-    if (after !== before) problems.push(`${fixture}: the repository changed\n--- before\n${before}\n--- after\n${after}`);
+    if (after !== before) problems.push(`${fixture}: the repository changed:\n${lineDiff(before, after)}`);
   } finally {
     await rm(repo, { recursive: true, force: true });
   }

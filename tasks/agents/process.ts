@@ -11,11 +11,12 @@ export interface RunFiles {
   readonly stdout: string;
   readonly stderr: string;
   readonly exit: string;
+  readonly pid: string;
 }
 
 /** Files of run `name` (e.g. `item-1`) under `dir`. */
 export function runFilesOf(dir: string, name: string): RunFiles {
-  return { stdout: path.join(dir, `${name}.stdout`), stderr: path.join(dir, `${name}.stderr`), exit: path.join(dir, `${name}.exit`) };
+  return { stdout: path.join(dir, `${name}.stdout`), stderr: path.join(dir, `${name}.stderr`), exit: path.join(dir, `${name}.exit`), pid: path.join(dir, `${name}.pid`) };
 }
 
 /** A started process: enough to find it again. */
@@ -26,7 +27,7 @@ export interface StartedProcess {
 
 // The leader shell runs the agent with stdin closed and output in files, then writes the exit code
 // atomically, so a runner that restarts can read the result of an agent that finished without it.
-const WRAPPER = '"$@" </dev/null >"$WM_OUT" 2>"$WM_ERR"; code=$?; printf "%s\\n" "$code" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+const WRAPPER = 'printf "%s\\n" "$$" >"$WM_PID"; "$@" </dev/null >"$WM_OUT" 2>"$WM_ERR"; code=$?; printf "%s\\n" "$code" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
 
 /** Start `spec` in `cwd`, detached in a new process group (pgid = pid). */
 export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFiles, env: NodeJS.ProcessEnv): Promise<StartedProcess> {
@@ -35,7 +36,7 @@ export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFil
     cwd,
     detached: true,
     stdio: 'ignore',
-    env: { ...env, ...spec.env, WM_OUT: files.stdout, WM_ERR: files.stderr, WM_EXIT: files.exit },
+    env: { ...env, ...spec.env, WM_OUT: files.stdout, WM_ERR: files.stderr, WM_EXIT: files.exit, WM_PID: files.pid },
   });
   const pid = await new Promise<number>((resolve, reject) => {
     child.once('spawn', () => resolve(child.pid as number));
@@ -50,6 +51,14 @@ export function readExitCode(files: RunFiles): number | null {
   if (!existsSync(files.exit)) return null;
   const code = Number.parseInt(readFileSync(files.exit, 'utf8').trim(), 10);
   return Number.isNaN(code) ? null : code;
+}
+
+/** The pid the wrapper wrote when it started (to find an agent whose start was not recorded), or null. */
+export function readPidFile(files: RunFiles): StartedProcess | null {
+  if (!existsSync(files.pid)) return null;
+  const pid = Number.parseInt(readFileSync(files.pid, 'utf8').trim(), 10);
+  const startTime = Number.isNaN(pid) ? null : processStartTime(pid);
+  return startTime ? { pid, startTime } : null;
 }
 
 /** Read a run's output files (missing = empty). */

@@ -33,7 +33,9 @@ export interface ScriptedAgent {
 }
 
 export interface ModelServer {
+  /** `http://127.0.0.1:<port>`: give it to the CLI as ANTHROPIC_BASE_URL. */
   readonly url: string;
+  /** Every HTTP request, in order: the agent it matched (null: side query, HEAD /api/hello, …) and when. */
   readonly requests: ReadonlyArray<{ readonly match: string | null; readonly at: number }>;
   setScenario(agents: readonly ScriptedAgent[]): void;
   close(): Promise<void>;
@@ -275,6 +277,7 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
       try {
         if (req.method === 'POST' && pathname === '/v1/messages') {
           if (!body || typeof body !== 'object') {
+            requests.push({ match: null, at: Date.now() });
             writeJson(res, 400, {
               type: 'error',
               error: { type: 'invalid_request_error', message: 'body must be JSON' },
@@ -283,17 +286,19 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
           }
           answerMessages(body as MessagesBody, res);
         } else if (pathname === '/v1/messages/count_tokens') {
+          requests.push({ match: null, at: Date.now() });
           writeJson(res, 200, { input_tokens: Math.max(1, Math.ceil(raw.length / 4)) });
         } else if (req.method === 'HEAD') {
+          requests.push({ match: null, at: Date.now() });
           res.writeHead(200);
           res.end();
         } else {
+          requests.push({ match: null, at: Date.now() });
           writeJson(res, 200, {});
         }
-      } catch (err) {
+      } catch {
         if (!res.headersSent) writeJson(res, 500, errorBody(500));
         else res.end();
-        void err;
       }
     });
   });

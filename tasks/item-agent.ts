@@ -1,0 +1,128 @@
+/** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { adapterFor } from './agents/adapters.ts';
+import { killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles } from './agents/process.ts';
+import { buildItemPrompt } from './agents/prompt.ts';
+import type { Ctx } from './context.ts';
+import { settingsFor } from './context.ts';
+import { judgeAttempt, readBranchFacts } from './item-result.ts';
+import { childEnv } from './lib/child-env.ts';
+import { formatDuration } from './lib/duration.ts';
+import { itemDirOf } from './lib/paths.ts';
+import type { PlanItem } from './lib/plan-types.ts';
+import type { ItemState } from './lib/state-types.ts';
+import { relayForWave } from './relay-text.ts';
+
+/** The files of attempt `attempt` of an item. */
+export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
+  return runFilesOf(itemDirOf(ctx.stateDir, issue), `item-${attempt}`);
+}
+
+function itemState(ctx: Ctx, issue: number): ItemState {
+  const st = ctx.store.current().items[String(issue)];
+  if (!st) throw new Error(`internal: no state for #${issue}`);
+  return st;
+}
+
+/** Start the next attempt of an item's agent; the attempt is recorded before the process starts. */
+export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
+  const st = itemState(ctx, item.issue);
+  if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
+  const attempt = st.attempts + 1;
+  const settings = settingsFor(ctx, item);
+  await ctx.store.update((s) => {
+    Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
+  });
+  const cached = ctx.store.current().cache[String(item.issue)];
+  if (!cached) throw new Error(`internal: #${item.issue} was not fetched`);
+  const template = ctx.plan.defaults.promptTemplate ? await readFile(path.resolve(ctx.repo, ctx.plan.defaults.promptTemplate), 'utf8') : null;
+  const prompt = buildItemPrompt(
+    {
+      item: cached, milestone: ctx.plan.milestone.id, wave: item.wave, worktree: st.worktree, branch: st.branch,
+      gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge], relay: await relayForWave(ctx, item.wave), previousFailure: st.failure,
+    },
+    template,
+  );
+  const dir = itemDirOf(ctx.stateDir, item.issue);
+  await mkdir(dir, { recursive: true });
+  const promptFile = path.join(dir, `prompt-${attempt}.md`);
+  await writeFile(promptFile, prompt);
+  const spec = adapterFor(settings.agent).launch({
+    role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
+    worktree: st.worktree, branch: st.branch, prompt, promptFile, settings, edits: item.edits,
+  });
+  const env = childEnv(ctx.env, {
+    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: st.worktree,
+    WM_BRANCH: st.branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),
+  });
+  const started = await startDetached(spec, st.worktree, attemptFiles(ctx, item.issue, attempt), env);
+  await ctx.store.update((s) => {
+    Object.assign(s.items[String(item.issue)] ?? {}, {
+      process: { ...started, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },
+    });
+  });
+  ctx.events.emit({ type: 'agent-spawned', issue: item.issue, role: 'item', pid: started.pid, attempt });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt}` });
+}
+
+/** Where an in-progress attempt stands. */
+export type AttemptState = { readonly kind: 'running' } | { readonly kind: 'exited'; readonly code: number } | { readonly kind: 'died' } | { readonly kind: 'timed-out' };
+
+/** Look at an in-progress attempt (read-only but for adopting a started agent whose pid was not recorded). */
+export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptState> {
+  const st = itemState(ctx, issue);
+  const files = attemptFiles(ctx, issue, st.attempts);
+  let proc = st.process;
+  if (!proc) {
+    // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent.
+    const found = readPidFile(files);
+    if (found) {
+      proc = { ...found, startedAt: new Date().toISOString(), attempt: st.attempts, timeoutMs: 0 };
+      await ctx.store.update((s) => Object.assign(s.items[String(issue)] ?? {}, { process: proc }));
+    }
+  }
+  const code = readExitCode(files);
+  if (code !== null) return { kind: 'exited', code };
+  if (!proc || !isRunning(proc)) return { kind: 'died' };
+  if (proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs) return { kind: 'timed-out' };
+  return { kind: 'running' };
+}
+
+/** Judge an ended attempt and record it; returns whether the item gets another attempt. */
+export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' }>): Promise<'retry' | 'final'> {
+  const st = itemState(ctx, item.issue);
+  const settings = settingsFor(ctx, item);
+  const files = attemptFiles(ctx, item.issue, st.attempts);
+  const startedAt = st.process ? Date.parse(st.process.startedAt) : Date.now();
+  if (ended.kind === 'timed-out' && st.process) await killGroup(st.process.pid);
+  const facts = await readBranchFacts(st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
+  const output = readOutput(files);
+  const outcome =
+    ended.kind === 'exited'
+      ? adapterFor(settings.agent).parse({ ...output, exitCode: ended.code })
+      : {
+          ok: false, text: '', costUsd: null, turns: null, sessionId: null, usage: null, denials: [],
+          failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
+        };
+  const verdict = judgeAttempt(outcome, facts, st.branch ?? '');
+  const retry = verdict.status === 'failed' && st.attempts <= settings.retries;
+  const durationMs = Date.now() - startedAt;
+  await writeFile(path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`), `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`);
+  await ctx.store.update((s) => {
+    const it = s.items[String(item.issue)];
+    if (!it) return;
+    it.process = null;
+    it.failure = verdict.failure;
+    it.result = { ...verdict.result, durationMs };
+    it.status = retry ? 'pending' : verdict.status;
+    if (!retry) {
+      it.finishedAt = new Date().toISOString();
+      s.seq += 1;
+      it.finishSeq = s.seq;
+    }
+  });
+  ctx.events.emit({ type: 'agent-exited', issue: item.issue, role: 'item', exitCode: ended.kind === 'exited' ? ended.code : null, detail: verdict.failure ?? undefined });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: retry ? 'retrying' : verdict.status, detail: verdict.failure ?? undefined });
+  return retry ? 'retry' : 'final';
+}
