@@ -8,6 +8,8 @@ export interface GraphNode {
   readonly step: StepId;
   readonly scope: Scope;
   readonly needs: readonly string[];
+  /** Ordering only: shown as edges, not required before a lone `step` (wait starts what spawn has not). */
+  readonly after: readonly string[];
   readonly title: string;
 }
 
@@ -40,9 +42,9 @@ const TITLES: Readonly<Record<StepId, string>> = {
 /** The graph of a plan: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait, merge, relay) → gates → land → complete. */
 export function compileGraph(plan: Plan): Graph {
   const nodes: GraphNode[] = [];
-  const add = (step: StepId, scope: Scope, needs: readonly string[], title = TITLES[step]): string => {
+  const add = (step: StepId, scope: Scope, needs: readonly string[], title = TITLES[step], after: readonly string[] = []): string => {
     const id = nodeId(step, scope);
-    nodes.push({ id, step, scope, needs, title });
+    nodes.push({ id, step, scope, needs, after, title });
     return id;
   };
   let last = add('validate', {}, []);
@@ -53,7 +55,7 @@ export function compileGraph(plan: Plan): Graph {
     const w = wave.wave;
     const worktrees = add('worktrees', { wave: w }, [last], `Wave ${w}: create worktrees`);
     const spawns = wave.items.map((item) => add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${item.title}`));
-    const wait = add('wait', { wave: w }, spawns, `Wave ${w}: wait for agents`);
+    const wait = add('wait', { wave: w }, [worktrees], `Wave ${w}: wait for agents`, spawns);
     const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
     last = add('relay', { wave: w }, [merge], `Wave ${w}: relay`);
   }
@@ -92,7 +94,7 @@ export function graphToJson(plan: Plan, graph: Graph): object {
   return {
     milestone: { id: plan.milestone.id, title: plan.milestone.title, integrationBranch: plan.milestone.integrationBranch },
     nodes: graph.nodes.map((n) => ({ id: n.id, step: n.step, ...n.scope, title: n.title })),
-    edges: graph.nodes.flatMap((n) => n.needs.map((from) => ({ from, to: n.id }))),
+    edges: graph.nodes.flatMap((n) => [...n.needs.map((from) => ({ from, to: n.id, kind: 'needs' })), ...n.after.map((from) => ({ from, to: n.id, kind: 'after' }))]),
   };
 }
 
@@ -102,6 +104,7 @@ export function graphToMermaid(graph: Graph): string {
   const label = (s: string) => s.replace(/["<>#&]/g, (c) => `#${c.charCodeAt(0)};`);
   const lines = ['flowchart TD'];
   for (const n of graph.nodes) lines.push(`  ${key(n.id)}["${label(`${n.id}: ${n.title}`)}"]`);
-  for (const n of graph.nodes) for (const from of n.needs) lines.push(`  ${key(from)} --> ${key(n.id)}`);
+  for (const n of graph.nodes) for (const from of n.needs) if (!n.after.length || from !== n.needs[0]) lines.push(`  ${key(from)} --> ${key(n.id)}`);
+  for (const n of graph.nodes) for (const from of n.after) lines.push(`  ${key(from)} --> ${key(n.id)}`);
   return lines.join('\n');
 }

@@ -175,6 +175,8 @@ test('claude: Write + Bash commit + final report, JSON result', async () => {
     assert.type(j.num_turns, 'number');
     assert.ok((j.num_turns as number) >= 3, `num_turns ${String(j.num_turns)}`);
     assert.type(j.total_cost_usd, 'number');
+    // Fixed usage per answer: 3 answers × $0.005 with the CLI's default model.
+    assert.ok(Math.abs((j.total_cost_usd as number) - 3 * 0.005) < 1e-9, `total_cost_usd ${String(j.total_cost_usd)}`);
     assert.type(j.session_id, 'string');
     assert.type(j.usage, 'object');
     assert.equal(j.permission_denials, []);
@@ -211,7 +213,7 @@ test('claude: Edit changes an existing file (absolute path made from the reporte
   }
 });
 
-test('claude: --permission-mode auto runs Bash when the server answers the classifier', async () => {
+test('claude: --permission-mode auto runs Bash when the server answers the safety check', async () => {
   const repo = await makeRepo();
   const server = await startModelServer([
     {
@@ -225,8 +227,43 @@ test('claude: --permission-mode auto runs Bash when the server answers the class
     assert.is(r.json?.result, 'auto done');
     assert.equal(r.json?.permission_denials, [], describe(r));
     assert.match(git(repo, 'log', '-1', '--format=%s'), 'feat: auto');
-    // The classifier side query carries no tools: it is recorded as unmatched.
-    assert.ok(server.requests.some((q) => q.match === null));
+    // With CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC the safety check is server-side
+    // (safeguard_results in message_delta): no side query, nothing on stderr.
+    assert.equal(
+      server.requests.map((q) => q.match),
+      ['Issue #44', 'Issue #44'],
+    );
+    assert.is(r.stderr, '');
+  } finally {
+    await server.close();
+  }
+});
+
+test('claude: auto mode against a plain gateway (no safety check) refuses Bash and exits 1 with is_error false', async () => {
+  const repo = await makeRepo();
+  const server = await startModelServer(
+    [
+      {
+        match: 'Issue #47',
+        steps: [
+          { tool: 'Write', input: { file_path: 'plain.txt', content: 'plain\n' } },
+          { tool: 'Bash', input: { command: 'git add -A && git commit -qm "feat: plain"' } },
+          { text: 'STATUS: COMPLETE' },
+        ],
+      },
+    ],
+    { autoModeClassifier: 'ok' },
+  );
+  try {
+    const r = await runClaude(repo, server, 'Issue #47', { args: ['--permission-mode', 'auto'] });
+    assert.is(r.code, 1, describe(r));
+    assert.is(r.json?.is_error, false, describe(r));
+    assert.is(r.json?.result, 'STATUS: COMPLETE');
+    const denied = (r.json?.permission_denials as Array<{ tool_name: string }>).map((d) => d.tool_name);
+    assert.equal(denied, ['Bash']);
+    assert.match(r.stderr, /Auto mode can't check actions/);
+    assert.is(await fs.readFile(path.join(repo, 'plain.txt'), 'utf8'), 'plain\n');
+    assert.match(git(repo, 'log', '--format=%s'), /^init\n$/);
   } finally {
     await server.close();
   }

@@ -3,13 +3,17 @@
  * API for the real `claude -p` CLI to run a full agentic session against it.
  *
  * Facts it relies on (measured with Claude Code 2.1.332, see docs/claude-cli.md):
- * - the CLI calls `HEAD /api/hello` (connectivity check) and
- *   `POST /v1/messages?beta=true` (streaming); nothing else in a `-p` run;
+ * - the CLI calls `POST /v1/messages?beta=true` (streaming) and, unless
+ *   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, `HEAD /api/hello`; nothing else;
  * - the first user message holds git status / attribution reminders and then
- *   the prompt; the working directory is in a `role: "system"` message (or the
- *   system prompt) as `Primary working directory: /abs/path`;
+ *   the prompt; the working directory is in a `role: "system"` message as
+ *   `Primary working directory: /abs/path` (with --bare: `CWD: /abs/path` in
+ *   the system prompt);
  * - Write/Edit need absolute paths, so scripted relative paths are resolved
- *   against that directory.
+ *   against that directory;
+ * - `--permission-mode auto` asks for a server-side safety verdict
+ *   (`safeguards` in the request, `safeguard_results` in message_delta) or, in
+ *   some configurations, sends a classifier side query; both are answered.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -43,16 +47,21 @@ export interface ModelServer {
 
 export interface ModelServerOptions {
   /**
-   * How to answer the classifier side query of `--permission-mode auto` (a
-   * request without tools whose system prompt asks for `<block>yes|no</block>`):
-   * 'allow' (default) answers `<block>no</block>`, 'block' answers a block
-   * verdict, 'ok' answers plain "ok" (unparseable: the CLI retries it, then
-   * denies the action, as with a gateway that does not serve the classifier).
+   * How to answer `--permission-mode auto`'s safety check, in both forms the
+   * CLI uses: the server-side one (the request carries `safeguards:
+   * [{type: "dangerous_tool_use"}]`; the verdict per tool_use id goes in
+   * `message_delta.delta.safeguard_results`) and the client-side side query (no
+   * tools; its system prompt asks for `<block>yes|no</block>`).
+   * 'allow' (default): not flagged / `<block>no</block>`; 'block': flagged /
+   * a block verdict; 'ok': behave like a plain gateway (no safeguard_results,
+   * side query answered "ok"), so auto mode denies Bash.
    */
-  readonly autoModeClassifier?: 'allow' | 'block' | 'ok';
+  readonly autoModeClassifier?: Classifier;
   /** Called with every request (method, url, parsed body) — for debugging. */
   readonly onRequest?: (req: { method: string; url: string; body: unknown }) => void;
 }
+
+type Classifier = 'allow' | 'block' | 'ok';
 
 type Block =
   | { type: 'text'; text: string }
@@ -64,6 +73,7 @@ interface Reply {
 }
 
 interface MessagesBody {
+  safeguards?: unknown;
   model?: unknown;
   stream?: unknown;
   tools?: unknown;
@@ -90,7 +100,7 @@ function messagesOf(body: MessagesBody): Array<{ role: string; content: unknown 
 }
 
 /** The working directory the CLI reports (system prompt or a system-role message). */
-export function workingDirectoryOf(body: MessagesBody): string | null {
+function workingDirectoryOf(body: MessagesBody): string | null {
   const texts: string[] = [];
   if (typeof body.system === 'string') texts.push(body.system);
   else texts.push(textOf(body.system));
@@ -116,6 +126,13 @@ function msgId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;
 }
 
+/**
+ * Fixed token counts per answer, so costs are predictable: with the CLI's
+ * default model (claude-opus-5-5 in 2.1.332, $4/M input, $20/M output as the
+ * CLI computes it) every answered request costs $0.005.
+ */
+export const USAGE_PER_REQUEST = { input_tokens: 1000, output_tokens: 50 } as const;
+
 function usage(inputTokens: number, outputTokens: number) {
   return {
     input_tokens: inputTokens,
@@ -131,7 +148,7 @@ function replyForStep(step: ScriptStep | undefined, cwd: string | null): Reply {
   const input: Record<string, unknown> = { ...step.input };
   if ((step.tool === 'Write' || step.tool === 'Edit') && typeof input.file_path === 'string') {
     const p = input.file_path;
-    if (!path.isAbsolute(p)) input.file_path = path.resolve(cwd ?? process.cwd(), p);
+    if (!path.isAbsolute(p) && cwd) input.file_path = path.resolve(cwd, p);
   }
   return { content: [{ type: 'tool_use', id: toolId(), name: step.tool, input }], stopReason: 'tool_use' };
 }
@@ -146,7 +163,13 @@ function errorBody(status: number): string {
   return JSON.stringify({ type: 'error', error });
 }
 
-function writeSse(res: http.ServerResponse, model: string, reply: Reply, inputTokens: number): void {
+function writeSse(
+  res: http.ServerResponse,
+  model: string,
+  reply: Reply,
+  safeguards: boolean,
+  classifier: Classifier,
+): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -165,18 +188,16 @@ function writeSse(res: http.ServerResponse, model: string, reply: Reply, inputTo
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: usage(inputTokens, 1),
+      usage: usage(USAGE_PER_REQUEST.input_tokens, 1),
     },
   });
   ev('ping', {});
-  let outputTokens = 1;
   reply.content.forEach((block, index) => {
     if (block.type === 'text') {
       ev('content_block_start', { index, content_block: { type: 'text', text: '' } });
       // A few deltas, as the real API streams text in pieces.
       const pieces = block.text.match(/[\s\S]{1,64}/g) ?? [''];
       for (const text of pieces) ev('content_block_delta', { index, delta: { type: 'text_delta', text } });
-      outputTokens += Math.ceil(block.text.length / 4);
     } else {
       ev('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
       const json = JSON.stringify(block.input);
@@ -184,13 +205,31 @@ function writeSse(res: http.ServerResponse, model: string, reply: Reply, inputTo
       for (const partial_json of json.match(/[\s\S]{1,64}/g) ?? []) {
         ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } });
       }
-      outputTokens += Math.ceil(json.length / 4);
     }
     ev('content_block_stop', { index });
   });
+  const toolUses = reply.content.flatMap((b) => (b.type === 'tool_use' ? [b.id] : []));
+  const verdict =
+    classifier === 'block'
+      ? { type: 'evaluated', outcome: 'flagged', explanation: 'the scripted model server flags every action' }
+      : { type: 'evaluated', outcome: 'not_flagged' };
+  const safeguard =
+    safeguards && classifier !== 'ok' && toolUses.length > 0
+      ? {
+          safeguard_results: [
+            {
+              type: 'dangerous_tool_use',
+              status: {
+                type: 'available',
+                tool_uses: Object.fromEntries(toolUses.map((id) => [id, verdict])),
+              },
+            },
+          ],
+        }
+      : {};
   ev('message_delta', {
-    delta: { stop_reason: reply.stopReason, stop_sequence: null },
-    usage: { output_tokens: outputTokens },
+    delta: { stop_reason: reply.stopReason, stop_sequence: null, ...safeguard },
+    usage: { output_tokens: USAGE_PER_REQUEST.output_tokens },
   });
   ev('message_stop', {});
   res.end();
@@ -212,7 +251,6 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
   function answerMessages(body: MessagesBody, res: http.ServerResponse): void {
     const messages = messagesOf(body);
     const model = typeof body.model === 'string' ? body.model : 'claude-scripted';
-    const inputTokens = Math.max(1, Math.ceil(JSON.stringify(body).length / 4));
     const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
     const firstUser = messages.find((m) => m.role === 'user');
     const firstText = firstUser ? textOf(firstUser.content) : '';
@@ -244,7 +282,7 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
     }
 
     if (body.stream === true) {
-      writeSse(res, model, reply, inputTokens);
+      writeSse(res, model, reply, Array.isArray(body.safeguards), classifier);
     } else {
       writeJson(res, 200, {
         id: msgId(),
@@ -254,7 +292,7 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
         content: reply.content,
         stop_reason: reply.stopReason,
         stop_sequence: null,
-        usage: usage(inputTokens, 1),
+        usage: usage(USAGE_PER_REQUEST.input_tokens, USAGE_PER_REQUEST.output_tokens),
       });
     }
   }

@@ -1,0 +1,68 @@
+/** Parse the flags of DESIGN §1 into typed options; bad flags are bad input (exit 2). */
+import { minimist } from 'zx';
+import { DEFAULT_OPTIONS, type RunOptions } from '../context.ts';
+import { BadInputError } from '../lib/errors.ts';
+import type { AgentKind } from '../lib/plan-types.ts';
+
+/** Parsed command line. */
+export interface Flags {
+  readonly positional: readonly string[];
+  readonly repo: string | null;
+  readonly plan: string | null;
+  readonly json: boolean;
+  readonly mermaid: boolean;
+  readonly dryRun: boolean;
+  readonly help: boolean;
+  readonly options: RunOptions;
+}
+
+const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
+const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item'];
+const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
+
+function positiveInt(name: string, value: string | undefined): number | null {
+  if (value === undefined || value === '') return null;
+  if (!/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) throw new BadInputError(`--${name} must be a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+/** Parse `args` (everything after the script name). */
+export function parseFlags(args: readonly string[], allowed: readonly string[] = [...BOOLEANS, ...STRINGS]): Flags {
+  const unknown: string[] = [];
+  const parsed = minimist([...args], {
+    boolean: BOOLEANS,
+    string: [...STRINGS, '_'],
+    default: { push: true },
+    alias: { h: 'help', y: 'yes' },
+    unknown: (arg: string) => {
+      if (arg.startsWith('-')) unknown.push(arg);
+      return !arg.startsWith('-');
+    },
+  }) as Record<string, unknown> & { _: string[] };
+  const bad = unknown.concat(Object.keys(parsed).filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k)).map((k) => `--${k}`));
+  if (bad.length) throw new BadInputError(`unknown flag ${bad[0]}; see --help`);
+  const str = (k: string) => (typeof parsed[k] === 'string' && parsed[k] !== '' ? (parsed[k] as string) : null);
+  const agent = str('agent');
+  if (agent !== null && !AGENTS.includes(agent as AgentKind)) throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);
+  return {
+    positional: parsed._.map(String),
+    repo: str('repo'),
+    plan: str('plan'),
+    json: parsed.json === true,
+    mermaid: parsed.mermaid === true,
+    dryRun: parsed['dry-run'] === true,
+    help: parsed.help === true,
+    options: {
+      ...DEFAULT_OPTIONS,
+      yes: parsed.yes === true,
+      push: parsed.push !== false,
+      agent: agent as AgentKind | null,
+      agentCommand: str('agent-command'),
+      concurrency: positiveInt('concurrency', str('concurrency') ?? undefined),
+      failFast: parsed['fail-fast'] === true,
+      adopt: parsed.adopt === true,
+      wave: positiveInt('wave', str('wave') ?? undefined),
+      item: positiveInt('item', str('item') ?? undefined),
+    },
+  };
+}

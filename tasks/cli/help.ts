@@ -1,0 +1,51 @@
+/** --help text of each script. */
+
+const COMMON = `Common flags:
+  --repo DIR            the repository (default: the one around the current directory)
+  --plan FILE           the plan (default plan/milestone-<N>-dispatch.yaml)
+  --help                this text
+
+Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted.`;
+
+const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overrides the plan)
+  --agent-command CMD   the command of agent "command"
+  --concurrency K       agents at once (default: the plan's, 3)
+  --yes                 answer yes (stash a dirty working tree)
+  --no-push             land on main without pushing to origin
+  --fail-fast           stop at the first failed item
+  --adopt               continue on an integration branch that has no state
+  --dry-run             print what is done and what would run; change nothing
+  --json                JSON lines of events on stdout instead of the task tree`;
+
+/** Help per command. */
+export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status', string>> = {
+  run: `Usage: npx zx scripts/run.mts <N> [flags]
+
+Run milestone N: every step not yet done (validate, prepare, branch, fetch,
+per wave worktrees/spawn/wait/merge/relay, gates, land, complete). After a
+crash or Ctrl-C, run it again: it resumes where it stopped and re-attaches to
+live agents. Failed and skipped items are retried.
+
+${RUN_FLAGS}
+${COMMON}`,
+  step: `Usage: npx zx scripts/step.mts <step> <N> [--wave W] [--item ISSUE] [flags]
+
+Run one step of milestone N after checking its prerequisites (exit 2 naming
+the missing one). Steps: validate prepare branch fetch worktrees spawn wait
+merge relay gates land complete. Per-wave steps without --wave run for every
+wave in order.
+
+${RUN_FLAGS}
+${COMMON}`,
+  plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid]
+
+Validate the plan of milestone N and print its compiled task graph as a tree,
+as JSON (nodes and edges) or as a mermaid flowchart. Changes nothing.
+
+${COMMON}`,
+  status: `Usage: npx zx scripts/status.mts <N> [--json]
+
+What is done, running and failed in milestone N; costs and times. Reads only.
+
+${COMMON}`,
+};

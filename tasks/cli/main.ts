@@ -1,0 +1,51 @@
+/** The one place where errors become exit codes and messages (DESIGN §1). */
+import { DiagnosticsError } from '../lib/diagnostics.ts';
+import { exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
+import { parseFlags } from './flags.ts';
+import { HELP } from './help.ts';
+import { processIo, type Io } from './io.ts';
+import { planCommand } from './plan-command.ts';
+import { runCommand } from './run-command.ts';
+import { statusCommand } from './status-command.ts';
+
+/** Commands the scripts are. */
+export type CommandName = 'run' | 'step' | 'plan' | 'status';
+
+/** The arguments after the script's own path in process.argv (works under `npx zx` and `node --import tsx`). */
+export function scriptArgs(argv: readonly string[], script: string): string[] {
+  const at = argv.findIndex((a) => a.endsWith(`${script}.mts`));
+  return [...argv.slice(at >= 0 ? at + 1 : 2)];
+}
+
+async function dispatch(command: CommandName, args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args);
+  if (flags.help) {
+    io.out(HELP[command]);
+    return 0;
+  }
+  const [first] = flags.positional;
+  switch (command) {
+    case 'plan':
+      return planCommand(first ?? '', flags, io);
+    case 'status':
+      return statusCommand(first ?? '', flags, io);
+    case 'run':
+    case 'step':
+      return runCommand(command, flags.positional, flags, io);
+  }
+}
+
+/** Run a command; never throws; returns the exit code. */
+export async function main(command: CommandName, args: readonly string[], io: Io = processIo()): Promise<number> {
+  try {
+    return await dispatch(command, args, io);
+  } catch (error) {
+    if (error instanceof DiagnosticsError || error instanceof WorkMilestoneError) {
+      io.err(error.message);
+    } else {
+      io.err(`internal error: ${(error as Error).message}`);
+      if (io.env.WM_DEBUG) io.err((error as Error).stack ?? '');
+    }
+    return exitCodeOf(error);
+  }
+}

@@ -1,0 +1,46 @@
+/** `status.mts <N>`: what is done, running, failed; costs and times. Reads only. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadPlanOf } from '../create-context.ts';
+import { findCommonDir } from '../lib/git.ts';
+import { stateDirOf } from '../lib/paths.ts';
+import { readState } from '../lib/state.ts';
+import type { Flags } from './flags.ts';
+import type { Io } from './io.ts';
+
+/** Print the milestone's status. */
+export async function statusCommand(milestone: string, flags: Flags, io: Io): Promise<number> {
+  const { repo, plan } = await loadPlanOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
+  const dir = stateDirOf(await findCommonDir(repo), plan.milestone.id);
+  const started = existsSync(path.join(dir, 'state.json'));
+  const state = await readState(dir, plan.milestone.id);
+  const items = plan.waves.flatMap((w) =>
+    w.items.map((i) => {
+      const st = state.items[String(i.issue)];
+      return {
+        wave: w.wave, issue: i.issue, title: i.title, status: st?.status ?? 'pending', attempts: st?.attempts ?? 0,
+        costUsd: st?.result?.costUsd ?? null, turns: st?.result?.turns ?? null, durationMs: st?.result?.durationMs ?? null,
+        merge: st?.merge?.kind ?? null, failure: st?.failure ?? st?.skipReason ?? null,
+      };
+    }),
+  );
+  const phase = !started ? 'not started' : state.complete ? 'complete' : state.land ? 'landed' : state.gates ? 'gates green' : state.branch ? 'in progress' : 'started';
+  const cost = items.reduce((sum, i) => sum + (i.costUsd ?? 0), 0);
+  if (flags.json) {
+    io.out(JSON.stringify({ milestone: plan.milestone.id, phase, stateDir: dir, costUsd: cost, items, gates: state.gates, land: state.land }, null, 2));
+    return 0;
+  }
+  if (!started) {
+    io.out(`milestone ${plan.milestone.id}: not started`);
+    return 0;
+  }
+  io.out(`milestone ${plan.milestone.id}: ${phase} (${plan.milestone.integrationBranch})`);
+  for (const i of items) {
+    const extra = [i.attempts > 1 ? `${i.attempts} attempts` : '', i.merge ? `merge ${i.merge}` : '', i.costUsd !== null ? `$${i.costUsd.toFixed(4)}` : '', i.turns !== null ? `${i.turns} turns` : '', i.durationMs !== null ? `${Math.round(i.durationMs / 1000)}s` : '']
+      .filter(Boolean)
+      .join(', ');
+    io.out(`  wave ${i.wave}  #${i.issue} ${i.title.replace(/\s+/g, ' ').slice(0, 60)}: ${i.status}${extra ? ` (${extra})` : ''}${i.failure ? ` — ${i.failure.split('\n')[0]}` : ''}`);
+  }
+  if (cost > 0) io.out(`  agent cost: $${cost.toFixed(4)}`);
+  return 0;
+}
