@@ -58,3 +58,13 @@ export function settingsFor(ctx: Ctx, item: PlanItem): AgentSettings {
 export function integrationPath(repo: string, plan: Plan): string {
   return integrationWorktreeOf(repo, plan);
 }
+
+/** The settings of milestone-level agents (conflict resolution, gate fixes): the plan's defaults, with command-line overrides. */
+export function defaultSettingsFor(ctx: Ctx): AgentSettings {
+  const d = ctx.plan.defaults;
+  return {
+    agent: ctx.options.agent ?? d.agent, model: d.model, effort: d.effort, timeoutMs: d.timeoutMs, retries: d.retries,
+    command: ctx.options.agentCommand ?? d.command, permissionMode: d.permissionMode, allowedTools: d.allowedTools,
+    maxBudgetUsd: d.maxBudgetUsd, agentArgs: d.agentArgs,
+  };
+}

@@ -4,7 +4,7 @@ import type { Ctx } from './context.ts';
 import type { Graph, GraphNode } from './graph.ts';
 import { BadInputError, InterruptedError, NeedsAttentionError, StepFailedError } from './lib/errors.ts';
 import { STEPS } from './steps.ts';
-import type { Progress, Scope, StepId } from './step.ts';
+import { WAVE_STEPS, type Progress, type Scope, type StepId } from './step.ts';
 import { driveItem, startWaveRun } from './wait.ts';
 import { skipBlockedItems, waveOf } from './wave-items.ts';
 
@@ -129,7 +129,8 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
 
 /** The nodes a `step` command means: that step, for --wave (all waves when absent), for --item. */
 export function selectNodes(graph: Graph, step: StepId, scope: Scope): GraphNode[] {
-  const nodes = graph.nodes.filter((n) => n.step === step && (scope.wave === undefined || n.scope.wave === scope.wave));
+  const perWave = WAVE_STEPS.has(step);
+  const nodes = graph.nodes.filter((n) => n.step === step && (!perWave || scope.wave === undefined || n.scope.wave === scope.wave));
   if (step !== 'spawn') return nodes;
   // spawn for a wave starts what the concurrency allows; --item starts that one.
   const waves = [...new Set(nodes.map((n) => n.scope.wave as number))];

@@ -1,14 +1,161 @@
-/** merge: not built yet. */
-import { StepFailedError } from './lib/errors.ts';
-import { todo, type Step } from './step.ts';
+/** merge (per wave): the merge queue of one slot (DESIGN §6): items one at a time, in the order they finished. */
+import path from 'node:path';
+import { runAgentSession } from './agent-session.ts';
+import { REPORT_FORMAT } from './agents/prompt.ts';
+import { settingsFor, type Ctx } from './context.ts';
+import { createFollowUp } from './follow-ups.ts';
+import { git, gitOk, isAncestor, revParse } from './lib/git.ts';
+import { itemDirOf } from './lib/paths.ts';
+import type { PlanItem } from './lib/plan-types.ts';
+import type { ItemMerge, ItemState } from './lib/state-types.ts';
+import { mergeItem, mergeMessage, redGateText, resetIntegration } from './merge-item.ts';
+import { DONE, todo, type Progress, type Step } from './step.ts';
+import { waveOf } from './wave-items.ts';
+
+/** Items of a wave that are waiting to be merged, in the order they finished. */
+function mergeQueue(ctx: Ctx, items: readonly PlanItem[]): PlanItem[] {
+  const st = ctx.store.current().items;
+  return items
+    .filter((i) => {
+      const s = st[String(i.issue)];
+      return (s?.status === 'complete' || s?.status === 'partial') && !s.merge;
+    })
+    .sort((a, b) => (st[String(a.issue)]?.finishSeq ?? 0) - (st[String(b.issue)]?.finishSeq ?? 0));
+}
+
+/** The integration commit that merged an item (`Merge #42: …`) since the milestone's base, found after a crash. */
+async function findMergeCommit(ctx: Ctx, item: PlanItem): Promise<string | null> {
+  const base = ctx.store.current().branch?.base;
+  if (!base) return null;
+  const log = await git(ctx.integrationWorktree, ['log', '--format=%H%x09%s', `${base}..HEAD`]);
+  const line = log.split('\n').find((l) => l.slice(41) === mergeMessage(item));
+  return line ? line.slice(0, 40) : null;
+}
+
+async function recordMerge(ctx: Ctx, item: PlanItem, merge: Omit<ItemMerge, 'followUp'>, status?: ItemState['status']): Promise<void> {
+  await ctx.store.update((s) => {
+    const it = s.items[String(item.issue)];
+    if (!it) return;
+    it.merge = { ...merge, followUp: null };
+    if (status) it.status = status;
+  });
+  ctx.events.emit({ type: 'merge', issue: item.issue, kind: merge.kind, sha: merge.sha, note: merge.note });
+}
+
+/** Escalate: a backlog item for a human, the item marked escalated; the wave goes on. */
+async function escalate(ctx: Ctx, item: PlanItem, files: readonly string[], note: string): Promise<void> {
+  const st = ctx.store.current().items;
+  const other = Object.values(st)
+    .filter((i) => i.merge?.sha && i.result?.files.some((f) => files.includes(f)))
+    .sort((a, b) => (b.finishSeq ?? 0) - (a.finishSeq ?? 0))[0];
+  const otherTitle = other ? (ctx.plan.waves.flatMap((w) => w.items).find((i) => i.issue === other.issue)?.title ?? `#${other.issue}`) : ctx.plan.milestone.integrationBranch;
+  const mine = st[String(item.issue)];
+  const followUp = await createFollowUp(ctx, {
+    title: `Resolve merge conflict: ${otherTitle} vs ${item.title}`.replace(/\s+/g, ' '),
+    labels: ['conflict-resolution'],
+    sections: {
+      Description: `Merging #${item.issue} (${item.title}) into ${ctx.plan.milestone.integrationBranch} was escalated: ${note}`,
+      Files: files.map((f) => `- ${f}`).join('\n') || '- (none)',
+      Branches: `- item: ${mine?.branch ?? '?'} (kept, not merged)\n- integration: ${ctx.plan.milestone.integrationBranch}${other?.branch ? `\n- conflicting item: ${other.branch}` : ''}`,
+      Reports: [other, mine].filter(Boolean).map((i) => `#${i?.issue}: ${i?.result?.report?.status ?? '?'} — ${i?.result?.report?.notes ?? ''}`).join('\n'),
+    },
+  });
+  await ctx.store.update((s) => {
+    const it = s.items[String(item.issue)];
+    if (!it) return;
+    it.status = 'escalated';
+    it.merge = { kind: 'heavy', sha: null, files: [...files], note, followUp };
+  });
+  ctx.events.emit({ type: 'merge', issue: item.issue, kind: 'heavy', sha: null, note });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: 'escalated', detail: `${note} (backlog item #${followUp})` });
+}
+
+/** A PARTIAL item's remaining work becomes a backlog item (once). */
+async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
+  const st = ctx.store.current().items[String(item.issue)];
+  if (st?.status !== 'partial' || st.followUps.length > 0) return;
+  const report = st.result?.report;
+  const followUp = await createFollowUp(ctx, {
+    title: `Finish #${item.issue}: ${item.title}`.replace(/\s+/g, ' '),
+    labels: ['follow-up'],
+    dependsOn: [item.issue],
+    sections: {
+      Description: `#${item.issue} was merged PARTIAL in milestone ${ctx.plan.milestone.id}; what it did is on ${ctx.plan.milestone.integrationBranch}.`,
+      'Blocked Tasks': report?.tasksBlocked.map((t) => `- ${t}`).join('\n') || '- (none listed)',
+      Notes: report?.notes || '(none)',
+    },
+  });
+  await ctx.store.update((s) => {
+    const it = s.items[String(item.issue)];
+    if (it) it.followUps = [...it.followUps, followUp];
+  });
+}
+
+async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string): Promise<void> {
+  const st = ctx.store.current().items[String(item.issue)];
+  if (!st?.worktree || !st.branch) return;
+  await runAgentSession(ctx, {
+    role: 'fix', issue: item.issue, title: item.title, wave: item.wave, worktree: st.worktree, branch: st.branch,
+    prompt: `Your branch ${st.branch} (worktree ${st.worktree}) of item #${item.issue} "${item.title}" breaks a quality gate once merged into ${ctx.plan.milestone.integrationBranch}:\n\n${text}\n\nMerge or rebase nothing; fix the code on your branch so the gate passes after the merge, and commit the fix.\n\n${REPORT_FORMAT}`,
+    settings: settingsFor(ctx, item), dir: itemDirOf(ctx.stateDir, item.issue), name: `fix-${Date.now()}`,
+  });
+}
+
+/** Merge every queued item of a wave. */
+async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Progress): Promise<void> {
+  for (const item of mergeQueue(ctx, items)) {
+    const st = ctx.store.current().items[String(item.issue)];
+    if (!st?.branch) continue;
+    // Converge from a crash: a merge left half-done is undone; one done but not recorded is recorded.
+    if (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD'])) await resetIntegration(ctx, 'HEAD');
+    const done = await findMergeCommit(ctx, item);
+    if (done) {
+      await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note: 'found merged after a restart' });
+      await followUpPartial(ctx, item);
+      continue;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const prev = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+      const outcome = await mergeItem(ctx, item, st.branch, prev, st.base ?? prev, progress);
+      if (outcome.kind === 'merged') {
+        await recordMerge(ctx, item, outcome.merge);
+        await followUpPartial(ctx, item);
+        break;
+      }
+      if (outcome.kind === 'escalate') {
+        await escalate(ctx, item, outcome.files, outcome.note);
+        break;
+      }
+      // Red pre-merge gate: integration is back at prev; the item gets one fix and one more try.
+      if (attempt >= 2) {
+        await escalate(ctx, item, [], `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`);
+        break;
+      }
+      progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
+      await fixItemForGates(ctx, item, redGateText(outcome.gate));
+    }
+  }
+}
 
 /** merge step. */
 export const merge: Step = {
   id: 'merge',
-  async check() {
-    return todo('not built yet');
+  async check(ctx, scope) {
+    const state = ctx.store.current();
+    const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+    for (const item of waveOf(ctx, scope).items) {
+      const st = state.items[String(item.issue)];
+      if (st?.status !== 'complete' && st?.status !== 'partial') continue;
+      if (!st.merge?.sha) return todo(`#${item.issue} not merged`);
+      if (head && !(await isAncestor(ctx.repo, st.merge.sha, head))) return todo(`#${item.issue}'s merge is no longer on integration`);
+      if (!head && !state.complete) return todo('the integration branch is missing');
+    }
+    return DONE;
   },
-  async run() {
-    throw new StepFailedError('step merge is not built yet');
+  async run(ctx, scope, progress) {
+    await runMergeQueue(ctx, waveOf(ctx, scope).items, progress);
+    const st = ctx.store.current().items;
+    const n = waveOf(ctx, scope).items.filter((i) => st[String(i.issue)]?.merge?.sha).length;
+    progress.output(`${n} merged into ${path.basename(ctx.plan.milestone.integrationBranch)}`);
   },
 };

@@ -80,7 +80,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
       confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)),
       onEvent: (e) => {
         if (flags.json) io.out(JSON.stringify(e));
-        if (e.type === 'merge' && e.kind === 'heavy') escalated.add(e.issue);
+        if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
         if (e.type === 'notice' && !flags.json) io.err(e.message);
       },
     });

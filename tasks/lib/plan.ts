@@ -1,16 +1,17 @@
-/** Read a dispatch plan: YAML → schema → integrity checks → one normalised, read-only Plan (DESIGN §2). */
+/** Read a dispatch plan: YAML → schema, value and integrity checks (all collected) → one normalised, read-only Plan (DESIGN §2). */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { DiagnosticsError, type Diagnostic } from './diagnostics.ts';
-import { parseDuration } from './duration.ts';
 import { BadInputError } from './errors.ts';
 import { checkIntegrity } from './plan-integrity.ts';
-import { pick, rawWaves, type RawMap } from './plan-raw.ts';
-import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, ScriptedEdit } from './plan-types.ts';
+import { normalisePlan } from './plan-normalise.ts';
+import type { Plan } from './plan-types.ts';
+import { checkValues } from './plan-values.ts';
+import { loadPlanYaml } from './plan-yaml.ts';
 import { checkSchema, loadSchema } from './schema-check.ts';
-import { slugify } from './slug.ts';
+
+export { BUILTIN_SETTINGS } from './plan-normalise.ts';
 
 const validatePlan = loadSchema('dispatch-plan.schema.json');
 
@@ -33,123 +34,24 @@ export async function readPlan(repo: string, file: string): Promise<Plan> {
 
 /** Parse plan text (pure); throws DiagnosticsError with every problem found. */
 export function parsePlan(source: string, file: string): Plan {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const syntax: Diagnostic[] = doc.errors.map((e) => {
-    const { line, col } = lc.linePos(e.pos[0]);
-    return { severity: 'error', message: e.message, file, line, col };
-  });
-  if (syntax.length > 0) throw new DiagnosticsError(syntax);
-  const data: unknown = doc.toJS();
-  if (!data || typeof data !== 'object' || Array.isArray(data)) {
-    throw new DiagnosticsError([{ severity: 'error', message: 'a plan must be a YAML mapping with milestone and waves', file, line: 1, col: 1 }]);
-  }
-  const problems = checkSchema(validatePlan, data, doc, lc, file);
-  if (problems.length === 0) problems.push(...checkIntegrity(data as RawMap, doc, lc, file));
+  const { doc, lc, data } = loadPlanYaml(source, file);
+  // Every check runs, even when the schema failed: each skips what has the wrong shape.
+  const problems = unique([
+    ...checkSchema(validatePlan, data, doc, lc, file),
+    ...checkValues(data, doc, lc, file),
+    ...checkIntegrity(data, doc, lc, file),
+  ]);
   if (problems.length > 0) throw new DiagnosticsError(problems);
-  return normalisePlan(data as RawMap, file, createHash('sha256').update(source).digest('hex'));
+  return normalisePlan(data, file, createHash('sha256').update(source).digest('hex'));
 }
 
-function settingsOf(map: RawMap, base: AgentSettings): AgentSettings {
-  const timeout = pick<number | string>(map, 'timeout');
-  const budget = pick<number>(map, 'max-budget-usd');
-  return {
-    agent: pick<AgentKind>(map, 'agent') ?? base.agent,
-    model: pick<string>(map, 'model') ?? base.model,
-    effort: pick<string>(map, 'effort') ?? base.effort,
-    timeoutMs: timeout === undefined ? base.timeoutMs : parseDuration(timeout),
-    retries: pick<number>(map, 'retries') ?? base.retries,
-    command: pick<string>(map, 'command') ?? base.command,
-    permissionMode: pick<string>(map, 'permission-mode') ?? base.permissionMode,
-    allowedTools: pick<string[]>(map, 'allowed-tools') ?? base.allowedTools,
-    maxBudgetUsd: budget ?? base.maxBudgetUsd,
-    agentArgs: pick<string[]>(map, 'agent-args') ?? base.agentArgs,
-  };
-}
-
-/** Built-in defaults (DESIGN §2, §4, §5). */
-export const BUILTIN_SETTINGS: AgentSettings = {
-  agent: 'claude',
-  model: 'sonnet',
-  effort: null,
-  timeoutMs: 45 * 60_000,
-  retries: 1,
-  command: null,
-  permissionMode: 'auto',
-  allowedTools: [],
-  maxBudgetUsd: null,
-  agentArgs: [],
-};
-
-function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: number): Gate[] {
-  return (list ?? []).map((g) => {
-    if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs };
-    const t = pick<number | string>(g, 'timeout');
-    const run = g.run as string;
-    return { name: (g.name as string | undefined) ?? run, run, files: (g.files as string[] | undefined) ?? [], timeoutMs: t === undefined ? timeoutMs : parseDuration(t) };
+/** One diagnostic per position and message (a duration the schema and the value check both reject, say). */
+function unique(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.line}:${d.col}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
-}
-
-function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
-  const m = raw.milestone as RawMap;
-  const id = String(m.number);
-  const title = m.title as string;
-  const slug = slugify(title);
-  const defaultsRaw = (raw.defaults as RawMap | undefined) ?? {};
-  const settings = settingsOf(defaultsRaw, BUILTIN_SETTINGS);
-  const gateTimeout = pick<number | string>(defaultsRaw, 'gate-timeout');
-  const gateTimeoutMs = gateTimeout === undefined ? 300_000 : parseDuration(gateTimeout);
-  const waves = rawWaves(raw).map(({ wave, items }) => ({
-    wave: wave.wave as number,
-    parallel: wave.parallel !== false,
-    items: items.map((item): PlanItem => {
-      const group = pick<string | number | null>(item, 'conflict-group');
-      return {
-        issue: item.issue as number,
-        title: item.title as string,
-        slug: slugify(item.title as string, 40) || 'item',
-        wave: wave.wave as number,
-        priority: (item.priority as string | null | undefined) ?? null,
-        conflictGroup: group === undefined || group === null ? null : String(group),
-        dependsOn: pick<number[]>(item, 'depends-on') ?? [],
-        settings: settingsOf(item, settings),
-        edits: (item.edits as ScriptedEdit[] | undefined) ?? [],
-      };
-    }),
-  }));
-  const gates = (pick<RawMap>(raw, 'quality-gates') ?? {}) as RawMap;
-  const backlog = (raw.backlog as RawMap | undefined) ?? { kind: 'file' };
-  return {
-    file,
-    hash,
-    milestone: {
-      id,
-      title,
-      slug,
-      integrationBranch: pick<string>(m, 'integration-branch') ?? (slug ? `milestone/${id}-${slug}` : `milestone/${id}`),
-    },
-    conflictGroups: (pick<RawMap[]>(raw, 'conflict-groups') ?? []).map((g) => ({
-      id: String(pick<string | number>(g, 'group-id')),
-      reason: (g.reason as string | undefined) ?? '',
-      items: ((g.items as unknown[] | undefined) ?? []).map(String),
-    })),
-    waves,
-    gates: {
-      preMerge: gatesOf(pick(gates, 'pre-merge'), gateTimeoutMs),
-      postMerge: gatesOf(pick(gates, 'post-merge'), gateTimeoutMs),
-    },
-    defaults: {
-      ...settings,
-      concurrency: (defaultsRaw.concurrency as number | undefined) ?? 3,
-      merge: (defaultsRaw.merge as 'merge' | 'squash' | undefined) ?? 'merge',
-      maxFixAttempts: pick<number>(defaultsRaw, 'max-fix-attempts') ?? 2,
-      promptTemplate: pick<string>(defaultsRaw, 'prompt-template') ?? null,
-      worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',
-      gateTimeoutMs,
-    },
-    backlog:
-      backlog.kind === 'github'
-        ? { kind: 'github', repo: String(backlog.repo ?? '') }
-        : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
-  };
 }

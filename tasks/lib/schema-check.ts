@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { durationProblem } from './duration.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry the value (`data`) and the schema around the keyword (`parentSchema`), for clearer messages.
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 
 /** Compile a schema from `schema/<name>`. */
 export function loadSchema(name: string): ValidateFunction {
@@ -29,20 +31,33 @@ function segments(instancePath: string): Array<string | number> {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
-function describe(e: ErrorObject, what: string): string {
+/** ` (required when kind is github)` for a failed `if: {properties: {kind: {const: github}}}`, else ''. */
+function conditionOf(ifError: ErrorObject | undefined): string {
+  const cond = (ifError?.parentSchema as { if?: { properties?: Record<string, { const?: unknown }> } } | undefined)?.if;
+  const parts = Object.entries(cond?.properties ?? {})
+    .filter(([, s]) => s.const !== undefined)
+    .map(([k, s]) => `${k} is ${String(s.const)}`);
+  return parts.length > 0 ? ` (required when ${parts.join(' and ')})` : '';
+}
+
+function describe(e: ErrorObject, what: string, errors: readonly ErrorObject[]): string {
   const p = displayPath(e.instancePath) || what;
   const params = e.params as Record<string, unknown>;
+  // Durations and issue numbers say what they accept rather than which keyword failed.
+  if (e.schemaPath.startsWith('#/definitions/duration/')) return `${p} ${durationProblem(e.data) ?? 'must be a duration'}`;
+  if (e.schemaPath === '#/definitions/issue/maximum') return `${p} is too large: issue numbers must be at most ${String(params.limit)}`;
   switch (e.keyword) {
     case 'type':
       return `${p} must be ${String(params.type).split(',').join(' or ')}`;
-    case 'required':
-      return `${p} is missing required key "${String(params.missingProperty)}"`;
+    case 'required': {
+      const ifError = errors.find((o) => o.keyword === 'if' && e.schemaPath.startsWith(o.schemaPath.replace(/if$/, 'then/')));
+      return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError)}`;
+    }
     case 'additionalProperties':
       return `unknown key "${String(params.additionalProperty)}" in ${p}`;
     case 'enum':
       return `${p} must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
     case 'minItems':
-      return `${p} must not be empty`;
     case 'minLength':
       return `${p} must not be empty`;
     default:
@@ -64,6 +79,8 @@ export function checkSchema(
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
   for (const e of errors) {
+    // An `if` failure only says "must match then"; the `then` keyword's own error says what is wrong.
+    if (e.keyword === 'if') continue;
     // A value of a union type (string or object) fails the other branch's keywords too; keep the type error only.
     if (e.keyword !== 'type' && errors.some((o) => o.keyword === 'type' && o.instancePath === e.instancePath)) continue;
     const params = e.params as Record<string, unknown>;
@@ -71,7 +88,7 @@ export function checkSchema(
       e.keyword === 'additionalProperties'
         ? keyPositionOf(doc, lc, segments(e.instancePath), String(params.additionalProperty))
         : positionOf(doc, lc, segments(e.instancePath));
-    const message = describe(e, what);
+    const message = describe(e, what, errors);
     const key = `${pos.line}:${pos.col}:${message}`;
     if (seen.has(key)) continue;
     seen.add(key);

@@ -1,5 +1,6 @@
 /** Map a path in a YAML document to a 1-based line:col, for diagnostics. */
 import { isMap, isNode, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import type { Diagnostic } from './diagnostics.ts';
 
 /** A position in a file. */
 export interface Position {
@@ -37,4 +38,22 @@ export function positionOf(doc: Document, lc: LineCounter, path: readonly Segmen
 /** Position of the key `key` inside the map at `path` (for unknown keys). */
 export function keyPositionOf(doc: Document, lc: LineCounter, path: readonly Segment[], key: string): Position {
   return positionOf(doc, lc, [...path, key], 'key');
+}
+
+/** An error diagnostic at the value (or key) at `path`. */
+export function diagnosticAt(
+  doc: Document,
+  lc: LineCounter,
+  file: string,
+  path: readonly Segment[],
+  message: string,
+  at: 'key' | 'value' = 'value',
+): Diagnostic {
+  const { line, col } = positionOf(doc, lc, path, at);
+  return { severity: 'error', message, file, line, col };
+}
+
+/** `waves[0].items[1].issue` for `['waves', 0, 'items', 1, 'issue']`. */
+export function pathText(path: readonly Segment[]): string {
+  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
 }

@@ -1,0 +1,74 @@
+/** A conflict-resolution or fix agent the runner waits for (DESIGN §6, gates): same adapters and process layer as items. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adapterFor } from './agents/adapters.ts';
+import { isRunning, killGroup, readExitCode, readOutput, runFilesOf, startDetached } from './agents/process.ts';
+import { parseReport } from './agents/report.ts';
+import type { AgentOutcome, AgentRole } from './agents/types.ts';
+import type { Ctx } from './context.ts';
+import { childEnv } from './lib/child-env.ts';
+import { formatDuration } from './lib/duration.ts';
+import { InterruptedError } from './lib/errors.ts';
+import type { AgentSettings } from './lib/plan-types.ts';
+import type { ItemReport } from './lib/state-types.ts';
+
+/** What a session is for. */
+export interface SessionRequest {
+  readonly role: Exclude<AgentRole, 'item'>;
+  /** The item it is about (0 for the milestone's gates). */
+  readonly issue: number;
+  readonly title: string;
+  readonly wave: number;
+  readonly worktree: string;
+  readonly branch: string;
+  readonly prompt: string;
+  readonly settings: AgentSettings;
+  /** Folder for its files, and a name unique within it (`conflict-1`). */
+  readonly dir: string;
+  readonly name: string;
+}
+
+/** The session's outcome and report. */
+export interface SessionResult {
+  readonly outcome: AgentOutcome;
+  readonly report: ItemReport | null;
+}
+
+/** Start an agent and wait for it (timeout kills its group); never two at once for one request name. */
+export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<SessionResult> {
+  await mkdir(req.dir, { recursive: true });
+  const promptFile = path.join(req.dir, `${req.name}.prompt.md`);
+  await writeFile(promptFile, req.prompt);
+  const adapter = adapterFor(req.settings.agent);
+  const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] });
+  const env = childEnv(ctx.env, {
+    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(req.issue), WM_TITLE: req.title, WM_WORKTREE: req.worktree, WM_BRANCH: req.branch,
+    WM_WAVE: String(req.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: req.role,
+  });
+  const files = runFilesOf(req.dir, req.name);
+  const proc = await startDetached(spec, req.worktree, files, env);
+  ctx.events.emit({ type: 'agent-spawned', issue: req.issue, role: req.role, pid: proc.pid, attempt: 1 });
+  const started = Date.now();
+  let code = readExitCode(files);
+  while (code === null) {
+    if (ctx.signal.aborted) {
+      await killGroup(proc.pid);
+      throw new InterruptedError(`interrupted during the ${req.role} agent of #${req.issue}`);
+    }
+    if (!isRunning(proc)) break;
+    if (Date.now() - started > req.settings.timeoutMs) {
+      await killGroup(proc.pid);
+      break;
+    }
+    await sleep(200);
+    code = readExitCode(files);
+  }
+  const output = readOutput(files);
+  const outcome: AgentOutcome =
+    code === null
+      ? { ok: false, text: '', failure: `no result after ${formatDuration(Date.now() - started)} (timed out or died)`, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] }
+      : adapter.parse({ ...output, exitCode: code });
+  ctx.events.emit({ type: 'agent-exited', issue: req.issue, role: req.role, exitCode: code, detail: outcome.failure ?? undefined });
+  return { outcome, report: outcome.text ? parseReport(outcome.text) : null };
+}

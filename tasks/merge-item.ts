@@ -1,0 +1,176 @@
+/** Merge one item branch into integration by its conflict class (DESIGN §6). */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { REPORT_FORMAT } from './agents/prompt.ts';
+import { runAgentSession } from './agent-session.ts';
+import { defaultSettingsFor, type Ctx } from './context.ts';
+import { gateApplies, gateOutputTail, runGates } from './gate-run.ts';
+import { classifyConflicts, hasConflictMarkers, predictConflicts } from './merge-classify.ts';
+import { existsSync } from 'node:fs';
+import { git, gitOk, gitRaw } from './lib/git.ts';
+import { itemDirOf } from './lib/paths.ts';
+import type { PlanItem } from './lib/plan-types.ts';
+import type { GateResult, ItemMerge } from './lib/state-types.ts';
+import type { Progress } from './step.ts';
+
+/** How one merge ended: merged (with its record), or to be escalated (with why), or gates red (fixable). */
+export type MergeOutcome =
+  | { readonly kind: 'merged'; readonly merge: Omit<ItemMerge, 'followUp'> }
+  | { readonly kind: 'escalate'; readonly files: readonly string[]; readonly note: string }
+  | { readonly kind: 'red'; readonly gate: GateResult };
+
+/** `Merge #42: Tokenizer`, one line. */
+export function mergeMessage(item: PlanItem): string {
+  return `Merge #${item.issue}: ${item.title.replace(/\s+/g, ' ').trim()}`.slice(0, 200);
+}
+
+const wt = (ctx: Ctx) => ctx.integrationWorktree;
+
+/** Leave the integration worktree at `sha` with no merge in progress (only ever in the integration worktree). */
+export async function resetIntegration(ctx: Ctx, sha: string): Promise<void> {
+  if (await gitOk(wt(ctx), ['rev-parse', '-q', '--verify', 'MERGE_HEAD'])) await gitRaw(wt(ctx), ['merge', '--abort']);
+  await git(wt(ctx), ['reset', '-q', '--hard', sha]);
+}
+
+async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<boolean> {
+  const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
+  return (await gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch])).exitCode === 0;
+}
+
+async function commitMerge(ctx: Ctx, item: PlanItem): Promise<string> {
+  await git(wt(ctx), ['commit', '-q', '--allow-empty', '-m', mergeMessage(item)]);
+  return git(wt(ctx), ['rev-parse', 'HEAD']);
+}
+
+/** Pre-merge gates on the merge result (those whose `files` match the item's change). */
+async function preMergeGates(ctx: Ctx, item: PlanItem, files: readonly string[], sha: string): Promise<GateResult | null> {
+  const gates = ctx.plan.gates.preMerge.filter((g) => gateApplies(g, files)).map((gate) => ({ gate, phase: 'pre-merge' as const }));
+  const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}`);
+  const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) => ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }));
+  return green ? null : (results[results.length - 1] as GateResult);
+}
+
+interface ConflictInput {
+  readonly files: readonly string[];
+  readonly branch: string;
+  readonly oursDiff: string;
+  readonly theirsDiff: string;
+  readonly oursReports: string;
+  readonly theirsReport: string;
+}
+
+function conflictPrompt(ctx: Ctx, item: PlanItem, c: ConflictInput): string {
+  return [
+    `You are resolving a merge conflict on the integration branch ${ctx.plan.milestone.integrationBranch} (worktree ${wt(ctx)}).`,
+    `Item #${item.issue} "${item.title}" (branch ${c.branch}) is being merged and conflicts in: ${c.files.join(', ')}.`,
+    `The merge is in progress. Edit the conflicted files so that both changes work together, remove every conflict marker, and run \`git add\` on them. Do not commit, do not abort the merge, do not switch branches.`,
+    `## What integration changed in these files\n\`\`\`diff\n${c.oursDiff}\n\`\`\``,
+    `## Reports of the items already merged there\n${c.oursReports || '(none)'}`,
+    `## What #${item.issue} changed in these files\n\`\`\`diff\n${c.theirsDiff}\n\`\`\``,
+    `## Report of #${item.issue}\n${c.theirsReport || '(none)'}`,
+    REPORT_FORMAT,
+  ].join('\n\n');
+}
+
+async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string, files: readonly string[], prev: string): Promise<string | null> {
+  const base = await git(wt(ctx), ['merge-base', prev, branch]);
+  const items = ctx.store.current().items;
+  const describe = (issue: number) => {
+    const r = items[String(issue)]?.result?.report;
+    return r ? `#${issue}: STATUS ${r.status}; files ${r.filesChanged.join(', ') || 'none'}; notes: ${r.notes || 'none'}` : '';
+  };
+  const merged = Object.values(items).filter((i) => i.merge?.sha && i.result?.files.some((f) => files.includes(f)));
+  const input: ConflictInput = {
+    files, branch,
+    oursDiff: await git(wt(ctx), ['diff', base, prev, '--', ...files]),
+    theirsDiff: await git(wt(ctx), ['diff', base, branch, '--', ...files]),
+    oursReports: merged.map((i) => describe(i.issue)).filter(Boolean).join('\n'),
+    theirsReport: describe(item.issue),
+  };
+  const session = await runAgentSession(ctx, {
+    role: 'conflict', issue: item.issue, title: item.title, wave: item.wave, worktree: wt(ctx), branch: ctx.plan.milestone.integrationBranch,
+    prompt: conflictPrompt(ctx, item, input), settings: defaultSettingsFor(ctx),
+    dir: itemDirOf(ctx.stateDir, item.issue), name: `conflict-${Date.now()}`,
+  });
+  if (!session.outcome.ok) return `the conflict agent failed: ${session.outcome.failure ?? ''}`;
+  for (const file of files) {
+    const abs = path.join(wt(ctx), file);
+    if (existsSync(abs) && hasConflictMarkers(await readFile(abs, 'utf8'))) return `the conflict agent left conflict markers in ${file}`;
+  }
+  await git(wt(ctx), ['add', '--', ...files.filter((f) => existsSync(path.join(wt(ctx), f)))]);
+  const unmerged = await git(wt(ctx), ['diff', '--name-only', '--diff-filter=U']);
+  return unmerged ? `still unmerged after the conflict agent: ${unmerged.split('\n').join(', ')}` : null;
+}
+
+/** Union of both sides for files where both only added lines (stable: ours, then theirs). */
+async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    const show = (stage: number) => git(wt(ctx), ['show', `:${stage}:${file}`]).then((t) => `${t}\n`);
+    const [ours, base, theirs] = [path.join(ctx.stateDir, 'union-ours'), path.join(ctx.stateDir, 'union-base'), path.join(ctx.stateDir, 'union-theirs')];
+    await writeFile(ours, await show(2));
+    await writeFile(base, await show(1));
+    await writeFile(theirs, await show(3));
+    const merged = await gitRaw(wt(ctx), ['merge-file', '-p', '--union', ours, base, theirs]);
+    await writeFile(path.join(wt(ctx), file), merged.stdout);
+    await git(wt(ctx), ['add', '--', file]);
+  }
+}
+
+/** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
+export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: string, itemBase: string, progress: Progress): Promise<MergeOutcome> {
+  const files = await predictConflicts(wt(ctx), branch);
+  const cls = await classifyConflicts(wt(ctx), branch, files);
+  const changed = (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean);
+  let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
+  let note = '';
+  progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
+  switch (cls.kind) {
+    case 'heavy':
+      return { kind: 'escalate', files: cls.files, note: `heavy conflict: ${cls.reason}` };
+    case 'clean':
+      if (!(await startMerge(ctx, branch))) {
+        await resetIntegration(ctx, prev);
+        return { kind: 'escalate', files, note: 'git merge failed although no conflict was predicted' };
+      }
+      if (changed.length === 0) kind = 'empty';
+      break;
+    case 'trivial':
+    case 'medium': {
+      // Whitespace-only differences merge cleanly when whitespace is ignored.
+      if (await startMerge(ctx, branch, ['-X', 'ignore-all-space'])) {
+        kind = 'trivial';
+        note = `whitespace-only conflict in ${cls.files.join(', ')}, merged ignoring whitespace`;
+        break;
+      }
+      await resetIntegration(ctx, prev);
+      await startMerge(ctx, branch);
+      if (cls.kind === 'trivial') {
+        await resolveByUnion(ctx, cls.files);
+        note = `both sides only added lines in ${cls.files.join(', ')}: kept both (ours first)`;
+        break;
+      }
+      const problem = await resolveWithAgent(ctx, item, branch, cls.files, prev);
+      if (problem) {
+        await resetIntegration(ctx, prev);
+        return { kind: 'escalate', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${problem}` };
+      }
+      note = `conflict in ${cls.files.join(', ')} resolved by the conflict-resolution agent`;
+      break;
+    }
+  }
+  const sha = await commitMerge(ctx, item);
+  // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
+  if (kind !== 'clean' || itemBase !== prev) {
+    const red = await preMergeGates(ctx, item, changed, sha);
+    if (red) {
+      await resetIntegration(ctx, prev);
+      return { kind: 'red', gate: red };
+    }
+  }
+  return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };
+}
+
+/** Output of a red gate, for the fix agent's prompt and the escalation. */
+export function redGateText(red: GateResult): string {
+  return `pre-merge gate \`${red.name}\` failed (exit ${red.exitCode}):\n${gateOutputTail(red, 40)}`;
+}
