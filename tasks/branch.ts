@@ -29,6 +29,8 @@ export const branch: Step = {
   async check(ctx) {
     const recorded = ctx.store.current().branch;
     if (!recorded) return todo('integration branch not created');
+    // After complete the branch is deleted on purpose.
+    if (ctx.store.current().complete) return DONE;
     const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
     if (!head) return todo(`branch ${recorded.name} is missing`);
     if (!(await isAncestor(ctx.repo, recorded.base, head))) return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);

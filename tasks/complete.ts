@@ -1,14 +1,72 @@
-/** complete: not built yet. */
-import { StepFailedError } from './lib/errors.ts';
-import { todo, type Step } from './step.ts';
+/** complete: follow-ups listed, merged branches and worktrees removed (unmerged kept), report.md, the stash reminder. */
+import { existsSync } from 'node:fs';
+import { rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatAttention, itemsNeedingAttention } from './attention.ts';
+import { MAIN_BRANCH } from './branch.ts';
+import type { Ctx } from './context.ts';
+import { NeedsAttentionError } from './lib/errors.ts';
+import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from './lib/git.ts';
+import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from './lib/paths.ts';
+import { listItems } from './lib/plan-types.ts';
+import { formatReport } from './report.ts';
+import { DONE, todo, type Step } from './step.ts';
+
+/** Delete a branch only when main contains it (a checked `update-ref -d`, never `branch -D`). */
+async function deleteIfMerged(ctx: Ctx, branch: string): Promise<boolean> {
+  const sha = await revParse(ctx.repo, `refs/heads/${branch}`);
+  if (!sha) return true;
+  if (!(await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`))) return false;
+  await git(ctx.repo, ['update-ref', '-d', `refs/heads/${branch}`, sha]);
+  return true;
+}
+
+/** Remove a worktree unless it holds uncommitted work (which is kept and listed). */
+async function removeWorktree(ctx: Ctx, dir: string): Promise<boolean> {
+  if (!existsSync(dir)) {
+    await git(ctx.repo, ['worktree', 'prune']);
+    return true;
+  }
+  if ((await dirtyPaths(dir)).length > 0) return false;
+  // --force: the agent lock and linked node_modules are ignored files, which plain remove refuses.
+  return (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0;
+}
 
 /** complete step. */
 export const complete: Step = {
   id: 'complete',
-  async check() {
-    return todo('not built yet');
+  async check(ctx) {
+    if (!ctx.store.current().complete) return todo('not completed');
+    if ((await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree)) return todo('the integration worktree is still there');
+    return DONE;
   },
-  async run() {
-    throw new StepFailedError('step complete is not built yet');
+  async run(ctx, _scope, progress) {
+    const attention = itemsNeedingAttention(ctx, false);
+    if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
+    const kept: string[] = [];
+    const items = ctx.store.current().items;
+    for (const item of listItems(ctx.plan)) {
+      const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
+      const branch = itemBranchOf(ctx.plan, item);
+      const merged = items[String(item.issue)]?.merge?.sha != null;
+      if (!(await removeWorktree(ctx, dir))) kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
+      if (merged ? !(await deleteIfMerged(ctx, branch)) : await revParse(ctx.repo, `refs/heads/${branch}`)) kept.push(branch);
+    }
+    await removeWorktree(ctx, ctx.integrationWorktree);
+    // The worktree root we made is removed when nothing else is left in it.
+    await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
+    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch))) kept.push(ctx.plan.milestone.integrationBranch);
+    const reportFile = path.join(ctx.stateDir, 'report.md');
+    await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
+    await ctx.store.update((s) => {
+      s.complete = { at: new Date().toISOString(), report: reportFile };
+    });
+    const followUps = Object.values(ctx.store.current().items).flatMap((i) => [...i.followUps, ...(i.merge?.followUp ? [i.merge.followUp] : [])]);
+    if (followUps.length) ctx.events.emit({ type: 'notice', message: `follow-up backlog items: ${followUps.map((f) => `#${f}`).join(', ')}` });
+    if (kept.length) ctx.events.emit({ type: 'notice', message: `kept (not merged): ${kept.join(', ')}` });
+    ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
+    const prep = ctx.store.current().prepare;
+    if (prep?.kind === 'stashed') ctx.events.emit({ type: 'notice', message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.` });
+    progress.output(`report: ${reportFile}`);
   },
 };

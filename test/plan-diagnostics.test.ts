@@ -3,7 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parse, stringify } from 'yaml';
 import { DiagnosticsError } from '../tasks/lib/diagnostics.ts';
+import { parseDuration } from '../tasks/lib/duration.ts';
+import { BadInputError } from '../tasks/lib/errors.ts';
 import { parsePlan } from '../tasks/lib/plan.ts';
 import { findItem, type Plan } from '../tasks/lib/plan-types.ts';
 
@@ -62,6 +65,7 @@ test('golden messages are file:line:col error: lines, sorted by position', () =>
 test('every valid plan in fixtures/plans parses', () => {
   assert.ok(validFiles.includes('seed-7.yaml'));
   assert.ok(validFiles.includes('conflict-group-twice-serial.yaml'));
+  assert.ok(validFiles.includes('edge-values.yaml'));
   for (const name of validFiles) {
     try {
       parsePlan(readFileSync(`${plansDir}${name}`, 'utf8'), `test/fixtures/plans/${name}`);
@@ -233,6 +237,76 @@ test('a plan without defaults gets the built-in ones', () => {
   assert.equal([first!.settings.retries, first!.settings.timeoutMs], [3, 90_000]);
   assert.equal([second!.settings.retries, second!.settings.timeoutMs], [1, 2_700_000]);
   assert.equal(second!.dependsOn, []);
+});
+
+test('no broken plan makes Node print a warning (a list key used to)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    for (const name of brokenFiles) parseError(readFileSync(`${brokenDir}${name}`, 'utf8'));
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings, []);
+});
+
+test('edge values: BOM, string id, durations at their limits, a shared anchor, the largest issue number', () => {
+  const source = readFileSync(`${plansDir}edge-values.yaml`, 'utf8');
+  assert.is(source.charCodeAt(0), 0xfeff);
+  const plan = parsePlan(source, PLAN_PATH);
+  assert.equal(plan.milestone, { id: 'v1.1-beta', title: '🚀', slug: '', integrationBranch: 'release/v1.1-beta' });
+  assert.equal(plan.backlog, { kind: 'github', repo: 'acme/search' });
+  assert.equal(plan.waves.flatMap((w) => w.items.map((i) => [i.issue, i.settings.timeoutMs])), [
+    [42, 86_400_000],
+    [43, 86_400_000],
+    [44, 1],
+    [Number.MAX_SAFE_INTEGER, 86_400_000],
+  ]);
+  assert.equal([plan.defaults.timeoutMs, plan.defaults.gateTimeoutMs, plan.gates.postMerge[0]!.timeoutMs], [86_400_000, 1000, 86_400_000]);
+  // An emoji-only title has no slug: the derived branch is milestone/<id>.
+  assert.is(parsePlan(source.replace(/^ {2}integration-branch:.*$/m, ''), PLAN_PATH).milestone.integrationBranch, 'milestone/v1.1-beta');
+});
+
+test('parseDuration: units, limits, and bad input is exit 2', () => {
+  assert.equal([parseDuration(90), parseDuration('90'), parseDuration('500ms'), parseDuration('45m'), parseDuration('24h')], [90_000, 90_000, 500, 2_700_000, 86_400_000]);
+  for (const bad of [0, '0', '0m', '0s', -1, 1.5, '45 minutes', '', '1d', '25h', 86_401, '2147483648ms']) {
+    try {
+      parseDuration(bad);
+      assert.unreachable(`${JSON.stringify(bad)} was accepted`);
+    } catch (error) {
+      assert.instance(error, BadInputError, `${JSON.stringify(bad)}: ${String(error)}`);
+    }
+  }
+});
+
+/** Every path to a value in `node`. */
+function pathsOf(node: unknown, path: Array<string | number> = []): Array<Array<string | number>> {
+  if (!node || typeof node !== 'object') return [path];
+  const entries = Array.isArray(node) ? node.map((v, i) => [i, v] as const) : Object.entries(node);
+  return [path, ...entries.flatMap(([k, v]) => pathsOf(v, [...path, k]))];
+}
+
+test('a plan with any one value of the wrong shape gives diagnostics (exit 2), never a crash', () => {
+  const seed = parse(readFileSync(`${plansDir}seed-7.yaml`, 'utf8')) as Record<string, unknown>;
+  const values: unknown[] = [null, 0, -1, 1.5, 'x', '', [], {}, [{}], true, 2 ** 60];
+  let count = 0;
+  for (const path of pathsOf(seed).filter((p) => p.length > 0)) {
+    for (const value of values) {
+      const copy = structuredClone(seed);
+      let parent = copy as Record<string | number, unknown>;
+      for (const seg of path.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
+      parent[path[path.length - 1]!] = value;
+      try {
+        parsePlan(stringify(copy), PLAN_PATH);
+      } catch (error) {
+        assert.instance(error, DiagnosticsError, `${path.join('.')} = ${JSON.stringify(value)}: ${(error as Error).stack}`);
+        count++;
+      }
+    }
+  }
+  assert.ok(count > 500, `only ${count} mutations were rejected`);
 });
 
 test.run();

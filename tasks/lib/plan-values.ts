@@ -60,9 +60,9 @@ function checkMilestone(milestone: RawMap, id: string | undefined, report: Repor
 
 /** Why `branch` cannot be the integration branch, or undefined. */
 function branchProblem(branch: string, example: string): string | undefined {
-  if (branch === 'HEAD') return `cannot be HEAD, which names the checked-out commit; use a branch of its own, e.g. ${example}`;
-  if (MAIN_LINES.has(branch)) return `cannot be ${branch}, where the milestone lands; use a branch of its own, e.g. ${example}`;
-  if (branch === 'work' || branch.startsWith('work/')) return `cannot be in work/, where the item branches go; use e.g. ${example}`;
+  if (branch === 'HEAD') return `names the checked-out commit, not a branch; use a branch of its own, e.g. ${example}`;
+  if (MAIN_LINES.has(branch)) return `is a main line, where the milestone lands; use a branch of its own, e.g. ${example}`;
+  if (branch === 'work' || branch.startsWith('work/')) return `is in work/, where the item branches go; use e.g. ${example}`;
   if (!isValidBranchName(branch)) return 'is not a valid git branch name';
   return undefined;
 }

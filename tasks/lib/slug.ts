@@ -33,7 +33,7 @@ export function milestoneIdProblem(id: string): string | undefined {
   if (!/^[A-Za-z0-9._-]+$/.test(id)) return `may contain only letters, digits, '.', '_' and '-'`;
   if (!/^[A-Za-z0-9]/.test(id)) return 'must start with a letter or digit';
   if (id.length > 64) return 'must be at most 64 characters';
-  if (id.includes('..') || id.endsWith('.lock') || id.endsWith('.')) return `must not contain "..", nor end with "." or ".lock"`;
+  if (id.includes('..') || id.endsWith('.lock')) return `must not contain ".." nor end with ".lock"`;
   return undefined;
 }
 
