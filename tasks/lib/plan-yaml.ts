@@ -40,7 +40,7 @@ export function loadPlanYaml(source: string, file: string): PlanYaml {
   } catch (error) {
     const blamed = aliases.biggest ?? aliases.first;
     const message = /Excessive alias count/.test(String(error))
-      ? `too many aliases${blamed ? ` (*${blamed.source} and others)` : ''}; a plan needs no alias bomb`
+      ? `too many aliases${blamed ? ` (*${blamed.source} and the others expand past ${MAX_ALIAS_COUNT})` : ''}; a plan needs no alias bomb`
       : `the plan cannot be read: ${(error as Error).message}`;
     fail([{ offset: blamed?.range?.[0] ?? startOf(doc.contents), message }]);
   }
