@@ -41,7 +41,7 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
   const promptFile = path.join(req.dir, `${req.name}.prompt.md`);
   await writeFile(promptFile, req.prompt);
   const adapter = adapterFor(req.settings.agent);
-  const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] });
+  const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] }, ctx.env);
   const env = childEnv(ctx.env, {
     WM_PROMPT_FILE: promptFile, WM_ISSUE: String(req.issue), WM_TITLE: req.title, WM_WORKTREE: req.worktree, WM_BRANCH: req.branch,
     WM_WAVE: String(req.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: req.role,

@@ -39,6 +39,11 @@ const TITLES: Readonly<Record<StepId, string>> = {
   complete: 'Complete the milestone',
 };
 
+/** A title on one line (a YAML block scalar may hold newlines). */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 /** The graph of a plan: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait, merge, relay) → gates → land → complete. */
 export function compileGraph(plan: Plan): Graph {
   const nodes: GraphNode[] = [];
@@ -54,7 +59,12 @@ export function compileGraph(plan: Plan): Graph {
   for (const wave of plan.waves) {
     const w = wave.wave;
     const worktrees = add('worktrees', { wave: w }, [last], `Wave ${w}: create worktrees`);
-    const spawns = wave.items.map((item) => add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${item.title}`));
+    const spawns: string[] = [];
+    for (const item of wave.items) {
+      // A `parallel: false` wave starts its items one after another: each spawn is ordered after the previous one.
+      const previous = wave.parallel ? [] : spawns.slice(-1);
+      spawns.push(add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${oneLine(item.title)}`, previous));
+    }
     const wait = add('wait', { wave: w }, [worktrees], `Wave ${w}: wait for agents`, spawns);
     const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
     last = add('relay', { wave: w }, [merge], `Wave ${w}: relay`);
@@ -93,18 +103,22 @@ export function formatGraphTree(plan: Plan, graph: Graph): string {
 export function graphToJson(plan: Plan, graph: Graph): object {
   return {
     milestone: { id: plan.milestone.id, title: plan.milestone.title, integrationBranch: plan.milestone.integrationBranch },
+    waves: plan.waves.map((w) => ({ wave: w.wave, parallel: w.parallel, items: w.items.map((i) => i.issue) })),
     nodes: graph.nodes.map((n) => ({ id: n.id, step: n.step, ...n.scope, title: n.title })),
     edges: graph.nodes.flatMap((n) => [...n.needs.map((from) => ({ from, to: n.id, kind: 'needs' })), ...n.after.map((from) => ({ from, to: n.id, kind: 'after' }))]),
   };
 }
 
-/** Graph as a mermaid flowchart. */
+/** Graph as a mermaid flowchart; an edge that another path already implies (worktrees → wait via the spawns) is left out. */
 export function graphToMermaid(graph: Graph): string {
+  // Node ids are `step@wave#issue`: mapping every other character to `_` keeps them distinct.
   const key = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
-  const label = (s: string) => s.replace(/["<>#&]/g, (c) => `#${c.charCodeAt(0)};`);
+  // Mermaid entity codes (`#34;`) instead of characters that end or alter a quoted label.
+  const label = (s: string) => oneLine(s).replace(/["<>#&`]/g, (c) => `#${c.charCodeAt(0)};`);
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const implied = (n: GraphNode, from: string) => n.after.some((a) => byId.get(a)?.needs.includes(from) || byId.get(a)?.after.includes(from));
   const lines = ['flowchart TD'];
   for (const n of graph.nodes) lines.push(`  ${key(n.id)}["${label(`${n.id}: ${n.title}`)}"]`);
-  for (const n of graph.nodes) for (const from of n.needs) if (!n.after.length || from !== n.needs[0]) lines.push(`  ${key(from)} --> ${key(n.id)}`);
-  for (const n of graph.nodes) for (const from of n.after) lines.push(`  ${key(from)} --> ${key(n.id)}`);
+  for (const n of graph.nodes) for (const from of [...n.needs.filter((f) => !implied(n, f)), ...n.after]) lines.push(`  ${key(from)} --> ${key(n.id)}`);
   return lines.join('\n');
 }

@@ -48,10 +48,13 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   await mkdir(dir, { recursive: true });
   const promptFile = path.join(dir, `prompt-${attempt}.md`);
   await writeFile(promptFile, prompt);
-  const spec = adapterFor(settings.agent).launch({
-    role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
-    worktree: st.worktree, branch: st.branch, prompt, promptFile, settings, edits: item.edits,
-  });
+  const spec = adapterFor(settings.agent).launch(
+    {
+      role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
+      worktree: st.worktree, branch: st.branch, prompt, promptFile, settings, edits: item.edits,
+    },
+    ctx.env,
+  );
   const env = childEnv(ctx.env, {
     WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: st.worktree,
     WM_BRANCH: st.branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),

@@ -35,6 +35,7 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
         await startItemAgent(ctx, item);
       }
       const startedAt = Date.now();
+      let lastLine = '';
       for (;;) {
         const state = await pollItemAgent(ctx, item.issue);
         if (state.kind !== 'running') {
@@ -45,7 +46,9 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
         // Interrupted: leave the agent running for a later `run` to re-attach to.
         if (ctx.signal.aborted) return;
         const st = ctx.store.current().items[String(item.issue)];
-        progress.output(`in progress (attempt ${st?.attempts ?? 1}, ${Math.round((Date.now() - startedAt) / 1000)}s)`);
+        // Every 10 s: line-based renderers (CI, pipes) print each change.
+        const line = `in progress (attempt ${st?.attempts ?? 1}, ${Math.floor((Date.now() - startedAt) / 10_000) * 10}s)`;
+        if (line !== lastLine) progress.output((lastLine = line));
         await sleep(POLL_MS);
       }
     } finally {

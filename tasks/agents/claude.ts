@@ -30,7 +30,7 @@ function lastJson(stdout: string): ClaudeJson | null {
 /** claude adapter. */
 export const claudeAgent: AgentAdapter = {
   kind: 'claude',
-  launch(inv) {
+  launch(inv, env) {
     const s = inv.settings;
     const args = ['-p', inv.prompt, '--output-format', 'json', '--model', s.model];
     if (s.effort) args.push('--effort', s.effort);
@@ -38,7 +38,7 @@ export const claudeAgent: AgentAdapter = {
     if (s.allowedTools.length > 0) args.push('--allowedTools', ...s.allowedTools);
     if (s.maxBudgetUsd !== null) args.push('--max-budget-usd', String(s.maxBudgetUsd));
     args.push(...s.agentArgs);
-    return { file: process.env.CLAUDE_BIN || 'claude', args, env: {} };
+    return { file: env.CLAUDE_BIN || 'claude', args, env: {} };
   },
   parse({ stdout, stderr, exitCode }): AgentOutcome {
     const json = lastJson(stdout);

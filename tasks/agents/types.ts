@@ -46,7 +46,8 @@ export interface AgentOutcome {
 /** One adapter per agent kind. */
 export interface AgentAdapter {
   readonly kind: AgentKind;
-  launch(invocation: AgentInvocation): LaunchSpec;
+  /** How to start it; `env` is the environment the agent will get (binaries like CLAUDE_BIN come from it). */
+  launch(invocation: AgentInvocation, env: NodeJS.ProcessEnv): LaunchSpec;
   parse(output: { readonly stdout: string; readonly stderr: string; readonly exitCode: number }): AgentOutcome;
 }
 

@@ -18,7 +18,7 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --json                JSON lines of events on stdout instead of the task tree`;
 
 /** Help per command. */
-export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status', string>> = {
+export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates', string>> = {
   run: `Usage: npx zx scripts/run.mts <N> [flags]
 
 Run milestone N: every step not yet done (validate, prepare, branch, fetch,
@@ -46,6 +46,20 @@ ${COMMON}`,
   status: `Usage: npx zx scripts/status.mts <N> [--json]
 
 What is done, running and failed in milestone N; costs and times. Reads only.
+
+${COMMON}`,
+  demo: `Usage: npx zx scripts/demo.mts [--agent claude|scripted] [--repo DIR] [--json]
+
+Create a small sample project (a calculator with tests, a file backlog of 4
+items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
+and run its whole milestone offline: by default with the real claude CLI
+against a scripted model server on 127.0.0.1 (no key, no network), or with the
+built-in scripted agent. Prints where the repository and the report are.`,
+  gates: `Usage: npx zx scripts/gates.mts [<N>] [--repo DIR] [--plan FILE]
+
+Run the plan's quality gates (pre-merge, then post-merge) in this checkout,
+pre-commit style; exit 1 at the first red gate. Without N, the only plan in
+plan/ is used.
 
 ${COMMON}`,
 };

@@ -1,6 +1,8 @@
 /** The one place where errors become exit codes and messages (DESIGN §1). */
 import { DiagnosticsError } from '../lib/diagnostics.ts';
-import { exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
+import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
+import { runDemo } from '../demo/run-demo.ts';
+import { gatesCommand } from './gates-command.ts';
 import { parseFlags } from './flags.ts';
 import { HELP } from './help.ts';
 import { processIo, type Io } from './io.ts';
@@ -9,7 +11,7 @@ import { runCommand } from './run-command.ts';
 import { statusCommand } from './status-command.ts';
 
 /** Commands the scripts are. */
-export type CommandName = 'run' | 'step' | 'plan' | 'status';
+export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates';
 
 /** The arguments after the script's own path in process.argv (works under `npx zx` and `node --import tsx`). */
 export function scriptArgs(argv: readonly string[], script: string): string[] {
@@ -32,6 +34,13 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     case 'run':
     case 'step':
       return runCommand(command, flags.positional, flags, io);
+    case 'gates':
+      return gatesCommand(first ?? null, flags, io);
+    case 'demo': {
+      const agent = flags.options.agent ?? 'claude';
+      if (agent !== 'claude' && agent !== 'scripted') throw new BadInputError(`the demo runs --agent claude or --agent scripted, not ${agent}`);
+      return runDemo({ agent, dir: flags.repo, json: flags.json }, io);
+    }
   }
 }
 

@@ -40,7 +40,7 @@ export function loadPlanYaml(source: string, file: string): PlanYaml {
   } catch (error) {
     const blamed = aliases.biggest ?? aliases.first;
     const message = /Excessive alias count/.test(String(error))
-      ? `too many aliases${blamed ? ` (*${blamed.source} and the others expand past ${MAX_ALIAS_COUNT})` : ''}; a plan needs no alias bomb`
+      ? `${blamed ? `alias *${blamed.source} expands to` : 'the plan uses'} too many aliases (over ${MAX_ALIAS_COUNT} uses); a plan needs no alias bomb`
       : `the plan cannot be read: ${(error as Error).message}`;
     fail([{ offset: blamed?.range?.[0] ?? startOf(doc.contents), message }]);
   }
@@ -53,7 +53,7 @@ function startOf(node: unknown): number {
   return isNode(node) && node.range ? node.range[0] : 0;
 }
 
-/** One missing `]` makes yaml report the `]` and then the `}` around it: the first error of a line is the one to fix. */
+/** One missing `]` makes yaml report the list and then the `{…}` around it: the first error of a line is the one to fix. */
 function firstPerLine(problems: readonly Problem[], lc: LineCounter): Problem[] {
   const lines = new Set<number>();
   return [...problems]

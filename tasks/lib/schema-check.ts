@@ -6,8 +6,7 @@ import type { Diagnostic } from './diagnostics.ts';
 import { durationProblem } from './duration.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
 
-// verbose: errors carry the value (`data`) and the schema around the keyword (`parentSchema`), for clearer messages.
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 
 /** Compile a schema from `schema/<name>`. */
 export function loadSchema(name: string): ValidateFunction {
@@ -31,27 +30,32 @@ function segments(instancePath: string): Array<string | number> {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
+/** The node at a JSON pointer (`/a/0/b`, or `#/a/0/b` in a schema), or undefined. */
+function at(root: unknown, pointer: string): unknown {
+  return segments(pointer.replace(/^#/, '')).reduce<unknown>((node, seg) => (node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined), root);
+}
+
 /** ` (required when kind is github)` for a failed `if: {properties: {kind: {const: github}}}`, else ''. */
-function conditionOf(ifError: ErrorObject | undefined): string {
-  const cond = (ifError?.parentSchema as { if?: { properties?: Record<string, { const?: unknown }> } } | undefined)?.if;
+function conditionOf(ifError: ErrorObject | undefined, schema: unknown): string {
+  const cond = ifError && (at(schema, ifError.schemaPath) as { properties?: Record<string, { const?: unknown }> } | undefined);
   const parts = Object.entries(cond?.properties ?? {})
     .filter(([, s]) => s.const !== undefined)
     .map(([k, s]) => `${k} is ${String(s.const)}`);
   return parts.length > 0 ? ` (required when ${parts.join(' and ')})` : '';
 }
 
-function describe(e: ErrorObject, what: string, errors: readonly ErrorObject[]): string {
+function describe(e: ErrorObject, what: string, errors: readonly ErrorObject[], data: unknown, schema: unknown): string {
   const p = displayPath(e.instancePath) || what;
   const params = e.params as Record<string, unknown>;
   // Durations and issue numbers say what they accept rather than which keyword failed.
-  if (e.schemaPath.startsWith('#/definitions/duration/')) return `${p} ${durationProblem(e.data) ?? 'must be a duration'}`;
+  if (e.schemaPath.startsWith('#/definitions/duration/')) return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
   if (e.schemaPath === '#/definitions/issue/maximum') return `${p} is too large: issue numbers must be at most ${String(params.limit)}`;
   switch (e.keyword) {
     case 'type':
       return `${p} must be ${String(params.type).split(',').join(' or ')}`;
     case 'required': {
       const ifError = errors.find((o) => o.keyword === 'if' && e.schemaPath.startsWith(o.schemaPath.replace(/if$/, 'then/')));
-      return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError)}`;
+      return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError, schema)}`;
     }
     case 'additionalProperties':
       return `unknown key "${String(params.additionalProperty)}" in ${p}`;
@@ -88,7 +92,7 @@ export function checkSchema(
       e.keyword === 'additionalProperties'
         ? keyPositionOf(doc, lc, segments(e.instancePath), String(params.additionalProperty))
         : positionOf(doc, lc, segments(e.instancePath));
-    const message = describe(e, what, errors);
+    const message = describe(e, what, errors, data, validate.schema);
     const key = `${pos.line}:${pos.col}:${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
