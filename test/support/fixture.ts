@@ -154,3 +154,67 @@ export function readEvents(repo: TestRepo): any[] {
 
 /** A `command` agent (shell) that writes `$WM_ISSUE.txt`, commits it, and reports COMPLETE. */
 export const COMMITTING_AGENT = `printf '%s\\n' "$WM_ISSUE" > "item-$WM_ISSUE.txt" && git add "item-$WM_ISSUE.txt" && git commit -qm "item $WM_ISSUE" && printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nitem-%s.txt\\nNOTES: wrote item-%s.txt\\n' "$WM_BRANCH" "$WM_ISSUE" "$WM_ISSUE"`;
+
+/** A `command` agent written to `<dir>/agent.sh`: sh helpers, a call log, then `body` (which may branch on `$WM_ROLE` and `$WM_ISSUE`). */
+export interface AgentScript {
+  /** The plan's `defaults.command` that runs it. */
+  readonly command: string;
+  /** One line per call: `<role> <issue> <cwd>`. */
+  readonly log: string;
+  /** The calls so far. */
+  calls(): Array<{ role: string; issue: string; cwd: string }>;
+}
+
+/**
+ * Write an agent script. It sets `$tools` to `dir`; helpers it defines: `report STATUS [NOTES]` prints the report; `commit MESSAGE` commits
+ * everything; `count NAME` increments and prints a counter kept in `dir` (outside the repository).
+ */
+export function writeAgent(dir: string, body: string): AgentScript {
+  const file = path.join(dir, 'agent.sh');
+  const log = path.join(dir, 'agent-calls.log');
+  const prelude = [
+    'set -e',
+    `tools='${dir}'`,
+    `printf '%s %s %s\\n' "$WM_ROLE" "$WM_ISSUE" "$PWD" >> '${log}'`,
+    `report() { printf 'STATUS: %s\\nBRANCH: %s\\nNOTES: %s\\n' "$1" "$WM_BRANCH" "\${2:-none}"; }`,
+    'commit() { git add -A && git commit -qm "$1"; }',
+    `count() { n=$(cat '${dir}'/"count-$1" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > '${dir}'/"count-$1"; echo "$n"; }`,
+  ].join('\n');
+  writeFileSync(file, `${prelude}\n${body}\n`);
+  return {
+    command: `sh '${file}'`,
+    log,
+    calls: () =>
+      (existsSync(log) ? readFileSync(log, 'utf8') : '')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [role = '', issue = '', ...cwd] = l.split(' ');
+          return { role, issue, cwd: cwd.join(' ') };
+        }),
+  };
+}
+
+/** Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order; stops at the first that fails (returns every result). */
+export async function runSteps(repo: TestRepo, steps: ReadonlyArray<readonly string[]>, milestone: number | string = 7): Promise<CliResult[]> {
+  const results: CliResult[] = [];
+  for (const [step = '', ...flags] of steps) {
+    const r = await runCli('step', [step, String(milestone), '--repo', repo.dir, ...flags]);
+    results.push(r);
+    if (r.code !== 0) break;
+  }
+  return results;
+}
+
+/** The steps of a one-wave milestone up to its merge (`step.mts` arguments). */
+export const STEPS_TO_MERGE: ReadonlyArray<readonly string[]> = [['validate'], ['prepare'], ['branch'], ['fetch'], ['worktrees', '--wave', '1'], ['wait', '--wave', '1'], ['merge', '--wave', '1']];
+
+/** Parent shas of a commit. */
+export async function parentsOf(dir: string, rev: string): Promise<string[]> {
+  return (await git(dir, 'rev-list', '--parents', '-n', '1', rev)).split(' ').slice(1);
+}
+
+/** Whether a ref exists. */
+export async function refExists(dir: string, ref: string): Promise<boolean> {
+  return new Promise((resolve) => execFile('git', ['rev-parse', '-q', '--verify', ref], { cwd: dir }, (error) => resolve(!error)));
+}

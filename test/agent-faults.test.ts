@@ -1,0 +1,102 @@
+/**
+ * Agents that misbehave (DESIGN §4 wait, §5): timeouts kill the whole process group, exits, garbage, empty
+ * COMPLETE, PARTIAL, FAILED/BLOCKED, DONE; retries carry the failure; dependants of failures are skipped; exit 3.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile } from './support/fixture.ts';
+import { processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
+
+/** A shell command as a YAML flow value. */
+const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
+const commitOnly = `printf x > "f-$WM_ISSUE.txt" && git add . && git commit -qm "work $WM_ISSUE"`;
+
+test('faulty agents: each gets its documented status and failure; dependants skipped; retries carry the failure; exit 3', async () => {
+  const marker = String(700000 + Math.floor(Math.random() * 99999));
+  const waves: RigItem[][] = [
+    [
+      { issue: 11, title: 'Sleeper', extra: `timeout: 2s, retries: 1, ${cmd(`sleep ${marker} & sleep ${marker}`)}` },
+      { issue: 12, title: 'Exit one', extra: cmd('echo "boom on stderr" >&2; exit 1') },
+      { issue: 13, title: 'Garbage', extra: cmd("printf 'lorem ipsum\\nno report here\\n'") },
+      { issue: 14, title: 'Lazy', extra: cmd("printf 'STATUS: COMPLETE\\nNOTES: trust me\\n'") },
+      { issue: 15, title: 'Half', extra: cmd(`${commitOnly} && printf 'STATUS: PARTIAL\\nTASKS_BLOCKED: 3b\\nNOTES: did half\\n'`) },
+      { issue: 16, title: 'Quitter', extra: cmd("printf 'STATUS: FAILED\\nNOTES: cannot do it\\n'") },
+      { issue: 17, title: 'Blocked', extra: cmd("printf '**STATUS:** BLOCKED\\nNOTES: needs an API key\\n'") },
+      { issue: 18, title: 'Done word', extra: cmd(`${commitOnly} && printf 'STATUS: DONE\\n'`) },
+      {
+        issue: 19,
+        title: 'Second try',
+        extra: `retries: 1, ${cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`)}`,
+      },
+    ],
+    [
+      { issue: 21, title: 'After exit one', dependsOn: [12] },
+      { issue: 22, title: 'After done', dependsOn: [18] },
+      { issue: 23, title: 'After half', dependsOn: [15] },
+      { issue: 24, title: 'After sleeper', dependsOn: [11, 18] },
+    ],
+  ];
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }), items: rigItems(waves) });
+  try {
+    const r = await run(repo);
+    assert.is(r.code, 3, show(r));
+    const items = readStateFile(repo).items;
+    const branch = (i: number) => items[String(i)].branch as string;
+    const expect: Record<number, [string, string | RegExp | null]> = {
+      11: ['failed', 'timed out after 2s; its process group was killed'],
+      12: ['failed', /^exited 1: boom on stderr$/],
+      13: ['failed', 'the final text has no report (no STATUS line)'],
+      14: ['failed', `agent reported COMPLETE but committed nothing on ${branch(14)}`],
+      15: ['partial', null],
+      16: ['failed', 'agent reported FAILED: cannot do it'],
+      17: ['failed', 'agent reported FAILED: needs an API key'],
+      18: ['complete', null],
+      19: ['complete', null],
+      21: ['skipped', null],
+      22: ['complete', null],
+      23: ['complete', null],
+      24: ['skipped', null],
+    };
+    for (const [issue, [status, failure]] of Object.entries(expect)) {
+      const st = items[issue];
+      assert.is(st.status, status, `#${issue}: ${JSON.stringify(st)}`);
+      if (failure instanceof RegExp) assert.match(st.failure, failure);
+      else assert.is(st.failure, failure, `#${issue} failure`);
+    }
+    assert.is(items['21'].skipReason, 'depends on #12, which is failed');
+    assert.is(items['24'].skipReason, 'depends on #11, which is failed');
+    // Attempts: the sleeper and the second try were retried once; the others ran once; skipped ones never.
+    assert.is(items['11'].attempts, 2);
+    assert.is(items['19'].attempts, 2);
+    assert.is(items['12'].attempts, 1);
+    assert.is(items['21'].attempts, 0);
+    assert.not.ok(readEvents(repo).some((e) => e.type === 'agent-spawned' && (e.issue === 21 || e.issue === 24)), 'a skipped item was spawned');
+    // The retry prompt carries the previous failure.
+    const prompt2 = (issue: number) => readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-2.md'), 'utf8');
+    assert.match(prompt2(11), '## Previous attempt failed\ntimed out after 2s; its process group was killed');
+    assert.match(prompt2(19), '## Previous attempt failed\nexited 1: first try broke');
+    assert.not.match(readFileSync(path.join(repo.stateDir, 'items', '19', 'prompt-1.md'), 'utf8'), 'Previous attempt');
+    // PARTIAL keeps its report; DONE counts as COMPLETE.
+    assert.is(items['15'].result.report.status, 'PARTIAL');
+    assert.equal(items['15'].result.report.tasksBlocked, ['3b']);
+    assert.is(items['18'].result.report.status, 'COMPLETE');
+    assert.is((await git(repo.dir, 'log', '-1', '--format=%s', `refs/heads/${branch(15)}`)), 'work 15');
+    // No process of the sleeper is left: leader, shell and both sleeps were killed with their group.
+    assert.equal(processesWith(`sleep ${marker}`), []);
+    // The message names every item needing a human and the command that continues.
+    const message = r.stderr.trim().split('\n');
+    const at = message.indexOf('milestone 7 needs attention:');
+    assert.ok(at >= 0, r.stderr);
+    const body = message.slice(at).join('\n');
+    for (const issue of [11, 12, 13, 14, 16, 17]) assert.match(body, `  #${issue} failed: `);
+    for (const issue of [21, 24]) assert.match(body, `  #${issue} skipped: depends on #`);
+    for (const issue of [15, 18, 19, 22, 23]) assert.not.match(body, `#${issue} `);
+    assert.match(body, 'npx zx scripts/run.mts 7');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test.run();
