@@ -49,7 +49,22 @@ export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
   if (existsSync(path.join(repo, AGENT_LOCK))) throw new BadInputError(`refusing to run in ${repo}: it is an agent's worktree (${AGENT_LOCK})`);
 }
 
-/** Create the full context of run/step/status. */
+/**
+ * Refuse `run`/`step` before anything is read or created when started by an agent (WORK_MILESTONE_CHILD=1) or
+ * from inside an agent's worktree (its top holds AGENT_LOCK), whether that is the current directory or `--repo`.
+ */
+export async function refuseAgentStart(cwd: string, repoFlag: string | null, env: NodeJS.ProcessEnv): Promise<void> {
+  refuseInsideAgent(cwd, env);
+  const tops = new Set<string>();
+  for (const dir of [cwd, path.resolve(cwd, repoFlag ?? '.')]) {
+    // A directory outside any repository holds no agent worktree; the plan lookup reports a missing repository later.
+    const top = await findRepoRoot(dir).catch(() => null);
+    if (top) tops.add(top);
+  }
+  for (const top of tops) refuseInsideAgent(top, env);
+}
+
+/** Create the full context of run/step. */
 export async function createContext(input: ContextInput): Promise<Ctx> {
   const { repo, plan } = await loadPlanOf(input);
   const commonDir = await findCommonDir(repo);

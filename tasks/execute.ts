@@ -135,7 +135,7 @@ export function selectNodes(graph: Graph, step: StepId, scope: Scope): GraphNode
   // spawn for a wave starts what the concurrency allows; --item starts that one.
   const waves = [...new Set(nodes.map((n) => n.scope.wave as number))];
   return waves.flatMap((wave) =>
-    scope.issue === undefined ? [{ ...(nodes.find((n) => n.scope.wave === wave) as GraphNode), scope: { wave }, id: `spawn@${wave}` }] : nodes.filter((n) => n.scope.wave === wave && n.scope.issue === scope.issue),
+    scope.issue === undefined ? [{ ...(nodes.find((n) => n.scope.wave === wave) as GraphNode), scope: { wave }, id: `spawn@${wave}`, title: `Wave ${wave}: spawn agents` }] : nodes.filter((n) => n.scope.wave === wave && n.scope.issue === scope.issue),
   );
 }
 

@@ -2,13 +2,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
-import { killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles } from './agents/process.ts';
+import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles } from './agents/process.ts';
 import { buildItemPrompt } from './agents/prompt.ts';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from './lib/child-env.ts';
 import { formatDuration } from './lib/duration.ts';
+import { isGroupAlive } from './lib/process-info.ts';
 import { itemDirOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
 import type { ItemState } from './lib/state-types.ts';
@@ -31,6 +32,9 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
   const attempt = st.attempts + 1;
   const settings = settingsFor(ctx, item);
+  // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
+  // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
+  await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
   await ctx.store.update((s) => {
     Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
   });
@@ -98,7 +102,9 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
   const settings = settingsFor(ctx, item);
   const files = attemptFiles(ctx, item.issue, st.attempts);
   const startedAt = st.process ? Date.parse(st.process.startedAt) : Date.now();
-  if (ended.kind === 'timed-out' && st.process) await killGroup(st.process.pid);
+  // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
+  // a stray `cmd &`): they go too, before git is read, so nothing keeps writing to the worktree or outlives the item.
+  if (st.process && (ended.kind === 'timed-out' || isGroupAlive(st.process.pid))) await killGroup(st.process.pid);
   const facts = await readBranchFacts(st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
   const output = readOutput(files);
   const outcome =

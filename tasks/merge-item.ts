@@ -16,8 +16,8 @@ import type { Progress } from './step.ts';
 /** How one merge ended: merged (with its record), or to be escalated (with why), or gates red (fixable). */
 export type MergeOutcome =
   | { readonly kind: 'merged'; readonly merge: Omit<ItemMerge, 'followUp'> }
-  | { readonly kind: 'escalate'; readonly files: readonly string[]; readonly note: string }
-  | { readonly kind: 'red'; readonly gate: GateResult };
+  | { readonly kind: 'escalate'; readonly conflict: ItemMerge['kind']; readonly files: readonly string[]; readonly note: string }
+  | { readonly kind: 'red'; readonly conflict: ItemMerge['kind']; readonly gate: GateResult };
 
 /** `Merge #42: Tokenizer`, one line. */
 export function mergeMessage(item: PlanItem): string {
@@ -105,7 +105,12 @@ async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string, files:
 /** Union of both sides for files where both only added lines (stable: ours, then theirs). */
 async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void> {
   for (const file of files) {
-    const show = (stage: number) => git(wt(ctx), ['show', `:${stage}:${file}`]).then((t) => `${t}\n`);
+    // Untrimmed: leading indentation and the last newline are part of the file.
+    const show = async (stage: number) => {
+      const out = await gitRaw(wt(ctx), ['show', `:${stage}:${file}`]);
+      if (out.exitCode !== 0) throw new Error(`git show :${stage}:${file} failed: ${out.stderr.trim()}`);
+      return out.stdout;
+    };
     const [ours, base, theirs] = [path.join(ctx.stateDir, 'union-ours'), path.join(ctx.stateDir, 'union-base'), path.join(ctx.stateDir, 'union-theirs')];
     await writeFile(ours, await show(2));
     await writeFile(base, await show(1));
@@ -126,11 +131,11 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
   progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
   switch (cls.kind) {
     case 'heavy':
-      return { kind: 'escalate', files: cls.files, note: `heavy conflict: ${cls.reason}` };
+      return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
     case 'clean':
       if (!(await startMerge(ctx, branch))) {
         await resetIntegration(ctx, prev);
-        return { kind: 'escalate', files, note: 'git merge failed although no conflict was predicted' };
+        return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
       }
       if (changed.length === 0) kind = 'empty';
       break;
@@ -152,7 +157,7 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
       const problem = await resolveWithAgent(ctx, item, branch, cls.files, prev);
       if (problem) {
         await resetIntegration(ctx, prev);
-        return { kind: 'escalate', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${problem}` };
+        return { kind: 'escalate', conflict: 'medium', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${problem}` };
       }
       note = `conflict in ${cls.files.join(', ')} resolved by the conflict-resolution agent`;
       break;
@@ -164,7 +169,7 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
     const red = await preMergeGates(ctx, item, changed, sha);
     if (red) {
       await resetIntegration(ctx, prev);
-      return { kind: 'red', gate: red };
+      return { kind: 'red', conflict: kind, gate: red };
     }
   }
   return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };

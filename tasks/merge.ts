@@ -42,8 +42,8 @@ async function recordMerge(ctx: Ctx, item: PlanItem, merge: Omit<ItemMerge, 'fol
   ctx.events.emit({ type: 'merge', issue: item.issue, kind: merge.kind, sha: merge.sha, note: merge.note });
 }
 
-/** Escalate: a backlog item for a human, the item marked escalated; the wave goes on. */
-async function escalate(ctx: Ctx, item: PlanItem, files: readonly string[], note: string): Promise<void> {
+/** Escalate: a backlog item for a human, the item marked escalated (its merge record keeps the conflict class); the wave goes on. */
+async function escalate(ctx: Ctx, item: PlanItem, kind: ItemMerge['kind'], files: readonly string[], note: string): Promise<void> {
   const st = ctx.store.current().items;
   const other = Object.values(st)
     .filter((i) => i.merge?.sha && i.result?.files.some((f) => files.includes(f)))
@@ -64,9 +64,9 @@ async function escalate(ctx: Ctx, item: PlanItem, files: readonly string[], note
     const it = s.items[String(item.issue)];
     if (!it) return;
     it.status = 'escalated';
-    it.merge = { kind: 'heavy', sha: null, files: [...files], note, followUp };
+    it.merge = { kind, sha: null, files: [...files], note, followUp };
   });
-  ctx.events.emit({ type: 'merge', issue: item.issue, kind: 'heavy', sha: null, note });
+  ctx.events.emit({ type: 'merge', issue: item.issue, kind, sha: null, note });
   ctx.events.emit({ type: 'item', issue: item.issue, status: 'escalated', detail: `${note} (backlog item #${followUp})` });
 }
 
@@ -123,12 +123,12 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
         break;
       }
       if (outcome.kind === 'escalate') {
-        await escalate(ctx, item, outcome.files, outcome.note);
+        await escalate(ctx, item, outcome.conflict, outcome.files, outcome.note);
         break;
       }
       // Red pre-merge gate: integration is back at prev; the item gets one fix and one more try.
       if (attempt >= 2) {
-        await escalate(ctx, item, [], `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`);
+        await escalate(ctx, item, outcome.conflict, [], `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`);
         break;
       }
       progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);

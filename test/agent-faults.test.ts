@@ -2,12 +2,12 @@
  * Agents that misbehave (DESIGN §4 wait, §5): timeouts kill the whole process group, exits, garbage, empty
  * COMPLETE, PARTIAL, FAILED/BLOCKED, DONE; retries carry the failure; dependants of failures are skipped; exit 3.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile } from './support/fixture.ts';
-import { processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
+import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
+import { killProcessesWith, linesOf, processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
 
 /** A shell command as a YAML flow value. */
 const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
@@ -30,6 +30,8 @@ test('faulty agents: each gets its documented status and failure; dependants ski
         title: 'Second try',
         extra: `retries: 1, ${cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`)}`,
       },
+      // Exits at once but leaves a child behind in its process group: the child must not outlive the item.
+      { issue: 20, title: 'Daemon', extra: cmd(`sleep 9${marker} & ${COMMITTING_AGENT}`) },
     ],
     [
       { issue: 21, title: 'After exit one', dependsOn: [12] },
@@ -40,8 +42,16 @@ test('faulty agents: each gets its documented status and failure; dependants ski
   ];
   const repo = await makeRepo({ plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }), items: rigItems(waves) });
   try {
-    const r = await run(repo);
+    // Watch the sleeper's processes while the run goes on: they must exist (so the check after the run means something).
+    let seen = 0;
+    let seenDaemon = false;
+    const watch = setInterval(() => {
+      seen = Math.max(seen, processesWith(`sleep ${marker}`).length);
+      seenDaemon ||= processesWith(`sleep 9${marker}`).length > 0;
+    }, 100);
+    const r = await run(repo).finally(() => clearInterval(watch));
     assert.is(r.code, 3, show(r));
+    assert.ok(seen >= 2, `saw ${seen} sleeper processes while it ran`);
     const items = readStateFile(repo).items;
     const branch = (i: number) => items[String(i)].branch as string;
     const expect: Record<number, [string, string | RegExp | null]> = {
@@ -54,6 +64,7 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       17: ['failed', 'agent reported FAILED: needs an API key'],
       18: ['complete', null],
       19: ['complete', null],
+      20: ['complete', null],
       21: ['skipped', null],
       22: ['complete', null],
       23: ['complete', null],
@@ -85,6 +96,8 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     assert.is((await git(repo.dir, 'log', '-1', '--format=%s', `refs/heads/${branch(15)}`)), 'work 15');
     // No process of the sleeper is left: leader, shell and both sleeps were killed with their group.
     assert.equal(processesWith(`sleep ${marker}`), []);
+    assert.ok(seenDaemon, 'the daemon child was never seen running');
+    assert.equal(processesWith(`sleep 9${marker}`), [], 'a child the agent left behind still runs');
     // The message names every item needing a human and the command that continues.
     const message = r.stderr.trim().split('\n');
     const at = message.indexOf('milestone 7 needs attention:');
@@ -92,10 +105,39 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     const body = message.slice(at).join('\n');
     for (const issue of [11, 12, 13, 14, 16, 17]) assert.match(body, `  #${issue} failed: `);
     for (const issue of [21, 24]) assert.match(body, `  #${issue} skipped: depends on #`);
-    for (const issue of [15, 18, 19, 22, 23]) assert.not.match(body, `#${issue} `);
+    for (const issue of [15, 18, 19, 20, 22, 23]) assert.not.match(body, `#${issue} `);
     assert.match(body, 'npx zx scripts/run.mts 7');
   } finally {
+    killProcessesWith(`sleep ${marker}`);
+    killProcessesWith(`sleep 9${marker}`);
     repo.cleanup();
+  }
+});
+
+test('run again after a failure: the failed item and its skipped dependant are retried and land; old attempt files do not count', async () => {
+  const flag = path.join(tempDir('wm-flag-'), 'broken');
+  writeFileSync(flag, '');
+  const waves: RigItem[][] = [[{ issue: 1, title: 'Flaky' }], [{ issue: 2, title: 'Dependant', dependsOn: [1] }]];
+  // Fails while the flag file exists; once fixed, it takes a second, so a stale exit code of the last run would be seen first.
+  const agent = `if [ -e "$FLAG" ]; then echo "flag is set" >&2; exit 1; fi; sleep 1; echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: agent }), items: rigItems(waves) });
+  const env = { FLAG: flag, COUNTER: `${flag}.count` };
+  try {
+    const first = await run(repo, [], env);
+    assert.is(first.code, 3, show(first));
+    assert.is(readStateFile(repo).items['1'].status, 'failed');
+    assert.is(readStateFile(repo).items['2'].status, 'skipped');
+    rmSync(flag);
+    const second = await run(repo, [], env);
+    assert.is(second.code, 0, show(second));
+    const items = readStateFile(repo).items;
+    assert.is(items['1'].status, 'complete', JSON.stringify(items['1']));
+    assert.is(items['2'].status, 'complete', JSON.stringify(items['2']));
+    assert.equal(linesOf(env.COUNTER), ['1', '2']);
+    await git(repo.dir, 'merge-base', '--is-ancestor', items['1'].result.commits[0].sha, 'main');
+  } finally {
+    repo.cleanup();
+    rmSync(path.dirname(flag), { recursive: true, force: true });
   }
 });
 

@@ -2,13 +2,12 @@
  * Wave execution through the real CLI (DESIGN §4, §5): every step of two waves run one by one with `step.mts`, each
  * twice; real git repositories, real `command` agents in sh that commit; the user's checkout is never touched.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { git, makeRepo, readEvents, readStateFile, snapshotRepo, tempDir, type TestRepo } from './support/fixture.ts';
-import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, step, type RigItem } from './support/wave-rig.ts';
-import { rmSync } from 'node:fs';
+import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
 
 const WAVES: ReadonlyArray<readonly RigItem[]> = [
   [
@@ -33,10 +32,12 @@ const refs = (dir: string) => git(dir, 'for-each-ref', '--format=%(refname) %(ob
  * Run one step twice: the first must succeed and (when `changes`) do something; the second must skip it, change no
  * ref, no byte of state.json, and start no agent.
  */
-async function stepTwice(repo: TestRepo, counter: string, name: string, extra: readonly string[] = []): Promise<void> {
+async function stepTwice(repo: TestRepo, counter: string, name: string, extra: readonly string[] = [], settle?: () => Promise<unknown>): Promise<void> {
   const env = { COUNTER: counter };
   const first = await step(repo, name, extra, env);
   assert.is(first.code, 0, `${name} ${extra.join(' ')}: ${show(first)}`);
+  // Agents spawned by the first run go on working (and committing) after it exits: let them end first.
+  await settle?.();
   const refsBefore = await refs(repo.dir);
   const stateBefore = readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8');
   const startsBefore = linesOf(counter).length;
@@ -53,7 +54,8 @@ async function stepTwice(repo: TestRepo, counter: string, name: string, extra: r
 }
 
 test('two waves of three items, step by step, each step twice: branches, state, relay, prompts; the checkout untouched', async () => {
-  const repo = await makeRepo({ plan: rigPlan(WAVES, { command: COUNTING_AGENT }), items: rigItems(WAVES) });
+  const gates = 'quality-gates:\n  pre-merge: ["test -f README.md"]\n  post-merge: [{name: suite, run: "true"}]';
+  const repo = await makeRepo({ plan: rigPlan(WAVES, { command: COUNTING_AGENT, top: gates }), items: rigItems(WAVES) });
   const counter = path.join(tempDir('wm-counter-'), 'starts');
   try {
     const statusBefore = await git(repo.dir, 'status', '--porcelain', '--untracked-files=all');
@@ -83,7 +85,8 @@ test('two waves of three items, step by step, each step twice: branches, state, 
         assert.is(lock.item, item.issue);
         assert.ok(lock.session_id && lock.parent_pid && lock.spawned_at && lock.model, JSON.stringify(lock));
       }
-      await stepTwice(repo, counter, 'spawn', wave);
+      const exitFiles = items.map((i) => path.join(repo.stateDir, 'items', String(i.issue), 'item-1.exit'));
+      await stepTwice(repo, counter, 'spawn', wave, () => waitFor('the agents to exit', () => exitFiles.every((f) => existsSync(f))));
       await stepTwice(repo, counter, 'wait', wave);
       state = readStateFile(repo);
       for (const item of items) {
@@ -121,6 +124,21 @@ test('two waves of three items, step by step, each step twice: branches, state, 
         );
       }
       assert.fixture(readFileSync(path.join(repo.stateDir, 'relay', `wave-${w + 1}.md`), 'utf8'), `${expected.join('\n')}\n`);
+    }
+    // The prompts: item, worktree, branch, gates, the report format; wave 2's carry wave 1's relay.
+    const relay1 = readFileSync(path.join(repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
+    for (const item of WAVES.flat()) {
+      const prompt = readFileSync(path.join(repo.stateDir, 'items', String(item.issue), 'prompt-1.md'), 'utf8');
+      const wave = item.issue <= 3 ? 1 : 2;
+      assert.match(prompt, `You are working on Issue #${item.issue}: ${item.title} (milestone 7, wave ${wave}).`);
+      assert.match(prompt, `Your git worktree is ${path.join(repo.dir, 'worktrees', `7-${item.issue}-${slug(item.title)}`)}, on branch ${itemBranch(item)}.`);
+      assert.match(prompt, `## Description\nDo ${item.title}.\n\n## Acceptance Criteria\n- it is done\n`);
+      assert.match(prompt, 'make them pass:\n- test -f README.md\n- true\n');
+      assert.match(prompt, '\nSTATUS: COMPLETE | PARTIAL | FAILED\nBRANCH: <branch>\nFILES_CHANGED:\n');
+      assert.match(prompt, /\nNOTES: <[^>]+>\n$/);
+      assert.not.match(prompt, 'Previous attempt');
+      if (wave === 1) assert.not.match(prompt, '## Prior Wave Results');
+      else assert.match(prompt, relay1.trim());
     }
     // One start per item, no more.
     assert.equal(linesOf(counter).sort(), ['1', '2', '3', '4', '5', '6']);

@@ -10,6 +10,11 @@ interface ClaudeJson {
   readonly num_turns?: number;
   readonly session_id?: string;
   readonly usage?: Record<string, unknown>;
+  /** Why the session ended (`completed`, `api_error`, `budget_exhausted`, …); `subtype` says "success" even for API errors. */
+  readonly terminal_reason?: string;
+  readonly api_error_status?: number | null;
+  /** Set instead of `result` by some failures (`--max-budget-usd` reached). */
+  readonly errors?: readonly unknown[];
   readonly permission_denials?: ReadonlyArray<{ readonly tool_name?: string; readonly tool_input?: unknown }>;
 }
 
@@ -25,6 +30,12 @@ function lastJson(stdout: string): ClaudeJson | null {
     }
   }
   return null;
+}
+
+/** `api_error, HTTP 500` / `budget_exhausted` / `error_max_turns`: what kind of error the JSON reports. */
+function errorKind(json: ClaudeJson): string {
+  const reason = json.terminal_reason ?? (json.subtype && json.subtype !== 'success' ? json.subtype : 'error');
+  return typeof json.api_error_status === 'number' ? `${reason}, HTTP ${json.api_error_status}` : reason;
 }
 
 /** claude adapter. */
@@ -46,8 +57,10 @@ export const claudeAgent: AgentAdapter = {
     const denials = (json?.permission_denials ?? []).map((d) => `${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {}).slice(0, 200)}`);
     let failure: string | null = null;
     if (!json) failure = `exited ${exitCode} without a JSON result: ${tail(stderr || stdout)}`;
-    else if (json.is_error) failure = `claude reported an error (${json.subtype ?? 'error'}): ${tail(text || stderr)}`;
-    else if (exitCode !== 0) failure = `exited ${exitCode}: ${tail(stderr || text)}`;
+    else if (json.is_error) {
+      const errors = (json.errors ?? []).map(String).join('; ');
+      failure = `claude reported an error (${errorKind(json)}): ${tail(text || errors || stderr)}`;
+    } else if (exitCode !== 0) failure = `exited ${exitCode}: ${tail(stderr || text)}`;
     else if (text === '') failure = 'claude returned an empty result';
     return {
       ok: failure === null,

@@ -1,6 +1,7 @@
 /** Agent processes: started detached in their own process group, outliving the runner, exit code kept in a file. */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGroupAlive, isProcessAlive, processStartTime } from '../lib/process-info.ts';
@@ -44,6 +45,11 @@ export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFil
   });
   child.unref();
   return { pid, startTime: processStartTime(pid) ?? '' };
+}
+
+/** Remove the files of an earlier run of the same name (exit code first: it is what says "finished"). */
+export async function clearRunFiles(files: RunFiles): Promise<void> {
+  for (const file of [files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr]) await rm(file, { force: true });
 }
 
 /** The exit code the wrapper wrote, or null when the run has not ended (or died without writing it). */

@@ -41,6 +41,11 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   }) as Record<string, unknown> & { _: string[] };
   const bad = unknown.concat(Object.keys(parsed).filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k)).map((k) => `--${k}`));
   if (bad.length) throw new BadInputError(`unknown flag ${bad[0]}; see --help`);
+  for (const k of STRINGS) {
+    // minimist turns a value-less `--repo` (last, or before another flag) into '' and a repeated one into a list.
+    if (parsed[k] === '') throw new BadInputError(`--${k} needs a value; see --help`);
+    if (Array.isArray(parsed[k])) throw new BadInputError(`--${k} is given more than once`);
+  }
   const str = (k: string) => (typeof parsed[k] === 'string' && parsed[k] !== '' ? (parsed[k] as string) : null);
   const agent = str('agent');
   if (agent !== null && !AGENTS.includes(agent as AgentKind)) throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);

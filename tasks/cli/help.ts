@@ -20,6 +20,7 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
 /** Help per command. */
 export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates', string>> = {
   run: `Usage: npx zx scripts/run.mts <N> [flags]
+   or: npx work-milestone run <N> [flags]
 
 Run milestone N: every step not yet done (validate, prepare, branch, fetch,
 per wave worktrees/spawn/wait/merge/relay, gates, land, complete). After a
@@ -29,6 +30,7 @@ live agents. Failed and skipped items are retried.
 ${RUN_FLAGS}
 ${COMMON}`,
   step: `Usage: npx zx scripts/step.mts <step> <N> [--wave W] [--item ISSUE] [flags]
+   or: npx work-milestone step <step> <N> [--wave W] [--item ISSUE] [flags]
 
 Run one step of milestone N after checking its prerequisites (exit 2 naming
 the missing one). Steps: validate prepare branch fetch worktrees spawn wait
@@ -38,17 +40,20 @@ wave in order.
 ${RUN_FLAGS}
 ${COMMON}`,
   plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid]
+   or: npx work-milestone plan <N> [--json | --mermaid]
 
 Validate the plan of milestone N and print its compiled task graph as a tree,
 as JSON (nodes and edges) or as a mermaid flowchart. Changes nothing.
 
 ${COMMON}`,
   status: `Usage: npx zx scripts/status.mts <N> [--json]
+   or: npx work-milestone status <N> [--json]
 
 What is done, running and failed in milestone N; costs and times. Reads only.
 
 ${COMMON}`,
   demo: `Usage: npx zx scripts/demo.mts [--agent claude|scripted] [--repo DIR] [--json]
+   or: npx work-milestone demo [--agent claude|scripted] [--repo DIR] [--json]
 
 Create a small sample project (a calculator with tests, a file backlog of 4
 items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
@@ -56,6 +61,7 @@ and run its whole milestone offline: by default with the real claude CLI
 against a scripted model server on 127.0.0.1 (no key, no network), or with the
 built-in scripted agent. Prints where the repository and the report are.`,
   gates: `Usage: npx zx scripts/gates.mts [<N>] [--repo DIR] [--plan FILE]
+   or: npx work-milestone gates [<N>] [--repo DIR] [--plan FILE]
 
 Run the plan's quality gates (pre-merge, then post-merge) in this checkout,
 pre-commit style; exit 1 at the first red gate. Without N, the only plan in

@@ -1,8 +1,10 @@
 /** The one place where errors become exit codes and messages (DESIGN §1). */
+import { refuseAgentStart } from '../create-context.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
 import { runDemo } from '../demo/run-demo.ts';
 import { gatesCommand } from './gates-command.ts';
+import { STEP_IDS, type StepId } from '../step.ts';
 import { parseFlags } from './flags.ts';
 import { HELP } from './help.ts';
 import { processIo, type Io } from './io.ts';
@@ -19,12 +21,38 @@ export function scriptArgs(argv: readonly string[], script: string): string[] {
   return [...argv.slice(at >= 0 ? at + 1 : 2)];
 }
 
+/** Positional arguments of each command: [required…, optional…] (DESIGN §1). */
+const POSITIONALS: Readonly<Record<CommandName, { readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
+  run: { required: ['<N>'], optional: [] },
+  step: { required: ['<step>', '<N>'], optional: [] },
+  plan: { required: ['<N>'], optional: [] },
+  status: { required: ['<N>'], optional: [] },
+  gates: { required: [], optional: ['<N>'] },
+  demo: { required: [], optional: [] },
+};
+
+/** Bad input (exit 2) when an argument is missing, unknown or one too many. */
+function checkPositionals(command: CommandName, positional: readonly string[]): void {
+  const { required, optional } = POSITIONALS[command];
+  const usage = `usage: ${[`${command}.mts`, ...required, ...optional.map((o) => `[${o}]`), '[flags]'].join(' ')}; see --help`;
+  if (command === 'step' && positional.length > 0 && !STEP_IDS.includes(positional[0] as StepId)) {
+    throw new BadInputError(`unknown step "${positional[0]}"; steps are: ${STEP_IDS.join(', ')}`);
+  }
+  if (positional.length < required.length) {
+    const missing = required.slice(positional.length).map((r) => (r === '<N>' ? 'milestone number' : 'step'));
+    throw new BadInputError(`missing ${missing.join(' and ')}; ${usage}`);
+  }
+  if (positional.length > required.length + optional.length) throw new BadInputError(`unexpected argument "${positional[required.length + optional.length]}"; ${usage}`);
+}
+
 async function dispatch(command: CommandName, args: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(args);
   if (flags.help) {
     io.out(HELP[command]);
     return 0;
   }
+  checkPositionals(command, flags.positional);
+  if (command === 'run' || command === 'step') await refuseAgentStart(io.cwd, flags.repo, io.env);
   const [first] = flags.positional;
   switch (command) {
     case 'plan':

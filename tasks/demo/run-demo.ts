@@ -32,7 +32,7 @@ function claudeBin(env: NodeJS.ProcessEnv): string {
 export async function runDemo(options: DemoOptions, io: Io): Promise<number> {
   const root = options.dir ? path.resolve(io.cwd, options.dir) : mkdtempSync(path.join(os.tmpdir(), 'work-milestone-demo-'));
   const repo = path.join(root, 'demo-calc');
-  if (existsSync(repo)) throw new BadInputError(`${repo} already exists; pass another --dir`);
+  if (existsSync(repo)) throw new BadInputError(`${repo} already exists; pass another --repo DIR`);
   mkdirSync(repo, { recursive: true });
   createSampleProject(repo, options.agent);
   io.err(`demo: sample project at ${repo}`);

@@ -1,8 +1,22 @@
 /** Process identity: a pid plus its start time, so a reused pid is never mistaken for our process. */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Start time from `ps` where there is no /proc (macOS, BSD): its `lstart` text, or null when the process is gone. */
+function startTimeFromPs(pid: number): string | null {
+  try {
+    const out = execFileSync('ps', ['-o', 'stat=,lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (!out || out.startsWith('Z')) return null;
+    return out.replace(/^\S+\s+/, '').replace(/\s+/g, ' ');
+  } catch {
+    return null;
+  }
+}
 
 /** Start time of a process as an opaque string (Linux: clock ticks since boot from /proc), or null when it is gone. */
 export function processStartTime(pid: number): string | null {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  if (!existsSync('/proc/self/stat')) return startTimeFromPs(pid);
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: fields restart after the last ')'.

@@ -1,10 +1,10 @@
-/** `run.lock`: one runner per milestone (DESIGN §7); a lock whose owner is gone is taken over with a notice. */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+/** Lock files owned by a process (pid + start time): `run.lock`, one runner per milestone (DESIGN §7), and the state lock. */
+import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BadInputError } from './errors.ts';
 import { isProcessAlive, processStartTime } from './process-info.ts';
 
-/** Who holds the lock. */
+/** Who holds a lock file. */
 export interface LockOwner {
   readonly pid: number;
   readonly startTime: string;
@@ -19,49 +19,124 @@ export interface RunLock {
   release(): void;
 }
 
-function readOwner(file: string): LockOwner | null {
+/** Answer of one attempt to take a lock file. */
+export type LockAttempt =
+  | { readonly kind: 'taken'; readonly staleOwner: LockOwner | null; release(): void }
+  | { readonly kind: 'held'; readonly owner: LockOwner | null };
+
+/** A breaker left by a process that died inside its few-microsecond section is old after this long. */
+const BREAKER_STALE_MS = 10_000;
+
+/** This process as a lock owner. */
+export function currentOwner(command: string): LockOwner {
+  return { pid: process.pid, startTime: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), command };
+}
+
+function readOwner(file: string): LockOwner | null | 'missing' {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockOwner;
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+  try {
+    const data = JSON.parse(text) as Partial<LockOwner>;
+    return typeof data.pid === 'number' && typeof data.startTime === 'string' ? (data as LockOwner) : null;
   } catch {
     return null;
   }
 }
 
+/** Create `file` holding `owner`, atomically: written in full to a temp file, then hard-linked (fails when `file` exists). */
+function createExclusive(file: string, owner: LockOwner): boolean {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/**
+ * Remove `file` when its owner is gone. Two processes that both judged it stale must not both remove it (the
+ * second would remove the first one's fresh lock), so removal happens under `<file>.break`, after judging again.
+ */
+function breakStale(file: string): { removed: LockOwner | null } | 'busy' | 'alive' {
+  const breaker = `${file}.break`;
+  try {
+    mkdirSync(breaker);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const age = (() => {
+      try {
+        return Date.now() - statSync(breaker).mtimeMs;
+      } catch {
+        return 0;
+      }
+    })();
+    if (age > BREAKER_STALE_MS) {
+      try {
+        rmdirSync(breaker);
+      } catch {
+        // another process removed it first
+      }
+    }
+    return 'busy';
+  }
+  try {
+    // Under the breaker, a lock whose owner is dead cannot change: its owner will not release it, and creators need the path free.
+    const owner = readOwner(file);
+    if (owner === 'missing') return { removed: null };
+    if (owner && isProcessAlive(owner.pid, owner.startTime)) return 'alive';
+    unlinkSync(file);
+    return { removed: owner };
+  } finally {
+    rmdirSync(breaker);
+  }
+}
+
+/** One attempt to take the lock file `file`: taken (maybe after removing a stale one), or held by a live process. */
+export function tryLockFile(file: string, owner: LockOwner): LockAttempt {
+  let staleOwner: LockOwner | null = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (createExclusive(file, owner)) {
+      return {
+        kind: 'taken',
+        staleOwner,
+        release() {
+          const now = readOwner(file);
+          if (now !== 'missing' && now?.pid === owner.pid && now.startTime === owner.startTime) unlinkSync(file);
+        },
+      };
+    }
+    const current = readOwner(file);
+    if (current === 'missing') continue;
+    // Our own pid counts as alive: a second store or runner in this process waits like any other.
+    if (current && isProcessAlive(current.pid, current.startTime)) return { kind: 'held', owner: current };
+    const broken = breakStale(file);
+    // 'busy': another process is breaking this lock right now and will take it.
+    if (broken === 'busy') return { kind: 'held', owner: null };
+    if (broken === 'alive') continue;
+    staleOwner = broken.removed ?? staleOwner;
+  }
+  const now = readOwner(file);
+  return { kind: 'held', owner: now === 'missing' ? null : now };
+}
+
 /** Take the lock of `dir` or throw BadInputError naming the live owner. */
 export function acquireRunLock(dir: string, milestone: string, command: string): RunLock {
   const file = path.join(dir, 'run.lock');
-  const me: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), command };
-  let tookOverFrom: LockOwner | null = null;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      writeFileSync(file, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      return {
-        tookOverFrom,
-        release() {
-          if (readOwner(file)?.pid === me.pid) unlinkSync(file);
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = readOwner(file);
-    if (owner && isProcessAlive(owner.pid, owner.startTime)) {
-      throw new BadInputError(`milestone ${milestone} is already being run by pid ${owner.pid} (${owner.command}, since ${owner.startedAt}); wait for it or stop it first`);
-    }
-    // Move the stale lock aside atomically; if what we moved is not what we judged stale, put it back.
-    const aside = `${file}.stale-${process.pid}`;
-    try {
-      renameSync(file, aside);
-    } catch {
-      continue;
-    }
-    const moved = readOwner(aside);
-    if (moved && owner && (moved.pid !== owner.pid || moved.startTime !== owner.startTime)) {
-      renameSync(aside, file);
-      continue;
-    }
-    unlinkSync(aside);
-    tookOverFrom = owner;
-  }
-  throw new BadInputError(`could not take ${file}; another runner is starting milestone ${milestone}`);
+  const attempt = tryLockFile(file, currentOwner(command));
+  if (attempt.kind === 'taken') return { tookOverFrom: attempt.staleOwner, release: attempt.release };
+  const owner = attempt.owner;
+  if (!owner) throw new BadInputError(`could not take ${file}; another runner is starting milestone ${milestone}`);
+  throw new BadInputError(
+    `milestone ${milestone} is already being run by pid ${owner.pid} (${owner.command ?? 'unknown command'}, since ${owner.startedAt ?? 'unknown'}); wait for it or stop it first`,
+  );
 }

@@ -1,13 +1,13 @@
 /** The one module that reads and writes `state.json` (DESIGN §7): validated on read, written atomically. */
-import { mkdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
+import { currentOwner, tryLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
 import { emptyState, type State } from './state-types.ts';
 
 const validateState = loadSchema('state.schema.json');
-const LOCK_STALE_MS = 10_000;
 
 /** A deep mutable copy of a read-only type, for update functions. */
 export type Draft<T> = T extends ReadonlyArray<infer U> ? ReadonlyArray<Draft<U>> : T extends object ? { -readonly [K in keyof T]: Draft<T[K]> } : T;
@@ -23,53 +23,66 @@ export interface StateStore {
   update(change: (draft: Draft<State>) => void): Promise<State>;
 }
 
-/** Read `state.json`, or a fresh state when there is none; an invalid file is an error naming it. */
+/** Read `state.json`, or a fresh state when there is none; an unreadable or invalid file is one sentence naming it. */
 export async function readState(dir: string, milestone: string): Promise<State> {
   const file = path.join(dir, 'state.json');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(milestone);
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return emptyState(milestone);
+    throw new StepFailedError(`cannot read ${file} (${code ?? (error as Error).message})`, { cause: error });
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (cause) {
-    throw new StepFailedError(`${file} is not valid JSON; move it away to start milestone ${milestone} afresh`, { cause });
+    const detail = text.trim() === '' ? 'it is empty' : (cause as Error).message;
+    throw new StepFailedError(`${file} is not valid JSON (${detail}); move it away to start milestone ${milestone} afresh`, { cause });
   }
   if (!validateState(data)) {
     const first = validateState.errors?.[0];
-    throw new StepFailedError(`${file} does not match schema/state.schema.json (${first?.instancePath || '/'} ${first?.message ?? ''}); move it away to start afresh`);
+    const where = first?.instancePath || '/';
+    throw new StepFailedError(`${file} does not match schema/state.schema.json (${where} ${first?.message ?? 'is invalid'}); move it away to start milestone ${milestone} afresh`);
   }
-  return data as State;
+  const state = data as State;
+  if (state.milestone !== milestone) {
+    throw new StepFailedError(`${file} holds the state of milestone ${state.milestone}, not ${milestone}; move it away to start milestone ${milestone} afresh`);
+  }
+  return state;
 }
 
+/** Write `file` so that a reader sees the old or the new text, never a part: a synced temp file renamed over it. */
 async function writeAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
 }
 
-/** A cross-process mutex: mkdir is atomic; a lock older than LOCK_STALE_MS belongs to a dead writer. */
+/** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
 async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const lock = path.join(dir, 'state.lock.d');
-  for (let i = 0; ; i++) {
-    try {
-      await mkdir(lock);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > LOCK_STALE_MS) await rmdir(lock).catch(() => undefined);
-      else await sleep(Math.min(2 + i, 25));
-    }
+  const owner = currentOwner('state update');
+  let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
+  for (let i = 0; lock.kind === 'held'; i++) {
+    await sleep(Math.min(1 + i, 20));
+    lock = tryLockFile(path.join(dir, 'state.lock'), owner);
   }
   try {
     return await fn();
   } finally {
-    await rmdir(lock).catch(() => undefined);
+    lock.release();
   }
 }
 

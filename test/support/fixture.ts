@@ -218,3 +218,40 @@ export async function parentsOf(dir: string, rev: string): Promise<string[]> {
 export async function refExists(dir: string, ref: string): Promise<boolean> {
   return new Promise((resolve) => execFile('git', ['rev-parse', '-q', '--verify', ref], { cwd: dir }, (error) => resolve(!error)));
 }
+
+/** The real Claude Code CLI of this package (`CLAUDE_BIN` wins). */
+export const CLAUDE_BIN = process.env.CLAUDE_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'claude');
+
+/** `defaults:` of a plan whose agents are the real claude CLI, as docs/claude-cli.md says works offline as root. */
+export const CLAUDE_DEFAULTS = 'defaults: {agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m, retries: 1, concurrency: 2}';
+
+/**
+ * Environment for a runner whose agents are the real `claude` CLI talking to the scripted model server at `url`:
+ * isolated HOME / CLAUDE_CONFIG_DIR under `home`, no outside traffic, 5xx retried once.
+ */
+export function claudeEnv(url: string, home: string): Record<string, string> {
+  mkdirSync(path.join(home, '.claude'), { recursive: true });
+  return {
+    CLAUDE_BIN,
+    ANTHROPIC_BASE_URL: url,
+    ANTHROPIC_API_KEY: 'offline-test',
+    HOME: home,
+    CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    CLAUDE_CODE_MAX_RETRIES: '1',
+  };
+}
+
+/** A file's exact text at a revision (`git show rev:file`, not trimmed). */
+export async function showFile(dir: string, rev: string, file: string): Promise<string> {
+  const { stdout } = await run('git', ['show', `${rev}:${file}`], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Whether a git command exits 0 in `cwd`. */
+export async function gitOk(cwd: string, ...args: string[]): Promise<boolean> {
+  return new Promise((resolve) => execFile('git', args, { cwd }, (error) => resolve(!error)));
+}

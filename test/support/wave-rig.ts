@@ -78,3 +78,46 @@ export function processesWith(marker: string): string[] {
 export function show(r: CliResult): string {
   return `exit ${r.code} (signal ${r.signal})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
+
+/** The most agents alive at once, from `start <ns>` / `end <ns>` lines the agents appended (ends sort before starts at a tie). */
+export function maxOverlap(lines: readonly string[]): number {
+  const events = lines.map((l) => {
+    const [kind, ns] = l.split(' ');
+    return { t: BigInt(ns ?? '0'), d: kind === 'start' ? 1 : -1 };
+  });
+  events.sort((a, b) => (a.t === b.t ? a.d - b.d : a.t < b.t ? -1 : 1));
+  let alive = 0;
+  let max = 0;
+  for (const e of events) max = Math.max(max, (alive += e.d));
+  return max;
+}
+
+/** An agent that logs `start`/`end` times to `$TIMES`, sleeps `seconds` in between, then commits. */
+export function timedAgent(seconds: number): string {
+  return `echo "start $(date +%s%N)" >> "$TIMES"; sleep ${seconds}; echo "end $(date +%s%N)" >> "$TIMES"; ${COMMITTING_AGENT}`;
+}
+
+/** Kill (SIGKILL, by pid) every process whose command line contains `marker`: a failed test leaves none behind. */
+export function killProcessesWith(marker: string): void {
+  for (const line of processesWith(marker)) {
+    const pid = Number(line.trim().split(/\s+/)[0]);
+    try {
+      if (pid > 1 && pid !== process.pid) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** SIGKILL the process groups of agents recorded as running in state.json (cleanup after a failed test). */
+export function killRecordedAgents(stateFile: string): void {
+  if (!existsSync(stateFile)) return;
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { items: Record<string, { process: { pid: number } | null }> };
+  for (const it of Object.values(state.items)) {
+    try {
+      if (it.process && it.process.pid > 1) process.kill(-it.process.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * Quality gates and landing (DESIGN §4 gates/land, §6 pre-merge gates) through the real CLI: red gates roll back or
+ * fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing commands have
+ * their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  git, makeRepo, parentsOf, readEvents, readStateFile, refExists, runCli, tempDir, writeAgent,
+  type AgentScript, type CliResult, type TestRepo,
+} from './support/fixture.ts';
+
+const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+];
+
+/** Items write `<name>.txt` and commit. */
+const ITEM_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+esac`;
+
+interface Rig {
+  readonly repo: TestRepo;
+  readonly agent: AgentScript;
+  readonly tools: string;
+  cleanup(): void;
+}
+
+/** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
+async function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(tools, opts.body);
+  const items = ITEMS.slice(0, opts.count ?? 1);
+  const plan = [
+    'milestone: {number: 7, title: "Gates and land"}',
+    'waves:',
+    '  - wave: 1',
+    '    parallel: false',
+    '    items:',
+    ...items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
+    'quality-gates:',
+    ...opts.gates.split('\n').map((l) => `  ${l}`),
+    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${opts.defaults ? `, ${opts.defaults}` : ''}}`,
+    '',
+  ].join('\n');
+  const repo = await makeRepo({ plan, items, origin: true });
+  return {
+    repo, agent, tools,
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+}
+
+const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+const originMain = (r: Rig) => git(r.repo.origin as string, 'rev-parse', 'main');
+const originFiles = async (r: Rig) => (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');
+const gateEvents = (r: Rig, name: string) => readEvents(r.repo).filter((e) => e.type === 'gate' && e.name === name);
+const ancestor = (dir: string, a: string, b: string) => git(dir, 'merge-base', '--is-ancestor', a, b).then(() => true, () => false);
+
+/** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
+const NO_CLASH = 'pre-merge: [{name: no-clash, run: "! (test -f a.txt && test -f b.txt)"}]';
+
+test('red pre-merge gate after a clean merge: integration rolled back, fix agent in the item worktree, still red → escalated; main never red', async () => {
+  const r = await rig({ count: 2, gates: NO_CLASH, body: `${ITEM_AGENT}
+case "$WM_ROLE:$WM_ISSUE" in
+fix:2) grep -q no-clash "$WM_PROMPT_FILE"; echo tried >> tried.txt; commit "try a fix"; report COMPLETE "tried";;
+fix:*) exit 9;;
+esac` });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 3, output(result));
+    assert.match(result.stderr, /#2 escalated: pre-merge gates still red after a fix/);
+    const state = readStateFile(r.repo);
+    const alpha = state.items['1'].merge;
+    assert.is(alpha.kind, 'clean');
+    const beta = state.items['2'];
+    assert.is(beta.status, 'escalated');
+    assert.is(beta.merge.sha, null);
+    assert.is(beta.merge.kind, 'clean', 'the class of the merge that was tried');
+    // Two tries, both red (then green once, in the gates step on integration HEAD); neither red merge is on main.
+    const events = gateEvents(r, 'no-clash');
+    assert.equal(events.map((e) => e.exitCode), [1, 1, 0], JSON.stringify(events));
+    const red = events.slice(0, 2);
+    for (const e of red) {
+      assert.is(e.exitCode, 1);
+      assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', e.sha), 'Merge #2: Beta');
+      assert.equal((await parentsOf(r.repo.dir, e.sha))[0], alpha.sha, 'the red merge was made on Alpha');
+      assert.not.ok(await ancestor(r.repo.dir, e.sha, 'main'), 'a red merge reached main');
+    }
+    const followUp = beta.merge.followUp;
+    const added = await git(r.repo.dir, 'log', '--format=%H', '-1', 'main', '--', `plan/backlog/${followUp}.md`);
+    assert.equal(await parentsOf(r.repo.dir, added), [alpha.sha], 'the escalation was committed on the rolled-back integration');
+    // The fix agent ran once, role fix, in Beta's worktree, and its commit is on Beta's kept branch.
+    const fixes = r.agent.calls().filter((c) => c.role === 'fix');
+    assert.equal(fixes, [{ role: 'fix', issue: '2', cwd: path.join(r.repo.dir, 'worktrees', '7-2-beta') }]);
+    assert.ok(await refExists(r.repo.dir, 'refs/heads/work/7-2-beta'));
+    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'work/7-2-beta'), 'try a fix');
+    const files = await originFiles(r);
+    assert.ok(files.includes('a.txt'));
+    assert.not.ok(files.includes('b.txt') || files.includes('tried.txt'), files.join(' '));
+    assert.is(await originMain(r), await git(r.repo.dir, 'rev-parse', 'main'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('red pre-merge gate fixed by the fix agent in the item worktree → merged on the second try', async () => {
+  const r = await rig({ count: 2, gates: NO_CLASH, body: `${ITEM_AGENT}
+case "$WM_ROLE:$WM_ISSUE" in
+fix:2) git mv b.txt b2.txt; commit "rename b.txt"; report COMPLETE "renamed";;
+esac` });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    const beta = readStateFile(r.repo).items['2'];
+    assert.is(beta.status, 'complete');
+    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', beta.merge.sha), 'Merge #2: Beta');
+    // Red on the first try, green on the requeued merge, green again in the gates step.
+    const events = gateEvents(r, 'no-clash');
+    assert.equal(events.map((e) => e.exitCode), [1, 0, 0]);
+    assert.is(events[1].sha, beta.merge.sha);
+    const files = await originFiles(r);
+    assert.ok(files.includes('a.txt') && files.includes('b2.txt') && !files.includes('b.txt'), files.join(' '));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('post-merge gate red, fixed by the fix agent on its second call → lands', async () => {
+  const r = await rig({ gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]', body: `${ITEM_AGENT}
+if [ "$WM_ROLE" = fix ]; then
+  n=$(count fix)
+  if [ "$n" = 2 ]; then echo ok > fixed.txt; commit "fix the gate"; fi
+  report COMPLETE "call $n"
+fi` });
+  try {
+    const before = await originMain(r);
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    assert.is(readFileSync(path.join(r.tools, 'count-fix'), 'utf8').trim(), '2');
+    const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    assert.equal(r.agent.calls().filter((c) => c.role === 'fix').map((c) => c.cwd), [integration, integration]);
+    const state = readStateFile(r.repo);
+    assert.is(state.gates.fixAttempts, 2);
+    assert.equal(state.gates.results.map((g: any) => [g.name, g.exitCode]), [['needs-fix', 0]]);
+    assert.equal(gateEvents(r, 'needs-fix').map((e) => e.exitCode), [1, 1, 0]);
+    assert.ok((await originFiles(r)).includes('fixed.txt'));
+    assert.ok(await ancestor(r.repo.dir, before, await originMain(r)));
+    assert.match(await git(r.repo.origin as string, 'log', '-1', '--format=%s', 'main'), /^Merge milestone 7: Gates and land$/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+/** A run whose gates stay red: exit 1 naming the gate, main untouched locally and on origin. */
+async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: number): Promise<void> {
+  const mainBefore = await git(r.repo.dir, 'rev-parse', 'main');
+  const originBefore = await originMain(r);
+  const result = await run(r);
+  assert.is(result.code, 1, output(result));
+  assert.match(result.stderr, new RegExp(`gate "${gate}" \\(post-merge\\) still fails .* \\(exit ${exitCode}\\)`));
+  assert.is(await git(r.repo.dir, 'rev-parse', 'main'), mainBefore, 'local main untouched');
+  assert.is(await originMain(r), originBefore, 'origin main untouched');
+  const events = gateEvents(r, gate);
+  assert.is(events.length, fixCalls + 1);
+  assert.ok(events.every((e) => e.exitCode === exitCode), JSON.stringify(events));
+  assert.is(r.agent.calls().filter((c) => c.role === 'fix').length, fixCalls);
+  const state = readStateFile(r.repo);
+  assert.is(state.gates, null);
+  assert.is(state.land, null);
+}
+
+test('post-merge gate never fixed → exit 1 naming the gate; main untouched', async () => {
+  const r = await rig({ gates: 'post-merge: [{name: always-red, run: "echo broken; exit 3"}]', defaults: 'max-fix-attempts: 1', body: `${ITEM_AGENT}
+if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi` });
+  try {
+    await assertRedRun(r, 'always-red', 3, 1);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('gate timeout → exit code 124, its process group killed', async () => {
+  const r = await rig({ gates: 'post-merge: [{name: slow, run: "echo started; sleep 5; echo woke > woke.txt", timeout: 1s}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  try {
+    await assertRedRun(r, 'slow', 124, 0);
+    // Had the gate lived on, it would write woke.txt after 5 s.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7', 'woke.txt')), 'the gate kept running after its timeout');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('gate whose command does not exist → exit code 127', async () => {
+  const r = await rig({ gates: 'post-merge: [{name: missing, run: "no-such-command-wm-test --flag"}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  try {
+    await assertRedRun(r, 'missing', 127, 0);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('gate files: filter: a gate whose patterns match no changed file is skipped, one that matches runs', async () => {
+  const r = await rig({
+    count: 2,
+    gates: 'pre-merge: [{name: ts-only, run: "exit 1", files: ["src/**/*.ts"]}, {name: txt-pre, run: "true", files: ["*.txt"]}]\npost-merge: [{name: ts-post, run: "exit 1", files: ["**/*.ts"]}, {name: txt-post, run: "true", files: ["b.txt"]}]',
+    body: ITEM_AGENT,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    assert.is(gateEvents(r, 'ts-only').length, 0);
+    assert.is(gateEvents(r, 'ts-post').length, 0);
+    // txt-pre: Beta's merge (based on an older integration HEAD) and the gates step; txt-post: the gates step.
+    assert.equal(gateEvents(r, 'txt-pre').map((e) => e.exitCode), [0, 0]);
+    assert.equal(gateEvents(r, 'txt-post').map((e) => e.exitCode), [0]);
+    const report = readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8');
+    assert.match(report, /post-merge `txt-post`: exit 0/);
+    assert.not.match(report, /ts-only|ts-post/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('--no-push: main merged locally, origin untouched; a later run pushes', async () => {
+  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  try {
+    const originBefore = await originMain(r);
+    const result = await run(r, '--no-push');
+    assert.is(result.code, 0, output(result));
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
+    assert.is((await parentsOf(r.repo.dir, 'main')).length, 2);
+    assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha');
+    assert.is(await originMain(r), originBefore, 'origin untouched');
+    assert.is(readStateFile(r.repo).land.pushed, false);
+    assert.not.match(readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8'), /pushed to origin/);
+    const again = await run(r);
+    assert.is(again.code, 0, output(again));
+    assert.is(await originMain(r), main, 'pushed by the next run');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('main not checked out anywhere: landed through a temporary worktree; the user stays on their branch', async () => {
+  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  try {
+    await git(r.repo.dir, 'checkout', '-q', '-b', 'feature');
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    assert.is(await git(r.repo.dir, 'symbolic-ref', 'HEAD'), 'refs/heads/feature');
+    assert.is(await git(r.repo.dir, 'status', '--porcelain'), '');
+    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
+    assert.is(await originMain(r), await git(r.repo.dir, 'rev-parse', 'main'));
+    assert.ok((await originFiles(r)).includes('a.txt'));
+    assert.is((await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length, 1);
+    assert.not.ok(existsSync(path.join(r.repo.stateDir, 'land-worktree')));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test.run();

@@ -1,0 +1,345 @@
+/**
+ * The merge queue's conflict classes (DESIGN §6) through the real CLI: two or three items of one serial wave whose
+ * `command` agents make diverging commits, merged into integration, landed on a bare origin.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse as parseYaml } from 'yaml';
+import {
+  git, makeRepo, parentsOf, readEvents, readStateFile, refExists, runCli, runSteps, showFile, STEPS_TO_MERGE, tempDir, writeAgent,
+  type AgentScript, type CliResult, type TestRepo,
+} from './support/fixture.ts';
+
+const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+  { issue: 3, title: 'Gamma' },
+];
+
+/** Fails while a merge is in progress or the integration worktree is dirty: proves every abort left it clean. */
+const CLEAN_INTEGRATION = `{name: clean-integration, run: "! git rev-parse -q --verify MERGE_HEAD && test -z \\"$(git status --porcelain)\\""}`;
+
+function planOf(command: string, count: number): string {
+  return [
+    'milestone: {number: 7, title: "Merge classes"}',
+    'waves:',
+    '  - wave: 1',
+    '    parallel: false',
+    '    items:',
+    ...ITEMS.slice(0, count).map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
+    'quality-gates:',
+    `  post-merge: [${CLEAN_INTEGRATION}]`,
+    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(command)}}`,
+    '',
+  ].join('\n');
+}
+
+interface Scenario {
+  readonly repo: TestRepo;
+  readonly agent: AgentScript;
+  readonly tools: string;
+  readonly result: CliResult;
+  readonly state: any;
+  cleanup(): void;
+}
+
+/** A repo with `files` on main, items Alpha, Beta (and Gamma), and agents from `body`; `run` to the end. */
+async function scenario(body: string, files: Record<string, string> = {}, count = 2): Promise<Scenario> {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(tools, body);
+  const repo = await makeRepo({ plan: planOf(agent.command, count), items: ITEMS.slice(0, count), files, origin: true });
+  const result = await runCli('run', ['7', '--repo', repo.dir]);
+  return {
+    repo, agent, tools, result, state: readStateFile(repo),
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+}
+
+const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+
+async function onOriginMain(s: Scenario, sha: string): Promise<boolean> {
+  return git(s.repo.origin as string, 'merge-base', '--is-ancestor', sha, 'main').then(() => true, () => false);
+}
+
+/** The item reached integration by a `--no-ff` merge commit `Merge #<issue>: <title>` whose second parent is the branch tip, and landed. */
+async function assertMerged(s: Scenario, issue: number, kind: string): Promise<void> {
+  const st = s.state.items[String(issue)];
+  const title = ITEMS[issue - 1]?.title;
+  assert.is(st.status, 'complete', `#${issue} status`);
+  assert.is(st.merge?.kind, kind, `#${issue} merge kind (${st.merge?.note})`);
+  assert.ok(st.merge.sha, `#${issue} has a merge sha`);
+  assert.is(await git(s.repo.dir, 'log', '-1', '--format=%s', st.merge.sha), `Merge #${issue}: ${title}`);
+  const parents = await parentsOf(s.repo.dir, st.merge.sha);
+  assert.is(parents.length, 2, `#${issue} merged with --no-ff`);
+  assert.is(parents[1], st.result.commits[0].sha, `#${issue}'s second parent is its branch tip`);
+  assert.ok(await onOriginMain(s, st.merge.sha), `#${issue}'s merge is on origin/main`);
+}
+
+async function mainFile(s: Scenario, file: string): Promise<string> {
+  return showFile(s.repo.origin as string, 'main', file);
+}
+
+function assertNoMarkers(text: string): void {
+  assert.not.match(text, /^(<{7}|={7}|>{7})/m);
+}
+
+/** Escalated by the merge queue: status, record, backlog item on integration, branch kept; the rest landed. */
+async function assertEscalated(s: Scenario, kind: string, files: readonly string[], notePattern: RegExp): Promise<void> {
+  assert.is(s.result.code, 3, output(s.result));
+  assert.match(s.result.stderr, /#2 escalated/);
+  const st = s.state.items['2'];
+  assert.is(st.status, 'escalated');
+  assert.is(st.merge.kind, kind);
+  assert.is(st.merge.sha, null);
+  assert.equal([...st.merge.files].sort(), [...files].sort());
+  assert.match(st.merge.note, notePattern);
+  const issue = st.merge.followUp as number;
+  assert.is(issue, 4, 'the next free backlog number');
+  const text = await mainFile(s, `plan/backlog/${issue}.md`);
+  const front = parseYaml(text.split('---\n')[1] ?? '');
+  assert.is(front.title, 'Resolve merge conflict: Alpha vs Beta');
+  assert.equal(front.labels, ['conflict-resolution']);
+  assert.is(front.status, 'open');
+  assert.is(String(front.milestone), '7');
+  for (const f of files) assert.ok(text.includes(f), `backlog item names ${f}`);
+  assert.ok(text.includes('work/7-2-beta') && text.includes('work/7-1-alpha'), 'backlog item names both branches');
+  // Committed on the integration branch (the second parent of the milestone's merge into main), not on main itself.
+  const add = await git(s.repo.origin as string, 'log', '--format=%H %s', 'main', '--', `plan/backlog/${issue}.md`);
+  const [sha = '', ...subject] = add.split('\n').pop()?.split(' ') ?? [];
+  assert.is(subject.join(' '), `backlog: add #${issue} Resolve merge conflict: Alpha vs Beta`);
+  assert.ok(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^2').then(() => true, () => false), 'added on integration');
+  assert.ok(!(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^1').then(() => true, () => false)));
+  // The others merged and landed; the escalated branch is kept, merged ones are gone.
+  await assertMerged(s, 1, 'clean');
+  await assertMerged(s, 3, 'clean');
+  assert.ok(await refExists(s.repo.dir, 'refs/heads/work/7-2-beta'), 'escalated branch kept');
+  assert.not.ok(await refExists(s.repo.dir, 'refs/heads/work/7-1-alpha'));
+  assert.not.ok(await refExists(s.repo.dir, 'refs/heads/work/7-3-gamma'));
+  assert.match(readFileSync(path.join(s.repo.stateDir, 'report.md'), 'utf8'), /#2 Beta \| escalated \|/);
+  // The post-merge gate proved the integration worktree had no merge in progress and no leftovers.
+  const gates = readEvents(s.repo).filter((e) => e.type === 'gate' && e.name === 'clean-integration');
+  assert.ok(gates.length > 0 && gates.every((e) => e.exitCode === 0), JSON.stringify(gates));
+}
+
+test('clean: different files merge with --no-ff, no conflict', async () => {
+  const s = await scenario(`case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`);
+  try {
+    assert.is(s.result.code, 0, output(s.result));
+    await assertMerged(s, 1, 'clean');
+    await assertMerged(s, 2, 'clean');
+    assert.is(s.state.items['2'].merge.note, '');
+    assert.is(await mainFile(s, 'a.txt'), 'alpha\n');
+    assert.is(await mainFile(s, 'b.txt'), 'beta\n');
+    assert.equal(s.agent.calls().map((c) => c.role), ['item', 'item']);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('whitespace-only: the same line re-indented on one side, trailing spaces on the other → trivial, merged ignoring whitespace', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf 'function f() {\\n    return 1;\\n}\\n' > ws.js; commit indent; report COMPLETE;;
+item:2) printf 'function f() {\\n  return 1;   \\n}\\n' > ws.js; commit trailing; report COMPLETE;;
+*) exit 9;;
+esac`,
+    { 'ws.js': 'function f() {\n  return 1;\n}\n' },
+  );
+  try {
+    assert.is(s.result.code, 0, output(s.result));
+    await assertMerged(s, 2, 'trivial');
+    const m = s.state.items['2'].merge;
+    assert.equal(m.files, ['ws.js']);
+    assert.match(m.note, /whitespace-only conflict in ws\.js/);
+    const text = await mainFile(s, 'ws.js');
+    assertNoMarkers(text);
+    // git 2.39 takes one side's line when both only changed whitespace (theirs, despite its docs): either is a correct merge.
+    assert.ok(['function f() {\n    return 1;\n}\n', 'function f() {\n  return 1;   \n}\n'].includes(text), JSON.stringify(text));
+    assert.not.ok(s.agent.calls().some((c) => c.role === 'conflict'), 'no conflict agent for whitespace');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('adjacent additions: both add different lines at the same place → union, ours first, no markers', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf 'alpha line\\n' >> list.txt; commit alpha; report COMPLETE;;
+item:2) printf 'beta line\\n' >> list.txt; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+    // Leading indentation and a trailing blank line must survive the union.
+    { 'list.txt': '    indented first\nsecond\n' },
+  );
+  try {
+    assert.is(s.result.code, 0, output(s.result));
+    await assertMerged(s, 2, 'trivial');
+    const m = s.state.items['2'].merge;
+    assert.equal(m.files, ['list.txt']);
+    assert.match(m.note, /only added lines in list\.txt/);
+    const text = await mainFile(s, 'list.txt');
+    assertNoMarkers(text);
+    assert.is(text, '    indented first\nsecond\nalpha line\nbeta line\n');
+    assert.not.ok(s.agent.calls().some((c) => c.role === 'conflict'));
+  } finally {
+    s.cleanup();
+  }
+});
+
+const CALC = 'function total(a, b) {\n  return a + b;\n}\n';
+const CALC_ITEMS = `item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; commit plus-one; report COMPLETE "adds one";;
+item:2) printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE "doubles";;`;
+
+test('medium: the same function changed differently → conflict agent (role conflict) resolves it in the integration worktree', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+conflict:2) cp "$WM_PROMPT_FILE" "$tools/conflict-prompt.md"; echo "$WM_WORKTREE" > "$tools/conflict-worktree";
+  grep -q '^<<<<<<<' calc.js
+  printf 'function total(a, b) {\\n  return (a + b) * 2 + 1;\\n}\\n' > calc.js; git add calc.js; report COMPLETE "kept both";;
+*) exit 9;;
+esac`,
+    { 'calc.js': CALC },
+  );
+  try {
+    assert.is(s.result.code, 0, output(s.result));
+    await assertMerged(s, 2, 'medium');
+    const m = s.state.items['2'].merge;
+    assert.equal(m.files, ['calc.js']);
+    assert.match(m.note, /resolved by the conflict-resolution agent/);
+    assert.is(await mainFile(s, 'calc.js'), 'function total(a, b) {\n  return (a + b) * 2 + 1;\n}\n');
+    const conflict = s.agent.calls().filter((c) => c.role === 'conflict');
+    assert.is(conflict.length, 1);
+    const integration = path.join(s.repo.dir, 'worktrees', 'milestone-7');
+    assert.is(conflict[0]?.cwd, integration);
+    assert.is(readFileSync(path.join(s.tools, 'conflict-worktree'), 'utf8').trim(), integration);
+    const prompt = readFileSync(path.join(s.tools, 'conflict-prompt.md'), 'utf8');
+    assert.ok(prompt.includes('a + b + 1') && prompt.includes('(a + b) * 2'), 'the prompt carries both diffs');
+    assert.ok(prompt.includes('adds one') && prompt.includes('doubles'), 'the prompt carries both reports');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('medium: a conflict agent that leaves markers → escalated, the merge aborted, the rest lands', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+conflict:2) report COMPLETE "looked at it";;
+*) exit 9;;
+esac`,
+    { 'calc.js': CALC },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'medium', ['calc.js'], /left conflict markers in calc\.js/);
+    assert.is(s.agent.calls().filter((c) => c.role === 'conflict').length, 1);
+    assert.is(await mainFile(s, 'calc.js'), 'function total(a, b) {\n  return a + b + 1;\n}\n', 'main has Alpha only');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('heavy: a file deleted on one side and changed on the other → escalated without a merge', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) git rm -q old.txt; commit remove; report COMPLETE;;
+item:2) echo changed >> old.txt; commit change; report COMPLETE;;
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+*) exit 9;;
+esac`,
+    { 'old.txt': 'keep me\n' },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'heavy', ['old.txt'], /old\.txt was deleted or renamed on one side/);
+    assert.not.ok(s.agent.calls().some((c) => c.role === 'conflict'), 'no agent for a heavy conflict');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('heavy: three files in conflict → escalated without a merge', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) for f in f1 f2 f3; do echo alpha > $f.txt; done; commit alpha; report COMPLETE;;
+item:2) for f in f1 f2 f3; do echo beta > $f.txt; done; commit beta; report COMPLETE;;
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+*) exit 9;;
+esac`,
+    { 'f1.txt': 'base\n', 'f2.txt': 'base\n', 'f3.txt': 'base\n' },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'heavy', ['f1.txt', 'f2.txt', 'f3.txt'], /3 files in conflict/);
+    assert.is(await mainFile(s, 'f2.txt'), 'alpha\n');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('PARTIAL: merged, one follow-up "Finish #1: Alpha", even when the merge step runs again or converges after a crash', async () => {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(tools, `echo half > half.txt; commit half
+printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second half is left\\n' "$WM_BRANCH"`);
+  const repo = await makeRepo({ plan: planOf(agent.command, 1), items: ITEMS.slice(0, 1), origin: true });
+  try {
+    const steps = await runSteps(repo, STEPS_TO_MERGE);
+    assert.ok(steps.every((r) => r.code === 0), steps.map(output).join('\n'));
+    let st = readStateFile(repo).items['1'];
+    assert.is(st.status, 'partial');
+    assert.is(st.merge.kind, 'clean');
+    assert.equal(st.followUps, [2]);
+    const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
+    const head = await git(integration, 'rev-parse', 'HEAD');
+    assert.is(await git(integration, 'log', '-1', '--format=%s'), 'backlog: add #2 Finish #1: Alpha');
+    assert.is(await git(integration, 'rev-parse', 'HEAD^'), st.merge.sha);
+
+    // Again: nothing to do.
+    const again = await runCli('step', ['merge', '7', '--repo', repo.dir, '--wave', '1']);
+    assert.is(again.code, 0, output(again));
+    assert.is(await git(integration, 'rev-parse', 'HEAD'), head);
+
+    // A crash after the merge and the follow-up were committed but before state recorded them: converge, no duplicate.
+    const file = path.join(repo.stateDir, 'state.json');
+    const raw = JSON.parse(readFileSync(file, 'utf8'));
+    Object.assign(raw.items['1'], { merge: null, followUps: [] });
+    writeFileSync(file, JSON.stringify(raw, null, 2));
+    const converge = await runCli('step', ['merge', '7', '--repo', repo.dir, '--wave', '1']);
+    assert.is(converge.code, 0, output(converge));
+    st = readStateFile(repo).items['1'];
+    assert.is(st.merge.sha, (await parentsOf(repo.dir, head))[0]);
+    assert.equal(st.followUps, [2]);
+    assert.is(await git(integration, 'rev-parse', 'HEAD'), head, 'no new commit');
+
+    const run = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(run.code, 0, output(run));
+    const backlog = (await git(repo.origin as string, 'ls-tree', '--name-only', 'main', 'plan/backlog/')).split('\n');
+    assert.equal(backlog, ['plan/backlog/1.md', 'plan/backlog/2.md']);
+    const text = await git(repo.origin as string, 'show', 'main:plan/backlog/2.md');
+    const front = parseYaml(text.split('---\n')[1] ?? '');
+    assert.is(front.title, 'Finish #1: Alpha');
+    assert.is(front.status, 'open');
+    assert.equal(front['depends-on'], [1]);
+    assert.equal(front.labels, ['follow-up']);
+    assert.ok(text.includes('T2') && text.includes('T3') && text.includes('the second half is left'), text);
+    assert.match(await git(repo.origin as string, 'show', 'main:plan/backlog/1.md'), /status: done/);
+    assert.is(await git(repo.origin as string, 'show', 'main:half.txt'), 'half');
+    assert.match(readFileSync(path.join(repo.stateDir, 'report.md'), 'utf8'), /#2 \(from #1\)/);
+  } finally {
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,126 @@
+/**
+ * `run.lock` (DESIGN §7) through the real `run.mts`: a second runner on a running milestone exits 2 naming the
+ * owner's pid; a stale lock (dead pid, or a live pid with another start time) is taken over with a notice; the
+ * lock is gone after a run, whether it succeeded or not.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { processStartTime } from '../tasks/lib/process-info.ts';
+import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, runCli, startCli, type CliResult, type TestRepo } from './support/fixture.ts';
+
+/** A pid that cannot be running: above the default pid_max (2^22). */
+const DEAD_PID = 4_194_305;
+
+function planWith(command: string, retries = 1): string {
+  return `milestone: {number: 7, title: "Lock test"}
+waves:
+  - wave: 1
+    items:
+      - {issue: 1, title: "One"}
+defaults: {agent: command, retries: ${retries}, command: ${JSON.stringify(command)}}
+`;
+}
+
+const ITEMS = [{ issue: 1, title: 'One' }];
+
+/** Collect a started child's output and exit. */
+function collect(child: ReturnType<typeof startCli>): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function assertNoStack(result: CliResult): void {
+  assert.not.match(result.stderr, /^\s+at /m, `stack trace on stderr:\n${result.stderr}`);
+}
+
+test('a second runner on the same milestone exits 2 naming the owner; the first one finishes and releases the lock', async () => {
+  const repo: TestRepo = await makeRepo({ plan: planWith(`sleep 5; ${COMMITTING_AGENT}`), items: ITEMS });
+  const first = startCli('run', ['7', '--repo', repo.dir]);
+  const firstDone = collect(first);
+  try {
+    await waitFor('the agent of the first run', () => readEvents(repo).some((e) => e.type === 'agent-spawned'));
+    const lock = path.join(repo.stateDir, 'run.lock');
+    assert.ok(existsSync(lock), 'no run.lock while the first run is running');
+
+    const second = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`^milestone 7 is already being run by pid ${first.pid} \\(run 7, since \\d{4}-[^)]+\\); wait for it or stop it first\\n$`));
+    assertNoStack(second);
+    // The refused runner wrote nothing: one run-start, the first runner's.
+    assert.equal(readEvents(repo).filter((e) => e.type === 'run-start').map((e) => e.pid), [first.pid]);
+
+    // A step on the same milestone is refused the same way.
+    const step = await runCli('step', ['merge', '7', '--repo', repo.dir]);
+    assert.is(step.code, 2, step.stderr);
+    assert.match(step.stderr, new RegExp(`already being run by pid ${first.pid} `));
+
+    const done = await firstDone;
+    assert.is(done.code, 0, done.stderr);
+    assert.not.ok(existsSync(lock), 'run.lock left after the run');
+    assert.is(readStateFile(repo).items['1'].status, 'complete');
+  } finally {
+    first.kill('SIGKILL');
+    await firstDone;
+    repo.cleanup();
+  }
+});
+
+test('a stale run.lock (dead pid; live pid with another start time) is taken over with a notice, and the run proceeds', async () => {
+  const repo: TestRepo = await makeRepo({ plan: planWith(COMMITTING_AGENT), items: ITEMS });
+  try {
+    const lock = path.join(repo.stateDir, 'run.lock');
+    mkdirSync(repo.stateDir, { recursive: true });
+    writeFileSync(lock, `${JSON.stringify({ pid: DEAD_PID, startTime: '12345', startedAt: '2026-01-01T00:00:00.000Z', command: 'run 7' })}\n`);
+    const run = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`^took over a stale run\\.lock of pid ${DEAD_PID} \\(started 2026-01-01T00:00:00\\.000Z\\)$`, 'm'));
+    assert.ok(readEvents(repo).some((e) => e.type === 'notice' && e.message.includes(`pid ${DEAD_PID}`)));
+    assert.is(readStateFile(repo).items['1'].status, 'complete');
+    assert.not.ok(existsSync(lock));
+
+    // A live process (this test) under a start time that is not its own: the pid was reused, the lock is stale.
+    assert.ok(processStartTime(process.pid));
+    writeFileSync(lock, `${JSON.stringify({ pid: process.pid, startTime: 'not-its-start', startedAt: '2026-01-02T00:00:00.000Z', command: 'run 7' })}\n`);
+    const again = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`took over a stale run\\.lock of pid ${process.pid} `));
+    assert.not.ok(existsSync(lock));
+
+    // A lock that is not even JSON is stale too.
+    writeFileSync(lock, 'garbage');
+    const third = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(third.code, 0, third.stderr);
+    assert.not.ok(existsSync(lock));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('the lock is released when the run fails (an item failed: exit 3)', async () => {
+  const repo: TestRepo = await makeRepo({ plan: planWith('echo nothing to do; exit 1', 0), items: ITEMS });
+  try {
+    const run = await runCli('run', ['7', '--repo', repo.dir]);
+    assert.is(run.code, 3, run.stderr);
+    assertNoStack(run);
+    assert.not.ok(existsSync(path.join(repo.stateDir, 'run.lock')));
+    assert.ok(readEvents(repo).some((e) => e.type === 'run-end' && e.exitCode === 3));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test.run();

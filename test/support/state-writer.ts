@@ -1,0 +1,37 @@
+/**
+ * A concurrent writer for test/state.test.ts, run as its own process:
+ *   node --import tsx test/support/state-writer.ts state <dir> <issue> <count>   count update()s: +1 on item <issue>'s attempts and on the shared `seq`
+ *   node --import tsx test/support/state-writer.ts events <dir> <issue> <count>  count appends to events.jsonl, each a long line
+ */
+import { createEventSink } from '../../tasks/lib/events.ts';
+import { openStateStore } from '../../tasks/lib/state.ts';
+import { emptyItem } from '../../tasks/lib/state-types.ts';
+
+const [mode, dir, issueArg, countArg] = process.argv.slice(2);
+const issue = Number(issueArg);
+const count = Number(countArg);
+if (!dir || !Number.isInteger(issue) || !Number.isInteger(count)) {
+  process.stderr.write('usage: state-writer.ts state|events <dir> <issue> <count>\n');
+  process.exit(2);
+}
+
+if (mode === 'state') {
+  const store = await openStateStore(dir, '7');
+  for (let i = 0; i < count; i++) {
+    await store.update((s) => {
+      const key = String(issue);
+      const item = s.items[key] ?? emptyItem(issue, 1);
+      s.items = { ...s.items, [key]: { ...item, attempts: item.attempts + 1 } };
+      // Read-modify-write of a field both writers share.
+      s.seq = s.seq + 1;
+    });
+  }
+} else if (mode === 'events') {
+  const sink = createEventSink(dir);
+  // Lines longer than a pipe buffer (4 KiB) and a page: an interleaved write would show as a broken line.
+  const detail = `${issue}:`.padEnd(20_000, String(issue % 10));
+  for (let i = 0; i < count; i++) sink.emit({ type: 'item', issue, status: `n${i}`, detail });
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,59 @@
+/**
+ * At most `concurrency` agents at once (DESIGN §4 spawn), measured from the agents' own start/end times: through
+ * `run --concurrency 2`, and through `step spawn` + `step wait` with `defaults.concurrency: 2`.
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeRepo, readStateFile, tempDir } from './support/fixture.ts';
+import { linesOf, maxOverlap, rigItems, rigPlan, run, show, step, timedAgent, type RigItem } from './support/wave-rig.ts';
+
+const FIVE: RigItem[][] = [[1, 2, 3, 4, 5].map((issue) => ({ issue, title: `Item ${issue}` }))];
+
+test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 do run together', async () => {
+  const repo = await makeRepo({ plan: rigPlan(FIVE, { command: timedAgent(1) }), items: rigItems(FIVE) });
+  const times = path.join(tempDir('wm-times-'), 'times');
+  try {
+    const r = await run(repo, ['--concurrency', '2'], { TIMES: times });
+    assert.is(r.code, 0, show(r));
+    const lines = linesOf(times);
+    assert.is(lines.filter((l) => l.startsWith('start ')).length, 5, lines.join('\n'));
+    assert.is(lines.filter((l) => l.startsWith('end ')).length, 5, lines.join('\n'));
+    assert.is(maxOverlap(lines), 2, lines.join('\n'));
+    const items = readStateFile(repo).items;
+    for (const i of [1, 2, 3, 4, 5]) assert.is(items[String(i)].status, 'complete', `#${i}`);
+  } finally {
+    repo.cleanup();
+    rmSync(path.dirname(times), { recursive: true, force: true });
+  }
+});
+
+test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts the rest 2 at a time', async () => {
+  const repo = await makeRepo({ plan: rigPlan(FIVE, { command: timedAgent(1), extra: 'timeout: 30s\nretries: 0\nconcurrency: 2' }), items: rigItems(FIVE) });
+  const times = path.join(tempDir('wm-times-'), 'times');
+  const env = { TIMES: times };
+  try {
+    for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(repo, name)).code, 0, name);
+    assert.is((await step(repo, 'worktrees', ['--wave', '1'])).code, 0);
+    for (let i = 0; i < 2; i++) {
+      const r = await step(repo, 'spawn', ['--wave', '1'], env);
+      assert.is(r.code, 0, `spawn #${i + 1}: ${show(r)}`);
+      const statuses = Object.values(readStateFile(repo).items).map((it: any) => it.status);
+      assert.is(statuses.filter((s) => s === 'in-progress').length, 2, statuses.join());
+      assert.is(statuses.filter((s) => s === 'pending').length, 3, statuses.join());
+    }
+    const r = await step(repo, 'wait', ['--wave', '1'], env);
+    assert.is(r.code, 0, show(r));
+    const lines = linesOf(times);
+    assert.is(lines.filter((l) => l.startsWith('start ')).length, 5, lines.join('\n'));
+    assert.is(maxOverlap(lines), 2, lines.join('\n'));
+    const items = readStateFile(repo).items;
+    for (const i of [1, 2, 3, 4, 5]) assert.is(items[String(i)].status, 'complete', `#${i}`);
+  } finally {
+    repo.cleanup();
+    rmSync(path.dirname(times), { recursive: true, force: true });
+  }
+});
+
+test.run();

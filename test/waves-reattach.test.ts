@@ -1,0 +1,61 @@
+/**
+ * Resume after a crash (DESIGN §4): the runner is SIGKILLed while its agents run; `run` again waits for the same
+ * agents (pid + start time), starts none twice, and judges one that finished while no runner was there.
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, startCli, tempDir } from './support/fixture.ts';
+import { killRecordedAgents, linesOf, rigItems, rigPlan, run, show, waitFor, type RigItem } from './support/wave-rig.ts';
+
+test('SIGKILL the runner while agents run: run again re-attaches, each agent started exactly once, items complete', async () => {
+  const waves: RigItem[][] = [
+    [
+      { issue: 1, title: 'Slow', extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 4; ${COMMITTING_AGENT}`)}` },
+      { issue: 2, title: 'Quick', extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 1; ${COMMITTING_AGENT}`)}` },
+    ],
+  ];
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: 'exit 9' }), items: rigItems(waves) });
+  const counter = path.join(tempDir('wm-counter-'), 'starts');
+  const env = { COUNTER: counter };
+  try {
+    const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
+    const closed = new Promise<NodeJS.Signals | null>((resolve) => runner.on('close', (_code, signal) => resolve(signal)));
+    const spawned = await waitFor('both agents spawned', () => {
+      const ev = readEvents(repo).filter((e) => e.type === 'agent-spawned');
+      return ev.length === 2 ? ev : undefined;
+    });
+    // Let the runner record what follows the spawn, then kill it without a chance to clean up.
+    await sleep(300);
+    runner.kill('SIGKILL');
+    assert.is(await closed, 'SIGKILL');
+    const before = readStateFile(repo).items;
+    assert.is(before['1'].status, 'in-progress');
+    assert.is(before['1'].process.pid, spawned.find((e) => e.issue === 1).pid);
+    // The quick one finishes while no runner is around.
+    await waitFor('the quick agent to finish', () => linesOf(path.join(repo.stateDir, 'items', '2', 'item-1.exit')).length > 0, 10_000);
+    // The slow one is still alive when the next run starts.
+    process.kill(before['1'].process.pid, 0);
+
+    const eventsBefore = readEvents(repo).length;
+    const again = await run(repo, [], env);
+    assert.is(again.code, 0, show(again));
+    assert.match(again.stderr, `took over a stale run.lock of pid ${runner.pid}`);
+    assert.equal(linesOf(counter).sort(), ['1', '2'], 'an agent was started twice');
+    assert.not.ok(readEvents(repo).slice(eventsBefore).some((e) => e.type === 'agent-spawned'), 'the second run spawned an agent');
+    const items = readStateFile(repo).items;
+    for (const issue of ['1', '2']) {
+      assert.is(items[issue].status, 'complete', JSON.stringify(items[issue]));
+      assert.is(items[issue].attempts, 1);
+      assert.is(items[issue].result.commits.length, 1);
+    }
+  } finally {
+    killRecordedAgents(path.join(repo.stateDir, 'state.json'));
+    repo.cleanup();
+    rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
+test.run();
