@@ -56,7 +56,11 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
       await killGroup(proc.pid);
       throw new InterruptedError(`interrupted during the ${req.role} agent of #${req.issue}`);
     }
-    if (!isRunning(proc)) break;
+    if (!isRunning(proc)) {
+      // It may have written its exit code and ended between the read above and this check.
+      code = readExitCode(files);
+      break;
+    }
     if (Date.now() - started > req.settings.timeoutMs) {
       await killGroup(proc.pid);
       break;

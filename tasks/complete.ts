@@ -32,6 +32,21 @@ async function removeWorktree(ctx: Ctx, dir: string): Promise<boolean> {
   return (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0;
 }
 
+/**
+ * Remove the integration worktree even when gates left files in it (build output, logs): everything of the
+ * milestone is committed there, so what is left is not work. Returns those paths.
+ */
+async function removeIntegrationWorktree(ctx: Ctx): Promise<string[]> {
+  const dir = ctx.integrationWorktree;
+  if (!existsSync(dir)) {
+    await git(ctx.repo, ['worktree', 'prune']);
+    return [];
+  }
+  const leftovers = await dirtyPaths(dir);
+  await git(ctx.repo, ['worktree', 'remove', '--force', dir]);
+  return leftovers;
+}
+
 /** complete step. */
 export const complete: Step = {
   id: 'complete',
@@ -49,13 +64,17 @@ export const complete: Step = {
       const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
       const branch = itemBranchOf(ctx.plan, item);
       const merged = items[String(item.issue)]?.merge?.sha != null;
-      if (!(await removeWorktree(ctx, dir))) kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
-      if (merged ? !(await deleteIfMerged(ctx, branch)) : await revParse(ctx.repo, `refs/heads/${branch}`)) kept.push(branch);
+      const removed = await removeWorktree(ctx, dir);
+      if (!removed) kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
+      // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
+      if (removed && merged && (await deleteIfMerged(ctx, branch))) continue;
+      if (await revParse(ctx.repo, `refs/heads/${branch}`)) kept.push(`${branch} (${removed ? 'not merged' : 'its worktree is kept'})`);
     }
-    await removeWorktree(ctx, ctx.integrationWorktree);
+    const leftovers = await removeIntegrationWorktree(ctx);
+    if (leftovers.length) ctx.events.emit({ type: 'notice', message: `removed the integration worktree with files the gates left in it: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''}` });
     // The worktree root we made is removed when nothing else is left in it.
     await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
-    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch))) kept.push(ctx.plan.milestone.integrationBranch);
+    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch))) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
     const reportFile = path.join(ctx.stateDir, 'report.md');
     await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
     await ctx.store.update((s) => {
@@ -63,7 +82,7 @@ export const complete: Step = {
     });
     const followUps = Object.values(ctx.store.current().items).flatMap((i) => [...i.followUps, ...(i.merge?.followUp ? [i.merge.followUp] : [])]);
     if (followUps.length) ctx.events.emit({ type: 'notice', message: `follow-up backlog items: ${followUps.map((f) => `#${f}`).join(', ')}` });
-    if (kept.length) ctx.events.emit({ type: 'notice', message: `kept (not merged): ${kept.join(', ')}` });
+    if (kept.length) ctx.events.emit({ type: 'notice', message: `kept: ${kept.join(', ')}` });
     ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
     const prep = ctx.store.current().prepare;
     if (prep?.kind === 'stashed') ctx.events.emit({ type: 'notice', message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.` });

@@ -53,8 +53,21 @@ function nodeTask(ctx: Ctx, graph: Graph, node: GraphNode): ListrTask {
   };
 }
 
+/**
+ * After the agents of a wave (untitled, so not rendered): an item whose driving threw (a git or file error, not an
+ * agent's failure, which is recorded as the item's status) stops the wave with that error, not with a later
+ * "merge needs wait" that hides it.
+ */
+function rethrowTask(errors: readonly unknown[]): ListrTask {
+  return {
+    task: () => {
+      if (errors.length > 0) throw errors[0];
+    },
+  };
+}
+
 /** The agents of a wave: one concurrent subtask per item, each driving its item to an end. */
-function agentsTask(ctx: Ctx, graph: Graph, wave: number): ListrTask {
+function agentsTask(ctx: Ctx, graph: Graph, wave: number, errors: unknown[]): ListrTask {
   const waveNodes = graph.nodes.filter((n) => n.scope.wave === wave);
   const waitNode = waveNodes.find((n) => n.step === 'wait') as GraphNode;
   return {
@@ -81,6 +94,9 @@ function agentsTask(ctx: Ctx, graph: Graph, wave: number): ListrTask {
           task: async (_c2, sub) => {
             try {
               await driveItem(ctx, item, run, progressOf(sub));
+            } catch (error) {
+              errors.push(error);
+              throw error;
             } finally {
               await finishOne();
             }
@@ -106,13 +122,14 @@ export function buildRunTasks(ctx: Ctx, graph: Graph): ListrTask[] {
     if (node.step === 'worktrees') {
       const wave = node.scope.wave as number;
       const byStep = (s: StepId) => graph.nodes.find((n) => n.step === s && n.scope.wave === wave) as GraphNode;
+      const errors: unknown[] = [];
       tasks.push({
         title: `Wave ${wave}`,
         task: (_c, task) =>
-          task.newListr([nodeTask(ctx, graph, node), agentsTask(ctx, graph, wave), nodeTask(ctx, graph, byStep('merge')), nodeTask(ctx, graph, byStep('relay'))], {
-            concurrent: false,
-            exitOnError: true,
-          }),
+          task.newListr(
+            [nodeTask(ctx, graph, node), agentsTask(ctx, graph, wave, errors), rethrowTask(errors), nodeTask(ctx, graph, byStep('merge')), nodeTask(ctx, graph, byStep('relay'))],
+            { concurrent: false, exitOnError: true },
+          ),
       });
     } else if (node.scope.wave === undefined) {
       tasks.push(nodeTask(ctx, graph, node));

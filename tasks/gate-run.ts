@@ -1,6 +1,7 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { killGroup } from './agents/process.ts';
@@ -29,7 +30,8 @@ export async function runGate(gate: Gate, phase: GateResult['phase'], cwd: strin
   }, gate.timeoutMs);
   const code = await new Promise<number>((resolve) => {
     child.once('error', () => resolve(127));
-    child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    // Killed by a signal: the shell's convention, 128 + its number (SIGKILL → 137).
+    child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
   });
   clearTimeout(timer);
   // A gate that forked children into its group must not leave them behind.

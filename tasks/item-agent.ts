@@ -105,7 +105,7 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
   // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
   // a stray `cmd &`): they go too, before git is read, so nothing keeps writing to the worktree or outlives the item.
   if (st.process && (ended.kind === 'timed-out' || isGroupAlive(st.process.pid))) await killGroup(st.process.pid);
-  const facts = await readBranchFacts(st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
+  const facts = await readBranchFacts(ctx.repo, st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
   const output = readOutput(files);
   const outcome =
     ended.kind === 'exited'

@@ -1,7 +1,8 @@
 /** Judge an agent run by its outcome, its report, and git (the truth for files and commits). */
 import type { AgentOutcome } from './agents/types.ts';
 import { parseReport } from './agents/report.ts';
-import { dirtyPaths, git } from './lib/git.ts';
+import { existsSync } from 'node:fs';
+import { dirtyPaths, git, revParse } from './lib/git.ts';
 import type { ItemResult, ItemStatus } from './lib/state-types.ts';
 
 /** What git says about an item branch. */
@@ -10,18 +11,32 @@ export interface BranchFacts {
   readonly files: readonly string[];
   readonly uncommitted: readonly string[];
   readonly headBranch: string | null;
+  readonly worktreeExists: boolean;
+  /** What the agent broke that git cannot read past: its branch or its worktree gone. */
+  readonly missing: readonly string[];
 }
 
-/** Read the facts of `branch` since `base`, and the worktree's leftovers. */
-export async function readBranchFacts(worktree: string, base: string, branch: string): Promise<BranchFacts> {
-  const log = await git(worktree, ['log', '--format=%H%x09%s', `${base}..refs/heads/${branch}`]);
-  const files = await git(worktree, ['diff', '--name-only', '--no-renames', base, `refs/heads/${branch}`]);
-  const head = await git(worktree, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '');
+/**
+ * Read the facts of `branch` since `base` (from the repository, so a deleted worktree does not hide them) and the
+ * worktree's leftovers. An agent that deleted its branch or its worktree gets facts that say so, never an error:
+ * one agent's mess must not stop the wave.
+ */
+export async function readBranchFacts(repo: string, worktree: string, base: string, branch: string): Promise<BranchFacts> {
+  const missing: string[] = [];
+  const tip = await revParse(repo, `refs/heads/${branch}`);
+  if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
+  const here = existsSync(worktree);
+  if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
+  const log = tip ? await git(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`]) : '';
+  const files = tip ? await git(repo, ['diff', '--name-only', '--no-renames', base, tip]) : '';
+  const head = here ? await git(worktree, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '') : '';
   return {
     commits: log.split('\n').filter(Boolean).map((l) => ({ sha: l.slice(0, 40), subject: l.slice(41) })),
     files: files.split('\n').filter(Boolean),
-    uncommitted: await dirtyPaths(worktree),
+    uncommitted: here ? await dirtyPaths(worktree).catch(() => []) : [],
     headBranch: head || null,
+    worktreeExists: here,
+    missing,
   };
 }
 
@@ -41,7 +56,8 @@ export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: 
   const report = outcome.text ? parseReport(outcome.text) : null;
   const flags: string[] = [];
   if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
-  if (facts.headBranch !== branch) flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
+  flags.push(...facts.missing);
+  if (facts.headBranch !== branch && facts.worktreeExists) flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
   if (report && report.filesChanged.length > 0) {
     const { missing, extra } = sameSet(report.filesChanged, facts.files);
     if (extra.length) flags.push(`report lists files git does not show as changed: ${extra.join(', ')}`);

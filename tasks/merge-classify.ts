@@ -19,15 +19,18 @@ async function exists(worktree: string, rev: string, file: string): Promise<bool
   return gitOk(worktree, ['cat-file', '-e', `${rev}:${file}`]);
 }
 
-/** Lines deleted by the change from `from` to `to` in `file` (0 = only additions). */
+/** Lines deleted by the change from `from` to `to` in `file` (0 = only additions); Infinity for a binary file (numstat `-`). */
 async function deletedLines(worktree: string, from: string, to: string, file: string): Promise<number> {
   const out = await git(worktree, ['diff', '--numstat', '--no-renames', from, to, '--', file]);
-  return out.split('\n').filter(Boolean).reduce((sum, line) => sum + (Number(line.split('\t')[1]) || 0), 0);
+  return out.split('\n').filter(Boolean).reduce((sum, line) => {
+    const deleted = line.split('\t')[1] ?? '0';
+    return sum + (deleted === '-' ? Infinity : Number(deleted) || 0);
+  }, 0);
 }
 
 /**
  * Classify predicted conflicts: heavy (a path deleted or renamed on one side, or 3+ files);
- * trivial when every file only gained lines on both sides (whitespace-only is found later by merging with -X ignore-all-space);
+ * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X ignore-all-space);
  * medium otherwise.
  */
 export async function classifyConflicts(worktree: string, theirs: string, files: readonly string[]): Promise<MergeClass> {

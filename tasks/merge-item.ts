@@ -1,12 +1,10 @@
 /** Merge one item branch into integration by its conflict class (DESIGN §6). */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPORT_FORMAT } from './agents/prompt.ts';
-import { runAgentSession } from './agent-session.ts';
-import { defaultSettingsFor, type Ctx } from './context.ts';
+import type { Ctx } from './context.ts';
 import { gateApplies, gateOutputTail, runGates } from './gate-run.ts';
-import { classifyConflicts, hasConflictMarkers, predictConflicts } from './merge-classify.ts';
-import { existsSync } from 'node:fs';
+import { resolveWithAgent } from './merge-agent.ts';
+import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from './lib/git.ts';
 import { itemDirOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
@@ -37,8 +35,8 @@ async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = [
   return (await gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch])).exitCode === 0;
 }
 
-async function commitMerge(ctx: Ctx, item: PlanItem): Promise<string> {
-  await git(wt(ctx), ['commit', '-q', '--allow-empty', '-m', mergeMessage(item)]);
+async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = []): Promise<string> {
+  await git(wt(ctx), ['commit', '-q', '--allow-empty', ...extra, '-m', mergeMessage(item)]);
   return git(wt(ctx), ['rev-parse', 'HEAD']);
 }
 
@@ -48,58 +46,6 @@ async function preMergeGates(ctx: Ctx, item: PlanItem, files: readonly string[],
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}`);
   const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) => ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }));
   return green ? null : (results[results.length - 1] as GateResult);
-}
-
-interface ConflictInput {
-  readonly files: readonly string[];
-  readonly branch: string;
-  readonly oursDiff: string;
-  readonly theirsDiff: string;
-  readonly oursReports: string;
-  readonly theirsReport: string;
-}
-
-function conflictPrompt(ctx: Ctx, item: PlanItem, c: ConflictInput): string {
-  return [
-    `You are resolving a merge conflict on the integration branch ${ctx.plan.milestone.integrationBranch} (worktree ${wt(ctx)}).`,
-    `Item #${item.issue} "${item.title}" (branch ${c.branch}) is being merged and conflicts in: ${c.files.join(', ')}.`,
-    `The merge is in progress. Edit the conflicted files so that both changes work together, remove every conflict marker, and run \`git add\` on them. Do not commit, do not abort the merge, do not switch branches.`,
-    `## What integration changed in these files\n\`\`\`diff\n${c.oursDiff}\n\`\`\``,
-    `## Reports of the items already merged there\n${c.oursReports || '(none)'}`,
-    `## What #${item.issue} changed in these files\n\`\`\`diff\n${c.theirsDiff}\n\`\`\``,
-    `## Report of #${item.issue}\n${c.theirsReport || '(none)'}`,
-    REPORT_FORMAT,
-  ].join('\n\n');
-}
-
-async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string, files: readonly string[], prev: string): Promise<string | null> {
-  const base = await git(wt(ctx), ['merge-base', prev, branch]);
-  const items = ctx.store.current().items;
-  const describe = (issue: number) => {
-    const r = items[String(issue)]?.result?.report;
-    return r ? `#${issue}: STATUS ${r.status}; files ${r.filesChanged.join(', ') || 'none'}; notes: ${r.notes || 'none'}` : '';
-  };
-  const merged = Object.values(items).filter((i) => i.merge?.sha && i.result?.files.some((f) => files.includes(f)));
-  const input: ConflictInput = {
-    files, branch,
-    oursDiff: await git(wt(ctx), ['diff', base, prev, '--', ...files]),
-    theirsDiff: await git(wt(ctx), ['diff', base, branch, '--', ...files]),
-    oursReports: merged.map((i) => describe(i.issue)).filter(Boolean).join('\n'),
-    theirsReport: describe(item.issue),
-  };
-  const session = await runAgentSession(ctx, {
-    role: 'conflict', issue: item.issue, title: item.title, wave: item.wave, worktree: wt(ctx), branch: ctx.plan.milestone.integrationBranch,
-    prompt: conflictPrompt(ctx, item, input), settings: defaultSettingsFor(ctx),
-    dir: itemDirOf(ctx.stateDir, item.issue), name: `conflict-${Date.now()}`,
-  });
-  if (!session.outcome.ok) return `the conflict agent failed: ${session.outcome.failure ?? ''}`;
-  for (const file of files) {
-    const abs = path.join(wt(ctx), file);
-    if (existsSync(abs) && hasConflictMarkers(await readFile(abs, 'utf8'))) return `the conflict agent left conflict markers in ${file}`;
-  }
-  await git(wt(ctx), ['add', '--', ...files.filter((f) => existsSync(path.join(wt(ctx), f)))]);
-  const unmerged = await git(wt(ctx), ['diff', '--name-only', '--diff-filter=U']);
-  return unmerged ? `still unmerged after the conflict agent: ${unmerged.split('\n').join(', ')}` : null;
 }
 
 /** Union of both sides for files where both only added lines (stable: ours, then theirs). */
@@ -128,6 +74,7 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
   const changed = (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean);
   let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
   let note = '';
+  let committed = false;
   progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
   switch (cls.kind) {
     case 'heavy':
@@ -154,16 +101,18 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
         note = `both sides only added lines in ${cls.files.join(', ')}: kept both (ours first)`;
         break;
       }
-      const problem = await resolveWithAgent(ctx, item, branch, cls.files, prev);
-      if (problem) {
+      const resolution = await resolveWithAgent(ctx, item, branch, cls.files, prev);
+      if (resolution.kind === 'problem') {
         await resetIntegration(ctx, prev);
-        return { kind: 'escalate', conflict: 'medium', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${problem}` };
+        return { kind: 'escalate', conflict: 'medium', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${resolution.text}` };
       }
+      committed = resolution.kind === 'committed';
       note = `conflict in ${cls.files.join(', ')} resolved by the conflict-resolution agent`;
       break;
     }
   }
-  const sha = await commitMerge(ctx, item);
+  // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
+  const sha = committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
     const red = await preMergeGates(ctx, item, changed, sha);

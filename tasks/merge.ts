@@ -147,6 +147,7 @@ export const merge: Step = {
       const st = state.items[String(item.issue)];
       if (st?.status !== 'complete' && st?.status !== 'partial') continue;
       if (!st.merge?.sha) return todo(`#${item.issue} not merged`);
+      if (st.status === 'partial' && st.followUps.length === 0) return todo(`#${item.issue} is PARTIAL and has no follow-up yet`);
       if (head && !(await isAncestor(ctx.repo, st.merge.sha, head))) return todo(`#${item.issue}'s merge is no longer on integration`);
       if (!head && !state.complete) return todo('the integration branch is missing');
     }
@@ -154,6 +155,8 @@ export const merge: Step = {
   },
   async run(ctx, scope, progress) {
     await runMergeQueue(ctx, waveOf(ctx, scope).items, progress);
+    // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
+    for (const item of waveOf(ctx, scope).items) if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
     const st = ctx.store.current().items;
     const n = waveOf(ctx, scope).items.filter((i) => st[String(i.issue)]?.merge?.sha).length;
     progress.output(`${n} merged into ${path.basename(ctx.plan.milestone.integrationBranch)}`);

@@ -35,7 +35,7 @@ export function formatReport(plan: Plan, state: State, kept: readonly string[]):
   const notes = items.flatMap((i) => state.items[String(i.issue)]?.result?.flags.map((f) => `- #${i.issue}: ${f}`) ?? []);
   lines.push('', '## Follow-ups', '', ...(followUps.length ? followUps : ['None.']));
   if (notes.length) lines.push('', '## Flags', '', ...notes);
-  if (kept.length) lines.push('', '## Branches kept (not merged)', '', ...kept.map((b) => `- ${b}`));
+  if (kept.length) lines.push('', '## Kept (not merged, or holding uncommitted work)', '', ...kept.map((b) => `- ${b}`));
   if (state.prepare?.kind === 'stashed') lines.push('', `Auto-stash ref ${state.prepare.sha} pending; run 'git stash pop ${state.prepare.sha}' to restore.`);
   return `${lines.join('\n')}\n`;
 }

@@ -24,11 +24,16 @@ export function isTerminal(ctx: Ctx, issue: number): boolean {
 
 const BLOCKING: ReadonlySet<ItemStatus> = new Set(['failed', 'skipped', 'escalated']);
 
+/** The dependency that failed, was skipped or escalated, which keeps a pending item from running; undefined when none. */
+export function blockerOf(ctx: Ctx, item: PlanItem): number | undefined {
+  return item.dependsOn.find((d) => BLOCKING.has(statusOf(ctx, d)));
+}
+
 /** Mark pending items whose dependencies failed, were skipped or escalated as skipped. */
 export async function skipBlockedItems(ctx: Ctx, wave: PlanWave): Promise<void> {
   for (const item of wave.items) {
     if (statusOf(ctx, item.issue) !== 'pending') continue;
-    const blocker = item.dependsOn.find((d) => BLOCKING.has(statusOf(ctx, d)));
+    const blocker = blockerOf(ctx, item);
     if (blocker === undefined) continue;
     const reason = `depends on #${blocker}, which is ${statusOf(ctx, blocker)}`;
     await ctx.store.update((s) => {

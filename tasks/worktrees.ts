@@ -9,16 +9,19 @@ import { git, listWorktrees, revParse } from './lib/git.ts';
 import { itemBranchOf, itemWorktreeOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
 import { DONE, todo, type Scope, type Step } from './step.ts';
+import { blockerOf } from './wave-items.ts';
 
 /** The lock file every agent worktree holds (the seed's name and fields). */
 export const AGENT_LOCK = '.claude/kage-bunshin.lock';
 
-/** Items of the scope's wave that still need a worktree: those whose agent work is not over. */
+/** Items of the scope's wave that still need a worktree: those whose agent work is not over (nor blocked by a failed dependency). */
 export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {
   const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
   const items = ctx.store.current().items;
   return (wave?.items ?? []).filter((item) => {
     const status = items[String(item.issue)]?.status ?? 'pending';
+    // A pending item whose dependency failed will be skipped: a worktree for it would only be left behind.
+    if (status === 'pending' && blockerOf(ctx, item) !== undefined) return false;
     return (status === 'pending' || status === 'in-progress') && (scope.issue === undefined || scope.issue === item.issue);
   });
 }

@@ -84,6 +84,9 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     assert.is(items['12'].attempts, 1);
     assert.is(items['21'].attempts, 0);
     assert.not.ok(readEvents(repo).some((e) => e.type === 'agent-spawned' && (e.issue === 21 || e.issue === 24)), 'a skipped item was spawned');
+    // Nor did a skipped item get a worktree or branch to leave behind.
+    assert.is(items['21'].branch, null);
+    assert.is(await git(repo.dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/work/7-21-*', 'refs/heads/work/7-24-*'), '');
     // The retry prompt carries the previous failure.
     const prompt2 = (issue: number) => readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-2.md'), 'utf8');
     assert.match(prompt2(11), '## Previous attempt failed\ntimed out after 2s; its process group was killed');
@@ -138,6 +141,35 @@ test('run again after a failure: the failed item and its skipped dependant are r
   } finally {
     repo.cleanup();
     rmSync(path.dirname(flag), { recursive: true, force: true });
+  }
+});
+
+test('agents that wreck their branch or worktree fail alone: the runner goes on, the others complete', async () => {
+  const waves: RigItem[][] = [
+    [
+      { issue: 1, title: 'Vandal', extra: cmd(`git checkout -q --detach && git branch -q -D "$WM_BRANCH" && printf 'STATUS: COMPLETE\\n'`) },
+      { issue: 2, title: 'Wrecker', extra: cmd(`cd / && rm -rf "$WM_WORKTREE" && printf 'STATUS: COMPLETE\\n'`) },
+      { issue: 3, title: 'Switcher', extra: cmd(`git checkout -q -b "side-$WM_ISSUE" && ${commitOnly} && printf 'STATUS: COMPLETE\\n'`) },
+      { issue: 4, title: 'Good' },
+    ],
+  ];
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 4' }), items: rigItems(waves) });
+  try {
+    const r = await run(repo);
+    assert.is(r.code, 3, show(r));
+    const items = readStateFile(repo).items;
+    assert.is(items['4'].status, 'complete', JSON.stringify(items['4']));
+    await git(repo.dir, 'merge-base', '--is-ancestor', items['4'].result.commits[0].sha, 'main');
+    for (const issue of ['1', '2', '3']) {
+      assert.is(items[issue].status, 'failed', JSON.stringify(items[issue]));
+      assert.match(items[issue].failure, `agent reported COMPLETE but committed nothing on ${items[issue].branch}`);
+    }
+    assert.ok(items['3'].result.flags.some((f: string) => f === `the worktree is on side-3, not ${items['3'].branch}`), items['3'].result.flags.join('\n'));
+    assert.ok(items['1'].result.flags.some((f: string) => f.includes('branch') && f.includes('missing')), items['1'].result.flags.join('\n'));
+    assert.ok(items['2'].result.flags.some((f: string) => f.includes('worktree') && f.includes('missing')), items['2'].result.flags.join('\n'));
+    assert.match(r.stderr, '#1 failed: ');
+  } finally {
+    repo.cleanup();
   }
 });
 

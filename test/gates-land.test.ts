@@ -208,6 +208,15 @@ test('gate whose command does not exist → exit code 127', async () => {
   }
 });
 
+test('gate killed by a signal → 128 + its number (SIGKILL: 137)', async () => {
+  const r = await rig({ gates: 'post-merge: [{name: killed, run: "kill -9 $$"}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  try {
+    await assertRedRun(r, 'killed', 137, 0);
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('gate files: filter: a gate whose patterns match no changed file is skipped, one that matches runs', async () => {
   const r = await rig({
     count: 2,
@@ -265,6 +274,37 @@ test('main not checked out anywhere: landed through a temporary worktree; the us
     assert.ok((await originFiles(r)).includes('a.txt'));
     assert.is((await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length, 1);
     assert.not.ok(existsSync(path.join(r.repo.stateDir, 'land-worktree')));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('leftovers: gate output in the integration worktree does not stop complete; an item worktree with uncommitted work is kept with its branch', async () => {
+  const r = await rig({
+    gates: 'post-merge: [{name: writes-log, run: "echo ran > gate-output.log"}]',
+    body: `echo alpha > a.txt; commit alpha; echo scratch > scratch.tmp; report COMPLETE`,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    const state = readStateFile(r.repo);
+    assert.ok(state.complete, 'completed');
+    assert.ok(state.items['1'].result.flags.some((f: string) => f.includes('scratch.tmp')), 'the leftover is flagged');
+    assert.ok((await originFiles(r)).includes('a.txt'));
+    assert.not.ok((await originFiles(r)).includes('scratch.tmp'));
+    // The integration worktree and branch are gone; the item's worktree stays on its own branch, its work intact.
+    const worktrees = (await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n\n').filter(Boolean);
+    const itemDir = path.join(r.repo.dir, 'worktrees', '7-1-alpha');
+    assert.is(worktrees.length, 2, worktrees.join('\n'));
+    assert.ok(worktrees.some((w) => w.startsWith(`worktree ${itemDir}\n`) && w.includes('branch refs/heads/work/7-1-alpha')), worktrees.join('\n'));
+    assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7')), 'integration worktree removed');
+    assert.not.ok(await refExists(r.repo.dir, 'refs/heads/milestone/7-gates-and-land'));
+    assert.ok(await refExists(r.repo.dir, 'refs/heads/work/7-1-alpha'), 'the kept worktree keeps its branch');
+    assert.is(await git(itemDir, 'status', '--porcelain'), '?? scratch.tmp');
+    assert.match(result.stderr, /kept: worktrees\/7-1-alpha \(uncommitted changes\), work\/7-1-alpha \(its worktree is kept\)/);
+    assert.match(result.stderr, /removed the integration worktree with files the gates left in it: gate-output\.log/);
+    const again = await run(r);
+    assert.is(again.code, 0, output(again));
   } finally {
     r.cleanup();
   }

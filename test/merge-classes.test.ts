@@ -7,124 +7,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
-import {
-  git, makeRepo, parentsOf, readEvents, readStateFile, refExists, runCli, runSteps, showFile, STEPS_TO_MERGE, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
-} from './support/fixture.ts';
-
-const ITEMS = [
-  { issue: 1, title: 'Alpha' },
-  { issue: 2, title: 'Beta' },
-  { issue: 3, title: 'Gamma' },
-];
-
-/** Fails while a merge is in progress or the integration worktree is dirty: proves every abort left it clean. */
-const CLEAN_INTEGRATION = `{name: clean-integration, run: "! git rev-parse -q --verify MERGE_HEAD && test -z \\"$(git status --porcelain)\\""}`;
-
-function planOf(command: string, count: number): string {
-  return [
-    'milestone: {number: 7, title: "Merge classes"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...ITEMS.slice(0, count).map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    'quality-gates:',
-    `  post-merge: [${CLEAN_INTEGRATION}]`,
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(command)}}`,
-    '',
-  ].join('\n');
-}
-
-interface Scenario {
-  readonly repo: TestRepo;
-  readonly agent: AgentScript;
-  readonly tools: string;
-  readonly result: CliResult;
-  readonly state: any;
-  cleanup(): void;
-}
-
-/** A repo with `files` on main, items Alpha, Beta (and Gamma), and agents from `body`; `run` to the end. */
-async function scenario(body: string, files: Record<string, string> = {}, count = 2): Promise<Scenario> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, body);
-  const repo = await makeRepo({ plan: planOf(agent.command, count), items: ITEMS.slice(0, count), files, origin: true });
-  const result = await runCli('run', ['7', '--repo', repo.dir]);
-  return {
-    repo, agent, tools, result, state: readStateFile(repo),
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
-}
-
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-
-async function onOriginMain(s: Scenario, sha: string): Promise<boolean> {
-  return git(s.repo.origin as string, 'merge-base', '--is-ancestor', sha, 'main').then(() => true, () => false);
-}
-
-/** The item reached integration by a `--no-ff` merge commit `Merge #<issue>: <title>` whose second parent is the branch tip, and landed. */
-async function assertMerged(s: Scenario, issue: number, kind: string): Promise<void> {
-  const st = s.state.items[String(issue)];
-  const title = ITEMS[issue - 1]?.title;
-  assert.is(st.status, 'complete', `#${issue} status`);
-  assert.is(st.merge?.kind, kind, `#${issue} merge kind (${st.merge?.note})`);
-  assert.ok(st.merge.sha, `#${issue} has a merge sha`);
-  assert.is(await git(s.repo.dir, 'log', '-1', '--format=%s', st.merge.sha), `Merge #${issue}: ${title}`);
-  const parents = await parentsOf(s.repo.dir, st.merge.sha);
-  assert.is(parents.length, 2, `#${issue} merged with --no-ff`);
-  assert.is(parents[1], st.result.commits[0].sha, `#${issue}'s second parent is its branch tip`);
-  assert.ok(await onOriginMain(s, st.merge.sha), `#${issue}'s merge is on origin/main`);
-}
-
-async function mainFile(s: Scenario, file: string): Promise<string> {
-  return showFile(s.repo.origin as string, 'main', file);
-}
-
-function assertNoMarkers(text: string): void {
-  assert.not.match(text, /^(<{7}|={7}|>{7})/m);
-}
-
-/** Escalated by the merge queue: status, record, backlog item on integration, branch kept; the rest landed. */
-async function assertEscalated(s: Scenario, kind: string, files: readonly string[], notePattern: RegExp): Promise<void> {
-  assert.is(s.result.code, 3, output(s.result));
-  assert.match(s.result.stderr, /#2 escalated/);
-  const st = s.state.items['2'];
-  assert.is(st.status, 'escalated');
-  assert.is(st.merge.kind, kind);
-  assert.is(st.merge.sha, null);
-  assert.equal([...st.merge.files].sort(), [...files].sort());
-  assert.match(st.merge.note, notePattern);
-  const issue = st.merge.followUp as number;
-  assert.is(issue, 4, 'the next free backlog number');
-  const text = await mainFile(s, `plan/backlog/${issue}.md`);
-  const front = parseYaml(text.split('---\n')[1] ?? '');
-  assert.is(front.title, 'Resolve merge conflict: Alpha vs Beta');
-  assert.equal(front.labels, ['conflict-resolution']);
-  assert.is(front.status, 'open');
-  assert.is(String(front.milestone), '7');
-  for (const f of files) assert.ok(text.includes(f), `backlog item names ${f}`);
-  assert.ok(text.includes('work/7-2-beta') && text.includes('work/7-1-alpha'), 'backlog item names both branches');
-  // Committed on the integration branch (the second parent of the milestone's merge into main), not on main itself.
-  const add = await git(s.repo.origin as string, 'log', '--format=%H %s', 'main', '--', `plan/backlog/${issue}.md`);
-  const [sha = '', ...subject] = add.split('\n').pop()?.split(' ') ?? [];
-  assert.is(subject.join(' '), `backlog: add #${issue} Resolve merge conflict: Alpha vs Beta`);
-  assert.ok(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^2').then(() => true, () => false), 'added on integration');
-  assert.ok(!(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^1').then(() => true, () => false)));
-  // The others merged and landed; the escalated branch is kept, merged ones are gone.
-  await assertMerged(s, 1, 'clean');
-  await assertMerged(s, 3, 'clean');
-  assert.ok(await refExists(s.repo.dir, 'refs/heads/work/7-2-beta'), 'escalated branch kept');
-  assert.not.ok(await refExists(s.repo.dir, 'refs/heads/work/7-1-alpha'));
-  assert.not.ok(await refExists(s.repo.dir, 'refs/heads/work/7-3-gamma'));
-  assert.match(readFileSync(path.join(s.repo.stateDir, 'report.md'), 'utf8'), /#2 Beta \| escalated \|/);
-  // The post-merge gate proved the integration worktree had no merge in progress and no leftovers.
-  const gates = readEvents(s.repo).filter((e) => e.type === 'gate' && e.name === 'clean-integration');
-  assert.ok(gates.length > 0 && gates.every((e) => e.exitCode === 0), JSON.stringify(gates));
-}
+import { git, makeRepo, parentsOf, readStateFile, runCli, runSteps, STEPS_TO_MERGE, tempDir, writeAgent } from './support/fixture.ts';
+import { assertEscalated, assertMerged, assertNoMarkers, CALC, CALC_ITEMS, ITEMS, mainFile, output, planOf, scenario } from './support/merge-rig.ts';
 
 test('clean: different files merge with --no-ff, no conflict', async () => {
   const s = await scenario(`case "$WM_ROLE:$WM_ISSUE" in
@@ -194,10 +78,6 @@ esac`,
     s.cleanup();
   }
 });
-
-const CALC = 'function total(a, b) {\n  return a + b;\n}\n';
-const CALC_ITEMS = `item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; commit plus-one; report COMPLETE "adds one";;
-item:2) printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE "doubles";;`;
 
 test('medium: the same function changed differently → conflict agent (role conflict) resolves it in the integration worktree', async () => {
   const s = await scenario(
@@ -320,6 +200,15 @@ printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second
     st = readStateFile(repo).items['1'];
     assert.is(st.merge.sha, (await parentsOf(repo.dir, head))[0]);
     assert.equal(st.followUps, [2]);
+    assert.is(await git(integration, 'rev-parse', 'HEAD'), head, 'no new commit');
+
+    // A crash after the merge was recorded but before the follow-up was: the next merge step records it (found, not made again).
+    const raw2 = JSON.parse(readFileSync(file, 'utf8'));
+    raw2.items['1'].followUps = [];
+    writeFileSync(file, JSON.stringify(raw2, null, 2));
+    const converge2 = await runCli('step', ['merge', '7', '--repo', repo.dir, '--wave', '1']);
+    assert.is(converge2.code, 0, output(converge2));
+    assert.equal(readStateFile(repo).items['1'].followUps, [2]);
     assert.is(await git(integration, 'rev-parse', 'HEAD'), head, 'no new commit');
 
     const run = await runCli('run', ['7', '--repo', repo.dir]);

@@ -2,13 +2,13 @@
  * Resume after a crash (DESIGN §4): the runner is SIGKILLed while its agents run; `run` again waits for the same
  * agents (pid + start time), starts none twice, and judges one that finished while no runner was there.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, startCli, tempDir } from './support/fixture.ts';
-import { killRecordedAgents, linesOf, rigItems, rigPlan, run, show, waitFor, type RigItem } from './support/wave-rig.ts';
+import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, runCli, startCli, tempDir } from './support/fixture.ts';
+import { killProcessesWith, killRecordedAgents, linesOf, processesWith, rigItems, rigPlan, run, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
 
 test('SIGKILL the runner while agents run: run again re-attaches, each agent started exactly once, items complete', async () => {
   const waves: RigItem[][] = [
@@ -55,6 +55,36 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
     killRecordedAgents(path.join(repo.stateDir, 'state.json'));
     repo.cleanup();
     rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
+test('a crash between starting an agent and recording its pid: wait finds it by its pid file, and its timeout still holds', async () => {
+  const marker = String(600000 + Math.floor(Math.random() * 99999));
+  const waves: RigItem[][] = [[{ issue: 1, title: 'Stuck' }]];
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: 'timeout: 2s\nretries: 0' }), items: rigItems(waves) });
+  const stateFile = path.join(repo.stateDir, 'state.json');
+  try {
+    for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(repo, name)).code, 0, name);
+    assert.is((await step(repo, 'worktrees', ['--wave', '1'])).code, 0);
+    assert.is((await step(repo, 'spawn', ['--wave', '1'])).code, 0);
+    const pid = readStateFile(repo).items['1'].process.pid as number;
+    // What a runner killed right after the spawn leaves: the attempt recorded, its process not.
+    const state = readStateFile(repo);
+    state.items['1'].process = null;
+    writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    const started = Date.now();
+    const r = await runCli('step', ['wait', '7', '--repo', repo.dir, '--wave', '1'], { timeoutMs: 30_000 });
+    assert.is(r.code, 3, show(r));
+    assert.ok(Date.now() - started < 20_000, `wait took ${Date.now() - started} ms`);
+    const item = readStateFile(repo).items['1'];
+    assert.is(item.status, 'failed');
+    assert.is(item.attempts, 1);
+    assert.is(item.failure, 'timed out after 2s; its process group was killed');
+    assert.equal(processesWith(`sleep ${marker}`), []);
+    assert.throws(() => process.kill(pid, 0));
+  } finally {
+    killProcessesWith(`sleep ${marker}`);
+    repo.cleanup();
   }
 });
 

@@ -2,12 +2,13 @@
  * Wave execution through the real CLI (DESIGN §4, §5): every step of two waves run one by one with `step.mts`, each
  * twice; real git repositories, real `command` agents in sh that commit; the user's checkout is never touched.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { REPORT_FORMAT } from '../tasks/agents/prompt.ts';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { git, makeRepo, readEvents, readStateFile, snapshotRepo, tempDir, type TestRepo } from './support/fixture.ts';
-import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
+import { COUNTING_AGENT, linesOf, rigItems, rigPlan, run, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
 
 const WAVES: ReadonlyArray<readonly RigItem[]> = [
   [
@@ -153,6 +154,131 @@ test('two waves of three items, step by step, each step twice: branches, state, 
     assert.equal(newRefs, [`refs/heads/${BRANCH}`, ...WAVES.flat().map((i) => `refs/heads/${itemBranch(i)}`)].sort());
     assert.is(await git(repo.dir, 'stash', 'list'), '');
     assert.ok(snapBefore.includes(headBefore));
+  } finally {
+    repo.cleanup();
+    rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
+const ONE_WAVE: ReadonlyArray<readonly RigItem[]> = [[{ issue: 1, title: 'Only' }]];
+const ABORT = 'Aborting: working tree is dirty. Please stash or commit your changes, then re-run.';
+
+/** Dirty the user's checkout: a tracked change, a staged new file, an untracked file. */
+function dirty(repo: TestRepo): void {
+  writeFileSync(path.join(repo.dir, 'README.md'), '# test repo\nlocal edit\n');
+  writeFileSync(path.join(repo.dir, 'staged.txt'), 'staged\n');
+  writeFileSync(path.join(repo.dir, 'scratch.txt'), 'untracked\n');
+}
+
+test('dirty tree, no TTY and no --yes: run and step prepare exit 2 with the exact sentence; nothing changed', async () => {
+  const repo = await makeRepo({ plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT }), items: rigItems(ONE_WAVE) });
+  try {
+    dirty(repo);
+    await git(repo.dir, 'add', 'staged.txt');
+    const before = await snapshotRepo(repo.dir);
+    const first = await run(repo);
+    assert.is(first.code, 2, show(first));
+    assert.is(first.stderr.trim().split('\n').pop(), ABORT, show(first));
+    assert.not.match(first.stderr, /\n\s+at /, 'a stack trace');
+    assert.is(await snapshotRepo(repo.dir), before);
+    assert.is(readStateFile(repo).prepare, null);
+    assert.is(readStateFile(repo).branch, null);
+    const r = await step(repo, 'prepare');
+    assert.is(r.code, 2, show(r));
+    assert.is(r.stderr.trim().split('\n').pop(), ABORT);
+    assert.is(await snapshotRepo(repo.dir), before);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('dirty tree with --yes: stashed with untracked files; the stash sha recorded and still listed; twice is a no-op', async () => {
+  const repo = await makeRepo({ plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT }), items: rigItems(ONE_WAVE) });
+  try {
+    dirty(repo);
+    await git(repo.dir, 'add', 'staged.txt');
+    assert.is((await step(repo, 'validate')).code, 0);
+    const r = await step(repo, 'prepare', ['--yes']);
+    assert.is(r.code, 0, show(r));
+    assert.is(await git(repo.dir, 'status', '--porcelain', '--untracked-files=all'), '');
+    const prep = readStateFile(repo).prepare;
+    assert.is(prep.kind, 'stashed');
+    assert.is(prep.branch, 'main');
+    const list = await git(repo.dir, 'stash', 'list', '--format=%H %gs');
+    assert.is(list, `${prep.sha} On main: work-milestone: pre-run main`);
+    // The stash holds the tracked edit, the staged file and (third parent) the untracked one.
+    assert.is(await git(repo.dir, 'show', `${prep.sha}:README.md`), '# test repo\nlocal edit');
+    assert.is(await git(repo.dir, 'show', `${prep.sha}:staged.txt`), 'staged');
+    assert.is(await git(repo.dir, 'show', `${prep.sha}^3:scratch.txt`), 'untracked');
+    // Twice: nothing stashed again (the tree is clean now and the stash is recorded).
+    const again = await step(repo, 'prepare', ['--yes']);
+    assert.is(again.code, 0, show(again));
+    assert.is(await git(repo.dir, 'stash', 'list', '--format=%H %gs'), list);
+    assert.equal(readStateFile(repo).prepare, prep);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('prompt-template with {{placeholders}}; worktree-root outside the repo; node_modules linked, never committed', async () => {
+  const template = [
+    '#{{issue}} "{{title}}" m{{milestone}} w{{wave}}',
+    'WT={{worktree}} BR={{ branch }}',
+    'DESC={{description}}',
+    'AC={{acceptance_criteria}}',
+    'GATES={{gates}}',
+    'RELAY={{relay}}',
+    'PREV={{previous_failure}}',
+    'KEEP={{no_such_key}} {{ISSUE}}',
+    '{{report_format}}',
+    '',
+  ].join('\n');
+  const waves: RigItem[][] = [[{ issue: 1, title: 'First' }], [{ issue: 2, title: 'Second', dependsOn: [1] }]];
+  const top = 'quality-gates: {pre-merge: ["test -e README.md"], post-merge: []}';
+  // A careless agent: `git add -A` takes whatever is in the worktree.
+  const agent = `test -L node_modules && test -e node_modules/dep/index.js || exit 7; echo "$WM_ISSUE" >> "$COUNTER"; printf x > "f-$WM_ISSUE.txt" && git add -A && git commit -qm "item $WM_ISSUE" && printf 'STATUS: COMPLETE\\n'`;
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: agent, extra: 'timeout: 30s\nretries: 0\nprompt-template: plan/prompt.md\nworktree-root: ../wt', top }),
+    items: rigItems(waves),
+    files: { 'plan/prompt.md': template, '.gitignore': 'node_modules/\n' },
+  });
+  mkdirSync(path.join(repo.dir, 'node_modules', 'dep'), { recursive: true });
+  writeFileSync(path.join(repo.dir, 'node_modules', 'dep', 'index.js'), '');
+  const counter = path.join(tempDir('wm-counter-'), 'starts');
+  try {
+    const statusBefore = await git(repo.dir, 'status', '--porcelain', '--untracked-files=all', '--ignored');
+    const r = await run(repo, [], { COUNTER: counter });
+    assert.is(r.code, 0, show(r));
+    const wt = (issue: number, title: string) => path.join(repo.root, 'wt', `7-${issue}-${title.toLowerCase()}`);
+    const relay1 = readFileSync(path.join(repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
+    const prompt = (issue: number) => readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-1.md'), 'utf8');
+    const expected = (issue: number, title: string, wave: number, relay: string) =>
+      [
+        `#${issue} "${title}" m7 w${wave}`,
+        `WT=${wt(issue, title)} BR=work/7-${issue}-${title.toLowerCase()}`,
+        `DESC=Do ${title}.`,
+        'AC=- it is done',
+        'GATES=- test -e README.md',
+        `RELAY=${relay}`,
+        'PREV=',
+        'KEEP={{no_such_key}} {{ISSUE}}',
+        REPORT_FORMAT,
+        '',
+      ].join('\n');
+    assert.fixture(prompt(1), expected(1, 'First', 1, ''));
+    assert.fixture(prompt(2), expected(2, 'Second', 2, relay1));
+    // Worktrees lived outside the repository: the checkout saw nothing (not even ignored files) come or go.
+    assert.is(await git(repo.dir, 'status', '--porcelain', '--untracked-files=all', '--ignored'), statusBefore);
+    assert.not.ok(existsSync(path.join(repo.dir, 'worktrees')));
+    // The agents had node_modules (a link to the repo's), and neither it nor the agent lock was committed.
+    assert.equal(linesOf(counter), ['1', '2']);
+    const state = readStateFile(repo);
+    for (const issue of ['1', '2']) {
+      const files = (await git(repo.dir, 'show', '--name-only', '--format=', state.items[issue].result.commits[0].sha)).split('\n');
+      assert.equal(files, [`f-${issue}.txt`]);
+      assert.equal(state.items[issue].result.uncommitted, []);
+    }
+    assert.equal((await git(repo.dir, 'ls-tree', '-r', '--name-only', 'main')).split('\n').filter((f) => /node_modules|\.claude/.test(f)), []);
   } finally {
     repo.cleanup();
     rmSync(path.dirname(counter), { recursive: true, force: true });

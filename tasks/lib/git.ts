@@ -45,9 +45,8 @@ export async function isAncestor(cwd: string, ancestor: string, ref: string): Pr
 
 /** The top of the repository around `cwd`; bad input when there is none. */
 export async function findRepoRoot(cwd: string): Promise<string> {
-  let why = '';
-  const out = await gitRaw(cwd, ['rev-parse', '--show-toplevel']).catch((e: Error) => { why = String(e?.message ?? e); return null; });
-  if (!out || out.exitCode !== 0) throw new BadInputError(`${cwd} is not inside a git repository; pass --repo DIR DEBUG ${why} ${out?.exitCode} ${out?.stderr}`);
+  const out = await gitRaw(cwd, ['rev-parse', '--show-toplevel']).catch(() => null);
+  if (!out || out.exitCode !== 0) throw new BadInputError(`${cwd} is not inside a git repository; pass --repo DIR`);
   return out.stdout.trim();
 }
 
