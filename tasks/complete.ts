@@ -85,7 +85,13 @@ export const complete: Step = {
     if (kept.length) ctx.events.emit({ type: 'notice', message: `kept: ${kept.join(', ')}` });
     ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
     const prep = ctx.store.current().prepare;
-    if (prep?.kind === 'stashed') ctx.events.emit({ type: 'notice', message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.` });
+    if (prep?.kind === 'stashed') {
+      ctx.events.emit({ type: 'notice', message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.` });
+      // git pops only stash entries, not a sha: name the entry that holds it today.
+      const entries = (await git(ctx.repo, ['stash', 'list', '--format=%H'])).split('\n');
+      const at = entries.indexOf(prep.sha);
+      if (at >= 0) ctx.events.emit({ type: 'notice', message: `(that stash is stash@{${at}}: git stash pop stash@{${at}})` });
+    }
     progress.output(`report: ${reportFile}`);
   },
 };

@@ -138,9 +138,17 @@ export function buildRunTasks(ctx: Ctx, graph: Graph): ListrTask[] {
   return tasks;
 }
 
+/**
+ * Options of every root list. listr2's own SIGINT listener would `process.exit(127)` at once: the runner handles
+ * signals itself (run-command: stop scheduling, leave agents alive, exit 130).
+ */
+function rootOptions(renderer: RendererKind) {
+  return { concurrent: false, exitOnError: true, collectErrors: 'minimal', renderer, fallbackRenderer: 'simple', registerSignalListeners: false } as const;
+}
+
 /** Run every node not yet done, in order. */
 export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<void> {
-  const list = new Listr(buildRunTasks(ctx, graph), { concurrent: false, exitOnError: true, collectErrors: 'minimal', renderer, fallbackRenderer: 'simple' });
+  const list = new Listr(buildRunTasks(ctx, graph), rootOptions(renderer));
   await list.run();
 }
 
@@ -180,5 +188,5 @@ export async function executeStep(ctx: Ctx, graph: Graph, step: StepId, scope: S
       await runNode(ctx, node, task);
     },
   }));
-  await new Listr(tasks, { concurrent: false, exitOnError: true, collectErrors: 'minimal', renderer, fallbackRenderer: 'simple' }).run();
+  await new Listr(tasks, rootOptions(renderer)).run();
 }

@@ -13,7 +13,8 @@ export interface FollowUp {
 /** Create the item (or find the one a crashed run already created: same title, same milestone) and commit it; returns its number. */
 export async function createFollowUp(ctx: Ctx, followUp: FollowUp): Promise<number> {
   const backlog = ctx.openBacklog(ctx.integrationWorktree);
-  const milestone = ctx.plan.milestone.id;
+  // Written as the groomer writes it: a number when the id is one.
+  const milestone = /^\d+$/.test(ctx.plan.milestone.id) ? Number(ctx.plan.milestone.id) : ctx.plan.milestone.id;
   const existing = (await backlog.listItems(milestone)).find((i) => i.title === followUp.title);
   const item = existing ?? (await backlog.createItem({ title: followUp.title, milestone, labels: followUp.labels, dependsOn: followUp.dependsOn ?? [], sections: followUp.sections }));
   const status = await git(ctx.integrationWorktree, ['status', '--porcelain', '--', item.source]);

@@ -1,5 +1,5 @@
 /** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
 import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles } from './agents/process.ts';
@@ -9,9 +9,10 @@ import { settingsFor } from './context.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from './lib/child-env.ts';
 import { formatDuration } from './lib/duration.ts';
+import { BadInputError } from './lib/errors.ts';
 import { isGroupAlive } from './lib/process-info.ts';
 import { itemDirOf } from './lib/paths.ts';
-import type { PlanItem } from './lib/plan-types.ts';
+import { findItem, type PlanItem } from './lib/plan-types.ts';
 import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
 
@@ -26,21 +27,27 @@ function itemState(ctx: Ctx, issue: number): ItemState {
   return st;
 }
 
+/** The plan's prompt template, or null; a missing file (deleted, or stashed by prepare when uncommitted) is bad input. */
+async function readTemplate(ctx: Ctx): Promise<string | null> {
+  const file = ctx.plan.defaults.promptTemplate;
+  if (file === null) return null;
+  try {
+    return await readFile(path.resolve(ctx.repo, file), 'utf8');
+  } catch (cause) {
+    throw new BadInputError(`${ctx.plan.file}: defaults.prompt-template ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); commit it so a stash does not take it away`, { cause });
+  }
+}
+
 /** Start the next attempt of an item's agent; the attempt is recorded before the process starts. */
 export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   const st = itemState(ctx, item.issue);
   if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
   const attempt = st.attempts + 1;
   const settings = settingsFor(ctx, item);
-  // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
-  // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
-  await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
-  await ctx.store.update((s) => {
-    Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
-  });
+  // What can fail on bad input (template, agent command) fails before the attempt is recorded: the item stays pending.
   const cached = ctx.store.current().cache[String(item.issue)];
   if (!cached) throw new Error(`internal: #${item.issue} was not fetched`);
-  const template = ctx.plan.defaults.promptTemplate ? await readFile(path.resolve(ctx.repo, ctx.plan.defaults.promptTemplate), 'utf8') : null;
+  const template = await readTemplate(ctx);
   const prompt = buildItemPrompt(
     {
       item: cached, milestone: ctx.plan.milestone.id, wave: item.wave, worktree: st.worktree, branch: st.branch,
@@ -49,9 +56,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     template,
   );
   const dir = itemDirOf(ctx.stateDir, item.issue);
-  await mkdir(dir, { recursive: true });
   const promptFile = path.join(dir, `prompt-${attempt}.md`);
-  await writeFile(promptFile, prompt);
   const spec = adapterFor(settings.agent).launch(
     {
       role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
@@ -59,6 +64,14 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     },
     ctx.env,
   );
+  await mkdir(dir, { recursive: true });
+  // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
+  // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
+  await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
+  await writeFile(promptFile, prompt);
+  await ctx.store.update((s) => {
+    Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
+  });
   const env = childEnv(ctx.env, {
     WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: st.worktree,
     WM_BRANCH: st.branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),
@@ -82,10 +95,14 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   const files = attemptFiles(ctx, issue, st.attempts);
   let proc = st.process;
   if (!proc) {
-    // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent.
+    // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent. Its timeout
+    // counts from when that file was written (the agent's start), so an adopted agent cannot run forever.
     const found = readPidFile(files);
+    const item = findItem(ctx.plan, issue);
     if (found) {
-      proc = { ...found, startedAt: new Date().toISOString(), attempt: st.attempts, timeoutMs: 0 };
+      const startedAt = (await stat(files.pid).catch(() => null))?.mtime ?? new Date();
+      const timeoutMs = item ? settingsFor(ctx, item).timeoutMs : 0;
+      proc = { ...found, startedAt: startedAt.toISOString(), attempt: st.attempts, timeoutMs };
       await ctx.store.update((s) => Object.assign(s.items[String(issue)] ?? {}, { process: proc }));
     }
   }

@@ -92,9 +92,11 @@ export const land: Step = {
     const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
     const landed = head ? await isAncestor(ctx.repo, head, MAIN_REF) : st.land !== null;
     if (!landed) return todo('main does not contain the integration branch');
-    if (st.land && !st.land.pushed && (await wantsPush(ctx))) {
+    // A crash between the merge into main and its record must still push: ask origin, not only state.
+    const landedSha = st.land?.mainAfter ?? head;
+    if (landedSha && !st.land?.pushed && (await wantsPush(ctx))) {
       const remote = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
-      if (!remote || !(await isAncestor(ctx.repo, st.land.mainAfter, remote))) return todo('not pushed to origin yet');
+      if (!remote || !(await isAncestor(ctx.repo, landedSha, remote))) return todo('not pushed to origin yet');
     }
     return DONE;
   },
@@ -117,6 +119,12 @@ export const land: Step = {
       });
       ctx.events.emit({ type: 'land', phase: 'merged', sha: mainAfter });
       progress.output(`main is now ${mainAfter.slice(0, 10)}`);
+    }
+    if (head && !ctx.store.current().land) {
+      const main = (await revParse(ctx.repo, MAIN_REF)) as string;
+      await ctx.store.update((s) => {
+        s.land = { mainBefore: s.branch?.base ?? main, mainAfter: main, integration: head, pushed: false, at: new Date().toISOString() };
+      });
     }
     if (await wantsPush(ctx)) {
       const out = await gitRaw(ctx.repo, ['push', '--quiet', 'origin', `${MAIN_REF}:${MAIN_REF}`]);

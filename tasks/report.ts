@@ -36,6 +36,6 @@ export function formatReport(plan: Plan, state: State, kept: readonly string[]):
   lines.push('', '## Follow-ups', '', ...(followUps.length ? followUps : ['None.']));
   if (notes.length) lines.push('', '## Flags', '', ...notes);
   if (kept.length) lines.push('', '## Kept (not merged, or holding uncommitted work)', '', ...kept.map((b) => `- ${b}`));
-  if (state.prepare?.kind === 'stashed') lines.push('', `Auto-stash ref ${state.prepare.sha} pending; run 'git stash pop ${state.prepare.sha}' to restore.`);
+  if (state.prepare?.kind === 'stashed') lines.push('', `Auto-stash ref ${state.prepare.sha} pending; run 'git stash pop ${state.prepare.sha}' to restore.`, `(\`git stash apply ${state.prepare.sha}\` restores it whatever its place in \`git stash list\`.)`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,6 @@
 /** validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { BadInputError } from './lib/errors.ts';
 import { listItems } from './lib/plan-types.ts';
 import { emptyItem } from './lib/state-types.ts';
@@ -14,6 +16,11 @@ export const validate: Step = {
     return DONE;
   },
   async run(ctx, _scope, progress) {
+    // Agents read the template when they start, long after this: a missing one is bad input now, not a crash then.
+    const template = ctx.plan.defaults.promptTemplate;
+    if (template !== null && !existsSync(path.resolve(ctx.repo, template))) {
+      throw new BadInputError(`${ctx.plan.file}: defaults.prompt-template ${template} does not exist (paths are relative to the repository)`);
+    }
     const backlog = ctx.openBacklog(ctx.repo);
     const state = ctx.store.current();
     const problems: string[] = [];

@@ -6,7 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, gitOk, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
 import { killProcessesWith, linesOf, processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
 
 /** A shell command as a YAML flow value. */
@@ -15,6 +15,7 @@ const commitOnly = `printf x > "f-$WM_ISSUE.txt" && git add . && git commit -qm 
 
 test('faulty agents: each gets its documented status and failure; dependants skipped; retries carry the failure; exit 3', async () => {
   const marker = String(700000 + Math.floor(Math.random() * 99999));
+  const daemonPid = path.join(tempDir('wm-daemon-'), 'pid');
   const waves: RigItem[][] = [
     [
       { issue: 11, title: 'Sleeper', extra: `timeout: 2s, retries: 1, ${cmd(`sleep ${marker} & sleep ${marker}`)}` },
@@ -31,7 +32,16 @@ test('faulty agents: each gets its documented status and failure; dependants ski
         extra: `retries: 1, ${cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`)}`,
       },
       // Exits at once but leaves a child behind in its process group: the child must not outlive the item.
-      { issue: 20, title: 'Daemon', extra: cmd(`sleep 9${marker} & ${COMMITTING_AGENT}`) },
+      { issue: 20, title: 'Daemon', extra: cmd(`sleep 9${marker} & echo $! > '${daemonPid}'; ${COMMITTING_AGENT}`) },
+      // Ignores SIGTERM (and so do its children, which inherit that): the kill must escalate to SIGKILL.
+      { issue: 25, title: 'Deaf', extra: `timeout: 2s, ${cmd(`trap '' TERM; sleep 8${marker} & sleep 8${marker}`)}` },
+      { issue: 26, title: 'Silent', extra: cmd('true') },
+      // Commits, but its report disagrees with git, and it leaves a file uncommitted: complete, with flags.
+      {
+        issue: 27,
+        title: 'Liar',
+        extra: cmd(`${commitOnly} && printf y > leftover.txt && printf 'STATUS: COMPLETE\\nBRANCH: work/elsewhere\\nFILES_CHANGED:\\n- g.txt\\n'`),
+      },
     ],
     [
       { issue: 21, title: 'After exit one', dependsOn: [12] },
@@ -44,10 +54,8 @@ test('faulty agents: each gets its documented status and failure; dependants ski
   try {
     // Watch the sleeper's processes while the run goes on: they must exist (so the check after the run means something).
     let seen = 0;
-    let seenDaemon = false;
     const watch = setInterval(() => {
       seen = Math.max(seen, processesWith(`sleep ${marker}`).length);
-      seenDaemon ||= processesWith(`sleep 9${marker}`).length > 0;
     }, 100);
     const r = await run(repo).finally(() => clearInterval(watch));
     assert.is(r.code, 3, show(r));
@@ -65,6 +73,9 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       18: ['complete', null],
       19: ['complete', null],
       20: ['complete', null],
+      25: ['failed', 'timed out after 2s; its process group was killed'],
+      26: ['failed', 'printed nothing'],
+      27: ['complete', null],
       21: ['skipped', null],
       22: ['complete', null],
       23: ['complete', null],
@@ -99,20 +110,37 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     assert.is((await git(repo.dir, 'log', '-1', '--format=%s', `refs/heads/${branch(15)}`)), 'work 15');
     // No process of the sleeper is left: leader, shell and both sleeps were killed with their group.
     assert.equal(processesWith(`sleep ${marker}`), []);
-    assert.ok(seenDaemon, 'the daemon child was never seen running');
+    const daemon = Number(readFileSync(daemonPid, 'utf8'));
+    assert.ok(daemon > 1, 'the daemon child did not start');
+    assert.throws(() => process.kill(daemon, 0), 'a child the agent left behind still runs');
     assert.equal(processesWith(`sleep 9${marker}`), [], 'a child the agent left behind still runs');
+    assert.equal(processesWith(`sleep 8${marker}`), [], 'an agent that ignores SIGTERM survived its timeout');
+    // What git says wins; where the report disagrees, the item says so.
+    const liar = items['27'];
+    assert.equal(liar.result.files, ['f-27.txt']);
+    assert.equal(liar.result.uncommitted, ['leftover.txt']);
+    assert.equal(liar.result.flags, [
+      `report names branch work/elsewhere, the item branch is ${branch(27)}`,
+      'report lists files git does not show as changed: g.txt',
+      'git shows changed files the report does not list: f-27.txt',
+      'uncommitted changes left in the worktree (never merged): leftover.txt',
+    ]);
+    assert.is(await git(repo.dir, 'cat-file', '-t', `main:f-27.txt`), 'blob');
+    assert.not.ok(await gitOk(repo.dir, 'cat-file', '-e', 'main:leftover.txt'), 'an uncommitted file was merged');
     // The message names every item needing a human and the command that continues.
     const message = r.stderr.trim().split('\n');
     const at = message.indexOf('milestone 7 needs attention:');
     assert.ok(at >= 0, r.stderr);
     const body = message.slice(at).join('\n');
-    for (const issue of [11, 12, 13, 14, 16, 17]) assert.match(body, `  #${issue} failed: `);
+    for (const issue of [11, 12, 13, 14, 16, 17, 25, 26]) assert.match(body, `  #${issue} failed: `);
     for (const issue of [21, 24]) assert.match(body, `  #${issue} skipped: depends on #`);
-    for (const issue of [15, 18, 19, 20, 22, 23]) assert.not.match(body, `#${issue} `);
+    for (const issue of [15, 18, 19, 20, 22, 23, 27]) assert.not.match(body, `#${issue} `);
     assert.match(body, 'npx zx scripts/run.mts 7');
   } finally {
     killProcessesWith(`sleep ${marker}`);
     killProcessesWith(`sleep 9${marker}`);
+    killProcessesWith(`sleep 8${marker}`);
+    rmSync(path.dirname(daemonPid), { recursive: true, force: true });
     repo.cleanup();
   }
 });

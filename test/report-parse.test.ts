@@ -116,4 +116,12 @@ test('"none" spellings are empty lists', () => {
   assert.is(r?.notes, '');
 });
 
+test('a later "STATUS:" line that is not a status (free text in NOTES) does not replace the report', () => {
+  const text = 'STATUS: COMPLETE\nFILES_CHANGED: api.ts\nNOTES: removed an endpoint:\n- STATUS: the old /status route is gone\nmore notes';
+  const r = parseReport(text);
+  assert.is(r?.status, 'COMPLETE');
+  assert.equal(r?.filesChanged, ['api.ts']);
+  assert.is(r?.notes, 'removed an endpoint:\n- STATUS: the old /status route is gone\nmore notes');
+});
+
 test.run();

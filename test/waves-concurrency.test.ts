@@ -56,4 +56,20 @@ test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts 
   }
 });
 
+test('a parallel: false wave runs its items one after another, whatever the concurrency', async () => {
+  const three: RigItem[][] = [[1, 2, 3].map((issue) => ({ issue, title: `Item ${issue}` }))];
+  const repo = await makeRepo({ plan: rigPlan(three, { command: timedAgent(0.5), serial: true }), items: rigItems(three) });
+  const times = path.join(tempDir('wm-times-'), 'times');
+  try {
+    const r = await run(repo, ['--concurrency', '3'], { TIMES: times });
+    assert.is(r.code, 0, show(r));
+    const lines = linesOf(times);
+    assert.is(lines.filter((l) => l.startsWith('end ')).length, 3, lines.join('\n'));
+    assert.is(maxOverlap(lines), 1, lines.join('\n'));
+  } finally {
+    repo.cleanup();
+    rmSync(path.dirname(times), { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -88,4 +88,34 @@ test('a crash between starting an agent and recording its pid: wait finds it by 
   }
 });
 
+test('Ctrl-C (SIGINT) once: exit 130, the agent keeps running; run again waits for it, no second start', async () => {
+  const waves: RigItem[][] = [[{ issue: 1, title: 'Slow' }]];
+  const agent = `echo "$WM_ISSUE" >> "$COUNTER"; sleep 3; ${COMMITTING_AGENT}`;
+  const repo = await makeRepo({ plan: rigPlan(waves, { command: agent }), items: rigItems(waves) });
+  const counter = path.join(tempDir('wm-counter-'), 'starts');
+  const env = { COUNTER: counter };
+  try {
+    const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
+    let stderr = '';
+    runner.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => runner.on('close', (code) => resolve(code)));
+    const spawned = await waitFor('the agent spawned', () => readEvents(repo).find((e) => e.type === 'agent-spawned'));
+    runner.kill('SIGINT');
+    assert.is(await closed, 130, stderr);
+    assert.match(stderr, 'SIGINT: stopping; live agents keep running for the next run');
+    process.kill(spawned.pid, 0);
+    assert.is(readStateFile(repo).items['1'].status, 'in-progress');
+    const again = await run(repo, [], env);
+    assert.is(again.code, 0, show(again));
+    assert.equal(linesOf(counter), ['1']);
+    const item = readStateFile(repo).items['1'];
+    assert.is(item.status, 'complete');
+    assert.is(item.attempts, 1);
+  } finally {
+    killRecordedAgents(path.join(repo.stateDir, 'state.json'));
+    repo.cleanup();
+    rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -153,6 +153,9 @@ test('two waves of three items, step by step, each step twice: branches, state, 
     const newRefs = (await git(repo.dir, 'for-each-ref', '--format=%(refname)')).split('\n').filter((r) => r !== 'refs/heads/main').sort();
     assert.equal(newRefs, [`refs/heads/${BRANCH}`, ...WAVES.flat().map((i) => `refs/heads/${itemBranch(i)}`)].sort());
     assert.is(await git(repo.dir, 'stash', 'list'), '');
+    const worktrees = (await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
+    const wtDir = (i: RigItem) => path.join(repo.dir, 'worktrees', `7-${i.issue}-${slug(i.title)}`);
+    assert.equal(worktrees.sort(), [repo.dir, path.join(repo.dir, 'worktrees', 'milestone-7'), ...WAVES.flat().map(wtDir)].sort());
     assert.ok(snapBefore.includes(headBefore));
   } finally {
     repo.cleanup();
@@ -282,6 +285,19 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
   } finally {
     repo.cleanup();
     rmSync(path.dirname(counter), { recursive: true, force: true });
+  }
+});
+
+test('a prompt-template that does not exist: exit 2 naming it, before anything is created', async () => {
+  const repo = await makeRepo({ plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: 'prompt-template: plan/nope.md' }), items: rigItems(ONE_WAVE) });
+  try {
+    const before = await snapshotRepo(repo.dir);
+    const r = await run(repo);
+    assert.is(r.code, 2, show(r));
+    assert.is(r.stderr.trim().split('\n').pop(), 'plan/milestone-7-dispatch.yaml: defaults.prompt-template plan/nope.md does not exist (paths are relative to the repository)');
+    assert.is(await snapshotRepo(repo.dir), before);
+  } finally {
+    repo.cleanup();
   }
 });
 

@@ -15,29 +15,44 @@ function listOf(lines: readonly string[]): string[] {
     .filter((l) => l !== '' && !/^\(?none\)?\.?$/i.test(l) && l !== '-');
 }
 
-/** The report of a final text, or null when it has no STATUS line. The last STATUS line starts the report. */
+/** The status word of a STATUS value (`**COMPLETE**`, `done.`, `✅ Complete`), or null when it is none of ours. */
+function statusWord(value: string): ItemReport['status'] {
+  const word = value.replace(/[^A-Za-z]/g, ' ').trim().split(/\s+/)[0]?.toUpperCase() ?? '';
+  return STATUS_WORDS[word] ?? null;
+}
+
+/**
+ * The report of a final text, or null when it has no STATUS line. The last STATUS line with a valid status word
+ * starts the report (a later "STATUS: …" line in free text does not replace it); with none valid, the last one.
+ */
 export function parseReport(text: string): ItemReport | null {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   let start = -1;
+  let valid = -1;
   lines.forEach((line, i) => {
-    if (KEY_LINE.exec(line)?.[1] === 'STATUS') start = i;
+    const m = KEY_LINE.exec(line);
+    if (m?.[1] !== 'STATUS') return;
+    start = i;
+    if (statusWord(m[2] ?? '') !== null) valid = i;
   });
+  if (valid >= 0) start = valid;
   if (start < 0) return null;
   const values = new Map<Key, string[]>();
   let current: Key | null = null;
-  for (const line of lines.slice(start)) {
+  for (const [i, line] of lines.entries()) {
+    if (i < start) continue;
     const m = KEY_LINE.exec(line);
-    if (m) {
+    // Only the chosen STATUS line is one; a later one is text of the key it stands under.
+    if (m && (m[1] !== 'STATUS' || i === start)) {
       current = m[1] as Key;
       values.set(current, m[2]?.trim() ? [m[2].trim()] : []);
     } else if (current && !/^```/.test(line.trim())) {
       values.get(current)?.push(line);
     }
   }
-  const word = (values.get('STATUS')?.[0] ?? '').replace(/[^A-Za-z]/g, ' ').trim().split(/\s+/)[0]?.toUpperCase() ?? '';
   const branch = listOf(values.get('BRANCH') ?? [])[0] ?? null;
   return {
-    status: STATUS_WORDS[word] ?? null,
+    status: statusWord(values.get('STATUS')?.[0] ?? ''),
     branch,
     filesChanged: listOf(values.get('FILES_CHANGED') ?? []).flatMap((l) => l.split(/,\s*/)).filter(Boolean),
     commits: listOf(values.get('COMMITS') ?? []),

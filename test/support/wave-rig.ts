@@ -14,10 +14,10 @@ export interface RigItem {
 }
 
 /** A plan of milestone 7 with `command` agents; `defaults` is YAML flow text added to the defaults map. */
-export function rigPlan(waves: ReadonlyArray<readonly RigItem[]>, defaults: { command: string; extra?: string; top?: string }): string {
+export function rigPlan(waves: ReadonlyArray<readonly RigItem[]>, defaults: { command: string; extra?: string; top?: string; serial?: boolean }): string {
   const lines = ['milestone: {number: 7, title: "Wave rig"}', 'waves:'];
   waves.forEach((items, i) => {
-    lines.push(`  - wave: ${i + 1}`, '    parallel: true', '    items:');
+    lines.push(`  - wave: ${i + 1}`, `    parallel: ${defaults.serial ? 'false' : 'true'}`, '    items:');
     for (const it of items) {
       const deps = `[${(it.dependsOn ?? []).join(', ')}]`;
       lines.push(`      - {issue: ${it.issue}, title: ${JSON.stringify(it.title)}, depends-on: ${deps}${it.extra ? `, ${it.extra}` : ''}}`);
