@@ -74,5 +74,8 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
       ? { ok: false, text: '', failure: `no result after ${formatDuration(Date.now() - started)} (timed out or died)`, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] }
       : adapter.parse({ ...output, exitCode: code });
   ctx.events.emit({ type: 'agent-exited', issue: req.issue, role: req.role, exitCode: code, detail: outcome.failure ?? undefined });
+  await ctx.store.update((s) => {
+    s.sessions = [...(s.sessions ?? []), { role: req.role, issue: req.issue, ok: outcome.ok, costUsd: outcome.costUsd, turns: outcome.turns, at: new Date().toISOString() }];
+  });
   return { outcome, report: outcome.text ? parseReport(outcome.text) : null };
 }

@@ -22,7 +22,12 @@ export function formatReport(plan: Plan, state: State, kept: readonly string[]):
       `| ${item.wave} | #${item.issue} ${cell(item.title)} | ${st?.status ?? 'pending'} | ${st?.merge?.kind ?? '-'} | ${st?.attempts ?? 0} | ${r ? formatDuration(r.durationMs) : '-'} | ${r?.costUsd != null ? `$${r.costUsd.toFixed(4)}` : '-'} | ${r?.turns ?? '-'} |`,
     );
   }
-  lines.push('', `Agent cost: $${cost.toFixed(4)}; turns: ${turns}.`, '');
+  for (const s of state.sessions ?? []) {
+    cost += s.costUsd ?? 0;
+    turns += s.turns ?? 0;
+  }
+  const sessions = state.sessions?.length ? ` (items, plus ${state.sessions.length} conflict/fix agent run(s))` : '';
+  lines.push('', `Agent cost: $${cost.toFixed(4)}; turns: ${turns}${sessions}.`, '');
   const conflicts = items.map((i) => state.items[String(i.issue)]).filter((s) => s?.merge && s.merge.kind !== 'clean' && s.merge.kind !== 'empty');
   lines.push('## Conflicts', '');
   if (conflicts.length === 0) lines.push('None.');

@@ -156,7 +156,12 @@ test('two waves of three items, step by step, each step twice: branches, state, 
     const worktrees = (await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
     const wtDir = (i: RigItem) => path.join(repo.dir, 'worktrees', `7-${i.issue}-${slug(i.title)}`);
     assert.equal(worktrees.sort(), [repo.dir, path.join(repo.dir, 'worktrees', 'milestone-7'), ...WAVES.flat().map(wtDir)].sort());
-    assert.ok(snapBefore.includes(headBefore));
+    // snapshotRepo: status, refs, stashes, worktrees, HEAD. All that was there is still there, unchanged; only ours were added.
+    const [status0, refs0, stash0, wts0, head0] = snapBefore.split('\n---\n');
+    const [status1, refs1, stash1, wts1, head1] = (await snapshotRepo(repo.dir)).split('\n---\n');
+    assert.equal([status1, stash1, head1], [status0, stash0, head0]);
+    for (const line of (refs0 ?? '').split('\n')) assert.ok(refs1?.split('\n').includes(line), `ref changed: ${line}`);
+    assert.ok(wts1?.startsWith(wts0 ?? '?'), `the main worktree entry changed:\n${wts1}`);
   } finally {
     repo.cleanup();
     rmSync(path.dirname(counter), { recursive: true, force: true });

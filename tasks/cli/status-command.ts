@@ -25,7 +25,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
     }),
   );
   const phase = !started ? 'not started' : state.complete ? 'complete' : state.land ? 'landed' : state.gates ? 'gates green' : state.branch ? 'in progress' : 'started';
-  const cost = items.reduce((sum, i) => sum + (i.costUsd ?? 0), 0);
+  const cost = items.reduce((sum, i) => sum + (i.costUsd ?? 0), 0) + (state.sessions ?? []).reduce((sum, s) => sum + (s.costUsd ?? 0), 0);
   if (flags.json) {
     io.out(JSON.stringify({ milestone: plan.milestone.id, phase, stateDir: dir, costUsd: cost, items, gates: state.gates, land: state.land }, null, 2));
     return 0;

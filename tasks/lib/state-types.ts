@@ -89,6 +89,16 @@ export interface GateResult {
   readonly log: string;
 }
 
+/** One conflict or fix agent run. */
+export interface AgentSessionRecord {
+  readonly role: 'conflict' | 'fix';
+  readonly issue: number;
+  readonly ok: boolean;
+  readonly costUsd: number | null;
+  readonly turns: number | null;
+  readonly at: string;
+}
+
 /** The whole state of one milestone. */
 export interface State {
   readonly version: 1;
@@ -107,6 +117,8 @@ export interface State {
   readonly complete: { readonly at: string; readonly report: string } | null;
   /** Monotonic counter for finishSeq. */
   readonly seq: number;
+  /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
+  readonly sessions?: ReadonlyArray<AgentSessionRecord>;
 }
 
 /** A fresh state for milestone `id`. */
