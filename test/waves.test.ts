@@ -3,10 +3,10 @@
  * twice; real git repositories, real `command` agents in sh that commit; the user's checkout is never touched.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { REPORT_FORMAT } from '../tasks/agents/prompt.ts';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { REPORT_FORMAT } from '../tasks/agents/prompt.ts';
 import { git, makeRepo, readEvents, readStateFile, snapshotRepo, tempDir, type TestRepo } from './support/fixture.ts';
 import { COUNTING_AGENT, linesOf, rigItems, rigPlan, run, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
 

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { COMMITTING_AGENT, readEvents, runCli, type CliResult, type ItemSpec, type TestRepo } from './fixture.ts';
+import { COMMITTING_AGENT, runCli, type CliResult, type ItemSpec, type TestRepo } from './fixture.ts';
 
 /** One item of a generated plan. */
 export interface RigItem {
@@ -61,11 +61,6 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** Events written after the first `skip` events (events of one CLI call: slice by count before the call). */
-export function eventsSince(repo: TestRepo, skip: number): any[] {
-  return readEvents(repo).slice(skip);
 }
 
 /** Processes whose command line contains `marker`, as `pid pgid args` lines (this ps and grep excluded). */
