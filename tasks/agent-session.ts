@@ -10,6 +10,7 @@ import type { Ctx } from './context.ts';
 import { childEnv } from './lib/child-env.ts';
 import { formatDuration } from './lib/duration.ts';
 import { InterruptedError } from './lib/errors.ts';
+import { isGroupAlive } from './lib/process-info.ts';
 import type { AgentSettings } from './lib/plan-types.ts';
 import type { ItemReport } from './lib/state-types.ts';
 
@@ -68,6 +69,8 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
     await sleep(200);
     code = readExitCode(files);
   }
+  // Whatever it left running in its process group goes with it.
+  if (isGroupAlive(proc.pid)) await killGroup(proc.pid, 1000);
   const output = readOutput(files);
   const outcome: AgentOutcome =
     code === null

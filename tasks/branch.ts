@@ -47,13 +47,17 @@ export const branch: Step = {
     }
     const recorded = ctx.store.current().branch;
     const existing = await revParse(ctx.repo, `refs/heads/${name}`);
-    if (existing && !recorded && !ctx.options.adopt) {
+    // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
+    await git(ctx.repo, ['worktree', 'prune']);
+    const ours = (await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name);
+    if (existing && !recorded && !ctx.options.adopt && !ours) {
       throw new BadInputError(`branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`);
     }
-    const main = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
-    if (!main) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
-    // A worktree folder git no longer knows (deleted by hand) is pruned before it is added again.
-    await git(ctx.repo, ['worktree', 'prune']);
+    const localMain = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+    if (!localMain) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
+    // A local main behind origin's would make the landing push fail: start from origin's then.
+    const remoteMain = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
+    const main = remoteMain && remoteMain !== localMain && (await isAncestor(ctx.repo, localMain, remoteMain)) ? remoteMain : localMain;
     const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
     if (!wt) {
       const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
@@ -61,9 +65,9 @@ export const branch: Step = {
     } else if (wt.branch !== name) {
       throw new BadInputError(`${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`);
     }
-    const base = recorded?.base ?? existing ?? main;
+    const base = recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', existing, main]) : main);
     await ctx.store.update((s) => {
-      s.branch = { name, base: recorded?.base ?? (existing ? main : base), worktree: ctx.integrationWorktree, at: new Date().toISOString() };
+      s.branch = { name, base, worktree: ctx.integrationWorktree, at: new Date().toISOString() };
     });
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },

@@ -1,4 +1,5 @@
 /** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
@@ -6,8 +7,10 @@ import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFil
 import { buildItemPrompt } from './agents/prompt.ts';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
+import { committedConflictMarkers, MAX_FILE_BYTES, oversizedFiles, writesOutside } from './guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from './lib/child-env.ts';
+import { revParse } from './lib/git.ts';
 import { formatDuration } from './lib/duration.ts';
 import { BadInputError } from './lib/errors.ts';
 import { isGroupAlive } from './lib/process-info.ts';
@@ -87,7 +90,13 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
 }
 
 /** Where an in-progress attempt stands. */
-export type AttemptState = { readonly kind: 'running' } | { readonly kind: 'exited'; readonly code: number } | { readonly kind: 'died' } | { readonly kind: 'timed-out' };
+export type AttemptState =
+  | { readonly kind: 'running' }
+  | { readonly kind: 'exited'; readonly code: number }
+  | { readonly kind: 'died' }
+  | { readonly kind: 'timed-out' }
+  /** A crash between recording the attempt and starting its process: nothing ran. */
+  | { readonly kind: 'not-started' };
 
 /** Look at an in-progress attempt (read-only but for adopting a started agent whose pid was not recorded). */
 export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptState> {
@@ -108,13 +117,42 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   }
   const code = readExitCode(files);
   if (code !== null) return { kind: 'exited', code };
-  if (!proc || !isRunning(proc)) return { kind: 'died' };
+  if (!proc) return { kind: 'not-started' };
+  if (!isRunning(proc)) {
+    // It may have written its exit code between the two reads.
+    const late = readExitCode(files);
+    return late === null ? { kind: 'died' } : { kind: 'exited', code: late };
+  }
   if (proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs) return { kind: 'timed-out' };
   return { kind: 'running' };
 }
 
+/** Forget an attempt that never started a process (the runner died in between); it does not count. */
+export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<void> {
+  await ctx.store.update((s) => {
+    const it = s.items[String(issue)];
+    if (it && it.status === 'in-progress' && !it.process) Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1) });
+  });
+}
+
+/** What the agent did that no item may do (DESIGN resilience guards); empty when all is well. */
+async function guardViolations(ctx: Ctx, base: string | null, branch: string | null, startedAt: number): Promise<string[]> {
+  const out: string[] = [];
+  const outside = await writesOutside(ctx.repo, startedAt);
+  if (outside.length) out.push(`wrote outside its worktree, in ${ctx.repo}: ${outside.slice(0, 5).join(', ')}`);
+  const integration = existsSync(ctx.integrationWorktree) ? await writesOutside(ctx.integrationWorktree, startedAt) : [];
+  if (integration.length) out.push(`wrote outside its worktree, in the integration worktree: ${integration.slice(0, 5).join(', ')}`);
+  if (base && branch && (await revParse(ctx.repo, `refs/heads/${branch}`))) {
+    const big = await oversizedFiles(ctx.repo, base, `refs/heads/${branch}`);
+    if (big.length) out.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
+    const markers = await committedConflictMarkers(ctx.repo, base, `refs/heads/${branch}`);
+    if (markers.length) out.push(`commits conflict markers in ${markers.join(', ')}`);
+  }
+  return out;
+}
+
 /** Judge an ended attempt and record it; returns whether the item gets another attempt. */
-export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' }>): Promise<'retry' | 'final'> {
+export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>): Promise<'retry' | 'final'> {
   const st = itemState(ctx, item.issue);
   const settings = settingsFor(ctx, item);
   const files = attemptFiles(ctx, item.issue, st.attempts);
@@ -131,8 +169,9 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
           ok: false, text: '', costUsd: null, turns: null, sessionId: null, usage: null, denials: [],
           failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
         };
-  const verdict = judgeAttempt(outcome, facts, st.branch ?? '');
-  const retry = verdict.status === 'failed' && st.attempts <= settings.retries;
+  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', await guardViolations(ctx, st.base, st.branch, startedAt));
+  // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
+  const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;
   await writeFile(path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`), `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`);
   await ctx.store.update((s) => {

@@ -52,7 +52,7 @@ function sameSet(a: readonly string[], b: readonly string[]): { missing: string[
 }
 
 /** Classify an attempt (DESIGN §5): COMPLETE without commits is failed; disagreements with git are flagged. */
-export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: string): Verdict {
+export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: string, violations: readonly string[] = []): Verdict {
   const report = outcome.text ? parseReport(outcome.text) : null;
   const flags: string[] = [];
   if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
@@ -70,6 +70,7 @@ export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: 
     costUsd: outcome.costUsd, turns: outcome.turns, sessionId: outcome.sessionId, usage: outcome.usage, denials: outcome.denials,
   };
   const fail = (failure: string): Verdict => ({ status: 'failed', failure, result });
+  if (violations.length) return fail(violations.join('; '));
   if (!outcome.ok) return fail(outcome.failure ?? 'agent failed');
   if (!report) return fail('the final text has no report (no STATUS line)');
   if (report.status === null) return fail('the report has no valid STATUS (COMPLETE, PARTIAL or FAILED)');

@@ -1,7 +1,7 @@
 /** wait (per wave): drive every item to an end: start what is pending (within the slots), watch, time out, retry. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from './context.ts';
-import { finishItemAttempt, pollItemAgent, startItemAgent } from './item-agent.ts';
+import { finishItemAttempt, forgetUnstartedAttempt, pollItemAgent, startItemAgent } from './item-agent.ts';
 import { InterruptedError, NeedsAttentionError } from './lib/errors.ts';
 import type { PlanItem, PlanWave } from './lib/plan-types.ts';
 import { createSlots, type Slots } from './lib/slots.ts';
@@ -38,6 +38,10 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
       let lastLine = '';
       for (;;) {
         const state = await pollItemAgent(ctx, item.issue);
+        if (state.kind === 'not-started') {
+          await forgetUnstartedAttempt(ctx, item.issue);
+          break;
+        }
         if (state.kind !== 'running') {
           const next = await finishItemAttempt(ctx, item, state);
           if (next === 'final' && statusOf(ctx, item.issue) === 'failed' && ctx.options.failFast) run.stopped = true;

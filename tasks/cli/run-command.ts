@@ -26,6 +26,10 @@ export async function stopAgents(ctx: Ctx): Promise<number[]> {
       killed.push(st.issue);
     }
   }
+  // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget.
+  await ctx.store.update((s) => {
+    for (const issue of killed) Object.assign(s.items[String(issue)] ?? {}, { status: 'pending', process: null, attemptBase: s.items[String(issue)]?.attempts ?? 0 });
+  });
   return killed;
 }
 
@@ -33,7 +37,7 @@ export async function stopAgents(ctx: Ctx): Promise<number[]> {
 async function resetForRetry(ctx: Ctx): Promise<void> {
   await ctx.store.update((s) => {
     for (const it of Object.values(s.items)) {
-      if (it.status === 'failed' || it.status === 'skipped') Object.assign(it, { status: 'pending', attempts: 0, skipReason: null, finishSeq: null });
+      if (it.status === 'failed' || it.status === 'skipped') Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
     }
   });
 }

@@ -57,6 +57,8 @@ export interface ItemState {
   readonly wave: number;
   readonly status: ItemStatus;
   readonly attempts: number;
+  /** Attempts made before this run's retry budget started (`run` again after a failure); absent = 0. */
+  readonly attemptBase?: number;
   readonly branch: string | null;
   readonly worktree: string | null;
   readonly base: string | null;
