@@ -1,7 +1,8 @@
 /** Guards on what an agent did (DESIGN resilience): writes outside its worktree, huge files, committed conflict markers. */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { dirtyPaths, git, gitRaw } from './lib/git.ts';
+import { dirtyPaths, git, gitRaw, revParse } from './lib/git.ts';
+import type { State } from './lib/state-types.ts';
 
 /** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -10,16 +11,77 @@ export const MAX_FILE_BYTES = 10 * 1024 * 1024;
  * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
  */
-export async function writesOutside(checkout: string, sinceMs: number, ignore: readonly string[] = []): Promise<string[]> {
+export async function writesOutside(checkout: string, sinceMs: number, ignore: readonly string[] = []): Promise<Array<{ path: string; at: number }>> {
   const dirty = await dirtyPaths(checkout).catch(() => []);
-  return dirty.filter((p) => {
-    if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) return false;
+  const out: Array<{ path: string; at: number }> = [];
+  for (const p of dirty) {
+    if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
+    let at: number;
     try {
-      return statSync(path.join(checkout, p)).mtimeMs >= sinceMs - 1000;
+      at = statSync(path.join(checkout, p)).mtimeMs;
     } catch {
-      return true; // deleted while the agent ran
+      at = Date.now(); // deleted while the agent ran
     }
-  });
+    if (at >= sinceMs - 1000) out.push({ path: p, at });
+  }
+  return out;
+}
+
+/** When an agent ran: from its start to its end (or now while it runs). */
+export interface AgentWindow {
+  readonly issue: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Windows of every item agent of the milestone, from state. */
+export function agentWindows(state: State, now = Date.now()): AgentWindow[] {
+  const out: AgentWindow[] = [];
+  for (const it of Object.values(state.items)) {
+    if (it.process) out.push({ issue: it.issue, start: Date.parse(it.process.startedAt), end: now });
+    else if (it.finishedAt && it.result) out.push({ issue: it.issue, start: Date.parse(it.finishedAt) - it.result.durationMs, end: Date.parse(it.finishedAt) });
+  }
+  return out;
+}
+
+/** What one attempt did that no item may do: `violations` fail it, `flags` are shown with it. */
+export interface GuardFindings {
+  readonly violations: readonly string[];
+  readonly flags: readonly string[];
+}
+
+/**
+ * Check an ended attempt. A write into the user's checkout or the integration worktree is blamed on this agent when
+ * it was the only agent running at the time of the write; when several were, each of them gets a flag (who did it
+ * cannot be told apart), and landing stops anyway because the checkout is dirty.
+ */
+export async function checkGuards(
+  where: { readonly repo: string; readonly integration: string },
+  me: { readonly issue: number; readonly start: number; readonly base: string | null; readonly branch: string | null },
+  windows: readonly AgentWindow[],
+): Promise<GuardFindings> {
+  const violations: string[] = [];
+  const flags: string[] = [];
+  const places = [
+    { label: `the user's checkout ${where.repo}`, dir: where.repo },
+    { label: 'the integration worktree', dir: where.integration },
+  ];
+  for (const place of places) {
+    if (!existsSync(place.dir)) continue;
+    const writes = await writesOutside(place.dir, me.start);
+    const mine = writes.filter((w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000));
+    const shared = writes.filter((w) => !mine.includes(w));
+    if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${mine.slice(0, 5).map((w) => w.path).join(', ')}`);
+    if (shared.length) flags.push(`${place.label} changed while this and other agents ran: ${shared.slice(0, 5).map((w) => w.path).join(', ')}`);
+  }
+  if (me.base && me.branch && (await revParse(where.repo, `refs/heads/${me.branch}`))) {
+    const ref = `refs/heads/${me.branch}`;
+    const big = await oversizedFiles(where.repo, me.base, ref);
+    if (big.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
+    const markers = await committedConflictMarkers(where.repo, me.base, ref);
+    if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
+  }
+  return { violations, flags };
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes. */

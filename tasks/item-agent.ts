@@ -1,5 +1,4 @@
 /** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
@@ -7,10 +6,9 @@ import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFil
 import { buildItemPrompt } from './agents/prompt.ts';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
-import { committedConflictMarkers, MAX_FILE_BYTES, oversizedFiles, writesOutside } from './guards.ts';
+import { agentWindows, checkGuards } from './guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from './lib/child-env.ts';
-import { revParse } from './lib/git.ts';
 import { formatDuration } from './lib/duration.ts';
 import { BadInputError } from './lib/errors.ts';
 import { isGroupAlive } from './lib/process-info.ts';
@@ -135,22 +133,6 @@ export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<v
   });
 }
 
-/** What the agent did that no item may do (DESIGN resilience guards); empty when all is well. */
-async function guardViolations(ctx: Ctx, base: string | null, branch: string | null, startedAt: number): Promise<string[]> {
-  const out: string[] = [];
-  const outside = await writesOutside(ctx.repo, startedAt);
-  if (outside.length) out.push(`wrote outside its worktree, in ${ctx.repo}: ${outside.slice(0, 5).join(', ')}`);
-  const integration = existsSync(ctx.integrationWorktree) ? await writesOutside(ctx.integrationWorktree, startedAt) : [];
-  if (integration.length) out.push(`wrote outside its worktree, in the integration worktree: ${integration.slice(0, 5).join(', ')}`);
-  if (base && branch && (await revParse(ctx.repo, `refs/heads/${branch}`))) {
-    const big = await oversizedFiles(ctx.repo, base, `refs/heads/${branch}`);
-    if (big.length) out.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
-    const markers = await committedConflictMarkers(ctx.repo, base, `refs/heads/${branch}`);
-    if (markers.length) out.push(`commits conflict markers in ${markers.join(', ')}`);
-  }
-  return out;
-}
-
 /** Judge an ended attempt and record it; returns whether the item gets another attempt. */
 export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>): Promise<'retry' | 'final'> {
   const st = itemState(ctx, item.issue);
@@ -169,7 +151,12 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
           ok: false, text: '', costUsd: null, turns: null, sessionId: null, usage: null, denials: [],
           failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
         };
-  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', await guardViolations(ctx, st.base, st.branch, startedAt));
+  const guards = await checkGuards(
+    { repo: ctx.repo, integration: ctx.integrationWorktree },
+    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch },
+    agentWindows(ctx.store.current()),
+  );
+  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards);
   // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
   const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;

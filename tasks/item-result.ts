@@ -4,6 +4,7 @@ import { parseReport } from './agents/report.ts';
 import { existsSync } from 'node:fs';
 import { dirtyPaths, git, revParse } from './lib/git.ts';
 import type { ItemResult, ItemStatus } from './lib/state-types.ts';
+import type { GuardFindings } from './guards.ts';
 
 /** What git says about an item branch. */
 export interface BranchFacts {
@@ -52,7 +53,7 @@ function sameSet(a: readonly string[], b: readonly string[]): { missing: string[
 }
 
 /** Classify an attempt (DESIGN §5): COMPLETE without commits is failed; disagreements with git are flagged. */
-export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: string, violations: readonly string[] = []): Verdict {
+export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: string, guards: GuardFindings = { violations: [], flags: [] }): Verdict {
   const report = outcome.text ? parseReport(outcome.text) : null;
   const flags: string[] = [];
   if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
@@ -64,13 +65,14 @@ export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: 
     if (missing.length) flags.push(`git shows changed files the report does not list: ${missing.join(', ')}`);
   }
   if (facts.uncommitted.length) flags.push(`uncommitted changes left in the worktree (never merged): ${facts.uncommitted.join(', ')}`);
+  flags.push(...guards.flags);
   if (outcome.denials.length) flags.push(`tool calls denied: ${outcome.denials.join('; ')}`);
   const result = {
     report, commits: facts.commits, files: facts.files, uncommitted: facts.uncommitted, flags,
     costUsd: outcome.costUsd, turns: outcome.turns, sessionId: outcome.sessionId, usage: outcome.usage, denials: outcome.denials,
   };
   const fail = (failure: string): Verdict => ({ status: 'failed', failure, result });
-  if (violations.length) return fail(violations.join('; '));
+  if (guards.violations.length) return fail(guards.violations.join('; '));
   if (!outcome.ok) return fail(outcome.failure ?? 'agent failed');
   if (!report) return fail('the final text has no report (no STATUS line)');
   if (report.status === null) return fail('the report has no valid STATUS (COMPLETE, PARTIAL or FAILED)');

@@ -240,7 +240,7 @@ test('cost, turns and session id come from the CLI JSON, into state.json and rep
     assert.ok(cost > 0, `cost cell in ${row}`);
     assert.ok(Number(cells[8]) >= 4, `turns cell in ${row}`);
   }
-  const total = /Agent cost: \$(\d+\.\d+); turns: (\d+)\./.exec(report);
+  const total = /Agent cost: \$(\d+\.\d+); turns: (\d+) \(items, plus 2 conflict\/fix agent run\(s\)\)\./.exec(report);
   assert.ok(total && Number(total[1]) > 0 && Number(total[2]) >= 16, report);
 });
 

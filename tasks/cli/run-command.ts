@@ -106,7 +106,16 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
       let waves: number[] | undefined;
       if (kind === 'run') {
         await resetForRetry(ctx);
-        await executeRun(ctx, graph, renderer);
+        try {
+          await executeRun(ctx, graph, renderer);
+        } catch (error) {
+          // A run that stops (at land, say) still tells which items need a human.
+          const pending = itemsNeedingAttention(ctx, false);
+          if (error instanceof NeedsAttentionError && pending.length && !error.message.includes('needs attention:')) {
+            throw new NeedsAttentionError(`${error.message}\n${formatAttention(ctx, pending)}`);
+          }
+          throw error;
+        }
       } else {
         const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
         await executeStep(ctx, graph, stepName as StepId, scope, renderer);

@@ -57,12 +57,18 @@ export async function findCommonDir(repo: string): Promise<string> {
 
 /** Paths with uncommitted changes (tracked or untracked, not ignored). */
 export async function dirtyPaths(cwd: string): Promise<string[]> {
-  const out = await git(cwd, ['status', '--porcelain', '-z', '--untracked-files=all']);
-  return out
-    .split('\0')
-    .filter(Boolean)
-    .filter((entry, i, all) => !(i > 0 && /^R/.test(all[i - 1] ?? '')))
-    .map((entry) => entry.slice(3));
+  // Not trimmed: the first entry's status may start with a space (" M file").
+  const out = await gitRaw(cwd, ['status', '--porcelain', '-z', '--untracked-files=all']);
+  if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);
+  const entries = out.stdout.split('\0').filter(Boolean);
+  const paths: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as string;
+    paths.push(entry.slice(3));
+    // A rename or copy is followed by its source path.
+    if (/^[RC]/.test(entry)) i++;
+  }
+  return paths;
 }
 
 /** One worktree as `git worktree list --porcelain` gives it. */
