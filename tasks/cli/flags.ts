@@ -13,6 +13,8 @@ export interface Flags {
   readonly mermaid: boolean;
   readonly dryRun: boolean;
   readonly help: boolean;
+  /** `run --stop`: stop the milestone's live agents and exit. */
+  readonly stop: boolean;
   readonly options: RunOptions;
 }
 
@@ -57,6 +59,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
     mermaid: parsed.mermaid === true,
     dryRun: parsed['dry-run'] === true,
     help: parsed.help === true,
+    stop: parsed.stop === true,
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,

@@ -93,6 +93,15 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
     const lock = acquireRunLock(ctx.stateDir, ctx.plan.milestone.id, `${kind} ${args.join(' ')}`);
     if (lock.tookOverFrom) ctx.events.emit({ type: 'notice', message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})` });
     ctx.events.emit({ type: 'run-start', milestone: ctx.plan.milestone.id, command: `${kind} ${args.join(' ')}`, pid: process.pid });
+    if (flags.stop) {
+      try {
+        const stopped = await stopAgents(ctx);
+        io.err(stopped.length ? `stopped the agents of ${stopped.map((i) => `#${i}`).join(', ')}; run again to start them afresh` : `milestone ${ctx.plan.milestone.id} has no live agent`);
+        return finish(ctx, 0);
+      } finally {
+        lock.release();
+      }
+    }
     try {
       const graph = compileGraph(ctx.plan);
       if (flags.dryRun) {
