@@ -37,6 +37,9 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
       const startedAt = Date.now();
       let lastLine = '';
       for (;;) {
+        // Interrupted: leave the agent for a later `run` to re-attach to. Checked before looking: an agent a second
+        // Ctrl-C is killing would otherwise be judged here as died (failed) while `stopAgents` makes it pending.
+        if (ctx.signal.aborted) return;
         const state = await pollItemAgent(ctx, item.issue);
         if (state.kind === 'not-started') {
           await forgetUnstartedAttempt(ctx, item.issue);
@@ -47,8 +50,6 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
           if (next === 'final' && statusOf(ctx, item.issue) === 'failed' && ctx.options.failFast) run.stopped = true;
           break;
         }
-        // Interrupted: leave the agent running for a later `run` to re-attach to.
-        if (ctx.signal.aborted) return;
         const st = ctx.store.current().items[String(item.issue)];
         // Every 10 s: line-based renderers (CI, pipes) print each change.
         const line = `in progress (attempt ${st?.attempts ?? 1}, ${Math.floor((Date.now() - startedAt) / 10_000) * 10}s)`;

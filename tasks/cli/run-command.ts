@@ -4,9 +4,11 @@ import { formatAttention, itemsNeedingAttention } from '../attention.ts';
 import { createContext, refuseInsideAgent } from '../create-context.ts';
 import { executeRun, executeStep, type RendererKind } from '../execute.ts';
 import { compileGraph } from '../graph.ts';
-import { killGroup } from '../agents/process.ts';
+import { isRunning, killGroup, readExitCode } from '../agents/process.ts';
+import { attemptFiles } from '../item-agent.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
 import { acquireRunLock } from '../lib/run-lock.ts';
+import type { AgentProcess, ItemState } from '../lib/state-types.ts';
 import { STEP_IDS, type StepId } from '../step.ts';
 import { STEPS } from '../steps.ts';
 import type { Flags } from './flags.ts';
@@ -17,14 +19,25 @@ function rendererFor(flags: Flags, io: Io): RendererKind {
   return io.isTTY && !io.env.CI ? 'default' : 'simple';
 }
 
-/** Stop every live agent of the milestone (second Ctrl-C, or `run --stop`). */
+/** Items whose agent runs now: its process (pid + start time) or group is alive and its wrapper has not written the exit code. */
+function liveAgents(ctx: Ctx): ItemState[] {
+  return Object.values(ctx.store.current().items).filter((st) => st.status === 'in-progress' && st.process !== null && isRunning(st.process) && !ended(ctx, st));
+}
+
+/** Whether the item's current attempt ended on its own (exit code written; what it left in its group is killed when judged). */
+function ended(ctx: Ctx, st: ItemState): boolean {
+  return readExitCode(attemptFiles(ctx, st.issue, st.attempts)) !== null;
+}
+
+/**
+ * Stop every live agent of the milestone (second Ctrl-C, or `run --stop`). An agent that ended by itself, before
+ * or while it was stopped, stays in progress: the next run judges its result instead of throwing it away.
+ */
 export async function stopAgents(ctx: Ctx): Promise<number[]> {
   const killed: number[] = [];
-  for (const st of Object.values(ctx.store.current().items)) {
-    if (st.status === 'in-progress' && st.process) {
-      await killGroup(st.process.pid, 2000);
-      killed.push(st.issue);
-    }
+  for (const st of liveAgents(ctx)) {
+    await killGroup((st.process as AgentProcess).pid, 2000);
+    if (!ended(ctx, st)) killed.push(st.issue);
   }
   // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget.
   await ctx.store.update((s) => {
@@ -42,26 +55,56 @@ async function resetForRetry(ctx: Ctx): Promise<void> {
   });
 }
 
+/** After a first signal, how long a runner whose agents live stays to hear a second one (which stops them too). */
+const SECOND_SIGNAL_MS = 1500;
+
+/** What the work of a command needs of the signal handling. */
+interface Signals {
+  /**
+   * After an interruption, before the run lock is released: while agents live, wait a moment for a second signal,
+   * and let the stopping it starts finish (otherwise the runner would be gone before a second Ctrl-C could come).
+   */
+  settle(): Promise<void>;
+}
+
 /** Run `fn` with SIGINT/SIGTERM handling: the first stops scheduling, a second stops the agents too. */
-async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx: Ctx | null }, fn: () => Promise<T>): Promise<T> {
+async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx: Ctx | null }, fn: (signals: Signals) => Promise<T>): Promise<T> {
   let count = 0;
+  let settling = false;
+  let stopping: Promise<void> | null = null;
+  let heard = (): void => undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
       io.err(`${signal}: stopping; live agents keep running for the next run (press Ctrl-C again to stop them too)`);
       ctxRef.ctx?.events.emit({ type: 'notice', message: `${signal} received: stopping scheduling` });
       controller.abort();
-    } else if (ctxRef.ctx) {
-      void stopAgents(ctxRef.ctx).then((issues) => {
+    } else if (ctxRef.ctx && !stopping) {
+      stopping = stopAgents(ctxRef.ctx).then((issues) => {
         io.err(`stopped the agents of ${issues.map((i) => `#${i}`).join(', ') || 'no item'}`);
-        process.exit(130);
+        // Still busy (a gate does not watch the signal): asked twice, the runner does not keep the user waiting.
+        if (!settling) process.exit(130);
+      });
+      heard();
+    }
+  };
+  const settle = async (): Promise<void> => {
+    settling = true;
+    if (!stopping && ctxRef.ctx && liveAgents(ctxRef.ctx).length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SECOND_SIGNAL_MS);
+        heard = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
+    await stopping;
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await fn();
+    return await fn({ settle });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -78,7 +121,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
   const controller = new AbortController();
   const ref: { ctx: Ctx | null } = { ctx: null };
   const escalated = new Set<number>();
-  return withSignals(io, controller, ref, async () => {
+  return withSignals(io, controller, ref, async (signals) => {
     const ctx = await createContext({
       milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan, options: flags.options, signal: controller.signal, env: io.env,
       confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)),
@@ -138,6 +181,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
       ctx.events.emit({ type: 'run-end', exitCode: (error as { exitCode?: number }).exitCode ?? 1, message: (error as Error).message });
       throw error;
     } finally {
+      if (controller.signal.aborted) await signals.settle();
       lock.release();
     }
   });

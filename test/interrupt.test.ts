@@ -1,0 +1,140 @@
+/**
+ * Interruption controls (DESIGN §4 failures and re-runs; docs/steps.md): Ctrl-C (SIGINT) or SIGTERM stops scheduling,
+ * leaves live agents running and exits 130, and `run` again re-attaches; a second Ctrl-C stops the agents too (items
+ * back to pending, not failed); `run --stop` stops the agents of an interrupted run. Real runners and `command`
+ * agents that count their starts in a file outside the repository.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { COMMITTING_AGENT, readEvents, runCli } from './support/fixture.ts';
+import { run, show, waitFor } from './support/wave-rig.ts';
+import { assertLanded, groupMembers, isAlive, makeRig, startRunner, stateOf, type Rig } from './support/converge-rig.ts';
+
+/** An agent that counts its start, sleeps `seconds`, then commits and reports COMPLETE. */
+const sleeper = (seconds: number) => `echo "$WM_ISSUE" >> "$COUNTER"; sleep ${seconds}; ${COMMITTING_AGENT}`;
+
+/** Start `run` and wait until `n` agents were spawned; returns the runner and their pids by issue. */
+async function runUntilSpawned(rig: Rig, n: number) {
+  const runner = startRunner(rig);
+  const spawned = await waitFor(`${n} agent(s) spawned`, () => {
+    const ev = readEvents(rig.repo).filter((e) => e.type === 'agent-spawned');
+    return ev.length >= n ? ev : undefined;
+  });
+  return { runner, pids: new Map<number, number>(spawned.map((e) => [e.issue as number, e.pid as number])) };
+}
+
+const stop = (rig: Rig) => runCli('run', ['7', '--repo', rig.repo.dir, '--stop'], { env: rig.env, timeoutMs: 30_000 });
+
+test('SIGINT once while an agent works: exit 130, the agent lives on; run again re-attaches (one start) and lands', async () => {
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(4) });
+  try {
+    const { runner, pids } = await runUntilSpawned(rig, 1);
+    const pid = pids.get(1) as number;
+    runner.kill('SIGINT');
+    const r = await runner.done;
+    assert.is(r.code, 130, show(r));
+    assert.match(r.stderr, 'SIGINT: stopping; live agents keep running for the next run');
+    assert.ok(isAlive(pid), 'the agent was stopped by one Ctrl-C');
+    const item = stateOf(rig.repo).items['1'];
+    assert.is(item.status, 'in-progress');
+    assert.is(item.process.pid, pid);
+    assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
+    assert.equal(readEvents(rig.repo).filter((e) => e.type === 'run-end').map((e) => e.exitCode), [130]);
+
+    const eventsBefore = readEvents(rig.repo).length;
+    const again = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, again, [1]);
+    assert.equal(rig.starts(), ['1'], 'the agent was started again');
+    assert.not.ok(readEvents(rig.repo).slice(eventsBefore).some((e) => e.type === 'agent-spawned'));
+    assert.is(stateOf(rig.repo).items['1'].attempts, 1);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test('SIGINT twice (0.5 s apart): exit 130, every agent process group gone, items pending (not failed); run again starts each once more and lands', async () => {
+  const rig = await makeRig({ command: sleeper(4) });
+  try {
+    const { runner, pids } = await runUntilSpawned(rig, 2);
+    runner.kill('SIGINT');
+    await sleep(500);
+    runner.kill('SIGINT');
+    const r = await runner.done;
+    assert.is(r.code, 130, show(r));
+    assert.match(r.stderr, /stopped the agents of #[12], #[12]/);
+    for (const [issue, pid] of pids) {
+      assert.equal(groupMembers(pid), [], `#${issue}: its process group is still alive`);
+      const item = stateOf(rig.repo).items[String(issue)];
+      assert.equal([item.status, item.process, item.failure, item.attempts], ['pending', null, null, 1], JSON.stringify(item));
+    }
+    assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
+    assert.equal(rig.starts(), ['1', '2']);
+
+    const again = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, again);
+    assert.not.match(again.stderr, 'took over a stale run.lock');
+    assert.equal(rig.starts(), ['1', '1', '2', '2']);
+    for (const issue of ['1', '2']) assert.is(stateOf(rig.repo).items[issue].attempts, 2);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test('SIGTERM acts as one Ctrl-C (exit 130, agent alive); run --stop then stops it (item pending); --stop again: "has no live agent"; run lands', async () => {
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(6) });
+  try {
+    const { runner, pids } = await runUntilSpawned(rig, 1);
+    const pid = pids.get(1) as number;
+    runner.kill('SIGTERM');
+    const r = await runner.done;
+    assert.is(r.code, 130, show(r));
+    assert.match(r.stderr, 'SIGTERM: stopping; live agents keep running for the next run');
+    assert.ok(isAlive(pid), 'SIGTERM stopped the agent');
+    assert.is(stateOf(rig.repo).items['1'].status, 'in-progress');
+
+    const stopped = await stop(rig);
+    assert.is(stopped.code, 0, show(stopped));
+    assert.match(stopped.stderr, 'stopped the agents of #1; run again to start them afresh');
+    assert.equal(groupMembers(pid), [], 'the agent still runs after --stop');
+    const item = stateOf(rig.repo).items['1'];
+    assert.equal([item.status, item.process, item.failure], ['pending', null, null], JSON.stringify(item));
+
+    const idle = await stop(rig);
+    assert.is(idle.code, 0, show(idle));
+    assert.match(idle.stderr, 'milestone 7 has no live agent');
+    assert.equal(stateOf(rig.repo).items['1'], item, '--stop with nothing alive changed the item');
+
+    const again = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, again, [1]);
+    assert.equal(rig.starts(), ['1', '1']);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test('run --stop after the interrupted run\'s agent ended by itself: "has no live agent", its result is kept and judged by the next run', async () => {
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(2) });
+  try {
+    const { runner } = await runUntilSpawned(rig, 1);
+    runner.kill('SIGINT');
+    assert.is((await runner.done).code, 130);
+    await waitFor('the agent to end', () => existsSync(path.join(rig.repo.stateDir, 'items', '1', 'item-1.exit')), 15_000);
+
+    const stopped = await stop(rig);
+    assert.is(stopped.code, 0, show(stopped));
+    assert.match(stopped.stderr, 'milestone 7 has no live agent');
+    assert.is(stateOf(rig.repo).items['1'].status, 'in-progress', 'the finished attempt was thrown away');
+
+    const again = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, again, [1]);
+    assert.equal(rig.starts(), ['1'], 'the finished work was done again');
+    assert.is(stateOf(rig.repo).items['1'].attempts, 1);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test.run();
