@@ -1,16 +1,17 @@
 /**
- * Every step runnable alone and converging from a half-done state (DESIGN §4; docs/steps.md), part 2: prepare,
- * branch, land and complete, and every step of a milestone run twice in a row (the second a no-op). States are made by
- * hand with git and by editing state.json; the steps run through the real CLI. (worktrees, wait, merge: converge.test.ts.)
+ * Every step runnable alone and converging from a half-done state (DESIGN §4; docs/steps.md), part 2: prepare and
+ * branch, and every step of a milestone run twice in a row (the second a no-op; complete after a landing). States are
+ * made by hand with git and by editing state.json; the steps run through the real CLI.
+ * (worktrees, wait, merge, land, complete: converge.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, readEvents, refExists, runCli } from './support/fixture.ts';
+import { git, refExists } from './support/fixture.ts';
 import { run, show, step, waitFor } from './support/wave-rig.ts';
-import { assertLanded, BRANCH, editState, integrationDir, itemDir, makeRig, stateOf, stateText, stepsOk, stepTwice } from './support/converge-rig.ts';
+import { assertLanded, BRANCH, integrationDir, itemDir, makeRig, stateOf, stateText, stepsOk, stepTwice } from './support/converge-rig.ts';
 
 const STASH_MESSAGE = 'work-milestone: pre-run main';
 
@@ -104,53 +105,6 @@ test("branch: the user's own branch of that name, without our worktree → exit 
     assert.is(adopted.code, 0, show(adopted));
     assert.is(stateOf(rig.repo).branch.base, main);
     assert.is(await git(integrationDir(rig.repo), 'rev-parse', 'HEAD'), userTip, 'the adopted branch keeps its commits');
-  } finally {
-    rig.cleanup();
-  }
-});
-
-test('land: main merged locally but not pushed (--no-push), then run without it → pushed; nothing else redone', async () => {
-  const rig = await makeRig({ origin: true });
-  try {
-    const originBefore = await git(rig.repo.origin as string, 'rev-parse', 'main');
-    const local = await run(rig.repo, [], rig.env);
-    await assertLanded(rig, local);
-    const main = await git(rig.repo.dir, 'rev-parse', 'main');
-    assert.is.not(main, originBefore);
-    assert.is(await git(rig.repo.origin as string, 'rev-parse', 'main'), originBefore, '--no-push pushed');
-    assert.is(stateOf(rig.repo).land.pushed, false);
-    const eventsBefore = readEvents(rig.repo).length;
-
-    const pushed = await runCli('run', ['7', '--repo', rig.repo.dir], { env: rig.env, timeoutMs: 60_000 });
-    assert.is(pushed.code, 0, show(pushed));
-    assert.is(await git(rig.repo.origin as string, 'rev-parse', 'main'), main);
-    assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main merged again');
-    assert.is(stateOf(rig.repo).land.pushed, true);
-    const events = readEvents(rig.repo).slice(eventsBefore);
-    assert.equal(events.filter((e) => e.type === 'step-done').map((e) => e.node), ['land']);
-    assert.equal(events.filter((e) => e.type === 'land').map((e) => [e.phase, e.sha]), [['pushed', main]]);
-    assert.equal(rig.starts(), ['1', '2']);
-  } finally {
-    rig.cleanup();
-  }
-});
-
-test('complete cut short after its removals, before its record (no report.md, complete null) → run converges, nothing redone', async () => {
-  const rig = await makeRig();
-  try {
-    await assertLanded(rig, await run(rig.repo, [], rig.env));
-    const main = await git(rig.repo.dir, 'rev-parse', 'main');
-    const report = path.join(rig.repo.stateDir, 'report.md');
-    rmSync(report);
-    editState(rig.repo, (s) => {
-      s.complete = null;
-    });
-
-    const again = await run(rig.repo, [], rig.env);
-    await assertLanded(rig, again);
-    assert.ok(existsSync(report), 'report.md not written');
-    assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main moved');
-    assert.equal(rig.starts(), ['1', '2']);
   } finally {
     rig.cleanup();
   }

@@ -1,14 +1,14 @@
 /**
  * Every step runnable alone and converging from the half-done states a crash leaves (DESIGN §4; docs/steps.md):
- * worktrees, wait and merge. Each state is made by hand, with git and by editing state.json; then the one step runs
- * through the real CLI, then `run`; agents count their starts in a file outside the repository.
- * (prepare, branch, land, complete and every step twice: test/converge-2.test.ts.)
+ * worktrees, wait, merge, land and complete. Each state is made by hand, with git and by editing state.json; then the
+ * one step runs through the real CLI, then `run`; agents count their starts in a file outside the repository.
+ * (prepare, branch and every step twice: test/converge-2.test.ts.)
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, gitOk, readEvents } from './support/fixture.ts';
+import { git, gitOk, readEvents, runCli } from './support/fixture.ts';
 import { run, show, step } from './support/wave-rig.ts';
 import {
   assertLanded, BRANCH, deadPid, editState, integrationDir, itemBranch, itemDir, itemMerges, makeRig, stateOf, stepsOk, TO_WORKTREES,
@@ -177,6 +177,53 @@ test('wait: a result on disk but not in state (dead pid) is judged from its file
     const landed = await run(rig.repo, [], rig.env);
     await assertLanded(rig, landed);
     assert.equal(rig.starts(), ['2']);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test('land: main merged locally but not pushed (--no-push), then run without it → pushed; nothing else redone', async () => {
+  const rig = await makeRig({ origin: true });
+  try {
+    const originBefore = await git(rig.repo.origin as string, 'rev-parse', 'main');
+    const local = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, local);
+    const main = await git(rig.repo.dir, 'rev-parse', 'main');
+    assert.is.not(main, originBefore);
+    assert.is(await git(rig.repo.origin as string, 'rev-parse', 'main'), originBefore, '--no-push pushed');
+    assert.is(stateOf(rig.repo).land.pushed, false);
+    const eventsBefore = readEvents(rig.repo).length;
+
+    const pushed = await runCli('run', ['7', '--repo', rig.repo.dir], { env: rig.env, timeoutMs: 60_000 });
+    assert.is(pushed.code, 0, show(pushed));
+    assert.is(await git(rig.repo.origin as string, 'rev-parse', 'main'), main);
+    assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main merged again');
+    assert.is(stateOf(rig.repo).land.pushed, true);
+    const events = readEvents(rig.repo).slice(eventsBefore);
+    assert.equal(events.filter((e) => e.type === 'step-done').map((e) => e.node), ['land']);
+    assert.equal(events.filter((e) => e.type === 'land').map((e) => [e.phase, e.sha]), [['pushed', main]]);
+    assert.equal(rig.starts(), ['1', '2']);
+  } finally {
+    rig.cleanup();
+  }
+});
+
+test('complete cut short after its removals, before its record (no report.md, complete null) → run converges, nothing redone', async () => {
+  const rig = await makeRig();
+  try {
+    await assertLanded(rig, await run(rig.repo, [], rig.env));
+    const main = await git(rig.repo.dir, 'rev-parse', 'main');
+    const report = path.join(rig.repo.stateDir, 'report.md');
+    rmSync(report);
+    editState(rig.repo, (s) => {
+      s.complete = null;
+    });
+
+    const again = await run(rig.repo, [], rig.env);
+    await assertLanded(rig, again);
+    assert.ok(existsSync(report), 'report.md not written');
+    assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main moved');
+    assert.equal(rig.starts(), ['1', '2']);
   } finally {
     rig.cleanup();
   }

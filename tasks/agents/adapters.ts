@@ -1,7 +1,7 @@
 /** The adapter for each agent kind. */
-import { BadInputError } from '../lib/errors.ts';
 import type { AgentKind } from '../lib/plan-types.ts';
 import { claudeAgent } from './claude.ts';
+import { codexAgent } from './codex.ts';
 import { commandAgent } from './command.ts';
 import { scriptedAgent } from './scripted.ts';
 import type { AgentAdapter } from './types.ts';
@@ -16,6 +16,6 @@ export function adapterFor(kind: AgentKind): AgentAdapter {
     case 'scripted':
       return scriptedAgent;
     case 'codex':
-      throw new BadInputError('agent codex is not built yet; use claude, command or scripted');
+      return codexAgent;
   }
 }
