@@ -29,8 +29,10 @@ export const branch: Step = {
   async check(ctx) {
     const recorded = ctx.store.current().branch;
     if (!recorded) return todo('integration branch not created');
-    // After complete the branch is deleted on purpose.
+    // After complete (or during it, once landed) the branch is deleted on purpose.
     if (ctx.store.current().complete) return DONE;
+    const landed = ctx.store.current().land;
+    if (landed && (await isAncestor(ctx.repo, landed.integration, `refs/heads/${MAIN_BRANCH}`)) && !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))) return DONE;
     const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
     if (!head) return todo(`branch ${recorded.name} is missing`);
     if (!(await isAncestor(ctx.repo, recorded.base, head))) return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);

@@ -149,7 +149,7 @@ export const merge: Step = {
       if (!st.merge?.sha) return todo(`#${item.issue} not merged`);
       if (st.status === 'partial' && st.followUps.length === 0) return todo(`#${item.issue} is PARTIAL and has no follow-up yet`);
       if (head && !(await isAncestor(ctx.repo, st.merge.sha, head))) return todo(`#${item.issue}'s merge is no longer on integration`);
-      if (!head && !state.complete) return todo('the integration branch is missing');
+      if (!head && !state.complete && !state.land) return todo('the integration branch is missing');
     }
     return DONE;
   },
