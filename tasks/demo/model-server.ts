@@ -16,6 +16,7 @@
  *   some configurations, sends a classifier side query; both are answered.
  */
 import http from 'node:http';
+import { listenOnLoopback } from './loopback.ts';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -340,31 +341,13 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
       }
     });
   });
-  // Keep-alive sockets of a finished CLI must not hold close() up.
-  server.keepAliveTimeout = 1000;
-
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') {
-        reject(new Error('model server: no address'));
-        return;
-      }
-      resolve({
-        url: `http://127.0.0.1:${addr.port}`,
-        requests,
-        setScenario(next) {
-          scenario = next;
-          failures = new Map();
-        },
-        close() {
-          return new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          });
-        },
-      });
-    });
-  });
+  return listenOnLoopback(server, 'model server').then(({ port, close }) => ({
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    setScenario(next) {
+      scenario = next;
+      failures = new Map();
+    },
+    close,
+  }));
 }

@@ -18,6 +18,7 @@
  *   backoff for ~25 s before the turn fails.
  */
 import http from 'node:http';
+import { listenOnLoopback } from './loopback.ts';
 import { randomBytes } from 'node:crypto';
 
 /** One answer of the scripted model: a shell command (an `exec_command` call) or the final text. */
@@ -250,30 +251,13 @@ export function startResponsesServer(agents: readonly ResponsesAgent[], options:
       }
     });
   });
-  server.keepAliveTimeout = 1000;
-
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') {
-        reject(new Error('responses server: no address'));
-        return;
-      }
-      resolve({
-        url: `http://127.0.0.1:${addr.port}/v1`,
-        requests,
-        setScenario(next) {
-          scenario = next;
-          failures = new Map();
-        },
-        close() {
-          return new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          });
-        },
-      });
-    });
-  });
+  return listenOnLoopback(server, 'responses server').then(({ port, close }) => ({
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    setScenario(next) {
+      scenario = next;
+      failures = new Map();
+    },
+    close,
+  }));
 }

@@ -1,0 +1,32 @@
+/** Listen on 127.0.0.1 (random port) for the demo's scripted servers. */
+import type http from 'node:http';
+
+/** A listening server: its port, and a close that does not wait for idle keep-alive sockets. */
+export interface Listening {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Start `server` on 127.0.0.1 at a free port. */
+export function listenOnLoopback(server: http.Server, what: string): Promise<Listening> {
+  // Keep-alive sockets of a finished CLI must not hold close() up.
+  server.keepAliveTimeout = 1000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      if (!addr || typeof addr === 'string') {
+        reject(new Error(`${what}: no address`));
+        return;
+      }
+      resolve({
+        port: addr.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
