@@ -30,3 +30,23 @@ export function listenOnLoopback(server: http.Server, what: string): Promise<Lis
     });
   });
 }
+
+/** A request's path (without query) and its body, parsed as JSON when it is JSON. */
+export function readRequest(req: http.IncomingMessage): Promise<{ pathname: string; raw: string; body: unknown }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = null;
+      if (raw) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          body = raw;
+        }
+      }
+      resolve({ pathname: (req.url ?? '/').split('?')[0] ?? '/', raw, body });
+    });
+  });
+}

@@ -16,7 +16,7 @@
  *   some configurations, sends a classifier side query; both are answered.
  */
 import http from 'node:http';
-import { listenOnLoopback } from './loopback.ts';
+import { listenOnLoopback, readRequest } from './loopback.ts';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -299,19 +299,7 @@ export function startModelServer(agents: readonly ScriptedAgent[], options: Mode
   }
 
   const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const pathname = (req.url ?? '/').split('?')[0] ?? '/';
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = null;
-      if (raw) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = raw;
-        }
-      }
+    void readRequest(req).then(({ pathname, raw, body }) => {
       options.onRequest?.({ method: req.method ?? '', url: req.url ?? '', body });
       try {
         if (req.method === 'POST' && pathname === '/v1/messages') {

@@ -18,7 +18,7 @@
  *   backoff for ~25 s before the turn fails.
  */
 import http from 'node:http';
-import { listenOnLoopback } from './loopback.ts';
+import { listenOnLoopback, readRequest } from './loopback.ts';
 import { randomBytes } from 'node:crypto';
 
 /** One answer of the scripted model: a shell command (an `exec_command` call) or the final text. */
@@ -224,19 +224,7 @@ export function startResponsesServer(agents: readonly ResponsesAgent[], options:
   }
 
   const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const pathname = (req.url ?? '/').split('?')[0] ?? '/';
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = null;
-      if (raw) {
-        try {
-          body = JSON.parse(raw);
-        } catch {
-          body = raw;
-        }
-      }
+    void readRequest(req).then(({ pathname, body }) => {
       options.onRequest?.({ method: req.method ?? '', url: req.url ?? '', body });
       try {
         if (req.method === 'POST' && pathname === '/v1/responses' && body && typeof body === 'object') {
