@@ -1,7 +1,6 @@
 /** The context every step receives (CONVENTIONS §6): no globals, everything passed in. */
 import type { Backlog } from './backlog/backlog.ts';
 import type { EventSink } from './lib/events.ts';
-import { integrationWorktreeOf } from './lib/paths.ts';
 import type { AgentKind, AgentSettings, Plan, PlanItem } from './lib/plan-types.ts';
 import type { StateStore } from './lib/state.ts';
 
@@ -52,11 +51,6 @@ export function settingsFor(ctx: Ctx, item: PlanItem): AgentSettings {
     agent: ctx.options.agent ?? item.settings.agent,
     command: ctx.options.agentCommand ?? item.settings.command,
   };
-}
-
-/** Integration worktree path for a plan. */
-export function integrationPath(repo: string, plan: Plan): string {
-  return integrationWorktreeOf(repo, plan);
 }
 
 /** The settings of milestone-level agents (conflict resolution, gate fixes): the plan's defaults, with command-line overrides. */

@@ -1,7 +1,7 @@
 /** `run.mts <N>` and `step.mts <step> <N>`: take the lock, run the graph or one step, report what needs attention. */
 import type { Ctx } from '../context.ts';
 import { formatAttention, itemsNeedingAttention } from '../attention.ts';
-import { createContext, refuseInsideAgent } from '../create-context.ts';
+import { createContext } from '../create-context.ts';
 import { executeRun, executeStep, type RendererKind } from '../execute.ts';
 import { compileGraph } from '../graph.ts';
 import { isRunning, killGroup, readExitCode } from '../agents/process.ts';
@@ -132,7 +132,6 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
       },
     });
     ref.ctx = ctx;
-    refuseInsideAgent(ctx.repo, io.env);
     const lock = acquireRunLock(ctx.stateDir, ctx.plan.milestone.id, `${kind} ${args.join(' ')}`);
     if (lock.tookOverFrom) ctx.events.emit({ type: 'notice', message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})` });
     ctx.events.emit({ type: 'run-start', milestone: ctx.plan.milestone.id, command: `${kind} ${args.join(' ')}`, pid: process.pid });
