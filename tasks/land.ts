@@ -33,22 +33,29 @@ async function bringInMain(ctx: Ctx, progress: Progress): Promise<boolean> {
   return moved;
 }
 
-/** File backlog: the merged items become done in a commit on integration, so main gets them in the same merge. */
+/**
+ * File backlog: the merged items become done in a commit on integration, so main gets them in the same merge.
+ * Idempotent: the files are compared with what they should say and whatever differs from HEAD is committed, so a
+ * failure between writing and committing (a locked index, a crash) is repaired by the next run.
+ */
 async function markBacklogDone(ctx: Ctx): Promise<void> {
   if (ctx.plan.backlog.kind !== 'file') return;
   const backlog = ctx.openBacklog(ctx.integrationWorktree);
   const items = ctx.store.current().items;
-  const changed: string[] = [];
+  const sources: string[] = [];
   const done: number[] = [];
   for (const item of listItems(ctx.plan)) {
     if (!items[String(item.issue)]?.merge?.sha) continue;
-    const paths = await backlog.setStatus(item.issue, 'done');
-    if (paths.length) done.push(item.issue);
-    changed.push(...paths);
+    await backlog.setStatus(item.issue, 'done');
+    const source = (await backlog.readItem(item.issue))?.source;
+    if (source) sources.push(source);
+    done.push(item.issue);
   }
+  if (sources.length === 0) return;
+  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources])).split('\n').filter(Boolean);
   if (changed.length === 0) return;
-  await git(ctx.integrationWorktree, ['add', '--', ...changed]);
-  await git(ctx.integrationWorktree, ['commit', '-q', '-m', `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`, '--', ...changed]);
+  await git(ctx.integrationWorktree, ['add', '--', ...sources]);
+  await git(ctx.integrationWorktree, ['commit', '-q', '-m', `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`, '--', ...sources]);
 }
 
 /** Whether HEAD differs from the green sha by backlog status files only. */

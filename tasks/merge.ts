@@ -145,7 +145,9 @@ export const merge: Step = {
     const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
     for (const item of waveOf(ctx, scope).items) {
       const st = state.items[String(item.issue)];
-      if (st?.status !== 'complete' && st?.status !== 'partial') continue;
+      // Nothing merged yet is not "done": every item of the wave must have finished first.
+      if (!st || st.status === 'pending' || st.status === 'in-progress') return todo(`#${item.issue} has not finished (${st?.status ?? 'not started'})`);
+      if (st.status !== 'complete' && st.status !== 'partial') continue;
       if (!st.merge?.sha) return todo(`#${item.issue} not merged`);
       if (st.status === 'partial' && st.followUps.length === 0) return todo(`#${item.issue} is PARTIAL and has no follow-up yet`);
       if (head && !(await isAncestor(ctx.repo, st.merge.sha, head))) return todo(`#${item.issue}'s merge is no longer on integration`);
