@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoIssueAllocator } from './backlog/issue-numbers.ts';
 import { openBacklog } from './backlog/open-backlog.ts';
 import type { Ctx, RunOptions } from './context.ts';
 import { BadInputError } from './lib/errors.ts';
@@ -69,6 +70,10 @@ export async function createContext(input: ContextInput): Promise<Ctx> {
   const { repo, plan } = await loadPlanOf(input);
   const commonDir = await findCommonDir(repo);
   const stateDir = stateDirOf(commonDir, plan.milestone.id);
+  // Several milestones of one repository create follow-ups at once: their numbers come from one place.
+  const allocate = plan.backlog.kind === 'file'
+    ? repoIssueAllocator({ commonDir, cwd: repo, dir: plan.backlog.dir, command: `milestone ${plan.milestone.id}: new backlog item`, signal: input.signal })
+    : undefined;
   return {
     repo,
     commonDir,
@@ -81,7 +86,7 @@ export async function createContext(input: ContextInput): Promise<Ctx> {
     signal: input.signal,
     env: input.env,
     confirm: input.confirm,
-    openBacklog: (root) => openBacklog(plan.backlog, root),
+    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate }),
     packageRoot: PACKAGE_ROOT,
   };
 }

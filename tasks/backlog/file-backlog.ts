@@ -11,8 +11,18 @@ const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 const STATUSES: readonly BacklogStatus[] = ['open', 'in-progress', 'done', 'blocked'];
 const MAX_CREATE_ATTEMPTS = 1000;
 
+/** Options of a file backlog. */
+export interface FileBacklogOptions {
+  /**
+   * Hands out the number of a new item, at least `atLeast` (the next free number in this folder): lets backlogs in
+   * several worktrees of one repository never pick the same number. Without it, the next free number here is taken.
+   */
+  readonly allocate?: (atLeast: number) => Promise<number>;
+}
+
 /** A backlog of `<root>/<dir>/<issue>.md` files; paths it reports are relative to `root`. */
-export function createFileBacklog(root: string, dir = 'plan/backlog'): Backlog {
+export function createFileBacklog(root: string, dir = 'plan/backlog', options: FileBacklogOptions = {}): Backlog {
+  const allocate = options.allocate ?? ((atLeast: number) => Promise.resolve(atLeast));
   const absDir = path.resolve(root, dir);
   const absPath = (issue: number): string => path.join(absDir, `${issue}.md`);
   const source = (issue: number): string => path.relative(root, absPath(issue)).split(path.sep).join('/');
@@ -64,13 +74,16 @@ export function createFileBacklog(root: string, dir = 'plan/backlog'): Backlog {
 
     async createItem(item) {
       await mkdir(absDir, { recursive: true });
-      let issue = await nextFree();
-      for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++, issue++) {
+      let issue = await allocate(await nextFree());
+      for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
+        checkIssue(issue);
         const { title, milestone, priority = null, labels = [], dependsOn = [] } = item;
         const front = { issue, title, status: 'open', milestone, priority, groomed: true, labels: [...labels], 'depends-on': [...dependsOn] };
         const text = formatItemFile(front, item.sections);
         const file = parseOrThrow(text, source(issue), issue);
         if (await createExclusive(absPath(issue), text)) return toItem(file, source(issue));
+        // Taken on disk (a concurrent create here, or a file the allocator did not know of): ask for the next one.
+        issue = await allocate(issue + 1);
       }
       throw new StepFailedError(`could not find a free issue number in ${dir} after ${MAX_CREATE_ATTEMPTS} attempts`);
     },
