@@ -4,8 +4,9 @@ import path from 'node:path';
 import type { Ctx } from './context.ts';
 import { BadInputError } from './lib/errors.ts';
 import { ensureExcluded } from './lib/exclude.ts';
-import { git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
+import { dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
 import { worktreeRootOf } from './lib/paths.ts';
+import { recordIntegration, recordMainSeen, restoreIntegration } from './refs-guard.ts';
 import { DONE, todo, type Step } from './step.ts';
 
 /** The branch that receives the milestone. */
@@ -34,7 +35,7 @@ export const branch: Step = {
     const landed = ctx.store.current().land;
     if (landed && (await isAncestor(ctx.repo, landed.integration, `refs/heads/${MAIN_BRANCH}`)) && !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))) return DONE;
     const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
-    if (!head) return todo(`branch ${recorded.name} is missing`);
+    if (!head) return todo(`branch ${recorded.name} is missing${ctx.store.current().refs?.integration ? ' (it is recreated at its recorded tip)' : ''}`);
     if (!(await isAncestor(ctx.repo, recorded.base, head))) return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
     const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
     if (!wt || wt.branch !== recorded.name || !existsSync(wt.path)) return todo(`integration worktree ${ctx.integrationWorktree} is missing`);
@@ -48,6 +49,8 @@ export const branch: Step = {
       await git(ctx.repo, ['fetch', '--quiet', 'origin']);
     }
     const recorded = ctx.store.current().branch;
+    // Deleted by someone else after the runner made it: it comes back where the runner left it, not from main.
+    if (recorded) await restoreIntegration(ctx);
     const existing = await revParse(ctx.repo, `refs/heads/${name}`);
     // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
     await git(ctx.repo, ['worktree', 'prune']);
@@ -64,6 +67,10 @@ export const branch: Step = {
     if (!wt) {
       const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
       await git(ctx.repo, ['worktree', 'add', '--quiet', ...args]);
+    } else if (wt.branch !== name && recorded && (await dirtyPaths(wt.path)).length === 0) {
+      // Our own integration worktree, switched away by someone else: put it back.
+      await git(wt.path, ['switch', '-q', name]);
+      ctx.events.emit({ type: 'notice', message: `${ctx.integrationWorktree} was on ${wt.branch ?? 'a detached HEAD'} (not by the runner); switched it back to ${name}` });
     } else if (wt.branch !== name) {
       throw new BadInputError(`${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`);
     }
@@ -71,6 +78,10 @@ export const branch: Step = {
     await ctx.store.update((s) => {
       s.branch = { name, base, worktree: ctx.integrationWorktree, at: new Date().toISOString() };
     });
+    if (!ctx.store.current().refs?.integration) {
+      await recordIntegration(ctx);
+      await recordMainSeen(ctx, localMain, remoteMain);
+    }
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },
 };

@@ -7,6 +7,7 @@ import { gateApplies, gateOutputTail, runGates } from './gate-run.ts';
 import { StepFailedError } from './lib/errors.ts';
 import { dirtyPaths, git, isAncestor, revParse } from './lib/git.ts';
 import type { GateResult } from './lib/state-types.ts';
+import { changeIntegration } from './refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from './step.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
@@ -82,6 +83,6 @@ export const gates: Step = {
     return todo(st.gates ? 'integration moved since the gates passed' : 'gates not run');
   },
   async run(ctx, _scope, progress) {
-    await makeGatesGreen(ctx, progress);
+    await changeIntegration(ctx, 'gates', () => makeGatesGreen(ctx, progress));
   },
 };

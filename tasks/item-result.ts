@@ -13,6 +13,8 @@ export interface BranchFacts {
   readonly uncommitted: readonly string[];
   readonly headBranch: string | null;
   readonly worktreeExists: boolean;
+  /** The branch tip these facts were read at (what gets pinned when the attempt is judged good). */
+  readonly tip: string | null;
   /** What the agent broke that git cannot read past: its branch or its worktree gone. */
   readonly missing: readonly string[];
 }
@@ -37,6 +39,7 @@ export async function readBranchFacts(repo: string, worktree: string, base: stri
     uncommitted: here ? await dirtyPaths(worktree).catch(() => []) : [],
     headBranch: head || null,
     worktreeExists: here,
+    tip,
     missing,
   };
 }
@@ -59,6 +62,8 @@ export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: 
   if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
   flags.push(...facts.missing);
   if (facts.headBranch !== branch && facts.worktreeExists) flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
+  // Another branch checked out in an item's worktree (main, integration) is how its commits would reach them.
+  const foreign = facts.headBranch !== null && facts.headBranch !== branch && facts.worktreeExists ? [`checked out ${facts.headBranch} in its worktree (an item works only on ${branch})`] : [];
   if (report && report.filesChanged.length > 0) {
     const { missing, extra } = sameSet(report.filesChanged, facts.files);
     if (extra.length) flags.push(`report lists files git does not show as changed: ${extra.join(', ')}`);
@@ -72,7 +77,7 @@ export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: 
     costUsd: outcome.costUsd, turns: outcome.turns, sessionId: outcome.sessionId, usage: outcome.usage, denials: outcome.denials,
   };
   const fail = (failure: string): Verdict => ({ status: 'failed', failure, result });
-  if (guards.violations.length) return fail(guards.violations.join('; '));
+  if (guards.violations.length || foreign.length) return fail([...foreign, ...guards.violations].join('; '));
   if (!outcome.ok) return fail(outcome.failure ?? 'agent failed');
   if (!report) return fail('the final text has no report (no STATUS line)');
   if (report.status === null) return fail('the report has no valid STATUS (COMPLETE, PARTIAL or FAILED)');

@@ -1,40 +1,45 @@
-/** land: bring main in if it moved (gates again), mark backlog items done, merge integration into main (--no-ff), push. Never force. */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+/**
+ * land: compare-and-swap landing. `main` (and origin's) is brought into the integration branch, the gates pass on the
+ * result, and `main` moves by fast-forward to a merge commit whose tree is exactly the gated one — only while it still
+ * is the `main` that was brought in. If it moved meanwhile, the round starts again (bounded). Never a merge in the
+ * user's checkout, never a forced push; landings of several milestones of one repository take turns.
+ */
 import { hasOrigin, MAIN_BRANCH } from './branch.ts';
 import type { Ctx } from './context.ts';
 import { makeGatesGreen } from './gates.ts';
-import { NeedsAttentionError, StepFailedError } from './lib/errors.ts';
+import { BadInputError, NeedsAttentionError, StepFailedError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from './lib/git.ts';
+import { worktreeRootOf } from './lib/paths.ts';
 import { listItems } from './lib/plan-types.ts';
+import { withRepoLock } from './lib/repo-lock.ts';
+import { TERMINAL_STATUSES } from './lib/state-types.ts';
+import { changeIntegration, checkMain } from './refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from './step.ts';
 
 const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
+const ORIGIN_MAIN = `refs/remotes/origin/${MAIN_BRANCH}`;
+/** Rounds of "main moved: bring it in, gate again" before giving up with exit 3. */
+export const MAX_LAND_ROUNDS = 3;
 
-/** Merge main (and origin's main) into integration when they moved; conflicts need a human. */
-async function bringInMain(ctx: Ctx, progress: Progress): Promise<boolean> {
-  const upstreams = [MAIN_REF];
-  if (await hasOrigin(ctx.repo)) {
-    await git(ctx.repo, ['fetch', '--quiet', 'origin']);
-    if (await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`)) upstreams.push(`refs/remotes/origin/${MAIN_BRANCH}`);
+/** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
+async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
+  if (await isAncestor(ctx.integrationWorktree, sha, 'HEAD')) return false;
+  const integration = ctx.plan.milestone.integrationBranch;
+  progress.output(`${label} moved: merging it into ${integration}`);
+  const out = await gitRaw(ctx.integrationWorktree, ['merge', '--no-ff', '-q', '-m', `Merge ${label} into ${integration}`, sha]);
+  if (out.exitCode !== 0) {
+    const files = await git(ctx.integrationWorktree, ['diff', '--name-only', '--diff-filter=U']);
+    await gitRaw(ctx.integrationWorktree, ['merge', '--abort']);
+    throw new NeedsAttentionError(
+      `${label} moved and conflicts with milestone ${ctx.plan.milestone.id} in: ${files.split('\n').filter(Boolean).join(', ') || '(see git)'}; ` +
+        `nothing was landed; merge ${label} into ${integration} by hand in ${ctx.integrationWorktree}, then run again with --adopt`,
+    );
   }
-  let moved = false;
-  for (const ref of upstreams) {
-    if (await isAncestor(ctx.integrationWorktree, ref, 'HEAD')) continue;
-    progress.output(`${ref.replace('refs/', '')} moved: merging it into ${ctx.plan.milestone.integrationBranch}`);
-    const out = await gitRaw(ctx.integrationWorktree, ['merge', '--no-ff', '-q', '-m', `Merge ${ref.replace(/^refs\/(heads|remotes)\//, '')} into ${ctx.plan.milestone.integrationBranch}`, ref]);
-    if (out.exitCode !== 0) {
-      const files = await git(ctx.integrationWorktree, ['diff', '--name-only', '--diff-filter=U']);
-      await gitRaw(ctx.integrationWorktree, ['merge', '--abort']);
-      throw new NeedsAttentionError(`${MAIN_BRANCH} moved and conflicts with milestone ${ctx.plan.milestone.id} in: ${files.split('\n').join(', ')}; merge ${MAIN_BRANCH} into ${ctx.plan.milestone.integrationBranch} by hand in ${ctx.integrationWorktree}, then run again`);
-    }
-    moved = true;
-  }
-  return moved;
+  return true;
 }
 
 /**
- * File backlog: the merged items become done in a commit on integration, so main gets them in the same merge.
+ * File backlog: the merged items become done in a commit on integration, so main gets them in the same landing.
  * Idempotent: the files are compared with what they should say and whatever differs from HEAD is committed, so a
  * failure between writing and committing (a locked index, a crash) is repaired by the next run.
  */
@@ -59,91 +64,197 @@ async function markBacklogDone(ctx: Ctx): Promise<void> {
 }
 
 /** Whether HEAD differs from the green sha by backlog status files only. */
-async function onlyBacklogSince(ctx: Ctx, green: string): Promise<boolean> {
+async function onlyBacklogSince(ctx: Ctx, green: string, head: string): Promise<boolean> {
   if (ctx.plan.backlog.kind !== 'file') return false;
   const dir = `${ctx.plan.backlog.dir.replace(/\/$/, '')}/`;
-  const files = (await git(ctx.integrationWorktree, ['diff', '--name-only', green, 'HEAD'])).split('\n').filter(Boolean);
-  return (await isAncestor(ctx.integrationWorktree, green, 'HEAD')) && files.every((f) => f.startsWith(dir));
+  const files = (await git(ctx.integrationWorktree, ['diff', '--name-only', green, head])).split('\n').filter(Boolean);
+  return (await isAncestor(ctx.integrationWorktree, green, head)) && files.every((f) => f.startsWith(dir));
 }
 
-/** Merge integration into main where main is checked out, or in a temporary worktree. */
-async function mergeIntoMain(ctx: Ctx, integration: string): Promise<string> {
-  const holder = (await listWorktrees(ctx.repo)).find((w) => w.branch === MAIN_BRANCH);
+/** Bring main in, mark the backlog, gate: returns the gated integration sha and the main it contains. */
+async function prepareRound(ctx: Ctx, origin: boolean, progress: Progress): Promise<{ readonly gated: string; readonly main: string }> {
+  if (origin) await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+  const { main, originMain } = await checkMain(ctx, origin);
+  return changeIntegration(ctx, 'land', async () => {
+    let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
+    if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
+    if (moved) await makeGatesGreen(ctx, progress);
+    await markBacklogDone(ctx);
+    const head = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+    const green = ctx.store.current().gates?.sha;
+    if (!green || (green !== head && !(await onlyBacklogSince(ctx, green, head)))) {
+      progress.output('integration moved since the gates passed: running them again');
+      await makeGatesGreen(ctx, progress);
+    }
+    return { gated: await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']), main };
+  });
+}
+
+/** The landing commit: a merge of `main` and the gated sha whose tree is the gated tree (main is contained in it). */
+async function landingCommit(ctx: Ctx, main: string, gated: string): Promise<string> {
   const message = `Merge milestone ${ctx.plan.milestone.id}: ${ctx.plan.milestone.title.replace(/\s+/g, ' ')}`;
-  if (holder) {
-    const dirty = await dirtyPaths(holder.path);
-    if (dirty.length) throw new NeedsAttentionError(`${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`);
-    await git(holder.path, ['merge', '--no-ff', '-q', '-m', message, integration]);
-    return git(holder.path, ['rev-parse', 'HEAD']);
+  const tree = await git(ctx.repo, ['rev-parse', `${gated}^{tree}`]);
+  return git(ctx.repo, ['commit-tree', tree, '-p', main, '-p', gated, '-m', message]);
+}
+
+/**
+ * Move main from `expected` to `commit` by fast-forward, only if main is still `expected`. Where main is checked out
+ * (the user's checkout) its files move too, and only when it is clean; a worktree of ours that an agent switched to
+ * main is detached first. Returns false when main moved meanwhile.
+ */
+async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boolean> {
+  const ours = worktreeRootOf(ctx.repo, ctx.plan);
+  const holders = (await listWorktrees(ctx.repo)).filter((w) => w.branch === MAIN_BRANCH);
+  for (const holder of holders.filter((w) => w.path.startsWith(`${ours}/`))) {
+    await git(holder.path, ['switch', '-q', '--detach']);
+    ctx.events.emit({ type: 'notice', message: `${holder.path} had ${MAIN_BRANCH} checked out (not by the runner); detached it` });
   }
-  const tmp = path.join(ctx.stateDir, 'land-worktree');
-  if (existsSync(tmp)) await gitRaw(ctx.repo, ['worktree', 'remove', '--force', tmp]);
-  await git(ctx.repo, ['worktree', 'add', '--quiet', tmp, MAIN_BRANCH]);
-  try {
-    await git(tmp, ['merge', '--no-ff', '-q', '-m', message, integration]);
-    return await git(tmp, ['rev-parse', 'HEAD']);
-  } finally {
-    await gitRaw(ctx.repo, ['worktree', 'remove', '--force', tmp]);
+  const holder = holders.find((w) => !w.path.startsWith(`${ours}/`));
+  if (!holder) return (await gitRaw(ctx.repo, ['update-ref', '-m', 'work-milestone: land', MAIN_REF, commit, expected])).exitCode === 0;
+  const dirty = await dirtyPaths(holder.path);
+  if (dirty.length) throw new NeedsAttentionError(`${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`);
+  if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  // --ff-only never leaves a merge in progress: it moves main to the landing commit or changes nothing.
+  const out = await gitRaw(holder.path, ['merge', '--ff-only', '-q', commit]);
+  if (out.exitCode === 0) return true;
+  if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  throw new StepFailedError(`could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${out.stderr.trim().split('\n')[0]}`);
+}
+
+/** Push main to origin, fast-forward only; false when origin moved (the next round brings it in). */
+async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
+  const out = await gitRaw(ctx.repo, ['push', '--quiet', '--no-verify', 'origin', `${sha}:${MAIN_REF}`]);
+  if (out.exitCode === 0) {
+    await git(ctx.repo, ['update-ref', ORIGIN_MAIN, sha]);
+    await ctx.store.update((s) => {
+      if (s.land) s.land.pushed = true;
+      s.refs = { integration: null, main: null, pending: null, ...(s.refs ?? {}), originMain: sha };
+    });
+    ctx.events.emit({ type: 'land', phase: 'pushed', sha });
+    return true;
   }
+  await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+  const remote = await revParse(ctx.repo, ORIGIN_MAIN);
+  if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
+  throw new StepFailedError(`git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`);
 }
 
 async function wantsPush(ctx: Ctx): Promise<boolean> {
   return ctx.options.push && (await hasOrigin(ctx.repo));
 }
 
+/** The landing commit main got, from the record (or the intent recorded just before moving main). */
+function landedCommit(ctx: Ctx): string | null {
+  const st = ctx.store.current();
+  return st.land?.mainAfter ?? st.landing?.commit ?? null;
+}
+
+/** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
+async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
+  const landed = landedCommit(ctx);
+  if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
+  if (!ctx.store.current().land) return 'not-recorded';
+  if (!ctx.store.current().land?.pushed && (await wantsPush(ctx))) {
+    const remote = await revParse(ctx.repo, ORIGIN_MAIN);
+    if (!remote || !(await isAncestor(ctx.repo, landed, remote))) return 'not-pushed';
+  }
+  return 'done';
+}
+
+/** Items that have not finished (no state, pending, in progress): landing waits for them. */
+function unfinished(ctx: Ctx): number[] {
+  const items = ctx.store.current().items;
+  return listItems(ctx.plan)
+    .filter((i) => !TERMINAL_STATUSES.has(items[String(i.issue)]?.status ?? 'pending'))
+    .map((i) => i.issue);
+}
+
+function anythingMerged(ctx: Ctx): boolean {
+  return Object.values(ctx.store.current().items).some((i) => i.merge?.sha);
+}
+
+/** Record a landing found on main (also after a crash between moving main and recording it). */
+async function recordLanded(ctx: Ctx): Promise<void> {
+  const st = ctx.store.current();
+  if (st.land || !st.landing) return;
+  const { commit, mainBefore, integration } = st.landing;
+  await ctx.store.update((s) => {
+    s.land = { mainBefore, mainAfter: commit, integration, pushed: false, at: new Date().toISOString() };
+    s.refs = { integration: null, originMain: null, pending: null, ...(s.refs ?? {}), main: commit };
+  });
+  ctx.events.emit({ type: 'land', phase: 'merged', sha: commit });
+}
+
+async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
+  const push = await wantsPush(ctx);
+  if ((await landState(ctx)) === 'not-recorded') await recordLanded(ctx);
+  for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
+    const state = await landState(ctx);
+    if (state === 'done') return;
+    if (state === 'not-recorded') {
+      await recordLanded(ctx);
+      continue;
+    }
+    if (state === 'not-pushed') {
+      const landed = landedCommit(ctx) as string;
+      await recordLanded(ctx);
+      if (await pushMain(ctx, landed)) return progress.output('pushed to origin');
+      progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
+      // origin's new main is merged into integration, gated, and landed on top of our landing next round.
+      await ctx.store.update((s) => {
+        s.land = null;
+        s.landing = null;
+      });
+      continue;
+    }
+    const { gated, main } = await prepareRound(ctx, push, progress);
+    const commit = await landingCommit(ctx, main, gated);
+    await ctx.store.update((s) => {
+      s.landing = { commit, mainBefore: main, integration: gated, at: new Date().toISOString() };
+    });
+    if (!(await moveMain(ctx, main, commit))) {
+      progress.output(`${MAIN_BRANCH} moved while landing: bringing it in and gating again`);
+      await ctx.store.update((s) => {
+        s.landing = null;
+      });
+      continue;
+    }
+    await recordLanded(ctx);
+    progress.output(`${MAIN_BRANCH} is now ${commit.slice(0, 10)}`);
+    if (!push) return;
+    if (await pushMain(ctx, commit)) return progress.output('pushed to origin');
+    progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
+    await ctx.store.update((s) => {
+      s.land = null;
+      s.landing = null;
+    });
+  }
+  throw new NeedsAttentionError(`${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} was landing (${MAX_LAND_ROUNDS} rounds of bringing it in and gating); nothing unchecked was landed; run again when ${MAIN_BRANCH} is quiet`);
+}
+
 /** land step. */
 export const land: Step = {
   id: 'land',
   async check(ctx) {
-    const st = ctx.store.current();
-    const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
-    const landed = head ? await isAncestor(ctx.repo, head, MAIN_REF) : st.land !== null;
-    if (!landed) return todo('main does not contain the integration branch');
-    // A crash between the merge into main and its record must still push: ask origin, not only state.
-    const landedSha = st.land?.mainAfter ?? head;
-    if (landedSha && !st.land?.pushed && (await wantsPush(ctx))) {
-      const remote = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
-      if (!remote || !(await isAncestor(ctx.repo, landedSha, remote))) return todo('not pushed to origin yet');
-    }
-    return DONE;
+    const state = await landState(ctx);
+    if (state === 'done') return DONE;
+    // Nothing merged is "done" only once every item has finished (all failed or escalated): never before anything ran.
+    if (state === 'not-landed' && !anythingMerged(ctx) && unfinished(ctx).length === 0) return { kind: 'done', detail: 'nothing merged, nothing to land' };
+    if (state === 'not-recorded') return todo('main has the landing commit; recording it');
+    if (state === 'not-pushed') return todo('not pushed to origin yet');
+    return todo('main does not contain the milestone');
   },
   async run(ctx, _scope, progress) {
-    const integration = ctx.plan.milestone.integrationBranch;
-    const head = await revParse(ctx.repo, `refs/heads/${integration}`);
-    if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) {
-      if (await bringInMain(ctx, progress)) await makeGatesGreen(ctx, progress);
-      await markBacklogDone(ctx);
-      const green = ctx.store.current().gates?.sha;
-      const now = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
-      if (!green || (green !== now && !(await onlyBacklogSince(ctx, green)))) {
-        progress.output('integration moved since the gates passed: running them again');
-        await makeGatesGreen(ctx, progress);
-      }
-      const mainBefore = (await revParse(ctx.repo, MAIN_REF)) as string;
-      const mainAfter = await mergeIntoMain(ctx, integration);
-      await ctx.store.update((s) => {
-        s.land = { mainBefore, mainAfter, integration: now, pushed: false, at: new Date().toISOString() };
-      });
-      ctx.events.emit({ type: 'land', phase: 'merged', sha: mainAfter });
-      progress.output(`main is now ${mainAfter.slice(0, 10)}`);
+    if (!anythingMerged(ctx) && !landedCommit(ctx)) {
+      const waiting = unfinished(ctx);
+      if (waiting.length === 0) return progress.output('nothing merged, nothing to land');
+      throw new BadInputError(`nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run npx zx scripts/run.mts ${ctx.plan.milestone.id}`);
     }
-    if (head && !ctx.store.current().land) {
-      const main = (await revParse(ctx.repo, MAIN_REF)) as string;
-      await ctx.store.update((s) => {
-        s.land = { mainBefore: s.branch?.base ?? main, mainAfter: main, integration: head, pushed: false, at: new Date().toISOString() };
-      });
-    }
-    if (await wantsPush(ctx)) {
-      const out = await gitRaw(ctx.repo, ['push', '--quiet', 'origin', `${MAIN_REF}:${MAIN_REF}`]);
-      if (out.exitCode !== 0) {
-        throw new StepFailedError(`git push origin ${MAIN_BRANCH} was rejected (${out.stderr.trim().split('\n')[0]}); main has the milestone locally — pull origin/main into main and push, or run again`);
-      }
-      const sha = (await revParse(ctx.repo, MAIN_REF)) as string;
-      await ctx.store.update((s) => {
-        if (s.land) s.land.pushed = true;
-      });
-      ctx.events.emit({ type: 'land', phase: 'pushed', sha });
-      progress.output('pushed to origin');
-    }
+    await withRepoLock(
+      ctx.commonDir,
+      'land',
+      { signal: ctx.signal, command: `land ${ctx.plan.milestone.id}`, onWait: (owner) => progress.output(`waiting for another landing to finish${owner ? ` (${owner.command}, pid ${owner.pid})` : ''}`) },
+      () => landRounds(ctx, progress),
+    );
   },
 };

@@ -9,6 +9,7 @@ import { hasConflictMarkers } from './merge-classify.ts';
 import { git, gitOk } from './lib/git.ts';
 import { itemDirOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
+import type { MergeSource } from './merge-item.ts';
 
 /** How the agent left the merge: resolved and staged (to commit), committed by itself (a merge of both), or a problem. */
 export type AgentResolution = { readonly kind: 'staged' | 'committed' } | { readonly kind: 'problem'; readonly text: string };
@@ -39,7 +40,8 @@ function conflictPrompt(ctx: Ctx, item: PlanItem, c: ConflictInput): string {
  * Whether the merge of `branch` onto `prev` is still in progress after the agent, or the agent committed it
  * properly (HEAD's parents are `prev` and the branch tip; with squash, `prev` alone); anything else ended it.
  */
-async function mergeStateAfter(ctx: Ctx, branch: string, prev: string): Promise<AgentResolution> {
+async function mergeStateAfter(ctx: Ctx, source: MergeSource, prev: string): Promise<AgentResolution> {
+  const branch = source.branch;
   const wt = ctx.integrationWorktree;
   const squash = ctx.plan.defaults.merge === 'squash';
   const head = await git(wt, ['rev-parse', 'HEAD']);
@@ -49,15 +51,16 @@ async function mergeStateAfter(ctx: Ctx, branch: string, prev: string): Promise<
     return { kind: 'staged' };
   }
   const parents = (await git(wt, ['rev-list', '--parents', '-n', '1', 'HEAD'])).split(' ').slice(1);
-  const expected = squash ? [prev] : [prev, await git(wt, ['rev-parse', `refs/heads/${branch}`])];
+  const expected = squash ? [prev] : [prev, source.sha];
   if (parents.join(' ') === expected.join(' ')) return { kind: 'committed' };
   return { kind: 'problem', text: `the conflict agent ended the merge: no merge in progress and HEAD (${head.slice(0, 10)}) is not a merge of integration and ${branch}` };
 }
 
 /** Run the conflict agent on `files` of the merge in progress, then check what it left. */
-export async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string, files: readonly string[], prev: string): Promise<AgentResolution> {
+export async function resolveWithAgent(ctx: Ctx, item: PlanItem, source: MergeSource, files: readonly string[], prev: string): Promise<AgentResolution> {
   const wt = ctx.integrationWorktree;
-  const base = await git(wt, ['merge-base', prev, branch]);
+  const branch = source.branch;
+  const base = await git(wt, ['merge-base', prev, source.sha]);
   const items = ctx.store.current().items;
   const describe = (issue: number) => {
     const r = items[String(issue)]?.result?.report;
@@ -67,7 +70,7 @@ export async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string,
   const input: ConflictInput = {
     files, branch,
     oursDiff: await git(wt, ['diff', base, prev, '--', ...files]),
-    theirsDiff: await git(wt, ['diff', base, branch, '--', ...files]),
+    theirsDiff: await git(wt, ['diff', base, source.sha, '--', ...files]),
     oursReports: merged.map((i) => describe(i.issue)).filter(Boolean).join('\n'),
     theirsReport: describe(item.issue),
   };
@@ -78,7 +81,7 @@ export async function resolveWithAgent(ctx: Ctx, item: PlanItem, branch: string,
   });
   if (!session.outcome.ok) return { kind: 'problem', text: `the conflict agent failed: ${session.outcome.failure ?? ''}` };
   // Checked before anything is staged: an agent that aborted the merge leaves files without markers too.
-  const state = await mergeStateAfter(ctx, branch, prev);
+  const state = await mergeStateAfter(ctx, source, prev);
   if (state.kind === 'problem') return state;
   for (const file of files) {
     const abs = path.join(wt, file);

@@ -67,8 +67,15 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
   }
 }
 
+/** What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for messages. */
+export interface MergeSource {
+  readonly branch: string;
+  readonly sha: string;
+}
+
 /** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
-export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: string, itemBase: string, progress: Progress): Promise<MergeOutcome> {
+export async function mergeItem(ctx: Ctx, item: PlanItem, source: MergeSource, prev: string, itemBase: string, progress: Progress): Promise<MergeOutcome> {
+  const branch = source.sha;
   const files = await predictConflicts(wt(ctx), branch);
   const cls = await classifyConflicts(wt(ctx), branch, files);
   const changed = (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean);
@@ -101,7 +108,7 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, branch: string, prev: 
         note = `both sides only added lines in ${cls.files.join(', ')}: kept both (ours first)`;
         break;
       }
-      const resolution = await resolveWithAgent(ctx, item, branch, cls.files, prev);
+      const resolution = await resolveWithAgent(ctx, item, source, cls.files, prev);
       if (resolution.kind === 'problem') {
         await resetIntegration(ctx, prev);
         return { kind: 'escalate', conflict: 'medium', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${resolution.text}` };

@@ -9,6 +9,8 @@ import { itemDirOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
 import type { ItemMerge, ItemState } from './lib/state-types.ts';
 import { mergeItem, mergeMessage, redGateText, resetIntegration } from './merge-item.ts';
+import { guardCommits } from './guards.ts';
+import { changeIntegration, pinItem } from './refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from './step.ts';
 import { waveOf } from './wave-items.ts';
 
@@ -91,14 +93,44 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
   });
 }
 
-async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string): Promise<void> {
+/** The judged sha of an item (state of an older version: its branch tip), and what happened to its branch since. */
+async function judgedTip(ctx: Ctx, item: PlanItem): Promise<{ readonly sha: string | null; readonly note: string }> {
+  const st = ctx.store.current().items[String(item.issue)];
+  const branch = st?.branch ?? '';
+  const now = await revParse(ctx.repo, `refs/heads/${branch}`);
+  const sha = st?.pinned ?? now;
+  if (!sha || !(await revParse(ctx.repo, sha))) return { sha: null, note: `the judged commits of ${branch} are gone` };
+  if (now === sha) return { sha, note: '' };
+  if (!now) return { sha, note: `${branch} was deleted after it was judged; merging its judged tip ${sha.slice(0, 10)}` };
+  if (await isAncestor(ctx.repo, sha, now)) {
+    const added = await git(ctx.repo, ['rev-list', '--count', `${sha}..${now}`]);
+    return { sha, note: `${added} commit(s) added to ${branch} after it was judged are ignored (judged tip ${sha.slice(0, 10)}, branch now ${now.slice(0, 10)})` };
+  }
+  return { sha, note: `${branch} was rewound or rewritten after it was judged; merging its judged tip ${sha.slice(0, 10)} (branch now ${now.slice(0, 10)})` };
+}
+
+/** A fix agent on the item's branch; what it commits is pinned only when it builds on the judged tip and passes the guards. */
+async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress: Progress): Promise<void> {
   const st = ctx.store.current().items[String(item.issue)];
   if (!st?.worktree || !st.branch) return;
   await runAgentSession(ctx, {
     role: 'fix', issue: item.issue, title: item.title, wave: item.wave, worktree: st.worktree, branch: st.branch,
     prompt: `Your branch ${st.branch} (worktree ${st.worktree}) of item #${item.issue} "${item.title}" breaks a quality gate once merged into ${ctx.plan.milestone.integrationBranch}:\n\n${text}\n\nMerge or rebase nothing; fix the code on your branch so the gate passes after the merge, and commit the fix.\n\n${REPORT_FORMAT}`,
-    settings: settingsFor(ctx, item), dir: itemDirOf(ctx.stateDir, item.issue), name: `fix-${Date.now()}`,
+    settings: settingsFor(ctx, item), dir: itemDirOf(ctx.stateDir, item.issue), name: 'fix',
   });
+  const before = ctx.store.current().items[String(item.issue)]?.pinned ?? null;
+  const after = await revParse(ctx.repo, `refs/heads/${st.branch}`);
+  if (!after || after === before) return;
+  const problem =
+    before && !(await isAncestor(ctx.repo, before, after))
+      ? `the fix agent rewrote ${st.branch} instead of adding to it`
+      : (await guardCommits(ctx.repo, before ?? st.base ?? after, after)).join('; ');
+  if (problem) {
+    progress.output(`#${item.issue}: fix not taken: ${problem}`);
+    ctx.events.emit({ type: 'notice', message: `#${item.issue}: the gate fix on ${st.branch} is not merged: ${problem}` });
+    return;
+  }
+  await pinItem(ctx, item.issue, after);
 }
 
 /** Merge every queued item of a wave. */
@@ -116,9 +148,18 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
     }
     for (let attempt = 1; ; attempt++) {
       const prev = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
-      const outcome = await mergeItem(ctx, item, st.branch, prev, st.base ?? prev, progress);
+      const judged = await judgedTip(ctx, item);
+      if (!judged.sha) {
+        await escalate(ctx, item, 'clean', [], judged.note);
+        break;
+      }
+      if (judged.note) {
+        progress.output(`#${item.issue}: ${judged.note}`);
+        ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${judged.note}` });
+      }
+      const outcome = await mergeItem(ctx, item, { branch: st.branch, sha: judged.sha }, prev, st.base ?? prev, progress);
       if (outcome.kind === 'merged') {
-        await recordMerge(ctx, item, outcome.merge);
+        await recordMerge(ctx, item, { ...outcome.merge, note: [outcome.merge.note, judged.note].filter(Boolean).join('; ') });
         await followUpPartial(ctx, item);
         break;
       }
@@ -132,7 +173,7 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
         break;
       }
       progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
-      await fixItemForGates(ctx, item, redGateText(outcome.gate));
+      await fixItemForGates(ctx, item, redGateText(outcome.gate), progress);
     }
   }
 }
@@ -156,7 +197,7 @@ export const merge: Step = {
     return DONE;
   },
   async run(ctx, scope, progress) {
-    await runMergeQueue(ctx, waveOf(ctx, scope).items, progress);
+    await changeIntegration(ctx, `merge@${scope.wave ?? ''}`, () => runMergeQueue(ctx, waveOf(ctx, scope).items, progress));
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
     for (const item of waveOf(ctx, scope).items) if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
     const st = ctx.store.current().items;

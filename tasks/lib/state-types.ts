@@ -71,6 +71,11 @@ export interface ItemState {
   readonly finishSeq: number | null;
   readonly merge: ItemMerge | null;
   readonly followUps: readonly number[];
+  /**
+   * The item branch's tip when its attempt was judged (kept alive by `refs/work-milestone/<N>/items/<issue>`): the
+   * merge queue merges this sha, never the branch name, so commits added later are ignored. Absent in older state.
+   */
+  readonly pinned?: string | null;
 }
 
 /** An item as fetched from the backlog, cached for the run. */
@@ -101,6 +106,17 @@ export interface AgentSessionRecord {
   readonly at: string;
 }
 
+/** What the refs guard knows: the tips the runner set (integration) or last saw (main, origin's main). */
+export interface RefsRecord {
+  readonly integration: string | null;
+  readonly main: string | null;
+  readonly originMain: string | null;
+  /** A runner operation on integration in flight (a crash inside it leaves it set): its start tip and name. */
+  readonly pending: { readonly from: string; readonly op: string } | null;
+  /** Commits on main nobody vouched for (an agent had main checked out): landing stops while main contains `to`. */
+  readonly suspect?: { readonly from: string; readonly to: string; readonly reason: string } | null;
+}
+
 /** The whole state of one milestone. */
 export interface State {
   readonly version: 1;
@@ -119,6 +135,10 @@ export interface State {
   readonly complete: { readonly at: string; readonly report: string } | null;
   /** Monotonic counter for finishSeq. */
   readonly seq: number;
+  /** Tips the runner set or saw last, checked before each merge, gate run and landing (absent in older state). */
+  readonly refs?: RefsRecord;
+  /** The landing commit made and about to become main (a crash after moving main still finds it). */
+  readonly landing?: { readonly commit: string; readonly mainBefore: string; readonly integration: string; readonly at: string } | null;
   /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
   readonly sessions?: ReadonlyArray<AgentSessionRecord>;
 }
