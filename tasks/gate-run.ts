@@ -1,6 +1,6 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, fstatSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -45,6 +45,75 @@ export function gateOutputTail(result: GateResult, lines = 60): string {
     return readFileSync(result.log, 'utf8').split('\n').slice(-lines).join('\n').trim();
   } catch {
     return '';
+  }
+}
+
+/** How much of a gate log `explainGateFailure` reads: its end. */
+const EXPLAIN_TAIL_BYTES = 256 * 1024;
+/** The longest explanation, and the longest line in it. */
+const EXPLAIN_MAX_CHARS = 2000;
+const EXPLAIN_MAX_LINE = 300;
+
+/** Words and marks of test runners, compilers, shells and linters that say what went wrong. */
+const TELLS =
+  /\b(errors?|fail(s|ed|ing|ures?)?|assert\w*|expected|received|actual|exceptions?|panic(ked)?|fatal|traceback|not ok|cannot|can't|unable to|not found|no such file|undefined reference|segmentation fault|timed out|refused|denied)\b|[✘✗✖✕×]|\w\.\w+:\d+(:\d+)?\b|\(\d+,\d+\): /i;
+/** A count of zero: `0 errors`, `fail 0`, `failures: 0`. */
+const ZERO = /\b0 (errors?|fail(ed|ures?|ing)?)\b|\b(errors?|fail(ed|ures?|ing)?)\s*[:=]?\s+0\b/i;
+/** Lines that say a failure happened without saying why: npm's epilogue, frames of node's own or a dependency's code. */
+const NOISE = /^\s*npm (ERR!|error|warn)|^\s*at (.*\()?(node:|internal\/)|^\s*at .*node_modules\//i;
+const FRAME = /^\s*at\s/;
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
+
+/**
+ * The lines of a gate's output most likely to say why it failed: lines that name an error, a failed test or
+ * assertion, a file:line, with the line after one that ends in `:` (`expected …:` then the values); one frame per
+ * stack; repeated lines once. The last `max` of them, at most 2000 characters; the last lines when none match.
+ */
+export function explainGateLog(text: string, max = 12): string {
+  const lines = text
+    .replace(ANSI, '')
+    .split('\n')
+    // A progress line rewritten with \r shows its last state.
+    .map((l) => (l.split('\r').filter((part) => part.trim()).pop() ?? '').trimEnd());
+  const picked: number[] = [];
+  let frameTaken = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const frame = FRAME.test(line);
+    if (!frame) frameTaken = false;
+    if (!line.trim() || NOISE.test(line) || ZERO.test(line) || !TELLS.test(line) || (frame && frameTaken)) continue;
+    frameTaken ||= frame;
+    picked.push(i);
+    if (line.trimEnd().endsWith(':')) {
+      const next = lines.findIndex((l, j) => j > i && l.trim() !== '');
+      if (next > 0 && !FRAME.test(lines[next] as string)) picked.push(next);
+    }
+  }
+  const chosen = picked.length ? [...new Set(picked)].map((i) => lines[i] as string) : lines.filter((l) => l.trim());
+  // Runners repeat failures in a summary at the end: keep each line's last time.
+  const unique = chosen.filter((l, i) => chosen.lastIndexOf(l) === i);
+  const out = unique.slice(-max).map((l) => (l.length > EXPLAIN_MAX_LINE ? `${l.slice(0, EXPLAIN_MAX_LINE - 1)}…` : l));
+  while (out.length > 1 && out.join('\n').length > EXPLAIN_MAX_CHARS) out.shift();
+  return out.join('\n').slice(0, EXPLAIN_MAX_CHARS);
+}
+
+/** `explainGateLog` of the last 256 KiB of a gate's log ('' when it cannot be read). */
+export function explainGateFailure(result: GateResult, max = 12): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(result.log, 'r');
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - EXPLAIN_TAIL_BYTES);
+    const buffer = Buffer.alloc(size - start);
+    const read = readSync(fd, buffer, 0, buffer.length, start);
+    let text = buffer.subarray(0, read).toString('utf8');
+    // Read from the middle of the file: its first line is cut.
+    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+    return explainGateLog(text, max);
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,6 +1,7 @@
-/** Guards on what an agent did (DESIGN resilience): writes outside its worktree, huge files, committed conflict markers. */
+/** Guards on what an agent did: writes outside its worktree, huge files, committed conflict markers, hooks and git config. */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { checkGitSetup } from './git-setup-guard.ts';
 import { dirtyPaths, git, gitRaw, revParse } from './lib/git.ts';
 import type { State } from './lib/state-types.ts';
 
@@ -53,10 +54,12 @@ export interface GuardFindings {
 /**
  * Check an ended attempt. A write into the user's checkout or the integration worktree is blamed on this agent when
  * it was the only agent running at the time of the write; when several were, each of them gets a flag (who did it
- * cannot be told apart), and landing stops anyway because the checkout is dirty.
+ * cannot be told apart), and landing stops anyway because the checkout is dirty. Changes to `.git/hooks` and the
+ * repository's config files since the last check are flags (`commonDir` is the git common dir, `stateDir` keeps the
+ * baseline).
  */
 export async function checkGuards(
-  where: { readonly repo: string; readonly integration: string },
+  where: { readonly repo: string; readonly integration: string; readonly commonDir: string; readonly stateDir: string },
   me: { readonly issue: number; readonly start: number; readonly base: string | null; readonly branch: string | null },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
@@ -80,6 +83,11 @@ export async function checkGuards(
     if (big.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
     const markers = await committedConflictMarkers(where.repo, me.base, ref);
     if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
+  }
+  try {
+    flags.push(...(await checkGitSetup(where.commonDir, where.stateDir, me.start)));
+  } catch (error) {
+    flags.push(`could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`);
   }
   return { violations, flags };
 }

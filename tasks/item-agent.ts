@@ -152,7 +152,7 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
           failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
         };
   const guards = await checkGuards(
-    { repo: ctx.repo, integration: ctx.integrationWorktree },
+    { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch },
     agentWindows(ctx.store.current()),
   );

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { RUNNER_GIT_FLAGS, runnerGitEnv } from '../lib/git.ts';
 import { tail, type AgentAdapter, type AgentOutcome } from './types.ts';
 
 /** What `codex exec --json` prints, one JSON object a line, as far as we read it. */
@@ -109,10 +110,13 @@ function choosesSandbox(args: readonly string[]): boolean {
 export function sandboxArgs(worktree: string): string[] {
   const args = ['-s', 'workspace-write'];
   try {
-    const out = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], {
+    // Synchronous (launch is), so a short limit: it blocks the runner while it runs.
+    const out = execFileSync('git', [...RUNNER_GIT_FLAGS, 'rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], {
       cwd: worktree,
       encoding: 'utf8',
+      env: runnerGitEnv(),
       stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 60_000,
     });
     const dirs = [...new Set(out.split('\n').map((l) => l.trim()).filter(Boolean).map((d) => path.resolve(worktree, d)))];
     for (const dir of dirs) args.push('--add-dir', dir);

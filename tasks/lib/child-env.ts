@@ -1,17 +1,57 @@
 /** The environment agents and gates get: the runner's, marked as a child, without our own tsx loader. */
 
-/** Remove `--import tsx` (which `.npmrc` adds for our scripts) so node programs of the user's project run as they would by hand. */
-export function stripTsxLoader(nodeOptions: string | undefined): string | undefined {
-  if (!nodeOptions) return undefined;
-  const cleaned = nodeOptions.replace(/--import[= ](?:tsx|\S*\/tsx\/dist\/loader\.mjs)\b/g, '').replace(/\s+/g, ' ').trim();
-  return cleaned || undefined;
+/** Flags that load code before a program, with the value as the next word or after `=`. */
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+/**
+ * Variables that become node options of the user's programs: NODE_OPTIONS, and npm's `node-options` setting, which
+ * npm exports to its children (`npm_config_node_options`) and turns back into NODE_OPTIONS in every script it runs.
+ */
+const NODE_OPTIONS_VARS = /^(node_options|npm_config_node[-_]options)$/i;
+
+/** Whether a loader flag's value is tsx: the package (`tsx`, `tsx/esm`, …) or a file inside it, as a path or a file URL. */
+function isTsx(value: string): boolean {
+  const v = value.replace(/^(["'])(.*)\1$/, '$2').replace(/\\/g, '/');
+  return /^tsx(\/|$)/.test(v) || /(^|\/)node_modules\/tsx\//.test(v) || /(^|\/)tsx\/dist\/[^/]+\.[cm]?js$/.test(v);
 }
 
-/** Environment for a spawned agent or gate (DESIGN §5: inherits the runner's, plus WORK_MILESTONE_CHILD=1). */
+/** Words of an options string as node splits NODE_OPTIONS (whitespace, double quotes group), each kept as written. */
+function words(options: string): string[] {
+  return options.match(/(?:"(?:\\.|[^"\\])*"|[^\s"])+/g) ?? [];
+}
+
+/**
+ * Remove our tsx loader (`.npmrc` adds `--import tsx` for our scripts; tsx itself adds its own loader files) so node
+ * programs of the user's project run as they would by hand; every other option stays, in order.
+ */
+export function stripTsxLoader(nodeOptions: string | undefined): string | undefined {
+  if (!nodeOptions) return undefined;
+  const kept: string[] = [];
+  const list = words(nodeOptions);
+  for (let i = 0; i < list.length; i++) {
+    const word = list[i] as string;
+    const eq = word.indexOf('=');
+    const flag = eq > 0 ? word.slice(0, eq) : word;
+    if (LOADER_FLAGS.has(flag)) {
+      const value = eq > 0 ? word.slice(eq + 1) : list[i + 1];
+      if (value !== undefined && isTsx(value)) {
+        if (eq < 0) i++;
+        continue;
+      }
+    }
+    kept.push(word);
+  }
+  return kept.length ? kept.join(' ') : undefined;
+}
+
+/** Environment for a spawned agent or gate: the runner's, plus WORK_MILESTONE_CHILD=1, without our tsx loader in any spelling. */
 export function childEnv(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env, ...extra, WORK_MILESTONE_CHILD: '1' };
-  const nodeOptions = stripTsxLoader(env.NODE_OPTIONS);
-  if (nodeOptions) out.NODE_OPTIONS = nodeOptions;
-  else delete out.NODE_OPTIONS;
+  for (const name of Object.keys(out)) {
+    if (!NODE_OPTIONS_VARS.test(name)) continue;
+    const options = stripTsxLoader(out[name]);
+    if (options) out[name] = options;
+    else delete out[name];
+  }
   return out;
 }

@@ -1,7 +1,38 @@
-/** Git through zx, with a per-directory shell (no global `$` settings are changed). */
+/**
+ * Git through zx, with a per-directory shell (no global `$` settings are changed). Every call of the runner's own git
+ * goes through here: no hooks, no fsmonitor, nothing that waits for a human, and a time limit.
+ */
 import path from 'node:path';
-import { $, type ProcessOutput, type Shell } from 'zx';
+import { $, type ProcessOutput, type ProcessPromise, type Shell } from 'zx';
+import { formatDuration } from './duration.ts';
 import { BadInputError, StepFailedError } from './errors.ts';
+
+/**
+ * Before the command on every runner git call: an agent may have planted hooks or an fsmonitor program in the
+ * repository, and the runner must not run them (hooks would also run on the runner's merges, commits and pushes).
+ */
+export const RUNNER_GIT_FLAGS: readonly string[] = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false'];
+
+/** How long one git call may take unless the call says otherwise. */
+export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;
+
+/** After the time limit git gets SIGTERM (it removes its lock files), then SIGKILL this much later. */
+const KILL_GRACE_MS = 5000;
+
+/** Options of one git call. */
+export interface GitOptions {
+  /** Time limit; a call still running then is stopped and becomes a StepFailedError. */
+  readonly timeoutMs?: number;
+  /** Text for git's stdin. */
+  readonly input?: string;
+  /** Variables added to the environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The environment of the runner's git: nothing may wait for a terminal prompt or an editor. */
+export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true' };
+}
 
 /** A quiet shell bound to a directory; throws on non-zero exit. */
 export function shellIn(cwd: string, env?: NodeJS.ProcessEnv): Shell {
@@ -9,27 +40,61 @@ export function shellIn(cwd: string, env?: NodeJS.ProcessEnv): Shell {
 }
 
 /** Run git in `cwd` and return trimmed stdout; a failure becomes StepFailedError with git's own words. */
-export async function git(cwd: string, args: readonly string[]): Promise<string> {
-  const out = await shellIn(cwd)`git ${args}`.nothrow();
+export async function git(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
+  const out = await gitRaw(cwd, args, options);
   if (out.exitCode !== 0) {
     throw new StepFailedError(`git ${args.join(' ')} failed in ${cwd}: ${lastLines(out.stderr || out.stdout, 3)}`);
   }
   return out.stdout.trim();
 }
 
-/** Run git and return the whole result, whatever the exit code. */
-export async function gitRaw(cwd: string, args: readonly string[], input?: string): Promise<ProcessOutput> {
-  const p = shellIn(cwd)`git ${args}`.nothrow();
-  if (input !== undefined) {
-    p.stdin.write(input);
+/**
+ * Run git and return the whole result, whatever the exit code. The third argument is stdin text (the old form)
+ * or options. Only a call that outlives its time limit throws: StepFailedError naming the command and the limit.
+ */
+export async function gitRaw(cwd: string, args: readonly string[], inputOrOptions?: string | GitOptions): Promise<ProcessOutput> {
+  const options: GitOptions = typeof inputOrOptions === 'string' ? { input: inputOrOptions } : (inputOrOptions ?? {});
+  const limit = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
+  const p = shellIn(cwd, { ...runnerGitEnv(), ...options.env })`git ${RUNNER_GIT_FLAGS} ${args}`.nothrow();
+  if (options.input !== undefined) {
+    p.stdin.write(options.input);
     p.stdin.end();
   }
-  return p;
+  let timedOut = false;
+  const timers: NodeJS.Timeout[] = [];
+  const expired = new Promise<'expired'>((resolve) => {
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        stop(p, 'SIGTERM');
+        timers.push(setTimeout(() => stop(p, 'SIGKILL'), KILL_GRACE_MS), setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS));
+      }, limit),
+    );
+  });
+  // A git that survives even SIGKILL (stuck in the kernel) is given up on, not waited for.
+  const out = await Promise.race([p, expired]).finally(() => timers.forEach(clearTimeout));
+  if (timedOut) {
+    throw new StepFailedError(`git ${args.join(' ')} in ${cwd} did not finish within its time limit of ${formatLimit(limit)} and was stopped`);
+  }
+  return out as ProcessOutput;
+}
+
+/** Send `signal` to a git call's process tree, if it is still running. */
+function stop(p: ProcessPromise, signal: NodeJS.Signals): void {
+  try {
+    p.kill(signal).catch(() => undefined);
+  } catch {
+    // already ended
+  }
+}
+
+function formatLimit(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : formatDuration(ms);
 }
 
 /** Whether `git <args>` exits 0. */
-export async function gitOk(cwd: string, args: readonly string[]): Promise<boolean> {
-  return (await gitRaw(cwd, args)).exitCode === 0;
+export async function gitOk(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<boolean> {
+  return (await gitRaw(cwd, args, options)).exitCode === 0;
 }
 
 /** The sha a ref points at, or null. */
@@ -45,7 +110,11 @@ export async function isAncestor(cwd: string, ancestor: string, ref: string): Pr
 
 /** The top of the repository around `cwd`; bad input when there is none. */
 export async function findRepoRoot(cwd: string): Promise<string> {
-  const out = await gitRaw(cwd, ['rev-parse', '--show-toplevel']).catch(() => null);
+  // A directory that does not exist fails to spawn; a git that hangs is a failed step, not bad input.
+  const out = await gitRaw(cwd, ['rev-parse', '--show-toplevel']).catch((error: unknown) => {
+    if (error instanceof StepFailedError) throw error;
+    return null;
+  });
   if (!out || out.exitCode !== 0) throw new BadInputError(`${cwd} is not inside a git repository; pass --repo DIR`);
   return out.stdout.trim();
 }

@@ -1,0 +1,97 @@
+/** Changes to `.git/hooks` and the repository's config files: the diff (pure) and the check against a kept baseline. */
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkGitSetup, diffGitSetup, GIT_SETUP_FILE, recordGitSetup, type GitSetup } from '../tasks/git-setup-guard.ts';
+import { git, makeRepo } from './support/fixture.ts';
+
+test('diffGitSetup: hooks added, changed, removed; config keys changed, added, removed; a removed worktree is not a change', () => {
+  const before: GitSetup = {
+    hooks: { 'pre-commit.sample': 'a x', 'pre-push': 'b x', 'post-checkout': 'c x', 'hooks.d/one': 'd' },
+    configs: {
+      config: { keys: { 'core.bare': ['1'], 'user.name': ['2'], 'remote.origin.url': ['3'] } },
+      'worktrees/7-1-a/config.worktree': { keys: { 'core.sparsecheckout': ['4'] } },
+    },
+  };
+  const after: GitSetup = {
+    hooks: { 'pre-commit.sample': 'a x', 'pre-push': 'b2 x', 'post-commit': 'e x', 'hooks.d/one': 'd x' },
+    configs: {
+      config: { keys: { 'core.bare': ['1'], 'user.name': ['5'], 'core.fsmonitor': ['6'], 'remote.origin.url': ['3', '7'] } },
+      'config.worktree': { keys: { 'core.hookspath': ['8'] } },
+      'worktrees/7-2-b/config.worktree': { unreadable: '9' },
+    },
+  };
+  assert.equal(diffGitSetup(before, after), [
+    'changed .git/hooks/hooks.d/one (the runner never runs hooks)',
+    'removed .git/hooks/post-checkout',
+    'added .git/hooks/post-commit (the runner never runs hooks)',
+    'changed .git/hooks/pre-push (the runner never runs hooks)',
+    'changed the repository config: core.fsmonitor, remote.origin.url, user.name',
+    'changed the repository config.worktree: core.hookspath',
+    'changed the config of worktree 7-2-b, which git cannot read now',
+  ]);
+  assert.equal(diffGitSetup(after, after), []);
+  assert.equal(diffGitSetup(before, { hooks: before.hooks, configs: {} }, 'repo.git'), ['removed the repository config']);
+});
+
+test('checkGitSetup: without a baseline, files modified since the agent started; then each change once, by key; a broken config', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  try {
+    // The sample hooks of `git init` were written a moment ago; in a user's repository they are old.
+    const past = new Date(Date.now() - 3_600_000);
+    for (const f of readdirSync(path.join(common, 'hooks'))) utimesSync(path.join(common, 'hooks', f), past, past);
+    const start = Date.now();
+    writeFileSync(path.join(common, 'hooks', 'post-merge'), '#!/bin/sh\n');
+    await git(repo.dir, 'config', 'core.sshCommand', 'ssh -i key');
+    // No baseline yet (none was recorded before the agent): what was modified since it started, the risky keys named.
+    assert.equal(await checkGitSetup(common, stateDir, start), [
+      'changed .git/hooks/post-merge (the runner never runs hooks)',
+      'changed the repository config while the agent ran; it sets core.sshcommand',
+    ]);
+    assert.ok(existsSync(path.join(stateDir, GIT_SETUP_FILE)));
+    assert.not.match(readFileSync(path.join(stateDir, GIT_SETUP_FILE), 'utf8'), 'ssh -i key', 'config values are not copied');
+    // Reported once.
+    assert.equal(await checkGitSetup(common, stateDir, start), []);
+    chmodSync(path.join(common, 'hooks', 'post-merge'), 0o755);
+    await git(repo.dir, 'config', 'user.name', 'Someone Else');
+    await git(repo.dir, 'config', 'extensions.worktreeConfig', 'true');
+    await git(repo.dir, 'worktree', 'add', '-q', path.join(repo.root, 'wt'), '-b', 'wt');
+    await git(path.join(repo.root, 'wt'), 'config', '--worktree', 'core.hooksPath', '/tmp/elsewhere');
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), [
+      'changed .git/hooks/post-merge (the runner never runs hooks)',
+      'changed the repository config: extensions.worktreeconfig, user.name',
+      'changed the config of worktree wt: core.hookspath',
+    ]);
+    appendFileSync(path.join(common, 'config'), '[[[ not config\n');
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), ['changed the repository config, which git cannot read now']);
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), []);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('recordGitSetup takes the baseline once: changes after it are diffed by key, not by time', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  try {
+    await recordGitSetup(common, stateDir);
+    mkdirSync(path.join(common, 'hooks', 'pre-commit.d'));
+    writeFileSync(path.join(common, 'hooks', 'pre-commit.d', 'lint'), 'x');
+    await git(repo.dir, 'config', 'alias.co', 'checkout');
+    // A second record keeps the first baseline.
+    await recordGitSetup(common, stateDir);
+    assert.equal(await checkGitSetup(common, stateDir, Date.now() + 60_000), [
+      'added .git/hooks/pre-commit.d/lint (the runner never runs hooks)',
+      'changed the repository config: alias.co',
+    ]);
+  } finally {
+    repo.cleanup();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
