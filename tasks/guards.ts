@@ -60,7 +60,7 @@ export interface GuardFindings {
  */
 export async function checkGuards(
   where: { readonly repo: string; readonly integration: string; readonly commonDir: string; readonly stateDir: string },
-  me: { readonly issue: number; readonly start: number; readonly base: string | null; readonly branch: string | null },
+  me: { readonly issue: number; readonly start: number; readonly base: string | null; readonly branch: string | null; readonly tip?: string | null },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
   const violations: string[] = [];
@@ -77,19 +77,25 @@ export async function checkGuards(
     if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${mine.slice(0, 5).map((w) => w.path).join(', ')}`);
     if (shared.length) flags.push(`${place.label} changed while this and other agents ran: ${shared.slice(0, 5).map((w) => w.path).join(', ')}`);
   }
-  if (me.base && me.branch && (await revParse(where.repo, `refs/heads/${me.branch}`))) {
-    const ref = `refs/heads/${me.branch}`;
-    const big = await oversizedFiles(where.repo, me.base, ref);
-    if (big.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
-    const markers = await committedConflictMarkers(where.repo, me.base, ref);
-    if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
-  }
+  // The judged tip, read once by the caller: a ref read again here could have moved since.
+  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
+  if (me.base && tip) violations.push(...(await guardCommits(where.repo, me.base, tip)));
   try {
     flags.push(...(await checkGitSetup(where.commonDir, where.stateDir, me.start)));
   } catch (error) {
     flags.push(`could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`);
   }
   return { violations, flags };
+}
+
+/** What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers. */
+export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
+  const violations: string[] = [];
+  const big = await oversizedFiles(repo, base, tip);
+  if (big.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
+  const markers = await committedConflictMarkers(repo, base, tip);
+  if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
+  return violations;
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes. */

@@ -1,4 +1,5 @@
 /** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
@@ -16,6 +17,9 @@ import { itemDirOf } from './lib/paths.ts';
 import { findItem, type PlanItem } from './lib/plan-types.ts';
 import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
+import { MAIN_BRANCH } from './branch.ts';
+import { git, gitRaw, revParse } from './lib/git.ts';
+import { pinRefOf } from './refs-guard.ts';
 
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
@@ -66,6 +70,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     ctx.env,
   );
   await mkdir(dir, { recursive: true });
+  // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
+  if (existsSync(st.worktree) && (await gitRaw(st.worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${st.branch}`) {
+    await git(st.worktree, ['switch', '-q', '--discard-changes', st.branch]);
+  }
   // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
   // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
   await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
@@ -133,6 +141,22 @@ export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<v
   });
 }
 
+/**
+ * An item worktree found on another branch (main, the integration branch) is detached, so that branch is free again.
+ * Commits it made on main since the runner last saw main are marked: landing stops on them until a human says.
+ */
+async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, branch: string): Promise<void> {
+  await gitRaw(worktree, ['switch', '-q', '--detach']);
+  ctx.events.emit({ type: 'notice', message: `#${issue}: its worktree had ${branch} checked out; detached it` });
+  if (branch !== MAIN_BRANCH) return;
+  const seen = ctx.store.current().refs?.main ?? ctx.store.current().branch?.base ?? null;
+  const now = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+  if (!seen || !now || seen === now) return;
+  await ctx.store.update((s) => {
+    s.refs = { integration: null, main: null, originMain: null, pending: null, ...(s.refs ?? {}), suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` } };
+  });
+}
+
 /** Judge an ended attempt and record it; returns whether the item gets another attempt. */
 export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>): Promise<'retry' | 'final'> {
   const st = itemState(ctx, item.issue);
@@ -153,10 +177,14 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
         };
   const guards = await checkGuards(
     { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
-    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch },
+    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
     agentWindows(ctx.store.current()),
   );
   const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards);
+  if (st.worktree && facts.headBranch && facts.headBranch !== st.branch) await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
+  // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.
+  const pinned = verdict.status !== 'failed' ? facts.tip : null;
+  if (pinned) await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, item.issue), pinned]);
   // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
   const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;
@@ -167,6 +195,7 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
     it.process = null;
     it.failure = verdict.failure;
     it.result = { ...verdict.result, durationMs };
+    it.pinned = pinned;
     it.status = retry ? 'pending' : verdict.status;
     if (!retry) {
       it.finishedAt = new Date().toISOString();
