@@ -6,6 +6,7 @@ import { BadInputError } from './lib/errors.ts';
 import { ensureExcluded } from './lib/exclude.ts';
 import { dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
 import { worktreeRootOf } from './lib/paths.ts';
+import { recordGitSetup } from './git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from './refs-guard.ts';
 import { DONE, todo, type Step } from './step.ts';
 
@@ -81,6 +82,8 @@ export const branch: Step = {
     if (!ctx.store.current().refs?.integration) {
       await recordIntegration(ctx);
       await recordMainSeen(ctx, localMain, remoteMain);
+      // What .git/hooks and the config look like before any agent ran: each later change is reported once.
+      await recordGitSetup(ctx.commonDir, ctx.stateDir);
     }
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },

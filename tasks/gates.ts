@@ -3,7 +3,7 @@ import path from 'node:path';
 import { REPORT_FORMAT } from './agents/prompt.ts';
 import { runAgentSession } from './agent-session.ts';
 import { defaultSettingsFor, type Ctx } from './context.ts';
-import { gateApplies, gateOutputTail, runGates } from './gate-run.ts';
+import { explainGateFailure, gateApplies, gateOutputTail, runGates } from './gate-run.ts';
 import { StepFailedError } from './lib/errors.ts';
 import { dirtyPaths, git, isAncestor, revParse } from './lib/git.ts';
 import type { GateResult } from './lib/state-types.ts';
@@ -48,7 +48,11 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
     }
     const red = results[results.length - 1] as GateResult;
     if (attempt >= max) {
-      throw new StepFailedError(`gate "${red.name}" (${red.phase}) still fails on ${ctx.plan.milestone.integrationBranch} after ${max} fix attempt(s) (exit ${red.exitCode}); output: ${red.log}`);
+      const why = explainGateFailure(red);
+      throw new StepFailedError(
+        `gate "${red.name}" (${red.phase}) still fails on ${ctx.plan.milestone.integrationBranch} after ${max} fix attempt(s) (exit ${red.exitCode}); log: ${red.log}` +
+          `${why ? `\n${why.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''}\nfix it in ${ctx.integrationWorktree} and commit, then run again`,
+      );
     }
     progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
     await runAgentSession(ctx, {

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from './context.ts';
-import { gateApplies, gateOutputTail, runGates } from './gate-run.ts';
+import { explainGateFailure, gateApplies, gateOutputTail, runGates } from './gate-run.ts';
 import { resolveWithAgent } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from './lib/git.ts';
@@ -133,5 +133,6 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, source: MergeSource, p
 
 /** Output of a red gate, for the fix agent's prompt and the escalation. */
 export function redGateText(red: GateResult): string {
-  return `pre-merge gate \`${red.name}\` failed (exit ${red.exitCode}):\n${gateOutputTail(red, 40)}`;
+  const why = explainGateFailure(red);
+  return `pre-merge gate \`${red.name}\` failed (exit ${red.exitCode})${why ? `: ${why.split('\n')[0]}` : ''}\n${gateOutputTail(red, 40)}`;
 }

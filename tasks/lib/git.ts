@@ -3,6 +3,7 @@
  * goes through here: no hooks, no fsmonitor, nothing that waits for a human, and a time limit.
  */
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { $, type ProcessOutput, type ProcessPromise, type Shell } from 'zx';
 import { formatDuration } from './duration.ts';
 import { BadInputError, StepFailedError } from './errors.ts';
@@ -31,8 +32,16 @@ export interface GitOptions {
 
 /** The environment of the runner's git: nothing may wait for a terminal prompt or an editor. */
 export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true' };
+  // GIT_OPTIONAL_LOCKS=0: the runner's `git status` in the user's checkout must not take its index lock.
+  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', GIT_OPTIONAL_LOCKS: '0' };
 }
+
+/**
+ * git writes a new worktree's admin files one after another, and other commands reading the worktree list at that
+ * moment fail ("failed to read .git/worktrees/x/commondir"): another milestone of the repository may be adding one.
+ */
+const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir|HEAD)|worktrees\/[^/]+\/gitdir.*(invalid|not a valid)/;
+const WORKTREE_RACE_RETRIES = 5;
 
 /** A quiet shell bound to a directory; throws on non-zero exit. */
 export function shellIn(cwd: string, env?: NodeJS.ProcessEnv): Shell {
@@ -54,6 +63,14 @@ export async function git(cwd: string, args: readonly string[], options: GitOpti
  */
 export async function gitRaw(cwd: string, args: readonly string[], inputOrOptions?: string | GitOptions): Promise<ProcessOutput> {
   const options: GitOptions = typeof inputOrOptions === 'string' ? { input: inputOrOptions } : (inputOrOptions ?? {});
+  for (let attempt = 1; ; attempt++) {
+    const out = await gitOnce(cwd, args, options);
+    if (out.exitCode === 0 || attempt > WORKTREE_RACE_RETRIES || !WORKTREE_RACE.test(out.stderr)) return out;
+    await sleep(50 * attempt);
+  }
+}
+
+async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<ProcessOutput> {
   const limit = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   const p = shellIn(cwd, { ...runnerGitEnv(), ...options.env })`git ${RUNNER_GIT_FLAGS} ${args}`.nothrow();
   if (options.input !== undefined) {
