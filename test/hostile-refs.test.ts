@@ -1,0 +1,277 @@
+/**
+ * Hostile item agents against the refs guard (pinned shas, integration / main / origin's main watched), through the
+ * real CLI: each agent does honest work on its own branch and one bad thing — force-pushes origin's main, commits on
+ * or deletes the integration branch, commits on main from its worktree, or leaves a detached grandchild that moves its
+ * branch after it was judged. What must happen: exit 3 with a message saying what moved and how to go on, nothing of
+ * the milestone on main or origin; or the run goes on with what was judged and says what it ignored.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  git, gitOk, makeRepo, readEvents, readStateFile, runCli, tempDir, writeAgent,
+  type AgentScript, type CliResult, type TestRepo,
+} from './support/fixture.ts';
+
+const INTEGRATION = 'milestone/7-hostile-refs';
+
+interface Rig {
+  readonly repo: TestRepo;
+  readonly agent: AgentScript;
+  readonly tools: string;
+  /** main's sha (= origin's main) before anything ran. */
+  readonly initial: string;
+  cleanup(): void;
+}
+
+/** A one-wave milestone with items Alpha (#1) and, with `count: 2`, Beta (#2), in parallel; `body` is the agent. */
+async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(tools, body(tools));
+  const items = [{ issue: 1, title: 'Alpha' }, { issue: 2, title: 'Beta' }].slice(0, count);
+  const plan = [
+    'milestone: {number: 7, title: "Hostile refs"}',
+    'waves:',
+    '  - wave: 1',
+    '    parallel: true',
+    '    items:',
+    ...items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
+    `defaults: {agent: command, retries: 0, timeout: 60s, concurrency: 2, command: ${JSON.stringify(agent.command)}}`,
+    '',
+  ].join('\n');
+  const repo = await makeRepo({ plan, items, origin: true });
+  const initial = await git(repo.dir, 'rev-parse', 'main');
+  return {
+    repo, agent, tools, initial,
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+}
+
+const output = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 120_000 });
+const step = (r: Rig, name: string, ...flags: string[]) => runCli('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 90_000 });
+const originGit = (r: Rig, ...args: string[]) => git(r.repo.origin as string, ...args);
+const filesOn = async (dir: string, rev: string) => (await git(dir, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
+const subjectsOn = async (dir: string, rev: string) => (await git(dir, 'log', '--format=%s', rev)).split('\n');
+const notices = (r: Rig) => readEvents(r.repo).filter((e) => e.type === 'notice').map((e) => String(e.message));
+const allOutput = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
+
+/** Origin holds only main, at `sha`: nothing of the milestone was pushed. */
+async function originOnlyMainAt(r: Rig, sha: string): Promise<void> {
+  assert.is(await originGit(r, 'rev-parse', 'main'), sha, "origin's main");
+  assert.equal(await originGit(r, 'for-each-ref', '--format=%(refname)'), 'refs/heads/main', 'origin got other refs');
+}
+
+/** Poll for a file the agent's grandchild writes (bounded). */
+async function waitForFile(file: string, what: string): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (existsSync(file)) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what} (${file})`);
+}
+
+const HONEST = 'echo alpha > a.txt; commit alpha';
+
+test("agent force-pushes origin's main: exit 3 (force-pushed), nothing landed, origin left as the agent made it", async () => {
+  const r = await rig((tools) => `${HONEST}
+new=$(git commit-tree -m hostile "$(git mktree </dev/null)")
+git push -q --force origin "$new:refs/heads/main" >/dev/null 2>&1
+echo "$new" > '${tools}/forced'
+report COMPLETE "pushed"`);
+  try {
+    const result = await run(r);
+    const forced = existsSync(path.join(r.tools, 'forced')) ? readFileSync(path.join(r.tools, 'forced'), 'utf8').trim() : '';
+    assert.is(result.code, 3, output(result));
+    assert.match(allOutput(result), "origin's main moved from");
+    assert.match(allOutput(result), 'force-pushed');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), r.initial, 'local main moved');
+    assert.is(forced.length, 40, 'the agent recorded its forced sha');
+    await originOnlyMainAt(r, forced);
+    assert.not.ok((await subjectsOn(r.repo.origin as string, 'main')).some((s) => /Merge|alpha/.test(s)));
+  } finally {
+    r.cleanup();
+  }
+});
+
+/** An agent that commits `sneaky` on the integration branch (through its worktree) on its first call only. */
+const SNEAKY = `${HONEST}
+if [ "$(count sneak)" = 1 ]; then
+  echo sneaky > "$WM_WORKTREE/../milestone-7/sneaky.txt"
+  git -C "$WM_WORKTREE/../milestone-7" add sneaky.txt
+  git -C "$WM_WORKTREE/../milestone-7" commit -qm sneaky
+fi
+report COMPLETE "done"`;
+
+/** Run until the integration-moved stop and check it; returns the recorded sha the message names. */
+async function stopsOnSneaky(r: Rig): Promise<string> {
+  const result = await run(r);
+  const text = allOutput(result);
+  assert.is(result.code, 3, output(result));
+  assert.match(text, 'moved from');
+  assert.match(text, 'the runner did not move it');
+  assert.match(text, INTEGRATION);
+  assert.match(text, '--adopt');
+  assert.is(await git(r.repo.dir, 'rev-parse', 'main'), r.initial, 'main moved');
+  await originOnlyMainAt(r, r.initial);
+  const old = /reset --hard ([0-9a-f]{40})/.exec(text);
+  assert.ok(old, `no reset --hard <sha> advice in: ${text}`);
+  return (old as RegExpExecArray)[1] as string;
+}
+
+test('agent commits on the integration branch: exit 3 naming the branch; reset as advised → lands without the sneaky commit', async () => {
+  const r = await rig(() => SNEAKY);
+  try {
+    const old = await stopsOnSneaky(r);
+    const wt = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    assert.is(await git(wt, 'log', '-1', '--format=%s', INTEGRATION), 'sneaky', 'the sneaky commit is the integration tip');
+    await git(wt, 'reset', '-q', '--hard', old);
+    const again = await run(r);
+    assert.is(again.code, 0, output(again));
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
+    assert.not.ok((await filesOn(r.repo.dir, 'main')).includes('sneaky.txt'), 'sneaky.txt landed');
+    assert.not.ok((await subjectsOn(r.repo.dir, 'main')).includes('sneaky'), 'the sneaky commit landed');
+    assert.is(await originGit(r, 'rev-parse', 'main'), main, 'origin has what landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('agent commits on the integration branch: run --adopt takes it (after the gates) → lands with the sneaky commit', async () => {
+  const r = await rig(() => SNEAKY);
+  try {
+    await stopsOnSneaky(r);
+    const again = await run(r, '--adopt');
+    assert.is(again.code, 0, output(again));
+    assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
+    assert.ok((await subjectsOn(r.repo.dir, 'main')).includes('sneaky'), 'the adopted commit did not land');
+    assert.ok(notices(r).some((m) => m.includes('--adopt: taking')), notices(r).join('\n'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('agent deletes the integration branch: recreated at its recorded tip (notice), the milestone lands', async () => {
+  const r = await rig(() => `${HONEST}
+b=$(git -C "$WM_WORKTREE/../milestone-7" symbolic-ref --short HEAD)
+git update-ref -d "refs/heads/$b"
+report COMPLETE "deleted $b"`);
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    assert.ok(r.agent.calls().length === 1);
+    assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
+    assert.is(await originGit(r, 'rev-parse', 'main'), await git(r.repo.dir, 'rev-parse', 'main'));
+    assert.ok(notices(r).some((m) => m.includes('recreated at its recorded tip')), notices(r).join('\n'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('agent checks out main in its worktree and commits there: item failed, landing stops (nobody vouched for), origin untouched', async () => {
+  const r = await rig(() => `case "$WM_ISSUE" in
+1) ${HONEST}
+   git switch -q --ignore-other-worktrees main
+   echo x > evil.txt; git add evil.txt; git commit -qm evil
+   report COMPLETE "evil";;
+2) echo beta > b.txt; commit beta; report COMPLETE "honest";;
+esac`, 2);
+  try {
+    const result = await run(r);
+    const text = allOutput(result);
+    const state = readStateFile(r.repo);
+    const hostile = state.items['1'];
+    assert.is(hostile.status, 'failed', JSON.stringify(hostile));
+    assert.match(String(hostile.failure), 'checked out main in its worktree');
+    assert.is(state.items['2'].status, 'complete', JSON.stringify(state.items['2']));
+    assert.is(result.code, 3, output(result));
+    assert.match(text, 'nobody vouched for');
+    const evil = await git(r.repo.dir, 'log', '-1', '--format=%H', '--grep=^evil$', 'main');
+    assert.ok(evil.length === 40, 'the evil commit is on local main');
+    assert.match(text, `${r.initial.slice(0, 10)}..${evil.slice(0, 10)}`);
+    assert.not.ok((await subjectsOn(r.repo.origin as string, 'main')).includes('evil'), 'evil reached origin');
+    assert.not.ok((await filesOn(r.repo.origin as string, 'main')).includes('evil.txt'), 'evil.txt reached origin');
+    await originOnlyMainAt(r, r.initial);
+    const wt = path.join(r.repo.dir, 'worktrees', '7-1-alpha');
+    const head = await git(wt, 'symbolic-ref', '-q', 'HEAD').catch(() => '(detached)');
+    assert.is.not(head, 'refs/heads/main', 'the hostile worktree still has main checked out');
+  } finally {
+    r.cleanup();
+  }
+});
+
+/**
+ * An agent that commits a.txt, then leaves a detached grandchild (own session) that waits for `<tools>/go` and runs
+ * `late` in the item worktree, then touches `<tools>/done`.
+ */
+function lateAgent(late: (tools: string) => string): (tools: string) => string {
+  return (tools) => `${HONEST}
+base=$(git rev-parse HEAD~1)
+setsid sh -c '
+i=0; while [ ! -e "${tools}/go" ] && [ $i -lt 2000 ]; do sleep 0.05; i=$((i + 1)); done
+${late(tools)}
+touch "${tools}/done"' "$base" "$WM_BRANCH" >/dev/null 2>&1 &
+report COMPLETE "judged"`;
+}
+
+/** Single steps up to the end of wave 1's wait: the item is judged, its grandchild still waiting. */
+async function judgeBySteps(r: Rig): Promise<void> {
+  const steps: string[][] = [['validate'], ['prepare'], ['branch'], ['fetch'], ['worktrees', '--wave', '1'], ['spawn', '--wave', '1'], ['wait', '--wave', '1']];
+  for (const [name = '', ...flags] of steps) {
+    const res = await step(r, name, ...flags);
+    assert.is(res.code, 0, `step ${name}: ${output(res)}`);
+  }
+  assert.is(readStateFile(r.repo).items['1'].status, 'complete', 'judged complete');
+  assert.not.ok(existsSync(path.join(r.tools, 'done')), 'the grandchild ran before judging');
+}
+
+test('grandchild commits a 12 MiB file and conflict markers after judging: ignored (notice), the judged commits land', async () => {
+  const r = await rig(lateAgent(() => `head -c 12582912 /dev/urandom > big.bin
+printf "<<<<<<< ours\\nx\\n=======\\ny\\n>>>>>>> theirs\\n" > markers.txt
+git add big.bin markers.txt && git commit -qm late`));
+  try {
+    await judgeBySteps(r);
+    const pinned = readStateFile(r.repo).items['1'].pinned;
+    writeFileSync(path.join(r.tools, 'go'), '');
+    await waitForFile(path.join(r.tools, 'done'), "the grandchild's late commit");
+    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'work/7-1-alpha'), 'late', 'the grandchild committed on the item branch');
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    const files = await filesOn(r.repo.dir, 'main');
+    assert.ok(files.includes('a.txt'), files.join(' '));
+    assert.not.ok(files.includes('big.bin'), 'the 12 MiB file landed');
+    assert.not.ok(files.includes('markers.txt'), 'the conflict-marker file landed');
+    assert.not.ok((await subjectsOn(r.repo.origin as string, 'main')).includes('late'), 'the late commit reached origin');
+    assert.ok(typeof pinned === 'string' && (await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', pinned, 'main')), `pinned ${pinned} not on main`);
+    const n = notices(r);
+    assert.ok(n.some((m) => m.includes('added to work/7-') && m.includes('after it was judged are ignored')), n.join('\n'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('grandchild rewinds the item branch to its base after judging: the judged commits land anyway', async () => {
+  const r = await rig(lateAgent(() => 'git update-ref "refs/heads/$1" "$0"'));
+  try {
+    await judgeBySteps(r);
+    writeFileSync(path.join(r.tools, 'go'), '');
+    await waitForFile(path.join(r.tools, 'done'), "the grandchild's rewind");
+    assert.not.ok(await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', readStateFile(r.repo).items['1'].pinned, 'work/7-1-alpha'), 'the branch was not rewound');
+    const result = await run(r);
+    assert.is(result.code, 0, output(result));
+    assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
+    assert.ok((await filesOn(r.repo.origin as string, 'main')).includes('a.txt'), 'a.txt is not on origin');
+    const n = notices(r);
+    assert.ok(n.some((m) => m.includes('rewound or rewritten after it was judged')), n.join('\n'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test.run();
