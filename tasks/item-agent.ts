@@ -19,7 +19,7 @@ import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
 import { MAIN_BRANCH } from './branch.ts';
 import { git, gitRaw, revParse } from './lib/git.ts';
-import { pinRefOf } from './refs-guard.ts';
+import { pinRefOf, restoreIntegration } from './refs-guard.ts';
 
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
@@ -175,6 +175,8 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
           ok: false, text: '', costUsd: null, turns: null, sessionId: null, usage: null, denials: [],
           failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
         };
+  // A deleted integration branch would make every file of its worktree look new (and blamed on this agent).
+  await restoreIntegration(ctx);
   const guards = await checkGuards(
     { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
