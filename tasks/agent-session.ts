@@ -1,9 +1,10 @@
 /** A conflict-resolution or fix agent the runner waits for (DESIGN §6, gates): same adapters and process layer as items. */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from './agents/adapters.ts';
-import { isRunning, killGroup, readExitCode, readOutput, runFilesOf, startDetached } from './agents/process.ts';
+import { isRunning, killGroup, readExitCode, readOutput, runFilesOf, startDetached, type RunFiles } from './agents/process.ts';
 import { parseReport } from './agents/report.ts';
 import type { AgentOutcome, AgentRole } from './agents/types.ts';
 import type { Ctx } from './context.ts';
@@ -25,7 +26,7 @@ export interface SessionRequest {
   readonly branch: string;
   readonly prompt: string;
   readonly settings: AgentSettings;
-  /** Folder for its files, and a name unique within it (`conflict-1`). */
+  /** Folder for its files, and the name they start with (`fix-<sha>-1`); each session adds its own number. */
   readonly dir: string;
   readonly name: string;
 }
@@ -36,22 +37,46 @@ export interface SessionResult {
   readonly report: ItemReport | null;
 }
 
-/** Start an agent and wait for it (timeout kills its group); never two at once for one request name. */
+/** The files of one session: its prompt and its run files. */
+interface SessionFiles {
+  readonly promptFile: string;
+  readonly files: RunFiles;
+}
+
+/**
+ * Files no earlier session used: the first `<name>-<k>` of `dir` with none of its files, claimed by creating its
+ * prompt exclusively. A caller may repeat a name (`run` again after red gates asks for the same fix attempt);
+ * reusing its files would read the earlier process's exit code and output as this one's.
+ */
+async function claimSessionFiles(dir: string, name: string, prompt: string): Promise<SessionFiles> {
+  await mkdir(dir, { recursive: true });
+  for (let k = 1; ; k++) {
+    const files = runFilesOf(dir, `${name}-${k}`);
+    const promptFile = path.join(dir, `${name}-${k}.prompt.md`);
+    if ([files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr, promptFile].some((f) => existsSync(f))) continue;
+    try {
+      await writeFile(promptFile, prompt, { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    return { promptFile, files };
+  }
+}
+
+/** Start an agent and wait for it (timeout kills its group); each session has files of its own. */
 export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<SessionResult> {
-  await mkdir(req.dir, { recursive: true });
-  const promptFile = path.join(req.dir, `${req.name}.prompt.md`);
-  await writeFile(promptFile, req.prompt);
+  const { promptFile, files } = await claimSessionFiles(req.dir, req.name, req.prompt);
   const adapter = adapterFor(req.settings.agent);
   const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] }, ctx.env);
   const env = childEnv(ctx.env, {
     WM_PROMPT_FILE: promptFile, WM_ISSUE: String(req.issue), WM_TITLE: req.title, WM_WORKTREE: req.worktree, WM_BRANCH: req.branch,
     WM_WAVE: String(req.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: req.role,
   });
-  const files = runFilesOf(req.dir, req.name);
   const proc = await startDetached(spec, req.worktree, files, env);
   ctx.events.emit({ type: 'agent-spawned', issue: req.issue, role: req.role, pid: proc.pid, attempt: 1 });
   const started = Date.now();
-  let code = readExitCode(files);
+  let code = readExitCode(files, proc.pid);
   while (code === null) {
     if (ctx.signal.aborted) {
       await killGroup(proc.pid);
@@ -59,7 +84,7 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
     }
     if (!isRunning(proc)) {
       // It may have written its exit code and ended between the read above and this check.
-      code = readExitCode(files);
+      code = readExitCode(files, proc.pid);
       break;
     }
     if (Date.now() - started > req.settings.timeoutMs) {
@@ -67,7 +92,7 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
       break;
     }
     await sleep(200);
-    code = readExitCode(files);
+    code = readExitCode(files, proc.pid);
   }
   // Whatever it left running in its process group goes with it.
   if (isGroupAlive(proc.pid)) await killGroup(proc.pid, 1000);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { formatAttention, itemsNeedingAttention } from './attention.ts';
 import { MAIN_BRANCH } from './branch.ts';
 import type { Ctx } from './context.ts';
-import { NeedsAttentionError } from './lib/errors.ts';
+import { BadInputError, NeedsAttentionError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from './lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from './lib/paths.ts';
 import { listItems } from './lib/plan-types.ts';
@@ -47,6 +47,21 @@ async function removeIntegrationWorktree(ctx: Ctx): Promise<string[]> {
   return leftovers;
 }
 
+/**
+ * Items whose work has not reached the integration branch: no state yet, pending, in progress, or finished but not
+ * merged (failed, skipped and escalated items are what needs attention, not unfinished work).
+ */
+function unfinishedItems(ctx: Ctx): string[] {
+  const items = ctx.store.current().items;
+  return listItems(ctx.plan).flatMap((item) => {
+    const st = items[String(item.issue)];
+    if (!st) return [`#${item.issue} not started`];
+    if (st.status === 'pending' || st.status === 'in-progress') return [`#${item.issue} ${st.status}`];
+    if ((st.status === 'complete' || st.status === 'partial') && st.merge?.sha == null) return [`#${item.issue} ${st.status} but not merged`];
+    return [];
+  });
+}
+
 /** complete step. */
 export const complete: Step = {
   id: 'complete',
@@ -56,6 +71,12 @@ export const complete: Step = {
     return DONE;
   },
   async run(ctx, _scope, progress) {
+    // Before anything is removed: completing a milestone whose items never ran would delete its integration branch.
+    const unfinished = unfinishedItems(ctx);
+    if (unfinished.length > 0) {
+      const n = ctx.plan.milestone.id;
+      throw new BadInputError(`milestone ${n} is not finished (${unfinished.join(', ')}); run \`npx zx scripts/run.mts ${n}\` to finish it`);
+    }
     const attention = itemsNeedingAttention(ctx, false);
     if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
     const kept: string[] = [];

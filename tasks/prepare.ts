@@ -34,7 +34,8 @@ export const prepare: Step = {
     const dirty = await dirtyPaths(ctx.repo);
     if (dirty.length > 0) return todo(`working tree has ${dirty.length} uncommitted path(s)`);
     if (await unrecordedStash(ctx, await currentBranch(ctx.repo))) return todo('a stash was made but not recorded');
-    return DONE;
+    // A clean tree is not yet done: until run records it, nothing says this milestone's run looked at the checkout.
+    return todo('the clean working tree is not recorded yet');
   },
   async run(ctx, _scope, progress) {
     const branch = await currentBranch(ctx.repo);

@@ -26,9 +26,10 @@ export interface StartedProcess {
   readonly startTime: string;
 }
 
-// The leader shell runs the agent with stdin closed and output in files, then writes the exit code
-// atomically, so a runner that restarts can read the result of an agent that finished without it.
-const WRAPPER = 'printf "%s\\n" "$$" >"$WM_PID"; "$@" </dev/null >"$WM_OUT" 2>"$WM_ERR"; code=$?; printf "%s\\n" "$code" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+// The leader shell runs the agent with stdin closed and output in files, then writes the exit code and its own
+// pid atomically, so a runner that restarts can read the result of an agent that finished without it, and a
+// runner that knows the pid never takes an exit file an earlier process left for its own.
+const WRAPPER = 'printf "%s\\n" "$$" >"$WM_PID"; "$@" </dev/null >"$WM_OUT" 2>"$WM_ERR"; code=$?; printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
 
 /** Start `spec` in `cwd`, detached in a new process group (pgid = pid). */
 export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFiles, env: NodeJS.ProcessEnv): Promise<StartedProcess> {
@@ -52,11 +53,22 @@ export async function clearRunFiles(files: RunFiles): Promise<void> {
   for (const file of [files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr]) await rm(file, { force: true });
 }
 
-/** The exit code the wrapper wrote, or null when the run has not ended (or died without writing it). */
-export function readExitCode(files: RunFiles): number | null {
-  if (!existsSync(files.exit)) return null;
-  const code = Number.parseInt(readFileSync(files.exit, 'utf8').trim(), 10);
-  return Number.isNaN(code) ? null : code;
+/**
+ * The exit code the wrapper wrote (`<code> <pid>`; older wrappers wrote `<code>` alone), or null when the run has
+ * not ended (or died without writing it). With `pid`, only an exit code that process wrote counts.
+ */
+export function readExitCode(files: RunFiles, pid?: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(files.exit, 'utf8');
+  } catch {
+    return null;
+  }
+  const [codeText = '', pidText = ''] = text.trim().split(/\s+/);
+  const code = Number.parseInt(codeText, 10);
+  if (Number.isNaN(code)) return null;
+  if (pid !== undefined && Number.parseInt(pidText, 10) !== pid) return null;
+  return code;
 }
 
 /** The pid the wrapper wrote when it started (to find an agent whose start was not recorded), or null. */

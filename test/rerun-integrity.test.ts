@@ -1,0 +1,236 @@
+/**
+ * Issue 9, "main is never broken", through the real CLI: `run` again after red gates starts a new fix agent (its
+ * files are its own, never an earlier process's), `complete` refuses while items are unfinished, `--dry-run` of a
+ * fresh milestone shows nothing done and changes nothing, and a backlog status commit that failed is made by the
+ * next run.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readExitCode, runFilesOf, startDetached } from '../tasks/agents/process.ts';
+import { DEFAULT_OPTIONS } from '../tasks/context.ts';
+import { createContext } from '../tasks/create-context.ts';
+import { BadInputError } from '../tasks/lib/errors.ts';
+import { STEPS } from '../tasks/steps.ts';
+import {
+  cliEnv, git, makeRepo, readStateFile, refExists, runCli, runSteps, showFile, snapshotRepo, tempDir, writeAgent,
+  type AgentScript, type CliResult, type TestRepo,
+} from './support/fixture.ts';
+
+const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+];
+
+/** Items write `<name>.txt` and commit. */
+const ITEM_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+esac`;
+
+interface Rig {
+  readonly repo: TestRepo;
+  readonly agent: AgentScript;
+  readonly tools: string;
+  cleanup(): void;
+}
+
+/** A serial one-wave milestone 7 of two items, with `gates` as its quality-gates block and `defaults` added. */
+async function rig(opts: { body: string; gates?: string; defaults?: string }): Promise<Rig> {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(tools, opts.body);
+  const plan = [
+    'milestone: {number: 7, title: "Rerun integrity"}',
+    'waves:',
+    '  - wave: 1',
+    '    parallel: false',
+    '    items:',
+    ...ITEMS.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
+    ...(opts.gates ? ['quality-gates:', ...opts.gates.split('\n').map((l) => `  ${l}`)] : []),
+    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${opts.defaults ? `, ${opts.defaults}` : ''}}`,
+    '',
+  ].join('\n');
+  const repo = await makeRepo({ plan, items: ITEMS });
+  return {
+    repo, agent, tools,
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+}
+
+const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+const INTEGRATION = 'refs/heads/milestone/7-rerun-integrity';
+const integrationDir = (r: Rig) => path.join(r.repo.dir, 'worktrees', 'milestone-7');
+const linesOf = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+/** Resolve once `ready()` holds (a condition to wait for, not a delay to hope with); fail after 20 s. */
+async function waitFor(what: string, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('an exit file names the process that wrote it: a caller that knows the pid never reads an earlier process\'s', async () => {
+  const dir = tempDir('wm-run-files-');
+  try {
+    const files = runFilesOf(dir, 'fix-1');
+    // Left by an earlier process of the same name (an older wrapper wrote the code alone).
+    writeFileSync(files.exit, '7\n');
+    const release = path.join(dir, 'release');
+    const spec = { file: 'sh', args: ['-c', `while [ ! -e '${release}' ]; do sleep 0.05; done; exit 3`], env: {} };
+    const proc = await startDetached(spec, dir, files, cliEnv());
+    // Held until released: whatever the exit file says now is not this process's.
+    assert.is(readExitCode(files, proc.pid), null);
+    assert.is(readExitCode(files), 7, 'one argument: whatever code the file holds');
+    writeFileSync(release, '');
+    await waitFor('the wrapper to write its exit file', () => readFileSync(files.exit, 'utf8') !== '7\n');
+    assert.is(readFileSync(files.exit, 'utf8'), `3 ${proc.pid}\n`);
+    assert.is(readExitCode(files, proc.pid), 3);
+    assert.is(readExitCode(files, proc.pid + 1), null);
+    assert.is(readExitCode(files), 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('red gates, then run again: a new fix agent process runs (not the first one\'s exit file) and the milestone lands', async () => {
+  const r = await rig({
+    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
+    defaults: 'max-fix-attempts: 1',
+    body: `${ITEM_AGENT}
+if [ "$WM_ROLE" = fix ]; then
+  echo "$$" >> "$tools/fix-runs"
+  if [ "$(wc -l < "$tools/fix-runs")" -eq 2 ]; then echo ok > fixed.txt; commit "fix the gate"; report COMPLETE fixed; else report COMPLETE "not yet"; fi
+fi`,
+  });
+  const runs = path.join(r.tools, 'fix-runs');
+  try {
+    const first = await run(r);
+    assert.is(first.code, 1, output(first));
+    assert.match(first.stderr, /gate "needs-fix" \(post-merge\) still fails/);
+    assert.is(linesOf(runs).length, 1, 'one fix agent in the first run');
+    assert.not.ok(await git(r.repo.dir, 'ls-tree', '--name-only', 'main').then((t) => t.split('\n').includes('a.txt')), 'main got the red milestone');
+
+    const second = await run(r);
+    assert.is(second.code, 0, output(second));
+    const pids = linesOf(runs);
+    assert.is(pids.length, 2, `a new fix agent ran in the second run: ${pids.join(' ')}`);
+    assert.is.not(pids[0], pids[1]);
+    assert.equal(r.agent.calls().filter((c) => c.role === 'fix').map((c) => c.cwd), [integrationDir(r), integrationDir(r)]);
+    const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
+    assert.ok(['a.txt', 'b.txt', 'fixed.txt'].every((f) => files.includes(f)), files.join(' '));
+    // Each fix session has its own files: two prompts, two exit files, each naming its own process.
+    const gatesDir = path.join(r.repo.stateDir, 'gates');
+    const exits = readdirSync(gatesDir).filter((f) => /^fix-.*\.exit$/.test(f)).sort();
+    assert.is(exits.length, 2, readdirSync(gatesDir).join(' '));
+    assert.equal(exits.map((f) => readFileSync(path.join(gatesDir, f), 'utf8').trim().split(' ')[0]), ['0', '0']);
+    assert.is.not(readFileSync(path.join(gatesDir, exits[0] as string), 'utf8'), readFileSync(path.join(gatesDir, exits[1] as string), 'utf8'));
+  } finally {
+    r.cleanup();
+  }
+});
+
+/** Refused without a trace: the integration branch and worktree are there, the repository as it was, no report. */
+async function assertNothingCompleted(r: Rig, before: string): Promise<void> {
+  assert.ok(await refExists(r.repo.dir, INTEGRATION), 'integration branch deleted');
+  assert.ok(existsSync(integrationDir(r)), 'integration worktree removed');
+  assert.ok((await git(r.repo.dir, 'worktree', 'list', '--porcelain')).includes(integrationDir(r)));
+  assert.is(await snapshotRepo(r.repo.dir), before);
+  assert.not.ok(existsSync(path.join(r.repo.stateDir, 'report.md')));
+}
+
+test('step complete with pending items refuses (exit 2, naming what is missing) and keeps the integration branch and worktree', async () => {
+  const r = await rig({ body: ITEM_AGENT });
+  try {
+    const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
+    assert.ok(prior.every((p) => p.code === 0), prior.map(output).join('\n'));
+    const before = await snapshotRepo(r.repo.dir);
+    const result = await runCli('step', ['complete', '7', '--repo', r.repo.dir]);
+    assert.is(result.code, 2, output(result));
+    // Refused by complete itself (the items and the command that continues), or earlier by its prerequisite land.
+    const namesItems = /#1 pending/.test(result.stderr) && /#2 pending/.test(result.stderr) && result.stderr.includes('npx zx scripts/run.mts 7');
+    const namesLand = /step complete needs land, which is not done .*npx zx scripts\/step.mts land 7/.test(result.stderr);
+    assert.ok(namesItems || namesLand, output(result));
+    await assertNothingCompleted(r, before);
+
+    // complete's own check, whatever its prerequisites say: the step run directly refuses before touching anything.
+    const ctx = await createContext({
+      milestone: '7', cwd: r.repo.dir, repo: r.repo.dir, plan: null, options: DEFAULT_OPTIONS, signal: new AbortController().signal,
+      env: cliEnv(), confirm: () => Promise.resolve(false),
+    });
+    const refused = await STEPS.complete.run(ctx, {}, { output: () => undefined }).then(() => null, (e: unknown) => e);
+    assert.instance(refused, BadInputError, String(refused));
+    assert.is((refused as BadInputError).exitCode, 2);
+    assert.is(
+      (refused as Error).message,
+      'milestone 7 is not finished (#1 pending, #2 pending); run `npx zx scripts/run.mts 7` to finish it',
+    );
+    await assertNothingCompleted(r, before);
+    assert.is(readStateFile(r.repo).complete, null);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('run --dry-run on a fresh milestone: no step is done, and nothing in the repository changes; half-way, only what ran is done', async () => {
+  const r = await rig({ body: ITEM_AGENT, gates: 'post-merge: ["true"]' });
+  try {
+    const before = await snapshotRepo(r.repo.dir);
+    const result = await run(r, '--dry-run');
+    assert.is(result.code, 0, output(result));
+    const lines = result.stdout.split('\n').filter(Boolean);
+    const ids = ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1', 'spawn@1#1', 'spawn@1#2', 'wait@1', 'merge@1', 'relay@1', 'gates', 'land', 'complete'];
+    assert.equal(lines.map((l) => l.split(':')[0]), ids, result.stdout);
+    const done = lines.filter((l) => /^[^:]+: done/.test(l));
+    assert.equal(done, [], `steps shown as done on a fresh milestone:\n${done.join('\n')}`);
+    assert.is(await snapshotRepo(r.repo.dir), before);
+    assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees')));
+    assert.not.ok(existsSync(path.join(r.repo.stateDir, 'state.json')), 'a dry run wrote state');
+
+    // Half-way (the integration branch made, nothing run on it): only what was done is done.
+    const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
+    assert.ok(prior.every((p) => p.code === 0), prior.map(output).join('\n'));
+    const middle = await snapshotRepo(r.repo.dir);
+    const again = await run(r, '--dry-run');
+    assert.is(again.code, 0, output(again));
+    const doneNow = again.stdout.split('\n').filter((l) => /^[^:]+: done/.test(l)).map((l) => l.split(':')[0]);
+    assert.equal(doneNow, ['validate', 'prepare', 'branch', 'fetch'], again.stdout);
+    assert.is(await snapshotRepo(r.repo.dir), middle);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('the backlog status commit fails once (index.lock), then run again: main says status: done for every landed item', async () => {
+  const r = await rig({
+    // The gate runs in the integration worktree: its first run locks that worktree's index, so land cannot commit.
+    gates: 'post-merge: [{name: lock-once, run: "test -f \\"$WM_TOOLS/locked\\" || { touch \\"$WM_TOOLS/locked\\"; touch \\"$(git rev-parse --git-dir)/index.lock\\"; }"}]',
+    body: ITEM_AGENT,
+  });
+  const env = { WM_TOOLS: r.tools };
+  try {
+    const first = await runCli('run', ['7', '--repo', r.repo.dir], { env });
+    assert.is(first.code, 1, output(first));
+    assert.match(first.stderr, /git add -- plan\/backlog\/1.md plan\/backlog\/2.md failed/, output(first));
+    const lock = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'index.lock');
+    assert.ok(existsSync(lock), 'the gate locked the integration index');
+    for (const { issue } of ITEMS) assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: open$/m);
+    rmSync(lock);
+
+    const second = await runCli('run', ['7', '--repo', r.repo.dir], { env });
+    assert.is(second.code, 0, output(second));
+    const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
+    assert.ok(files.includes('a.txt') && files.includes('b.txt'), files.join(' '));
+    for (const { issue } of ITEMS) assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: done$/m, `#${issue} on main`);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test.run();
