@@ -9,6 +9,7 @@ import { BadInputError, NeedsAttentionError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from './lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from './lib/paths.ts';
 import { listItems } from './lib/plan-types.ts';
+import { pinRefOf } from './refs-guard.ts';
 import { formatReport } from './report.ts';
 import { DONE, todo, type Step } from './step.ts';
 
@@ -96,6 +97,12 @@ export const complete: Step = {
     // The worktree root we made is removed when nothing else is left in it.
     await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
     if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch))) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
+    // The pins of landed items have done their job; an unmerged item's pin keeps its judged commits for a human.
+    for (const item of listItems(ctx.plan)) {
+      const pin = pinRefOf(ctx, item.issue);
+      const sha = await revParse(ctx.repo, pin);
+      if (sha && (await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`))) await git(ctx.repo, ['update-ref', '-d', pin, sha]);
+    }
     const reportFile = path.join(ctx.stateDir, 'report.md');
     await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
     await ctx.store.update((s) => {

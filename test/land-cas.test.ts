@@ -90,6 +90,7 @@ test('a user commit incompatible with the milestone lands on main during the gat
     assert.ok(Number(readFileSync(path.join(r.tools, 'gate-runs'), 'utf8')) >= 4, 'gated again after the second user commit');
     await assertMainOnlyHeldGated(r);
     await assertCheckoutUntouched(r);
+    assert.is(await git(r.repo.dir, 'for-each-ref', 'refs/work-milestone/'), '', 'complete removed the pins of landed items');
   } finally {
     r.cleanup();
   }
