@@ -182,8 +182,9 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
     agentWindows(ctx.store.current()),
   );
-  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards);
-  if (st.worktree && facts.headBranch && facts.headBranch !== st.branch) await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
+  const protectedBranches = [MAIN_BRANCH, ctx.plan.milestone.integrationBranch, ...Object.values(ctx.store.current().items).flatMap((i) => (i.branch && i.branch !== st.branch ? [i.branch] : []))];
+  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards, protectedBranches);
+  if (st.worktree && facts.headBranch && protectedBranches.includes(facts.headBranch)) await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
   // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.
   const pinned = verdict.status !== 'failed' ? facts.tip : null;
   if (pinned) await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, item.issue), pinned]);

@@ -56,14 +56,21 @@ function sameSet(a: readonly string[], b: readonly string[]): { missing: string[
 }
 
 /** Classify an attempt (DESIGN §5): COMPLETE without commits is failed; disagreements with git are flagged. */
-export function judgeAttempt(outcome: AgentOutcome, facts: BranchFacts, branch: string, guards: GuardFindings = { violations: [], flags: [] }): Verdict {
+export function judgeAttempt(
+  outcome: AgentOutcome,
+  facts: BranchFacts,
+  branch: string,
+  guards: GuardFindings = { violations: [], flags: [] },
+  protectedBranches: readonly string[] = [],
+): Verdict {
   const report = outcome.text ? parseReport(outcome.text) : null;
   const flags: string[] = [];
   if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
   flags.push(...facts.missing);
   if (facts.headBranch !== branch && facts.worktreeExists) flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
-  // Another branch checked out in an item's worktree (main, integration) is how its commits would reach them.
-  const foreign = facts.headBranch !== null && facts.headBranch !== branch && facts.worktreeExists ? [`checked out ${facts.headBranch} in its worktree (an item works only on ${branch})`] : [];
+  // A branch the runner relies on (main, integration, another item's) checked out in an item's worktree is how the
+  // agent's commits would reach it.
+  const foreign = facts.headBranch !== null && facts.worktreeExists && protectedBranches.includes(facts.headBranch) ? [`checked out ${facts.headBranch} in its worktree (an item works only on ${branch})`] : [];
   if (report && report.filesChanged.length > 0) {
     const { missing, extra } = sameSet(report.filesChanged, facts.files);
     if (extra.length) flags.push(`report lists files git does not show as changed: ${extra.join(', ')}`);

@@ -146,14 +146,17 @@ async function wantsPush(ctx: Ctx): Promise<boolean> {
 /** The landing commit main got, from the record (or the intent recorded just before moving main). */
 function landedCommit(ctx: Ctx): string | null {
   const st = ctx.store.current();
-  return st.land?.mainAfter ?? st.landing?.commit ?? null;
+  return st.landing?.commit ?? st.land?.mainAfter ?? null;
 }
 
 /** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
 async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
+  // Items merged after an earlier landing (`run` again after failures) make integration move on: land again.
+  const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+  if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) return 'not-landed';
   const landed = landedCommit(ctx);
   if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
-  if (!ctx.store.current().land) return 'not-recorded';
+  if (ctx.store.current().land?.mainAfter !== landed) return 'not-recorded';
   if (!ctx.store.current().land?.pushed && (await wantsPush(ctx))) {
     const remote = await revParse(ctx.repo, ORIGIN_MAIN);
     if (!remote || !(await isAncestor(ctx.repo, landed, remote))) return 'not-pushed';
@@ -176,7 +179,7 @@ function anythingMerged(ctx: Ctx): boolean {
 /** Record a landing found on main (also after a crash between moving main and recording it). */
 async function recordLanded(ctx: Ctx): Promise<void> {
   const st = ctx.store.current();
-  if (st.land || !st.landing) return;
+  if (!st.landing || st.land?.mainAfter === st.landing.commit) return;
   const { commit, mainBefore, integration } = st.landing;
   await ctx.store.update((s) => {
     s.land = { mainBefore, mainAfter: commit, integration, pushed: false, at: new Date().toISOString() };
