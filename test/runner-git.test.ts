@@ -50,9 +50,9 @@ esac`);
     assert.is(items['2'].status, 'complete');
     const hookFlags = (flags: string[]) => flags.filter((f) => /hooks|config/.test(f));
     assert.equal(hookFlags(items['1'].result.flags), [
-      'changed .git/hooks/post-commit (the runner never runs hooks)',
-      'changed .git/hooks/pre-commit (the runner never runs hooks)',
-      'changed .git/hooks/reference-transaction (the runner never runs hooks)',
+      'added .git/hooks/post-commit (the runner never runs hooks)',
+      'added .git/hooks/pre-commit (the runner never runs hooks)',
+      'added .git/hooks/reference-transaction (the runner never runs hooks)',
     ]);
     // Each change is reported once: item 2 is not blamed for item 1's hooks.
     assert.equal(hookFlags(items['2'].result.flags), ['added .git/hooks/post-merge (the runner never runs hooks)', 'changed the repository config: core.fsmonitor']);
