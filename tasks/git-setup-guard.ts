@@ -3,7 +3,7 @@
  * the runner's own git runs neither hooks nor fsmonitor). Compared with a baseline kept in the state dir, which moves
  * on after each check so each change is reported once.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -165,7 +165,8 @@ async function readBaseline(file: string): Promise<GitSetup | null> {
 
 async function writeBaseline(file: string, setup: GitSetup): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Unique per write: two items of a wave may be judged at the same moment in one runner.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(tmp, `${JSON.stringify(setup, null, 2)}\n`);
   await rename(tmp, file);
 }

@@ -52,8 +52,8 @@ export interface GuardFindings {
 }
 
 /**
- * Check an ended attempt. A write into the user's checkout or the integration worktree is blamed on this agent when
- * it was the only agent running at the time of the write; when several were, each of them gets a flag (who did it
+ * Check an ended attempt. A write into the integration worktree is blamed on this agent when it was the only agent
+ * running at the time of the write (one into the user's checkout is only reported: it may be the user's own edit); when several were, each of them gets a flag (who did it
  * cannot be told apart), and landing stops anyway because the checkout is dirty. Changes to `.git/hooks` and the
  * repository's config files since the last check are flags (`commonDir` is the git common dir, `stateDir` keeps the
  * baseline).
@@ -65,16 +65,20 @@ export async function checkGuards(
 ): Promise<GuardFindings> {
   const violations: string[] = [];
   const flags: string[] = [];
+  // The user may edit their own checkout while agents run: a change there is reported, never fails an attempt
+  // (landing waits for a clean checkout anyway). Nobody but the runner works in the integration worktree.
   const places = [
-    { label: `the user's checkout ${where.repo}`, dir: where.repo },
-    { label: 'the integration worktree', dir: where.integration },
+    { label: `the user's checkout ${where.repo}`, dir: where.repo, userEdits: true },
+    { label: 'the integration worktree', dir: where.integration, userEdits: false },
   ];
   for (const place of places) {
     if (!existsSync(place.dir)) continue;
     const writes = await writesOutside(place.dir, me.start);
     const mine = writes.filter((w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000));
     const shared = writes.filter((w) => !mine.includes(w));
-    if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${mine.slice(0, 5).map((w) => w.path).join(', ')}`);
+    const paths = mine.slice(0, 5).map((w) => w.path).join(', ');
+    if (mine.length && place.userEdits) flags.push(`${place.label} changed while this agent ran (by it or by you; landing waits for a clean checkout): ${paths}`);
+    else if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${paths}`);
     if (shared.length) flags.push(`${place.label} changed while this and other agents ran: ${shared.slice(0, 5).map((w) => w.path).join(', ')}`);
   }
   // The judged tip, read once by the caller: a ref read again here could have moved since.

@@ -31,8 +31,9 @@ test('agents that break the rules fail; a report for another branch is only flag
     assert.is(r.code, 3, show(r));
     const items = readStateFile(repo).items;
     assert.is(items['1'].status, 'complete');
-    assert.is(items['2'].status, 'failed');
-    assert.match(items['2'].failure ?? JSON.stringify(items['2']), /^wrote outside its worktree, in the user's checkout .*: README\.md$/);
+    // A change in the user's checkout may be the user's own edit: reported with the item, never a failure.
+    assert.is(items['2'].status, 'complete', JSON.stringify(items['2']));
+    assert.ok(items['2'].result.flags.some((f: string) => /^the user's checkout .* changed while this agent ran .*: README\.md$/.test(f)), items['2'].result.flags.join('\n'));
     assert.is(items['3'].status, 'failed');
     assert.is(items['3'].failure, 'commits files over 10 MiB: big.bin (50.0 MiB)');
     assert.is(items['4'].status, 'failed');
@@ -47,9 +48,8 @@ test('agents that break the rules fail; a report for another branch is only flag
     const tree = await git(repo.dir, 'ls-tree', '-r', '--name-only', 'milestone/7-wave-rig');
     assert.match(r.stderr, /has uncommitted changes \(README\.md\); commit or stash them, then run again to land/);
     assert.is(await git(repo.dir, 'rev-list', '--count', 'main'), '1', 'nothing landed on main');
-    for (const f of ['good.txt', 'l.txt', 'k.txt']) assert.ok(tree.split('\n').includes(f), `${f} landed`);
-    for (const f of ['t.txt', 'big.bin', 'm.txt', 'dirty.txt']) assert.not.ok(tree.split('\n').includes(f), `${f} must not land`);
-    assert.match(r.stderr, /#2 failed: wrote outside its worktree/);
+    for (const f of ['good.txt', 'l.txt', 'k.txt', 't.txt']) assert.ok(tree.split('\n').includes(f), `${f} merged`);
+    for (const f of ['big.bin', 'm.txt', 'dirty.txt']) assert.not.ok(tree.split('\n').includes(f), `${f} must not land`);
   } finally {
     repo.cleanup();
   }

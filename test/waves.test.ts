@@ -151,7 +151,8 @@ test('two waves of three items, step by step, each step twice: branches, state, 
     assert.is(readFileSync(path.join(repo.dir, '.git', 'HEAD'), 'utf8'), headBefore);
     assert.is(await git(repo.dir, 'rev-parse', 'main'), mainBefore);
     const newRefs = (await git(repo.dir, 'for-each-ref', '--format=%(refname)')).split('\n').filter((r) => r !== 'refs/heads/main').sort();
-    assert.equal(newRefs, [`refs/heads/${BRANCH}`, ...WAVES.flat().map((i) => `refs/heads/${itemBranch(i)}`)].sort());
+    // Our branches, and the pins of the judged tips (what the merge queue merges).
+    assert.equal(newRefs, [`refs/heads/${BRANCH}`, ...WAVES.flat().flatMap((i) => [`refs/heads/${itemBranch(i)}`, `refs/work-milestone/7/items/${i.issue}`])].sort());
     assert.is(await git(repo.dir, 'stash', 'list'), '');
     const worktrees = (await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
     const wtDir = (i: RigItem) => path.join(repo.dir, 'worktrees', `7-${i.issue}-${slug(i.title)}`);
