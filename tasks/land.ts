@@ -73,7 +73,7 @@ async function onlyBacklogSince(ctx: Ctx, green: string, head: string): Promise<
 
 /** Bring main in, mark the backlog, gate: returns the gated integration sha and the main it contains. */
 async function prepareRound(ctx: Ctx, origin: boolean, progress: Progress): Promise<{ readonly gated: string; readonly main: string }> {
-  if (origin) await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+  if (origin) await fetchOrigin(ctx);
   const { main, originMain } = await checkMain(ctx, origin);
   return changeIntegration(ctx, 'land', async () => {
     let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
@@ -133,14 +133,25 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
     ctx.events.emit({ type: 'land', phase: 'pushed', sha });
     return true;
   }
-  await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+  await fetchOrigin(ctx);
   const remote = await revParse(ctx.repo, ORIGIN_MAIN);
   if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
   throw new StepFailedError(`git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`);
 }
 
+/** Whether landing pushes: `--no-push` and a repository that never had origin do not; an origin that went away must. */
 async function wantsPush(ctx: Ctx): Promise<boolean> {
-  return ctx.options.push && (await hasOrigin(ctx.repo));
+  if (!ctx.options.push) return false;
+  if (await hasOrigin(ctx.repo)) return true;
+  return ctx.store.current().refs?.originMain != null;
+}
+
+/** Fetch origin; an origin that is gone or unreachable is said, never silently skipped. */
+async function fetchOrigin(ctx: Ctx): Promise<void> {
+  const how = 'nothing was landed; fix the remote and run again, or run with --no-push to land on the local main only';
+  if (!(await hasOrigin(ctx.repo))) throw new StepFailedError(`the remote origin is gone (milestone ${ctx.plan.milestone.id} started with one); ${how}`);
+  const out = await gitRaw(ctx.repo, ['fetch', '--quiet', 'origin']);
+  if (out.exitCode !== 0) throw new StepFailedError(`cannot fetch from origin (${out.stderr.trim().split('\n').slice(-1)[0] ?? 'git fetch failed'}); ${how}`);
 }
 
 /** The landing commit main got, from the record (or the intent recorded just before moving main). */
@@ -190,6 +201,7 @@ async function recordLanded(ctx: Ctx): Promise<void> {
 
 async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
   const push = await wantsPush(ctx);
+  if (!push && ctx.options.push === false && (await hasOrigin(ctx.repo))) progress.output('--no-push: origin is left as it is');
   if ((await landState(ctx)) === 'not-recorded') await recordLanded(ctx);
   for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
     const state = await landState(ctx);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, makeRepo, runCli, tempDir, writeAgent, type CliResult, type TestRepo } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, runCli, tempDir, writeAgent, type CliResult, type TestRepo } from './support/fixture.ts';
 
 // Run 1 (the gates step) and run 2 (land's re-run) each make a user commit on main in the user's checkout.
 // The gate fails when the item's feature meets the user's incompatible note, unless a fix agent added fixed.txt.
@@ -110,6 +110,32 @@ test('a user commit that conflicts with the milestone during the gate re-run: ex
     assert.is(await git(integration, 'status', '--porcelain'), '', 'the integration worktree has no merge left in progress');
   } finally {
     r.cleanup();
+  }
+});
+
+test('origin removed before landing: exit 1 saying so, nothing landed; --no-push then lands on the local main', async () => {
+  // The gate removes the remote, as a user (or an agent) might while the milestone runs.
+  const plan = [
+    'milestone: {number: 7, title: "Origin gone"}',
+    'waves:',
+    '  - {wave: 1, parallel: false, items: [{issue: 1, title: "One"}]}',
+    'quality-gates:',
+    '  post-merge: [\'git -C "$REPO" remote remove origin 2>/dev/null; true\']',
+    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(COMMITTING_AGENT)}}`,
+    '',
+  ].join('\n');
+  const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }], origin: true });
+  try {
+    const first = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });
+    assert.is(first.code, 1, output(first));
+    assert.match(first.stderr, /the remote origin is gone \(milestone 7 started with one\); nothing was landed/);
+    assert.is(await git(repo.dir, 'rev-list', '--count', 'main'), '1', 'main untouched');
+    const second = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { env: { REPO: repo.dir } });
+    assert.is(second.code, 0, output(second));
+    assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
+    assert.is(await git(repo.origin as string, 'rev-list', '--count', 'main'), '1', 'origin (no longer a remote) untouched');
+  } finally {
+    repo.cleanup();
   }
 });
 
