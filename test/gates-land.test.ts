@@ -3,14 +3,12 @@
  * fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing commands have
  * their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  git, makeRepo, parentsOf, readEvents, readStateFile, refExists, runCli, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
-} from './support/fixture.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import { git, parentsOf, readEvents, readStateFile, refExists, runCli, type CliResult } from './support/fixture.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -23,38 +21,11 @@ item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
 item:2) echo beta > b.txt; commit beta; report COMPLETE;;
 esac`;
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly agent: AgentScript;
-  readonly tools: string;
-  cleanup(): void;
-}
+type Rig = AgentRig;
 
 /** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
-async function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, opts.body);
-  const items = ITEMS.slice(0, opts.count ?? 1);
-  const plan = [
-    'milestone: {number: 7, title: "Gates and land"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    'quality-gates:',
-    ...opts.gates.split('\n').map((l) => `  ${l}`),
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${opts.defaults ? `, ${opts.defaults}` : ''}}`,
-    '',
-  ].join('\n');
-  const repo = await makeRepo({ plan, items, origin: true });
-  return {
-    repo, agent, tools,
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
+function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
+  return makeAgentRig({ title: 'Gates and land', items: ITEMS.slice(0, opts.count ?? 1), body: opts.body, gates: opts.gates, defaults: opts.defaults, origin: true });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;

@@ -3,11 +3,12 @@
  * the user's commit, so the moment is exact). main and origin only ever hold a sha whose tree passed the gates, the
  * user's checkout never has a merge in progress, and the run ends with 0 (brought in, gated again) or 3 (explained).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, git, makeRepo, runCli, tempDir, writeAgent, type CliResult, type TestRepo } from './support/fixture.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import { COMMITTING_AGENT, git, makeRepo, runCli, type CliResult } from './support/fixture.ts';
 
 // Run 1 (the gates step) and run 2 (land's re-run) each make a user commit on main in the user's checkout.
 // The gate fails when the item's feature meets the user's incompatible note, unless a fix agent added fixed.txt.
@@ -27,32 +28,10 @@ item) echo feature > a.txt; commit feature; report COMPLETE;;
 fix) echo fixed > fixed.txt; commit "fix the pair"; report COMPLETE;;
 esac`;
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly tools: string;
-  cleanup(): void;
-}
+type Rig = AgentRig;
 
-async function rig(): Promise<Rig> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, AGENT);
-  const plan = [
-    'milestone: {number: 7, title: "Land CAS"}',
-    'waves:',
-    '  - {wave: 1, parallel: false, items: [{issue: 1, title: "Feature"}]}',
-    'quality-gates:',
-    '  post-merge: ["sh gate.sh"]',
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}}`,
-    '',
-  ].join('\n');
-  const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'Feature' }], origin: true, files: { 'gate.sh': GATE } });
-  return {
-    repo, tools,
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
+function rig(): Promise<Rig> {
+  return makeAgentRig({ title: 'Land CAS', items: [{ issue: 1, title: 'Feature' }], body: AGENT, gates: 'post-merge: ["sh gate.sh"]', origin: true, files: { 'gate.sh': GATE } });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;

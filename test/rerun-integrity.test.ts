@@ -13,10 +13,8 @@ import { DEFAULT_OPTIONS } from '../tasks/context.ts';
 import { createContext } from '../tasks/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { STEPS } from '../tasks/steps.ts';
-import {
-  cliEnv, git, makeRepo, readStateFile, refExists, runCli, runSteps, showFile, snapshotRepo, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
-} from './support/fixture.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import { cliEnv, git, readStateFile, refExists, runCli, runSteps, showFile, snapshotRepo, tempDir, type CliResult } from './support/fixture.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -29,36 +27,11 @@ item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
 item:2) echo beta > b.txt; commit beta; report COMPLETE;;
 esac`;
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly agent: AgentScript;
-  readonly tools: string;
-  cleanup(): void;
-}
+type Rig = AgentRig;
 
 /** A serial one-wave milestone 7 of two items, with `gates` as its quality-gates block and `defaults` added. */
-async function rig(opts: { body: string; gates?: string; defaults?: string }): Promise<Rig> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, opts.body);
-  const plan = [
-    'milestone: {number: 7, title: "Rerun integrity"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...ITEMS.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    ...(opts.gates ? ['quality-gates:', ...opts.gates.split('\n').map((l) => `  ${l}`)] : []),
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${opts.defaults ? `, ${opts.defaults}` : ''}}`,
-    '',
-  ].join('\n');
-  const repo = await makeRepo({ plan, items: ITEMS });
-  return {
-    repo, agent, tools,
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
+function rig(opts: { body: string; gates?: string; defaults?: string }): Promise<Rig> {
+  return makeAgentRig({ title: 'Rerun integrity', items: ITEMS, ...opts });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
