@@ -1,5 +1,6 @@
 /** Plan diagnostics (DESIGN §2): every broken fixture gives exactly its golden message; valid plans normalise right. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -7,8 +8,9 @@ import { parse, stringify } from 'yaml';
 import { DiagnosticsError } from '../tasks/lib/diagnostics.ts';
 import { parseDuration } from '../tasks/lib/duration.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import { parsePlan, parsePlanIn } from '../tasks/lib/plan.ts';
 import { findItem, type Plan } from '../tasks/lib/plan-types.ts';
+import { git, tempDir } from './support/fixture.ts';
 
 /** The path the golden messages show: what `scripts/plan.mts 7` prints for the default plan file. */
 const PLAN_PATH = 'plan/milestone-7-dispatch.yaml';
@@ -19,10 +21,26 @@ const golden = JSON.parse(readFileSync(`${brokenDir}expected.json`, 'utf8')) as 
 const brokenFiles = readdirSync(brokenDir).filter((n) => n.endsWith('.yaml')).sort();
 const validFiles = readdirSync(plansDir).filter((n) => n.endsWith('.yaml')).sort();
 
-/** The error parsePlan throws for `source`, or a failure when it parses. */
-function parseError(source: string): unknown {
+/**
+ * The repository the golden messages are for, as test/plan-cli.test.ts makes it: a README and the plan, committed.
+ * Some checks need it (a worktree root that holds tracked files); the rest give the same message without it.
+ */
+const RIG = path.join(tempDir('wm-plan-diagnostics-'), 'repo');
+mkdirSync(path.join(RIG, 'plan'), { recursive: true });
+writeFileSync(path.join(RIG, 'README.md'), '# sample\n');
+writeFileSync(path.join(RIG, PLAN_PATH), readFileSync(`${plansDir}seed-7.yaml`));
+await git(RIG, 'init', '-q', '-b', 'main');
+await git(RIG, 'add', '-A');
+await git(RIG, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'plan');
+test.after(() => rmSync(path.dirname(RIG), { recursive: true, force: true }));
+
+/** Fixtures only the repository can tell are broken (their worktree root holds tracked files). */
+const NEEDS_REPOSITORY = ['worktree-root-plan.yaml', 'worktree-root-tracked-file.yaml'];
+
+/** The error `parse` throws for `source`, or a failure when it parses. */
+async function parseError(source: string, parse: (source: string) => unknown = (text) => parsePlanIn(RIG, text, PLAN_PATH)): Promise<unknown> {
   try {
-    parsePlan(source, PLAN_PATH);
+    await parse(source);
   } catch (error) {
     return error;
   }
@@ -31,15 +49,19 @@ function parseError(source: string): unknown {
 }
 
 for (const name of brokenFiles) {
-  test(`broken plan ${name}`, () => {
+  test(`broken plan ${name}`, async () => {
     const expected = golden[name];
     assert.type(expected, 'string', `${name} has no entry in expected.json`);
-    const error = parseError(readFileSync(`${brokenDir}${name}`, 'utf8'));
+    const source = readFileSync(`${brokenDir}${name}`, 'utf8');
+    const error = await parseError(source);
     assert.instance(error, DiagnosticsError, `not a DiagnosticsError: ${String(error)}`);
     const e = error as DiagnosticsError;
     assert.is(e.message, expected);
     assert.is(e.exitCode, 2);
     assert.ok(e.diagnostics.length > 0);
+    // The pure parser (no repository) says the same, or nothing when only the repository can tell.
+    if (NEEDS_REPOSITORY.includes(name)) parsePlan(source, PLAN_PATH);
+    else assert.is(((await parseError(source, (text) => parsePlan(text, PLAN_PATH))) as Error).message, expected);
   });
 }
 
@@ -244,7 +266,7 @@ test('no broken plan makes Node print a warning (a list key used to)', async () 
   const onWarning = (w: Error): void => void warnings.push(w.message);
   process.on('warning', onWarning);
   try {
-    for (const name of brokenFiles) parseError(readFileSync(`${brokenDir}${name}`, 'utf8'));
+    for (const name of brokenFiles) await parseError(readFileSync(`${brokenDir}${name}`, 'utf8'));
     await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
   } finally {
     process.off('warning', onWarning);

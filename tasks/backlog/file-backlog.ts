@@ -1,11 +1,13 @@
 /** The file backlog (DESIGN §3): one markdown file with YAML front matter per item, `plan/backlog/<issue>.md`. */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { link, lstat, mkdir, open, readlink, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Backlog, BacklogItem, BacklogStatus, NewBacklogItem } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
+import { fitTitle } from '../lib/plan-title.ts';
 
 const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 const STATUSES: readonly BacklogStatus[] = ['open', 'in-progress', 'done', 'blocked'];
@@ -27,9 +29,11 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
   const absPath = (issue: number): string => path.join(absDir, `${issue}.md`);
   const source = (issue: number): string => path.relative(root, absPath(issue)).split(path.sep).join('/');
 
+  const files = itemFiles(path.resolve(root));
+
   const load = async (issue: number): Promise<{ text: string; file: ItemFile } | undefined> => {
     checkIssue(issue);
-    const text = await readIfExists(absPath(issue));
+    const text = await files.read(absPath(issue), source(issue));
     return text === undefined ? undefined : { text, file: parseOrThrow(text, source(issue), issue) };
   };
 
@@ -43,7 +47,8 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     const names = await markdownNames();
     // A file may claim a number other than its name (invalid, but possible): never reuse that either.
     const claimed = await Promise.all(names.map(async (n) => {
-      const text = await readIfExists(path.join(absDir, n));
+      // Only regular files are read: a symlink or a pipe here claims no number (and is reported when read as an item).
+      const text = await files.read(path.join(absDir, n), n).catch((e: unknown) => (e instanceof DiagnosticsError ? undefined : Promise.reject(e)));
       const parsed = text === undefined ? undefined : parseItemFile(text);
       return Math.max(Number(ITEM_NAME.exec(n)?.[1] ?? 0), parsed?.ok ? parsed.file.data.issue : 0);
     }));
@@ -73,11 +78,15 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     },
 
     async createItem(item) {
+      // Before mkdir: a symlinked `plan` leading outside would have the folder made out there.
+      await files.refuseOutside(absDir, dir);
       await mkdir(absDir, { recursive: true });
       let issue = await allocate(await nextFree());
+      // The runner's own titles (`Resolve merge conflict: <title> vs <title>`) may be longer than a title may be.
+      const title = fitTitle(item.title);
       for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
         checkIssue(issue);
-        const { title, milestone, priority = null, labels = [], dependsOn = [] } = item;
+        const { milestone, priority = null, labels = [], dependsOn = [] } = item;
         const front = { issue, title, status: 'open', milestone, priority, groomed: true, labels: [...labels], 'depends-on': [...dependsOn] };
         const text = formatItemFile(front, item.sections);
         const file = parseOrThrow(text, source(issue), issue);
@@ -95,6 +104,8 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       if (loaded.file.data.status === status) return [];
       const text = replaceStatus(loaded.text, loaded.file, status);
       parseOrThrow(text, source(issue), issue);
+      // Read as a regular file a moment ago; refuse if it became a symlink since (rename would replace the link).
+      await files.read(absPath(issue), source(issue));
       await writeAtomic(absPath(issue), text);
       return [source(issue)];
     },
@@ -117,12 +128,88 @@ function checkIssue(issue: number): void {
   if (!Number.isSafeInteger(issue) || issue < 1) throw new BadInputError(`invalid issue number ${issue}: must be a positive integer`);
 }
 
-function isCode(e: unknown, code: string): boolean {
-  return e instanceof Error && (e as NodeJS.ErrnoException).code === code;
+function isCode(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && codes.includes((e as NodeJS.ErrnoException).code ?? '');
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  return readFile(file, 'utf8').catch((e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)));
+/** Whether `child` is `parent` or inside it (both absolute, symlinks resolved). */
+function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/** `abs` with symlinks resolved as far as it exists (the rest appended as written). */
+async function resolveExisting(abs: string): Promise<string> {
+  const rest: string[] = [];
+  for (let at = abs; ; at = path.dirname(at)) {
+    try {
+      return path.join(await realpath(at), ...rest);
+    } catch (e) {
+      if (!isCode(e, 'ENOENT', 'ENOTDIR', 'ELOOP') || path.dirname(at) === at) return abs;
+      rest.unshift(path.basename(at));
+    }
+  }
+}
+
+/** Reading item files, and the check before writing new ones. */
+interface ItemFiles {
+  /** The text of the item file `abs` (`name` in messages); undefined when absent; a DiagnosticsError when it is no regular file of the repository. */
+  read(abs: string, name: string): Promise<string | undefined>;
+  /** Refuse a backlog folder that leads outside the repository through a symlink: new items would be written there. */
+  refuseOutside(absDir: string, dir: string): Promise<void>;
+}
+
+/**
+ * Item files of the repository (or worktree) at `root`, read and written only as regular files inside it: a backlog
+ * file committed as a symlink to a file outside the repository would otherwise have its target read into prompts,
+ * and its content written into the repository (and pushed) when the status is set.
+ */
+function itemFiles(root: string): ItemFiles {
+  let realRoot: Promise<string> | undefined;
+  const top = (): Promise<string> => (realRoot ??= realpath(root).catch(() => root));
+  const problem = (file: string, message: string): DiagnosticsError => new DiagnosticsError([{ severity: 'error', file, line: 1, col: 1, message }]);
+
+  /** The symlinked folder between `root` and `abs` that leads outside the repository, if any (`plan/backlog`, its target). */
+  const escapingFolder = async (abs: string): Promise<{ name: string; target: string } | undefined> => {
+    if (!isInside(root, abs) || isInside(await top(), await resolveExisting(path.dirname(abs)))) return undefined;
+    const segments = path.relative(root, path.dirname(abs)).split(path.sep).filter(Boolean);
+    for (let i = 1; i <= segments.length; i++) {
+      const folder = path.join(root, ...segments.slice(0, i));
+      const info = await lstat(folder).catch(() => undefined);
+      if (info?.isSymbolicLink()) return { name: segments.slice(0, i).join('/'), target: await readlink(folder) };
+    }
+    return { name: segments.join('/'), target: await resolveExisting(path.dirname(abs)) };
+  };
+
+  return {
+    async read(abs: string, name: string): Promise<string | undefined> {
+      const info = await lstat(abs).catch((e: unknown) => (isCode(e, 'ENOENT', 'ENOTDIR') ? undefined : Promise.reject(e)));
+      if (!info) return undefined;
+      const folder = await escapingFolder(abs);
+      if (folder) throw problem(name, `${name} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; a backlog item must be a regular file in the repository`);
+      if (info.isSymbolicLink()) {
+        const target = await readlink(abs);
+        const outside = !isInside(await top(), await resolveExisting(path.resolve(path.dirname(abs), target)));
+        throw problem(name, `${name} is a symlink to ${target}${outside ? ', outside the repository' : ''}; a backlog item must be a regular file${outside ? ' in the repository' : ' (its status is rewritten in place)'}`);
+      }
+      if (!info.isFile()) throw problem(name, `${name} is not a regular file; a backlog item must be one`);
+      // O_NOFOLLOW: a file swapped for a symlink since lstat is refused, not followed; O_NONBLOCK: a pipe never hangs the read.
+      const handle = await open(abs, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)).catch((e: unknown) =>
+        isCode(e, 'ELOOP') ? Promise.reject(problem(name, `${name} is a symlink; a backlog item must be a regular file`)) : Promise.reject(e),
+      );
+      try {
+        if (!(await handle.stat()).isFile()) throw problem(name, `${name} is not a regular file; a backlog item must be one`);
+        return await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    },
+
+    async refuseOutside(absDir: string, dir: string): Promise<void> {
+      const folder = await escapingFolder(path.join(absDir, 'item'));
+      if (folder) throw new BadInputError(`backlog folder ${dir} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; new items are not written there`);
+    },
+  };
 }
 
 function tempPath(file: string): string {

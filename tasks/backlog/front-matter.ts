@@ -4,6 +4,7 @@ import { LineCounter, isMap, isScalar, parseDocument, stringify, type Document }
 import schema from '../../schema/backlog-item.schema.json' with { type: 'json' };
 import type { BacklogStatus } from './backlog.ts';
 import { BadInputError } from '../lib/errors.ts';
+import { titleProblem } from '../lib/plan-title.ts';
 import { positionOf } from '../lib/yaml-positions.ts';
 
 /** Front matter of a backlog item file, as `schema/backlog-item.schema.json` accepts it. */
@@ -72,9 +73,10 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
     const problems = (validate.errors ?? []).map((e) => {
       const path = pathOf(e);
       const p = positionOf(doc, lineCounter, path);
-      return { message: describe(e, path), line: p.line + 1, col: p.col };
+      return { message: describe(e, path, data), line: p.line + 1, col: p.col };
     });
-    return { ok: false, problems };
+    // A title both too long and with a control character fails two keywords with one message: say it once.
+    return { ok: false, problems: problems.filter((p, i) => problems.findIndex((q) => q.line === p.line && q.col === p.col && q.message === p.message) === i) };
   }
   if (expectedIssue !== undefined && data.issue !== expectedIssue) {
     const p = positionOf(doc, lineCounter, ['issue']);
@@ -91,9 +93,13 @@ function pathOf(e: ErrorObject): (string | number)[] {
   });
 }
 
-function describe(e: ErrorObject, path: readonly (string | number)[]): string {
+function describe(e: ErrorObject, path: readonly (string | number)[], data: unknown): string {
   const subject = path.length === 0 ? 'front matter' : path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
   const params: Record<string, unknown> = e.params;
+  if (e.instancePath === '/title' && (e.keyword === 'maxLength' || e.keyword === 'pattern')) {
+    const title = (data as { title?: unknown }).title;
+    return `title ${(typeof title === 'string' && titleProblem(title)) || 'is not a valid title'}`;
+  }
   switch (e.keyword) {
     case 'required':
       return `missing required property "${String(params['missingProperty'])}"`;

@@ -1,7 +1,7 @@
 /**
  * Checks of single values that a JSON schema cannot say: the milestone id and integration branch (they become git
- * branch and folder names), durations, `groomed: false`, keys given in both spellings. Like the integrity checks,
- * they skip a value of the wrong shape (the schema reports it).
+ * branch and folder names), durations, `groomed: false`, keys given in both spellings, NUL characters. Like the
+ * integrity checks, they skip a value of the wrong shape (the schema reports it).
  */
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
@@ -38,7 +38,25 @@ export function checkValues(plan: RawMap, doc: Document, lc: LineCounter, file: 
   if (plan.groomed === false) report(['groomed'], `milestone ${id ?? String(milestone?.number)} is not groomed; regroom it first`);
   if (milestone) checkMilestone(milestone, id, report);
   checkDurations(plan, report);
+  checkNul(plan, [], report);
   return out;
+}
+
+/** Paths whose own check says more about a NUL: titles (the schema) and the worktree root. */
+function hasOwnNulCheck(path: Path): boolean {
+  const [first, second, , , fifth] = path;
+  if (path.length === 2 && first === 'milestone') return second === 'title';
+  if (path.length === 2 && first === 'defaults') return second === 'worktree-root' || second === 'worktree_root';
+  return path.length === 5 && first === 'waves' && fifth === 'title';
+}
+
+/** A NUL in any text of the plan: it cannot reach git, a shell, a file name or an agent. */
+function checkNul(node: unknown, path: Path, report: Report): void {
+  if (typeof node === 'string') {
+    const at = node.indexOf('\0');
+    if (at >= 0 && !hasOwnNulCheck(path)) report(path, `${pathText(path)} has a NUL character (at character ${[...node.slice(0, at)].length + 1}); no command, file name or agent can take one`);
+  } else if (Array.isArray(node)) node.forEach((v, i) => checkNul(v, [...path, i], report));
+  else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) checkNul(v, [...path, k], report);
 }
 
 function checkMilestone(milestone: RawMap, id: string | undefined, report: Report): void {

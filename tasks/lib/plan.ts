@@ -8,7 +8,8 @@ import { checkIntegrity } from './plan-integrity.ts';
 import { normalisePlan } from './plan-normalise.ts';
 import type { Plan } from './plan-types.ts';
 import { checkValues } from './plan-values.ts';
-import { loadPlanYaml } from './plan-yaml.ts';
+import { checkWorktreeRoot, inspectWorktreeRoot, worktreeRootSetting, type WorktreeRootFacts } from './plan-worktree-root.ts';
+import { loadPlanYaml, type PlanYaml } from './plan-yaml.ts';
 import { checkSchema, loadSchema } from './schema-check.ts';
 
 export { BUILTIN_SETTINGS } from './plan-normalise.ts';
@@ -20,7 +21,7 @@ export function defaultPlanPath(milestone: string): string {
   return `plan/milestone-${milestone}-dispatch.yaml`;
 }
 
-/** Read and parse the plan file; a missing file is bad input. */
+/** Read and parse the plan file of the repository at `repo` (its top); a missing file is bad input. */
 export async function readPlan(repo: string, file: string): Promise<Plan> {
   const abs = path.resolve(repo, file);
   let source: string;
@@ -29,20 +30,49 @@ export async function readPlan(repo: string, file: string): Promise<Plan> {
   } catch (cause) {
     throw new BadInputError(`${path.relative(repo, abs) || file}: no such plan file`, { cause });
   }
-  return parsePlan(source, path.relative(repo, abs) || file);
+  return parsePlanIn(repo, source, path.relative(repo, abs) || file);
 }
 
-/** Parse plan text (pure); throws DiagnosticsError with every problem found. */
+/** Parse plan text (pure); throws DiagnosticsError with every problem found that needs no repository. */
 export function parsePlan(source: string, file: string): Plan {
-  const { doc, lc, data } = loadPlanYaml(source, file);
+  return finish(checkText(source, file), undefined);
+}
+
+/**
+ * Parse plan text for the repository at `repo` (its top; reads only): every check of parsePlan, and those that need
+ * the repository — `defaults.worktree-root` may not be a tracked path nor lead into .git through a symlink.
+ */
+export async function parsePlanIn(repo: string, source: string, file: string): Promise<Plan> {
+  const checked = checkText(source, file);
+  const root = worktreeRootSetting(checked.yaml.data);
+  return finish(checked, root && (await inspectWorktreeRoot(repo, root.value)));
+}
+
+interface Checked {
+  readonly yaml: PlanYaml;
+  readonly source: string;
+  readonly file: string;
+  readonly problems: readonly Diagnostic[];
+}
+
+/** YAML, schema, value and integrity checks; a YAML-level problem throws at once (there is nothing to check then). */
+function checkText(source: string, file: string): Checked {
+  const yaml = loadPlanYaml(source, file);
+  const { doc, lc, data } = yaml;
   // Every check runs, even when the schema failed: each skips what has the wrong shape.
-  const problems = unique([
+  const problems = [
     ...checkSchema(validatePlan, data, doc, lc, file),
     ...checkValues(data, doc, lc, file),
     ...checkIntegrity(data, doc, lc, file),
-  ]);
-  if (problems.length > 0) throw new DiagnosticsError(problems);
-  return normalisePlan(data, file, createHash('sha256').update(source).digest('hex'));
+  ];
+  return { yaml, source, file, problems };
+}
+
+/** The Plan, or DiagnosticsError with every problem (the worktree root's too, with what the repository says of it). */
+function finish({ yaml, source, file, problems }: Checked, root: WorktreeRootFacts | undefined): Plan {
+  const all = unique([...problems, ...checkWorktreeRoot(yaml.data, yaml.doc, yaml.lc, file, root)]);
+  if (all.length > 0) throw new DiagnosticsError(all);
+  return normalisePlan(yaml.data, file, createHash('sha256').update(source).digest('hex'));
 }
 
 /** One diagnostic per position and message (a duration the schema and the value check both reject, say). */

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { durationProblem } from './duration.ts';
+import { titleProblem } from './plan-title.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -47,8 +48,12 @@ function conditionOf(ifError: ErrorObject | undefined, schema: unknown): string 
 function describe(e: ErrorObject, what: string, errors: readonly ErrorObject[], data: unknown, schema: unknown): string {
   const p = displayPath(e.instancePath) || what;
   const params = e.params as Record<string, unknown>;
-  // Durations and issue numbers say what they accept rather than which keyword failed.
+  // Durations, titles and issue numbers say what they accept rather than which keyword failed.
   if (e.schemaPath.startsWith('#/definitions/duration/')) return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
+  if (e.schemaPath === '#/definitions/title/maxLength' || e.schemaPath === '#/definitions/title/pattern') {
+    const value = at(data, e.instancePath);
+    return `${p} ${(typeof value === 'string' && titleProblem(value)) || 'is not a valid title'}`;
+  }
   if (e.schemaPath === '#/definitions/issue/maximum') return `${p} is too large: issue numbers must be at most ${String(params.limit)}`;
   switch (e.keyword) {
     case 'type':
