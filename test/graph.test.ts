@@ -126,8 +126,8 @@ test('compileGraph: a parallel wave has no ordering between its spawns', () => {
   for (const node of graph.nodes.filter((n) => n.step === 'spawn' && n.scope.wave !== 3)) assert.equal(node.after, []);
 });
 
-test('graphToMermaid: titles with quotes, brackets, #, & and newlines stay inside their labels', async () => {
-  const odd = SEED.replace('title: "Tokenizer"', 'title: "Say \\"hi\\" <b>x</b> & #1 `code` [a] {b}\\nnext line"');
+test('graphToMermaid: titles with quotes, brackets, #, & and ; stay inside their labels', async () => {
+  const odd = SEED.replace('title: "Tokenizer"', 'title: "Say \\"hi\\" <b>x</b> & #1 `code` [a] {b}; next part"');
   const plan = parsePlan(odd, 'plan/milestone-7-dispatch.yaml');
   const text = graphToMermaid(compileGraph(plan));
   const { nodes } = checkMermaidStructure(text);

@@ -1,6 +1,6 @@
 /**
- * Titles are data, never code (DESIGN §2, §4, §5): shell substitutions, backticks, quotes, newlines, unicode and RTL
- * marks, 300 characters, `..`, `/`, option-like text, in the plan and in the backlog. Branch names stay valid,
+ * Titles are data, never code (DESIGN §2, §4, §5): shell substitutions, backticks, quotes, heading-like text, unicode and RTL
+ * marks, 200 characters (the limit), `..`, `/`, option-like text, in the plan and in the backlog. Branch names stay valid,
  * nothing is executed, and the milestone lands.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -19,9 +19,11 @@ test('hostile titles in plan and backlog: valid branches, no canary, the run com
     [`$(${touch})`, `$(${touch}) from the backlog`],
     [`\`${touch}\``, `\`${touch}\``],
     [`"double" 'single' \\"; ${touch}; echo '`, `it's "quoted"; ${touch} #`],
-    [`line one\nline two $(${touch})`, `first line\nsecond line \`${touch}\`\n## Description\nnot a section`],
+    // One line each (a newline is refused by the plan checks), with what would be a markdown heading elsewhere.
+    [`line one ## line two $(${touch})`, `first line ## Description \`${touch}\` not a section`],
     ['Ünïcödé \u202eRTL override\u200f 日本語 ✓ émoji 🚀', '\u202b\u05e9\u05dc\u05d5\u05dd\u202c mixed ltr'],
-    ['long '.repeat(60).trim(), 'x'.repeat(300)],
+    // At the documented limit of 200 characters (longer titles are refused with file:line:col).
+    ['long '.repeat(40).trim(), 'x'.repeat(200)],
     ['..', '..'],
     ['/', '/'],
     ['--upload-pack=x', '--upload-pack=touch'],
@@ -79,7 +81,7 @@ test('hostile titles in plan and backlog: valid branches, no canary, the run com
     assert.ok(subjects.filter((s) => s.startsWith('Merge #')).length === 11, subjects.join('\n'));
     for (let i = 1; i <= 11; i++) await git(repo.dir, 'cat-file', '-e', `main:title-${i}.txt`);
     const relay = readFileSync(path.join(repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
-    assert.ok(relay.includes('#### Item: #4 — line one line two'), relay);
+    assert.ok(relay.includes('#### Item: #4 — line one ## line two'), relay);
     assert.not.ok(existsSync(canary), 'a title was executed by a shell');
   } finally {
     killRecordedAgents(path.join(repo.stateDir, 'state.json'));
