@@ -51,7 +51,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       const why = explainGateFailure(red);
       throw new StepFailedError(
         `gate "${red.name}" (${red.phase}) still fails on ${ctx.plan.milestone.integrationBranch} after ${max} fix attempt(s) (exit ${red.exitCode}); log: ${red.log}` +
-          `${why ? `\n${why.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''}\nfix it in ${ctx.integrationWorktree} and commit, then run again`,
+          `${why ? `\n${why.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''}\nfix it in ${ctx.integrationWorktree} and commit, then run again with --adopt (or run again to give fix agents another try)`,
       );
     }
     progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
