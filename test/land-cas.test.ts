@@ -3,7 +3,7 @@
  * the user's commit, so the moment is exact). main and origin only ever hold a sha whose tree passed the gates, the
  * user's checkout never has a merge in progress, and the run ends with 0 (brought in, gated again) or 3 (explained).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -115,6 +115,25 @@ test('origin removed before landing: exit 1 saying so, nothing landed; --no-push
     assert.is(await git(repo.origin as string, 'rev-list', '--count', 'main'), '1', 'origin (no longer a remote) untouched');
   } finally {
     repo.cleanup();
+  }
+});
+
+test('a red gate fixed by hand as its message advises (commit in the integration worktree, run again with --adopt) lands', async () => {
+  const r = await makeAgentRig({ title: 'By hand', items: [{ issue: 1, title: 'One' }], body: AGENT.replace('fix)', 'never)'), gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]', defaults: 'max-fix-attempts: 0' });
+  try {
+    const first = await runCli('run', ['7', '--repo', r.repo.dir, '--yes']);
+    assert.is(first.code, 1, output(first));
+    const advice = /fix it in (\S+) and commit, then run again with --adopt/.exec(first.stderr);
+    assert.ok(advice, output(first));
+    const wt = advice?.[1] as string;
+    writeFileSync(path.join(wt, 'fixed.txt'), 'by hand\n');
+    await git(wt, 'add', 'fixed.txt');
+    await git(wt, 'commit', '-q', '-m', 'fix the gate by hand');
+    const second = await runCli('run', ['7', '--repo', r.repo.dir, '--yes', '--adopt']);
+    assert.is(second.code, 0, output(second));
+    assert.is(await git(r.repo.dir, 'show', 'main:fixed.txt'), 'by hand');
+  } finally {
+    r.cleanup();
   }
 });
 
