@@ -12,7 +12,9 @@ import { integrationWorktreeOf, stateDirOf } from './lib/paths.ts';
 import { defaultPlanPath, readPlan } from './lib/plan.ts';
 import type { Plan } from './lib/plan-types.ts';
 import { isValidMilestoneId } from './lib/slug.ts';
-import { openStateStore } from './lib/state.ts';
+import { openStateStore, STATE_BACKUP, type HealedState } from './lib/state.ts';
+import { describeLiveAgent, findLiveAgents, type LiveAgent } from './live-agents.ts';
+import { rebuildState } from './rebuild-state.ts';
 import { AGENT_LOCK } from './worktrees.ts';
 
 /** Where the package lives (for its schemas and the scripted agent). */
@@ -29,6 +31,16 @@ export interface ContextInput {
   readonly env: NodeJS.ProcessEnv;
   readonly confirm: (question: string) => Promise<boolean>;
   readonly onEvent?: (event: StampedEvent) => void;
+  /** `--dry-run`: nothing is created or written (no state folder, no events, no healed state.json). */
+  readonly readOnly?: boolean;
+}
+
+/** Where a milestone's things are, before anything is opened or created. */
+export interface MilestonePlace {
+  readonly repo: string;
+  readonly plan: Plan;
+  readonly commonDir: string;
+  readonly stateDir: string;
 }
 
 /** The repository and plan of a command (reads only; nothing is created). */
@@ -65,15 +77,38 @@ export async function refuseAgentStart(cwd: string, repoFlag: string | null, env
   for (const top of tops) refuseInsideAgent(top, env);
 }
 
-/** Create the full context of run/step. */
-export async function createContext(input: ContextInput): Promise<Ctx> {
+/** The repository, plan, git common dir and state folder of a command (reads only). */
+export async function placeOf(input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>): Promise<MilestonePlace> {
   const { repo, plan } = await loadPlanOf(input);
   const commonDir = await findCommonDir(repo);
-  const stateDir = stateDirOf(commonDir, plan.milestone.id);
+  return { repo, plan, commonDir, stateDir: stateDirOf(commonDir, plan.milestone.id) };
+}
+
+/**
+ * The notice for a state.json that was replaced when it was opened; `readOnly` (e.g. `--dry-run: nothing written`)
+ * says that nothing was written and why.
+ */
+export function healedNotice(healed: HealedState, live: readonly LiveAgent[], readOnly: string | null = null): string {
+  const how =
+    healed.from === 'backup'
+      ? `${readOnly ? 'using' : 'restored it from'} ${STATE_BACKUP} (the last state written)`
+      : `${readOnly ? 'showing it as rebuilt' : 'rebuilt it'} from the milestone's files and git`;
+  const agents = live.length ? `; agents still running are waited for, none is started twice: ${live.map(describeLiveAgent).join(', ')}` : '';
+  const kept = healed.keptAs ? `; the unusable file is kept as ${healed.keptAs}` : readOnly ? ` (${readOnly})` : '';
+  return `${healed.problem}; ${how}${agents}${kept}`;
+}
+
+/** Create the full context of run/step (the state folder and its files are created unless `readOnly`). */
+export async function createContext(input: ContextInput, place?: MilestonePlace): Promise<Ctx> {
+  const { repo, plan, commonDir, stateDir } = place ?? (await placeOf(input));
+  const readOnly = input.readOnly ?? false;
   // Several milestones of one repository create follow-ups at once: their numbers come from one place.
   const allocate = plan.backlog.kind === 'file'
     ? repoIssueAllocator({ commonDir, cwd: repo, dir: plan.backlog.dir, command: `milestone ${plan.milestone.id}: new backlog item`, signal: input.signal })
     : undefined;
+  const store = await openStateStore(stateDir, plan.milestone.id, { readOnly, rebuild: () => rebuildState({ stateDir, repo, plan }) });
+  const events = createEventSink(stateDir, input.onEvent, { write: !readOnly });
+  if (store.healed) events.emit({ type: 'notice', message: healedNotice(store.healed, findLiveAgents(stateDir), readOnly ? '--dry-run: nothing written' : null) });
   return {
     repo,
     commonDir,
@@ -81,8 +116,8 @@ export async function createContext(input: ContextInput): Promise<Ctx> {
     integrationWorktree: integrationWorktreeOf(repo, plan),
     plan,
     options: input.options,
-    store: await openStateStore(stateDir, plan.milestone.id),
-    events: createEventSink(stateDir, input.onEvent),
+    store,
+    events,
     signal: input.signal,
     env: input.env,
     confirm: input.confirm,

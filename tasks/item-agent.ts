@@ -1,9 +1,9 @@
 /** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
-import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles } from './agents/process.ts';
+import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles, type StartedProcess } from './agents/process.ts';
 import { buildItemPrompt } from './agents/prompt.ts';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
@@ -11,10 +11,12 @@ import { agentWindows, checkGuards } from './guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from './lib/child-env.ts';
 import { formatDuration } from './lib/duration.ts';
-import { BadInputError } from './lib/errors.ts';
+import { BadInputError, StepFailedError } from './lib/errors.ts';
 import { isGroupAlive } from './lib/process-info.ts';
 import { itemDirOf } from './lib/paths.ts';
-import { findItem, type PlanItem } from './lib/plan-types.ts';
+import { findItem, type AgentKind, type PlanItem } from './lib/plan-types.ts';
+import { liveItemAgent, type LiveAgent } from './live-agents.ts';
+import { ensureItemWorktree } from './worktrees.ts';
 import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
 import { MAIN_BRANCH } from './branch.ts';
@@ -43,10 +45,91 @@ async function readTemplate(ctx: Ctx): Promise<string | null> {
   }
 }
 
-/** Start the next attempt of an item's agent; the attempt is recorded before the process starts. */
+/** What sets the program of each agent kind, for a message about a program that cannot be found. */
+const PROGRAM_SETTING: Readonly<Record<AgentKind, string>> = {
+  claude: 'set CLAUDE_BIN to its path or put it on PATH, or choose another agent with --agent',
+  codex: 'set CODEX_BIN to its path or put it on PATH, or choose another agent with --agent',
+  command: 'put it on PATH',
+  scripted: 'put it on PATH',
+};
+
+/** Whether `file` names a program that can be started from `cwd` with `env` (a path, or a name found on its PATH). */
+function programExists(file: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
+  const executable = (candidate: string) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return statSync(candidate).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (file.includes('/')) return executable(path.resolve(cwd, file));
+  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), file)));
+}
+
+/** Bad input (exit 2) when the agent's program, or the shell that wraps it, cannot be found: a start that would fail every time. */
+function assertStartable(kind: AgentKind, file: string, cwd: string, env: NodeJS.ProcessEnv): void {
+  for (const [program, how] of [['sh', 'put it on PATH'], [file, PROGRAM_SETTING[kind]]] as const) {
+    if (!programExists(program, cwd, env)) {
+      throw new BadInputError(`the ${kind} agent cannot start: its program ${program} was not found${program.includes('/') ? '' : ' on PATH'}; ${how}`);
+    }
+  }
+}
+
+/** Whether an item worktree is there to start an agent in (an agent or a user may have removed it). */
+function worktreePresent(dir: string): boolean {
+  return existsSync(path.join(dir, '.git'));
+}
+
+/**
+ * Take on an agent of the item that runs although state had no record of it (state lost or rebuilt, a crash between
+ * starting it and recording it): the item waits for that agent, and no second one is started.
+ */
+async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promise<void> {
+  const attempt = agent.attempt ?? itemState(ctx, item.issue).attempts;
+  const timeoutMs = settingsFor(ctx, item).timeoutMs;
+  await ctx.store.update((s) => {
+    const it = s.items[String(item.issue)];
+    if (!it) return;
+    // The adopted attempt counts within this run's retry budget.
+    Object.assign(it, {
+      status: 'in-progress', attempts: attempt, attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
+      process: { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt, timeoutMs },
+    });
+  });
+  ctx.events.emit({ type: 'notice', message: `#${item.issue}: its agent of attempt ${attempt} (pid ${agent.pid}) still runs; waiting for it instead of starting another` });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt} (adopted)` });
+}
+
+/** The one sentence for a process that could not be started: the folder it needed, or the program. */
+function startFailure(error: unknown, kind: AgentKind, file: string, cwd: string, issue: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' && !existsSync(cwd)) {
+    return new StepFailedError(`#${issue}: its agent could not start: its worktree ${cwd} disappeared as it was starting (not counted as an attempt; run again: the worktree is recreated)`, { cause: error });
+  }
+  if (code === 'ENOENT' || code === 'EACCES') {
+    return new BadInputError(`the ${kind} agent cannot start (${(error as Error).message}; its program is ${file}); ${PROGRAM_SETTING[kind]}`, { cause: error });
+  }
+  return new StepFailedError(`#${issue}: its agent could not start (${(error as Error).message}); not counted as an attempt`, { cause: error });
+}
+
+/**
+ * Start the next attempt of an item's agent; the attempt is recorded before the process starts. A live agent of the
+ * item found through its pid file is adopted instead; a removed worktree is recreated first; a start that fails
+ * (a program or folder missing) is not counted as an attempt.
+ */
 export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
-  const st = itemState(ctx, item.issue);
+  const live = liveItemAgent(ctx.stateDir, item.issue);
+  if (live) return adoptLiveAgent(ctx, item, live);
+  let st = itemState(ctx, item.issue);
   if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
+  if (!worktreePresent(st.worktree)) {
+    await ensureItemWorktree(ctx, item);
+    st = itemState(ctx, item.issue);
+    ctx.events.emit({ type: 'notice', message: `#${item.issue}: its worktree ${st.worktree} was missing (removed during a run?); recreated it on ${st.branch}` });
+  }
+  const worktree = st.worktree as string;
+  const branch = st.branch as string;
   const attempt = st.attempts + 1;
   const settings = settingsFor(ctx, item);
   // What can fail on bad input (template, agent command) fails before the attempt is recorded: the item stays pending.
@@ -55,7 +138,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   const template = await readTemplate(ctx);
   const prompt = buildItemPrompt(
     {
-      item: cached, milestone: ctx.plan.milestone.id, wave: item.wave, worktree: st.worktree, branch: st.branch,
+      item: cached, milestone: ctx.plan.milestone.id, wave: item.wave, worktree, branch,
       gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge], relay: await relayForWave(ctx, item.wave), previousFailure: st.failure,
     },
     template,
@@ -65,14 +148,19 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   const spec = adapterFor(settings.agent).launch(
     {
       role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
-      worktree: st.worktree, branch: st.branch, prompt, promptFile, settings, edits: item.edits,
+      worktree, branch, prompt, promptFile, settings, edits: item.edits,
     },
     ctx.env,
   );
+  const env = childEnv(ctx.env, {
+    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: worktree,
+    WM_BRANCH: branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),
+  });
+  assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
   await mkdir(dir, { recursive: true });
   // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
-  if (existsSync(st.worktree) && (await gitRaw(st.worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${st.branch}`) {
-    await git(st.worktree, ['switch', '-q', '--discard-changes', st.branch]);
+  if ((await gitRaw(worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${branch}`) {
+    await git(worktree, ['switch', '-q', '--discard-changes', branch]);
   }
   // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
   // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
@@ -81,11 +169,14 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   await ctx.store.update((s) => {
     Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
   });
-  const env = childEnv(ctx.env, {
-    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: st.worktree,
-    WM_BRANCH: st.branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),
-  });
-  const started = await startDetached(spec, st.worktree, attemptFiles(ctx, item.issue, attempt), env);
+  let started: StartedProcess;
+  try {
+    started = await startDetached(spec, worktree, attemptFiles(ctx, item.issue, attempt), env);
+  } catch (error) {
+    // Nothing ran: the attempt does not count, and the next run does not find it half-made.
+    await forgetUnstartedAttempt(ctx, item.issue);
+    throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
+  }
   await ctx.store.update((s) => {
     Object.assign(s.items[String(item.issue)] ?? {}, {
       process: { ...started, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },

@@ -168,20 +168,35 @@ test('status before any run: exactly "milestone 7: not started"; --json parses; 
   assert.not.ok(existsSync(path.join(seedRepo.dir, '.git', 'work-milestone')), 'status created the state folder');
 });
 
-test('a corrupt state.json: status and run exit 1 with one sentence naming the file, no stack trace', async () => {
+test('a corrupt state.json: status and run --dry-run show it healed and touch nothing; run --stop heals it (file kept aside); no advice to move it away', async () => {
   const repo = await makeRepo({ plan: SEED, items: SEED_ITEMS });
   try {
     mkdirSync(repo.stateDir, { recursive: true });
     const file = path.join(repo.stateDir, 'state.json');
     writeFileSync(file, '{"version": 1,');
-    const [status, run] = await Promise.all([runCli('status', ['7', '--repo', repo.dir]), runMain('run', ['7', '--repo', repo.dir])]);
-    for (const r of [status, run]) {
-      assert.is(r.code, 1, r.stderr);
+    const [status, dry] = await Promise.all([runCli('status', ['7', '--repo', repo.dir]), runMain('run', ['7', '--repo', repo.dir, '--dry-run'])]);
+    for (const r of [status, dry]) {
+      assert.is(r.code, 0, r.stderr);
       assertNoStack(r, 'corrupt state');
       assert.match(r.stderr, /^[^\n]+\n$/);
       assert.ok(r.stderr.startsWith(`${file} is not valid JSON (`), r.stderr);
+      assert.match(r.stderr, "showing it as rebuilt from the milestone's files and git");
+      assert.not.match(r.stderr, /move it away|afresh/);
     }
+    assert.match(status.stdout, /^milestone 7: started/);
+    assert.match(status.stderr, '(status writes nothing; `npx zx scripts/run.mts 7` heals it)');
+    assert.match(dry.stdout, /^validate: todo \(plan not validated yet\)$/m);
+    assert.equal(readdirSync(repo.stateDir), ['state.json'], 'status or a dry-run wrote');
     assert.is(readFileSync(file, 'utf8'), '{"version": 1,', 'the corrupt file was touched');
+
+    const stop = await runMain('run', ['7', '--repo', repo.dir, '--stop']);
+    assert.is(stop.code, 0, stop.stderr);
+    assertNoStack(stop, 'run --stop');
+    assert.match(stop.stderr, /; rebuilt it from the milestone's files and git; the unusable file is kept as \S+state\.json\.unreadable-[^\n]+\nmilestone 7 has no live agent\n$/);
+    const kept = readdirSync(repo.stateDir).filter((f) => f.startsWith('state.json.unreadable-'));
+    assert.is(kept.length, 1);
+    assert.is(readFileSync(path.join(repo.stateDir, kept[0] as string), 'utf8'), '{"version": 1,');
+    assert.is((JSON.parse(readFileSync(file, 'utf8')) as { milestone: string }).milestone, '7');
   } finally {
     repo.cleanup();
   }

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { StepFailedError } from '../tasks/lib/errors.ts';
 import { createEventSink } from '../tasks/lib/events.ts';
 import { processStartTime } from '../tasks/lib/process-info.ts';
-import { openStateStore, readState } from '../tasks/lib/state.ts';
+import { openStateStore, readState, UnreadableStateError } from '../tasks/lib/state.ts';
 import { emptyItem, emptyState, type State } from '../tasks/lib/state-types.ts';
 import { ROOT, tempDir } from './support/fixture.ts';
 import { rmSync } from 'node:fs';
@@ -45,6 +45,21 @@ async function rejection(fn: () => Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error('expected a rejection');
+}
+
+/** JSON.parse's message for `text`. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return '';
+}
+
+/** Every file of a folder with its content. */
+function snapshot(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
 }
 
 function assertOneSentenceNaming(error: Error, file: string): void {
@@ -83,8 +98,9 @@ test('round trip: what update() writes, readState and a second store read back; 
   assert.is(other.current().seq, 3);
   assert.is((await other.reload()).seq, 4);
   assert.is((await other.update((s) => void (s.seq += 1))).seq, 5);
-  // No temp files or lock left behind.
-  assert.equal(readdirSync(dir).sort(), ['state.json']);
+  // No temp files or lock left behind; the backup holds what state.json holds.
+  assert.equal(readdirSync(dir).sort(), ['state.json', 'state.json.bak']);
+  assert.is(readFileSync(path.join(dir, 'state.json.bak'), 'utf8'), readFileSync(path.join(dir, 'state.json'), 'utf8'));
 });
 
 test('an update that breaks the schema is refused and changes nothing; a throwing update changes nothing', async () => {
@@ -99,10 +115,10 @@ test('an update that breaks the schema is refused and changes nothing; a throwin
   assert.is((await readState(dir, '7')).seq, 1);
   // The store still works afterwards (its queue and the lock were released).
   assert.is((await store.update((s) => void (s.seq = 2))).seq, 2);
-  assert.equal(readdirSync(dir).sort(), ['state.json']);
+  assert.equal(readdirSync(dir).sort(), ['state.json', 'state.json.bak']);
 });
 
-test('invalid JSON, an empty file and a schema-invalid file: one sentence naming the file', async () => {
+test('invalid JSON, an empty file and a schema-invalid file: one sentence naming the file, advising nothing', async () => {
   const dir = freshDir();
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'state.json');
@@ -118,17 +134,79 @@ test('invalid JSON, an empty file and a schema-invalid file: one sentence naming
     writeFileSync(file, text);
     const error = await rejection(() => readState(dir, '7'));
     assertOneSentenceNaming(error, file);
+    assert.instance(error, UnreadableStateError);
     assert.match(error.message, pattern);
-    assert.match(error.message, /move it away to start milestone 7 afresh$/);
+    // "Move it away to start afresh" started every item again while the first agents lived: no advice here.
+    assert.not.match(error.message, /move it away|afresh/);
+    // Without a backup or a way to rebuild, opening the store refuses the same way and leaves the file as it is.
     const opening = await rejection(() => openStateStore(dir, '7'));
     assert.is(opening.message, error.message);
+    assert.is(readFileSync(file, 'utf8'), text);
   }
   // A folder where the file should be.
   rmSync(file);
   mkdirSync(file);
   const error = await rejection(() => readState(dir, '7'));
   assertOneSentenceNaming(error, file);
-  assert.match(error.message, /^cannot read .*state\.json \(EISDIR\)$/);
+  assert.match(error.message, /state\.json cannot be read \(EISDIR\)$/);
+});
+
+test('a clobbered state.json is restored from its backup (the unusable file kept aside); read-only opening writes nothing', async () => {
+  const dir = freshDir();
+  const store = await openStateStore(dir, '7');
+  const written = await store.update((s) => {
+    s.items = { '42': { ...emptyItem(42, 1), status: 'in-progress', attempts: 2 } };
+    s.seq = 9;
+  });
+  const file = path.join(dir, 'state.json');
+  const good = readFileSync(file, 'utf8');
+  writeFileSync(file, good.slice(0, 40));
+  const before = snapshot(dir);
+  const reader = await openStateStore(dir, '7', { readOnly: true });
+  assert.equal(reader.current(), written);
+  assert.equal(reader.healed, { problem: `${file} is not valid JSON (${jsonError(good.slice(0, 40))})`, from: 'backup', keptAs: null });
+  await rejection(() => reader.update((s) => void (s.seq = 1)));
+  assert.equal(snapshot(dir), before, 'a read-only store wrote');
+
+  const healed = await openStateStore(dir, '7');
+  assert.equal(healed.current(), written);
+  assert.is(healed.healed?.from, 'backup');
+  const kept = healed.healed?.keptAs as string;
+  assert.match(path.basename(kept), /^state\.json\.unreadable-/);
+  assert.is(readFileSync(kept, 'utf8'), good.slice(0, 40));
+  assert.is(readFileSync(file, 'utf8'), good);
+  // Clobbered while a store holds it: the next update builds on the backup.
+  writeFileSync(file, '');
+  assert.is((await healed.update((s) => void (s.seq += 1))).seq, 10);
+});
+
+test('no usable backup: the state is rebuilt by the given function, or the store refuses naming the file and why rebuilding failed', async () => {
+  const dir = freshDir();
+  const store = await openStateStore(dir, '7');
+  await store.update((s) => void (s.seq = 3));
+  const file = path.join(dir, 'state.json');
+  writeFileSync(file, '{');
+  writeFileSync(path.join(dir, 'state.json.bak'), JSON.stringify(emptyState('8')));
+  const rebuilt = { ...emptyState('7'), seq: 5 };
+  const problems: string[] = [];
+  const healed = await openStateStore(dir, '7', { rebuild: async (problem) => (problems.push(problem), rebuilt) });
+  assert.equal(healed.current(), rebuilt);
+  assert.is(healed.healed?.from, 'rebuilt');
+  assert.equal(problems, [`${file} is not valid JSON (${jsonError('{')})`]);
+  assert.equal(await readState(dir, '7'), rebuilt);
+
+  // Missing beside the files of a milestone that ran: rebuilt too (a fresh state would start every item again).
+  rmSync(file);
+  const missing = await openStateStore(dir, '7', { rebuild: async () => ({ ...emptyState('7'), seq: 6 }) });
+  assert.is(missing.current().seq, 5, 'the backup written with the rebuilt state is used first');
+  assert.equal(missing.healed, { problem: `${file} is missing`, from: 'backup', keptAs: null });
+
+  writeFileSync(file, 'nonsense');
+  rmSync(path.join(dir, 'state.json.bak'));
+  const failed = await rejection(() => openStateStore(dir, '7', { rebuild: () => Promise.reject(new Error('git is broken')) }));
+  assertOneSentenceNaming(failed, file);
+  assert.match(failed.message, /is not valid JSON \(.*\), and rebuilding it from the milestone's files failed \(git is broken\)$/);
+  assert.is(readFileSync(file, 'utf8'), 'nonsense', 'a failed rebuild touched the file');
 });
 
 test('concurrent updates inside one process (two stores, one folder) lose nothing', async () => {
@@ -173,7 +251,7 @@ test('two writer processes × 200 updates: nothing lost, the file always whole a
   assert.is(state.items['1']?.attempts, 200);
   assert.is(state.items['2']?.attempts, 200);
   assert.is(state.seq, 400);
-  assert.equal(readdirSync(dir).sort(), ['state.json']);
+  assert.equal(readdirSync(dir).sort(), ['state.json', 'state.json.bak']);
 });
 
 test('a state.lock left by a dead process is taken over; one held by a live process is waited for', async () => {

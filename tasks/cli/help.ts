@@ -13,9 +13,11 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --yes                 answer yes (stash a dirty working tree)
   --no-push             land on main without pushing to origin
   --fail-fast           stop at the first failed item
-  --stop                (run) stop the milestone's live agents (left running by Ctrl-C) and exit
+  --stop                (run) stop the milestone's live agents (left running by Ctrl-C or a crash,
+                        found through their pid files even without a usable state) and exit
   --adopt               continue on an integration branch that has no state
-  --dry-run             print what is done and what would run; change nothing
+  --dry-run             print what is done and what would run (--json: as one JSON document);
+                        changes nothing, creates nothing, takes no lock
   --json                JSON lines of events on stdout instead of the task tree`;
 
 /** Help per command. */

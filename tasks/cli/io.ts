@@ -9,16 +9,40 @@ export interface Io {
   err(text: string): void;
   readonly isTTY: boolean;
   confirm(question: string): Promise<boolean>;
+  /** Aborted when stdout's reader went away (EPIPE: `run --json | head -1`); what is written after that is dropped. */
+  readonly outClosed?: AbortSignal;
+}
+
+/**
+ * Watch a stream for the end of its reader: an EPIPE (or any write error) would otherwise be an uncaught 'error'
+ * event, a stack trace. Returns whether it is closed. Writers other than `Io` (listr2's renderer) are covered too.
+ */
+function watchClosed(stream: NodeJS.WriteStream, onClose: () => void): () => boolean {
+  let closed = false;
+  stream.on('error', () => {
+    if (closed) return;
+    closed = true;
+    onClose();
+  });
+  return () => closed || stream.destroyed;
 }
 
 /** The real process. */
 export function processIo(): Io {
+  const outClosed = new AbortController();
+  const stdoutClosed = watchClosed(process.stdout, () => outClosed.abort());
+  const stderrClosed = watchClosed(process.stderr, () => undefined);
   return {
     cwd: process.cwd(),
     env: process.env,
-    out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+    out: (t) => {
+      if (!stdoutClosed()) process.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+    },
+    err: (t) => {
+      if (!stderrClosed()) process.stderr.write(t.endsWith('\n') ? t : `${t}\n`);
+    },
     isTTY: Boolean(process.stdout.isTTY),
+    outClosed: outClosed.signal,
     async confirm(question) {
       // No TTY means no (DESIGN §4, prepare).
       if (!process.stdin.isTTY) return false;
@@ -30,4 +54,28 @@ export function processIo(): Io {
       }
     },
   };
+}
+
+/** Resolves once `stream` has handed everything written to it to the system (or can take no more: its reader is gone). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+    stream.on('close', done);
+  });
+}
+
+/**
+ * Before a script exits: a pipe takes 64 KiB at once and node queues the rest, which `process.exit` would drop
+ * (`plan --json | wc -c` said 65536); wait until stdout and stderr have written it all.
+ */
+export async function flushOutput(): Promise<void> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
 }

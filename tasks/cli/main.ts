@@ -7,7 +7,7 @@ import { gatesCommand } from './gates-command.ts';
 import { STEP_IDS, type StepId } from '../step.ts';
 import { parseFlags } from './flags.ts';
 import { HELP } from './help.ts';
-import { processIo, type Io } from './io.ts';
+import { flushOutput, processIo, type Io } from './io.ts';
 import { planCommand } from './plan-command.ts';
 import { runCommand } from './run-command.ts';
 import { statusCommand } from './status-command.ts';
@@ -72,10 +72,11 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
   }
 }
 
-/** Run a command; never throws; returns the exit code. */
+/** Run a command; never throws; returns the exit code once what it printed is written (the script exits then). */
 export async function main(command: CommandName, args: readonly string[], io: Io = processIo()): Promise<number> {
+  let code: number;
   try {
-    return await dispatch(command, args, io);
+    code = await dispatch(command, args, io);
   } catch (error) {
     if (error instanceof DiagnosticsError || error instanceof WorkMilestoneError) {
       io.err(error.message);
@@ -83,6 +84,8 @@ export async function main(command: CommandName, args: readonly string[], io: Io
       io.err(`internal error: ${(error as Error).message}`);
       if (io.env.WM_DEBUG) io.err((error as Error).stack ?? '');
     }
-    return exitCodeOf(error);
+    code = exitCodeOf(error);
   }
+  await flushOutput();
+  return code;
 }

@@ -1,14 +1,19 @@
 /** `run.mts <N>` and `step.mts <step> <N>`: take the lock, run the graph or one step, report what needs attention. */
-import type { Ctx } from '../context.ts';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultSettingsFor, type Ctx } from '../context.ts';
 import { formatAttention, itemsNeedingAttention } from '../attention.ts';
-import { createContext } from '../create-context.ts';
+import { createContext, placeOf, type ContextInput, type MilestonePlace } from '../create-context.ts';
 import { executeRun, executeStep, type RendererKind } from '../execute.ts';
-import { compileGraph } from '../graph.ts';
-import { isRunning, killGroup, readExitCode } from '../agents/process.ts';
+import { compileGraph, graphToJson } from '../graph.ts';
+import { isRunning, killGroup, readExitCode, runFilesOf } from '../agents/process.ts';
 import { attemptFiles } from '../item-agent.ts';
-import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
+import { BadInputError, InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
 import { acquireRunLock } from '../lib/run-lock.ts';
+import { UnreadableStateError } from '../lib/state.ts';
 import type { AgentProcess, ItemState } from '../lib/state-types.ts';
+import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../live-agents.ts';
 import { STEP_IDS, type StepId } from '../step.ts';
 import { STEPS } from '../steps.ts';
 import type { Flags } from './flags.ts';
@@ -29,21 +34,84 @@ function ended(ctx: Ctx, st: ItemState): boolean {
   return readExitCode(attemptFiles(ctx, st.issue, st.attempts)) !== null;
 }
 
+/** What `stopAgents` stopped: items (back to pending) and conflict / fix sessions. */
+export interface Stopped {
+  readonly issues: readonly number[];
+  readonly sessions: readonly LiveAgent[];
+}
+
+/** `the agents of #1, #2 and 1 conflict/fix agent(s) (fix-1)` */
+function describeStopped(stopped: Stopped): string {
+  const parts = [stopped.issues.length ? `the agents of ${stopped.issues.map((i) => `#${i}`).join(', ')}` : ''];
+  if (stopped.sessions.length) parts.push(`${stopped.sessions.length} conflict/fix agent(s) (${stopped.sessions.map((a) => a.name).join(', ')})`);
+  return parts.filter(Boolean).join(' and ') || 'no agent';
+}
+
 /**
- * Stop every live agent of the milestone (second Ctrl-C, or `run --stop`). An agent that ended by itself, before
- * or while it was stopped, stays in progress: the next run judges its result instead of throwing it away.
+ * Stop every live agent of the milestone (second Ctrl-C, or `run --stop`): those state records and those only their
+ * pid files show (state lost or rebuilt, conflict and fix agents of a runner that died). An agent that ended by
+ * itself, before or while it was stopped, stays in progress: the next run judges its result instead of throwing it away.
  */
-export async function stopAgents(ctx: Ctx): Promise<number[]> {
-  const killed: number[] = [];
+export async function stopAgents(ctx: Ctx): Promise<Stopped> {
+  const killed = new Map<number, number>();
+  const sessions: LiveAgent[] = [];
   for (const st of liveAgents(ctx)) {
     await killGroup((st.process as AgentProcess).pid, 2000);
-    if (!ended(ctx, st)) killed.push(st.issue);
+    if (!ended(ctx, st)) killed.set(st.issue, st.attempts);
   }
-  // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget.
+  for (const agent of findLiveAgents(ctx.stateDir)) {
+    await killGroup(agent.pid, 2000);
+    if (agent.kind === 'session') sessions.push(agent);
+    else if (readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
+      killed.set(agent.issue, Math.max(killed.get(agent.issue) ?? 0, agent.attempt ?? 0));
+    }
+  }
+  // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget (past the stopped attempt's files).
   await ctx.store.update((s) => {
-    for (const issue of killed) Object.assign(s.items[String(issue)] ?? {}, { status: 'pending', process: null, attemptBase: s.items[String(issue)]?.attempts ?? 0 });
+    for (const [issue, attempt] of killed) {
+      const it = s.items[String(issue)];
+      // A stray agent of an item already judged does not reopen it.
+      if (!it || (it.status !== 'in-progress' && it.status !== 'pending')) continue;
+      const attempts = Math.max(it.attempts, attempt);
+      Object.assign(it, { status: 'pending', process: null, attempts, attemptBase: attempts });
+    }
   });
-  return killed;
+  return { issues: [...killed.keys()].sort((a, b) => a - b), sessions };
+}
+
+/** `run --stop` when state.json cannot be used: every agent its pid file shows is stopped; the next run rebuilds the state. */
+async function stopByPidFiles(stateDir: string): Promise<Stopped> {
+  const issues = new Set<number>();
+  const sessions: LiveAgent[] = [];
+  for (const agent of findLiveAgents(stateDir)) {
+    await killGroup(agent.pid, 2000);
+    if (agent.kind === 'session') sessions.push(agent);
+    else issues.add(agent.issue);
+  }
+  return { issues: [...issues].sort((a, b) => a - b), sessions };
+}
+
+/**
+ * Conflict and fix agents left running by a runner that died: nobody reads their result, and a second one would
+ * work in the same worktree. They are waited for (within the plan's timeout, counted from their start), then stopped.
+ */
+async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
+  const orphans = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session');
+  if (orphans.length === 0) return;
+  const n = ctx.plan.milestone.id;
+  ctx.events.emit({ type: 'notice', message: `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${n} --stop\` stops them): ${orphans.map(describeLiveAgent).join(', ')}` });
+  const timeoutMs = defaultSettingsFor(ctx).timeoutMs;
+  for (const agent of orphans) {
+    const proc = { pid: agent.pid, startTime: agent.startTime };
+    while (isRunning(proc) && readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
+      if (ctx.signal.aborted) throw new InterruptedError('interrupted while waiting for an agent a runner that died left running');
+      if (timeoutMs > 0 && Date.now() - Date.parse(agent.startedAt) > timeoutMs) {
+        await killGroup(agent.pid);
+        break;
+      }
+      await sleep(200);
+    }
+  }
 }
 
 /** Failed and skipped items go back to pending so this run retries them (DESIGN §4). */
@@ -80,8 +148,8 @@ async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx
       ctxRef.ctx?.events.emit({ type: 'notice', message: `${signal} received: stopping scheduling` });
       controller.abort();
     } else if (ctxRef.ctx && !stopping) {
-      stopping = stopAgents(ctxRef.ctx).then((issues) => {
-        io.err(`stopped the agents of ${issues.map((i) => `#${i}`).join(', ') || 'no item'}`);
+      stopping = stopAgents(ctxRef.ctx).then((stopped) => {
+        io.err(`stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`);
         // Still busy (a gate does not watch the signal): asked twice, the runner does not keep the user waiting.
         if (!settling) process.exit(130);
       });
@@ -111,79 +179,162 @@ async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx
   }
 }
 
-/** Shared by run and step: context, lock, events, the work, the attention report. */
+/** The place, context and flags a command's work needs. */
+interface CommandInput {
+  readonly kind: 'run' | 'step';
+  readonly args: readonly string[];
+  readonly milestone: string;
+  readonly flags: Flags;
+  readonly io: Io;
+}
+
+function contextInput(input: CommandInput, signal: AbortSignal, onEvent: ContextInput['onEvent']): ContextInput {
+  const { milestone, flags, io } = input;
+  return {
+    milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan, options: flags.options, signal, env: io.env,
+    confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)), onEvent,
+  };
+}
+
+/**
+ * `--dry-run`: each node of the graph, done or what is left, as lines or (`--json`) one JSON document. Reads only: no
+ * lock, no events, no state folder or file created or changed (an unusable state.json is shown as it would be healed).
+ */
+async function dryRun(input: CommandInput): Promise<number> {
+  const { flags, io } = input;
+  const ctx = await createContext({
+    ...contextInput(input, new AbortController().signal, (e) => {
+      if (e.type === 'notice') io.err(e.message);
+    }),
+    readOnly: true,
+  });
+  const graph = compileGraph(ctx.plan);
+  const checks: Array<{ readonly id: string; readonly done: boolean; readonly reason: string | null }> = [];
+  for (const node of graph.nodes) {
+    // Nobody reads what comes next (`--dry-run | head -1`): stop quietly.
+    if (io.outClosed?.aborted) return 0;
+    const check = await STEPS[node.step].check(ctx, node.scope).catch((e: Error) => ({ kind: 'todo' as const, reason: e.message }));
+    const reason = check.kind === 'todo' ? check.reason : null;
+    checks.push({ id: node.id, done: check.kind === 'done', reason });
+    if (!flags.json) io.out(`${node.id}: ${reason === null ? 'done' : `todo (${reason})`}`);
+  }
+  if (flags.json) {
+    const json = graphToJson(ctx.plan, graph) as { nodes: Array<{ id: string }> };
+    io.out(JSON.stringify({ ...json, dryRun: true, nodes: json.nodes.map((n, i) => ({ ...n, done: checks[i]?.done ?? false, reason: checks[i]?.reason ?? null })) }, null, 2));
+  }
+  return 0;
+}
+
+/**
+ * The refusal when state.json cannot be used and cannot be rebuilt: exit 2, the live agents of the milestone (from
+ * their pid files) and the command that stops them. Nothing was started; no advice here can start a second agent.
+ */
+function refusal(place: MilestonePlace, error: UnreadableStateError): BadInputError {
+  const n = place.plan.milestone.id;
+  const live = findLiveAgents(place.stateDir);
+  const agents = live.length
+    ? `agents of milestone ${n} still run: ${live.map(describeLiveAgent).join(', ')}; stop them with \`npx zx scripts/run.mts ${n} --stop\` (it needs no state)`
+    : `no agent of milestone ${n} runs`;
+  return new BadInputError(`${error.message}; nothing was started; ${agents}; fix the cause, then run again`, { cause: error });
+}
+
+/** Shared by run and step: lock, context (healing an unusable state.json), events, the work, the attention report. */
 export async function runCommand(kind: 'run' | 'step', args: readonly string[], flags: Flags, io: Io): Promise<number> {
   const [stepName, milestone] = kind === 'step' ? args : [undefined, args[0]];
   if (kind === 'step' && !STEP_IDS.includes(stepName as StepId)) {
     throw new BadInputError(`unknown step "${stepName ?? ''}"; steps are: ${STEP_IDS.join(', ')}`);
   }
   if (!milestone) throw new BadInputError(`missing milestone number; usage: ${kind === 'step' ? 'step.mts <step> <N>' : 'run.mts <N>'}`);
+  const input: CommandInput = { kind, args, milestone, flags, io };
+  if (flags.dryRun) return dryRun(input);
   const controller = new AbortController();
   const ref: { ctx: Ctx | null } = { ctx: null };
   const escalated = new Set<number>();
-  return withSignals(io, controller, ref, async (signals) => {
-    const ctx = await createContext({
-      milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan, options: flags.options, signal: controller.signal, env: io.env,
-      confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)),
-      onEvent: (e) => {
-        if (flags.json) io.out(JSON.stringify(e));
-        if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
-        if (e.type === 'notice' && !flags.json) io.err(e.message);
-      },
-    });
-    ref.ctx = ctx;
-    const lock = acquireRunLock(ctx.stateDir, ctx.plan.milestone.id, `${kind} ${args.join(' ')}`);
-    if (lock.tookOverFrom) ctx.events.emit({ type: 'notice', message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})` });
-    ctx.events.emit({ type: 'run-start', milestone: ctx.plan.milestone.id, command: `${kind} ${args.join(' ')}`, pid: process.pid });
-    if (flags.stop) {
+  // stdout's reader went away (`run --json | head -1`): the run stops as after one Ctrl-C, and says so once at its end.
+  const onOutClosed = (): void => controller.abort();
+  io.outClosed?.addEventListener('abort', onOutClosed, { once: true });
+  try {
+    return await withSignals(io, controller, ref, async (signals) => {
+      const place = await placeOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
+      mkdirSync(place.stateDir, { recursive: true });
+      // The lock comes first: healing an unusable state.json writes it, and only the runner may.
+      const lock = acquireRunLock(place.stateDir, place.plan.milestone.id, `${kind} ${args.join(' ')}`);
       try {
-        const stopped = await stopAgents(ctx);
-        io.err(stopped.length ? `stopped the agents of ${stopped.map((i) => `#${i}`).join(', ')}; run again to start them afresh` : `milestone ${ctx.plan.milestone.id} has no live agent`);
-        return finish(ctx, 0);
+        let ctx: Ctx;
+        try {
+          ctx = await createContext(
+            contextInput(input, controller.signal, (e) => {
+              if (flags.json) io.out(JSON.stringify(e));
+              if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
+              if (e.type === 'notice' && !flags.json) io.err(e.message);
+            }),
+            place,
+          );
+        } catch (error) {
+          if (!(error instanceof UnreadableStateError)) throw error;
+          if (!flags.stop) throw refusal(place, error);
+          const stopped = await stopByPidFiles(place.stateDir);
+          io.err(`${error.message}; stopped ${describeStopped(stopped)} (found through their pid files); the next run rebuilds the state`);
+          return 0;
+        }
+        ref.ctx = ctx;
+        if (lock.tookOverFrom) ctx.events.emit({ type: 'notice', message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})` });
+        ctx.events.emit({ type: 'run-start', milestone: ctx.plan.milestone.id, command: `${kind} ${args.join(' ')}`, pid: process.pid });
+        if (flags.stop) {
+          const stopped = await stopAgents(ctx);
+          io.err(stopped.issues.length || stopped.sessions.length ? `stopped ${describeStopped(stopped)}; run again to start them afresh` : `milestone ${ctx.plan.milestone.id} has no live agent`);
+          return finish(ctx, 0);
+        }
+        return await work(ctx, input, escalated, stepName as StepId | undefined);
       } finally {
+        if (controller.signal.aborted) await signals.settle();
         lock.release();
       }
+    });
+  } catch (error) {
+    if (io.outClosed?.aborted && error instanceof InterruptedError) {
+      throw new InterruptedError('stdout was closed (EPIPE): stopped; agents still running were left alive: run again to re-attach', { cause: error });
     }
-    try {
-      const graph = compileGraph(ctx.plan);
-      if (flags.dryRun) {
-        for (const node of graph.nodes) {
-          const check = await STEPS[node.step].check(ctx, node.scope).catch((e: Error) => ({ kind: 'todo' as const, reason: e.message }));
-          io.out(`${node.id}: ${check.kind === 'done' ? 'done' : `todo (${check.reason})`}`);
+    throw error;
+  } finally {
+    io.outClosed?.removeEventListener('abort', onOutClosed);
+  }
+}
+
+/** The work of run or step, after the lock and the context: the graph (or one step), then what needs attention. */
+async function work(ctx: Ctx, input: CommandInput, escalated: ReadonlySet<number>, stepName: StepId | undefined): Promise<number> {
+  const { kind, flags, io } = input;
+  try {
+    // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
+    await waitForOrphanSessions(ctx);
+    const graph = compileGraph(ctx.plan);
+    const renderer = rendererFor(flags, io);
+    let waves: number[] | undefined;
+    if (kind === 'run') {
+      await resetForRetry(ctx);
+      try {
+        await executeRun(ctx, graph, renderer);
+      } catch (error) {
+        // A run that stops (at land, say) still tells which items need a human.
+        const pending = itemsNeedingAttention(ctx, false);
+        if (error instanceof NeedsAttentionError && pending.length && !error.message.includes('needs attention:')) {
+          throw new NeedsAttentionError(`${error.message}\n${formatAttention(ctx, pending)}`);
         }
-        return 0;
+        throw error;
       }
-      const renderer = rendererFor(flags, io);
-      let waves: number[] | undefined;
-      if (kind === 'run') {
-        await resetForRetry(ctx);
-        try {
-          await executeRun(ctx, graph, renderer);
-        } catch (error) {
-          // A run that stops (at land, say) still tells which items need a human.
-          const pending = itemsNeedingAttention(ctx, false);
-          if (error instanceof NeedsAttentionError && pending.length && !error.message.includes('needs attention:')) {
-            throw new NeedsAttentionError(`${error.message}\n${formatAttention(ctx, pending)}`);
-          }
-          throw error;
-        }
-      } else {
-        const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
-        await executeStep(ctx, graph, stepName as StepId, scope, renderer);
-        if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
-        waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
-      }
-      const attention = itemsNeedingAttention(ctx, true, waves).filter((a) => a.status !== 'escalated' || escalated.has(a.issue) || kind === 'step');
-      if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
-      return finish(ctx, 0);
-    } catch (error) {
-      ctx.events.emit({ type: 'run-end', exitCode: (error as { exitCode?: number }).exitCode ?? 1, message: (error as Error).message });
-      throw error;
-    } finally {
-      if (controller.signal.aborted) await signals.settle();
-      lock.release();
+    } else {
+      const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
+      await executeStep(ctx, graph, stepName as StepId, scope, renderer);
+      if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
+      waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }
-  });
+    const attention = itemsNeedingAttention(ctx, true, waves).filter((a) => a.status !== 'escalated' || escalated.has(a.issue) || kind === 'step');
+    if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
+    return finish(ctx, 0);
+  } catch (error) {
+    ctx.events.emit({ type: 'run-end', exitCode: (error as { exitCode?: number }).exitCode ?? 1, message: (error as Error).message });
+    throw error;
+  }
 }
 
 function finish(ctx: Ctx, code: number): number {

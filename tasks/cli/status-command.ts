@@ -1,10 +1,12 @@
 /** `status.mts <N>`: what is done, running, failed; costs and times. Reads only. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadPlanOf } from '../create-context.ts';
+import { healedNotice, loadPlanOf } from '../create-context.ts';
 import { findCommonDir } from '../lib/git.ts';
 import { stateDirOf } from '../lib/paths.ts';
-import { readState } from '../lib/state.ts';
+import { openStateStore } from '../lib/state.ts';
+import { findLiveAgents } from '../live-agents.ts';
+import { rebuildState } from '../rebuild-state.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -12,8 +14,11 @@ import type { Io } from './io.ts';
 export async function statusCommand(milestone: string, flags: Flags, io: Io): Promise<number> {
   const { repo, plan } = await loadPlanOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
   const dir = stateDirOf(await findCommonDir(repo), plan.milestone.id);
-  const started = existsSync(path.join(dir, 'state.json'));
-  const state = await readState(dir, plan.milestone.id);
+  // Read only: a missing or unusable state.json is shown as `run` would heal it (from its backup, or rebuilt), not written.
+  const store = await openStateStore(dir, plan.milestone.id, { readOnly: true, rebuild: () => rebuildState({ stateDir: dir, repo, plan }) });
+  if (store.healed) io.err(healedNotice(store.healed, findLiveAgents(dir), `status writes nothing; \`npx zx scripts/run.mts ${plan.milestone.id}\` heals it`));
+  const started = Boolean(store.healed) || existsSync(path.join(dir, 'state.json'));
+  const state = store.current();
   const items = plan.waves.flatMap((w) =>
     w.items.map((i) => {
       const st = state.items[String(i.issue)];

@@ -24,15 +24,16 @@ export interface EventSink {
   emit(event: RunEvent): void;
 }
 
-/** A sink that appends to `<dir>/events.jsonl` and calls `listener` with each event. */
-export function createEventSink(dir: string, listener?: (event: StampedEvent) => void): EventSink {
-  mkdirSync(dir, { recursive: true });
+/** A sink that appends to `<dir>/events.jsonl` and calls `listener` with each event; `write: false` (--dry-run) only calls the listener. */
+export function createEventSink(dir: string, listener?: (event: StampedEvent) => void, options: { readonly write?: boolean } = {}): EventSink {
+  const write = options.write ?? true;
+  if (write) mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'events.jsonl');
   return {
     emit(event) {
       const stamped = { t: new Date().toISOString(), ...event } as StampedEvent;
       // One write per line with O_APPEND: lines of concurrent writers never interleave.
-      appendFileSync(file, `${JSON.stringify(stamped)}\n`);
+      if (write) appendFileSync(file, `${JSON.stringify(stamped)}\n`);
       listener?.(stamped);
     },
   };

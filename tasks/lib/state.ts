@@ -1,4 +1,5 @@
 /** The one module that reads and writes `state.json` (DESIGN §7): validated on read, written atomically. */
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,36 +22,55 @@ export interface StateStore {
   reload(): Promise<State>;
   /** Apply `change` to a fresh copy of the state on disk and write it atomically; serialised within and across processes. */
   update(change: (draft: Draft<State>) => void): Promise<State>;
+  /** How a missing or unusable state.json was replaced when the store was opened (null: it was read as it is). */
+  readonly healed?: HealedState | null;
 }
 
-/** Read `state.json`, or a fresh state when there is none; an unreadable or invalid file is one sentence naming it. */
-export async function readState(dir: string, milestone: string): Promise<State> {
-  const file = path.join(dir, 'state.json');
+/** `state.json` cannot be used: unreadable, not JSON, not matching the schema, or another milestone's. */
+export class UnreadableStateError extends StepFailedError {
+  constructor(
+    readonly file: string,
+    /** What is wrong with it, as a clause after the file name (`is not valid JSON (it is empty)`). */
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file} ${problem}`, options);
+  }
+}
+
+/** The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is restored from. */
+export const STATE_BACKUP = 'state.json.bak';
+
+/** Parse and validate one state file; undefined when it does not exist. */
+async function readStateFile(file: string, milestone: string): Promise<State | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return emptyState(milestone);
-    throw new StepFailedError(`cannot read ${file} (${code ?? (error as Error).message})`, { cause: error });
+    if (code === 'ENOENT') return undefined;
+    throw new UnreadableStateError(file, `cannot be read (${code ?? (error as Error).message})`, { cause: error });
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (cause) {
     const detail = text.trim() === '' ? 'it is empty' : (cause as Error).message;
-    throw new StepFailedError(`${file} is not valid JSON (${detail}); move it away to start milestone ${milestone} afresh`, { cause });
+    throw new UnreadableStateError(file, `is not valid JSON (${detail})`, { cause });
   }
   if (!validateState(data)) {
     const first = validateState.errors?.[0];
     const where = first?.instancePath || '/';
-    throw new StepFailedError(`${file} does not match schema/state.schema.json (${where} ${first?.message ?? 'is invalid'}); move it away to start milestone ${milestone} afresh`);
+    throw new UnreadableStateError(file, `does not match schema/state.schema.json (${where} ${first?.message ?? 'is invalid'})`);
   }
   const state = data as State;
-  if (state.milestone !== milestone) {
-    throw new StepFailedError(`${file} holds the state of milestone ${state.milestone}, not ${milestone}; move it away to start milestone ${milestone} afresh`);
-  }
+  if (state.milestone !== milestone) throw new UnreadableStateError(file, `holds the state of milestone ${state.milestone}, not ${milestone}`);
   return state;
+}
+
+/** Read `state.json`, or a fresh state when there is none; an unusable file is an UnreadableStateError naming it. */
+export async function readState(dir: string, milestone: string): Promise<State> {
+  return (await readStateFile(path.join(dir, 'state.json'), milestone)) ?? emptyState(milestone);
 }
 
 /** Write `file` so that a reader sees the old or the new text, never a part: a synced temp file renamed over it. */
@@ -86,24 +106,119 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Open the state store of a milestone; creates the directory. */
-export async function openStateStore(dir: string, milestone: string): Promise<StateStore> {
-  await mkdir(dir, { recursive: true });
-  let state = await readState(dir, milestone);
+/** How an unusable `state.json` was replaced. */
+export interface HealedState {
+  /** What was wrong with state.json (`… is not valid JSON (…)`), or that it was missing beside the milestone's files. */
+  readonly problem: string;
+  /** Restored from the backup copy, or rebuilt from the milestone's files and git. */
+  readonly from: 'backup' | 'rebuilt';
+  /** Where the unusable file was moved (kept for a human); null when nothing was written (read-only) or there was none. */
+  readonly keptAs: string | null;
+}
+
+/** How a store is opened. */
+export interface StoreOptions {
+  /**
+   * Rebuild the state from what is on disk, for a `state.json` that cannot be used and has no usable backup. Without
+   * it such a file is an UnreadableStateError.
+   */
+  readonly rebuild?: (problem: string) => Promise<State>;
+  /** Read only (`--dry-run`, status): nothing is created or written; a healed state lives in memory only. */
+  readonly readOnly?: boolean;
+}
+
+/** A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly absent). */
+async function healedState(dir: string, milestone: string, options: StoreOptions): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> } | null> {
+  const file = path.join(dir, 'state.json');
+  let problem: string;
+  try {
+    if ((await readStateFile(file, milestone)) !== undefined) return null;
+    // No state.json beside the files of a milestone that ran (events, a backup): it was lost, not never written.
+    if (!existsSync(path.join(dir, STATE_BACKUP)) && !existsSync(path.join(dir, 'events.jsonl'))) return null;
+    problem = `${file} is missing`;
+  } catch (error) {
+    if (!(error instanceof UnreadableStateError)) throw error;
+    problem = error.message;
+  }
+  const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
+  if (backup) return { state: backup, healed: { problem, from: 'backup' } };
+  if (!options.rebuild) throw new UnreadableStateError(file, problem.slice(file.length + 1));
+  let rebuilt: State;
+  try {
+    rebuilt = await options.rebuild(problem);
+  } catch (cause) {
+    throw new UnreadableStateError(file, `${problem.slice(file.length + 1)}, and rebuilding it from the milestone's files failed (${(cause as Error).message})`, { cause });
+  }
+  if (!validateState(rebuilt)) throw new Error(`internal: the rebuilt state breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
+  return { state: rebuilt, healed: { problem, from: 'rebuilt' } };
+}
+
+/** The state on disk for an update: state.json, or its backup when state.json was clobbered while this runner held it. */
+async function readForUpdate(dir: string, milestone: string): Promise<State> {
+  try {
+    return await readState(dir, milestone);
+  } catch (error) {
+    if (!(error instanceof UnreadableStateError)) throw error;
+    const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
+    if (!backup) throw error;
+    return backup;
+  }
+}
+
+/** Write `state` as state.json and its backup (backup first: the backup is never older than state.json). */
+async function writeState(dir: string, state: State): Promise<void> {
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  await writeAtomic(path.join(dir, STATE_BACKUP), text);
+  await writeAtomic(path.join(dir, 'state.json'), text);
+}
+
+/**
+ * Open the state store of a milestone; creates the directory. A `state.json` that cannot be used (or is missing beside
+ * the files of a milestone that ran) is replaced by its backup, else by `options.rebuild`; the unusable file is kept
+ * as `state.json.unreadable-<time>`. `healed` says what happened.
+ */
+export async function openStateStore(dir: string, milestone: string, options: StoreOptions = {}): Promise<StateStore> {
+  if (!options.readOnly) await mkdir(dir, { recursive: true });
+  let healed: HealedState | null = null;
+  let state: State;
+  if (options.readOnly) {
+    const found = existsSync(dir) ? await healedState(dir, milestone, options) : null;
+    state = found?.state ?? (await readState(dir, milestone));
+    healed = found ? { ...found.healed, keptAs: null } : null;
+  } else {
+    // Under the lock, so two runners (a `run` and a `status`…) never heal at once; the file is judged again there.
+    state = await withLock(dir, async () => {
+      const found = await healedState(dir, milestone, options);
+      if (!found) return readState(dir, milestone);
+      const file = path.join(dir, 'state.json');
+      let keptAs: string | null = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      try {
+        await rename(file, keptAs);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        keptAs = null;
+      }
+      await writeState(dir, found.state);
+      healed = { ...found.healed, keptAs };
+      return found.state;
+    });
+  }
   let queue: Promise<unknown> = Promise.resolve();
   return {
     dir,
+    healed,
     current: () => state,
-    reload: async () => (state = await readState(dir, milestone)),
+    reload: async () => (options.readOnly ? state : (state = await readState(dir, milestone))),
     update(change) {
+      if (options.readOnly) return Promise.reject(new Error('internal: a read-only state store (--dry-run) was asked to write'));
       const next = queue.then(() =>
         withLock(dir, async () => {
-          const draft = structuredClone(await readState(dir, milestone)) as Draft<State>;
+          const draft = structuredClone(await readForUpdate(dir, milestone)) as Draft<State>;
           change(draft);
           if (!validateState(draft)) {
             throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
           }
-          await writeAtomic(path.join(dir, 'state.json'), `${JSON.stringify(draft, null, 2)}\n`);
+          await writeState(dir, draft as State);
           state = draft as State;
           return state;
         }),
