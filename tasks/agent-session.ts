@@ -11,6 +11,7 @@ import type { Ctx } from './context.ts';
 import { childEnv } from './lib/child-env.ts';
 import { formatDuration } from './lib/duration.ts';
 import { InterruptedError } from './lib/errors.ts';
+import { boundReport } from './item-result.ts';
 import { isGroupAlive } from './lib/process-info.ts';
 import type { AgentSettings } from './lib/plan-types.ts';
 import type { ItemReport } from './lib/state-types.ts';
@@ -31,7 +32,7 @@ export interface SessionRequest {
   readonly name: string;
 }
 
-/** The session's outcome and report. */
+/** The session's outcome (its text a bounded tail of the output) and its report, capped as an item's. */
 export interface SessionResult {
   readonly outcome: AgentOutcome;
   readonly report: ItemReport | null;
@@ -105,5 +106,7 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
   await ctx.store.update((s) => {
     s.sessions = [...(s.sessions ?? []), { role: req.role, issue: req.issue, ok: outcome.ok, costUsd: outcome.costUsd, turns: outcome.turns, at: new Date().toISOString() }];
   });
-  return { outcome, report: outcome.text ? parseReport(outcome.text) : null };
+  // The report as an item's is kept: capped, pointing at the output file for the rest (docs/limits.md).
+  const report = outcome.text ? parseReport(outcome.text) : null;
+  return { outcome, report: report && boundReport(report, outcome.outputFile ? `full text in ${outcome.outputFile}` : undefined) };
 }

@@ -1,9 +1,15 @@
 /** `report.md`: items, statuses, conflicts and their resolution, gates, durations, costs (pure formatting). */
+import { LIMITS, capEntry, capList, capText, oneLine, stripControl } from './lib/bounded-text.ts';
 import { formatDuration } from './lib/duration.ts';
 import type { Plan } from './lib/plan-types.ts';
 import type { State } from './lib/state-types.ts';
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
+/** One line, control characters gone, runs of whitespace one space. */
+const flat = (s: string) => oneLine(stripControl(s)).replace(/\s+/g, ' ').trim();
+const cell = (s: string) => capEntry(flat(s)).replace(/\|/g, '\\|');
+
+/** An item's flags as report.md lists them: capped as state caps them (docs/limits.md), also for older state. */
+const FLAG_CAP = { entries: LIMITS.flags, entryChars: LIMITS.flagChars, totalChars: LIMITS.flags * LIMITS.flagChars } as const;
 
 /** The report of a milestone run. */
 export function formatReport(plan: Plan, state: State, kept: readonly string[]): string {
@@ -31,13 +37,13 @@ export function formatReport(plan: Plan, state: State, kept: readonly string[]):
   const conflicts = items.map((i) => state.items[String(i.issue)]).filter((s) => s?.merge && s.merge.kind !== 'clean' && s.merge.kind !== 'empty');
   lines.push('## Conflicts', '');
   if (conflicts.length === 0) lines.push('None.');
-  for (const s of conflicts) lines.push(`- #${s?.issue} (${s?.merge?.kind}): ${s?.merge?.note}${s?.merge?.followUp ? ` → backlog item #${s.merge.followUp}` : ''}`);
+  for (const s of conflicts) lines.push(`- #${s?.issue} (${s?.merge?.kind}): ${capText(flat(s?.merge?.note ?? ''), LIMITS.failureChars)}${s?.merge?.followUp ? ` → backlog item #${s.merge.followUp}` : ''}`);
   lines.push('', '## Gates', '');
   if (!state.gates || state.gates.results.length === 0) lines.push('No gates ran.');
   for (const g of state.gates?.results ?? []) lines.push(`- ${g.phase} \`${g.name}\`: exit ${g.exitCode} in ${formatDuration(g.durationMs)}`);
   if (state.gates?.fixAttempts) lines.push(`- fix attempts: ${state.gates.fixAttempts}`);
   const followUps = items.flatMap((i) => state.items[String(i.issue)]?.followUps.map((f) => `- #${f} (from #${i.issue})`) ?? []);
-  const notes = items.flatMap((i) => state.items[String(i.issue)]?.result?.flags.map((f) => `- #${i.issue}: ${f}`) ?? []);
+  const notes = items.flatMap((i) => capList((state.items[String(i.issue)]?.result?.flags ?? []).map(flat), FLAG_CAP).map((f) => `- #${i.issue}: ${f}`));
   lines.push('', '## Follow-ups', '', ...(followUps.length ? followUps : ['None.']));
   if (notes.length) lines.push('', '## Flags', '', ...notes);
   if (kept.length) lines.push('', '## Kept (not merged, or holding uncommitted work)', '', ...kept.map((b) => `- ${b}`));

@@ -105,7 +105,7 @@ function invocation(worktree: string, settings: Partial<AgentSettings> = {}, pro
   };
 }
 
-test('launch: exec --json --ephemeral, the sandbox with both git dirs of a worktree, agent-args, then -- <prompt>', async () => {
+test('launch: exec --json --ephemeral, the sandbox with both git dirs of a worktree, agent-args, then -- - with the prompt file on stdin', async () => {
   const repo = await makeRepo({ plan: 'x: 1\n', items: [] });
   try {
     await git(repo.dir, 'worktree', 'add', '-q', '-b', 'work/7-1-x', path.join(repo.dir, 'worktrees', '7-1-x'));
@@ -117,8 +117,11 @@ test('launch: exec --json --ephemeral, the sandbox with both git dirs of a workt
     assert.equal(spec.args, [
       'exec', '--json', '--ephemeral', '-m', 'gpt-5.5', '-c', 'model_reasoning_effort="high"',
       '-s', 'workspace-write', '--add-dir', path.join(repo.dir, '.git', 'worktrees', '7-1-x'), '--add-dir', path.join(repo.dir, '.git'),
-      '-c', 'model_provider=x', '--', 'You are working on Issue #1: x',
+      '-c', 'model_provider=x', '--', '-',
     ]);
+    assert.is(spec.stdinFile, '/dev/null', 'the prompt file is stdin');
+    const big = codexAgent.launch(invocation(wt, {}, `You are working on Issue #1: ${'x'.repeat(300_000)}`), {});
+    assert.ok(big.args.every((a) => a.length < 1000), 'a 300 KB prompt is not an argument');
     assert.is(codexAgent.launch(invocation(wt), {}).file, 'codex', 'PATH when CODEX_BIN is not set');
   } finally {
     repo.cleanup();

@@ -124,4 +124,12 @@ test('a later "STATUS:" line that is not a status (free text in NOTES) does not 
   assert.is(r?.notes, 'removed an endpoint:\n- STATUS: the old /status route is gone\nmore notes');
 });
 
+test('NUL and other control characters are removed (tabs and newlines stay); CR LF and lone CR are line ends; nothing is cut', () => {
+  const r = parseReport(`STATUS: COMPLETE\r\nFILES_CHANGED:\r\n- a\u0000.ts\rCOMMITS:\n- abc1234 fix\u001b[0m\nNOTES: one\u0000two\tthree\u0007\nfour ${'n'.repeat(300_000)}`);
+  assert.equal(r?.filesChanged, ['a.ts']);
+  assert.equal(r?.commits, ['abc1234 fix[0m']);
+  assert.ok(r?.notes.startsWith('onetwo\tthree\nfour nnn'));
+  assert.is(r?.notes.length, 'onetwo\tthree\nfour '.length + 300_000);
+});
+
 test.run();

@@ -1,5 +1,6 @@
-/** The `claude` agent: `claude -p <prompt> --output-format json …` (DESIGN §5). */
-import { tail, type AgentAdapter, type AgentOutcome } from './types.ts';
+/** The `claude` agent: `claude -p --output-format json … <prompt-file` (docs/claude-cli.md). */
+import { capEntry } from '../lib/bounded-text.ts';
+import { outputFileOf, tail, type AgentAdapter, type AgentOutcome } from './types.ts';
 
 interface ClaudeJson {
   readonly type?: string;
@@ -43,18 +44,20 @@ export const claudeAgent: AgentAdapter = {
   kind: 'claude',
   launch(inv, env) {
     const s = inv.settings;
-    const args = ['-p', inv.prompt, '--output-format', 'json', '--model', s.model];
+    // The prompt on stdin (`-p` without a prompt argument reads it there): an argument over 128 KiB is E2BIG.
+    const args = ['-p', '--output-format', 'json', '--model', s.model];
     if (s.effort) args.push('--effort', s.effort);
     args.push('--permission-mode', s.permissionMode);
     if (s.allowedTools.length > 0) args.push('--allowedTools', ...s.allowedTools);
     if (s.maxBudgetUsd !== null) args.push('--max-budget-usd', String(s.maxBudgetUsd));
     args.push(...s.agentArgs);
-    return { file: env.CLAUDE_BIN || 'claude', args, env: {} };
+    return { file: env.CLAUDE_BIN || 'claude', args, env: {}, stdinFile: inv.promptFile };
   },
-  parse({ stdout, stderr, exitCode }): AgentOutcome {
+  parse(output): AgentOutcome {
+    const { stdout, stderr, exitCode } = output;
     const json = lastJson(stdout);
     const text = typeof json?.result === 'string' ? json.result.trim() : '';
-    const denials = (json?.permission_denials ?? []).map((d) => `${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {}).slice(0, 200)}`);
+    const denials = (Array.isArray(json?.permission_denials) ? json.permission_denials : []).map((d) => capEntry(`${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {})}`));
     let failure: string | null = null;
     if (!json) failure = `exited ${exitCode} without a JSON result: ${tail(stderr || stdout)}`;
     else if (json.is_error) {
@@ -71,6 +74,7 @@ export const claudeAgent: AgentAdapter = {
       sessionId: json?.session_id ?? null,
       usage: json?.usage ?? null,
       denials,
+      ...outputFileOf(output),
     };
   },
 };

@@ -1,11 +1,11 @@
 /**
- * The `codex` agent: `codex exec --json --ephemeral [-m M] [sandbox] [agent-args…] -- <prompt>` (DESIGN §5).
+ * The `codex` agent: `codex exec --json --ephemeral [-m M] [sandbox] [agent-args…] -- - <prompt-file`.
  * Measured with @openai/codex 0.169.0: docs/codex-cli.md.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { RUNNER_GIT_FLAGS, runnerGitEnv } from '../lib/git.ts';
-import { tail, type AgentAdapter, type AgentOutcome } from './types.ts';
+import { outputFileOf, tail, type AgentAdapter, type AgentOutcome } from './types.ts';
 
 /** What `codex exec --json` prints, one JSON object a line, as far as we read it. */
 interface CodexEvent {
@@ -140,11 +140,13 @@ export const codexAgent: AgentAdapter = {
     if (s.model && !isClaudeModel(s.model)) args.push('-m', s.model);
     if (s.effort) args.push('-c', `model_reasoning_effort=${JSON.stringify(s.effort)}`);
     if (!choosesSandbox(s.agentArgs)) args.push(...sandboxArgs(inv.worktree));
-    // `--` so a prompt (a template's) that starts with `-` is not read as a flag.
-    args.push(...s.agentArgs, '--', inv.prompt);
-    return { file: env.CODEX_BIN || 'codex', args, env: {} };
+    // The prompt on stdin (`-` as the prompt): an argument over 128 KiB is E2BIG. The file ends, so codex does not
+    // wait for more input. `--` so `-` is the prompt whatever agent-args end with.
+    args.push(...s.agentArgs, '--', '-');
+    return { file: env.CODEX_BIN || 'codex', args, env: {}, stdinFile: inv.promptFile };
   },
-  parse({ stdout, stderr, exitCode }): AgentOutcome {
+  parse(output): AgentOutcome {
+    const { stdout, stderr, exitCode } = output;
     const run = parseCodexEvents(stdout);
     const text = run.lastMessage.trim();
     const lastError = run.errors[run.errors.length - 1] ?? '';
@@ -163,6 +165,7 @@ export const codexAgent: AgentAdapter = {
       sessionId: run.threadId,
       usage: run.usage,
       denials: [],
+      ...outputFileOf(output),
     };
   },
 };

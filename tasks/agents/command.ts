@@ -1,4 +1,7 @@
-/** The `command` agent: `sh -c <command>` in the worktree; stdout is the report, the exit code the result. */
+/**
+ * The `command` agent: `sh -c <command>` in the worktree; stdout is the report, the exit code the result. The prompt
+ * is the file WM_PROMPT_FILE names; stdin is /dev/null.
+ */
 import { BadInputError } from '../lib/errors.ts';
 import { plainOutcome, type AgentAdapter } from './types.ts';
 
@@ -9,5 +12,5 @@ export const commandAgent: AgentAdapter = {
     if (!inv.settings.command) throw new BadInputError(`#${inv.issue}: agent command needs defaults.command in the plan or --agent-command`);
     return { file: 'sh', args: ['-c', inv.settings.command], env: {} };
   },
-  parse: ({ stdout, stderr, exitCode }) => plainOutcome(stdout, stderr, exitCode),
+  parse: plainOutcome,
 };

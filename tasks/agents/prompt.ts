@@ -1,4 +1,8 @@
-/** Prompts: what an agent is told (DESIGN §5). A `prompt-template` file may replace the item prompt. */
+/**
+ * Prompts: what an agent is told (DESIGN §5). A `prompt-template` file may replace the item prompt. Prompts reach
+ * agents as files (stdin, WM_PROMPT_FILE), never as arguments; what came from agents is capped (docs/limits.md).
+ */
+import { LIMITS, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import type { CachedItem } from '../lib/state-types.ts';
 import type { Gate } from '../lib/plan-types.ts';
 
@@ -43,7 +47,7 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
   const gates = input.gates.map((g) => `- ${g.run}`).join('\n') || '- (no gates configured)';
   return {
     issue: String(input.item.issue),
-    title: input.item.title,
+    title: oneLine(input.item.title),
     milestone: input.milestone,
     wave: String(input.wave),
     worktree: input.worktree,
@@ -52,8 +56,8 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
     acceptance_criteria: section(input.item, 'Acceptance Criteria', 'Acceptance criteria'),
     body: input.item.body,
     gates,
-    relay: input.relay,
-    previous_failure: input.previousFailure ?? '',
+    relay: capText(input.relay, LIMITS.relayPromptChars),
+    previous_failure: capText(input.previousFailure ?? '', LIMITS.previousFailureChars),
     report_format: REPORT_FORMAT,
   };
 }
@@ -63,10 +67,10 @@ export function fillTemplate(template: string, values: Readonly<Record<string, s
   return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name: string) => (Object.hasOwn(values, name) ? (values[name] as string) : whole));
 }
 
-/** The built-in item prompt. */
+/** The built-in item prompt, or the template filled; without NUL or other control characters but tab and newline. */
 export function buildItemPrompt(input: ItemPromptInput, template: string | null): string {
   const v = promptValues(input);
-  if (template) return fillTemplate(template, v);
+  if (template) return stripControl(fillTemplate(template, v));
   const parts = [
     `You are working on Issue #${v.issue}: ${v.title} (milestone ${v.milestone}, wave ${v.wave}).`,
     `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
@@ -74,8 +78,8 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
     v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
     `## Before you report\nRun these quality gates in the worktree and make them pass:\n${v.gates}`,
     v.relay.trim() ? v.relay.trim() : '',
-    input.previousFailure ? `## Previous attempt failed\n${input.previousFailure}\nStart from what is committed on the branch and finish the work.` : '',
+    v.previous_failure ? `## Previous attempt failed\n${v.previous_failure}\nStart from what is committed on the branch and finish the work.` : '',
     REPORT_FORMAT,
   ];
-  return parts.filter(Boolean).join('\n\n') + '\n';
+  return stripControl(parts.filter(Boolean).join('\n\n') + '\n');
 }

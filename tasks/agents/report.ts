@@ -1,4 +1,5 @@
 /** Parse the completion report an agent ends with (DESIGN §5). */
+import { stripControl } from '../lib/bounded-text.ts';
 import type { ItemReport } from '../lib/state-types.ts';
 
 const KEYS = ['STATUS', 'BRANCH', 'FILES_CHANGED', 'COMMITS', 'TASKS_BLOCKED', 'NOTES'] as const;
@@ -24,9 +25,11 @@ function statusWord(value: string): ItemReport['status'] {
 /**
  * The report of a final text, or null when it has no STATUS line. The last STATUS line with a valid status word
  * starts the report (a later "STATUS: …" line in free text does not replace it); with none valid, the last one.
+ * NUL and other control characters but tab and newline are removed first: nothing of them reaches state, git or
+ * a prompt. Nothing is cut here (the judge compares the whole lists with git); callers cap what they keep.
  */
 export function parseReport(text: string): ItemReport | null {
-  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const lines = stripControl(text).split('\n');
   let start = -1;
   let valid = -1;
   lines.forEach((line, i) => {

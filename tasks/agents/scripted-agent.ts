@@ -16,7 +16,7 @@ interface Spec {
   readonly edits: readonly ScriptedEdit[];
 }
 
-const spec = JSON.parse(process.env.WM_SCRIPTED ?? '{}') as Spec;
+const spec = JSON.parse(process.env.WM_SCRIPTED_FILE ? readFileSync(process.env.WM_SCRIPTED_FILE, 'utf8') : '{}') as Spec;
 const cwd = process.cwd();
 const gitOut = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 

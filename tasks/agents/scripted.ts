@@ -1,5 +1,7 @@
 /** The `scripted` adapter: runs scripted-agent.ts as a real child process. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { plainOutcome, type AgentAdapter } from './types.ts';
 
@@ -11,7 +13,11 @@ export const scriptedAgent: AgentAdapter = {
   kind: 'scripted',
   launch(inv) {
     const spec = { role: inv.role, issue: inv.issue, title: inv.title, branch: inv.branch, edits: inv.edits };
-    return { file: process.execPath, args: ['--import', TSX, PROGRAM], env: { WM_SCRIPTED: JSON.stringify(spec) } };
+    // A file, not the environment: the plan's edits can be bigger than one environment value may be (128 KiB).
+    const file = `${inv.promptFile.replace(/\.md$/, '')}.scripted.json`;
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(spec));
+    return { file: process.execPath, args: ['--import', TSX, PROGRAM], env: { WM_SCRIPTED_FILE: file } };
   },
-  parse: ({ stdout, stderr, exitCode }) => plainOutcome(stdout, stderr, exitCode),
+  parse: plainOutcome,
 };

@@ -1,4 +1,5 @@
 /** The agent adapter interface (DESIGN §5): start → handle; parse → outcome. */
+import { LIMITS, stripControl } from '../lib/bounded-text.ts';
 import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan-types.ts';
 
 /** Why an agent runs: an item's work, a merge conflict, or a red gate. */
@@ -25,6 +26,19 @@ export interface LaunchSpec {
   readonly file: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A file the program reads as its standard input (the prompt: never an argument, which the kernel limits to
+   * 128 KiB); without one, stdin is /dev/null. Either way stdin ends, so a program reading it does not wait.
+   */
+  readonly stdinFile?: string;
+}
+
+/** What a run left: the bounded tails of its output files (tasks/agents/process.ts `readOutput`). */
+export interface AgentOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The stdout file, which keeps the whole output. */
+  readonly stdoutFile?: string;
 }
 
 /** What an agent's output says once its process has ended. */
@@ -41,6 +55,8 @@ export interface AgentOutcome {
   readonly usage: Readonly<Record<string, unknown>> | null;
   /** Tool calls the agent was denied. */
   readonly denials: readonly string[];
+  /** Where the whole output is kept (what cut texts point to). */
+  readonly outputFile?: string;
 }
 
 /** One adapter per agent kind. */
@@ -48,18 +64,27 @@ export interface AgentAdapter {
   readonly kind: AgentKind;
   /** How to start it; `env` is the environment the agent will get (binaries like CLAUDE_BIN come from it). */
   launch(invocation: AgentInvocation, env: NodeJS.ProcessEnv): LaunchSpec;
-  parse(output: { readonly stdout: string; readonly stderr: string; readonly exitCode: number }): AgentOutcome;
+  parse(output: AgentOutput & { readonly exitCode: number }): AgentOutcome;
 }
 
 /** An outcome with nothing but text and exit code (command, scripted). */
-export function plainOutcome(stdout: string, stderr: string, exitCode: number): AgentOutcome {
+export function plainOutcome(output: AgentOutput & { readonly exitCode: number }): AgentOutcome {
+  const { stdout, stderr, exitCode } = output;
   const text = stdout.trim();
   const failure =
     exitCode !== 0 ? `exited ${exitCode}: ${tail(stderr || stdout)}` : text === '' ? `printed nothing${stderr.trim() ? `: ${tail(stderr)}` : ''}` : null;
-  return { ok: failure === null, text, failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
+  return { ok: failure === null, text, failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [], ...outputFileOf(output) };
 }
 
-/** Last lines of a text, for failure messages. */
-export function tail(text: string, lines = 5): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
+/** `{outputFile}` when the output came from a file. */
+export function outputFileOf(output: AgentOutput): { outputFile?: string } {
+  return output.stdoutFile ? { outputFile: output.stdoutFile } : {};
+}
+
+/** Last lines of a text, for failure messages: at most `lines` lines and LIMITS.tailChars characters. */
+export function tail(text: string, lines: number = LIMITS.tailLines): string {
+  // Only the end is looked at: the text may be megabytes of one line.
+  const end = stripControl(text.slice(-LIMITS.tailChars * 4)).trim();
+  const last = end.split('\n').slice(-lines).join('\n');
+  return last.length > LIMITS.tailChars ? `…${last.slice(-(LIMITS.tailChars - 1))}` : last;
 }

@@ -1,4 +1,5 @@
 /** The environment agents and gates get: the runner's, marked as a child, without our own tsx loader. */
+import { LIMITS, capText, oneLine } from './bounded-text.ts';
 
 /** Flags that load code before a program, with the value as the next word or after `=`. */
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -44,9 +45,22 @@ export function stripTsxLoader(nodeOptions: string | undefined): string | undefi
   return kept.length ? kept.join(' ') : undefined;
 }
 
-/** Environment for a spawned agent or gate: the runner's, plus WORK_MILESTONE_CHILD=1, without our tsx loader in any spelling. */
+/**
+ * A value the runner puts in a child's environment (a title, a path): one line, no NUL or other control character
+ * (a NUL makes spawn throw), at most LIMITS.envValueChars characters (one value over 128 KiB makes exec fail with
+ * E2BIG). PATH_MAX is 4096, so a path is never cut.
+ */
+export function envValue(value: string): string {
+  return capText(oneLine(value), LIMITS.envValueChars);
+}
+
+/**
+ * Environment for a spawned agent or gate: the runner's, plus `extra` (each value made safe by `envValue`), plus
+ * WORK_MILESTONE_CHILD=1, without our tsx loader in any spelling.
+ */
 export function childEnv(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, ...extra, WORK_MILESTONE_CHILD: '1' };
+  const safe = Object.fromEntries(Object.entries(extra).map(([name, value]) => [name, envValue(value)]));
+  const out: NodeJS.ProcessEnv = { ...env, ...safe, WORK_MILESTONE_CHILD: '1' };
   for (const name of Object.keys(out)) {
     if (!NODE_OPTIONS_VARS.test(name)) continue;
     const options = stripTsxLoader(out[name]);
