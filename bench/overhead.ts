@@ -12,7 +12,15 @@ const perWave = Number(process.argv[2] ?? 4);
 const issues = Array.from({ length: perWave * 2 }, (_, i) => i + 1);
 const plan = `milestone: {number: 7, title: "Bench"}
 waves:
-${[1, 2].map((w) => `  - wave: ${w}\n    items:\n${issues.slice((w - 1) * perWave, w * perWave).map((i) => `      - {issue: ${i}, title: "Item ${i}"}`).join('\n')}`).join('\n')}
+${[1, 2]
+  .map(
+    (w) =>
+      `  - wave: ${w}\n    items:\n${issues
+        .slice((w - 1) * perWave, w * perWave)
+        .map((i) => `      - {issue: ${i}, title: "Item ${i}"}`)
+        .join('\n')}`,
+  )
+  .join('\n')}
 defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}, concurrency: ${perWave}}
 `;
 const items = issues.map((issue) => ({ issue, title: `Item ${issue}` }));
@@ -46,11 +54,18 @@ async function main(): Promise<void> {
     start = performance.now();
     execFileSync('bash', ['-c', BASH], { cwd: b.dir, env: { ...process.env, ITEMS: issues.join(' ') } });
     const loop = performance.now() - start;
-    const files = (dir: string) => execFileSync('git', ['ls-tree', '-r', '--name-only', 'main'], { cwd: dir, encoding: 'utf8' }).split('\n').filter((f) => f.startsWith('item-')).length;
+    const files = (dir: string) =>
+      execFileSync('git', ['ls-tree', '-r', '--name-only', 'main'], { cwd: dir, encoding: 'utf8' })
+        .split('\n')
+        .filter((f) => f.startsWith('item-')).length;
     console.log(`${issues.length} items in 2 waves; both landed ${files(a.dir)} / ${files(b.dir)} item files on main`);
-    console.log(`  work-milestone run (validate … complete, with state, events, report): ${(ours / 1000).toFixed(2)} s`);
+    console.log(
+      `  work-milestone run (validate … complete, with state, events, report): ${(ours / 1000).toFixed(2)} s`,
+    );
     console.log(`  plain bash loop, same git work, sequential:                          ${(loop / 1000).toFixed(2)} s`);
-    console.log(`  ratio: ${(ours / loop).toFixed(2)}x  (per item: ${((ours - loop) / issues.length).toFixed(0)} ms more)`);
+    console.log(
+      `  ratio: ${(ours / loop).toFixed(2)}x  (per item: ${((ours - loop) / issues.length).toFixed(0)} ms more)`,
+    );
   } finally {
     a.cleanup();
     b.cleanup();

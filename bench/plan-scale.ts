@@ -8,13 +8,20 @@ import { compileGraph, formatGraphTree } from '../tasks/graph.ts';
 import { parsePlan } from '../tasks/lib/plan.ts';
 
 function planText(waves: number, perWave: number): string {
-  const lines = ['milestone: {number: 7, title: "Scale test"}', 'conflict-groups:', '  - {group-id: 1, reason: "shared", items: []}', 'waves:'];
+  const lines = [
+    'milestone: {number: 7, title: "Scale test"}',
+    'conflict-groups:',
+    '  - {group-id: 1, reason: "shared", items: []}',
+    'waves:',
+  ];
   let issue = 1;
   for (let w = 1; w <= waves; w++) {
     lines.push(`  - wave: ${w}`, '    parallel: true', '    items:');
     for (let i = 0; i < perWave; i++, issue++) {
       const deps = w > 1 ? `[${issue - perWave}]` : '[]';
-      lines.push(`      - {issue: ${issue}, title: "Item ${issue} of wave ${w}", priority: P2, conflict-group: ${i === 0 ? 1 : 'null'}, depends-on: ${deps}}`);
+      lines.push(
+        `      - {issue: ${issue}, title: "Item ${issue} of wave ${w}", priority: P2, conflict-group: ${i === 0 ? 1 : 'null'}, depends-on: ${deps}}`,
+      );
     }
   }
   lines.push('quality-gates:', '  pre-merge: ["npm run lint"]', '  post-merge: ["npm test"]');
@@ -39,4 +46,6 @@ const heapAfter = process.memoryUsage().heapUsed;
 console.log(`500 items in 50 waves (${(text.length / 1024).toFixed(0)} KiB of YAML)`);
 console.log(`  work-milestone parse+validate+compile+print: ${ours.toFixed(1)} ms`);
 console.log(`  yaml.parse alone:                            ${floor.toFixed(1)} ms`);
-console.log(`  ratio: ${(ours / floor).toFixed(2)}x   heap growth: ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB`);
+console.log(
+  `  ratio: ${(ours / floor).toFixed(2)}x   heap growth: ${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB`,
+);

@@ -4,7 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from './agents/adapters.ts';
-import { isRunning, killGroup, readExitCode, readOutput, runFilesOf, startDetached, type RunFiles } from './agents/process.ts';
+import {
+  isRunning,
+  killGroup,
+  readExitCode,
+  readOutput,
+  runFilesOf,
+  startDetached,
+  type RunFiles,
+} from './agents/process.ts';
 import { parseReport } from './agents/report.ts';
 import type { AgentOutcome, AgentRole } from './agents/types.ts';
 import type { Ctx } from './context.ts';
@@ -54,7 +62,8 @@ async function claimSessionFiles(dir: string, name: string, prompt: string): Pro
   for (let k = 1; ; k++) {
     const files = runFilesOf(dir, `${name}-${k}`);
     const promptFile = path.join(dir, `${name}-${k}.prompt.md`);
-    if ([files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr, promptFile].some((f) => existsSync(f))) continue;
+    if ([files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr, promptFile].some((f) => existsSync(f)))
+      continue;
     try {
       await writeFile(promptFile, prompt, { flag: 'wx' });
     } catch (error) {
@@ -71,8 +80,14 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
   const adapter = adapterFor(req.settings.agent);
   const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] }, ctx.env);
   const env = childEnv(ctx.env, {
-    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(req.issue), WM_TITLE: req.title, WM_WORKTREE: req.worktree, WM_BRANCH: req.branch,
-    WM_WAVE: String(req.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: req.role,
+    WM_PROMPT_FILE: promptFile,
+    WM_ISSUE: String(req.issue),
+    WM_TITLE: req.title,
+    WM_WORKTREE: req.worktree,
+    WM_BRANCH: req.branch,
+    WM_WAVE: String(req.wave),
+    WM_MILESTONE: ctx.plan.milestone.id,
+    WM_ROLE: req.role,
   });
   const proc = await startDetached(spec, req.worktree, files, env);
   ctx.events.emit({ type: 'agent-spawned', issue: req.issue, role: req.role, pid: proc.pid, attempt: 1 });
@@ -100,13 +115,41 @@ export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<Se
   const output = readOutput(files);
   const outcome: AgentOutcome =
     code === null
-      ? { ok: false, text: '', failure: `no result after ${formatDuration(Date.now() - started)} (timed out or died)`, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] }
+      ? {
+          ok: false,
+          text: '',
+          failure: `no result after ${formatDuration(Date.now() - started)} (timed out or died)`,
+          costUsd: null,
+          turns: null,
+          sessionId: null,
+          usage: null,
+          denials: [],
+        }
       : adapter.parse({ ...output, exitCode: code });
-  ctx.events.emit({ type: 'agent-exited', issue: req.issue, role: req.role, exitCode: code, detail: outcome.failure ?? undefined });
+  ctx.events.emit({
+    type: 'agent-exited',
+    issue: req.issue,
+    role: req.role,
+    exitCode: code,
+    detail: outcome.failure ?? undefined,
+  });
   await ctx.store.update((s) => {
-    s.sessions = [...(s.sessions ?? []), { role: req.role, issue: req.issue, ok: outcome.ok, costUsd: outcome.costUsd, turns: outcome.turns, at: new Date().toISOString() }];
+    s.sessions = [
+      ...(s.sessions ?? []),
+      {
+        role: req.role,
+        issue: req.issue,
+        ok: outcome.ok,
+        costUsd: outcome.costUsd,
+        turns: outcome.turns,
+        at: new Date().toISOString(),
+      },
+    ];
   });
   // The report as an item's is kept: capped, pointing at the output file for the rest (docs/limits.md).
   const report = outcome.text ? parseReport(outcome.text) : null;
-  return { outcome, report: report && boundReport(report, outcome.outputFile ? `full text in ${outcome.outputFile}` : undefined) };
+  return {
+    outcome,
+    report: report && boundReport(report, outcome.outputFile ? `full text in ${outcome.outputFile}` : undefined),
+  };
 }

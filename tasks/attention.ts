@@ -18,7 +18,8 @@ export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?
     const st = items[String(item.issue)];
     if (!st) continue;
     if (st.status === 'failed') out.push({ issue: item.issue, status: 'failed', why: st.failure ?? 'failed' });
-    else if (st.status === 'skipped') out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
+    else if (st.status === 'skipped')
+      out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
     else if (st.status === 'escalated' && withEscalations) {
       const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
       out.push({ issue: item.issue, status: 'escalated', why: `${st.merge?.note ?? 'merge conflict'}${follow}` });
@@ -30,11 +31,19 @@ export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?
 /** The "needs attention" message: which items, why, and the exact command to continue. */
 export function formatAttention(ctx: Ctx, items: readonly AttentionItem[]): string {
   const n = ctx.plan.milestone.id;
-  const lines = [`milestone ${n} needs attention:`, ...items.map((i) => `  #${i.issue} ${i.status}: ${i.why.split('\n')[0]}`)];
+  const lines = [
+    `milestone ${n} needs attention:`,
+    ...items.map((i) => `  #${i.issue} ${i.status}: ${i.why.split('\n')[0]}`),
+  ];
   const retry = items.some((i) => i.status !== 'escalated');
-  if (retry) lines.push(`Fix the cause, then run \`npx zx scripts/run.mts ${n}\` again: it retries the failed and skipped items and lands them.`);
+  if (retry)
+    lines.push(
+      `Fix the cause, then run \`npx zx scripts/run.mts ${n}\` again: it retries the failed and skipped items and lands them.`,
+    );
   if (items.some((i) => i.status === 'escalated')) {
-    lines.push(`Escalated conflicts are new backlog items; their branches are kept. Resolve them by hand or in the next milestone.`);
+    lines.push(
+      `Escalated conflicts are new backlog items; their branches are kept. Resolve them by hand or in the next milestone.`,
+    );
   }
   return lines.join('\n');
 }

@@ -17,7 +17,12 @@ export const MAIN_BRANCH = 'main';
 export function excludePatterns(ctx: Ctx): string[] {
   const root = path.relative(ctx.repo, worktreeRootOf(ctx.repo, ctx.plan));
   const inside = root && !root.startsWith('..') && !path.isAbsolute(root);
-  return [...(inside ? [`/${root.split(path.sep).join('/')}/`] : []), '.claude/kage-bunshin.lock', '/node_modules', '/.venv'];
+  return [
+    ...(inside ? [`/${root.split(path.sep).join('/')}/`] : []),
+    '.claude/kage-bunshin.lock',
+    '/node_modules',
+    '/.venv',
+  ];
 }
 
 /** Whether `origin` is configured. */
@@ -34,12 +39,24 @@ export const branch: Step = {
     // After complete (or during it, once landed) the branch is deleted on purpose.
     if (ctx.store.current().complete) return DONE;
     const landed = ctx.store.current().land;
-    if (landed && (await isAncestor(ctx.repo, landed.integration, `refs/heads/${MAIN_BRANCH}`)) && !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))) return DONE;
+    if (
+      landed &&
+      (await isAncestor(ctx.repo, landed.integration, `refs/heads/${MAIN_BRANCH}`)) &&
+      !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))
+    )
+      return DONE;
     const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
-    if (!head) return todo(`branch ${recorded.name} is missing${ctx.store.current().refs?.integration ? ' (it is recreated at its recorded tip)' : ''}`);
-    if (!(await isAncestor(ctx.repo, recorded.base, head))) return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
-    const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
-    if (!wt || wt.branch !== recorded.name || !existsSync(wt.path)) return todo(`integration worktree ${ctx.integrationWorktree} is missing`);
+    if (!head)
+      return todo(
+        `branch ${recorded.name} is missing${ctx.store.current().refs?.integration ? ' (it is recreated at its recorded tip)' : ''}`,
+      );
+    if (!(await isAncestor(ctx.repo, recorded.base, head)))
+      return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
+    const wt = (await listWorktrees(ctx.repo)).find(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
+    );
+    if (!wt || wt.branch !== recorded.name || !existsSync(wt.path))
+      return todo(`integration worktree ${ctx.integrationWorktree} is missing`);
     return DONE;
   },
   async run(ctx, _scope, progress) {
@@ -55,25 +72,39 @@ export const branch: Step = {
     const existing = await revParse(ctx.repo, `refs/heads/${name}`);
     // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
     await git(ctx.repo, ['worktree', 'prune']);
-    const ours = (await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name);
+    const ours = (await listWorktrees(ctx.repo)).some(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name,
+    );
     if (existing && !recorded && !ctx.options.adopt && !ours) {
-      throw new BadInputError(`branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`);
+      throw new BadInputError(
+        `branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`,
+      );
     }
     const localMain = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
     if (!localMain) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
     // A local main behind origin's would make the landing push fail: start from origin's then.
     const remoteMain = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
-    const main = remoteMain && remoteMain !== localMain && (await isAncestor(ctx.repo, localMain, remoteMain)) ? remoteMain : localMain;
-    const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
+    const main =
+      remoteMain && remoteMain !== localMain && (await isAncestor(ctx.repo, localMain, remoteMain))
+        ? remoteMain
+        : localMain;
+    const wt = (await listWorktrees(ctx.repo)).find(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
+    );
     if (!wt) {
       const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
       await git(ctx.repo, ['worktree', 'add', '--quiet', ...args]);
     } else if (wt.branch !== name && recorded && (await dirtyPaths(wt.path)).length === 0) {
       // Our own integration worktree, switched away by someone else: put it back.
       await git(wt.path, ['switch', '-q', name]);
-      ctx.events.emit({ type: 'notice', message: `${ctx.integrationWorktree} was on ${wt.branch ?? 'a detached HEAD'} (not by the runner); switched it back to ${name}` });
+      ctx.events.emit({
+        type: 'notice',
+        message: `${ctx.integrationWorktree} was on ${wt.branch ?? 'a detached HEAD'} (not by the runner); switched it back to ${name}`,
+      });
     } else if (wt.branch !== name) {
-      throw new BadInputError(`${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`);
+      throw new BadInputError(
+        `${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`,
+      );
     }
     const base = recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', existing, main]) : main);
     await ctx.store.update((s) => {

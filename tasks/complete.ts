@@ -58,7 +58,8 @@ function unfinishedItems(ctx: Ctx): string[] {
     const st = items[String(item.issue)];
     if (!st) return [`#${item.issue} not started`];
     if (st.status === 'pending' || st.status === 'in-progress') return [`#${item.issue} ${st.status}`];
-    if ((st.status === 'complete' || st.status === 'partial') && st.merge?.sha == null) return [`#${item.issue} ${st.status} but not merged`];
+    if ((st.status === 'complete' || st.status === 'partial') && st.merge?.sha == null)
+      return [`#${item.issue} ${st.status} but not merged`];
     return [];
   });
 }
@@ -68,7 +69,8 @@ export const complete: Step = {
   id: 'complete',
   async check(ctx) {
     if (!ctx.store.current().complete) return todo('not completed');
-    if ((await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree)) return todo('the integration worktree is still there');
+    if ((await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree))
+      return todo('the integration worktree is still there');
     return DONE;
   },
   async run(ctx, _scope, progress) {
@@ -76,7 +78,9 @@ export const complete: Step = {
     const unfinished = unfinishedItems(ctx);
     if (unfinished.length > 0) {
       const n = ctx.plan.milestone.id;
-      throw new BadInputError(`milestone ${n} is not finished (${unfinished.join(', ')}); run \`npx zx scripts/run.mts ${n}\` to finish it`);
+      throw new BadInputError(
+        `milestone ${n} is not finished (${unfinished.join(', ')}); run \`npx zx scripts/run.mts ${n}\` to finish it`,
+      );
     }
     const attention = itemsNeedingAttention(ctx, false);
     if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
@@ -90,35 +94,53 @@ export const complete: Step = {
       if (!removed) kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
       if (removed && merged && (await deleteIfMerged(ctx, branch))) continue;
-      if (await revParse(ctx.repo, `refs/heads/${branch}`)) kept.push(`${branch} (${removed ? 'not merged' : 'its worktree is kept'})`);
+      if (await revParse(ctx.repo, `refs/heads/${branch}`))
+        kept.push(`${branch} (${removed ? 'not merged' : 'its worktree is kept'})`);
     }
     const leftovers = await removeIntegrationWorktree(ctx);
-    if (leftovers.length) ctx.events.emit({ type: 'notice', message: `removed the integration worktree with files the gates left in it: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''}` });
+    if (leftovers.length)
+      ctx.events.emit({
+        type: 'notice',
+        message: `removed the integration worktree with files the gates left in it: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''}`,
+      });
     // The worktree root we made is removed when nothing else is left in it.
     await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
-    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch))) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
+    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch)))
+      kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
     // The pins of landed items have done their job; an unmerged item's pin keeps its judged commits for a human.
     for (const item of listItems(ctx.plan)) {
       const pin = pinRefOf(ctx, item.issue);
       const sha = await revParse(ctx.repo, pin);
-      if (sha && (await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`))) await git(ctx.repo, ['update-ref', '-d', pin, sha]);
+      if (sha && (await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`)))
+        await git(ctx.repo, ['update-ref', '-d', pin, sha]);
     }
     const reportFile = path.join(ctx.stateDir, 'report.md');
     await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
     await ctx.store.update((s) => {
       s.complete = { at: new Date().toISOString(), report: reportFile };
     });
-    const followUps = Object.values(ctx.store.current().items).flatMap((i) => [...i.followUps, ...(i.merge?.followUp ? [i.merge.followUp] : [])]);
-    if (followUps.length) ctx.events.emit({ type: 'notice', message: `follow-up backlog items: ${followUps.map((f) => `#${f}`).join(', ')}` });
+    const followUps = Object.values(ctx.store.current().items).flatMap((i) => [
+      ...i.followUps,
+      ...(i.merge?.followUp ? [i.merge.followUp] : []),
+    ]);
+    if (followUps.length)
+      ctx.events.emit({
+        type: 'notice',
+        message: `follow-up backlog items: ${followUps.map((f) => `#${f}`).join(', ')}`,
+      });
     if (kept.length) ctx.events.emit({ type: 'notice', message: `kept: ${kept.join(', ')}` });
     ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
     const prep = ctx.store.current().prepare;
     if (prep?.kind === 'stashed') {
-      ctx.events.emit({ type: 'notice', message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.` });
+      ctx.events.emit({
+        type: 'notice',
+        message: `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.`,
+      });
       // git pops only stash entries, not a sha: name the entry that holds it today.
       const entries = (await git(ctx.repo, ['stash', 'list', '--format=%H'])).split('\n');
       const at = entries.indexOf(prep.sha);
-      if (at >= 0) ctx.events.emit({ type: 'notice', message: `(that stash is stash@{${at}}: git stash pop stash@{${at}})` });
+      if (at >= 0)
+        ctx.events.emit({ type: 'notice', message: `(that stash is stash@{${at}}: git stash pop stash@{${at}})` });
     }
     progress.output(`report: ${reportFile}`);
   },

@@ -19,7 +19,15 @@ export interface RunOptions {
 
 /** Options when nothing is given. */
 export const DEFAULT_OPTIONS: RunOptions = {
-  yes: false, push: true, agent: null, agentCommand: null, concurrency: null, failFast: false, adopt: false, wave: null, item: null,
+  yes: false,
+  push: true,
+  agent: null,
+  agentCommand: null,
+  concurrency: null,
+  failFast: false,
+  adopt: false,
+  wave: null,
+  item: null,
 };
 
 /** Everything a step needs. */
@@ -57,8 +65,15 @@ export function settingsFor(ctx: Ctx, item: PlanItem): AgentSettings {
 export function defaultSettingsFor(ctx: Ctx): AgentSettings {
   const d = ctx.plan.defaults;
   return {
-    agent: ctx.options.agent ?? d.agent, model: d.model, effort: d.effort, timeoutMs: d.timeoutMs, retries: d.retries,
-    command: ctx.options.agentCommand ?? d.command, permissionMode: d.permissionMode, allowedTools: d.allowedTools,
-    maxBudgetUsd: d.maxBudgetUsd, agentArgs: d.agentArgs,
+    agent: ctx.options.agent ?? d.agent,
+    model: d.model,
+    effort: d.effort,
+    timeoutMs: d.timeoutMs,
+    retries: d.retries,
+    command: ctx.options.agentCommand ?? d.command,
+    permissionMode: d.permissionMode,
+    allowedTools: d.allowedTools,
+    maxBudgetUsd: d.maxBudgetUsd,
+    agentArgs: d.agentArgs,
   };
 }

@@ -44,9 +44,13 @@ export interface MilestonePlace {
 }
 
 /** The repository and plan of a command (reads only; nothing is created). */
-export async function loadPlanOf(input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>): Promise<{ repo: string; plan: Plan }> {
+export async function loadPlanOf(
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+): Promise<{ repo: string; plan: Plan }> {
   if (!isValidMilestoneId(input.milestone)) {
-    throw new BadInputError(`milestone "${input.milestone}" is not a milestone number or backlog id (letters, digits, '.', '_', '-')`);
+    throw new BadInputError(
+      `milestone "${input.milestone}" is not a milestone number or backlog id (letters, digits, '.', '_', '-')`,
+    );
   }
   const repo = await findRepoRoot(path.resolve(input.cwd, input.repo ?? '.'));
   const plan = await readPlan(repo, input.plan ?? defaultPlanPath(input.milestone));
@@ -58,8 +62,10 @@ export async function loadPlanOf(input: Pick<ContextInput, 'milestone' | 'cwd' |
 
 /** Refuse to run inside an agent's worktree: agents never start agents (DESIGN §5). */
 export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
-  if (env.WORK_MILESTONE_CHILD === '1') throw new BadInputError('refusing to run inside an agent (WORK_MILESTONE_CHILD=1): agents never start agents');
-  if (existsSync(path.join(repo, AGENT_LOCK))) throw new BadInputError(`refusing to run in ${repo}: it is an agent's worktree (${AGENT_LOCK})`);
+  if (env.WORK_MILESTONE_CHILD === '1')
+    throw new BadInputError('refusing to run inside an agent (WORK_MILESTONE_CHILD=1): agents never start agents');
+  if (existsSync(path.join(repo, AGENT_LOCK)))
+    throw new BadInputError(`refusing to run in ${repo}: it is an agent's worktree (${AGENT_LOCK})`);
 }
 
 /**
@@ -78,7 +84,9 @@ export async function refuseAgentStart(cwd: string, repoFlag: string | null, env
 }
 
 /** The repository, plan, git common dir and state folder of a command (reads only). */
-export async function placeOf(input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>): Promise<MilestonePlace> {
+export async function placeOf(
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+): Promise<MilestonePlace> {
   const { repo, plan } = await loadPlanOf(input);
   const commonDir = await findCommonDir(repo);
   return { repo, plan, commonDir, stateDir: stateDirOf(commonDir, plan.milestone.id) };
@@ -93,7 +101,9 @@ export function healedNotice(healed: HealedState, live: readonly LiveAgent[], re
     healed.from === 'backup'
       ? `${readOnly ? 'using' : 'restored it from'} ${STATE_BACKUP} (the last state written)`
       : `${readOnly ? 'showing it as rebuilt' : 'rebuilt it'} from the milestone's files and git`;
-  const agents = live.length ? `; agents still running are waited for, none is started twice: ${live.map(describeLiveAgent).join(', ')}` : '';
+  const agents = live.length
+    ? `; agents still running are waited for, none is started twice: ${live.map(describeLiveAgent).join(', ')}`
+    : '';
   const kept = healed.keptAs ? `; the unusable file is kept as ${healed.keptAs}` : readOnly ? ` (${readOnly})` : '';
   return `${healed.problem}; ${how}${agents}${kept}`;
 }
@@ -103,12 +113,26 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
   const { repo, plan, commonDir, stateDir } = place ?? (await placeOf(input));
   const readOnly = input.readOnly ?? false;
   // Several milestones of one repository create follow-ups at once: their numbers come from one place.
-  const allocate = plan.backlog.kind === 'file'
-    ? repoIssueAllocator({ commonDir, cwd: repo, dir: plan.backlog.dir, command: `milestone ${plan.milestone.id}: new backlog item`, signal: input.signal })
-    : undefined;
-  const store = await openStateStore(stateDir, plan.milestone.id, { readOnly, rebuild: () => rebuildState({ stateDir, repo, plan }) });
+  const allocate =
+    plan.backlog.kind === 'file'
+      ? repoIssueAllocator({
+          commonDir,
+          cwd: repo,
+          dir: plan.backlog.dir,
+          command: `milestone ${plan.milestone.id}: new backlog item`,
+          signal: input.signal,
+        })
+      : undefined;
+  const store = await openStateStore(stateDir, plan.milestone.id, {
+    readOnly,
+    rebuild: () => rebuildState({ stateDir, repo, plan }),
+  });
   const events = createEventSink(stateDir, input.onEvent, { write: !readOnly });
-  if (store.healed) events.emit({ type: 'notice', message: healedNotice(store.healed, findLiveAgents(stateDir), readOnly ? '--dry-run: nothing written' : null) });
+  if (store.healed)
+    events.emit({
+      type: 'notice',
+      message: healedNotice(store.healed, findLiveAgents(stateDir), readOnly ? '--dry-run: nothing written' : null),
+    });
   return {
     repo,
     commonDir,

@@ -86,7 +86,8 @@ function agentsTask(ctx: Ctx, graph: Graph, wave: number, errors: unknown[]): Li
       let remaining = ordered.length;
       const finishOne = async (): Promise<void> => {
         if (--remaining > 0) return;
-        if ((await STEPS.wait.check(ctx, waitNode.scope)).kind === 'done') ctx.events.emit({ type: 'step-done', node: waitNode.id });
+        if ((await STEPS.wait.check(ctx, waitNode.scope)).kind === 'done')
+          ctx.events.emit({ type: 'step-done', node: waitNode.id });
       };
       return task.newListr(
         ordered.map((item) => ({
@@ -127,7 +128,13 @@ export function buildRunTasks(ctx: Ctx, graph: Graph): ListrTask[] {
         title: `Wave ${wave}`,
         task: (_c, task) =>
           task.newListr(
-            [nodeTask(ctx, graph, node), agentsTask(ctx, graph, wave, errors), rethrowTask(errors), nodeTask(ctx, graph, byStep('merge')), nodeTask(ctx, graph, byStep('relay'))],
+            [
+              nodeTask(ctx, graph, node),
+              agentsTask(ctx, graph, wave, errors),
+              rethrowTask(errors),
+              nodeTask(ctx, graph, byStep('merge')),
+              nodeTask(ctx, graph, byStep('relay')),
+            ],
             { concurrent: false, exitOnError: true },
           ),
       });
@@ -143,7 +150,14 @@ export function buildRunTasks(ctx: Ctx, graph: Graph): ListrTask[] {
  * signals itself (run-command: stop scheduling, leave agents alive, exit 130).
  */
 function rootOptions(renderer: RendererKind) {
-  return { concurrent: false, exitOnError: true, collectErrors: 'minimal', renderer, fallbackRenderer: 'simple', registerSignalListeners: false } as const;
+  return {
+    concurrent: false,
+    exitOnError: true,
+    collectErrors: 'minimal',
+    renderer,
+    fallbackRenderer: 'simple',
+    registerSignalListeners: false,
+  } as const;
 }
 
 /** Run every node not yet done, in order. */
@@ -155,12 +169,23 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
 /** The nodes a `step` command means: that step, for --wave (all waves when absent), for --item. */
 export function selectNodes(graph: Graph, step: StepId, scope: Scope): GraphNode[] {
   const perWave = WAVE_STEPS.has(step);
-  const nodes = graph.nodes.filter((n) => n.step === step && (!perWave || scope.wave === undefined || n.scope.wave === scope.wave));
+  const nodes = graph.nodes.filter(
+    (n) => n.step === step && (!perWave || scope.wave === undefined || n.scope.wave === scope.wave),
+  );
   if (step !== 'spawn') return nodes;
   // spawn for a wave starts what the concurrency allows; --item starts that one.
   const waves = [...new Set(nodes.map((n) => n.scope.wave as number))];
   return waves.flatMap((wave) =>
-    scope.issue === undefined ? [{ ...(nodes.find((n) => n.scope.wave === wave) as GraphNode), scope: { wave }, id: `spawn@${wave}`, title: `Wave ${wave}: spawn agents` }] : nodes.filter((n) => n.scope.wave === wave && n.scope.issue === scope.issue),
+    scope.issue === undefined
+      ? [
+          {
+            ...(nodes.find((n) => n.scope.wave === wave) as GraphNode),
+            scope: { wave },
+            id: `spawn@${wave}`,
+            title: `Wave ${wave}: spawn agents`,
+          },
+        ]
+      : nodes.filter((n) => n.scope.wave === wave && n.scope.issue === scope.issue),
   );
 }
 
@@ -170,17 +195,30 @@ async function assertNeedsDone(ctx: Ctx, graph: Graph, node: GraphNode): Promise
     const prereq = graph.nodes.find((n) => n.id === need) as GraphNode;
     const check = await STEPS[prereq.step].check(ctx, prereq.scope);
     if (check.kind === 'done') continue;
-    if (ctx.signal.aborted) throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
-    if (ctx.options.failFast && prereq.step === 'wait') throw new NeedsAttentionError(`stopped at the first failed item (--fail-fast): ${check.reason}`);
+    if (ctx.signal.aborted)
+      throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
+    if (ctx.options.failFast && prereq.step === 'wait')
+      throw new NeedsAttentionError(`stopped at the first failed item (--fail-fast): ${check.reason}`);
     const flags = `${prereq.scope.wave === undefined ? '' : ` --wave ${prereq.scope.wave}`}${prereq.scope.issue === undefined ? '' : ` --item ${prereq.scope.issue}`}`;
-    throw new BadInputError(`step ${node.id} needs ${prereq.id}, which is not done (${check.reason}); run: npx zx scripts/step.mts ${prereq.step} ${graph.milestone}${flags}`);
+    throw new BadInputError(
+      `step ${node.id} needs ${prereq.id}, which is not done (${check.reason}); run: npx zx scripts/step.mts ${prereq.step} ${graph.milestone}${flags}`,
+    );
   }
 }
 
 /** Run one step (every selected node), refusing when a prerequisite is not done (exit 2, naming it). */
-export async function executeStep(ctx: Ctx, graph: Graph, step: StepId, scope: Scope, renderer: RendererKind): Promise<void> {
+export async function executeStep(
+  ctx: Ctx,
+  graph: Graph,
+  step: StepId,
+  scope: Scope,
+  renderer: RendererKind,
+): Promise<void> {
   const nodes = selectNodes(graph, step, scope);
-  if (nodes.length === 0) throw new BadInputError(`no ${step} step${scope.wave === undefined ? '' : ` for wave ${scope.wave}`}${scope.issue === undefined ? '' : ` and item #${scope.issue}`} in milestone ${graph.milestone}`);
+  if (nodes.length === 0)
+    throw new BadInputError(
+      `no ${step} step${scope.wave === undefined ? '' : ` for wave ${scope.wave}`}${scope.issue === undefined ? '' : ` and item #${scope.issue}`} in milestone ${graph.milestone}`,
+    );
   const tasks: ListrTask[] = nodes.map((node) => ({
     title: node.title,
     task: async (_c, task) => {

@@ -23,7 +23,8 @@ export const fetch: Step = {
         found = await ctx.openBacklog(root).readItem(item.issue);
         if (found) break;
       }
-      if (!found) throw new BadInputError(`#${item.issue} is not in the backlog; regroom milestone ${ctx.plan.milestone.id}`);
+      if (!found)
+        throw new BadInputError(`#${item.issue} is not in the backlog; regroom milestone ${ctx.plan.milestone.id}`);
       const { issue, title, source, sections, body } = found;
       await ctx.store.update((s) => {
         s.cache[String(issue)] = { issue, title, source, sections: { ...sections }, body };

@@ -19,11 +19,26 @@ export async function createFollowUp(ctx: Ctx, followUp: FollowUp): Promise<numb
   // The backlog stores a fitted title (one line, bounded): compare with that, or a long title is created twice.
   const title = fitTitle(followUp.title);
   const existing = (await backlog.listItems(milestone)).find((i) => i.title === title);
-  const item = existing ?? (await backlog.createItem({ title: followUp.title, milestone, labels: followUp.labels, dependsOn: followUp.dependsOn ?? [], sections: followUp.sections }));
+  const item =
+    existing ??
+    (await backlog.createItem({
+      title: followUp.title,
+      milestone,
+      labels: followUp.labels,
+      dependsOn: followUp.dependsOn ?? [],
+      sections: followUp.sections,
+    }));
   const status = await git(ctx.integrationWorktree, ['status', '--porcelain', '--', item.source]);
   if (status !== '') {
     await git(ctx.integrationWorktree, ['add', '--', item.source]);
-    await git(ctx.integrationWorktree, ['commit', '-q', '-m', `backlog: add #${item.issue} ${followUp.title.replace(/\s+/g, ' ').slice(0, 120)}`, '--', item.source]);
+    await git(ctx.integrationWorktree, [
+      'commit',
+      '-q',
+      '-m',
+      `backlog: add #${item.issue} ${followUp.title.replace(/\s+/g, ' ').slice(0, 120)}`,
+      '--',
+      item.source,
+    ]);
   }
   return item.issue;
 }

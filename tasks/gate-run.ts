@@ -17,7 +17,13 @@ export function gateApplies(gate: Gate, changed: readonly string[]): boolean {
 }
 
 /** Run `gate` in `cwd`; the log goes to `logFile`. */
-export async function runGate(gate: Gate, phase: GateResult['phase'], cwd: string, logFile: string, env: NodeJS.ProcessEnv): Promise<GateResult> {
+export async function runGate(
+  gate: Gate,
+  phase: GateResult['phase'],
+  cwd: string,
+  logFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<GateResult> {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'w');
   const started = Date.now();
@@ -74,7 +80,14 @@ export function explainGateLog(text: string, max = 12): string {
     .replace(ANSI, '')
     .split('\n')
     // A progress line rewritten with \r shows its last state.
-    .map((l) => (l.split('\r').filter((part) => part.trim()).pop() ?? '').trimEnd());
+    .map((l) =>
+      (
+        l
+          .split('\r')
+          .filter((part) => part.trim())
+          .pop() ?? ''
+      ).trimEnd(),
+    );
   const picked: number[] = [];
   let frameTaken = false;
   for (let i = 0; i < lines.length; i++) {

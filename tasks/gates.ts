@@ -13,7 +13,9 @@ import { DONE, todo, type Progress, type Step } from './step.ts';
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
   const base = ctx.store.current().branch?.base ?? 'HEAD';
-  const changed = (await git(ctx.integrationWorktree, ['diff', '--name-only', base, 'HEAD'])).split('\n').filter(Boolean);
+  const changed = (await git(ctx.integrationWorktree, ['diff', '--name-only', base, 'HEAD']))
+    .split('\n')
+    .filter(Boolean);
   return [
     ...ctx.plan.gates.preMerge.map((gate) => ({ gate, phase: 'pre-merge' as const })),
     ...ctx.plan.gates.postMerge.map((gate) => ({ gate, phase: 'post-merge' as const })),
@@ -36,10 +38,16 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   for (let attempt = 0; ; attempt++) {
     const sha = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
     const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
-    const { green, results } = await runGates(await applicableGates(ctx), ctx.integrationWorktree, logDir, ctx.env, (r) => {
-      ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha });
-      progress.output(`${r.phase} ${r.name}: exit ${r.exitCode}`);
-    });
+    const { green, results } = await runGates(
+      await applicableGates(ctx),
+      ctx.integrationWorktree,
+      logDir,
+      ctx.env,
+      (r) => {
+        ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha });
+        progress.output(`${r.phase} ${r.name}: exit ${r.exitCode}`);
+      },
+    );
     if (green) {
       await ctx.store.update((s) => {
         s.gates = { sha, at: new Date().toISOString(), results, fixAttempts: attempt };
@@ -51,18 +59,38 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       const why = explainGateFailure(red);
       throw new StepFailedError(
         `gate "${red.name}" (${red.phase}) still fails on ${ctx.plan.milestone.integrationBranch} after ${max} fix attempt(s) (exit ${red.exitCode}); log: ${red.log}` +
-          `${why ? `\n${why.split('\n').map((l) => `  | ${l}`).join('\n')}` : ''}\nfix it in ${ctx.integrationWorktree} and commit, then run again with --adopt (or run again to give fix agents another try)`,
+          `${
+            why
+              ? `\n${why
+                  .split('\n')
+                  .map((l) => `  | ${l}`)
+                  .join('\n')}`
+              : ''
+          }\nfix it in ${ctx.integrationWorktree} and commit, then run again with --adopt (or run again to give fix agents another try)`,
       );
     }
     progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
     await runAgentSession(ctx, {
-      role: 'fix', issue: 0, title: `fix ${red.name}`, wave: 0, worktree: ctx.integrationWorktree, branch: ctx.plan.milestone.integrationBranch,
-      prompt: fixPrompt(ctx, red, attempt + 1), settings: defaultSettingsFor(ctx), dir: path.join(ctx.stateDir, 'gates'), name: `fix-${sha.slice(0, 12)}-${attempt + 1}`,
+      role: 'fix',
+      issue: 0,
+      title: `fix ${red.name}`,
+      wave: 0,
+      worktree: ctx.integrationWorktree,
+      branch: ctx.plan.milestone.integrationBranch,
+      prompt: fixPrompt(ctx, red, attempt + 1),
+      settings: defaultSettingsFor(ctx),
+      dir: path.join(ctx.stateDir, 'gates'),
+      name: `fix-${sha.slice(0, 12)}-${attempt + 1}`,
     });
     // What the fix agent left uncommitted is its fix too: the gates judge it next.
     if ((await dirtyPaths(ctx.integrationWorktree)).length > 0) {
       await git(ctx.integrationWorktree, ['add', '-A']);
-      await git(ctx.integrationWorktree, ['commit', '-q', '-m', `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`]);
+      await git(ctx.integrationWorktree, [
+        'commit',
+        '-q',
+        '-m',
+        `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`,
+      ]);
     }
   }
 }

@@ -13,7 +13,8 @@ import { gitRaw } from './lib/git.ts';
 export const GIT_SETUP_FILE = 'git-setup.json';
 
 /** A config file: its keys with hashes of their values (values are not copied: they may hold tokens), or unreadable. */
-export type ConfigFacts = { readonly keys: Readonly<Record<string, readonly string[]>> } | { readonly unreadable: string };
+export type ConfigFacts =
+  { readonly keys: Readonly<Record<string, readonly string[]>> } | { readonly unreadable: string };
 
 /** The git setup of a repository at one moment. */
 export interface GitSetup {
@@ -57,14 +58,21 @@ function hookFingerprint(file: string): string {
 
 /** Config files that exist, relative to the common dir. */
 function configFiles(commonDir: string): string[] {
-  const worktrees = existsSync(path.join(commonDir, 'worktrees')) ? readdirSync(path.join(commonDir, 'worktrees')).sort() : [];
-  return ['config', 'config.worktree', ...worktrees.map((w) => `worktrees/${w}/config.worktree`)].filter((f) => existsSync(path.join(commonDir, f)));
+  const worktrees = existsSync(path.join(commonDir, 'worktrees'))
+    ? readdirSync(path.join(commonDir, 'worktrees')).sort()
+    : [];
+  return ['config', 'config.worktree', ...worktrees.map((w) => `worktrees/${w}/config.worktree`)].filter((f) =>
+    existsSync(path.join(commonDir, f)),
+  );
 }
 
 async function readConfig(commonDir: string, rel: string): Promise<ConfigFacts> {
   const file = path.join(commonDir, rel);
   // GIT_DIR elsewhere: git reads only this file, and a broken repository config does not stop it.
-  const out = await gitRaw(commonDir, ['config', '--file', file, '--list', '--null'], { timeoutMs: 60_000, env: { GIT_DIR: path.join(commonDir, 'no-such-git-dir') } });
+  const out = await gitRaw(commonDir, ['config', '--file', file, '--list', '--null'], {
+    timeoutMs: 60_000,
+    env: { GIT_DIR: path.join(commonDir, 'no-such-git-dir') },
+  });
   if (out.exitCode !== 0) {
     let content = '';
     try {
@@ -105,7 +113,8 @@ function listKeys(keys: readonly string[], max = 8): string {
   return keys.length > max ? `${keys.slice(0, max).join(', ')} and ${keys.length - max} more` : keys.join(', ');
 }
 
-const sameValues = (a: readonly string[] | undefined, b: readonly string[] | undefined) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const sameValues = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** Messages for what changed between two snapshots; `gitDir` names the common dir in them (`.git`). */
 export function diffGitSetup(before: GitSetup, after: GitSetup, gitDir = '.git'): string[] {
@@ -129,11 +138,14 @@ export function diffGitSetup(before: GitSetup, after: GitSetup, gitDir = '.git')
       continue;
     }
     if ('unreadable' in now) {
-      if (!was || !('unreadable' in was) || was.unreadable !== now.unreadable) out.push(`changed ${label}, which git cannot read now`);
+      if (!was || !('unreadable' in was) || was.unreadable !== now.unreadable)
+        out.push(`changed ${label}, which git cannot read now`);
       continue;
     }
     const wasKeys = was && 'keys' in was ? was.keys : {};
-    const keys = [...new Set([...Object.keys(wasKeys), ...Object.keys(now.keys)])].sort().filter((k) => !sameValues(wasKeys[k], now.keys[k]));
+    const keys = [...new Set([...Object.keys(wasKeys), ...Object.keys(now.keys)])]
+      .sort()
+      .filter((k) => !sameValues(wasKeys[k], now.keys[k]));
     if (keys.length) out.push(`changed ${label}: ${listKeys(keys)}`);
   }
   return out;
@@ -141,7 +153,8 @@ export function diffGitSetup(before: GitSetup, after: GitSetup, gitDir = '.git')
 
 /** Messages for hooks and config files modified at or after `sinceMs`, when there is no earlier snapshot to diff. */
 function changedSince(commonDir: string, now: GitSetup, sinceMs: number, gitDir: string): string[] {
-  const modified = (rel: string) => (statSync(path.join(commonDir, rel), { throwIfNoEntry: false })?.mtimeMs ?? 0) >= sinceMs - MTIME_SLACK_MS;
+  const modified = (rel: string) =>
+    (statSync(path.join(commonDir, rel), { throwIfNoEntry: false })?.mtimeMs ?? 0) >= sinceMs - MTIME_SLACK_MS;
   const out: string[] = [];
   for (const name of Object.keys(now.hooks).sort()) {
     if (modified(`hooks/${name}`)) out.push(`changed ${gitDir}/hooks/${name} (the runner never runs hooks)`);

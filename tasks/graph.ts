@@ -47,7 +47,13 @@ function oneLine(text: string): string {
 /** The graph of a plan: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait, merge, relay) → gates → land → complete. */
 export function compileGraph(plan: Plan): Graph {
   const nodes: GraphNode[] = [];
-  const add = (step: StepId, scope: Scope, needs: readonly string[], title = TITLES[step], after: readonly string[] = []): string => {
+  const add = (
+    step: StepId,
+    scope: Scope,
+    needs: readonly string[],
+    title = TITLES[step],
+    after: readonly string[] = [],
+  ): string => {
     const id = nodeId(step, scope);
     nodes.push({ id, step, scope, needs, after, title });
     return id;
@@ -63,7 +69,9 @@ export function compileGraph(plan: Plan): Graph {
     for (const item of wave.items) {
       // A `parallel: false` wave starts its items one after another: each spawn is ordered after the previous one.
       const previous = wave.parallel ? [] : spawns.slice(-1);
-      spawns.push(add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${oneLine(item.title)}`, previous));
+      spawns.push(
+        add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${oneLine(item.title)}`, previous),
+      );
     }
     const wait = add('wait', { wave: w }, [worktrees], `Wave ${w}: wait for agents`, spawns);
     const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
@@ -87,14 +95,19 @@ export function formatGraphTree(plan: Plan, graph: Graph): string {
       const item = plan.waves.flatMap((w) => w.items).find((i) => i.issue === node.scope.issue);
       const deps = item?.dependsOn.length ? ` (after ${item.dependsOn.map((d) => `#${d}`).join(', ')})` : '';
       const group = item?.conflictGroup ? ` [group ${item.conflictGroup}]` : '';
-      lines.push(`    ${node.id}  #${item?.issue} ${JSON.stringify(item?.title)} ${item?.settings.agent}/${item?.settings.model}${group}${deps}`);
+      lines.push(
+        `    ${node.id}  #${item?.issue} ${JSON.stringify(item?.title)} ${item?.settings.agent}/${item?.settings.model}${group}${deps}`,
+      );
     } else if (node.scope.wave !== undefined) {
       lines.push(`    ${node.id}`);
     } else {
       lines.push(`  ${node.id}`);
     }
   }
-  const gates = [...plan.gates.preMerge.map((g) => `pre-merge: ${g.name}`), ...plan.gates.postMerge.map((g) => `post-merge: ${g.name}`)];
+  const gates = [
+    ...plan.gates.preMerge.map((g) => `pre-merge: ${g.name}`),
+    ...plan.gates.postMerge.map((g) => `post-merge: ${g.name}`),
+  ];
   if (gates.length) lines.push(`gates: ${gates.join('; ')}`);
   return lines.join('\n');
 }
@@ -102,10 +115,17 @@ export function formatGraphTree(plan: Plan, graph: Graph): string {
 /** Graph as JSON: nodes and edges. */
 export function graphToJson(plan: Plan, graph: Graph): object {
   return {
-    milestone: { id: plan.milestone.id, title: plan.milestone.title, integrationBranch: plan.milestone.integrationBranch },
+    milestone: {
+      id: plan.milestone.id,
+      title: plan.milestone.title,
+      integrationBranch: plan.milestone.integrationBranch,
+    },
     waves: plan.waves.map((w) => ({ wave: w.wave, parallel: w.parallel, items: w.items.map((i) => i.issue) })),
     nodes: graph.nodes.map((n) => ({ id: n.id, step: n.step, ...n.scope, title: n.title })),
-    edges: graph.nodes.flatMap((n) => [...n.needs.map((from) => ({ from, to: n.id, kind: 'needs' })), ...n.after.map((from) => ({ from, to: n.id, kind: 'after' }))]),
+    edges: graph.nodes.flatMap((n) => [
+      ...n.needs.map((from) => ({ from, to: n.id, kind: 'needs' })),
+      ...n.after.map((from) => ({ from, to: n.id, kind: 'after' })),
+    ]),
   };
 }
 
@@ -116,9 +136,12 @@ export function graphToMermaid(graph: Graph): string {
   // Mermaid entity codes (`#34;`) instead of characters that end or alter a quoted label.
   const label = (s: string) => oneLine(s).replace(/["<>#&`]/g, (c) => `#${c.charCodeAt(0)};`);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
-  const implied = (n: GraphNode, from: string) => n.after.some((a) => byId.get(a)?.needs.includes(from) || byId.get(a)?.after.includes(from));
+  const implied = (n: GraphNode, from: string) =>
+    n.after.some((a) => byId.get(a)?.needs.includes(from) || byId.get(a)?.after.includes(from));
   const lines = ['flowchart TD'];
   for (const n of graph.nodes) lines.push(`  ${key(n.id)}["${label(`${n.id}: ${n.title}`)}"]`);
-  for (const n of graph.nodes) for (const from of [...n.needs.filter((f) => !implied(n, f)), ...n.after]) lines.push(`  ${key(from)} --> ${key(n.id)}`);
+  for (const n of graph.nodes)
+    for (const from of [...n.needs.filter((f) => !implied(n, f)), ...n.after])
+      lines.push(`  ${key(from)} --> ${key(n.id)}`);
   return lines.join('\n');
 }

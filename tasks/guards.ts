@@ -12,7 +12,11 @@ export const MAX_FILE_BYTES = 10 * 1024 * 1024;
  * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
  */
-export async function writesOutside(checkout: string, sinceMs: number, ignore: readonly string[] = []): Promise<Array<{ path: string; at: number }>> {
+export async function writesOutside(
+  checkout: string,
+  sinceMs: number,
+  ignore: readonly string[] = [],
+): Promise<Array<{ path: string; at: number }>> {
   const dirty = await dirtyPaths(checkout).catch(() => []);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
@@ -40,7 +44,12 @@ export function agentWindows(state: State, now = Date.now()): AgentWindow[] {
   const out: AgentWindow[] = [];
   for (const it of Object.values(state.items)) {
     if (it.process) out.push({ issue: it.issue, start: Date.parse(it.process.startedAt), end: now });
-    else if (it.finishedAt && it.result) out.push({ issue: it.issue, start: Date.parse(it.finishedAt) - it.result.durationMs, end: Date.parse(it.finishedAt) });
+    else if (it.finishedAt && it.result)
+      out.push({
+        issue: it.issue,
+        start: Date.parse(it.finishedAt) - it.result.durationMs,
+        end: Date.parse(it.finishedAt),
+      });
   }
   return out;
 }
@@ -60,7 +69,13 @@ export interface GuardFindings {
  */
 export async function checkGuards(
   where: { readonly repo: string; readonly integration: string; readonly commonDir: string; readonly stateDir: string },
-  me: { readonly issue: number; readonly start: number; readonly base: string | null; readonly branch: string | null; readonly tip?: string | null },
+  me: {
+    readonly issue: number;
+    readonly start: number;
+    readonly base: string | null;
+    readonly branch: string | null;
+    readonly tip?: string | null;
+  },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
   const violations: string[] = [];
@@ -74,12 +89,26 @@ export async function checkGuards(
   for (const place of places) {
     if (!existsSync(place.dir)) continue;
     const writes = await writesOutside(place.dir, me.start);
-    const mine = writes.filter((w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000));
+    const mine = writes.filter(
+      (w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000),
+    );
     const shared = writes.filter((w) => !mine.includes(w));
-    const paths = mine.slice(0, 5).map((w) => w.path).join(', ');
-    if (mine.length && place.userEdits) flags.push(`${place.label} changed while this agent ran (by it or by you; landing waits for a clean checkout): ${paths}`);
+    const paths = mine
+      .slice(0, 5)
+      .map((w) => w.path)
+      .join(', ');
+    if (mine.length && place.userEdits)
+      flags.push(
+        `${place.label} changed while this agent ran (by it or by you; landing waits for a clean checkout): ${paths}`,
+      );
     else if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${paths}`);
-    if (shared.length) flags.push(`${place.label} changed while this and other agents ran: ${shared.slice(0, 5).map((w) => w.path).join(', ')}`);
+    if (shared.length)
+      flags.push(
+        `${place.label} changed while this and other agents ran: ${shared
+          .slice(0, 5)
+          .map((w) => w.path)
+          .join(', ')}`,
+      );
   }
   // The judged tip, read once by the caller: a ref read again here could have moved since.
   const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
@@ -96,15 +125,25 @@ export async function checkGuards(
 export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
   const violations: string[] = [];
   const big = await oversizedFiles(repo, base, tip);
-  if (big.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`);
+  if (big.length)
+    violations.push(
+      `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
+    );
   const markers = await committedConflictMarkers(repo, base, tip);
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return violations;
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes. */
-export async function oversizedFiles(cwd: string, base: string, branch: string, limit = MAX_FILE_BYTES): Promise<Array<{ path: string; bytes: number }>> {
-  const files = (await git(cwd, ['diff', '--name-only', '--no-renames', '--diff-filter=AM', base, branch])).split('\n').filter(Boolean);
+export async function oversizedFiles(
+  cwd: string,
+  base: string,
+  branch: string,
+  limit = MAX_FILE_BYTES,
+): Promise<Array<{ path: string; bytes: number }>> {
+  const files = (await git(cwd, ['diff', '--name-only', '--no-renames', '--diff-filter=AM', base, branch]))
+    .split('\n')
+    .filter(Boolean);
   const out: Array<{ path: string; bytes: number }> = [];
   for (const file of files) {
     const size = await gitRaw(cwd, ['cat-file', '-s', `${branch}:${file}`]);

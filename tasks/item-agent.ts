@@ -3,7 +3,18 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from './agents/adapters.ts';
-import { clearRunFiles, killGroup, readExitCode, readOutput, readPidFile, runFilesOf, startDetached, isRunning, type RunFiles, type StartedProcess } from './agents/process.ts';
+import {
+  clearRunFiles,
+  killGroup,
+  readExitCode,
+  readOutput,
+  readPidFile,
+  runFilesOf,
+  startDetached,
+  isRunning,
+  type RunFiles,
+  type StartedProcess,
+} from './agents/process.ts';
 import { buildItemPrompt } from './agents/prompt.ts';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
@@ -41,7 +52,10 @@ async function readTemplate(ctx: Ctx): Promise<string | null> {
   try {
     return await readFile(path.resolve(ctx.repo, file), 'utf8');
   } catch (cause) {
-    throw new BadInputError(`${ctx.plan.file}: defaults.prompt-template ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); commit it so a stash does not take it away`, { cause });
+    throw new BadInputError(
+      `${ctx.plan.file}: defaults.prompt-template ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); commit it so a stash does not take it away`,
+      { cause },
+    );
   }
 }
 
@@ -64,14 +78,21 @@ function programExists(file: string, cwd: string, env: NodeJS.ProcessEnv): boole
     }
   };
   if (file.includes('/')) return executable(path.resolve(cwd, file));
-  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), file)));
+  return (env.PATH ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), file)));
 }
 
 /** Bad input (exit 2) when the agent's program, or the shell that wraps it, cannot be found: a start that would fail every time. */
 function assertStartable(kind: AgentKind, file: string, cwd: string, env: NodeJS.ProcessEnv): void {
-  for (const [program, how] of [['sh', 'put it on PATH'], [file, PROGRAM_SETTING[kind]]] as const) {
+  for (const [program, how] of [
+    ['sh', 'put it on PATH'],
+    [file, PROGRAM_SETTING[kind]],
+  ] as const) {
     if (!programExists(program, cwd, env)) {
-      throw new BadInputError(`the ${kind} agent cannot start: its program ${program} was not found${program.includes('/') ? '' : ' on PATH'}; ${how}`);
+      throw new BadInputError(
+        `the ${kind} agent cannot start: its program ${program} was not found${program.includes('/') ? '' : ' on PATH'}; ${how}`,
+      );
     }
   }
 }
@@ -93,11 +114,16 @@ async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promi
     if (!it) return;
     // The adopted attempt counts within this run's retry budget.
     Object.assign(it, {
-      status: 'in-progress', attempts: attempt, attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
+      status: 'in-progress',
+      attempts: attempt,
+      attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
       process: { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt, timeoutMs },
     });
   });
-  ctx.events.emit({ type: 'notice', message: `#${item.issue}: its agent of attempt ${attempt} (pid ${agent.pid}) still runs; waiting for it instead of starting another` });
+  ctx.events.emit({
+    type: 'notice',
+    message: `#${item.issue}: its agent of attempt ${attempt} (pid ${agent.pid}) still runs; waiting for it instead of starting another`,
+  });
   ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt} (adopted)` });
 }
 
@@ -105,12 +131,21 @@ async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promi
 function startFailure(error: unknown, kind: AgentKind, file: string, cwd: string, issue: number): Error {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' && !existsSync(cwd)) {
-    return new StepFailedError(`#${issue}: its agent could not start: its worktree ${cwd} disappeared as it was starting (not counted as an attempt; run again: the worktree is recreated)`, { cause: error });
+    return new StepFailedError(
+      `#${issue}: its agent could not start: its worktree ${cwd} disappeared as it was starting (not counted as an attempt; run again: the worktree is recreated)`,
+      { cause: error },
+    );
   }
   if (code === 'ENOENT' || code === 'EACCES') {
-    return new BadInputError(`the ${kind} agent cannot start (${(error as Error).message}; its program is ${file}); ${PROGRAM_SETTING[kind]}`, { cause: error });
+    return new BadInputError(
+      `the ${kind} agent cannot start (${(error as Error).message}; its program is ${file}); ${PROGRAM_SETTING[kind]}`,
+      { cause: error },
+    );
   }
-  return new StepFailedError(`#${issue}: its agent could not start (${(error as Error).message}); not counted as an attempt`, { cause: error });
+  return new StepFailedError(
+    `#${issue}: its agent could not start (${(error as Error).message}); not counted as an attempt`,
+    { cause: error },
+  );
 }
 
 /**
@@ -126,7 +161,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   if (!worktreePresent(st.worktree)) {
     await ensureItemWorktree(ctx, item);
     st = itemState(ctx, item.issue);
-    ctx.events.emit({ type: 'notice', message: `#${item.issue}: its worktree ${st.worktree} was missing (removed during a run?); recreated it on ${st.branch}` });
+    ctx.events.emit({
+      type: 'notice',
+      message: `#${item.issue}: its worktree ${st.worktree} was missing (removed during a run?); recreated it on ${st.branch}`,
+    });
   }
   const worktree = st.worktree as string;
   const branch = st.branch as string;
@@ -138,8 +176,14 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   const template = await readTemplate(ctx);
   const prompt = buildItemPrompt(
     {
-      item: cached, milestone: ctx.plan.milestone.id, wave: item.wave, worktree, branch,
-      gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge], relay: await relayForWave(ctx, item.wave), previousFailure: st.failure,
+      item: cached,
+      milestone: ctx.plan.milestone.id,
+      wave: item.wave,
+      worktree,
+      branch,
+      gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge],
+      relay: await relayForWave(ctx, item.wave),
+      previousFailure: st.failure,
     },
     template,
   );
@@ -147,14 +191,30 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   const promptFile = path.join(dir, `prompt-${attempt}.md`);
   const spec = adapterFor(settings.agent).launch(
     {
-      role: 'item', issue: item.issue, title: item.title, wave: item.wave, milestone: ctx.plan.milestone.id,
-      worktree, branch, prompt, promptFile, settings, edits: item.edits,
+      role: 'item',
+      issue: item.issue,
+      title: item.title,
+      wave: item.wave,
+      milestone: ctx.plan.milestone.id,
+      worktree,
+      branch,
+      prompt,
+      promptFile,
+      settings,
+      edits: item.edits,
     },
     ctx.env,
   );
   const env = childEnv(ctx.env, {
-    WM_PROMPT_FILE: promptFile, WM_ISSUE: String(item.issue), WM_TITLE: item.title, WM_WORKTREE: worktree,
-    WM_BRANCH: branch, WM_WAVE: String(item.wave), WM_MILESTONE: ctx.plan.milestone.id, WM_ROLE: 'item', WM_ATTEMPT: String(attempt),
+    WM_PROMPT_FILE: promptFile,
+    WM_ISSUE: String(item.issue),
+    WM_TITLE: item.title,
+    WM_WORKTREE: worktree,
+    WM_BRANCH: branch,
+    WM_WAVE: String(item.wave),
+    WM_MILESTONE: ctx.plan.milestone.id,
+    WM_ROLE: 'item',
+    WM_ATTEMPT: String(attempt),
   });
   assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
   await mkdir(dir, { recursive: true });
@@ -228,7 +288,8 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
 export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<void> {
   await ctx.store.update((s) => {
     const it = s.items[String(issue)];
-    if (it && it.status === 'in-progress' && !it.process) Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1) });
+    if (it && it.status === 'in-progress' && !it.process)
+      Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1) });
   });
 }
 
@@ -244,12 +305,23 @@ async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, b
   const now = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
   if (!seen || !now || seen === now) return;
   await ctx.store.update((s) => {
-    s.refs = { integration: null, main: null, originMain: null, pending: null, ...(s.refs ?? {}), suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` } };
+    s.refs = {
+      integration: null,
+      main: null,
+      originMain: null,
+      pending: null,
+      ...(s.refs ?? {}),
+      suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` },
+    };
   });
 }
 
 /** Judge an ended attempt and record it; returns whether the item gets another attempt. */
-export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>): Promise<'retry' | 'final'> {
+export async function finishItemAttempt(
+  ctx: Ctx,
+  item: PlanItem,
+  ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>,
+): Promise<'retry' | 'final'> {
   const st = itemState(ctx, item.issue);
   const settings = settingsFor(ctx, item);
   const files = attemptFiles(ctx, item.issue, st.attempts);
@@ -263,8 +335,17 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
     ended.kind === 'exited'
       ? adapterFor(settings.agent).parse({ ...output, exitCode: ended.code })
       : {
-          ok: false, text: '', costUsd: null, turns: null, sessionId: null, usage: null, denials: [],
-          failure: ended.kind === 'timed-out' ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed` : 'the agent process died without a result',
+          ok: false,
+          text: '',
+          costUsd: null,
+          turns: null,
+          sessionId: null,
+          usage: null,
+          denials: [],
+          failure:
+            ended.kind === 'timed-out'
+              ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed`
+              : 'the agent process died without a result',
         };
   // A deleted integration branch would make every file of its worktree look new (and blamed on this agent).
   await restoreIntegration(ctx);
@@ -273,16 +354,24 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
     agentWindows(ctx.store.current()),
   );
-  const protectedBranches = [MAIN_BRANCH, ctx.plan.milestone.integrationBranch, ...Object.values(ctx.store.current().items).flatMap((i) => (i.branch && i.branch !== st.branch ? [i.branch] : []))];
+  const protectedBranches = [
+    MAIN_BRANCH,
+    ctx.plan.milestone.integrationBranch,
+    ...Object.values(ctx.store.current().items).flatMap((i) => (i.branch && i.branch !== st.branch ? [i.branch] : [])),
+  ];
   const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards, protectedBranches);
-  if (st.worktree && facts.headBranch && protectedBranches.includes(facts.headBranch)) await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
+  if (st.worktree && facts.headBranch && protectedBranches.includes(facts.headBranch))
+    await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
   // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.
   const pinned = verdict.status !== 'failed' ? facts.tip : null;
   if (pinned) await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, item.issue), pinned]);
   // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
   const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;
-  await writeFile(path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`), `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`);
+  await writeFile(
+    path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`),
+    `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`,
+  );
   await ctx.store.update((s) => {
     const it = s.items[String(item.issue)];
     if (!it) return;
@@ -297,7 +386,18 @@ export async function finishItemAttempt(ctx: Ctx, item: PlanItem, ended: Exclude
       it.finishSeq = s.seq;
     }
   });
-  ctx.events.emit({ type: 'agent-exited', issue: item.issue, role: 'item', exitCode: ended.kind === 'exited' ? ended.code : null, detail: verdict.failure ?? undefined });
-  ctx.events.emit({ type: 'item', issue: item.issue, status: retry ? 'retrying' : verdict.status, detail: verdict.failure ?? undefined });
+  ctx.events.emit({
+    type: 'agent-exited',
+    issue: item.issue,
+    role: 'item',
+    exitCode: ended.kind === 'exited' ? ended.code : null,
+    detail: verdict.failure ?? undefined,
+  });
+  ctx.events.emit({
+    type: 'item',
+    issue: item.issue,
+    status: retry ? 'retrying' : verdict.status,
+    detail: verdict.failure ?? undefined,
+  });
   return retry ? 'retry' : 'final';
 }

@@ -2,7 +2,18 @@
 import type { AgentOutcome } from './agents/types.ts';
 import { parseReport } from './agents/report.ts';
 import { existsSync } from 'node:fs';
-import { LIMITS, LIST_CAP, capEntry, capList, capText, fittingCount, moreMarker, oneLine, stripControl, type ListCap } from './lib/bounded-text.ts';
+import {
+  LIMITS,
+  LIST_CAP,
+  capEntry,
+  capList,
+  capText,
+  fittingCount,
+  moreMarker,
+  oneLine,
+  stripControl,
+  type ListCap,
+} from './lib/bounded-text.ts';
 import { dirtyPaths, git, revParse } from './lib/git.ts';
 import { gitLines } from './lib/git-lines.ts';
 import type { ItemReport, ItemResult, ItemStatus } from './lib/state-types.ts';
@@ -45,7 +56,12 @@ function commitOf(line: string): CommitFact {
  * one agent's mess must not stop the wave. Commits and files are streamed from git: an item with thousands of
  * them costs LIMITS.gitEntries entries of memory, the rest are counted.
  */
-export async function readBranchFacts(repo: string, worktree: string, base: string, branch: string): Promise<BranchFacts> {
+export async function readBranchFacts(
+  repo: string,
+  worktree: string,
+  base: string,
+  branch: string,
+): Promise<BranchFacts> {
   const missing: string[] = [];
   const tip = await revParse(repo, `refs/heads/${branch}`);
   if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
@@ -53,7 +69,9 @@ export async function readBranchFacts(repo: string, worktree: string, base: stri
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
   const log = tip ? await gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries) : none;
-  const files = tip ? await gitLines(repo, ['diff', '--name-only', '--no-renames', base, tip], LIMITS.gitEntries) : none;
+  const files = tip
+    ? await gitLines(repo, ['diff', '--name-only', '--no-renames', base, tip], LIMITS.gitEntries)
+    : none;
   const head = here ? await git(worktree, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '') : '';
   return {
     commits: log.lines.map(commitOf),
@@ -91,7 +109,16 @@ function boundCommits(facts: BranchFacts): CommitFact[] {
   const n = fittingCount(facts.commits.map((c) => c.subject));
   const kept = facts.commits.slice(0, n).map((c) => ({ sha: c.sha, subject: capEntry(c.subject) }));
   if (facts.commitCount <= n) return kept;
-  return [...kept, { sha: '', subject: moreMarker(facts.commitCount - n, `full list: git log --oneline ${short(facts.base)}..${short(facts.tip)}`) }];
+  return [
+    ...kept,
+    {
+      sha: '',
+      subject: moreMarker(
+        facts.commitCount - n,
+        `full list: git log --oneline ${short(facts.base)}..${short(facts.tip)}`,
+      ),
+    },
+  ];
 }
 
 const short = (sha: string | null) => (sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha.slice(0, 12) : (sha ?? '?'));
@@ -99,15 +126,22 @@ const short = (sha: string | null) => (sha && /^[0-9a-f]{40,64}$/.test(sha) ? sh
 /** `usage` when small; otherwise its top-level numbers only (a CLI's usage object is not ours to trust). */
 function boundUsage(usage: Readonly<Record<string, unknown>> | null): Readonly<Record<string, unknown>> | null {
   if (usage === null || JSON.stringify(usage).length <= LIMITS.usageChars) return usage;
-  const numbers = Object.entries(usage).filter(([k, v]) => typeof v === 'number' && k.length <= 64).slice(0, 16);
+  const numbers = Object.entries(usage)
+    .filter(([k, v]) => typeof v === 'number' && k.length <= 64)
+    .slice(0, 16);
   return Object.fromEntries(numbers);
 }
 
 /** Flags, each one line and capped, at most LIMITS.flags of them. */
-const FLAG_CAP: ListCap = { entries: LIMITS.flags, entryChars: LIMITS.flagChars, totalChars: LIMITS.flags * LIMITS.flagChars };
+const FLAG_CAP: ListCap = {
+  entries: LIMITS.flags,
+  entryChars: LIMITS.flagChars,
+  totalChars: LIMITS.flags * LIMITS.flagChars,
+};
 
 /** A few entries of a list for a message: `a, b, c, … (N more)`. */
-const some = (list: readonly string[]) => capList(list, { entries: 10, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join(', ');
+const some = (list: readonly string[]) =>
+  capList(list, { entries: 10, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join(', ');
 
 /** The verdict on one attempt. */
 export interface Verdict {
@@ -131,12 +165,17 @@ export function judgeAttempt(
   const where = outputWhere(outcome);
   const report = parsed && boundReport(parsed, where);
   const flags: string[] = [];
-  if (report?.branch && report.branch !== branch) flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
+  if (report?.branch && report.branch !== branch)
+    flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
   flags.push(...facts.missing);
-  if (facts.headBranch !== branch && facts.worktreeExists) flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
+  if (facts.headBranch !== branch && facts.worktreeExists)
+    flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
   // A branch the runner relies on (main, integration, another item's) checked out in an item's worktree is how the
   // agent's commits would reach it.
-  const foreign = facts.headBranch !== null && facts.worktreeExists && protectedBranches.includes(facts.headBranch) ? [`checked out ${facts.headBranch} in its worktree (an item works only on ${branch})`] : [];
+  const foreign =
+    facts.headBranch !== null && facts.worktreeExists && protectedBranches.includes(facts.headBranch)
+      ? [`checked out ${facts.headBranch} in its worktree (an item works only on ${branch})`]
+      : [];
   if (parsed && parsed.filesChanged.length > 0) {
     const reported = new Set(parsed.filesChanged);
     const changed = new Set(facts.files);
@@ -146,22 +185,38 @@ export function judgeAttempt(
     if (extra.length) flags.push(`report lists files git does not show as changed: ${some(extra)}`);
     if (missing.length) flags.push(`git shows changed files the report does not list: ${some(missing)}`);
   }
-  if (facts.uncommitted.length) flags.push(`uncommitted changes left in the worktree (never merged): ${some(facts.uncommitted)}`);
+  if (facts.uncommitted.length)
+    flags.push(`uncommitted changes left in the worktree (never merged): ${some(facts.uncommitted)}`);
   flags.push(...guards.flags);
-  if (outcome.denials.length) flags.push(`tool calls denied: ${capList(outcome.denials, { entries: 5, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join('; ')}`);
+  if (outcome.denials.length)
+    flags.push(
+      `tool calls denied: ${capList(outcome.denials, { entries: 5, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join('; ')}`,
+    );
   const result = {
     report,
     commits: boundCommits(facts),
-    files: capList(facts.files, LIST_CAP, `full list: git diff --name-only ${short(facts.base)} ${short(facts.tip)}`, facts.fileCount),
+    files: capList(
+      facts.files,
+      LIST_CAP,
+      `full list: git diff --name-only ${short(facts.base)} ${short(facts.tip)}`,
+      facts.fileCount,
+    ),
     uncommitted: capList(facts.uncommitted, LIST_CAP, 'see git status in the worktree'),
-    flags: capList(flags.map((f) => oneLine(f)), FLAG_CAP),
+    flags: capList(
+      flags.map((f) => oneLine(f)),
+      FLAG_CAP,
+    ),
     costUsd: outcome.costUsd,
     turns: outcome.turns,
     sessionId: outcome.sessionId === null ? null : capEntry(outcome.sessionId),
     usage: boundUsage(outcome.usage),
     denials: capList(outcome.denials, LIST_CAP, where),
   };
-  const fail = (failure: string): Verdict => ({ status: 'failed', failure: capText(stripControl(failure), LIMITS.failureChars, where), result });
+  const fail = (failure: string): Verdict => ({
+    status: 'failed',
+    failure: capText(stripControl(failure), LIMITS.failureChars, where),
+    result,
+  });
   if (guards.violations.length || foreign.length) return fail([...foreign, ...guards.violations].join('; '));
   if (!outcome.ok) return fail(outcome.failure ?? 'agent failed');
   if (!report) return fail('the final text has no report (no STATUS line)');

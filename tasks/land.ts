@@ -26,7 +26,14 @@ async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress)
   if (await isAncestor(ctx.integrationWorktree, sha, 'HEAD')) return false;
   const integration = ctx.plan.milestone.integrationBranch;
   progress.output(`${label} moved: merging it into ${integration}`);
-  const out = await gitRaw(ctx.integrationWorktree, ['merge', '--no-ff', '-q', '-m', `Merge ${label} into ${integration}`, sha]);
+  const out = await gitRaw(ctx.integrationWorktree, [
+    'merge',
+    '--no-ff',
+    '-q',
+    '-m',
+    `Merge ${label} into ${integration}`,
+    sha,
+  ]);
   if (out.exitCode !== 0) {
     const files = await git(ctx.integrationWorktree, ['diff', '--name-only', '--diff-filter=U']);
     await gitRaw(ctx.integrationWorktree, ['merge', '--abort']);
@@ -57,10 +64,19 @@ async function markBacklogDone(ctx: Ctx): Promise<void> {
     done.push(item.issue);
   }
   if (sources.length === 0) return;
-  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources])).split('\n').filter(Boolean);
+  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]))
+    .split('\n')
+    .filter(Boolean);
   if (changed.length === 0) return;
   await git(ctx.integrationWorktree, ['add', '--', ...sources]);
-  await git(ctx.integrationWorktree, ['commit', '-q', '-m', `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`, '--', ...sources]);
+  await git(ctx.integrationWorktree, [
+    'commit',
+    '-q',
+    '-m',
+    `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`,
+    '--',
+    ...sources,
+  ]);
 }
 
 /** Whether HEAD differs from the green sha by backlog status files only. */
@@ -72,7 +88,11 @@ async function onlyBacklogSince(ctx: Ctx, green: string, head: string): Promise<
 }
 
 /** Bring main in, mark the backlog, gate: returns the gated integration sha and the main it contains. */
-async function prepareRound(ctx: Ctx, origin: boolean, progress: Progress): Promise<{ readonly gated: string; readonly main: string }> {
+async function prepareRound(
+  ctx: Ctx,
+  origin: boolean,
+  progress: Progress,
+): Promise<{ readonly gated: string; readonly main: string }> {
   if (origin) await fetchOrigin(ctx);
   const { main, originMain } = await checkMain(ctx, origin);
   return changeIntegration(ctx, 'land', async () => {
@@ -107,18 +127,29 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
   const holders = (await listWorktrees(ctx.repo)).filter((w) => w.branch === MAIN_BRANCH);
   for (const holder of holders.filter((w) => w.path.startsWith(`${ours}/`))) {
     await git(holder.path, ['switch', '-q', '--detach']);
-    ctx.events.emit({ type: 'notice', message: `${holder.path} had ${MAIN_BRANCH} checked out (not by the runner); detached it` });
+    ctx.events.emit({
+      type: 'notice',
+      message: `${holder.path} had ${MAIN_BRANCH} checked out (not by the runner); detached it`,
+    });
   }
   const holder = holders.find((w) => !w.path.startsWith(`${ours}/`));
-  if (!holder) return (await gitRaw(ctx.repo, ['update-ref', '-m', 'work-milestone: land', MAIN_REF, commit, expected])).exitCode === 0;
+  if (!holder)
+    return (
+      (await gitRaw(ctx.repo, ['update-ref', '-m', 'work-milestone: land', MAIN_REF, commit, expected])).exitCode === 0
+    );
   const dirty = await dirtyPaths(holder.path);
-  if (dirty.length) throw new NeedsAttentionError(`${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`);
+  if (dirty.length)
+    throw new NeedsAttentionError(
+      `${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`,
+    );
   if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
   // --ff-only never leaves a merge in progress: it moves main to the landing commit or changes nothing.
   const out = await gitRaw(holder.path, ['merge', '--ff-only', '-q', commit]);
   if (out.exitCode === 0) return true;
   if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
-  throw new StepFailedError(`could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${out.stderr.trim().split('\n')[0]}`);
+  throw new StepFailedError(
+    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${out.stderr.trim().split('\n')[0]}`,
+  );
 }
 
 /** Push main to origin, fast-forward only; false when origin moved (the next round brings it in). */
@@ -136,7 +167,9 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
   await fetchOrigin(ctx);
   const remote = await revParse(ctx.repo, ORIGIN_MAIN);
   if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
-  throw new StepFailedError(`git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`);
+  throw new StepFailedError(
+    `git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`,
+  );
 }
 
 /** Whether landing pushes: `--no-push` and a repository that never had origin do not; an origin that went away must. */
@@ -149,9 +182,15 @@ async function wantsPush(ctx: Ctx): Promise<boolean> {
 /** Fetch origin; an origin that is gone or unreachable is said, never silently skipped. */
 async function fetchOrigin(ctx: Ctx): Promise<void> {
   const how = 'nothing was landed; fix the remote and run again, or run with --no-push to land on the local main only';
-  if (!(await hasOrigin(ctx.repo))) throw new StepFailedError(`the remote origin is gone (milestone ${ctx.plan.milestone.id} started with one); ${how}`);
+  if (!(await hasOrigin(ctx.repo)))
+    throw new StepFailedError(
+      `the remote origin is gone (milestone ${ctx.plan.milestone.id} started with one); ${how}`,
+    );
   const out = await gitRaw(ctx.repo, ['fetch', '--quiet', 'origin']);
-  if (out.exitCode !== 0) throw new StepFailedError(`cannot fetch from origin (${out.stderr.trim().split('\n').slice(-1)[0] ?? 'git fetch failed'}); ${how}`);
+  if (out.exitCode !== 0)
+    throw new StepFailedError(
+      `cannot fetch from origin (${out.stderr.trim().split('\n').slice(-1)[0] ?? 'git fetch failed'}); ${how}`,
+    );
 }
 
 /** The landing commit main got, from the record (or the intent recorded just before moving main). */
@@ -201,7 +240,8 @@ async function recordLanded(ctx: Ctx): Promise<void> {
 
 async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
   const push = await wantsPush(ctx);
-  if (!push && ctx.options.push === false && (await hasOrigin(ctx.repo))) progress.output('--no-push: origin is left as it is');
+  if (!push && ctx.options.push === false && (await hasOrigin(ctx.repo)))
+    progress.output('--no-push: origin is left as it is');
   if ((await landState(ctx)) === 'not-recorded') await recordLanded(ctx);
   for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
     const state = await landState(ctx);
@@ -244,7 +284,9 @@ async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
       s.landing = null;
     });
   }
-  throw new NeedsAttentionError(`${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} was landing (${MAX_LAND_ROUNDS} rounds of bringing it in and gating); nothing unchecked was landed; run again when ${MAIN_BRANCH} is quiet`);
+  throw new NeedsAttentionError(
+    `${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} was landing (${MAX_LAND_ROUNDS} rounds of bringing it in and gating); nothing unchecked was landed; run again when ${MAIN_BRANCH} is quiet`,
+  );
 }
 
 /** land step. */
@@ -254,7 +296,8 @@ export const land: Step = {
     const state = await landState(ctx);
     if (state === 'done') return DONE;
     // Nothing merged is "done" only once every item has finished (all failed or escalated): never before anything ran.
-    if (state === 'not-landed' && !anythingMerged(ctx) && unfinished(ctx).length === 0) return { kind: 'done', detail: 'nothing merged, nothing to land' };
+    if (state === 'not-landed' && !anythingMerged(ctx) && unfinished(ctx).length === 0)
+      return { kind: 'done', detail: 'nothing merged, nothing to land' };
     if (state === 'not-recorded') return todo('main has the landing commit; recording it');
     if (state === 'not-pushed') return todo('not pushed to origin yet');
     return todo('main does not contain the milestone');
@@ -263,12 +306,21 @@ export const land: Step = {
     if (!anythingMerged(ctx) && !landedCommit(ctx)) {
       const waiting = unfinished(ctx);
       if (waiting.length === 0) return progress.output('nothing merged, nothing to land');
-      throw new BadInputError(`nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run npx zx scripts/run.mts ${ctx.plan.milestone.id}`);
+      throw new BadInputError(
+        `nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run npx zx scripts/run.mts ${ctx.plan.milestone.id}`,
+      );
     }
     await withRepoLock(
       ctx.commonDir,
       'land',
-      { signal: ctx.signal, command: `land ${ctx.plan.milestone.id}`, onWait: (owner) => progress.output(`waiting for another landing to finish${owner ? ` (${owner.command}, pid ${owner.pid})` : ''}`) },
+      {
+        signal: ctx.signal,
+        command: `land ${ctx.plan.milestone.id}`,
+        onWait: (owner) =>
+          progress.output(
+            `waiting for another landing to finish${owner ? ` (${owner.command}, pid ${owner.pid})` : ''}`,
+          ),
+      },
       () => landRounds(ctx, progress),
     );
   },

@@ -113,8 +113,14 @@ function liveAgentOf(pidFile: string, issue: number): LiveAgent | null {
   if (alive === null) return null;
   const item = /^item-(\d+)$/.exec(name);
   return {
-    pidFile, pid, startTime: alive, startedAt: new Date(writtenMs).toISOString(),
-    kind: item ? 'item' : 'session', issue, attempt: item ? Number(item[1]) : null, name,
+    pidFile,
+    pid,
+    startTime: alive,
+    startedAt: new Date(writtenMs).toISOString(),
+    kind: item ? 'item' : 'session',
+    issue,
+    attempt: item ? Number(item[1]) : null,
+    name,
   };
 }
 
@@ -144,7 +150,9 @@ export function findLiveAgents(stateDir: string): LiveAgent[] {
     const agent = liveAgentOf(file, 0);
     if (agent) found.push(agent);
   }
-  return found.sort((a, b) => (a.kind === b.kind ? a.issue - b.issue || (a.attempt ?? 0) - (b.attempt ?? 0) : a.kind === 'item' ? -1 : 1));
+  return found.sort((a, b) =>
+    a.kind === b.kind ? a.issue - b.issue || (a.attempt ?? 0) - (b.attempt ?? 0) : a.kind === 'item' ? -1 : 1,
+  );
 }
 
 /** The live agent of an item's attempts (the latest attempt when, wrongly, there are several), or null. */

@@ -22,10 +22,13 @@ async function exists(worktree: string, rev: string, file: string): Promise<bool
 /** Lines deleted by the change from `from` to `to` in `file` (0 = only additions); Infinity for a binary file (numstat `-`). */
 async function deletedLines(worktree: string, from: string, to: string, file: string): Promise<number> {
   const out = await git(worktree, ['diff', '--numstat', '--no-renames', from, to, '--', file]);
-  return out.split('\n').filter(Boolean).reduce((sum, line) => {
-    const deleted = line.split('\t')[1] ?? '0';
-    return sum + (deleted === '-' ? Infinity : Number(deleted) || 0);
-  }, 0);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .reduce((sum, line) => {
+      const deleted = line.split('\t')[1] ?? '0';
+      return sum + (deleted === '-' ? Infinity : Number(deleted) || 0);
+    }, 0);
 }
 
 /**
@@ -33,21 +36,34 @@ async function deletedLines(worktree: string, from: string, to: string, file: st
  * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X ignore-all-space);
  * medium otherwise.
  */
-export async function classifyConflicts(worktree: string, theirs: string, files: readonly string[]): Promise<MergeClass> {
+export async function classifyConflicts(
+  worktree: string,
+  theirs: string,
+  files: readonly string[],
+): Promise<MergeClass> {
   if (files.length === 0) return { kind: 'clean' };
   if (files.length >= 3) return { kind: 'heavy', files, reason: `${files.length} files in conflict` };
   const base = await git(worktree, ['merge-base', 'HEAD', theirs]);
   let additionsOnly = true;
   for (const file of files) {
-    const [inBase, inOurs, inTheirs] = await Promise.all([exists(worktree, base, file), exists(worktree, 'HEAD', file), exists(worktree, theirs, file)]);
-    if (inBase && (!inOurs || !inTheirs)) return { kind: 'heavy', files, reason: `${file} was deleted or renamed on one side` };
+    const [inBase, inOurs, inTheirs] = await Promise.all([
+      exists(worktree, base, file),
+      exists(worktree, 'HEAD', file),
+      exists(worktree, theirs, file),
+    ]);
+    if (inBase && (!inOurs || !inTheirs))
+      return { kind: 'heavy', files, reason: `${file} was deleted or renamed on one side` };
     if (!inBase && (!inOurs || !inTheirs)) return { kind: 'heavy', files, reason: `${file} was renamed on one side` };
     if (!inBase) {
       // Added on both sides with different content: someone has to choose (medium).
       additionsOnly = false;
       continue;
     }
-    if ((await deletedLines(worktree, base, 'HEAD', file)) > 0 || (await deletedLines(worktree, base, theirs, file)) > 0) additionsOnly = false;
+    if (
+      (await deletedLines(worktree, base, 'HEAD', file)) > 0 ||
+      (await deletedLines(worktree, base, theirs, file)) > 0
+    )
+      additionsOnly = false;
   }
   return { kind: additionsOnly ? 'trivial' : 'medium', files };
 }

@@ -14,7 +14,12 @@ import type { Progress } from './step.ts';
 /** How one merge ended: merged (with its record), or to be escalated (with why), or gates red (fixable). */
 export type MergeOutcome =
   | { readonly kind: 'merged'; readonly merge: Omit<ItemMerge, 'followUp'> }
-  | { readonly kind: 'escalate'; readonly conflict: ItemMerge['kind']; readonly files: readonly string[]; readonly note: string }
+  | {
+      readonly kind: 'escalate';
+      readonly conflict: ItemMerge['kind'];
+      readonly files: readonly string[];
+      readonly note: string;
+    }
   | { readonly kind: 'red'; readonly conflict: ItemMerge['kind']; readonly gate: GateResult };
 
 /** `Merge #42: Tokenizer`, one line. */
@@ -41,10 +46,19 @@ async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = 
 }
 
 /** Pre-merge gates on the merge result (those whose `files` match the item's change). */
-async function preMergeGates(ctx: Ctx, item: PlanItem, files: readonly string[], sha: string): Promise<GateResult | null> {
-  const gates = ctx.plan.gates.preMerge.filter((g) => gateApplies(g, files)).map((gate) => ({ gate, phase: 'pre-merge' as const }));
+async function preMergeGates(
+  ctx: Ctx,
+  item: PlanItem,
+  files: readonly string[],
+  sha: string,
+): Promise<GateResult | null> {
+  const gates = ctx.plan.gates.preMerge
+    .filter((g) => gateApplies(g, files))
+    .map((gate) => ({ gate, phase: 'pre-merge' as const }));
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}`);
-  const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) => ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }));
+  const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) =>
+    ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
+  );
   return green ? null : (results[results.length - 1] as GateResult);
 }
 
@@ -57,7 +71,11 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
       if (out.exitCode !== 0) throw new Error(`git show :${stage}:${file} failed: ${out.stderr.trim()}`);
       return out.stdout;
     };
-    const [ours, base, theirs] = [path.join(ctx.stateDir, 'union-ours'), path.join(ctx.stateDir, 'union-base'), path.join(ctx.stateDir, 'union-theirs')];
+    const [ours, base, theirs] = [
+      path.join(ctx.stateDir, 'union-ours'),
+      path.join(ctx.stateDir, 'union-base'),
+      path.join(ctx.stateDir, 'union-theirs'),
+    ];
     await writeFile(ours, await show(2));
     await writeFile(base, await show(1));
     await writeFile(theirs, await show(3));
@@ -74,7 +92,14 @@ export interface MergeSource {
 }
 
 /** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
-export async function mergeItem(ctx: Ctx, item: PlanItem, source: MergeSource, prev: string, itemBase: string, progress: Progress): Promise<MergeOutcome> {
+export async function mergeItem(
+  ctx: Ctx,
+  item: PlanItem,
+  source: MergeSource,
+  prev: string,
+  itemBase: string,
+  progress: Progress,
+): Promise<MergeOutcome> {
   const branch = source.sha;
   const files = await predictConflicts(wt(ctx), branch);
   const cls = await classifyConflicts(wt(ctx), branch, files);
@@ -89,7 +114,12 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, source: MergeSource, p
     case 'clean':
       if (!(await startMerge(ctx, branch))) {
         await resetIntegration(ctx, prev);
-        return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
+        return {
+          kind: 'escalate',
+          conflict: 'clean',
+          files,
+          note: 'git merge failed although no conflict was predicted',
+        };
       }
       if (changed.length === 0) kind = 'empty';
       break;
@@ -111,7 +141,12 @@ export async function mergeItem(ctx: Ctx, item: PlanItem, source: MergeSource, p
       const resolution = await resolveWithAgent(ctx, item, source, cls.files, prev);
       if (resolution.kind === 'problem') {
         await resetIntegration(ctx, prev);
-        return { kind: 'escalate', conflict: 'medium', files: cls.files, note: `medium conflict in ${cls.files.join(', ')} not resolved: ${resolution.text}` };
+        return {
+          kind: 'escalate',
+          conflict: 'medium',
+          files: cls.files,
+          note: `medium conflict in ${cls.files.join(', ')} not resolved: ${resolution.text}`,
+        };
       }
       committed = resolution.kind === 'committed';
       note = `conflict in ${cls.files.join(', ')} resolved by the conflict-resolution agent`;

@@ -16,7 +16,8 @@ async function unrecordedStash(ctx: Ctx, branch: string): Promise<string | null>
   const out = await gitRaw(ctx.repo, ['stash', 'list', '--format=%H %ct %gs']);
   for (const line of out.stdout.split('\n')) {
     const [sha, time, ...rest] = line.split(' ');
-    if (sha && rest.join(' ').endsWith(stashMessage(branch)) && Number(time) * 1000 >= Date.parse(since) - 1000) return sha;
+    if (sha && rest.join(' ').endsWith(stashMessage(branch)) && Number(time) * 1000 >= Date.parse(since) - 1000)
+      return sha;
   }
   return null;
 }
@@ -43,12 +44,15 @@ export const prepare: Step = {
     if (dirty.length === 0) {
       const sha = await unrecordedStash(ctx, branch);
       await ctx.store.update((s) => {
-        s.prepare = sha ? { kind: 'stashed', sha, branch, at: new Date().toISOString() } : { kind: 'clean', at: new Date().toISOString() };
+        s.prepare = sha
+          ? { kind: 'stashed', sha, branch, at: new Date().toISOString() }
+          : { kind: 'clean', at: new Date().toISOString() };
       });
       return;
     }
     const yes = ctx.options.yes || (await ctx.confirm('Stash uncommitted changes? [y/N] '));
-    if (!yes) throw new BadInputError('Aborting: working tree is dirty. Please stash or commit your changes, then re-run.');
+    if (!yes)
+      throw new BadInputError('Aborting: working tree is dirty. Please stash or commit your changes, then re-run.');
     await git(ctx.repo, ['stash', 'push', '-u', '-m', stashMessage(branch)]);
     const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
     await ctx.store.update((s) => {

@@ -39,9 +39,19 @@ function highestAttempt(names: readonly string[]): number {
 }
 
 /** The verdict file of an attempt, as finishItemAttempt wrote it, or null. */
-function readVerdict(file: string): { status: 'complete' | 'partial' | 'failed'; failure: string | null; result: Draft<NonNullable<ItemState['result']>>; at: string } | null {
+function readVerdict(file: string): {
+  status: 'complete' | 'partial' | 'failed';
+  failure: string | null;
+  result: Draft<NonNullable<ItemState['result']>>;
+  at: string;
+} | null {
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as { status?: unknown; failure?: unknown; result?: unknown; durationMs?: unknown };
+    const data = JSON.parse(readFileSync(file, 'utf8')) as {
+      status?: unknown;
+      failure?: unknown;
+      result?: unknown;
+      durationMs?: unknown;
+    };
     if (data.status !== 'complete' && data.status !== 'partial' && data.status !== 'failed') return null;
     if (!data.result || typeof data.result !== 'object') return null;
     const durationMs = typeof data.durationMs === 'number' ? data.durationMs : 0;
@@ -57,7 +67,10 @@ function readVerdict(file: string): { status: 'complete' | 'partial' | 'failed';
 }
 
 /** `<sha> <parents…>\t<subject>` lines of the first-parent history of `rev`. */
-async function firstParentLog(repo: string, rev: string): Promise<Array<{ sha: string; parents: string[]; subject: string; at: string }>> {
+async function firstParentLog(
+  repo: string,
+  rev: string,
+): Promise<Array<{ sha: string; parents: string[]; subject: string; at: string }>> {
   const out = await gitRaw(repo, ['log', '--first-parent', `-n${HISTORY_LIMIT}`, '--format=%H %P%x09%cI%x09%s', rev]);
   if (out.exitCode !== 0) return [];
   return out.stdout
@@ -71,20 +84,29 @@ async function firstParentLog(repo: string, rev: string): Promise<Array<{ sha: s
 }
 
 /** The landing commit of this milestone on main (`Merge milestone <N>: …`, two parents), the latest one. */
-async function findLanding(repo: string, plan: Plan): Promise<{ commit: string; mainBefore: string; integration: string; at: string } | null> {
+async function findLanding(
+  repo: string,
+  plan: Plan,
+): Promise<{ commit: string; mainBefore: string; integration: string; at: string } | null> {
   const main = await revParse(repo, `refs/heads/${MAIN_BRANCH}`);
   if (!main) return null;
   const prefix = `Merge milestone ${plan.milestone.id}: `;
   const found = (await firstParentLog(repo, main)).find((c) => c.subject.startsWith(prefix) && c.parents.length === 2);
   if (!found) return null;
-  return { commit: found.sha, mainBefore: found.parents[0] as string, integration: found.parents[1] as string, at: found.at };
+  return {
+    commit: found.sha,
+    mainBefore: found.parents[0] as string,
+    integration: found.parents[1] as string,
+    at: found.at,
+  };
 }
 
 /** Item merges (`Merge #42: …`) on the first-parent history of `rev` by subject. */
 async function itemMerges(repo: string, rev: string | null): Promise<Map<string, string>> {
   const merges = new Map<string, string>();
   if (!rev) return merges;
-  for (const c of await firstParentLog(repo, rev)) if (c.subject.startsWith('Merge #') && !merges.has(c.subject)) merges.set(c.subject, c.sha);
+  for (const c of await firstParentLog(repo, rev))
+    if (c.subject.startsWith('Merge #') && !merges.has(c.subject)) merges.set(c.subject, c.sha);
   return merges;
 }
 
@@ -92,7 +114,9 @@ async function itemMerges(repo: string, rev: string | null): Promise<Map<string,
 async function findStash(repo: string, stateDir: string): Promise<{ sha: string; branch: string; at: string } | null> {
   let since: number | null = null;
   try {
-    const first = readHead(path.join(stateDir, 'events.jsonl'), 65536).split('\n').find((l) => l.includes('"run-start"'));
+    const first = readHead(path.join(stateDir, 'events.jsonl'), 65536)
+      .split('\n')
+      .find((l) => l.includes('"run-start"'));
     if (first) since = Date.parse((JSON.parse(first) as { t: string }).t);
   } catch {
     return null;
@@ -120,7 +144,11 @@ async function mergeBase(repo: string, a: string, b: string): Promise<string | n
 async function rebuildItem(
   input: RebuildInput,
   item: PlanItem,
-  facts: { readonly integrationHead: string | null; readonly live: readonly LiveAgent[]; readonly merges: ReadonlyMap<string, string> },
+  facts: {
+    readonly integrationHead: string | null;
+    readonly live: readonly LiveAgent[];
+    readonly merges: ReadonlyMap<string, string>;
+  },
 ): Promise<{ item: Draft<ItemState>; finishedAt: string | null }> {
   const { stateDir, repo, plan } = input;
   const it = structuredClone(emptyItem(item.issue, item.wave)) as Draft<ItemState>;
@@ -142,7 +170,13 @@ async function rebuildItem(
     // Its agent still runs: the item is in progress, and the runner waits for that agent (never starts another).
     it.status = 'in-progress';
     it.attempts = agent.attempt ?? k;
-    it.process = { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt: it.attempts, timeoutMs: item.settings.timeoutMs };
+    it.process = {
+      pid: agent.pid,
+      startTime: agent.startTime,
+      startedAt: agent.startedAt,
+      attempt: it.attempts,
+      timeoutMs: item.settings.timeoutMs,
+    };
   } else if (verdict) {
     it.attempts = k;
     it.status = verdict.status;
@@ -150,9 +184,17 @@ async function rebuildItem(
     it.result = verdict.result;
     finishedAt = verdict.at;
     it.finishedAt = verdict.at;
-    if (verdict.status !== 'failed') it.pinned = await revParse(repo, `refs/work-milestone/${plan.milestone.id}/items/${item.issue}`);
+    if (verdict.status !== 'failed')
+      it.pinned = await revParse(repo, `refs/work-milestone/${plan.milestone.id}/items/${item.issue}`);
     const merged = facts.merges.get(mergeMessage(item));
-    if (merged && verdict.status !== 'failed') it.merge = { kind: 'clean', sha: merged, files: [], note: 'found merged when the state was rebuilt', followUp: null };
+    if (merged && verdict.status !== 'failed')
+      it.merge = {
+        kind: 'clean',
+        sha: merged,
+        files: [],
+        note: 'found merged when the state was rebuilt',
+        followUp: null,
+      };
   } else if (names.includes(`item-${k}.pid`) || names.includes(`item-${k}.exit`)) {
     // Started and ended (or died) while no runner watched: wait judges what its files say.
     it.status = 'in-progress';
@@ -189,15 +231,33 @@ export async function rebuildState(input: RebuildInput): Promise<State> {
   if (stash) state.prepare = { kind: 'stashed', ...stash };
   if (landing) {
     const originMain = await revParse(repo, `refs/remotes/origin/${MAIN_BRANCH}`);
-    const pushed = originMain !== null && (await gitRaw(repo, ['merge-base', '--is-ancestor', landing.commit, originMain])).exitCode === 0;
-    state.landing = { commit: landing.commit, mainBefore: landing.mainBefore, integration: landing.integration, at: landing.at };
-    state.land = { mainBefore: landing.mainBefore, mainAfter: landing.commit, integration: landing.integration, pushed, at: landing.at };
+    const pushed =
+      originMain !== null &&
+      (await gitRaw(repo, ['merge-base', '--is-ancestor', landing.commit, originMain])).exitCode === 0;
+    state.landing = {
+      commit: landing.commit,
+      mainBefore: landing.mainBefore,
+      integration: landing.integration,
+      at: landing.at,
+    };
+    state.land = {
+      mainBefore: landing.mainBefore,
+      mainAfter: landing.commit,
+      integration: landing.integration,
+      pushed,
+      at: landing.at,
+    };
     const report = path.join(stateDir, 'report.md');
     if (!integrationHead && existsSync(report)) {
       // Landed and completed (its integration branch removed): nothing is left to redo.
       const at = statSync(report).mtime.toISOString();
       state.plan = { hash: plan.hash, file: plan.file, validatedAt: at };
-      state.branch = { name: plan.milestone.integrationBranch, base: landing.mainBefore, worktree: integrationWorktreeOf(repo, plan), at };
+      state.branch = {
+        name: plan.milestone.integrationBranch,
+        base: landing.mainBefore,
+        worktree: integrationWorktreeOf(repo, plan),
+        at,
+      };
       state.complete = { at, report };
     }
   }

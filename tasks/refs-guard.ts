@@ -58,8 +58,18 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   if (!recorded || (await revParse(ctx.repo, `refs/heads/${name}`))) return false;
   if (!(await revParse(ctx.repo, recorded))) return false;
   // Create-only (the zero old value): never overwrite a branch that came back meanwhile.
-  await git(ctx.repo, ['update-ref', '-m', 'work-milestone: restore deleted integration branch', `refs/heads/${name}`, recorded, '0'.repeat(40)]);
-  ctx.events.emit({ type: 'notice', message: `${name} was deleted by someone other than the runner; recreated at its recorded tip ${short(recorded)}` });
+  await git(ctx.repo, [
+    'update-ref',
+    '-m',
+    'work-milestone: restore deleted integration branch',
+    `refs/heads/${name}`,
+    recorded,
+    '0'.repeat(40),
+  ]);
+  ctx.events.emit({
+    type: 'notice',
+    message: `${name} was deleted by someone other than the runner; recreated at its recorded tip ${short(recorded)}`,
+  });
   return true;
 }
 
@@ -71,10 +81,15 @@ async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
   if (head === `refs/heads/${name}`) return;
   const on = head ? head.replace(/^refs\/heads\//, '') : 'a detached HEAD';
   if ((await dirtyPaths(wt)).length > 0) {
-    throw new NeedsAttentionError(`the integration worktree ${wt} was switched to ${on} (not by the runner) and has uncommitted changes; inspect them with git -C ${wt} status, then run git -C ${wt} switch ${name} and run again`);
+    throw new NeedsAttentionError(
+      `the integration worktree ${wt} was switched to ${on} (not by the runner) and has uncommitted changes; inspect them with git -C ${wt} status, then run git -C ${wt} switch ${name} and run again`,
+    );
   }
   await git(wt, ['switch', '-q', name]);
-  ctx.events.emit({ type: 'notice', message: `the integration worktree was switched to ${on} (not by the runner); switched it back to ${name}` });
+  ctx.events.emit({
+    type: 'notice',
+    message: `the integration worktree was switched to ${on} (not by the runner); switched it back to ${name}`,
+  });
 }
 
 /**
@@ -93,11 +108,17 @@ export async function checkIntegration(ctx: Ctx): Promise<void> {
     // A crash inside one of the runner's own operations: what it added on top of where it began is its own.
     const ours = pending !== null && (await isAncestor(ctx.repo, pending.from, tip));
     if (ours || ctx.options.adopt) {
-      if (!ours) ctx.events.emit({ type: 'notice', message: `--adopt: taking ${name} at ${short(tip)} (was ${short(recorded)}); the gates judge it before it lands` });
+      if (!ours)
+        ctx.events.emit({
+          type: 'notice',
+          message: `--adopt: taking ${name} at ${short(tip)} (was ${short(recorded)}); the gates judge it before it lands`,
+        });
       await recordIntegration(ctx);
     } else {
       const forward = await isAncestor(ctx.repo, recorded, tip);
-      const inspect = forward ? `git log --stat ${short(recorded)}..${short(tip)}` : `git log --stat ${short(tip)}..${short(recorded)} (what was dropped)`;
+      const inspect = forward
+        ? `git log --stat ${short(recorded)}..${short(tip)}`
+        : `git log --stat ${short(tip)}..${short(recorded)} (what was dropped)`;
       throw new NeedsAttentionError(
         `${name} moved from ${short(recorded)} to ${short(tip)}, and the runner did not move it${forward ? ' (commits were added)' : ' (it was rewound or rewritten)'}; ` +
           `inspect with: ${inspect}; to restore it: git -C ${ctx.integrationWorktree} reset --hard ${recorded}; to keep the new tip: run again with --adopt`,
@@ -123,9 +144,15 @@ export async function changeIntegration<T>(ctx: Ctx, op: string, fn: () => Promi
  * `main` (and origin's `main`, when `origin` is given) may only move forward from what the runner saw last: new
  * commits are brought in and gated, a rewind or a rewrite stops the run before anything lands. Records what it saw.
  */
-export async function checkMain(ctx: Ctx, origin: boolean): Promise<{ readonly main: string; readonly originMain: string | null }> {
+export async function checkMain(
+  ctx: Ctx,
+  origin: boolean,
+): Promise<{ readonly main: string; readonly originMain: string | null }> {
   const main = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
-  if (!main) throw new NeedsAttentionError(`${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`);
+  if (!main)
+    throw new NeedsAttentionError(
+      `${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`,
+    );
   const seen = refsOf(ctx);
   const lastMain = seen.main ?? ctx.store.current().branch?.base ?? null;
   if (lastMain && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastMain, main))) {
@@ -142,7 +169,10 @@ export async function checkMain(ctx: Ctx, origin: boolean): Promise<{ readonly m
           `to drop them: git update-ref refs/heads/${MAIN_BRANCH} ${from} ${main} (when nothing else came after); to keep them: run again with --adopt`,
       );
     }
-    ctx.events.emit({ type: 'notice', message: `--adopt: keeping the commits ${short(seen.suspect.from)}..${short(seen.suspect.to)} on ${MAIN_BRANCH}` });
+    ctx.events.emit({
+      type: 'notice',
+      message: `--adopt: keeping the commits ${short(seen.suspect.from)}..${short(seen.suspect.to)} on ${MAIN_BRANCH}`,
+    });
   }
   let originMain: string | null = null;
   if (origin) {

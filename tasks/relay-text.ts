@@ -28,18 +28,22 @@ export function formatRelay(wave: PlanWave, items: Readonly<Record<string, ItemS
     const st = items[String(item.issue)];
     const result = st?.result;
     lines.push(`#### Item: #${item.issue} — ${capEntry(flat(item.title))}`);
-    lines.push(`- Status: ${(st?.status === 'complete' ? 'COMPLETE' : st?.status ?? 'pending').toUpperCase()}`);
+    lines.push(`- Status: ${(st?.status === 'complete' ? 'COMPLETE' : (st?.status ?? 'pending')).toUpperCase()}`);
     const files = capList((result?.files ?? []).map(flat));
     lines.push(`- Files changed: ${files.length ? files.join(', ') : 'none'}`);
     lines.push('- Key commits:');
-    const commits = capList((result?.commits ?? []).map((c) => flat(c.sha ? `${c.sha.slice(0, 7)}: ${c.subject}` : c.subject)));
+    const commits = capList(
+      (result?.commits ?? []).map((c) => flat(c.sha ? `${c.sha.slice(0, 7)}: ${c.subject}` : c.subject)),
+    );
     for (const c of commits) lines.push(`  - ${c}`);
     if (!commits.length) lines.push('  - none');
     const notes = [
       result?.report?.notes ? capText(flat(result.report.notes), LIMITS.notesChars) : '',
       st?.failure ? `failed: ${capText(flat(st.failure), LIMITS.failureChars)}` : '',
       st?.skipReason ? capText(flat(st.skipReason), LIMITS.failureChars) : '',
-    ].filter(Boolean).join(' ');
+    ]
+      .filter(Boolean)
+      .join(' ');
     lines.push(`- Design notes: ${notes || 'none'}`);
   }
   return `${lines.join('\n')}\n`;
@@ -56,7 +60,10 @@ export function relayWavesFor(allWaves: readonly number[], wave: number): number
  * LIMITS.relayPromptChars (each wave an equal share; a cut one says where its file is).
  */
 export async function relayForWave(ctx: Ctx, wave: number): Promise<string> {
-  const waves = relayWavesFor(ctx.plan.waves.map((x) => x.wave), wave);
+  const waves = relayWavesFor(
+    ctx.plan.waves.map((x) => x.wave),
+    wave,
+  );
   // Room is left for the header and the markers, so the whole stays within the prompt's cap.
   const share = Math.floor((LIMITS.relayPromptChars - 1024) / Math.max(1, waves.length));
   const parts: string[] = [];

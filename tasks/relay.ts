@@ -22,7 +22,11 @@ export const relay: Step = {
     if (!existsSync(file)) return todo('relay file not written');
     // A retried item changes what the wave learned: the relay is rewritten after its merge.
     const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
-    if (wave && ctx.store.current().relays[String(scope.wave)] !== relayDigest(formatRelay(wave, ctx.store.current().items))) return todo('relay is out of date');
+    if (
+      wave &&
+      ctx.store.current().relays[String(scope.wave)] !== relayDigest(formatRelay(wave, ctx.store.current().items))
+    )
+      return todo('relay is out of date');
     return DONE;
   },
   async run(ctx, scope, progress) {

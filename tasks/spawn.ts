@@ -7,7 +7,10 @@ import { scopedItems, skipBlockedItems, statusOf, waveConcurrency, waveOf } from
 /** How many agents of the scope's wave run now, and how many may. */
 function slotsOf(ctx: Ctx, scope: Scope): { readonly running: number; readonly limit: number } {
   const wave = waveOf(ctx, scope);
-  return { running: wave.items.filter((i) => statusOf(ctx, i.issue) === 'in-progress').length, limit: waveConcurrency(ctx, wave).limit };
+  return {
+    running: wave.items.filter((i) => statusOf(ctx, i.issue) === 'in-progress').length,
+    limit: waveConcurrency(ctx, wave).limit,
+  };
 }
 
 /** spawn step: with --item one agent; for a wave, as many as the concurrency allows (wait starts the rest). */

@@ -2,7 +2,20 @@
 import type { Ctx } from './context.ts';
 
 /** Step ids in graph order (DESIGN §4). */
-export const STEP_IDS = ['validate', 'prepare', 'branch', 'fetch', 'worktrees', 'spawn', 'wait', 'merge', 'relay', 'gates', 'land', 'complete'] as const;
+export const STEP_IDS = [
+  'validate',
+  'prepare',
+  'branch',
+  'fetch',
+  'worktrees',
+  'spawn',
+  'wait',
+  'merge',
+  'relay',
+  'gates',
+  'land',
+  'complete',
+] as const;
 
 /** A step id. */
 export type StepId = (typeof STEP_IDS)[number];
@@ -17,7 +30,8 @@ export interface Scope {
 }
 
 /** Answer of a check: done, or what is left to do. */
-export type Check = { readonly kind: 'done'; readonly detail?: string } | { readonly kind: 'todo'; readonly reason: string };
+export type Check =
+  { readonly kind: 'done'; readonly detail?: string } | { readonly kind: 'todo'; readonly reason: string };
 
 /** A step module. */
 export interface Step {

@@ -14,4 +14,17 @@ import { wait } from './wait.ts';
 import { worktrees } from './worktrees.ts';
 
 /** The step module of each id. */
-export const STEPS: Readonly<Record<StepId, Step>> = { validate, prepare, branch, fetch, worktrees, spawn, wait, merge, relay, gates, land, complete };
+export const STEPS: Readonly<Record<StepId, Step>> = {
+  validate,
+  prepare,
+  branch,
+  fetch,
+  worktrees,
+  spawn,
+  wait,
+  merge,
+  relay,
+  gates,
+  land,
+  complete,
+};

@@ -19,7 +19,9 @@ export const validate: Step = {
     // Agents read the template when they start, long after this: a missing one is bad input now, not a crash then.
     const template = ctx.plan.defaults.promptTemplate;
     if (template !== null && !existsSync(path.resolve(ctx.repo, template))) {
-      throw new BadInputError(`${ctx.plan.file}: defaults.prompt-template ${template} does not exist (paths are relative to the repository)`);
+      throw new BadInputError(
+        `${ctx.plan.file}: defaults.prompt-template ${template} does not exist (paths are relative to the repository)`,
+      );
     }
     const backlog = ctx.openBacklog(ctx.repo);
     const state = ctx.store.current();
@@ -29,7 +31,8 @@ export const validate: Step = {
       // An item this milestone already merged may be done: that is our own doing, not staleness.
       const ours = state.items[String(item.issue)]?.merge?.sha != null;
       if (!found) problems.push(`#${item.issue} is not in the backlog`);
-      else if (found.status !== 'open' && found.status !== 'in-progress' && !ours) problems.push(`#${item.issue} is ${found.status}`);
+      else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
+        problems.push(`#${item.issue} is ${found.status}`);
     }
     if (problems.length > 0) {
       throw new BadInputError(`plan is stale: ${problems.join(', ')}; regroom milestone ${ctx.plan.milestone.id}`);

@@ -20,7 +20,11 @@ export interface WaveRun {
 /** Start the slots of a wave, and say when memory is what limits them. */
 export function startWaveRun(ctx: Ctx, wave: PlanWave): WaveRun {
   const { limit, byMemory } = waveConcurrency(ctx, wave);
-  if (byMemory) ctx.events.emit({ type: 'notice', message: `wave ${wave.wave}: at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)` });
+  if (byMemory)
+    ctx.events.emit({
+      type: 'notice',
+      message: `wave ${wave.wave}: at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
+    });
   return { slots: createSlots(limit), stopped: false };
 }
 
@@ -63,13 +67,21 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
 }
 
 /** Drive all items of a wave concurrently. */
-export async function driveWave(ctx: Ctx, wave: PlanWave, items: readonly PlanItem[], progress: Progress): Promise<void> {
+export async function driveWave(
+  ctx: Ctx,
+  wave: PlanWave,
+  items: readonly PlanItem[],
+  progress: Progress,
+): Promise<void> {
   await skipBlockedItems(ctx, wave);
   const run = startWaveRun(ctx, wave);
   // Items already in progress (re-attached) take their slots before pending ones.
-  const ordered = [...items].sort((a, b) => Number(statusOf(ctx, b.issue) === 'in-progress') - Number(statusOf(ctx, a.issue) === 'in-progress'));
+  const ordered = [...items].sort(
+    (a, b) => Number(statusOf(ctx, b.issue) === 'in-progress') - Number(statusOf(ctx, a.issue) === 'in-progress'),
+  );
   await Promise.all(ordered.map((item) => driveItem(ctx, item, run, progress)));
-  if (ctx.signal.aborted) throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
+  if (ctx.signal.aborted)
+    throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
   if (run.stopped) throw new NeedsAttentionError(`wave ${wave.wave}: stopped at the first failed item (--fail-fast)`);
 }
 

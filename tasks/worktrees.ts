@@ -22,14 +22,20 @@ export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {
     const status = items[String(item.issue)]?.status ?? 'pending';
     // A pending item whose dependency failed will be skipped: a worktree for it would only be left behind.
     if (status === 'pending' && blockerOf(ctx, item) !== undefined) return false;
-    return (status === 'pending' || status === 'in-progress') && (scope.issue === undefined || scope.issue === item.issue);
+    return (
+      (status === 'pending' || status === 'in-progress') && (scope.issue === undefined || scope.issue === item.issue)
+    );
   });
 }
 
 async function worktreeReady(ctx: Ctx, item: PlanItem): Promise<boolean> {
   const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
   const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === dir);
-  return wt?.branch === itemBranchOf(ctx.plan, item) && existsSync(path.join(dir, AGENT_LOCK)) && ctx.store.current().items[String(item.issue)]?.base != null;
+  return (
+    wt?.branch === itemBranchOf(ctx.plan, item) &&
+    existsSync(path.join(dir, AGENT_LOCK)) &&
+    ctx.store.current().items[String(item.issue)]?.base != null
+  );
 }
 
 /** Create (or reuse) the worktree of one item. */
@@ -43,16 +49,28 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem): Promise<void
   const existing = await revParse(ctx.repo, `refs/heads/${branchName}`);
   if (!wt) {
     await mkdir(path.dirname(dir), { recursive: true });
-    await git(ctx.repo, ['worktree', 'add', '--quiet', ...(existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead])]);
+    await git(ctx.repo, [
+      'worktree',
+      'add',
+      '--quiet',
+      ...(existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead]),
+    ]);
   }
-  const base = recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationHead]) : integrationHead);
+  const base =
+    recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationHead]) : integrationHead);
   for (const name of ['node_modules', '.venv']) {
     const from = path.join(ctx.repo, name);
     const to = path.join(dir, name);
     if (existsSync(from) && !existsSync(to)) await symlink(from, to, 'dir');
   }
   await mkdir(path.join(dir, '.claude'), { recursive: true });
-  const lock = { session_id: randomUUID(), parent_pid: process.pid, spawned_at: new Date().toISOString(), item: item.issue, model: settingsFor(ctx, item).model };
+  const lock = {
+    session_id: randomUUID(),
+    parent_pid: process.pid,
+    spawned_at: new Date().toISOString(),
+    item: item.issue,
+    model: settingsFor(ctx, item).model,
+  };
   await writeFile(path.join(dir, AGENT_LOCK), `${JSON.stringify(lock, null, 2)}\n`);
   await ctx.store.update((s) => {
     const it = s.items[String(item.issue)];

@@ -7,7 +7,16 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, git, gitOk, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
-import { killProcessesWith, linesOf, processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
+import {
+  killProcessesWith,
+  linesOf,
+  processesWith,
+  rigItems,
+  rigPlan,
+  run,
+  show,
+  type RigItem,
+} from './support/wave-rig.ts';
 
 /** A shell command as a YAML flow value. */
 const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
@@ -22,7 +31,11 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       { issue: 12, title: 'Exit one', extra: cmd('echo "boom on stderr" >&2; exit 1') },
       { issue: 13, title: 'Garbage', extra: cmd("printf 'lorem ipsum\\nno report here\\n'") },
       { issue: 14, title: 'Lazy', extra: cmd("printf 'STATUS: COMPLETE\\nNOTES: trust me\\n'") },
-      { issue: 15, title: 'Half', extra: cmd(`${commitOnly} && printf 'STATUS: PARTIAL\\nTASKS_BLOCKED: 3b\\nNOTES: did half\\n'`) },
+      {
+        issue: 15,
+        title: 'Half',
+        extra: cmd(`${commitOnly} && printf 'STATUS: PARTIAL\\nTASKS_BLOCKED: 3b\\nNOTES: did half\\n'`),
+      },
       { issue: 16, title: 'Quitter', extra: cmd("printf 'STATUS: FAILED\\nNOTES: cannot do it\\n'") },
       { issue: 17, title: 'Blocked', extra: cmd("printf '**STATUS:** BLOCKED\\nNOTES: needs an API key\\n'") },
       { issue: 18, title: 'Done word', extra: cmd(`${commitOnly} && printf 'STATUS: DONE\\n'`) },
@@ -40,7 +53,9 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       {
         issue: 27,
         title: 'Liar',
-        extra: cmd(`${commitOnly} && printf y > leftover.txt && printf 'STATUS: COMPLETE\\nBRANCH: work/elsewhere\\nFILES_CHANGED:\\n- g.txt\\n'`),
+        extra: cmd(
+          `${commitOnly} && printf y > leftover.txt && printf 'STATUS: COMPLETE\\nBRANCH: work/elsewhere\\nFILES_CHANGED:\\n- g.txt\\n'`,
+        ),
       },
     ],
     [
@@ -50,7 +65,10 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       { issue: 24, title: 'After sleeper', dependsOn: [11, 18] },
     ],
   ];
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }), items: rigItems(waves) });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }),
+    items: rigItems(waves),
+  });
   try {
     // Watch the sleeper's processes while the run goes on: they must exist (so the check after the run means something).
     let seen = 0;
@@ -94,12 +112,19 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     assert.is(items['19'].attempts, 2);
     assert.is(items['12'].attempts, 1);
     assert.is(items['21'].attempts, 0);
-    assert.not.ok(readEvents(repo).some((e) => e.type === 'agent-spawned' && (e.issue === 21 || e.issue === 24)), 'a skipped item was spawned');
+    assert.not.ok(
+      readEvents(repo).some((e) => e.type === 'agent-spawned' && (e.issue === 21 || e.issue === 24)),
+      'a skipped item was spawned',
+    );
     // Nor did a skipped item get a worktree or branch to leave behind.
     assert.is(items['21'].branch, null);
-    assert.is(await git(repo.dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/work/7-21-*', 'refs/heads/work/7-24-*'), '');
+    assert.is(
+      await git(repo.dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/work/7-21-*', 'refs/heads/work/7-24-*'),
+      '',
+    );
     // The retry prompt carries the previous failure.
-    const prompt2 = (issue: number) => readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-2.md'), 'utf8');
+    const prompt2 = (issue: number) =>
+      readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-2.md'), 'utf8');
     assert.match(prompt2(11), '## Previous attempt failed\ntimed out after 2s; its process group was killed');
     assert.match(prompt2(19), '## Previous attempt failed\nexited 1: first try broke');
     assert.not.match(readFileSync(path.join(repo.stateDir, 'items', '19', 'prompt-1.md'), 'utf8'), 'Previous attempt');
@@ -107,7 +132,7 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     assert.is(items['15'].result.report.status, 'PARTIAL');
     assert.equal(items['15'].result.report.tasksBlocked, ['3b']);
     assert.is(items['18'].result.report.status, 'COMPLETE');
-    assert.is((await git(repo.dir, 'log', '-1', '--format=%s', `refs/heads/${branch(15)}`)), 'work 15');
+    assert.is(await git(repo.dir, 'log', '-1', '--format=%s', `refs/heads/${branch(15)}`), 'work 15');
     // No process of the sleeper is left: leader, shell and both sleeps were killed with their group.
     assert.equal(processesWith(`sleep ${marker}`), []);
     const daemon = Number(readFileSync(daemonPid, 'utf8'));
@@ -175,13 +200,24 @@ test('run again after a failure: the failed item and its skipped dependant are r
 test('agents that wreck their branch or worktree fail alone: the runner goes on, the others complete', async () => {
   const waves: RigItem[][] = [
     [
-      { issue: 1, title: 'Vandal', extra: cmd(`git checkout -q --detach && git branch -q -D "$WM_BRANCH" && printf 'STATUS: COMPLETE\\n'`) },
+      {
+        issue: 1,
+        title: 'Vandal',
+        extra: cmd(`git checkout -q --detach && git branch -q -D "$WM_BRANCH" && printf 'STATUS: COMPLETE\\n'`),
+      },
       { issue: 2, title: 'Wrecker', extra: cmd(`cd / && rm -rf "$WM_WORKTREE" && printf 'STATUS: COMPLETE\\n'`) },
-      { issue: 3, title: 'Switcher', extra: cmd(`git checkout -q -b "side-$WM_ISSUE" && ${commitOnly} && printf 'STATUS: COMPLETE\\n'`) },
+      {
+        issue: 3,
+        title: 'Switcher',
+        extra: cmd(`git checkout -q -b "side-$WM_ISSUE" && ${commitOnly} && printf 'STATUS: COMPLETE\\n'`),
+      },
       { issue: 4, title: 'Good' },
     ],
   ];
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 4' }), items: rigItems(waves) });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 4' }),
+    items: rigItems(waves),
+  });
   try {
     const r = await run(repo);
     assert.is(r.code, 3, show(r));
@@ -192,9 +228,18 @@ test('agents that wreck their branch or worktree fail alone: the runner goes on,
       assert.is(items[issue].status, 'failed', JSON.stringify(items[issue]));
       assert.match(items[issue].failure, `agent reported COMPLETE but committed nothing on ${items[issue].branch}`);
     }
-    assert.ok(items['3'].result.flags.some((f: string) => f === `the worktree is on side-3, not ${items['3'].branch}`), items['3'].result.flags.join('\n'));
-    assert.ok(items['1'].result.flags.some((f: string) => f.includes('branch') && f.includes('missing')), items['1'].result.flags.join('\n'));
-    assert.ok(items['2'].result.flags.some((f: string) => f.includes('worktree') && f.includes('missing')), items['2'].result.flags.join('\n'));
+    assert.ok(
+      items['3'].result.flags.some((f: string) => f === `the worktree is on side-3, not ${items['3'].branch}`),
+      items['3'].result.flags.join('\n'),
+    );
+    assert.ok(
+      items['1'].result.flags.some((f: string) => f.includes('branch') && f.includes('missing')),
+      items['1'].result.flags.join('\n'),
+    );
+    assert.ok(
+      items['2'].result.flags.some((f: string) => f.includes('worktree') && f.includes('missing')),
+      items['2'].result.flags.join('\n'),
+    );
     assert.match(r.stderr, '#1 failed: ');
   } finally {
     repo.cleanup();

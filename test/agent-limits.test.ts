@@ -27,21 +27,37 @@ function hostileText(): string {
   return [
     'STATUS: COMPLETE',
     'BRANCH: work/7-5-x',
-    'FILES_CHANGED:', ...files,
-    'COMMITS:', ...Array.from({ length: 3000 }, (_, i) => `c${i} commit ${i}`),
+    'FILES_CHANGED:',
+    ...files,
+    'COMMITS:',
+    ...Array.from({ length: 3000 }, (_, i) => `c${i} commit ${i}`),
     `TASKS_BLOCKED: ${Array.from({ length: 1000 }, (_, i) => `t${i}`).join(', ')}`,
     `NOTES: start\u0000 ${'n'.repeat(200_000)}\u0000 end`,
   ].join('\n');
 }
 
 function outcome(text: string, extra: Partial<AgentOutcome> = {}): AgentOutcome {
-  return { ok: true, text, failure: null, costUsd: 0.1, turns: 3, sessionId: 's', usage: null, denials: [], outputFile: OUT, ...extra };
+  return {
+    ok: true,
+    text,
+    failure: null,
+    costUsd: 0.1,
+    turns: 3,
+    sessionId: 's',
+    usage: null,
+    denials: [],
+    outputFile: OUT,
+    ...extra,
+  };
 }
 
 /** Facts of a branch with `n` commits and 5000 changed files (the first `kept` of each read, as readBranchFacts keeps). */
 function facts(n: number, kept = Math.min(n, LIMITS.gitEntries)): BranchFacts {
   return {
-    commits: Array.from({ length: kept }, (_, i) => ({ sha: i.toString(16).padStart(40, '0'), subject: `commit ${i}` })),
+    commits: Array.from({ length: kept }, (_, i) => ({
+      sha: i.toString(16).padStart(40, '0'),
+      subject: `commit ${i}`,
+    })),
     commitCount: n,
     files: Array.from({ length: 5000 }, (_, i) => `src/f${i}.ts`),
     fileCount: 5000,
@@ -68,8 +84,13 @@ test('judgeAttempt: a hostile report is kept capped, each cut saying how much an
   assert.is(r.report?.commits.length, 21);
   assert.is(r.report?.tasksBlocked.length, 21);
   assert.is(r.commits.length, 21);
-  assert.equal(r.commits[20], { sha: '', subject: `… (2980 more; full list: git log --oneline ${BASE.slice(0, 12)}..${TIP.slice(0, 12)})` });
-  assert.equal(r.files.slice(-1), [`… (4980 more; full list: git diff --name-only ${BASE.slice(0, 12)} ${TIP.slice(0, 12)})`]);
+  assert.equal(r.commits[20], {
+    sha: '',
+    subject: `… (2980 more; full list: git log --oneline ${BASE.slice(0, 12)}..${TIP.slice(0, 12)})`,
+  });
+  assert.equal(r.files.slice(-1), [
+    `… (4980 more; full list: git diff --name-only ${BASE.slice(0, 12)} ${TIP.slice(0, 12)})`,
+  ]);
   assert.ok(JSON.stringify(r).length < 12_000, `the result is ${JSON.stringify(r).length} characters of JSON`);
 });
 
@@ -79,14 +100,25 @@ test('judgeAttempt: commits beyond what git listing kept are counted; a FAILED r
   const failed = judgeAttempt(outcome(`STATUS: FAILED\nNOTES: ${'why '.repeat(50_000)}`), facts(1), 'work/7-5-x');
   assert.is(failed.status, 'failed');
   assert.ok((failed.failure ?? '').startsWith('agent reported FAILED: why why'));
-  assert.ok((failed.failure ?? '').length < LIMITS.failureChars + 100, `failure of ${(failed.failure ?? '').length} characters`);
+  assert.ok(
+    (failed.failure ?? '').length < LIMITS.failureChars + 100,
+    `failure of ${(failed.failure ?? '').length} characters`,
+  );
   assert.match(failed.failure ?? '', /more characters; full text in \/state\/items\/5\/item-1\.stdout\)$/);
 });
 
 test('judgeAttempt: flags are one line each, at most LIMITS.flags; a huge usage keeps its top-level numbers only', () => {
-  const guards = { violations: [], flags: Array.from({ length: 50 }, (_, i) => `flag ${i}\nsecond line ${'z'.repeat(1000)}`) };
+  const guards = {
+    violations: [],
+    flags: Array.from({ length: 50 }, (_, i) => `flag ${i}\nsecond line ${'z'.repeat(1000)}`),
+  };
   const usage = { input_tokens: 10, output_tokens: 2, junk: 'j'.repeat(10_000), nested: { a: 1 } };
-  const v = judgeAttempt(outcome('STATUS: COMPLETE\nNOTES: ok', { usage, denials: Array.from({ length: 500 }, (_, i) => `Bash ${i}`) }), facts(1), 'work/7-5-x', guards);
+  const v = judgeAttempt(
+    outcome('STATUS: COMPLETE\nNOTES: ok', { usage, denials: Array.from({ length: 500 }, (_, i) => `Bash ${i}`) }),
+    facts(1),
+    'work/7-5-x',
+    guards,
+  );
   const flags = v.result.flags;
   assert.is(flags.length, LIMITS.flags + 1);
   assert.ok(flags.every((f) => !f.includes('\n') && f.length <= LIMITS.flagChars));
@@ -96,16 +128,37 @@ test('judgeAttempt: flags are one line each, at most LIMITS.flags; a huge usage 
 });
 
 function item(issue: number, title = `Item ${issue}`): PlanItem {
-  return { issue, title, slug: `item-${issue}`, wave: 1, priority: null, conflictGroup: null, dependsOn: [], settings: BUILTIN_SETTINGS, edits: [] };
+  return {
+    issue,
+    title,
+    slug: `item-${issue}`,
+    wave: 1,
+    priority: null,
+    conflictGroup: null,
+    dependsOn: [],
+    settings: BUILTIN_SETTINGS,
+    edits: [],
+  };
 }
 
 test('formatRelay: an item judged with the caps relays them unchanged; an uncapped one (older state) is capped too', () => {
   const judged = judgeAttempt(outcome(hostileText()), facts(3000), 'work/7-5-x');
   const capped: ItemState = { ...emptyItem(5, 1), status: 'complete', result: { ...judged.result, durationMs: 1 } };
   const old: ItemState = {
-    ...emptyItem(6, 1), status: 'complete', failure: `boom\u0000 ${'f'.repeat(50_000)}`,
+    ...emptyItem(6, 1),
+    status: 'complete',
+    failure: `boom\u0000 ${'f'.repeat(50_000)}`,
     result: {
-      ...judged.result, durationMs: 1, report: { status: 'COMPLETE', branch: null, filesChanged: [], commits: [], tasksBlocked: [], notes: `old ${'o'.repeat(100_000)}` },
+      ...judged.result,
+      durationMs: 1,
+      report: {
+        status: 'COMPLETE',
+        branch: null,
+        filesChanged: [],
+        commits: [],
+        tasksBlocked: [],
+        notes: `old ${'o'.repeat(100_000)}`,
+      },
       commits: Array.from({ length: 3000 }, (_, i) => ({ sha: i.toString(16).padStart(40, '0'), subject: `c ${i}` })),
       files: Array.from({ length: 3000 }, (_, i) => `f${i}`),
     },
@@ -114,7 +167,10 @@ test('formatRelay: an item judged with the caps relays them unchanged; an uncapp
   const text = formatRelay(wave, { 5: capped, 6: old });
   assert.ok(text.length < 16_000, `relay of ${text.length} characters`);
   assert.not.match(text, /[\u0000-\u0008\u000b-\u001f]/);
-  assert.ok(text.includes(`- Design notes: start ${'n'.repeat(LIMITS.notesChars - 6)}… (`), 'capped notes relayed as kept');
+  assert.ok(
+    text.includes(`- Design notes: start ${'n'.repeat(LIMITS.notesChars - 6)}… (`),
+    'capped notes relayed as kept',
+  );
   assert.ok(text.includes(`more characters; full text in ${OUT})`));
   assert.ok(text.includes('  - … (2980 more; full list: git log --oneline'), 'the commits marker is relayed');
   assert.match(text, /- Design notes: old o+… \(\d+ more characters\) failed: boom o?f+… \(\d+ more characters\)\n/);
@@ -124,19 +180,31 @@ test('formatRelay: an item judged with the caps relays them unchanged; an uncapp
 test('buildItemPrompt: relay and previous failure are capped, control characters removed', () => {
   const prompt = buildItemPrompt(
     {
-      item: { issue: 9, title: 'Nine\u0000', source: 'x', sections: {}, body: 'body\u0007' }, milestone: '7', wave: 2, worktree: '/w', branch: 'b', gates: [],
-      relay: `## Prior Wave Results\n${'r'.repeat(1_000_000)}`, previousFailure: `failed\u0000 ${'p'.repeat(100_000)}`,
+      item: { issue: 9, title: 'Nine\u0000', source: 'x', sections: {}, body: 'body\u0007' },
+      milestone: '7',
+      wave: 2,
+      worktree: '/w',
+      branch: 'b',
+      gates: [],
+      relay: `## Prior Wave Results\n${'r'.repeat(1_000_000)}`,
+      previousFailure: `failed\u0000 ${'p'.repeat(100_000)}`,
     },
     null,
   );
-  assert.ok(prompt.length < LIMITS.relayPromptChars + LIMITS.previousFailureChars + 5000, `prompt of ${prompt.length} characters`);
+  assert.ok(
+    prompt.length < LIMITS.relayPromptChars + LIMITS.previousFailureChars + 5000,
+    `prompt of ${prompt.length} characters`,
+  );
   assert.not.match(prompt, /[\u0000-\u0008\u000b-\u001f]/);
   assert.match(prompt, /r… \(\d+ more characters\)/);
   assert.match(prompt, /## Previous attempt failed\nfailed p+… \(\d+ more characters\)\n/);
 });
 
 test('childEnv: every value the runner adds is one line, without NUL, at most LIMITS.envValueChars (+ its marker); the rest untouched', () => {
-  const env = childEnv({ PATH: '/bin', KEEP: 'a\nb' }, { WM_TITLE: `t\u0000i\ntle ${'x'.repeat(200_000)}`, WM_ISSUE: '5', WM_WORKTREE: `/${'d'.repeat(4000)}` });
+  const env = childEnv(
+    { PATH: '/bin', KEEP: 'a\nb' },
+    { WM_TITLE: `t\u0000i\ntle ${'x'.repeat(200_000)}`, WM_ISSUE: '5', WM_WORKTREE: `/${'d'.repeat(4000)}` },
+  );
   const title = env.WM_TITLE ?? '';
   assert.ok(title.startsWith('t i tle xxx'), title.slice(0, 20));
   assert.ok(title.length < LIMITS.envValueChars + 50);
@@ -149,8 +217,17 @@ test('childEnv: every value the runner adds is one line, without NUL, at most LI
 
 function invocation(agent: 'claude' | 'codex' | 'command', prompt: string): AgentInvocation {
   return {
-    role: 'item', issue: 1, title: 'x', wave: 1, milestone: '7', worktree: '/nonexistent', branch: 'work/7-1-x', prompt, promptFile: '/state/items/1/prompt-1.md',
-    settings: { ...BUILTIN_SETTINGS, agent, command: 'cat "$WM_PROMPT_FILE"', allowedTools: ['Bash', 'Edit'] }, edits: [],
+    role: 'item',
+    issue: 1,
+    title: 'x',
+    wave: 1,
+    milestone: '7',
+    worktree: '/nonexistent',
+    branch: 'work/7-1-x',
+    prompt,
+    promptFile: '/state/items/1/prompt-1.md',
+    settings: { ...BUILTIN_SETTINGS, agent, command: 'cat "$WM_PROMPT_FILE"', allowedTools: ['Bash', 'Edit'] },
+    edits: [],
   };
 }
 
@@ -169,9 +246,17 @@ test('launch: claude and codex get a 300 KB prompt on stdin from the prompt file
 });
 
 test('parse: the output file is what a cut text points to', () => {
-  const o = claudeAgent.parse({ stdout: '{"type":"result","result":"STATUS: COMPLETE","is_error":false}\n', stderr: '', exitCode: 0, stdoutFile: OUT });
+  const o = claudeAgent.parse({
+    stdout: '{"type":"result","result":"STATUS: COMPLETE","is_error":false}\n',
+    stderr: '',
+    exitCode: 0,
+    stdoutFile: OUT,
+  });
   assert.is(o.outputFile, OUT);
-  assert.is(commandAgent.parse({ stdout: 'STATUS: COMPLETE', stderr: '', exitCode: 0, stdoutFile: OUT }).outputFile, OUT);
+  assert.is(
+    commandAgent.parse({ stdout: 'STATUS: COMPLETE', stderr: '', exitCode: 0, stdoutFile: OUT }).outputFile,
+    OUT,
+  );
   const failed = commandAgent.parse({ stdout: `${'x'.repeat(4_000_000)}\n`, stderr: '', exitCode: 1 });
   assert.ok((failed.failure ?? '').length < LIMITS.tailChars + 20, 'a failure quotes a bounded tail of a 4 MB line');
 });

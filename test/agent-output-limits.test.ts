@@ -10,7 +10,16 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { startModelServer, type ModelServer } from '../tasks/demo/model-server.ts';
 import { bash, commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
-import { claudeEnv, git, makeRepo, readStateFile, startCli, tempDir, type CliResult, type TestRepo } from './support/fixture.ts';
+import {
+  claudeEnv,
+  git,
+  makeRepo,
+  readStateFile,
+  startCli,
+  tempDir,
+  type CliResult,
+  type TestRepo,
+} from './support/fixture.ts';
 import { rigItems, rigPlan, show, type RigItem } from './support/wave-rig.ts';
 
 /** One `run` of the CLI, with the peak RSS (VmHWM) of the runner process read from /proc until it exits. */
@@ -30,7 +39,11 @@ function vmHwm(pid: number): number | null {
 }
 
 /** `run 7 --repo <dir> --no-push`, the runner spawned here so its memory can be watched. */
-async function run(repo: TestRepo, env: Readonly<Record<string, string>> = {}, timeoutMs = 240_000): Promise<MeasuredRun> {
+async function run(
+  repo: TestRepo,
+  env: Readonly<Record<string, string>> = {},
+  timeoutMs = 240_000,
+): Promise<MeasuredRun> {
   const child = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
   let stdout = '';
   let stderr = '';
@@ -46,7 +59,9 @@ async function run(repo: TestRepo, env: Readonly<Record<string, string>> = {}, t
     peakKiB = Math.max(peakKiB, kib);
   }, 20);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (c, s) => resolve([c, s])),
+  );
   clearInterval(poll);
   clearTimeout(timer);
   return { code, signal, stdout, stderr, peakKiB, readings };
@@ -78,13 +93,16 @@ printf '\\n'`;
 
 const MiB = 1024 * 1024;
 
-test('600 MB on an agent\'s stdout: the milestone lands, the report is read from its tail, the runner stays under 300 MB', async () => {
+test("600 MB on an agent's stdout: the milestone lands, the report is read from its tail, the runner stays under 300 MB", async () => {
   const tools = tempDir('wm-tools-');
   const chatty = `printf '%s\\n' "$WM_ISSUE" > chatty.txt && git add chatty.txt && git commit -qm "add chatty.txt"
 head -c 629145600 /dev/zero | tr '\\0' x
 printf '\\nSTATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nchatty.txt\\nNOTES: printed 600 MB first\\n' "$WM_BRANCH"`;
   const waves: RigItem[][] = [[{ issue: 31, title: 'Chatty', extra: agentFile(tools, 'chatty', chatty) }]];
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: 'false', extra: 'timeout: 3m\nretries: 0' }), items: rigItems(waves) });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: 'false', extra: 'timeout: 3m\nretries: 0' }),
+    items: rigItems(waves),
+  });
   try {
     const runs = await landWithinTwoRuns(repo);
     const stdoutFile = path.join(repo.stateDir, 'items', '31', 'item-1.stdout');
@@ -94,8 +112,13 @@ printf '\\nSTATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nchatty.txt\\nNOTES: 
     assert.is(st.items['31'].result.report.notes, 'printed 600 MB first');
     assert.is(await git(repo.dir, 'show', 'main:chatty.txt'), '31');
     const peak = Math.max(...runs.map((r) => r.peakKiB));
-    console.log(`    runner peak RSS ${Math.round(peak / 1024)} MiB over ${runs.reduce((n, r) => n + r.readings, 0)} readings; state.json ${statSync(path.join(repo.stateDir, 'state.json')).size} bytes`);
-    assert.ok(runs.every((r) => r.readings > 0), 'the runner\'s memory was read');
+    console.log(
+      `    runner peak RSS ${Math.round(peak / 1024)} MiB over ${runs.reduce((n, r) => n + r.readings, 0)} readings; state.json ${statSync(path.join(repo.stateDir, 'state.json')).size} bytes`,
+    );
+    assert.ok(
+      runs.every((r) => r.readings > 0),
+      "the runner's memory was read",
+    );
     assert.ok(peak < 300 * 1024, `peak RSS ${peak} KiB`);
     assert.ok(statSync(path.join(repo.stateDir, 'state.json')).size < 100_000);
   } finally {
@@ -112,7 +135,12 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
     [
       {
         match: 'Issue #52:',
-        steps: [write('reader.txt', 'read the relay\n'), bash('git add reader.txt'), commitAll('feat: reader (#52)'), reportStep({ status: 'COMPLETE', files: ['reader.txt'], commits: ['feat: reader (#52)'], notes: 'read it' })],
+        steps: [
+          write('reader.txt', 'read the relay\n'),
+          bash('git add reader.txt'),
+          commitAll('feat: reader (#52)'),
+          reportStep({ status: 'COMPLETE', files: ['reader.txt'], commits: ['feat: reader (#52)'], notes: 'read it' }),
+        ],
       },
     ],
     { onRequest: (r) => bodies.push(JSON.stringify(r.body ?? '')) },
@@ -121,10 +149,19 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
   const notes = `printf 'NOTES-START '; head -c 204800 /dev/zero | tr '\\0' n; printf ' NOTES-END'`;
   const waves: RigItem[][] = [
     [{ issue: 51, title: 'Verbose', extra: agentFile(tools, 'verbose', commitAndReport('verbose.txt', notes)) }],
-    [{ issue: 52, title: 'Reader', dependsOn: [51], extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m' }],
+    [
+      {
+        issue: 52,
+        title: 'Reader',
+        dependsOn: [51],
+        extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m',
+      },
+    ],
   ];
   // #52's description alone is 150 KB: its prompt could not be one argument (128 KiB at most).
-  const items = rigItems(waves).map((i) => (i.issue === 52 ? { ...i, description: `Read the relay. ${'Context line.\n'.repeat(10_000)}DESCRIPTION-END` } : i));
+  const items = rigItems(waves).map((i) =>
+    i.issue === 52 ? { ...i, description: `Read the relay. ${'Context line.\n'.repeat(10_000)}DESCRIPTION-END` } : i,
+  );
   const repo = await makeRepo({ plan: rigPlan(waves, { command: 'false', extra: 'timeout: 1m\nretries: 0' }), items });
   try {
     const runs = await landWithinTwoRuns(repo, claudeEnv(server.url, home));
@@ -136,7 +173,10 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
     assert.match(kept, /… \(\d+ more characters; full text in .*items\/51\/item-1\.stdout\)$/);
     const toClaude = bodies.find((b) => b.includes('Issue #52:')) ?? '';
     assert.ok(toClaude.includes('NOTES-START nnn'), 'the relay reached claude');
-    assert.ok(/more characters; full text in [^"]*items\/51\/item-1\.stdout\)/.test(toClaude), 'with the capped notes marker');
+    assert.ok(
+      /more characters; full text in [^"]*items\/51\/item-1\.stdout\)/.test(toClaude),
+      'with the capped notes marker',
+    );
     assert.ok(toClaude.includes('DESCRIPTION-END'), 'the whole 150 KB prompt reached claude');
     assert.not.ok(toClaude.includes('NOTES-END'), 'the cut part did not');
     const prompt = readFileSync(path.join(repo.stateDir, 'items', '52', 'prompt-1.md'), 'utf8');
@@ -154,12 +194,35 @@ test('NUL bytes in NOTES, relayed into a wave-2 agent that is the real claude CL
   const home = tempDir('wm-claude-home-');
   const bodies: string[] = [];
   const server: ModelServer = await startModelServer(
-    [{ match: 'Issue #62:', steps: [write('next.txt', 'next\n'), bash('git add next.txt'), commitAll('feat: next (#62)'), reportStep({ status: 'COMPLETE', files: ['next.txt'], notes: 'ok' })] }],
+    [
+      {
+        match: 'Issue #62:',
+        steps: [
+          write('next.txt', 'next\n'),
+          bash('git add next.txt'),
+          commitAll('feat: next (#62)'),
+          reportStep({ status: 'COMPLETE', files: ['next.txt'], notes: 'ok' }),
+        ],
+      },
+    ],
     { onRequest: (r) => bodies.push(JSON.stringify(r.body ?? '')) },
   );
   const waves: RigItem[][] = [
-    [{ issue: 61, title: 'Nul', extra: agentFile(tools, 'nul', commitAndReport('nul.txt', `printf 'before\\000after\\001\\033[0m end'`)) }],
-    [{ issue: 62, title: 'Next', dependsOn: [61], extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m' }],
+    [
+      {
+        issue: 61,
+        title: 'Nul',
+        extra: agentFile(tools, 'nul', commitAndReport('nul.txt', `printf 'before\\000after\\001\\033[0m end'`)),
+      },
+    ],
+    [
+      {
+        issue: 62,
+        title: 'Next',
+        dependsOn: [61],
+        extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m',
+      },
+    ],
   ];
   const repo = await makeRepo({ plan: rigPlan(waves, { command: 'false' }), items: rigItems(waves) });
   try {
@@ -171,7 +234,10 @@ test('NUL bytes in NOTES, relayed into a wave-2 agent that is the real claude CL
     assert.match(prompt, '- Design notes: beforeafter[0m end');
     assert.not.match(prompt, /[\u0000-\u0008\u000b-\u001f]/);
     const toClaude = bodies.find((b) => b.includes('Issue #62:')) ?? '';
-    assert.ok(toClaude.includes('- Design notes: beforeafter[0m end'), 'the relay reached claude without the control characters');
+    assert.ok(
+      toClaude.includes('- Design notes: beforeafter[0m end'),
+      'the relay reached claude without the control characters',
+    );
     assert.is(await git(repo.dir, 'show', 'main:next.txt'), 'next');
   } finally {
     await server.close();
@@ -200,9 +266,23 @@ git log --format='%h %s' "$base..HEAD"
 printf 'NOTES: 3000 commits\\n'`;
   const waves: RigItem[][] = [
     [{ issue: 71, title: 'Many', extra: agentFile(tools, 'many', many) }],
-    [{ issue: 72, title: 'After', dependsOn: [71], extra: agentFile(tools, 'after', `cp "$WM_PROMPT_FILE" '${tools}/prompt-72.md'\n${commitAndReport('after.txt', "printf 'ok'")}`) }],
+    [
+      {
+        issue: 72,
+        title: 'After',
+        dependsOn: [71],
+        extra: agentFile(
+          tools,
+          'after',
+          `cp "$WM_PROMPT_FILE" '${tools}/prompt-72.md'\n${commitAndReport('after.txt', "printf 'ok'")}`,
+        ),
+      },
+    ],
   ];
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: 'false', extra: 'timeout: 2m\nretries: 0' }), items: rigItems(waves) });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: 'false', extra: 'timeout: 2m\nretries: 0' }),
+    items: rigItems(waves),
+  });
   try {
     await landWithinTwoRuns(repo);
     assert.is(await git(repo.dir, 'show', 'main:many.txt'), '3000');
@@ -212,10 +292,13 @@ printf 'NOTES: 3000 commits\\n'`;
     console.log(`    state.json ${size} bytes`);
     assert.ok(size < 300_000, `state.json is ${size} bytes`);
     assert.is(st.items['71'].result.commits.length, 21);
-    assert.match(st.items['71'].result.commits[20].subject, /^… \(2980 more; full list: git log --oneline [0-9a-f]{12}\.\.[0-9a-f]{12}\)$/);
+    assert.match(
+      st.items['71'].result.commits[20].subject,
+      /^… \(2980 more; full list: git log --oneline [0-9a-f]{12}\.\.[0-9a-f]{12}\)$/,
+    );
     assert.is(st.items['71'].result.report.commits.length, 21);
     const prompt = readFileSync(path.join(tools, 'prompt-72.md'), 'utf8');
-    assert.match(prompt, /  - … \(2980 more; full list: git log --oneline [0-9a-f]{12}\.\.[0-9a-f]{12}\)\n/);
+    assert.match(prompt, / {2}- … \(2980 more; full list: git log --oneline [0-9a-f]{12}\.\.[0-9a-f]{12}\)\n/);
     assert.ok(prompt.length < 20_000, `prompt of ${prompt.length} characters`);
     assert.ok(existsSync(path.join(repo.stateDir, 'relay', 'wave-1.md')));
   } finally {

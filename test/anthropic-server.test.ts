@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startModelServer, type ModelServer, type ScriptedAgent } from './support/anthropic-server.ts';
+import { startModelServer, type ModelServer } from './support/anthropic-server.ts';
 
 const CLAUDE_BIN = process.env.CLAUDE_BIN ?? path.resolve('node_modules/.bin/claude');
 const TIMEOUT_MS = 60_000;
@@ -86,7 +86,7 @@ async function runClaude(
     child.on('close', (c) => resolve(c));
   });
   clearTimeout(timer);
-  let json: Record<string, unknown> | null = null;
+  let json: Record<string, unknown> | null;
   try {
     json = JSON.parse(stdout.trim()) as Record<string, unknown>;
   } catch {
@@ -109,7 +109,11 @@ test('server: non-streaming message, side query, count_tokens and HEAD are answe
   ]);
   try {
     const post = (body: unknown, p = '/v1/messages?beta=true') =>
-      fetch(server.url + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(server.url + p, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const tools = [{ name: 'Bash', input_schema: { type: 'object' } }];
     const first = (await (
       await post({ model: 'm', stream: false, tools, messages: [{ role: 'user', content: 'Issue #7 please' }] })
@@ -133,12 +137,16 @@ test('server: non-streaming message, side query, count_tokens and HEAD are answe
     assert.is(second.stop_reason, 'end_turn');
     assert.is(second.content[0]?.text, 'done');
 
-    const side = (await (await post({ model: 'm', messages: [{ role: 'user', content: 'Issue #7: a title?' }] })).json()) as {
+    const side = (await (
+      await post({ model: 'm', messages: [{ role: 'user', content: 'Issue #7: a title?' }] })
+    ).json()) as {
       content: Array<{ text?: string }>;
     };
     assert.is(side.content[0]?.text, 'ok');
 
-    const count = (await (await post({ messages: [] }, '/v1/messages/count_tokens')).json()) as { input_tokens: number };
+    const count = (await (await post({ messages: [] }, '/v1/messages/count_tokens')).json()) as {
+      input_tokens: number;
+    };
     assert.type(count.input_tokens, 'number');
     assert.is((await fetch(server.url + '/api/hello', { method: 'HEAD' })).status, 200);
 
@@ -218,7 +226,10 @@ test('claude: --permission-mode auto runs Bash when the server answers the safet
   const server = await startModelServer([
     {
       match: 'Issue #44',
-      steps: [{ tool: 'Bash', input: { command: 'echo auto > auto.txt && git add -A && git commit -qm "feat: auto"' } }, { text: 'auto done' }],
+      steps: [
+        { tool: 'Bash', input: { command: 'echo auto > auto.txt && git add -A && git commit -qm "feat: auto"' } },
+        { text: 'auto done' },
+      ],
     },
   ]);
   try {
@@ -318,7 +329,10 @@ test('server: setScenario swaps the agents and resets failure counts', async () 
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'm', tools: [{ name: 'Bash' }], messages: [{ role: 'user', content: text }] }),
       });
-      return { status: res.status, body: (await res.json()) as { content?: Array<{ text?: string }>; error?: { type: string } } };
+      return {
+        status: res.status,
+        body: (await res.json()) as { content?: Array<{ text?: string }>; error?: { type: string } },
+      };
     };
     const failed = await ask('A');
     assert.is(failed.status, 500);

@@ -24,7 +24,10 @@ interface Rig {
 
 /** A repository with items 1–3 on main and two worktrees on their own branches. */
 async function rig(): Promise<Rig> {
-  const repo = await makeRepo({ plan: 'unused: true\n', items: [1, 2, 3].map((issue) => ({ issue, title: `Item ${issue}` })) });
+  const repo = await makeRepo({
+    plan: 'unused: true\n',
+    items: [1, 2, 3].map((issue) => ({ issue, title: `Item ${issue}` })),
+  });
   const a = path.join(repo.root, 'wt-a');
   const b = path.join(repo.root, 'wt-b');
   await git(repo.dir, 'worktree', 'add', '-q', '-b', 'milestone/7', a, 'main');
@@ -32,10 +35,14 @@ async function rig(): Promise<Rig> {
   return { repo, commonDir: path.join(repo.dir, '.git'), a, b };
 }
 
-const allocatorOf = (r: Rig, cwd: string) => repoIssueAllocator({ commonDir: r.commonDir, cwd, dir: DIR, command: 'test' });
+const allocatorOf = (r: Rig, cwd: string) =>
+  repoIssueAllocator({ commonDir: r.commonDir, cwd, dir: DIR, command: 'test' });
 const backlogIn = (r: Rig, root: string) => createFileBacklog(root, DIR, { allocate: allocatorOf(r, root) });
 const lastRecorded = (r: Rig): unknown => JSON.parse(readFileSync(issueNumbersFile(r.commonDir), 'utf8'));
-const numbersIn = (root: string): number[] => readdirSync(path.join(root, DIR)).map((n) => parseInt(n, 10)).sort((x, y) => x - y);
+const numbersIn = (root: string): number[] =>
+  readdirSync(path.join(root, DIR))
+    .map((n) => parseInt(n, 10))
+    .sort((x, y) => x - y);
 
 test('two backlogs in two worktrees of one repository get distinct numbers, recorded in backlog-numbers.json', async () => {
   const r = await rig();
@@ -89,16 +96,27 @@ test('a broken record is reported, not silently restarted from 1', async () => {
   try {
     mkdirSync(path.dirname(issueNumbersFile(r.commonDir)), { recursive: true });
     writeFileSync(issueNumbersFile(r.commonDir), '{"last": "x"}\n');
-    await allocatorOf(r, r.a)(1).then(() => assert.unreachable('should have thrown'), (e: unknown) => {
-      assert.match((e as Error).message, 'backlog-numbers.json has no valid "last" number');
-    });
+    await allocatorOf(
+      r,
+      r.a,
+    )(1).then(
+      () => assert.unreachable('should have thrown'),
+      (e: unknown) => {
+        assert.match((e as Error).message, 'backlog-numbers.json has no valid "last" number');
+      },
+    );
   } finally {
     r.repo.cleanup();
   }
 });
 
 /** A child process that creates `count` items in the backlog rooted at `root` and prints their numbers. */
-function createInChild(r: Rig, root: string, milestone: number, count: number): Promise<{ code: number | null; out: string }> {
+function createInChild(
+  r: Rig,
+  root: string,
+  milestone: number,
+  count: number,
+): Promise<{ code: number | null; out: string }> {
   const url = (file: string) => JSON.stringify(new URL(`file://${path.join(ROOT, file)}`).href);
   const code = `
     const { createFileBacklog } = await import(${url('tasks/backlog/file-backlog.ts')});
@@ -107,7 +125,11 @@ function createInChild(r: Rig, root: string, milestone: number, count: number): 
     const b = createFileBacklog(root, ${JSON.stringify(DIR)}, { allocate: repoIssueAllocator({ commonDir, cwd: root, dir: ${JSON.stringify(DIR)}, command: 'test' }) });
     for (let i = 0; i < Number(count); i++) console.log((await b.createItem({ title: 'child ' + milestone + ' ' + i, milestone: Number(milestone), sections: {} })).issue);
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, root, r.commonDir, String(milestone), String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', code, root, r.commonDir, String(milestone), String(count)],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -122,11 +144,23 @@ test('two processes creating items in two worktrees at once never share a number
     assert.is(b.code, 0, b.out);
     const numbers = [...a.out.trim().split('\n'), ...b.out.trim().split('\n')].map(Number);
     assert.is(numbers.length, 16);
-    assert.equal([...numbers].sort((x, y) => x - y), Array.from({ length: 16 }, (_, i) => i + 4), numbers.join(' '));
+    assert.equal(
+      [...numbers].sort((x, y) => x - y),
+      Array.from({ length: 16 }, (_, i) => i + 4),
+      numbers.join(' '),
+    );
     assert.equal(lastRecorded(r), { last: 19 });
     // Each child's files are the numbers it printed, and each says its own milestone.
-    assert.equal(numbersIn(r.a).filter((n) => n > 3), a.out.trim().split('\n').map(Number).sort((x, y) => x - y));
-    for (const n of numbersIn(r.b).filter((x) => x > 3)) assert.match(readFileSync(path.join(r.b, DIR, `${n}.md`), 'utf8'), '\nmilestone: 8\n');
+    assert.equal(
+      numbersIn(r.a).filter((n) => n > 3),
+      a.out
+        .trim()
+        .split('\n')
+        .map(Number)
+        .sort((x, y) => x - y),
+    );
+    for (const n of numbersIn(r.b).filter((x) => x > 3))
+      assert.match(readFileSync(path.join(r.b, DIR, `${n}.md`), 'utf8'), '\nmilestone: 8\n');
   } finally {
     r.repo.cleanup();
   }

@@ -3,7 +3,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { LIMITS, capEntry, capList, capText, oneLine, readTail, splitMarker, stripControl } from '../tasks/lib/bounded-text.ts';
+import {
+  LIMITS,
+  capEntry,
+  capList,
+  capText,
+  oneLine,
+  readTail,
+  splitMarker,
+  stripControl,
+} from '../tasks/lib/bounded-text.ts';
 import { tempDir } from './support/fixture.ts';
 
 test('stripControl: NUL, escapes, DEL and C1 go; tabs and newlines stay; CR LF and lone CR become LF', () => {
@@ -17,7 +26,10 @@ test('oneLine: every control character, newlines too, becomes a space', () => {
 
 test('capText: short text unchanged; long text cut with how much and where; never inside a surrogate pair', () => {
   assert.is(capText('hello', 5, 'x'), 'hello');
-  assert.is(capText('hello world', 5, 'full text in /s/item-1.stdout'), 'hello… (6 more characters; full text in /s/item-1.stdout)');
+  assert.is(
+    capText('hello world', 5, 'full text in /s/item-1.stdout'),
+    'hello… (6 more characters; full text in /s/item-1.stdout)',
+  );
   assert.is(capText('hello world', 5), 'hello… (6 more characters)');
   assert.is(capText('ab🙂cd', 3), 'ab… (4 more characters)', 'the emoji is not split');
 });
@@ -36,15 +48,32 @@ test('capEntry: an entry over the cap ends with an ellipsis at exactly the cap',
 test('capList: at most N entries and M characters, each entry cut; a marker says how many more and where', () => {
   const cap = { entries: 3, entryChars: 6, totalChars: 100 };
   assert.equal(capList(['a', 'b'], cap, 'w'), ['a', 'b']);
-  assert.equal(capList(['a', 'b', 'c', 'd', 'e'], cap, 'full list in f'), ['a', 'b', 'c', '… (2 more; full list in f)']);
+  assert.equal(capList(['a', 'b', 'c', 'd', 'e'], cap, 'full list in f'), [
+    'a',
+    'b',
+    'c',
+    '… (2 more; full list in f)',
+  ]);
   assert.equal(capList(['abcdefgh', 'b'], cap), ['abcde…', 'b']);
-  assert.equal(capList(['aaaa', 'bbbb', 'cccc'], { entries: 10, entryChars: 10, totalChars: 8 }, 'w'), ['aaaa', 'bbbb', '… (1 more; w)'], 'the character budget');
-  assert.equal(capList(['a', 'b'], cap, 'git log', 3000), ['a', 'b', '… (2998 more; git log)'], 'a list that is part of a longer one');
+  assert.equal(
+    capList(['aaaa', 'bbbb', 'cccc'], { entries: 10, entryChars: 10, totalChars: 8 }, 'w'),
+    ['aaaa', 'bbbb', '… (1 more; w)'],
+    'the character budget',
+  );
+  assert.equal(
+    capList(['a', 'b'], cap, 'git log', 3000),
+    ['a', 'b', '… (2998 more; git log)'],
+    'a list that is part of a longer one',
+  );
 });
 
 test('capList: cutting a cut list again with the same cap changes nothing; a tighter cap adds up the counts', () => {
   const cap = { entries: 3, entryChars: 10, totalChars: 100 };
-  const once = capList(Array.from({ length: 50 }, (_, i) => `e${i}`), cap, 'full list in f');
+  const once = capList(
+    Array.from({ length: 50 }, (_, i) => `e${i}`),
+    cap,
+    'full list in f',
+  );
   assert.equal(once, ['e0', 'e1', 'e2', '… (47 more; full list in f)']);
   assert.equal(capList(once, cap, 'other'), once);
   assert.equal(capList(once, { ...cap, entries: 1 }, 'other'), ['e0', '… (49 more; full list in f)']);

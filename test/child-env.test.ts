@@ -89,14 +89,20 @@ test('`npx zx scripts/run.mts` from this checkout (its .npmrc adds --import tsx)
   const repo = await makeRepo({
     plan,
     items: [{ issue: 1, title: 'Alpha' }],
-    files: { 'package.json': `${JSON.stringify({ name: 'user-project', private: true, scripts: { test: 'node -e "process.exit(0)"' } }, null, 2)}\n` },
+    files: {
+      'package.json': `${JSON.stringify({ name: 'user-project', private: true, scripts: { test: 'node -e "process.exit(0)"' } }, null, 2)}\n`,
+    },
   });
   try {
-    const child = spawn('npx', ['zx', 'scripts/run.mts', '7', '--repo', repo.dir, '--agent', 'scripted', '--yes', '--no-push'], {
-      cwd: ROOT,
-      env: userShellEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'npx',
+      ['zx', 'scripts/run.mts', '7', '--repo', repo.dir, '--agent', 'scripted', '--yes', '--no-push'],
+      {
+        cwd: ROOT,
+        env: userShellEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -106,7 +112,11 @@ test('`npx zx scripts/run.mts` from this checkout (its .npmrc adds --import tsx)
     const state = readStateFile(repo);
     const gates = state.gates?.results ?? [];
     assert.is(code, 0, `exit ${code}\n${output}`);
-    assert.equal(gates.map((g: { name: string; exitCode: number }) => [g.name, g.exitCode]), [['npm test', 0]], JSON.stringify(gates));
+    assert.equal(
+      gates.map((g: { name: string; exitCode: number }) => [g.name, g.exitCode]),
+      [['npm test', 0]],
+      JSON.stringify(gates),
+    );
     assert.is(await git(repo.dir, 'show', 'main:alpha.txt'), 'alpha');
     assert.is(await git(repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: npm gate');
   } finally {

@@ -12,7 +12,19 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
-import { CLAUDE_DEFAULTS, claudeEnv, git, gitOk, makeRepo, parentsOf, readEvents, readStateFile, runCli, tempDir, type CliResult, type TestRepo } from './support/fixture.ts';
+import {
+  CLAUDE_DEFAULTS,
+  claudeEnv,
+  git,
+  gitOk,
+  makeRepo,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  runCli,
+  tempDir,
+  type CliResult,
+} from './support/fixture.ts';
 
 const keep = () => Boolean(process.env.WM_KEEP);
 
@@ -22,11 +34,16 @@ function committingAgent(issue: number, name: string, branch: string): ScriptedA
   const message = `feat: ${name} (#${issue})`;
   return {
     match: `Issue #${issue}:`,
-    steps: [write(file, `${name}\n`), commitAll(message), reportStep({ status: 'COMPLETE', branch, files: [file], commits: [message], notes: `wrote ${file}` })],
+    steps: [
+      write(file, `${name}\n`),
+      commitAll(message),
+      reportStep({ status: 'COMPLETE', branch, files: [file], commits: [message], notes: `wrote ${file}` }),
+    ],
   };
 }
 
-const describe = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
+const describe = (r: CliResult) =>
+  `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
 
 /** Every `Merge #N: …` commit reachable from `rev` has two parents. */
 async function assertMergesHaveTwoParents(dir: string, rev: string): Promise<string[]> {
@@ -67,9 +84,18 @@ const healthy = (): ScriptedAgent[] => [
 
 test('HTTP 500 for one item: retried then failed, its dependant skipped, the rest lands; run again lands just those', async () => {
   const agents = healthy();
-  const server = await startModelServer(agents.map((a) => (a.match === 'Issue #21:' ? { ...a, failFirst: { count: 1000, status: 500 } } : a)));
+  const server = await startModelServer(
+    agents.map((a) => (a.match === 'Issue #21:' ? { ...a, failFirst: { count: 1000, status: 500 } } : a)),
+  );
   const home = tempDir('wm-claude-home-');
-  const repo = await makeRepo({ plan: PLAN_500, origin: true, items: [21, 22, 23, 24].map((issue) => ({ issue, title: ['Alpha', 'Beta', 'Gamma', 'Delta'][issue - 21] as string })) });
+  const repo = await makeRepo({
+    plan: PLAN_500,
+    origin: true,
+    items: [21, 22, 23, 24].map((issue) => ({
+      issue,
+      title: ['Alpha', 'Beta', 'Gamma', 'Delta'][issue - 21] as string,
+    })),
+  });
   const env = claudeEnv(server.url, home);
   const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
   try {
@@ -97,8 +123,15 @@ test('HTTP 500 for one item: retried then failed, its dependant skipped, the res
     assert.is(await git(repo.origin as string, 'show', 'main:beta.txt'), 'beta');
     assert.is(await git(repo.origin as string, 'show', 'main:delta.txt'), 'delta');
     assert.not.ok(await gitOk(repo.origin as string, 'cat-file', '-e', 'main:alpha.txt'));
-    assert.equal((await assertMergesHaveTwoParents(repo.origin as string, 'main')).sort(), ['Merge #22: Beta', 'Merge #24: Delta']);
-    if (existsSync(integration)) assert.not.ok(await gitOk(integration, 'rev-parse', '-q', '--verify', 'MERGE_HEAD'), 'no merge in progress after run 1');
+    assert.equal((await assertMergesHaveTwoParents(repo.origin as string, 'main')).sort(), [
+      'Merge #22: Beta',
+      'Merge #24: Delta',
+    ]);
+    if (existsSync(integration))
+      assert.not.ok(
+        await gitOk(integration, 'rev-parse', '-q', '--verify', 'MERGE_HEAD'),
+        'no merge in progress after run 1',
+      );
     const before = Object.fromEntries(agents.map((a) => [a.match, requestsFor(server, a.match)]));
 
     // --- the model is healthy again: run retries just #21 and #23 and lands them.
@@ -111,17 +144,40 @@ test('HTTP 500 for one item: retried then failed, its dependant skipped, the res
     assert.ok(requestsFor(server, 'Issue #23:') > 0, '#23 ran');
     const spawned = readEvents(repo).filter((e) => e.type === 'agent-spawned' && e.role === 'item');
     const perIssue = (issue: number) => spawned.filter((e) => e.issue === issue).length;
-    assert.equal([perIssue(21), perIssue(22), perIssue(23), perIssue(24)], [3, 1, 1, 1], 'agent starts per item over both runs');
+    assert.equal(
+      [perIssue(21), perIssue(22), perIssue(23), perIssue(24)],
+      [3, 1, 1, 1],
+      'agent starts per item over both runs',
+    );
     st = readStateFile(repo);
-    for (const issue of ['21', '22', '23', '24']) assert.ok(['complete'].includes(st.items[issue].status), `#${issue} ${st.items[issue].status}`);
+    for (const issue of ['21', '22', '23', '24'])
+      assert.ok(['complete'].includes(st.items[issue].status), `#${issue} ${st.items[issue].status}`);
     assert.ok(st.items['21'].result.costUsd > 0, 'the successful attempt has a cost');
-    assert.is(await git(repo.origin as string, 'rev-parse', 'main'), await git(repo.dir, 'rev-parse', 'main'), 'pushed');
-    for (const name of ['alpha', 'beta', 'gamma', 'delta']) assert.is(await git(repo.origin as string, 'show', `main:${name}.txt`), name);
-    assert.equal((await assertMergesHaveTwoParents(repo.origin as string, 'main')).sort(), ['Merge #21: Alpha', 'Merge #22: Beta', 'Merge #23: Gamma', 'Merge #24: Delta']);
-    assert.ok(await gitOk(repo.origin as string, 'merge-base', '--is-ancestor', originMain, 'main'), 'the second landing builds on the first (no force)');
-    if (existsSync(integration)) assert.not.ok(await gitOk(integration, 'rev-parse', '-q', '--verify', 'MERGE_HEAD'), 'no merge in progress after run 2');
+    assert.is(
+      await git(repo.origin as string, 'rev-parse', 'main'),
+      await git(repo.dir, 'rev-parse', 'main'),
+      'pushed',
+    );
+    for (const name of ['alpha', 'beta', 'gamma', 'delta'])
+      assert.is(await git(repo.origin as string, 'show', `main:${name}.txt`), name);
+    assert.equal((await assertMergesHaveTwoParents(repo.origin as string, 'main')).sort(), [
+      'Merge #21: Alpha',
+      'Merge #22: Beta',
+      'Merge #23: Gamma',
+      'Merge #24: Delta',
+    ]);
+    assert.ok(
+      await gitOk(repo.origin as string, 'merge-base', '--is-ancestor', originMain, 'main'),
+      'the second landing builds on the first (no force)',
+    );
+    if (existsSync(integration))
+      assert.not.ok(
+        await gitOk(integration, 'rev-parse', '-q', '--verify', 'MERGE_HEAD'),
+        'no merge in progress after run 2',
+      );
     assert.is(await git(repo.dir, 'status', '--porcelain'), '');
-    for (const issue of [21, 22, 23, 24]) assert.match(await git(repo.origin as string, 'show', `main:plan/backlog/${issue}.md`), /status: done/);
+    for (const issue of [21, 22, 23, 24])
+      assert.match(await git(repo.origin as string, 'show', `main:plan/backlog/${issue}.md`), /status: done/);
   } finally {
     await server.close();
     if (!keep()) {
@@ -152,14 +208,30 @@ test('an agent that commits nothing and claims COMPLETE: failed, nothing merged 
     match: 'Issue #32:',
     steps: [
       write('talk.txt', 'all talk\n'),
-      reportStep({ status: 'COMPLETE', branch: 'work/7-32-talker', files: ['talk.txt'], commits: ['abc1234 feat: talk'], notes: 'all done, trust me' }),
+      reportStep({
+        status: 'COMPLETE',
+        branch: 'work/7-32-talker',
+        files: ['talk.txt'],
+        commits: ['abc1234 feat: talk'],
+        notes: 'all done, trust me',
+      }),
     ],
   };
   const server = await startModelServer([committingAgent(31, 'worker', 'work/7-31-worker'), lazy]);
   const home = tempDir('wm-claude-home-');
-  const repo = await makeRepo({ plan: PLAN_LAZY, origin: true, items: [{ issue: 31, title: 'Worker' }, { issue: 32, title: 'Talker' }] });
+  const repo = await makeRepo({
+    plan: PLAN_LAZY,
+    origin: true,
+    items: [
+      { issue: 31, title: 'Worker' },
+      { issue: 32, title: 'Talker' },
+    ],
+  });
   try {
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: claudeEnv(server.url, home), timeoutMs: 100_000 });
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes'], {
+      env: claudeEnv(server.url, home),
+      timeoutMs: 100_000,
+    });
     assert.is(r.code, 3, describe(r));
     assert.match(r.stdout + r.stderr, /#32 failed/, describe(r));
     assert.match(r.stdout + r.stderr, /committed nothing/, describe(r));
@@ -184,7 +256,10 @@ test('an agent that commits nothing and claims COMPLETE: failed, nothing merged 
     assert.equal(await assertMergesHaveTwoParents(repo.origin as string, 'main'), ['Merge #31: Worker']);
     // The unmerged work is kept where it is, for a human: the item branch exists and was never merged.
     assert.ok(await gitOk(repo.dir, 'rev-parse', '-q', '--verify', 'refs/heads/work/7-32-talker'));
-    assert.ok(existsSync(path.join(repo.dir, 'worktrees', '7-32-talker', 'talk.txt')), 'the uncommitted file is left in its worktree');
+    assert.ok(
+      existsSync(path.join(repo.dir, 'worktrees', '7-32-talker', 'talk.txt')),
+      'the uncommitted file is left in its worktree',
+    );
     const result = JSON.parse(readFileSync(path.join(repo.stateDir, 'items', '32', 'result-2.json'), 'utf8'));
     assert.is(result.status, 'failed');
   } finally {

@@ -16,7 +16,18 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { bash, commitAll, edit, reportStep, write } from '../tasks/demo/scenario.ts';
-import { CLAUDE_DEFAULTS, claudeEnv, git, makeRepo, parentsOf, readEvents, readStateFile, runCli, tempDir, type TestRepo } from './support/fixture.ts';
+import {
+  CLAUDE_DEFAULTS,
+  claudeEnv,
+  git,
+  makeRepo,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  runCli,
+  tempDir,
+  type TestRepo,
+} from './support/fixture.ts';
 
 const CONFLICT_MATCH = 'You are resolving a merge conflict';
 const FIX_MATCH = 'You are fixing the integration branch';
@@ -59,27 +70,42 @@ const SCENARIO: readonly ScriptedAgent[] = [
     steps: [
       write('FIXED', 'the gate wanted this file\n'),
       commitAll('fix: add FIXED for the gate'),
-      reportStep({ status: 'COMPLETE', files: ['FIXED'], commits: ['fix: add FIXED for the gate'], notes: 'added FIXED' }),
+      reportStep({
+        status: 'COMPLETE',
+        files: ['FIXED'],
+        commits: ['fix: add FIXED for the gate'],
+        notes: 'added FIXED',
+      }),
     ],
   },
   {
     match: 'Issue #11:',
     steps: [
-      write('src/greet.js', "export const greet = (name) => `hello ${name}`;\n"),
+      write('src/greet.js', 'export const greet = (name) => `hello ${name}`;\n'),
       bash("printf '%s\\n' '- greet(name)' >> CHANGELOG.md"),
       commitAll('feat: greeting (#11)'),
-      reportStep({ status: 'COMPLETE', branch: BRANCH(11, 'greeting'), files: ['CHANGELOG.md', 'src/greet.js'], commits: ['feat: greeting (#11)'], notes: 'greet() in src/greet.js' }),
+      reportStep({
+        status: 'COMPLETE',
+        branch: BRANCH(11, 'greeting'),
+        files: ['CHANGELOG.md', 'src/greet.js'],
+        commits: ['feat: greeting (#11)'],
+        notes: 'greet() in src/greet.js',
+      }),
     ],
   },
   {
     match: 'Issue #12:',
     steps: [
-      write('src/farewell.js', "export const farewell = (name) => `bye ${name}`;\n"),
+      write('src/farewell.js', 'export const farewell = (name) => `bye ${name}`;\n'),
       bash("printf '%s\\n' '- farewell(name)' >> CHANGELOG.md"),
       commitAll('feat: farewell, first half (#12)'),
       reportStep({
-        status: 'PARTIAL', branch: BRANCH(12, 'farewell'), files: ['CHANGELOG.md', 'src/farewell.js'], commits: ['feat: farewell, first half (#12)'],
-        blocked: ['12.2 localise the farewell'], notes: 'farewell() exists; localisation is left',
+        status: 'PARTIAL',
+        branch: BRANCH(12, 'farewell'),
+        files: ['CHANGELOG.md', 'src/farewell.js'],
+        commits: ['feat: farewell, first half (#12)'],
+        blocked: ['12.2 localise the farewell'],
+        notes: 'farewell() exists; localisation is left',
       }),
     ],
   },
@@ -89,7 +115,13 @@ const SCENARIO: readonly ScriptedAgent[] = [
       edit('config.txt', 'mode = basic', 'mode = fast'),
       write('src/fast.js', 'export const fast = true;\n'),
       commitAll('feat: fast mode (#13)'),
-      reportStep({ status: 'COMPLETE', branch: BRANCH(13, 'fast-mode'), files: ['config.txt', 'src/fast.js'], commits: ['feat: fast mode (#13)'], notes: 'mode = fast' }),
+      reportStep({
+        status: 'COMPLETE',
+        branch: BRANCH(13, 'fast-mode'),
+        files: ['config.txt', 'src/fast.js'],
+        commits: ['feat: fast mode (#13)'],
+        notes: 'mode = fast',
+      }),
     ],
   },
   {
@@ -98,7 +130,13 @@ const SCENARIO: readonly ScriptedAgent[] = [
       edit('config.txt', 'mode = basic', 'mode = safe'),
       write('src/safe.js', 'export const safe = true;\n'),
       commitAll('feat: safe mode (#14)'),
-      reportStep({ status: 'COMPLETE', branch: BRANCH(14, 'safe-mode'), files: ['config.txt', 'src/safe.js'], commits: ['feat: safe mode (#14)'], notes: 'mode = safe' }),
+      reportStep({
+        status: 'COMPLETE',
+        branch: BRANCH(14, 'safe-mode'),
+        files: ['config.txt', 'src/safe.js'],
+        commits: ['feat: safe mode (#14)'],
+        notes: 'mode = safe',
+      }),
     ],
   },
 ];
@@ -120,14 +158,21 @@ test.before(async () => {
     origin: true,
     items: [
       { issue: 11, title: 'Greeting', description: 'Add greet(name) in src/greet.js and a CHANGELOG line.' },
-      { issue: 12, title: 'Farewell', description: 'Add farewell(name) in src/farewell.js, localised, and a CHANGELOG line.' },
+      {
+        issue: 12,
+        title: 'Farewell',
+        description: 'Add farewell(name) in src/farewell.js, localised, and a CHANGELOG line.',
+      },
       { issue: 13, title: 'Fast mode', description: 'Set mode = fast in config.txt; add src/fast.js.' },
       { issue: 14, title: 'Safe mode', description: 'Set mode = safe in config.txt; add src/safe.js.' },
     ],
     files: { 'CHANGELOG.md': '# Changelog\n\n', 'config.txt': 'name = demo\nmode = basic\nlevel = 1\n' },
   });
   const started = Date.now();
-  run = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: claudeEnv(server.url, home), timeoutMs: 110_000 });
+  run = await runCli('run', ['7', '--repo', repo.dir, '--yes'], {
+    env: claudeEnv(server.url, home),
+    timeoutMs: 110_000,
+  });
   ms = Date.now() - started;
 });
 
@@ -138,17 +183,23 @@ test.after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-const describe = () => `exit ${run.code} after ${ms} ms\nstdout:\n${run.stdout.slice(-3000)}\nstderr:\n${run.stderr.slice(-3000)}`;
+const describe = () =>
+  `exit ${run.code} after ${ms} ms\nstdout:\n${run.stdout.slice(-3000)}\nstderr:\n${run.stderr.slice(-3000)}`;
 
 test('the run exits 0 and lands main on origin', async () => {
   assert.is(run.code, 0, describe());
-  assert.is(await git(repo.dir, 'rev-parse', 'main'), await git(repo.origin as string, 'rev-parse', 'main'), 'origin has the local main');
+  assert.is(
+    await git(repo.dir, 'rev-parse', 'main'),
+    await git(repo.origin as string, 'rev-parse', 'main'),
+    'origin has the local main',
+  );
   const subject = await git(repo.origin as string, 'log', '-1', '--format=%s', 'main');
   assert.is(subject, 'Merge milestone 7: Claude end to end');
 });
 
 test('every agent was the real CLI: each matched agent made requests to the model server', () => {
-  for (const issue of [11, 12, 13, 14]) assert.ok(requestsFor(`Issue #${issue}:`) >= 4, `#${issue}: ${requestsFor(`Issue #${issue}:`)} requests`);
+  for (const issue of [11, 12, 13, 14])
+    assert.ok(requestsFor(`Issue #${issue}:`) >= 4, `#${issue}: ${requestsFor(`Issue #${issue}:`)} requests`);
   assert.ok(requestsFor(CONFLICT_MATCH) >= 3, `conflict agent: ${requestsFor(CONFLICT_MATCH)} requests`);
   assert.ok(requestsFor(FIX_MATCH) >= 3, `fix agent: ${requestsFor(FIX_MATCH)} requests`);
   const events = readEvents(repo).filter((e) => e.type === 'agent-spawned');
@@ -161,7 +212,13 @@ test('main on origin has every item change, committed by the agents in their bra
   assert.match(await originShow('src/fast.js'), 'fast');
   assert.match(await originShow('src/safe.js'), 'safe');
   const log = await git(repo.origin as string, 'log', '--format=%s', 'main');
-  for (const subject of ['feat: greeting (#11)', 'feat: farewell, first half (#12)', 'feat: fast mode (#13)', 'feat: safe mode (#14)', 'fix: add FIXED for the gate']) {
+  for (const subject of [
+    'feat: greeting (#11)',
+    'feat: farewell, first half (#12)',
+    'feat: fast mode (#13)',
+    'feat: safe mode (#14)',
+    'fix: add FIXED for the gate',
+  ]) {
     assert.ok(log.split('\n').includes(subject), `main has "${subject}":\n${log}`);
   }
   for (const issue of [11, 12, 13, 14]) {
@@ -208,7 +265,8 @@ test('PARTIAL: merged, and a follow-up backlog item `Finish #12: Farewell` lande
   assert.match(text, '12.2 localise the farewell');
   assert.match(text, /status: open/);
   // The milestone's items are done on main (land commits that with the merge).
-  for (const issue of [11, 13, 14]) assert.match(await originShow(`plan/backlog/${issue}.md`), /status: done/, `#${issue} done`);
+  for (const issue of [11, 13, 14])
+    assert.match(await originShow(`plan/backlog/${issue}.md`), /status: done/, `#${issue} done`);
 });
 
 test('red post-merge gate: fixed by the fix agent (the real CLI), then green', async () => {
@@ -245,7 +303,11 @@ test('cost, turns and session id come from the CLI JSON, into state.json and rep
 });
 
 test('nothing left behind: no worktrees, merged branches deleted, main checked out clean', async () => {
-  assert.is((await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length, 1);
+  assert.is(
+    (await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '))
+      .length,
+    1,
+  );
   assert.is(await git(repo.dir, 'branch', '--list', 'work/*', 'milestone/*'), '');
   assert.is(await git(repo.dir, 'symbolic-ref', '--short', 'HEAD'), 'main');
   assert.is(await git(repo.dir, 'status', '--porcelain'), '');

@@ -10,7 +10,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main, type CommandName } from '../tasks/cli/main.ts';
 import type { Io } from '../tasks/cli/io.ts';
-import { cliEnv, COMMITTING_AGENT, git, makeRepo, ROOT, runCli, snapshotRepo, tempDir, type CliResult, type TestRepo } from './support/fixture.ts';
+import {
+  cliEnv,
+  COMMITTING_AGENT,
+  git,
+  makeRepo,
+  ROOT,
+  runCli,
+  snapshotRepo,
+  tempDir,
+  type CliResult,
+  type TestRepo,
+} from './support/fixture.ts';
 import { rmSync } from 'node:fs';
 
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
@@ -20,9 +31,17 @@ const SEED_ITEMS = [42, 43, 44, 45, 46, 47].map((issue) => ({ issue, title: `Ite
 const STEPS = 'validate, prepare, branch, fetch, worktrees, spawn, wait, merge, relay, gates, land, complete';
 
 /** Run a command with exactly this environment (cliEnv's, plus `env`, nothing removed afterwards). */
-function runWith(file: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<CliResult> {
+function runWith(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(file, [...args], { cwd: options.cwd ?? ROOT, env: { ...cliEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, [...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...cliEnv(), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -36,12 +55,20 @@ function runWith(file: string, args: readonly string[], options: { cwd?: string;
 }
 
 /** A script run with `node --import tsx`, with exactly the given extra environment. */
-function runScript(script: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<CliResult> {
+function runScript(
+  script: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<CliResult> {
   return runWith(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], options);
 }
 
 /** `main()` in this process, as a script would call it, with the output captured (a child process costs a second of tsx start-up). */
-async function runMain(command: CommandName, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<CliResult> {
+async function runMain(
+  command: CommandName,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -121,10 +148,17 @@ test('bad input: unknown flag, flag without value, unknown or missing step, miss
     ['plan', ['9', ...repo], /^plan\/milestone-9-dispatch\.yaml: no such plan file$/m],
     ['plan', ['7', '--repo', path.join(seedRepo.root, 'nowhere')], /is not inside a git repository; pass --repo DIR$/m],
   ];
-  for (const [script, args, pattern] of cases) assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
+  for (const [script, args, pattern] of cases)
+    assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
   // The same through the real scripts, one of each kind.
   const spots = [cases[0], cases[3], cases[7], cases[10]] as Array<[string, string[], RegExp]>;
-  const results = await inPairs(spots.map(([script, args]) => () => runCli(script, args)));
+  const results = await inPairs(
+    spots.map(
+      ([script, args]) =>
+        () =>
+          runCli(script, args),
+    ),
+  );
   results.forEach((r, i) => {
     const [script, args, pattern] = spots[i] as [string, string[], RegExp];
     assertBadInput(r, pattern, `${script}.mts ${args.join(' ')}`);
@@ -143,7 +177,8 @@ test('a milestone that could be a git option or a path (--upload-pack=x, ../x, a
     ['status', ['a/b', ...repo], /^milestone "a\/b" is not a milestone number/],
     ['step', ['merge', '../../x', ...repo], /^milestone "\.\.\/\.\.\/x" is not a milestone number/],
   ];
-  for (const [script, args, pattern] of cases) assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
+  for (const [script, args, pattern] of cases)
+    assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
   const spots = [cases[0], cases[2]] as Array<[string, string[], RegExp]>;
   const results = await Promise.all(spots.map(([script, args]) => runCli(script, args)));
   results.forEach((r, i) => {
@@ -156,15 +191,25 @@ test('a milestone that could be a git option or a path (--upload-pack=x, ../x, a
 });
 
 test('status before any run: exactly "milestone 7: not started"; --json parses; nothing is created', async () => {
-  const [text, json] = await Promise.all([runCli('status', ['7', '--repo', seedRepo.dir]), runMain('status', ['7', '--repo', seedRepo.dir, '--json'])]);
+  const [text, json] = await Promise.all([
+    runCli('status', ['7', '--repo', seedRepo.dir]),
+    runMain('status', ['7', '--repo', seedRepo.dir, '--json']),
+  ]);
   assert.is(text.code, 0, text.stderr);
   assert.is(text.stdout, 'milestone 7: not started\n');
   assert.is(text.stderr, '');
   assert.is(json.code, 0, json.stderr);
-  const data = JSON.parse(json.stdout) as { milestone: string; phase: string; items: Array<{ issue: number; status: string }> };
+  const data = JSON.parse(json.stdout) as {
+    milestone: string;
+    phase: string;
+    items: Array<{ issue: number; status: string }>;
+  };
   assert.is(data.milestone, '7');
   assert.is(data.phase, 'not started');
-  assert.equal(data.items.map((i) => [i.issue, i.status]), SEED_ITEMS.map((i) => [i.issue, 'pending']));
+  assert.equal(
+    data.items.map((i) => [i.issue, i.status]),
+    SEED_ITEMS.map((i) => [i.issue, 'pending']),
+  );
   assert.not.ok(existsSync(path.join(seedRepo.dir, '.git', 'work-milestone')), 'status created the state folder');
 });
 
@@ -174,7 +219,10 @@ test('a corrupt state.json: status and run --dry-run show it healed and touch no
     mkdirSync(repo.stateDir, { recursive: true });
     const file = path.join(repo.stateDir, 'state.json');
     writeFileSync(file, '{"version": 1,');
-    const [status, dry] = await Promise.all([runCli('status', ['7', '--repo', repo.dir]), runMain('run', ['7', '--repo', repo.dir, '--dry-run'])]);
+    const [status, dry] = await Promise.all([
+      runCli('status', ['7', '--repo', repo.dir]),
+      runMain('run', ['7', '--repo', repo.dir, '--dry-run']),
+    ]);
     for (const r of [status, dry]) {
       assert.is(r.code, 0, r.stderr);
       assertNoStack(r, 'corrupt state');
@@ -192,7 +240,10 @@ test('a corrupt state.json: status and run --dry-run show it healed and touch no
     const stop = await runMain('run', ['7', '--repo', repo.dir, '--stop']);
     assert.is(stop.code, 0, stop.stderr);
     assertNoStack(stop, 'run --stop');
-    assert.match(stop.stderr, /; rebuilt it from the milestone's files and git; the unusable file is kept as \S+state\.json\.unreadable-[^\n]+\nmilestone 7 has no live agent\n$/);
+    assert.match(
+      stop.stderr,
+      /; rebuilt it from the milestone's files and git; the unusable file is kept as \S+state\.json\.unreadable-[^\n]+\nmilestone 7 has no live agent\n$/,
+    );
     const kept = readdirSync(repo.stateDir).filter((f) => f.startsWith('state.json.unreadable-'));
     assert.is(kept.length, 1);
     assert.is(readFileSync(path.join(repo.stateDir, kept[0] as string), 'utf8'), '{"version": 1,');
@@ -204,7 +255,11 @@ test('a corrupt state.json: status and run --dry-run show it healed and touch no
 
 test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding .claude/kage-bunshin.lock → exit 2, nothing created', async () => {
   const child = await runScript('run', ['7', '--repo', seedRepo.dir], { env: { WORK_MILESTONE_CHILD: '1' } });
-  assertBadInput(child, /^refusing to run inside an agent \(WORK_MILESTONE_CHILD=1\): agents never start agents$/, 'WORK_MILESTONE_CHILD=1');
+  assertBadInput(
+    child,
+    /^refusing to run inside an agent \(WORK_MILESTONE_CHILD=1\): agents never start agents$/,
+    'WORK_MILESTONE_CHILD=1',
+  );
   const step = await runMain('step', ['validate', '7', '--repo', seedRepo.dir], { env: { WORK_MILESTONE_CHILD: '1' } });
   assertBadInput(step, /^refusing to run inside an agent/, 'step with WORK_MILESTONE_CHILD=1');
 
@@ -213,9 +268,13 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
   await git(seedRepo.dir, 'worktree', 'add', '-q', '-b', 'work/7-42-x', worktree);
   try {
     mkdirSync(path.join(worktree, '.claude'));
-    writeFileSync(path.join(worktree, '.claude', 'kage-bunshin.lock'), JSON.stringify({ session_id: 's', parent_pid: 1, spawned_at: 'now', item: 42, model: 'sonnet' }));
+    writeFileSync(
+      path.join(worktree, '.claude', 'kage-bunshin.lock'),
+      JSON.stringify({ session_id: 's', parent_pid: 1, spawned_at: 'now', item: 42, model: 'sonnet' }),
+    );
     mkdirSync(path.join(worktree, 'src'));
-    const lockMessage = /^refusing to run in .*agent-worktree: it is an agent's worktree \(\.claude\/kage-bunshin\.lock\)$/;
+    const lockMessage =
+      /^refusing to run in .*agent-worktree: it is an agent's worktree \(\.claude\/kage-bunshin\.lock\)$/;
     // From its top, from a folder inside it, and from inside it with --repo pointing at the user's checkout.
     const cases: Array<[string, string[], string]> = [
       ['run', ['7'], worktree],
@@ -223,18 +282,30 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
       ['run', ['7', '--repo', seedRepo.dir], path.join(worktree, 'src')],
       ['step', ['merge', '7'], worktree],
     ];
-    for (const [i, [script, args, cwd]] of cases.entries()) assertBadInput(await runMain(script as CommandName, args, { cwd }), lockMessage, `case ${i}`);
+    for (const [i, [script, args, cwd]] of cases.entries())
+      assertBadInput(await runMain(script as CommandName, args, { cwd }), lockMessage, `case ${i}`);
     // --repo pointing at the agent's worktree from outside it.
-    assertBadInput(await runMain('run', ['7', '--repo', worktree], { cwd: seedRepo.root }), lockMessage, '--repo <agent worktree>');
+    assertBadInput(
+      await runMain('run', ['7', '--repo', worktree], { cwd: seedRepo.root }),
+      lockMessage,
+      '--repo <agent worktree>',
+    );
     // Through the real script, started inside the worktree.
-    assertBadInput(await runCli('run', ['7', '--repo', seedRepo.dir], { cwd: path.join(worktree, 'src') }), lockMessage, 'run.mts inside the worktree');
+    assertBadInput(
+      await runCli('run', ['7', '--repo', seedRepo.dir], { cwd: path.join(worktree, 'src') }),
+      lockMessage,
+      'run.mts inside the worktree',
+    );
     // plan and status only read: they still work there.
     assert.is((await runMain('plan', ['7'], { cwd: worktree })).code, 0);
   } finally {
     await git(seedRepo.dir, 'worktree', 'remove', '--force', worktree);
     await git(seedRepo.dir, 'branch', '-D', 'work/7-42-x');
   }
-  assert.not.ok(existsSync(path.join(seedRepo.dir, '.git', 'work-milestone')), 'a refused run created the state folder');
+  assert.not.ok(
+    existsSync(path.join(seedRepo.dir, '.git', 'work-milestone')),
+    'a refused run created the state folder',
+  );
 });
 
 test('a full run with a command agent: exit 0, status shows every item complete, --json agrees', async () => {
@@ -250,25 +321,54 @@ waves:
       - {issue: 3, title: "Three", depends-on: [1]}
 defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
 `;
-  const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }, { issue: 2, title: 'Two' }, { issue: 3, title: 'Three' }] });
+  const repo = await makeRepo({
+    plan,
+    items: [
+      { issue: 1, title: 'One' },
+      { issue: 2, title: 'Two' },
+      { issue: 3, title: 'Three' },
+    ],
+  });
   try {
     const run = await runCli('run', ['7', '--repo', repo.dir]);
     assert.is(run.code, 0, run.stderr);
     assertNoStack(run, 'run');
-    const [text, json] = await Promise.all([runCli('status', ['7', '--repo', repo.dir]), runMain('status', ['7', '--repo', repo.dir, '--json'])]);
+    const [text, json] = await Promise.all([
+      runCli('status', ['7', '--repo', repo.dir]),
+      runMain('status', ['7', '--repo', repo.dir, '--json']),
+    ]);
     assert.is(text.code, 0, text.stderr);
     const lines = text.stdout.trimEnd().split('\n');
     assert.is(lines[0], 'milestone 7: complete (milestone/7-cli-test)');
-    for (const [wave, issue, title] of [[1, 1, 'One'], [1, 2, 'Two'], [2, 3, 'Three']] as const) {
-      assert.ok(lines.some((l) => l.startsWith(`  wave ${wave}  #${issue} ${title}: complete`)), `#${issue} not complete:\n${text.stdout}`);
+    for (const [wave, issue, title] of [
+      [1, 1, 'One'],
+      [1, 2, 'Two'],
+      [2, 3, 'Three'],
+    ] as const) {
+      assert.ok(
+        lines.some((l) => l.startsWith(`  wave ${wave}  #${issue} ${title}: complete`)),
+        `#${issue} not complete:\n${text.stdout}`,
+      );
     }
     assert.is(lines.length, 4, text.stdout);
-    const data = JSON.parse(json.stdout) as { phase: string; items: Array<{ issue: number; status: string; merge: string | null }>; land: { mainAfter: string } | null };
+    const data = JSON.parse(json.stdout) as {
+      phase: string;
+      items: Array<{ issue: number; status: string; merge: string | null }>;
+      land: { mainAfter: string } | null;
+    };
     assert.is(data.phase, 'complete');
-    assert.equal(data.items.map((i) => [i.issue, i.status]), [[1, 'complete'], [2, 'complete'], [3, 'complete']]);
+    assert.equal(
+      data.items.map((i) => [i.issue, i.status]),
+      [
+        [1, 'complete'],
+        [2, 'complete'],
+        [3, 'complete'],
+      ],
+    );
     assert.ok(data.items.every((i) => i.merge === 'clean'));
     assert.is(data.land?.mainAfter, await git(repo.dir, 'rev-parse', 'main'));
-    for (const f of ['item-1.txt', 'item-2.txt', 'item-3.txt']) assert.ok(existsSync(path.join(repo.dir, f)), `${f} is not on main`);
+    for (const f of ['item-1.txt', 'item-2.txt', 'item-3.txt'])
+      assert.ok(existsSync(path.join(repo.dir, f)), `${f} is not on main`);
   } finally {
     repo.cleanup();
   }
@@ -276,18 +376,27 @@ defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
 
 test('bin/work-milestone.mjs: usage, unknown command, and plan/status/--help through the bin', async () => {
   const bin = (args: string[], cwd = ROOT) => runWith(process.execPath, [BIN, ...args], { cwd });
-  const [none, help, unknown, version] = await Promise.all([bin([]), bin(['--help']), bin(['deploy', '7']), bin(['--version'])]);
+  const [none, help, unknown, version] = await Promise.all([
+    bin([]),
+    bin(['--help']),
+    bin(['deploy', '7']),
+    bin(['--version']),
+  ]);
   for (const r of [none, help]) {
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: work-milestone <command> \[args…\]/);
-    for (const c of ['run', 'step', 'plan', 'status', 'gates', 'demo']) assert.match(r.stdout, new RegExp(`\\n  ${c} `));
+    for (const c of ['run', 'step', 'plan', 'status', 'gates', 'demo'])
+      assert.match(r.stdout, new RegExp(`\\n  ${c} `));
   }
   assert.is(unknown.code, 2);
   assert.is(unknown.stdout, '');
   assert.match(unknown.stderr, /^work-milestone: unknown command "deploy"\n\nUsage: work-milestone/);
   assert.is(version.stdout, `${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
 
-  const [planned, status] = await Promise.all([bin(['plan', '7', '--repo', seedRepo.dir]), bin(['status', '7', '--repo', seedRepo.dir])]);
+  const [planned, status] = await Promise.all([
+    bin(['plan', '7', '--repo', seedRepo.dir]),
+    bin(['status', '7', '--repo', seedRepo.dir]),
+  ]);
   assert.is(planned.code, 0, planned.stderr);
   assert.is(planned.stdout, (await runMain('plan', ['7', '--repo', seedRepo.dir])).stdout);
   assert.match(planned.stdout, /^milestone 7: v1\.1 — Search improvements → milestone\/7-v1\.1-search-improvements\n/);
@@ -302,8 +411,12 @@ test('the packed package installed in a project (offline): npx work-milestone pl
   try {
     const npm = (args: string[], cwd: string) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile('npm', args, { cwd, env: cliEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) =>
-          resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) || 1 : 0, stdout, stderr }),
+        execFile(
+          'npm',
+          args,
+          { cwd, env: cliEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) || 1 : 0, stdout, stderr }),
         ),
       );
     const packed = await npm(['pack', '--silent', '--pack-destination', work], ROOT);
@@ -312,17 +425,23 @@ test('the packed package installed in a project (offline): npx work-milestone pl
     assert.ok(existsSync(tarball), `no tarball: ${packed.stdout}`);
     const project = path.join(work, 'project');
     mkdirSync(project);
-    writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'uses-work-milestone', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+    writeFileSync(
+      path.join(project, 'package.json'),
+      `${JSON.stringify({ name: 'uses-work-milestone', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+    );
     // Dependencies come from the npm cache that installed this package's own node_modules: no network.
     const installed = await npm(['i', '-D', tarball, '--no-audit', '--no-fund', '--offline'], project);
     if (installed.code !== 0 && /ENOTCACHED/.test(installed.stderr)) {
-      console.log(`  (the npm cache lacks a dependency; the installed bin was not tested offline:\n${installed.stderr.trim().split('\n').slice(-3).join('\n')})`);
+      console.log(
+        `  (the npm cache lacks a dependency; the installed bin was not tested offline:\n${installed.stderr.trim().split('\n').slice(-3).join('\n')})`,
+      );
       return;
     }
     assert.is(installed.code, 0, installed.stderr);
     const pkgDir = path.join(project, 'node_modules', 'work-milestone');
     // What a user gets: the bin, scripts, tasks and schemas; no tests.
-    for (const entry of ['bin', 'scripts', 'tasks', 'schema', 'package.json']) assert.ok(existsSync(path.join(pkgDir, entry)), `${entry} not packed`);
+    for (const entry of ['bin', 'scripts', 'tasks', 'schema', 'package.json'])
+      assert.ok(existsSync(path.join(pkgDir, entry)), `${entry} not packed`);
     assert.not.ok(existsSync(path.join(pkgDir, 'test')), 'tests were packed');
     assert.ok(readdirSync(path.join(project, 'node_modules', '.bin')).includes('work-milestone'));
 

@@ -19,23 +19,55 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { RESPONSES_USAGE_PER_REQUEST, startResponsesServer, type ResponsesAgent, type ResponsesServer } from '../tasks/demo/responses-server.ts';
+import {
+  RESPONSES_USAGE_PER_REQUEST,
+  startResponsesServer,
+  type ResponsesAgent,
+  type ResponsesServer,
+} from '../tasks/demo/responses-server.ts';
 import { shQuote } from '../tasks/demo/scenario.ts';
-import { git, gitOk, makeRepo, parentsOf, readEvents, readStateFile, ROOT, runCli, tempDir, type CliResult, type TestRepo } from './support/fixture.ts';
+import {
+  git,
+  gitOk,
+  makeRepo,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  ROOT,
+  runCli,
+  tempDir,
+  type CliResult,
+  type TestRepo,
+} from './support/fixture.ts';
 
 const CODEX_BIN = process.env.CODEX_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'codex');
 const keep = () => Boolean(process.env.WM_KEEP);
-const describe = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
+const describe = (r: CliResult) =>
+  `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
 
 /** `defaults:` of a plan whose agents are the real codex against the server at `url` (retries bounded, so a dead server fails fast). */
 function codexDefaults(url: string): string {
-  return ['defaults:', '  agent: codex', '  model: gpt-5.5', '  timeout: 2m', '  retries: 1', '  concurrency: 4', `  agent-args: ${providerArgs(url)}`].join('\n');
+  return [
+    'defaults:',
+    '  agent: codex',
+    '  model: gpt-5.5',
+    '  timeout: 2m',
+    '  retries: 1',
+    '  concurrency: 4',
+    `  agent-args: ${providerArgs(url)}`,
+  ].join('\n');
 }
 
 /** `agent-args` (a YAML flow list) for the test provider at `url`; `bounded`: a dead endpoint fails at once instead of being retried forever. */
 function providerArgs(url: string, bounded = true): string {
   const provider = `model_providers.wmtest={name="wmtest", base_url="${url}", wire_api="responses", request_max_retries=0, stream_max_retries=0}`;
-  const args = ['-c', 'model_provider=wmtest', '-c', provider, ...(bounded ? ['--disable', 'unbounded_connection_retries'] : [])];
+  const args = [
+    '-c',
+    'model_provider=wmtest',
+    '-c',
+    provider,
+    ...(bounded ? ['--disable', 'unbounded_connection_retries'] : []),
+  ];
   return `[${args.map((a) => `'${a}'`).join(', ')}]`;
 }
 
@@ -72,7 +104,9 @@ function committingAgent(issue: number, name: string, branch: string): Responses
     steps: [
       { cmd: `printf '%s\\n' ${shQuote(name)} > ${file} && echo wrote ${file}` },
       { cmd: `git add -A && git commit -q -m ${shQuote(message)} && git log -1 --format=%s` },
-      { text: `Done.\n\nSTATUS: COMPLETE\nBRANCH: ${branch}\nFILES_CHANGED:\n${file}\nCOMMITS:\n${message}\nTASKS_BLOCKED: none\nNOTES: wrote ${file}` },
+      {
+        text: `Done.\n\nSTATUS: COMPLETE\nBRANCH: ${branch}\nFILES_CHANGED:\n${file}\nCOMMITS:\n${message}\nTASKS_BLOCKED: none\nNOTES: wrote ${file}`,
+      },
     ],
   };
 }
@@ -114,7 +148,15 @@ waves:
       - {issue: 43, title: "Gamma", depends-on: [41]}
 ${codexDefaults(ok.server.url)}
 `;
-  ok.repo = await makeRepo({ plan, origin: true, items: [{ issue: 41, title: 'Alpha' }, { issue: 42, title: 'Beta' }, { issue: 43, title: 'Gamma' }] });
+  ok.repo = await makeRepo({
+    plan,
+    origin: true,
+    items: [
+      { issue: 41, title: 'Alpha' },
+      { issue: 42, title: 'Beta' },
+      { issue: 43, title: 'Gamma' },
+    ],
+  });
   const started = Date.now();
   ok.run = await runCli('run', ['7', '--repo', ok.repo.dir, '--yes'], { env: codexEnv(ok.home), timeoutMs: 100_000 });
   ok.ms = Date.now() - started;
@@ -130,27 +172,51 @@ Landing.after(async () => {
 Landing('the run exits 0 and lands main on origin', async () => {
   assert.is(ok.run.code, 0, `${describe(ok.run)}\nafter ${ok.ms} ms`);
   assert.is(await git(ok.repo.dir, 'rev-parse', 'main'), await git(ok.repo.origin as string, 'rev-parse', 'main'));
-  assert.is(await git(ok.repo.origin as string, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Codex end to end');
+  assert.is(
+    await git(ok.repo.origin as string, 'log', '-1', '--format=%s', 'main'),
+    'Merge milestone 7: Codex end to end',
+  );
 });
 
-Landing('every agent was the real codex: 3 requests each (2 commands, the report), the commands ran and the commits worked in the sandbox', () => {
-  for (const issue of [41, 42, 43]) {
-    const reqs = requestsFor(ok.server, `Issue #${issue}:`);
-    assert.equal(reqs.map((r) => r.step), [0, 1, 2], `#${issue} steps`);
-    assert.match(reqs[1]?.toolOutput ?? '', /Process exited with code 0[\s\S]*wrote /, `#${issue} write`);
-    assert.match(reqs[2]?.toolOutput ?? '', /Process exited with code 0[\s\S]*feat: /, `#${issue} commit: ${reqs[2]?.toolOutput}`);
-  }
-  assert.ok(ok.server.requests.every((r) => r.match !== null), 'codex made no request the scenario does not know');
-  const spawned = readEvents(ok.repo).filter((e) => e.type === 'agent-spawned');
-  assert.is(spawned.length, 3);
-});
+Landing(
+  'every agent was the real codex: 3 requests each (2 commands, the report), the commands ran and the commits worked in the sandbox',
+  () => {
+    for (const issue of [41, 42, 43]) {
+      const reqs = requestsFor(ok.server, `Issue #${issue}:`);
+      assert.equal(
+        reqs.map((r) => r.step),
+        [0, 1, 2],
+        `#${issue} steps`,
+      );
+      assert.match(reqs[1]?.toolOutput ?? '', /Process exited with code 0[\s\S]*wrote /, `#${issue} write`);
+      assert.match(
+        reqs[2]?.toolOutput ?? '',
+        /Process exited with code 0[\s\S]*feat: /,
+        `#${issue} commit: ${reqs[2]?.toolOutput}`,
+      );
+    }
+    assert.ok(
+      ok.server.requests.every((r) => r.match !== null),
+      'codex made no request the scenario does not know',
+    );
+    const spawned = readEvents(ok.repo).filter((e) => e.type === 'agent-spawned');
+    assert.is(spawned.length, 3);
+  },
+);
 
 Landing('main on origin has every item, each committed by its agent and merged with two parents', async () => {
-  for (const name of ['alpha', 'beta', 'gamma']) assert.is(await git(ok.repo.origin as string, 'show', `main:${name}.txt`), name);
+  for (const name of ['alpha', 'beta', 'gamma'])
+    assert.is(await git(ok.repo.origin as string, 'show', `main:${name}.txt`), name);
   const log = (await git(ok.repo.origin as string, 'log', '--format=%s', 'main')).split('\n');
-  for (const subject of ['feat: alpha (#41)', 'feat: beta (#42)', 'feat: gamma (#43)']) assert.ok(log.includes(subject), `main has "${subject}"`);
-  assert.equal(await assertMergesHaveTwoParents(ok.repo.origin as string, 'main'), ['Merge #41: Alpha', 'Merge #42: Beta', 'Merge #43: Gamma']);
-  for (const issue of [41, 42, 43]) assert.match(await git(ok.repo.origin as string, 'show', `main:plan/backlog/${issue}.md`), /status: done/);
+  for (const subject of ['feat: alpha (#41)', 'feat: beta (#42)', 'feat: gamma (#43)'])
+    assert.ok(log.includes(subject), `main has "${subject}"`);
+  assert.equal(await assertMergesHaveTwoParents(ok.repo.origin as string, 'main'), [
+    'Merge #41: Alpha',
+    'Merge #42: Beta',
+    'Merge #43: Gamma',
+  ]);
+  for (const issue of [41, 42, 43])
+    assert.match(await git(ok.repo.origin as string, 'show', `main:plan/backlog/${issue}.md`), /status: done/);
 });
 
 Landing('state.json: usage from turn.completed, turns, the thread id; no dollar cost', () => {
@@ -162,7 +228,13 @@ Landing('state.json: usage from turn.completed, turns, the thread id; no dollar 
     assert.is(item.attempts, 1);
     const r = item.result;
     // codex sums the usage of the turn's 3 model calls.
-    assert.equal(r.usage, { input_tokens: 3 * u.input_tokens, cached_input_tokens: 3 * u.cached_tokens, cache_write_input_tokens: 0, output_tokens: 3 * u.output_tokens, reasoning_output_tokens: 0 });
+    assert.equal(r.usage, {
+      input_tokens: 3 * u.input_tokens,
+      cached_input_tokens: 3 * u.cached_tokens,
+      cache_write_input_tokens: 0,
+      output_tokens: 3 * u.output_tokens,
+      reasoning_output_tokens: 0,
+    });
     assert.is(r.turns, 3, 'two commands and the message');
     assert.is(r.costUsd, null);
     assert.match(r.sessionId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -193,7 +265,9 @@ Failures.before(async () => {
     match: 'Issue #52:',
     steps: [
       { cmd: "printf 'all talk\\n' > talk.txt" },
-      { text: 'STATUS: COMPLETE\nBRANCH: work/7-52-talker\nFILES_CHANGED:\ntalk.txt\nCOMMITS:\nabc1234 feat: talk\nNOTES: all done, trust me' },
+      {
+        text: 'STATUS: COMPLETE\nBRANCH: work/7-52-talker\nFILES_CHANGED:\ntalk.txt\nCOMMITS:\nabc1234 feat: talk\nNOTES: all done, trust me',
+      },
     ],
   };
   bad.server = await startResponsesServer([
@@ -228,9 +302,18 @@ ${codexDefaults(bad.server.url)}
   bad.repo = await makeRepo({
     plan,
     origin: true,
-    items: [{ issue: 51, title: 'Limited' }, { issue: 52, title: 'Talker' }, { issue: 53, title: 'Worker' }, { issue: 54, title: 'After' }, { issue: 55, title: 'Stuck' }],
+    items: [
+      { issue: 51, title: 'Limited' },
+      { issue: 52, title: 'Talker' },
+      { issue: 53, title: 'Worker' },
+      { issue: 54, title: 'After' },
+      { issue: 55, title: 'Stuck' },
+    ],
   });
-  bad.run = await runCli('run', ['7', '--repo', bad.repo.dir, '--yes'], { env: codexEnv(bad.home), timeoutMs: 100_000 });
+  bad.run = await runCli('run', ['7', '--repo', bad.repo.dir, '--yes'], {
+    env: codexEnv(bad.home),
+    timeoutMs: 100_000,
+  });
 });
 
 Failures.after(async () => {
@@ -250,44 +333,69 @@ Failures('exit 3, naming the failed and the skipped items', () => {
   assert.match(output, /429/, 'the failure names the HTTP status');
 });
 
-Failures('HTTP 429: codex gives up at once (1 request per attempt), failed after the retry with codex\'s message', () => {
-  const st = readStateFile(bad.repo);
-  const limited = st.items['51'];
-  assert.is(limited.status, 'failed');
-  assert.is(limited.attempts, 2, 'one retry, as the plan says');
-  assert.equal(requestsFor(bad.server, 'Issue #51:').map((r) => r.status), [429, 429]);
-  assert.is(limited.failure.includes('codex turn failed: exceeded retry limit, last status: 429 Too Many Requests'), true, limited.failure);
-  assert.is(limited.merge, null);
-  assert.is(st.items['54'].status, 'skipped');
-  assert.match(st.items['54'].skipReason, /#51/);
-  assert.is(st.items['54'].attempts, 0);
-  assert.is(requestsFor(bad.server, 'Issue #54:').length, 0, 'a skipped item never starts an agent');
-});
+Failures(
+  "HTTP 429: codex gives up at once (1 request per attempt), failed after the retry with codex's message",
+  () => {
+    const st = readStateFile(bad.repo);
+    const limited = st.items['51'];
+    assert.is(limited.status, 'failed');
+    assert.is(limited.attempts, 2, 'one retry, as the plan says');
+    assert.equal(
+      requestsFor(bad.server, 'Issue #51:').map((r) => r.status),
+      [429, 429],
+    );
+    assert.is(
+      limited.failure.includes('codex turn failed: exceeded retry limit, last status: 429 Too Many Requests'),
+      true,
+      limited.failure,
+    );
+    assert.is(limited.merge, null);
+    assert.is(st.items['54'].status, 'skipped');
+    assert.match(st.items['54'].skipReason, /#51/);
+    assert.is(st.items['54'].attempts, 0);
+    assert.is(requestsFor(bad.server, 'Issue #54:').length, 0, 'a skipped item never starts an agent');
+  },
+);
 
-Failures('COMPLETE without a commit: failed ("committed nothing"), the uncommitted file reported, never merged', async () => {
-  const st = readStateFile(bad.repo);
-  const talker = st.items['52'];
-  assert.is(talker.status, 'failed');
-  assert.match(talker.failure, /committed nothing/);
-  assert.is(talker.attempts, 2);
-  assert.is(requestsFor(bad.server, 'Issue #52:').length, 4, 'two codex sessions of 2 model calls each');
-  assert.equal(talker.result.commits, []);
-  assert.ok(talker.result.uncommitted.includes('talk.txt'), 'the uncommitted file is reported');
-  assert.is(talker.result.usage.input_tokens, 2 * RESPONSES_USAGE_PER_REQUEST.input_tokens, 'the session still has its usage');
-  assert.not.ok(await gitOk(bad.repo.origin as string, 'cat-file', '-e', 'main:talk.txt'));
-  assert.ok(await gitOk(bad.repo.dir, 'rev-parse', '-q', '--verify', 'refs/heads/work/7-52-talker'), 'the unmerged branch is kept for a human');
-});
+Failures(
+  'COMPLETE without a commit: failed ("committed nothing"), the uncommitted file reported, never merged',
+  async () => {
+    const st = readStateFile(bad.repo);
+    const talker = st.items['52'];
+    assert.is(talker.status, 'failed');
+    assert.match(talker.failure, /committed nothing/);
+    assert.is(talker.attempts, 2);
+    assert.is(requestsFor(bad.server, 'Issue #52:').length, 4, 'two codex sessions of 2 model calls each');
+    assert.equal(talker.result.commits, []);
+    assert.ok(talker.result.uncommitted.includes('talk.txt'), 'the uncommitted file is reported');
+    assert.is(
+      talker.result.usage.input_tokens,
+      2 * RESPONSES_USAGE_PER_REQUEST.input_tokens,
+      'the session still has its usage',
+    );
+    assert.not.ok(await gitOk(bad.repo.origin as string, 'cat-file', '-e', 'main:talk.txt'));
+    assert.ok(
+      await gitOk(bad.repo.dir, 'rev-parse', '-q', '--verify', 'refs/heads/work/7-52-talker'),
+      'the unmerged branch is kept for a human',
+    );
+  },
+);
 
-Failures('nothing listening (codex retries forever): the runner\'s timeout kills the process group, codex included', () => {
-  const st = readStateFile(bad.repo);
-  const stuck = st.items['55'];
-  assert.is(stuck.status, 'failed');
-  assert.is(stuck.attempts, 1);
-  assert.match(stuck.failure, /^timed out after 4s; its process group was killed/);
-  const port = new URL(bad.deadUrl).port;
-  const left = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('codex') && l.includes(`127.0.0.1:${port}/`));
-  assert.equal(left, [], 'no codex process left');
-});
+Failures(
+  "nothing listening (codex retries forever): the runner's timeout kills the process group, codex included",
+  () => {
+    const st = readStateFile(bad.repo);
+    const stuck = st.items['55'];
+    assert.is(stuck.status, 'failed');
+    assert.is(stuck.attempts, 1);
+    assert.match(stuck.failure, /^timed out after 4s; its process group was killed/);
+    const port = new URL(bad.deadUrl).port;
+    const left = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('codex') && l.includes(`127.0.0.1:${port}/`));
+    assert.equal(left, [], 'no codex process left');
+  },
+);
 
 Failures('the rest lands on origin', async () => {
   const st = readStateFile(bad.repo);

@@ -14,21 +14,37 @@ import type { AgentSettings } from '../tasks/lib/plan-types.ts';
 import { git, makeRepo, ROOT } from './support/fixture.ts';
 
 const DIR = path.join(ROOT, 'test', 'fixtures', 'codex');
-const cases = JSON.parse(readFileSync(path.join(DIR, 'cases.json'), 'utf8')) as Record<string, { exitCode: number; stderr: string }>;
+const cases = JSON.parse(readFileSync(path.join(DIR, 'cases.json'), 'utf8')) as Record<
+  string,
+  { exitCode: number; stderr: string }
+>;
 
 /** What the adapter makes of a recorded case. */
 function parsed(name: string) {
   const c = cases[name];
   if (!c) throw new Error(`no case ${name}`);
-  return codexAgent.parse({ stdout: readFileSync(path.join(DIR, `${name}.jsonl`), 'utf8'), stderr: c.stderr, exitCode: c.exitCode });
+  return codexAgent.parse({
+    stdout: readFileSync(path.join(DIR, `${name}.jsonl`), 'utf8'),
+    stderr: c.stderr,
+    exitCode: c.exitCode,
+  });
 }
 
 test('success: the report is the last agent_message, usage from turn.completed, turns = model actions, thread id', () => {
   const o = parsed('success');
   assert.is(o.ok, true, String(o.failure));
   assert.is(o.failure, null);
-  assert.is(o.text, 'Done.\n\nSTATUS: COMPLETE\nBRANCH: work/x\nFILES_CHANGED:\na.txt\nCOMMITS:\nfeat: a\nNOTES: wrote a.txt');
-  assert.equal(o.usage, { input_tokens: 3000, cached_input_tokens: 600, cache_write_input_tokens: 0, output_tokens: 150, reasoning_output_tokens: 0 });
+  assert.is(
+    o.text,
+    'Done.\n\nSTATUS: COMPLETE\nBRANCH: work/x\nFILES_CHANGED:\na.txt\nCOMMITS:\nfeat: a\nNOTES: wrote a.txt',
+  );
+  assert.equal(o.usage, {
+    input_tokens: 3000,
+    cached_input_tokens: 600,
+    cache_write_input_tokens: 0,
+    output_tokens: 150,
+    reasoning_output_tokens: 0,
+  });
   assert.is(o.turns, 3);
   assert.is(o.costUsd, null);
   assert.match(String(o.sessionId), /^[0-9a-f-]{36}$/);
@@ -51,7 +67,7 @@ test('a warning `error` item (unknown model metadata) is not a failure', () => {
   assert.is(o.text, 'STATUS: COMPLETE\nNOTES: nothing to do');
 });
 
-test('HTTP 429: turn.failed → failed with codex\'s message and the exit code', () => {
+test("HTTP 429: turn.failed → failed with codex's message and the exit code", () => {
   const o = parsed('rate-limited');
   assert.is(o.ok, false);
   assert.is(o.failure, 'codex turn failed: exceeded retry limit, last status: 429 Too Many Requests (exit 1)');
@@ -84,7 +100,10 @@ test('a bad flag: exit 2, nothing on stdout → failed with the last stderr line
 
 test('no turn.completed (killed mid-turn), exit 0 anyway, or an empty message: failed', () => {
   const started = '{"type":"thread.started","thread_id":"t"}\n{"type":"turn.started"}\n';
-  assert.match(String(codexAgent.parse({ stdout: started, stderr: '', exitCode: 0 }).failure), /without turn\.completed/);
+  assert.match(
+    String(codexAgent.parse({ stdout: started, stderr: '', exitCode: 0 }).failure),
+    /without turn\.completed/,
+  );
   const killed = codexAgent.parse({ stdout: started, stderr: '', exitCode: 137 });
   assert.match(String(killed.failure), /^exited 137/);
   const silent = `${started}{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}\n`;
@@ -98,10 +117,23 @@ test('no turn.completed (killed mid-turn), exit 0 anyway, or an empty message: f
 // ---------------------------------------------------------------------------------------------------------
 // The command line.
 
-function invocation(worktree: string, settings: Partial<AgentSettings> = {}, prompt = 'You are working on Issue #1: x'): AgentInvocation {
+function invocation(
+  worktree: string,
+  settings: Partial<AgentSettings> = {},
+  prompt = 'You are working on Issue #1: x',
+): AgentInvocation {
   return {
-    role: 'item', issue: 1, title: 'x', wave: 1, milestone: '7', worktree, branch: 'work/7-1-x', prompt, promptFile: '/dev/null',
-    settings: { ...BUILTIN_SETTINGS, agent: 'codex', ...settings }, edits: [],
+    role: 'item',
+    issue: 1,
+    title: 'x',
+    wave: 1,
+    milestone: '7',
+    worktree,
+    branch: 'work/7-1-x',
+    prompt,
+    promptFile: '/dev/null',
+    settings: { ...BUILTIN_SETTINGS, agent: 'codex', ...settings },
+    edits: [],
   };
 }
 
@@ -110,34 +142,72 @@ test('launch: exec --json --ephemeral, the sandbox with both git dirs of a workt
   try {
     await git(repo.dir, 'worktree', 'add', '-q', '-b', 'work/7-1-x', path.join(repo.dir, 'worktrees', '7-1-x'));
     const wt = path.join(repo.dir, 'worktrees', '7-1-x');
-    assert.equal(sandboxArgs(wt), ['-s', 'workspace-write', '--add-dir', path.join(repo.dir, '.git', 'worktrees', '7-1-x'), '--add-dir', path.join(repo.dir, '.git')]);
-    assert.equal(sandboxArgs(repo.dir), ['-s', 'workspace-write', '--add-dir', path.join(repo.dir, '.git')], 'main checkout: one dir');
-    const spec = codexAgent.launch(invocation(wt, { model: 'gpt-5.5', effort: 'high', agentArgs: ['-c', 'model_provider=x'] }), { CODEX_BIN: '/opt/codex' });
+    assert.equal(sandboxArgs(wt), [
+      '-s',
+      'workspace-write',
+      '--add-dir',
+      path.join(repo.dir, '.git', 'worktrees', '7-1-x'),
+      '--add-dir',
+      path.join(repo.dir, '.git'),
+    ]);
+    assert.equal(
+      sandboxArgs(repo.dir),
+      ['-s', 'workspace-write', '--add-dir', path.join(repo.dir, '.git')],
+      'main checkout: one dir',
+    );
+    const spec = codexAgent.launch(
+      invocation(wt, { model: 'gpt-5.5', effort: 'high', agentArgs: ['-c', 'model_provider=x'] }),
+      { CODEX_BIN: '/opt/codex' },
+    );
     assert.is(spec.file, '/opt/codex');
     assert.equal(spec.args, [
-      'exec', '--json', '--ephemeral', '-m', 'gpt-5.5', '-c', 'model_reasoning_effort="high"',
-      '-s', 'workspace-write', '--add-dir', path.join(repo.dir, '.git', 'worktrees', '7-1-x'), '--add-dir', path.join(repo.dir, '.git'),
-      '-c', 'model_provider=x', '--', '-',
+      'exec',
+      '--json',
+      '--ephemeral',
+      '-m',
+      'gpt-5.5',
+      '-c',
+      'model_reasoning_effort="high"',
+      '-s',
+      'workspace-write',
+      '--add-dir',
+      path.join(repo.dir, '.git', 'worktrees', '7-1-x'),
+      '--add-dir',
+      path.join(repo.dir, '.git'),
+      '-c',
+      'model_provider=x',
+      '--',
+      '-',
     ]);
     assert.is(spec.stdinFile, '/dev/null', 'the prompt file is stdin');
     const big = codexAgent.launch(invocation(wt, {}, `You are working on Issue #1: ${'x'.repeat(300_000)}`), {});
-    assert.ok(big.args.every((a) => a.length < 1000), 'a 300 KB prompt is not an argument');
+    assert.ok(
+      big.args.every((a) => a.length < 1000),
+      'a 300 KB prompt is not an argument',
+    );
     assert.is(codexAgent.launch(invocation(wt), {}).file, 'codex', 'PATH when CODEX_BIN is not set');
   } finally {
     repo.cleanup();
   }
 });
 
-test('launch: a sandbox choice in agent-args replaces the adapter\'s (codex refuses -s twice)', () => {
+test("launch: a sandbox choice in agent-args replaces the adapter's (codex refuses -s twice)", () => {
   for (const agentArgs of [
-    ['--dangerously-bypass-approvals-and-sandbox'], ['-s', 'danger-full-access'], ['--sandbox', 'read-only'], ['--sandbox=read-only'],
-    ['-c', 'sandbox_mode="danger-full-access"'], ['--config=sandbox_mode="danger-full-access"'],
+    ['--dangerously-bypass-approvals-and-sandbox'],
+    ['-s', 'danger-full-access'],
+    ['--sandbox', 'read-only'],
+    ['--sandbox=read-only'],
+    ['-c', 'sandbox_mode="danger-full-access"'],
+    ['--config=sandbox_mode="danger-full-access"'],
   ]) {
     const args = codexAgent.launch(invocation('/nonexistent', { model: 'gpt-5.5', agentArgs }), {}).args;
     assert.is(args.filter((a) => a === 'workspace-write' || a === '--add-dir').length, 0, agentArgs.join(' '));
     assert.equal(args.slice(-agentArgs.length - 2, -2), agentArgs);
   }
-  const plain = codexAgent.launch(invocation('/nonexistent', { model: 'gpt-5.5', agentArgs: ['--skip-git-repo-check'] }), {}).args;
+  const plain = codexAgent.launch(
+    invocation('/nonexistent', { model: 'gpt-5.5', agentArgs: ['--skip-git-repo-check'] }),
+    {},
+  ).args;
   assert.ok(plain.includes('workspace-write'), '--skip-git-repo-check is not a sandbox flag');
 });
 

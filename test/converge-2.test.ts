@@ -11,7 +11,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { git, refExists } from './support/fixture.ts';
 import { run, show, step, waitFor } from './support/wave-rig.ts';
-import { assertLanded, BRANCH, integrationDir, itemDir, makeRig, stateOf, stateText, stepsOk, stepTwice } from './support/converge-rig.ts';
+import {
+  assertLanded,
+  BRANCH,
+  integrationDir,
+  itemDir,
+  makeRig,
+  stateOf,
+  stateText,
+  stepsOk,
+  stepTwice,
+} from './support/converge-rig.ts';
 
 const STASH_MESSAGE = 'work-milestone: pre-run main';
 
@@ -21,7 +31,10 @@ test('prepare: a stash made but not recorded is found and recorded (an older one
     // An older stash with our message (a previous milestone's), dated an hour ago.
     writeFileSync(path.join(rig.repo.dir, 'old.txt'), 'old\n');
     const hourAgo = `${Math.floor(Date.now() / 1000) - 3600} +0000`;
-    execFileSync('git', ['stash', 'push', '-q', '-u', '-m', STASH_MESSAGE], { cwd: rig.repo.dir, env: { ...process.env, GIT_COMMITTER_DATE: hourAgo, GIT_AUTHOR_DATE: hourAgo } });
+    execFileSync('git', ['stash', 'push', '-q', '-u', '-m', STASH_MESSAGE], {
+      cwd: rig.repo.dir,
+      env: { ...process.env, GIT_COMMITTER_DATE: hourAgo, GIT_AUTHOR_DATE: hourAgo },
+    });
     const old = await git(rig.repo.dir, 'rev-parse', 'stash@{0}');
     // The user's work in progress; validate, then the stash prepare would make, but no record of it (a crash).
     writeFileSync(path.join(rig.repo.dir, 'README.md'), '# test repo\nlocal edit\n');
@@ -38,7 +51,11 @@ test('prepare: a stash made but not recorded is found and recorded (an older one
     assert.is(prep.kind, 'stashed');
     assert.is(prep.sha, ours);
     assert.is(prep.branch, 'main');
-    assert.equal((await git(rig.repo.dir, 'stash', 'list', '--format=%H')).split('\n'), [ours, old], 'both stashes kept');
+    assert.equal(
+      (await git(rig.repo.dir, 'stash', 'list', '--format=%H')).split('\n'),
+      [ours, old],
+      'both stashes kept',
+    );
     const again = await step(rig.repo, 'prepare', [], rig.env);
     assert.is(again.code, 0, show(again));
     assert.equal(stateOf(rig.repo).prepare, prep);
@@ -68,7 +85,10 @@ test('branch: created with its integration worktree but not recorded → resumed
     const recorded = stateOf(rig.repo).branch;
     assert.equal([recorded.name, recorded.base, recorded.worktree], [BRANCH, main, integrationDir(rig.repo)]);
     assert.is(await git(integrationDir(rig.repo), 'symbolic-ref', '--short', 'HEAD'), BRANCH);
-    assert.match(readFileSync(path.join(rig.repo.dir, '.git', 'info', 'exclude'), 'utf8'), /^\.claude\/kage-bunshin\.lock$/m);
+    assert.match(
+      readFileSync(path.join(rig.repo.dir, '.git', 'info', 'exclude'), 'utf8'),
+      /^\.claude\/kage-bunshin\.lock$/m,
+    );
     assert.is(await git(rig.repo.dir, 'status', '--porcelain', '--untracked-files=all'), '');
 
     const landed = await run(rig.repo, [], rig.env);
@@ -96,7 +116,10 @@ test("branch: the user's own branch of that name, without our worktree → exit 
 
     const refused = await step(rig.repo, 'branch', [], rig.env);
     assert.is(refused.code, 2, show(refused));
-    assert.match(refused.stderr, `branch ${BRANCH} already exists and milestone 7 has no state; pass --adopt to continue on it, or delete it`);
+    assert.match(
+      refused.stderr,
+      `branch ${BRANCH} already exists and milestone 7 has no state; pass --adopt to continue on it, or delete it`,
+    );
     assert.is(stateOf(rig.repo).branch, null);
     assert.not.ok(existsSync(integrationDir(rig.repo)), 'a worktree was made for a branch not ours');
     assert.is(await git(rig.repo.dir, 'rev-parse', BRANCH), userTip);
@@ -104,22 +127,32 @@ test("branch: the user's own branch of that name, without our worktree → exit 
     const adopted = await step(rig.repo, 'branch', ['--adopt'], rig.env);
     assert.is(adopted.code, 0, show(adopted));
     assert.is(stateOf(rig.repo).branch.base, main);
-    assert.is(await git(integrationDir(rig.repo), 'rev-parse', 'HEAD'), userTip, 'the adopted branch keeps its commits');
+    assert.is(
+      await git(integrationDir(rig.repo), 'rev-parse', 'HEAD'),
+      userTip,
+      'the adopted branch keeps its commits',
+    );
   } finally {
     rig.cleanup();
   }
 });
 
 test('every step twice in a row (validate … complete, origin): the second is a no-op; complete after a landing cleans up and writes report.md', async () => {
-  const rig = await makeRig({ origin: true, top: 'quality-gates:\n  post-merge: ["test -f item-1.txt -a -f item-2.txt"]' });
+  const rig = await makeRig({
+    origin: true,
+    top: 'quality-gates:\n  post-merge: ["test -f item-1.txt -a -f item-2.txt"]',
+  });
   const wave = ['--wave', '1'];
   const report = path.join(rig.repo.stateDir, 'report.md');
   try {
     for (const name of ['validate', 'prepare', 'branch', 'fetch']) await stepTwice(rig, name);
     await stepTwice(rig, 'worktrees', wave);
     const exits = [1, 2].map((i) => path.join(rig.repo.stateDir, 'items', String(i), 'item-1.exit'));
-    await stepTwice(rig, 'spawn', wave, { settle: () => waitFor('both agents to end', () => exits.every((f) => existsSync(f))) });
-    for (const name of ['wait', 'merge', 'relay', 'gates']) await stepTwice(rig, name, ['wait', 'merge', 'relay'].includes(name) ? wave : []);
+    await stepTwice(rig, 'spawn', wave, {
+      settle: () => waitFor('both agents to end', () => exits.every((f) => existsSync(f))),
+    });
+    for (const name of ['wait', 'merge', 'relay', 'gates'])
+      await stepTwice(rig, name, ['wait', 'merge', 'relay'].includes(name) ? wave : []);
     await stepTwice(rig, 'land');
 
     // Landed, complete not run: main has the milestone (and origin too); the worktrees and branches are still there.
@@ -136,7 +169,9 @@ test('every step twice in a row (validate … complete, origin): the second is a
     const text = readFileSync(report, 'utf8');
     assert.match(text, '#1');
     assert.match(text, '#2');
-    const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+    const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain'))
+      .split('\n')
+      .filter((l) => l.startsWith('worktree '));
     assert.equal(worktrees, [`worktree ${rig.repo.dir}`]);
     assert.not.ok(await refExists(rig.repo.dir, `refs/heads/${BRANCH}`));
     assert.is(await git(rig.repo.dir, 'branch', '--list', 'work/*'), '');

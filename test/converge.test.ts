@@ -11,7 +11,18 @@ import * as assert from 'uvu/assert';
 import { git, gitOk, readEvents, runCli } from './support/fixture.ts';
 import { run, show, step } from './support/wave-rig.ts';
 import {
-  assertLanded, BRANCH, deadPid, editState, integrationDir, itemBranch, itemDir, itemMerges, makeRig, stateOf, stepsOk, TO_WORKTREES,
+  assertLanded,
+  BRANCH,
+  deadPid,
+  editState,
+  integrationDir,
+  itemBranch,
+  itemDir,
+  itemMerges,
+  makeRig,
+  stateOf,
+  stepsOk,
+  TO_WORKTREES,
 } from './support/converge-rig.ts';
 
 const LOCK = path.join('.claude', 'kage-bunshin.lock');
@@ -46,10 +57,16 @@ test('worktrees: a worktree without its lock file gets the lock and is reused; a
       // The base recorded for the item is kept (not moved to the early commit).
       assert.is(stateOf(rig.repo).items[String(issue)].base, before[String(issue)].base);
     }
-    assert.is(readFileSync(path.join(admin1, 'wm-test-marker'), 'utf8'), 'kept\n', '#1 worktree was added again instead of reused');
+    assert.is(
+      readFileSync(path.join(admin1, 'wm-test-marker'), 'utf8'),
+      'kept\n',
+      '#1 worktree was added again instead of reused',
+    );
     assert.is(await git(itemDir(rig.repo, 2), 'rev-parse', 'HEAD'), early, '#2 lost the commit of its branch');
     assert.is(await git(rig.repo.dir, 'rev-parse', itemBranch(2)), early);
-    const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+    const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain'))
+      .split('\n')
+      .filter((l) => l.startsWith('worktree '));
     assert.is(worktrees.length, 4, worktrees.join('\n'));
     assert.equal(rig.starts(), [], 'worktrees started an agent');
 
@@ -82,7 +99,10 @@ test('merge: a merge left in progress in the integration worktree (MERGE_HEAD) â
       assert.is(m.parents, 2, `${m.subject} has ${m.parents} parents`);
       const issue = m.subject[7] as string;
       assert.is(state.items[issue].merge.sha, m.sha);
-      assert.is((await git(rig.repo.dir, 'rev-parse', `${m.sha}^2`)), await git(rig.repo.dir, 'rev-parse', itemBranch(Number(issue))));
+      assert.is(
+        await git(rig.repo.dir, 'rev-parse', `${m.sha}^2`),
+        await git(rig.repo.dir, 'rev-parse', itemBranch(Number(issue))),
+      );
     }
     // The first merge sits on the integration HEAD of before: nothing of the half-done merge was kept.
     assert.is(await git(rig.repo.dir, 'rev-list', '--count', `${headBefore}..${BRANCH_REF}`), '4');
@@ -114,12 +134,17 @@ test('merge: merges committed but not recorded in state â†’ recorded from git, n
     const items = stateOf(rig.repo).items;
     assert.is(items['1'].merge.sha, shas[1]);
     assert.is(items['2'].merge.sha, shas[2]);
-    const found = readEvents(rig.repo).slice(eventsBefore).filter((e) => e.type === 'merge');
+    const found = readEvents(rig.repo)
+      .slice(eventsBefore)
+      .filter((e) => e.type === 'merge');
     assert.equal(found.map((e) => [e.issue, e.sha, e.note]).sort(), [
       [1, shas[1], 'found merged after a restart'],
       [2, shas[2], 'found merged after a restart'],
     ]);
-    assert.equal((await itemMerges(rig.repo, BRANCH_REF)).map((m) => m.subject).sort(), ['Merge #1: One', 'Merge #2: Two']);
+    assert.equal((await itemMerges(rig.repo, BRANCH_REF)).map((m) => m.subject).sort(), [
+      'Merge #1: One',
+      'Merge #2: Two',
+    ]);
 
     const landed = await run(rig.repo, [], rig.env);
     await assertLanded(rig, landed);
@@ -144,7 +169,10 @@ test('wait: a result on disk but not in state (dead pid) is judged from its file
     mkdirSync(items1, { recursive: true });
     writeFileSync(path.join(items1, 'prompt-1.md'), 'the prompt\n');
     writeFileSync(path.join(items1, 'item-1.pid'), `${pid}\n`);
-    writeFileSync(path.join(items1, 'item-1.stdout'), `STATUS: COMPLETE\nBRANCH: ${itemBranch(1)}\nFILES_CHANGED:\nitem-1.txt\nNOTES: wrote item-1.txt\n`);
+    writeFileSync(
+      path.join(items1, 'item-1.stdout'),
+      `STATUS: COMPLETE\nBRANCH: ${itemBranch(1)}\nFILES_CHANGED:\nitem-1.txt\nNOTES: wrote item-1.txt\n`,
+    );
     writeFileSync(path.join(items1, 'item-1.stderr'), '');
     writeFileSync(path.join(items1, 'item-1.exit'), '0\n');
     // #2: the attempt was recorded, then the runner died before its process started (no pid file, no process).
@@ -152,7 +180,11 @@ test('wait: a result on disk but not in state (dead pid) is judged from its file
     writeFileSync(path.join(items2, 'prompt-1.md'), 'a prompt never used\n');
     const startedAt = new Date(Date.now() - 5000).toISOString();
     editState(rig.repo, (s) => {
-      Object.assign(s.items['1'], { status: 'in-progress', attempts: 1, process: { pid, startTime: '1', startedAt, attempt: 1, timeoutMs: 30_000 } });
+      Object.assign(s.items['1'], {
+        status: 'in-progress',
+        attempts: 1,
+        process: { pid, startTime: '1', startedAt, attempt: 1, timeoutMs: 30_000 },
+      });
       Object.assign(s.items['2'], { status: 'in-progress', attempts: 1, process: null });
     });
 
@@ -160,7 +192,10 @@ test('wait: a result on disk but not in state (dead pid) is judged from its file
     assert.is(r.code, 0, show(r));
     assert.equal(rig.starts(), ['2'], 'only #2 was started, once');
     const spawned = readEvents(rig.repo).filter((e) => e.type === 'agent-spawned');
-    assert.equal(spawned.map((e) => [e.issue, e.attempt]), [[2, 1]]);
+    assert.equal(
+      spawned.map((e) => [e.issue, e.attempt]),
+      [[2, 1]],
+    );
     const items = stateOf(rig.repo).items;
     assert.is(items['1'].status, 'complete', JSON.stringify(items['1']));
     assert.is(items['1'].attempts, 1);
@@ -200,8 +235,14 @@ test('land: main merged locally but not pushed (--no-push), then run without it 
     assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main merged again');
     assert.is(stateOf(rig.repo).land.pushed, true);
     const events = readEvents(rig.repo).slice(eventsBefore);
-    assert.equal(events.filter((e) => e.type === 'step-done').map((e) => e.node), ['land']);
-    assert.equal(events.filter((e) => e.type === 'land').map((e) => [e.phase, e.sha]), [['pushed', main]]);
+    assert.equal(
+      events.filter((e) => e.type === 'step-done').map((e) => e.node),
+      ['land'],
+    );
+    assert.equal(
+      events.filter((e) => e.type === 'land').map((e) => [e.phase, e.sha]),
+      [['pushed', main]],
+    );
     assert.equal(rig.starts(), ['1', '2']);
   } finally {
     rig.cleanup();

@@ -98,10 +98,16 @@ async function assertConverged(c: Case, reference: string, label: string): Promi
   assert.is(await git(c.repo.origin as string, 'rev-parse', 'main^{tree}'), reference, `${label}: origin has it`);
   const starts = readFileSync(c.counter, 'utf8').split('\n').filter(Boolean).sort();
   assert.equal(starts, ['1', '2', '3', '4'], `${label}: each agent started exactly once`);
-  const worktrees = (await git(c.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+  const worktrees = (await git(c.repo.dir, 'worktree', 'list', '--porcelain'))
+    .split('\n')
+    .filter((l) => l.startsWith('worktree '));
   assert.is(worktrees.length, 1, `${label}: no worktree left`);
   assert.not.ok(existsSync(path.join(c.repo.stateDir, 'run.lock')), `${label}: no lock left`);
-  assert.is((await git(c.repo.dir, 'branch', '--list', 'work/*', 'milestone/*')).trim(), '', `${label}: no item or integration branch left`);
+  assert.is(
+    (await git(c.repo.dir, 'branch', '--list', 'work/*', 'milestone/*')).trim(),
+    '',
+    `${label}: no item or integration branch left`,
+  );
   assert.match(await git(c.repo.dir, 'stash', 'list'), /work-milestone: pre-run main/, `${label}: the stash is kept`);
 }
 
@@ -115,7 +121,10 @@ test('reference run lands', async () => {
     assert.is(r.code, 0, r.stderr);
     reference = await mainTree(c);
     assert.match(await git(c.repo.dir, 'show', 'main:CHANGELOG.md'), /- change 1\n- change 2/);
-    const events = readFileSync(path.join(c.repo.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; node?: string });
+    const events = readFileSync(path.join(c.repo.stateDir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; node?: string });
     points = events.filter((e) => e.type === 'step-done' || e.type === 'step-skip').map((e) => e.node as string);
     assert.ok(points.includes('merge@1') && points.includes('land') && points.includes('complete'), points.join(' '));
   } finally {

@@ -16,7 +16,14 @@ async function assertLandedDemo(root: string): Promise<string> {
   assert.is(await git(repo, 'symbolic-ref', '--short', 'HEAD'), 'main');
   assert.is(await git(repo, 'status', '--porcelain'), '', 'the checkout is clean');
   const show = (file: string) => git(repo, 'show', `main:${file}`);
-  for (const file of ['src/multiply.js', 'test/multiply.test.js', 'src/cli.js', 'test/cli.test.js', 'src/divide.js', 'test/divide.test.js']) {
+  for (const file of [
+    'src/multiply.js',
+    'test/multiply.test.js',
+    'src/cli.js',
+    'test/cli.test.js',
+    'src/divide.js',
+    'test/divide.test.js',
+  ]) {
     assert.ok(await gitOk(repo, 'cat-file', '-e', `main:${file}`), `main has ${file}`);
   }
   assert.match(await show('src/divide.js'), 'RangeError');
@@ -29,10 +36,18 @@ async function assertLandedDemo(root: string): Promise<string> {
   assert.is(subject, 'Merge milestone 1: Calculator v1.1');
   assert.is((await parentsOf(repo, 'main')).length, 2);
   const merges = (await git(repo, 'log', '--format=%s', '--grep', '^Merge #', 'main')).split('\n').sort();
-  assert.equal(merges, ['Merge #1: Multiply', 'Merge #2: Command-line interface', 'Merge #3: Divide, with a zero check', 'Merge #4: Document the API']);
+  assert.equal(merges, [
+    'Merge #1: Multiply',
+    'Merge #2: Command-line interface',
+    'Merge #3: Divide, with a zero check',
+    'Merge #4: Document the API',
+  ]);
   for (const issue of [1, 2, 3, 4]) assert.match(await show(`plan/backlog/${issue}.md`), /status: done/);
   // Cleaned up: one worktree (the checkout), no item or integration branches.
-  assert.is((await git(repo, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length, 1);
+  assert.is(
+    (await git(repo, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length,
+    1,
+  );
   assert.is(await git(repo, 'branch', '--list', 'work/*', 'milestone/*'), '');
   // The landed code works.
   const cli = await git(repo, 'show', 'main:src/cli.js');

@@ -9,8 +9,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import {
-  git, makeRepo, parentsOf, readEvents, readStateFile, runCli, runSteps, snapshotRepo, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
+  git,
+  makeRepo,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  runCli,
+  runSteps,
+  snapshotRepo,
+  tempDir,
+  writeAgent,
+  type AgentScript,
+  type CliResult,
+  type TestRepo,
 } from './support/fixture.ts';
 
 const ITEMS = [
@@ -48,7 +59,9 @@ async function rig(waves: string, items: typeof ITEMS): Promise<Rig> {
   const plan = `milestone: {number: 7, title: "Full run"}\nwaves:\n${waves}\n${GATES}\ndefaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}}\n`;
   const repo = await makeRepo({ plan, items, origin: true });
   return {
-    repo, agent, tools,
+    repo,
+    agent,
+    tools,
     cleanup: () => {
       repo.cleanup();
       rmSync(tools, { recursive: true, force: true });
@@ -74,7 +87,10 @@ const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
 
 /** Commits on the first-parent line of `rev` in `dir`: `<sha> <parent count> <subject>`. */
-async function firstParentLine(dir: string, rev: string): Promise<Array<{ sha: string; parents: number; subject: string }>> {
+async function firstParentLine(
+  dir: string,
+  rev: string,
+): Promise<Array<{ sha: string; parents: number; subject: string }>> {
   const log = await git(dir, 'log', '--first-parent', '--format=%H%x09%P%x09%s', rev);
   return log.split('\n').map((l) => {
     const [sha = '', parents = '', subject = ''] = l.split('\t');
@@ -84,11 +100,16 @@ async function firstParentLine(dir: string, rev: string): Promise<Array<{ sha: s
 
 /** Nothing of the run is left in the repository: one worktree, no lock, no work/* or milestone/* branch. */
 async function assertNothingLeft(r: Rig): Promise<void> {
-  const worktrees = (await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+  const worktrees = (await git(r.repo.dir, 'worktree', 'list', '--porcelain'))
+    .split('\n')
+    .filter((l) => l.startsWith('worktree '));
   assert.equal(worktrees, [`worktree ${r.repo.dir}`]);
   assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees')), 'worktrees/ removed');
   assert.not.ok(existsSync(path.join(r.repo.stateDir, 'run.lock')), 'run.lock released');
-  assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/work', 'refs/heads/milestone'), '');
+  assert.is(
+    await git(r.repo.dir, 'for-each-ref', '--format=%(refname)', 'refs/heads/work', 'refs/heads/milestone'),
+    '',
+  );
   assert.is(await git(r.repo.dir, 'status', '--porcelain', '--untracked-files=all'), '');
 }
 
@@ -102,12 +123,23 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
     const origin = r.repo.origin as string;
 
     // Every item's change is on origin's main; Gamma saw Alpha's work.
-    for (const [file, text] of [['a.txt', 'alpha'], ['b.txt', 'beta'], ['gamma.txt', 'alpha'], ['d.txt', 'delta']]) {
+    for (const [file, text] of [
+      ['a.txt', 'alpha'],
+      ['b.txt', 'beta'],
+      ['gamma.txt', 'alpha'],
+      ['d.txt', 'delta'],
+    ]) {
       assert.is(await git(origin, 'show', `main:${file}`), text, file);
     }
     // One --no-ff merge of integration on main's first-parent line, on top of the old main.
     const line = await firstParentLine(origin, 'main');
-    assert.equal(line.map((c) => [c.parents, c.subject]), [[2, 'Merge milestone 7: Full run'], [0, 'initial']]);
+    assert.equal(
+      line.map((c) => [c.parents, c.subject]),
+      [
+        [2, 'Merge milestone 7: Full run'],
+        [0, 'initial'],
+      ],
+    );
     assert.equal(await parentsOf(origin, 'main'), [initial, state.land.integration]);
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), await git(origin, 'rev-parse', 'main'));
     assert.ok(state.land.pushed);
@@ -118,7 +150,9 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
       const st = state.items[String(item.issue)];
       assert.is(st.status, 'complete');
       assert.is(st.merge.kind, 'clean');
-      const front = parseYaml((await git(origin, 'show', `main:plan/backlog/${item.issue}.md`)).split('---\n')[1] ?? '');
+      const front = parseYaml(
+        (await git(origin, 'show', `main:plan/backlog/${item.issue}.md`)).split('---\n')[1] ?? '',
+      );
       assert.is(front.status, 'done', `#${item.issue} done on main`);
     }
     await assertNothingLeft(r);
@@ -126,7 +160,11 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
 
     const report = readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8');
     assert.match(report, /^# Milestone 7: Full run/);
-    for (const item of ITEMS) assert.match(report, new RegExp(`\\| ${item.issue <= 2 ? 1 : 2} \\| #${item.issue} ${item.title} \\| complete \\| clean \\|`));
+    for (const item of ITEMS)
+      assert.match(
+        report,
+        new RegExp(`\\| ${item.issue <= 2 ? 1 : 2} \\| #${item.issue} ${item.title} \\| complete \\| clean \\|`),
+      );
     assert.match(report, /pre-merge `readme`: exit 0/);
     assert.match(report, /post-merge `no-markers`: exit 0/);
     assert.match(report, /pushed to origin/);
@@ -140,7 +178,21 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
     const later = readEvents(r.repo).slice(events);
     assert.equal([...new Set(later.map((e) => e.type))].sort(), ['run-end', 'run-start', 'step-skip']);
     const skipped = later.filter((e) => e.type === 'step-skip').map((e) => e.node);
-    for (const node of ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1', 'wait@1', 'merge@1', 'relay@1', 'merge@2', 'relay@2', 'gates', 'land', 'complete']) {
+    for (const node of [
+      'validate',
+      'prepare',
+      'branch',
+      'fetch',
+      'worktrees@1',
+      'wait@1',
+      'merge@1',
+      'relay@1',
+      'merge@2',
+      'relay@2',
+      'gates',
+      'land',
+      'complete',
+    ]) {
       assert.ok(skipped.includes(node), `${node} skipped (${skipped.join(' ')})`);
     }
     assert.equal([await snapshotRepo(r.repo.dir), await git(origin, 'for-each-ref')], before);
@@ -154,7 +206,17 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
 test('main moved during the run (origin/main pushed by someone else, local main committed): merged in, gates again, landed', async () => {
   const r = await rig(ONE_WAVE, ITEMS.slice(0, 2));
   try {
-    const steps = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch'], ['worktrees', '--wave', '1'], ['wait', '--wave', '1'], ['merge', '--wave', '1'], ['relay', '--wave', '1'], ['gates']]);
+    const steps = await runSteps(r.repo, [
+      ['validate'],
+      ['prepare'],
+      ['branch'],
+      ['fetch'],
+      ['worktrees', '--wave', '1'],
+      ['wait', '--wave', '1'],
+      ['merge', '--wave', '1'],
+      ['relay', '--wave', '1'],
+      ['gates'],
+    ]);
     assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(output).join('\n'));
     const greenBefore = readStateFile(r.repo).gates.sha;
 
@@ -173,18 +235,42 @@ test('main moved during the run (origin/main pushed by someone else, local main 
     const result = await run(r);
     assert.is(result.code, 0, output(result));
     const origin = r.repo.origin as string;
-    for (const file of ['a.txt', 'b.txt', 'upstream.txt', 'local.txt']) assert.ok(await git(origin, 'cat-file', '-e', `main:${file}`).then(() => true, () => false), file);
+    for (const file of ['a.txt', 'b.txt', 'upstream.txt', 'local.txt'])
+      assert.ok(
+        await git(origin, 'cat-file', '-e', `main:${file}`).then(
+          () => true,
+          () => false,
+        ),
+        file,
+      );
     assert.equal(await parentsOf(origin, 'main'), [local, readStateFile(r.repo).land.integration]);
-    assert.ok(await git(origin, 'merge-base', '--is-ancestor', upstream, 'main').then(() => true, () => false));
+    assert.ok(
+      await git(origin, 'merge-base', '--is-ancestor', upstream, 'main').then(
+        () => true,
+        () => false,
+      ),
+    );
     const subjects = (await git(origin, 'log', '--merges', '--format=%s', 'main^2')).split('\n');
     assert.ok(subjects.includes('Merge main into milestone/7-full-run'), subjects.join('\n'));
     assert.ok(subjects.includes('Merge origin/main into milestone/7-full-run'), subjects.join('\n'));
     // The gates ran again, green, on an integration commit that has both outside changes.
     const green = readStateFile(r.repo).gates.sha;
     assert.is.not(green, greenBefore);
-    for (const file of ['upstream.txt', 'local.txt']) assert.ok(await git(r.repo.dir, 'cat-file', '-e', `${green}:${file}`).then(() => true, () => false));
+    for (const file of ['upstream.txt', 'local.txt'])
+      assert.ok(
+        await git(r.repo.dir, 'cat-file', '-e', `${green}:${file}`).then(
+          () => true,
+          () => false,
+        ),
+      );
     const regated = readEvents(r.repo).filter((e) => e.type === 'gate' && e.sha === green);
-    assert.equal(regated.map((e) => [e.name, e.exitCode]), [['readme', 0], ['no-markers', 0]]);
+    assert.equal(
+      regated.map((e) => [e.name, e.exitCode]),
+      [
+        ['readme', 0],
+        ['no-markers', 0],
+      ],
+    );
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), await git(origin, 'rev-parse', 'main'));
     await assertNothingLeft(r);
   } finally {
@@ -205,7 +291,9 @@ test('a prepare stash: complete prints the reminder, and the stash is still ther
     const reminder = `Auto-stash ref ${prep.sha} pending; run 'git stash pop ${prep.sha}' to restore.`;
     assert.ok(result.stderr.split('\n').includes(reminder), result.stderr);
     assert.ok(readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8').includes(reminder));
-    assert.equal((await git(r.repo.dir, 'stash', 'list', '--format=%H %gs')).split('\n'), [`${prep.sha} On main: work-milestone: pre-run main`]);
+    assert.equal((await git(r.repo.dir, 'stash', 'list', '--format=%H %gs')).split('\n'), [
+      `${prep.sha} On main: work-milestone: pre-run main`,
+    ]);
     assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha', 'landed under the stash');
     // The recorded sha is the stash: applying it brings the user's work back, tracked and untracked.
     // (`git stash pop <sha>`, as the reminder says, is refused by git 2.39: "is not a stash reference".)

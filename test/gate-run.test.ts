@@ -79,7 +79,13 @@ test('compiler errors; counts of zero and passing lines are not reasons', () => 
     '✔ parses (1ms)',
     'done in 2s',
   ].join('\n');
-  assert.is(explainGateLog(log), ["src/a.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'.", 'src/b.ts:2:14 - error TS2322: Type number is not assignable to type string.'].join('\n'));
+  assert.is(
+    explainGateLog(log),
+    [
+      "src/a.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'.",
+      'src/b.ts:2:14 - error TS2322: Type number is not assignable to type string.',
+    ].join('\n'),
+  );
 });
 
 test('one frame per stack, the first outside node and dependencies; uvu and shell failures', () => {
@@ -92,7 +98,15 @@ test('one frame per stack, the first outside node and dependencies; uvu and shel
     '    at run (/repo/test/helpers.js:20:5)',
     'sh: 1: eslint: not found',
   ].join('\n');
-  assert.is(explainGateLog(log), ['✘ adds (2ms)', 'AssertionError: Expected 5 but got 4', '    at add (/repo/test/add.test.js:7:3)', 'sh: 1: eslint: not found'].join('\n'));
+  assert.is(
+    explainGateLog(log),
+    [
+      '✘ adds (2ms)',
+      'AssertionError: Expected 5 but got 4',
+      '    at add (/repo/test/add.test.js:7:3)',
+      'sh: 1: eslint: not found',
+    ].join('\n'),
+  );
 });
 
 test('nothing that looks like a reason: the last lines; colours and progress rewrites are cleaned', () => {
@@ -118,7 +132,10 @@ test('explainGateFailure reads only the end of the log (256 KiB); an unreadable 
   const dir = tempDir('wm-gate-log-');
   try {
     const log = path.join(dir, 'gate.log');
-    writeFileSync(log, `Error: far back at the start\n${'.'.repeat(300 * 1024)}\nbuild step\nAssertionError: near the end\n`);
+    writeFileSync(
+      log,
+      `Error: far back at the start\n${'.'.repeat(300 * 1024)}\nbuild step\nAssertionError: near the end\n`,
+    );
     const result: GateResult = { name: 'test', phase: 'post-merge', exitCode: 1, durationMs: 5, log };
     assert.is(explainGateFailure(result), 'AssertionError: near the end');
     writeFileSync(log, 'compiling\nlinking\n');

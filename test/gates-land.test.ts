@@ -25,25 +25,41 @@ type Rig = AgentRig;
 
 /** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
 function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
-  return makeAgentRig({ title: 'Gates and land', items: ITEMS.slice(0, opts.count ?? 1), body: opts.body, gates: opts.gates, defaults: opts.defaults, origin: true });
+  return makeAgentRig({
+    title: 'Gates and land',
+    items: ITEMS.slice(0, opts.count ?? 1),
+    body: opts.body,
+    gates: opts.gates,
+    defaults: opts.defaults,
+    origin: true,
+  });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
 const originMain = (r: Rig) => git(r.repo.origin as string, 'rev-parse', 'main');
-const originFiles = async (r: Rig) => (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');
+const originFiles = async (r: Rig) =>
+  (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');
 const gateEvents = (r: Rig, name: string) => readEvents(r.repo).filter((e) => e.type === 'gate' && e.name === name);
-const ancestor = (dir: string, a: string, b: string) => git(dir, 'merge-base', '--is-ancestor', a, b).then(() => true, () => false);
+const ancestor = (dir: string, a: string, b: string) =>
+  git(dir, 'merge-base', '--is-ancestor', a, b).then(
+    () => true,
+    () => false,
+  );
 
 /** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
 const NO_CLASH = 'pre-merge: [{name: no-clash, run: "! (test -f a.txt && test -f b.txt)"}]';
 
 test('red pre-merge gate after a clean merge: integration rolled back, fix agent in the item worktree, still red → escalated; main never red', async () => {
-  const r = await rig({ count: 2, gates: NO_CLASH, body: `${ITEM_AGENT}
+  const r = await rig({
+    count: 2,
+    gates: NO_CLASH,
+    body: `${ITEM_AGENT}
 case "$WM_ROLE:$WM_ISSUE" in
 fix:2) grep -q no-clash "$WM_PROMPT_FILE"; echo tried >> tried.txt; commit "try a fix"; report COMPLETE "tried";;
 fix:*) exit 9;;
-esac` });
+esac`,
+  });
   try {
     const result = await run(r);
     assert.is(result.code, 3, output(result));
@@ -57,7 +73,11 @@ esac` });
     assert.is(beta.merge.kind, 'clean', 'the class of the merge that was tried');
     // Two tries, both red (then green once, in the gates step on integration HEAD); neither red merge is on main.
     const events = gateEvents(r, 'no-clash');
-    assert.equal(events.map((e) => e.exitCode), [1, 1, 0], JSON.stringify(events));
+    assert.equal(
+      events.map((e) => e.exitCode),
+      [1, 1, 0],
+      JSON.stringify(events),
+    );
     const red = events.slice(0, 2);
     for (const e of red) {
       assert.is(e.exitCode, 1);
@@ -67,7 +87,11 @@ esac` });
     }
     const followUp = beta.merge.followUp;
     const added = await git(r.repo.dir, 'log', '--format=%H', '-1', 'main', '--', `plan/backlog/${followUp}.md`);
-    assert.equal(await parentsOf(r.repo.dir, added), [alpha.sha], 'the escalation was committed on the rolled-back integration');
+    assert.equal(
+      await parentsOf(r.repo.dir, added),
+      [alpha.sha],
+      'the escalation was committed on the rolled-back integration',
+    );
     // The fix agent ran once, role fix, in Beta's worktree, and its commit is on Beta's kept branch.
     const fixes = r.agent.calls().filter((c) => c.role === 'fix');
     assert.equal(fixes, [{ role: 'fix', issue: '2', cwd: path.join(r.repo.dir, 'worktrees', '7-2-beta') }]);
@@ -83,10 +107,14 @@ esac` });
 });
 
 test('red pre-merge gate fixed by the fix agent in the item worktree → merged on the second try', async () => {
-  const r = await rig({ count: 2, gates: NO_CLASH, body: `${ITEM_AGENT}
+  const r = await rig({
+    count: 2,
+    gates: NO_CLASH,
+    body: `${ITEM_AGENT}
 case "$WM_ROLE:$WM_ISSUE" in
 fix:2) git mv b.txt b2.txt; commit "rename b.txt"; report COMPLETE "renamed";;
-esac` });
+esac`,
+  });
   try {
     const result = await run(r);
     assert.is(result.code, 0, output(result));
@@ -95,7 +123,10 @@ esac` });
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', beta.merge.sha), 'Merge #2: Beta');
     // Red on the first try, green on the requeued merge, green again in the gates step.
     const events = gateEvents(r, 'no-clash');
-    assert.equal(events.map((e) => e.exitCode), [1, 0, 0]);
+    assert.equal(
+      events.map((e) => e.exitCode),
+      [1, 0, 0],
+    );
     assert.is(events[1].sha, beta.merge.sha);
     const files = await originFiles(r);
     assert.ok(files.includes('a.txt') && files.includes('b2.txt') && !files.includes('b.txt'), files.join(' '));
@@ -105,26 +136,44 @@ esac` });
 });
 
 test('post-merge gate red, fixed by the fix agent on its second call → lands', async () => {
-  const r = await rig({ gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]', body: `${ITEM_AGENT}
+  const r = await rig({
+    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
+    body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
   n=$(count fix)
   if [ "$n" = 2 ]; then echo ok > fixed.txt; commit "fix the gate"; fi
   report COMPLETE "call $n"
-fi` });
+fi`,
+  });
   try {
     const before = await originMain(r);
     const result = await run(r);
     assert.is(result.code, 0, output(result));
     assert.is(readFileSync(path.join(r.tools, 'count-fix'), 'utf8').trim(), '2');
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
-    assert.equal(r.agent.calls().filter((c) => c.role === 'fix').map((c) => c.cwd), [integration, integration]);
+    assert.equal(
+      r.agent
+        .calls()
+        .filter((c) => c.role === 'fix')
+        .map((c) => c.cwd),
+      [integration, integration],
+    );
     const state = readStateFile(r.repo);
     assert.is(state.gates.fixAttempts, 2);
-    assert.equal(state.gates.results.map((g: any) => [g.name, g.exitCode]), [['needs-fix', 0]]);
-    assert.equal(gateEvents(r, 'needs-fix').map((e) => e.exitCode), [1, 1, 0]);
+    assert.equal(
+      state.gates.results.map((g: any) => [g.name, g.exitCode]),
+      [['needs-fix', 0]],
+    );
+    assert.equal(
+      gateEvents(r, 'needs-fix').map((e) => e.exitCode),
+      [1, 1, 0],
+    );
     assert.ok((await originFiles(r)).includes('fixed.txt'));
     assert.ok(await ancestor(r.repo.dir, before, await originMain(r)));
-    assert.match(await git(r.repo.origin as string, 'log', '-1', '--format=%s', 'main'), /^Merge milestone 7: Gates and land$/);
+    assert.match(
+      await git(r.repo.origin as string, 'log', '-1', '--format=%s', 'main'),
+      /^Merge milestone 7: Gates and land$/,
+    );
   } finally {
     r.cleanup();
   }
@@ -141,7 +190,10 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
   assert.is(await originMain(r), originBefore, 'origin main untouched');
   const events = gateEvents(r, gate);
   assert.is(events.length, fixCalls + 1);
-  assert.ok(events.every((e) => e.exitCode === exitCode), JSON.stringify(events));
+  assert.ok(
+    events.every((e) => e.exitCode === exitCode),
+    JSON.stringify(events),
+  );
   assert.is(r.agent.calls().filter((c) => c.role === 'fix').length, fixCalls);
   const state = readStateFile(r.repo);
   assert.is(state.gates, null);
@@ -149,8 +201,12 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
 }
 
 test('post-merge gate never fixed → exit 1 naming the gate; main untouched', async () => {
-  const r = await rig({ gates: 'post-merge: [{name: always-red, run: "echo broken; exit 3"}]', defaults: 'max-fix-attempts: 1', body: `${ITEM_AGENT}
-if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi` });
+  const r = await rig({
+    gates: 'post-merge: [{name: always-red, run: "echo broken; exit 3"}]',
+    defaults: 'max-fix-attempts: 1',
+    body: `${ITEM_AGENT}
+if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi`,
+  });
   try {
     await assertRedRun(r, 'always-red', 3, 1);
   } finally {
@@ -159,19 +215,30 @@ if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi` });
 });
 
 test('gate timeout → exit code 124, its process group killed', async () => {
-  const r = await rig({ gates: 'post-merge: [{name: slow, run: "echo started; sleep 5; echo woke > woke.txt", timeout: 1s}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  const r = await rig({
+    gates: 'post-merge: [{name: slow, run: "echo started; sleep 5; echo woke > woke.txt", timeout: 1s}]',
+    defaults: 'max-fix-attempts: 0',
+    body: ITEM_AGENT,
+  });
   try {
     await assertRedRun(r, 'slow', 124, 0);
     // Had the gate lived on, it would write woke.txt after 5 s.
     await new Promise((resolve) => setTimeout(resolve, 4500));
-    assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7', 'woke.txt')), 'the gate kept running after its timeout');
+    assert.not.ok(
+      existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7', 'woke.txt')),
+      'the gate kept running after its timeout',
+    );
   } finally {
     r.cleanup();
   }
 });
 
 test('gate whose command does not exist → exit code 127', async () => {
-  const r = await rig({ gates: 'post-merge: [{name: missing, run: "no-such-command-wm-test --flag"}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  const r = await rig({
+    gates: 'post-merge: [{name: missing, run: "no-such-command-wm-test --flag"}]',
+    defaults: 'max-fix-attempts: 0',
+    body: ITEM_AGENT,
+  });
   try {
     await assertRedRun(r, 'missing', 127, 0);
   } finally {
@@ -180,7 +247,11 @@ test('gate whose command does not exist → exit code 127', async () => {
 });
 
 test('gate killed by a signal → 128 + its number (SIGKILL: 137)', async () => {
-  const r = await rig({ gates: 'post-merge: [{name: killed, run: "kill -9 $$"}]', defaults: 'max-fix-attempts: 0', body: ITEM_AGENT });
+  const r = await rig({
+    gates: 'post-merge: [{name: killed, run: "kill -9 $$"}]',
+    defaults: 'max-fix-attempts: 0',
+    body: ITEM_AGENT,
+  });
   try {
     await assertRedRun(r, 'killed', 137, 0);
   } finally {
@@ -191,7 +262,8 @@ test('gate killed by a signal → 128 + its number (SIGKILL: 137)', async () => 
 test('gate files: filter: a gate whose patterns match no changed file is skipped, one that matches runs', async () => {
   const r = await rig({
     count: 2,
-    gates: 'pre-merge: [{name: ts-only, run: "exit 1", files: ["src/**/*.ts"]}, {name: txt-pre, run: "true", files: ["*.txt"]}]\npost-merge: [{name: ts-post, run: "exit 1", files: ["**/*.ts"]}, {name: txt-post, run: "true", files: ["b.txt"]}]',
+    gates:
+      'pre-merge: [{name: ts-only, run: "exit 1", files: ["src/**/*.ts"]}, {name: txt-pre, run: "true", files: ["*.txt"]}]\npost-merge: [{name: ts-post, run: "exit 1", files: ["**/*.ts"]}, {name: txt-post, run: "true", files: ["b.txt"]}]',
     body: ITEM_AGENT,
   });
   try {
@@ -200,8 +272,14 @@ test('gate files: filter: a gate whose patterns match no changed file is skipped
     assert.is(gateEvents(r, 'ts-only').length, 0);
     assert.is(gateEvents(r, 'ts-post').length, 0);
     // txt-pre: Beta's merge (based on an older integration HEAD) and the gates step; txt-post: the gates step.
-    assert.equal(gateEvents(r, 'txt-pre').map((e) => e.exitCode), [0, 0]);
-    assert.equal(gateEvents(r, 'txt-post').map((e) => e.exitCode), [0]);
+    assert.equal(
+      gateEvents(r, 'txt-pre').map((e) => e.exitCode),
+      [0, 0],
+    );
+    assert.equal(
+      gateEvents(r, 'txt-post').map((e) => e.exitCode),
+      [0],
+    );
     const report = readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8');
     assert.match(report, /post-merge `txt-post`: exit 0/);
     assert.not.match(report, /ts-only|ts-post/);
@@ -243,7 +321,11 @@ test('main not checked out anywhere: landed through a temporary worktree; the us
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
     assert.is(await originMain(r), await git(r.repo.dir, 'rev-parse', 'main'));
     assert.ok((await originFiles(r)).includes('a.txt'));
-    assert.is((await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).length, 1);
+    assert.is(
+      (await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '))
+        .length,
+      1,
+    );
     assert.not.ok(existsSync(path.join(r.repo.stateDir, 'land-worktree')));
   } finally {
     r.cleanup();
@@ -260,19 +342,28 @@ test('leftovers: gate output in the integration worktree does not stop complete;
     assert.is(result.code, 0, output(result));
     const state = readStateFile(r.repo);
     assert.ok(state.complete, 'completed');
-    assert.ok(state.items['1'].result.flags.some((f: string) => f.includes('scratch.tmp')), 'the leftover is flagged');
+    assert.ok(
+      state.items['1'].result.flags.some((f: string) => f.includes('scratch.tmp')),
+      'the leftover is flagged',
+    );
     assert.ok((await originFiles(r)).includes('a.txt'));
     assert.not.ok((await originFiles(r)).includes('scratch.tmp'));
     // The integration worktree and branch are gone; the item's worktree stays on its own branch, its work intact.
     const worktrees = (await git(r.repo.dir, 'worktree', 'list', '--porcelain')).split('\n\n').filter(Boolean);
     const itemDir = path.join(r.repo.dir, 'worktrees', '7-1-alpha');
     assert.is(worktrees.length, 2, worktrees.join('\n'));
-    assert.ok(worktrees.some((w) => w.startsWith(`worktree ${itemDir}\n`) && w.includes('branch refs/heads/work/7-1-alpha')), worktrees.join('\n'));
+    assert.ok(
+      worktrees.some((w) => w.startsWith(`worktree ${itemDir}\n`) && w.includes('branch refs/heads/work/7-1-alpha')),
+      worktrees.join('\n'),
+    );
     assert.not.ok(existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7')), 'integration worktree removed');
     assert.not.ok(await refExists(r.repo.dir, 'refs/heads/milestone/7-gates-and-land'));
     assert.ok(await refExists(r.repo.dir, 'refs/heads/work/7-1-alpha'), 'the kept worktree keeps its branch');
     assert.is(await git(itemDir, 'status', '--porcelain'), '?? scratch.tmp');
-    assert.match(result.stderr, /kept: worktrees\/7-1-alpha \(uncommitted changes\), work\/7-1-alpha \(its worktree is kept\)/);
+    assert.match(
+      result.stderr,
+      /kept: worktrees\/7-1-alpha \(uncommitted changes\), work\/7-1-alpha \(its worktree is kept\)/,
+    );
     assert.match(result.stderr, /removed the integration worktree with files the gates left in it: gate-output\.log/);
     const again = await run(r);
     assert.is(again.code, 0, output(again));

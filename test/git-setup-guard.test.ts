@@ -1,9 +1,25 @@
 /** Changes to `.git/hooks` and the repository's config files: the diff (pure) and the check against a kept baseline. */
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkGitSetup, diffGitSetup, GIT_SETUP_FILE, recordGitSetup, type GitSetup } from '../tasks/git-setup-guard.ts';
+import {
+  checkGitSetup,
+  diffGitSetup,
+  GIT_SETUP_FILE,
+  recordGitSetup,
+  type GitSetup,
+} from '../tasks/git-setup-guard.ts';
 import { git, makeRepo } from './support/fixture.ts';
 
 test('diffGitSetup: hooks added, changed, removed; config keys changed, added, removed; a removed worktree is not a change', () => {
@@ -17,7 +33,9 @@ test('diffGitSetup: hooks added, changed, removed; config keys changed, added, r
   const after: GitSetup = {
     hooks: { 'pre-commit.sample': 'a x', 'pre-push': 'b2 x', 'post-commit': 'e x', 'hooks.d/one': 'd x' },
     configs: {
-      config: { keys: { 'core.bare': ['1'], 'user.name': ['5'], 'core.fsmonitor': ['6'], 'remote.origin.url': ['3', '7'] } },
+      config: {
+        keys: { 'core.bare': ['1'], 'user.name': ['5'], 'core.fsmonitor': ['6'], 'remote.origin.url': ['3', '7'] },
+      },
       'config.worktree': { keys: { 'core.hookspath': ['8'] } },
       'worktrees/7-2-b/config.worktree': { unreadable: '9' },
     },
@@ -32,7 +50,9 @@ test('diffGitSetup: hooks added, changed, removed; config keys changed, added, r
     'changed the config of worktree 7-2-b, which git cannot read now',
   ]);
   assert.equal(diffGitSetup(after, after), []);
-  assert.equal(diffGitSetup(before, { hooks: before.hooks, configs: {} }, 'repo.git'), ['removed the repository config']);
+  assert.equal(diffGitSetup(before, { hooks: before.hooks, configs: {} }, 'repo.git'), [
+    'removed the repository config',
+  ]);
 });
 
 test('checkGitSetup: without a baseline, files modified since the agent started; then each change once, by key; a broken config', async () => {
@@ -52,7 +72,11 @@ test('checkGitSetup: without a baseline, files modified since the agent started;
       'changed the repository config while the agent ran; it sets core.sshcommand',
     ]);
     assert.ok(existsSync(path.join(stateDir, GIT_SETUP_FILE)));
-    assert.not.match(readFileSync(path.join(stateDir, GIT_SETUP_FILE), 'utf8'), 'ssh -i key', 'config values are not copied');
+    assert.not.match(
+      readFileSync(path.join(stateDir, GIT_SETUP_FILE), 'utf8'),
+      'ssh -i key',
+      'config values are not copied',
+    );
     // Reported once.
     assert.equal(await checkGitSetup(common, stateDir, start), []);
     chmodSync(path.join(common, 'hooks', 'post-merge'), 0o755);
@@ -66,7 +90,9 @@ test('checkGitSetup: without a baseline, files modified since the agent started;
       'changed the config of worktree wt: core.hookspath',
     ]);
     appendFileSync(path.join(common, 'config'), '[[[ not config\n');
-    assert.equal(await checkGitSetup(common, stateDir, Date.now()), ['changed the repository config, which git cannot read now']);
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), [
+      'changed the repository config, which git cannot read now',
+    ]);
     assert.equal(await checkGitSetup(common, stateDir, Date.now()), []);
   } finally {
     repo.cleanup();

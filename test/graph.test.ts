@@ -16,34 +16,74 @@ const ITEMS = PLAN.waves.flatMap((w) => w.items.map((i) => ({ wave: w.wave, issu
 
 /** The nodes of DESIGN §4 for seed-7, in order. */
 const EXPECTED_NODES = [
-  'validate', 'prepare', 'branch', 'fetch',
-  'worktrees@1', 'spawn@1#42', 'spawn@1#43', 'wait@1', 'merge@1', 'relay@1',
-  'worktrees@2', 'spawn@2#44', 'spawn@2#45', 'wait@2', 'merge@2', 'relay@2',
-  'worktrees@3', 'spawn@3#46', 'spawn@3#47', 'wait@3', 'merge@3', 'relay@3',
-  'gates', 'land', 'complete',
+  'validate',
+  'prepare',
+  'branch',
+  'fetch',
+  'worktrees@1',
+  'spawn@1#42',
+  'spawn@1#43',
+  'wait@1',
+  'merge@1',
+  'relay@1',
+  'worktrees@2',
+  'spawn@2#44',
+  'spawn@2#45',
+  'wait@2',
+  'merge@2',
+  'relay@2',
+  'worktrees@3',
+  'spawn@3#46',
+  'spawn@3#47',
+  'wait@3',
+  'merge@3',
+  'relay@3',
+  'gates',
+  'land',
+  'complete',
 ];
 
 /** Every edge, `from -> to (kind)`: needs are prerequisites, after is ordering only. */
 const EXPECTED_EDGES = [
-  'validate -> prepare (needs)', 'prepare -> branch (needs)', 'branch -> fetch (needs)',
+  'validate -> prepare (needs)',
+  'prepare -> branch (needs)',
+  'branch -> fetch (needs)',
   'fetch -> worktrees@1 (needs)',
-  'worktrees@1 -> spawn@1#42 (needs)', 'worktrees@1 -> spawn@1#43 (needs)',
-  'worktrees@1 -> wait@1 (needs)', 'spawn@1#42 -> wait@1 (after)', 'spawn@1#43 -> wait@1 (after)',
-  'wait@1 -> merge@1 (needs)', 'merge@1 -> relay@1 (needs)',
+  'worktrees@1 -> spawn@1#42 (needs)',
+  'worktrees@1 -> spawn@1#43 (needs)',
+  'worktrees@1 -> wait@1 (needs)',
+  'spawn@1#42 -> wait@1 (after)',
+  'spawn@1#43 -> wait@1 (after)',
+  'wait@1 -> merge@1 (needs)',
+  'merge@1 -> relay@1 (needs)',
   'relay@1 -> worktrees@2 (needs)',
-  'worktrees@2 -> spawn@2#44 (needs)', 'worktrees@2 -> spawn@2#45 (needs)',
-  'worktrees@2 -> wait@2 (needs)', 'spawn@2#44 -> wait@2 (after)', 'spawn@2#45 -> wait@2 (after)',
-  'wait@2 -> merge@2 (needs)', 'merge@2 -> relay@2 (needs)',
+  'worktrees@2 -> spawn@2#44 (needs)',
+  'worktrees@2 -> spawn@2#45 (needs)',
+  'worktrees@2 -> wait@2 (needs)',
+  'spawn@2#44 -> wait@2 (after)',
+  'spawn@2#45 -> wait@2 (after)',
+  'wait@2 -> merge@2 (needs)',
+  'merge@2 -> relay@2 (needs)',
   'relay@2 -> worktrees@3 (needs)',
   // Wave 3 is `parallel: false`: #47 starts after #46.
-  'worktrees@3 -> spawn@3#46 (needs)', 'worktrees@3 -> spawn@3#47 (needs)', 'spawn@3#46 -> spawn@3#47 (after)',
-  'worktrees@3 -> wait@3 (needs)', 'spawn@3#46 -> wait@3 (after)', 'spawn@3#47 -> wait@3 (after)',
-  'wait@3 -> merge@3 (needs)', 'merge@3 -> relay@3 (needs)',
-  'relay@3 -> gates (needs)', 'gates -> land (needs)', 'land -> complete (needs)',
+  'worktrees@3 -> spawn@3#46 (needs)',
+  'worktrees@3 -> spawn@3#47 (needs)',
+  'spawn@3#46 -> spawn@3#47 (after)',
+  'worktrees@3 -> wait@3 (needs)',
+  'spawn@3#46 -> wait@3 (after)',
+  'spawn@3#47 -> wait@3 (after)',
+  'wait@3 -> merge@3 (needs)',
+  'merge@3 -> relay@3 (needs)',
+  'relay@3 -> gates (needs)',
+  'gates -> land (needs)',
+  'land -> complete (needs)',
 ];
 
 function edgesOf(graph: Graph): string[] {
-  return graph.nodes.flatMap((n) => [...n.needs.map((f) => `${f} -> ${n.id} (needs)`), ...n.after.map((f) => `${f} -> ${n.id} (after)`)]);
+  return graph.nodes.flatMap((n) => [
+    ...n.needs.map((f) => `${f} -> ${n.id} (needs)`),
+    ...n.after.map((f) => `${f} -> ${n.id} (after)`),
+  ]);
 }
 
 /** Whether `from` reaches `to` along `edges`. */
@@ -52,7 +92,11 @@ function reaches(edges: ReadonlyArray<readonly [string, string]>, from: string, 
   const queue = [from];
   for (let at = queue.shift(); at !== undefined; at = queue.shift()) {
     if (at === to) return true;
-    for (const [a, b] of edges) if (a === at && !seen.has(b)) (seen.add(b), queue.push(b));
+    for (const [a, b] of edges) {
+      if (a !== at || seen.has(b)) continue;
+      seen.add(b);
+      queue.push(b);
+    }
   }
   return false;
 }
@@ -101,10 +145,14 @@ async function loadMermaidParse(): Promise<((text: string) => Promise<unknown>) 
 test('compileGraph: seed-7 nodes in a valid order, one spawn node per item', () => {
   const graph = compileGraph(PLAN);
   assert.is(graph.milestone, '7');
-  assert.equal(graph.nodes.map((n) => n.id), EXPECTED_NODES);
+  assert.equal(
+    graph.nodes.map((n) => n.id),
+    EXPECTED_NODES,
+  );
   const seen = new Set<string>();
   for (const node of graph.nodes) {
-    for (const dep of [...node.needs, ...node.after]) assert.ok(seen.has(dep), `${node.id} depends on ${dep}, which does not come earlier`);
+    for (const dep of [...node.needs, ...node.after])
+      assert.ok(seen.has(dep), `${node.id} depends on ${dep}, which does not come earlier`);
     assert.not.ok(seen.has(node.id), `${node.id} twice`);
     seen.add(node.id);
   }
@@ -146,11 +194,22 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
     assert.is(tree.stderr, '');
     const lines = tree.stdout.split('\n');
     assert.is(lines[0], 'milestone 7: v1.1 — Search improvements → milestone/7-v1.1-search-improvements');
-    for (const w of PLAN.waves) assert.ok(lines.includes(`  wave ${w.wave}${w.parallel ? '' : ' (one after another)'}`), `wave ${w.wave} missing:\n${tree.stdout}`);
+    for (const w of PLAN.waves)
+      assert.ok(
+        lines.includes(`  wave ${w.wave}${w.parallel ? '' : ' (one after another)'}`),
+        `wave ${w.wave} missing:\n${tree.stdout}`,
+      );
     for (const item of ITEMS) {
-      assert.ok(lines.some((l) => l.startsWith(`    spawn@${item.wave}#${item.issue}  #${item.issue} "${item.title}"`)), `#${item.issue} missing:\n${tree.stdout}`);
+      assert.ok(
+        lines.some((l) => l.startsWith(`    spawn@${item.wave}#${item.issue}  #${item.issue} "${item.title}"`)),
+        `#${item.issue} missing:\n${tree.stdout}`,
+      );
     }
-    for (const id of EXPECTED_NODES) assert.ok(lines.some((l) => l.trim().split(/\s/)[0] === id), `${id} missing from the tree`);
+    for (const id of EXPECTED_NODES)
+      assert.ok(
+        lines.some((l) => l.trim().split(/\s/)[0] === id),
+        `${id} missing from the tree`,
+      );
     assert.match(tree.stdout, /spawn@2#44 {2}#44 "Ranking" claude\/opus \[group 1\] \(after #42\)/);
 
     const json = await runCli('plan', ['7', '--repo', repo.dir, '--json']);
@@ -162,9 +221,22 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
       edges: Array<{ from: string; to: string; kind: string }>;
     };
     assert.equal(data.milestone.id, '7');
-    assert.equal(data.waves.map((w) => [w.wave, w.parallel, w.items]), [[1, true, [42, 43]], [2, true, [44, 45]], [3, false, [46, 47]]]);
-    assert.equal(data.nodes.map((n) => n.id), EXPECTED_NODES);
-    assert.equal(data.nodes.find((n) => n.id === 'spawn@3#47'), { id: 'spawn@3#47', step: 'spawn', wave: 3, issue: 47, title: '#47 Snippets' });
+    assert.equal(
+      data.waves.map((w) => [w.wave, w.parallel, w.items]),
+      [
+        [1, true, [42, 43]],
+        [2, true, [44, 45]],
+        [3, false, [46, 47]],
+      ],
+    );
+    assert.equal(
+      data.nodes.map((n) => n.id),
+      EXPECTED_NODES,
+    );
+    assert.equal(
+      data.nodes.find((n) => n.id === 'spawn@3#47'),
+      { id: 'spawn@3#47', step: 'spawn', wave: 3, issue: 47, title: '#47 Snippets' },
+    );
     assert.equal(data.edges.map((e) => `${e.from} -> ${e.to} (${e.kind})`).sort(), [...EXPECTED_EDGES].sort());
 
     const mermaid = await runCli('plan', ['7', '--repo', repo.dir, '--mermaid']);
@@ -173,7 +245,8 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
     const key = (id: string) => id.replace(/[@#]/g, '_');
     assert.equal([...nodes.keys()], EXPECTED_NODES.map(key));
     // Every edge of the graph is drawn or implied by a path.
-    for (const e of data.edges) assert.ok(reaches(edges, key(e.from), key(e.to)), `${e.from} -> ${e.to} is not in the flowchart`);
+    for (const e of data.edges)
+      assert.ok(reaches(edges, key(e.from), key(e.to)), `${e.from} -> ${e.to} is not in the flowchart`);
     assert.ok(edges.length >= EXPECTED_NODES.length - 1);
     const parse = await loadMermaidParse();
     if (parse) await parse(mermaid.stdout);

@@ -131,17 +131,29 @@ test('killed at points across the milestone, state.json and its backup truncated
       assert.match(again.stderr, "rebuilt it from the milestone's files and git", label);
       assert.is(await mainTree(c), reference, `${label}: same main tree as the reference`);
       assert.is(await git(c.repo.origin as string, 'rev-parse', 'main^{tree}'), reference, `${label}: origin has it`);
-      if (trigger === null) assert.is(await git(c.repo.dir, 'rev-parse', 'main'), mainBefore, `${label}: main moved again`);
+      if (trigger === null)
+        assert.is(await git(c.repo.dir, 'rev-parse', 'main'), mainBefore, `${label}: main moved again`);
       const starts = readFileSync(c.counter, 'utf8').split('\n').filter(Boolean).sort();
       assert.equal(starts, ['1', '2', '3', '4'], `${label}: each agent started exactly once`);
-      const worktrees = (await git(c.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+      const worktrees = (await git(c.repo.dir, 'worktree', 'list', '--porcelain'))
+        .split('\n')
+        .filter((l) => l.startsWith('worktree '));
       assert.is(worktrees.length, 1, `${label}: no worktree left`);
       assert.not.ok(existsSync(path.join(c.repo.stateDir, 'run.lock')), `${label}: no lock left`);
-      assert.is(await git(c.repo.dir, 'branch', '--list', 'work/*', 'milestone/*'), '', `${label}: no item or integration branch left`);
-      assert.match(await git(c.repo.dir, 'stash', 'list'), /work-milestone: pre-run main/, `${label}: the stash is kept`);
+      assert.is(
+        await git(c.repo.dir, 'branch', '--list', 'work/*', 'milestone/*'),
+        '',
+        `${label}: no item or integration branch left`,
+      );
+      assert.match(
+        await git(c.repo.dir, 'stash', 'list'),
+        /work-milestone: pre-run main/,
+        `${label}: the stash is kept`,
+      );
       // The rebuilt state found the stash prepare made: completing reminds of it.
       const stash = await git(c.repo.dir, 'rev-parse', 'stash@{0}');
-      if (trigger !== null) assert.match(again.stderr, `Auto-stash ref ${stash} pending`, `${label}: the stash reminder`);
+      if (trigger !== null)
+        assert.match(again.stderr, `Auto-stash ref ${stash} pending`, `${label}: the stash reminder`);
     } finally {
       c.repo.cleanup();
     }

@@ -30,7 +30,11 @@ interface Times {
 
 function makeTimes(): Times {
   const dir = tempDir('wm-times-');
-  return { file: path.join(dir, 'times'), release: path.join(dir, 'release'), env: { TIMES: path.join(dir, 'times'), RELEASE: path.join(dir, 'release') } };
+  return {
+    file: path.join(dir, 'times'),
+    release: path.join(dir, 'release'),
+    env: { TIMES: path.join(dir, 'times'), RELEASE: path.join(dir, 'release') },
+  };
 }
 
 /** The agents' own log: `start|end issue pid ns`. */
@@ -70,7 +74,10 @@ function startsOf(t: Times): Record<number, number> {
   return out;
 }
 
-async function withTimes(waves: ReadonlyArray<readonly RigItem[]> | undefined, fn: (rig: Rig, t: Times) => Promise<void>): Promise<void> {
+async function withTimes(
+  waves: ReadonlyArray<readonly RigItem[]> | undefined,
+  fn: (rig: Rig, t: Times) => Promise<void>,
+): Promise<void> {
   const t = makeTimes();
   const rig = await makeRig({ waves, command: AGENT, extra: 'timeout: 2m\nretries: 0' });
   try {
@@ -85,7 +92,13 @@ async function withTimes(waves: ReadonlyArray<readonly RigItem[]> | undefined, f
 /** Start a run, wait until `n` agents were spawned, then SIGKILL the runner (its agents live on). */
 async function killRunnerWhileAgentsWork(rig: Rig, t: Times, n: number): Promise<void> {
   const runner = startRunner(rig);
-  await waitFor(`${n} agents working`, () => timesOf(t).filter((e) => e.kind === 'start').length >= n && readEvents(rig.repo).filter((e) => e.type === 'agent-spawned').length >= n, 30_000);
+  await waitFor(
+    `${n} agents working`,
+    () =>
+      timesOf(t).filter((e) => e.kind === 'start').length >= n &&
+      readEvents(rig.repo).filter((e) => e.type === 'agent-spawned').length >= n,
+    30_000,
+  );
   runner.kill('SIGKILL');
   await runner.done;
 }
@@ -97,17 +110,22 @@ function truncate(file: string): void {
 }
 
 /** One piece of advice, as a user would follow it. */
-type Advice = { readonly kind: 'command'; readonly script: string; readonly args: string[] } | { readonly kind: 'move'; readonly file: string };
+type Advice =
+  | { readonly kind: 'command'; readonly script: string; readonly args: string[] }
+  | { readonly kind: 'move'; readonly file: string };
 
 /** The advice in a command's output: backticked commands, "move it away" (of the file named first), "run again". */
 function adviceIn(r: CliResult, milestone: string): Advice[] {
   const text = `${r.stderr}\n${r.stdout}`;
   const advice: Advice[] = [];
-  for (const m of text.matchAll(/`npx zx scripts\/(\w+)\.mts ([^`]*)`/g)) advice.push({ kind: 'command', script: m[1] as string, args: (m[2] as string).trim().split(/\s+/) });
+  for (const m of text.matchAll(/`npx zx scripts\/(\w+)\.mts ([^`]*)`/g))
+    advice.push({ kind: 'command', script: m[1] as string, args: (m[2] as string).trim().split(/\s+/) });
   // "move it away to start milestone 7 afresh": move it, then start it.
   const move = /(\S+state\.json)\b[^\n]*move it away/.exec(text);
-  if (move) advice.push({ kind: 'move', file: move[1] as string }, { kind: 'command', script: 'run', args: [milestone] });
-  if (advice.every((a) => a.kind !== 'command' || a.args.includes('--stop')) && /run (it )?again/i.test(text)) advice.push({ kind: 'command', script: 'run', args: [milestone] });
+  if (move)
+    advice.push({ kind: 'move', file: move[1] as string }, { kind: 'command', script: 'run', args: [milestone] });
+  if (advice.every((a) => a.kind !== 'command' || a.args.includes('--stop')) && /run (it )?again/i.test(text))
+    advice.push({ kind: 'command', script: 'run', args: [milestone] });
   return advice;
 }
 
@@ -125,12 +143,21 @@ function settled(rig: Rig, t: Times, eventsBefore: number, startsBefore: number)
   if (timesOf(t).filter((e) => e.kind === 'start').length < startsBefore + spawned) return false;
   let items: Array<{ wave: number; status: string; process: unknown }>;
   try {
-    items = Object.values((JSON.parse(readFileSync(path.join(rig.repo.stateDir, 'state.json'), 'utf8')) as { items: Record<string, { wave: number; status: string; process: unknown }> }).items);
+    items = Object.values(
+      (
+        JSON.parse(readFileSync(path.join(rig.repo.stateDir, 'state.json'), 'utf8')) as {
+          items: Record<string, { wave: number; status: string; process: unknown }>;
+        }
+      ).items,
+    );
   } catch {
     return false;
   }
   const wave = items.filter((i) => i.wave === Number(String(waiting.node).slice('wait@'.length)));
-  return wave.length > 0 && wave.every((i) => (i.status === 'in-progress' && i.process) || !['pending', 'in-progress'].includes(i.status));
+  return (
+    wave.length > 0 &&
+    wave.every((i) => (i.status === 'in-progress' && i.process) || !['pending', 'in-progress'].includes(i.status))
+  );
 }
 
 /**
@@ -147,8 +174,14 @@ async function follow(rig: Rig, t: Times, script: string, args: readonly string[
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   let ended = false;
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))).finally(() => (ended = true));
-  await waitFor(`${script} ${args.join(' ')} to settle its agents or end`, () => ended || settled(rig, t, eventsBefore, startsBefore), 90_000);
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  ).finally(() => (ended = true));
+  await waitFor(
+    `${script} ${args.join(' ')} to settle its agents or end`,
+    () => ended || settled(rig, t, eventsBefore, startsBefore),
+    90_000,
+  );
   if (!ended && !hold) writeFileSync(t.release, '');
   return done;
 }
@@ -185,7 +218,10 @@ async function assertHealedAndLanded(rig: Rig, t: Times, breakState: () => void)
   const { log, last } = await followAdvice(rig, t, first);
   assert.equal(overlaps(t), [], `two agents of one item alive at once; the advice followed:\n${log.join('\n')}`);
   assert.is(last.code, 0, `not done after following the advice:\n${log.join('\n')}\n${show(last)}`);
-  assert.not.ok(log.some((l) => /move it away|afresh/.test(l)), `advice that can start a second agent:\n${log.join('\n')}`);
+  assert.not.ok(
+    log.some((l) => /move it away|afresh/.test(l)),
+    `advice that can start a second agent:\n${log.join('\n')}`,
+  );
   assert.equal(startsOf(t), { 1: 1, 2: 1 }, 'an item was started again although its agent lived');
   await assertLanded(rig, last);
   return first;
@@ -209,7 +245,10 @@ test('state.json and its backup truncated: rebuilt from the item files, pid file
       if (existsSync(backup)) truncate(backup);
     });
     assert.match(first.stderr, "rebuilt it from the milestone's files and git");
-    assert.match(first.stderr, /agents still running are waited for, none is started twice: #1 attempt 1 \(pid \d+, since [^)]+\), #2 attempt 1/);
+    assert.match(
+      first.stderr,
+      /agents still running are waited for, none is started twice: #1 attempt 1 \(pid \d+, since [^)]+\), #2 attempt 1/,
+    );
     assert.match(first.stderr, /the unusable file is kept as \S+state\.json\.unreadable-/);
   });
 });
@@ -225,7 +264,13 @@ test('state.json moved away while its agents work (the old advice): the next run
 });
 
 test('a state that cannot be rebuilt: exit 2 listing the live agents and the command that stops them; followed, then fixed, it lands', async () => {
-  const waves = [[{ issue: 1, title: 'One' }, { issue: 2, title: 'Two' }], [{ issue: 3, title: 'Three' }]];
+  const waves = [
+    [
+      { issue: 1, title: 'One' },
+      { issue: 2, title: 'Two' },
+    ],
+    [{ issue: 3, title: 'Three' }],
+  ];
   await withTimes(waves, async (rig, t) => {
     await killRunnerWhileAgentsWork(rig, t, 2);
     const pids = timesOf(t).map((e) => e.pid);
@@ -256,7 +301,10 @@ test('a state that cannot be rebuilt: exit 2 listing the live agents and the com
     const stopped = await follow(rig, t, advice.script, advice.args, true);
     assert.is(stopped.code, 0, show(stopped));
     assert.match(stopped.stderr, 'stopped the agents of #1, #2 (found through their pid files)');
-    assert.ok(pids.every((p) => !isAlive(p)), 'an agent survived --stop');
+    assert.ok(
+      pids.every((p) => !isAlive(p)),
+      'an agent survived --stop',
+    );
 
     // The cause fixed, run again: both items start afresh (their stopped attempts not counted), never two at once.
     rmSync(path.join(rig.repo.stateDir, 'items', '3'));
@@ -283,7 +331,12 @@ const FIXING_AGENT = [
 
 async function withFixRig(fn: (rig: Rig, t: Times) => Promise<void>): Promise<void> {
   const t = makeTimes();
-  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: FIXING_AGENT, extra: 'timeout: 2m\nretries: 0', top: 'quality-gates:\n  post-merge: ["test -f fixed.txt"]' });
+  const rig = await makeRig({
+    waves: [[{ issue: 1, title: 'One' }]],
+    command: FIXING_AGENT,
+    extra: 'timeout: 2m\nretries: 0',
+    top: 'quality-gates:\n  post-merge: ["test -f fixed.txt"]',
+  });
   try {
     const env = { ...rig.env, ...t.env };
     const runner = startRunner({ ...rig, env });
@@ -305,9 +358,18 @@ test('a gate fix agent left running by a runner that died: the next run waits fo
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     let stdout = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-    await waitFor('the run to wait for the orphan', () => stderr.includes('waiting for agents a runner that died left running'), 60_000);
-    assert.match(stderr, /\(`npx zx scripts\/run\.mts 7 --stop` stops them\): fix agent fix-[0-9a-f]{12}-1-1 of the gates \(pid \d+, since /);
+    const done = new Promise<CliResult>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    );
+    await waitFor(
+      'the run to wait for the orphan',
+      () => stderr.includes('waiting for agents a runner that died left running'),
+      60_000,
+    );
+    assert.match(
+      stderr,
+      /\(`npx zx scripts\/run\.mts 7 --stop` stops them\): fix agent fix-[0-9a-f]{12}-1-1 of the gates \(pid \d+, since /,
+    );
     writeFileSync(t.release, '');
     const r = await done;
     assert.equal(overlaps(t), []);
@@ -320,7 +382,10 @@ test('run --stop finds a gate fix agent only its pid file knows and stops it; th
   await withFixRig(async (rig, t) => {
     const stopped = await follow(rig, t, 'run', ['7', '--stop'], true);
     assert.is(stopped.code, 0, show(stopped));
-    assert.match(stopped.stderr, /^stopped 1 conflict\/fix agent\(s\) \(fix-[0-9a-f]{12}-1-1\); run again to start them afresh$/m);
+    assert.match(
+      stopped.stderr,
+      /^stopped 1 conflict\/fix agent\(s\) \(fix-[0-9a-f]{12}-1-1\); run again to start them afresh$/m,
+    );
     assert.is(timesOf(t).filter((e) => e.kind === 'end').length, 1, 'the fix agent did not end');
     writeFileSync(t.release, '');
     const r = await follow(rig, t, 'run', ['7']);

@@ -11,8 +11,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  git, gitOk, makeRepo, readEvents, readStateFile, runCli, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
+  git,
+  gitOk,
+  makeRepo,
+  readEvents,
+  readStateFile,
+  runCli,
+  tempDir,
+  writeAgent,
+  type AgentScript,
+  type CliResult,
+  type TestRepo,
 } from './support/fixture.ts';
 
 const INTEGRATION = 'milestone/7-hostile-refs';
@@ -30,7 +39,10 @@ interface Rig {
 async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, body(tools));
-  const items = [{ issue: 1, title: 'Alpha' }, { issue: 2, title: 'Beta' }].slice(0, count);
+  const items = [
+    { issue: 1, title: 'Alpha' },
+    { issue: 2, title: 'Beta' },
+  ].slice(0, count);
   const plan = [
     'milestone: {number: 7, title: "Hostile refs"}',
     'waves:',
@@ -44,7 +56,10 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
   const repo = await makeRepo({ plan, items, origin: true });
   const initial = await git(repo.dir, 'rev-parse', 'main');
   return {
-    repo, agent, tools, initial,
+    repo,
+    agent,
+    tools,
+    initial,
     cleanup: () => {
       repo.cleanup();
       rmSync(tools, { recursive: true, force: true });
@@ -53,12 +68,18 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 120_000 });
-const step = (r: Rig, name: string, ...flags: string[]) => runCli('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 90_000 });
+const run = (r: Rig, ...flags: string[]) =>
+  runCli('run', ['7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 120_000 });
+const step = (r: Rig, name: string, ...flags: string[]) =>
+  runCli('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 90_000 });
 const originGit = (r: Rig, ...args: string[]) => git(r.repo.origin as string, ...args);
-const filesOn = async (dir: string, rev: string) => (await git(dir, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
+const filesOn = async (dir: string, rev: string) =>
+  (await git(dir, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
 const subjectsOn = async (dir: string, rev: string) => (await git(dir, 'log', '--format=%s', rev)).split('\n');
-const notices = (r: Rig) => readEvents(r.repo).filter((e) => e.type === 'notice').map((e) => String(e.message));
+const notices = (r: Rig) =>
+  readEvents(r.repo)
+    .filter((e) => e.type === 'notice')
+    .map((e) => String(e.message));
 const allOutput = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
 
 /** Origin holds only main, at `sha`: nothing of the milestone was pushed. */
@@ -79,14 +100,18 @@ async function waitForFile(file: string, what: string): Promise<void> {
 const HONEST = 'echo alpha > a.txt; commit alpha';
 
 test("agent force-pushes origin's main: exit 3 (force-pushed), nothing landed, origin left as the agent made it", async () => {
-  const r = await rig((tools) => `${HONEST}
+  const r = await rig(
+    (tools) => `${HONEST}
 new=$(git commit-tree -m hostile "$(git mktree </dev/null)")
 git push -q --force origin "$new:refs/heads/main" >/dev/null 2>&1
 echo "$new" > '${tools}/forced'
-report COMPLETE "pushed"`);
+report COMPLETE "pushed"`,
+  );
   try {
     const result = await run(r);
-    const forced = existsSync(path.join(r.tools, 'forced')) ? readFileSync(path.join(r.tools, 'forced'), 'utf8').trim() : '';
+    const forced = existsSync(path.join(r.tools, 'forced'))
+      ? readFileSync(path.join(r.tools, 'forced'), 'utf8').trim()
+      : '';
     assert.is(result.code, 3, output(result));
     assert.match(allOutput(result), "origin's main moved from");
     assert.match(allOutput(result), 'force-pushed');
@@ -129,7 +154,11 @@ test('agent commits on the integration branch: exit 3 naming the branch; reset a
   try {
     const old = await stopsOnSneaky(r);
     const wt = path.join(r.repo.dir, 'worktrees', 'milestone-7');
-    assert.is(await git(wt, 'log', '-1', '--format=%s', INTEGRATION), 'sneaky', 'the sneaky commit is the integration tip');
+    assert.is(
+      await git(wt, 'log', '-1', '--format=%s', INTEGRATION),
+      'sneaky',
+      'the sneaky commit is the integration tip',
+    );
     await git(wt, 'reset', '-q', '--hard', old);
     const again = await run(r);
     assert.is(again.code, 0, output(again));
@@ -151,37 +180,48 @@ test('agent commits on the integration branch: run --adopt takes it (after the g
     assert.is(again.code, 0, output(again));
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.ok((await subjectsOn(r.repo.dir, 'main')).includes('sneaky'), 'the adopted commit did not land');
-    assert.ok(notices(r).some((m) => m.includes('--adopt: taking')), notices(r).join('\n'));
+    assert.ok(
+      notices(r).some((m) => m.includes('--adopt: taking')),
+      notices(r).join('\n'),
+    );
   } finally {
     r.cleanup();
   }
 });
 
 test('agent deletes the integration branch: recreated at its recorded tip (notice), the milestone lands', async () => {
-  const r = await rig(() => `${HONEST}
+  const r = await rig(
+    () => `${HONEST}
 b=$(git -C "$WM_WORKTREE/../milestone-7" symbolic-ref --short HEAD)
 git update-ref -d "refs/heads/$b"
-report COMPLETE "deleted $b"`);
+report COMPLETE "deleted $b"`,
+  );
   try {
     const result = await run(r);
     assert.is(result.code, 0, output(result));
     assert.ok(r.agent.calls().length === 1);
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.is(await originGit(r, 'rev-parse', 'main'), await git(r.repo.dir, 'rev-parse', 'main'));
-    assert.ok(notices(r).some((m) => m.includes('recreated at its recorded tip')), notices(r).join('\n'));
+    assert.ok(
+      notices(r).some((m) => m.includes('recreated at its recorded tip')),
+      notices(r).join('\n'),
+    );
   } finally {
     r.cleanup();
   }
 });
 
 test('agent checks out main in its worktree and commits there: item failed, landing stops (nobody vouched for), origin untouched', async () => {
-  const r = await rig(() => `case "$WM_ISSUE" in
+  const r = await rig(
+    () => `case "$WM_ISSUE" in
 1) ${HONEST}
    git switch -q --ignore-other-worktrees main
    echo x > evil.txt; git add evil.txt; git commit -qm evil
    report COMPLETE "evil";;
 2) echo beta > b.txt; commit beta; report COMPLETE "honest";;
-esac`, 2);
+esac`,
+    2,
+  );
   try {
     const result = await run(r);
     const text = allOutput(result);
@@ -222,7 +262,15 @@ report COMPLETE "judged"`;
 
 /** Single steps up to the end of wave 1's wait: the item is judged, its grandchild still waiting. */
 async function judgeBySteps(r: Rig): Promise<void> {
-  const steps: string[][] = [['validate'], ['prepare'], ['branch'], ['fetch'], ['worktrees', '--wave', '1'], ['spawn', '--wave', '1'], ['wait', '--wave', '1']];
+  const steps: string[][] = [
+    ['validate'],
+    ['prepare'],
+    ['branch'],
+    ['fetch'],
+    ['worktrees', '--wave', '1'],
+    ['spawn', '--wave', '1'],
+    ['wait', '--wave', '1'],
+  ];
   for (const [name = '', ...flags] of steps) {
     const res = await step(r, name, ...flags);
     assert.is(res.code, 0, `step ${name}: ${output(res)}`);
@@ -232,25 +280,42 @@ async function judgeBySteps(r: Rig): Promise<void> {
 }
 
 test('grandchild commits a 12 MiB file and conflict markers after judging: ignored (notice), the judged commits land', async () => {
-  const r = await rig(lateAgent(() => `head -c 12582912 /dev/urandom > big.bin
+  const r = await rig(
+    lateAgent(
+      () => `head -c 12582912 /dev/urandom > big.bin
 printf "<<<<<<< ours\\nx\\n=======\\ny\\n>>>>>>> theirs\\n" > markers.txt
-git add big.bin markers.txt && git commit -qm late`));
+git add big.bin markers.txt && git commit -qm late`,
+    ),
+  );
   try {
     await judgeBySteps(r);
     const pinned = readStateFile(r.repo).items['1'].pinned;
     writeFileSync(path.join(r.tools, 'go'), '');
     await waitForFile(path.join(r.tools, 'done'), "the grandchild's late commit");
-    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'work/7-1-alpha'), 'late', 'the grandchild committed on the item branch');
+    assert.is(
+      await git(r.repo.dir, 'log', '-1', '--format=%s', 'work/7-1-alpha'),
+      'late',
+      'the grandchild committed on the item branch',
+    );
     const result = await run(r);
     assert.is(result.code, 0, output(result));
     const files = await filesOn(r.repo.dir, 'main');
     assert.ok(files.includes('a.txt'), files.join(' '));
     assert.not.ok(files.includes('big.bin'), 'the 12 MiB file landed');
     assert.not.ok(files.includes('markers.txt'), 'the conflict-marker file landed');
-    assert.not.ok((await subjectsOn(r.repo.origin as string, 'main')).includes('late'), 'the late commit reached origin');
-    assert.ok(typeof pinned === 'string' && (await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', pinned, 'main')), `pinned ${pinned} not on main`);
+    assert.not.ok(
+      (await subjectsOn(r.repo.origin as string, 'main')).includes('late'),
+      'the late commit reached origin',
+    );
+    assert.ok(
+      typeof pinned === 'string' && (await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', pinned, 'main')),
+      `pinned ${pinned} not on main`,
+    );
     const n = notices(r);
-    assert.ok(n.some((m) => m.includes('added to work/7-') && m.includes('after it was judged are ignored')), n.join('\n'));
+    assert.ok(
+      n.some((m) => m.includes('added to work/7-') && m.includes('after it was judged are ignored')),
+      n.join('\n'),
+    );
   } finally {
     r.cleanup();
   }
@@ -262,13 +327,19 @@ test('grandchild rewinds the item branch to its base after judging: the judged c
     await judgeBySteps(r);
     writeFileSync(path.join(r.tools, 'go'), '');
     await waitForFile(path.join(r.tools, 'done'), "the grandchild's rewind");
-    assert.not.ok(await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', readStateFile(r.repo).items['1'].pinned, 'work/7-1-alpha'), 'the branch was not rewound');
+    assert.not.ok(
+      await gitOk(r.repo.dir, 'merge-base', '--is-ancestor', readStateFile(r.repo).items['1'].pinned, 'work/7-1-alpha'),
+      'the branch was not rewound',
+    );
     const result = await run(r);
     assert.is(result.code, 0, output(result));
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.ok((await filesOn(r.repo.origin as string, 'main')).includes('a.txt'), 'a.txt is not on origin');
     const n = notices(r);
-    assert.ok(n.some((m) => m.includes('rewound or rewritten after it was judged')), n.join('\n'));
+    assert.ok(
+      n.some((m) => m.includes('rewound or rewritten after it was judged')),
+      n.join('\n'),
+    );
   } finally {
     r.cleanup();
   }

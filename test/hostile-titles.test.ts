@@ -50,7 +50,10 @@ test('hostile titles in plan and backlog: valid branches, no canary, the run com
     '  concurrency: 4',
     '',
   ].join('\n');
-  const items = [...titles.map(([, backlog], i) => ({ issue: i + 1, title: backlog })), { issue: 11, title: `backlog $(${touch})` }];
+  const items = [
+    ...titles.map(([, backlog], i) => ({ issue: i + 1, title: backlog })),
+    { issue: 11, title: `backlog $(${touch})` },
+  ];
   const repo = await makeRepo({ plan: planText, items });
   try {
     const r = await run(repo);
@@ -74,7 +77,10 @@ test('hostile titles in plan and backlog: valid branches, no canary, the run com
       assert.is(await git(repo.dir, 'check-ref-format', '--branch', b), b);
     }
     assert.ok(branches.includes('work/7-7-item') && branches.includes('work/7-8-item'), branches.join('\n'));
-    assert.ok(branches.every((b) => !b.includes('upload-pack=') && !/\/-/.test(b)), branches.join('\n'));
+    assert.ok(
+      branches.every((b) => !b.includes('upload-pack=') && !/\/-/.test(b)),
+      branches.join('\n'),
+    );
     assert.is(state.cache['4'].title, titles[3]?.[1]);
     // Every merge commit subject is one line; main has every item's work.
     const subjects = (await git(repo.dir, 'log', '--format=%s', '--merges', 'main')).split('\n');

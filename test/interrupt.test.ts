@@ -11,7 +11,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, readEvents, runCli } from './support/fixture.ts';
 import { run, show, waitFor } from './support/wave-rig.ts';
-import { assertLanded, groupMembers, isAlive, makeRig, startRunner, stateOf, type Rig } from './support/converge-rig.ts';
+import {
+  assertLanded,
+  groupMembers,
+  isAlive,
+  makeRig,
+  startRunner,
+  stateOf,
+  type Rig,
+} from './support/converge-rig.ts';
 
 /** An agent that counts its start, sleeps `seconds`, then commits and reports COMPLETE. */
 const sleeper = (seconds: number) => `echo "$WM_ISSUE" >> "$COUNTER"; sleep ${seconds}; ${COMMITTING_AGENT}`;
@@ -42,13 +50,22 @@ test('SIGINT once while an agent works: exit 130, the agent lives on; run again 
     assert.is(item.status, 'in-progress');
     assert.is(item.process.pid, pid);
     assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
-    assert.equal(readEvents(rig.repo).filter((e) => e.type === 'run-end').map((e) => e.exitCode), [130]);
+    assert.equal(
+      readEvents(rig.repo)
+        .filter((e) => e.type === 'run-end')
+        .map((e) => e.exitCode),
+      [130],
+    );
 
     const eventsBefore = readEvents(rig.repo).length;
     const again = await run(rig.repo, [], rig.env);
     await assertLanded(rig, again, [1]);
     assert.equal(rig.starts(), ['1'], 'the agent was started again');
-    assert.not.ok(readEvents(rig.repo).slice(eventsBefore).some((e) => e.type === 'agent-spawned'));
+    assert.not.ok(
+      readEvents(rig.repo)
+        .slice(eventsBefore)
+        .some((e) => e.type === 'agent-spawned'),
+    );
     assert.is(stateOf(rig.repo).items['1'].attempts, 1);
   } finally {
     rig.cleanup();
@@ -68,7 +85,11 @@ test('SIGINT twice (0.5 s apart): exit 130, every agent process group gone, item
     for (const [issue, pid] of pids) {
       assert.equal(groupMembers(pid), [], `#${issue}: its process group is still alive`);
       const item = stateOf(rig.repo).items[String(issue)];
-      assert.equal([item.status, item.process, item.failure, item.attempts], ['pending', null, null, 1], JSON.stringify(item));
+      assert.equal(
+        [item.status, item.process, item.failure, item.attempts],
+        ['pending', null, null, 1],
+        JSON.stringify(item),
+      );
     }
     assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
     assert.equal(rig.starts(), ['1', '2']);
@@ -121,7 +142,11 @@ test('run --stop after the interrupted run\'s agent ended by itself: "has no liv
     const { runner } = await runUntilSpawned(rig, 1);
     runner.kill('SIGINT');
     assert.is((await runner.done).code, 130);
-    await waitFor('the agent to end', () => existsSync(path.join(rig.repo.stateDir, 'items', '1', 'item-1.exit')), 15_000);
+    await waitFor(
+      'the agent to end',
+      () => existsSync(path.join(rig.repo.stateDir, 'items', '1', 'item-1.exit')),
+      15_000,
+    );
 
     const stopped = await stop(rig);
     assert.is(stopped.code, 0, show(stopped));

@@ -31,7 +31,14 @@ esac`;
 type Rig = AgentRig;
 
 function rig(): Promise<Rig> {
-  return makeAgentRig({ title: 'Land CAS', items: [{ issue: 1, title: 'Feature' }], body: AGENT, gates: 'post-merge: ["sh gate.sh"]', origin: true, files: { 'gate.sh': GATE } });
+  return makeAgentRig({
+    title: 'Land CAS',
+    items: [{ issue: 1, title: 'Feature' }],
+    body: AGENT,
+    gates: 'post-merge: ["sh gate.sh"]',
+    origin: true,
+    files: { 'gate.sh': GATE },
+  });
 }
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
@@ -39,15 +46,24 @@ const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 /** Every sha main ever pointed at (its reflog): each is the user's own commit or has a tree that passed the gates. */
 async function assertMainOnlyHeldGated(r: Rig): Promise<void> {
   const passed = new Set(readFileSync(path.join(r.tools, 'passed-trees'), 'utf8').split('\n').filter(Boolean));
-  const history = (await git(r.repo.dir, 'reflog', 'show', '--format=%H', 'refs/heads/main')).split('\n').filter(Boolean);
+  const history = (await git(r.repo.dir, 'reflog', 'show', '--format=%H', 'refs/heads/main'))
+    .split('\n')
+    .filter(Boolean);
   for (const sha of new Set(history)) {
     const subject = await git(r.repo.dir, 'log', '-1', '--format=%s', sha);
     if (subject === 'initial' || subject.startsWith('user: ')) continue;
-    assert.ok(passed.has(await git(r.repo.dir, 'rev-parse', `${sha}^{tree}`)), `main held ${sha.slice(0, 10)} "${subject}", whose tree never passed the gates`);
+    assert.ok(
+      passed.has(await git(r.repo.dir, 'rev-parse', `${sha}^{tree}`)),
+      `main held ${sha.slice(0, 10)} "${subject}", whose tree never passed the gates`,
+    );
   }
   const remote = await git(r.repo.origin as string, 'rev-parse', 'refs/heads/main');
   const subject = await git(r.repo.origin as string, 'log', '-1', '--format=%s', remote);
-  if (subject !== 'initial' && !subject.startsWith('user: ')) assert.ok(passed.has(await git(r.repo.origin as string, 'rev-parse', `${remote}^{tree}`)), 'origin holds an ungated tree');
+  if (subject !== 'initial' && !subject.startsWith('user: '))
+    assert.ok(
+      passed.has(await git(r.repo.origin as string, 'rev-parse', `${remote}^{tree}`)),
+      'origin holds an ungated tree',
+    );
 }
 
 async function assertCheckoutUntouched(r: Rig): Promise<void> {
@@ -59,17 +75,31 @@ async function assertCheckoutUntouched(r: Rig): Promise<void> {
 test('a user commit incompatible with the milestone lands on main during the gate re-run: brought in, gated red, fixed, landed', async () => {
   const r = await rig();
   try {
-    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'incompatible' } });
+    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
+      env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'incompatible' },
+    });
     assert.is(res.code, 0, output(res));
     assert.ok(/moved while landing|main moved/.test(res.stdout), output(res));
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
-    for (const f of ['a.txt', 'user1.txt', 'note.txt', 'fixed.txt']) assert.ok(files.includes(f), `${f} on main: ${files.join(' ')}`);
-    assert.is(await git(r.repo.origin as string, 'rev-parse', 'main'), await git(r.repo.dir, 'rev-parse', 'main'), 'origin has what main has');
+    for (const f of ['a.txt', 'user1.txt', 'note.txt', 'fixed.txt'])
+      assert.ok(files.includes(f), `${f} on main: ${files.join(' ')}`);
+    assert.is(
+      await git(r.repo.origin as string, 'rev-parse', 'main'),
+      await git(r.repo.dir, 'rev-parse', 'main'),
+      'origin has what main has',
+    );
     // The pair without the fix (gate run 3 was red) never reached main.
-    assert.ok(Number(readFileSync(path.join(r.tools, 'gate-runs'), 'utf8')) >= 4, 'gated again after the second user commit');
+    assert.ok(
+      Number(readFileSync(path.join(r.tools, 'gate-runs'), 'utf8')) >= 4,
+      'gated again after the second user commit',
+    );
     await assertMainOnlyHeldGated(r);
     await assertCheckoutUntouched(r);
-    assert.is(await git(r.repo.dir, 'for-each-ref', 'refs/work-milestone/'), '', 'complete removed the pins of landed items');
+    assert.is(
+      await git(r.repo.dir, 'for-each-ref', 'refs/work-milestone/'),
+      '',
+      'complete removed the pins of landed items',
+    );
   } finally {
     r.cleanup();
   }
@@ -78,15 +108,25 @@ test('a user commit incompatible with the milestone lands on main during the gat
 test('a user commit that conflicts with the milestone during the gate re-run: exit 3, explained, main and origin hold only gated or user shas', async () => {
   const r = await rig();
   try {
-    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'conflict' } });
+    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
+      env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'conflict' },
+    });
     assert.is(res.code, 3, output(res));
     assert.match(output(res), /conflicts with milestone 7 in: a\.txt/);
-    assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'user: a.txt', 'main is the user\'s commit; nothing landed');
+    assert.is(
+      await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'),
+      'user: a.txt',
+      "main is the user's commit; nothing landed",
+    );
     assert.is(await git(r.repo.origin as string, 'log', '-1', '--format=%s', 'main'), 'initial', 'nothing pushed');
     await assertMainOnlyHeldGated(r);
     await assertCheckoutUntouched(r);
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
-    assert.is(await git(integration, 'status', '--porcelain'), '', 'the integration worktree has no merge left in progress');
+    assert.is(
+      await git(integration, 'status', '--porcelain'),
+      '',
+      'the integration worktree has no merge left in progress',
+    );
   } finally {
     r.cleanup();
   }
@@ -112,14 +152,24 @@ test('origin removed before landing: exit 1 saying so, nothing landed; --no-push
     const second = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { env: { REPO: repo.dir } });
     assert.is(second.code, 0, output(second));
     assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
-    assert.is(await git(repo.origin as string, 'rev-list', '--count', 'main'), '1', 'origin (no longer a remote) untouched');
+    assert.is(
+      await git(repo.origin as string, 'rev-list', '--count', 'main'),
+      '1',
+      'origin (no longer a remote) untouched',
+    );
   } finally {
     repo.cleanup();
   }
 });
 
 test('a red gate fixed by hand as its message advises (commit in the integration worktree, run again with --adopt) lands', async () => {
-  const r = await makeAgentRig({ title: 'By hand', items: [{ issue: 1, title: 'One' }], body: AGENT.replace('fix)', 'never)'), gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]', defaults: 'max-fix-attempts: 0' });
+  const r = await makeAgentRig({
+    title: 'By hand',
+    items: [{ issue: 1, title: 'One' }],
+    body: AGENT.replace('fix)', 'never)'),
+    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
+    defaults: 'max-fix-attempts: 0',
+  });
   try {
     const first = await runCli('run', ['7', '--repo', r.repo.dir, '--yes']);
     assert.is(first.code, 1, output(first));

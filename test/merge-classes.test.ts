@@ -7,8 +7,29 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
-import { git, makeRepo, parentsOf, readStateFile, runCli, runSteps, STEPS_TO_MERGE, tempDir, writeAgent } from './support/fixture.ts';
-import { assertEscalated, assertMerged, assertNoMarkers, CALC, CALC_ITEMS, ITEMS, mainFile, output, planOf, scenario } from './support/merge-rig.ts';
+import {
+  git,
+  makeRepo,
+  parentsOf,
+  readStateFile,
+  runCli,
+  runSteps,
+  STEPS_TO_MERGE,
+  tempDir,
+  writeAgent,
+} from './support/fixture.ts';
+import {
+  assertEscalated,
+  assertMerged,
+  assertNoMarkers,
+  CALC,
+  CALC_ITEMS,
+  ITEMS,
+  mainFile,
+  output,
+  planOf,
+  scenario,
+} from './support/merge-rig.ts';
 
 test('clean: different files merge with --no-ff, no conflict', async () => {
   const s = await scenario(`case "$WM_ROLE:$WM_ISSUE" in
@@ -23,7 +44,10 @@ esac`);
     assert.is(s.state.items['2'].merge.note, '');
     assert.is(await mainFile(s, 'a.txt'), 'alpha\n');
     assert.is(await mainFile(s, 'b.txt'), 'beta\n');
-    assert.equal(s.agent.calls().map((c) => c.role), ['item', 'item']);
+    assert.equal(
+      s.agent.calls().map((c) => c.role),
+      ['item', 'item'],
+    );
   } finally {
     s.cleanup();
   }
@@ -47,8 +71,14 @@ esac`,
     const text = await mainFile(s, 'ws.js');
     assertNoMarkers(text);
     // git 2.39 takes one side's line when both only changed whitespace (theirs, despite its docs): either is a correct merge.
-    assert.ok(['function f() {\n    return 1;\n}\n', 'function f() {\n  return 1;   \n}\n'].includes(text), JSON.stringify(text));
-    assert.not.ok(s.agent.calls().some((c) => c.role === 'conflict'), 'no conflict agent for whitespace');
+    assert.ok(
+      ['function f() {\n    return 1;\n}\n', 'function f() {\n  return 1;   \n}\n'].includes(text),
+      JSON.stringify(text),
+    );
+    assert.not.ok(
+      s.agent.calls().some((c) => c.role === 'conflict'),
+      'no conflict agent for whitespace',
+    );
   } finally {
     s.cleanup();
   }
@@ -143,7 +173,10 @@ esac`,
   );
   try {
     await assertEscalated(s, 'heavy', ['old.txt'], /old\.txt was deleted or renamed on one side/);
-    assert.not.ok(s.agent.calls().some((c) => c.role === 'conflict'), 'no agent for a heavy conflict');
+    assert.not.ok(
+      s.agent.calls().some((c) => c.role === 'conflict'),
+      'no agent for a heavy conflict',
+    );
   } finally {
     s.cleanup();
   }
@@ -170,12 +203,18 @@ esac`,
 
 test('PARTIAL: merged, one follow-up "Finish #1: Alpha", even when the merge step runs again or converges after a crash', async () => {
   const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, `echo half > half.txt; commit half
-printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second half is left\\n' "$WM_BRANCH"`);
+  const agent = writeAgent(
+    tools,
+    `echo half > half.txt; commit half
+printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second half is left\\n' "$WM_BRANCH"`,
+  );
   const repo = await makeRepo({ plan: planOf(agent.command, 1), items: ITEMS.slice(0, 1), origin: true });
   try {
     const steps = await runSteps(repo, STEPS_TO_MERGE);
-    assert.ok(steps.every((r) => r.code === 0), steps.map(output).join('\n'));
+    assert.ok(
+      steps.every((r) => r.code === 0),
+      steps.map(output).join('\n'),
+    );
     let st = readStateFile(repo).items['1'];
     assert.is(st.status, 'partial');
     assert.is(st.merge.kind, 'clean');

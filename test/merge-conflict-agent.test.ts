@@ -22,7 +22,11 @@ esac`,
     assert.is(s.result.code, 0, output(s.result));
     await assertMerged(s, 2, 'medium');
     assert.is(await mainFile(s, 'calc.js'), RESOLVED);
-    assert.is((await parentsOf(s.repo.dir, s.state.items['2'].merge.sha))[0], s.state.items['1'].merge.sha, 'made on Alpha\'s merge');
+    assert.is(
+      (await parentsOf(s.repo.dir, s.state.items['2'].merge.sha))[0],
+      s.state.items['1'].merge.sha,
+      "made on Alpha's merge",
+    );
   } finally {
     s.cleanup();
   }
@@ -76,7 +80,9 @@ esac`,
   try {
     assert.is(s.result.code, 0, output(s.result));
     await assertMerged(s, 2, 'medium');
-    assert.not.ok((await git(s.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n').includes('calc.js'));
+    assert.not.ok(
+      (await git(s.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n').includes('calc.js'),
+    );
   } finally {
     s.cleanup();
   }

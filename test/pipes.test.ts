@@ -10,7 +10,16 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cliEnv, COMMITTING_AGENT, makeRepo, readEvents, ROOT, runCli, tempDir, type TestRepo } from './support/fixture.ts';
+import {
+  cliEnv,
+  COMMITTING_AGENT,
+  makeRepo,
+  readEvents,
+  ROOT,
+  runCli,
+  tempDir,
+  type TestRepo,
+} from './support/fixture.ts';
 import { rigItems, rigPlan, run, show, waitFor } from './support/wave-rig.ts';
 import { assertLanded, makeRig, startRunner, type Rig } from './support/converge-rig.ts';
 
@@ -24,14 +33,26 @@ interface Piped {
 }
 
 /** `sh -c '{ node <script> args 2>err; echo $? >code; } | head -1'` in `cwd`. */
-function piped(script: string, args: readonly string[], cwd: string, env: Readonly<Record<string, string>> = {}): Promise<Piped> {
+function piped(
+  script: string,
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<Piped> {
   const dir = tempDir('wm-pipe-');
   const err = path.join(dir, 'stderr');
   const codeFile = path.join(dir, 'code');
   const shell = '{ "$NODE" --import "$TSX" "$SCRIPT" "$@" 2>"$ERR"; echo $? >"$CODE"; } | head -1';
   const child = spawn('sh', ['-c', shell, 'sh', ...args], {
     cwd,
-    env: { ...cliEnv(env), NODE: process.execPath, TSX, SCRIPT: path.join(ROOT, 'scripts', `${script}.mts`), ERR: err, CODE: codeFile },
+    env: {
+      ...cliEnv(env),
+      NODE: process.execPath,
+      TSX,
+      SCRIPT: path.join(ROOT, 'scripts', `${script}.mts`),
+      ERR: err,
+      CODE: codeFile,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let head = '';
@@ -122,7 +143,10 @@ test('run --json | head -1: the run ends quietly (exit 130, one line, no stack t
     assertNoStack(r, 'run --json | head -1');
     assert.is((JSON.parse(r.head) as { type: string }).type.length > 0, true, r.head);
     assert.is(r.code, 130, r.stderr);
-    assert.is(r.stderr, 'stdout was closed (EPIPE): stopped; agents still running were left alive: run again to re-attach\n');
+    assert.is(
+      r.stderr,
+      'stdout was closed (EPIPE): stopped; agents still running were left alive: run again to re-attach\n',
+    );
     assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
     writeFileSync(release, '');
     const again = await run(rig.repo, [], rig.env);
@@ -150,10 +174,22 @@ test('--dry-run leaves an existing state folder byte-identical (piped, --json, a
 
     const json = await runCli('run', ['7', '--repo', rig.repo.dir, '--dry-run', '--json'], { env: rig.env });
     assert.is(json.code, 0, show(json));
-    const doc = JSON.parse(json.stdout) as { dryRun: boolean; nodes: Array<{ id: string; done: boolean; reason: string | null }> };
+    const doc = JSON.parse(json.stdout) as {
+      dryRun: boolean;
+      nodes: Array<{ id: string; done: boolean; reason: string | null }>;
+    };
     assert.is(doc.dryRun, true);
-    assert.equal(doc.nodes.filter((n) => n.done).map((n) => n.id).slice(0, 5), ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1']);
-    assert.ok(doc.nodes.some((n) => n.id === 'land' && !n.done && n.reason), json.stdout);
+    assert.equal(
+      doc.nodes
+        .filter((n) => n.done)
+        .map((n) => n.id)
+        .slice(0, 5),
+      ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1'],
+    );
+    assert.ok(
+      doc.nodes.some((n) => n.id === 'land' && !n.done && n.reason),
+      json.stdout,
+    );
     assert.equal(hashTree(dir), before, 'run --dry-run --json changed the state folder');
 
     const file = path.join(dir, 'state.json');

@@ -17,7 +17,9 @@ const PLAN_PATH = 'plan/milestone-7-dispatch.yaml';
 const script = path.join(root, 'scripts', 'plan.mts');
 
 const golden = JSON.parse(readFileSync(path.join(brokenDir, 'expected.json'), 'utf8')) as Record<string, string>;
-const fixtures = readdirSync(brokenDir).filter((n) => n.endsWith('.yaml')).sort();
+const fixtures = readdirSync(brokenDir)
+  .filter((n) => n.endsWith('.yaml'))
+  .sort();
 
 /** Child processes at a time (each is a node + tsx start-up, about half a second). */
 const PARALLEL = 2;
@@ -32,10 +34,15 @@ interface Run {
 
 function run(cmd: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { ...options, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { ...options, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -105,7 +112,10 @@ function lineDiff(before: string, after: string): string {
     });
   };
   const [a, b] = [sectioned(before), sectioned(after)];
-  return [...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`), ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`)].join('\n');
+  return [
+    ...a.filter((l) => !b.includes(l)).map((l) => `- ${l}`),
+    ...b.filter((l) => !a.includes(l)).map((l) => `+ ${l}`),
+  ].join('\n');
 }
 
 /** Everything wrong with running plan.mts on `fixture`; empty when it behaves. */
@@ -122,7 +132,10 @@ async function check(fixture: string): Promise<string[]> {
     const where = `${fixture}: exit ${String(r.code)}, stderr:\n${r.stderr}`;
     if (r.code !== 2) problems.push(`${where}\n  → expected exit code 2`);
     if (!r.stderr.includes(expected)) problems.push(`${where}\n  → expected stderr to contain:\n${expected}`);
-    if (r.stderr.split('\n').some((line) => line.startsWith('    at ')) || r.stdout.split('\n').some((line) => line.startsWith('    at '))) {
+    if (
+      r.stderr.split('\n').some((line) => line.startsWith('    at ')) ||
+      r.stdout.split('\n').some((line) => line.startsWith('    at '))
+    ) {
       problems.push(`${where}\n  → a stack trace was printed`);
     }
     const after = await snapshot(repo);

@@ -18,8 +18,12 @@ const brokenDir = fileURLToPath(new URL('./fixtures/broken-plans/', import.meta.
 const plansDir = fileURLToPath(new URL('./fixtures/plans/', import.meta.url));
 
 const golden = JSON.parse(readFileSync(`${brokenDir}expected.json`, 'utf8')) as Record<string, string>;
-const brokenFiles = readdirSync(brokenDir).filter((n) => n.endsWith('.yaml')).sort();
-const validFiles = readdirSync(plansDir).filter((n) => n.endsWith('.yaml')).sort();
+const brokenFiles = readdirSync(brokenDir)
+  .filter((n) => n.endsWith('.yaml'))
+  .sort();
+const validFiles = readdirSync(plansDir)
+  .filter((n) => n.endsWith('.yaml'))
+  .sort();
 
 /**
  * The repository the golden messages are for, as test/plan-cli.test.ts makes it: a README and the plan, committed.
@@ -31,14 +35,29 @@ writeFileSync(path.join(RIG, 'README.md'), '# sample\n');
 writeFileSync(path.join(RIG, PLAN_PATH), readFileSync(`${plansDir}seed-7.yaml`));
 await git(RIG, 'init', '-q', '-b', 'main');
 await git(RIG, 'add', '-A');
-await git(RIG, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'plan');
+await git(
+  RIG,
+  '-c',
+  'user.name=Test',
+  '-c',
+  'user.email=test@example.com',
+  '-c',
+  'commit.gpgsign=false',
+  'commit',
+  '-q',
+  '-m',
+  'plan',
+);
 test.after(() => rmSync(path.dirname(RIG), { recursive: true, force: true }));
 
 /** Fixtures only the repository can tell are broken (their worktree root holds tracked files). */
 const NEEDS_REPOSITORY = ['worktree-root-plan.yaml', 'worktree-root-tracked-file.yaml'];
 
 /** The error `parse` throws for `source`, or a failure when it parses. */
-async function parseError(source: string, parse: (source: string) => unknown = (text) => parsePlanIn(RIG, text, PLAN_PATH)): Promise<unknown> {
+async function parseError(
+  source: string,
+  parse: (source: string) => unknown = (text) => parsePlanIn(RIG, text, PLAN_PATH),
+): Promise<unknown> {
   try {
     await parse(source);
   } catch (error) {
@@ -155,7 +174,11 @@ defaults:
 function toSnakeKeys(source: string): string {
   return source
     .split('\n')
-    .map((line) => (line.startsWith('#') ? line : line.replace(/(?<=^|[\s{,])([a-z]+(?:-[a-z]+)+)(?=:(?: |$))/g, (k) => k.replace(/-/g, '_'))))
+    .map((line) =>
+      line.startsWith('#')
+        ? line
+        : line.replace(/(?<=^|[\s{,])([a-z]+(?:-[a-z]+)+)(?=:(?: |$))/g, (k) => k.replace(/-/g, '_')),
+    )
     .join('\n');
 }
 
@@ -167,7 +190,24 @@ function withoutFileAndHash(plan: Plan): Omit<Plan, 'file' | 'hash'> {
 test('kebab-case and snake_case spellings of one plan give the same Plan', () => {
   const snake = toSnakeKeys(KEBAB_PLAN);
   // The conversion did what it should: every two-word key is snake_case, values are untouched.
-  for (const key of ['integration_branch', 'conflict_groups', 'group_id', 'conflict_group', 'depends_on', 'quality_gates', 'pre_merge', 'post_merge', 'permission_mode', 'allowed_tools', 'max_budget_usd', 'agent_args', 'max_fix_attempts', 'prompt_template', 'worktree_root', 'gate_timeout']) {
+  for (const key of [
+    'integration_branch',
+    'conflict_groups',
+    'group_id',
+    'conflict_group',
+    'depends_on',
+    'quality_gates',
+    'pre_merge',
+    'post_merge',
+    'permission_mode',
+    'allowed_tools',
+    'max_budget_usd',
+    'agent_args',
+    'max_fix_attempts',
+    'prompt_template',
+    'worktree_root',
+    'gate_timeout',
+  ]) {
     assert.ok(snake.includes(`${key}:`), `snake plan lacks ${key}`);
   }
   assert.not.match(snake.replace(/^#.*$/gm, ''), /(?:^|[\s{,])[a-z]+(?:-[a-z]+)+:(?: |$)/m);
@@ -181,21 +221,41 @@ test('kebab-case and snake_case spellings of one plan give the same Plan', () =>
 
   // The two-word keys were read, not silently dropped.
   assert.is(kebabPlan.milestone.integrationBranch, 'milestone/7-v1.1-search-improvements');
-  assert.equal(kebabPlan.conflictGroups, [{ id: '1', reason: 'both touch src/search/', items: ['Tokenizer', 'Ranking'] }]);
+  assert.equal(kebabPlan.conflictGroups, [
+    { id: '1', reason: 'both touch src/search/', items: ['Tokenizer', 'Ranking'] },
+  ]);
   assert.is(findItem(kebabPlan, 44)!.conflictGroup, '1');
   assert.equal(findItem(kebabPlan, 44)!.dependsOn, [42]);
-  assert.equal(kebabPlan.gates.preMerge.map((g) => [g.name, g.run, g.timeoutMs]), [
-    ['npm run lint', 'npm run lint', 120_000],
-    ['typecheck', 'npx tsc --noEmit', 600_000],
-  ]);
-  assert.equal(kebabPlan.gates.postMerge.map((g) => g.run), ['npm test']);
+  assert.equal(
+    kebabPlan.gates.preMerge.map((g) => [g.name, g.run, g.timeoutMs]),
+    [
+      ['npm run lint', 'npm run lint', 120_000],
+      ['typecheck', 'npx tsc --noEmit', 600_000],
+    ],
+  );
+  assert.equal(
+    kebabPlan.gates.postMerge.map((g) => g.run),
+    ['npm test'],
+  );
   const d = kebabPlan.defaults;
   assert.equal(
-    [d.permissionMode, d.allowedTools, d.maxBudgetUsd, d.agentArgs, d.maxFixAttempts, d.promptTemplate, d.worktreeRoot, d.gateTimeoutMs],
+    [
+      d.permissionMode,
+      d.allowedTools,
+      d.maxBudgetUsd,
+      d.agentArgs,
+      d.maxFixAttempts,
+      d.promptTemplate,
+      d.worktreeRoot,
+      d.gateTimeoutMs,
+    ],
     ['auto', ['Read'], 5, ['--debug'], 3, 'plan/prompt.md', '../repo.worktrees', 120_000],
   );
   const s43 = findItem(kebabPlan, 43)!.settings;
-  assert.equal([s43.permissionMode, s43.allowedTools, s43.maxBudgetUsd, s43.agentArgs], ['default', ['Bash', 'Edit'], 2.5, ['--verbose']]);
+  assert.equal(
+    [s43.permissionMode, s43.allowedTools, s43.maxBudgetUsd, s43.agentArgs],
+    ['default', ['Bash', 'Edit'], 2.5, ['--verbose']],
+  );
 });
 
 test('seed-7: slug, branch, defaults and per-item overrides', () => {
@@ -222,15 +282,26 @@ test('seed-7: slug, branch, defaults and per-item overrides', () => {
   assert.is(plan.defaults.timeoutMs, 2_700_000);
   assert.is(plan.defaults.gateTimeoutMs, 300_000);
   assert.ok([...plan.gates.preMerge, ...plan.gates.postMerge].every((g) => g.timeoutMs === 300_000));
-  assert.equal(plan.gates.preMerge[1], { name: 'typecheck', run: 'npx tsc --noEmit', files: ['src/**/*.ts'], timeoutMs: 300_000 });
+  assert.equal(plan.gates.preMerge[1], {
+    name: 'typecheck',
+    run: 'npx tsc --noEmit',
+    files: ['src/**/*.ts'],
+    timeoutMs: 300_000,
+  });
 
   // Item 44 overrides model, effort and timeout; the others inherit the defaults.
   const ranking = findItem(plan, 44)!;
-  assert.equal([ranking.settings.model, ranking.settings.effort, ranking.settings.timeoutMs], ['opus', 'high', 3_600_000]);
+  assert.equal(
+    [ranking.settings.model, ranking.settings.effort, ranking.settings.timeoutMs],
+    ['opus', 'high', 3_600_000],
+  );
   assert.is(ranking.settings.retries, 1);
   assert.equal(ranking.dependsOn, [42]);
   const tokenizer = findItem(plan, 42)!;
-  assert.equal([tokenizer.settings.model, tokenizer.settings.effort, tokenizer.settings.timeoutMs], ['sonnet', 'medium', 2_700_000]);
+  assert.equal(
+    [tokenizer.settings.model, tokenizer.settings.effort, tokenizer.settings.timeoutMs],
+    ['sonnet', 'medium', 2_700_000],
+  );
   assert.is(tokenizer.conflictGroup, '1');
   assert.is(findItem(plan, 43)!.conflictGroup, null);
   assert.is(findItem(plan, 45)!.conflictGroup, null);
@@ -280,19 +351,31 @@ test('edge values: BOM, string id, durations at their limits, a shared anchor, t
   const plan = parsePlan(source, PLAN_PATH);
   assert.equal(plan.milestone, { id: 'v1.1-beta', title: '🚀', slug: '', integrationBranch: 'release/v1.1-beta' });
   assert.equal(plan.backlog, { kind: 'github', repo: 'acme/search' });
-  assert.equal(plan.waves.flatMap((w) => w.items.map((i) => [i.issue, i.settings.timeoutMs])), [
-    [42, 86_400_000],
-    [43, 86_400_000],
-    [44, 1],
-    [Number.MAX_SAFE_INTEGER, 86_400_000],
-  ]);
-  assert.equal([plan.defaults.timeoutMs, plan.defaults.gateTimeoutMs, plan.gates.postMerge[0]!.timeoutMs], [86_400_000, 1000, 86_400_000]);
+  assert.equal(
+    plan.waves.flatMap((w) => w.items.map((i) => [i.issue, i.settings.timeoutMs])),
+    [
+      [42, 86_400_000],
+      [43, 86_400_000],
+      [44, 1],
+      [Number.MAX_SAFE_INTEGER, 86_400_000],
+    ],
+  );
+  assert.equal(
+    [plan.defaults.timeoutMs, plan.defaults.gateTimeoutMs, plan.gates.postMerge[0]!.timeoutMs],
+    [86_400_000, 1000, 86_400_000],
+  );
   // An emoji-only title has no slug: the derived branch is milestone/<id>.
-  assert.is(parsePlan(source.replace(/^ {2}integration-branch:.*$/m, ''), PLAN_PATH).milestone.integrationBranch, 'milestone/v1.1-beta');
+  assert.is(
+    parsePlan(source.replace(/^ {2}integration-branch:.*$/m, ''), PLAN_PATH).milestone.integrationBranch,
+    'milestone/v1.1-beta',
+  );
 });
 
 test('parseDuration: units, limits, and bad input is exit 2', () => {
-  assert.equal([parseDuration(90), parseDuration('90'), parseDuration('500ms'), parseDuration('45m'), parseDuration('24h')], [90_000, 90_000, 500, 2_700_000, 86_400_000]);
+  assert.equal(
+    [parseDuration(90), parseDuration('90'), parseDuration('500ms'), parseDuration('45m'), parseDuration('24h')],
+    [90_000, 90_000, 500, 2_700_000, 86_400_000],
+  );
   for (const bad of [0, '0', '0m', '0s', -1, 1.5, '45 minutes', '', '1d', '25h', 86_401, '2147483648ms']) {
     try {
       parseDuration(bad);
@@ -323,7 +406,11 @@ test('a plan with any one value of the wrong shape gives diagnostics (exit 2), n
       try {
         parsePlan(stringify(copy), PLAN_PATH);
       } catch (error) {
-        assert.instance(error, DiagnosticsError, `${path.join('.')} = ${JSON.stringify(value)}: ${(error as Error).stack}`);
+        assert.instance(
+          error,
+          DiagnosticsError,
+          `${path.join('.')} = ${JSON.stringify(value)}: ${(error as Error).stack}`,
+        );
         count++;
       }
     }

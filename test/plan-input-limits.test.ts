@@ -39,14 +39,24 @@ async function problemsOf(repo: string, source: string): Promise<string> {
 
 test('titleProblem: 200 characters (code points) is the most, one line, no control characters', () => {
   assert.is(MAX_TITLE_LENGTH, 200);
-  for (const ok of ['x'.repeat(200), '🚀'.repeat(200), 'Ünïcödé 日本語 — “quoted” \u202eRTL', ' spaces  inside ']) assert.is(titleProblem(ok), undefined, ok);
+  for (const ok of ['x'.repeat(200), '🚀'.repeat(200), 'Ünïcödé 日本語 — “quoted” \u202eRTL', ' spaces  inside '])
+    assert.is(titleProblem(ok), undefined, ok);
   assert.is(titleProblem('x'.repeat(201)), 'is 201 characters long; a title may have at most 200');
   assert.is(titleProblem(`${'🚀'.repeat(200)}x`), 'is 201 characters long; a title may have at most 200');
   assert.is(titleProblem(''), 'must not be empty');
-  const control = (code: string, at: number): string => `has a control character (${code} at character ${at}); a title is one line of text without control characters`;
+  const control = (code: string, at: number): string =>
+    `has a control character (${code} at character ${at}); a title is one line of text without control characters`;
   assert.is(titleProblem('a\u0000b'), control('U+0000', 2));
   assert.is(titleProblem('🚀\tx'), control('U+0009', 2));
-  for (const [text, code] of [['\n', 'U+000A'], ['\r', 'U+000D'], ['\u001b[31m', 'U+001B'], ['\u007f', 'U+007F'], ['\u0085', 'U+0085'], ['\u2028', 'U+2028'], ['\u2029', 'U+2029']]) {
+  for (const [text, code] of [
+    ['\n', 'U+000A'],
+    ['\r', 'U+000D'],
+    ['\u001b[31m', 'U+001B'],
+    ['\u007f', 'U+007F'],
+    ['\u0085', 'U+0085'],
+    ['\u2028', 'U+2028'],
+    ['\u2029', 'U+2029'],
+  ]) {
     assert.is(titleProblem(`x${text}`), control(code!, 2), JSON.stringify(text));
   }
   // The control character is named before the length.
@@ -60,13 +70,17 @@ test('fitTitle: a valid title is kept; control characters become spaces; 200 cha
   assert.is(fitTitle(`${'🚀'.repeat(300)}`), `${'🚀'.repeat(199)}…`);
   assert.is(fitTitle(`${'word '.repeat(60)}`), `${'word '.repeat(40).trimEnd()}…`);
   assert.is(fitTitle('\n\t'), 'untitled');
-  for (const t of ['x'.repeat(10_000), '\u0000'.repeat(5), `a${'\n'.repeat(500)}b`]) assert.is(titleProblem(fitTitle(t)), undefined);
+  for (const t of ['x'.repeat(10_000), '\u0000'.repeat(5), `a${'\n'.repeat(500)}b`])
+    assert.is(titleProblem(fitTitle(t)), undefined);
 });
 
 test('plan titles: 200 characters parse, 201 do not; milestone title too; each at its value', async () => {
   const repo = await makeRepo({ plan: PLAN(), items: [] });
   try {
-    assert.is(await problemsOf(repo.dir, PLAN('', JSON.stringify('m'.repeat(200)), JSON.stringify('🚀'.repeat(200)))), '');
+    assert.is(
+      await problemsOf(repo.dir, PLAN('', JSON.stringify('m'.repeat(200)), JSON.stringify('🚀'.repeat(200)))),
+      '',
+    );
     assert.is(
       await problemsOf(repo.dir, PLAN('', JSON.stringify('m'.repeat(201)), JSON.stringify(`tab\there`))),
       [
@@ -85,7 +99,11 @@ test('plan titles: 200 characters parse, 201 do not; milestone title too; each a
 });
 
 test('worktree root: fresh folders and folders outside are fine; the repository, .git, tracked paths and symlinks into them are not', async () => {
-  const repo = await makeRepo({ plan: PLAN(), items: [{ issue: 42, title: 'Tokenizer' }], files: { 'src/index.ts': 'export {};\n', '.gitignore': 'build/\n', 'build/out.js': '' } });
+  const repo = await makeRepo({
+    plan: PLAN(),
+    items: [{ issue: 42, title: 'Tokenizer' }],
+    files: { 'src/index.ts': 'export {};\n', '.gitignore': 'build/\n', 'build/out.js': '' },
+  });
   const outside = path.join(repo.root, 'fast-disk');
   mkdirSync(outside);
   mkdirSync(path.join(repo.dir, 'worktrees', 'milestone-6'), { recursive: true });
@@ -96,8 +114,20 @@ test('worktree root: fresh folders and folders outside are fine; the repository,
   const at = (key = 'worktree-root'): string => `plan/milestone-7-dispatch.yaml:7:${key.length + 5}`;
   const hint = 'the worktrees need a new folder of their own, e.g. worktrees or a folder outside the repository';
   try {
-    const fine = ['worktrees', 'worktrees/', '.work/trees', 'src/new', 'build', '../repo.worktrees', outside, path.join(outside, 'x'), 'to-outside', 'to-outside/sub'];
-    for (const value of fine) assert.is(await problemsOf(repo.dir, PLAN(`defaults:\n  worktree-root: ${JSON.stringify(value)}\n`)), '', value);
+    const fine = [
+      'worktrees',
+      'worktrees/',
+      '.work/trees',
+      'src/new',
+      'build',
+      '../repo.worktrees',
+      outside,
+      path.join(outside, 'x'),
+      'to-outside',
+      'to-outside/sub',
+    ];
+    for (const value of fine)
+      assert.is(await problemsOf(repo.dir, PLAN(`defaults:\n  worktree-root: ${JSON.stringify(value)}\n`)), '', value);
     const bad: Array<[string, string]> = [
       ['.', 'is the repository itself'],
       ['src/..', 'is the repository itself'],
@@ -111,22 +141,36 @@ test('worktree root: fresh folders and folders outside are fine; the repository,
       ['to-git/wt', "is inside git's own folder (.git)"],
       ['src', 'holds tracked files (src/index.ts), and excluding it from git would hide every new file there'],
       ['to-src', 'holds tracked files (src/index.ts), and excluding it from git would hide every new file there'],
-      [path.join(repo.dir, 'plan'), 'holds tracked files (plan/backlog/42.md, plan/milestone-7-dispatch.yaml), and excluding it from git would hide every new file there'],
+      [
+        path.join(repo.dir, 'plan'),
+        'holds tracked files (plan/backlog/42.md, plan/milestone-7-dispatch.yaml), and excluding it from git would hide every new file there',
+      ],
       ['README.md', 'is a tracked file'],
       ['README.md/wt', 'is inside README.md, which is a file'],
       ['tab\there', 'has a control character'],
       ['nul\u0000here', 'has a control character'],
     ];
     for (const [value, problem] of bad) {
-      assert.is(await problemsOf(repo.dir, PLAN(`defaults:\n  worktree-root: ${JSON.stringify(value)}\n`)), `${at()} error: defaults.worktree-root ${JSON.stringify(value)} ${problem}; ${hint}`, value);
+      assert.is(
+        await problemsOf(repo.dir, PLAN(`defaults:\n  worktree-root: ${JSON.stringify(value)}\n`)),
+        `${at()} error: defaults.worktree-root ${JSON.stringify(value)} ${problem}; ${hint}`,
+        value,
+      );
     }
-    assert.is(await problemsOf(repo.dir, PLAN('defaults:\n  worktree_root: plan/backlog\n')), `${at('worktree_root')} error: defaults.worktree_root "plan/backlog" holds tracked files (plan/backlog/42.md), and excluding it from git would hide every new file there; ${hint}`);
+    assert.is(
+      await problemsOf(repo.dir, PLAN('defaults:\n  worktree_root: plan/backlog\n')),
+      `${at('worktree_root')} error: defaults.worktree_root "plan/backlog" holds tracked files (plan/backlog/42.md), and excluding it from git would hide every new file there; ${hint}`,
+    );
     // The default is checked too, when the repository tracks files in it.
     writeFileSync(path.join(repo.dir, 'worktrees', 'keep.txt'), '');
     await git(repo.dir, 'add', '-f', 'worktrees/keep.txt');
-    const defaultProblem = 'the default worktree root "worktrees" holds tracked files (worktrees/keep.txt), and excluding it from git would hide every new file there; set defaults.worktree-root to a new folder, e.g. a folder outside the repository';
+    const defaultProblem =
+      'the default worktree root "worktrees" holds tracked files (worktrees/keep.txt), and excluding it from git would hide every new file there; set defaults.worktree-root to a new folder, e.g. a folder outside the repository';
     assert.is(await problemsOf(repo.dir, PLAN()), `plan/milestone-7-dispatch.yaml:1:1 error: ${defaultProblem}`);
-    assert.is(await problemsOf(repo.dir, PLAN('defaults: {model: opus}\n')), `plan/milestone-7-dispatch.yaml:6:11 error: ${defaultProblem}`);
+    assert.is(
+      await problemsOf(repo.dir, PLAN('defaults: {model: opus}\n')),
+      `plan/milestone-7-dispatch.yaml:6:11 error: ${defaultProblem}`,
+    );
     assert.is(await problemsOf(repo.dir, PLAN('defaults: {worktree-root: ../elsewhere}\n')), '');
   } finally {
     repo.cleanup();
@@ -141,7 +185,12 @@ function fileHashes(dir: string, prefix = ''): string[] {
     if (rel === path.join('.git', 'objects')) continue;
     if (entry.isDirectory()) out.push(`${rel}/`, ...fileHashes(dir, rel));
     else if (entry.isSymbolicLink()) out.push(`${rel} -> symlink`);
-    else out.push(`${rel} ${createHash('sha256').update(readFileSync(path.join(dir, rel))).digest('hex')}`);
+    else
+      out.push(
+        `${rel} ${createHash('sha256')
+          .update(readFileSync(path.join(dir, rel)))
+          .digest('hex')}`,
+      );
   }
   return out.sort();
 }
@@ -165,12 +214,32 @@ async function fixtureRepo(fixture: string): Promise<string> {
   writeFileSync(path.join(dir, PLAN_PATH), readFileSync(`${brokenDir}${fixture}`));
   await git(dir, 'init', '-q', '-b', 'main');
   await git(dir, 'add', '-A');
-  await git(dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'plan');
+  await git(
+    dir,
+    '-c',
+    'user.name=Test',
+    '-c',
+    'user.email=test@example.com',
+    '-c',
+    'commit.gpgsign=false',
+    'commit',
+    '-q',
+    '-m',
+    'plan',
+  );
   return dir;
 }
 
 test('the corpus has a fixture for each limit', () => {
-  for (const name of ['title-200kb.yaml', 'title-nul.yaml', 'worktree-root-dot.yaml', 'worktree-root-git.yaml', 'worktree-root-inside-git.yaml', 'worktree-root-plan.yaml', 'worktree-root-tracked-file.yaml']) {
+  for (const name of [
+    'title-200kb.yaml',
+    'title-nul.yaml',
+    'worktree-root-dot.yaml',
+    'worktree-root-git.yaml',
+    'worktree-root-inside-git.yaml',
+    'worktree-root-plan.yaml',
+    'worktree-root-tracked-file.yaml',
+  ]) {
     assert.ok(LIMIT_FIXTURES.includes(name), name);
   }
   assert.ok(readFileSync(`${brokenDir}title-nul.yaml`).includes(0), 'title-nul.yaml holds a NUL byte');
@@ -198,9 +267,11 @@ test('plan.mts and run.mts refuse every limit fixture: exit 2, the golden diagno
   };
   // Two at a time: each is two node + tsx start-ups.
   const queue = [...LIMIT_FIXTURES];
-  await Promise.all([0, 1].map(async () => {
-    for (let f = queue.shift(); f !== undefined; f = queue.shift()) await check(f);
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let f = queue.shift(); f !== undefined; f = queue.shift()) await check(f);
+    }),
+  );
   assert.ok(problems.length === 0, `\n${problems.join('\n\n')}`);
 });
 
@@ -211,7 +282,8 @@ async function symlinkRepo(how: 'file' | 'folder'): Promise<{ repo: TestRepo; se
   const repo = await makeRepo({ plan: SYMLINK_PLAN, items: [{ issue: 43, title: 'CLI flags' }] });
   const outside = path.join(repo.root, 'outside');
   mkdirSync(outside);
-  const secretText = '---\nissue: 42\ntitle: Tokenizer\nstatus: open\nmilestone: 7\n---\n## Description\nSECRET from outside the repository\n';
+  const secretText =
+    '---\nissue: 42\ntitle: Tokenizer\nstatus: open\nmilestone: 7\n---\n## Description\nSECRET from outside the repository\n';
   writeFileSync(path.join(outside, 'secret.md'), secretText);
   if (how === 'file') symlinkSync('../../../outside/secret.md', path.join(repo.dir, 'plan', 'backlog', '42.md'));
   else {
@@ -226,8 +298,14 @@ async function symlinkRepo(how: 'file' | 'folder'): Promise<{ repo: TestRepo; se
 }
 
 for (const [how, expected] of [
-  ['file', 'plan/backlog/42.md:1:1 error: plan/backlog/42.md is a symlink to ../../../outside/secret.md, outside the repository; a backlog item must be a regular file in the repository'],
-  ['folder', 'plan/backlog/42.md:1:1 error: plan/backlog/42.md is reached through plan/backlog, a symlink to ../../outside, outside the repository; a backlog item must be a regular file in the repository'],
+  [
+    'file',
+    'plan/backlog/42.md:1:1 error: plan/backlog/42.md is a symlink to ../../../outside/secret.md, outside the repository; a backlog item must be a regular file in the repository',
+  ],
+  [
+    'folder',
+    'plan/backlog/42.md:1:1 error: plan/backlog/42.md is reached through plan/backlog, a symlink to ../../outside, outside the repository; a backlog item must be a regular file in the repository',
+  ],
 ] as const) {
   test(`a backlog ${how} committed as a symlink leaving the repository: run.mts and step.mts validate exit 2 naming it; nothing changes`, async () => {
     const { repo, secret, secretText } = await symlinkRepo(how);
@@ -235,14 +313,24 @@ for (const [how, expected] of [
       const before = await snapshotRepo(repo.dir);
       const files = fileHashes(repo.dir).filter((f) => !f.startsWith('.git/'));
       const exclude = readFileSync(path.join(repo.dir, '.git', 'info', 'exclude'), 'utf8');
-      for (const [script, args] of [['run', ['7']], ['step', ['validate', '7']], ['run', ['7']]] as const) {
+      for (const [script, args] of [
+        ['run', ['7']],
+        ['step', ['validate', '7']],
+        ['run', ['7']],
+      ] as const) {
         assertRefused(await runCli(script, [...args, '--repo', repo.dir]), expected, `${script}.mts ${args.join(' ')}`);
       }
       assert.is(await snapshotRepo(repo.dir), before);
-      assert.equal(fileHashes(repo.dir).filter((f) => !f.startsWith('.git/')), files);
+      assert.equal(
+        fileHashes(repo.dir).filter((f) => !f.startsWith('.git/')),
+        files,
+      );
       assert.is(readFileSync(path.join(repo.dir, '.git', 'info', 'exclude'), 'utf8'), exclude);
       assert.is(readFileSync(secret, 'utf8'), secretText);
-      assert.not.ok(await git(repo.dir, 'for-each-ref', '--format=%(refname)').then((refs) => refs.includes('milestone/')), 'an integration branch was made');
+      assert.not.ok(
+        await git(repo.dir, 'for-each-ref', '--format=%(refname)').then((refs) => refs.includes('milestone/')),
+        'an integration branch was made',
+      );
     } finally {
       repo.cleanup();
     }
@@ -250,7 +338,13 @@ for (const [how, expected] of [
 }
 
 test('fetch refuses a backlog file that became a symlink in the integration worktree after validate', async () => {
-  const repo = await makeRepo({ plan: SYMLINK_PLAN, items: [{ issue: 42, title: 'Tokenizer' }, { issue: 43, title: 'CLI flags' }] });
+  const repo = await makeRepo({
+    plan: SYMLINK_PLAN,
+    items: [
+      { issue: 42, title: 'Tokenizer' },
+      { issue: 43, title: 'CLI flags' },
+    ],
+  });
   try {
     for (const step of ['validate', 'prepare', 'branch']) {
       const r = await runCli('step', [step, '7', '--repo', repo.dir]);
@@ -263,7 +357,11 @@ test('fetch refuses a backlog file that became a symlink in the integration work
     rmSync(item);
     symlinkSync(secret, item);
     const r = await runCli('step', ['fetch', '7', '--repo', repo.dir]);
-    assertRefused(r, `plan/backlog/42.md:1:1 error: plan/backlog/42.md is a symlink to ${secret}, outside the repository; a backlog item must be a regular file in the repository`, 'step.mts fetch');
+    assertRefused(
+      r,
+      `plan/backlog/42.md:1:1 error: plan/backlog/42.md is a symlink to ${secret}, outside the repository; a backlog item must be a regular file in the repository`,
+      'step.mts fetch',
+    );
     assert.not.ok(readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8').includes('SECRET'));
   } finally {
     repo.cleanup();

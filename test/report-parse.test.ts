@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { parseReport } from '../tasks/agents/report.ts';
 
 test('the plain format', () => {
-  const text = 'I did it.\n\nSTATUS: COMPLETE\nBRANCH: work/7-42-tokenizer\nFILES_CHANGED:\nsrc/a.ts\ntest/a.test.ts\nCOMMITS:\n1a2b3c4 feat: tokenizer\nTASKS_BLOCKED: none\nNOTES: split on whitespace\n';
+  const text =
+    'I did it.\n\nSTATUS: COMPLETE\nBRANCH: work/7-42-tokenizer\nFILES_CHANGED:\nsrc/a.ts\ntest/a.test.ts\nCOMMITS:\n1a2b3c4 feat: tokenizer\nTASKS_BLOCKED: none\nNOTES: split on whitespace\n';
   assert.equal(parseReport(text), {
     status: 'COMPLETE',
     branch: 'work/7-42-tokenizer',
@@ -117,7 +118,8 @@ test('"none" spellings are empty lists', () => {
 });
 
 test('a later "STATUS:" line that is not a status (free text in NOTES) does not replace the report', () => {
-  const text = 'STATUS: COMPLETE\nFILES_CHANGED: api.ts\nNOTES: removed an endpoint:\n- STATUS: the old /status route is gone\nmore notes';
+  const text =
+    'STATUS: COMPLETE\nFILES_CHANGED: api.ts\nNOTES: removed an endpoint:\n- STATUS: the old /status route is gone\nmore notes';
   const r = parseReport(text);
   assert.is(r?.status, 'COMPLETE');
   assert.equal(r?.filesChanged, ['api.ts']);
@@ -125,7 +127,9 @@ test('a later "STATUS:" line that is not a status (free text in NOTES) does not 
 });
 
 test('NUL and other control characters are removed (tabs and newlines stay); CR LF and lone CR are line ends; nothing is cut', () => {
-  const r = parseReport(`STATUS: COMPLETE\r\nFILES_CHANGED:\r\n- a\u0000.ts\rCOMMITS:\n- abc1234 fix\u001b[0m\nNOTES: one\u0000two\tthree\u0007\nfour ${'n'.repeat(300_000)}`);
+  const r = parseReport(
+    `STATUS: COMPLETE\r\nFILES_CHANGED:\r\n- a\u0000.ts\rCOMMITS:\n- abc1234 fix\u001b[0m\nNOTES: one\u0000two\tthree\u0007\nfour ${'n'.repeat(300_000)}`,
+  );
   assert.equal(r?.filesChanged, ['a.ts']);
   assert.equal(r?.commits, ['abc1234 fix[0m']);
   assert.ok(r?.notes.startsWith('onetwo\tthree\nfour nnn'));

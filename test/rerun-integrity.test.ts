@@ -14,7 +14,18 @@ import { createContext } from '../tasks/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { STEPS } from '../tasks/steps.ts';
 import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { cliEnv, git, readStateFile, refExists, runCli, runSteps, showFile, snapshotRepo, tempDir, type CliResult } from './support/fixture.ts';
+import {
+  cliEnv,
+  git,
+  readStateFile,
+  refExists,
+  runCli,
+  runSteps,
+  showFile,
+  snapshotRepo,
+  tempDir,
+  type CliResult,
+} from './support/fixture.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -49,7 +60,7 @@ async function waitFor(what: string, ready: () => boolean): Promise<void> {
   }
 }
 
-test('an exit file names the process that wrote it: a caller that knows the pid never reads an earlier process\'s', async () => {
+test("an exit file names the process that wrote it: a caller that knows the pid never reads an earlier process's", async () => {
   const dir = tempDir('wm-run-files-');
   try {
     const files = runFilesOf(dir, 'fix-1');
@@ -72,7 +83,7 @@ test('an exit file names the process that wrote it: a caller that knows the pid 
   }
 });
 
-test('red gates, then run again: a new fix agent process runs (not the first one\'s exit file) and the milestone lands', async () => {
+test("red gates, then run again: a new fix agent process runs (not the first one's exit file) and the milestone lands", async () => {
   const r = await rig({
     gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
     defaults: 'max-fix-attempts: 1',
@@ -88,22 +99,42 @@ fi`,
     assert.is(first.code, 1, output(first));
     assert.match(first.stderr, /gate "needs-fix" \(post-merge\) still fails/);
     assert.is(linesOf(runs).length, 1, 'one fix agent in the first run');
-    assert.not.ok(await git(r.repo.dir, 'ls-tree', '--name-only', 'main').then((t) => t.split('\n').includes('a.txt')), 'main got the red milestone');
+    assert.not.ok(
+      await git(r.repo.dir, 'ls-tree', '--name-only', 'main').then((t) => t.split('\n').includes('a.txt')),
+      'main got the red milestone',
+    );
 
     const second = await run(r);
     assert.is(second.code, 0, output(second));
     const pids = linesOf(runs);
     assert.is(pids.length, 2, `a new fix agent ran in the second run: ${pids.join(' ')}`);
     assert.is.not(pids[0], pids[1]);
-    assert.equal(r.agent.calls().filter((c) => c.role === 'fix').map((c) => c.cwd), [integrationDir(r), integrationDir(r)]);
+    assert.equal(
+      r.agent
+        .calls()
+        .filter((c) => c.role === 'fix')
+        .map((c) => c.cwd),
+      [integrationDir(r), integrationDir(r)],
+    );
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
-    assert.ok(['a.txt', 'b.txt', 'fixed.txt'].every((f) => files.includes(f)), files.join(' '));
+    assert.ok(
+      ['a.txt', 'b.txt', 'fixed.txt'].every((f) => files.includes(f)),
+      files.join(' '),
+    );
     // Each fix session has its own files: two prompts, two exit files, each naming its own process.
     const gatesDir = path.join(r.repo.stateDir, 'gates');
-    const exits = readdirSync(gatesDir).filter((f) => /^fix-.*\.exit$/.test(f)).sort();
+    const exits = readdirSync(gatesDir)
+      .filter((f) => /^fix-.*\.exit$/.test(f))
+      .sort();
     assert.is(exits.length, 2, readdirSync(gatesDir).join(' '));
-    assert.equal(exits.map((f) => readFileSync(path.join(gatesDir, f), 'utf8').trim().split(' ')[0]), ['0', '0']);
-    assert.is.not(readFileSync(path.join(gatesDir, exits[0] as string), 'utf8'), readFileSync(path.join(gatesDir, exits[1] as string), 'utf8'));
+    assert.equal(
+      exits.map((f) => readFileSync(path.join(gatesDir, f), 'utf8').trim().split(' ')[0]),
+      ['0', '0'],
+    );
+    assert.is.not(
+      readFileSync(path.join(gatesDir, exits[0] as string), 'utf8'),
+      readFileSync(path.join(gatesDir, exits[1] as string), 'utf8'),
+    );
   } finally {
     r.cleanup();
   }
@@ -122,22 +153,39 @@ test('step complete with pending items refuses (exit 2, naming what is missing) 
   const r = await rig({ body: ITEM_AGENT });
   try {
     const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
-    assert.ok(prior.every((p) => p.code === 0), prior.map(output).join('\n'));
+    assert.ok(
+      prior.every((p) => p.code === 0),
+      prior.map(output).join('\n'),
+    );
     const before = await snapshotRepo(r.repo.dir);
     const result = await runCli('step', ['complete', '7', '--repo', r.repo.dir]);
     assert.is(result.code, 2, output(result));
     // Refused by complete itself (the items and the command that continues), or earlier by its prerequisite land.
-    const namesItems = /#1 pending/.test(result.stderr) && /#2 pending/.test(result.stderr) && result.stderr.includes('npx zx scripts/run.mts 7');
-    const namesLand = /step complete needs land, which is not done .*npx zx scripts\/step.mts land 7/.test(result.stderr);
+    const namesItems =
+      /#1 pending/.test(result.stderr) &&
+      /#2 pending/.test(result.stderr) &&
+      result.stderr.includes('npx zx scripts/run.mts 7');
+    const namesLand = /step complete needs land, which is not done .*npx zx scripts\/step.mts land 7/.test(
+      result.stderr,
+    );
     assert.ok(namesItems || namesLand, output(result));
     await assertNothingCompleted(r, before);
 
     // complete's own check, whatever its prerequisites say: the step run directly refuses before touching anything.
     const ctx = await createContext({
-      milestone: '7', cwd: r.repo.dir, repo: r.repo.dir, plan: null, options: DEFAULT_OPTIONS, signal: new AbortController().signal,
-      env: cliEnv(), confirm: () => Promise.resolve(false),
+      milestone: '7',
+      cwd: r.repo.dir,
+      repo: r.repo.dir,
+      plan: null,
+      options: DEFAULT_OPTIONS,
+      signal: new AbortController().signal,
+      env: cliEnv(),
+      confirm: () => Promise.resolve(false),
     });
-    const refused = await STEPS.complete.run(ctx, {}, { output: () => undefined }).then(() => null, (e: unknown) => e);
+    const refused = await STEPS.complete.run(ctx, {}, { output: () => undefined }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.instance(refused, BadInputError, String(refused));
     assert.is((refused as BadInputError).exitCode, 2);
     assert.is(
@@ -158,8 +206,26 @@ test('run --dry-run on a fresh milestone: no step is done, and nothing in the re
     const result = await run(r, '--dry-run');
     assert.is(result.code, 0, output(result));
     const lines = result.stdout.split('\n').filter(Boolean);
-    const ids = ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1', 'spawn@1#1', 'spawn@1#2', 'wait@1', 'merge@1', 'relay@1', 'gates', 'land', 'complete'];
-    assert.equal(lines.map((l) => l.split(':')[0]), ids, result.stdout);
+    const ids = [
+      'validate',
+      'prepare',
+      'branch',
+      'fetch',
+      'worktrees@1',
+      'spawn@1#1',
+      'spawn@1#2',
+      'wait@1',
+      'merge@1',
+      'relay@1',
+      'gates',
+      'land',
+      'complete',
+    ];
+    assert.equal(
+      lines.map((l) => l.split(':')[0]),
+      ids,
+      result.stdout,
+    );
     const done = lines.filter((l) => /^[^:]+: done/.test(l));
     assert.equal(done, [], `steps shown as done on a fresh milestone:\n${done.join('\n')}`);
     assert.is(await snapshotRepo(r.repo.dir), before);
@@ -168,11 +234,17 @@ test('run --dry-run on a fresh milestone: no step is done, and nothing in the re
 
     // Half-way (the integration branch made, nothing run on it): only what was done is done.
     const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
-    assert.ok(prior.every((p) => p.code === 0), prior.map(output).join('\n'));
+    assert.ok(
+      prior.every((p) => p.code === 0),
+      prior.map(output).join('\n'),
+    );
     const middle = await snapshotRepo(r.repo.dir);
     const again = await run(r, '--dry-run');
     assert.is(again.code, 0, output(again));
-    const doneNow = again.stdout.split('\n').filter((l) => /^[^:]+: done/.test(l)).map((l) => l.split(':')[0]);
+    const doneNow = again.stdout
+      .split('\n')
+      .filter((l) => /^[^:]+: done/.test(l))
+      .map((l) => l.split(':')[0]);
     assert.equal(doneNow, ['validate', 'prepare', 'branch', 'fetch'], again.stdout);
     assert.is(await snapshotRepo(r.repo.dir), middle);
   } finally {
@@ -183,7 +255,8 @@ test('run --dry-run on a fresh milestone: no step is done, and nothing in the re
 test('the backlog status commit fails once (index.lock), then run again: main says status: done for every landed item', async () => {
   const r = await rig({
     // The gate runs in the integration worktree: its first run locks that worktree's index, so land cannot commit.
-    gates: 'post-merge: [{name: lock-once, run: "test -f \\"$WM_TOOLS/locked\\" || { touch \\"$WM_TOOLS/locked\\"; touch \\"$(git rev-parse --git-dir)/index.lock\\"; }"}]',
+    gates:
+      'post-merge: [{name: lock-once, run: "test -f \\"$WM_TOOLS/locked\\" || { touch \\"$WM_TOOLS/locked\\"; touch \\"$(git rev-parse --git-dir)/index.lock\\"; }"}]',
     body: ITEM_AGENT,
   });
   const env = { WM_TOOLS: r.tools };
@@ -193,14 +266,20 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
     assert.match(first.stderr, /git add -- plan\/backlog\/1.md plan\/backlog\/2.md failed/, output(first));
     const lock = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'index.lock');
     assert.ok(existsSync(lock), 'the gate locked the integration index');
-    for (const { issue } of ITEMS) assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: open$/m);
+    for (const { issue } of ITEMS)
+      assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: open$/m);
     rmSync(lock);
 
     const second = await runCli('run', ['7', '--repo', r.repo.dir], { env });
     assert.is(second.code, 0, output(second));
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
     assert.ok(files.includes('a.txt') && files.includes('b.txt'), files.join(' '));
-    for (const { issue } of ITEMS) assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: done$/m, `#${issue} on main`);
+    for (const { issue } of ITEMS)
+      assert.match(
+        await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`),
+        /^status: done$/m,
+        `#${issue} on main`,
+      );
   } finally {
     r.cleanup();
   }

@@ -9,7 +9,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { processStartTime } from '../tasks/lib/process-info.ts';
-import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, runCli, startCli, type CliResult, type TestRepo } from './support/fixture.ts';
+import {
+  COMMITTING_AGENT,
+  makeRepo,
+  readEvents,
+  readStateFile,
+  runCli,
+  startCli,
+  type CliResult,
+  type TestRepo,
+} from './support/fixture.ts';
 
 /** A pid that cannot be running: above the default pid_max (2^22). */
 const DEAD_PID = 4_194_305;
@@ -58,10 +67,20 @@ test('a second runner on the same milestone exits 2 naming the owner; the first 
 
     const second = await runCli('run', ['7', '--repo', repo.dir]);
     assert.is(second.code, 2, second.stderr);
-    assert.match(second.stderr, new RegExp(`^milestone 7 is already being run by pid ${first.pid} \\(run 7, since \\d{4}-[^)]+\\); wait for it or stop it first\\n$`));
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^milestone 7 is already being run by pid ${first.pid} \\(run 7, since \\d{4}-[^)]+\\); wait for it or stop it first\\n$`,
+      ),
+    );
     assertNoStack(second);
     // The refused runner wrote nothing: one run-start, the first runner's.
-    assert.equal(readEvents(repo).filter((e) => e.type === 'run-start').map((e) => e.pid), [first.pid]);
+    assert.equal(
+      readEvents(repo)
+        .filter((e) => e.type === 'run-start')
+        .map((e) => e.pid),
+      [first.pid],
+    );
 
     // A step on the same milestone is refused the same way.
     const step = await runCli('step', ['merge', '7', '--repo', repo.dir]);
@@ -84,17 +103,26 @@ test('a stale run.lock (dead pid; live pid with another start time) is taken ove
   try {
     const lock = path.join(repo.stateDir, 'run.lock');
     mkdirSync(repo.stateDir, { recursive: true });
-    writeFileSync(lock, `${JSON.stringify({ pid: DEAD_PID, startTime: '12345', startedAt: '2026-01-01T00:00:00.000Z', command: 'run 7' })}\n`);
+    writeFileSync(
+      lock,
+      `${JSON.stringify({ pid: DEAD_PID, startTime: '12345', startedAt: '2026-01-01T00:00:00.000Z', command: 'run 7' })}\n`,
+    );
     const run = await runCli('run', ['7', '--repo', repo.dir]);
     assert.is(run.code, 0, run.stderr);
-    assert.match(run.stderr, new RegExp(`^took over a stale run\\.lock of pid ${DEAD_PID} \\(started 2026-01-01T00:00:00\\.000Z\\)$`, 'm'));
+    assert.match(
+      run.stderr,
+      new RegExp(`^took over a stale run\\.lock of pid ${DEAD_PID} \\(started 2026-01-01T00:00:00\\.000Z\\)$`, 'm'),
+    );
     assert.ok(readEvents(repo).some((e) => e.type === 'notice' && e.message.includes(`pid ${DEAD_PID}`)));
     assert.is(readStateFile(repo).items['1'].status, 'complete');
     assert.not.ok(existsSync(lock));
 
     // A live process (this test) under a start time that is not its own: the pid was reused, the lock is stale.
     assert.ok(processStartTime(process.pid));
-    writeFileSync(lock, `${JSON.stringify({ pid: process.pid, startTime: 'not-its-start', startedAt: '2026-01-02T00:00:00.000Z', command: 'run 7' })}\n`);
+    writeFileSync(
+      lock,
+      `${JSON.stringify({ pid: process.pid, startTime: 'not-its-start', startedAt: '2026-01-02T00:00:00.000Z', command: 'run 7' })}\n`,
+    );
     const again = await runCli('run', ['7', '--repo', repo.dir]);
     assert.is(again.code, 0, again.stderr);
     assert.match(again.stderr, new RegExp(`took over a stale run\\.lock of pid ${process.pid} `));

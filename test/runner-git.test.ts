@@ -15,7 +15,10 @@ import { processesWith, rigItems, rigPlan, run, show, type RigItem } from './sup
 
 /** A hook or fsmonitor program that appends its name to `marker`, only when it runs outside an agent. */
 function writeTrap(file: string, marker: string, exitCode = 0): void {
-  writeFileSync(file, `#!/bin/sh\n[ -n "$WORK_MILESTONE_CHILD" ] || echo "$(basename "$0")" >> '${marker}'\nexit ${exitCode}\n`);
+  writeFileSync(
+    file,
+    `#!/bin/sh\n[ -n "$WORK_MILESTONE_CHILD" ] || echo "$(basename "$0")" >> '${marker}'\nexit ${exitCode}\n`,
+  );
   chmodSync(file, 0o755);
 }
 
@@ -27,13 +30,16 @@ test('hooks and core.fsmonitor planted by agents never run under the runner; the
   writeTrap(path.join(tools, 'hook'), marker);
   // An fsmonitor program that fails: git then looks at every file itself (and would still have run it).
   writeTrap(path.join(tools, 'fsmonitor'), marker, 1);
-  const agent = writeAgent(tools, `hooks="$(git rev-parse --path-format=absolute --git-common-dir)/hooks"
+  const agent = writeAgent(
+    tools,
+    `hooks="$(git rev-parse --path-format=absolute --git-common-dir)/hooks"
 case "$WM_ROLE:$WM_ISSUE" in
 item:1) for h in pre-commit post-commit reference-transaction; do cp "$tools/hook" "$hooks/$h"; done
   echo one > one.txt; commit one; report COMPLETE;;
 item:2) cp "$tools/hook" "$hooks/post-merge"; git config core.fsmonitor "$tools/fsmonitor"
   echo two > two.txt; commit two; report COMPLETE;;
-esac`);
+esac`,
+  );
   // Item 1 plants hooks before any check has a baseline; item 2, in the next wave, after item 1's check took one.
   const waves: RigItem[][] = [[{ issue: 1, title: 'Plant hooks' }], [{ issue: 2, title: 'Plant fsmonitor' }]];
   const repo = await makeRepo({ plan: rigPlan(waves, { command: agent.command }), items: rigItems(waves) });
@@ -55,11 +61,18 @@ esac`);
       'added .git/hooks/reference-transaction (the runner never runs hooks)',
     ]);
     // Each change is reported once: item 2 is not blamed for item 1's hooks.
-    assert.equal(hookFlags(items['2'].result.flags), ['added .git/hooks/post-merge (the runner never runs hooks)', 'changed the repository config: core.fsmonitor']);
+    assert.equal(hookFlags(items['2'].result.flags), [
+      'added .git/hooks/post-merge (the runner never runs hooks)',
+      'changed the repository config: core.fsmonitor',
+    ]);
     // The traps were live: the user's own git, outside any agent, runs them.
     const userEnv: NodeJS.ProcessEnv = { ...process.env };
     delete userEnv.WORK_MILESTONE_CHILD;
-    execFileSync('git', ['commit', '-q', '--allow-empty', '-m', 'by hand'], { cwd: repo.dir, env: userEnv, stdio: 'ignore' });
+    execFileSync('git', ['commit', '-q', '--allow-empty', '-m', 'by hand'], {
+      cwd: repo.dir,
+      env: userEnv,
+      stdio: 'ignore',
+    });
     assert.ok(lines(marker).includes('post-commit') && lines(marker).includes('fsmonitor'), lines(marker).join(' '));
   } finally {
     repo.cleanup();
@@ -71,7 +84,8 @@ test('runner git: no hooks, no fsmonitor, whatever the repository config says; t
   const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
   const marker = path.join(repo.root, 'ran.log');
   try {
-    for (const h of ['pre-commit', 'post-commit', 'reference-transaction']) writeTrap(path.join(repo.dir, '.git', 'hooks', h), marker);
+    for (const h of ['pre-commit', 'post-commit', 'reference-transaction'])
+      writeTrap(path.join(repo.dir, '.git', 'hooks', h), marker);
     writeTrap(path.join(repo.root, 'fsmonitor'), marker, 1);
     await git(repo.dir, 'config', 'core.fsmonitor', path.join(repo.root, 'fsmonitor'));
     await runnerGit(repo.dir, ['commit', '-q', '--allow-empty', '-m', 'runner commit'], { timeoutMs: 30_000 });
@@ -98,11 +112,17 @@ test('a git call that outlives its time limit is stopped and becomes a StepFaile
       (e: unknown) => e,
     );
     assert.instance(error, StepFailedError);
-    assert.is((error as Error).message, `git hash-object ${fifo} in ${dir} did not finish within its time limit of 300ms and was stopped`);
+    assert.is(
+      (error as Error).message,
+      `git hash-object ${fifo} in ${dir} did not finish within its time limit of 300ms and was stopped`,
+    );
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     assert.equal(processesWith(fifo), [], 'the git process was stopped');
     // gitRaw, which returns failures instead of throwing, throws for a timeout too.
-    const raw = await gitRaw(dir, ['hash-object', fifo], { timeoutMs: 200 }).then(() => null, (e: unknown) => e);
+    const raw = await gitRaw(dir, ['hash-object', fifo], { timeoutMs: 200 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.match((raw as Error).message, /did not finish within its time limit of 200ms/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,12 @@ import { isValidBranchName, isValidMilestoneId, milestoneIdProblem, slugify } fr
 /** Which of `names` `git check-ref-format --branch` accepts, run outside any repository (inside one, `@{-1}` and `@` expand). */
 function gitAccepts(names: readonly string[]): boolean[] {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wm-slug-'));
-  const env = { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(dir), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const env = {
+    ...process.env,
+    GIT_CEILING_DIRECTORIES: path.dirname(dir),
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+  };
   try {
     return names.map((name) => {
       const r = spawnSync('git', ['check-ref-format', '--branch', name], { cwd: dir, env, encoding: 'utf8' });
@@ -80,7 +85,11 @@ test('hostile titles give branch names that pass isValidBranchName and git check
   const names: string[] = [];
   for (const title of HOSTILE_TITLES) {
     for (const slug of [slugify(title), slugify(title, 40) || 'item']) {
-      assert.match(slug, /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)?$/, `slug of ${JSON.stringify(title)}: ${JSON.stringify(slug)}`);
+      assert.match(
+        slug,
+        /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)?$/,
+        `slug of ${JSON.stringify(title)}: ${JSON.stringify(slug)}`,
+      );
       names.push(`work/7-42-${slug}`);
       if (slug) names.push(`milestone/7-${slug}`);
     }
@@ -94,14 +103,54 @@ test('hostile titles give branch names that pass isValidBranchName and git check
 
 /** Names with the answer `git check-ref-format --branch` gives (measured with git 2.39); the test asks git again. */
 const BRANCH_NAMES: ReadonlyArray<readonly [string, boolean]> = [
-  ['main', true], ['milestone/7-search', true], ['work/7-42-tokenizer', true], ['foo.bar', true], ['a./b', true],
-  ['a-', true], ['a/@/b', true], ['@@', true], ['a{b}', true], ["a'b", true], ['a"b', true], ['a`b', true],
-  ['a$b', true], ['a;b', true], ['#x', true], ['%', true], ['ü', true], ['a.lockx', true], ['refs/heads/x', true],
+  ['main', true],
+  ['milestone/7-search', true],
+  ['work/7-42-tokenizer', true],
+  ['foo.bar', true],
+  ['a./b', true],
+  ['a-', true],
+  ['a/@/b', true],
+  ['@@', true],
+  ['a{b}', true],
+  ["a'b", true],
+  ['a"b', true],
+  ['a`b', true],
+  ['a$b', true],
+  ['a;b', true],
+  ['#x', true],
+  ['%', true],
+  ['ü', true],
+  ['a.lockx', true],
+  ['refs/heads/x', true],
   ['\u200F', true],
-  ['', false], ['HEAD', false], ['-x', false], ['a b', false], ['a\tb', false], ['a\nb', false], ['a\u007fb', false],
-  ['a~b', false], ['a^b', false], ['a:b', false], ['a?b', false], ['a*b', false], ['a[b', false], ['a\\b', false],
-  ['a..b', false], ['a@{1}', false], ['@{-1}', false], ['/a', false], ['a/', false], ['a//b', false], ['.a', false],
-  ['a/.b', false], ['a.', false], ['a/b.', false], ['a.lock', false], ['a.lock/b', false], ['.', false], ['..', false],
+  ['', false],
+  ['HEAD', false],
+  ['-x', false],
+  ['a b', false],
+  ['a\tb', false],
+  ['a\nb', false],
+  ['a\u007fb', false],
+  ['a~b', false],
+  ['a^b', false],
+  ['a:b', false],
+  ['a?b', false],
+  ['a*b', false],
+  ['a[b', false],
+  ['a\\b', false],
+  ['a..b', false],
+  ['a@{1}', false],
+  ['@{-1}', false],
+  ['/a', false],
+  ['a/', false],
+  ['a//b', false],
+  ['.a', false],
+  ['a/.b', false],
+  ['a.', false],
+  ['a/b.', false],
+  ['a.lock', false],
+  ['a.lock/b', false],
+  ['.', false],
+  ['..', false],
 ];
 
 test('isValidBranchName agrees with git check-ref-format --branch', () => {
@@ -119,7 +168,8 @@ test('isValidBranchName agrees with git check-ref-format --branch', () => {
 test('milestone ids: what may go into branch and folder names', () => {
   for (const id of ['7', '0', 'v1.1', 'M_7-beta', '7.', 'x'.repeat(64)]) assert.ok(isValidMilestoneId(id), id);
   assert.is(milestoneIdProblem('7 beta'), `may contain only letters, digits, '.', '_' and '-'`);
-  for (const id of ['7/8', '../../x', '--upload-pack=x', '7\n', 'ü']) assert.is(milestoneIdProblem(id), `may contain only letters, digits, '.', '_' and '-'`, id);
+  for (const id of ['7/8', '../../x', '--upload-pack=x', '7\n', 'ü'])
+    assert.is(milestoneIdProblem(id), `may contain only letters, digits, '.', '_' and '-'`, id);
   assert.is(milestoneIdProblem('-7'), 'must start with a letter or digit');
   assert.is(milestoneIdProblem('.7'), 'must start with a letter or digit');
   assert.is(milestoneIdProblem('x'.repeat(65)), 'must be at most 64 characters');
@@ -127,9 +177,19 @@ test('milestone ids: what may go into branch and folder names', () => {
   assert.is(milestoneIdProblem('a.lock'), `must not contain ".." nor end with ".lock"`);
   assert.is(milestoneIdProblem(''), 'must not be empty');
   // Any valid id with any slug makes branches git accepts, except `7.` with an empty slug: the plan check reports that one.
-  const names = ['7', 'v1.1', 'M_7-beta', '7.'].flatMap((id) => [`milestone/${id}-search`, `work/${id}-42-search`, `milestone/${id}`]);
-  assert.equal(gitAccepts(names), names.map((n) => n !== 'milestone/7.'));
-  assert.equal(names.map(isValidBranchName), names.map((n) => n !== 'milestone/7.'));
+  const names = ['7', 'v1.1', 'M_7-beta', '7.'].flatMap((id) => [
+    `milestone/${id}-search`,
+    `work/${id}-42-search`,
+    `milestone/${id}`,
+  ]);
+  assert.equal(
+    gitAccepts(names),
+    names.map((n) => n !== 'milestone/7.'),
+  );
+  assert.equal(
+    names.map(isValidBranchName),
+    names.map((n) => n !== 'milestone/7.'),
+  );
 });
 
 test.run();

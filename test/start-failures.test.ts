@@ -20,10 +20,18 @@ test('an agent that removes its own worktree: the retry recreates it from the it
   try {
     const r = await run(rig.repo, [], rig.env);
     await assertLanded(rig, r, [1]);
-    assert.match(r.stderr, /#1: its worktree \S+7-1-one was missing \(removed during a run\?\); recreated it on work\/7-1-one/);
+    assert.match(
+      r.stderr,
+      /#1: its worktree \S+7-1-one was missing \(removed during a run\?\); recreated it on work\/7-1-one/,
+    );
     const item = stateOf(rig.repo).items['1'];
     assert.is(item.attempts, 2, JSON.stringify(item));
-    assert.equal(readEvents(rig.repo).filter((e) => e.type === 'agent-spawned').map((e) => e.attempt), [1, 2]);
+    assert.equal(
+      readEvents(rig.repo)
+        .filter((e) => e.type === 'agent-spawned')
+        .map((e) => e.attempt),
+      [1, 2],
+    );
   } finally {
     rig.cleanup();
   }
@@ -62,10 +70,22 @@ test('an agent program that is not there: exit 2 naming it and CLAUDE_BIN / --ag
       const r = await run(rig.repo, ['--agent', 'claude'], { ...rig.env, CLAUDE_BIN: missing });
       assert.is(r.code, 2, show(r));
       assert.not.match(r.stderr, /^\s+at /m);
-      assert.ok(r.stderr.endsWith(`the claude agent cannot start: its program ${missing} was not found; set CLAUDE_BIN to its path or put it on PATH, or choose another agent with --agent\n`), r.stderr);
+      assert.ok(
+        r.stderr.endsWith(
+          `the claude agent cannot start: its program ${missing} was not found; set CLAUDE_BIN to its path or put it on PATH, or choose another agent with --agent\n`,
+        ),
+        r.stderr,
+      );
       const item = stateOf(rig.repo).items['1'];
-      assert.equal([item.status, item.attempts, item.process], ['pending', 0, null], `run ${i + 1}: ${JSON.stringify(item)}`);
-      assert.not.ok(readEvents(rig.repo).some((e) => e.type === 'agent-spawned'), 'an agent was spawned');
+      assert.equal(
+        [item.status, item.attempts, item.process],
+        ['pending', 0, null],
+        `run ${i + 1}: ${JSON.stringify(item)}`,
+      );
+      assert.not.ok(
+        readEvents(rig.repo).some((e) => e.type === 'agent-spawned'),
+        'an agent was spawned',
+      );
       assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'items', '1', 'item-1.pid')), 'a process was started');
     }
     const r = await run(rig.repo, [], rig.env);

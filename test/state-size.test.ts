@@ -22,7 +22,14 @@ const ITEMS = 500;
 const WAVES = 5;
 const sha = (n: number, salt: number) => (n * 7919 + salt).toString(16).padStart(40, '0');
 /** A plausible claude usage object (docs/claude-cli.md). */
-const USAGE = { input_tokens: 4000, cache_creation_input_tokens: 0, cache_read_input_tokens: 12000, output_tokens: 200, server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 }, service_tier: 'standard' };
+const USAGE = {
+  input_tokens: 4000,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 12000,
+  output_tokens: 200,
+  server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 },
+  service_tier: 'standard',
+};
 
 /** What one agent printed and what git says, for item `issue`. */
 type Agent = (issue: number) => { readonly text: string; readonly facts: BranchFacts };
@@ -32,8 +39,14 @@ const typical: Agent = (issue) => {
   const commits = [`feat: feature ${issue}`, `test: feature ${issue}`];
   return {
     text: [
-      'All done.', 'STATUS: COMPLETE', `BRANCH: work/7-${issue}-feature-${issue}`, 'FILES_CHANGED:', ...files.map((f) => `- ${f}`),
-      'COMMITS:', ...commits.map((c, i) => `- ${sha(issue, i).slice(0, 7)} ${c}`), 'TASKS_BLOCKED: none',
+      'All done.',
+      'STATUS: COMPLETE',
+      `BRANCH: work/7-${issue}-feature-${issue}`,
+      'FILES_CHANGED:',
+      ...files.map((f) => `- ${f}`),
+      'COMMITS:',
+      ...commits.map((c, i) => `- ${sha(issue, i).slice(0, 7)} ${c}`),
+      'TASKS_BLOCKED: none',
       `NOTES: Added feature ${issue} behind a flag; the parser now accepts the new token. ${'Kept the old API for the next wave. '.repeat(6)}`,
     ].join('\n'),
     facts: facts(issue, commits, files),
@@ -42,11 +55,20 @@ const typical: Agent = (issue) => {
 
 const hostile: Agent = (issue) => {
   const files = Array.from({ length: 3000 }, (_, i) => `src/generated/deeply/nested/folder/module-${issue}-${i}.ts`);
-  const commits = Array.from({ length: 3000 }, (_, i) => `chore: step ${i} of a very long refactoring that never seems to end (#${issue})`);
+  const commits = Array.from(
+    { length: 3000 },
+    (_, i) => `chore: step ${i} of a very long refactoring that never seems to end (#${issue})`,
+  );
   return {
     text: [
-      'STATUS: COMPLETE', `BRANCH: work/7-${issue}-x`, 'FILES_CHANGED:', ...files, 'COMMITS:', ...commits,
-      `TASKS_BLOCKED: ${Array.from({ length: 500 }, (_, i) => `task-${i}`).join(', ')}`, `NOTES: \u0000${'notes '.repeat(40_000)}`,
+      'STATUS: COMPLETE',
+      `BRANCH: work/7-${issue}-x`,
+      'FILES_CHANGED:',
+      ...files,
+      'COMMITS:',
+      ...commits,
+      `TASKS_BLOCKED: ${Array.from({ length: 500 }, (_, i) => `task-${i}`).join(', ')}`,
+      `NOTES: \u0000${'notes '.repeat(40_000)}`,
     ].join('\n'),
     facts: facts(issue, commits, files),
   };
@@ -78,21 +100,56 @@ function milestoneState(agent: Agent, stateDir: string): State {
     const branch = `work/7-${issue}-feature-${issue}`;
     const { text, facts: f } = agent(issue);
     const out: AgentOutcome = {
-      ok: true, text, failure: null, costUsd: 0.42, turns: 17, sessionId: `5864ec0e-150f-46c0-8271-${String(issue).padStart(12, '0')}`, usage: USAGE, denials: [],
+      ok: true,
+      text,
+      failure: null,
+      costUsd: 0.42,
+      turns: 17,
+      sessionId: `5864ec0e-150f-46c0-8271-${String(issue).padStart(12, '0')}`,
+      usage: USAGE,
+      denials: [],
       outputFile: path.join(stateDir, 'items', String(issue), 'item-1.stdout'),
     };
     const verdict = judgeAttempt(out, { ...f, headBranch: branch }, branch);
     items[String(issue)] = {
-      ...emptyItem(issue, wave), status: verdict.status, attempts: 1, branch, worktree: `/home/user/projects/repo/worktrees/7-${issue}-feature-${issue}`, base: sha(0, 1),
-      failure: verdict.failure, result: { ...verdict.result, durationMs: 123_456 }, finishedAt: '2026-11-30T20:15:10.601Z', finishSeq: issue,
-      merge: { kind: 'clean', sha: sha(issue, 5), files: [], note: '', followUp: null }, pinned: f.tip,
+      ...emptyItem(issue, wave),
+      status: verdict.status,
+      attempts: 1,
+      branch,
+      worktree: `/home/user/projects/repo/worktrees/7-${issue}-feature-${issue}`,
+      base: sha(0, 1),
+      failure: verdict.failure,
+      result: { ...verdict.result, durationMs: 123_456 },
+      finishedAt: '2026-11-30T20:15:10.601Z',
+      finishSeq: issue,
+      merge: { kind: 'clean', sha: sha(issue, 5), files: [], note: '', followUp: null },
+      pinned: f.tip,
     };
     cache[String(issue)] = {
-      issue, title: `Feature ${issue}`, source: `plan/backlog/${issue}.md`, sections: { Description: `Add feature ${issue}.`, 'Acceptance Criteria': '- it works' },
+      issue,
+      title: `Feature ${issue}`,
+      source: `plan/backlog/${issue}.md`,
+      sections: { Description: `Add feature ${issue}.`, 'Acceptance Criteria': '- it works' },
       body: `## Description\nAdd feature ${issue}.\n\n## Acceptance Criteria\n- it works\n`,
     };
     const w = waves[wave - 1] ?? { wave, parallel: true, items: [] };
-    waves[wave - 1] = { ...w, items: [...w.items, { issue, title: `Feature ${issue}`, slug: `feature-${issue}`, wave, priority: null, conflictGroup: null, dependsOn: [], settings: BUILTIN_SETTINGS, edits: [] }] };
+    waves[wave - 1] = {
+      ...w,
+      items: [
+        ...w.items,
+        {
+          issue,
+          title: `Feature ${issue}`,
+          slug: `feature-${issue}`,
+          wave,
+          priority: null,
+          conflictGroup: null,
+          dependsOn: [],
+          settings: BUILTIN_SETTINGS,
+          edits: [],
+        },
+      ],
+    };
   }
   state.items = items;
   state.cache = cache;
@@ -117,7 +174,9 @@ async function stateBytes(agent: Agent): Promise<{ indented: number; compact: nu
 }
 
 const show = (name: string, b: { indented: number; compact: number }) =>
-  console.log(`    ${name}: state.json ${b.compact} bytes as written (${Math.round(b.compact / ITEMS)} per item), ${b.indented} indented`);
+  console.log(
+    `    ${name}: state.json ${b.compact} bytes as written (${Math.round(b.compact / ITEMS)} per item), ${b.indented} indented`,
+  );
 
 // Measured: 0.89 MB as written, 1.34 MB if it were indented. Most of it is what every item has whatever its agent
 // says (paths, shas, dates, the cached backlog item), not the report.

@@ -27,13 +27,23 @@ function freshDir(): string {
 }
 
 /** Start a writer process; resolves with its exit code and stderr. */
-function startWriter(mode: 'state' | 'events', dir: string, issue: number, count: number): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
+function startWriter(
+  mode: 'state' | 'events',
+  dir: string,
+  issue: number,
+  count: number,
+): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', TSX, WRITER, mode, dir, String(issue), String(count)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, WRITER, mode, dir, String(issue), String(count)], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stderr })),
+  );
   return { child, done };
 }
 
@@ -59,7 +69,11 @@ function jsonError(text: string): string {
 
 /** Every file of a folder with its content. */
 function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+  );
 }
 
 function assertOneSentenceNaming(error: Error, file: string): void {
@@ -109,9 +123,11 @@ test('an update that breaks the schema is refused and changes nothing; a throwin
   await store.update((s) => void (s.seq = 1));
   const bad = await rejection(() => store.update((s) => void ((s as { seq: unknown }).seq = 'many')));
   assert.match(bad.message, /breaks the schema/);
-  await rejection(() => store.update(() => {
-    throw new Error('boom');
-  }));
+  await rejection(() =>
+    store.update(() => {
+      throw new Error('boom');
+    }),
+  );
   assert.is((await readState(dir, '7')).seq, 1);
   // The store still works afterwards (its queue and the lock were released).
   assert.is((await store.update((s) => void (s.seq = 2))).seq, 2);
@@ -126,7 +142,10 @@ test('invalid JSON, an empty file and a schema-invalid file: one sentence naming
     ['{"version": 1, "milestone": "7",', /is not valid JSON/],
     ['', /is not valid JSON \(it is empty\)/],
     [JSON.stringify({ ...emptyState('7'), version: 2 }), /does not match schema\/state\.schema\.json \(\/version /],
-    [JSON.stringify({ ...emptyState('7'), items: { '42': { ...emptyItem(42, 1), status: 'done' } } }), /\(\/items\/42\/status must be equal to one of the allowed values\)/],
+    [
+      JSON.stringify({ ...emptyState('7'), items: { '42': { ...emptyItem(42, 1), status: 'done' } } }),
+      /\(\/items\/42\/status must be equal to one of the allowed values\)/,
+    ],
     [JSON.stringify({ ...emptyState('7'), surprise: true }), /does not match schema/],
     [JSON.stringify(emptyState('8')), /holds the state of milestone 8, not 7/],
   ];
@@ -164,7 +183,11 @@ test('a clobbered state.json is restored from its backup (the unusable file kept
   const before = snapshot(dir);
   const reader = await openStateStore(dir, '7', { readOnly: true });
   assert.equal(reader.current(), written);
-  assert.equal(reader.healed, { problem: `${file} is not valid JSON (${jsonError(good.slice(0, 40))})`, from: 'backup', keptAs: null });
+  assert.equal(reader.healed, {
+    problem: `${file} is not valid JSON (${jsonError(good.slice(0, 40))})`,
+    from: 'backup',
+    keptAs: null,
+  });
   await rejection(() => reader.update((s) => void (s.seq = 1)));
   assert.equal(snapshot(dir), before, 'a read-only store wrote');
 
@@ -203,9 +226,14 @@ test('no usable backup: the state is rebuilt by the given function, or the store
 
   writeFileSync(file, 'nonsense');
   rmSync(path.join(dir, 'state.json.bak'));
-  const failed = await rejection(() => openStateStore(dir, '7', { rebuild: () => Promise.reject(new Error('git is broken')) }));
+  const failed = await rejection(() =>
+    openStateStore(dir, '7', { rebuild: () => Promise.reject(new Error('git is broken')) }),
+  );
   assertOneSentenceNaming(failed, file);
-  assert.match(failed.message, /is not valid JSON \(.*\), and rebuilding it from the milestone's files failed \(git is broken\)$/);
+  assert.match(
+    failed.message,
+    /is not valid JSON \(.*\), and rebuilding it from the milestone's files failed \(git is broken\)$/,
+  );
   assert.is(readFileSync(file, 'utf8'), 'nonsense', 'a failed rebuild touched the file');
 });
 
@@ -264,14 +292,20 @@ test('a state.lock left by a dead process is taken over; one held by a live proc
   assert.not.ok(existsSync(lock));
 
   // Our own pid with another start time: a reused pid, so stale as well.
-  writeFileSync(lock, JSON.stringify({ pid: process.pid, startTime: 'another', startedAt: 'then', command: 'state update' }));
+  writeFileSync(
+    lock,
+    JSON.stringify({ pid: process.pid, startTime: 'another', startedAt: 'then', command: 'state update' }),
+  );
   assert.is((await store.update((s) => void (s.seq = 2))).seq, 2);
 
   // A live holder (a sleeping child with its real start time), however old, is waited for.
   const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
   try {
     const pid = holder.pid as number;
-    writeFileSync(lock, JSON.stringify({ pid, startTime: processStartTime(pid), startedAt: 'long ago', command: 'state update' }));
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid, startTime: processStartTime(pid), startedAt: 'long ago', command: 'state update' }),
+    );
     let done = false;
     const pending = store.update((s) => void (s.seq = 3)).then(() => (done = true));
     await sleep(400);
@@ -313,12 +347,18 @@ test('events.jsonl: lines of two appending processes (20 kB each) never interlea
   assert.is(r1.code, 0, r1.stderr);
   assert.is(r2.code, 0, r2.stderr);
   assert.equal(broken, []);
-  const events = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; issue?: number; status?: string; t: string });
+  const events = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; issue?: number; status?: string; t: string });
   for (const issue of [1, 2]) {
     const mine = events.filter((e) => e.type === 'item' && e.issue === issue);
     assert.is(mine.length, 300);
     // Each writer's own events are in the order it wrote them.
-    assert.equal(mine.map((e) => e.status), Array.from({ length: 300 }, (_, i) => `n${i}`));
+    assert.equal(
+      mine.map((e) => e.status),
+      Array.from({ length: 300 }, (_, i) => `n${i}`),
+    );
   }
   assert.is(events.filter((e) => e.type === 'notice').length, checks);
   assert.ok(events.every((e) => typeof e.t === 'string' && !Number.isNaN(Date.parse(e.t))));

@@ -7,7 +7,17 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeRepo, readStateFile, tempDir } from './support/fixture.ts';
-import { linesOf, maxOverlap, rigItems, rigPlan, run, show, step, timedAgent, type RigItem } from './support/wave-rig.ts';
+import {
+  linesOf,
+  maxOverlap,
+  rigItems,
+  rigPlan,
+  run,
+  show,
+  step,
+  timedAgent,
+  type RigItem,
+} from './support/wave-rig.ts';
 
 const FIVE: RigItem[][] = [[1, 2, 3, 4, 5].map((issue) => ({ issue, title: `Item ${issue}` }))];
 
@@ -30,7 +40,10 @@ test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 d
 });
 
 test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts the rest 2 at a time', async () => {
-  const repo = await makeRepo({ plan: rigPlan(FIVE, { command: timedAgent(1), extra: 'timeout: 30s\nretries: 0\nconcurrency: 2' }), items: rigItems(FIVE) });
+  const repo = await makeRepo({
+    plan: rigPlan(FIVE, { command: timedAgent(1), extra: 'timeout: 30s\nretries: 0\nconcurrency: 2' }),
+    items: rigItems(FIVE),
+  });
   const times = path.join(tempDir('wm-times-'), 'times');
   const env = { TIMES: times };
   try {
@@ -58,7 +71,10 @@ test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts 
 
 test('a parallel: false wave runs its items one after another, whatever the concurrency', async () => {
   const three: RigItem[][] = [[1, 2, 3].map((issue) => ({ issue, title: `Item ${issue}` }))];
-  const repo = await makeRepo({ plan: rigPlan(three, { command: timedAgent(0.5), serial: true }), items: rigItems(three) });
+  const repo = await makeRepo({
+    plan: rigPlan(three, { command: timedAgent(0.5), serial: true }),
+    items: rigItems(three),
+  });
   const times = path.join(tempDir('wm-times-'), 'times');
   try {
     const r = await run(repo, ['--concurrency', '3'], { TIMES: times });

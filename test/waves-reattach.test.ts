@@ -8,13 +8,33 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, runCli, startCli, tempDir } from './support/fixture.ts';
-import { killProcessesWith, killRecordedAgents, linesOf, processesWith, rigItems, rigPlan, run, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
+import {
+  killProcessesWith,
+  killRecordedAgents,
+  linesOf,
+  processesWith,
+  rigItems,
+  rigPlan,
+  run,
+  show,
+  step,
+  waitFor,
+  type RigItem,
+} from './support/wave-rig.ts';
 
 test('SIGKILL the runner while agents run: run again re-attaches, each agent started exactly once, items complete', async () => {
   const waves: RigItem[][] = [
     [
-      { issue: 1, title: 'Slow', extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 4; ${COMMITTING_AGENT}`)}` },
-      { issue: 2, title: 'Quick', extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 1; ${COMMITTING_AGENT}`)}` },
+      {
+        issue: 1,
+        title: 'Slow',
+        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 4; ${COMMITTING_AGENT}`)}`,
+      },
+      {
+        issue: 2,
+        title: 'Quick',
+        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 1; ${COMMITTING_AGENT}`)}`,
+      },
     ],
   ];
   const repo = await makeRepo({ plan: rigPlan(waves, { command: 'exit 9' }), items: rigItems(waves) });
@@ -22,7 +42,9 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
   const env = { COUNTER: counter };
   try {
     const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
-    const closed = new Promise<NodeJS.Signals | null>((resolve) => runner.on('close', (_code, signal) => resolve(signal)));
+    const closed = new Promise<NodeJS.Signals | null>((resolve) =>
+      runner.on('close', (_code, signal) => resolve(signal)),
+    );
     const spawned = await waitFor('both agents spawned', () => {
       const ev = readEvents(repo).filter((e) => e.type === 'agent-spawned');
       return ev.length === 2 ? ev : undefined;
@@ -35,7 +57,11 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
     assert.is(before['1'].status, 'in-progress');
     assert.is(before['1'].process.pid, spawned.find((e) => e.issue === 1).pid);
     // The quick one finishes while no runner is around.
-    await waitFor('the quick agent to finish', () => linesOf(path.join(repo.stateDir, 'items', '2', 'item-1.exit')).length > 0, 10_000);
+    await waitFor(
+      'the quick agent to finish',
+      () => linesOf(path.join(repo.stateDir, 'items', '2', 'item-1.exit')).length > 0,
+      10_000,
+    );
     // The slow one is still alive when the next run starts.
     process.kill(before['1'].process.pid, 0);
 
@@ -44,7 +70,12 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
     assert.is(again.code, 0, show(again));
     assert.match(again.stderr, `took over a stale run.lock of pid ${runner.pid}`);
     assert.equal(linesOf(counter).sort(), ['1', '2'], 'an agent was started twice');
-    assert.not.ok(readEvents(repo).slice(eventsBefore).some((e) => e.type === 'agent-spawned'), 'the second run spawned an agent');
+    assert.not.ok(
+      readEvents(repo)
+        .slice(eventsBefore)
+        .some((e) => e.type === 'agent-spawned'),
+      'the second run spawned an agent',
+    );
     const items = readStateFile(repo).items;
     for (const issue of ['1', '2']) {
       assert.is(items[issue].status, 'complete', JSON.stringify(items[issue]));
@@ -61,7 +92,10 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
 test('a crash between starting an agent and recording its pid: wait finds it by its pid file, and its timeout still holds', async () => {
   const marker = String(600000 + Math.floor(Math.random() * 99999));
   const waves: RigItem[][] = [[{ issue: 1, title: 'Stuck' }]];
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: 'timeout: 2s\nretries: 0' }), items: rigItems(waves) });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: 'timeout: 2s\nretries: 0' }),
+    items: rigItems(waves),
+  });
   const stateFile = path.join(repo.stateDir, 'state.json');
   try {
     for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(repo, name)).code, 0, name);

@@ -8,7 +8,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REPORT_FORMAT } from '../tasks/agents/prompt.ts';
 import { git, makeRepo, readEvents, readStateFile, snapshotRepo, tempDir, type TestRepo } from './support/fixture.ts';
-import { COUNTING_AGENT, linesOf, rigItems, rigPlan, run, show, step, waitFor, type RigItem } from './support/wave-rig.ts';
+import {
+  COUNTING_AGENT,
+  linesOf,
+  rigItems,
+  rigPlan,
+  run,
+  show,
+  step,
+  waitFor,
+  type RigItem,
+} from './support/wave-rig.ts';
 
 const WAVES: ReadonlyArray<readonly RigItem[]> = [
   [
@@ -33,7 +43,13 @@ const refs = (dir: string) => git(dir, 'for-each-ref', '--format=%(refname) %(ob
  * Run one step twice: the first must succeed and (when `changes`) do something; the second must skip it, change no
  * ref, no byte of state.json, and start no agent.
  */
-async function stepTwice(repo: TestRepo, counter: string, name: string, extra: readonly string[] = [], settle?: () => Promise<unknown>): Promise<void> {
+async function stepTwice(
+  repo: TestRepo,
+  counter: string,
+  name: string,
+  extra: readonly string[] = [],
+  settle?: () => Promise<unknown>,
+): Promise<void> {
   const env = { COUNTER: counter };
   const first = await step(repo, name, extra, env);
   assert.is(first.code, 0, `${name} ${extra.join(' ')}: ${show(first)}`);
@@ -46,17 +62,30 @@ async function stepTwice(repo: TestRepo, counter: string, name: string, extra: r
   const second = await step(repo, name, extra, env);
   assert.is(second.code, 0, `${name} again: ${show(second)}`);
   assert.is(await refs(repo.dir), refsBefore, `${name} again moved refs`);
-  assert.is(readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8'), stateBefore, `${name} again changed state.json`);
+  assert.is(
+    readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8'),
+    stateBefore,
+    `${name} again changed state.json`,
+  );
   assert.is(linesOf(counter).length, startsBefore, `${name} again started agents`);
   const events = readEvents(repo).slice(eventsBefore);
   const kinds = events.filter((e) => e.type.startsWith('step-')).map((e) => e.type);
-  assert.ok(kinds.length > 0 && kinds.every((k) => k === 'step-skip'), `${name} again: step events ${JSON.stringify(kinds)}`);
-  assert.not.ok(events.some((e) => e.type === 'agent-spawned'), `${name} again spawned an agent`);
+  assert.ok(
+    kinds.length > 0 && kinds.every((k) => k === 'step-skip'),
+    `${name} again: step events ${JSON.stringify(kinds)}`,
+  );
+  assert.not.ok(
+    events.some((e) => e.type === 'agent-spawned'),
+    `${name} again spawned an agent`,
+  );
 }
 
 test('two waves of three items, step by step, each step twice: branches, state, relay, prompts; the checkout untouched', async () => {
   const gates = 'quality-gates:\n  pre-merge: ["test -f README.md"]\n  post-merge: [{name: suite, run: "true"}]';
-  const repo = await makeRepo({ plan: rigPlan(WAVES, { command: COUNTING_AGENT, top: gates }), items: rigItems(WAVES) });
+  const repo = await makeRepo({
+    plan: rigPlan(WAVES, { command: COUNTING_AGENT, top: gates }),
+    items: rigItems(WAVES),
+  });
   const counter = path.join(tempDir('wm-counter-'), 'starts');
   try {
     const statusBefore = await git(repo.dir, 'status', '--porcelain', '--untracked-files=all');
@@ -81,13 +110,19 @@ test('two waves of three items, step by step, each step twice: branches, state, 
       for (const item of items) {
         const dir = path.join(repo.dir, 'worktrees', `7-${item.issue}-${slug(item.title)}`);
         assert.is(await git(dir, 'symbolic-ref', '--short', 'HEAD'), itemBranch(item));
-        assert.is(await git(repo.dir, 'rev-parse', itemBranch(item)), integration, `#${item.issue} starts at integration HEAD`);
+        assert.is(
+          await git(repo.dir, 'rev-parse', itemBranch(item)),
+          integration,
+          `#${item.issue} starts at integration HEAD`,
+        );
         const lock = JSON.parse(readFileSync(path.join(dir, '.claude', 'kage-bunshin.lock'), 'utf8'));
         assert.is(lock.item, item.issue);
         assert.ok(lock.session_id && lock.parent_pid && lock.spawned_at && lock.model, JSON.stringify(lock));
       }
       const exitFiles = items.map((i) => path.join(repo.stateDir, 'items', String(i.issue), 'item-1.exit'));
-      await stepTwice(repo, counter, 'spawn', wave, () => waitFor('the agents to exit', () => exitFiles.every((f) => existsSync(f))));
+      await stepTwice(repo, counter, 'spawn', wave, () =>
+        waitFor('the agents to exit', () => exitFiles.every((f) => existsSync(f))),
+      );
       await stepTwice(repo, counter, 'wait', wave);
       state = readStateFile(repo);
       for (const item of items) {
@@ -124,7 +159,10 @@ test('two waves of three items, step by step, each step twice: branches, state, 
           `- Design notes: wrote item-${item.issue}.txt`,
         );
       }
-      assert.fixture(readFileSync(path.join(repo.stateDir, 'relay', `wave-${w + 1}.md`), 'utf8'), `${expected.join('\n')}\n`);
+      assert.fixture(
+        readFileSync(path.join(repo.stateDir, 'relay', `wave-${w + 1}.md`), 'utf8'),
+        `${expected.join('\n')}\n`,
+      );
     }
     // The prompts: item, worktree, branch, gates, the report format; wave 2's carry wave 1's relay.
     const relay1 = readFileSync(path.join(repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
@@ -132,7 +170,10 @@ test('two waves of three items, step by step, each step twice: branches, state, 
       const prompt = readFileSync(path.join(repo.stateDir, 'items', String(item.issue), 'prompt-1.md'), 'utf8');
       const wave = item.issue <= 3 ? 1 : 2;
       assert.match(prompt, `You are working on Issue #${item.issue}: ${item.title} (milestone 7, wave ${wave}).`);
-      assert.match(prompt, `Your git worktree is ${path.join(repo.dir, 'worktrees', `7-${item.issue}-${slug(item.title)}`)}, on branch ${itemBranch(item)}.`);
+      assert.match(
+        prompt,
+        `Your git worktree is ${path.join(repo.dir, 'worktrees', `7-${item.issue}-${slug(item.title)}`)}, on branch ${itemBranch(item)}.`,
+      );
       assert.match(prompt, `## Description\nDo ${item.title}.\n\n## Acceptance Criteria\n- it is done\n`);
       assert.match(prompt, 'make them pass:\n- test -f README.md\n- true\n');
       assert.match(prompt, '\nSTATUS: COMPLETE | PARTIAL | FAILED\nBRANCH: <branch>\nFILES_CHANGED:\n');
@@ -144,19 +185,35 @@ test('two waves of three items, step by step, each step twice: branches, state, 
     // One start per item, no more.
     assert.equal(linesOf(counter).sort(), ['1', '2', '3', '4', '5', '6']);
     // Wave 2 started from integration after wave 1's merges.
-    for (const item of WAVES[1] ?? []) await git(repo.dir, 'merge-base', '--is-ancestor', integrationHeads[0] as string, itemBranch(item));
+    for (const item of WAVES[1] ?? [])
+      await git(repo.dir, 'merge-base', '--is-ancestor', integrationHeads[0] as string, itemBranch(item));
 
     // The user's checkout: same status and HEAD; refs only gained our branches; worktrees only ours.
     assert.is(await git(repo.dir, 'status', '--porcelain', '--untracked-files=all'), statusBefore);
     assert.is(readFileSync(path.join(repo.dir, '.git', 'HEAD'), 'utf8'), headBefore);
     assert.is(await git(repo.dir, 'rev-parse', 'main'), mainBefore);
-    const newRefs = (await git(repo.dir, 'for-each-ref', '--format=%(refname)')).split('\n').filter((r) => r !== 'refs/heads/main').sort();
+    const newRefs = (await git(repo.dir, 'for-each-ref', '--format=%(refname)'))
+      .split('\n')
+      .filter((r) => r !== 'refs/heads/main')
+      .sort();
     // Our branches, and the pins of the judged tips (what the merge queue merges).
-    assert.equal(newRefs, [`refs/heads/${BRANCH}`, ...WAVES.flat().flatMap((i) => [`refs/heads/${itemBranch(i)}`, `refs/work-milestone/7/items/${i.issue}`])].sort());
+    assert.equal(
+      newRefs,
+      [
+        `refs/heads/${BRANCH}`,
+        ...WAVES.flat().flatMap((i) => [`refs/heads/${itemBranch(i)}`, `refs/work-milestone/7/items/${i.issue}`]),
+      ].sort(),
+    );
     assert.is(await git(repo.dir, 'stash', 'list'), '');
-    const worktrees = (await git(repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
+    const worktrees = (await git(repo.dir, 'worktree', 'list', '--porcelain'))
+      .split('\n')
+      .filter((l) => l.startsWith('worktree '))
+      .map((l) => l.slice(9));
     const wtDir = (i: RigItem) => path.join(repo.dir, 'worktrees', `7-${i.issue}-${slug(i.title)}`);
-    assert.equal(worktrees.sort(), [repo.dir, path.join(repo.dir, 'worktrees', 'milestone-7'), ...WAVES.flat().map(wtDir)].sort());
+    assert.equal(
+      worktrees.sort(),
+      [repo.dir, path.join(repo.dir, 'worktrees', 'milestone-7'), ...WAVES.flat().map(wtDir)].sort(),
+    );
     // snapshotRepo: status, refs, stashes, worktrees, HEAD. All that was there is still there, unchanged; only ours were added.
     const [status0, refs0, stash0, wts0, head0] = snapBefore.split('\n---\n');
     const [status1, refs1, stash1, wts1, head1] = (await snapshotRepo(repo.dir)).split('\n---\n');
@@ -247,7 +304,11 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
   // A careless agent: `git add -A` takes whatever is in the worktree.
   const agent = `test -L node_modules && test -e node_modules/dep/index.js || exit 7; echo "$WM_ISSUE" >> "$COUNTER"; printf x > "f-$WM_ISSUE.txt" && git add -A && git commit -qm "item $WM_ISSUE" && printf 'STATUS: COMPLETE\\n'`;
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: agent, extra: 'timeout: 30s\nretries: 0\nprompt-template: plan/prompt.md\nworktree-root: ../wt', top }),
+    plan: rigPlan(waves, {
+      command: agent,
+      extra: 'timeout: 30s\nretries: 0\nprompt-template: plan/prompt.md\nworktree-root: ../wt',
+      top,
+    }),
     items: rigItems(waves),
     files: { 'plan/prompt.md': template, '.gitignore': 'node_modules/\n' },
   });
@@ -260,7 +321,8 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
     assert.is(r.code, 0, show(r));
     const wt = (issue: number, title: string) => path.join(repo.root, 'wt', `7-${issue}-${title.toLowerCase()}`);
     const relay1 = readFileSync(path.join(repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
-    const prompt = (issue: number) => readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-1.md'), 'utf8');
+    const prompt = (issue: number) =>
+      readFileSync(path.join(repo.stateDir, 'items', String(issue), 'prompt-1.md'), 'utf8');
     const expected = (issue: number, title: string, wave: number, relay: string) =>
       [
         `#${issue} "${title}" m7 w${wave}`,
@@ -283,11 +345,18 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
     assert.equal(linesOf(counter), ['1', '2']);
     const state = readStateFile(repo);
     for (const issue of ['1', '2']) {
-      const files = (await git(repo.dir, 'show', '--name-only', '--format=', state.items[issue].result.commits[0].sha)).split('\n');
+      const files = (
+        await git(repo.dir, 'show', '--name-only', '--format=', state.items[issue].result.commits[0].sha)
+      ).split('\n');
       assert.equal(files, [`f-${issue}.txt`]);
       assert.equal(state.items[issue].result.uncommitted, []);
     }
-    assert.equal((await git(repo.dir, 'ls-tree', '-r', '--name-only', 'main')).split('\n').filter((f) => /node_modules|\.claude/.test(f)), []);
+    assert.equal(
+      (await git(repo.dir, 'ls-tree', '-r', '--name-only', 'main'))
+        .split('\n')
+        .filter((f) => /node_modules|\.claude/.test(f)),
+      [],
+    );
   } finally {
     repo.cleanup();
     rmSync(path.dirname(counter), { recursive: true, force: true });
@@ -295,12 +364,18 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
 });
 
 test('a prompt-template that does not exist: exit 2 naming it, before anything is created', async () => {
-  const repo = await makeRepo({ plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: 'prompt-template: plan/nope.md' }), items: rigItems(ONE_WAVE) });
+  const repo = await makeRepo({
+    plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: 'prompt-template: plan/nope.md' }),
+    items: rigItems(ONE_WAVE),
+  });
   try {
     const before = await snapshotRepo(repo.dir);
     const r = await run(repo);
     assert.is(r.code, 2, show(r));
-    assert.is(r.stderr.trim().split('\n').pop(), 'plan/milestone-7-dispatch.yaml: defaults.prompt-template plan/nope.md does not exist (paths are relative to the repository)');
+    assert.is(
+      r.stderr.trim().split('\n').pop(),
+      'plan/milestone-7-dispatch.yaml: defaults.prompt-template plan/nope.md does not exist (paths are relative to the repository)',
+    );
     assert.is(await snapshotRepo(repo.dir), before);
   } finally {
     repo.cleanup();

@@ -57,7 +57,9 @@ export const claudeAgent: AgentAdapter = {
     const { stdout, stderr, exitCode } = output;
     const json = lastJson(stdout);
     const text = typeof json?.result === 'string' ? json.result.trim() : '';
-    const denials = (Array.isArray(json?.permission_denials) ? json.permission_denials : []).map((d) => capEntry(`${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {})}`));
+    const denials = (Array.isArray(json?.permission_denials) ? json.permission_denials : []).map((d) =>
+      capEntry(`${d.tool_name ?? '?'} ${JSON.stringify(d.tool_input ?? {})}`),
+    );
     let failure: string | null = null;
     if (!json) failure = `exited ${exitCode} without a JSON result: ${tail(stderr || stdout)}`;
     else if (json.is_error) {

@@ -18,7 +18,14 @@ interface CodexEvent {
 }
 
 /** Item kinds that are something the model did (one model answer each); not reasoning, plans or warnings. */
-const ACTION_ITEMS = new Set(['agent_message', 'command_execution', 'file_change', 'mcp_tool_call', 'web_search', 'collab_tool_call']);
+const ACTION_ITEMS = new Set([
+  'agent_message',
+  'command_execution',
+  'file_change',
+  'mcp_tool_call',
+  'web_search',
+  'collab_tool_call',
+]);
 
 /** What a codex JSON-lines stream says. */
 export interface CodexRun {
@@ -111,14 +118,26 @@ export function sandboxArgs(worktree: string): string[] {
   const args = ['-s', 'workspace-write'];
   try {
     // Synchronous (launch is), so a short limit: it blocks the runner while it runs.
-    const out = execFileSync('git', [...RUNNER_GIT_FLAGS, 'rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], {
-      cwd: worktree,
-      encoding: 'utf8',
-      env: runnerGitEnv(),
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 60_000,
-    });
-    const dirs = [...new Set(out.split('\n').map((l) => l.trim()).filter(Boolean).map((d) => path.resolve(worktree, d)))];
+    const out = execFileSync(
+      'git',
+      [...RUNNER_GIT_FLAGS, 'rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'],
+      {
+        cwd: worktree,
+        encoding: 'utf8',
+        env: runnerGitEnv(),
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60_000,
+      },
+    );
+    const dirs = [
+      ...new Set(
+        out
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .map((d) => path.resolve(worktree, d)),
+      ),
+    ];
     for (const dir of dirs) args.push('--add-dir', dir);
   } catch {
     // not a git worktree (cannot happen for item worktrees): the sandbox alone
@@ -153,7 +172,8 @@ export const codexAgent: AgentAdapter = {
     let failure: string | null = null;
     if (run.turnFailed !== null) failure = `codex turn failed: ${run.turnFailed}`;
     else if (exitCode !== 0) failure = `exited ${exitCode}: ${tail(lastError || stderr || stdout)}`;
-    else if (run.turnsCompleted === 0) failure = `codex ended without turn.completed: ${tail(lastError || stderr || stdout)}`;
+    else if (run.turnsCompleted === 0)
+      failure = `codex ended without turn.completed: ${tail(lastError || stderr || stdout)}`;
     else if (text === '') failure = 'codex returned no agent message';
     if (failure !== null && exitCode !== 0 && run.turnFailed !== null) failure += ` (exit ${exitCode})`;
     return {

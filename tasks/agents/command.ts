@@ -9,7 +9,8 @@ import { plainOutcome, type AgentAdapter } from './types.ts';
 export const commandAgent: AgentAdapter = {
   kind: 'command',
   launch(inv) {
-    if (!inv.settings.command) throw new BadInputError(`#${inv.issue}: agent command needs defaults.command in the plan or --agent-command`);
+    if (!inv.settings.command)
+      throw new BadInputError(`#${inv.issue}: agent command needs defaults.command in the plan or --agent-command`);
     return { file: 'sh', args: ['-c', inv.settings.command], env: {} };
   },
   parse: plainOutcome,

@@ -18,7 +18,12 @@ export interface RunFiles {
 
 /** Files of run `name` (e.g. `item-1`) under `dir`. */
 export function runFilesOf(dir: string, name: string): RunFiles {
-  return { stdout: path.join(dir, `${name}.stdout`), stderr: path.join(dir, `${name}.stderr`), exit: path.join(dir, `${name}.exit`), pid: path.join(dir, `${name}.pid`) };
+  return {
+    stdout: path.join(dir, `${name}.stdout`),
+    stderr: path.join(dir, `${name}.stderr`),
+    exit: path.join(dir, `${name}.exit`),
+    pid: path.join(dir, `${name}.pid`),
+  };
 }
 
 /** A started process: enough to find it again. */
@@ -31,21 +36,35 @@ export interface StartedProcess {
 // the exit code and its own pid atomically, so a runner that restarts can read the result of an agent that finished
 // without it, and a runner that knows the pid never takes an exit file an earlier process left for its own. Output
 // is redirected before input, so a missing input file is reported in the stderr file.
-const WRAPPER = 'printf "%s\\n" "$$" >"$WM_PID"; "$@" >"$WM_OUT" 2>"$WM_ERR" <"$WM_IN"; code=$?; printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+const WRAPPER =
+  'printf "%s\\n" "$$" >"$WM_PID"; "$@" >"$WM_OUT" 2>"$WM_ERR" <"$WM_IN"; code=$?; printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
 
 /** NUL cannot be in an argument or an environment value (spawn throws); nothing else is changed. */
 const noNul = (value: string): string => value.replace(/\0/g, '');
 
 /** Start `spec` in `cwd`, detached in a new process group (pgid = pid). */
-export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFiles, env: NodeJS.ProcessEnv): Promise<StartedProcess> {
+export async function startDetached(
+  spec: LaunchSpec,
+  cwd: string,
+  files: RunFiles,
+  env: NodeJS.ProcessEnv,
+): Promise<StartedProcess> {
   mkdirSync(path.dirname(files.stdout), { recursive: true });
   const safeEnv: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries({ ...env, ...spec.env })) if (value !== undefined) safeEnv[name] = noNul(value);
+  for (const [name, value] of Object.entries({ ...env, ...spec.env }))
+    if (value !== undefined) safeEnv[name] = noNul(value);
   const child = spawn('sh', ['-c', WRAPPER, 'sh', noNul(spec.file), ...spec.args.map(noNul)], {
     cwd,
     detached: true,
     stdio: 'ignore',
-    env: { ...safeEnv, WM_OUT: files.stdout, WM_ERR: files.stderr, WM_EXIT: files.exit, WM_PID: files.pid, WM_IN: spec.stdinFile ?? '/dev/null' },
+    env: {
+      ...safeEnv,
+      WM_OUT: files.stdout,
+      WM_ERR: files.stderr,
+      WM_EXIT: files.exit,
+      WM_PID: files.pid,
+      WM_IN: spec.stdinFile ?? '/dev/null',
+    },
   });
   const pid = await new Promise<number>((resolve, reject) => {
     child.once('spawn', () => resolve(child.pid as number));
@@ -57,7 +76,8 @@ export async function startDetached(spec: LaunchSpec, cwd: string, files: RunFil
 
 /** Remove the files of an earlier run of the same name (exit code first: it is what says "finished"). */
 export async function clearRunFiles(files: RunFiles): Promise<void> {
-  for (const file of [files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr]) await rm(file, { force: true });
+  for (const file of [files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr])
+    await rm(file, { force: true });
 }
 
 /**

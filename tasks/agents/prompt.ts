@@ -40,7 +40,20 @@ function section(item: CachedItem, ...names: string[]): string {
 }
 
 /** Placeholder names a template may use. */
-export type PromptKey = 'issue' | 'title' | 'milestone' | 'wave' | 'worktree' | 'branch' | 'description' | 'acceptance_criteria' | 'body' | 'gates' | 'relay' | 'previous_failure' | 'report_format';
+export type PromptKey =
+  | 'issue'
+  | 'title'
+  | 'milestone'
+  | 'wave'
+  | 'worktree'
+  | 'branch'
+  | 'description'
+  | 'acceptance_criteria'
+  | 'body'
+  | 'gates'
+  | 'relay'
+  | 'previous_failure'
+  | 'report_format';
 
 /** Values for `{{name}}` placeholders of a template. */
 export function promptValues(input: ItemPromptInput): Record<PromptKey, string> {
@@ -64,7 +77,9 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
 
 /** Fill `{{name}}` placeholders; unknown names stay as they are. */
 export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name: string) => (Object.hasOwn(values, name) ? (values[name] as string) : whole));
+  return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name: string) =>
+    Object.hasOwn(values, name) ? (values[name] as string) : whole,
+  );
 }
 
 /** The built-in item prompt, or the template filled; without NUL or other control characters but tab and newline. */
@@ -78,7 +93,9 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
     v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
     `## Before you report\nRun these quality gates in the worktree and make them pass:\n${v.gates}`,
     v.relay.trim() ? v.relay.trim() : '',
-    v.previous_failure ? `## Previous attempt failed\n${v.previous_failure}\nStart from what is committed on the branch and finish the work.` : '',
+    v.previous_failure
+      ? `## Previous attempt failed\n${v.previous_failure}\nStart from what is committed on the branch and finish the work.`
+      : '',
     REPORT_FORMAT,
   ];
   return stripControl(parts.filter(Boolean).join('\n\n') + '\n');

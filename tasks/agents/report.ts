@@ -7,18 +7,32 @@ type Key = (typeof KEYS)[number];
 const KEY_LINE = new RegExp(`^[\\s>*\`#-]*(${KEYS.join('|')})[*\`]*\\s*:[*\`]*\\s*(.*)$`);
 
 const STATUS_WORDS: Readonly<Record<string, ItemReport['status']>> = {
-  COMPLETE: 'COMPLETE', DONE: 'COMPLETE', PARTIAL: 'PARTIAL', FAILED: 'FAILED', BLOCKED: 'FAILED',
+  COMPLETE: 'COMPLETE',
+  DONE: 'COMPLETE',
+  PARTIAL: 'PARTIAL',
+  FAILED: 'FAILED',
+  BLOCKED: 'FAILED',
 };
 
 function listOf(lines: readonly string[]): string[] {
   return lines
-    .map((l) => l.replace(/^\s*(?:[-*•]|\d+\.)\s+/, '').replace(/`/g, '').trim())
+    .map((l) =>
+      l
+        .replace(/^\s*(?:[-*•]|\d+\.)\s+/, '')
+        .replace(/`/g, '')
+        .trim(),
+    )
     .filter((l) => l !== '' && !/^\(?none\)?\.?$/i.test(l) && l !== '-');
 }
 
 /** The status word of a STATUS value (`**COMPLETE**`, `done.`, `✅ Complete`), or null when it is none of ours. */
 function statusWord(value: string): ItemReport['status'] {
-  const word = value.replace(/[^A-Za-z]/g, ' ').trim().split(/\s+/)[0]?.toUpperCase() ?? '';
+  const word =
+    value
+      .replace(/[^A-Za-z]/g, ' ')
+      .trim()
+      .split(/\s+/)[0]
+      ?.toUpperCase() ?? '';
   return STATUS_WORDS[word] ?? null;
 }
 
@@ -57,9 +71,13 @@ export function parseReport(text: string): ItemReport | null {
   return {
     status: statusWord(values.get('STATUS')?.[0] ?? ''),
     branch,
-    filesChanged: listOf(values.get('FILES_CHANGED') ?? []).flatMap((l) => l.split(/,\s*/)).filter(Boolean),
+    filesChanged: listOf(values.get('FILES_CHANGED') ?? [])
+      .flatMap((l) => l.split(/,\s*/))
+      .filter(Boolean),
     commits: listOf(values.get('COMMITS') ?? []),
-    tasksBlocked: listOf(values.get('TASKS_BLOCKED') ?? []).flatMap((l) => l.split(/,\s*/)).filter(Boolean),
+    tasksBlocked: listOf(values.get('TASKS_BLOCKED') ?? [])
+      .flatMap((l) => l.split(/,\s*/))
+      .filter(Boolean),
     notes: (values.get('NOTES') ?? []).join('\n').trim(),
   };
 }

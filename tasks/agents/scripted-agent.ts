@@ -16,7 +16,9 @@ interface Spec {
   readonly edits: readonly ScriptedEdit[];
 }
 
-const spec = JSON.parse(process.env.WM_SCRIPTED_FILE ? readFileSync(process.env.WM_SCRIPTED_FILE, 'utf8') : '{}') as Spec;
+const spec = JSON.parse(
+  process.env.WM_SCRIPTED_FILE ? readFileSync(process.env.WM_SCRIPTED_FILE, 'utf8') : '{}',
+) as Spec;
 const cwd = process.cwd();
 const gitOut = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 
@@ -40,7 +42,10 @@ function applyEdit(edit: ScriptedEdit): void {
 
 /** Keep both sides of every conflict block, ours first. */
 function unionResolve(text: string): string {
-  return text.replace(/^<<<<<<< [^\n]*\n([\s\S]*?)^(?:\|\|\|\|\|\|\| [^\n]*\n[\s\S]*?)?^=======\n([\s\S]*?)^>>>>>>> [^\n]*\n/gm, '$1$2');
+  return text.replace(
+    /^<<<<<<< [^\n]*\n([\s\S]*?)^(?:\|\|\|\|\|\|\| [^\n]*\n[\s\S]*?)?^=======\n([\s\S]*?)^>>>>>>> [^\n]*\n/gm,
+    '$1$2',
+  );
 }
 
 function main(): void {
@@ -59,7 +64,9 @@ function main(): void {
   gitOut('commit', '-q', '-m', `#${spec.issue}: ${spec.title}`.slice(0, 200));
   const commit = gitOut('log', '-1', '--format=%h %s');
   const files = gitOut('show', '--name-only', '--format=', 'HEAD');
-  process.stdout.write(`STATUS: COMPLETE\nBRANCH: ${spec.branch}\nFILES_CHANGED:\n${files}\nCOMMITS:\n${commit}\nNOTES: applied ${spec.edits.length} scripted edit(s)\n`);
+  process.stdout.write(
+    `STATUS: COMPLETE\nBRANCH: ${spec.branch}\nFILES_CHANGED:\n${files}\nCOMMITS:\n${commit}\nNOTES: applied ${spec.edits.length} scripted edit(s)\n`,
+  );
 }
 
 try {

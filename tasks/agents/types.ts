@@ -72,8 +72,22 @@ export function plainOutcome(output: AgentOutput & { readonly exitCode: number }
   const { stdout, stderr, exitCode } = output;
   const text = stdout.trim();
   const failure =
-    exitCode !== 0 ? `exited ${exitCode}: ${tail(stderr || stdout)}` : text === '' ? `printed nothing${stderr.trim() ? `: ${tail(stderr)}` : ''}` : null;
-  return { ok: failure === null, text, failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [], ...outputFileOf(output) };
+    exitCode !== 0
+      ? `exited ${exitCode}: ${tail(stderr || stdout)}`
+      : text === ''
+        ? `printed nothing${stderr.trim() ? `: ${tail(stderr)}` : ''}`
+        : null;
+  return {
+    ok: failure === null,
+    text,
+    failure,
+    costUsd: null,
+    turns: null,
+    sessionId: null,
+    usage: null,
+    denials: [],
+    ...outputFileOf(output),
+  };
 }
 
 /** `{outputFile}` when the output came from a file. */

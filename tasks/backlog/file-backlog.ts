@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, mkdir, open, readlink, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Backlog, BacklogItem, BacklogStatus, NewBacklogItem } from './backlog.ts';
+import type { Backlog, BacklogItem, BacklogStatus } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
@@ -41,17 +41,22 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     const names = await readdir(absDir).catch((e: unknown) => (isCode(e, 'ENOENT') ? [] : Promise.reject(e)));
     return names.filter((n) => n.endsWith('.md') && !n.startsWith('.'));
   };
-  const issueNames = async (): Promise<number[]> => (await markdownNames()).filter((n) => ITEM_NAME.test(n)).map((n) => parseInt(n, 10));
+  const issueNames = async (): Promise<number[]> =>
+    (await markdownNames()).filter((n) => ITEM_NAME.test(n)).map((n) => parseInt(n, 10));
 
   const nextFree = async (): Promise<number> => {
     const names = await markdownNames();
     // A file may claim a number other than its name (invalid, but possible): never reuse that either.
-    const claimed = await Promise.all(names.map(async (n) => {
-      // Only regular files are read: a symlink or a pipe here claims no number (and is reported when read as an item).
-      const text = await files.read(path.join(absDir, n), n).catch((e: unknown) => (e instanceof DiagnosticsError ? undefined : Promise.reject(e)));
-      const parsed = text === undefined ? undefined : parseItemFile(text);
-      return Math.max(Number(ITEM_NAME.exec(n)?.[1] ?? 0), parsed?.ok ? parsed.file.data.issue : 0);
-    }));
+    const claimed = await Promise.all(
+      names.map(async (n) => {
+        // Only regular files are read: a symlink or a pipe here claims no number (and is reported when read as an item).
+        const text = await files
+          .read(path.join(absDir, n), n)
+          .catch((e: unknown) => (e instanceof DiagnosticsError ? undefined : Promise.reject(e)));
+        const parsed = text === undefined ? undefined : parseItemFile(text);
+        return Math.max(Number(ITEM_NAME.exec(n)?.[1] ?? 0), parsed?.ok ? parsed.file.data.issue : 0);
+      }),
+    );
     return 1 + Math.max(0, ...claimed);
   };
 
@@ -70,7 +75,8 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       // Report every bad file at once; anything that is not a diagnostic (I/O) is rethrown as is.
       const other = failures.find((e) => !(e instanceof DiagnosticsError));
       if (other !== undefined) throw other;
-      if (failures.length > 0) throw new DiagnosticsError(failures.flatMap((e) => (e instanceof DiagnosticsError ? e.diagnostics : [])));
+      if (failures.length > 0)
+        throw new DiagnosticsError(failures.flatMap((e) => (e instanceof DiagnosticsError ? e.diagnostics : [])));
       return results
         .flatMap((r, i) => (r.status === 'fulfilled' && r.value ? [toItem(r.value.file, source(numbers[i] ?? 0))] : []))
         .filter((item) => item.milestone !== null && String(item.milestone) === String(milestone))
@@ -87,7 +93,16 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
         checkIssue(issue);
         const { milestone, priority = null, labels = [], dependsOn = [] } = item;
-        const front = { issue, title, status: 'open', milestone, priority, groomed: true, labels: [...labels], 'depends-on': [...dependsOn] };
+        const front = {
+          issue,
+          title,
+          status: 'open',
+          milestone,
+          priority,
+          groomed: true,
+          labels: [...labels],
+          'depends-on': [...dependsOn],
+        };
         const text = formatItemFile(front, item.sections);
         const file = parseOrThrow(text, source(issue), issue);
         if (await createExclusive(absPath(issue), text)) return toItem(file, source(issue));
@@ -98,7 +113,8 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     },
 
     async setStatus(issue, status) {
-      if (!STATUSES.includes(status)) throw new BadInputError(`invalid status "${String(status)}": must be one of ${STATUSES.join(', ')}`);
+      if (!STATUSES.includes(status))
+        throw new BadInputError(`invalid status "${String(status)}": must be one of ${STATUSES.join(', ')}`);
       const loaded = await load(issue);
       if (!loaded) throw new BadInputError(`#${issue} not found: ${source(issue)} does not exist`);
       if (loaded.file.data.status === status) return [];
@@ -115,7 +131,19 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
 function toItem(file: ItemFile, source: string): BacklogItem {
   const { issue, title, status, milestone = null, priority = null, groomed = false, labels = [] } = file.data;
   const dependsOn = file.data['depends-on'] ?? file.data.depends_on ?? [];
-  return { issue, title, status, milestone, priority, groomed, labels, dependsOn, body: file.body, sections: file.sections, source };
+  return {
+    issue,
+    title,
+    status,
+    milestone,
+    priority,
+    groomed,
+    labels,
+    dependsOn,
+    body: file.body,
+    sections: file.sections,
+    source,
+  };
 }
 
 function parseOrThrow(text: string, file: string, issue: number): ItemFile {
@@ -125,7 +153,8 @@ function parseOrThrow(text: string, file: string, issue: number): ItemFile {
 }
 
 function checkIssue(issue: number): void {
-  if (!Number.isSafeInteger(issue) || issue < 1) throw new BadInputError(`invalid issue number ${issue}: must be a positive integer`);
+  if (!Number.isSafeInteger(issue) || issue < 1)
+    throw new BadInputError(`invalid issue number ${issue}: must be a positive integer`);
 }
 
 function isCode(e: unknown, ...codes: string[]): boolean {
@@ -167,7 +196,8 @@ interface ItemFiles {
 function itemFiles(root: string): ItemFiles {
   let realRoot: Promise<string> | undefined;
   const top = (): Promise<string> => (realRoot ??= realpath(root).catch(() => root));
-  const problem = (file: string, message: string): DiagnosticsError => new DiagnosticsError([{ severity: 'error', file, line: 1, col: 1, message }]);
+  const problem = (file: string, message: string): DiagnosticsError =>
+    new DiagnosticsError([{ severity: 'error', file, line: 1, col: 1, message }]);
 
   /** The symlinked folder between `root` and `abs` that leads outside the repository, if any (`plan/backlog`, its target). */
   const escapingFolder = async (abs: string): Promise<{ name: string; target: string } | undefined> => {
@@ -183,22 +213,37 @@ function itemFiles(root: string): ItemFiles {
 
   return {
     async read(abs: string, name: string): Promise<string | undefined> {
-      const info = await lstat(abs).catch((e: unknown) => (isCode(e, 'ENOENT', 'ENOTDIR') ? undefined : Promise.reject(e)));
+      const info = await lstat(abs).catch((e: unknown) =>
+        isCode(e, 'ENOENT', 'ENOTDIR') ? undefined : Promise.reject(e),
+      );
       if (!info) return undefined;
       const folder = await escapingFolder(abs);
-      if (folder) throw problem(name, `${name} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; a backlog item must be a regular file in the repository`);
+      if (folder)
+        throw problem(
+          name,
+          `${name} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; a backlog item must be a regular file in the repository`,
+        );
       if (info.isSymbolicLink()) {
         const target = await readlink(abs);
         const outside = !isInside(await top(), await resolveExisting(path.resolve(path.dirname(abs), target)));
-        throw problem(name, `${name} is a symlink to ${target}${outside ? ', outside the repository' : ''}; a backlog item must be a regular file${outside ? ' in the repository' : ' (its status is rewritten in place)'}`);
+        throw problem(
+          name,
+          `${name} is a symlink to ${target}${outside ? ', outside the repository' : ''}; a backlog item must be a regular file${outside ? ' in the repository' : ' (its status is rewritten in place)'}`,
+        );
       }
       if (!info.isFile()) throw problem(name, `${name} is not a regular file; a backlog item must be one`);
       // O_NOFOLLOW: a file swapped for a symlink since lstat is refused, not followed; O_NONBLOCK: a pipe never hangs the read.
-      const handle = await open(abs, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0)).catch((e: unknown) =>
-        isCode(e, 'ELOOP') ? Promise.reject(problem(name, `${name} is a symlink; a backlog item must be a regular file`)) : Promise.reject(e),
+      const handle = await open(
+        abs,
+        constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),
+      ).catch((e: unknown) =>
+        isCode(e, 'ELOOP')
+          ? Promise.reject(problem(name, `${name} is a symlink; a backlog item must be a regular file`))
+          : Promise.reject(e),
       );
       try {
-        if (!(await handle.stat()).isFile()) throw problem(name, `${name} is not a regular file; a backlog item must be one`);
+        if (!(await handle.stat()).isFile())
+          throw problem(name, `${name} is not a regular file; a backlog item must be one`);
         return await handle.readFile('utf8');
       } finally {
         await handle.close();
@@ -207,7 +252,10 @@ function itemFiles(root: string): ItemFiles {
 
     async refuseOutside(absDir: string, dir: string): Promise<void> {
       const folder = await escapingFolder(path.join(absDir, 'item'));
-      if (folder) throw new BadInputError(`backlog folder ${dir} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; new items are not written there`);
+      if (folder)
+        throw new BadInputError(
+          `backlog folder ${dir} is reached through ${folder.name}, a symlink to ${folder.target}, outside the repository; new items are not written there`,
+        );
     },
   };
 }
@@ -239,7 +287,10 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
     if (isCode(e, 'EEXIST')) return false;
     // File systems without hard links: fall back to an exclusive (non-atomic) create.
     if (!isCode(e, 'EPERM') && !isCode(e, 'ENOTSUP') && !isCode(e, 'ENOSYS')) throw e;
-    return writeFile(file, text, { flag: 'wx' }).then(() => true, (e2: unknown) => (isCode(e2, 'EEXIST') ? false : Promise.reject(e2)));
+    return writeFile(file, text, { flag: 'wx' }).then(
+      () => true,
+      (e2: unknown) => (isCode(e2, 'EEXIST') ? false : Promise.reject(e2)),
+    );
   } finally {
     await unlink(tmp).catch(() => undefined);
   }

@@ -39,7 +39,8 @@ export interface ItemFile {
 }
 
 /** Outcome of parsing: the file, or every problem found. */
-export type ParseResult = { readonly ok: true; readonly file: ItemFile } | { readonly ok: false; readonly problems: readonly Problem[] };
+export type ParseResult =
+  { readonly ok: true; readonly file: ItemFile } | { readonly ok: false; readonly problems: readonly Problem[] };
 
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile<ItemFrontMatter>(schema);
 const OPEN = /^---[ \t]*\r?\n/;
@@ -53,13 +54,27 @@ export function splitFrontMatter(text: string): { yaml: string; yamlStart: numbe
   close.lastIndex = open[0].length;
   const m = close.exec(text);
   if (!m) return undefined;
-  return { yaml: text.slice(open[0].length, m.index), yamlStart: open[0].length, body: text.slice(m.index + m[0].length) };
+  return {
+    yaml: text.slice(open[0].length, m.index),
+    yamlStart: open[0].length,
+    body: text.slice(m.index + m[0].length),
+  };
 }
 
 /** Parse and validate an item file; `expectedIssue` (from the file name) must match `issue`. */
 export function parseItemFile(text: string, expectedIssue?: number): ParseResult {
   const parts = splitFrontMatter(text);
-  if (!parts) return { ok: false, problems: [{ message: 'missing YAML front matter: the file must start with a --- line and close it with another', line: 1, col: 1 }] };
+  if (!parts)
+    return {
+      ok: false,
+      problems: [
+        {
+          message: 'missing YAML front matter: the file must start with a --- line and close it with another',
+          line: 1,
+          col: 1,
+        },
+      ],
+    };
   const lineCounter = new LineCounter();
   const doc = parseDocument(parts.yaml, { lineCounter, prettyErrors: false });
   // The YAML text starts on line 2 of the file, after the opening `---`.
@@ -67,7 +82,8 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
     const p = lineCounter.linePos(offset);
     return { line: p.line + 1, col: p.col };
   };
-  if (doc.errors.length > 0) return { ok: false, problems: doc.errors.map((e) => ({ message: e.message, ...at(e.pos[0]) })) };
+  if (doc.errors.length > 0)
+    return { ok: false, problems: doc.errors.map((e) => ({ message: e.message, ...at(e.pos[0]) })) };
   const data: unknown = doc.toJS();
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => {
@@ -76,25 +92,48 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
       return { message: describe(e, path, data), line: p.line + 1, col: p.col };
     });
     // A title both too long and with a control character fails two keywords with one message: say it once.
-    return { ok: false, problems: problems.filter((p, i) => problems.findIndex((q) => q.line === p.line && q.col === p.col && q.message === p.message) === i) };
+    return {
+      ok: false,
+      problems: problems.filter(
+        (p, i) => problems.findIndex((q) => q.line === p.line && q.col === p.col && q.message === p.message) === i,
+      ),
+    };
   }
   if (expectedIssue !== undefined && data.issue !== expectedIssue) {
     const p = positionOf(doc, lineCounter, ['issue']);
-    return { ok: false, problems: [{ message: `issue ${data.issue} does not match the file name ${expectedIssue}.md`, line: p.line + 1, col: p.col }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          message: `issue ${data.issue} does not match the file name ${expectedIssue}.md`,
+          line: p.line + 1,
+          col: p.col,
+        },
+      ],
+    };
   }
-  return { ok: true, file: { data, doc, yamlStart: parts.yamlStart, body: parts.body, sections: splitSections(parts.body) } };
+  return {
+    ok: true,
+    file: { data, doc, yamlStart: parts.yamlStart, body: parts.body, sections: splitSections(parts.body) },
+  };
 }
 
 function pathOf(e: ErrorObject): (string | number)[] {
   if (e.instancePath === '') return [];
-  return e.instancePath.slice(1).split('/').map((s) => {
-    const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
-  });
+  return e.instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => {
+      const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
+      return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
+    });
 }
 
 function describe(e: ErrorObject, path: readonly (string | number)[], data: unknown): string {
-  const subject = path.length === 0 ? 'front matter' : path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+  const subject =
+    path.length === 0
+      ? 'front matter'
+      : path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
   const params: Record<string, unknown> = e.params;
   if (e.instancePath === '/title' && (e.keyword === 'maxLength' || e.keyword === 'pattern')) {
     const title = (data as { title?: unknown }).title;
@@ -122,7 +161,14 @@ export function splitSections(body: string): Record<string, string> {
   for (const line of body.split(/\r?\n/)) {
     const f = /^ {0,3}(`{3,}|~{3,})/.exec(line)?.[1];
     if (f !== undefined && fence === undefined) fence = f;
-    else if (f !== undefined && fence !== undefined && f[0] === fence[0] && f.length >= fence.length && line.trim() === f) fence = undefined;
+    else if (
+      f !== undefined &&
+      fence !== undefined &&
+      f[0] === fence[0] &&
+      f.length >= fence.length &&
+      line.trim() === f
+    )
+      fence = undefined;
     const h = fence === undefined ? /^## (.*)$/.exec(line) : null;
     if (h) {
       if (current) entries.push([current.heading, current.lines.join('\n').trim()]);
@@ -135,9 +181,13 @@ export function splitSections(body: string): Record<string, string> {
 }
 
 /** Serialise front matter and `## ` sections (in order) to a markdown file. */
-export function formatItemFile(front: Readonly<Record<string, unknown>>, sections: Readonly<Record<string, string>>): string {
+export function formatItemFile(
+  front: Readonly<Record<string, unknown>>,
+  sections: Readonly<Record<string, string>>,
+): string {
   const parts = Object.entries(sections).map(([heading, content]) => {
-    if (heading.trim() === '' || /[\r\n]/.test(heading)) throw new BadInputError(`invalid section heading ${JSON.stringify(heading)}: must be one non-empty line`);
+    if (heading.trim() === '' || /[\r\n]/.test(heading))
+      throw new BadInputError(`invalid section heading ${JSON.stringify(heading)}: must be one non-empty line`);
     const text = content.trim();
     return text === '' ? `## ${heading}\n` : `## ${heading}\n\n${text}\n`;
   });

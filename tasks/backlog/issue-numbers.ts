@@ -49,7 +49,9 @@ export function repoIssueAllocator(opts: IssueNumberOptions): (atLeast: number) 
 
 /** The last number recorded, 0 when none is. */
 async function readLast(file: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch((e: unknown) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(e)));
+  const text = await readFile(file, 'utf8').catch((e: unknown) =>
+    (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(e),
+  );
   if (text === undefined) return 0;
   let data: unknown;
   try {
@@ -58,7 +60,10 @@ async function readLast(file: string): Promise<number> {
     throw new StepFailedError(`${file} is not JSON; remove it (numbers already on branches are still avoided)`);
   }
   const last = (data as { last?: unknown } | null)?.last;
-  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) throw new StepFailedError(`${file} has no valid "last" number; remove it (numbers already on branches are still avoided)`);
+  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0)
+    throw new StepFailedError(
+      `${file} has no valid "last" number; remove it (numbers already on branches are still avoided)`,
+    );
   return last;
 }
 
@@ -80,11 +85,20 @@ async function writeLast(file: string, last: number): Promise<void> {
  */
 export async function highestOnBranches(cwd: string, dir: string): Promise<number> {
   const folder = dir.replace(/^\.\//, '').replace(/\/+$/, '');
-  const tips = (await git(cwd, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/remotes'])).split('\n').filter(Boolean);
+  const tips = (await git(cwd, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/remotes']))
+    .split('\n')
+    .filter(Boolean);
   if (tips.length === 0) return 0;
-  const out = await gitRaw(cwd, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], tips.map((t) => `${t}:${folder}\n`).join(''));
-  if (out.exitCode !== 0) throw new StepFailedError(`git cat-file --batch-check failed in ${cwd}: ${out.stderr.trim()}`);
-  const trees = new Set(out.stdout.split('\n').flatMap((l) => (/^[0-9a-f]+ tree$/.test(l) ? [l.split(' ')[0] as string] : [])));
+  const out = await gitRaw(
+    cwd,
+    ['cat-file', '--batch-check=%(objectname) %(objecttype)'],
+    tips.map((t) => `${t}:${folder}\n`).join(''),
+  );
+  if (out.exitCode !== 0)
+    throw new StepFailedError(`git cat-file --batch-check failed in ${cwd}: ${out.stderr.trim()}`);
+  const trees = new Set(
+    out.stdout.split('\n').flatMap((l) => (/^[0-9a-f]+ tree$/.test(l) ? [l.split(' ')[0] as string] : [])),
+  );
   let highest = 0;
   for (const tree of trees) {
     for (const name of (await git(cwd, ['ls-tree', '--name-only', tree])).split('\n')) {

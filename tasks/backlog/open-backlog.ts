@@ -10,6 +10,8 @@ export function openBacklog(config: BacklogConfig, root: string, file: FileBackl
     case 'file':
       return createFileBacklog(root, config.dir, file);
     case 'github':
-      throw new BadInputError(`backlog kind github (${config.repo}) is not built yet; use the file backlog (plan/backlog/<issue>.md)`);
+      throw new BadInputError(
+        `backlog kind github (${config.repo}) is not built yet; use the file backlog (plan/backlog/<issue>.md)`,
+      );
   }
 }

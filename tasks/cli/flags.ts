@@ -24,7 +24,8 @@ const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
-  if (!/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) throw new BadInputError(`--${name} must be a positive integer, got "${value}"`);
+  if (!/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new BadInputError(`--${name} must be a positive integer, got "${value}"`);
   return Number(value);
 }
 
@@ -41,7 +42,11 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       return !arg.startsWith('-');
     },
   }) as Record<string, unknown> & { _: string[] };
-  const bad = unknown.concat(Object.keys(parsed).filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k)).map((k) => `--${k}`));
+  const bad = unknown.concat(
+    Object.keys(parsed)
+      .filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k))
+      .map((k) => `--${k}`),
+  );
   if (bad.length) throw new BadInputError(`unknown flag ${bad[0]}; see --help`);
   for (const k of STRINGS) {
     // minimist turns a value-less `--repo` (last, or before another flag) into '' and a repeated one into a list.
@@ -50,7 +55,8 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   }
   const str = (k: string) => (typeof parsed[k] === 'string' && parsed[k] !== '' ? (parsed[k] as string) : null);
   const agent = str('agent');
-  if (agent !== null && !AGENTS.includes(agent as AgentKind)) throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);
+  if (agent !== null && !AGENTS.includes(agent as AgentKind))
+    throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),

@@ -22,7 +22,9 @@ export function scriptArgs(argv: readonly string[], script: string): string[] {
 }
 
 /** Positional arguments of each command: [required…, optional…] (DESIGN §1). */
-const POSITIONALS: Readonly<Record<CommandName, { readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
+const POSITIONALS: Readonly<
+  Record<CommandName, { readonly required: readonly string[]; readonly optional: readonly string[] }>
+> = {
   run: { required: ['<N>'], optional: [] },
   step: { required: ['<step>', '<N>'], optional: [] },
   plan: { required: ['<N>'], optional: [] },
@@ -42,7 +44,8 @@ function checkPositionals(command: CommandName, positional: readonly string[]): 
     const missing = required.slice(positional.length).map((r) => (r === '<N>' ? 'milestone number' : 'step'));
     throw new BadInputError(`missing ${missing.join(' and ')}; ${usage}`);
   }
-  if (positional.length > required.length + optional.length) throw new BadInputError(`unexpected argument "${positional[required.length + optional.length]}"; ${usage}`);
+  if (positional.length > required.length + optional.length)
+    throw new BadInputError(`unexpected argument "${positional[required.length + optional.length]}"; ${usage}`);
 }
 
 async function dispatch(command: CommandName, args: readonly string[], io: Io): Promise<number> {
@@ -66,7 +69,8 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
       return gatesCommand(first ?? null, flags, io);
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';
-      if (agent !== 'claude' && agent !== 'scripted') throw new BadInputError(`the demo runs --agent claude or --agent scripted, not ${agent}`);
+      if (agent !== 'claude' && agent !== 'scripted')
+        throw new BadInputError(`the demo runs --agent claude or --agent scripted, not ${agent}`);
       return runDemo({ agent, dir: flags.repo, json: flags.json }, io);
     }
   }

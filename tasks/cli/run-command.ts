@@ -26,7 +26,9 @@ function rendererFor(flags: Flags, io: Io): RendererKind {
 
 /** Items whose agent runs now: its process (pid + start time) or group is alive and its wrapper has not written the exit code. */
 function liveAgents(ctx: Ctx): ItemState[] {
-  return Object.values(ctx.store.current().items).filter((st) => st.status === 'in-progress' && st.process !== null && isRunning(st.process) && !ended(ctx, st));
+  return Object.values(ctx.store.current().items).filter(
+    (st) => st.status === 'in-progress' && st.process !== null && isRunning(st.process) && !ended(ctx, st),
+  );
 }
 
 /** Whether the item's current attempt ended on its own (exit code written; what it left in its group is killed when judged). */
@@ -43,7 +45,8 @@ export interface Stopped {
 /** `the agents of #1, #2 and 1 conflict/fix agent(s) (fix-1)` */
 function describeStopped(stopped: Stopped): string {
   const parts = [stopped.issues.length ? `the agents of ${stopped.issues.map((i) => `#${i}`).join(', ')}` : ''];
-  if (stopped.sessions.length) parts.push(`${stopped.sessions.length} conflict/fix agent(s) (${stopped.sessions.map((a) => a.name).join(', ')})`);
+  if (stopped.sessions.length)
+    parts.push(`${stopped.sessions.length} conflict/fix agent(s) (${stopped.sessions.map((a) => a.name).join(', ')})`);
   return parts.filter(Boolean).join(' and ') || 'no agent';
 }
 
@@ -99,12 +102,16 @@ async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
   const orphans = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session');
   if (orphans.length === 0) return;
   const n = ctx.plan.milestone.id;
-  ctx.events.emit({ type: 'notice', message: `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${n} --stop\` stops them): ${orphans.map(describeLiveAgent).join(', ')}` });
+  ctx.events.emit({
+    type: 'notice',
+    message: `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${n} --stop\` stops them): ${orphans.map(describeLiveAgent).join(', ')}`,
+  });
   const timeoutMs = defaultSettingsFor(ctx).timeoutMs;
   for (const agent of orphans) {
     const proc = { pid: agent.pid, startTime: agent.startTime };
     while (isRunning(proc) && readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
-      if (ctx.signal.aborted) throw new InterruptedError('interrupted while waiting for an agent a runner that died left running');
+      if (ctx.signal.aborted)
+        throw new InterruptedError('interrupted while waiting for an agent a runner that died left running');
       if (timeoutMs > 0 && Date.now() - Date.parse(agent.startedAt) > timeoutMs) {
         await killGroup(agent.pid);
         break;
@@ -118,7 +125,8 @@ async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
 async function resetForRetry(ctx: Ctx): Promise<void> {
   await ctx.store.update((s) => {
     for (const it of Object.values(s.items)) {
-      if (it.status === 'failed' || it.status === 'skipped') Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
+      if (it.status === 'failed' || it.status === 'skipped')
+        Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
     }
   });
 }
@@ -136,7 +144,12 @@ interface Signals {
 }
 
 /** Run `fn` with SIGINT/SIGTERM handling: the first stops scheduling, a second stops the agents too. */
-async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx: Ctx | null }, fn: (signals: Signals) => Promise<T>): Promise<T> {
+async function withSignals<T>(
+  io: Io,
+  controller: AbortController,
+  ctxRef: { ctx: Ctx | null },
+  fn: (signals: Signals) => Promise<T>,
+): Promise<T> {
   let count = 0;
   let settling = false;
   let stopping: Promise<void> | null = null;
@@ -149,7 +162,9 @@ async function withSignals<T>(io: Io, controller: AbortController, ctxRef: { ctx
       controller.abort();
     } else if (ctxRef.ctx && !stopping) {
       stopping = stopAgents(ctxRef.ctx).then((stopped) => {
-        io.err(`stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`);
+        io.err(
+          `stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`,
+        );
         // Still busy (a gate does not watch the signal): asked twice, the runner does not keep the user waiting.
         if (!settling) process.exit(130);
       });
@@ -191,8 +206,15 @@ interface CommandInput {
 function contextInput(input: CommandInput, signal: AbortSignal, onEvent: ContextInput['onEvent']): ContextInput {
   const { milestone, flags, io } = input;
   return {
-    milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan, options: flags.options, signal, env: io.env,
-    confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)), onEvent,
+    milestone,
+    cwd: io.cwd,
+    repo: flags.repo,
+    plan: flags.plan,
+    options: flags.options,
+    signal,
+    env: io.env,
+    confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)),
+    onEvent,
   };
 }
 
@@ -213,14 +235,30 @@ async function dryRun(input: CommandInput): Promise<number> {
   for (const node of graph.nodes) {
     // Nobody reads what comes next (`--dry-run | head -1`): stop quietly.
     if (io.outClosed?.aborted) return 0;
-    const check = await STEPS[node.step].check(ctx, node.scope).catch((e: Error) => ({ kind: 'todo' as const, reason: e.message }));
+    const check = await STEPS[node.step]
+      .check(ctx, node.scope)
+      .catch((e: Error) => ({ kind: 'todo' as const, reason: e.message }));
     const reason = check.kind === 'todo' ? check.reason : null;
     checks.push({ id: node.id, done: check.kind === 'done', reason });
     if (!flags.json) io.out(`${node.id}: ${reason === null ? 'done' : `todo (${reason})`}`);
   }
   if (flags.json) {
     const json = graphToJson(ctx.plan, graph) as { nodes: Array<{ id: string }> };
-    io.out(JSON.stringify({ ...json, dryRun: true, nodes: json.nodes.map((n, i) => ({ ...n, done: checks[i]?.done ?? false, reason: checks[i]?.reason ?? null })) }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          ...json,
+          dryRun: true,
+          nodes: json.nodes.map((n, i) => ({
+            ...n,
+            done: checks[i]?.done ?? false,
+            reason: checks[i]?.reason ?? null,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
   }
   return 0;
 }
@@ -235,7 +273,9 @@ function refusal(place: MilestonePlace, error: UnreadableStateError): BadInputEr
   const agents = live.length
     ? `agents of milestone ${n} still run: ${live.map(describeLiveAgent).join(', ')}; stop them with \`npx zx scripts/run.mts ${n} --stop\` (it needs no state)`
     : `no agent of milestone ${n} runs`;
-  return new BadInputError(`${error.message}; nothing was started; ${agents}; fix the cause, then run again`, { cause: error });
+  return new BadInputError(`${error.message}; nothing was started; ${agents}; fix the cause, then run again`, {
+    cause: error,
+  });
 }
 
 /** Shared by run and step: lock, context (healing an unusable state.json), events, the work, the attention report. */
@@ -244,7 +284,10 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
   if (kind === 'step' && !STEP_IDS.includes(stepName as StepId)) {
     throw new BadInputError(`unknown step "${stepName ?? ''}"; steps are: ${STEP_IDS.join(', ')}`);
   }
-  if (!milestone) throw new BadInputError(`missing milestone number; usage: ${kind === 'step' ? 'step.mts <step> <N>' : 'run.mts <N>'}`);
+  if (!milestone)
+    throw new BadInputError(
+      `missing milestone number; usage: ${kind === 'step' ? 'step.mts <step> <N>' : 'run.mts <N>'}`,
+    );
   const input: CommandInput = { kind, args, milestone, flags, io };
   if (flags.dryRun) return dryRun(input);
   const controller = new AbortController();
@@ -274,15 +317,30 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
           if (!(error instanceof UnreadableStateError)) throw error;
           if (!flags.stop) throw refusal(place, error);
           const stopped = await stopByPidFiles(place.stateDir);
-          io.err(`${error.message}; stopped ${describeStopped(stopped)} (found through their pid files); the next run rebuilds the state`);
+          io.err(
+            `${error.message}; stopped ${describeStopped(stopped)} (found through their pid files); the next run rebuilds the state`,
+          );
           return 0;
         }
         ref.ctx = ctx;
-        if (lock.tookOverFrom) ctx.events.emit({ type: 'notice', message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})` });
-        ctx.events.emit({ type: 'run-start', milestone: ctx.plan.milestone.id, command: `${kind} ${args.join(' ')}`, pid: process.pid });
+        if (lock.tookOverFrom)
+          ctx.events.emit({
+            type: 'notice',
+            message: `took over a stale run.lock of pid ${lock.tookOverFrom.pid} (started ${lock.tookOverFrom.startedAt})`,
+          });
+        ctx.events.emit({
+          type: 'run-start',
+          milestone: ctx.plan.milestone.id,
+          command: `${kind} ${args.join(' ')}`,
+          pid: process.pid,
+        });
         if (flags.stop) {
           const stopped = await stopAgents(ctx);
-          io.err(stopped.issues.length || stopped.sessions.length ? `stopped ${describeStopped(stopped)}; run again to start them afresh` : `milestone ${ctx.plan.milestone.id} has no live agent`);
+          io.err(
+            stopped.issues.length || stopped.sessions.length
+              ? `stopped ${describeStopped(stopped)}; run again to start them afresh`
+              : `milestone ${ctx.plan.milestone.id} has no live agent`,
+          );
           return finish(ctx, 0);
         }
         return await work(ctx, input, escalated, stepName as StepId | undefined);
@@ -293,7 +351,10 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
     });
   } catch (error) {
     if (io.outClosed?.aborted && error instanceof InterruptedError) {
-      throw new InterruptedError('stdout was closed (EPIPE): stopped; agents still running were left alive: run again to re-attach', { cause: error });
+      throw new InterruptedError(
+        'stdout was closed (EPIPE): stopped; agents still running were left alive: run again to re-attach',
+        { cause: error },
+      );
     }
     throw error;
   } finally {
@@ -302,7 +363,12 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
 }
 
 /** The work of run or step, after the lock and the context: the graph (or one step), then what needs attention. */
-async function work(ctx: Ctx, input: CommandInput, escalated: ReadonlySet<number>, stepName: StepId | undefined): Promise<number> {
+async function work(
+  ctx: Ctx,
+  input: CommandInput,
+  escalated: ReadonlySet<number>,
+  stepName: StepId | undefined,
+): Promise<number> {
   const { kind, flags, io } = input;
   try {
     // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
@@ -328,11 +394,17 @@ async function work(ctx: Ctx, input: CommandInput, escalated: ReadonlySet<number
       if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }
-    const attention = itemsNeedingAttention(ctx, true, waves).filter((a) => a.status !== 'escalated' || escalated.has(a.issue) || kind === 'step');
+    const attention = itemsNeedingAttention(ctx, true, waves).filter(
+      (a) => a.status !== 'escalated' || escalated.has(a.issue) || kind === 'step',
+    );
     if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
     return finish(ctx, 0);
   } catch (error) {
-    ctx.events.emit({ type: 'run-end', exitCode: (error as { exitCode?: number }).exitCode ?? 1, message: (error as Error).message });
+    ctx.events.emit({
+      type: 'run-end',
+      exitCode: (error as { exitCode?: number }).exitCode ?? 1,
+      message: (error as Error).message,
+    });
     throw error;
   }
 }

@@ -65,8 +65,7 @@ export interface ModelServerOptions {
 type Classifier = 'allow' | 'block' | 'ok';
 
 type Block =
-  | { type: 'text'; text: string }
-  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+  { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
 interface Reply {
   readonly content: Block[];
@@ -83,7 +82,8 @@ interface MessagesBody {
 }
 
 /** "Primary working directory: /x" (default prompt), "CWD: /x" (--bare). */
-const CWD_RE = /^[ \t-]*(?:Primary working directory|Current working directory|Working directory|CWD):[ \t]*(\/[^\n]*?)[ \t]*$/im;
+const CWD_RE =
+  /^[ \t-]*(?:Primary working directory|Current working directory|Working directory|CWD):[ \t]*(\/[^\n]*?)[ \t]*$/im;
 
 /** All text of a message's content (string or blocks). */
 function textOf(content: unknown): string {
@@ -91,7 +91,9 @@ function textOf(content: unknown): string {
   if (!Array.isArray(content)) return '';
   return content
     .map((b: unknown) =>
-      b && typeof b === 'object' && (b as { type?: unknown }).type === 'text' ? String((b as { text?: unknown }).text ?? '') : '',
+      b && typeof b === 'object' && (b as { type?: unknown }).type === 'text'
+        ? String((b as { text?: unknown }).text ?? '')
+        : '',
     )
     .join('\n');
 }
@@ -200,7 +202,10 @@ function writeSse(
       const pieces = block.text.match(/[\s\S]{1,64}/g) ?? [''];
       for (const text of pieces) ev('content_block_delta', { index, delta: { type: 'text_delta', text } });
     } else {
-      ev('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+      ev('content_block_start', {
+        index,
+        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+      });
       const json = JSON.stringify(block.input);
       ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
       for (const partial_json of json.match(/[\s\S]{1,64}/g) ?? []) {
@@ -242,7 +247,10 @@ function writeJson(res: http.ServerResponse, status: number, body: unknown): voi
   res.end(text);
 }
 
-export function startModelServer(agents: readonly ScriptedAgent[], options: ModelServerOptions = {}): Promise<ModelServer> {
+export function startModelServer(
+  agents: readonly ScriptedAgent[],
+  options: ModelServerOptions = {},
+): Promise<ModelServer> {
   let scenario: readonly ScriptedAgent[] = agents;
   const classifier = options.autoModeClassifier ?? 'allow';
   /** Requests answered with an error so far, per agent (by identity). */

@@ -82,7 +82,11 @@ function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((c: unknown) => (c && typeof c === 'object' && typeof (c as { text?: unknown }).text === 'string' ? (c as { text: string }).text : ''))
+    .map((c: unknown) =>
+      c && typeof c === 'object' && typeof (c as { text?: unknown }).text === 'string'
+        ? (c as { text: string }).text
+        : '',
+    )
     .join('\n');
 }
 
@@ -106,7 +110,8 @@ export function promptOf(body: ResponsesBody): string {
 /** The text of a `function_call_output` (a string, or content items). */
 function outputText(output: unknown): string {
   if (typeof output === 'string') return output;
-  if (output && typeof output === 'object' && 'content' in output) return textOf((output as { content: unknown }).content);
+  if (output && typeof output === 'object' && 'content' in output)
+    return textOf((output as { content: unknown }).content);
   return textOf(output);
 }
 
@@ -124,7 +129,11 @@ function usage() {
 }
 
 /** The output item of a step, in its `added` (in progress) and `done` forms. */
-function itemsFor(step: ResponsesStep): { added: Record<string, unknown>; done: Record<string, unknown>; text: string | null } {
+function itemsFor(step: ResponsesStep): {
+  added: Record<string, unknown>;
+  done: Record<string, unknown>;
+  text: string | null;
+} {
   if ('cmd' in step) {
     const base = { type: 'function_call', id: id('fc'), call_id: id('call'), name: 'exec_command' };
     return {
@@ -142,7 +151,11 @@ function itemsFor(step: ResponsesStep): { added: Record<string, unknown>; done: 
 }
 
 function writeSse(res: http.ServerResponse, model: string, step: ResponsesStep): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': id('req') });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': id('req'),
+  });
   let sequence = 0;
   const ev = (type: string, data: Record<string, unknown>): void => {
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
@@ -163,12 +176,22 @@ function writeSse(res: http.ServerResponse, model: string, step: ResponsesStep):
   ev('response.output_item.added', { output_index: 0, item: added });
   if (text !== null) {
     const itemId = done.id;
-    ev('response.content_part.added', { item_id: itemId, output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+    ev('response.content_part.added', {
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text: '', annotations: [] },
+    });
     for (const delta of text.match(/[\s\S]{1,64}/g) ?? ['']) {
       ev('response.output_text.delta', { item_id: itemId, output_index: 0, content_index: 0, delta });
     }
     ev('response.output_text.done', { item_id: itemId, output_index: 0, content_index: 0, text });
-    ev('response.content_part.done', { item_id: itemId, output_index: 0, content_index: 0, part: { type: 'output_text', text, annotations: [] } });
+    ev('response.content_part.done', {
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text, annotations: [] },
+    });
   } else {
     ev('response.function_call_arguments.delta', { item_id: done.id, output_index: 0, delta: done.arguments });
     ev('response.function_call_arguments.done', { item_id: done.id, output_index: 0, arguments: done.arguments });
@@ -182,7 +205,12 @@ function errorBody(status: number): string {
   const error =
     status === 429
       ? { message: 'Rate limit reached (scripted)', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' }
-      : { message: 'The server had an error while processing your request (scripted)', type: 'server_error', param: null, code: null };
+      : {
+          message: 'The server had an error while processing your request (scripted)',
+          type: 'server_error',
+          param: null,
+          code: null,
+        };
   return JSON.stringify({ error });
 }
 
@@ -191,7 +219,10 @@ function writeJson(res: http.ServerResponse, status: number, text: string): void
   res.end(text);
 }
 
-export function startResponsesServer(agents: readonly ResponsesAgent[], options: ResponsesServerOptions = {}): Promise<ResponsesServer> {
+export function startResponsesServer(
+  agents: readonly ResponsesAgent[],
+  options: ResponsesServerOptions = {},
+): Promise<ResponsesServer> {
   let scenario: readonly ResponsesAgent[] = agents;
   let failures = new Map<ResponsesAgent, number>();
   const requests: ResponsesRequest[] = [];
@@ -205,7 +236,8 @@ export function startResponsesServer(agents: readonly ResponsesAgent[], options:
     const outputs = input.filter((i) => i.type === 'function_call_output');
     const last = outputs[outputs.length - 1];
     const toolOutput = last ? outputText(last.output) : null;
-    const record = (status: number) => requests.push({ match: agent?.match ?? null, at: Date.now(), step: agent ? step : null, toolOutput, status });
+    const record = (status: number) =>
+      requests.push({ match: agent?.match ?? null, at: Date.now(), step: agent ? step : null, toolOutput, status });
 
     if (agent?.failFirst) {
       const failed = failures.get(agent) ?? 0;
@@ -231,7 +263,13 @@ export function startResponsesServer(agents: readonly ResponsesAgent[], options:
           answer(body as ResponsesBody, res);
         } else {
           requests.push({ match: null, at: Date.now(), step: null, toolOutput: null, status: 404 });
-          writeJson(res, 404, JSON.stringify({ error: { message: `not scripted: ${req.method} ${pathname}`, type: 'invalid_request_error' } }));
+          writeJson(
+            res,
+            404,
+            JSON.stringify({
+              error: { message: `not scripted: ${req.method} ${pathname}`, type: 'invalid_request_error' },
+            }),
+          );
         }
       } catch {
         if (!res.headersSent) writeJson(res, 500, errorBody(500));

@@ -19,7 +19,11 @@ export interface DemoOptions {
   readonly json: boolean;
 }
 
-const slugOf = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const slugOf = (title: string) =>
+  title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 /** The claude binary: CLAUDE_BIN, the package's own dev dependency, or PATH. */
 function claudeBin(env: NodeJS.ProcessEnv): string {
@@ -30,20 +34,33 @@ function claudeBin(env: NodeJS.ProcessEnv): string {
 
 /** Run the demo; returns the run's exit code. */
 export async function runDemo(options: DemoOptions, io: Io): Promise<number> {
-  const root = options.dir ? path.resolve(io.cwd, options.dir) : mkdtempSync(path.join(os.tmpdir(), 'work-milestone-demo-'));
+  const root = options.dir
+    ? path.resolve(io.cwd, options.dir)
+    : mkdtempSync(path.join(os.tmpdir(), 'work-milestone-demo-'));
   const repo = path.join(root, 'demo-calc');
   if (existsSync(repo)) throw new BadInputError(`${repo} already exists; pass another --repo DIR`);
   mkdirSync(repo, { recursive: true });
   createSampleProject(repo, options.agent);
   io.err(`demo: sample project at ${repo}`);
-  const server = options.agent === 'claude' ? await startModelServer(DEMO_ITEMS.map((i) => demoAgent(i, `work/1-${i.issue}-${slugOf(i.title)}`))) : null;
+  const server =
+    options.agent === 'claude'
+      ? await startModelServer(DEMO_ITEMS.map((i) => demoAgent(i, `work/1-${i.issue}-${slugOf(i.title)}`)))
+      : null;
   const home = path.join(root, 'claude-home');
   mkdirSync(home, { recursive: true });
   const env: NodeJS.ProcessEnv = server
     ? {
-        ...io.env, CLAUDE_BIN: claudeBin(io.env), ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'offline-demo', HOME: home,
-        CLAUDE_CONFIG_DIR: path.join(home, '.claude'), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1',
-        DISABLE_AUTOUPDATER: '1', DISABLE_ERROR_REPORTING: '1', CLAUDE_CODE_MAX_RETRIES: '2',
+        ...io.env,
+        CLAUDE_BIN: claudeBin(io.env),
+        ANTHROPIC_BASE_URL: server.url,
+        ANTHROPIC_API_KEY: 'offline-demo',
+        HOME: home,
+        CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_AUTOUPDATER: '1',
+        DISABLE_ERROR_REPORTING: '1',
+        CLAUDE_CODE_MAX_RETRIES: '2',
       }
     : io.env;
   if (server) io.err(`demo: real claude CLI (${env.CLAUDE_BIN}) against the scripted model server at ${server.url}`);

@@ -9,7 +9,10 @@ export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 export const bash = (command: string): ScriptStep => ({ tool: 'Bash', input: { command } });
 
 /** A Write tool call (a relative path is resolved against the CLI's working directory by the server). */
-export const write = (filePath: string, content: string): ScriptStep => ({ tool: 'Write', input: { file_path: filePath, content } });
+export const write = (filePath: string, content: string): ScriptStep => ({
+  tool: 'Write',
+  input: { file_path: filePath, content },
+});
 
 /** An Edit tool call. */
 export const edit = (filePath: string, oldString: string, newString: string): ScriptStep => ({
@@ -52,7 +55,10 @@ export function demoAgent(item: DemoItem, branch: string): ScriptedAgent {
   steps.push(commitAll(message));
   steps.push(
     reportStep({
-      status: 'COMPLETE', branch, files: [...new Set(item.edits.map((e) => e.path))], commits: [message],
+      status: 'COMPLETE',
+      branch,
+      files: [...new Set(item.edits.map((e) => e.path))],
+      commits: [message],
       notes: `implemented ${item.title.toLowerCase()} as described; tests added where it has code.`,
     }),
   );

@@ -88,7 +88,11 @@ export interface ListCap {
 }
 
 /** The list caps of state and relay. */
-export const LIST_CAP: ListCap = { entries: LIMITS.listEntries, entryChars: LIMITS.entryChars, totalChars: LIMITS.listChars };
+export const LIST_CAP: ListCap = {
+  entries: LIMITS.listEntries,
+  entryChars: LIMITS.entryChars,
+  totalChars: LIMITS.listChars,
+};
 
 /** The marker ending a cut list: `… (N more; <where>)`. */
 export function moreMarker(count: number, where?: string): string {
@@ -98,7 +102,11 @@ export function moreMarker(count: number, where?: string): string {
 const LIST_MARKER = /^… \((\d+) more(?:; ([^\n]*))?\)$/;
 
 /** A list without the marker a cut left at its end, and what that marker said. */
-export function splitMarker(list: readonly string[]): { readonly entries: readonly string[]; readonly more: number; readonly where?: string } {
+export function splitMarker(list: readonly string[]): {
+  readonly entries: readonly string[];
+  readonly more: number;
+  readonly where?: string;
+} {
   const m = LIST_MARKER.exec(list[list.length - 1] ?? '');
   if (!m) return { entries: list, more: 0 };
   return { entries: list.slice(0, -1), more: Number(m[1]), ...(m[2] ? { where: m[2] } : {}) };
@@ -122,7 +130,12 @@ function fitting(list: readonly string[], cap: ListCap): number {
  * `… (N more; <where>)` says how many. `total` is the length of the whole list when `list` is already a part of it.
  * A list cut before keeps its marker (counts add up), so cutting again with the same cap changes nothing.
  */
-export function capList(list: readonly string[], cap: ListCap = LIST_CAP, where?: string, total = list.length): string[] {
+export function capList(
+  list: readonly string[],
+  cap: ListCap = LIST_CAP,
+  where?: string,
+  total = list.length,
+): string[] {
   const prior = splitMarker(list);
   const entries = prior.entries;
   const n = fitting(entries, cap);

@@ -4,7 +4,10 @@ import os from 'node:os';
 const PER_AGENT_BYTES = 2 * 1024 ** 3;
 
 /** The effective limit and whether memory is what set it. */
-export function agentConcurrency(requested: number, freeBytes = os.freemem()): { readonly limit: number; readonly byMemory: boolean } {
+export function agentConcurrency(
+  requested: number,
+  freeBytes = os.freemem(),
+): { readonly limit: number; readonly byMemory: boolean } {
   const memoryLimit = Math.max(1, Math.floor(freeBytes / PER_AGENT_BYTES));
   return memoryLimit < requested ? { limit: memoryLimit, byMemory: true } : { limit: requested, byMemory: false };
 }

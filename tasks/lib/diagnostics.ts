@@ -17,7 +17,9 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 /** Sort by position so the output reads top to bottom, as the file does. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
-  return [...ds].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.message.localeCompare(b.message));
+  return [...ds].sort(
+    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.message.localeCompare(b.message),
+  );
 }
 
 /** Bad input found in a file: carries every diagnostic; the message is all of them, one per line. */

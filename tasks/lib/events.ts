@@ -9,10 +9,34 @@ export type RunEvent =
   | { readonly type: 'step-start' | 'step-done' | 'step-skip'; readonly node: string }
   | { readonly type: 'step-failed'; readonly node: string; readonly message: string }
   | { readonly type: 'item'; readonly issue: number; readonly status: string; readonly detail?: string }
-  | { readonly type: 'agent-spawned'; readonly issue: number; readonly role: string; readonly pid: number; readonly attempt: number }
-  | { readonly type: 'agent-exited'; readonly issue: number; readonly role: string; readonly exitCode: number | null; readonly detail?: string }
-  | { readonly type: 'merge'; readonly issue: number; readonly kind: string; readonly sha: string | null; readonly note: string }
-  | { readonly type: 'gate'; readonly name: string; readonly phase: string; readonly exitCode: number; readonly sha: string }
+  | {
+      readonly type: 'agent-spawned';
+      readonly issue: number;
+      readonly role: string;
+      readonly pid: number;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'agent-exited';
+      readonly issue: number;
+      readonly role: string;
+      readonly exitCode: number | null;
+      readonly detail?: string;
+    }
+  | {
+      readonly type: 'merge';
+      readonly issue: number;
+      readonly kind: string;
+      readonly sha: string | null;
+      readonly note: string;
+    }
+  | {
+      readonly type: 'gate';
+      readonly name: string;
+      readonly phase: string;
+      readonly exitCode: number;
+      readonly sha: string;
+    }
   | { readonly type: 'land'; readonly phase: 'merged' | 'pushed'; readonly sha: string }
   | { readonly type: 'notice'; readonly message: string };
 
@@ -25,7 +49,11 @@ export interface EventSink {
 }
 
 /** A sink that appends to `<dir>/events.jsonl` and calls `listener` with each event; `write: false` (--dry-run) only calls the listener. */
-export function createEventSink(dir: string, listener?: (event: StampedEvent) => void, options: { readonly write?: boolean } = {}): EventSink {
+export function createEventSink(
+  dir: string,
+  listener?: (event: StampedEvent) => void,
+  options: { readonly write?: boolean } = {},
+): EventSink {
   const write = options.write ?? true;
   if (write) mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'events.jsonl');

@@ -15,9 +15,18 @@ export interface GitLines {
  * the first `keep` non-empty lines are kept, every one is counted, nothing else is held. A failure or a run past
  * the time limit is a StepFailedError.
  */
-export function gitLines(cwd: string, args: readonly string[], keep: number, timeoutMs = DEFAULT_GIT_TIMEOUT_MS): Promise<GitLines> {
+export function gitLines(
+  cwd: string,
+  args: readonly string[],
+  keep: number,
+  timeoutMs = DEFAULT_GIT_TIMEOUT_MS,
+): Promise<GitLines> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', [...RUNNER_GIT_FLAGS, ...args], { cwd, env: runnerGitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', [...RUNNER_GIT_FLAGS, ...args], {
+      cwd,
+      env: runnerGitEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines: string[] = [];
     let total = 0;
     let rest = '';
@@ -39,13 +48,20 @@ export function gitLines(cwd: string, args: readonly string[], keep: number, tim
     });
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(new StepFailedError(`git ${args.join(' ')} could not start in ${cwd}: ${error.message}`, { cause: error }));
+      reject(
+        new StepFailedError(`git ${args.join(' ')} could not start in ${cwd}: ${error.message}`, { cause: error }),
+      );
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       take(rest + decoder.end());
       if (code === 0) resolve({ lines, total });
-      else reject(new StepFailedError(`git ${args.join(' ')} failed in ${cwd}: ${signal ? `stopped (${signal}) after ${timeoutMs} ms` : lastLines(stderr, 3)}`));
+      else
+        reject(
+          new StepFailedError(
+            `git ${args.join(' ')} failed in ${cwd}: ${signal ? `stopped (${signal}) after ${timeoutMs} ms` : lastLines(stderr, 3)}`,
+          ),
+        );
     });
   });
 }

@@ -40,7 +40,8 @@ export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
  * git writes a new worktree's admin files one after another, and other commands reading the worktree list at that
  * moment fail ("failed to read .git/worktrees/x/commondir"): another milestone of the repository may be adding one.
  */
-const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir|HEAD)|worktrees\/[^/]+\/gitdir.*(invalid|not a valid)/;
+const WORKTREE_RACE =
+  /failed to read .*worktrees\/[^/]+\/(commondir|gitdir|HEAD)|worktrees\/[^/]+\/gitdir.*(invalid|not a valid)/;
 const WORKTREE_RACE_RETRIES = 5;
 
 /** A quiet shell bound to a directory; throws on non-zero exit. */
@@ -61,7 +62,11 @@ export async function git(cwd: string, args: readonly string[], options: GitOpti
  * Run git and return the whole result, whatever the exit code. The third argument is stdin text (the old form)
  * or options. Only a call that outlives its time limit throws: StepFailedError naming the command and the limit.
  */
-export async function gitRaw(cwd: string, args: readonly string[], inputOrOptions?: string | GitOptions): Promise<ProcessOutput> {
+export async function gitRaw(
+  cwd: string,
+  args: readonly string[],
+  inputOrOptions?: string | GitOptions,
+): Promise<ProcessOutput> {
   const options: GitOptions = typeof inputOrOptions === 'string' ? { input: inputOrOptions } : (inputOrOptions ?? {});
   for (let attempt = 1; ; attempt++) {
     const out = await gitOnce(cwd, args, options);
@@ -84,14 +89,19 @@ async function gitOnce(cwd: string, args: readonly string[], options: GitOptions
       setTimeout(() => {
         timedOut = true;
         stop(p, 'SIGTERM');
-        timers.push(setTimeout(() => stop(p, 'SIGKILL'), KILL_GRACE_MS), setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS));
+        timers.push(
+          setTimeout(() => stop(p, 'SIGKILL'), KILL_GRACE_MS),
+          setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS),
+        );
       }, limit),
     );
   });
   // A git that survives even SIGKILL (stuck in the kernel) is given up on, not waited for.
   const out = await Promise.race([p, expired]).finally(() => timers.forEach(clearTimeout));
   if (timedOut) {
-    throw new StepFailedError(`git ${args.join(' ')} in ${cwd} did not finish within its time limit of ${formatLimit(limit)} and was stopped`);
+    throw new StepFailedError(
+      `git ${args.join(' ')} in ${cwd} did not finish within its time limit of ${formatLimit(limit)} and was stopped`,
+    );
   }
   return out as ProcessOutput;
 }
@@ -173,11 +183,20 @@ export async function listWorktrees(repo: string): Promise<WorktreeInfo[]> {
     .map((block) => {
       const lines = block.split('\n');
       const get = (k: string) => lines.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1) ?? null;
-      return { path: get('worktree') ?? '', head: get('HEAD'), branch: get('branch')?.replace(/^refs\/heads\//, '') ?? null };
+      return {
+        path: get('worktree') ?? '',
+        head: get('HEAD'),
+        branch: get('branch')?.replace(/^refs\/heads\//, '') ?? null,
+      };
     });
 }
 
 /** The last `n` non-empty lines of a text, joined with ' / ' for one-line messages. */
 export function lastLines(text: string, n: number): string {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-n).join(' / ');
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' / ');
 }

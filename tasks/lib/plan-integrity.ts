@@ -52,7 +52,8 @@ export function checkIntegrity(plan: RawMap, doc: Document, lc: LineCounter, fil
       const groupKey = keyOf(item.map, 'conflict-group');
       const group = asGroupId(item.map[groupKey]);
       if (group !== undefined) {
-        if (groups.complete && !groups.ids.has(group)) report([...item.path, groupKey], `conflict group ${group} is not defined in conflict-groups`);
+        if (groups.complete && !groups.ids.has(group))
+          report([...item.path, groupKey], `conflict group ${group} is not defined in conflict-groups`);
         byGroup.set(group, [...(byGroup.get(group) ?? []), item]);
       }
       checkDependencies(item, item.issue, wave.number, seen, complete, report);
@@ -90,8 +91,10 @@ function checkDependencies(
       // An item that could not be read may be the one it means.
       if (complete) report(at, `#${issue} depends on #${dep}, which is in no wave`);
     } else if (where.wave === undefined || waveNumber === undefined) return;
-    else if (where.wave === waveNumber) report(at, `#${issue} depends on #${dep}, which is in the same wave ${waveNumber}`);
-    else if (where.wave > waveNumber) report(at, `#${issue} depends on #${dep}, which is in a later wave (${where.wave})`);
+    else if (where.wave === waveNumber)
+      report(at, `#${issue} depends on #${dep}, which is in the same wave ${waveNumber}`);
+    else if (where.wave > waveNumber)
+      report(at, `#${issue} depends on #${dep}, which is in a later wave (${where.wave})`);
   });
 }
 
@@ -102,7 +105,11 @@ function checkWaveNumbers(waves: readonly WaveView[], report: Report): void {
   for (const { index, number } of waves) {
     if (number === undefined) continue;
     if (used.has(number)) report(['waves', index, 'wave'], `wave ${number} is used twice`);
-    else if (number < previous) report(['waves', index, 'wave'], `wave ${number} comes after wave ${previous}; waves must be numbered in increasing order`);
+    else if (number < previous)
+      report(
+        ['waves', index, 'wave'],
+        `wave ${number} comes after wave ${previous}; waves must be numbered in increasing order`,
+      );
     used.add(number);
     previous = Math.max(previous, number);
   }
@@ -142,7 +149,8 @@ function readWaves(plan: RawMap): { waves: WaveView[]; complete: boolean } {
       if (!map || issue === undefined) complete = false;
       return map ? [{ path: ['waves', wi, 'items', ii], map, issue }] : [];
     });
-    const parallel = wave?.parallel === undefined ? true : typeof wave.parallel === 'boolean' ? wave.parallel : undefined;
+    const parallel =
+      wave?.parallel === undefined ? true : typeof wave.parallel === 'boolean' ? wave.parallel : undefined;
     return { index: wi, number, parallel, items };
   });
   return { waves, complete };

@@ -41,7 +41,12 @@ function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: nu
     if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs };
     const t = pick<number | string>(g, 'timeout');
     const run = g.run as string;
-    return { name: (g.name as string | undefined) ?? run, run, files: (g.files as string[] | undefined) ?? [], timeoutMs: t === undefined ? timeoutMs : parseDuration(t) };
+    return {
+      name: (g.name as string | undefined) ?? run,
+      run,
+      files: (g.files as string[] | undefined) ?? [],
+      timeoutMs: t === undefined ? timeoutMs : parseDuration(t),
+    };
   });
 }
 
@@ -77,7 +82,12 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
   return {
     file,
     hash,
-    milestone: { id, title, slug: slugify(title), integrationBranch: pick<string>(m, 'integration-branch') ?? derivedBranch(id, title) },
+    milestone: {
+      id,
+      title,
+      slug: slugify(title),
+      integrationBranch: pick<string>(m, 'integration-branch') ?? derivedBranch(id, title),
+    },
     conflictGroups: (pick<RawMap[]>(raw, 'conflict-groups') ?? []).map((g) => ({
       id: String(pick<string | number>(g, 'group-id')),
       reason: (g.reason as string | undefined) ?? '',
@@ -97,6 +107,9 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
       worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',
       gateTimeoutMs,
     },
-    backlog: backlog.kind === 'github' ? { kind: 'github', repo: String(backlog.repo) } : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
+    backlog:
+      backlog.kind === 'github'
+        ? { kind: 'github', repo: String(backlog.repo) }
+        : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
   };
 }

@@ -39,6 +39,12 @@ export function titleProblem(title: string): string | undefined {
 export function fitTitle(title: string): string {
   const line = title.replace(CONTROLS, ' ');
   const chars = [...line];
-  const fitted = chars.length > MAX_TITLE_LENGTH ? `${chars.slice(0, MAX_TITLE_LENGTH - 1).join('').trimEnd()}…` : line;
+  const fitted =
+    chars.length > MAX_TITLE_LENGTH
+      ? `${chars
+          .slice(0, MAX_TITLE_LENGTH - 1)
+          .join('')
+          .trimEnd()}…`
+      : line;
   return fitted.trim() === '' ? 'untitled' : fitted;
 }

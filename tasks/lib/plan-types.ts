@@ -56,8 +56,7 @@ export interface Gate {
 
 /** Where the backlog lives. */
 export type BacklogConfig =
-  | { readonly kind: 'file'; readonly dir: string }
-  | { readonly kind: 'github'; readonly repo: string };
+  { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'github'; readonly repo: string };
 
 /** The whole normalised plan. */
 export interface Plan {
@@ -71,7 +70,11 @@ export interface Plan {
     readonly slug: string;
     readonly integrationBranch: string;
   };
-  readonly conflictGroups: ReadonlyArray<{ readonly id: string; readonly reason: string; readonly items: readonly string[] }>;
+  readonly conflictGroups: ReadonlyArray<{
+    readonly id: string;
+    readonly reason: string;
+    readonly items: readonly string[];
+  }>;
   readonly waves: readonly PlanWave[];
   readonly gates: { readonly preMerge: readonly Gate[]; readonly postMerge: readonly Gate[] };
   readonly defaults: AgentSettings & {

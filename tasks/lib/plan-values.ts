@@ -35,7 +35,8 @@ export function checkValues(plan: RawMap, doc: Document, lc: LineCounter, file: 
   checkSpellings(plan, [], report);
   const milestone = asMap(plan.milestone);
   const id = milestoneIdOf(milestone?.number);
-  if (plan.groomed === false) report(['groomed'], `milestone ${id ?? String(milestone?.number)} is not groomed; regroom it first`);
+  if (plan.groomed === false)
+    report(['groomed'], `milestone ${id ?? String(milestone?.number)} is not groomed; regroom it first`);
   if (milestone) checkMilestone(milestone, id, report);
   checkDurations(plan, report);
   checkNul(plan, [], report);
@@ -54,15 +55,23 @@ function hasOwnNulCheck(path: Path): boolean {
 function checkNul(node: unknown, path: Path, report: Report): void {
   if (typeof node === 'string') {
     const at = node.indexOf('\0');
-    if (at >= 0 && !hasOwnNulCheck(path)) report(path, `${pathText(path)} has a NUL character (at character ${[...node.slice(0, at)].length + 1}); no command, file name or agent can take one`);
+    if (at >= 0 && !hasOwnNulCheck(path))
+      report(
+        path,
+        `${pathText(path)} has a NUL character (at character ${[...node.slice(0, at)].length + 1}); no command, file name or agent can take one`,
+      );
   } else if (Array.isArray(node)) node.forEach((v, i) => checkNul(v, [...path, i], report));
-  else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) checkNul(v, [...path, k], report);
+  else if (node !== null && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) checkNul(v, [...path, k], report);
 }
 
 function checkMilestone(milestone: RawMap, id: string | undefined, report: Report): void {
   const number = milestone.number;
   if (typeof number === 'string' && number.length > 0 && id === undefined) {
-    report(['milestone', 'number'], `milestone number ${JSON.stringify(number)} ${milestoneIdProblem(number) ?? 'is not valid'}`);
+    report(
+      ['milestone', 'number'],
+      `milestone number ${JSON.stringify(number)} ${milestoneIdProblem(number) ?? 'is not valid'}`,
+    );
   }
   const title = asText(milestone.title);
   const derived = id !== undefined && title !== undefined ? derivedBranch(id, title) : undefined;
@@ -72,15 +81,20 @@ function checkMilestone(milestone: RawMap, id: string | undefined, report: Repor
     const problem = branchProblem(branch, derived ?? `milestone/${id ?? '<N>'}-<slug>`);
     if (problem) report(['milestone', branchKey], `integration branch ${JSON.stringify(branch)} ${problem}`);
   } else if (milestone[branchKey] === undefined && derived !== undefined && !isValidBranchName(derived)) {
-    report(['milestone', 'title'], `integration branch ${JSON.stringify(derived)} made from the title is not a valid git branch name; set milestone.integration-branch`);
+    report(
+      ['milestone', 'title'],
+      `integration branch ${JSON.stringify(derived)} made from the title is not a valid git branch name; set milestone.integration-branch`,
+    );
   }
 }
 
 /** Why `branch` cannot be the integration branch, or undefined. */
 function branchProblem(branch: string, example: string): string | undefined {
   if (branch === 'HEAD') return `names the checked-out commit, not a branch; use a branch of its own, e.g. ${example}`;
-  if (MAIN_LINES.has(branch)) return `is a main line, where the milestone lands; use a branch of its own, e.g. ${example}`;
-  if (branch === 'work' || branch.startsWith('work/')) return `is in work/, where the item branches go; use e.g. ${example}`;
+  if (MAIN_LINES.has(branch))
+    return `is a main line, where the milestone lands; use a branch of its own, e.g. ${example}`;
+  if (branch === 'work' || branch.startsWith('work/'))
+    return `is in work/, where the item branches go; use e.g. ${example}`;
   if (!isValidBranchName(branch)) return 'is not a valid git branch name';
   return undefined;
 }
@@ -113,7 +127,8 @@ function checkSpellings(node: unknown, path: Path, report: Report): void {
   if (Array.isArray(node)) node.forEach((v, i) => checkSpellings(v, [...path, i], report));
   else if (node && typeof node === 'object') {
     const map = node as RawMap;
-    for (const k of doubleSpelled(map)) report([...path, k.replace(/-/g, '_')], `"${k}" and "${k.replace(/-/g, '_')}" are both given; keep one`, 'key');
+    for (const k of doubleSpelled(map))
+      report([...path, k.replace(/-/g, '_')], `"${k}" and "${k.replace(/-/g, '_')}" are both given; keep one`, 'key');
     for (const [k, v] of Object.entries(map)) checkSpellings(v, [...path, k], report);
   }
 }

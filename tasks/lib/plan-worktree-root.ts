@@ -64,7 +64,8 @@ export function worktreeRootProblem(value: string, facts?: WorktreeRootFacts): s
   const relative = facts ? facts.relative : path.isAbsolute(value) ? null : path.posix.normalize(value);
   const segments = relative === null ? [] : segmentsOf(relative);
   if (relative !== null && segments.length === 0) return 'is the repository itself';
-  if (facts ? facts.holdsRepository : segments.length > 0 && segments.every((s) => s === '..')) return 'holds the repository itself';
+  if (facts ? facts.holdsRepository : segments.length > 0 && segments.every((s) => s === '..'))
+    return 'holds the repository itself';
   // The text counts too: `../repo/.git` is git's folder whatever the repository is called.
   const named = [segments, segmentsOf(value)].find((list) => list.some(isGitDir));
   if (named) return `${named.findIndex(isGitDir) === named.length - 1 ? 'is' : 'is inside'} git's own folder (.git)`;
@@ -76,17 +77,29 @@ export function worktreeRootProblem(value: string, facts?: WorktreeRootFacts): s
     const more = facts.tracked.length > SHOWN_TRACKED ? ', …' : '';
     return `holds tracked files (${shown}${more}), and excluding it from git would hide every new file there`;
   }
-  if (facts.notAFolder !== null) return facts.notAFolder === facts.relative ? 'is a file, not a folder' : `is inside ${facts.notAFolder}, which is a file`;
+  if (facts.notAFolder !== null)
+    return facts.notAFolder === facts.relative
+      ? 'is a file, not a folder'
+      : `is inside ${facts.notAFolder}, which is a file`;
   return undefined;
 }
 
 /** The diagnostic of a bad worktree root, at its value (or, for the default, at `defaults` or the top of the plan). */
-export function checkWorktreeRoot(plan: RawMap, doc: Document, lc: LineCounter, file: string, facts?: WorktreeRootFacts): Diagnostic[] {
+export function checkWorktreeRoot(
+  plan: RawMap,
+  doc: Document,
+  lc: LineCounter,
+  file: string,
+  facts?: WorktreeRootFacts,
+): Diagnostic[] {
   const setting = worktreeRootSetting(plan);
   if (!setting) return [];
   const problem = worktreeRootProblem(setting.value, facts);
   if (problem === undefined) return [];
-  const example = setting.value === DEFAULT_WORKTREE_ROOT ? 'a folder outside the repository' : `${DEFAULT_WORKTREE_ROOT} or a folder outside the repository`;
+  const example =
+    setting.value === DEFAULT_WORKTREE_ROOT
+      ? 'a folder outside the repository'
+      : `${DEFAULT_WORKTREE_ROOT} or a folder outside the repository`;
   const message = setting.given
     ? `defaults.${setting.key} ${JSON.stringify(setting.value)} ${problem}; the worktrees need a new folder of their own, e.g. ${example}`
     : `the default worktree root ${JSON.stringify(setting.value)} ${problem}; set defaults.worktree-root to a new folder, e.g. ${example}`;
@@ -115,7 +128,9 @@ async function firstNonFolder(top: string, relative: string): Promise<string | n
   const segments = segmentsOf(relative);
   for (let i = 1; i <= segments.length; i++) {
     const rel = segments.slice(0, i).join('/');
-    const s = await stat(path.join(top, rel)).catch((e: unknown) => (isCode(e, 'ENOENT', 'ENOTDIR') ? null : Promise.reject(e)));
+    const s = await stat(path.join(top, rel)).catch((e: unknown) =>
+      isCode(e, 'ENOENT', 'ENOTDIR') ? null : Promise.reject(e),
+    );
     if (s === null) return null;
     if (!s.isDirectory()) return rel;
   }
@@ -144,6 +159,12 @@ export async function inspectWorktreeRoot(repo: string, value: string): Promise<
   const holdsRepository = up === '' || (up !== '..' && !up.startsWith(`..${path.sep}`) && !path.isAbsolute(up));
   if (!inside) return { relative: null, holdsRepository, tracked: [], notAFolder: null };
   const relative = rel.split(path.sep).join('/');
-  if (relative === '' || segmentsOf(relative).some(isGitDir)) return { relative, holdsRepository, tracked: [], notAFolder: null };
-  return { relative, holdsRepository, tracked: await trackedUnder(top, relative), notAFolder: await firstNonFolder(top, relative) };
+  if (relative === '' || segmentsOf(relative).some(isGitDir))
+    return { relative, holdsRepository, tracked: [], notAFolder: null };
+  return {
+    relative,
+    holdsRepository,
+    tracked: await trackedUnder(top, relative),
+    notAFolder: await firstNonFolder(top, relative),
+  };
 }

@@ -1,7 +1,7 @@
 /** Plan text → YAML document + plain data; every YAML-level problem (syntax, aliases, keys, top level) is a diagnostic. */
 import { isAlias, isCollection, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Alias, Document, Node, YAMLError } from 'yaml';
-import { DiagnosticsError, type Diagnostic } from './diagnostics.ts';
+import { DiagnosticsError } from './diagnostics.ts';
 import { asMap, type RawMap } from './plan-raw.ts';
 
 /** yaml's own alias guard (its default, 100, is too few for a big plan that shares one anchor). */
@@ -27,10 +27,18 @@ export function loadPlanYaml(source: string, file: string): PlanYaml {
   const text = source.startsWith('\uFEFF') ? source.slice(1) : source;
   const lc = new LineCounter();
   const fail = (problems: readonly Problem[]): never => {
-    throw new DiagnosticsError(problems.map((p) => ({ severity: 'error', message: p.message, file, ...lc.linePos(p.offset) })));
+    throw new DiagnosticsError(
+      problems.map((p) => ({ severity: 'error', message: p.message, file, ...lc.linePos(p.offset) })),
+    );
   };
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
-  if (doc.errors.length > 0) fail(firstPerLine(doc.errors.map((e) => ({ offset: e.pos[0], message: syntaxMessage(e, doc, text) })), lc));
+  if (doc.errors.length > 0)
+    fail(
+      firstPerLine(
+        doc.errors.map((e) => ({ offset: e.pos[0], message: syntaxMessage(e, doc, text) })),
+        lc,
+      ),
+    );
 
   const { problems, aliases } = checkStructure(doc);
   if (problems.length > 0) fail(problems);
@@ -45,7 +53,8 @@ export function loadPlanYaml(source: string, file: string): PlanYaml {
     fail([{ offset: blamed?.range?.[0] ?? startOf(doc.contents), message }]);
   }
   const map = asMap(data);
-  if (!map) return fail([{ offset: startOf(doc.contents), message: 'a plan must be a YAML mapping with milestone and waves' }]);
+  if (!map)
+    return fail([{ offset: startOf(doc.contents), message: 'a plan must be a YAML mapping with milestone and waves' }]);
   return { doc, lc, data: map };
 }
 
@@ -117,11 +126,19 @@ function checkStructure(doc: Document): { problems: Problem[]; aliases: AliasFac
     },
   });
   for (const [alias, target] of targets) {
-    if (!target) problems.push({ offset: startOf(alias), message: `Unresolved alias (the anchor must be set before the alias): ${alias.source}` });
+    if (!target)
+      problems.push({
+        offset: startOf(alias),
+        message: `Unresolved alias (the anchor must be set before the alias): ${alias.source}`,
+      });
   }
   for (const key of keys) {
     const node = isAlias(key) ? targets.get(key) : key;
-    if (isCollection(node)) problems.push({ offset: startOf(key), message: `a key must be plain text, not a ${isSeq(node) ? 'list' : 'mapping'}` });
+    if (isCollection(node))
+      problems.push({
+        offset: startOf(key),
+        message: `a key must be plain text, not a ${isSeq(node) ? 'list' : 'mapping'}`,
+      });
   }
 
   const sizes = new Map<Node, number>();
@@ -160,7 +177,10 @@ function checkStructure(doc: Document): { problems: Problem[]; aliases: AliasFac
     if (target && (!biggest || sizeOf(target) > sizeOf(targets.get(biggest)))) biggest = alias;
   }
   if (total > MAX_EXPANDED_NODES && biggest) {
-    problems.push({ offset: startOf(biggest), message: `alias *${biggest.source} makes the plan too large (over ${MAX_EXPANDED_NODES} values once aliases are expanded); a plan needs no alias bomb` });
+    problems.push({
+      offset: startOf(biggest),
+      message: `alias *${biggest.source} makes the plan too large (over ${MAX_EXPANDED_NODES} values once aliases are expanded); a plan needs no alias bomb`,
+    });
   }
   return { problems, aliases: { first, biggest } };
 }

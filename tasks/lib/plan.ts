@@ -8,7 +8,12 @@ import { checkIntegrity } from './plan-integrity.ts';
 import { normalisePlan } from './plan-normalise.ts';
 import type { Plan } from './plan-types.ts';
 import { checkValues } from './plan-values.ts';
-import { checkWorktreeRoot, inspectWorktreeRoot, worktreeRootSetting, type WorktreeRootFacts } from './plan-worktree-root.ts';
+import {
+  checkWorktreeRoot,
+  inspectWorktreeRoot,
+  worktreeRootSetting,
+  type WorktreeRootFacts,
+} from './plan-worktree-root.ts';
 import { loadPlanYaml, type PlanYaml } from './plan-yaml.ts';
 import { checkSchema, loadSchema } from './schema-check.ts';
 

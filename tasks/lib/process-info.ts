@@ -5,7 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 /** Start time from `ps` where there is no /proc (macOS, BSD): its `lstart` text, or null when the process is gone. */
 function startTimeFromPs(pid: number): string | null {
   try {
-    const out = execFileSync('ps', ['-o', 'stat=,lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const out = execFileSync('ps', ['-o', 'stat=,lstart=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (!out || out.startsWith('Z')) return null;
     return out.replace(/^\S+\s+/, '').replace(/\s+/g, ' ');
   } catch {

@@ -17,7 +17,11 @@ export function repoLockFile(commonDir: string, name: string): string {
 export async function withRepoLock<T>(
   commonDir: string,
   name: string,
-  opts: { readonly signal?: AbortSignal; readonly command: string; readonly onWait?: (owner: LockOwner | null) => void },
+  opts: {
+    readonly signal?: AbortSignal;
+    readonly command: string;
+    readonly onWait?: (owner: LockOwner | null) => void;
+  },
   fn: () => Promise<T>,
 ): Promise<T> {
   const file = repoLockFile(commonDir, name);

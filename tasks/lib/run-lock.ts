@@ -29,7 +29,12 @@ const BREAKER_STALE_MS = 10_000;
 
 /** This process as a lock owner. */
 export function currentOwner(command: string): LockOwner {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? '', startedAt: new Date().toISOString(), command };
+  return {
+    pid: process.pid,
+    startTime: processStartTime(process.pid) ?? '',
+    startedAt: new Date().toISOString(),
+    command,
+  };
 }
 
 function readOwner(file: string): LockOwner | null | 'missing' {

@@ -33,33 +33,48 @@ function segments(instancePath: string): Array<string | number> {
 
 /** The node at a JSON pointer (`/a/0/b`, or `#/a/0/b` in a schema), or undefined. */
 function at(root: unknown, pointer: string): unknown {
-  return segments(pointer.replace(/^#/, '')).reduce<unknown>((node, seg) => (node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined), root);
+  return segments(pointer.replace(/^#/, '')).reduce<unknown>(
+    (node, seg) =>
+      node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined,
+    root,
+  );
 }
 
 /** ` (required when kind is github)` for a failed `if: {properties: {kind: {const: github}}}`, else ''. */
 function conditionOf(ifError: ErrorObject | undefined, schema: unknown): string {
-  const cond = ifError && (at(schema, ifError.schemaPath) as { properties?: Record<string, { const?: unknown }> } | undefined);
+  const cond =
+    ifError && (at(schema, ifError.schemaPath) as { properties?: Record<string, { const?: unknown }> } | undefined);
   const parts = Object.entries(cond?.properties ?? {})
     .filter(([, s]) => s.const !== undefined)
     .map(([k, s]) => `${k} is ${String(s.const)}`);
   return parts.length > 0 ? ` (required when ${parts.join(' and ')})` : '';
 }
 
-function describe(e: ErrorObject, what: string, errors: readonly ErrorObject[], data: unknown, schema: unknown): string {
+function describe(
+  e: ErrorObject,
+  what: string,
+  errors: readonly ErrorObject[],
+  data: unknown,
+  schema: unknown,
+): string {
   const p = displayPath(e.instancePath) || what;
   const params = e.params as Record<string, unknown>;
   // Durations, titles and issue numbers say what they accept rather than which keyword failed.
-  if (e.schemaPath.startsWith('#/definitions/duration/')) return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
+  if (e.schemaPath.startsWith('#/definitions/duration/'))
+    return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
   if (e.schemaPath === '#/definitions/title/maxLength' || e.schemaPath === '#/definitions/title/pattern') {
     const value = at(data, e.instancePath);
     return `${p} ${(typeof value === 'string' && titleProblem(value)) || 'is not a valid title'}`;
   }
-  if (e.schemaPath === '#/definitions/issue/maximum') return `${p} is too large: issue numbers must be at most ${String(params.limit)}`;
+  if (e.schemaPath === '#/definitions/issue/maximum')
+    return `${p} is too large: issue numbers must be at most ${String(params.limit)}`;
   switch (e.keyword) {
     case 'type':
       return `${p} must be ${String(params.type).split(',').join(' or ')}`;
     case 'required': {
-      const ifError = errors.find((o) => o.keyword === 'if' && e.schemaPath.startsWith(o.schemaPath.replace(/if$/, 'then/')));
+      const ifError = errors.find(
+        (o) => o.keyword === 'if' && e.schemaPath.startsWith(o.schemaPath.replace(/if$/, 'then/')),
+      );
       return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError, schema)}`;
     }
     case 'additionalProperties':

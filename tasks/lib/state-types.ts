@@ -4,7 +4,13 @@
 export type ItemStatus = 'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated';
 
 /** Statuses after which an item's agent work is over. */
-export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set(['complete', 'partial', 'failed', 'skipped', 'escalated']);
+export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
+  'complete',
+  'partial',
+  'failed',
+  'skipped',
+  'escalated',
+]);
 
 /** The agent's report as parsed from its final text (DESIGN §5). */
 export interface ItemReport {
@@ -126,32 +132,79 @@ export interface State {
     | { readonly kind: 'clean'; readonly at: string }
     | { readonly kind: 'stashed'; readonly sha: string; readonly branch: string; readonly at: string }
     | null;
-  readonly branch: { readonly name: string; readonly base: string; readonly worktree: string; readonly at: string } | null;
+  readonly branch: {
+    readonly name: string;
+    readonly base: string;
+    readonly worktree: string;
+    readonly at: string;
+  } | null;
   readonly cache: Readonly<Record<string, CachedItem>>;
   readonly items: Readonly<Record<string, ItemState>>;
   readonly relays: Readonly<Record<string, string>>;
-  readonly gates: { readonly sha: string; readonly at: string; readonly results: readonly GateResult[]; readonly fixAttempts: number } | null;
-  readonly land: { readonly mainBefore: string; readonly mainAfter: string; readonly integration: string; readonly pushed: boolean; readonly at: string } | null;
+  readonly gates: {
+    readonly sha: string;
+    readonly at: string;
+    readonly results: readonly GateResult[];
+    readonly fixAttempts: number;
+  } | null;
+  readonly land: {
+    readonly mainBefore: string;
+    readonly mainAfter: string;
+    readonly integration: string;
+    readonly pushed: boolean;
+    readonly at: string;
+  } | null;
   readonly complete: { readonly at: string; readonly report: string } | null;
   /** Monotonic counter for finishSeq. */
   readonly seq: number;
   /** Tips the runner set or saw last, checked before each merge, gate run and landing (absent in older state). */
   readonly refs?: RefsRecord;
   /** The landing commit made and about to become main (a crash after moving main still finds it). */
-  readonly landing?: { readonly commit: string; readonly mainBefore: string; readonly integration: string; readonly at: string } | null;
+  readonly landing?: {
+    readonly commit: string;
+    readonly mainBefore: string;
+    readonly integration: string;
+    readonly at: string;
+  } | null;
   /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
   readonly sessions?: ReadonlyArray<AgentSessionRecord>;
 }
 
 /** A fresh state for milestone `id`. */
 export function emptyState(id: string): State {
-  return { version: 1, milestone: id, plan: null, prepare: null, branch: null, cache: {}, items: {}, relays: {}, gates: null, land: null, complete: null, seq: 0 };
+  return {
+    version: 1,
+    milestone: id,
+    plan: null,
+    prepare: null,
+    branch: null,
+    cache: {},
+    items: {},
+    relays: {},
+    gates: null,
+    land: null,
+    complete: null,
+    seq: 0,
+  };
 }
 
 /** A fresh item state. */
 export function emptyItem(issue: number, wave: number): ItemState {
   return {
-    issue, wave, status: 'pending', attempts: 0, branch: null, worktree: null, base: null, process: null,
-    failure: null, skipReason: null, result: null, finishedAt: null, finishSeq: null, merge: null, followUps: [],
+    issue,
+    wave,
+    status: 'pending',
+    attempts: 0,
+    branch: null,
+    worktree: null,
+    base: null,
+    process: null,
+    failure: null,
+    skipReason: null,
+    result: null,
+    finishedAt: null,
+    finishSeq: null,
+    merge: null,
+    followUps: [],
   };
 }

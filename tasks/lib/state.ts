@@ -11,7 +11,12 @@ import { emptyState, type State } from './state-types.ts';
 const validateState = loadSchema('state.schema.json');
 
 /** A deep mutable copy of a read-only type, for update functions. */
-export type Draft<T> = T extends ReadonlyArray<infer U> ? ReadonlyArray<Draft<U>> : T extends object ? { -readonly [K in keyof T]: Draft<T[K]> } : T;
+export type Draft<T> =
+  T extends ReadonlyArray<infer U>
+    ? ReadonlyArray<Draft<U>>
+    : T extends object
+      ? { -readonly [K in keyof T]: Draft<T[K]> }
+      : T;
 
 /** State of one milestone, shared by the steps of one runner; every update is read-modify-write under a lock. */
 export interface StateStore {
@@ -61,10 +66,14 @@ async function readStateFile(file: string, milestone: string): Promise<State | u
   if (!validateState(data)) {
     const first = validateState.errors?.[0];
     const where = first?.instancePath || '/';
-    throw new UnreadableStateError(file, `does not match schema/state.schema.json (${where} ${first?.message ?? 'is invalid'})`);
+    throw new UnreadableStateError(
+      file,
+      `does not match schema/state.schema.json (${where} ${first?.message ?? 'is invalid'})`,
+    );
   }
   const state = data as State;
-  if (state.milestone !== milestone) throw new UnreadableStateError(file, `holds the state of milestone ${state.milestone}, not ${milestone}`);
+  if (state.milestone !== milestone)
+    throw new UnreadableStateError(file, `holds the state of milestone ${state.milestone}, not ${milestone}`);
   return state;
 }
 
@@ -128,7 +137,11 @@ export interface StoreOptions {
 }
 
 /** A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly absent). */
-async function healedState(dir: string, milestone: string, options: StoreOptions): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> } | null> {
+async function healedState(
+  dir: string,
+  milestone: string,
+  options: StoreOptions,
+): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> } | null> {
   const file = path.join(dir, 'state.json');
   let problem: string;
   try {
@@ -147,9 +160,14 @@ async function healedState(dir: string, milestone: string, options: StoreOptions
   try {
     rebuilt = await options.rebuild(problem);
   } catch (cause) {
-    throw new UnreadableStateError(file, `${problem.slice(file.length + 1)}, and rebuilding it from the milestone's files failed (${(cause as Error).message})`, { cause });
+    throw new UnreadableStateError(
+      file,
+      `${problem.slice(file.length + 1)}, and rebuilding it from the milestone's files failed (${(cause as Error).message})`,
+      { cause },
+    );
   }
-  if (!validateState(rebuilt)) throw new Error(`internal: the rebuilt state breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
+  if (!validateState(rebuilt))
+    throw new Error(`internal: the rebuilt state breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
   return { state: rebuilt, healed: { problem, from: 'rebuilt' } };
 }
 
@@ -215,7 +233,8 @@ export async function openStateStore(dir: string, milestone: string, options: St
     current: () => state,
     reload: async () => (options.readOnly ? state : (state = await readState(dir, milestone))),
     update(change) {
-      if (options.readOnly) return Promise.reject(new Error('internal: a read-only state store (--dry-run) was asked to write'));
+      if (options.readOnly)
+        return Promise.reject(new Error('internal: a read-only state store (--dry-run) was asked to write'));
       const next = queue.then(() =>
         withLock(dir, async () => {
           const draft = structuredClone(await readForUpdate(dir, milestone)) as Draft<State>;

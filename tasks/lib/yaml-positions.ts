@@ -11,7 +11,12 @@ export interface Position {
 type Segment = string | number;
 
 /** Position of the value at `path`, or of its key when `at === 'key'`; falls back to the deepest node that exists. */
-export function positionOf(doc: Document, lc: LineCounter, path: readonly Segment[], at: 'key' | 'value' = 'value'): Position {
+export function positionOf(
+  doc: Document,
+  lc: LineCounter,
+  path: readonly Segment[],
+  at: 'key' | 'value' = 'value',
+): Position {
   let node: unknown = doc.contents;
   let keyNode: Node | undefined;
   let best: Node | undefined = isNode(node) ? node : undefined;
@@ -55,5 +60,8 @@ export function diagnosticAt(
 
 /** `waves[0].items[1].issue` for `['waves', 0, 'items', 1, 'issue']`. */
 export function pathText(path: readonly Segment[]): string {
-  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+  return path.reduce<string>(
+    (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg),
+    '',
+  );
 }

@@ -43,7 +43,9 @@ export async function makeAgentRig(spec: AgentRigSpec): Promise<AgentRig> {
   ].join('\n');
   const repo = await makeRepo({ plan, items: spec.items, origin: spec.origin, files: spec.files });
   return {
-    repo, agent, tools,
+    repo,
+    agent,
+    tools,
     cleanup: () => {
       repo.cleanup();
       rmSync(tools, { recursive: true, force: true });

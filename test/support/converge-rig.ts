@@ -49,9 +49,21 @@ export interface Rig {
 }
 
 /** A repository with a plan of `waves` (TWO by default) whose agents are `command` (COUNTING_AGENT by default). */
-export async function makeRig(options: { waves?: ReadonlyArray<readonly RigItem[]>; command?: string; top?: string; origin?: boolean; extra?: string } = {}): Promise<Rig> {
+export async function makeRig(
+  options: {
+    waves?: ReadonlyArray<readonly RigItem[]>;
+    command?: string;
+    top?: string;
+    origin?: boolean;
+    extra?: string;
+  } = {},
+): Promise<Rig> {
   const waves = options.waves ?? TWO;
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: options.command ?? COUNTING_AGENT, top: options.top, extra: options.extra }), items: rigItems(waves), origin: options.origin });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: options.command ?? COUNTING_AGENT, top: options.top, extra: options.extra }),
+    items: rigItems(waves),
+    origin: options.origin,
+  });
   const counterDir = tempDir('wm-counter-');
   const counter = path.join(counterDir, 'starts');
   return {
@@ -77,7 +89,13 @@ export async function stepsOk(rig: Rig, steps: ReadonlyArray<string | readonly s
 }
 
 /** The steps before a wave's agents: validate, prepare, branch, fetch, worktrees of wave 1. */
-export const TO_WORKTREES: ReadonlyArray<string | readonly string[]> = ['validate', 'prepare', 'branch', 'fetch', ['worktrees', '--wave', '1']];
+export const TO_WORKTREES: ReadonlyArray<string | readonly string[]> = [
+  'validate',
+  'prepare',
+  'branch',
+  'fetch',
+  ['worktrees', '--wave', '1'],
+];
 
 /** Parsed state.json. */
 export function stateOf(repo: TestRepo): any {
@@ -169,7 +187,12 @@ export function refsOf(repo: TestRepo): Promise<string> {
  * Run one step twice: the first must exit 0; after `settle`, the second must be a no-op: exit 0, only `step-skip`
  * step events, no agent started, no ref moved, not one byte of state.json (nor of `files`) changed.
  */
-export async function stepTwice(rig: Rig, name: string, extra: readonly string[] = [], options: { settle?: () => Promise<unknown>; files?: readonly string[] } = {}): Promise<void> {
+export async function stepTwice(
+  rig: Rig,
+  name: string,
+  extra: readonly string[] = [],
+  options: { settle?: () => Promise<unknown>; files?: readonly string[] } = {},
+): Promise<void> {
   const label = `${name} ${extra.join(' ')}`.trim();
   const first = await step(rig.repo, name, extra, rig.env);
   assert.is(first.code, 0, `${label}: ${show(first)}`);
@@ -183,16 +206,27 @@ export async function stepTwice(rig: Rig, name: string, extra: readonly string[]
   assert.is(second.code, 0, `${label} again: ${show(second)}`);
   assert.is(await refsOf(rig.repo), refs, `${label} again moved refs`);
   assert.is(stateText(rig.repo), state, `${label} again changed state.json`);
-  (options.files ?? []).forEach((f, i) => assert.is(existsSync(f) ? readFileSync(f, 'utf8') : null, files[i], `${label} again changed ${f}`));
+  (options.files ?? []).forEach((f, i) =>
+    assert.is(existsSync(f) ? readFileSync(f, 'utf8') : null, files[i], `${label} again changed ${f}`),
+  );
   assert.is(rig.starts().length, starts, `${label} again started an agent`);
   const events = readEvents(rig.repo).slice(eventsBefore);
   const kinds = events.filter((e) => e.type.startsWith('step-')).map((e) => `${e.type} ${e.node}`);
-  assert.ok(kinds.length > 0 && kinds.every((k) => k.startsWith('step-skip ')), `${label} again: ${JSON.stringify(kinds)}`);
-  assert.not.ok(events.some((e) => e.type === 'agent-spawned'), `${label} again spawned an agent`);
+  assert.ok(
+    kinds.length > 0 && kinds.every((k) => k.startsWith('step-skip ')),
+    `${label} again: ${JSON.stringify(kinds)}`,
+  );
+  assert.not.ok(
+    events.some((e) => e.type === 'agent-spawned'),
+    `${label} again spawned an agent`,
+  );
 }
 
 /** Subjects of the commits on `rev` since the milestone's base that merged an item (`Merge #N: …`), with their parent counts. */
-export async function itemMerges(repo: TestRepo, rev: string): Promise<Array<{ sha: string; subject: string; parents: number }>> {
+export async function itemMerges(
+  repo: TestRepo,
+  rev: string,
+): Promise<Array<{ sha: string; subject: string; parents: number }>> {
   const base = stateOf(repo).branch.base as string;
   const log = await git(repo.dir, 'log', '--format=%H %P%x09%s', `${base}..${rev}`);
   return log
@@ -215,11 +249,19 @@ export async function assertLanded(rig: Rig, r: CliResult, issues: readonly numb
     const it = state.items[String(issue)];
     assert.is(it.status, 'complete', `#${issue}: ${JSON.stringify(it)}`);
     assert.is(await git(rig.repo.dir, 'show', `main:item-${issue}.txt`), String(issue));
-    const merges = (await git(rig.repo.dir, 'log', '--format=%s', 'main')).split('\n').filter((s) => s.startsWith(`Merge #${issue}:`));
+    const merges = (await git(rig.repo.dir, 'log', '--format=%s', 'main'))
+      .split('\n')
+      .filter((s) => s.startsWith(`Merge #${issue}:`));
     assert.is(merges.length, 1, `#${issue} merged ${merges.length} times`);
   }
-  const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain')).split('\n').filter((l) => l.startsWith('worktree '));
+  const worktrees = (await git(rig.repo.dir, 'worktree', 'list', '--porcelain'))
+    .split('\n')
+    .filter((l) => l.startsWith('worktree '));
   assert.is(worktrees.length, 1, `worktrees left: ${worktrees.join(', ')}`);
-  assert.is(await git(rig.repo.dir, 'branch', '--list', 'work/*', 'milestone/*'), '', 'item or integration branches left');
+  assert.is(
+    await git(rig.repo.dir, 'branch', '--list', 'work/*', 'milestone/*'),
+    '',
+    'item or integration branches left',
+  );
   assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left');
 }

@@ -69,7 +69,8 @@ export async function makeRepo(spec: RepoSpec): Promise<TestRepo> {
   await git(dir, 'config', 'commit.gpgsign', 'false');
   writeFileSync(path.join(dir, 'README.md'), '# test repo\n');
   writeFileSync(path.join(dir, 'plan', `milestone-${milestone}-dispatch.yaml`), spec.plan);
-  for (const item of spec.items) writeFileSync(path.join(dir, 'plan', 'backlog', `${item.issue}.md`), itemMarkdown(milestone, item));
+  for (const item of spec.items)
+    writeFileSync(path.join(dir, 'plan', 'backlog', `${item.issue}.md`), itemMarkdown(milestone, item));
   for (const [file, text] of Object.entries(spec.files ?? {})) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), text);
@@ -109,7 +110,11 @@ export function cliEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.Pro
 }
 
 /** Start `scripts/<script>.mts args…` as a child process (node --import tsx). */
-export function startCli(script: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): ChildProcess {
+export function startCli(
+  script: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
+): ChildProcess {
   return spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], {
     cwd: options.cwd ?? ROOT,
     env: cliEnv(options.env),
@@ -118,14 +123,20 @@ export function startCli(script: string, args: readonly string[], options: { cwd
 }
 
 /** Run a script to its end. */
-export async function runCli(script: string, args: readonly string[], options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(
+  script: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const child = startCli(script, args, options);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  );
   clearTimeout(timer);
   return { code, signal, stdout, stderr };
 }
@@ -149,7 +160,12 @@ export function readStateFile(repo: TestRepo): any {
 /** Parsed events.jsonl of a test repo. */
 export function readEvents(repo: TestRepo): any[] {
   const file = path.join(repo.stateDir, 'events.jsonl');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 }
 
 /** A `command` agent (shell) that writes `$WM_ISSUE.txt`, commits it, and reports COMPLETE. */
@@ -196,7 +212,11 @@ export function writeAgent(dir: string, body: string): AgentScript {
 }
 
 /** Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order; stops at the first that fails (returns every result). */
-export async function runSteps(repo: TestRepo, steps: ReadonlyArray<readonly string[]>, milestone: number | string = 7): Promise<CliResult[]> {
+export async function runSteps(
+  repo: TestRepo,
+  steps: ReadonlyArray<readonly string[]>,
+  milestone: number | string = 7,
+): Promise<CliResult[]> {
   const results: CliResult[] = [];
   for (const [step = '', ...flags] of steps) {
     const r = await runCli('step', [step, String(milestone), '--repo', repo.dir, ...flags]);
@@ -207,7 +227,15 @@ export async function runSteps(repo: TestRepo, steps: ReadonlyArray<readonly str
 }
 
 /** The steps of a one-wave milestone up to its merge (`step.mts` arguments). */
-export const STEPS_TO_MERGE: ReadonlyArray<readonly string[]> = [['validate'], ['prepare'], ['branch'], ['fetch'], ['worktrees', '--wave', '1'], ['wait', '--wave', '1'], ['merge', '--wave', '1']];
+export const STEPS_TO_MERGE: ReadonlyArray<readonly string[]> = [
+  ['validate'],
+  ['prepare'],
+  ['branch'],
+  ['fetch'],
+  ['worktrees', '--wave', '1'],
+  ['wait', '--wave', '1'],
+  ['merge', '--wave', '1'],
+];
 
 /** Parent shas of a commit. */
 export async function parentsOf(dir: string, rev: string): Promise<string[]> {
@@ -216,14 +244,17 @@ export async function parentsOf(dir: string, rev: string): Promise<string[]> {
 
 /** Whether a ref exists. */
 export async function refExists(dir: string, ref: string): Promise<boolean> {
-  return new Promise((resolve) => execFile('git', ['rev-parse', '-q', '--verify', ref], { cwd: dir }, (error) => resolve(!error)));
+  return new Promise((resolve) =>
+    execFile('git', ['rev-parse', '-q', '--verify', ref], { cwd: dir }, (error) => resolve(!error)),
+  );
 }
 
 /** The real Claude Code CLI of this package (`CLAUDE_BIN` wins). */
 export const CLAUDE_BIN = process.env.CLAUDE_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'claude');
 
 /** `defaults:` of a plan whose agents are the real claude CLI, as docs/claude-cli.md says works offline as root. */
-export const CLAUDE_DEFAULTS = 'defaults: {agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m, retries: 1, concurrency: 2}';
+export const CLAUDE_DEFAULTS =
+  'defaults: {agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m, retries: 1, concurrency: 2}';
 
 /**
  * Environment for a runner whose agents are the real `claude` CLI talking to the scripted model server at `url`:

@@ -4,8 +4,19 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import {
-  git, makeRepo, parentsOf, readEvents, readStateFile, refExists, runCli, showFile, tempDir, writeAgent,
-  type AgentScript, type CliResult, type TestRepo,
+  git,
+  makeRepo,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  refExists,
+  runCli,
+  showFile,
+  tempDir,
+  writeAgent,
+  type AgentScript,
+  type CliResult,
+  type TestRepo,
 } from './fixture.ts';
 
 /** Items Alpha, Beta, Gamma, in that order (the wave is serial: they finish and merge in this order). */
@@ -48,10 +59,19 @@ export interface Scenario {
 export async function scenario(body: string, files: Record<string, string> = {}, count = 2): Promise<Scenario> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, body);
-  const repo = await makeRepo({ plan: planOf(agent.command, count), items: ITEMS.slice(0, count), files, origin: true });
+  const repo = await makeRepo({
+    plan: planOf(agent.command, count),
+    items: ITEMS.slice(0, count),
+    files,
+    origin: true,
+  });
   const result = await runCli('run', ['7', '--repo', repo.dir]);
   return {
-    repo, agent, tools, result, state: readStateFile(repo),
+    repo,
+    agent,
+    tools,
+    result,
+    state: readStateFile(repo),
     cleanup: () => {
       repo.cleanup();
       rmSync(tools, { recursive: true, force: true });
@@ -64,7 +84,10 @@ export const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr
 
 /** Whether origin's main contains `sha`. */
 export async function onOriginMain(s: Scenario, sha: string): Promise<boolean> {
-  return git(s.repo.origin as string, 'merge-base', '--is-ancestor', sha, 'main').then(() => true, () => false);
+  return git(s.repo.origin as string, 'merge-base', '--is-ancestor', sha, 'main').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The item reached integration by a `--no-ff` merge commit `Merge #<issue>: <title>` whose second parent is the branch tip, and landed. */
@@ -92,7 +115,12 @@ export function assertNoMarkers(text: string): void {
 }
 
 /** Escalated by the merge queue: status, record, backlog item on integration, branch kept; the rest landed. */
-export async function assertEscalated(s: Scenario, kind: string, files: readonly string[], notePattern: RegExp): Promise<void> {
+export async function assertEscalated(
+  s: Scenario,
+  kind: string,
+  files: readonly string[],
+  notePattern: RegExp,
+): Promise<void> {
   assert.is(s.result.code, 3, output(s.result));
   assert.match(s.result.stderr, /#2 escalated/);
   const st = s.state.items['2'];
@@ -115,8 +143,19 @@ export async function assertEscalated(s: Scenario, kind: string, files: readonly
   const add = await git(s.repo.origin as string, 'log', '--format=%H %s', 'main', '--', `plan/backlog/${issue}.md`);
   const [sha = '', ...subject] = add.split('\n').pop()?.split(' ') ?? [];
   assert.is(subject.join(' '), `backlog: add #${issue} Resolve merge conflict: Alpha vs Beta`);
-  assert.ok(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^2').then(() => true, () => false), 'added on integration');
-  assert.ok(!(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^1').then(() => true, () => false)));
+  assert.ok(
+    await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^2').then(
+      () => true,
+      () => false,
+    ),
+    'added on integration',
+  );
+  assert.ok(
+    !(await git(s.repo.dir, 'merge-base', '--is-ancestor', sha, 'main^1').then(
+      () => true,
+      () => false,
+    )),
+  );
   // The others merged and landed; the escalated branch is kept, merged ones are gone.
   await assertMerged(s, 1, 'clean');
   await assertMerged(s, 3, 'clean');
@@ -134,4 +173,3 @@ export const CALC = 'function total(a, b) {\n  return a + b;\n}\n';
 /** Agent cases: Alpha adds one, Beta doubles. */
 export const CALC_ITEMS = `item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; commit plus-one; report COMPLETE "adds one";;
 item:2) printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE "doubles";;`;
-

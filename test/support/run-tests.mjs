@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const jobs = Number(process.env.TEST_JOBS ?? 2);
-const files = readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.ts') && (!filter || filter.test(f))).sort();
+const files = readdirSync(path.join(root, 'test'))
+  .filter((f) => f.endsWith('.test.ts') && (!filter || filter.test(f)))
+  .sort();
 const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
 delete env.NODE_OPTIONS;
 
@@ -38,19 +40,44 @@ function countsOf(result) {
   return { passed: p, failed: t - p + (result.code !== 0 && t === p ? 1 : 0) };
 }
 
-const queue = files.map((f) => () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000));
-if (!filter) queue.unshift(() => runOne('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'], 5 * 60_000));
+const queue = files.map(
+  (f) => () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000),
+);
+// Whole-tree checks, each one pass or one failure: types, lint (typescript-eslint), formatting (prettier).
+const CHECKS = [
+  ['typecheck', [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']],
+  ['lint', [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']],
+  ['format', [path.join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '.']],
+];
+const checkLabels = new Set(CHECKS.map(([label]) => label));
+if (!filter) {
+  for (const [label, args] of [...CHECKS].reverse())
+    queue.unshift(() => runOne(label, process.execPath, args, 5 * 60_000));
+}
 let passed = 0;
 let failed = 0;
 async function worker() {
   for (let next = queue.shift(); next; next = queue.shift()) {
     const result = await next();
-    const counts = result.label === 'typecheck' ? (result.code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 }) : countsOf(result);
+    const counts = checkLabels.has(result.label)
+      ? result.code === 0
+        ? { passed: 1, failed: 0 }
+        : { passed: 0, failed: 1 }
+      : countsOf(result);
     passed += counts.passed;
     failed += counts.failed;
     const mark = counts.failed === 0 ? 'ok  ' : 'FAIL';
-    process.stdout.write(`${mark} ${result.label}: ${counts.passed} passed, ${counts.failed} failed (${result.seconds.toFixed(1)}s)\n`);
-    if (counts.failed > 0 || process.env.TEST_VERBOSE) process.stdout.write(`${result.out.trim().split('\n').map((l) => `     ${l}`).join('\n')}\n`);
+    process.stdout.write(
+      `${mark} ${result.label}: ${counts.passed} passed, ${counts.failed} failed (${result.seconds.toFixed(1)}s)\n`,
+    );
+    if (counts.failed > 0 || process.env.TEST_VERBOSE)
+      process.stdout.write(
+        `${result.out
+          .trim()
+          .split('\n')
+          .map((l) => `     ${l}`)
+          .join('\n')}\n`,
+      );
   }
 }
 await Promise.all(Array.from({ length: jobs }, worker));

@@ -14,13 +14,18 @@ export interface RigItem {
 }
 
 /** A plan of milestone 7 with `command` agents; `defaults` is YAML flow text added to the defaults map. */
-export function rigPlan(waves: ReadonlyArray<readonly RigItem[]>, defaults: { command: string; extra?: string; top?: string; serial?: boolean }): string {
+export function rigPlan(
+  waves: ReadonlyArray<readonly RigItem[]>,
+  defaults: { command: string; extra?: string; top?: string; serial?: boolean },
+): string {
   const lines = ['milestone: {number: 7, title: "Wave rig"}', 'waves:'];
   waves.forEach((items, i) => {
     lines.push(`  - wave: ${i + 1}`, `    parallel: ${defaults.serial ? 'false' : 'true'}`, '    items:');
     for (const it of items) {
       const deps = `[${(it.dependsOn ?? []).join(', ')}]`;
-      lines.push(`      - {issue: ${it.issue}, title: ${JSON.stringify(it.title)}, depends-on: ${deps}${it.extra ? `, ${it.extra}` : ''}}`);
+      lines.push(
+        `      - {issue: ${it.issue}, title: ${JSON.stringify(it.title)}, depends-on: ${deps}${it.extra ? `, ${it.extra}` : ''}}`,
+      );
     }
   });
   lines.push('defaults:', '  agent: command', `  command: ${JSON.stringify(defaults.command)}`);
@@ -38,12 +43,21 @@ export function rigItems(waves: ReadonlyArray<readonly RigItem[]>): ItemSpec[] {
 export const COUNTING_AGENT = `echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
 
 /** `step.mts <step> 7 --repo <dir> …` */
-export function step(repo: TestRepo, name: string, extra: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
+export function step(
+  repo: TestRepo,
+  name: string,
+  extra: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   return runCli('step', [name, '7', '--repo', repo.dir, ...extra], { env, timeoutMs: 60_000 });
 }
 
 /** `run.mts 7 --repo <dir> --no-push …` */
-export function run(repo: TestRepo, extra: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
+export function run(
+  repo: TestRepo,
+  extra: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   return runCli('run', ['7', '--repo', repo.dir, '--no-push', ...extra], { env, timeoutMs: 80_000 });
 }
 
@@ -107,7 +121,9 @@ export function killProcessesWith(marker: string): void {
 /** SIGKILL the process groups of agents recorded as running in state.json (cleanup after a failed test). */
 export function killRecordedAgents(stateFile: string): void {
   if (!existsSync(stateFile)) return;
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { items: Record<string, { process: { pid: number } | null }> };
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+    items: Record<string, { process: { pid: number } | null }>;
+  };
   for (const it of Object.values(state.items)) {
     try {
       if (it.process && it.process.pid > 1) process.kill(-it.process.pid, 'SIGKILL');
