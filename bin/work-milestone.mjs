@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `work-milestone <command> [args…]` (DESIGN §1): runs scripts/<command>.mts in this process, through tsx.
+// `work-milestone <command> [args…]` (README): runs scripts/<command>.mts in this process, through tsx.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
@@ -36,7 +36,7 @@ if (!COMMANDS.includes(command)) {
 }
 
 const script = fileURLToPath(new URL(`../scripts/${command}.mts`, import.meta.url));
-// Node 20 cannot load TypeScript by itself (DESIGN §9): tsx's ESM hooks, registered before the script is imported.
+// Node 20 cannot load TypeScript by itself: tsx's ESM hooks, registered before the script is imported.
 register();
 // The script reads its arguments after its own path, as under `node --import tsx scripts/<command>.mts …`.
 process.argv = [process.argv[0], script, ...args];

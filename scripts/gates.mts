@@ -1,5 +1,5 @@
 #!/usr/bin/env zx
-// Thin entry point (DESIGN §1): the plan's quality gates, run in this checkout.
+// Thin entry point: the plan's quality gates, run in this checkout.
 import { main, scriptArgs } from '../tasks/cli/main.ts';
 
 process.exit(await main('gates', scriptArgs(process.argv, 'gates')));

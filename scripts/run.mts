@@ -1,5 +1,5 @@
 #!/usr/bin/env zx
-// Thin entry point (DESIGN §1): everything is in tasks/cli; only this file exits.
+// Thin entry point: everything is in tasks/cli; only this file exits.
 import { main, scriptArgs } from '../tasks/cli/main.ts';
 
 process.exit(await main('run', scriptArgs(process.argv, 'run')));

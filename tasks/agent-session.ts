@@ -1,4 +1,7 @@
-/** A conflict-resolution or fix agent the runner waits for (DESIGN §6, gates): same adapters and process layer as items. */
+/**
+ * A conflict-resolution or fix agent the runner waits for (docs/steps.md: merge, gates): same adapters and process
+ * layer as items.
+ */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';

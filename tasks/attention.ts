@@ -1,4 +1,6 @@
-/** What needs a human after a run (DESIGN §4 failed items, §6 escalations) and the command that continues. */
+/**
+ * What needs a human after a run (failed and skipped items, escalations: docs/steps.md) and the command that continues.
+ */
 import type { Ctx } from './context.ts';
 import { listItems } from './lib/plan-types.ts';
 

@@ -1,10 +1,10 @@
-/** The context every step receives (CONVENTIONS §6): no globals, everything passed in. */
+/** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from './backlog/backlog.ts';
 import type { EventSink } from './lib/events.ts';
 import type { AgentKind, AgentSettings, Plan, PlanItem } from './lib/plan-types.ts';
 import type { StateStore } from './lib/state.ts';
 
-/** Flags of run/step that change behaviour (DESIGN §1). */
+/** Flags of run/step that change behaviour (README, "Running a real milestone"). */
 export interface RunOptions {
   readonly yes: boolean;
   readonly push: boolean;

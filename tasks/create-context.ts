@@ -60,7 +60,7 @@ export async function loadPlanOf(
   return { repo, plan };
 }
 
-/** Refuse to run inside an agent's worktree: agents never start agents (DESIGN §5). */
+/** Refuse to run inside an agent's worktree: agents never start agents. */
 export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
   if (env.WORK_MILESTONE_CHILD === '1')
     throw new BadInputError('refusing to run inside an agent (WORK_MILESTONE_CHILD=1): agents never start agents');

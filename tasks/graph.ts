@@ -1,4 +1,4 @@
-/** Compile a Plan into the task graph of DESIGN §4 (pure: no I/O). */
+/** Compile a Plan into the task graph of docs/steps.md (pure: no I/O). */
 import type { Plan } from './lib/plan-types.ts';
 import type { Scope, StepId } from './step.ts';
 

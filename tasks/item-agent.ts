@@ -1,4 +1,4 @@
-/** One item's agent: start it, find it again, judge what it did (DESIGN §4 spawn/wait, §5). */
+/** One item's agent: start it, find it again, judge what it did (docs/steps.md: spawn, wait). */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -151,8 +151,9 @@ export interface Verdict {
 }
 
 /**
- * Classify an attempt (DESIGN §5): COMPLETE without commits is failed; disagreements with git are flagged. The
- * result is what state keeps: every text and list in it is capped (docs/limits.md), cut ones say where the rest is.
+ * Classify an attempt (git is the truth; docs/steps.md, "Guards"): COMPLETE without commits is failed; disagreements
+ * with git are flagged. The result is what state keeps: every text and list in it is capped (docs/limits.md), cut ones
+ * say where the rest is.
  */
 export function judgeAttempt(
   outcome: AgentOutcome,

@@ -1,4 +1,7 @@
-/** A medium conflict handed to the conflict-resolution agent in the integration worktree (DESIGN §6), and what it left. */
+/**
+ * A medium conflict handed to the conflict-resolution agent in the integration worktree (docs/steps.md, "Merging"), and
+ * what it left.
+ */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

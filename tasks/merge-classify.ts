@@ -1,4 +1,4 @@
-/** Predict and classify the conflicts of merging an item branch into integration (DESIGN §6). */
+/** Predict and classify the conflicts of merging an item branch into integration (docs/steps.md, "Merging"). */
 import { git, gitOk, gitRaw } from './lib/git.ts';
 
 /** The class of a merge. */

@@ -1,4 +1,4 @@
-/** Merge one item branch into integration by its conflict class (DESIGN §6). */
+/** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from './context.ts';

@@ -1,4 +1,7 @@
-/** merge (per wave): the merge queue of one slot (DESIGN §6): items one at a time, in the order they finished. */
+/**
+ * merge (per wave): the merge queue of one slot (docs/steps.md, "Merging"): items one at a time, in the order they
+ * finished.
+ */
 import path from 'node:path';
 import { runAgentSession } from './agent-session.ts';
 import { REPORT_FORMAT } from './agents/prompt.ts';

@@ -1,4 +1,4 @@
-/** prepare: the user's checkout must be clean; a dirty one is stashed with consent (DESIGN §4). */
+/** prepare: the user's checkout must be clean; a dirty one is stashed with consent. */
 import { BadInputError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw } from './lib/git.ts';
 import { DONE, todo, type Step } from './step.ts';

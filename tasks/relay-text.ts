@@ -1,4 +1,7 @@
-/** Relay text (DESIGN §5, the seed's format): what a wave learned, for the next waves' prompts. */
+/**
+ * Relay text (the seed's format; docs/limits.md, "Relay and prompts"): what a wave learned, for the next waves'
+ * prompts.
+ */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,7 +1,7 @@
-/** The one shape every step has (CONVENTIONS §2): a read-only check and an idempotent run. */
+/** The one shape every step has: a read-only check and an idempotent run. */
 import type { Ctx } from './context.ts';
 
-/** Step ids in graph order (DESIGN §4). */
+/** Step ids in graph order (docs/steps.md). */
 export const STEP_IDS = [
   'validate',
   'prepare',

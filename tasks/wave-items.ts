@@ -1,4 +1,4 @@
-/** Items of a wave and the rules of which may run (DESIGN §4: skipped when a dependency failed). */
+/** Items of a wave and the rules of which may run (skipped when a dependency failed: docs/steps.md). */
 import type { Ctx } from './context.ts';
 import { agentConcurrency } from './lib/concurrency.ts';
 import type { PlanItem, PlanWave } from './lib/plan-types.ts';

@@ -1,5 +1,5 @@
 /**
- * Agents that misbehave (DESIGN §4 wait, §5): timeouts kill the whole process group, exits, garbage, empty
+ * Agents that misbehave (docs/steps.md, wait): timeouts kill the whole process group, exits, garbage, empty
  * COMPLETE, PARTIAL, FAILED/BLOCKED, DONE; retries carry the failure; dependants of failures are skipped; exit 3.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
- * The command line of DESIGN §1 through the real scripts and the `work-milestone` bin: --help, bad input (exit 2,
- * one line, no stack trace), status before and after a full run, refusing to run inside an agent, and the bin
+ * The command line (README, docs/errors.md) through the real scripts and the `work-milestone` bin: --help, bad input
+ * (exit 2, one line, no stack trace), status before and after a full run, refusing to run inside an agent, and the bin
  * from a project that installed the packed package.
  */
 import { execFile, spawn } from 'node:child_process';

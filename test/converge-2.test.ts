@@ -1,5 +1,5 @@
 /**
- * Every step runnable alone and converging from a half-done state (DESIGN §4; docs/steps.md), part 2: prepare and
+ * Every step runnable alone and converging from a half-done state (docs/steps.md), part 2: prepare and
  * branch, and every step of a milestone run twice in a row (the second a no-op; complete after a landing). States are
  * made by hand with git and by editing state.json; the steps run through the real CLI.
  * (worktrees, wait, merge, land, complete: converge.test.ts.)

@@ -1,5 +1,5 @@
 /**
- * Every step runnable alone and converging from the half-done states a crash leaves (DESIGN §4; docs/steps.md):
+ * Every step runnable alone and converging from the half-done states a crash leaves (docs/steps.md):
  * worktrees, wait, merge, land and complete. Each state is made by hand, with git and by editing state.json; then the
  * one step runs through the real CLI, then `run`; agents count their starts in a file outside the repository.
  * (prepare, branch and every step twice: test/converge-2.test.ts.)

@@ -1,7 +1,7 @@
 /**
- * Whole milestones through `run.mts` (DESIGN §1, §4): two waves of `command` agents land on a bare origin with one
- * `--no-ff` merge and nothing left behind; a second `run` does nothing; `main` moving under the run is merged in and
- * gated again; a prepare stash is reported by `complete` and is still there to restore.
+ * Whole milestones through `run.mts` (docs/steps.md, docs/errors.md): two waves of `command` agents land on a bare
+ * origin with one `--no-ff` merge and nothing left behind; a second `run` does nothing; `main` moving under the run is
+ * merged in and gated again; a prepare stash is reported by `complete` and is still there to restore.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

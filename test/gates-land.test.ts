@@ -1,7 +1,7 @@
 /**
- * Quality gates and landing (DESIGN §4 gates/land, §6 pre-merge gates) through the real CLI: red gates roll back or
- * fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing commands have
- * their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
+ * Quality gates and landing (docs/steps.md: gates, land, pre-merge gates in "Merging") through the real CLI: red gates
+ * roll back or fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing
+ * commands have their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * The task graph (DESIGN §4) of the seed plan: node order, per-item spawn nodes, the exact edges; and
+ * The task graph (docs/steps.md) of the seed plan: node order, per-item spawn nodes, the exact edges; and
  * `scripts/plan.mts` printing it as a tree, JSON and a mermaid flowchart without changing the repository.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const SEED = readFileSync(path.join(ROOT, 'test', 'fixtures', 'plans', 'seed-7.y
 const PLAN = parsePlan(SEED, 'plan/milestone-7-dispatch.yaml');
 const ITEMS = PLAN.waves.flatMap((w) => w.items.map((i) => ({ wave: w.wave, issue: i.issue, title: i.title })));
 
-/** The nodes of DESIGN §4 for seed-7, in order. */
+/** The graph's nodes for seed-7, in order (docs/steps.md). */
 const EXPECTED_NODES = [
   'validate',
   'prepare',
@@ -165,7 +165,7 @@ test('compileGraph: seed-7 nodes in a valid order, one spawn node per item', () 
   assert.equal(graph.nodes.filter((n) => n.step === 'spawn').length, ITEMS.length);
 });
 
-test('compileGraph: the edges of DESIGN §4, and wave 3 (parallel: false) in sequence', () => {
+test('compileGraph: the edges of the step graph, and wave 3 (parallel: false) in sequence', () => {
   assert.equal(edgesOf(compileGraph(PLAN)).sort(), [...EXPECTED_EDGES].sort());
 });
 

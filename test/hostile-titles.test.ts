@@ -1,7 +1,7 @@
 /**
- * Titles are data, never code (DESIGN §2, §4, §5): shell substitutions, backticks, quotes, heading-like text, unicode and RTL
- * marks, 200 characters (the limit), `..`, `/`, option-like text, in the plan and in the backlog. Branch names stay valid,
- * nothing is executed, and the milestone lands.
+ * Titles are data, never code (docs/plan-format.md, "Titles"): shell substitutions, backticks, quotes, heading-like
+ * text, unicode and RTL marks, 200 characters (the limit), `..`, `/`, option-like text, in the plan and in the backlog.
+ * Branch names stay valid, nothing is executed, and the milestone lands.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Interruption controls (DESIGN §4 failures and re-runs; docs/steps.md): Ctrl-C (SIGINT) or SIGTERM stops scheduling,
+ * Interruption controls (docs/steps.md, "Failures and re-runs"): Ctrl-C (SIGINT) or SIGTERM stops scheduling,
  * leaves live agents running and exits 130, and `run` again re-attaches; a second Ctrl-C stops the agents too (items
  * back to pending, not failed); `run --stop` stops the agents of an interrupted run. Real runners and `command`
  * agents that count their starts in a file outside the repository.

@@ -1,6 +1,6 @@
 /**
- * The merge queue's conflict classes (DESIGN §6) through the real CLI: two or three items of one serial wave whose
- * `command` agents make diverging commits, merged into integration, landed on a bare origin.
+ * The merge queue's conflict classes (docs/steps.md, "Merging") through the real CLI: two or three items of one serial
+ * wave whose `command` agents make diverging commits, merged into integration, landed on a bare origin.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

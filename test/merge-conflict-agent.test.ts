@@ -1,6 +1,7 @@
 /**
- * The conflict-resolution agent (DESIGN §6, medium conflicts) when it does not do what its prompt asks: it commits
- * the merge itself, aborts it, fails, resolves by deleting the file; and binary files, which are never unioned.
+ * The conflict-resolution agent (docs/steps.md, "Merging": medium conflicts) when it does not do what its prompt asks:
+ * it commits the merge itself, aborts it, fails, resolves by deleting the file; and binary files, which are never
+ * unioned.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,6 +1,6 @@
 /**
- * `scripts/plan.mts <N>` on every broken plan (DESIGN §1, §2): exit 2, the golden diagnostics on stderr with the
- * path as the user wrote it, no stack trace, and nothing changed in the repository.
+ * `scripts/plan.mts <N>` on every broken plan (docs/errors.md, docs/plan-format.md): exit 2, the golden diagnostics on
+ * stderr with the path as the user wrote it, no stack trace, and nothing changed in the repository.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

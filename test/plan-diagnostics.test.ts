@@ -1,4 +1,7 @@
-/** Plan diagnostics (DESIGN §2): every broken fixture gives exactly its golden message; valid plans normalise right. */
+/**
+ * Plan diagnostics (docs/plan-format.md): every broken fixture gives exactly its golden message; valid plans normalise
+ * right.
+ */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-/** `parseReport` (tasks/agents/report.ts): the completion report of DESIGN §5 as agents really write it. */
+/** `parseReport` (tasks/agents/report.ts): the completion report (README, "Agents") as agents really write it. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseReport } from '../tasks/agents/report.ts';

@@ -1,5 +1,5 @@
 /**
- * `run.lock` (DESIGN §7) through the real `run.mts`: a second runner on a running milestone exits 2 naming the
+ * `run.lock` (docs/state.md) through the real `run.mts`: a second runner on a running milestone exits 2 naming the
  * owner's pid; a stale lock (dead pid, or a live pid with another start time) is taken over with a notice; the
  * lock is gone after a run, whether it succeeded or not.
  */

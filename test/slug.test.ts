@@ -1,4 +1,7 @@
-/** Slugs and branch names (DESIGN §2): every branch made from any title is one git accepts, checked against git itself. */
+/**
+ * Slugs and branch names (docs/plan-format.md): every branch made from any title is one git accepts, checked against
+ * git itself.
+ */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +30,7 @@ function gitAccepts(names: readonly string[]): boolean[] {
   }
 }
 
-test('slugify: the DESIGN example and the rules it states', () => {
+test('slugify: the documented example and the rules of docs/plan-format.md', () => {
   assert.is(slugify('v1.1 — Search improvements'), 'v1.1-search-improvements');
   assert.is(slugify('Tokenizer'), 'tokenizer');
   assert.is(slugify('CLI   flags'), 'cli-flags');

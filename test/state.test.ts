@@ -1,5 +1,5 @@
 /**
- * `tasks/lib/state.ts` and `events.ts` (DESIGN §7): a fresh state, a round trip, one sentence naming a bad file;
+ * `tasks/lib/state.ts` and `events.ts` (docs/state.md): a fresh state, a round trip, one sentence naming a bad file;
  * two writer processes that lose no update and never leave a partial file; events.jsonl lines that always parse.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

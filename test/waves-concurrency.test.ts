@@ -1,5 +1,5 @@
 /**
- * At most `concurrency` agents at once (DESIGN §4 spawn), measured from the agents' own start/end times: through
+ * At most `concurrency` agents at once (docs/steps.md, spawn), measured from the agents' own start/end times: through
  * `run --concurrency 2`, and through `step spawn` + `step wait` with `defaults.concurrency: 2`.
  */
 import { rmSync } from 'node:fs';

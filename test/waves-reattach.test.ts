@@ -1,6 +1,7 @@
 /**
- * Resume after a crash (DESIGN §4): the runner is SIGKILLed while its agents run; `run` again waits for the same
- * agents (pid + start time), starts none twice, and judges one that finished while no runner was there.
+ * Resume after a crash (docs/steps.md, "Failures and re-runs"): the runner is SIGKILLed while its agents run; `run`
+ * again waits for the same agents (pid + start time), starts none twice, and judges one that finished while no runner
+ * was there.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

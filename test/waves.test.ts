@@ -1,5 +1,5 @@
 /**
- * Wave execution through the real CLI (DESIGN §4, §5): every step of two waves run one by one with `step.mts`, each
+ * Wave execution through the real CLI (docs/steps.md): every step of two waves run one by one with `step.mts`, each
  * twice; real git repositories, real `command` agents in sh that commit; the user's checkout is never touched.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

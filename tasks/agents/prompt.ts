@@ -1,6 +1,7 @@
 /**
- * Prompts: what an agent is told (DESIGN §5). A `prompt-template` file may replace the item prompt. Prompts reach
- * agents as files (stdin, WM_PROMPT_FILE), never as arguments; what came from agents is capped (docs/limits.md).
+ * Prompts: what an agent is told (docs/limits.md, "Relay and prompts"). A `prompt-template` file may replace the item
+ * prompt. Prompts reach agents as files (stdin, WM_PROMPT_FILE), never as arguments; what came from agents is capped
+ * (docs/limits.md).
  */
 import { LIMITS, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import type { CachedItem } from '../lib/state-types.ts';

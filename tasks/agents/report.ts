@@ -1,4 +1,4 @@
-/** Parse the completion report an agent ends with (DESIGN §5). */
+/** Parse the completion report an agent ends with (its fields: README, "Agents"). */
 import { stripControl } from '../lib/bounded-text.ts';
 import type { ItemReport } from '../lib/state-types.ts';
 

@@ -1,4 +1,4 @@
-/** The agent adapter interface (DESIGN §5): start → handle; parse → outcome. */
+/** The agent adapter interface: start → handle; parse → outcome. */
 import { LIMITS, stripControl } from '../lib/bounded-text.ts';
 import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan-types.ts';
 

@@ -1,4 +1,4 @@
-/** The backlog interface (DESIGN §3): where a milestone's items live. */
+/** The backlog interface: where a milestone's items live. */
 
 /** Status of a backlog item. */
 export type BacklogStatus = 'open' | 'in-progress' | 'done' | 'blocked';

@@ -1,4 +1,7 @@
-/** The file backlog (DESIGN §3): one markdown file with YAML front matter per item, `plan/backlog/<issue>.md`. */
+/**
+ * The file backlog (docs/plan-format.md, "Backlog items"): one markdown file with YAML front matter per item,
+ * `plan/backlog/<issue>.md`.
+ */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, mkdir, open, readlink, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';

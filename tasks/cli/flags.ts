@@ -1,4 +1,4 @@
-/** Parse the flags of DESIGN §1 into typed options; bad flags are bad input (exit 2). */
+/** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { minimist } from 'zx';
 import { DEFAULT_OPTIONS, type RunOptions } from '../context.ts';
 import { BadInputError } from '../lib/errors.ts';

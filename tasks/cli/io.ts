@@ -44,7 +44,7 @@ export function processIo(): Io {
     isTTY: Boolean(process.stdout.isTTY),
     outClosed: outClosed.signal,
     async confirm(question) {
-      // No TTY means no (DESIGN §4, prepare).
+      // No TTY means no (docs/steps.md, prepare).
       if (!process.stdin.isTTY) return false;
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {

@@ -1,4 +1,4 @@
-/** The one place where errors become exit codes and messages (DESIGN §1). */
+/** The one place where errors become exit codes and messages (docs/errors.md). */
 import { refuseAgentStart } from '../create-context.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
@@ -21,7 +21,7 @@ export function scriptArgs(argv: readonly string[], script: string): string[] {
   return [...argv.slice(at >= 0 ? at + 1 : 2)];
 }
 
-/** Positional arguments of each command: [required…, optional…] (DESIGN §1). */
+/** Positional arguments of each command: [required…, optional…]. */
 const POSITIONALS: Readonly<
   Record<CommandName, { readonly required: readonly string[]; readonly optional: readonly string[] }>
 > = {

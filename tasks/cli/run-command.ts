@@ -121,7 +121,7 @@ async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Failed and skipped items go back to pending so this run retries them (DESIGN §4). */
+/** Failed and skipped items go back to pending so this run retries them (docs/steps.md, "Failures and re-runs"). */
 async function resetForRetry(ctx: Ctx): Promise<void> {
   await ctx.store.update((s) => {
     for (const it of Object.values(s.items)) {

@@ -23,7 +23,7 @@ export const edit = (filePath: string, oldString: string, newString: string): Sc
 /** `git add -A && git commit -m MESSAGE` as a Bash tool call. */
 export const commitAll = (message: string): ScriptStep => bash(`git add -A && git commit -q -m ${shQuote(message)}`);
 
-/** The fields of a report (DESIGN §5). */
+/** The fields of an agent's report (README, "Agents"). */
 export interface ReportFields {
   readonly status: 'COMPLETE' | 'PARTIAL' | 'FAILED';
   readonly branch?: string;

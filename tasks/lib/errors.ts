@@ -1,4 +1,4 @@
-/** Closed hierarchy of errors that carry the exit codes of DESIGN §1. */
+/** Closed hierarchy of errors that carry the exit codes of docs/errors.md. */
 
 /** Base of every error the product throws on purpose; `exitCode` is what the script exits with. */
 export abstract class WorkMilestoneError extends Error {

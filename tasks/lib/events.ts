@@ -1,4 +1,4 @@
-/** The event stream: every event is appended to `events.jsonl` and handed to the renderer (DESIGN §7, §10). */
+/** The event stream: every event is appended to `events.jsonl` and handed to the renderer (docs/state.md). */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Plan, PlanItem } from './plan-types.ts';
 
-/** The state directory of a milestone (DESIGN §7). */
+/** The state directory of a milestone (docs/state.md). */
 export function stateDirOf(commonDir: string, milestone: string): string {
   return path.join(commonDir, 'work-milestone', `milestone-${milestone}`);
 }

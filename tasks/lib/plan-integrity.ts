@@ -1,7 +1,8 @@
 /**
- * The integrity checks of DESIGN §2 (2–5), all collected. They run on plans that failed the schema too: a node of
- * the wrong shape is skipped (the schema reports it), and a check that needs the whole plan (an issue "in no wave",
- * a group "not defined") is made only when every wave, item and group could be read.
+ * The plan's integrity checks (docs/plan-format.md: unique issues, dependencies on earlier waves, conflict groups), all
+ * collected. They run on plans that failed the schema too: a node of the wrong shape is skipped (the schema reports
+ * it), and a check that needs the whole plan (an issue "in no wave", a group "not defined") is made only when every
+ * wave, item and group could be read.
  */
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';

@@ -1,11 +1,13 @@
-/** A checked raw plan → the normalised, read-only Plan (DESIGN §2): both spellings merged, defaults filled in. */
+/**
+ * A checked raw plan → the normalised, read-only Plan (docs/plan-format.md): both spellings merged, defaults filled in.
+ */
 import { parseDuration } from './duration.ts';
 import { pick, rawWaves, type RawMap } from './plan-raw.ts';
 import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, ScriptedEdit } from './plan-types.ts';
 import { derivedBranch } from './plan-values.ts';
 import { slugify } from './slug.ts';
 
-/** Built-in defaults (DESIGN §2, §4, §5). */
+/** Built-in defaults (docs/plan-format.md, `defaults`). */
 export const BUILTIN_SETTINGS: AgentSettings = {
   agent: 'claude',
   model: 'sonnet',

@@ -1,6 +1,6 @@
-/** The normalised, read-only dispatch plan (DESIGN §2). */
+/** The normalised, read-only dispatch plan (docs/plan-format.md). */
 
-/** Which agent adapter runs an item (DESIGN §5). */
+/** Which agent adapter runs an item (README, "Agents"). */
 export type AgentKind = 'claude' | 'codex' | 'command' | 'scripted';
 
 /** An edit the `scripted` agent applies. */

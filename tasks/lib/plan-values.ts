@@ -22,7 +22,7 @@ export function milestoneIdOf(number: unknown): string | undefined {
   return typeof number === 'string' && milestoneIdProblem(number) === undefined ? number : undefined;
 }
 
-/** The integration branch made from id and title when the plan does not name one (DESIGN §2). */
+/** The integration branch made from id and title when the plan does not name one. */
 export function derivedBranch(id: string, title: string): string {
   const slug = slugify(title);
   return slug ? `milestone/${id}-${slug}` : `milestone/${id}`;

@@ -1,4 +1,7 @@
-/** Read a dispatch plan: YAML → schema, value and integrity checks (all collected) → one normalised, read-only Plan (DESIGN §2). */
+/**
+ * Read a dispatch plan: YAML → schema, value and integrity checks (all collected) → one normalised, read-only Plan
+ * (docs/plan-format.md).
+ */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

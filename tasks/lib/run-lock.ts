@@ -1,4 +1,7 @@
-/** Lock files owned by a process (pid + start time): `run.lock`, one runner per milestone (DESIGN §7), and the state lock. */
+/**
+ * Lock files owned by a process (pid + start time): `run.lock`, one runner per milestone (docs/state.md), and the state
+ * lock.
+ */
 import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BadInputError } from './errors.ts';

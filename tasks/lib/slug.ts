@@ -1,6 +1,9 @@
 /** Branch-name slugs and git ref-name rules, pure (no git call needed). */
 
-/** DESIGN §2 slug: lowercase, spaces to `-`, drop chars outside [a-z0-9.-], collapse `-` runs; may be empty. */
+/**
+ * The branch slug (docs/plan-format.md, `milestone.title`): lowercase, spaces to `-`, drop chars outside [a-z0-9.-],
+ * collapse `-` runs; may be empty.
+ */
 export function slugify(title: string, maxLength = 60): string {
   let slug = title
     .toLowerCase()

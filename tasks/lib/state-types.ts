@@ -1,6 +1,6 @@
-/** The shape of `state.json` (DESIGN §7); `schema/state.schema.json` checks it on every read. */
+/** The shape of `state.json` (docs/state.md); `schema/state.schema.json` checks it on every read. */
 
-/** Life of an item in a run (DESIGN §4, wait). */
+/** Life of an item in a run (docs/steps.md: spawn, wait, merge). */
 export type ItemStatus = 'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated';
 
 /** Statuses after which an item's agent work is over. */
@@ -12,7 +12,7 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
   'escalated',
 ]);
 
-/** The agent's report as parsed from its final text (DESIGN §5). */
+/** The agent's report as parsed from its final text (README, "Agents"). */
 export interface ItemReport {
   readonly status: 'COMPLETE' | 'PARTIAL' | 'FAILED' | null;
   readonly branch: string | null;
@@ -47,7 +47,7 @@ export interface ItemResult {
   readonly durationMs: number;
 }
 
-/** How an item's branch reached integration (DESIGN §6). */
+/** How an item's branch reached integration (docs/steps.md, "Merging"). */
 export interface ItemMerge {
   readonly kind: 'clean' | 'trivial' | 'medium' | 'heavy' | 'empty';
   /** Integration sha after the merge; null when escalated. */

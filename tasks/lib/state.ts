@@ -1,4 +1,4 @@
-/** The one module that reads and writes `state.json` (DESIGN §7): validated on read, written atomically. */
+/** The one module that reads and writes `state.json` (docs/state.md): validated on read, written atomically. */
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';

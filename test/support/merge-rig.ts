@@ -1,4 +1,7 @@
-/** Scenarios of the merge queue (DESIGN §6): items of one serial wave with `command` agents, run to the end on a bare origin. */
+/**
+ * Scenarios of the merge queue (docs/steps.md, "Merging"): items of one serial wave with `command` agents, run to the
+ * end on a bare origin.
+ */
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
