@@ -1,10 +1,11 @@
 /**
- * Git through zx, with a per-directory shell (no global `$` settings are changed). Every call of the runner's own git
- * goes through here: no hooks, no fsmonitor, nothing that waits for a human, and a time limit.
+ * The runner's own git: git is spawned directly with an argument list (no shell, nothing is quoted or expanded), in
+ * the directory the call names. Every call of the runner's own git goes through here: no hooks, no fsmonitor,
+ * nothing that waits for a human, and a time limit.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { $, type ProcessOutput, type ProcessPromise, type Shell } from 'zx';
 import { formatDuration } from './duration.ts';
 import { BadInputError, StepFailedError } from './errors.ts';
 
@@ -44,9 +45,14 @@ const WORKTREE_RACE =
   /failed to read .*worktrees\/[^/]+\/(commondir|gitdir|HEAD)|worktrees\/[^/]+\/gitdir.*(invalid|not a valid)/;
 const WORKTREE_RACE_RETRIES = 5;
 
-/** A quiet shell bound to a directory; throws on non-zero exit. */
-export function shellIn(cwd: string, env?: NodeJS.ProcessEnv): Shell {
-  return $({ cwd, quiet: true, verbose: false, env: env ?? process.env }) as Shell;
+/** What one git call gave: its whole output, decoded once as UTF-8, and how it ended. */
+export interface GitResult {
+  /** git's exit code; null when it was ended by a signal or could not start (then `stderr` says why). */
+  readonly exitCode: number | null;
+  /** The signal that ended git, if one did. */
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /** Run git in `cwd` and return trimmed stdout; a failure becomes StepFailedError with git's own words. */
@@ -66,7 +72,7 @@ export async function gitRaw(
   cwd: string,
   args: readonly string[],
   inputOrOptions?: string | GitOptions,
-): Promise<ProcessOutput> {
+): Promise<GitResult> {
   const options: GitOptions = typeof inputOrOptions === 'string' ? { input: inputOrOptions } : (inputOrOptions ?? {});
   for (let attempt = 1; ; attempt++) {
     const out = await gitOnce(cwd, args, options);
@@ -75,12 +81,24 @@ export async function gitRaw(
   }
 }
 
-async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<ProcessOutput> {
+async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult> {
   const limit = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
-  const p = shellIn(cwd, { ...runnerGitEnv(), ...options.env })`git ${RUNNER_GIT_FLAGS} ${args}`.nothrow();
-  if (options.input !== undefined) {
-    p.stdin.write(options.input);
-    p.stdin.end();
+  let child: ChildProcess;
+  try {
+    child = spawn('git', [...RUNNER_GIT_FLAGS, ...args], {
+      cwd,
+      env: { ...runnerGitEnv(), ...options.env },
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    // An argument spawn refuses (a NUL byte): a failed call, as a git that cannot start.
+    return notStarted(cwd, error);
+  }
+  const ended = collect(cwd, child);
+  if (options.input !== undefined && child.stdin) {
+    // git may exit without reading all of its input (EPIPE): its exit code tells what happened.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input);
   }
   let timedOut = false;
   const timers: NodeJS.Timeout[] = [];
@@ -88,30 +106,71 @@ async function gitOnce(cwd: string, args: readonly string[], options: GitOptions
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        stop(p, 'SIGTERM');
+        void stop(child, 'SIGTERM');
         timers.push(
-          setTimeout(() => stop(p, 'SIGKILL'), KILL_GRACE_MS),
+          setTimeout(() => void stop(child, 'SIGKILL'), KILL_GRACE_MS),
           setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS),
         );
       }, limit),
     );
   });
   // A git that survives even SIGKILL (stuck in the kernel) is given up on, not waited for.
-  const out = await Promise.race([p, expired]).finally(() => timers.forEach(clearTimeout));
+  const out = await Promise.race([ended, expired]).finally(() => timers.forEach(clearTimeout));
   if (timedOut) {
     throw new StepFailedError(
       `git ${args.join(' ')} in ${cwd} did not finish within its time limit of ${formatLimit(limit)} and was stopped`,
     );
   }
-  return out as ProcessOutput;
+  return out as GitResult;
 }
 
-/** Send `signal` to a git call's process tree, if it is still running. */
-function stop(p: ProcessPromise, signal: NodeJS.Signals): void {
+/**
+ * The result of a started git: stdout and stderr are kept as Buffers (no size limit: `git show` of a large file,
+ * `git log` of thousands of commits) and decoded once, when every stream has closed.
+ */
+function collect(cwd: string, child: ChildProcess): Promise<GitResult> {
+  return new Promise((resolve) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let startError: unknown = null;
+    // A directory that does not exist, or no git on PATH: 'error' comes, then 'close'.
+    child.once('error', (error) => (startError ??= error));
+    child.once('close', (code, signal) => {
+      if (startError !== null) return resolve(notStarted(cwd, startError));
+      resolve({
+        exitCode: code,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+  });
+}
+
+function notStarted(cwd: string, error: unknown): GitResult {
+  // Node says `spawn git ENOENT` for a missing directory as well as for a missing git.
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const why =
+    code === 'ENOENT' ? 'no such directory, or no git on PATH' : error instanceof Error ? error.message : String(error);
+  return { exitCode: null, signal: null, stdout: '', stderr: `git could not start in ${cwd}: ${why}\n` };
+}
+
+/** Send `signal` to a git call and the processes it started (a remote helper, ssh), if it is still running. */
+async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
-    p.kill(signal).catch(() => undefined);
+    // Only a call past its time limit gets here: zx's tree walk is loaded then, not on every call.
+    const { kill } = await import('zx');
+    await kill(pid, signal);
   } catch {
-    // already ended
+    try {
+      child.kill(signal);
+    } catch {
+      // already ended
+    }
   }
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The runner's git is spawned directly with an argument list (issue 15, "less work per item"): arguments reach git
+ * as they are, whatever characters they hold; large outputs arrive whole and decoded once; a git that cannot start
+ * is a failed call, not a crash; the runner's environment and flags are in force.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { StepFailedError } from '../tasks/lib/errors.ts';
+import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
+import { git, tempDir } from './support/fixture.ts';
+
+async function repoDir(): Promise<string> {
+  const dir = tempDir('wm-git-spawn-');
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'config', 'user.name', 'Test');
+  await git(dir, 'config', 'user.email', 'test@example.com');
+  return dir;
+}
+
+test('arguments reach git as they are: no shell expands, splits or runs anything in them', async () => {
+  const dir = await repoDir();
+  try {
+    const file = 'a file with $HOME; `x` and * in it.txt';
+    writeFileSync(path.join(dir, file), 'content\n');
+    await runnerGit(dir, ['add', '--', file]);
+    const message = `subject $(touch pwned) ; touch pwned2 && echo "quoted" 'single' \\ * ?\n\nbody line`;
+    await runnerGit(dir, ['commit', '-q', '-m', message]);
+    assert.is(await git(dir, 'log', '-1', '--format=%B'), message);
+    assert.is(await git(dir, 'ls-files', '-z'), `${file}\0`);
+    assert.not.ok(existsSync(path.join(dir, 'pwned')) || existsSync(path.join(dir, 'pwned2')), 'a shell ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 12 MiB file and a log of 3000 commits arrive whole, multi-byte characters intact across chunks', async () => {
+  const dir = await repoDir();
+  try {
+    // 3-byte and 4-byte characters, so pipe chunks (64 KiB) split characters somewhere.
+    const line = 'ünïcødé € 𝄞 text that is long enough to fill a line of the big file ........\n';
+    const content = line.repeat(Math.ceil((12 * 1024 * 1024) / Buffer.byteLength(line)));
+    writeFileSync(path.join(dir, 'big.txt'), content);
+    await git(dir, 'add', 'big.txt');
+    await git(dir, 'commit', '-q', '-m', 'big');
+    const bigCommit = await git(dir, 'rev-parse', 'HEAD');
+    // 3000 empty commits on top, through fast-import (one process).
+    const stream = Array.from({ length: 3000 }, (_, i) => {
+      const msg = Buffer.from(`empty ${i} — é\n`);
+      const from = i === 0 ? `from ${bigCommit}\n` : '';
+      const committer = `committer T <t@example.com> ${1700000000 + i} +0000`;
+      return `commit refs/heads/main\n${committer}\ndata ${msg.length}\n${msg}${from}\n`;
+    }).join('');
+    execFileSync('git', ['fast-import', '--quiet', '--force'], { cwd: dir, input: stream });
+    const shown = await gitRaw(dir, ['show', 'HEAD:big.txt']);
+    assert.is(shown.exitCode, 0);
+    assert.ok(shown.stdout === content, `got ${shown.stdout.length} characters, want ${content.length}`);
+    const log = await runnerGit(dir, ['log', '--format=%s']);
+    assert.is(log.split('\n').length, 3001);
+    assert.is(log.split('\n')[0], 'empty 2999 — é');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a git that cannot start is a failed call: gitRaw returns it, git throws a StepFailedError about it', async () => {
+  const missing = path.join(tempDir('wm-git-spawn-'), 'no-such-dir');
+  const out = await gitRaw(missing, ['status']);
+  assert.is(out.exitCode, null);
+  assert.match(out.stderr, `git could not start in ${missing}`);
+  const error = await runnerGit(missing, ['status']).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.instance(error, StepFailedError);
+  assert.match((error as Error).message, `git status failed in ${missing}: git could not start`);
+  rmSync(path.dirname(missing), { recursive: true, force: true });
+});
+
+test('the runner environment and flags are in force; stdin a git does not read is no error', async () => {
+  const dir = await repoDir();
+  try {
+    assert.is(await runnerGit(dir, ['var', 'GIT_EDITOR']), 'true');
+    assert.is(await runnerGit(dir, ['config', 'core.hooksPath']), '/dev/null');
+    const env = await runnerGit(dir, ['-c', 'alias.env=!env', 'env'], { env: { WM_EXTRA: 'yes' } });
+    const vars = new Set(env.split('\n'));
+    for (const v of ['GIT_OPTIONAL_LOCKS=0', 'GIT_TERMINAL_PROMPT=0', 'WM_EXTRA=yes']) assert.ok(vars.has(v), v);
+    // git exits without reading a large input: the broken pipe is not an error of the call.
+    const out = await gitRaw(dir, ['rev-parse', '--git-dir'], 'x'.repeat(4 * 1024 * 1024));
+    assert.is(out.exitCode, 0);
+    assert.is(out.stdout.trim(), '.git');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
