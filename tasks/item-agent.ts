@@ -33,6 +33,7 @@ import { relayForWave } from './relay-text.ts';
 import { MAIN_BRANCH } from './branch.ts';
 import { git, gitRaw, revParse } from './lib/git.ts';
 import { pinRefOf, restoreIntegration } from './refs-guard.ts';
+import { updateItem } from './lib/state-items.ts';
 
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
@@ -110,15 +111,13 @@ async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promi
   const attempt = agent.attempt ?? itemState(ctx, item.issue).attempts;
   const timeoutMs = settingsFor(ctx, item).timeoutMs;
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (!it) return;
     // The adopted attempt counts within this run's retry budget.
-    Object.assign(it, {
+    updateItem(s, item.issue, (it) => ({
       status: 'in-progress',
       attempts: attempt,
       attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
       process: { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt, timeoutMs },
-    });
+    }));
   });
   ctx.events.emit({
     type: 'notice',
@@ -227,7 +226,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
   await writeFile(promptFile, prompt);
   await ctx.store.update((s) => {
-    Object.assign(s.items[String(item.issue)] ?? {}, { attempts: attempt, status: 'in-progress', process: null });
+    updateItem(s, item.issue, { attempts: attempt, status: 'in-progress', process: null });
   });
   let started: StartedProcess;
   try {
@@ -238,7 +237,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
   }
   await ctx.store.update((s) => {
-    Object.assign(s.items[String(item.issue)] ?? {}, {
+    updateItem(s, item.issue, {
       process: { ...started, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },
     });
   });
@@ -269,7 +268,9 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
       const startedAt = (await stat(files.pid).catch(() => null))?.mtime ?? new Date();
       const timeoutMs = item ? settingsFor(ctx, item).timeoutMs : 0;
       proc = { ...found, startedAt: startedAt.toISOString(), attempt: st.attempts, timeoutMs };
-      await ctx.store.update((s) => Object.assign(s.items[String(issue)] ?? {}, { process: proc }));
+      await ctx.store.update((s) => {
+        updateItem(s, issue, { process: proc });
+      });
     }
   }
   const code = readExitCode(files);
@@ -373,13 +374,13 @@ export async function finishItemAttempt(
     `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`,
   );
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (!it) return;
-    it.process = null;
-    it.failure = verdict.failure;
-    it.result = { ...verdict.result, durationMs };
-    it.pinned = pinned;
-    it.status = retry ? 'pending' : verdict.status;
+    const it = updateItem(s, item.issue, {
+      process: null,
+      failure: verdict.failure,
+      result: { ...verdict.result, durationMs },
+      pinned,
+      status: retry ? 'pending' : verdict.status,
+    });
     if (!retry) {
       it.finishedAt = new Date().toISOString();
       s.seq += 1;

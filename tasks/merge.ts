@@ -16,6 +16,7 @@ import { guardCommits } from './guards.ts';
 import { changeIntegration, pinItem } from './refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from './step.ts';
 import { waveOf } from './wave-items.ts';
+import { updateItem } from './lib/state-items.ts';
 
 /** Items of a wave that are waiting to be merged, in the order they finished. */
 function mergeQueue(ctx: Ctx, items: readonly PlanItem[]): PlanItem[] {
@@ -44,10 +45,7 @@ async function recordMerge(
   status?: ItemState['status'],
 ): Promise<void> {
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (!it) return;
-    it.merge = { ...merge, followUp: null };
-    if (status) it.status = status;
+    updateItem(s, item.issue, { merge: { ...merge, followUp: null }, ...(status ? { status } : {}) });
   });
   ctx.events.emit({ type: 'merge', issue: item.issue, kind: merge.kind, sha: merge.sha, note: merge.note });
 }
@@ -82,10 +80,7 @@ async function escalate(
     },
   });
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (!it) return;
-    it.status = 'escalated';
-    it.merge = { kind, sha: null, files: [...files], note, followUp };
+    updateItem(s, item.issue, { status: 'escalated', merge: { kind, sha: null, files: [...files], note, followUp } });
   });
   ctx.events.emit({ type: 'merge', issue: item.issue, kind, sha: null, note });
   ctx.events.emit({
@@ -112,8 +107,7 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
     },
   });
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (it) it.followUps = [...it.followUps, followUp];
+    updateItem(s, item.issue, (it) => ({ followUps: [...it.followUps, followUp] }));
   });
 }
 

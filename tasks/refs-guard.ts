@@ -8,6 +8,7 @@ import type { Ctx } from './context.ts';
 import { NeedsAttentionError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, revParse } from './lib/git.ts';
 import type { RefsRecord } from './lib/state-types.ts';
+import { updateItem } from './lib/state-items.ts';
 
 const EMPTY: RefsRecord = { integration: null, main: null, originMain: null, pending: null };
 
@@ -20,8 +21,7 @@ export function pinRefOf(ctx: Ctx, issue: number): string {
 export async function pinItem(ctx: Ctx, issue: number, sha: string): Promise<void> {
   await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, issue), sha]);
   await ctx.store.update((s) => {
-    const it = s.items[String(issue)];
-    if (it) it.pinned = sha;
+    updateItem(s, issue, { pinned: sha });
   });
 }
 

@@ -4,6 +4,7 @@ import { agentConcurrency } from './lib/concurrency.ts';
 import type { PlanItem, PlanWave } from './lib/plan-types.ts';
 import { TERMINAL_STATUSES, type ItemStatus } from './lib/state-types.ts';
 import type { Scope } from './step.ts';
+import { updateItem } from './lib/state-items.ts';
 
 /** The wave of a scope. */
 export function waveOf(ctx: Ctx, scope: Scope): PlanWave {
@@ -37,7 +38,7 @@ export async function skipBlockedItems(ctx: Ctx, wave: PlanWave): Promise<void> 
     if (blocker === undefined) continue;
     const reason = `depends on #${blocker}, which is ${statusOf(ctx, blocker)}`;
     await ctx.store.update((s) => {
-      Object.assign(s.items[String(item.issue)] ?? {}, { status: 'skipped', skipReason: reason });
+      updateItem(s, item.issue, { status: 'skipped', skipReason: reason });
     });
     ctx.events.emit({ type: 'item', issue: item.issue, status: 'skipped', detail: reason });
   }

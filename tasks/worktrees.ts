@@ -10,6 +10,7 @@ import { itemBranchOf, itemWorktreeOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
 import { DONE, todo, type Scope, type Step } from './step.ts';
 import { blockerOf } from './wave-items.ts';
+import { updateItem } from './lib/state-items.ts';
 
 /** The lock file every agent worktree holds (the seed's name and fields). */
 export const AGENT_LOCK = '.claude/kage-bunshin.lock';
@@ -73,8 +74,7 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem): Promise<void
   };
   await writeFile(path.join(dir, AGENT_LOCK), `${JSON.stringify(lock, null, 2)}\n`);
   await ctx.store.update((s) => {
-    const it = s.items[String(item.issue)];
-    if (it) Object.assign(it, { worktree: dir, branch: branchName, base });
+    updateItem(s, item.issue, { worktree: dir, branch: branchName, base });
   });
 }
 
