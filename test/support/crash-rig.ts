@@ -1,0 +1,122 @@
+/**
+ * The milestone the crash tests kill and resume: two waves of two items, a trivial CHANGELOG conflict resolved in the
+ * same order every time, a gate, an origin, and a dirty checkout that prepare stashes. Agents count their own starts.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as assert from 'uvu/assert';
+import { git, makeRepo, runCli, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
+
+// Item 1 appends to CHANGELOG at once, item 2 after 1.5 s: the same trivial conflict, resolved in the same order.
+const AGENT = [
+  'echo "$WM_ISSUE" >> "$COUNTER"',
+  'if [ "$WM_ISSUE" = 2 ]; then sleep 1.5; fi',
+  'if [ "$WM_ISSUE" -le 2 ]; then printf -- "- change %s\\n" "$WM_ISSUE" >> CHANGELOG.md; fi',
+  'printf "%s\\n" "$WM_ISSUE" > "item-$WM_ISSUE.txt"',
+  'git add -A && git commit -qm "item $WM_ISSUE"',
+  'printf "STATUS: COMPLETE\\nBRANCH: %s\\nNOTES: ok\\n" "$WM_BRANCH"',
+].join('\n');
+
+const plan = (title: string) => `milestone: {number: 7, title: ${JSON.stringify(title)}}
+waves:
+  - wave: 1
+    items:
+      - {issue: 1, title: "One"}
+      - {issue: 2, title: "Two"}
+  - wave: 2
+    items:
+      - {issue: 3, title: "Three", depends-on: [1]}
+      - {issue: 4, title: "Four"}
+quality-gates:
+  post-merge: ["test -f item-1.txt"]
+defaults: {agent: command, command: "sh ./.agent.sh", timeout: 60s, retries: 0}
+`;
+
+/** One repository of the crash milestone, and the file where its agents log their starts. */
+export interface CrashCase {
+  readonly repo: TestRepo;
+  readonly counter: string;
+}
+
+/** A fresh repository of the crash milestone titled `title`, with a dirty checkout (prepare stashes it with --yes). */
+export async function makeCrashCase(title: string): Promise<CrashCase> {
+  const repo = await makeRepo({
+    plan: plan(title),
+    items: [1, 2, 3, 4].map((issue) => ({ issue, title: ['One', 'Two', 'Three', 'Four'][issue - 1] as string })),
+    files: { 'CHANGELOG.md': '# Changelog\n\n', '.agent.sh': `${AGENT}\n` },
+    origin: true,
+  });
+  writeFileSync(path.join(repo.dir, 'scratch.txt'), 'work in progress\n');
+  const counter = path.join(tempDir('wm-counter-'), 'starts');
+  writeFileSync(counter, '');
+  return { repo, counter };
+}
+
+const env = (c: CrashCase) => ({ COUNTER: c.counter });
+const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes'];
+
+/** `run` of the case to its end. */
+export function runCrashCase(c: CrashCase, timeoutMs?: number): Promise<CliResult> {
+  return runCli('run', args(c), { env: env(c), timeoutMs });
+}
+
+/** The tree of main. */
+export function mainTree(c: CrashCase): Promise<string> {
+  return git(c.repo.dir, 'rev-parse', 'main^{tree}');
+}
+
+/**
+ * Start a run and SIGKILL it as soon as events.jsonl has the `n`-th line matching `trigger` (never, for null: it
+ * runs to its end). Returns whether it was killed.
+ */
+export async function runAndKill(
+  c: CrashCase,
+  trigger: ((e: Record<string, unknown>) => boolean) | null,
+  n = 1,
+): Promise<boolean> {
+  const child = startCli('run', args(c), { env: env(c) });
+  const events = path.join(c.repo.stateDir, 'events.jsonl');
+  let done = false;
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve())).then(() => (done = true));
+  let seen = 0;
+  let killed = false;
+  let offset = 0;
+  while (!done && trigger) {
+    if (existsSync(events)) {
+      const lines = readFileSync(events, 'utf8').split('\n');
+      for (const line of lines.slice(offset, -1)) {
+        if (trigger(JSON.parse(line) as Record<string, unknown>) && ++seen === n) {
+          child.kill('SIGKILL');
+          killed = true;
+          break;
+        }
+      }
+      offset = Math.max(offset, lines.length - 1);
+      if (killed) break;
+    }
+    await sleep(10);
+  }
+  await exited;
+  return killed;
+}
+
+/** After `again` (a run to its end): main and origin have the reference tree, each agent started once, nothing left. */
+export async function assertConverged(c: CrashCase, again: CliResult, reference: string, label: string): Promise<void> {
+  assert.is(again.code, 0, `${label}: run again exits 0\n${again.stderr}`);
+  assert.is(await mainTree(c), reference, `${label}: same main tree as the reference`);
+  assert.is(await git(c.repo.origin as string, 'rev-parse', 'main^{tree}'), reference, `${label}: origin has it`);
+  const starts = readFileSync(c.counter, 'utf8').split('\n').filter(Boolean).sort();
+  assert.equal(starts, ['1', '2', '3', '4'], `${label}: each agent started exactly once`);
+  const worktrees = (await git(c.repo.dir, 'worktree', 'list', '--porcelain'))
+    .split('\n')
+    .filter((l) => l.startsWith('worktree '));
+  assert.is(worktrees.length, 1, `${label}: no worktree left`);
+  assert.not.ok(existsSync(path.join(c.repo.stateDir, 'run.lock')), `${label}: no lock left`);
+  assert.is(
+    (await git(c.repo.dir, 'branch', '--list', 'work/*', 'milestone/*')).trim(),
+    '',
+    `${label}: no item or integration branch left`,
+  );
+  assert.match(await git(c.repo.dir, 'stash', 'list'), /work-milestone: pre-run main/, `${label}: the stash is kept`);
+}
