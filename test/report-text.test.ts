@@ -1,0 +1,205 @@
+/**
+ * `formatReport` (tasks/report.ts), in-process: the whole report.md of a small run as a golden string (landed line,
+ * items table, cost, conflicts, gates, follow-ups, flags, kept branches, auto-stash), and the minimal one (issue 15).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parsePlan } from '../tasks/lib/plan.ts';
+import { emptyItem, emptyState, type ItemResult, type State } from '../tasks/lib/state-types.ts';
+import { formatReport } from '../tasks/report.ts';
+
+const PLAN = parsePlan(
+  `milestone: {number: 7, title: "v1.1 — Search"}
+groomed: true
+waves:
+  - wave: 1
+    items:
+      - {issue: 42, title: "Tokenizer | split"}
+      - {issue: 43, title: "CLI flags"}
+  - wave: 2
+    items:
+      - {issue: 44, title: "Ranking", depends-on: [42]}
+`,
+  'plan/milestone-7-dispatch.yaml',
+);
+
+function result(over: Partial<ItemResult> = {}): ItemResult {
+  return {
+    report: null,
+    commits: [],
+    files: [],
+    uncommitted: [],
+    flags: [],
+    costUsd: null,
+    turns: null,
+    sessionId: null,
+    usage: null,
+    denials: [],
+    durationMs: 0,
+    ...over,
+  };
+}
+
+test('formatReport: a nothing-run-yet state', () => {
+  assert.is(
+    formatReport(PLAN, emptyState('7'), []),
+    `# Milestone 7: v1.1 — Search
+
+## Items
+
+| wave | item | status | merge | attempts | time | cost | turns |
+|---|---|---|---|---|---|---|---|
+| 1 | #42 Tokenizer \\| split | pending | - | 0 | - | - | - |
+| 1 | #43 CLI flags | pending | - | 0 | - | - | - |
+| 2 | #44 Ranking | pending | - | 0 | - | - | - |
+
+Agent cost: $0.0000; turns: 0.
+
+## Conflicts
+
+None.
+
+## Gates
+
+No gates ran.
+
+## Follow-ups
+
+None.
+`,
+  );
+});
+
+test('formatReport: a landed run with a conflict, gates, follow-ups, flags, kept branches and a stash', () => {
+  const base = emptyState('7');
+  const state: State = {
+    ...base,
+    prepare: { kind: 'stashed', sha: 'f'.repeat(40), branch: 'main', at: '2026-01-01T00:00:00Z' },
+    items: {
+      '42': {
+        ...emptyItem(42, 1),
+        status: 'complete',
+        attempts: 1,
+        result: result({
+          durationMs: 75_000,
+          costUsd: 0.12345,
+          turns: 7,
+          flags: ['report lists\nfiles git does not show'],
+        }),
+        merge: { kind: 'clean', sha: '1'.repeat(40), files: [], note: '', followUp: null },
+      },
+      '43': {
+        ...emptyItem(43, 1),
+        status: 'escalated',
+        attempts: 2,
+        result: result({ durationMs: 3_700_000, costUsd: 1, turns: 20 }),
+        merge: { kind: 'heavy', sha: null, files: ['src/a.ts'], note: 'both rewrote\nsrc/a.ts', followUp: 101 },
+        followUps: [101],
+      },
+      '44': { ...emptyItem(44, 2), status: 'failed', attempts: 2, followUps: [102, 103] },
+    },
+    gates: {
+      sha: '2'.repeat(40),
+      at: '2026-01-01T00:00:00Z',
+      results: [
+        { name: 'npm run lint', phase: 'pre-merge', exitCode: 0, durationMs: 4_000, log: '' },
+        { name: 'npm test', phase: 'post-merge', exitCode: 1, durationMs: 61_000, log: '' },
+      ],
+      fixAttempts: 2,
+    },
+    land: {
+      mainBefore: '3'.repeat(40),
+      mainAfter: 'abcdef0123456789abcdef0123456789abcdef01',
+      integration: '0123456789abcdef0123456789abcdef01234567',
+      pushed: true,
+      at: '2026-01-01T00:00:00Z',
+    },
+    sessions: [
+      { role: 'conflict', issue: 43, ok: false, costUsd: 0.5, turns: 4, at: '2026-01-01T00:00:00Z' },
+      { role: 'fix', issue: 0, ok: true, costUsd: null, turns: null, at: '2026-01-01T00:00:00Z' },
+    ],
+  };
+  assert.is(
+    formatReport(PLAN, state, ['work/7/43-cli-flags', 'work/7/44-ranking (uncommitted work)']),
+    `# Milestone 7: v1.1 — Search
+
+Landed on main as abcdef0123 (integration 0123456789), pushed to origin.
+
+## Items
+
+| wave | item | status | merge | attempts | time | cost | turns |
+|---|---|---|---|---|---|---|---|
+| 1 | #42 Tokenizer \\| split | complete | clean | 1 | 1m 15s | $0.1235 | 7 |
+| 1 | #43 CLI flags | escalated | heavy | 2 | 1h 1m | $1.0000 | 20 |
+| 2 | #44 Ranking | failed | - | 2 | - | - | - |
+
+Agent cost: $1.6235; turns: 31 (items, plus 2 conflict/fix agent run(s)).
+
+## Conflicts
+
+- #43 (heavy): both rewrote src/a.ts → backlog item #101
+
+## Gates
+
+- pre-merge \`npm run lint\`: exit 0 in 4s
+- post-merge \`npm test\`: exit 1 in 1m 1s
+- fix attempts: 2
+
+## Follow-ups
+
+- #101 (from #43)
+- #102 (from #44)
+- #103 (from #44)
+
+## Flags
+
+- #42: report lists files git does not show
+
+## Kept (not merged, or holding uncommitted work)
+
+- work/7/43-cli-flags
+- work/7/44-ranking (uncommitted work)
+
+Auto-stash ref ${'f'.repeat(40)} pending; run 'git stash pop ${'f'.repeat(40)}' to restore.
+(\`git stash apply ${'f'.repeat(40)}\` restores it whatever its place in \`git stash list\`.)
+`,
+  );
+});
+
+test('formatReport: landed without a push says nothing of origin; trivial merges are conflicts, empty ones not', () => {
+  const state: State = {
+    ...emptyState('7'),
+    items: {
+      '42': {
+        ...emptyItem(42, 1),
+        status: 'complete',
+        merge: { kind: 'trivial', sha: 'a', files: [], note: 'whitespace', followUp: null },
+      },
+      '43': {
+        ...emptyItem(43, 1),
+        status: 'complete',
+        merge: { kind: 'empty', sha: 'a', files: [], note: 'nothing', followUp: null },
+      },
+    },
+    land: { mainBefore: 'x', mainAfter: '9'.repeat(40), integration: '8'.repeat(40), pushed: false, at: 'now' },
+  };
+  const text = formatReport(PLAN, state, []);
+  assert.match(text, `\n\nLanded on main as ${'9'.repeat(10)} (integration ${'8'.repeat(10)}).\n\n## Items\n`);
+  assert.match(text, '## Conflicts\n\n- #42 (trivial): whitespace\n\n## Gates\n');
+  assert.not.match(text, '#43 (empty)');
+  assert.not.match(text, '## Kept');
+  assert.not.match(text, '## Flags');
+});
+
+test('formatReport: more flags than the cap end in a "… (N more)" line', () => {
+  const flags = Array.from({ length: 13 }, (_, i) => `flag ${i}`);
+  const state: State = {
+    ...emptyState('7'),
+    items: { '42': { ...emptyItem(42, 1), status: 'complete', result: result({ flags }) } },
+  };
+  const text = formatReport(PLAN, state, []);
+  assert.match(text, '- #42: flag 9\n- #42: … (3 more)\n');
+  assert.not.match(text, 'flag 10');
+});
+
+test.run();
