@@ -1,6 +1,6 @@
 /**
  * The whole product with the REAL `codex` CLI (@openai/codex 0.169, node_modules/.bin/codex) as every agent, offline:
- * the scripted Responses API server (tasks/demo/responses-server.ts) runs in this process, `scripts/run.mts` in a child
+ * the scripted Responses API server (test/support/responses-server.ts) runs in this process, `scripts/run.mts` in a child
  * process, and codex really runs the scripted `exec_command` tool calls in the worktrees (agents really write and commit),
  * inside its own `workspace-write` sandbox with the git directories the adapter adds (docs/codex-cli.md).
  *
@@ -24,7 +24,7 @@ import {
   startResponsesServer,
   type ResponsesAgent,
   type ResponsesServer,
-} from '../tasks/demo/responses-server.ts';
+} from './support/responses-server.ts';
 import { shQuote } from '../tasks/demo/scenario.ts';
 import {
   git,

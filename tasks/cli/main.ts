@@ -2,7 +2,6 @@
 import { refuseAgentStart } from '../create-context.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
-import { runDemo } from '../demo/run-demo.ts';
 import { gatesCommand } from './gates-command.ts';
 import { STEP_IDS, type StepId } from '../step.ts';
 import { parseFlags } from './flags.ts';
@@ -71,7 +70,9 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
       const agent = flags.options.agent ?? 'claude';
       if (agent !== 'claude' && agent !== 'scripted')
         throw new BadInputError(`the demo runs --agent claude or --agent scripted, not ${agent}`);
-      return runDemo({ agent, dir: flags.repo, json: flags.json }, io);
+      // Loaded only for this command; the demo gets the run command as a function, so it never imports this module.
+      const { runDemo } = await import('../demo/run-demo.ts');
+      return runDemo({ agent, dir: flags.repo, json: flags.json }, io, (runArgs, runIo) => main('run', runArgs, runIo));
     }
   }
 }

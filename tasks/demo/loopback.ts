@@ -1,4 +1,4 @@
-/** Listen on 127.0.0.1 (random port) for the demo's scripted servers. */
+/** Listen on 127.0.0.1 (random port) for the scripted model servers (the demo's, and the tests' in test/support/). */
 import type http from 'node:http';
 
 /** A listening server: its port, and a close that does not wait for idle keep-alive sockets. */

@@ -2,7 +2,6 @@
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../cli/main.ts';
 import type { Io } from '../cli/io.ts';
 import { PACKAGE_ROOT } from '../create-context.ts';
 import { BadInputError } from '../lib/errors.ts';
@@ -32,8 +31,11 @@ function claudeBin(env: NodeJS.ProcessEnv): string {
   return existsSync(local) ? local : 'claude';
 }
 
+/** The CLI's `run` command (tasks/cli/main.ts passes it in, so this module does not import the CLI's entry). */
+export type RunMilestone = (args: readonly string[], io: Io) => Promise<number>;
+
 /** Run the demo; returns the run's exit code. */
-export async function runDemo(options: DemoOptions, io: Io): Promise<number> {
+export async function runDemo(options: DemoOptions, io: Io, runMilestone: RunMilestone): Promise<number> {
   const root = options.dir
     ? path.resolve(io.cwd, options.dir)
     : mkdtempSync(path.join(os.tmpdir(), 'work-milestone-demo-'));
@@ -65,7 +67,10 @@ export async function runDemo(options: DemoOptions, io: Io): Promise<number> {
     : io.env;
   if (server) io.err(`demo: real claude CLI (${env.CLAUDE_BIN}) against the scripted model server at ${server.url}`);
   try {
-    const code = await main('run', ['1', '--repo', repo, '--yes', ...(options.json ? ['--json'] : [])], { ...io, env });
+    const code = await runMilestone(['1', '--repo', repo, '--yes', ...(options.json ? ['--json'] : [])], {
+      ...io,
+      env,
+    });
     const stateDir = stateDirOf(await findCommonDir(repo), '1');
     io.err(`demo: repository ${repo}\ndemo: report ${path.join(stateDir, 'report.md')}\ndemo: exit ${code}`);
     return code;

@@ -18,7 +18,7 @@
  *   backoff for ~25 s before the turn fails.
  */
 import http from 'node:http';
-import { listenOnLoopback, readRequest } from './loopback.ts';
+import { listenOnLoopback, readRequest } from '../../tasks/demo/loopback.ts';
 import { randomBytes } from 'node:crypto';
 
 /** One answer of the scripted model: a shell command (an `exec_command` call) or the final text. */
