@@ -139,9 +139,12 @@ const FLAG_CAP: ListCap = {
   totalChars: LIMITS.flags * LIMITS.flagChars,
 };
 
+/** Room a flag's own words take before its list (the list is cut once, so its "(N more)" survives the flag cap). */
+const FLAG_PREFIX_CHARS = 100;
+const FLAG_LIST_CAP = { entries: 10, entryChars: 120, totalChars: LIMITS.flagChars - FLAG_PREFIX_CHARS };
+
 /** A few entries of a list for a message: `a, b, c, … (N more)`. */
-const some = (list: readonly string[]) =>
-  capList(list, { entries: 10, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join(', ');
+const some = (list: readonly string[]) => capList(list, FLAG_LIST_CAP).join(', ');
 
 /** The verdict on one attempt. */
 export interface Verdict {
@@ -190,9 +193,7 @@ export function judgeAttempt(
     flags.push(`uncommitted changes left in the worktree (never merged): ${some(facts.uncommitted)}`);
   flags.push(...guards.flags);
   if (outcome.denials.length)
-    flags.push(
-      `tool calls denied: ${capList(outcome.denials, { entries: 5, entryChars: LIMITS.entryChars, totalChars: LIMITS.flagChars }).join('; ')}`,
-    );
+    flags.push(`tool calls denied: ${capList(outcome.denials, { ...FLAG_LIST_CAP, entries: 5 }).join('; ')}`);
   const result = {
     report,
     commits: boundCommits(facts),

@@ -239,6 +239,14 @@ test('long NOTES and failure texts are capped, saying where the whole is', () =>
   );
 });
 
+test('a flag listing long paths keeps its "(N more)" count under the flag cap', () => {
+  const files = Array.from({ length: 12 }, (_, i) => `src/${String(i).padStart(2, '0')}-${'x'.repeat(90)}.ts`);
+  const v = judgeAttempt(outcome('STATUS: COMPLETE\nFILES_CHANGED: src/a.ts'), facts({ files, fileCount: 12 }), BRANCH);
+  const flag = v.result.flags.find((f) => f.startsWith('git shows changed files the report does not list')) ?? '';
+  assert.match(flag, /… \(\d+ more\)$/);
+  assert.ok(flag.length <= 300, `${flag.length} characters`);
+});
+
 test('a big usage object keeps only its top-level numbers', () => {
   const usage = { input_tokens: 5, output_tokens: 7, blob: 'x'.repeat(600), nested: { a: 1 } };
   const v = judgeAttempt(outcome(report('COMPLETE'), { usage }), facts(), BRANCH);
