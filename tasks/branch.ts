@@ -5,13 +5,10 @@ import type { Ctx } from './context.ts';
 import { BadInputError } from './lib/errors.ts';
 import { ensureExcluded } from './lib/exclude.ts';
 import { dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
-import { worktreeRootOf } from './lib/paths.ts';
+import { MAIN_BRANCH, worktreeRootOf } from './lib/paths.ts';
 import { recordGitSetup } from './git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from './refs-guard.ts';
 import { DONE, todo, type Step } from './step.ts';
-
-/** The branch that receives the milestone. */
-export const MAIN_BRANCH = 'main';
 
 /** Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency folders. */
 export function excludePatterns(ctx: Ctx): string[] {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatAttention, itemsNeedingAttention } from './attention.ts';
-import { MAIN_BRANCH } from './branch.ts';
+import { MAIN_BRANCH } from './lib/paths.ts';
 import type { Ctx } from './context.ts';
 import { BadInputError, NeedsAttentionError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from './lib/git.ts';

@@ -30,7 +30,7 @@ import { liveItemAgent, type LiveAgent } from './live-agents.ts';
 import { ensureItemWorktree } from './worktrees.ts';
 import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
-import { MAIN_BRANCH } from './branch.ts';
+import { MAIN_BRANCH } from './lib/paths.ts';
 import { git, gitRaw, revParse } from './lib/git.ts';
 import { pinRefOf, restoreIntegration } from './refs-guard.ts';
 import { updateItem } from './lib/state-items.ts';

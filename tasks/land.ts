@@ -4,7 +4,8 @@
  * is the `main` that was brought in. If it moved meanwhile, the round starts again (bounded). Never a merge in the
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
-import { hasOrigin, MAIN_BRANCH } from './branch.ts';
+import { hasOrigin } from './branch.ts';
+import { MAIN_BRANCH } from './lib/paths.ts';
 import type { Ctx } from './context.ts';
 import { makeGatesGreen } from './gates.ts';
 import { BadInputError, NeedsAttentionError, StepFailedError } from './lib/errors.ts';

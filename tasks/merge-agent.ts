@@ -12,7 +12,12 @@ import { hasConflictMarkers } from './merge-classify.ts';
 import { git, gitOk } from './lib/git.ts';
 import { itemDirOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
-import type { MergeSource } from './merge-item.ts';
+
+/** What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for messages. */
+export interface MergeSource {
+  readonly branch: string;
+  readonly sha: string;
+}
 
 /** How the agent left the merge: resolved and staged (to commit), committed by itself (a merge of both), or a problem. */
 export type AgentResolution =

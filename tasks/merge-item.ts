@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from './context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail, runGates } from './gate-run.ts';
-import { resolveWithAgent } from './merge-agent.ts';
+import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from './lib/git.ts';
 import { itemDirOf } from './lib/paths.ts';
@@ -83,12 +83,6 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
     await writeFile(path.join(wt(ctx), file), merged.stdout);
     await git(wt(ctx), ['add', '--', file]);
   }
-}
-
-/** What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for messages. */
-export interface MergeSource {
-  readonly branch: string;
-  readonly sha: string;
 }
 
 /** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { MAIN_BRANCH } from './branch.ts';
+import { MAIN_BRANCH } from './lib/paths.ts';
 import { gitRaw, revParse } from './lib/git.ts';
 import { integrationWorktreeOf, itemBranchOf, itemDirOf, itemWorktreeOf } from './lib/paths.ts';
 import { listItems, type Plan, type PlanItem } from './lib/plan-types.ts';

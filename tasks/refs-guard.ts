@@ -3,7 +3,7 @@
  * and checks them before each merge, gate run and landing. A move it did not make stops the run with the ref, the
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
-import { MAIN_BRANCH } from './branch.ts';
+import { MAIN_BRANCH } from './lib/paths.ts';
 import type { Ctx } from './context.ts';
 import { NeedsAttentionError } from './lib/errors.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, revParse } from './lib/git.ts';

@@ -2,6 +2,9 @@
 import path from 'node:path';
 import type { Plan, PlanItem } from './plan-types.ts';
 
+/** The branch that receives milestones. */
+export const MAIN_BRANCH = 'main';
+
 /** The state directory of a milestone (docs/state.md). */
 export function stateDirOf(commonDir: string, milestone: string): string {
   return path.join(commonDir, 'work-milestone', `milestone-${milestone}`);
