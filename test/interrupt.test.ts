@@ -4,12 +4,11 @@
  * back to pending, not failed); `run --stop` stops the agents of an interrupted run. Real runners and `command`
  * agents that count their starts in a file outside the repository.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, readEvents, runCli } from './support/fixture.ts';
+import { COMMITTING_AGENT, readEvents, runCli, tempDir } from './support/fixture.ts';
 import { run, show, waitFor } from './support/wave-rig.ts';
 import {
   assertLanded,
@@ -21,8 +20,37 @@ import {
   type Rig,
 } from './support/converge-rig.ts';
 
-/** An agent that counts its start, sleeps `seconds`, then commits and reports COMPLETE. */
-const sleeper = (seconds: number) => `echo "$WM_ISSUE" >> "$COUNTER"; sleep ${seconds}; ${COMMITTING_AGENT}`;
+/**
+ * The file a waiting agent waits for (outside the repository): the test creates it when it is done looking at the
+ * live agent, so the agent is alive for as long as needed however busy the machine, and never longer.
+ */
+interface Release {
+  readonly file: string;
+  /** Let the agents finish. */
+  release(): void;
+  /** Release and remove the folder. */
+  cleanup(): void;
+}
+
+function makeRelease(): Release {
+  const dir = tempDir('wm-release-');
+  const file = path.join(dir, 'release');
+  return {
+    file,
+    release: () => writeFileSync(file, ''),
+    cleanup: () => {
+      writeFileSync(file, '');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * An agent that counts its start, waits until the test creates `release.file`, then commits and reports COMPLETE.
+ * The poll is bounded (120 s) only so that a failed test leaves no agent behind for ever.
+ */
+const waiter = (release: Release) =>
+  `echo "$WM_ISSUE" >> "$COUNTER"; i=0; while [ ! -e '${release.file}' ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done; ${COMMITTING_AGENT}`;
 
 /** Start `run` and wait until `n` agents were spawned; returns the runner and their pids by issue. */
 async function runUntilSpawned(rig: Rig, n: number) {
@@ -37,7 +65,8 @@ async function runUntilSpawned(rig: Rig, n: number) {
 const stop = (rig: Rig) => runCli('run', ['7', '--repo', rig.repo.dir, '--stop'], { env: rig.env, timeoutMs: 30_000 });
 
 test('SIGINT once while an agent works: exit 130, the agent lives on; run again re-attaches (one start) and lands', async () => {
-  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(4) });
+  const release = makeRelease();
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: waiter(release) });
   try {
     const { runner, pids } = await runUntilSpawned(rig, 1);
     const pid = pids.get(1) as number;
@@ -57,6 +86,7 @@ test('SIGINT once while an agent works: exit 130, the agent lives on; run again 
       [130],
     );
 
+    release.release();
     const eventsBefore = readEvents(rig.repo).length;
     const again = await run(rig.repo, [], rig.env);
     await assertLanded(rig, again, [1]);
@@ -69,15 +99,18 @@ test('SIGINT once while an agent works: exit 130, the agent lives on; run again 
     assert.is(stateOf(rig.repo).items['1'].attempts, 1);
   } finally {
     rig.cleanup();
+    release.cleanup();
   }
 });
 
-test('SIGINT twice (0.5 s apart): exit 130, every agent process group gone, items pending (not failed); run again starts each once more and lands', async () => {
-  const rig = await makeRig({ command: sleeper(4) });
+test('SIGINT twice (the second once the first was heard): exit 130, every agent process group gone, items pending (not failed); run again starts each once more and lands', async () => {
+  const release = makeRelease();
+  const rig = await makeRig({ command: waiter(release) });
   try {
     const { runner, pids } = await runUntilSpawned(rig, 2);
     runner.kill('SIGINT');
-    await sleep(500);
+    // The second signal once the runner has handled the first (two signals sent at once could merge into one).
+    await waitFor('the first SIGINT to be heard', () => runner.stderr().includes('SIGINT: stopping'));
     runner.kill('SIGINT');
     const r = await runner.done;
     assert.is(r.code, 130, show(r));
@@ -94,6 +127,7 @@ test('SIGINT twice (0.5 s apart): exit 130, every agent process group gone, item
     assert.not.ok(existsSync(path.join(rig.repo.stateDir, 'run.lock')), 'run.lock left behind');
     assert.equal(rig.starts(), ['1', '2']);
 
+    release.release();
     const again = await run(rig.repo, [], rig.env);
     await assertLanded(rig, again);
     assert.not.match(again.stderr, 'took over a stale run.lock');
@@ -101,11 +135,13 @@ test('SIGINT twice (0.5 s apart): exit 130, every agent process group gone, item
     for (const issue of ['1', '2']) assert.is(stateOf(rig.repo).items[issue].attempts, 2);
   } finally {
     rig.cleanup();
+    release.cleanup();
   }
 });
 
 test('SIGTERM acts as one Ctrl-C (exit 130, agent alive); run --stop then stops it (item pending); --stop again: "has no live agent"; run lands', async () => {
-  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(6) });
+  const release = makeRelease();
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: waiter(release) });
   try {
     const { runner, pids } = await runUntilSpawned(rig, 1);
     const pid = pids.get(1) as number;
@@ -128,20 +164,25 @@ test('SIGTERM acts as one Ctrl-C (exit 130, agent alive); run --stop then stops 
     assert.match(idle.stderr, 'milestone 7 has no live agent');
     assert.equal(stateOf(rig.repo).items['1'], item, '--stop with nothing alive changed the item');
 
+    release.release();
     const again = await run(rig.repo, [], rig.env);
     await assertLanded(rig, again, [1]);
     assert.equal(rig.starts(), ['1', '1']);
   } finally {
     rig.cleanup();
+    release.cleanup();
   }
 });
 
 test('run --stop after the interrupted run\'s agent ended by itself: "has no live agent", its result is kept and judged by the next run', async () => {
-  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: sleeper(2) });
+  const release = makeRelease();
+  const rig = await makeRig({ waves: [[{ issue: 1, title: 'One' }]], command: waiter(release) });
   try {
     const { runner } = await runUntilSpawned(rig, 1);
     runner.kill('SIGINT');
     assert.is((await runner.done).code, 130);
+    // The runner is gone: only now may the agent end by itself.
+    release.release();
     await waitFor(
       'the agent to end',
       () => existsSync(path.join(rig.repo.stateDir, 'items', '1', 'item-1.exit')),
@@ -159,6 +200,7 @@ test('run --stop after the interrupted run\'s agent ended by itself: "has no liv
     assert.is(stateOf(rig.repo).items['1'].attempts, 1);
   } finally {
     rig.cleanup();
+    release.cleanup();
   }
 });
 

@@ -3,7 +3,7 @@
  * owner's pid; a stale lock (dead pid, or a live pid with another start time) is taken over with a notice; the
  * lock is gone after a run, whether it succeeded or not.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
@@ -16,6 +16,7 @@ import {
   readStateFile,
   runCli,
   startCli,
+  tempDir,
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
@@ -34,6 +35,14 @@ defaults: {agent: command, retries: ${retries}, command: ${JSON.stringify(comman
 }
 
 const ITEMS = [{ issue: 1, title: 'One' }];
+
+/**
+ * An agent that stays alive until the test creates `release` (a file outside the repository), then commits: alive
+ * for as long as the test looks, however busy the machine. The poll is bounded (120 s) only so that a failed test
+ * leaves no agent behind for ever.
+ */
+const waitingAgent = (release: string) =>
+  `i=0; while [ ! -e '${release}' ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done; ${COMMITTING_AGENT}`;
 
 /** Collect a started child's output and exit. */
 function collect(child: ReturnType<typeof startCli>): Promise<CliResult> {
@@ -57,7 +66,9 @@ function assertNoStack(result: CliResult): void {
 }
 
 test('a second runner on the same milestone exits 2 naming the owner; the first one finishes and releases the lock', async () => {
-  const repo: TestRepo = await makeRepo({ plan: planWith(`sleep 5; ${COMMITTING_AGENT}`), items: ITEMS });
+  const releaseDir = tempDir('wm-release-');
+  const release = path.join(releaseDir, 'release');
+  const repo: TestRepo = await makeRepo({ plan: planWith(waitingAgent(release)), items: ITEMS });
   const first = startCli('run', ['7', '--repo', repo.dir]);
   const firstDone = collect(first);
   try {
@@ -87,14 +98,18 @@ test('a second runner on the same milestone exits 2 naming the owner; the first 
     assert.is(step.code, 2, step.stderr);
     assert.match(step.stderr, new RegExp(`already being run by pid ${first.pid} `));
 
+    // Done looking: the agent may finish.
+    writeFileSync(release, '');
     const done = await firstDone;
     assert.is(done.code, 0, done.stderr);
     assert.not.ok(existsSync(lock), 'run.lock left after the run');
     assert.is(readStateFile(repo).items['1'].status, 'complete');
   } finally {
+    writeFileSync(release, '');
     first.kill('SIGKILL');
     await firstDone;
     repo.cleanup();
+    rmSync(releaseDir, { recursive: true, force: true });
   }
 });
 

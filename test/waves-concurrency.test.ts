@@ -2,11 +2,11 @@
  * At most `concurrency` agents at once (docs/steps.md, spawn), measured from the agents' own start/end times: through
  * `run --concurrency 2`, and through `step spawn` + `step wait` with `defaults.concurrency: 2`.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeRepo, readStateFile, tempDir } from './support/fixture.ts';
+import { COMMITTING_AGENT, makeRepo, readStateFile, tempDir } from './support/fixture.ts';
 import {
   linesOf,
   maxOverlap,
@@ -21,8 +21,24 @@ import {
 
 const FIVE: RigItem[][] = [[1, 2, 3, 4, 5].map((issue) => ({ issue, title: `Item ${issue}` }))];
 
+/**
+ * An agent that logs `start`/`end` times to `$TIMES` and, in between, polls (bounded: 600 x 0.05 s) until `until`,
+ * then sleeps `linger` seconds.
+ */
+const waitingAgent = (until: string, linger = 0) =>
+  `echo "start $(date +%s%N)" >> "$TIMES"; i=0; until ${until} || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done; sleep ${linger}; echo "end $(date +%s%N)" >> "$TIMES"; ${COMMITTING_AGENT}`;
+
+/**
+ * Lives until a second agent has started: the first two agents certainly overlap, however busy the machine. The
+ * linger only gives a runner that starts too many a chance to show it; no assertion depends on it.
+ */
+const PAIRED_AGENT = waitingAgent(`[ "$(grep -c '^start ' "$TIMES")" -ge 2 ]`, 0.5);
+
+/** Lives until the test creates `$RELEASE`. */
+const RELEASED_AGENT = waitingAgent(`[ -e "$RELEASE" ]`);
+
 test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 do run together', async () => {
-  const repo = await makeRepo({ plan: rigPlan(FIVE, { command: timedAgent(1) }), items: rigItems(FIVE) });
+  const repo = await makeRepo({ plan: rigPlan(FIVE, { command: PAIRED_AGENT }), items: rigItems(FIVE) });
   const times = path.join(tempDir('wm-times-'), 'times');
   try {
     const r = await run(repo, ['--concurrency', '2'], { TIMES: times });
@@ -41,11 +57,12 @@ test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 d
 
 test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts the rest 2 at a time', async () => {
   const repo = await makeRepo({
-    plan: rigPlan(FIVE, { command: timedAgent(1), extra: 'timeout: 30s\nretries: 0\nconcurrency: 2' }),
+    plan: rigPlan(FIVE, { command: RELEASED_AGENT, extra: 'timeout: 60s\nretries: 0\nconcurrency: 2' }),
     items: rigItems(FIVE),
   });
   const times = path.join(tempDir('wm-times-'), 'times');
-  const env = { TIMES: times };
+  const release = path.join(path.dirname(times), 'release');
+  const env = { TIMES: times, RELEASE: release };
   try {
     for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(repo, name)).code, 0, name);
     assert.is((await step(repo, 'worktrees', ['--wave', '1'])).code, 0);
@@ -56,6 +73,8 @@ test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts 
       assert.is(statuses.filter((s) => s === 'in-progress').length, 2, statuses.join());
       assert.is(statuses.filter((s) => s === 'pending').length, 3, statuses.join());
     }
+    // Done looking at the first two (alive till now): they and the rest may finish.
+    writeFileSync(release, '');
     const r = await step(repo, 'wait', ['--wave', '1'], env);
     assert.is(r.code, 0, show(r));
     const lines = linesOf(times);

@@ -8,10 +8,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as assert from 'uvu/assert';
 import { git, makeRepo, runCli, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
 
-// Item 1 appends to CHANGELOG at once, item 2 after 1.5 s: the same trivial conflict, resolved in the same order.
+// Item 1 appends to CHANGELOG at once; item 2 only once the runner has judged item 1 (its agent-exited event is in
+// $EVENTS, so item 1 has the lower finishSeq, the merge order): the same trivial conflict, resolved in the same order.
+// No timing: a bounded poll (up to 600 x 0.05 s, a guard against a hung test, not an ordering).
 const AGENT = [
   'echo "$WM_ISSUE" >> "$COUNTER"',
-  'if [ "$WM_ISSUE" = 2 ]; then sleep 1.5; fi',
+  'if [ "$WM_ISSUE" = 2 ]; then',
+  '  i=0',
+  '  until grep -q \'"type":"agent-exited","issue":1,\' "$EVENTS" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done',
+  'fi',
   'if [ "$WM_ISSUE" -le 2 ]; then printf -- "- change %s\\n" "$WM_ISSUE" >> CHANGELOG.md; fi',
   'printf "%s\\n" "$WM_ISSUE" > "item-$WM_ISSUE.txt"',
   'git add -A && git commit -qm "item $WM_ISSUE"',
@@ -53,7 +58,7 @@ export async function makeCrashCase(title: string): Promise<CrashCase> {
   return { repo, counter };
 }
 
-const env = (c: CrashCase) => ({ COUNTER: c.counter });
+const env = (c: CrashCase) => ({ COUNTER: c.counter, EVENTS: path.join(c.repo.stateDir, 'events.jsonl') });
 const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes'];
 
 /** `run` of the case to its end. */
