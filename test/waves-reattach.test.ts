@@ -5,7 +5,6 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, runCli, startCli, tempDir } from './support/fixture.ts';
@@ -23,24 +22,40 @@ import {
   type RigItem,
 } from './support/wave-rig.ts';
 
+/** Shell: wait (bounded, 60 s) until the file named by the variable exists: an agent held until the test releases it. */
+const hold = (variable: string) =>
+  `i=0; while [ ! -e "$${variable}" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done;`;
+
+/** A release file, created by the test when it is done looking. */
+const releaseFile = (dir: string, name: string) => path.join(dir, name);
+
+/** Resolve once the runner started after `eventsBefore` events wrote its run-start. */
+const waitForRunStart = (repo: Parameters<typeof readEvents>[0], eventsBefore: number) =>
+  waitFor('the next run to start', () =>
+    readEvents(repo)
+      .slice(eventsBefore)
+      .find((e) => e.type === 'run-start'),
+  );
+
 test('SIGKILL the runner while agents run: run again re-attaches, each agent started exactly once, items complete', async () => {
   const waves: RigItem[][] = [
     [
       {
         issue: 1,
         title: 'Slow',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 4; ${COMMITTING_AGENT}`)}`,
+        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_SLOW')} ${COMMITTING_AGENT}`)}`,
       },
       {
         issue: 2,
         title: 'Quick',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; sleep 1; ${COMMITTING_AGENT}`)}`,
+        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_QUICK')} ${COMMITTING_AGENT}`)}`,
       },
     ],
   ];
   const repo = await makeRepo({ plan: rigPlan(waves, { command: 'exit 9' }), items: rigItems(waves) });
-  const counter = path.join(tempDir('wm-counter-'), 'starts');
-  const env = { COUNTER: counter };
+  const tools = tempDir('wm-counter-');
+  const counter = path.join(tools, 'starts');
+  const env = { COUNTER: counter, GO_SLOW: releaseFile(tools, 'go-slow'), GO_QUICK: releaseFile(tools, 'go-quick') };
   try {
     const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
     const closed = new Promise<NodeJS.Signals | null>((resolve) =>
@@ -50,14 +65,18 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
       const ev = readEvents(repo).filter((e) => e.type === 'agent-spawned');
       return ev.length === 2 ? ev : undefined;
     });
-    // Let the runner record what follows the spawn, then kill it without a chance to clean up.
-    await sleep(300);
+    // Once the runner recorded both processes, kill it without a chance to clean up.
+    await waitFor('both processes recorded', () => {
+      const items = readStateFile(repo).items;
+      return items['1']?.process?.pid && items['2']?.process?.pid;
+    });
     runner.kill('SIGKILL');
     assert.is(await closed, 'SIGKILL');
     const before = readStateFile(repo).items;
     assert.is(before['1'].status, 'in-progress');
     assert.is(before['1'].process.pid, spawned.find((e) => e.issue === 1).pid);
     // The quick one finishes while no runner is around.
+    writeFileSync(env.GO_QUICK, '');
     await waitFor(
       'the quick agent to finish',
       () => linesOf(path.join(repo.stateDir, 'items', '2', 'item-1.exit')).length > 0,
@@ -67,7 +86,11 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
     process.kill(before['1'].process.pid, 0);
 
     const eventsBefore = readEvents(repo).length;
-    const again = await run(repo, [], env);
+    const running = run(repo, [], env);
+    // The slow one is released only once the next runner is there to wait for it.
+    await waitForRunStart(repo, eventsBefore);
+    writeFileSync(env.GO_SLOW, '');
+    const again = await running;
     assert.is(again.code, 0, show(again));
     assert.match(again.stderr, `took over a stale run.lock of pid ${runner.pid}`);
     assert.equal(linesOf(counter).sort(), ['1', '2'], 'an agent was started twice');
@@ -84,9 +107,11 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
       assert.is(items[issue].result.commits.length, 1);
     }
   } finally {
+    writeFileSync(env.GO_SLOW, '');
+    writeFileSync(env.GO_QUICK, '');
     killRecordedAgents(path.join(repo.stateDir, 'state.json'));
     repo.cleanup();
-    rmSync(path.dirname(counter), { recursive: true, force: true });
+    rmSync(tools, { recursive: true, force: true });
   }
 });
 
@@ -125,10 +150,11 @@ test('a crash between starting an agent and recording its pid: wait finds it by 
 
 test('Ctrl-C (SIGINT) once: exit 130, the agent keeps running; run again waits for it, no second start', async () => {
   const waves: RigItem[][] = [[{ issue: 1, title: 'Slow' }]];
-  const agent = `echo "$WM_ISSUE" >> "$COUNTER"; sleep 3; ${COMMITTING_AGENT}`;
+  const agent = `echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO')} ${COMMITTING_AGENT}`;
   const repo = await makeRepo({ plan: rigPlan(waves, { command: agent }), items: rigItems(waves) });
-  const counter = path.join(tempDir('wm-counter-'), 'starts');
-  const env = { COUNTER: counter };
+  const tools = tempDir('wm-counter-');
+  const counter = path.join(tools, 'starts');
+  const env = { COUNTER: counter, GO: releaseFile(tools, 'go') };
   try {
     const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
     let stderr = '';
@@ -140,16 +166,21 @@ test('Ctrl-C (SIGINT) once: exit 130, the agent keeps running; run again waits f
     assert.match(stderr, 'SIGINT: stopping; live agents keep running for the next run');
     process.kill(spawned.pid, 0);
     assert.is(readStateFile(repo).items['1'].status, 'in-progress');
-    const again = await run(repo, [], env);
+    const eventsBefore = readEvents(repo).length;
+    const running = run(repo, [], env);
+    await waitForRunStart(repo, eventsBefore);
+    writeFileSync(env.GO, '');
+    const again = await running;
     assert.is(again.code, 0, show(again));
     assert.equal(linesOf(counter), ['1']);
     const item = readStateFile(repo).items['1'];
     assert.is(item.status, 'complete');
     assert.is(item.attempts, 1);
   } finally {
+    writeFileSync(env.GO, '');
     killRecordedAgents(path.join(repo.stateDir, 'state.json'));
     repo.cleanup();
-    rmSync(path.dirname(counter), { recursive: true, force: true });
+    rmSync(tools, { recursive: true, force: true });
   }
 });
 
