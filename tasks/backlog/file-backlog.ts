@@ -10,6 +10,7 @@ import type { Backlog, BacklogItem, BacklogStatus } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
+import { isCode, isInside, resolveExisting } from '../lib/fs-paths.ts';
 import { fitTitle } from '../lib/plan-title.ts';
 
 const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
@@ -158,29 +159,6 @@ function parseOrThrow(text: string, file: string, issue: number): ItemFile {
 function checkIssue(issue: number): void {
   if (!Number.isSafeInteger(issue) || issue < 1)
     throw new BadInputError(`invalid issue number ${issue}: must be a positive integer`);
-}
-
-function isCode(e: unknown, ...codes: string[]): boolean {
-  return e instanceof Error && codes.includes((e as NodeJS.ErrnoException).code ?? '');
-}
-
-/** Whether `child` is `parent` or inside it (both absolute, symlinks resolved). */
-function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
-
-/** `abs` with symlinks resolved as far as it exists (the rest appended as written). */
-async function resolveExisting(abs: string): Promise<string> {
-  const rest: string[] = [];
-  for (let at = abs; ; at = path.dirname(at)) {
-    try {
-      return path.join(await realpath(at), ...rest);
-    } catch (e) {
-      if (!isCode(e, 'ENOENT', 'ENOTDIR', 'ELOOP') || path.dirname(at) === at) return abs;
-      rest.unshift(path.basename(at));
-    }
-  }
 }
 
 /** Reading item files, and the check before writing new ones. */

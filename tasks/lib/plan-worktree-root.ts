@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { StepFailedError } from './errors.ts';
+import { isCode, resolveExisting } from './fs-paths.ts';
 import { gitRaw, lastLines } from './git.ts';
 import { asMap, keyOf, type RawMap } from './plan-raw.ts';
 import { diagnosticAt } from './yaml-positions.ts';
@@ -104,23 +105,6 @@ export function checkWorktreeRoot(
     ? `defaults.${setting.key} ${JSON.stringify(setting.value)} ${problem}; the worktrees need a new folder of their own, e.g. ${example}`
     : `the default worktree root ${JSON.stringify(setting.value)} ${problem}; set defaults.worktree-root to a new folder, e.g. ${example}`;
   return [diagnosticAt(doc, lc, file, ['defaults', setting.key], message)];
-}
-
-function isCode(e: unknown, ...codes: string[]): boolean {
-  return e instanceof Error && codes.includes((e as NodeJS.ErrnoException).code ?? '');
-}
-
-/** `abs` with symlinks resolved as far as it exists (the rest appended as written). */
-async function resolveExisting(abs: string): Promise<string> {
-  const rest: string[] = [];
-  for (let at = abs; ; at = path.dirname(at)) {
-    try {
-      return path.join(await realpath(at), ...rest);
-    } catch (e) {
-      if (!isCode(e, 'ENOENT', 'ENOTDIR') || path.dirname(at) === at) return abs;
-      rest.unshift(path.basename(at));
-    }
-  }
 }
 
 /** The first existing path from the top down to `real` that is not a folder, relative to `top`; null when none. */

@@ -1,0 +1,27 @@
+/** Paths on disk: error codes, containment, and symlinks resolved as far as a path exists. */
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Whether `e` is a file-system error with one of `codes`. */
+export function isCode(e: unknown, ...codes: string[]): boolean {
+  return e instanceof Error && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Whether `child` is `parent` or inside it (both absolute, symlinks resolved). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/** `abs` with symlinks resolved as far as it exists (the rest appended as written); `abs` itself when nothing resolves. */
+export async function resolveExisting(abs: string): Promise<string> {
+  const rest: string[] = [];
+  for (let at = abs; ; at = path.dirname(at)) {
+    try {
+      return path.join(await realpath(at), ...rest);
+    } catch (e) {
+      if (!isCode(e, 'ENOENT', 'ENOTDIR', 'ELOOP') || path.dirname(at) === at) return abs;
+      rest.unshift(path.basename(at));
+    }
+  }
+}
