@@ -32,7 +32,7 @@ import type { ItemState } from './lib/state-types.ts';
 import { relayForWave } from './relay-text.ts';
 import { MAIN_BRANCH } from './lib/paths.ts';
 import { git, gitRaw, revParse } from './lib/git.ts';
-import { pinRefOf, restoreIntegration } from './refs-guard.ts';
+import { pinRefOf, restoreIntegration, setRefs } from './refs-guard.ts';
 import { updateItem } from './lib/state-items.ts';
 
 /** The files of attempt `attempt` of an item. */
@@ -305,15 +305,8 @@ async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, b
   const seen = ctx.store.current().refs?.main ?? ctx.store.current().branch?.base ?? null;
   const now = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
   if (!seen || !now || seen === now) return;
-  await ctx.store.update((s) => {
-    s.refs = {
-      integration: null,
-      main: null,
-      originMain: null,
-      pending: null,
-      ...(s.refs ?? {}),
-      suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` },
-    };
+  await setRefs(ctx, {
+    suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` },
   });
 }
 

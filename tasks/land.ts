@@ -14,7 +14,7 @@ import { worktreeRootOf } from './lib/paths.ts';
 import { listItems } from './lib/plan-types.ts';
 import { withRepoLock } from './lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from './lib/state-types.ts';
-import { changeIntegration, checkMain } from './refs-guard.ts';
+import { changeIntegration, checkMain, patchRefs } from './refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from './step.ts';
 
 const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
@@ -155,12 +155,12 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
 
 /** Push main to origin, fast-forward only; false when origin moved (the next round brings it in). */
 async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
-  const out = await gitRaw(ctx.repo, ['push', '--quiet', '--no-verify', 'origin', `${sha}:${MAIN_REF}`]);
+  const out = await gitRaw(ctx.repo, ['push', '--quiet', 'origin', `${sha}:${MAIN_REF}`]);
   if (out.exitCode === 0) {
     await git(ctx.repo, ['update-ref', ORIGIN_MAIN, sha]);
     await ctx.store.update((s) => {
       if (s.land) s.land.pushed = true;
-      s.refs = { integration: null, main: null, pending: null, ...(s.refs ?? {}), originMain: sha };
+      s.refs = patchRefs(s.refs, { originMain: sha });
     });
     ctx.events.emit({ type: 'land', phase: 'pushed', sha });
     return true;
@@ -234,33 +234,34 @@ async function recordLanded(ctx: Ctx): Promise<void> {
   const { commit, mainBefore, integration } = st.landing;
   await ctx.store.update((s) => {
     s.land = { mainBefore, mainAfter: commit, integration, pushed: false, at: new Date().toISOString() };
-    s.refs = { integration: null, originMain: null, pending: null, ...(s.refs ?? {}), main: commit };
+    s.refs = patchRefs(s.refs, { main: commit });
   });
   ctx.events.emit({ type: 'land', phase: 'merged', sha: commit });
 }
 
+/** Forget a landing that origin overtook: origin's new main is brought in, gated, and landed on top of it next round. */
+async function forgetLanding(ctx: Ctx, progress: Progress): Promise<void> {
+  progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
+  await ctx.store.update((s) => {
+    s.land = null;
+    s.landing = null;
+  });
+}
+
 async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
   const push = await wantsPush(ctx);
-  if (!push && ctx.options.push === false && (await hasOrigin(ctx.repo)))
-    progress.output('--no-push: origin is left as it is');
-  if ((await landState(ctx)) === 'not-recorded') await recordLanded(ctx);
+  if (!ctx.options.push && (await hasOrigin(ctx.repo))) progress.output('--no-push: origin is left as it is');
   for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
-    const state = await landState(ctx);
-    if (state === 'done') return;
+    let state = await landState(ctx);
+    // main has the landing but a crash kept it out of state: record it, then see what is left (costs no round).
     if (state === 'not-recorded') {
       await recordLanded(ctx);
-      continue;
+      state = await landState(ctx);
     }
+    if (state === 'done') return;
     if (state === 'not-pushed') {
-      const landed = landedCommit(ctx) as string;
-      await recordLanded(ctx);
-      if (await pushMain(ctx, landed)) return progress.output('pushed to origin');
-      progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
-      // origin's new main is merged into integration, gated, and landed on top of our landing next round.
-      await ctx.store.update((s) => {
-        s.land = null;
-        s.landing = null;
-      });
+      if (await pushMain(ctx, landedCommit(ctx) as string)) return progress.output('pushed to origin');
+      await forgetLanding(ctx, progress);
       continue;
     }
     const { gated, main } = await prepareRound(ctx, push, progress);
@@ -279,11 +280,7 @@ async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
     progress.output(`${MAIN_BRANCH} is now ${commit.slice(0, 10)}`);
     if (!push) return;
     if (await pushMain(ctx, commit)) return progress.output('pushed to origin');
-    progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
-    await ctx.store.update((s) => {
-      s.land = null;
-      s.landing = null;
-    });
+    await forgetLanding(ctx, progress);
   }
   throw new NeedsAttentionError(
     `${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} was landing (${MAX_LAND_ROUNDS} rounds of bringing it in and gating); nothing unchecked was landed; run again when ${MAIN_BRANCH} is quiet`,

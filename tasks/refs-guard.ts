@@ -29,9 +29,15 @@ function refsOf(ctx: Ctx): RefsRecord {
   return ctx.store.current().refs ?? EMPTY;
 }
 
-async function setRefs(ctx: Ctx, change: Partial<RefsRecord>): Promise<void> {
+/** `refs` (absent in older state) with `change` applied: for updates that change other state in the same write. */
+export function patchRefs(refs: RefsRecord | undefined, change: Partial<RefsRecord>): RefsRecord {
+  return { ...(refs ?? EMPTY), ...change };
+}
+
+/** Record what the refs guard now knows. */
+export async function setRefs(ctx: Ctx, change: Partial<RefsRecord>): Promise<void> {
   await ctx.store.update((s) => {
-    s.refs = { ...(s.refs ?? EMPTY), ...change };
+    s.refs = patchRefs(s.refs, change);
   });
 }
 
