@@ -7,19 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { git, parentsOf, readEvents, readStateFile, refExists, runCli, type CliResult } from './support/fixture.ts';
-
-const ITEMS = [
-  { issue: 1, title: 'Alpha' },
-  { issue: 2, title: 'Beta' },
-];
-
-/** Items write `<name>.txt` and commit. */
-const ITEM_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
-item:2) echo beta > b.txt; commit beta; report COMPLETE;;
-esac`;
 
 type Rig = AgentRig;
 

@@ -2,7 +2,7 @@
  * Plan diagnostics (docs/plan-format.md): every broken fixture gives exactly its golden message; valid plans normalise
  * right.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -13,7 +13,7 @@ import { parseDuration } from '../tasks/lib/duration.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { parsePlan, parsePlanIn } from '../tasks/lib/plan.ts';
 import { findItem, type Plan } from '../tasks/lib/plan-types.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { planOnlyRepo } from './support/fixture.ts';
 
 /** The path the golden messages show: what `scripts/plan.mts 7` prints for the default plan file. */
 const PLAN_PATH = 'plan/milestone-7-dispatch.yaml';
@@ -32,25 +32,7 @@ const validFiles = readdirSync(plansDir)
  * The repository the golden messages are for, as test/plan-cli.test.ts makes it: a README and the plan, committed.
  * Some checks need it (a worktree root that holds tracked files); the rest give the same message without it.
  */
-const RIG = path.join(tempDir('wm-plan-diagnostics-'), 'repo');
-mkdirSync(path.join(RIG, 'plan'), { recursive: true });
-writeFileSync(path.join(RIG, 'README.md'), '# sample\n');
-writeFileSync(path.join(RIG, PLAN_PATH), readFileSync(`${plansDir}seed-7.yaml`));
-await git(RIG, 'init', '-q', '-b', 'main');
-await git(RIG, 'add', '-A');
-await git(
-  RIG,
-  '-c',
-  'user.name=Test',
-  '-c',
-  'user.email=test@example.com',
-  '-c',
-  'commit.gpgsign=false',
-  'commit',
-  '-q',
-  '-m',
-  'plan',
-);
+const RIG = await planOnlyRepo(readFileSync(`${plansDir}seed-7.yaml`), 'wm-plan-diagnostics-');
 test.after(() => rmSync(path.dirname(RIG), { recursive: true, force: true }));
 
 /** Fixtures only the repository can tell are broken (their worktree root holds tracked files). */

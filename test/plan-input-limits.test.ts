@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { DiagnosticsError } from '../tasks/lib/diagnostics.ts';
 import { parsePlanIn } from '../tasks/lib/plan.ts';
 import { fitTitle, MAX_TITLE_LENGTH, titleProblem } from '../tasks/lib/plan-title.ts';
-import { git, makeRepo, runCli, snapshotRepo, tempDir, type CliResult, type TestRepo } from './support/fixture.ts';
+import { git, makeRepo, planOnlyRepo, runCli, snapshotRepo, type CliResult, type TestRepo } from './support/fixture.ts';
 
 const PLAN_PATH = 'plan/milestone-7-dispatch.yaml';
 const brokenDir = fileURLToPath(new URL('./fixtures/broken-plans/', import.meta.url));
@@ -206,28 +206,9 @@ function assertRefused(r: CliResult, expected: string, what: string): void {
   assert.not.match(`${r.stdout}\n${r.stderr}`, /^\s+at /m, `${what}: a stack trace was printed`);
 }
 
-/** A repository whose one commit holds a README and `fixture` as the milestone 7 plan (as test/plan-cli.test.ts makes it). */
-async function fixtureRepo(fixture: string): Promise<string> {
-  const dir = path.join(tempDir('wm-limits-'), 'repo');
-  mkdirSync(path.join(dir, 'plan'), { recursive: true });
-  writeFileSync(path.join(dir, 'README.md'), '# sample\n');
-  writeFileSync(path.join(dir, PLAN_PATH), readFileSync(`${brokenDir}${fixture}`));
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'add', '-A');
-  await git(
-    dir,
-    '-c',
-    'user.name=Test',
-    '-c',
-    'user.email=test@example.com',
-    '-c',
-    'commit.gpgsign=false',
-    'commit',
-    '-q',
-    '-m',
-    'plan',
-  );
-  return dir;
+/** A repository whose one commit holds a README and `fixture` as the milestone 7 plan. */
+function fixtureRepo(fixture: string): Promise<string> {
+  return planOnlyRepo(readFileSync(`${brokenDir}${fixture}`), 'wm-limits-');
 }
 
 test('the corpus has a fixture for each limit', () => {

@@ -11,8 +11,9 @@ import * as assert from 'uvu/assert';
 import type { Ctx } from '../tasks/context.ts';
 import type { PlanWave } from '../tasks/lib/plan-types.ts';
 import { parsePlan } from '../tasks/lib/plan.ts';
-import { emptyItem, type ItemResult, type ItemState } from '../tasks/lib/state-types.ts';
+import { emptyItem, type ItemState } from '../tasks/lib/state-types.ts';
 import { RELAY_HEADER, formatRelay, relayForWave, relayPath, relayWavesFor } from '../tasks/relay-text.ts';
+import { itemResult } from './support/state-builders.ts';
 
 const PLAN = parsePlan(
   `milestone: {number: 7, title: "Search"}
@@ -31,23 +32,6 @@ waves:
 );
 const WAVE1 = PLAN.waves[0] as PlanWave;
 
-function result(over: Partial<ItemResult> = {}): ItemResult {
-  return {
-    report: null,
-    commits: [],
-    files: [],
-    uncommitted: [],
-    flags: [],
-    costUsd: null,
-    turns: null,
-    sessionId: null,
-    usage: null,
-    denials: [],
-    durationMs: 1000,
-    ...over,
-  };
-}
-
 const report = (notes: string) =>
   ({ status: 'COMPLETE', branch: null, filesChanged: [], commits: [], tasksBlocked: [], notes }) as const;
 
@@ -56,7 +40,7 @@ test('formatRelay: the seed format, one block per item of the wave in plan order
     '42': {
       ...emptyItem(42, 1),
       status: 'complete',
-      result: result({
+      result: itemResult({
         files: ['src/tok.ts', 'test/tok.test.ts'],
         commits: [
           { sha: '1234567890abcdef1234567890abcdef12345678', subject: 'Add tokenizer' },
@@ -97,7 +81,12 @@ test('formatRelay: the seed format, one block per item of the wave in plan order
 
 test('formatRelay: partial, skipped and in-progress statuses; notes, failure and skip reason joined', () => {
   const items: Record<string, ItemState> = {
-    '42': { ...emptyItem(42, 1), status: 'partial', result: result({ report: report('half') }), failure: 'ran out' },
+    '42': {
+      ...emptyItem(42, 1),
+      status: 'partial',
+      result: itemResult({ report: report('half') }),
+      failure: 'ran out',
+    },
     '43': { ...emptyItem(43, 1), status: 'skipped', skipReason: 'depends on #41, which is failed' },
     '44': { ...emptyItem(44, 1), status: 'in-progress' },
   };
@@ -116,7 +105,7 @@ test('formatRelay: a marker commit (empty sha) is relayed as its text; long list
     { sha: '', subject: '… (30 more; full list: git log --oneline aaa..bbb)' },
   ];
   const text = formatRelay(WAVE1, {
-    '42': { ...emptyItem(42, 1), status: 'complete', result: result({ files, commits }) },
+    '42': { ...emptyItem(42, 1), status: 'complete', result: itemResult({ files, commits }) },
   });
   const block = text.split('#### Item: #43')[0] ?? '';
   assert.match(block, `- Files changed: ${files.slice(0, 20).join(', ')}, … (5 more)\n`);
@@ -129,7 +118,9 @@ test('formatRelay: a marker commit (empty sha) is relayed as its text; long list
 
 test('formatRelay: more commits than the cap, none marked, are cut with a count', () => {
   const commits = Array.from({ length: 23 }, (_, i) => ({ sha: `${i}`.padStart(40, 'a'), subject: `c${i}` }));
-  const text = formatRelay(WAVE1, { '42': { ...emptyItem(42, 1), status: 'complete', result: result({ commits }) } });
+  const text = formatRelay(WAVE1, {
+    '42': { ...emptyItem(42, 1), status: 'complete', result: itemResult({ commits }) },
+  });
   assert.match(text, '  - aaaaaaa: c19\n  - … (3 more)\n- Design notes: none\n');
 });
 
@@ -138,7 +129,7 @@ test('formatRelay: old state with uncapped notes and failure is capped as new st
     '42': {
       ...emptyItem(42, 1),
       status: 'failed',
-      result: result({ report: report('n'.repeat(2100)) }),
+      result: itemResult({ report: report('n'.repeat(2100)) }),
       failure: 'f'.repeat(1100),
     },
   });

@@ -5,8 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePlan } from '../tasks/lib/plan.ts';
-import { emptyItem, emptyState, type ItemResult, type State } from '../tasks/lib/state-types.ts';
+import { emptyItem, emptyState, type State } from '../tasks/lib/state-types.ts';
 import { formatReport } from '../tasks/report.ts';
+import { itemResult } from './support/state-builders.ts';
 
 const PLAN = parsePlan(
   `milestone: {number: 7, title: "v1.1 — Search"}
@@ -22,23 +23,6 @@ waves:
 `,
   'plan/milestone-7-dispatch.yaml',
 );
-
-function result(over: Partial<ItemResult> = {}): ItemResult {
-  return {
-    report: null,
-    commits: [],
-    files: [],
-    uncommitted: [],
-    flags: [],
-    costUsd: null,
-    turns: null,
-    sessionId: null,
-    usage: null,
-    denials: [],
-    durationMs: 0,
-    ...over,
-  };
-}
 
 test('formatReport: a nothing-run-yet state', () => {
   assert.is(
@@ -80,7 +64,7 @@ test('formatReport: a landed run with a conflict, gates, follow-ups, flags, kept
         ...emptyItem(42, 1),
         status: 'complete',
         attempts: 1,
-        result: result({
+        result: itemResult({
           durationMs: 75_000,
           costUsd: 0.12345,
           turns: 7,
@@ -92,7 +76,7 @@ test('formatReport: a landed run with a conflict, gates, follow-ups, flags, kept
         ...emptyItem(43, 1),
         status: 'escalated',
         attempts: 2,
-        result: result({ durationMs: 3_700_000, costUsd: 1, turns: 20 }),
+        result: itemResult({ durationMs: 3_700_000, costUsd: 1, turns: 20 }),
         merge: { kind: 'heavy', sha: null, files: ['src/a.ts'], note: 'both rewrote\nsrc/a.ts', followUp: 101 },
         followUps: [101],
       },
@@ -195,7 +179,7 @@ test('formatReport: more flags than the cap end in a "… (N more)" line', () =>
   const flags = Array.from({ length: 13 }, (_, i) => `flag ${i}`);
   const state: State = {
     ...emptyState('7'),
-    items: { '42': { ...emptyItem(42, 1), status: 'complete', result: result({ flags }) } },
+    items: { '42': { ...emptyItem(42, 1), status: 'complete', result: itemResult({ flags }) } },
   };
   const text = formatReport(PLAN, state, []);
   assert.match(text, '- #42: flag 9\n- #42: … (3 more)\n');

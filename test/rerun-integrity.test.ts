@@ -13,7 +13,7 @@ import { DEFAULT_OPTIONS } from '../tasks/context.ts';
 import { createContext } from '../tasks/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { STEPS } from '../tasks/steps.ts';
-import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import {
   cliEnv,
   git,
@@ -26,17 +26,6 @@ import {
   tempDir,
   type CliResult,
 } from './support/fixture.ts';
-
-const ITEMS = [
-  { issue: 1, title: 'Alpha' },
-  { issue: 2, title: 'Beta' },
-];
-
-/** Items write `<name>.txt` and commit. */
-const ITEM_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
-item:2) echo beta > b.txt; commit beta; report COMPLETE;;
-esac`;
 
 type Rig = AgentRig;
 

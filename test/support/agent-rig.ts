@@ -2,6 +2,18 @@
 import { rmSync } from 'node:fs';
 import { makeRepo, tempDir, writeAgent, type AgentScript, type ItemSpec, type TestRepo } from './fixture.ts';
 
+/** Two items, Alpha and Beta. */
+export const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+];
+
+/** An agent body (`writeAgent`) whose items write `a.txt` / `b.txt` and commit; other roles do nothing. */
+export const ITEM_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+esac`;
+
 /** The repository, the agent script and the folder it keeps its counters and logs in (outside the repository). */
 export interface AgentRig {
   readonly repo: TestRepo;

@@ -286,3 +286,27 @@ export async function showFile(dir: string, rev: string, file: string): Promise<
 export async function gitOk(cwd: string, ...args: string[]): Promise<boolean> {
   return new Promise((resolve) => execFile('git', args, { cwd }, (error) => resolve(!error)));
 }
+
+/** A repository whose one commit on main holds a README and `plan` as `plan/milestone-7-dispatch.yaml`; no backlog. */
+export async function planOnlyRepo(plan: string | Buffer, prefix = 'wm-plan-'): Promise<string> {
+  const dir = path.join(tempDir(prefix), 'repo');
+  mkdirSync(path.join(dir, 'plan'), { recursive: true });
+  writeFileSync(path.join(dir, 'README.md'), '# sample\n');
+  writeFileSync(path.join(dir, 'plan', 'milestone-7-dispatch.yaml'), plan);
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'add', '-A');
+  await git(
+    dir,
+    '-c',
+    'user.name=Test',
+    '-c',
+    'user.email=test@example.com',
+    '-c',
+    'commit.gpgsign=false',
+    'commit',
+    '-q',
+    '-m',
+    'plan',
+  );
+  return dir;
+}
