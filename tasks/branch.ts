@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Ctx } from './context.ts';
 import { BadInputError } from './lib/errors.ts';
 import { ensureExcluded } from './lib/exclude.ts';
-import { dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
+import { addWorktree, dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from './lib/git.ts';
 import { MAIN_BRANCH, worktreeRootOf } from './lib/paths.ts';
 import { recordGitSetup } from './git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from './refs-guard.ts';
@@ -90,7 +90,7 @@ export const branch: Step = {
     );
     if (!wt) {
       const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
-      await git(ctx.repo, ['worktree', 'add', '--quiet', ...args]);
+      await addWorktree(ctx.repo, ctx.commonDir, args);
     } else if (wt.branch !== name && recorded && (await dirtyPaths(wt.path)).length === 0) {
       // Our own integration worktree, switched away by someone else: put it back.
       await git(wt.path, ['switch', '-q', name]);

@@ -5,7 +5,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from './context.ts';
 import { settingsFor } from './context.ts';
-import { git, listWorktrees, revParse } from './lib/git.ts';
+import { addWorktree, git, listWorktrees, revParse } from './lib/git.ts';
 import { itemBranchOf, itemWorktreeOf } from './lib/paths.ts';
 import type { PlanItem } from './lib/plan-types.ts';
 import { DONE, todo, type Scope, type Step } from './step.ts';
@@ -50,12 +50,7 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem): Promise<void
   const existing = await revParse(ctx.repo, `refs/heads/${branchName}`);
   if (!wt) {
     await mkdir(path.dirname(dir), { recursive: true });
-    await git(ctx.repo, [
-      'worktree',
-      'add',
-      '--quiet',
-      ...(existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead]),
-    ]);
+    await addWorktree(ctx.repo, ctx.commonDir, existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead]);
   }
   const base =
     recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationHead]) : integrationHead);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from './duration.ts';
 import { BadInputError, StepFailedError } from './errors.ts';
+import { withRepoLock } from './repo-lock.ts';
 
 /**
  * Before the command on every runner git call: an agent may have planted hooks or an fsmonitor program in the
@@ -76,7 +77,9 @@ export async function gitRaw(
   const options: GitOptions = typeof inputOrOptions === 'string' ? { input: inputOrOptions } : (inputOrOptions ?? {});
   for (let attempt = 1; ; attempt++) {
     const out = await gitOnce(cwd, args, options);
-    if (out.exitCode === 0 || attempt > WORKTREE_RACE_RETRIES || !WORKTREE_RACE.test(out.stderr)) return out;
+    // `worktree add -b` may have made its branch before failing: never repeated (addWorktree serialises adds instead).
+    const add = args[0] === 'worktree' && args[1] === 'add';
+    if (out.exitCode === 0 || add || attempt > WORKTREE_RACE_RETRIES || !WORKTREE_RACE.test(out.stderr)) return out;
     await sleep(50 * attempt);
   }
 }
@@ -258,4 +261,14 @@ export function lastLines(text: string, n: number): string {
     .filter(Boolean)
     .slice(-n)
     .join(' / ');
+}
+
+/**
+ * `git worktree add`, one at a time across every runner of the repository: git writes a new worktree's admin files one
+ * by one, and a second add reading them half-written fails after it may already have created its branch.
+ */
+export async function addWorktree(repo: string, commonDir: string, args: readonly string[]): Promise<void> {
+  await withRepoLock(commonDir, 'worktrees', { command: 'git worktree add' }, () =>
+    git(repo, ['worktree', 'add', '--quiet', ...args]),
+  );
 }
