@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parse } from 'yaml';
-import { compileGraph, formatGraphTree } from '../tasks/graph.ts';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import { compileGraph, formatGraphTree } from '../tasks/engine/graph.ts';
+import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 
 function planText(waves: number, perWave: number): string {
   const lines = [

@@ -9,13 +9,13 @@ import { claudeAgent } from '../tasks/agents/claude.ts';
 import { codexAgent } from '../tasks/agents/codex.ts';
 import { commandAgent } from '../tasks/agents/command.ts';
 import type { AgentInvocation, AgentOutcome } from '../tasks/agents/types.ts';
-import { judgeAttempt, type BranchFacts } from '../tasks/item-result.ts';
+import { judgeAttempt, type BranchFacts } from '../tasks/items/item-result.ts';
 import { LIMITS } from '../tasks/lib/bounded-text.ts';
 import { childEnv } from '../tasks/lib/child-env.ts';
-import { BUILTIN_SETTINGS } from '../tasks/lib/plan.ts';
-import type { PlanItem, PlanWave } from '../tasks/lib/plan-types.ts';
+import { BUILTIN_SETTINGS } from '../tasks/lib/plan/load-plan.ts';
+import type { PlanItem, PlanWave } from '../tasks/lib/plan/types.ts';
 import { emptyItem, type ItemState } from '../tasks/lib/state-types.ts';
-import { formatRelay } from '../tasks/relay-text.ts';
+import { formatRelay } from '../tasks/reporting/relay-text.ts';
 
 const BASE = 'a'.repeat(40);
 const TIP = 'b'.repeat(40);

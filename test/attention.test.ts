@@ -1,12 +1,12 @@
 /**
- * Attention texts (tasks/attention.ts), in-process: which items need a human (failed, skipped, escalated when asked,
+ * Attention texts (tasks/reporting/attention.ts), in-process: which items need a human (failed, skipped, escalated when asked,
  * limited to waves) and the exact message with the command that continues (issue 15).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatAttention, itemsNeedingAttention } from '../tasks/attention.ts';
-import type { Ctx } from '../tasks/context.ts';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import { formatAttention, itemsNeedingAttention } from '../tasks/reporting/attention.ts';
+import type { Ctx } from '../tasks/engine/context.ts';
+import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { emptyItem, emptyState, type State } from '../tasks/lib/state-types.ts';
 
 const PLAN = parsePlan(

@@ -8,9 +8,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { codexAgent, isClaudeModel, parseCodexEvents, sandboxArgs } from '../tasks/agents/codex.ts';
-import { BUILTIN_SETTINGS } from '../tasks/lib/plan-normalise.ts';
+import { BUILTIN_SETTINGS } from '../tasks/lib/plan/normalise.ts';
 import type { AgentInvocation } from '../tasks/agents/types.ts';
-import type { AgentSettings } from '../tasks/lib/plan-types.ts';
+import type { AgentSettings } from '../tasks/lib/plan/types.ts';
 import { git, makeRepo, ROOT } from './support/fixture.ts';
 
 const DIR = path.join(ROOT, 'test', 'fixtures', 'codex');

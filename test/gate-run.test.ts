@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { explainGateFailure, explainGateLog } from '../tasks/gate-run.ts';
+import { explainGateFailure, explainGateLog } from '../tasks/gating/gate-run.ts';
 import type { GateResult } from '../tasks/lib/state-types.ts';
 import { tempDir } from './support/fixture.ts';
 

@@ -19,7 +19,7 @@ import {
   GIT_SETUP_FILE,
   recordGitSetup,
   type GitSetup,
-} from '../tasks/git-setup-guard.ts';
+} from '../tasks/guards/git-setup-guard.ts';
 import { git, makeRepo } from './support/fixture.ts';
 
 test('diffGitSetup: hooks added, changed, removed; config keys changed, added, removed; a removed worktree is not a change', () => {

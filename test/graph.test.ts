@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileGraph, graphToMermaid, type Graph } from '../tasks/graph.ts';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import { compileGraph, graphToMermaid, type Graph } from '../tasks/engine/graph.ts';
+import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { makeRepo, ROOT, runCli, snapshotRepo, type TestRepo } from './support/fixture.ts';
 
 const SEED = readFileSync(path.join(ROOT, 'test', 'fixtures', 'plans', 'seed-7.yaml'), 'utf8');

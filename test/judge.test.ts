@@ -1,11 +1,11 @@
 /**
- * `judgeAttempt` (tasks/item-result.ts), in-process on hand-made outcomes and branch facts: the status and failure
+ * `judgeAttempt` (tasks/items/item-result.ts), in-process on hand-made outcomes and branch facts: the status and failure
  * of each kind of attempt, and the exact flags for disagreements between the report and git (issue 15).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AgentOutcome } from '../tasks/agents/types.ts';
-import { judgeAttempt, type BranchFacts } from '../tasks/item-result.ts';
+import { judgeAttempt, type BranchFacts } from '../tasks/items/item-result.ts';
 
 const BRANCH = 'work/7/42-tokenizer';
 const BASE = 'a'.repeat(40);

@@ -11,8 +11,8 @@ import { parse, stringify } from 'yaml';
 import { DiagnosticsError } from '../tasks/lib/diagnostics.ts';
 import { parseDuration } from '../tasks/lib/duration.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
-import { parsePlan, parsePlanIn } from '../tasks/lib/plan.ts';
-import { findItem, type Plan } from '../tasks/lib/plan-types.ts';
+import { parsePlan, parsePlanIn } from '../tasks/lib/plan/load-plan.ts';
+import { findItem, type Plan } from '../tasks/lib/plan/types.ts';
 import { planOnlyRepo } from './support/fixture.ts';
 
 /** The path the golden messages show: what `scripts/plan.mts 7` prints for the default plan file. */

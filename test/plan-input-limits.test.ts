@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DiagnosticsError } from '../tasks/lib/diagnostics.ts';
-import { parsePlanIn } from '../tasks/lib/plan.ts';
-import { fitTitle, MAX_TITLE_LENGTH, titleProblem } from '../tasks/lib/plan-title.ts';
+import { parsePlanIn } from '../tasks/lib/plan/load-plan.ts';
+import { fitTitle, MAX_TITLE_LENGTH, titleProblem } from '../tasks/lib/plan/title.ts';
 import { git, makeRepo, planOnlyRepo, runCli, snapshotRepo, type CliResult, type TestRepo } from './support/fixture.ts';
 
 const PLAN_PATH = 'plan/milestone-7-dispatch.yaml';

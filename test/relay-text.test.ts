@@ -1,5 +1,5 @@
 /**
- * Relay text (tasks/relay-text.ts), in-process: `formatRelay` in the seed's format with caps and "… (N more"
+ * Relay text (tasks/reporting/relay-text.ts), in-process: `formatRelay` in the seed's format with caps and "… (N more"
  * markers, `relayWavesFor` (the last 3 earlier waves once a plan has 5+ waves), and `relayForWave` joining relay
  * files under one header (issue 15).
  */
@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Ctx } from '../tasks/context.ts';
-import type { PlanWave } from '../tasks/lib/plan-types.ts';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import type { Ctx } from '../tasks/engine/context.ts';
+import type { PlanWave } from '../tasks/lib/plan/types.ts';
+import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { emptyItem, type ItemState } from '../tasks/lib/state-types.ts';
-import { RELAY_HEADER, formatRelay, relayForWave, relayPath, relayWavesFor } from '../tasks/relay-text.ts';
+import { RELAY_HEADER, formatRelay, relayForWave, relayPath, relayWavesFor } from '../tasks/reporting/relay-text.ts';
 import { itemResult } from './support/state-builders.ts';
 
 const PLAN = parsePlan(

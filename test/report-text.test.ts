@@ -1,12 +1,12 @@
 /**
- * `formatReport` (tasks/report.ts), in-process: the whole report.md of a small run as a golden string (landed line,
+ * `formatReport` (tasks/reporting/report-text.ts), in-process: the whole report.md of a small run as a golden string (landed line,
  * items table, cost, conflicts, gates, follow-ups, flags, kept branches, auto-stash), and the minimal one (issue 15).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parsePlan } from '../tasks/lib/plan.ts';
+import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { emptyItem, emptyState, type State } from '../tasks/lib/state-types.ts';
-import { formatReport } from '../tasks/report.ts';
+import { formatReport } from '../tasks/reporting/report-text.ts';
 import { itemResult } from './support/state-builders.ts';
 
 const PLAN = parsePlan(

@@ -8,11 +8,11 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readExitCode, runFilesOf, startDetached } from '../tasks/agents/process.ts';
-import { DEFAULT_OPTIONS } from '../tasks/context.ts';
-import { createContext } from '../tasks/create-context.ts';
+import { readExitCode, runFilesOf, startDetached } from '../tasks/executors/local/process.ts';
+import { DEFAULT_OPTIONS } from '../tasks/engine/context.ts';
+import { createContext } from '../tasks/engine/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
-import { STEPS } from '../tasks/steps.ts';
+import { STEPS } from '../tasks/steps/index.ts';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import {
   cliEnv,

@@ -1,5 +1,5 @@
 /** The adapter for each agent kind. */
-import type { AgentKind } from '../lib/plan-types.ts';
+import type { AgentKind } from '../lib/plan/types.ts';
 import { claudeAgent } from './claude.ts';
 import { codexAgent } from './codex.ts';
 import { commandAgent } from './command.ts';

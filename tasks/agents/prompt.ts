@@ -5,7 +5,7 @@
  */
 import { LIMITS, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import type { CachedItem } from '../lib/state-types.ts';
-import type { Gate } from '../lib/plan-types.ts';
+import type { Gate } from '../lib/plan/types.ts';
 
 /** The report format every prompt ends with. */
 export const REPORT_FORMAT = `When you are done, end your final message with this report, exactly in this format:

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ScriptedEdit } from '../lib/plan-types.ts';
+import type { ScriptedEdit } from '../lib/plan/types.ts';
 
 interface Spec {
   readonly role: 'item' | 'conflict' | 'fix';

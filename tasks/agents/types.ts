@@ -1,6 +1,6 @@
 /** The agent adapter interface: start → handle; parse → outcome. */
 import { LIMITS, stripControl } from '../lib/bounded-text.ts';
-import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan-types.ts';
+import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan/types.ts';
 
 /** Why an agent runs: an item's work, a merge conflict, or a red gate. */
 export type AgentRole = 'item' | 'conflict' | 'fix';
@@ -33,7 +33,7 @@ export interface LaunchSpec {
   readonly stdinFile?: string;
 }
 
-/** What a run left: the bounded tails of its output files (tasks/agents/process.ts `readOutput`). */
+/** What a run left: the bounded tails of its output files (tasks/executors/local/process.ts `readOutput`). */
 export interface AgentOutput {
   readonly stdout: string;
   readonly stderr: string;

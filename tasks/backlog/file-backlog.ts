@@ -11,7 +11,7 @@ import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './f
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { isCode, isInside, resolveExisting } from '../lib/fs-paths.ts';
-import { fitTitle } from '../lib/plan-title.ts';
+import { fitTitle } from '../lib/plan/title.ts';
 
 const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 const STATUSES: readonly BacklogStatus[] = ['open', 'in-progress', 'done', 'blocked'];

@@ -4,7 +4,7 @@ import { LineCounter, isMap, isScalar, parseDocument, stringify, type Document }
 import schema from '../../schema/backlog-item.schema.json' with { type: 'json' };
 import type { BacklogStatus } from './backlog.ts';
 import { BadInputError } from '../lib/errors.ts';
-import { titleProblem } from '../lib/plan-title.ts';
+import { titleProblem } from '../lib/plan/title.ts';
 import { positionOf } from '../lib/yaml-positions.ts';
 
 /** Front matter of a backlog item file, as `schema/backlog-item.schema.json` accepts it. */

@@ -1,6 +1,6 @@
 /** Pick the backlog backend the plan names. */
 import { BadInputError } from '../lib/errors.ts';
-import type { BacklogConfig } from '../lib/plan-types.ts';
+import type { BacklogConfig } from '../lib/plan/types.ts';
 import type { Backlog } from './backlog.ts';
 import { createFileBacklog, type FileBacklogOptions } from './file-backlog.ts';
 

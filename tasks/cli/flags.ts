@@ -1,8 +1,8 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { minimist } from 'zx';
-import { DEFAULT_OPTIONS, type RunOptions } from '../context.ts';
+import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind } from '../lib/plan-types.ts';
+import type { AgentKind } from '../lib/plan/types.ts';
 
 /** Parsed command line. */
 export interface Flags {

@@ -1,10 +1,10 @@
 /** `gates.mts [<N>]`: run the plan's quality gates in the current checkout, pre-commit style. */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { gateOutputTail, runGates } from '../gate-run.ts';
+import { gateOutputTail, runGates } from '../gating/gate-run.ts';
 import { findCommonDir, findRepoRoot } from '../lib/git.ts';
 import { BadInputError } from '../lib/errors.ts';
-import { loadPlanOf } from '../create-context.ts';
+import { loadPlanOf } from '../engine/create-context.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 

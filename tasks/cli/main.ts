@@ -1,9 +1,9 @@
 /** The one place where errors become exit codes and messages (docs/errors.md). */
-import { refuseAgentStart } from '../create-context.ts';
+import { refuseAgentStart } from '../engine/create-context.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
 import { gatesCommand } from './gates-command.ts';
-import { STEP_IDS, type StepId } from '../step.ts';
+import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { parseFlags } from './flags.ts';
 import { HELP } from './help.ts';
 import { flushOutput, processIo, type Io } from './io.ts';

@@ -1,6 +1,6 @@
 /** `plan.mts <N>`: validate the plan and print the compiled graph; changes nothing on disk or in git. */
-import { loadPlanOf } from '../create-context.ts';
-import { compileGraph, formatGraphTree, graphToJson, graphToMermaid } from '../graph.ts';
+import { loadPlanOf } from '../engine/create-context.ts';
+import { compileGraph, formatGraphTree, graphToJson, graphToMermaid } from '../engine/graph.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 

@@ -1,12 +1,12 @@
 /** `status.mts <N>`: what is done, running, failed; costs and times. Reads only. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { healedNotice, loadPlanOf } from '../create-context.ts';
+import { healedNotice, loadPlanOf } from '../engine/create-context.ts';
 import { findCommonDir } from '../lib/git.ts';
 import { stateDirOf } from '../lib/paths.ts';
 import { openStateStore } from '../lib/state.ts';
-import { findLiveAgents } from '../live-agents.ts';
-import { rebuildState } from '../rebuild-state.ts';
+import { findLiveAgents } from '../executors/local/live-agents.ts';
+import { rebuildState } from '../engine/rebuild-state.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 

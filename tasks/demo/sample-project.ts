@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ScriptedEdit } from '../lib/plan-types.ts';
+import type { ScriptedEdit } from '../lib/plan/types.ts';
 
 /** A demo item: its backlog text and the edits that do it. */
 export interface DemoItem {

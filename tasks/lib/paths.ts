@@ -1,6 +1,6 @@
 /** Where things live, derived from the plan (pure). */
 import path from 'node:path';
-import type { Plan, PlanItem } from './plan-types.ts';
+import type { Plan, PlanItem } from './plan/types.ts';
 
 /** The branch that receives milestones. */
 export const MAIN_BRANCH = 'main';

@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { durationProblem } from './duration.ts';
-import { titleProblem } from './plan-title.ts';
+import { titleProblem } from './plan/title.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });

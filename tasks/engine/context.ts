@@ -1,0 +1,53 @@
+/** The context every step receives: no globals, everything passed in. */
+import type { Backlog } from '../backlog/backlog.ts';
+import type { EventSink } from '../lib/events.ts';
+import type { AgentKind, Plan } from '../lib/plan/types.ts';
+import type { StateStore } from '../lib/state.ts';
+
+/** Flags of run/step that change behaviour (README, "Running a real milestone"). */
+export interface RunOptions {
+  readonly yes: boolean;
+  readonly push: boolean;
+  readonly agent: AgentKind | null;
+  readonly agentCommand: string | null;
+  readonly concurrency: number | null;
+  readonly failFast: boolean;
+  readonly adopt: boolean;
+  readonly wave: number | null;
+  readonly item: number | null;
+}
+
+/** Options when nothing is given. */
+export const DEFAULT_OPTIONS: RunOptions = {
+  yes: false,
+  push: true,
+  agent: null,
+  agentCommand: null,
+  concurrency: null,
+  failFast: false,
+  adopt: false,
+  wave: null,
+  item: null,
+};
+
+/** Everything a step needs. */
+export interface Ctx {
+  /** The user's checkout (never switched, never written but by `land` on a clean main). */
+  readonly repo: string;
+  readonly commonDir: string;
+  readonly stateDir: string;
+  readonly integrationWorktree: string;
+  readonly plan: Plan;
+  readonly options: RunOptions;
+  readonly store: StateStore;
+  readonly events: EventSink;
+  readonly signal: AbortSignal;
+  /** Environment handed to git and agents. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Ask the user a yes/no question (prepare); false when there is no TTY. */
+  readonly confirm: (question: string) => Promise<boolean>;
+  /** The backlog rooted at a folder (the user's checkout before `branch`, the integration worktree after). */
+  readonly openBacklog: (root: string) => Backlog;
+  /** Folder of the package itself (for the scripted agent and schemas). */
+  readonly packageRoot: string;
+}

@@ -1,0 +1,151 @@
+/** Build the context of a command: find the repository, read the plan, open state and events. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoIssueAllocator } from '../backlog/issue-numbers.ts';
+import { openBacklog } from '../backlog/open-backlog.ts';
+import type { Ctx, RunOptions } from './context.ts';
+import { BadInputError } from '../lib/errors.ts';
+import { createEventSink, type StampedEvent } from '../lib/events.ts';
+import { findCommonDir, findRepoRoot } from '../lib/git.ts';
+import { integrationWorktreeOf, stateDirOf } from '../lib/paths.ts';
+import { defaultPlanPath, readPlan } from '../lib/plan/load-plan.ts';
+import type { Plan } from '../lib/plan/types.ts';
+import { isValidMilestoneId } from '../lib/slug.ts';
+import { openStateStore, STATE_BACKUP, type HealedState } from '../lib/state.ts';
+import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
+import { rebuildState } from './rebuild-state.ts';
+import { AGENT_LOCK } from '../items/item-worktree.ts';
+
+/** Where the package lives (for its schemas and the scripted agent). */
+export const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** What a command knows before it has a context. */
+export interface ContextInput {
+  readonly milestone: string;
+  readonly cwd: string;
+  readonly repo: string | null;
+  readonly plan: string | null;
+  readonly options: RunOptions;
+  readonly signal: AbortSignal;
+  readonly env: NodeJS.ProcessEnv;
+  readonly confirm: (question: string) => Promise<boolean>;
+  readonly onEvent?: (event: StampedEvent) => void;
+  /** `--dry-run`: nothing is created or written (no state folder, no events, no healed state.json). */
+  readonly readOnly?: boolean;
+}
+
+/** Where a milestone's things are, before anything is opened or created. */
+export interface MilestonePlace {
+  readonly repo: string;
+  readonly plan: Plan;
+  readonly commonDir: string;
+  readonly stateDir: string;
+}
+
+/** The repository and plan of a command (reads only; nothing is created). */
+export async function loadPlanOf(
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+): Promise<{ repo: string; plan: Plan }> {
+  if (!isValidMilestoneId(input.milestone)) {
+    throw new BadInputError(
+      `milestone "${input.milestone}" is not a milestone number or backlog id (letters, digits, '.', '_', '-')`,
+    );
+  }
+  const repo = await findRepoRoot(path.resolve(input.cwd, input.repo ?? '.'));
+  const plan = await readPlan(repo, input.plan ?? defaultPlanPath(input.milestone));
+  if (plan.milestone.id !== input.milestone) {
+    throw new BadInputError(`${plan.file} is the plan of milestone ${plan.milestone.id}, not ${input.milestone}`);
+  }
+  return { repo, plan };
+}
+
+/** Refuse to run inside an agent's worktree: agents never start agents. */
+export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
+  if (env.WORK_MILESTONE_CHILD === '1')
+    throw new BadInputError('refusing to run inside an agent (WORK_MILESTONE_CHILD=1): agents never start agents');
+  if (existsSync(path.join(repo, AGENT_LOCK)))
+    throw new BadInputError(`refusing to run in ${repo}: it is an agent's worktree (${AGENT_LOCK})`);
+}
+
+/**
+ * Refuse `run`/`step` before anything is read or created when started by an agent (WORK_MILESTONE_CHILD=1) or
+ * from inside an agent's worktree (its top holds AGENT_LOCK), whether that is the current directory or `--repo`.
+ */
+export async function refuseAgentStart(cwd: string, repoFlag: string | null, env: NodeJS.ProcessEnv): Promise<void> {
+  refuseInsideAgent(cwd, env);
+  const tops = new Set<string>();
+  for (const dir of [cwd, path.resolve(cwd, repoFlag ?? '.')]) {
+    // A directory outside any repository holds no agent worktree; the plan lookup reports a missing repository later.
+    const top = await findRepoRoot(dir).catch(() => null);
+    if (top) tops.add(top);
+  }
+  for (const top of tops) refuseInsideAgent(top, env);
+}
+
+/** The repository, plan, git common dir and state folder of a command (reads only). */
+export async function placeOf(
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+): Promise<MilestonePlace> {
+  const { repo, plan } = await loadPlanOf(input);
+  const commonDir = await findCommonDir(repo);
+  return { repo, plan, commonDir, stateDir: stateDirOf(commonDir, plan.milestone.id) };
+}
+
+/**
+ * The notice for a state.json that was replaced when it was opened; `readOnly` (e.g. `--dry-run: nothing written`)
+ * says that nothing was written and why.
+ */
+export function healedNotice(healed: HealedState, live: readonly LiveAgent[], readOnly: string | null = null): string {
+  const how =
+    healed.from === 'backup'
+      ? `${readOnly ? 'using' : 'restored it from'} ${STATE_BACKUP} (the last state written)`
+      : `${readOnly ? 'showing it as rebuilt' : 'rebuilt it'} from the milestone's files and git`;
+  const agents = live.length
+    ? `; agents still running are waited for, none is started twice: ${live.map(describeLiveAgent).join(', ')}`
+    : '';
+  const kept = healed.keptAs ? `; the unusable file is kept as ${healed.keptAs}` : readOnly ? ` (${readOnly})` : '';
+  return `${healed.problem}; ${how}${agents}${kept}`;
+}
+
+/** Create the full context of run/step (the state folder and its files are created unless `readOnly`). */
+export async function createContext(input: ContextInput, place?: MilestonePlace): Promise<Ctx> {
+  const { repo, plan, commonDir, stateDir } = place ?? (await placeOf(input));
+  const readOnly = input.readOnly ?? false;
+  // Several milestones of one repository create follow-ups at once: their numbers come from one place.
+  const allocate =
+    plan.backlog.kind === 'file'
+      ? repoIssueAllocator({
+          commonDir,
+          cwd: repo,
+          dir: plan.backlog.dir,
+          command: `milestone ${plan.milestone.id}: new backlog item`,
+          signal: input.signal,
+        })
+      : undefined;
+  const store = await openStateStore(stateDir, plan.milestone.id, {
+    readOnly,
+    rebuild: () => rebuildState({ stateDir, repo, plan }),
+  });
+  const events = createEventSink(stateDir, input.onEvent, { write: !readOnly });
+  if (store.healed)
+    events.emit({
+      type: 'notice',
+      message: healedNotice(store.healed, findLiveAgents(stateDir), readOnly ? '--dry-run: nothing written' : null),
+    });
+  return {
+    repo,
+    commonDir,
+    stateDir,
+    integrationWorktree: integrationWorktreeOf(repo, plan),
+    plan,
+    options: input.options,
+    store,
+    events,
+    signal: input.signal,
+    env: input.env,
+    confirm: input.confirm,
+    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate }),
+    packageRoot: PACKAGE_ROOT,
+  };
+}

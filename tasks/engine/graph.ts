@@ -1,0 +1,147 @@
+/** Compile a Plan into the task graph of docs/steps.md (pure: no I/O). */
+import type { Plan } from '../lib/plan/types.ts';
+import type { Scope, StepId } from './step.ts';
+
+/** One node: a step applied to a scope, with its prerequisites. */
+export interface GraphNode {
+  readonly id: string;
+  readonly step: StepId;
+  readonly scope: Scope;
+  readonly needs: readonly string[];
+  /** Ordering only: shown as edges, not required before a lone `step` (wait starts what spawn has not). */
+  readonly after: readonly string[];
+  readonly title: string;
+}
+
+/** The whole graph, nodes in a valid execution order. */
+export interface Graph {
+  readonly milestone: string;
+  readonly nodes: readonly GraphNode[];
+}
+
+/** Node id of a step for a scope: `merge@2`, `spawn@1#42`, `gates`. */
+export function nodeId(step: StepId, scope: Scope = {}): string {
+  return `${step}${scope.wave === undefined ? '' : `@${scope.wave}`}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
+}
+
+const TITLES: Readonly<Record<StepId, string>> = {
+  validate: 'Validate the plan',
+  prepare: 'Prepare the working tree',
+  branch: 'Create the integration branch',
+  fetch: 'Fetch the backlog items',
+  worktrees: 'Create worktrees',
+  spawn: 'Spawn agent',
+  wait: 'Wait for agents',
+  merge: 'Merge items',
+  relay: 'Relay results',
+  gates: 'Run quality gates',
+  land: 'Land on main',
+  complete: 'Complete the milestone',
+};
+
+/** A title on one line (a YAML block scalar may hold newlines). */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** The graph of a plan: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait, merge, relay) → gates → land → complete. */
+export function compileGraph(plan: Plan): Graph {
+  const nodes: GraphNode[] = [];
+  const add = (
+    step: StepId,
+    scope: Scope,
+    needs: readonly string[],
+    title = TITLES[step],
+    after: readonly string[] = [],
+  ): string => {
+    const id = nodeId(step, scope);
+    nodes.push({ id, step, scope, needs, after, title });
+    return id;
+  };
+  let last = add('validate', {}, []);
+  last = add('prepare', {}, [last]);
+  last = add('branch', {}, [last]);
+  last = add('fetch', {}, [last]);
+  for (const wave of plan.waves) {
+    const w = wave.wave;
+    const worktrees = add('worktrees', { wave: w }, [last], `Wave ${w}: create worktrees`);
+    const spawns: string[] = [];
+    for (const item of wave.items) {
+      // A `parallel: false` wave starts its items one after another: each spawn is ordered after the previous one.
+      const previous = wave.parallel ? [] : spawns.slice(-1);
+      spawns.push(
+        add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${oneLine(item.title)}`, previous),
+      );
+    }
+    const wait = add('wait', { wave: w }, [worktrees], `Wave ${w}: wait for agents`, spawns);
+    const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
+    last = add('relay', { wave: w }, [merge], `Wave ${w}: relay`);
+  }
+  last = add('gates', {}, [last]);
+  last = add('land', {}, [last]);
+  add('complete', {}, [last]);
+  return { milestone: plan.milestone.id, nodes };
+}
+
+/** Indented tree for `plan.mts`: waves with their items. */
+export function formatGraphTree(plan: Plan, graph: Graph): string {
+  const lines = [`milestone ${plan.milestone.id}: ${plan.milestone.title} → ${plan.milestone.integrationBranch}`];
+  for (const node of graph.nodes) {
+    if (node.step === 'worktrees') {
+      const wave = plan.waves.find((w) => w.wave === node.scope.wave);
+      lines.push(`  wave ${node.scope.wave}${wave?.parallel ? '' : ' (one after another)'}`);
+      lines.push(`    ${node.id}`);
+    } else if (node.step === 'spawn') {
+      const item = plan.waves.flatMap((w) => w.items).find((i) => i.issue === node.scope.issue);
+      const deps = item?.dependsOn.length ? ` (after ${item.dependsOn.map((d) => `#${d}`).join(', ')})` : '';
+      const group = item?.conflictGroup ? ` [group ${item.conflictGroup}]` : '';
+      lines.push(
+        `    ${node.id}  #${item?.issue} ${JSON.stringify(item?.title)} ${item?.settings.agent}/${item?.settings.model}${group}${deps}`,
+      );
+    } else if (node.scope.wave !== undefined) {
+      lines.push(`    ${node.id}`);
+    } else {
+      lines.push(`  ${node.id}`);
+    }
+  }
+  const gates = [
+    ...plan.gates.preMerge.map((g) => `pre-merge: ${g.name}`),
+    ...plan.gates.postMerge.map((g) => `post-merge: ${g.name}`),
+  ];
+  if (gates.length) lines.push(`gates: ${gates.join('; ')}`);
+  return lines.join('\n');
+}
+
+/** Graph as JSON: nodes and edges. */
+export function graphToJson(plan: Plan, graph: Graph): object {
+  return {
+    milestone: {
+      id: plan.milestone.id,
+      title: plan.milestone.title,
+      integrationBranch: plan.milestone.integrationBranch,
+    },
+    waves: plan.waves.map((w) => ({ wave: w.wave, parallel: w.parallel, items: w.items.map((i) => i.issue) })),
+    nodes: graph.nodes.map((n) => ({ id: n.id, step: n.step, ...n.scope, title: n.title })),
+    edges: graph.nodes.flatMap((n) => [
+      ...n.needs.map((from) => ({ from, to: n.id, kind: 'needs' })),
+      ...n.after.map((from) => ({ from, to: n.id, kind: 'after' })),
+    ]),
+  };
+}
+
+/** Graph as a mermaid flowchart; an edge that another path already implies (worktrees → wait via the spawns) is left out. */
+export function graphToMermaid(graph: Graph): string {
+  // Node ids are `step@wave#issue`: mapping every other character to `_` keeps them distinct.
+  const key = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
+  // Mermaid entity codes (`#34;`) instead of characters that end or alter a quoted label.
+  const label = (s: string) => oneLine(s).replace(/["<>#&`]/g, (c) => `#${c.charCodeAt(0)};`);
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const implied = (n: GraphNode, from: string) =>
+    n.after.some((a) => byId.get(a)?.needs.includes(from) || byId.get(a)?.after.includes(from));
+  const lines = ['flowchart TD'];
+  for (const n of graph.nodes) lines.push(`  ${key(n.id)}["${label(`${n.id}: ${n.title}`)}"]`);
+  for (const n of graph.nodes)
+    for (const from of [...n.needs.filter((f) => !implied(n, f)), ...n.after])
+      lines.push(`  ${key(from)} --> ${key(n.id)}`);
+  return lines.join('\n');
+}

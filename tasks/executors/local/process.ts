@@ -1,0 +1,134 @@
+/** Agent processes: started detached in their own process group, outliving the runner, exit code kept in a file. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LIMITS, readTail } from '../../lib/bounded-text.ts';
+import { isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
+import type { AgentOutput, LaunchSpec } from '../../agents/types.ts';
+
+/** The files of one agent run. */
+export interface RunFiles {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exit: string;
+  readonly pid: string;
+}
+
+/** Files of run `name` (e.g. `item-1`) under `dir`. */
+export function runFilesOf(dir: string, name: string): RunFiles {
+  return {
+    stdout: path.join(dir, `${name}.stdout`),
+    stderr: path.join(dir, `${name}.stderr`),
+    exit: path.join(dir, `${name}.exit`),
+    pid: path.join(dir, `${name}.pid`),
+  };
+}
+
+/** A started process: enough to find it again. */
+export interface StartedProcess {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
+// The leader shell runs the agent with stdin from a file (the prompt) or /dev/null and output in files, then writes
+// the exit code and its own pid atomically, so a runner that restarts can read the result of an agent that finished
+// without it, and a runner that knows the pid never takes an exit file an earlier process left for its own. Output
+// is redirected before input, so a missing input file is reported in the stderr file.
+const WRAPPER =
+  'printf "%s\\n" "$$" >"$WM_PID"; "$@" >"$WM_OUT" 2>"$WM_ERR" <"$WM_IN"; code=$?; printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+
+/** NUL cannot be in an argument or an environment value (spawn throws); nothing else is changed. */
+const noNul = (value: string): string => value.replace(/\0/g, '');
+
+/** Start `spec` in `cwd`, detached in a new process group (pgid = pid). */
+export async function startDetached(
+  spec: LaunchSpec,
+  cwd: string,
+  files: RunFiles,
+  env: NodeJS.ProcessEnv,
+): Promise<StartedProcess> {
+  mkdirSync(path.dirname(files.stdout), { recursive: true });
+  const safeEnv: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries({ ...env, ...spec.env }))
+    if (value !== undefined) safeEnv[name] = noNul(value);
+  const child = spawn('sh', ['-c', WRAPPER, 'sh', noNul(spec.file), ...spec.args.map(noNul)], {
+    cwd,
+    detached: true,
+    stdio: 'ignore',
+    env: {
+      ...safeEnv,
+      WM_OUT: files.stdout,
+      WM_ERR: files.stderr,
+      WM_EXIT: files.exit,
+      WM_PID: files.pid,
+      WM_IN: spec.stdinFile ?? '/dev/null',
+    },
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid as number));
+    child.once('error', reject);
+  });
+  child.unref();
+  return { pid, startTime: processStartTime(pid) ?? '' };
+}
+
+/** Remove the files of an earlier run of the same name (exit code first: it is what says "finished"). */
+export async function clearRunFiles(files: RunFiles): Promise<void> {
+  for (const file of [files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr])
+    await rm(file, { force: true });
+}
+
+/**
+ * The exit code the wrapper wrote (`<code> <pid>`; older wrappers wrote `<code>` alone), or null when the run has
+ * not ended (or died without writing it). With `pid`, only an exit code that process wrote counts.
+ */
+export function readExitCode(files: RunFiles, pid?: number): number | null {
+  // Bounded like every file an agent can write to (its environment names this one).
+  const text = readTail(files.exit, 4096).text;
+  const [codeText = '', pidText = ''] = text.trim().split(/\s+/);
+  const code = Number.parseInt(codeText, 10);
+  if (Number.isNaN(code)) return null;
+  if (pid !== undefined && Number.parseInt(pidText, 10) !== pid) return null;
+  return code;
+}
+
+/** The pid the wrapper wrote when it started (to find an agent whose start was not recorded), or null. */
+export function readPidFile(files: RunFiles): StartedProcess | null {
+  if (!existsSync(files.pid)) return null;
+  const pid = Number.parseInt(readTail(files.pid, 4096).text.trim(), 10);
+  const startTime = Number.isNaN(pid) ? null : processStartTime(pid);
+  return startTime ? { pid, startTime } : null;
+}
+
+/**
+ * A run's output: the last LIMITS.stdoutTailBytes of stdout (the report is at the end) and LIMITS.stderrTailBytes of
+ * stderr, read at an offset, so an agent that printed gigabytes costs the runner no more than that (missing = empty).
+ */
+export function readOutput(files: RunFiles): AgentOutput {
+  const stdout = readTail(files.stdout, LIMITS.stdoutTailBytes);
+  const stderr = readTail(files.stderr, LIMITS.stderrTailBytes);
+  return { stdout: stdout.text, stderr: stderr.text, stdoutFile: files.stdout };
+}
+
+/** Whether the process (or anything left in its group) still runs. */
+export function isRunning(proc: StartedProcess): boolean {
+  return isProcessAlive(proc.pid, proc.startTime) || isGroupAlive(proc.pid);
+}
+
+/** SIGTERM the whole group, then SIGKILL after `graceMs`; resolves when nothing of the group is left. */
+export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isGroupAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isGroupAlive(pid)) signal('SIGKILL');
+  while (isGroupAlive(pid)) await sleep(50);
+}

@@ -1,0 +1,150 @@
+/** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, fstatSync, readFileSync, readSync } from 'node:fs';
+import { constants } from 'node:os';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { killGroup } from '../executors/local/process.ts';
+import { childEnv } from '../lib/child-env.ts';
+import type { Gate } from '../lib/plan/types.ts';
+import type { GateResult } from '../lib/state-types.ts';
+
+/** Whether a gate applies to a change: gates with `files` run only when a changed path matches one of them. */
+export function gateApplies(gate: Gate, changed: readonly string[]): boolean {
+  if (gate.files.length === 0) return true;
+  const match = picomatch([...gate.files], { dot: true });
+  return changed.some((f) => match(f));
+}
+
+/** Run `gate` in `cwd`; the log goes to `logFile`. */
+export async function runGate(
+  gate: Gate,
+  phase: GateResult['phase'],
+  cwd: string,
+  logFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<GateResult> {
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'w');
+  const started = Date.now();
+  const child = spawn('sh', ['-c', gate.run], { cwd, env: childEnv(env), detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void killGroup(child.pid as number, 2000);
+  }, gate.timeoutMs);
+  const code = await new Promise<number>((resolve) => {
+    child.once('error', () => resolve(127));
+    // Killed by a signal: the shell's convention, 128 + its number (SIGKILL → 137).
+    child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
+  });
+  clearTimeout(timer);
+  // A gate that forked children into its group must not leave them behind.
+  await killGroup(child.pid as number, 500);
+  return { name: gate.name, phase, exitCode: timedOut ? 124 : code, durationMs: Date.now() - started, log: logFile };
+}
+
+/** The last lines of a gate's log, for messages and fix prompts. */
+export function gateOutputTail(result: GateResult, lines = 60): string {
+  try {
+    return readFileSync(result.log, 'utf8').split('\n').slice(-lines).join('\n').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** How much of a gate log `explainGateFailure` reads: its end. */
+const EXPLAIN_TAIL_BYTES = 256 * 1024;
+/** The longest explanation, and the longest line in it. */
+const EXPLAIN_MAX_CHARS = 2000;
+const EXPLAIN_MAX_LINE = 300;
+
+/** Words and marks of test runners, compilers, shells and linters that say what went wrong. */
+const TELLS =
+  /\b(errors?|fail(s|ed|ing|ures?)?|assert\w*|expected|received|actual|exceptions?|panic(ked)?|fatal|traceback|not ok|cannot|can't|unable to|not found|no such file|undefined reference|segmentation fault|timed out|refused|denied)\b|[✘✗✖✕×]|\w\.\w+:\d+(:\d+)?\b|\(\d+,\d+\): /i;
+/** A count of zero: `0 errors`, `fail 0`, `failures: 0`. */
+const ZERO = /\b0 (errors?|fail(ed|ures?|ing)?)\b|\b(errors?|fail(ed|ures?|ing)?)\s*[:=]?\s+0\b/i;
+/** Lines that say a failure happened without saying why: npm's epilogue, frames of node's own or a dependency's code. */
+const NOISE = /^\s*npm (ERR!|error|warn)|^\s*at (.*\()?(node:|internal\/)|^\s*at .*node_modules\//i;
+const FRAME = /^\s*at\s/;
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
+
+/**
+ * The lines of a gate's output most likely to say why it failed: lines that name an error, a failed test or
+ * assertion, a file:line, with the line after one that ends in `:` (`expected …:` then the values); one frame per
+ * stack; repeated lines once. The last `max` of them, at most 2000 characters; the last lines when none match.
+ */
+export function explainGateLog(text: string, max = 12): string {
+  const lines = text
+    .replace(ANSI, '')
+    .split('\n')
+    // A progress line rewritten with \r shows its last state.
+    .map((l) =>
+      (
+        l
+          .split('\r')
+          .filter((part) => part.trim())
+          .pop() ?? ''
+      ).trimEnd(),
+    );
+  const picked: number[] = [];
+  let frameTaken = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const frame = FRAME.test(line);
+    if (!frame) frameTaken = false;
+    if (!line.trim() || NOISE.test(line) || ZERO.test(line) || !TELLS.test(line) || (frame && frameTaken)) continue;
+    frameTaken ||= frame;
+    picked.push(i);
+    if (line.trimEnd().endsWith(':')) {
+      const next = lines.findIndex((l, j) => j > i && l.trim() !== '');
+      if (next > 0 && !FRAME.test(lines[next] as string)) picked.push(next);
+    }
+  }
+  const chosen = picked.length ? [...new Set(picked)].map((i) => lines[i] as string) : lines.filter((l) => l.trim());
+  // Runners repeat failures in a summary at the end: keep each line's last time.
+  const unique = chosen.filter((l, i) => chosen.lastIndexOf(l) === i);
+  const out = unique.slice(-max).map((l) => (l.length > EXPLAIN_MAX_LINE ? `${l.slice(0, EXPLAIN_MAX_LINE - 1)}…` : l));
+  while (out.length > 1 && out.join('\n').length > EXPLAIN_MAX_CHARS) out.shift();
+  return out.join('\n').slice(0, EXPLAIN_MAX_CHARS);
+}
+
+/** `explainGateLog` of the last 256 KiB of a gate's log ('' when it cannot be read). */
+export function explainGateFailure(result: GateResult, max = 12): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(result.log, 'r');
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - EXPLAIN_TAIL_BYTES);
+    const buffer = Buffer.alloc(size - start);
+    const read = readSync(fd, buffer, 0, buffer.length, start);
+    let text = buffer.subarray(0, read).toString('utf8');
+    // Read from the middle of the file: its first line is cut.
+    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+    return explainGateLog(text, max);
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Run gates in order, stopping at the first red one. */
+export async function runGates(
+  gates: ReadonlyArray<{ readonly gate: Gate; readonly phase: GateResult['phase'] }>,
+  cwd: string,
+  logDir: string,
+  env: NodeJS.ProcessEnv,
+  onResult: (r: GateResult) => void = () => undefined,
+): Promise<{ readonly green: boolean; readonly results: readonly GateResult[] }> {
+  const results: GateResult[] = [];
+  for (const [i, { gate, phase }] of gates.entries()) {
+    const slug = gate.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
+    const result = await runGate(gate, phase, cwd, path.join(logDir, `${i + 1}-${phase}-${slug}.log`), env);
+    results.push(result);
+    onResult(result);
+    if (result.exitCode !== 0) return { green: false, results };
+  }
+  return { green: true, results };
+}

@@ -1,0 +1,166 @@
+/** Guards on what an agent did: writes outside its worktree, huge files, committed conflict markers, hooks and git config. */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { checkGitSetup } from './git-setup-guard.ts';
+import { dirtyPaths, git, gitRaw, revParse } from '../lib/git.ts';
+import type { State } from '../lib/state-types.ts';
+
+/** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
+ * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
+ */
+export async function writesOutside(
+  checkout: string,
+  sinceMs: number,
+  ignore: readonly string[] = [],
+): Promise<Array<{ path: string; at: number }>> {
+  const dirty = await dirtyPaths(checkout).catch(() => []);
+  const out: Array<{ path: string; at: number }> = [];
+  for (const p of dirty) {
+    if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
+    let at: number;
+    try {
+      at = statSync(path.join(checkout, p)).mtimeMs;
+    } catch {
+      at = Date.now(); // deleted while the agent ran
+    }
+    if (at >= sinceMs - 1000) out.push({ path: p, at });
+  }
+  return out;
+}
+
+/** When an agent ran: from its start to its end (or now while it runs). */
+export interface AgentWindow {
+  readonly issue: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Windows of every item agent of the milestone, from state. */
+export function agentWindows(state: State, now = Date.now()): AgentWindow[] {
+  const out: AgentWindow[] = [];
+  for (const it of Object.values(state.items)) {
+    if (it.process) out.push({ issue: it.issue, start: Date.parse(it.process.startedAt), end: now });
+    else if (it.finishedAt && it.result)
+      out.push({
+        issue: it.issue,
+        start: Date.parse(it.finishedAt) - it.result.durationMs,
+        end: Date.parse(it.finishedAt),
+      });
+  }
+  return out;
+}
+
+/** What one attempt did that no item may do: `violations` fail it, `flags` are shown with it. */
+export interface GuardFindings {
+  readonly violations: readonly string[];
+  readonly flags: readonly string[];
+}
+
+/**
+ * Check an ended attempt. A write into the integration worktree is blamed on this agent when it was the only agent
+ * running at the time of the write (one into the user's checkout is only reported: it may be the user's own edit); when several were, each of them gets a flag (who did it
+ * cannot be told apart), and landing stops anyway because the checkout is dirty. Changes to `.git/hooks` and the
+ * repository's config files since the last check are flags (`commonDir` is the git common dir, `stateDir` keeps the
+ * baseline).
+ */
+export async function checkGuards(
+  where: { readonly repo: string; readonly integration: string; readonly commonDir: string; readonly stateDir: string },
+  me: {
+    readonly issue: number;
+    readonly start: number;
+    readonly base: string | null;
+    readonly branch: string | null;
+    readonly tip?: string | null;
+  },
+  windows: readonly AgentWindow[],
+): Promise<GuardFindings> {
+  const violations: string[] = [];
+  const flags: string[] = [];
+  // The user may edit their own checkout while agents run: a change there is reported, never fails an attempt
+  // (landing waits for a clean checkout anyway). Nobody but the runner works in the integration worktree.
+  const places = [
+    { label: `the user's checkout ${where.repo}`, dir: where.repo, userEdits: true },
+    { label: 'the integration worktree', dir: where.integration, userEdits: false },
+  ];
+  for (const place of places) {
+    if (!existsSync(place.dir)) continue;
+    const writes = await writesOutside(place.dir, me.start);
+    const mine = writes.filter(
+      (w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000),
+    );
+    const shared = writes.filter((w) => !mine.includes(w));
+    const paths = mine
+      .slice(0, 5)
+      .map((w) => w.path)
+      .join(', ');
+    if (mine.length && place.userEdits)
+      flags.push(
+        `${place.label} changed while this agent ran (by it or by you; landing waits for a clean checkout): ${paths}`,
+      );
+    else if (mine.length) violations.push(`wrote outside its worktree, in ${place.label}: ${paths}`);
+    if (shared.length)
+      flags.push(
+        `${place.label} changed while this and other agents ran: ${shared
+          .slice(0, 5)
+          .map((w) => w.path)
+          .join(', ')}`,
+      );
+  }
+  // The judged tip, read once by the caller: a ref read again here could have moved since.
+  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
+  if (me.base && tip) violations.push(...(await guardCommits(where.repo, me.base, tip)));
+  try {
+    flags.push(...(await checkGitSetup(where.commonDir, where.stateDir, me.start)));
+  } catch (error) {
+    flags.push(`could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`);
+  }
+  return { violations, flags };
+}
+
+/** What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers. */
+export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
+  const violations: string[] = [];
+  const big = await oversizedFiles(repo, base, tip);
+  if (big.length)
+    violations.push(
+      `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
+    );
+  const markers = await committedConflictMarkers(repo, base, tip);
+  if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
+  return violations;
+}
+
+/** Files the branch adds or changes that are larger than `limit` bytes. */
+export async function oversizedFiles(
+  cwd: string,
+  base: string,
+  branch: string,
+  limit = MAX_FILE_BYTES,
+): Promise<Array<{ path: string; bytes: number }>> {
+  const files = (await git(cwd, ['diff', '--name-only', '--no-renames', '--diff-filter=AM', base, branch]))
+    .split('\n')
+    .filter(Boolean);
+  const out: Array<{ path: string; bytes: number }> = [];
+  for (const file of files) {
+    const size = await gitRaw(cwd, ['cat-file', '-s', `${branch}:${file}`]);
+    const bytes = Number(size.stdout.trim());
+    if (size.exitCode === 0 && bytes > limit) out.push({ path: file, bytes });
+  }
+  return out;
+}
+
+/** Files where the branch adds both a `<<<<<<<` and a `>>>>>>>` conflict marker line. */
+export async function committedConflictMarkers(cwd: string, base: string, branch: string): Promise<string[]> {
+  const diff = await git(cwd, ['diff', '-U0', '--no-renames', base, branch]);
+  const found = new Map<string, Set<string>>();
+  let file = '';
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('+++ ')) file = line.replace(/^\+\+\+ (b\/)?/, '');
+    else if (/^\+(<{7}|>{7})( |$)/.test(line)) found.set(file, (found.get(file) ?? new Set()).add(line[1] as string));
+  }
+  return [...found].filter(([, marks]) => marks.size === 2).map(([f]) => f);
+}

@@ -1,0 +1,205 @@
+/**
+ * What agents changed in the repository's git setup: hooks and config files make git run programs (the user's git;
+ * the runner's own git runs neither hooks nor fsmonitor). Compared with a baseline kept in the state dir, which moves
+ * on after each check so each change is reported once.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gitRaw } from '../lib/git.ts';
+
+/** The baseline's file in the milestone's state dir. */
+export const GIT_SETUP_FILE = 'git-setup.json';
+
+/** A config file: its keys with hashes of their values (values are not copied: they may hold tokens), or unreadable. */
+export type ConfigFacts =
+  { readonly keys: Readonly<Record<string, readonly string[]>> } | { readonly unreadable: string };
+
+/** The git setup of a repository at one moment. */
+export interface GitSetup {
+  /** Files under `<common dir>/hooks/` (relative, `/`-separated) → hash of content and executable bit. */
+  readonly hooks: Readonly<Record<string, string>>;
+  /** Existing config files, relative to the common dir: `config`, `config.worktree`, `worktrees/<name>/config.worktree`. */
+  readonly configs: Readonly<Record<string, ConfigFacts>>;
+}
+
+/** Keys that make git run a program or change what it runs, named at a first check (when there is nothing to diff). */
+const RUNS_PROGRAMS =
+  /^(core\.(fsmonitor|hookspath|sshcommand|editor|pager|askpass|attributesfile)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|filter\..+\.(clean|smudge|process)|merge\..+\.driver|include\.|includeif\.|credential\.|gpg\.|alias\.|uploadpack\.|remote\..+\.(uploadpack|receivepack|vcs))/;
+
+/** Kernel file times are coarse (one clock tick): a write just after `since` may carry a slightly earlier time. */
+const MTIME_SLACK_MS = 100;
+
+const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+
+/** Files under `dir`, relative, `/`-separated (symlinks are files: their target is read). */
+function filesUnder(dir: string, prefix = ''): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return entries.flatMap((name) => {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    const full = path.join(dir, name);
+    return lstatSync(full, { throwIfNoEntry: false })?.isDirectory() ? filesUnder(full, rel) : [rel];
+  });
+}
+
+function hookFingerprint(file: string): string {
+  try {
+    return `${hash(readFileSync(file))}${statSync(file).mode & 0o111 ? ' x' : ''}`;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** Config files that exist, relative to the common dir. */
+function configFiles(commonDir: string): string[] {
+  const worktrees = existsSync(path.join(commonDir, 'worktrees'))
+    ? readdirSync(path.join(commonDir, 'worktrees')).sort()
+    : [];
+  return ['config', 'config.worktree', ...worktrees.map((w) => `worktrees/${w}/config.worktree`)].filter((f) =>
+    existsSync(path.join(commonDir, f)),
+  );
+}
+
+async function readConfig(commonDir: string, rel: string): Promise<ConfigFacts> {
+  const file = path.join(commonDir, rel);
+  // GIT_DIR elsewhere: git reads only this file, and a broken repository config does not stop it.
+  const out = await gitRaw(commonDir, ['config', '--file', file, '--list', '--null'], {
+    timeoutMs: 60_000,
+    env: { GIT_DIR: path.join(commonDir, 'no-such-git-dir') },
+  });
+  if (out.exitCode !== 0) {
+    let content = '';
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch {
+      // gone meanwhile
+    }
+    return { unreadable: hash(content) };
+  }
+  const keys: Record<string, string[]> = {};
+  for (const entry of out.stdout.split('\0').filter(Boolean)) {
+    const nl = entry.indexOf('\n');
+    const key = nl < 0 ? entry : entry.slice(0, nl);
+    (keys[key] ??= []).push(nl < 0 ? '(no value)' : hash(entry.slice(nl + 1)));
+  }
+  for (const values of Object.values(keys)) values.sort();
+  return { keys };
+}
+
+/** The hooks and config files of the repository whose common dir is `commonDir`. */
+export async function snapshotGitSetup(commonDir: string): Promise<GitSetup> {
+  const hooksDir = path.join(commonDir, 'hooks');
+  const hooks: Record<string, string> = {};
+  for (const f of filesUnder(hooksDir)) hooks[f] = hookFingerprint(path.join(hooksDir, f));
+  const configs: Record<string, ConfigFacts> = {};
+  for (const f of configFiles(commonDir)) configs[f] = await readConfig(commonDir, f);
+  return { hooks, configs };
+}
+
+/** How a config file is named in a message. */
+function configLabel(rel: string): string {
+  const worktree = /^worktrees\/(.+)\/config\.worktree$/.exec(rel);
+  if (worktree) return `the config of worktree ${worktree[1]}`;
+  return rel === 'config' ? 'the repository config' : `the repository ${rel}`;
+}
+
+function listKeys(keys: readonly string[], max = 8): string {
+  return keys.length > max ? `${keys.slice(0, max).join(', ')} and ${keys.length - max} more` : keys.join(', ');
+}
+
+const sameValues = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Messages for what changed between two snapshots; `gitDir` names the common dir in them (`.git`). */
+export function diffGitSetup(before: GitSetup, after: GitSetup, gitDir = '.git'): string[] {
+  const out: string[] = [];
+  const names = [...new Set([...Object.keys(before.hooks), ...Object.keys(after.hooks)])].sort();
+  for (const name of names) {
+    const was = before.hooks[name];
+    const now = after.hooks[name];
+    if (was === now) continue;
+    if (now === undefined) out.push(`removed ${gitDir}/hooks/${name}`);
+    else out.push(`${was === undefined ? 'added' : 'changed'} ${gitDir}/hooks/${name} (the runner never runs hooks)`);
+  }
+  const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort();
+  for (const file of files) {
+    const was = before.configs[file];
+    const now = after.configs[file];
+    const label = configLabel(file);
+    if (now === undefined) {
+      // A worktree's folder goes when the runner removes the worktree; that is not an agent's doing.
+      if (!file.startsWith('worktrees/')) out.push(`removed ${label}`);
+      continue;
+    }
+    if ('unreadable' in now) {
+      if (!was || !('unreadable' in was) || was.unreadable !== now.unreadable)
+        out.push(`changed ${label}, which git cannot read now`);
+      continue;
+    }
+    const wasKeys = was && 'keys' in was ? was.keys : {};
+    const keys = [...new Set([...Object.keys(wasKeys), ...Object.keys(now.keys)])]
+      .sort()
+      .filter((k) => !sameValues(wasKeys[k], now.keys[k]));
+    if (keys.length) out.push(`changed ${label}: ${listKeys(keys)}`);
+  }
+  return out;
+}
+
+/** Messages for hooks and config files modified at or after `sinceMs`, when there is no earlier snapshot to diff. */
+function changedSince(commonDir: string, now: GitSetup, sinceMs: number, gitDir: string): string[] {
+  const modified = (rel: string) =>
+    (statSync(path.join(commonDir, rel), { throwIfNoEntry: false })?.mtimeMs ?? 0) >= sinceMs - MTIME_SLACK_MS;
+  const out: string[] = [];
+  for (const name of Object.keys(now.hooks).sort()) {
+    if (modified(`hooks/${name}`)) out.push(`changed ${gitDir}/hooks/${name} (the runner never runs hooks)`);
+  }
+  for (const [file, facts] of Object.entries(now.configs)) {
+    if (!modified(file)) continue;
+    const risky = 'keys' in facts ? Object.keys(facts.keys).filter((k) => RUNS_PROGRAMS.test(k)) : [];
+    out.push(`changed ${configLabel(file)} while the agent ran${risky.length ? `; it sets ${listKeys(risky)}` : ''}`);
+  }
+  return out;
+}
+
+async function readBaseline(file: string): Promise<GitSetup | null> {
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as Partial<GitSetup>;
+    return data && typeof data.hooks === 'object' && typeof data.configs === 'object' ? (data as GitSetup) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writeBaseline(file: string, setup: GitSetup): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  // Unique per write: two items of a wave may be judged at the same moment in one runner.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(setup, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+/** Take the baseline when there is none yet: before the first agent starts, so its changes can be diffed by key. */
+export async function recordGitSetup(commonDir: string, stateDir: string): Promise<void> {
+  const file = path.join(stateDir, GIT_SETUP_FILE);
+  if (!(await readBaseline(file))) await writeBaseline(file, await snapshotGitSetup(commonDir));
+}
+
+/**
+ * What changed in hooks and config files since the last check; the baseline then moves on. Without a baseline
+ * (none was recorded before the agents started), files modified since `sinceMs` are reported instead.
+ */
+export async function checkGitSetup(commonDir: string, stateDir: string, sinceMs: number): Promise<string[]> {
+  const file = path.join(stateDir, GIT_SETUP_FILE);
+  const gitDir = path.basename(commonDir);
+  const before = await readBaseline(file);
+  const now = await snapshotGitSetup(commonDir);
+  const changes = before ? diffGitSetup(before, now, gitDir) : changedSince(commonDir, now, sinceMs, gitDir);
+  await writeBaseline(file, now);
+  return changes;
+}

@@ -1,0 +1,196 @@
+/**
+ * The refs guard: the runner records every tip it sets (the integration branch) or has seen (main, origin's main)
+ * and checks them before each merge, gate run and landing. A move it did not make stops the run with the ref, the
+ * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
+ */
+import { MAIN_BRANCH } from '../lib/paths.ts';
+import type { Ctx } from '../engine/context.ts';
+import { NeedsAttentionError } from '../lib/errors.ts';
+import { dirtyPaths, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
+import type { RefsRecord } from '../lib/state-types.ts';
+import { updateItem } from '../lib/state-items.ts';
+
+const EMPTY: RefsRecord = { integration: null, main: null, originMain: null, pending: null };
+
+/** The ref that keeps an item's judged commits alive whatever happens to its branch. */
+export function pinRefOf(ctx: Ctx, issue: number): string {
+  return `refs/work-milestone/${ctx.plan.milestone.id}/items/${issue}`;
+}
+
+/** Pin `sha` as the judged tip of `issue` (the ref first: state never names a sha that git may collect). */
+export async function pinItem(ctx: Ctx, issue: number, sha: string): Promise<void> {
+  await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, issue), sha]);
+  await ctx.store.update((s) => {
+    updateItem(s, issue, { pinned: sha });
+  });
+}
+
+function refsOf(ctx: Ctx): RefsRecord {
+  return ctx.store.current().refs ?? EMPTY;
+}
+
+/** `refs` (absent in older state) with `change` applied: for updates that change other state in the same write. */
+export function patchRefs(refs: RefsRecord | undefined, change: Partial<RefsRecord>): RefsRecord {
+  return { ...(refs ?? EMPTY), ...change };
+}
+
+/** Record what the refs guard now knows. */
+export async function setRefs(ctx: Ctx, change: Partial<RefsRecord>): Promise<void> {
+  await ctx.store.update((s) => {
+    s.refs = patchRefs(s.refs, change);
+  });
+}
+
+const short = (sha: string) => sha.slice(0, 10);
+
+/** Record the integration tip the runner just set (the branch step, and the end of every operation on it). */
+export async function recordIntegration(ctx: Ctx): Promise<void> {
+  const tip = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+  if (tip) await setRefs(ctx, { integration: tip, pending: null });
+}
+
+/** Record the main (and origin's main) the milestone starts from: later, they may only move forward. */
+export async function recordMainSeen(ctx: Ctx, main: string, originMain: string | null): Promise<void> {
+  await setRefs(ctx, { main, originMain });
+}
+
+/**
+ * Put a deleted integration branch back at its recorded tip. Returns whether it did; without a record (state of an
+ * older version) nothing can be restored.
+ */
+export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
+  const name = ctx.plan.milestone.integrationBranch;
+  const recorded = refsOf(ctx).integration;
+  if (!recorded || (await revParse(ctx.repo, `refs/heads/${name}`))) return false;
+  if (!(await revParse(ctx.repo, recorded))) return false;
+  // Create-only (the zero old value): never overwrite a branch that came back meanwhile.
+  await git(ctx.repo, [
+    'update-ref',
+    '-m',
+    'work-milestone: restore deleted integration branch',
+    `refs/heads/${name}`,
+    recorded,
+    '0'.repeat(40),
+  ]);
+  ctx.events.emit({
+    type: 'notice',
+    message: `${name} was deleted by someone other than the runner; recreated at its recorded tip ${short(recorded)}`,
+  });
+  return true;
+}
+
+/** The integration worktree must be on the integration branch: put it back when it is clean, report it when not. */
+async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
+  const name = ctx.plan.milestone.integrationBranch;
+  const wt = ctx.integrationWorktree;
+  const head = (await gitRaw(wt, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim();
+  if (head === `refs/heads/${name}`) return;
+  const on = head ? head.replace(/^refs\/heads\//, '') : 'a detached HEAD';
+  if ((await dirtyPaths(wt)).length > 0) {
+    throw new NeedsAttentionError(
+      `the integration worktree ${wt} was switched to ${on} (not by the runner) and has uncommitted changes; inspect them with git -C ${wt} status, then run git -C ${wt} switch ${name} and run again`,
+    );
+  }
+  await git(wt, ['switch', '-q', name]);
+  ctx.events.emit({
+    type: 'notice',
+    message: `the integration worktree was switched to ${on} (not by the runner); switched it back to ${name}`,
+  });
+}
+
+/**
+ * Check that the integration branch is where the runner left it. A deleted branch is recreated; a branch moved by
+ * someone else stops the run (exit 3), unless `--adopt` says to take its new tip (the gates judge it before landing).
+ */
+export async function checkIntegration(ctx: Ctx): Promise<void> {
+  const name = ctx.plan.milestone.integrationBranch;
+  await restoreIntegration(ctx);
+  const tip = await revParse(ctx.repo, `refs/heads/${name}`);
+  const { integration: recorded, pending } = refsOf(ctx);
+  if (!tip) return;
+  if (!recorded) {
+    await recordIntegration(ctx);
+  } else if (tip !== recorded) {
+    // A crash inside one of the runner's own operations: what it added on top of where it began is its own.
+    const ours = pending !== null && (await isAncestor(ctx.repo, pending.from, tip));
+    if (ours || ctx.options.adopt) {
+      if (!ours)
+        ctx.events.emit({
+          type: 'notice',
+          message: `--adopt: taking ${name} at ${short(tip)} (was ${short(recorded)}); the gates judge it before it lands`,
+        });
+      await recordIntegration(ctx);
+    } else {
+      const forward = await isAncestor(ctx.repo, recorded, tip);
+      const inspect = forward
+        ? `git log --stat ${short(recorded)}..${short(tip)}`
+        : `git log --stat ${short(tip)}..${short(recorded)} (what was dropped)`;
+      throw new NeedsAttentionError(
+        `${name} moved from ${short(recorded)} to ${short(tip)}, and the runner did not move it${forward ? ' (commits were added)' : ' (it was rewound or rewritten)'}; ` +
+          `inspect with: ${inspect}; to restore it: git -C ${ctx.integrationWorktree} reset --hard ${recorded}; to keep the new tip: run again with --adopt`,
+      );
+    }
+  }
+  await checkIntegrationWorktree(ctx);
+}
+
+/** Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails). */
+export async function changeIntegration<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Promise<T> {
+  await checkIntegration(ctx);
+  const from = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+  if (from) await setRefs(ctx, { pending: { from, op } });
+  try {
+    return await fn();
+  } finally {
+    await recordIntegration(ctx);
+  }
+}
+
+/**
+ * `main` (and origin's `main`, when `origin` is given) may only move forward from what the runner saw last: new
+ * commits are brought in and gated, a rewind or a rewrite stops the run before anything lands. Records what it saw.
+ */
+export async function checkMain(
+  ctx: Ctx,
+  origin: boolean,
+): Promise<{ readonly main: string; readonly originMain: string | null }> {
+  const main = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+  if (!main)
+    throw new NeedsAttentionError(
+      `${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`,
+    );
+  const seen = refsOf(ctx);
+  const lastMain = seen.main ?? ctx.store.current().branch?.base ?? null;
+  if (lastMain && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastMain, main))) {
+    throw new NeedsAttentionError(
+      `${MAIN_BRANCH} moved from ${short(lastMain)} to ${short(main)} without keeping ${short(lastMain)} (rewound or rewritten; the runner never does that); ` +
+        `nothing was landed; inspect with: git log --oneline ${short(main)}...${short(lastMain)}; to restore it: git update-ref refs/heads/${MAIN_BRANCH} ${lastMain} ${main}; to accept it: run again with --adopt`,
+    );
+  }
+  if (seen.suspect && (await isAncestor(ctx.repo, seen.suspect.to, main))) {
+    if (!ctx.options.adopt) {
+      const { from, to, reason } = seen.suspect;
+      throw new NeedsAttentionError(
+        `${MAIN_BRANCH} has commits nobody vouched for (${reason}): ${short(from)}..${short(to)}; nothing was landed; inspect with: git log --stat ${short(from)}..${short(to)}; ` +
+          `to drop them: git update-ref refs/heads/${MAIN_BRANCH} ${from} ${main} (when nothing else came after); to keep them: run again with --adopt`,
+      );
+    }
+    ctx.events.emit({
+      type: 'notice',
+      message: `--adopt: keeping the commits ${short(seen.suspect.from)}..${short(seen.suspect.to)} on ${MAIN_BRANCH}`,
+    });
+  }
+  let originMain: string | null = null;
+  if (origin) {
+    originMain = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
+    const lastOrigin = seen.originMain;
+    if (lastOrigin && originMain && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastOrigin, originMain))) {
+      throw new NeedsAttentionError(
+        `origin's ${MAIN_BRANCH} moved from ${short(lastOrigin)} to ${short(originMain)} without keeping ${short(lastOrigin)} (force-pushed; the runner never does that); ` +
+          `nothing was landed; inspect with: git log --oneline ${short(originMain)}...${short(lastOrigin)}; restore origin's ${MAIN_BRANCH} by hand, or run again with --adopt to accept it`,
+      );
+    }
+  }
+  await setRefs(ctx, { main, suspect: null, ...(origin ? { originMain } : {}) });
+  return { main, originMain };
+}

@@ -1,0 +1,397 @@
+/** One item's agent: start it, find it again, judge what it did (docs/steps.md: spawn, wait). */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { adapterFor } from '../agents/adapters.ts';
+import {
+  clearRunFiles,
+  killGroup,
+  readExitCode,
+  readOutput,
+  readPidFile,
+  runFilesOf,
+  startDetached,
+  isRunning,
+  type RunFiles,
+  type StartedProcess,
+} from '../executors/local/process.ts';
+import { buildItemPrompt } from '../agents/prompt.ts';
+import type { Ctx } from '../engine/context.ts';
+import { settingsFor } from './agent-settings.ts';
+import { agentWindows, checkGuards } from '../guards/agent-guards.ts';
+import { judgeAttempt, readBranchFacts } from './item-result.ts';
+import { childEnv } from '../lib/child-env.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { BadInputError, StepFailedError } from '../lib/errors.ts';
+import { isGroupAlive } from '../lib/process-info.ts';
+import { itemDirOf } from '../lib/paths.ts';
+import { findItem, type AgentKind, type PlanItem } from '../lib/plan/types.ts';
+import { liveItemAgent, type LiveAgent } from '../executors/local/live-agents.ts';
+import { ensureItemWorktree } from '../items/item-worktree.ts';
+import type { ItemState } from '../lib/state-types.ts';
+import { relayForWave } from '../reporting/relay-text.ts';
+import { MAIN_BRANCH } from '../lib/paths.ts';
+import { git, gitRaw, revParse } from '../lib/git.ts';
+import { pinRefOf, restoreIntegration, setRefs } from '../guards/refs-guard.ts';
+import { updateItem } from '../lib/state-items.ts';
+
+/** The files of attempt `attempt` of an item. */
+export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
+  return runFilesOf(itemDirOf(ctx.stateDir, issue), `item-${attempt}`);
+}
+
+function itemState(ctx: Ctx, issue: number): ItemState {
+  const st = ctx.store.current().items[String(issue)];
+  if (!st) throw new Error(`internal: no state for #${issue}`);
+  return st;
+}
+
+/** The plan's prompt template, or null; a missing file (deleted, or stashed by prepare when uncommitted) is bad input. */
+async function readTemplate(ctx: Ctx): Promise<string | null> {
+  const file = ctx.plan.defaults.promptTemplate;
+  if (file === null) return null;
+  try {
+    return await readFile(path.resolve(ctx.repo, file), 'utf8');
+  } catch (cause) {
+    throw new BadInputError(
+      `${ctx.plan.file}: defaults.prompt-template ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); commit it so a stash does not take it away`,
+      { cause },
+    );
+  }
+}
+
+/** What sets the program of each agent kind, for a message about a program that cannot be found. */
+const PROGRAM_SETTING: Readonly<Record<AgentKind, string>> = {
+  claude: 'set CLAUDE_BIN to its path or put it on PATH, or choose another agent with --agent',
+  codex: 'set CODEX_BIN to its path or put it on PATH, or choose another agent with --agent',
+  command: 'put it on PATH',
+  scripted: 'put it on PATH',
+};
+
+/** Whether `file` names a program that can be started from `cwd` with `env` (a path, or a name found on its PATH). */
+function programExists(file: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
+  const executable = (candidate: string) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return statSync(candidate).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (file.includes('/')) return executable(path.resolve(cwd, file));
+  return (env.PATH ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), file)));
+}
+
+/** Bad input (exit 2) when the agent's program, or the shell that wraps it, cannot be found: a start that would fail every time. */
+function assertStartable(kind: AgentKind, file: string, cwd: string, env: NodeJS.ProcessEnv): void {
+  for (const [program, how] of [
+    ['sh', 'put it on PATH'],
+    [file, PROGRAM_SETTING[kind]],
+  ] as const) {
+    if (!programExists(program, cwd, env)) {
+      throw new BadInputError(
+        `the ${kind} agent cannot start: its program ${program} was not found${program.includes('/') ? '' : ' on PATH'}; ${how}`,
+      );
+    }
+  }
+}
+
+/** Whether an item worktree is there to start an agent in (an agent or a user may have removed it). */
+function worktreePresent(dir: string): boolean {
+  return existsSync(path.join(dir, '.git'));
+}
+
+/**
+ * Take on an agent of the item that runs although state had no record of it (state lost or rebuilt, a crash between
+ * starting it and recording it): the item waits for that agent, and no second one is started.
+ */
+async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promise<void> {
+  const attempt = agent.attempt ?? itemState(ctx, item.issue).attempts;
+  const timeoutMs = settingsFor(ctx, item).timeoutMs;
+  await ctx.store.update((s) => {
+    // The adopted attempt counts within this run's retry budget.
+    updateItem(s, item.issue, (it) => ({
+      status: 'in-progress',
+      attempts: attempt,
+      attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
+      process: { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt, timeoutMs },
+    }));
+  });
+  ctx.events.emit({
+    type: 'notice',
+    message: `#${item.issue}: its agent of attempt ${attempt} (pid ${agent.pid}) still runs; waiting for it instead of starting another`,
+  });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt} (adopted)` });
+}
+
+/** The one sentence for a process that could not be started: the folder it needed, or the program. */
+function startFailure(error: unknown, kind: AgentKind, file: string, cwd: string, issue: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' && !existsSync(cwd)) {
+    return new StepFailedError(
+      `#${issue}: its agent could not start: its worktree ${cwd} disappeared as it was starting (not counted as an attempt; run again: the worktree is recreated)`,
+      { cause: error },
+    );
+  }
+  if (code === 'ENOENT' || code === 'EACCES') {
+    return new BadInputError(
+      `the ${kind} agent cannot start (${(error as Error).message}; its program is ${file}); ${PROGRAM_SETTING[kind]}`,
+      { cause: error },
+    );
+  }
+  return new StepFailedError(
+    `#${issue}: its agent could not start (${(error as Error).message}); not counted as an attempt`,
+    { cause: error },
+  );
+}
+
+/**
+ * Start the next attempt of an item's agent; the attempt is recorded before the process starts. A live agent of the
+ * item found through its pid file is adopted instead; a removed worktree is recreated first; a start that fails
+ * (a program or folder missing) is not counted as an attempt.
+ */
+export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
+  const live = liveItemAgent(ctx.stateDir, item.issue);
+  if (live) return adoptLiveAgent(ctx, item, live);
+  let st = itemState(ctx, item.issue);
+  if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
+  if (!worktreePresent(st.worktree)) {
+    await ensureItemWorktree(ctx, item);
+    st = itemState(ctx, item.issue);
+    ctx.events.emit({
+      type: 'notice',
+      message: `#${item.issue}: its worktree ${st.worktree} was missing (removed during a run?); recreated it on ${st.branch}`,
+    });
+  }
+  const worktree = st.worktree as string;
+  const branch = st.branch as string;
+  const attempt = st.attempts + 1;
+  const settings = settingsFor(ctx, item);
+  // What can fail on bad input (template, agent command) fails before the attempt is recorded: the item stays pending.
+  const cached = ctx.store.current().cache[String(item.issue)];
+  if (!cached) throw new Error(`internal: #${item.issue} was not fetched`);
+  const template = await readTemplate(ctx);
+  const prompt = buildItemPrompt(
+    {
+      item: cached,
+      milestone: ctx.plan.milestone.id,
+      wave: item.wave,
+      worktree,
+      branch,
+      gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge],
+      relay: await relayForWave(ctx, item.wave),
+      previousFailure: st.failure,
+    },
+    template,
+  );
+  const dir = itemDirOf(ctx.stateDir, item.issue);
+  const promptFile = path.join(dir, `prompt-${attempt}.md`);
+  const spec = adapterFor(settings.agent).launch(
+    {
+      role: 'item',
+      issue: item.issue,
+      title: item.title,
+      wave: item.wave,
+      milestone: ctx.plan.milestone.id,
+      worktree,
+      branch,
+      prompt,
+      promptFile,
+      settings,
+      edits: item.edits,
+    },
+    ctx.env,
+  );
+  const env = childEnv(ctx.env, {
+    WM_PROMPT_FILE: promptFile,
+    WM_ISSUE: String(item.issue),
+    WM_TITLE: item.title,
+    WM_WORKTREE: worktree,
+    WM_BRANCH: branch,
+    WM_WAVE: String(item.wave),
+    WM_MILESTONE: ctx.plan.milestone.id,
+    WM_ROLE: 'item',
+    WM_ATTEMPT: String(attempt),
+  });
+  assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
+  await mkdir(dir, { recursive: true });
+  // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
+  if ((await gitRaw(worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${branch}`) {
+    await git(worktree, ['switch', '-q', '--discard-changes', branch]);
+  }
+  // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
+  // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
+  await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
+  await writeFile(promptFile, prompt);
+  await ctx.store.update((s) => {
+    updateItem(s, item.issue, { attempts: attempt, status: 'in-progress', process: null });
+  });
+  let started: StartedProcess;
+  try {
+    started = await startDetached(spec, worktree, attemptFiles(ctx, item.issue, attempt), env);
+  } catch (error) {
+    // Nothing ran: the attempt does not count, and the next run does not find it half-made.
+    await forgetUnstartedAttempt(ctx, item.issue);
+    throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
+  }
+  await ctx.store.update((s) => {
+    updateItem(s, item.issue, {
+      process: { ...started, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },
+    });
+  });
+  ctx.events.emit({ type: 'agent-spawned', issue: item.issue, role: 'item', pid: started.pid, attempt });
+  ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt}` });
+}
+
+/** Where an in-progress attempt stands. */
+export type AttemptState =
+  | { readonly kind: 'running' }
+  | { readonly kind: 'exited'; readonly code: number }
+  | { readonly kind: 'died' }
+  | { readonly kind: 'timed-out' }
+  /** A crash between recording the attempt and starting its process: nothing ran. */
+  | { readonly kind: 'not-started' };
+
+/** Look at an in-progress attempt (read-only but for adopting a started agent whose pid was not recorded). */
+export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptState> {
+  const st = itemState(ctx, issue);
+  const files = attemptFiles(ctx, issue, st.attempts);
+  let proc = st.process;
+  if (!proc) {
+    // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent. Its timeout
+    // counts from when that file was written (the agent's start), so an adopted agent cannot run forever.
+    const found = readPidFile(files);
+    const item = findItem(ctx.plan, issue);
+    if (found) {
+      const startedAt = (await stat(files.pid).catch(() => null))?.mtime ?? new Date();
+      const timeoutMs = item ? settingsFor(ctx, item).timeoutMs : 0;
+      proc = { ...found, startedAt: startedAt.toISOString(), attempt: st.attempts, timeoutMs };
+      await ctx.store.update((s) => {
+        updateItem(s, issue, { process: proc });
+      });
+    }
+  }
+  const code = readExitCode(files);
+  if (code !== null) return { kind: 'exited', code };
+  if (!proc) return { kind: 'not-started' };
+  if (!isRunning(proc)) {
+    // It may have written its exit code between the two reads.
+    const late = readExitCode(files);
+    return late === null ? { kind: 'died' } : { kind: 'exited', code: late };
+  }
+  if (proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs) return { kind: 'timed-out' };
+  return { kind: 'running' };
+}
+
+/** Forget an attempt that never started a process (the runner died in between); it does not count. */
+export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<void> {
+  await ctx.store.update((s) => {
+    const it = s.items[String(issue)];
+    if (it && it.status === 'in-progress' && !it.process)
+      Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1) });
+  });
+}
+
+/**
+ * An item worktree found on another branch (main, the integration branch) is detached, so that branch is free again.
+ * Commits it made on main since the runner last saw main are marked: landing stops on them until a human says.
+ */
+async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, branch: string): Promise<void> {
+  await gitRaw(worktree, ['switch', '-q', '--detach']);
+  ctx.events.emit({ type: 'notice', message: `#${issue}: its worktree had ${branch} checked out; detached it` });
+  if (branch !== MAIN_BRANCH) return;
+  const seen = ctx.store.current().refs?.main ?? ctx.store.current().branch?.base ?? null;
+  const now = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+  if (!seen || !now || seen === now) return;
+  await setRefs(ctx, {
+    suspect: { from: seen, to: now, reason: `#${issue}'s agent had ${MAIN_BRANCH} checked out in its worktree` },
+  });
+}
+
+/** Judge an ended attempt and record it; returns whether the item gets another attempt. */
+export async function finishItemAttempt(
+  ctx: Ctx,
+  item: PlanItem,
+  ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>,
+): Promise<'retry' | 'final'> {
+  const st = itemState(ctx, item.issue);
+  const settings = settingsFor(ctx, item);
+  const files = attemptFiles(ctx, item.issue, st.attempts);
+  const startedAt = st.process ? Date.parse(st.process.startedAt) : Date.now();
+  // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
+  // a stray `cmd &`): they go too, before git is read, so nothing keeps writing to the worktree or outlives the item.
+  if (st.process && (ended.kind === 'timed-out' || isGroupAlive(st.process.pid))) await killGroup(st.process.pid);
+  const facts = await readBranchFacts(ctx.repo, st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
+  const output = readOutput(files);
+  const outcome =
+    ended.kind === 'exited'
+      ? adapterFor(settings.agent).parse({ ...output, exitCode: ended.code })
+      : {
+          ok: false,
+          text: '',
+          costUsd: null,
+          turns: null,
+          sessionId: null,
+          usage: null,
+          denials: [],
+          failure:
+            ended.kind === 'timed-out'
+              ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed`
+              : 'the agent process died without a result',
+        };
+  // A deleted integration branch would make every file of its worktree look new (and blamed on this agent).
+  await restoreIntegration(ctx);
+  const guards = await checkGuards(
+    { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
+    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
+    agentWindows(ctx.store.current()),
+  );
+  const protectedBranches = [
+    MAIN_BRANCH,
+    ctx.plan.milestone.integrationBranch,
+    ...Object.values(ctx.store.current().items).flatMap((i) => (i.branch && i.branch !== st.branch ? [i.branch] : [])),
+  ];
+  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards, protectedBranches);
+  if (st.worktree && facts.headBranch && protectedBranches.includes(facts.headBranch))
+    await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
+  // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.
+  const pinned = verdict.status !== 'failed' ? facts.tip : null;
+  if (pinned) await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, item.issue), pinned]);
+  // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
+  const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
+  const durationMs = Date.now() - startedAt;
+  await writeFile(
+    path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`),
+    `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`,
+  );
+  await ctx.store.update((s) => {
+    const it = updateItem(s, item.issue, {
+      process: null,
+      failure: verdict.failure,
+      result: { ...verdict.result, durationMs },
+      pinned,
+      status: retry ? 'pending' : verdict.status,
+    });
+    if (!retry) {
+      it.finishedAt = new Date().toISOString();
+      s.seq += 1;
+      it.finishSeq = s.seq;
+    }
+  });
+  ctx.events.emit({
+    type: 'agent-exited',
+    issue: item.issue,
+    role: 'item',
+    exitCode: ended.kind === 'exited' ? ended.code : null,
+    detail: verdict.failure ?? undefined,
+  });
+  ctx.events.emit({
+    type: 'item',
+    issue: item.issue,
+    status: retry ? 'retrying' : verdict.status,
+    detail: verdict.failure ?? undefined,
+  });
+  return retry ? 'retry' : 'final';
+}

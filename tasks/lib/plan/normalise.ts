@@ -1,0 +1,117 @@
+/**
+ * A checked raw plan → the normalised, read-only Plan (docs/plan-format.md): both spellings merged, defaults filled in.
+ */
+import { parseDuration } from '../duration.ts';
+import { pick, rawWaves, type RawMap } from './raw.ts';
+import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, ScriptedEdit } from './types.ts';
+import { derivedBranch } from './values.ts';
+import { slugify } from '../slug.ts';
+
+/** Built-in defaults (docs/plan-format.md, `defaults`). */
+export const BUILTIN_SETTINGS: AgentSettings = {
+  agent: 'claude',
+  model: 'sonnet',
+  effort: null,
+  timeoutMs: 45 * 60_000,
+  retries: 1,
+  command: null,
+  permissionMode: 'auto',
+  allowedTools: [],
+  maxBudgetUsd: null,
+  agentArgs: [],
+};
+
+function settingsOf(map: RawMap, base: AgentSettings): AgentSettings {
+  const timeout = pick<number | string>(map, 'timeout');
+  const budget = pick<number>(map, 'max-budget-usd');
+  return {
+    agent: pick<AgentKind>(map, 'agent') ?? base.agent,
+    model: pick<string>(map, 'model') ?? base.model,
+    effort: pick<string>(map, 'effort') ?? base.effort,
+    timeoutMs: timeout === undefined ? base.timeoutMs : parseDuration(timeout),
+    retries: pick<number>(map, 'retries') ?? base.retries,
+    command: pick<string>(map, 'command') ?? base.command,
+    permissionMode: pick<string>(map, 'permission-mode') ?? base.permissionMode,
+    allowedTools: pick<string[]>(map, 'allowed-tools') ?? base.allowedTools,
+    maxBudgetUsd: budget ?? base.maxBudgetUsd,
+    agentArgs: pick<string[]>(map, 'agent-args') ?? base.agentArgs,
+  };
+}
+
+function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: number): Gate[] {
+  return (list ?? []).map((g) => {
+    if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs };
+    const t = pick<number | string>(g, 'timeout');
+    const run = g.run as string;
+    return {
+      name: (g.name as string | undefined) ?? run,
+      run,
+      files: (g.files as string[] | undefined) ?? [],
+      timeoutMs: t === undefined ? timeoutMs : parseDuration(t),
+    };
+  });
+}
+
+/** The Plan of a raw plan that passed every check. */
+export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
+  const m = raw.milestone as RawMap;
+  const id = String(m.number);
+  const title = m.title as string;
+  const defaultsRaw = (raw.defaults as RawMap | undefined) ?? {};
+  const settings = settingsOf(defaultsRaw, BUILTIN_SETTINGS);
+  const gateTimeout = pick<number | string>(defaultsRaw, 'gate-timeout');
+  const gateTimeoutMs = gateTimeout === undefined ? 300_000 : parseDuration(gateTimeout);
+  const waves = rawWaves(raw).map(({ wave, items }) => ({
+    wave: wave.wave as number,
+    parallel: wave.parallel !== false,
+    items: items.map((item): PlanItem => {
+      const group = pick<string | number | null>(item, 'conflict-group');
+      return {
+        issue: item.issue as number,
+        title: item.title as string,
+        slug: slugify(item.title as string, 40) || 'item',
+        wave: wave.wave as number,
+        priority: (item.priority as string | null | undefined) ?? null,
+        conflictGroup: group === undefined || group === null ? null : String(group),
+        dependsOn: pick<number[]>(item, 'depends-on') ?? [],
+        settings: settingsOf(item, settings),
+        edits: (item.edits as ScriptedEdit[] | undefined) ?? [],
+      };
+    }),
+  }));
+  const gates = pick<RawMap>(raw, 'quality-gates') ?? {};
+  const backlog = (raw.backlog as RawMap | undefined) ?? { kind: 'file' };
+  return {
+    file,
+    hash,
+    milestone: {
+      id,
+      title,
+      slug: slugify(title),
+      integrationBranch: pick<string>(m, 'integration-branch') ?? derivedBranch(id, title),
+    },
+    conflictGroups: (pick<RawMap[]>(raw, 'conflict-groups') ?? []).map((g) => ({
+      id: String(pick<string | number>(g, 'group-id')),
+      reason: (g.reason as string | undefined) ?? '',
+      items: ((g.items as unknown[] | undefined) ?? []).map(String),
+    })),
+    waves,
+    gates: {
+      preMerge: gatesOf(pick(gates, 'pre-merge'), gateTimeoutMs),
+      postMerge: gatesOf(pick(gates, 'post-merge'), gateTimeoutMs),
+    },
+    defaults: {
+      ...settings,
+      concurrency: (defaultsRaw.concurrency as number | undefined) ?? 3,
+      merge: (defaultsRaw.merge as 'merge' | 'squash' | undefined) ?? 'merge',
+      maxFixAttempts: pick<number>(defaultsRaw, 'max-fix-attempts') ?? 2,
+      promptTemplate: pick<string>(defaultsRaw, 'prompt-template') ?? null,
+      worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',
+      gateTimeoutMs,
+    },
+    backlog:
+      backlog.kind === 'github'
+        ? { kind: 'github', repo: String(backlog.repo) }
+        : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * A medium conflict handed to the conflict-resolution agent in the integration worktree (docs/steps.md, "Merging"), and
+ * what it left.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { REPORT_FORMAT } from '../agents/prompt.ts';
+import { runAgentSession } from '../executors/agent-session.ts';
+import type { Ctx } from '../engine/context.ts';
+import { defaultSettingsFor } from '../items/agent-settings.ts';
+import { hasConflictMarkers } from './merge-classify.ts';
+import { git, gitOk } from '../lib/git.ts';
+import { itemDirOf } from '../lib/paths.ts';
+import type { PlanItem } from '../lib/plan/types.ts';
+
+/** What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for messages. */
+export interface MergeSource {
+  readonly branch: string;
+  readonly sha: string;
+}
+
+/** How the agent left the merge: resolved and staged (to commit), committed by itself (a merge of both), or a problem. */
+export type AgentResolution =
+  { readonly kind: 'staged' | 'committed' } | { readonly kind: 'problem'; readonly text: string };
+
+interface ConflictInput {
+  readonly files: readonly string[];
+  readonly branch: string;
+  readonly oursDiff: string;
+  readonly theirsDiff: string;
+  readonly oursReports: string;
+  readonly theirsReport: string;
+}
+
+function conflictPrompt(ctx: Ctx, item: PlanItem, c: ConflictInput): string {
+  return [
+    `You are resolving a merge conflict on the integration branch ${ctx.plan.milestone.integrationBranch} (worktree ${ctx.integrationWorktree}).`,
+    `Item #${item.issue} "${item.title}" (branch ${c.branch}) is being merged and conflicts in: ${c.files.join(', ')}.`,
+    `The merge is in progress. Edit the conflicted files so that both changes work together, remove every conflict marker, and run \`git add\` on them. Do not commit, do not abort the merge, do not switch branches.`,
+    `## What integration changed in these files\n\`\`\`diff\n${c.oursDiff}\n\`\`\``,
+    `## Reports of the items already merged there\n${c.oursReports || '(none)'}`,
+    `## What #${item.issue} changed in these files\n\`\`\`diff\n${c.theirsDiff}\n\`\`\``,
+    `## Report of #${item.issue}\n${c.theirsReport || '(none)'}`,
+    REPORT_FORMAT,
+  ].join('\n\n');
+}
+
+/**
+ * Whether the merge of `branch` onto `prev` is still in progress after the agent, or the agent committed it
+ * properly (HEAD's parents are `prev` and the branch tip; with squash, `prev` alone); anything else ended it.
+ */
+async function mergeStateAfter(ctx: Ctx, source: MergeSource, prev: string): Promise<AgentResolution> {
+  const branch = source.branch;
+  const wt = ctx.integrationWorktree;
+  const squash = ctx.plan.defaults.merge === 'squash';
+  const head = await git(wt, ['rev-parse', 'HEAD']);
+  if (squash ? head === prev : await gitOk(wt, ['rev-parse', '-q', '--verify', 'MERGE_HEAD'])) {
+    // A squash merge shows no MERGE_HEAD: one that was given up leaves nothing staged.
+    if (squash && (await gitOk(wt, ['diff', '--cached', '--quiet'])))
+      return { kind: 'problem', text: 'the conflict agent ended the merge: nothing is staged' };
+    return { kind: 'staged' };
+  }
+  const parents = (await git(wt, ['rev-list', '--parents', '-n', '1', 'HEAD'])).split(' ').slice(1);
+  const expected = squash ? [prev] : [prev, source.sha];
+  if (parents.join(' ') === expected.join(' ')) return { kind: 'committed' };
+  return {
+    kind: 'problem',
+    text: `the conflict agent ended the merge: no merge in progress and HEAD (${head.slice(0, 10)}) is not a merge of integration and ${branch}`,
+  };
+}
+
+/** Run the conflict agent on `files` of the merge in progress, then check what it left. */
+export async function resolveWithAgent(
+  ctx: Ctx,
+  item: PlanItem,
+  source: MergeSource,
+  files: readonly string[],
+  prev: string,
+): Promise<AgentResolution> {
+  const wt = ctx.integrationWorktree;
+  const branch = source.branch;
+  const base = await git(wt, ['merge-base', prev, source.sha]);
+  const items = ctx.store.current().items;
+  const describe = (issue: number) => {
+    const r = items[String(issue)]?.result?.report;
+    return r
+      ? `#${issue}: STATUS ${r.status}; files ${r.filesChanged.join(', ') || 'none'}; notes: ${r.notes || 'none'}`
+      : '';
+  };
+  const merged = Object.values(items).filter((i) => i.merge?.sha && i.result?.files.some((f) => files.includes(f)));
+  const input: ConflictInput = {
+    files,
+    branch,
+    oursDiff: await git(wt, ['diff', base, prev, '--', ...files]),
+    theirsDiff: await git(wt, ['diff', base, source.sha, '--', ...files]),
+    oursReports: merged
+      .map((i) => describe(i.issue))
+      .filter(Boolean)
+      .join('\n'),
+    theirsReport: describe(item.issue),
+  };
+  const session = await runAgentSession(ctx, {
+    role: 'conflict',
+    issue: item.issue,
+    title: item.title,
+    wave: item.wave,
+    worktree: wt,
+    branch: ctx.plan.milestone.integrationBranch,
+    prompt: conflictPrompt(ctx, item, input),
+    settings: defaultSettingsFor(ctx),
+    dir: itemDirOf(ctx.stateDir, item.issue),
+    name: `conflict-${Date.now()}`,
+  });
+  if (!session.outcome.ok)
+    return { kind: 'problem', text: `the conflict agent failed: ${session.outcome.failure ?? ''}` };
+  // Checked before anything is staged: an agent that aborted the merge leaves files without markers too.
+  const state = await mergeStateAfter(ctx, source, prev);
+  if (state.kind === 'problem') return state;
+  for (const file of files) {
+    const abs = path.join(wt, file);
+    if (existsSync(abs) && hasConflictMarkers(await readFile(abs, 'utf8')))
+      return { kind: 'problem', text: `the conflict agent left conflict markers in ${file}` };
+  }
+  if (state.kind === 'committed') return state;
+  // -A stages a resolution that deletes a file, too.
+  await git(wt, ['add', '-A', '--', ...files]);
+  const unmerged = await git(wt, ['diff', '--name-only', '--diff-filter=U']);
+  return unmerged
+    ? { kind: 'problem', text: `still unmerged after the conflict agent: ${unmerged.split('\n').join(', ')}` }
+    : state;
+}

@@ -1,0 +1,74 @@
+/** Predict and classify the conflicts of merging an item branch into integration (docs/steps.md, "Merging"). */
+import { git, gitOk, gitRaw } from '../lib/git.ts';
+
+/** The class of a merge. */
+export type MergeClass =
+  | { readonly kind: 'clean' }
+  | { readonly kind: 'trivial' | 'medium'; readonly files: readonly string[] }
+  | { readonly kind: 'heavy'; readonly files: readonly string[]; readonly reason: string };
+
+/** Conflicted paths of merging `theirs` into HEAD, without touching the worktree (`git merge-tree --write-tree`). */
+export async function predictConflicts(worktree: string, theirs: string): Promise<string[]> {
+  const out = await gitRaw(worktree, ['merge-tree', '--write-tree', '--name-only', '--no-messages', 'HEAD', theirs]);
+  if (out.exitCode === 0) return [];
+  if (out.exitCode !== 1) throw new Error(`git merge-tree failed: ${out.stderr.trim()}`);
+  return [...new Set(out.stdout.trim().split('\n').slice(1).filter(Boolean))];
+}
+
+async function exists(worktree: string, rev: string, file: string): Promise<boolean> {
+  return gitOk(worktree, ['cat-file', '-e', `${rev}:${file}`]);
+}
+
+/** Lines deleted by the change from `from` to `to` in `file` (0 = only additions); Infinity for a binary file (numstat `-`). */
+async function deletedLines(worktree: string, from: string, to: string, file: string): Promise<number> {
+  const out = await git(worktree, ['diff', '--numstat', '--no-renames', from, to, '--', file]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .reduce((sum, line) => {
+      const deleted = line.split('\t')[1] ?? '0';
+      return sum + (deleted === '-' ? Infinity : Number(deleted) || 0);
+    }, 0);
+}
+
+/**
+ * Classify predicted conflicts: heavy (a path deleted or renamed on one side, or 3+ files);
+ * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X ignore-all-space);
+ * medium otherwise.
+ */
+export async function classifyConflicts(
+  worktree: string,
+  theirs: string,
+  files: readonly string[],
+): Promise<MergeClass> {
+  if (files.length === 0) return { kind: 'clean' };
+  if (files.length >= 3) return { kind: 'heavy', files, reason: `${files.length} files in conflict` };
+  const base = await git(worktree, ['merge-base', 'HEAD', theirs]);
+  let additionsOnly = true;
+  for (const file of files) {
+    const [inBase, inOurs, inTheirs] = await Promise.all([
+      exists(worktree, base, file),
+      exists(worktree, 'HEAD', file),
+      exists(worktree, theirs, file),
+    ]);
+    if (inBase && (!inOurs || !inTheirs))
+      return { kind: 'heavy', files, reason: `${file} was deleted or renamed on one side` };
+    if (!inBase && (!inOurs || !inTheirs)) return { kind: 'heavy', files, reason: `${file} was renamed on one side` };
+    if (!inBase) {
+      // Added on both sides with different content: someone has to choose (medium).
+      additionsOnly = false;
+      continue;
+    }
+    if (
+      (await deletedLines(worktree, base, 'HEAD', file)) > 0 ||
+      (await deletedLines(worktree, base, theirs, file)) > 0
+    )
+      additionsOnly = false;
+  }
+  return { kind: additionsOnly ? 'trivial' : 'medium', files };
+}
+
+/** Whether a text still holds conflict markers. */
+export function hasConflictMarkers(text: string): boolean {
+  return /^(<{7}|>{7})( |$)|^={7}$/m.test(text);
+}

@@ -1,0 +1,167 @@
+/** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Ctx } from '../engine/context.ts';
+import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
+import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
+import { classifyConflicts, predictConflicts } from './merge-classify.ts';
+import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { itemDirOf } from '../lib/paths.ts';
+import type { PlanItem } from '../lib/plan/types.ts';
+import type { GateResult, ItemMerge } from '../lib/state-types.ts';
+import type { Progress } from '../engine/step.ts';
+
+/** How one merge ended: merged (with its record), or to be escalated (with why), or gates red (fixable). */
+export type MergeOutcome =
+  | { readonly kind: 'merged'; readonly merge: Omit<ItemMerge, 'followUp'> }
+  | {
+      readonly kind: 'escalate';
+      readonly conflict: ItemMerge['kind'];
+      readonly files: readonly string[];
+      readonly note: string;
+    }
+  | { readonly kind: 'red'; readonly conflict: ItemMerge['kind']; readonly gate: GateResult };
+
+/** `Merge #42: Tokenizer`, one line. */
+export function mergeMessage(item: PlanItem): string {
+  return `Merge #${item.issue}: ${item.title.replace(/\s+/g, ' ').trim()}`.slice(0, 200);
+}
+
+const wt = (ctx: Ctx) => ctx.integrationWorktree;
+
+/** Leave the integration worktree at `sha` with no merge in progress (only ever in the integration worktree). */
+export async function resetIntegration(ctx: Ctx, sha: string): Promise<void> {
+  if (await gitOk(wt(ctx), ['rev-parse', '-q', '--verify', 'MERGE_HEAD'])) await gitRaw(wt(ctx), ['merge', '--abort']);
+  await git(wt(ctx), ['reset', '-q', '--hard', sha]);
+}
+
+async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<boolean> {
+  const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
+  return (await gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch])).exitCode === 0;
+}
+
+async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = []): Promise<string> {
+  await git(wt(ctx), ['commit', '-q', '--allow-empty', ...extra, '-m', mergeMessage(item)]);
+  return git(wt(ctx), ['rev-parse', 'HEAD']);
+}
+
+/** Pre-merge gates on the merge result (those whose `files` match the item's change). */
+async function preMergeGates(
+  ctx: Ctx,
+  item: PlanItem,
+  files: readonly string[],
+  sha: string,
+): Promise<GateResult | null> {
+  const gates = ctx.plan.gates.preMerge
+    .filter((g) => gateApplies(g, files))
+    .map((gate) => ({ gate, phase: 'pre-merge' as const }));
+  const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}`);
+  const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) =>
+    ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
+  );
+  return green ? null : (results[results.length - 1] as GateResult);
+}
+
+/** Union of both sides for files where both only added lines (stable: ours, then theirs). */
+async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    // Untrimmed: leading indentation and the last newline are part of the file.
+    const show = async (stage: number) => {
+      const out = await gitRaw(wt(ctx), ['show', `:${stage}:${file}`]);
+      if (out.exitCode !== 0) throw new Error(`git show :${stage}:${file} failed: ${out.stderr.trim()}`);
+      return out.stdout;
+    };
+    const [ours, base, theirs] = [
+      path.join(ctx.stateDir, 'union-ours'),
+      path.join(ctx.stateDir, 'union-base'),
+      path.join(ctx.stateDir, 'union-theirs'),
+    ];
+    await writeFile(ours, await show(2));
+    await writeFile(base, await show(1));
+    await writeFile(theirs, await show(3));
+    const merged = await gitRaw(wt(ctx), ['merge-file', '-p', '--union', ours, base, theirs]);
+    await writeFile(path.join(wt(ctx), file), merged.stdout);
+    await git(wt(ctx), ['add', '--', file]);
+  }
+}
+
+/** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
+export async function mergeItem(
+  ctx: Ctx,
+  item: PlanItem,
+  source: MergeSource,
+  prev: string,
+  itemBase: string,
+  progress: Progress,
+): Promise<MergeOutcome> {
+  const branch = source.sha;
+  const files = await predictConflicts(wt(ctx), branch);
+  const cls = await classifyConflicts(wt(ctx), branch, files);
+  const changed = (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean);
+  let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
+  let note = '';
+  let committed = false;
+  progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
+  switch (cls.kind) {
+    case 'heavy':
+      return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
+    case 'clean':
+      if (!(await startMerge(ctx, branch))) {
+        await resetIntegration(ctx, prev);
+        return {
+          kind: 'escalate',
+          conflict: 'clean',
+          files,
+          note: 'git merge failed although no conflict was predicted',
+        };
+      }
+      if (changed.length === 0) kind = 'empty';
+      break;
+    case 'trivial':
+    case 'medium': {
+      // Whitespace-only differences merge cleanly when whitespace is ignored.
+      if (await startMerge(ctx, branch, ['-X', 'ignore-all-space'])) {
+        kind = 'trivial';
+        note = `whitespace-only conflict in ${cls.files.join(', ')}, merged ignoring whitespace`;
+        break;
+      }
+      await resetIntegration(ctx, prev);
+      await startMerge(ctx, branch);
+      if (cls.kind === 'trivial') {
+        await resolveByUnion(ctx, cls.files);
+        note = `both sides only added lines in ${cls.files.join(', ')}: kept both (ours first)`;
+        break;
+      }
+      const resolution = await resolveWithAgent(ctx, item, source, cls.files, prev);
+      if (resolution.kind === 'problem') {
+        await resetIntegration(ctx, prev);
+        return {
+          kind: 'escalate',
+          conflict: 'medium',
+          files: cls.files,
+          note: `medium conflict in ${cls.files.join(', ')} not resolved: ${resolution.text}`,
+        };
+      }
+      committed = resolution.kind === 'committed';
+      note = `conflict in ${cls.files.join(', ')} resolved by the conflict-resolution agent`;
+      break;
+    }
+  }
+  // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
+  const sha = committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
+  // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
+  if (kind !== 'clean' || itemBase !== prev) {
+    const red = await preMergeGates(ctx, item, changed, sha);
+    if (red) {
+      await resetIntegration(ctx, prev);
+      return { kind: 'red', conflict: kind, gate: red };
+    }
+  }
+  return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };
+}
+
+/** Output of a red gate, for the fix agent's prompt and the escalation. */
+export function redGateText(red: GateResult): string {
+  const why = explainGateFailure(red);
+  return `pre-merge gate \`${red.name}\` failed (exit ${red.exitCode})${why ? `: ${why.split('\n')[0]}` : ''}\n${gateOutputTail(red, 40)}`;
+}

@@ -1,0 +1,51 @@
+/**
+ * What needs a human after a run (failed and skipped items, escalations: docs/steps.md) and the command that continues.
+ */
+import type { Ctx } from '../engine/context.ts';
+import { listItems } from '../lib/plan/types.ts';
+
+/** One item that needs attention, with why. */
+export interface AttentionItem {
+  readonly issue: number;
+  readonly status: 'failed' | 'skipped' | 'escalated';
+  readonly why: string;
+}
+
+/** Items that failed, were skipped or escalated (escalations only when `withEscalations`). */
+export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?: readonly number[]): AttentionItem[] {
+  const items = ctx.store.current().items;
+  const out: AttentionItem[] = [];
+  for (const item of listItems(ctx.plan)) {
+    if (waves && !waves.includes(item.wave)) continue;
+    const st = items[String(item.issue)];
+    if (!st) continue;
+    if (st.status === 'failed') out.push({ issue: item.issue, status: 'failed', why: st.failure ?? 'failed' });
+    else if (st.status === 'skipped')
+      out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
+    else if (st.status === 'escalated' && withEscalations) {
+      const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
+      out.push({ issue: item.issue, status: 'escalated', why: `${st.merge?.note ?? 'merge conflict'}${follow}` });
+    }
+  }
+  return out;
+}
+
+/** The "needs attention" message: which items, why, and the exact command to continue. */
+export function formatAttention(ctx: Ctx, items: readonly AttentionItem[]): string {
+  const n = ctx.plan.milestone.id;
+  const lines = [
+    `milestone ${n} needs attention:`,
+    ...items.map((i) => `  #${i.issue} ${i.status}: ${i.why.split('\n')[0]}`),
+  ];
+  const retry = items.some((i) => i.status !== 'escalated');
+  if (retry)
+    lines.push(
+      `Fix the cause, then run \`npx zx scripts/run.mts ${n}\` again: it retries the failed and skipped items and lands them.`,
+    );
+  if (items.some((i) => i.status === 'escalated')) {
+    lines.push(
+      `Escalated conflicts are new backlog items; their branches are kept. Resolve them by hand or in the next milestone.`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,118 @@
+/** branch: `milestone/<N>-<slug>` from main, checked out in its own integration worktree; the user's checkout is never switched. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Ctx } from '../engine/context.ts';
+import { BadInputError } from '../lib/errors.ts';
+import { ensureExcluded } from '../lib/exclude.ts';
+import { addWorktree, dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
+import { recordGitSetup } from '../guards/git-setup-guard.ts';
+import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
+import { DONE, todo, type Step } from '../engine/step.ts';
+
+/** Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency folders. */
+export function excludePatterns(ctx: Ctx): string[] {
+  const root = path.relative(ctx.repo, worktreeRootOf(ctx.repo, ctx.plan));
+  const inside = root && !root.startsWith('..') && !path.isAbsolute(root);
+  return [
+    ...(inside ? [`/${root.split(path.sep).join('/')}/`] : []),
+    '.claude/kage-bunshin.lock',
+    '/node_modules',
+    '/.venv',
+  ];
+}
+
+/** Whether `origin` is configured. */
+export async function hasOrigin(repo: string): Promise<boolean> {
+  return gitOk(repo, ['remote', 'get-url', 'origin']);
+}
+
+/** branch step. */
+export const branch: Step = {
+  id: 'branch',
+  async check(ctx) {
+    const recorded = ctx.store.current().branch;
+    if (!recorded) return todo('integration branch not created');
+    // After complete (or during it, once landed) the branch is deleted on purpose.
+    if (ctx.store.current().complete) return DONE;
+    const landed = ctx.store.current().land;
+    if (
+      landed &&
+      (await isAncestor(ctx.repo, landed.integration, `refs/heads/${MAIN_BRANCH}`)) &&
+      !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))
+    )
+      return DONE;
+    const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
+    if (!head)
+      return todo(
+        `branch ${recorded.name} is missing${ctx.store.current().refs?.integration ? ' (it is recreated at its recorded tip)' : ''}`,
+      );
+    if (!(await isAncestor(ctx.repo, recorded.base, head)))
+      return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
+    const wt = (await listWorktrees(ctx.repo)).find(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
+    );
+    if (!wt || wt.branch !== recorded.name || !existsSync(wt.path))
+      return todo(`integration worktree ${ctx.integrationWorktree} is missing`);
+    return DONE;
+  },
+  async run(ctx, _scope, progress) {
+    const name = ctx.plan.milestone.integrationBranch;
+    await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
+    if (await hasOrigin(ctx.repo)) {
+      progress.output('git fetch origin');
+      await git(ctx.repo, ['fetch', '--quiet', 'origin']);
+    }
+    const recorded = ctx.store.current().branch;
+    // Deleted by someone else after the runner made it: it comes back where the runner left it, not from main.
+    if (recorded) await restoreIntegration(ctx);
+    const existing = await revParse(ctx.repo, `refs/heads/${name}`);
+    // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
+    await git(ctx.repo, ['worktree', 'prune']);
+    const ours = (await listWorktrees(ctx.repo)).some(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name,
+    );
+    if (existing && !recorded && !ctx.options.adopt && !ours) {
+      throw new BadInputError(
+        `branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`,
+      );
+    }
+    const localMain = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+    if (!localMain) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
+    // A local main behind origin's would make the landing push fail: start from origin's then.
+    const remoteMain = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
+    const main =
+      remoteMain && remoteMain !== localMain && (await isAncestor(ctx.repo, localMain, remoteMain))
+        ? remoteMain
+        : localMain;
+    const wt = (await listWorktrees(ctx.repo)).find(
+      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
+    );
+    if (!wt) {
+      const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
+      await addWorktree(ctx.repo, ctx.commonDir, args);
+    } else if (wt.branch !== name && recorded && (await dirtyPaths(wt.path)).length === 0) {
+      // Our own integration worktree, switched away by someone else: put it back.
+      await git(wt.path, ['switch', '-q', name]);
+      ctx.events.emit({
+        type: 'notice',
+        message: `${ctx.integrationWorktree} was on ${wt.branch ?? 'a detached HEAD'} (not by the runner); switched it back to ${name}`,
+      });
+    } else if (wt.branch !== name) {
+      throw new BadInputError(
+        `${ctx.integrationWorktree} holds ${wt.branch ?? 'a detached HEAD'}, not ${name}; remove that worktree first`,
+      );
+    }
+    const base = recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', existing, main]) : main);
+    await ctx.store.update((s) => {
+      s.branch = { name, base, worktree: ctx.integrationWorktree, at: new Date().toISOString() };
+    });
+    if (!ctx.store.current().refs?.integration) {
+      await recordIntegration(ctx);
+      await recordMainSeen(ctx, localMain, remoteMain);
+      // What .git/hooks and the config look like before any agent ran: each later change is reported once.
+      await recordGitSetup(ctx.commonDir, ctx.stateDir);
+    }
+    progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
+  },
+};

@@ -1,0 +1,325 @@
+/**
+ * land: compare-and-swap landing. `main` (and origin's) is brought into the integration branch, the gates pass on the
+ * result, and `main` moves by fast-forward to a merge commit whose tree is exactly the gated one — only while it still
+ * is the `main` that was brought in. If it moved meanwhile, the round starts again (bounded). Never a merge in the
+ * user's checkout, never a forced push; landings of several milestones of one repository take turns.
+ */
+import { hasOrigin } from './branch.ts';
+import { MAIN_BRANCH } from '../lib/paths.ts';
+import type { Ctx } from '../engine/context.ts';
+import { makeGatesGreen } from './gates.ts';
+import { BadInputError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
+import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { worktreeRootOf } from '../lib/paths.ts';
+import { listItems } from '../lib/plan/types.ts';
+import { withRepoLock } from '../lib/repo-lock.ts';
+import { TERMINAL_STATUSES } from '../lib/state-types.ts';
+import { changeIntegration, checkMain, patchRefs } from '../guards/refs-guard.ts';
+import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
+
+const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
+const ORIGIN_MAIN = `refs/remotes/origin/${MAIN_BRANCH}`;
+/** Rounds of "main moved: bring it in, gate again" before giving up with exit 3. */
+export const MAX_LAND_ROUNDS = 3;
+
+/** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
+async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
+  if (await isAncestor(ctx.integrationWorktree, sha, 'HEAD')) return false;
+  const integration = ctx.plan.milestone.integrationBranch;
+  progress.output(`${label} moved: merging it into ${integration}`);
+  const out = await gitRaw(ctx.integrationWorktree, [
+    'merge',
+    '--no-ff',
+    '-q',
+    '-m',
+    `Merge ${label} into ${integration}`,
+    sha,
+  ]);
+  if (out.exitCode !== 0) {
+    const files = await git(ctx.integrationWorktree, ['diff', '--name-only', '--diff-filter=U']);
+    await gitRaw(ctx.integrationWorktree, ['merge', '--abort']);
+    throw new NeedsAttentionError(
+      `${label} moved and conflicts with milestone ${ctx.plan.milestone.id} in: ${files.split('\n').filter(Boolean).join(', ') || '(see git)'}; ` +
+        `nothing was landed; merge ${label} into ${integration} by hand in ${ctx.integrationWorktree}, then run again with --adopt`,
+    );
+  }
+  return true;
+}
+
+/**
+ * File backlog: the merged items become done in a commit on integration, so main gets them in the same landing.
+ * Idempotent: the files are compared with what they should say and whatever differs from HEAD is committed, so a
+ * failure between writing and committing (a locked index, a crash) is repaired by the next run.
+ */
+async function markBacklogDone(ctx: Ctx): Promise<void> {
+  if (ctx.plan.backlog.kind !== 'file') return;
+  const backlog = ctx.openBacklog(ctx.integrationWorktree);
+  const items = ctx.store.current().items;
+  const sources: string[] = [];
+  const done: number[] = [];
+  for (const item of listItems(ctx.plan)) {
+    if (!items[String(item.issue)]?.merge?.sha) continue;
+    await backlog.setStatus(item.issue, 'done');
+    const source = (await backlog.readItem(item.issue))?.source;
+    if (source) sources.push(source);
+    done.push(item.issue);
+  }
+  if (sources.length === 0) return;
+  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]))
+    .split('\n')
+    .filter(Boolean);
+  if (changed.length === 0) return;
+  await git(ctx.integrationWorktree, ['add', '--', ...sources]);
+  await git(ctx.integrationWorktree, [
+    'commit',
+    '-q',
+    '-m',
+    `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`,
+    '--',
+    ...sources,
+  ]);
+}
+
+/** Whether HEAD differs from the green sha by backlog status files only. */
+async function onlyBacklogSince(ctx: Ctx, green: string, head: string): Promise<boolean> {
+  if (ctx.plan.backlog.kind !== 'file') return false;
+  const dir = `${ctx.plan.backlog.dir.replace(/\/$/, '')}/`;
+  const files = (await git(ctx.integrationWorktree, ['diff', '--name-only', green, head])).split('\n').filter(Boolean);
+  return (await isAncestor(ctx.integrationWorktree, green, head)) && files.every((f) => f.startsWith(dir));
+}
+
+/** Bring main in, mark the backlog, gate: returns the gated integration sha and the main it contains. */
+async function prepareRound(
+  ctx: Ctx,
+  origin: boolean,
+  progress: Progress,
+): Promise<{ readonly gated: string; readonly main: string }> {
+  if (origin) await fetchOrigin(ctx);
+  const { main, originMain } = await checkMain(ctx, origin);
+  return changeIntegration(ctx, 'land', async () => {
+    let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
+    if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
+    if (moved) await makeGatesGreen(ctx, progress);
+    await markBacklogDone(ctx);
+    const head = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+    const green = ctx.store.current().gates?.sha;
+    if (!green || (green !== head && !(await onlyBacklogSince(ctx, green, head)))) {
+      progress.output('integration moved since the gates passed: running them again');
+      await makeGatesGreen(ctx, progress);
+    }
+    return { gated: await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']), main };
+  });
+}
+
+/** The landing commit: a merge of `main` and the gated sha whose tree is the gated tree (main is contained in it). */
+async function landingCommit(ctx: Ctx, main: string, gated: string): Promise<string> {
+  const message = `Merge milestone ${ctx.plan.milestone.id}: ${ctx.plan.milestone.title.replace(/\s+/g, ' ')}`;
+  const tree = await git(ctx.repo, ['rev-parse', `${gated}^{tree}`]);
+  return git(ctx.repo, ['commit-tree', tree, '-p', main, '-p', gated, '-m', message]);
+}
+
+/**
+ * Move main from `expected` to `commit` by fast-forward, only if main is still `expected`. Where main is checked out
+ * (the user's checkout) its files move too, and only when it is clean; a worktree of ours that an agent switched to
+ * main is detached first. Returns false when main moved meanwhile.
+ */
+async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boolean> {
+  const ours = worktreeRootOf(ctx.repo, ctx.plan);
+  const holders = (await listWorktrees(ctx.repo)).filter((w) => w.branch === MAIN_BRANCH);
+  for (const holder of holders.filter((w) => w.path.startsWith(`${ours}/`))) {
+    await git(holder.path, ['switch', '-q', '--detach']);
+    ctx.events.emit({
+      type: 'notice',
+      message: `${holder.path} had ${MAIN_BRANCH} checked out (not by the runner); detached it`,
+    });
+  }
+  const holder = holders.find((w) => !w.path.startsWith(`${ours}/`));
+  if (!holder)
+    return (
+      (await gitRaw(ctx.repo, ['update-ref', '-m', 'work-milestone: land', MAIN_REF, commit, expected])).exitCode === 0
+    );
+  const dirty = await dirtyPaths(holder.path);
+  if (dirty.length)
+    throw new NeedsAttentionError(
+      `${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`,
+    );
+  if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  // --ff-only never leaves a merge in progress: it moves main to the landing commit or changes nothing.
+  const out = await gitRaw(holder.path, ['merge', '--ff-only', '-q', commit]);
+  if (out.exitCode === 0) return true;
+  if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  throw new StepFailedError(
+    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${out.stderr.trim().split('\n')[0]}`,
+  );
+}
+
+/** Push main to origin, fast-forward only; false when origin moved (the next round brings it in). */
+async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
+  const out = await gitRaw(ctx.repo, ['push', '--quiet', 'origin', `${sha}:${MAIN_REF}`]);
+  if (out.exitCode === 0) {
+    await git(ctx.repo, ['update-ref', ORIGIN_MAIN, sha]);
+    await ctx.store.update((s) => {
+      if (s.land) s.land.pushed = true;
+      s.refs = patchRefs(s.refs, { originMain: sha });
+    });
+    ctx.events.emit({ type: 'land', phase: 'pushed', sha });
+    return true;
+  }
+  await fetchOrigin(ctx);
+  const remote = await revParse(ctx.repo, ORIGIN_MAIN);
+  if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
+  throw new StepFailedError(
+    `git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`,
+  );
+}
+
+/** Whether landing pushes: `--no-push` and a repository that never had origin do not; an origin that went away must. */
+async function wantsPush(ctx: Ctx): Promise<boolean> {
+  if (!ctx.options.push) return false;
+  if (await hasOrigin(ctx.repo)) return true;
+  return ctx.store.current().refs?.originMain != null;
+}
+
+/** Fetch origin; an origin that is gone or unreachable is said, never silently skipped. */
+async function fetchOrigin(ctx: Ctx): Promise<void> {
+  const how = 'nothing was landed; fix the remote and run again, or run with --no-push to land on the local main only';
+  if (!(await hasOrigin(ctx.repo)))
+    throw new StepFailedError(
+      `the remote origin is gone (milestone ${ctx.plan.milestone.id} started with one); ${how}`,
+    );
+  const out = await gitRaw(ctx.repo, ['fetch', '--quiet', 'origin']);
+  if (out.exitCode !== 0)
+    throw new StepFailedError(
+      `cannot fetch from origin (${out.stderr.trim().split('\n').slice(-1)[0] ?? 'git fetch failed'}); ${how}`,
+    );
+}
+
+/** The landing commit main got, from the record (or the intent recorded just before moving main). */
+function landedCommit(ctx: Ctx): string | null {
+  const st = ctx.store.current();
+  return st.landing?.commit ?? st.land?.mainAfter ?? null;
+}
+
+/** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
+async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
+  // Items merged after an earlier landing (`run` again after failures) make integration move on: land again.
+  const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+  if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) return 'not-landed';
+  const landed = landedCommit(ctx);
+  if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
+  if (ctx.store.current().land?.mainAfter !== landed) return 'not-recorded';
+  if (!ctx.store.current().land?.pushed && (await wantsPush(ctx))) {
+    const remote = await revParse(ctx.repo, ORIGIN_MAIN);
+    if (!remote || !(await isAncestor(ctx.repo, landed, remote))) return 'not-pushed';
+  }
+  return 'done';
+}
+
+/** Items that have not finished (no state, pending, in progress): landing waits for them. */
+function unfinished(ctx: Ctx): number[] {
+  const items = ctx.store.current().items;
+  return listItems(ctx.plan)
+    .filter((i) => !TERMINAL_STATUSES.has(items[String(i.issue)]?.status ?? 'pending'))
+    .map((i) => i.issue);
+}
+
+function anythingMerged(ctx: Ctx): boolean {
+  return Object.values(ctx.store.current().items).some((i) => i.merge?.sha);
+}
+
+/** Record a landing found on main (also after a crash between moving main and recording it). */
+async function recordLanded(ctx: Ctx): Promise<void> {
+  const st = ctx.store.current();
+  if (!st.landing || st.land?.mainAfter === st.landing.commit) return;
+  const { commit, mainBefore, integration } = st.landing;
+  await ctx.store.update((s) => {
+    s.land = { mainBefore, mainAfter: commit, integration, pushed: false, at: new Date().toISOString() };
+    s.refs = patchRefs(s.refs, { main: commit });
+  });
+  ctx.events.emit({ type: 'land', phase: 'merged', sha: commit });
+}
+
+/** Forget a landing that origin overtook: origin's new main is brought in, gated, and landed on top of it next round. */
+async function forgetLanding(ctx: Ctx, progress: Progress): Promise<void> {
+  progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
+  await ctx.store.update((s) => {
+    s.land = null;
+    s.landing = null;
+  });
+}
+
+async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
+  const push = await wantsPush(ctx);
+  if (!ctx.options.push && (await hasOrigin(ctx.repo))) progress.output('--no-push: origin is left as it is');
+  for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
+    let state = await landState(ctx);
+    // main has the landing but a crash kept it out of state: record it, then see what is left (costs no round).
+    if (state === 'not-recorded') {
+      await recordLanded(ctx);
+      state = await landState(ctx);
+    }
+    if (state === 'done') return;
+    if (state === 'not-pushed') {
+      if (await pushMain(ctx, landedCommit(ctx) as string)) return progress.output('pushed to origin');
+      await forgetLanding(ctx, progress);
+      continue;
+    }
+    const { gated, main } = await prepareRound(ctx, push, progress);
+    const commit = await landingCommit(ctx, main, gated);
+    await ctx.store.update((s) => {
+      s.landing = { commit, mainBefore: main, integration: gated, at: new Date().toISOString() };
+    });
+    if (!(await moveMain(ctx, main, commit))) {
+      progress.output(`${MAIN_BRANCH} moved while landing: bringing it in and gating again`);
+      await ctx.store.update((s) => {
+        s.landing = null;
+      });
+      continue;
+    }
+    await recordLanded(ctx);
+    progress.output(`${MAIN_BRANCH} is now ${commit.slice(0, 10)}`);
+    if (!push) return;
+    if (await pushMain(ctx, commit)) return progress.output('pushed to origin');
+    await forgetLanding(ctx, progress);
+  }
+  throw new NeedsAttentionError(
+    `${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} was landing (${MAX_LAND_ROUNDS} rounds of bringing it in and gating); nothing unchecked was landed; run again when ${MAIN_BRANCH} is quiet`,
+  );
+}
+
+/** land step. */
+export const land: Step = {
+  id: 'land',
+  async check(ctx) {
+    const state = await landState(ctx);
+    if (state === 'done') return DONE;
+    // Nothing merged is "done" only once every item has finished (all failed or escalated): never before anything ran.
+    if (state === 'not-landed' && !anythingMerged(ctx) && unfinished(ctx).length === 0)
+      return { kind: 'done', detail: 'nothing merged, nothing to land' };
+    if (state === 'not-recorded') return todo('main has the landing commit; recording it');
+    if (state === 'not-pushed') return todo('not pushed to origin yet');
+    return todo('main does not contain the milestone');
+  },
+  async run(ctx, _scope, progress) {
+    if (!anythingMerged(ctx) && !landedCommit(ctx)) {
+      const waiting = unfinished(ctx);
+      if (waiting.length === 0) return progress.output('nothing merged, nothing to land');
+      throw new BadInputError(
+        `nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run npx zx scripts/run.mts ${ctx.plan.milestone.id}`,
+      );
+    }
+    await withRepoLock(
+      ctx.commonDir,
+      'land',
+      {
+        signal: ctx.signal,
+        command: `land ${ctx.plan.milestone.id}`,
+        onWait: (owner) =>
+          progress.output(
+            `waiting for another landing to finish${owner ? ` (${owner.command}, pid ${owner.pid})` : ''}`,
+          ),
+      },
+      () => landRounds(ctx, progress),
+    );
+  },
+};

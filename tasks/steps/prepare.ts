@@ -1,0 +1,63 @@
+/** prepare: the user's checkout must be clean; a dirty one is stashed with consent. */
+import { BadInputError } from '../lib/errors.ts';
+import { dirtyPaths, git, gitRaw } from '../lib/git.ts';
+import { DONE, todo, type Step } from '../engine/step.ts';
+import type { Ctx } from '../engine/context.ts';
+
+/** The stash message the seed uses. */
+export function stashMessage(branch: string): string {
+  return `work-milestone: pre-run ${branch}`;
+}
+
+/** A stash of ours made after `since` but not recorded (a crash between stash and record), or null. */
+async function unrecordedStash(ctx: Ctx, branch: string): Promise<string | null> {
+  const since = ctx.store.current().plan?.validatedAt;
+  if (!since) return null;
+  const out = await gitRaw(ctx.repo, ['stash', 'list', '--format=%H %ct %gs']);
+  for (const line of out.stdout.split('\n')) {
+    const [sha, time, ...rest] = line.split(' ');
+    if (sha && rest.join(' ').endsWith(stashMessage(branch)) && Number(time) * 1000 >= Date.parse(since) - 1000)
+      return sha;
+  }
+  return null;
+}
+
+async function currentBranch(repo: string): Promise<string> {
+  const out = await gitRaw(repo, ['symbolic-ref', '--short', '-q', 'HEAD']);
+  return out.stdout.trim() || 'HEAD';
+}
+
+/** prepare step. */
+export const prepare: Step = {
+  id: 'prepare',
+  async check(ctx) {
+    if (ctx.store.current().prepare) return DONE;
+    const dirty = await dirtyPaths(ctx.repo);
+    if (dirty.length > 0) return todo(`working tree has ${dirty.length} uncommitted path(s)`);
+    if (await unrecordedStash(ctx, await currentBranch(ctx.repo))) return todo('a stash was made but not recorded');
+    // A clean tree is not yet done: until run records it, nothing says this milestone's run looked at the checkout.
+    return todo('the clean working tree is not recorded yet');
+  },
+  async run(ctx, _scope, progress) {
+    const branch = await currentBranch(ctx.repo);
+    const dirty = await dirtyPaths(ctx.repo);
+    if (dirty.length === 0) {
+      const sha = await unrecordedStash(ctx, branch);
+      await ctx.store.update((s) => {
+        s.prepare = sha
+          ? { kind: 'stashed', sha, branch, at: new Date().toISOString() }
+          : { kind: 'clean', at: new Date().toISOString() };
+      });
+      return;
+    }
+    const yes = ctx.options.yes || (await ctx.confirm('Stash uncommitted changes? [y/N] '));
+    if (!yes)
+      throw new BadInputError('Aborting: working tree is dirty. Please stash or commit your changes, then re-run.');
+    await git(ctx.repo, ['stash', 'push', '-u', '-m', stashMessage(branch)]);
+    const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
+    await ctx.store.update((s) => {
+      s.prepare = { kind: 'stashed', sha, branch, at: new Date().toISOString() };
+    });
+    progress.output(`stashed ${dirty.length} path(s) as ${sha.slice(0, 10)}`);
+  },
+};

@@ -1,0 +1,44 @@
+/** relay (per wave): write `relay/wave-<W>.md` for the next waves. */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatRelay, relayPath } from '../reporting/relay-text.ts';
+import { DONE, todo, type Step } from '../engine/step.ts';
+
+/**
+ * What state keeps of a relay: its digest (`sha256:<hex>`), not its text, which the relay file holds; a copy in
+ * state.json would grow it by every item's notes and commits again (docs/limits.md).
+ */
+export function relayDigest(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** relay step. */
+export const relay: Step = {
+  id: 'relay',
+  async check(ctx, scope) {
+    const file = relayPath(ctx.stateDir, scope.wave ?? 0);
+    if (!existsSync(file)) return todo('relay file not written');
+    // A retried item changes what the wave learned: the relay is rewritten after its merge.
+    const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
+    if (
+      wave &&
+      ctx.store.current().relays[String(scope.wave)] !== relayDigest(formatRelay(wave, ctx.store.current().items))
+    )
+      return todo('relay is out of date');
+    return DONE;
+  },
+  async run(ctx, scope, progress) {
+    const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
+    if (!wave) return;
+    const text = formatRelay(wave, ctx.store.current().items);
+    const file = relayPath(ctx.stateDir, wave.wave);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+    await ctx.store.update((s) => {
+      s.relays[String(wave.wave)] = relayDigest(text);
+    });
+    progress.output(path.relative(ctx.stateDir, file));
+  },
+};

@@ -1,0 +1,48 @@
+/** validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { BadInputError } from '../lib/errors.ts';
+import { listItems } from '../lib/plan/types.ts';
+import { emptyItem } from '../lib/state-types.ts';
+import { DONE, todo, type Step } from '../engine/step.ts';
+
+/** validate step. */
+export const validate: Step = {
+  id: 'validate',
+  async check(ctx) {
+    const recorded = ctx.store.current().plan;
+    if (!recorded) return todo('plan not validated yet');
+    if (recorded.hash !== ctx.plan.hash) return todo('plan changed since it was validated');
+    return DONE;
+  },
+  async run(ctx, _scope, progress) {
+    // Agents read the template when they start, long after this: a missing one is bad input now, not a crash then.
+    const template = ctx.plan.defaults.promptTemplate;
+    if (template !== null && !existsSync(path.resolve(ctx.repo, template))) {
+      throw new BadInputError(
+        `${ctx.plan.file}: defaults.prompt-template ${template} does not exist (paths are relative to the repository)`,
+      );
+    }
+    const backlog = ctx.openBacklog(ctx.repo);
+    const state = ctx.store.current();
+    const problems: string[] = [];
+    for (const item of listItems(ctx.plan)) {
+      const found = await backlog.readItem(item.issue);
+      // An item this milestone already merged may be done: that is our own doing, not staleness.
+      const ours = state.items[String(item.issue)]?.merge?.sha != null;
+      if (!found) problems.push(`#${item.issue} is not in the backlog`);
+      else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
+        problems.push(`#${item.issue} is ${found.status}`);
+    }
+    if (problems.length > 0) {
+      throw new BadInputError(`plan is stale: ${problems.join(', ')}; regroom milestone ${ctx.plan.milestone.id}`);
+    }
+    await ctx.store.update((s) => {
+      s.plan = { hash: ctx.plan.hash, file: ctx.plan.file, validatedAt: new Date().toISOString() };
+      for (const item of listItems(ctx.plan)) {
+        s.items[String(item.issue)] ??= emptyItem(item.issue, item.wave);
+      }
+    });
+    progress.output(`${listItems(ctx.plan).length} items in ${ctx.plan.waves.length} waves`);
+  },
+};
