@@ -44,6 +44,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
         durationMs: st?.result?.durationMs ?? null,
         merge: st?.merge?.kind ?? null,
         failure: st?.failure ?? st?.skipReason ?? null,
+        failureCode: st?.failureCode ?? null,
       };
     }),
   );
