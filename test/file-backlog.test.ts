@@ -134,12 +134,12 @@ const INVALID: [string, string, string][] = [
   [
     'missing title',
     '---\nissue: 42\nstatus: open\n---\n',
-    'plan/backlog/42.md:2:1 error: missing required property "title"',
+    'plan/backlog/42.md:2:1 error: front matter is missing required key "title"',
   ],
   [
     'bad status',
     '---\nissue: 42\ntitle: x\nstatus: closed\n---\n',
-    'plan/backlog/42.md:4:9 error: status must be one of open, in-progress, done, blocked',
+    'plan/backlog/42.md:4:9 error: status must be one of: open, in-progress, done, blocked',
   ],
   [
     'YAML syntax error',

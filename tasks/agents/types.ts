@@ -1,6 +1,7 @@
 /** The agent adapter interface: start → handle; parse → outcome. */
 import { LIMITS, stripControl } from '../lib/bounded-text.ts';
 import type { AgentKind, AgentSettings, ScriptedEdit } from '../lib/plan/types.ts';
+import type { FailureCode } from '../lib/state-types.ts';
 
 /** Why an agent runs: an item's work, a merge conflict, or a red gate. */
 export type AgentRole = 'item' | 'conflict' | 'fix';
@@ -49,6 +50,8 @@ export interface AgentOutcome {
   readonly text: string;
   /** Why it failed: the last lines of stderr, or the CLI's error. */
   readonly failure: string | null;
+  /** The failure's code when it is not the adapter's (`agent-error`): a timeout, a process that died. */
+  readonly failureCode?: Extract<FailureCode, 'timeout' | 'lost'>;
   readonly costUsd: number | null;
   readonly turns: number | null;
   readonly sessionId: string | null;

@@ -2,12 +2,12 @@
  * The file backlog (docs/plan-format.md, "Backlog items"): one markdown file with YAML front matter per item,
  * `plan/backlog/<issue>.md`.
  */
-import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, mkdir, open, readlink, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Backlog, BacklogItem, BacklogStatus } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
+import { createFileExclusive, writeFileAtomic } from '../lib/atomic-file.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { isCode, isInside, resolveExisting } from '../lib/fs-paths.ts';
@@ -109,7 +109,7 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
         };
         const text = formatItemFile(front, item.sections);
         const file = parseOrThrow(text, source(issue), issue);
-        if (await createExclusive(absPath(issue), text)) return toItem(file, source(issue));
+        if (await createFileExclusive(absPath(issue), text)) return toItem(file, source(issue));
         // Taken on disk (a concurrent create here, or a file the allocator did not know of): ask for the next one.
         issue = await allocate(issue + 1);
       }
@@ -126,7 +126,7 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       parseOrThrow(text, source(issue), issue);
       // Read as a regular file a moment ago; refuse if it became a symlink since (rename would replace the link).
       await files.read(absPath(issue), source(issue));
-      await writeAtomic(absPath(issue), text);
+      await writeFileAtomic(absPath(issue), text);
       return [source(issue)];
     },
   };
@@ -239,40 +239,4 @@ function itemFiles(root: string): ItemFiles {
         );
     },
   };
-}
-
-function tempPath(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomUUID()}.tmp`);
-}
-
-/** Write a temp file in the same dir, then rename over the target: readers see the old or the new file, never half. */
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = tempPath(file);
-  try {
-    await writeFile(tmp, text, { flag: 'wx' });
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
-
-/** Create `file` only if absent (false when it exists): hard-link a complete temp file, so the create is atomic too. */
-async function createExclusive(file: string, text: string): Promise<boolean> {
-  const tmp = tempPath(file);
-  await writeFile(tmp, text, { flag: 'wx' });
-  try {
-    await link(tmp, file);
-    return true;
-  } catch (e) {
-    if (isCode(e, 'EEXIST')) return false;
-    // File systems without hard links: fall back to an exclusive (non-atomic) create.
-    if (!isCode(e, 'EPERM') && !isCode(e, 'ENOTSUP') && !isCode(e, 'ENOSYS')) throw e;
-    return writeFile(file, text, { flag: 'wx' }).then(
-      () => true,
-      (e2: unknown) => (isCode(e2, 'EEXIST') ? false : Promise.reject(e2)),
-    );
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
 }

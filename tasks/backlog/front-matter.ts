@@ -1,10 +1,8 @@
 /** Markdown files with YAML front matter: split, parse with line:col problems, validate, edit in place, serialise. */
-import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isScalar, parseDocument, stringify, type Document } from 'yaml';
-import schema from '../../schema/backlog-item.schema.json' with { type: 'json' };
 import type { BacklogStatus } from './backlog.ts';
 import { BadInputError } from '../lib/errors.ts';
-import { titleProblem } from '../lib/plan/title.ts';
+import { checkSchema, loadSchema } from '../lib/schema-check.ts';
 import { positionOf } from '../lib/yaml-positions.ts';
 
 /** Front matter of a backlog item file, as `schema/backlog-item.schema.json` accepts it. */
@@ -42,7 +40,7 @@ export interface ItemFile {
 export type ParseResult =
   { readonly ok: true; readonly file: ItemFile } | { readonly ok: false; readonly problems: readonly Problem[] };
 
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile<ItemFrontMatter>(schema);
+const validate = loadSchema('backlog-item.schema.json');
 const OPEN = /^---[ \t]*\r?\n/;
 const CLOSE = /^---[ \t]*(?:\r?\n|$)/gm;
 
@@ -85,27 +83,19 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
   if (doc.errors.length > 0)
     return { ok: false, problems: doc.errors.map((e) => ({ message: e.message, ...at(e.pos[0]) })) };
   const data: unknown = doc.toJS();
-  if (!validate(data)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const path = pathOf(e);
-      const p = positionOf(doc, lineCounter, path);
-      return { message: describe(e, path, data), line: p.line + 1, col: p.col };
-    });
-    // A title both too long and with a control character fails two keywords with one message: say it once.
-    return {
-      ok: false,
-      problems: problems.filter(
-        (p, i) => problems.findIndex((q) => q.line === p.line && q.col === p.col && q.message === p.message) === i,
-      ),
-    };
-  }
-  if (expectedIssue !== undefined && data.issue !== expectedIssue) {
+  // The YAML text starts on line 2 of the file, after the opening `---`; the file name is the caller's to add.
+  const problems = checkSchema(validate, data, doc, lineCounter, '', 'front matter');
+  if (problems.length > 0)
+    return { ok: false, problems: problems.map((d) => ({ message: d.message, line: d.line + 1, col: d.col })) };
+  // No problem means the schema accepted it.
+  const front = data as ItemFrontMatter;
+  if (expectedIssue !== undefined && front.issue !== expectedIssue) {
     const p = positionOf(doc, lineCounter, ['issue']);
     return {
       ok: false,
       problems: [
         {
-          message: `issue ${data.issue} does not match the file name ${expectedIssue}.md`,
+          message: `issue ${front.issue} does not match the file name ${expectedIssue}.md`,
           line: p.line + 1,
           col: p.col,
         },
@@ -114,43 +104,8 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
   }
   return {
     ok: true,
-    file: { data, doc, yamlStart: parts.yamlStart, body: parts.body, sections: splitSections(parts.body) },
+    file: { data: front, doc, yamlStart: parts.yamlStart, body: parts.body, sections: splitSections(parts.body) },
   };
-}
-
-function pathOf(e: ErrorObject): (string | number)[] {
-  if (e.instancePath === '') return [];
-  return e.instancePath
-    .slice(1)
-    .split('/')
-    .map((s) => {
-      const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
-      return /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : key;
-    });
-}
-
-function describe(e: ErrorObject, path: readonly (string | number)[], data: unknown): string {
-  const subject =
-    path.length === 0
-      ? 'front matter'
-      : path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-  const params: Record<string, unknown> = e.params;
-  if (e.instancePath === '/title' && (e.keyword === 'maxLength' || e.keyword === 'pattern')) {
-    const title = (data as { title?: unknown }).title;
-    return `title ${(typeof title === 'string' && titleProblem(title)) || 'is not a valid title'}`;
-  }
-  switch (e.keyword) {
-    case 'required':
-      return `missing required property "${String(params['missingProperty'])}"`;
-    case 'enum':
-      return `${subject} must be one of ${(params['allowedValues'] as unknown[]).join(', ')}`;
-    case 'type':
-      return `${subject} must be ${String(params['type']).split(',').join(' or ')}`;
-    case 'minLength':
-      return `${subject} must not be empty`;
-    default:
-      return `${subject} ${e.message ?? 'is invalid'}`;
-  }
 }
 
 /** Split a markdown body into `## ` sections: heading text → content, trimmed; headings inside code fences don't count. */

@@ -2,9 +2,9 @@
  * Issue numbers of new file-backlog items, handed out once per repository: every milestone creates its follow-ups in
  * its own integration worktree, so the next free number of one folder is not enough when two milestones run at once.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
@@ -69,14 +69,7 @@ async function readLast(file: string): Promise<number> {
 
 async function writeLast(file: string, last: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify({ last })}\n`, { flag: 'wx' });
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(file, `${JSON.stringify({ last })}\n`);
 }
 
 /**

@@ -126,6 +126,8 @@ async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
 async function resetForRetry(ctx: Ctx): Promise<void> {
   await ctx.store.update((s) => {
     for (const it of Object.values(s.items)) {
+      // A failed item keeps its failure (text and code) for the retry's prompt; a skipped one's reason goes.
+      if (it.status === 'skipped') Object.assign(it, { failureCode: null });
       if (it.status === 'failed' || it.status === 'skipped')
         Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
     }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { healedNotice, loadPlanOf } from '../engine/create-context.ts';
+import { oneLine } from '../lib/bounded-text.ts';
 import { findCommonDir } from '../lib/git.ts';
 import { stateDirOf } from '../lib/paths.ts';
 import { openStateStore } from '../lib/state.ts';
@@ -43,6 +44,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
         durationMs: st?.result?.durationMs ?? null,
         merge: st?.merge?.kind ?? null,
         failure: st?.failure ?? st?.skipReason ?? null,
+        failureCode: st?.failureCode ?? null,
       };
     }),
   );
@@ -94,7 +96,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
       .filter(Boolean)
       .join(', ');
     io.out(
-      `  wave ${i.wave}  #${i.issue} ${i.title.replace(/\s+/g, ' ').slice(0, 60)}: ${i.status}${extra ? ` (${extra})` : ''}${i.failure ? ` — ${i.failure.split('\n')[0]}` : ''}`,
+      `  wave ${i.wave}  #${i.issue} ${oneLine(i.title).slice(0, 60)}: ${i.status}${extra ? ` (${extra})` : ''}${i.failure ? ` — ${i.failure.split('\n')[0]}` : ''}`,
     );
   }
   if (cost > 0) io.out(`  agent cost: $${cost.toFixed(4)}`);

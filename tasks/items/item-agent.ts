@@ -336,6 +336,7 @@ export async function finishItemAttempt(
           sessionId: null,
           usage: null,
           denials: [],
+          failureCode: ended.kind === 'timed-out' ? ('timeout' as const) : ('lost' as const),
           failure:
             ended.kind === 'timed-out'
               ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed`
@@ -370,6 +371,7 @@ export async function finishItemAttempt(
     const it = updateItem(s, item.issue, {
       process: null,
       failure: verdict.failure,
+      failureCode: verdict.failureCode,
       result: { ...verdict.result, durationMs },
       pinned,
       status: retry ? 'pending' : verdict.status,
@@ -392,6 +394,7 @@ export async function finishItemAttempt(
     issue: item.issue,
     status: retry ? 'retrying' : verdict.status,
     detail: verdict.failure ?? undefined,
+    ...(verdict.failureCode ? { failureCode: verdict.failureCode } : {}),
   });
   return retry ? 'retry' : 'final';
 }

@@ -16,7 +16,7 @@ import {
 } from '../lib/bounded-text.ts';
 import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import { gitLines } from '../lib/git-lines.ts';
-import type { ItemResult, ItemStatus } from '../lib/state-types.ts';
+import type { FailureCode, ItemResult, ItemStatus } from '../lib/state-types.ts';
 import type { GuardFindings } from '../guards/agent-guards.ts';
 
 /** One commit of an item branch. */
@@ -138,6 +138,7 @@ const some = (list: readonly string[]) => capList(list, FLAG_LIST_CAP).join(', '
 export interface Verdict {
   readonly status: Extract<ItemStatus, 'complete' | 'partial' | 'failed'>;
   readonly failure: string | null;
+  readonly failureCode: FailureCode | null;
   readonly result: Omit<ItemResult, 'durationMs'>;
 }
 
@@ -202,16 +203,19 @@ export function judgeAttempt(
     usage: boundUsage(outcome.usage),
     denials: capList(outcome.denials, LIST_CAP, where),
   };
-  const fail = (failure: string): Verdict => ({
+  const fail = (failureCode: FailureCode, failure: string): Verdict => ({
     status: 'failed',
+    failureCode,
     failure: capText(stripControl(failure), LIMITS.failureChars, where),
     result,
   });
-  if (guards.violations.length || foreign.length) return fail([...foreign, ...guards.violations].join('; '));
-  if (!outcome.ok) return fail(outcome.failure ?? 'agent failed');
-  if (!report) return fail('the final text has no report (no STATUS line)');
-  if (report.status === null) return fail('the report has no valid STATUS (COMPLETE, PARTIAL or FAILED)');
-  if (report.status === 'FAILED') return fail(`agent reported FAILED${report.notes ? `: ${report.notes}` : ''}`);
-  if (facts.commitCount === 0) return fail(`agent reported ${report.status} but committed nothing on ${branch}`);
-  return { status: report.status === 'PARTIAL' ? 'partial' : 'complete', failure: null, result };
+  if (guards.violations.length || foreign.length) return fail('guard', [...foreign, ...guards.violations].join('; '));
+  if (!outcome.ok) return fail(outcome.failureCode ?? 'agent-error', outcome.failure ?? 'agent failed');
+  if (!report) return fail('no-report', 'the final text has no report (no STATUS line)');
+  if (report.status === null) return fail('bad-report', 'the report has no valid STATUS (COMPLETE, PARTIAL or FAILED)');
+  if (report.status === 'FAILED')
+    return fail('report-failed', `agent reported FAILED${report.notes ? `: ${report.notes}` : ''}`);
+  if (facts.commitCount === 0)
+    return fail('no-commits', `agent reported ${report.status} but committed nothing on ${branch}`);
+  return { status: report.status === 'PARTIAL' ? 'partial' : 'complete', failure: null, failureCode: null, result };
 }

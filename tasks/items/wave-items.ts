@@ -38,9 +38,15 @@ export async function skipBlockedItems(ctx: Ctx, wave: PlanWave): Promise<void> 
     if (blocker === undefined) continue;
     const reason = `depends on #${blocker}, which is ${statusOf(ctx, blocker)}`;
     await ctx.store.update((s) => {
-      updateItem(s, item.issue, { status: 'skipped', skipReason: reason });
+      updateItem(s, item.issue, { status: 'skipped', skipReason: reason, failureCode: 'dependency-failed' });
     });
-    ctx.events.emit({ type: 'item', issue: item.issue, status: 'skipped', detail: reason });
+    ctx.events.emit({
+      type: 'item',
+      issue: item.issue,
+      status: 'skipped',
+      detail: reason,
+      failureCode: 'dependency-failed',
+    });
   }
 }
 

@@ -46,9 +46,12 @@ export function stripControl(text: string): string {
   return text.replace(/\r\n?/g, '\n').replace(CONTROL, '');
 }
 
-/** A single line: every control character (newlines and tabs too) becomes a space. */
+/**
+ * A single line, for a title or a message in a line of output: every control character (newlines and tabs too) and
+ * every run of whitespace (line separators too) becomes one space; no space at either end.
+ */
 export function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim();
 }
 
 /** The first `max` characters of `text`, never ending inside a surrogate pair. */

@@ -1,5 +1,5 @@
 /** The environment agents and gates get: the runner's, marked as a child, without our own tsx loader. */
-import { LIMITS, capText, oneLine } from './bounded-text.ts';
+import { LIMITS, capText } from './bounded-text.ts';
 
 /** Flags that load code before a program, with the value as the next word or after `=`. */
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
@@ -51,7 +51,8 @@ export function stripTsxLoader(nodeOptions: string | undefined): string | undefi
  * E2BIG). PATH_MAX is 4096, so a path is never cut.
  */
 export function envValue(value: string): string {
-  return capText(oneLine(value), LIMITS.envValueChars);
+  // Not oneLine: a path's own spaces are kept, each control character becomes one space.
+  return capText(value.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '), LIMITS.envValueChars);
 }
 
 /**

@@ -1,39 +1,51 @@
 /** The event stream: every event is appended to `events.jsonl` and handed to the renderer (docs/state.md). */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { FailureCode, GateResult, ItemMerge, ItemStatus } from './state-types.ts';
 
-/** One event; `type` says what happened, the rest is its detail. */
+/** Who an agent works for: an item, a merge conflict, a red gate. */
+export type AgentRole = 'item' | 'conflict' | 'fix';
+
+/** One event, a closed union on `type` (what happened); the rest is its detail. Every emitter builds one of these. */
 export type RunEvent =
   | { readonly type: 'run-start'; readonly milestone: string; readonly command: string; readonly pid: number }
   | { readonly type: 'run-end'; readonly exitCode: number; readonly message?: string }
   | { readonly type: 'step-start' | 'step-done' | 'step-skip'; readonly node: string }
   | { readonly type: 'step-failed'; readonly node: string; readonly message: string }
-  | { readonly type: 'item'; readonly issue: number; readonly status: string; readonly detail?: string }
+  | {
+      readonly type: 'item';
+      readonly issue: number;
+      /** The item's new status; `retrying` is `pending` again after a failed attempt with retries left. */
+      readonly status: ItemStatus | 'retrying';
+      readonly detail?: string;
+      /** Why it failed or was skipped (with `status` failed, skipped, escalated or retrying). */
+      readonly failureCode?: FailureCode;
+    }
   | {
       readonly type: 'agent-spawned';
       readonly issue: number;
-      readonly role: string;
+      readonly role: AgentRole;
       readonly pid: number;
       readonly attempt: number;
     }
   | {
       readonly type: 'agent-exited';
       readonly issue: number;
-      readonly role: string;
+      readonly role: AgentRole;
       readonly exitCode: number | null;
       readonly detail?: string;
     }
   | {
       readonly type: 'merge';
       readonly issue: number;
-      readonly kind: string;
+      readonly kind: ItemMerge['kind'];
       readonly sha: string | null;
       readonly note: string;
     }
   | {
       readonly type: 'gate';
       readonly name: string;
-      readonly phase: string;
+      readonly phase: GateResult['phase'];
       readonly exitCode: number;
       readonly sha: string;
     }

@@ -1,6 +1,7 @@
 /** Process identity: a pid plus its start time, so a reused pid is never mistaken for our process. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { oneLine } from './bounded-text.ts';
 
 /** Start time from `ps` where there is no /proc (macOS, BSD): its `lstart` text, or null when the process is gone. */
 function startTimeFromPs(pid: number): string | null {
@@ -10,7 +11,7 @@ function startTimeFromPs(pid: number): string | null {
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
     if (!out || out.startsWith('Z')) return null;
-    return out.replace(/^\S+\s+/, '').replace(/\s+/g, ' ');
+    return oneLine(out.replace(/^\S+\s+/, ''));
   } catch {
     return null;
   }

@@ -2,8 +2,9 @@
  * Lock files owned by a process (pid + start time): `run.lock`, one runner per milestone (docs/state.md), and the state
  * lock.
  */
-import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { createFileExclusiveSync } from './atomic-file.ts';
 import { BadInputError } from './errors.ts';
 import { isProcessAlive, processStartTime } from './process-info.ts';
 
@@ -56,21 +57,6 @@ function readOwner(file: string): LockOwner | null | 'missing' {
   }
 }
 
-/** Create `file` holding `owner`, atomically: written in full to a temp file, then hard-linked (fails when `file` exists). */
-function createExclusive(file: string, owner: LockOwner): boolean {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    unlinkSync(tmp);
-  }
-}
-
 /**
  * Remove `file` when its owner is gone. Two processes that both judged it stale must not both remove it (the
  * second would remove the first one's fresh lock), so removal happens under `<file>.break`, after judging again.
@@ -113,7 +99,7 @@ function breakStale(file: string): { removed: LockOwner | null } | 'busy' | 'ali
 export function tryLockFile(file: string, owner: LockOwner): LockAttempt {
   let staleOwner: LockOwner | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (createExclusive(file, owner)) {
+    if (createFileExclusiveSync(file, `${JSON.stringify(owner)}\n`)) {
       return {
         kind: 'taken',
         staleOwner,

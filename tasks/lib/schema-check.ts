@@ -1,4 +1,7 @@
-/** JSON-schema validation (ajv) with errors mapped to file:line:col through the YAML CST. */
+/**
+ * The one place JSON schemas are compiled (ajv, once each, on first use) and their errors are turned into the
+ * project's one-sentence diagnostics, with file:line:col through the YAML CST where the data came from YAML.
+ */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
@@ -7,12 +10,38 @@ import { durationProblem } from './duration.ts';
 import { titleProblem } from './plan/title.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+/** The schema files under `schema/`. */
+export type SchemaName = 'dispatch-plan.schema.json' | 'backlog-item.schema.json' | 'state.schema.json';
 
-/** Compile a schema from `schema/<name>`. */
-export function loadSchema(name: string): ValidateFunction {
-  const url = new URL(`../../schema/${name}`, import.meta.url);
-  return ajv.compile(JSON.parse(readFileSync(url, 'utf8')) as object);
+/** One Ajv and its compiled schemas per process: a schema with an `$id` may be added to an Ajv only once. */
+interface Compiler {
+  readonly ajv: Ajv;
+  readonly compiled: Map<string, ValidateFunction>;
+}
+let compiler: Compiler | undefined;
+
+function compiled(name: string): ValidateFunction {
+  compiler ??= { ajv: new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }), compiled: new Map() };
+  let validate = compiler.compiled.get(name);
+  if (!validate) {
+    const url = new URL(`../../schema/${name}`, import.meta.url);
+    validate = compiler.ajv.compile(JSON.parse(readFileSync(url, 'utf8')) as object);
+    compiler.compiled.set(name, validate);
+  }
+  return validate;
+}
+
+/**
+ * The validator of `schema/<name>`, compiled on its first call (a command that never validates a plan never pays
+ * for compiling the plan schema); `errors` and `schema` read through to the compiled function.
+ */
+export function loadSchema<T = unknown>(name: SchemaName): ValidateFunction<T> {
+  const validate = ((data: unknown) => compiled(name)(data)) as ValidateFunction<T>;
+  Object.defineProperties(validate, {
+    errors: { get: () => compiled(name).errors, enumerable: true },
+    schema: { get: () => compiled(name).schema, enumerable: true },
+  });
+  return validate;
 }
 
 /** `waves[0].items[1].issue` for `/waves/0/items/1/issue`. */
@@ -50,6 +79,7 @@ function conditionOf(ifError: ErrorObject | undefined, schema: unknown): string 
   return parts.length > 0 ? ` (required when ${parts.join(' and ')})` : '';
 }
 
+/** One sentence for one ajv error: `<path> must be …`, `<what>` standing for the whole document. */
 function describe(
   e: ErrorObject,
   what: string,
@@ -62,7 +92,7 @@ function describe(
   // Durations, titles and issue numbers say what they accept rather than which keyword failed.
   if (e.schemaPath.startsWith('#/definitions/duration/'))
     return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
-  if (e.schemaPath === '#/definitions/title/maxLength' || e.schemaPath === '#/definitions/title/pattern') {
+  if (/\/title\/(maxLength|pattern)$/.test(e.schemaPath)) {
     const value = at(data, e.instancePath);
     return `${p} ${(typeof value === 'string' && titleProblem(value)) || 'is not a valid title'}`;
   }
@@ -89,7 +119,20 @@ function describe(
   }
 }
 
-/** Validate `data` and return one diagnostic per meaningful ajv error. */
+/** The errors worth a sentence: an `if` only says "must match then" (the `then` error says what is wrong), and a
+ * value of a union type (string or object) fails the other branch's keywords too, where the type error is enough. */
+function meaningful(errors: readonly ErrorObject[]): ErrorObject[] {
+  return errors.filter(
+    (e) =>
+      e.keyword !== 'if' &&
+      (e.keyword === 'type' || !errors.some((o) => o.keyword === 'type' && o.instancePath === e.instancePath)),
+  );
+}
+
+/**
+ * Validate parsed YAML and return one diagnostic per meaningful ajv error, at the line:col of the offending value (of
+ * the key, for an unknown key); `what` names the whole document in messages (`plan`, `front matter`).
+ */
 export function checkSchema(
   validate: ValidateFunction,
   data: unknown,
@@ -102,11 +145,7 @@ export function checkSchema(
   const errors = validate.errors ?? [];
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
-  for (const e of errors) {
-    // An `if` failure only says "must match then"; the `then` keyword's own error says what is wrong.
-    if (e.keyword === 'if') continue;
-    // A value of a union type (string or object) fails the other branch's keywords too; keep the type error only.
-    if (e.keyword !== 'type' && errors.some((o) => o.keyword === 'type' && o.instancePath === e.instancePath)) continue;
+  for (const e of meaningful(errors)) {
     const params = e.params as Record<string, unknown>;
     const pos =
       e.keyword === 'additionalProperties'
@@ -119,4 +158,15 @@ export function checkSchema(
     out.push({ severity: 'error', message, file, line: pos.line, col: pos.col });
   }
   return out;
+}
+
+/**
+ * Validate data that has no YAML behind it (a JSON file): undefined when valid, else the first problem as one
+ * sentence (`items[42].status must be one of: pending, …`), `what` naming the whole document.
+ */
+export function schemaProblem(validate: ValidateFunction, data: unknown, what: string): string | undefined {
+  if (validate(data)) return undefined;
+  const errors = validate.errors ?? [];
+  const first = meaningful(errors)[0] ?? errors[0];
+  return first ? describe(first, what, errors, data, validate.schema) : `${what} is invalid`;
 }

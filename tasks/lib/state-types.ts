@@ -12,6 +12,35 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
   'escalated',
 ]);
 
+/**
+ * Why an item did not succeed, as a closed set a program can switch on (`failure` or `skipReason` says it in words):
+ * - `guard`: the agent broke a guard (touched a protected path or git setup, checked out another branch);
+ * - `agent-error`: the agent ended without a usable result (a non-zero exit, an error result, no final text);
+ * - `timeout`: it ran past its timeout, and its process group was killed;
+ * - `lost`: its process died without leaving an exit code (killed from outside, the machine restarted);
+ * - `no-report`: its final text has no STATUS line;
+ * - `bad-report`: its STATUS is none of COMPLETE, PARTIAL, FAILED;
+ * - `report-failed`: it reported FAILED;
+ * - `no-commits`: it reported COMPLETE or PARTIAL but committed nothing on its branch;
+ * - `dependency-failed`: skipped, a dependency failed, was skipped or escalated;
+ * - `merge-escalated`: its branch could not be merged (heavy conflict, gates red after a fix) and went to a human.
+ */
+export const FAILURE_CODES = [
+  'guard',
+  'agent-error',
+  'timeout',
+  'lost',
+  'no-report',
+  'bad-report',
+  'report-failed',
+  'no-commits',
+  'dependency-failed',
+  'merge-escalated',
+] as const;
+
+/** Why an item did not succeed: one of FAILURE_CODES. */
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
 /** The agent's report as parsed from its final text (README, "Agents"). */
 export interface ItemReport {
   readonly status: 'COMPLETE' | 'PARTIAL' | 'FAILED' | null;
@@ -70,6 +99,8 @@ export interface ItemState {
   readonly base: string | null;
   readonly process: AgentProcess | null;
   readonly failure: string | null;
+  /** Why the item failed, was skipped or escalated, as a code; null or absent (state of older runs) when it did not. */
+  readonly failureCode?: FailureCode | null;
   readonly skipReason: string | null;
   readonly result: ItemResult | null;
   readonly finishedAt: string | null;

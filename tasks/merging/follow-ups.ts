@@ -1,5 +1,6 @@
 /** Backlog items the run creates (PARTIAL remainders, escalations), committed on the integration branch so they land with it. */
 import type { Ctx } from '../engine/context.ts';
+import { oneLine } from '../lib/bounded-text.ts';
 import { git } from '../lib/git.ts';
 import { fitTitle } from '../lib/plan/title.ts';
 
@@ -35,7 +36,7 @@ export async function createFollowUp(ctx: Ctx, followUp: FollowUp): Promise<numb
       'commit',
       '-q',
       '-m',
-      `backlog: add #${item.issue} ${followUp.title.replace(/\s+/g, ' ').slice(0, 120)}`,
+      `backlog: add #${item.issue} ${oneLine(followUp.title).slice(0, 120)}`,
       '--',
       item.source,
     ]);

@@ -19,7 +19,7 @@ export function relayPath(stateDir: string, wave: number): string {
 }
 
 /** One line of relay text: control characters and runs of whitespace become one space. */
-const flat = (text: string) => oneLine(stripControl(text)).replace(/\s+/g, ' ').trim();
+const flat = (text: string) => oneLine(stripControl(text));
 
 /**
  * The relay of one wave from the items' states (pure). Every text and list is capped as state caps it

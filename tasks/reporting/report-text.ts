@@ -5,7 +5,7 @@ import type { Plan } from '../lib/plan/types.ts';
 import type { State } from '../lib/state-types.ts';
 
 /** One line, control characters gone, runs of whitespace one space. */
-const flat = (s: string) => oneLine(stripControl(s)).replace(/\s+/g, ' ').trim();
+const flat = (s: string) => oneLine(stripControl(s));
 const cell = (s: string) => capEntry(flat(s)).replace(/\|/g, '\\|');
 
 /** An item's flags as report.md lists them: capped as state caps them (docs/limits.md), also for older state. */

@@ -5,7 +5,7 @@
  */
 import { createEventSink } from '../../tasks/lib/events.ts';
 import { openStateStore } from '../../tasks/lib/state.ts';
-import { emptyItem } from '../../tasks/lib/state-types.ts';
+import { emptyItem, type ItemStatus } from '../../tasks/lib/state-types.ts';
 
 const [mode, dir, issueArg, countArg] = process.argv.slice(2);
 const issue = Number(issueArg);
@@ -30,7 +30,8 @@ if (mode === 'state') {
   const sink = createEventSink(dir);
   // Lines longer than a pipe buffer (4 KiB) and a page: an interleaved write would show as a broken line.
   const detail = `${issue}:`.padEnd(20_000, String(issue % 10));
-  for (let i = 0; i < count; i++) sink.emit({ type: 'item', issue, status: `n${i}`, detail });
+  // Sequence markers in place of a status: the test checks only each writer's order.
+  for (let i = 0; i < count; i++) sink.emit({ type: 'item', issue, status: `n${i}` as ItemStatus, detail });
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);
