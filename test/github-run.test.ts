@@ -104,7 +104,7 @@ test('stale plans: a plan item closed on GitHub, and an open issue of the milest
     if (issue2) issue2.state = 'closed';
     const closed = await run(r);
     assert.is(closed.code, 2, output(closed));
-    assert.match(closed.stderr, /plan is stale: #2 is done/);
+    assert.match(closed.stderr, /plan is stale: #2 is closed/);
     assert.not.ok(await git(r.repo.dir, 'branch', '--list', 'milestone/*'), 'nothing was started');
     assert.equal(r.github.problems, []);
   } finally {

@@ -50,7 +50,9 @@ export const validate: Step = {
       const ours = state.items[String(item.issue)]?.merge?.sha != null;
       if (!found) problems.push(`#${item.issue} is not in the backlog`);
       else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
-        problems.push(`#${item.issue} is ${found.status}`);
+        problems.push(
+          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status}`,
+        );
     }
     if (backlog.kind === 'github') problems.push(...(await missingFromPlan(ctx, backlog)));
     if (problems.length > 0) {
