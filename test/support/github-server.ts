@@ -1,10 +1,12 @@
 /**
  * A loopback GitHub REST server for tests: one repository's issues, milestones, labels, comments, pull requests and
- * check runs held in memory. Every request is checked against GitHub's OpenAPI description (`openapi-check.ts`) and
+ * check runs held in memory (pull requests merge into the seed's bare `origin` with a merge commit, once the required
+ * check runs are green). Every request is checked against GitHub's OpenAPI description (`openapi-check.ts`) and
  * every answer too; what failed a check is in `problems`, which a test asserts empty. Faults are scripted: the next
  * requests can be answered with GitHub's real rate-limit and error responses, and creating an issue can be made to
  * end the caller (the test kills the runner) before it hears the answer.
  */
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { listenOnLoopback, readRequest } from '../../tasks/demo/loopback.ts';
 import { openApiCheck, type Operation } from './openapi-check.ts';
@@ -42,19 +44,24 @@ export interface ServerMilestone {
   state: 'open' | 'closed';
 }
 
-/** A pull request (held for landing through a pull request; not served yet). */
+/** A pull request; `head` and `base` are branches of the seed's `origin`. */
 export interface ServerPull {
   readonly number: number;
   readonly head: string;
   readonly base: string;
+  title: string;
+  body: string;
   state: 'open' | 'closed';
   merged: boolean;
+  mergeCommit: string | null;
 }
 
-/** A check run on a commit (held for landing through a pull request; not served yet). */
+/** A check run on a commit; a test adds them and turns them green. */
 export interface ServerCheckRun {
+  readonly id: number;
   readonly sha: string;
   readonly name: string;
+  status: 'queued' | 'in_progress' | 'completed';
   conclusion: 'success' | 'failure' | null;
 }
 
@@ -125,6 +132,10 @@ export interface GithubSeed {
   }>;
   /** Labels of the repository besides those of the issues. */
   readonly labels?: readonly string[];
+  /** The bare repository that is git's origin: pull requests read their branches there and merge into it. */
+  readonly origin?: string;
+  /** Check names a pull request's head must have green before it may be merged. */
+  readonly requiredChecks?: readonly string[];
 }
 
 /** The running server and its state. */
@@ -152,6 +163,7 @@ export interface GithubServer {
 }
 
 const NOW = '2026-01-01T00:00:00Z';
+const DOCS = 'https://docs.github.com/rest';
 const API = 'https://api.github.com';
 
 /** Start the server on 127.0.0.1. */
@@ -184,6 +196,8 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     });
   }
   const comments: Comment[] = [];
+  const pulls: ServerPull[] = [];
+  const checkRuns: ServerCheckRun[] = [];
   const repoUrl = `${API}/repos/${seed.repo}`;
 
   const user = {
@@ -279,6 +293,88 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     author_association: 'OWNER',
   });
 
+  /** A sha of origin (a branch, or a sha as given); undefined when origin has no such ref. */
+  const originSha = (ref: string): string | undefined => {
+    if (/^[0-9a-f]{40}$/.test(ref)) return ref;
+    if (!seed.origin) return undefined;
+    try {
+      return originGit(seed.origin, ['rev-parse', '--verify', '-q', `refs/heads/${ref}^{commit}`]);
+    } catch {
+      return undefined;
+    }
+  };
+  const pullJson = (p: ServerPull, shape: 'pull-request' | 'pull-request-simple') => {
+    const example = check.exampleOf(shape) as Record<string, any>;
+    const side = (ref: string) => ({
+      ...example.head,
+      label: `${owner}:${ref}`,
+      ref,
+      sha: originSha(ref) ?? '0'.repeat(40),
+    });
+    return {
+      ...example,
+      id: 300_000 + p.number,
+      node_id: `PR_${p.number}`,
+      number: p.number,
+      url: `${repoUrl}/pulls/${p.number}`,
+      html_url: `https://github.com/${seed.repo}/pull/${p.number}`,
+      state: p.state,
+      title: p.title,
+      body: p.body,
+      head: side(p.head),
+      base: side(p.base),
+      merge_commit_sha: p.mergeCommit,
+      ...(shape === 'pull-request' ? { merged: p.merged, mergeable: p.state === 'open' ? true : null } : {}),
+    };
+  };
+  const checkRunJson = (c: ServerCheckRun) => ({
+    ...check.exampleOf('check-run'),
+    id: c.id,
+    node_id: `CR_${c.id}`,
+    head_sha: c.sha,
+    name: c.name,
+    status: c.status,
+    conclusion: c.conclusion,
+    url: `${repoUrl}/check-runs/${c.id}`,
+    html_url: `https://github.com/${seed.repo}/runs/${c.id}`,
+  });
+  /** Why `p` may not be merged yet (GitHub's 405 message), or undefined. */
+  const mergeBlocker = (p: ServerPull): string | undefined => {
+    const sha = originSha(p.head);
+    for (const name of seed.requiredChecks ?? []) {
+      const run = checkRuns.filter((c) => c.sha === sha && c.name === name).at(-1);
+      if (!run) return `Required status check "${name}" is expected.`;
+      if (run.status !== 'completed' || run.conclusion !== 'success')
+        return `Required status check "${name}" is failing.`;
+    }
+    return undefined;
+  };
+  /** Merge `p` into its base in origin with a merge commit, as GitHub's merge button does; its sha. */
+  const mergeInOrigin = (p: ServerPull): string | undefined => {
+    if (!seed.origin) return undefined;
+    const base = originSha(p.base);
+    const head = originSha(p.head);
+    if (!base || !head) return undefined;
+    let tree: string;
+    try {
+      tree = originGit(seed.origin, ['merge-tree', '--write-tree', base, head]).split('\n')[0] ?? '';
+    } catch {
+      return undefined;
+    }
+    const sha = originGit(seed.origin, [
+      'commit-tree',
+      tree,
+      '-p',
+      base,
+      '-p',
+      head,
+      '-m',
+      `Merge pull request #${p.number} from ${owner}/${p.head}\n\n${p.title}`,
+    ]);
+    originGit(seed.origin, ['update-ref', `refs/heads/${p.base}`, sha, base]);
+    return sha;
+  };
+
   const notFound = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' };
   type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 
@@ -342,6 +438,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
             status: 422,
             body: {
               message: 'Validation Failed',
+              documentation_url: DOCS,
               errors: [{ resource: 'Issue', field: 'milestone', code: 'invalid' }],
             },
           };
@@ -401,6 +498,86 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         if (!i || at < 0) return { status: 404, body: notFound };
         i.labels.splice(at, 1);
         return { status: 200, body: i.labels.map((n) => labelJson(ensureLabel(n))) };
+      }
+      case 'pulls/list': {
+        const state = query.get('state') ?? 'open';
+        const head = query.get('head');
+        const baseRef = query.get('base');
+        const list = pulls
+          .filter((p) => state === 'all' || p.state === state)
+          .filter((p) => head === null || `${owner}:${p.head}` === head || p.head === head)
+          .filter((p) => baseRef === null || p.base === baseRef);
+        const answer = page(list, query, base);
+        return { ...answer, body: (answer.body as ServerPull[]).map((p) => pullJson(p, 'pull-request-simple')) };
+      }
+      case 'pulls/create': {
+        const head = String(body.head).replace(`${owner}:`, '');
+        if (!originSha(head) || !originSha(String(body.base)))
+          return {
+            status: 422,
+            body: {
+              message: 'Validation Failed',
+              documentation_url: DOCS,
+              errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }],
+            },
+          };
+        if (pulls.some((p) => p.state === 'open' && p.head === head && p.base === body.base))
+          return {
+            status: 422,
+            body: {
+              message: 'Validation Failed',
+              documentation_url: DOCS,
+              errors: [
+                {
+                  resource: 'PullRequest',
+                  code: 'custom',
+                  message: `A pull request already exists for ${owner}:${head}.`,
+                },
+              ],
+            },
+          };
+        const p: ServerPull = {
+          number: Math.max(0, ...issues.keys(), ...pulls.map((q) => q.number)) + 1,
+          head,
+          base: String(body.base),
+          title: String(body.title ?? head),
+          body: body.body ?? '',
+          state: 'open',
+          merged: false,
+          mergeCommit: null,
+        };
+        pulls.push(p);
+        return { status: 201, body: pullJson(p, 'pull-request') };
+      }
+      case 'pulls/get':
+      case 'pulls/update': {
+        const p = pulls.find((q) => q.number === Number(op.params.pull_number));
+        if (!p) return { status: 404, body: notFound };
+        if (op.operationId === 'pulls/update') {
+          if (body.title !== undefined) p.title = body.title;
+          if (body.body !== undefined) p.body = body.body;
+          if (body.state !== undefined && !p.merged) p.state = body.state;
+        }
+        return { status: 200, body: pullJson(p, 'pull-request') };
+      }
+      case 'pulls/merge': {
+        const p = pulls.find((q) => q.number === Number(op.params.pull_number));
+        if (!p) return { status: 404, body: notFound };
+        if (p.state !== 'open') return { status: 405, body: { message: 'Pull Request is not mergeable' } };
+        if (body?.sha && body.sha !== originSha(p.head))
+          return { status: 409, body: { message: 'Head branch was modified. Review and try the merge again.' } };
+        const blocker = mergeBlocker(p);
+        if (blocker) return { status: 405, body: { message: blocker } };
+        const sha = mergeInOrigin(p);
+        if (!sha) return { status: 405, body: { message: 'Pull Request is not mergeable' } };
+        Object.assign(p, { state: 'closed', merged: true, mergeCommit: sha });
+        return { status: 200, body: { sha, merged: true, message: 'Pull Request successfully merged' } };
+      }
+      case 'checks/list-for-ref': {
+        const sha = originSha(op.params.ref ?? '');
+        const name = query.get('check_name');
+        const runs = checkRuns.filter((c) => c.sha === sha && (name === null || c.name === name));
+        return { status: 200, body: { total_count: runs.length, check_runs: runs.map(checkRunJson) } };
       }
       default:
         server.problems.push(`${op.method.toUpperCase()} ${op.template} (${op.operationId}) is not served`);
@@ -462,8 +639,8 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     milestones,
     labels,
     comments,
-    pulls: [],
-    checkRuns: [],
+    pulls,
+    checkRuns,
     received: [],
     problems: [],
     faults: [],
@@ -471,4 +648,11 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     close: () => listening.close(),
   };
   return server;
+}
+
+/** git in the bare origin, trimmed stdout (test-only, synchronous). */
+function originGit(dir: string, args: readonly string[]): string {
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'GitHub', GIT_AUTHOR_EMAIL: 'noreply@github.com' };
+  Object.assign(env, { GIT_COMMITTER_NAME: 'GitHub', GIT_COMMITTER_EMAIL: 'noreply@github.com' });
+  return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }

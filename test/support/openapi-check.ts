@@ -25,6 +25,11 @@ export interface OpenApiCheck {
   match(method: string, pathname: string): Operation | undefined;
   checkRequest(op: Operation, query: URLSearchParams, body: unknown): string[];
   checkResponse(op: Operation, status: number, body: unknown): string[];
+  /**
+   * The smallest valid instance of a component schema (`pull-request`, `check-run`): required properties only, the
+   * first enum value, null where null is allowed; a server overlays the fields that matter.
+   */
+  exampleOf(schema: string): Record<string, unknown>;
 }
 
 const SPEC_FILE = path.join(ROOT, 'node_modules', '@octokit', 'openapi', 'generated', 'api.github.com.json');
@@ -114,6 +119,10 @@ function loadCheck(): OpenApiCheck {
       return problems;
     },
 
+    exampleOf(name) {
+      return exampleValue(components, { $ref: `#/components/schemas/${name}` }, 0) as Record<string, unknown>;
+    },
+
     checkResponse(op, status, body) {
       const responses = operationOf(op).responses as JsonMap;
       const response = resolve(responses[String(status)]);
@@ -144,4 +153,40 @@ function toJsonSchema(node: Json | undefined): Json {
   if (typeof out.type === 'string')
     return { ...out, type: [out.type, 'null'], ...(Array.isArray(out.enum) ? { enum: [...out.enum, null] } : {}) };
   return { anyOf: [out, { type: 'null' }] };
+}
+
+/** A minimal valid value of an OpenAPI 3.0 schema (required properties only). */
+function exampleValue(components: JsonMap, node: Json | undefined, depth: number): Json {
+  let schema = node as JsonMap | undefined;
+  while (typeof schema?.$ref === 'string') {
+    const name = schema.$ref.replace('#/components/schemas/', '');
+    schema = (components.schemas as JsonMap)[name] as JsonMap | undefined;
+  }
+  if (!schema || depth > 12) return null;
+  if (schema.nullable === true) return null;
+  if (Array.isArray(schema.allOf))
+    return Object.assign({}, ...schema.allOf.map((s) => exampleValue(components, s, depth + 1) as JsonMap));
+  const choice = (schema.oneOf ?? schema.anyOf) as Json[] | undefined;
+  if (Array.isArray(choice)) return exampleValue(components, choice[0], depth + 1);
+  if (Array.isArray(schema.enum)) return schema.enum[0] ?? null;
+  switch (schema.type) {
+    case 'string':
+      return schema.format === 'date-time'
+        ? '2026-01-01T00:00:00Z'
+        : schema.format === 'uri'
+          ? 'https://example.com'
+          : 'x';
+    case 'integer':
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 1;
+    case 'boolean':
+      return false;
+    case 'array':
+      return [];
+    default: {
+      const properties = (schema.properties ?? {}) as JsonMap;
+      const required = (schema.required ?? []) as string[];
+      return Object.fromEntries(required.map((k) => [k, exampleValue(components, properties[k], depth + 1)]));
+    }
+  }
 }
