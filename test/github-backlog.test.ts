@@ -4,12 +4,15 @@
  * item closed once with its sha; the milestone closed; rate limits and 5xx retried; a bad token, a missing scope and a
  * missing repository are exit 2 naming what is wrong.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backlog } from '../tasks/backlog/backlog.ts';
 import { repoOfRemoteUrl } from '../tasks/backlog/github-client.ts';
 import { openBacklog } from '../tasks/backlog/open-backlog.ts';
 import { exitCodeOf } from '../tasks/lib/errors.ts';
+import { git, tempDir } from './support/fixture.ts';
 import {
   BAD_GATEWAY,
   SECONDARY_RATE_LIMIT,
@@ -172,6 +175,33 @@ test('a bad token, a refusal and a missing repository are exit 2 naming the toke
     assert.equal(s.problems, []);
   } finally {
     await s.close();
+  }
+});
+
+test("the token falls back to `gh auth token`; the repository to the one of origin's URL", async () => {
+  const s = await server();
+  const dir = tempDir('wm-gh-');
+  try {
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'gh'), `#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo ${TOKEN}\n`, { mode: 0o755 });
+    const checkout = path.join(dir, 'repo');
+    await git(dir, 'init', '-q', checkout);
+    await git(checkout, 'remote', 'add', 'origin', 'git@github.com:acme/widgets.git');
+    const env = { GITHUB_API_URL: s.url, PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const b = openBacklog({ kind: 'github', repo: null }, checkout, { env });
+    assert.equal(
+      (await b.listItems(7)).map((i) => i.source),
+      ['acme/widgets#1', 'acme/widgets#2'],
+    );
+    await git(checkout, 'remote', 'set-url', 'origin', path.join(dir, 'origin.git'));
+    const local = await failure(openBacklog({ kind: 'github', repo: null }, checkout, { env }).listItems(7));
+    assert.is(exitCodeOf(local), 2);
+    assert.match(local.message, /names no repo and origin's URL .* is not a GitHub repository; add repo: owner\/name/);
+    assert.equal(s.problems, []);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
