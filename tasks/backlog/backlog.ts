@@ -36,7 +36,7 @@ export interface NewBacklogItem {
   readonly marker?: string;
 }
 
-/** A backlog backend: the file backlog now, GitHub Issues later. */
+/** A backlog backend: the file backlog, or GitHub Issues (docs/github.md). */
 export interface Backlog {
   readonly kind: 'file' | 'github';
   /** One item, or undefined when it does not exist. */

@@ -1,4 +1,7 @@
-/** Backlog items the run creates (PARTIAL remainders, escalations), committed on the integration branch so they land with it. */
+/**
+ * Backlog items the run creates (PARTIAL remainders, escalations): file items committed on the integration branch so
+ * they land with it; GitHub issues created in the milestone.
+ */
 import { createHash } from 'node:crypto';
 import type { Ctx } from '../engine/context.ts';
 import { git } from '../lib/git.ts';
@@ -12,10 +15,15 @@ export interface FollowUp {
   readonly dependsOn?: readonly number[];
 }
 
+/** What every follow-up marker of `milestone` starts with (validate tells them from issues added by hand). */
+export function followUpMarkerPrefix(milestone: string): string {
+  return `work-milestone follow-up: milestone ${milestone},`;
+}
+
 /** The marker of a follow-up in its body: the milestone and its title, so a crashed run's item is found again. */
 export function followUpMarker(milestone: string, title: string): string {
   const key = createHash('sha256').update(fitTitle(title)).digest('hex').slice(0, 16);
-  return `work-milestone follow-up: milestone ${milestone}, ${key}`;
+  return `${followUpMarkerPrefix(milestone)} ${key}`;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Backlog } from '../backlog/backlog.ts';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { listItems } from '../lib/plan/types.ts';
+import { followUpMarkerPrefix } from '../merging/follow-ups.ts';
 import { emptyItem } from '../lib/state-types.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
@@ -14,7 +15,7 @@ import { DONE, todo, type Step } from '../engine/step.ts';
  */
 async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
   const planned = new Set(listItems(ctx.plan).map((i) => i.issue));
-  const ours = `work-milestone follow-up: milestone ${ctx.plan.milestone.id},`;
+  const ours = followUpMarkerPrefix(ctx.plan.milestone.id);
   return (await backlog.listItems(ctx.plan.milestone.id))
     .filter((i) => i.status !== 'done' && !planned.has(i.issue) && !i.body.includes(ours))
     .map(
