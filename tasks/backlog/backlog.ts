@@ -29,9 +29,14 @@ export interface NewBacklogItem {
   readonly dependsOn?: readonly number[];
   /** `## ` sections in order, e.g. {Description: '…', 'Acceptance Criteria': '…'}. */
   readonly sections: Readonly<Record<string, string>>;
+  /**
+   * A line written at the end of the body (an HTML comment); an item of the milestone whose body holds it already is
+   * returned instead of creating another, so an item created by a run that crashed before recording it is found.
+   */
+  readonly marker?: string;
 }
 
-/** A backlog backend: the file backlog now, GitHub Issues later. */
+/** A backlog backend: the file backlog, or GitHub Issues (docs/github.md). */
 export interface Backlog {
   readonly kind: 'file' | 'github';
   /** One item, or undefined when it does not exist. */
@@ -42,4 +47,16 @@ export interface Backlog {
   createItem(item: NewBacklogItem): Promise<BacklogItem>;
   /** Change an item's status; returns the paths it changed (file backlog) so callers can commit them. */
   setStatus(issue: number, status: BacklogStatus): Promise<readonly string[]>;
+  /**
+   * Close a landed item, saying which commit landed it (GitHub: a comment and the issue closed; files: status done).
+   * Idempotent: an item closed already is left alone. Returns the paths it changed (file backlog).
+   */
+  closeItem(issue: number, landedSha: string): Promise<readonly string[]>;
+  /** Close the milestone when none of its items is open any more; whether it is closed (or complete) now. */
+  closeMilestone(milestone: number | string): Promise<boolean>;
+}
+
+/** The body line that carries a marker: an HTML comment, invisible where the body is rendered. */
+export function markerLine(marker: string): string {
+  return `<!-- ${marker.replace(/-->/g, '')} -->`;
 }

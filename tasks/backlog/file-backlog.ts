@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readlink, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import type { Backlog, BacklogItem, BacklogStatus } from './backlog.ts';
+import { markerLine, type Backlog, type BacklogItem, type BacklogStatus } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { createFileExclusive, writeFileAtomic } from '../lib/atomic-file.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
@@ -88,6 +88,11 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     },
 
     async createItem(item) {
+      const marker = item.marker === undefined ? undefined : markerLine(item.marker);
+      if (marker !== undefined) {
+        const found = (await this.listItems(item.milestone)).find((i) => i.body.includes(marker));
+        if (found) return found;
+      }
       // Before mkdir: a symlinked `plan` leading outside would have the folder made out there.
       await files.refuseOutside(absDir, dir);
       await mkdir(absDir, { recursive: true });
@@ -107,7 +112,7 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
           labels: [...labels],
           'depends-on': [...dependsOn],
         };
-        const text = formatItemFile(front, item.sections);
+        const text = formatItemFile(front, item.sections) + (marker === undefined ? '' : `\n${marker}\n`);
         const file = parseOrThrow(text, source(issue), issue);
         if (await createFileExclusive(absPath(issue), text)) return toItem(file, source(issue));
         // Taken on disk (a concurrent create here, or a file the allocator did not know of): ask for the next one.
@@ -128,6 +133,16 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       await files.read(absPath(issue), source(issue));
       await writeFileAtomic(absPath(issue), text);
       return [source(issue)];
+    },
+
+    // The file backlog has no comments: the landing commit that marks the item done is its record.
+    async closeItem(issue) {
+      return this.setStatus(issue, 'done');
+    },
+
+    // A milestone of files is nothing to close: it is complete when none of its items is open.
+    async closeMilestone(milestone) {
+      return (await this.listItems(milestone)).every((i) => i.status === 'done');
     },
   };
 }

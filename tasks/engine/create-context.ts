@@ -145,7 +145,7 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     signal: input.signal,
     env: input.env,
     confirm: input.confirm,
-    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate }),
+    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate, env: input.env }),
     packageRoot: PACKAGE_ROOT,
   };
 }

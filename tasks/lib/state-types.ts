@@ -122,6 +122,9 @@ export interface CachedItem {
   readonly source: string;
   readonly sections: Readonly<Record<string, string>>;
   readonly body: string;
+  /** The backlog's labels and priority (absent in state of older runs). */
+  readonly labels?: readonly string[];
+  readonly priority?: string | null;
 }
 
 /** One gate run. */

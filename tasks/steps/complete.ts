@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { closeLandedItems } from '../backlog/close-milestone.ts';
 import { formatAttention, itemsNeedingAttention } from '../reporting/attention.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
@@ -114,6 +115,8 @@ export const complete: Step = {
       if (sha && (await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`)))
         await git(ctx.repo, ['update-ref', '-d', pin, sha]);
     }
+    // Before `complete` is recorded: a crash while closing issues closes the rest on the next run.
+    const summary = await closeLandedItems(ctx);
     const reportFile = path.join(ctx.stateDir, 'report.md');
     await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
     await ctx.store.update((s) => {
@@ -130,6 +133,9 @@ export const complete: Step = {
       });
     if (kept.length) ctx.events.emit({ type: 'notice', message: `kept: ${kept.join(', ')}` });
     ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
+    const carried = summary.carriedOver.length ? `; carried over: ${summary.carriedOver.join(', ')}` : '';
+    const closed = summary.milestoneClosed ? `; milestone ${ctx.plan.milestone.id} closed` : '';
+    ctx.events.emit({ type: 'notice', message: `${summary.line}${carried}${closed}` });
     const prep = ctx.store.current().prepare;
     if (prep?.kind === 'stashed') {
       ctx.events.emit({

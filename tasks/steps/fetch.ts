@@ -25,9 +25,17 @@ export const fetchBacklog: Step = {
       }
       if (!found)
         throw new BadInputError(`#${item.issue} is not in the backlog; regroom milestone ${ctx.plan.milestone.id}`);
-      const { issue, title, source, sections, body } = found;
+      const { issue, title, source, sections, body, labels, priority } = found;
       await ctx.store.update((s) => {
-        s.cache[String(issue)] = { issue, title, source, sections: { ...sections }, body };
+        s.cache[String(issue)] = {
+          issue,
+          title,
+          source,
+          sections: { ...sections },
+          body,
+          labels: [...labels],
+          priority,
+        };
       });
       progress.output(`#${issue} ${title}`);
     }

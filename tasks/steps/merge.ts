@@ -103,6 +103,7 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
     dependsOn: [item.issue],
     sections: {
       Description: `#${item.issue} was merged PARTIAL in milestone ${ctx.plan.milestone.id}; what it did is on ${ctx.plan.milestone.integrationBranch}.`,
+      Branch: `${st.branch ?? '(none)'} (what #${item.issue} did; merged into ${ctx.plan.milestone.integrationBranch})`,
       'Blocked Tasks': report?.tasksBlocked.map((t) => `- ${t}`).join('\n') || '- (none listed)',
       Notes: report?.notes || '(none)',
     },

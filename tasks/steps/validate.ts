@@ -1,10 +1,29 @@
 /** validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Backlog } from '../backlog/backlog.ts';
+import type { Ctx } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { listItems } from '../lib/plan/types.ts';
+import { followUpMarkerPrefix } from '../merging/follow-ups.ts';
 import { emptyItem } from '../lib/state-types.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
+
+/**
+ * Open items of the milestone that the plan does not hold: groomed since, or added by hand. Follow-ups this milestone
+ * created itself (they carry its marker) are carried over, not staleness.
+ */
+async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
+  const planned = new Set(listItems(ctx.plan).map((i) => i.issue));
+  const ours = followUpMarkerPrefix(ctx.plan.milestone.id);
+  return (await backlog.listItems(ctx.plan.milestone.id))
+    .filter((i) => i.status !== 'done' && !planned.has(i.issue) && !i.body.includes(ours))
+    .map(
+      (i) => `open issue #${i.issue} (${oneLine(i.title)}) of milestone ${ctx.plan.milestone.id} is not in the plan`,
+    );
+}
+
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').slice(0, 80);
 
 /** validate step. */
 export const validate: Step = {
@@ -32,10 +51,16 @@ export const validate: Step = {
       const ours = state.items[String(item.issue)]?.merge?.sha != null;
       if (!found) problems.push(`#${item.issue} is not in the backlog`);
       else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
-        problems.push(`#${item.issue} is ${found.status}`);
+        problems.push(
+          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status}`,
+        );
     }
+    if (backlog.kind === 'github') problems.push(...(await missingFromPlan(ctx, backlog)));
     if (problems.length > 0) {
-      throw new BadInputError(`plan is stale: ${problems.join(', ')}; regroom milestone ${ctx.plan.milestone.id}`);
+      const groom = backlog.kind === 'github' ? ` (the seed's /groom-milestone ${ctx.plan.milestone.id})` : '';
+      throw new BadInputError(
+        `plan is stale: ${problems.join(', ')}; regroom milestone ${ctx.plan.milestone.id}${groom}`,
+      );
     }
     await ctx.store.update((s) => {
       s.plan = { hash: ctx.plan.hash, file: ctx.plan.file, validatedAt: new Date().toISOString() };

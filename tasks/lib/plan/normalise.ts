@@ -3,7 +3,7 @@
  */
 import { parseDuration } from '../duration.ts';
 import { pick, rawWaves, type RawMap } from './raw.ts';
-import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, ScriptedEdit } from './types.ts';
+import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, PlanItemStatus, ScriptedEdit } from './types.ts';
 import { derivedBranch } from './values.ts';
 import { slugify } from '../slug.ts';
 
@@ -76,6 +76,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
         dependsOn: pick<number[]>(item, 'depends-on') ?? [],
         settings: settingsOf(item, settings),
         edits: (item.edits as ScriptedEdit[] | undefined) ?? [],
+        planStatus: (item.status as PlanItemStatus | undefined) ?? null,
       };
     }),
   }));
@@ -111,7 +112,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
     },
     backlog:
       backlog.kind === 'github'
-        ? { kind: 'github', repo: String(backlog.repo) }
+        ? { kind: 'github', repo: typeof backlog.repo === 'string' ? backlog.repo : null }
         : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
   };
 }

@@ -26,6 +26,9 @@ export interface AgentSettings {
   readonly agentArgs: readonly string[];
 }
 
+/** The `status` the seed's groomer writes on an item; informational, the runner's state is what counts. */
+export type PlanItemStatus = 'pending' | 'in-progress' | 'complete' | 'failed' | 'skipped';
+
 /** One item of a wave. */
 export interface PlanItem {
   readonly issue: number;
@@ -37,6 +40,8 @@ export interface PlanItem {
   readonly dependsOn: readonly number[];
   readonly settings: AgentSettings;
   readonly edits: readonly ScriptedEdit[];
+  /** The plan's `status` key, null when absent. */
+  readonly planStatus?: PlanItemStatus | null;
 }
 
 /** A wave: items that run together (or one after another when not parallel). */
@@ -56,7 +61,7 @@ export interface Gate {
 
 /** Where the backlog lives. */
 export type BacklogConfig =
-  { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'github'; readonly repo: string };
+  { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'github'; readonly repo: string | null };
 
 /** The whole normalised plan. */
 export interface Plan {

@@ -1,0 +1,115 @@
+/**
+ * The GitHub REST client of the GitHub backlog (docs/github.md): Octokit with the retry and throttling plugins, the
+ * token and API base from the environment, and GitHub's refusals turned into the product's typed errors.
+ */
+import { execFile } from 'node:child_process';
+import { Octokit } from '@octokit/rest';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { BadInputError, StepFailedError } from '../lib/errors.ts';
+
+/** The Octokit the backlog talks through. */
+export type GithubClient = InstanceType<typeof GitHub>;
+
+const GitHub = Octokit.plugin(retry, throttling);
+
+/** Rate-limited requests are retried this many times before the run fails (each waits what GitHub asks). */
+const RATE_LIMIT_RETRIES = 4;
+
+/** Where the token came from, for messages. */
+export interface GithubToken {
+  readonly token: string;
+  readonly from: 'GH_TOKEN' | 'GITHUB_TOKEN' | 'gh auth token';
+}
+
+/** `GH_TOKEN`, else `GITHUB_TOKEN`, else `gh auth token` when `gh` is installed; a BadInputError when none. */
+export async function resolveToken(env: NodeJS.ProcessEnv): Promise<GithubToken> {
+  for (const name of ['GH_TOKEN', 'GITHUB_TOKEN'] as const) {
+    const value = env[name]?.trim();
+    if (value) return { token: value, from: name };
+  }
+  const fromGh = await new Promise<string>((resolve) =>
+    execFile('gh', ['auth', 'token'], { env, timeout: 10_000 }, (error, stdout) => resolve(error ? '' : stdout.trim())),
+  );
+  if (fromGh) return { token: fromGh, from: 'gh auth token' };
+  throw new BadInputError(
+    'no GitHub token for the GitHub backlog: set GH_TOKEN (or GITHUB_TOKEN) to a token with the "repo" scope ' +
+      '(fine-grained: Issues read and write on the repository), or log in with `gh auth login`',
+  );
+}
+
+/** The API base: `GITHUB_API_URL` (GitHub Enterprise Server: `https://<host>/api/v3`), else api.github.com. */
+export function apiBaseOf(env: NodeJS.ProcessEnv): string {
+  return (env.GITHUB_API_URL?.trim() || 'https://api.github.com').replace(/\/+$/, '');
+}
+
+/** A client for `token` at `baseUrl`: 5xx retried with backoff, primary and secondary rate limits waited out. */
+export function createGithubClient(token: string, baseUrl: string): GithubClient {
+  return new GitHub({
+    auth: token,
+    baseUrl,
+    userAgent: 'work-milestone',
+    // Octokit logs retries and deprecations to the console; the runner reports through its own events instead.
+    log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    throttle: {
+      onRateLimit: (_after: number, _options: unknown, _octokit: unknown, count: number) => count < RATE_LIMIT_RETRIES,
+      onSecondaryRateLimit: (_after: number, _options: unknown, _octokit: unknown, count: number) =>
+        count < RATE_LIMIT_RETRIES,
+    },
+  });
+}
+
+/** `owner/name` of a GitHub remote URL (https, ssh, scp-like), or undefined. */
+export function repoOfRemoteUrl(url: string): string | undefined {
+  const match = /^(?:[a-z+]+:\/\/)?(?:[^@/]+@)?[^/:]+(?::\d+)?[:/](.+?)(?:\.git)?\/?$/i.exec(url.trim());
+  const parts = match?.[1]?.split('/').filter(Boolean) ?? [];
+  if (parts.length < 2) return undefined;
+  const [owner, name] = parts.slice(-2);
+  return owner && name && /^[\w.-]+$/.test(owner) && /^[\w.-]+$/.test(name) ? `${owner}/${name}` : undefined;
+}
+
+/** What a failed request was doing, for messages. */
+export interface RequestWhat {
+  readonly repo: string;
+  readonly action: string;
+  readonly token: GithubToken;
+}
+
+/**
+ * A request error as the product's error: 401 names the token, 403 the scope, 404 the repository (exit 2); rate
+ * limits that outlasted the retries and 5xx are failed steps (exit 1).
+ */
+export function githubFailure(error: unknown, what: RequestWhat): Error {
+  const status = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  const doing = `${what.action} on ${what.repo}`;
+  if (status === 401)
+    return new BadInputError(
+      `GitHub refused the token from ${what.token.from} (401 Bad credentials) while trying to ${doing}: ` +
+        `set ${what.token.from === 'gh auth token' ? 'GH_TOKEN or log in again with `gh auth login`' : what.token.from} to a valid token`,
+      { cause: error },
+    );
+  if (status === 403 && !/rate limit/i.test(message))
+    return new BadInputError(
+      `GitHub refused to ${doing} (403: ${message}): the token from ${what.token.from} needs the "repo" scope ` +
+        '(fine-grained tokens: Issues read and write, Metadata read) and access to the repository',
+      { cause: error },
+    );
+  if (status === 404)
+    return new BadInputError(
+      `GitHub found nothing to ${doing} (404): check backlog.repo (${what.repo}) and that the token from ` +
+        `${what.token.from} can see the repository (private repositories need the "repo" scope)`,
+      { cause: error },
+    );
+  if (status === 422)
+    return new StepFailedError(`GitHub rejected a request to ${doing} (422: ${message})`, { cause: error });
+  return new StepFailedError(
+    `GitHub request to ${doing} failed${typeof status === 'number' ? ` (${status})` : ''} after retries: ${message}`,
+    { cause: error },
+  );
+}
+
+/** Whether `error` is GitHub's 404. */
+export function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
+}

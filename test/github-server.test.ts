@@ -1,0 +1,91 @@
+/**
+ * The loopback GitHub server's pull requests and check runs, through the product's Octokit client: a pull request
+ * is opened once, its required check red refuses the merge (405) and leaves origin's main alone, green merges it with
+ * a merge commit into the bare origin; every request and answer passes GitHub's OpenAPI description.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createGithubClient } from '../tasks/backlog/github-client.ts';
+import { git, makeRepo } from './support/fixture.ts';
+import { startGithubServer } from './support/github-server.ts';
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    return (e as { status: number }).status;
+  }
+}
+
+test('a pull request merges into origin once its required check is green, never before', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: x}\n', items: [], origin: true });
+  const origin = repo.origin ?? '';
+  const github = await startGithubServer({
+    repo: 'acme/widgets',
+    token: 't',
+    milestones: [],
+    issues: [],
+    origin,
+    requiredChecks: ['ci'],
+  });
+  try {
+    await git(repo.dir, 'switch', '-q', '-c', 'milestone/7-x');
+    await git(repo.dir, 'commit', '-q', '--allow-empty', '-m', 'work');
+    await git(repo.dir, 'push', '-q', 'origin', 'milestone/7-x');
+    const head = await git(repo.dir, 'rev-parse', 'HEAD');
+    const mainBefore = await git(origin, 'rev-parse', 'main');
+    const client = createGithubClient('t', github.url);
+    const pr = {
+      owner: 'acme',
+      repo: 'widgets',
+      head: 'milestone/7-x',
+      base: 'main',
+      title: 'Milestone 7',
+      body: 'report',
+    };
+    const { data: created } = await client.rest.pulls.create(pr);
+    assert.is(created.head.sha, head);
+    assert.is(await status(client.rest.pulls.create(pr)), 422, 'one pull request per branch');
+    const { data: listed } = await client.rest.pulls.list({
+      owner: 'acme',
+      repo: 'widgets',
+      head: 'acme:milestone/7-x',
+    });
+    assert.equal(
+      listed.map((p) => p.number),
+      [created.number],
+    );
+    github.checkRuns.push({ id: 1, sha: head, name: 'ci', status: 'completed', conclusion: 'failure' });
+    const { data: checks } = await client.rest.checks.listForRef({
+      owner: 'acme',
+      repo: 'widgets',
+      ref: 'milestone/7-x',
+    });
+    assert.equal(
+      checks.check_runs.map((c) => [c.name, c.conclusion]),
+      [['ci', 'failure']],
+    );
+    const merge = { owner: 'acme', repo: 'widgets', pull_number: created.number, merge_method: 'merge' as const };
+    assert.is(await status(client.rest.pulls.merge(merge)), 405);
+    assert.is(await git(origin, 'rev-parse', 'main'), mainBefore, 'red: nothing merged');
+    github.checkRuns.push({ id: 2, sha: head, name: 'ci', status: 'completed', conclusion: 'success' });
+    const { data: merged } = await client.rest.pulls.merge(merge);
+    assert.is(await git(origin, 'rev-parse', 'main'), merged.sha);
+    assert.is(await git(origin, 'rev-parse', `${merged.sha}^1`), mainBefore);
+    assert.is(await git(origin, 'rev-parse', `${merged.sha}^2`), head);
+    const { data: after } = await client.rest.pulls.get({
+      owner: 'acme',
+      repo: 'widgets',
+      pull_number: created.number,
+    });
+    assert.is(after.merged, true);
+    assert.is(after.state, 'closed');
+    assert.equal(github.problems, []);
+  } finally {
+    await github.close();
+    repo.cleanup();
+  }
+});
+
+test.run();
