@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { executorFor } from '../tasks/executors/registry.ts';
 import type { AgentHandle, AgentStatus } from '../tasks/executors/types.ts';
 import { isGroupAlive } from '../tasks/lib/process-info.ts';
-import { tempDir } from './support/fixture.ts';
+import { COMMITTING_AGENT, makeRepo, readStateFile, runCli, tempDir } from './support/fixture.ts';
 
 const local = executorFor('local');
 
@@ -141,6 +141,52 @@ test('a handle dispatched again under the same name does not read the earlier ru
     assert.equal(await settled(second), { state: 'succeeded' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an item agent: its handle is in state before it runs; polled through it; judged from its result', async () => {
+  const tools = tempDir('wm-exec-');
+  const go = path.join(tools, 'go');
+  const command = `${hold(go)} ${COMMITTING_AGENT}`;
+  const repo = await makeRepo({
+    plan: [
+      'milestone: {number: 7, title: "Handles"}',
+      'waves:',
+      '  - wave: 1',
+      '    items:',
+      '      - {issue: 1, title: "Alpha"}',
+      `defaults: {agent: command, retries: 0, timeout: 60s, command: ${JSON.stringify(command)}}`,
+      '',
+    ].join('\n'),
+    items: [{ issue: 1, title: 'Alpha' }],
+  });
+  const step = (name: string, extra: string[] = []) =>
+    runCli('step', [name, '7', '--repo', repo.dir, ...extra], { timeoutMs: 60_000 });
+  try {
+    for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(name)).code, 0, name);
+    assert.is((await step('worktrees', ['--wave', '1'])).code, 0);
+    assert.is((await step('spawn', ['--wave', '1'])).code, 0);
+    const item = readStateFile(repo).items['1'];
+    const handle = item.handle as AgentHandle;
+    assert.equal(
+      { kind: handle.kind, id: handle.id, agent: handle.agent, name: handle.name },
+      { kind: 'local', id: '7-1-item-1', agent: 'command', name: 'item-1' },
+    );
+    const running = await local.poll(handle);
+    assert.is(running.state, 'running');
+    assert.is(running.state === 'running' ? running.pid : null, item.process.pid, 'the pid state recorded');
+    writeFileSync(go, '');
+    assert.equal(await settled(handle), { state: 'succeeded' });
+    const wait = await step('wait', ['--wave', '1']);
+    assert.is(wait.code, 0, wait.stderr);
+    const judged = readStateFile(repo).items['1'];
+    assert.is(judged.status, 'complete');
+    assert.is(judged.handle, null, 'cleared once judged');
+    assert.is(judged.result.commits.length, 1);
+  } finally {
+    writeFileSync(go, '');
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
   }
 });
 
