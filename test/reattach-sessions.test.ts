@@ -259,4 +259,30 @@ test('run --stop after a crash stops a recorded fix agent; the next run starts a
   }
 });
 
+test('SIGINT once while a fix agent works leaves it running; a second SIGINT cancels it', async () => {
+  const { repo, tools } = await fixScenario();
+  try {
+    const runner = startCli('run', ['7', '--repo', repo.dir]);
+    let stderr = '';
+    runner.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => runner.on('close', (code) => resolve(code)));
+    await waitFor('the fix agent to start', () => linesOf(path.join(tools, 'starts')).includes('fix'));
+    const { handle } = readStateFile(repo).sessions[0];
+    const pid = Number.parseInt(readFileSync(path.join(handle.dir, `${handle.name}.pid`), 'utf8'), 10);
+    runner.kill('SIGINT');
+    await waitFor('the first SIGINT to be heard', () => stderr.includes('SIGINT: stopping'));
+    process.kill(-pid, 0);
+    runner.kill('SIGINT');
+    assert.is(await closed, 130, stderr);
+    assert.match(stderr, /stopped 1 conflict\/fix agent\(s\) \(fix-[0-9a-f]{12}-1-1\)/);
+    assert.throws(() => process.kill(-pid, 0), 'its process group is gone');
+    assert.ok(existsSync(path.join(handle.dir, `${handle.name}.cancelled`)), 'marked cancelled');
+  } finally {
+    writeFileSync(path.join(tools, 'release'), '');
+    killSessions(repo);
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
 test.run();
