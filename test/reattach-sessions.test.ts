@@ -81,7 +81,7 @@ async function crashWhile(repo: TestRepo, tools: string, role: 'conflict' | 'fix
   await waitFor('the next run to wait for the agent', () =>
     readEvents(repo)
       .slice(eventsBefore)
-      .find((e) => e.type === 'notice' && e.message.startsWith(`waiting for the ${role} agent ${session.id} (pid `)),
+      .find((e) => e.type === 'notice' && e.message.includes(`; re-attached to ${session.id}: their results are used`)),
   );
   writeFileSync(path.join(tools, 'release'), '');
   const result = await again;

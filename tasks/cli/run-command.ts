@@ -120,25 +120,23 @@ async function stopByPidFiles(stateDir: string): Promise<Stopped> {
 async function settleSessions(ctx: Ctx): Promise<void> {
   const timeoutMs = defaultSettingsFor(ctx).timeoutMs;
   const recorded = pendingSessions(ctx);
+  const pidFileOf = (s: (typeof recorded)[number]) => path.resolve(s.handle.dir, `${s.handle.name}.pid`);
+  const known = new Set(recorded.map(pidFileOf));
+  const live = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session');
+  if (live.length > 0) {
+    const ids = recorded.filter((s) => live.some((a) => path.resolve(a.pidFile) === pidFileOf(s))).map((s) => s.id);
+    ctx.events.emit({
+      type: 'notice',
+      message:
+        `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${ctx.plan.milestone.id} --stop\` stops them): ` +
+        `${live.map(describeLiveAgent).join(', ')}${ids.length ? `; re-attached to ${ids.join(', ')}: their results are used` : ''}`,
+    });
+  }
   for (const session of recorded) {
-    const status = await executorFor(session.handle.kind).poll(session.handle);
-    if (status.state === 'running')
-      ctx.events.emit({
-        type: 'notice',
-        message: `waiting for the ${session.role} agent ${session.id} (pid ${status.pid ?? '?'}) a runner that died left running; its result is used (\`npx zx scripts/run.mts ${ctx.plan.milestone.id} --stop\` stops it)`,
-      });
     const ended = await waitForSession(ctx, session, timeoutMs);
     if (ended.state === 'succeeded' || ended.state === 'failed') await keepConflictResolution(ctx, session);
   }
-  const known = new Set(recorded.map((s) => path.join(s.handle.dir, `${s.handle.name}.pid`)));
-  const orphans = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session' && !known.has(a.pidFile));
-  if (orphans.length === 0) return;
-  const n = ctx.plan.milestone.id;
-  ctx.events.emit({
-    type: 'notice',
-    message: `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${n} --stop\` stops them): ${orphans.map(describeLiveAgent).join(', ')}`,
-  });
-  for (const agent of orphans) {
+  for (const agent of live.filter((a) => !known.has(path.resolve(a.pidFile)))) {
     const proc = { pid: agent.pid, startTime: agent.startTime };
     while (isRunning(proc) && readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
       if (ctx.signal.aborted)

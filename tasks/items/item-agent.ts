@@ -303,10 +303,10 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
     case 'failed':
       return { kind: 'exited', code: status.exitCode };
     case 'cancelled':
-      return { kind: 'died' };
     case 'lost':
-      // No pid file: a crash between recording the attempt and starting its process.
-      return existsSync(files.pid) ? { kind: 'died' } : { kind: 'not-started' };
+      // No process ever recorded (a crash between recording the attempt and starting it; a rebuilt state whose
+      // agents were stopped): the attempt does not count.
+      return proc ? { kind: 'died' } : { kind: 'not-started' };
     case 'queued':
       return { kind: 'running' };
     case 'running':
