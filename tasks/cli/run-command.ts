@@ -14,7 +14,11 @@ import { BadInputError, InterruptedError, NeedsAttentionError } from '../lib/err
 import { acquireRunLock } from '../lib/run-lock.ts';
 import { UnreadableStateError } from '../lib/state.ts';
 import type { AgentProcess, ItemState } from '../lib/state-types.ts';
-import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
+import { describeLiveAgent, findLiveAgents } from '../executors/local/live-agents.ts';
+import { pendingSessions, waitForSession } from '../executors/agent-session.ts';
+import { executorFor } from '../executors/registry.ts';
+import { isEnded } from '../executors/types.ts';
+import { keepConflictResolution } from '../merging/merge-agent.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { STEPS } from '../steps/index.ts';
 import type { Flags } from './flags.ts';
@@ -37,18 +41,30 @@ function ended(ctx: Ctx, st: ItemState): boolean {
   return readExitCode(attemptFiles(ctx, st.issue, st.attempts)) !== null;
 }
 
-/** What `stopAgents` stopped: items (back to pending) and conflict / fix sessions. */
+/** What `stopAgents` stopped: items (back to pending) and conflict / fix sessions (their file names). */
 export interface Stopped {
   readonly issues: readonly number[];
-  readonly sessions: readonly LiveAgent[];
+  readonly sessions: readonly string[];
 }
 
 /** `the agents of #1, #2 and 1 conflict/fix agent(s) (fix-1)` */
 function describeStopped(stopped: Stopped): string {
   const parts = [stopped.issues.length ? `the agents of ${stopped.issues.map((i) => `#${i}`).join(', ')}` : ''];
   if (stopped.sessions.length)
-    parts.push(`${stopped.sessions.length} conflict/fix agent(s) (${stopped.sessions.map((a) => a.name).join(', ')})`);
+    parts.push(`${stopped.sessions.length} conflict/fix agent(s) (${stopped.sessions.join(', ')})`);
   return parts.filter(Boolean).join(' and ') || 'no agent';
+}
+
+/** Cancel the conflict and fix agents state records as dispatched and still running; their file names. */
+async function cancelSessions(ctx: Ctx): Promise<string[]> {
+  const names: string[] = [];
+  for (const session of pendingSessions(ctx)) {
+    const executor = executorFor(session.handle.kind);
+    if (isEnded(await executor.poll(session.handle))) continue;
+    await executor.cancel(session.handle);
+    names.push(session.handle.name);
+  }
+  return names;
 }
 
 /**
@@ -58,14 +74,14 @@ function describeStopped(stopped: Stopped): string {
  */
 export async function stopAgents(ctx: Ctx): Promise<Stopped> {
   const killed = new Map<number, number>();
-  const sessions: LiveAgent[] = [];
+  const sessions = await cancelSessions(ctx);
   for (const st of liveAgents(ctx)) {
     await killGroup((st.process as AgentProcess).pid, 2000);
     if (!ended(ctx, st)) killed.set(st.issue, st.attempts);
   }
   for (const agent of findLiveAgents(ctx.stateDir)) {
     await killGroup(agent.pid, 2000);
-    if (agent.kind === 'session') sessions.push(agent);
+    if (agent.kind === 'session') sessions.push(agent.name);
     else if (readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
       killed.set(agent.issue, Math.max(killed.get(agent.issue) ?? 0, agent.attempt ?? 0));
     }
@@ -86,29 +102,41 @@ export async function stopAgents(ctx: Ctx): Promise<Stopped> {
 /** `run --stop` when state.json cannot be used: every agent its pid file shows is stopped; the next run rebuilds the state. */
 async function stopByPidFiles(stateDir: string): Promise<Stopped> {
   const issues = new Set<number>();
-  const sessions: LiveAgent[] = [];
+  const sessions: string[] = [];
   for (const agent of findLiveAgents(stateDir)) {
     await killGroup(agent.pid, 2000);
-    if (agent.kind === 'session') sessions.push(agent);
+    if (agent.kind === 'session') sessions.push(agent.name);
     else issues.add(agent.issue);
   }
   return { issues: [...issues].sort((a, b) => a - b), sessions };
 }
 
 /**
- * Conflict and fix agents left running by a runner that died: nobody reads their result, and a second one would
- * work in the same worktree. They are waited for (within the plan's timeout, counted from their start), then stopped.
+ * Conflict and fix agents a runner that died left: those state records (their handle) are waited for here, before any
+ * step touches the worktree they work in, and their result is used by the step that asked for them (a conflict
+ * agent's edits are kept first: the merge queue redoes the merge). Ones only their pid files show (older state, a
+ * rebuilt state) are waited for and their result is not used. Within the plan's timeout, counted from their start.
  */
-async function waitForOrphanSessions(ctx: Ctx): Promise<void> {
-  const orphans = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session');
-  if (orphans.length === 0) return;
-  const n = ctx.plan.milestone.id;
-  ctx.events.emit({
-    type: 'notice',
-    message: `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${n} --stop\` stops them): ${orphans.map(describeLiveAgent).join(', ')}`,
-  });
+async function settleSessions(ctx: Ctx): Promise<void> {
   const timeoutMs = defaultSettingsFor(ctx).timeoutMs;
-  for (const agent of orphans) {
+  const recorded = pendingSessions(ctx);
+  const pidFileOf = (s: (typeof recorded)[number]) => path.resolve(s.handle.dir, `${s.handle.name}.pid`);
+  const known = new Set(recorded.map(pidFileOf));
+  const live = findLiveAgents(ctx.stateDir).filter((a) => a.kind === 'session');
+  if (live.length > 0) {
+    const ids = recorded.filter((s) => live.some((a) => path.resolve(a.pidFile) === pidFileOf(s))).map((s) => s.id);
+    ctx.events.emit({
+      type: 'notice',
+      message:
+        `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${ctx.plan.milestone.id} --stop\` stops them): ` +
+        `${live.map(describeLiveAgent).join(', ')}${ids.length ? `; re-attached to ${ids.join(', ')}: their results are used` : ''}`,
+    });
+  }
+  for (const session of recorded) {
+    const ended = await waitForSession(ctx, session, timeoutMs);
+    if (ended.state === 'succeeded' || ended.state === 'failed') await keepConflictResolution(ctx, session);
+  }
+  for (const agent of live.filter((a) => !known.has(path.resolve(a.pidFile)))) {
     const proc = { pid: agent.pid, startTime: agent.startTime };
     while (isRunning(proc) && readExitCode(runFilesOf(path.dirname(agent.pidFile), agent.name), agent.pid) === null) {
       if (ctx.signal.aborted)
@@ -176,7 +204,8 @@ async function withSignals<T>(
   };
   const settle = async (): Promise<void> => {
     settling = true;
-    if (!stopping && ctxRef.ctx && liveAgents(ctxRef.ctx).length > 0) {
+    const ctx = ctxRef.ctx;
+    if (!stopping && ctx && (liveAgents(ctx).length > 0 || pendingSessions(ctx).length > 0)) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, SECOND_SIGNAL_MS);
         heard = () => {
@@ -375,7 +404,7 @@ async function work(
   const { kind, flags, io } = input;
   try {
     // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
-    await waitForOrphanSessions(ctx);
+    await settleSessions(ctx);
     const graph = compileGraph(ctx.plan);
     const renderer = rendererFor(flags, io);
     let waves: number[] | undefined;

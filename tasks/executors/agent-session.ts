@@ -1,30 +1,24 @@
 /**
- * A conflict-resolution or fix agent the runner waits for (docs/steps.md: merge, gates): same adapters and process
- * layer as items.
+ * A conflict-resolution or fix agent the runner waits for (docs/steps.md: merge, gates; docs/executors.md): same
+ * adapters and executors as items. Its handle is in `state.sessions` before it starts, so a runner that died while it
+ * worked re-attaches to it (waits for the same process and uses its result) instead of paying for a second one.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../agents/adapters.ts';
-import {
-  isRunning,
-  killGroup,
-  readExitCode,
-  readOutput,
-  runFilesOf,
-  startDetached,
-  type RunFiles,
-} from './local/process.ts';
+import { runFilesOf } from './local/process.ts';
+import { executorFor } from './registry.ts';
+import { correlationId, isEnded, type AgentRunResult, type AgentStatus } from './types.ts';
 import { boundReport, parseReport } from '../agents/completion-report.ts';
 import type { AgentOutcome, AgentRole } from '../agents/types.ts';
 import type { Ctx } from '../engine/context.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { InterruptedError } from '../lib/errors.ts';
-import { isGroupAlive } from '../lib/process-info.ts';
 import type { AgentSettings } from '../lib/plan/types.ts';
-import type { ItemReport } from '../lib/state-types.ts';
+import type { AgentSessionRecord, ItemReport } from '../lib/state-types.ts';
 
 /** What a session is for. */
 export interface SessionRequest {
@@ -40,6 +34,8 @@ export interface SessionRequest {
   /** Folder for its files, and the name they start with (`fix-<sha>-1`); each session adds its own number. */
   readonly dir: string;
   readonly name: string;
+  /** What it works on: a recorded session of the same role and issue with another key is not re-attached to. */
+  readonly key?: string;
 }
 
 /** The session's outcome (its text a bounded tail of the output) and its report, capped as an item's. */
@@ -48,18 +44,22 @@ export interface SessionResult {
   readonly report: ItemReport | null;
 }
 
-/** The files of one session: its prompt and its run files. */
-interface SessionFiles {
-  readonly promptFile: string;
-  readonly files: RunFiles;
-}
+/** A session whose handle is recorded: dispatched, its result not used yet. */
+export type PendingSession = AgentSessionRecord & {
+  readonly id: string;
+  readonly handle: NonNullable<AgentSessionRecord['handle']>;
+};
 
 /**
  * Files no earlier session used: the first `<name>-<k>` of `dir` with none of its files, claimed by creating its
  * prompt exclusively. A caller may repeat a name (`run` again after red gates asks for the same fix attempt);
  * reusing its files would read the earlier process's exit code and output as this one's.
  */
-async function claimSessionFiles(dir: string, name: string, prompt: string): Promise<SessionFiles> {
+async function claimSessionFiles(
+  dir: string,
+  name: string,
+  prompt: string,
+): Promise<{ name: string; promptFile: string }> {
   await mkdir(dir, { recursive: true });
   for (let k = 1; ; k++) {
     const files = runFilesOf(dir, `${name}-${k}`);
@@ -72,86 +72,186 @@ async function claimSessionFiles(dir: string, name: string, prompt: string): Pro
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw error;
     }
-    return { promptFile, files };
+    return { name: `${name}-${k}`, promptFile };
   }
 }
 
-/** Start an agent and wait for it (timeout kills its group); each session has files of its own. */
-export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<SessionResult> {
-  const { promptFile, files } = await claimSessionFiles(req.dir, req.name, req.prompt);
+/** Sessions whose handle is recorded and whose result was not used yet (all roles, or those of `role` and `issue`). */
+export function pendingSessions(ctx: Ctx, role?: SessionRequest['role'], issue?: number): PendingSession[] {
+  return (ctx.store.current().sessions ?? []).filter(
+    (s): s is PendingSession =>
+      s.status === 'dispatched' &&
+      s.id !== undefined &&
+      s.handle !== undefined &&
+      (role === undefined || (s.role === role && s.issue === issue)),
+  );
+}
+
+/** Update the recorded session `id`. */
+async function updateSession(ctx: Ctx, id: string, change: Partial<AgentSessionRecord>): Promise<void> {
+  await ctx.store.update((s) => {
+    s.sessions = (s.sessions ?? []).map((r) => (r.id === id ? { ...r, ...change } : r));
+  });
+}
+
+/** Record what the session cost and that its result was used (or given up). */
+async function endSession(ctx: Ctx, session: PendingSession, outcome: AgentOutcome): Promise<void> {
+  await updateSession(ctx, session.id, {
+    status: 'ended',
+    ok: outcome.ok,
+    costUsd: outcome.costUsd,
+    turns: outcome.turns,
+    at: new Date().toISOString(),
+  });
+}
+
+/** A failed outcome without output. */
+function noOutcome(failure: string): AgentOutcome {
+  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
+}
+
+/** Record a session's handle (before its agent starts) and start it. */
+async function dispatchSession(ctx: Ctx, req: SessionRequest): Promise<PendingSession> {
+  const claimed = await claimSessionFiles(req.dir, req.name, req.prompt);
   const adapter = adapterFor(req.settings.agent);
-  const spec = adapter.launch({ ...req, promptFile, milestone: ctx.plan.milestone.id, edits: [] }, ctx.env);
+  const milestone = ctx.plan.milestone.id;
+  const spec = adapter.launch({ ...req, promptFile: claimed.promptFile, milestone, edits: [] }, ctx.env);
+  const n = (ctx.store.current().sessions ?? []).filter((s) => s.role === req.role && s.issue === req.issue).length + 1;
+  const id = correlationId(milestone, req.issue, req.role, n);
   const env = childEnv(ctx.env, {
-    WM_PROMPT_FILE: promptFile,
+    WM_PROMPT_FILE: claimed.promptFile,
     WM_ISSUE: String(req.issue),
     WM_TITLE: req.title,
     WM_WORKTREE: req.worktree,
     WM_BRANCH: req.branch,
     WM_WAVE: String(req.wave),
-    WM_MILESTONE: ctx.plan.milestone.id,
+    WM_MILESTONE: milestone,
     WM_ROLE: req.role,
+    WM_AGENT_ID: id,
   });
-  const proc = await startDetached(spec, req.worktree, files, env);
-  ctx.events.emit({ type: 'agent-spawned', issue: req.issue, role: req.role, pid: proc.pid, attempt: 1 });
-  const started = Date.now();
-  let code = readExitCode(files, proc.pid);
-  while (code === null) {
-    if (ctx.signal.aborted) {
-      await killGroup(proc.pid);
-      throw new InterruptedError(`interrupted during the ${req.role} agent of #${req.issue}`);
-    }
-    if (!isRunning(proc)) {
-      // It may have written its exit code and ended between the read above and this check.
-      code = readExitCode(files, proc.pid);
-      break;
-    }
-    if (Date.now() - started > req.settings.timeoutMs) {
-      await killGroup(proc.pid);
-      break;
-    }
-    await sleep(200);
-    code = readExitCode(files, proc.pid);
-  }
-  // Whatever it left running in its process group goes with it.
-  if (isGroupAlive(proc.pid)) await killGroup(proc.pid, 1000);
-  const output = readOutput(files);
-  const outcome: AgentOutcome =
-    code === null
-      ? {
-          ok: false,
-          text: '',
-          failure: `no result after ${formatDuration(Date.now() - started)} (timed out or died)`,
-          costUsd: null,
-          turns: null,
-          sessionId: null,
-          usage: null,
-          denials: [],
-        }
-      : adapter.parse({ ...output, exitCode: code });
-  ctx.events.emit({
-    type: 'agent-exited',
-    issue: req.issue,
-    role: req.role,
-    exitCode: code,
-    detail: outcome.failure ?? undefined,
-  });
-  await ctx.store.update((s) => {
-    s.sessions = [
-      ...(s.sessions ?? []),
-      {
+  let recorded: PendingSession | null = null;
+  const dispatched = executorFor('local').dispatch(
+    { id, agent: req.settings.agent, launch: spec, cwd: req.worktree, env, dir: req.dir, name: claimed.name },
+    async (handle) => {
+      recorded = {
         role: req.role,
         issue: req.issue,
-        ok: outcome.ok,
-        costUsd: outcome.costUsd,
-        turns: outcome.turns,
+        ok: false,
+        costUsd: null,
+        turns: null,
         at: new Date().toISOString(),
-      },
-    ];
+        id,
+        handle,
+        status: 'dispatched',
+        ...(req.key === undefined ? {} : { key: req.key }),
+      };
+      const record = recorded;
+      await ctx.store.update((s) => {
+        s.sessions = [...(s.sessions ?? []), record];
+      });
+    },
+  );
+  try {
+    await dispatched;
+  } catch (error) {
+    // Nothing runs: its record is closed, so no later run waits for it.
+    if (recorded) await endSession(ctx, recorded, noOutcome(`could not start: ${(error as Error).message}`));
+    throw error;
+  }
+  return recorded as unknown as PendingSession;
+}
+
+/**
+ * Wait until the session's agent has ended: a timeout (from its start) cancels it; an interruption leaves it running
+ * for the next run to re-attach to.
+ */
+export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutMs: number): Promise<AgentStatus> {
+  const executor = executorFor(session.handle.kind);
+  for (;;) {
+    const status = await executor.poll(session.handle);
+    if (isEnded(status)) return status;
+    if (ctx.signal.aborted)
+      throw new InterruptedError(
+        `interrupted during the ${session.role} agent ${session.id}; it keeps running and the next run re-attaches to it`,
+      );
+    const since = status.state === 'running' ? Date.parse(status.startedAt) : Date.parse(session.at);
+    if (timeoutMs > 0 && Date.now() - since > timeoutMs) {
+      await executor.cancel(session.handle);
+      return { state: 'lost', reason: `timed out after ${formatDuration(timeoutMs)}` };
+    }
+    await sleep(200);
+  }
+}
+
+/** Wait for the session, collect its result, record it as used. */
+async function finishSession(ctx: Ctx, session: PendingSession, timeoutMs: number): Promise<SessionResult> {
+  const ended = await waitForSession(ctx, session, timeoutMs);
+  const collected: AgentRunResult = await executorFor(session.handle.kind).collect(session.handle);
+  const outcome: AgentOutcome =
+    ended.state === 'lost' && collected.exitCode === null
+      ? { ...collected.outcome, failure: `no result: ${ended.reason}` }
+      : collected.outcome;
+  ctx.events.emit({
+    type: 'agent-exited',
+    issue: session.issue,
+    role: session.role,
+    exitCode: collected.exitCode,
+    detail: outcome.failure ?? undefined,
   });
+  await endSession(ctx, session, outcome);
   // The report as an item's is kept: capped, pointing at the output file for the rest (docs/limits.md).
   const report = outcome.text ? parseReport(outcome.text) : null;
   return {
     outcome,
     report: report && boundReport(report, outcome.outputFile ? `full text in ${outcome.outputFile}` : undefined),
   };
+}
+
+/**
+ * The recorded session of this role and issue a runner that died left, when its result can be used: it is waited
+ * for and collected. One lost (gone without a result), stopped, or working on something else is given up (null).
+ */
+export async function resumeSession(
+  ctx: Ctx,
+  role: SessionRequest['role'],
+  issue: number,
+  timeoutMs: number,
+  key?: string,
+): Promise<SessionResult | null> {
+  for (const session of pendingSessions(ctx, role, issue)) {
+    const status = await executorFor(session.handle.kind).poll(session.handle);
+    const stale = key !== undefined && session.key !== undefined && session.key !== key;
+    if (status.state === 'lost' || status.state === 'cancelled' || stale) {
+      if (stale && !isEnded(status)) await executorFor(session.handle.kind).cancel(session.handle);
+      const why = stale
+        ? 'it worked on something that changed since'
+        : status.state === 'lost'
+          ? status.reason
+          : 'stopped';
+      ctx.events.emit({
+        type: 'notice',
+        message: `the ${role} agent ${session.id} is not re-attached (${why}); a new one runs`,
+      });
+      await endSession(ctx, session, (await executorFor(session.handle.kind).collect(session.handle)).outcome);
+      continue;
+    }
+    const pid = status.state === 'running' ? ` (pid ${status.pid ?? '?'})` : '';
+    ctx.events.emit({
+      type: 'notice',
+      message: `re-attached to the ${role} agent ${session.id}${pid} a runner that died left (${status.state}); using its result`,
+    });
+    return finishSession(ctx, session, timeoutMs);
+  }
+  return null;
+}
+
+/** Run an agent and wait for it (timeout cancels it): a recorded one of the same role and issue is re-attached to. */
+export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<SessionResult> {
+  const resumed = await resumeSession(ctx, req.role, req.issue, req.settings.timeoutMs, req.key);
+  if (resumed) return resumed;
+  const session = await dispatchSession(ctx, req);
+  const status = await executorFor(session.handle.kind).poll(session.handle);
+  const pid = status.state === 'running' ? (status.pid ?? 0) : 0;
+  ctx.events.emit({ type: 'agent-spawned', issue: req.issue, role: req.role, pid, attempt: 1 });
+  return finishSession(ctx, session, req.settings.timeoutMs);
 }

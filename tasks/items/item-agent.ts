@@ -3,18 +3,9 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
-import {
-  clearRunFiles,
-  killGroup,
-  readExitCode,
-  readOutput,
-  readPidFile,
-  runFilesOf,
-  startDetached,
-  isRunning,
-  type RunFiles,
-  type StartedProcess,
-} from '../executors/local/process.ts';
+import { readPidFile, runFilesOf, type RunFiles } from '../executors/local/process.ts';
+import { executorFor } from '../executors/registry.ts';
+import { correlationId, type AgentHandle, type AgentStatus } from '../executors/types.ts';
 import { buildItemPrompt } from '../agents/prompt.ts';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
@@ -23,7 +14,7 @@ import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
-import { isGroupAlive } from '../lib/process-info.ts';
+import { processStartTime } from '../lib/process-info.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import { findItem, type AgentKind, type PlanItem } from '../lib/plan/types.ts';
 import { liveItemAgent, type LiveAgent } from '../executors/local/live-agents.ts';
@@ -38,6 +29,27 @@ import { updateItem } from '../lib/state-items.ts';
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
   return runFilesOf(itemDirOf(ctx.stateDir, issue), `item-${attempt}`);
+}
+
+/** The handle of attempt `attempt` of an item (run by the local executor; its files as `attemptFiles`). */
+export function itemHandleOf(
+  milestone: string,
+  stateDir: string,
+  issue: number,
+  attempt: number,
+  agent: AgentKind,
+): AgentHandle {
+  const id = correlationId(milestone, issue, 'item', attempt);
+  return { kind: 'local', id, agent, dir: itemDirOf(stateDir, issue), name: `item-${attempt}` };
+}
+
+/** The current attempt's handle: as recorded, or (state of older runs) the one its files have always had. */
+function currentHandle(ctx: Ctx, st: ItemState): AgentHandle {
+  const id = correlationId(ctx.plan.milestone.id, st.issue, 'item', st.attempts);
+  if (st.handle?.id === id) return st.handle;
+  const item = findItem(ctx.plan, st.issue);
+  const agent = item ? settingsFor(ctx, item).agent : ctx.plan.defaults.agent;
+  return itemHandleOf(ctx.plan.milestone.id, ctx.stateDir, st.issue, st.attempts, agent);
 }
 
 function itemState(ctx: Ctx, issue: number): ItemState {
@@ -117,6 +129,7 @@ async function adoptLiveAgent(ctx: Ctx, item: PlanItem, agent: LiveAgent): Promi
       attempts: attempt,
       attemptBase: Math.min(it.attemptBase ?? 0, attempt - 1),
       process: { pid: agent.pid, startTime: agent.startTime, startedAt: agent.startedAt, attempt, timeoutMs },
+      handle: itemHandleOf(ctx.plan.milestone.id, ctx.stateDir, item.issue, attempt, settingsFor(ctx, item).agent),
     }));
   });
   ctx.events.emit({
@@ -221,27 +234,36 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   if ((await gitRaw(worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${branch}`) {
     await git(worktree, ['switch', '-q', '--discard-changes', branch]);
   }
-  // A re-run (`run` resets failed items to attempt 0) reuses these file names: an exit code or pid left from the
-  // last run would be read as this attempt's. They go before the attempt is recorded, so a crash in between is safe.
-  await clearRunFiles(attemptFiles(ctx, item.issue, attempt));
   await writeFile(promptFile, prompt);
-  await ctx.store.update((s) => {
-    updateItem(s, item.issue, { attempts: attempt, status: 'in-progress', process: null });
-  });
-  let started: StartedProcess;
+  const handle = itemHandleOf(ctx.plan.milestone.id, ctx.stateDir, item.issue, attempt, settings.agent);
+  const executor = executorFor(handle.kind);
   try {
-    started = await startDetached(spec, worktree, attemptFiles(ctx, item.issue, attempt), env);
+    // A re-run (`run` resets failed items to attempt 0) reuses these file names: the executor clears what the last
+    // run left before the attempt and its handle are recorded, so a crash in between is safe.
+    await executor.dispatch(
+      { id: handle.id, agent: handle.agent, launch: spec, cwd: worktree, env, dir: handle.dir, name: handle.name },
+      async (recorded) => {
+        await ctx.store.update((s) => {
+          updateItem(s, item.issue, { attempts: attempt, status: 'in-progress', process: null, handle: recorded });
+        });
+      },
+    );
   } catch (error) {
     // Nothing ran: the attempt does not count, and the next run does not find it half-made.
     await forgetUnstartedAttempt(ctx, item.issue);
     throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
   }
-  await ctx.store.update((s) => {
-    updateItem(s, item.issue, {
-      process: { ...started, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },
+  const status = await executor.poll(handle);
+  const pid = status.state === 'running' ? status.pid : null;
+  const startTime = pid === null ? null : processStartTime(pid);
+  // The pid and start time are for what reads `process` (guards, `run --stop`); one that ended at once has none.
+  if (pid !== null && startTime !== null)
+    await ctx.store.update((s) => {
+      updateItem(s, item.issue, {
+        process: { pid, startTime, startedAt: new Date().toISOString(), attempt, timeoutMs: settings.timeoutMs },
+      });
     });
-  });
-  ctx.events.emit({ type: 'agent-spawned', issue: item.issue, role: 'item', pid: started.pid, attempt });
+  ctx.events.emit({ type: 'agent-spawned', issue: item.issue, role: 'item', pid: pid ?? 0, attempt });
   ctx.events.emit({ type: 'item', issue: item.issue, status: 'in-progress', detail: `attempt ${attempt}` });
 }
 
@@ -259,7 +281,8 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   const st = itemState(ctx, issue);
   const files = attemptFiles(ctx, issue, st.attempts);
   let proc = st.process;
-  if (!proc) {
+  const status: AgentStatus = await executorFor(currentHandle(ctx, st).kind).poll(currentHandle(ctx, st));
+  if (!proc && status.state === 'running') {
     // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent. Its timeout
     // counts from when that file was written (the agent's start), so an adopted agent cannot run forever.
     const found = readPidFile(files);
@@ -268,21 +291,29 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
       const startedAt = (await stat(files.pid).catch(() => null))?.mtime ?? new Date();
       const timeoutMs = item ? settingsFor(ctx, item).timeoutMs : 0;
       proc = { ...found, startedAt: startedAt.toISOString(), attempt: st.attempts, timeoutMs };
+      const adopted = proc;
       await ctx.store.update((s) => {
-        updateItem(s, issue, { process: proc });
+        updateItem(s, issue, { process: adopted });
       });
     }
   }
-  const code = readExitCode(files);
-  if (code !== null) return { kind: 'exited', code };
-  if (!proc) return { kind: 'not-started' };
-  if (!isRunning(proc)) {
-    // It may have written its exit code between the two reads.
-    const late = readExitCode(files);
-    return late === null ? { kind: 'died' } : { kind: 'exited', code: late };
+  switch (status.state) {
+    case 'succeeded':
+      return { kind: 'exited', code: 0 };
+    case 'failed':
+      return { kind: 'exited', code: status.exitCode };
+    case 'cancelled':
+    case 'lost':
+      // No process ever recorded (a crash between recording the attempt and starting it; a rebuilt state whose
+      // agents were stopped): the attempt does not count.
+      return proc ? { kind: 'died' } : { kind: 'not-started' };
+    case 'queued':
+      return { kind: 'running' };
+    case 'running':
+      if (proc && proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs)
+        return { kind: 'timed-out' };
+      return { kind: 'running' };
   }
-  if (proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs) return { kind: 'timed-out' };
-  return { kind: 'running' };
 }
 
 /** Forget an attempt that never started a process (the runner died in between); it does not count. */
@@ -290,7 +321,7 @@ export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<v
   await ctx.store.update((s) => {
     const it = s.items[String(issue)];
     if (it && it.status === 'in-progress' && !it.process)
-      Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1) });
+      Object.assign(it, { status: 'pending', attempts: Math.max(0, it.attempts - 1), handle: null });
   });
 }
 
@@ -318,16 +349,17 @@ export async function finishItemAttempt(
 ): Promise<'retry' | 'final'> {
   const st = itemState(ctx, item.issue);
   const settings = settingsFor(ctx, item);
-  const files = attemptFiles(ctx, item.issue, st.attempts);
   const startedAt = st.process ? Date.parse(st.process.startedAt) : Date.now();
+  const handle = currentHandle(ctx, st);
+  const executor = executorFor(handle.kind);
   // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
-  // a stray `cmd &`): they go too, before git is read, so nothing keeps writing to the worktree or outlives the item.
-  if (st.process && (ended.kind === 'timed-out' || isGroupAlive(st.process.pid))) await killGroup(st.process.pid);
+  // a stray `cmd &`): collecting stops them too, before git is read, so nothing keeps writing to the worktree.
+  if (ended.kind === 'timed-out') await executor.cancel(handle);
+  const collected = await executor.collect(handle);
   const facts = await readBranchFacts(ctx.repo, st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
-  const output = readOutput(files);
   const outcome =
-    ended.kind === 'exited'
-      ? adapterFor(settings.agent).parse({ ...output, exitCode: ended.code })
+    ended.kind === 'exited' && collected.exitCode !== null
+      ? collected.outcome
       : {
           ok: false,
           text: '',
@@ -370,6 +402,7 @@ export async function finishItemAttempt(
   await ctx.store.update((s) => {
     const it = updateItem(s, item.issue, {
       process: null,
+      handle: null,
       failure: verdict.failure,
       failureCode: verdict.failureCode,
       result: { ...verdict.result, durationMs },

@@ -1,4 +1,5 @@
 /** The shape of `state.json` (docs/state.md); `schema/state.schema.json` checks it on every read. */
+import type { AgentHandle } from './agent-handle.ts';
 
 /** Life of an item in a run (docs/steps.md: spawn, wait, merge). */
 export type ItemStatus = 'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated';
@@ -113,6 +114,8 @@ export interface ItemState {
    * merge queue merges this sha, never the branch name, so commits added later are ignored. Absent in older state.
    */
   readonly pinned?: string | null;
+  /** The current attempt's agent, recorded before it starts (docs/executors.md); absent in older state. */
+  readonly handle?: AgentHandle | null;
 }
 
 /** An item as fetched from the backlog, cached for the run. */
@@ -144,6 +147,16 @@ export interface AgentSessionRecord {
   readonly costUsd: number | null;
   readonly turns: number | null;
   readonly at: string;
+  /** Correlation id `<milestone>-<issue>-<role>-<n>` (absent in older state). */
+  readonly id?: string;
+  /** Where it runs, recorded before it starts (absent in older state). */
+  readonly handle?: AgentHandle;
+  /** `dispatched` until the runner has used its result (`ended`); absent (older state) = ended. */
+  readonly status?: 'dispatched' | 'ended';
+  /** What it works on, to tell whether a re-attached result still applies (a conflict: `<integration> <item sha>`). */
+  readonly key?: string;
+  /** A conflict agent's edits kept while its merge is redone after a restart: file → blob sha, null when deleted. */
+  readonly resolution?: Readonly<Record<string, string | null>> | null;
 }
 
 /** What the refs guard knows: the tips the runner set (integration) or last saw (main, origin's main). */

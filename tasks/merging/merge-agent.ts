@@ -3,14 +3,14 @@
  * what it left.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
-import { runAgentSession } from '../executors/agent-session.ts';
+import { pendingSessions, runAgentSession, type PendingSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { hasConflictMarkers } from './merge-classify.ts';
-import { git, gitOk } from '../lib/git.ts';
+import { git, gitOk, gitRaw } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 
@@ -70,6 +70,62 @@ async function mergeStateAfter(ctx: Ctx, source: MergeSource, prev: string): Pro
   };
 }
 
+/** What a conflict agent works on: the merge of `sha` onto `prev`, conflicting in `files`. */
+interface ConflictKey {
+  readonly prev: string;
+  readonly sha: string;
+  readonly files: readonly string[];
+}
+
+const keyText = (key: ConflictKey): string => JSON.stringify({ prev: key.prev, sha: key.sha, files: key.files });
+
+function parseKey(text: string | undefined): ConflictKey | null {
+  try {
+    const key = JSON.parse(text ?? '') as ConflictKey;
+    return typeof key.prev === 'string' && typeof key.sha === 'string' && Array.isArray(key.files) ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * After a restart, once a conflict agent a dead runner left has ended (before the merge queue undoes the merge in
+ * progress and redoes it): its edits of the conflicted files are kept as blobs in its session record, and a merge it
+ * committed itself is undone, so the redone merge gets them back (`resolveWithAgent`) instead of a second agent.
+ */
+export async function keepConflictResolution(ctx: Ctx, session: PendingSession): Promise<void> {
+  const key = parseKey(session.key);
+  if (session.role !== 'conflict' || !key || session.resolution) return;
+  const wt = ctx.integrationWorktree;
+  const resolution: Record<string, string | null> = {};
+  for (const file of key.files)
+    resolution[file] = existsSync(path.join(wt, file)) ? await git(wt, ['hash-object', '-w', '--', file]) : null;
+  const parents = (await gitRaw(wt, ['rev-list', '--parents', '-n', '1', 'HEAD'])).stdout.trim().split(' ').slice(1);
+  const squash = ctx.plan.defaults.merge === 'squash';
+  if (parents.join(' ') === (squash ? [key.prev] : [key.prev, key.sha]).join(' '))
+    await git(wt, ['reset', '-q', '--hard', key.prev]);
+  await ctx.store.update((s) => {
+    s.sessions = (s.sessions ?? []).map((r) => (r.id === session.id ? { ...r, resolution } : r));
+  });
+}
+
+/** Put back the edits a re-attached conflict agent made to the same merge before the runner restarted. */
+async function restoreResolution(ctx: Ctx, key: string): Promise<void> {
+  const session = pendingSessions(ctx).find((s) => s.role === 'conflict' && s.key === key);
+  if (!session?.resolution) return;
+  const wt = ctx.integrationWorktree;
+  for (const [file, blob] of Object.entries(session.resolution)) {
+    if (blob === null) {
+      await rm(path.join(wt, file), { force: true });
+      continue;
+    }
+    // Through the index, so binary content is written as it was; staged, as the agent was asked to leave it.
+    const mode = (await git(wt, ['ls-files', '-s', '--', file])).split(' ')[0] || '100644';
+    await git(wt, ['update-index', '--add', '--cacheinfo', `${mode},${blob},${file}`]);
+    await git(wt, ['checkout-index', '-f', '--', file]);
+  }
+}
+
 /** Run the conflict agent on `files` of the merge in progress, then check what it left. */
 export async function resolveWithAgent(
   ctx: Ctx,
@@ -100,6 +156,8 @@ export async function resolveWithAgent(
       .join('\n'),
     theirsReport: describe(item.issue),
   };
+  const key = keyText({ prev, sha: source.sha, files });
+  await restoreResolution(ctx, key);
   const session = await runAgentSession(ctx, {
     role: 'conflict',
     issue: item.issue,
@@ -110,7 +168,8 @@ export async function resolveWithAgent(
     prompt: conflictPrompt(ctx, item, input),
     settings: defaultSettingsFor(ctx),
     dir: itemDirOf(ctx.stateDir, item.issue),
-    name: `conflict-${Date.now()}`,
+    name: 'conflict',
+    key,
   });
   if (!session.outcome.ok)
     return { kind: 'problem', text: `the conflict agent failed: ${session.outcome.failure ?? ''}` };

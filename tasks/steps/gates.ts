@@ -1,7 +1,7 @@
 /** gates: pre-merge then post-merge gates on integration HEAD; red → fix agent, at most max-fix-attempts, then exit 1. */
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
-import { runAgentSession } from '../executors/agent-session.ts';
+import { resumeSession, runAgentSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
@@ -36,7 +36,10 @@ function fixPrompt(ctx: Ctx, red: GateResult, attempt: number): string {
 /** Run the gates on integration HEAD until green, with fix agents between tries; records the green sha. */
 export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void> {
   const max = ctx.plan.defaults.maxFixAttempts;
-  for (let attempt = 0; ; attempt++) {
+  // A fix agent a runner that died left at work: its result is used, as this run's first fix attempt.
+  const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
+  if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+  for (let attempt = resumed ? 1 : 0; ; attempt++) {
     const sha = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
     const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
     const { green, results } = await runGates(
@@ -83,17 +86,15 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       dir: path.join(ctx.stateDir, 'gates'),
       name: `fix-${sha.slice(0, 12)}-${attempt + 1}`,
     });
-    // What the fix agent left uncommitted is its fix too: the gates judge it next.
-    if ((await dirtyPaths(ctx.integrationWorktree)).length > 0) {
-      await git(ctx.integrationWorktree, ['add', '-A']);
-      await git(ctx.integrationWorktree, [
-        'commit',
-        '-q',
-        '-m',
-        `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`,
-      ]);
-    }
+    await commitFixLeftovers(ctx, `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`);
   }
+}
+
+/** What the fix agent left uncommitted is its fix too: the gates judge it next. */
+async function commitFixLeftovers(ctx: Ctx, message: string): Promise<void> {
+  if ((await dirtyPaths(ctx.integrationWorktree)).length === 0) return;
+  await git(ctx.integrationWorktree, ['add', '-A']);
+  await git(ctx.integrationWorktree, ['commit', '-q', '-m', message]);
 }
 
 /** Whether the gates recorded green on the integration branch's current HEAD (or the milestone is already landed). */

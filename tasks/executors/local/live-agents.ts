@@ -84,8 +84,8 @@ function isWrapperOf(pid: number, startTime: string, pidFile: string, writtenMs:
   return started === null || started <= writtenMs + START_SLACK_MS;
 }
 
-/** The agent behind one pid file, when it still runs. */
-function liveAgentOf(pidFile: string, issue: number): LiveAgent | null {
+/** The agent behind one pid file, when it still runs (its wrapper, or its group once the wrapper is gone). */
+export function liveAgentOf(pidFile: string, issue: number): LiveAgent | null {
   const dir = path.dirname(pidFile);
   const name = path.basename(pidFile, '.pid');
   let text: string;

@@ -1,0 +1,117 @@
+/**
+ * The local executor: each agent a detached process group on this machine, its files under the milestone's state
+ * folder (docs/executors.md). A handle names the files; the pid file and the exit file say the rest, so a runner that
+ * restarts finds its agents from the handles in state alone.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adapterFor } from '../../agents/adapters.ts';
+import type { AgentOutcome } from '../../agents/types.ts';
+import { readTail } from '../../lib/bounded-text.ts';
+import { isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
+import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor, LocalHandle } from '../types.ts';
+import { liveAgentOf } from './live-agents.ts';
+import {
+  clearRunFiles,
+  killGroup,
+  readExitCode,
+  readOutput,
+  runFilesOf,
+  startDetached,
+  type RunFiles,
+} from './process.ts';
+
+/** The run files a local handle names. */
+export function filesOf(handle: LocalHandle): RunFiles {
+  return runFilesOf(handle.dir, handle.name);
+}
+
+/** Written before its group is killed: a run without exit code and with this file was cancelled, not lost. */
+function cancelFileOf(handle: LocalHandle): string {
+  return path.join(handle.dir, `${handle.name}.cancelled`);
+}
+
+/** The pid its wrapper wrote, or null (not started, or an unreadable file). */
+function readPid(files: RunFiles): number | null {
+  if (!existsSync(files.pid)) return null;
+  const pid = Number.parseInt(readTail(files.pid, 64).text.trim(), 10);
+  return Number.isSafeInteger(pid) && pid > 1 ? pid : null;
+}
+
+/** How long `dispatch` waits for a started wrapper to write its pid file (it is its first command). */
+const PID_FILE_WAIT_MS = 10_000;
+
+/** An outcome for a run that left no exit code. */
+function noResult(failure: string): AgentOutcome {
+  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
+}
+
+async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Promise<void>): Promise<AgentHandle> {
+  const handle: LocalHandle = { kind: 'local', id: spec.id, agent: spec.agent, dir: spec.dir, name: spec.name };
+  const files = filesOf(handle);
+  // Files an earlier run of the same name left would be read as this one's; they go before the handle is recorded.
+  await clearRunFiles(files);
+  await rm(cancelFileOf(handle), { force: true });
+  await record(handle);
+  const started = await startDetached(spec.launch, spec.cwd, files, spec.env);
+  // Once its pid file is there, `poll` knows it from its files alone (a runner that dies now loses nothing).
+  const deadline = Date.now() + PID_FILE_WAIT_MS;
+  while (readPid(files) === null && isProcessAlive(started.pid, started.startTime) && Date.now() < deadline)
+    await sleep(10);
+  return handle;
+}
+
+async function poll(handle: AgentHandle): Promise<AgentStatus> {
+  const files = filesOf(handle);
+  const cancelled = existsSync(cancelFileOf(handle));
+  const pid = readPid(files);
+  if (pid === null) return cancelled ? { state: 'cancelled' } : { state: 'lost', reason: 'it never started' };
+  const ended = (code: number): AgentStatus =>
+    code === 0 ? { state: 'succeeded' } : { state: 'failed', exitCode: code };
+  // An exit code its own wrapper wrote wins over a cancel that came too late.
+  const code = readExitCode(files, pid);
+  if (code !== null) return ended(code);
+  if (liveAgentOf(files.pid, 0)) {
+    const startedAt = new Date(statSync(files.pid).mtimeMs).toISOString();
+    return { state: 'running', pid, startedAt };
+  }
+  // It may have written its exit code between the two reads.
+  const late = readExitCode(files, pid);
+  if (late !== null) return ended(late);
+  return cancelled ? { state: 'cancelled' } : { state: 'lost', reason: 'its process is gone without an exit code' };
+}
+
+async function collect(handle: AgentHandle): Promise<AgentRunResult> {
+  const files = filesOf(handle);
+  const pid = readPid(files);
+  // Whatever it left running in its process group (a server, a stray `cmd &`) goes with it.
+  if (pid !== null && isGroupAlive(pid)) await killGroup(pid, 1000);
+  const status = await poll(handle);
+  switch (status.state) {
+    case 'succeeded':
+    case 'failed': {
+      const exitCode = status.state === 'succeeded' ? 0 : status.exitCode;
+      return { exitCode, outcome: adapterFor(handle.agent).parse({ ...readOutput(files), exitCode }) };
+    }
+    case 'cancelled':
+      return { exitCode: null, outcome: noResult('the agent was stopped') };
+    case 'lost':
+      return { exitCode: null, outcome: noResult(`the agent process died without a result (${status.reason})`) };
+    case 'queued':
+    case 'running':
+      return { exitCode: null, outcome: noResult('internal: collected while it still runs') };
+  }
+}
+
+async function cancel(handle: AgentHandle): Promise<void> {
+  await writeFile(cancelFileOf(handle), `${new Date().toISOString()}\n`);
+  const pid = readPid(filesOf(handle));
+  // A pid another program reuses is not ours to kill: only the wrapper's group, or its group after the wrapper.
+  if (pid !== null && (processStartTime(pid) === null ? isGroupAlive(pid) : liveAgentOf(filesOf(handle).pid, 0)))
+    await killGroup(pid, 2000);
+}
+
+/** Agents as detached process groups of this machine. */
+export const localExecutor: Executor = { kind: 'local', dispatch, poll, collect, cancel };

@@ -1,0 +1,193 @@
+/**
+ * The local executor (docs/executors.md) through real processes: dispatch records the handle before anything starts,
+ * then running → succeeded / failed, cancel → cancelled, a group killed without its exit file → lost, a recorded
+ * handle that never started → lost. Agents wait on files the test creates, never on time.
+ */
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { executorFor } from '../tasks/executors/registry.ts';
+import type { AgentHandle, AgentStatus } from '../tasks/executors/types.ts';
+import { isGroupAlive } from '../tasks/lib/process-info.ts';
+import { COMMITTING_AGENT, makeRepo, readStateFile, runCli, tempDir } from './support/fixture.ts';
+
+const local = executorFor('local');
+
+/** Shell: wait (bounded, 60 s) until `file` exists. */
+const hold = (file: string) => `i=0; while [ ! -e '${file}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done;`;
+
+/** Dispatch `script` under `dir`, checking that the handle is recorded while nothing of the agent exists yet. */
+async function dispatch(dir: string, name: string, script: string): Promise<AgentHandle> {
+  let recorded: AgentHandle | null = null;
+  const handle = await local.dispatch(
+    {
+      id: `7-1-conflict-${name}`,
+      agent: 'command',
+      launch: { file: 'sh', args: ['-c', script], env: {} },
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      dir: path.join(dir, 'runs'),
+      name,
+    },
+    async (h) => {
+      assert.not.ok(existsSync(path.join(dir, 'runs', `${name}.pid`)), 'recorded before the agent started');
+      recorded = JSON.parse(JSON.stringify(h)) as AgentHandle;
+    },
+  );
+  assert.equal(recorded, handle, 'the recorded handle is the returned one, and plain JSON');
+  return handle;
+}
+
+/** Poll until the status is not running (bounded). */
+async function settled(handle: AgentHandle): Promise<AgentStatus> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await local.poll(handle);
+    if (status.state !== 'running' && status.state !== 'queued') return status;
+    if (Date.now() > deadline) throw new Error(`still ${status.state}`);
+    await sleep(50);
+  }
+}
+
+test('dispatch → running → succeeded; collect gives the exit code and the output as the adapter parses it', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const go = path.join(dir, 'go');
+    const handle = await dispatch(dir, 'ok', `${hold(go)} echo 'STATUS: COMPLETE'`);
+    assert.equal(
+      { kind: handle.kind, id: handle.id, name: handle.name },
+      { kind: 'local', id: '7-1-conflict-ok', name: 'ok' },
+    );
+    const running = await local.poll(handle);
+    assert.is(running.state, 'running');
+    assert.ok(running.state === 'running' && running.pid !== null && isGroupAlive(running.pid));
+    writeFileSync(go, '');
+    assert.equal(await settled(handle), { state: 'succeeded' });
+    const result = await local.collect(handle);
+    assert.is(result.exitCode, 0);
+    assert.is(result.outcome.ok, true);
+    assert.is(result.outcome.text, 'STATUS: COMPLETE');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent that exits 3 → failed with its exit code; collect says why', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const handle = await dispatch(dir, 'bad', `echo 'cannot decide' >&2; exit 3`);
+    assert.equal(await settled(handle), { state: 'failed', exitCode: 3 });
+    const result = await local.collect(handle);
+    assert.is(result.exitCode, 3);
+    assert.is(result.outcome.ok, false);
+    assert.match(result.outcome.failure ?? '', /exited 3: cannot decide/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cancel → its whole group is gone, cancelled (also to a later poll), no result', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const never = path.join(dir, 'never');
+    // A child of its own in the group: cancel must take it too.
+    const handle = await dispatch(dir, 'stopped', `(${hold(never)}) & ${hold(never)} echo done`);
+    const running = await local.poll(handle);
+    assert.is(running.state, 'running');
+    const pid = running.state === 'running' ? (running.pid as number) : 0;
+    await local.cancel(handle);
+    assert.not.ok(isGroupAlive(pid), 'the group is gone');
+    assert.equal(await local.poll(handle), { state: 'cancelled' });
+    const result = await local.collect(handle);
+    assert.is(result.exitCode, null);
+    assert.is(result.outcome.ok, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a group killed without its exit file → lost; a recorded handle that never started → lost', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const never = path.join(dir, 'never');
+    const handle = await dispatch(dir, 'killed', `${hold(never)} echo done`);
+    const running = await local.poll(handle);
+    assert.is(running.state, 'running');
+    const pid = running.state === 'running' ? (running.pid as number) : 0;
+    process.kill(-pid, 'SIGKILL');
+    const lost = await settled(handle);
+    assert.is(lost.state, 'lost');
+    assert.match(lost.state === 'lost' ? lost.reason : '', /gone without an exit code/);
+    assert.match((await local.collect(handle)).outcome.failure ?? '', /died without a result/);
+    // What a runner killed between recording the handle and starting the process leaves.
+    const unstarted: AgentHandle = { ...handle, id: '7-1-conflict-2', name: 'unstarted' };
+    assert.equal(await local.poll(unstarted), { state: 'lost', reason: 'it never started' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a handle dispatched again under the same name does not read the earlier run’s files', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const first = await dispatch(dir, 'same', 'exit 4');
+    assert.equal(await settled(first), { state: 'failed', exitCode: 4 });
+    const go = path.join(dir, 'go');
+    const second = await dispatch(dir, 'same', `${hold(go)} echo again`);
+    assert.is((await local.poll(second)).state, 'running', 'not the exit code of the first');
+    writeFileSync(go, '');
+    assert.equal(await settled(second), { state: 'succeeded' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an item agent: its handle is in state before it runs; polled through it; judged from its result', async () => {
+  const tools = tempDir('wm-exec-');
+  const go = path.join(tools, 'go');
+  const command = `${hold(go)} ${COMMITTING_AGENT}`;
+  const repo = await makeRepo({
+    plan: [
+      'milestone: {number: 7, title: "Handles"}',
+      'waves:',
+      '  - wave: 1',
+      '    items:',
+      '      - {issue: 1, title: "Alpha"}',
+      `defaults: {agent: command, retries: 0, timeout: 60s, command: ${JSON.stringify(command)}}`,
+      '',
+    ].join('\n'),
+    items: [{ issue: 1, title: 'Alpha' }],
+  });
+  const step = (name: string, extra: string[] = []) =>
+    runCli('step', [name, '7', '--repo', repo.dir, ...extra], { timeoutMs: 60_000 });
+  try {
+    for (const name of ['validate', 'prepare', 'branch', 'fetch']) assert.is((await step(name)).code, 0, name);
+    assert.is((await step('worktrees', ['--wave', '1'])).code, 0);
+    assert.is((await step('spawn', ['--wave', '1'])).code, 0);
+    const item = readStateFile(repo).items['1'];
+    const handle = item.handle as AgentHandle;
+    assert.equal(
+      { kind: handle.kind, id: handle.id, agent: handle.agent, name: handle.name },
+      { kind: 'local', id: '7-1-item-1', agent: 'command', name: 'item-1' },
+    );
+    const running = await local.poll(handle);
+    assert.is(running.state, 'running');
+    assert.is(running.state === 'running' ? running.pid : null, item.process.pid, 'the pid state recorded');
+    writeFileSync(go, '');
+    assert.equal(await settled(handle), { state: 'succeeded' });
+    const wait = await step('wait', ['--wave', '1']);
+    assert.is(wait.code, 0, wait.stderr);
+    const judged = readStateFile(repo).items['1'];
+    assert.is(judged.status, 'complete');
+    assert.is(judged.handle, null, 'cleared once judged');
+    assert.is(judged.result.commits.length, 1);
+  } finally {
+    writeFileSync(go, '');
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
+test.run();
