@@ -13,7 +13,7 @@ import { gitRaw, revParse } from '../lib/git.ts';
 import { integrationWorktreeOf, itemBranchOf, itemDirOf, itemWorktreeOf } from '../lib/paths.ts';
 import { listItems, type Plan, type PlanItem } from '../lib/plan/types.ts';
 import type { Draft } from '../lib/state.ts';
-import { emptyItem, emptyState, type ItemState, type State } from '../lib/state-types.ts';
+import { emptyItem, emptyState, FAILURE_CODES, type FailureCode, type ItemState, type State } from '../lib/state-types.ts';
 import { findLiveAgents, readHead, type LiveAgent } from '../executors/local/live-agents.ts';
 import { mergeMessage } from '../merging/merge-item.ts';
 import { stashMessage } from '../steps/prepare.ts';
@@ -42,6 +42,7 @@ function highestAttempt(names: readonly string[]): number {
 function readVerdict(file: string): {
   status: 'complete' | 'partial' | 'failed';
   failure: string | null;
+  failureCode: FailureCode | null;
   result: Draft<NonNullable<ItemState['result']>>;
   at: string;
 } | null {
@@ -49,6 +50,7 @@ function readVerdict(file: string): {
     const data = JSON.parse(readFileSync(file, 'utf8')) as {
       status?: unknown;
       failure?: unknown;
+      failureCode?: unknown;
       result?: unknown;
       durationMs?: unknown;
     };
@@ -58,6 +60,7 @@ function readVerdict(file: string): {
     return {
       status: data.status,
       failure: typeof data.failure === 'string' ? data.failure : null,
+      failureCode: FAILURE_CODES.find((c) => c === data.failureCode) ?? null,
       result: { ...(data.result as object), durationMs } as Draft<NonNullable<ItemState['result']>>,
       at: statSync(file).mtime.toISOString(),
     };
@@ -181,6 +184,7 @@ async function rebuildItem(
     it.attempts = k;
     it.status = verdict.status;
     it.failure = verdict.failure;
+    it.failureCode = verdict.failureCode;
     it.result = verdict.result;
     finishedAt = verdict.at;
     it.finishedAt = verdict.at;

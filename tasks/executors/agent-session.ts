@@ -4,7 +4,7 @@
  * worked re-attaches to it (waits for the same process and uses its result) instead of paying for a second one.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../agents/adapters.ts';
@@ -16,6 +16,7 @@ import type { AgentOutcome, AgentRole } from '../agents/types.ts';
 import type { Ctx } from '../engine/context.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
+import { createFileExclusive } from '../lib/atomic-file.ts';
 import { InterruptedError } from '../lib/errors.ts';
 import type { AgentSettings } from '../lib/plan/types.ts';
 import type { AgentSessionRecord, ItemReport } from '../lib/state-types.ts';
@@ -66,12 +67,7 @@ async function claimSessionFiles(
     const promptFile = path.join(dir, `${name}-${k}.prompt.md`);
     if ([files.exit, `${files.exit}.tmp`, files.pid, files.stdout, files.stderr, promptFile].some((f) => existsSync(f)))
       continue;
-    try {
-      await writeFile(promptFile, prompt, { flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw error;
-    }
+    if (!(await createFileExclusive(promptFile, prompt))) continue;
     return { name: `${name}-${k}`, promptFile };
   }
 }
