@@ -44,11 +44,12 @@ wave in order.
 
 ${RUN_FLAGS}
 ${COMMON}`,
-  plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid]
-   or: npx work-milestone plan <N> [--json | --mermaid]
+  plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid] [--schedule waves|dag]
+   or: npx work-milestone plan <N> [--json | --mermaid] [--schedule waves|dag]
 
 Validate the plan of milestone N and print its compiled task graph as a tree,
-as JSON (nodes and edges) or as a mermaid flowchart. Changes nothing.
+as JSON (nodes and edges) or as a mermaid flowchart, for the plan's schedule
+or --schedule. Changes nothing.
 
 ${COMMON}`,
   status: `Usage: npx zx scripts/status.mts <N> [--json]

@@ -53,7 +53,8 @@ export function walkGraph(graph: Graph, hooks: WalkHooks): Walk {
       halt = failure ? halt : hooks.halted();
       if (!failure && !halt) {
         const ready = [...readyNodes(graph, finished, started)];
-        if (hooks.priority) ready.sort((a, b) => (hooks.priority as (n: GraphNode) => number)(a) - hooks.priority!(b));
+        const priority = hooks.priority;
+        if (priority) ready.sort((a, b) => priority(a) - priority(b));
         for (const node of ready) {
           started.add(node.id);
           running.set(
