@@ -27,7 +27,11 @@ function diamond(): Graph {
     after,
     title: id,
   });
-  return { milestone: '7', nodes: [node('a', []), node('b', ['a']), node('c', ['a']), node('d', ['b', 'c'])] };
+  return {
+    milestone: '7',
+    schedule: 'waves',
+    nodes: [node('a', []), node('b', ['a']), node('c', ['a']), node('d', ['b', 'c'])],
+  };
 }
 
 /** `graph` with one more edge: `to` comes after `from`. */

@@ -175,15 +175,10 @@ function rootOptions(renderer: RendererKind) {
  * Run every node not yet done: a node starts once the nodes it needs or comes after are finished. Throws what a node
  * threw (after the nodes running then ended); returns whether it stopped early (interrupted, --fail-fast).
  */
-export async function executeRun(
-  ctx: Ctx,
-  graph: Graph,
-  renderer: RendererKind,
-  schedule: Schedule = 'waves',
-): Promise<RunOutcome> {
+export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<RunOutcome> {
   const w: Walker = {
     ctx,
-    schedule,
+    schedule: graph.schedule,
     tasks: new Map(),
     lanes: new Map(),
     integration: createRankedSlots(1),

@@ -16,6 +16,8 @@ export interface GraphNode {
 /** The whole graph, nodes in a valid execution order. */
 export interface Graph {
   readonly milestone: string;
+  /** How its items are scheduled: the run's item nodes differ (per wave, or per item). */
+  readonly schedule: Schedule;
   readonly nodes: readonly GraphNode[];
 }
 
@@ -64,7 +66,7 @@ export function compileGraph(plan: Plan, schedule: Schedule = plan.defaults.sche
   last = add('gates', {}, ends);
   last = add('land', {}, [last]);
   add('complete', {}, [last]);
-  return { milestone: plan.milestone.id, nodes };
+  return { milestone: plan.milestone.id, schedule, nodes };
 }
 
 type AddNode = (
