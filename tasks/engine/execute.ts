@@ -123,10 +123,13 @@ async function driveNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   return 'finished';
 }
 
-/** A node that touches the integration worktree in a dag run: in its one slot, in the plan's order. */
+/**
+ * A node that touches the integration worktree in a dag run: in its one slot, in the plan's order; worktrees before
+ * merges, as a worktree is quick and lets an agent start while a merge only lets later items start.
+ */
 async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const item = itemOf(w, node);
-  const release = await w.integration.acquire(itemRank(w.ctx, item));
+  const release = await w.integration.acquire(itemRank(w.ctx, item) - (node.step === 'worktrees' ? 2_000_000 : 0));
   try {
     if (halted(w)) return 'halted';
     await runNode(w.ctx, node, w.tasks.get(node.id));
@@ -136,7 +139,9 @@ async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
       await STEPS.relay.run(w.ctx, relayScope, progressOf(undefined));
     return 'finished';
   } finally {
-    release();
+    // Given back on the next turn of the event loop: the walker first starts what this node's end made ready (all in
+    // microtasks), so a worktree waiting on this merge asks for the slot before it is handed on.
+    setImmediate(release);
   }
 }
 
