@@ -61,7 +61,7 @@ interface Walker {
   readonly tasks: Map<string, TaskLike>;
   /** Agent slots: one lane per wave (waves), one for the milestone (dag). */
   readonly lanes: Map<number, ItemLane>;
-  /** The integration worktree's one slot (dag): merges, and worktrees made from its HEAD, one at a time. */
+  /** The integration worktree's one slot (dag): merges, worktrees made from its HEAD, judging, one at a time. */
   readonly integration: RankedSlots;
   /** Waves whose wait was announced by their first item (the wave's wait node then reports done, not skipped). */
   readonly waitsBegun: Set<number>;
@@ -82,7 +82,7 @@ function laneOf(w: Walker, wave: number): ItemLane {
     const failFast = () => (w.stop ??= { kind: 'stopped', reason: 'stopped at the first failed item (--fail-fast)' });
     lane =
       w.schedule === 'dag'
-        ? openMilestoneLane(w.ctx, stopped, failFast)
+        ? openMilestoneLane(w.ctx, stopped, failFast, w.integration)
         : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast);
     w.lanes.set(key, lane);
   }

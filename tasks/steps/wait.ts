@@ -18,7 +18,15 @@ export interface ItemLane {
   stopped(): boolean;
   /** Called when an item failed for good under --fail-fast. */
   failFast(): void;
+  /**
+   * Judge an ended attempt with nothing else writing into the integration worktree: its guards blame an agent for
+   * what changed there while it ran (a dag run merges while agents run; a wave's merges come after its agents).
+   */
+  judge<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/** Judging as is: nothing writes into the integration worktree while a wave's agents run. */
+const judgeNow = <T>(fn: () => Promise<T>): Promise<T> => fn();
 
 /** The lane of one wave (waves schedule, `step wait`): its concurrency; says when memory is what limits it. */
 export function openWaveLane(ctx: Ctx, wave: PlanWave, stopped: () => boolean, failFast: () => void): ItemLane {
@@ -28,18 +36,35 @@ export function openWaveLane(ctx: Ctx, wave: PlanWave, stopped: () => boolean, f
       type: 'notice',
       message: `wave ${wave.wave}: at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
     });
-  return { slots: createRankedSlots(limit), stopped, failFast };
+  return { slots: createRankedSlots(limit), stopped, failFast, judge: judgeNow };
 }
 
-/** The one lane of a dag run: every item of the milestone shares the plan's concurrency. */
-export function openMilestoneLane(ctx: Ctx, stopped: () => boolean, failFast: () => void): ItemLane {
+/**
+ * The one lane of a dag run: every item of the milestone shares the plan's concurrency; attempts are judged while
+ * holding `integration`, the slot merges and worktree creations take.
+ */
+export function openMilestoneLane(
+  ctx: Ctx,
+  stopped: () => boolean,
+  failFast: () => void,
+  integration: RankedSlots,
+): ItemLane {
   const { limit, byMemory } = agentConcurrency(ctx.options.concurrency ?? ctx.plan.defaults.concurrency);
   if (byMemory)
     ctx.events.emit({
       type: 'notice',
       message: `at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
     });
-  return { slots: createRankedSlots(limit), stopped, failFast };
+  const judge = async <T>(fn: () => Promise<T>): Promise<T> => {
+    // Ahead of merges and worktrees: a judged item frees its agent slot and may be merged next.
+    const release = await integration.acquire(-3_000_000);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+  return { slots: createRankedSlots(limit), stopped, failFast, judge };
 }
 
 /**
@@ -73,7 +98,7 @@ export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progre
           break;
         }
         if (state.kind !== 'running') {
-          const next = await finishItemAttempt(ctx, item, state);
+          const next = await lane.judge(() => finishItemAttempt(ctx, item, state));
           if (next === 'final' && statusOf(ctx, item.issue) === 'failed' && ctx.options.failFast) lane.failFast();
           break;
         }
