@@ -2,7 +2,7 @@
 import { minimist } from 'zx';
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind } from '../lib/plan/types.ts';
+import type { AgentKind, Schedule } from '../lib/plan/types.ts';
 
 /** Parsed command line. */
 export interface Flags {
@@ -19,8 +19,9 @@ export interface Flags {
 }
 
 const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item'];
+const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule'];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
+const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
@@ -57,6 +58,9 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   const agent = str('agent');
   if (agent !== null && !AGENTS.includes(agent as AgentKind))
     throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);
+  const schedule = str('schedule');
+  if (schedule !== null && !SCHEDULES.includes(schedule as Schedule))
+    throw new BadInputError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${schedule}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -77,6 +81,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       adopt: parsed.adopt === true,
       wave: positiveInt('wave', str('wave') ?? undefined),
       item: positiveInt('item', str('item') ?? undefined),
+      schedule: schedule as Schedule | null,
     },
   };
 }

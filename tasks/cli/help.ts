@@ -13,6 +13,8 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --yes                 answer yes (stash a dirty working tree)
   --no-push             land on main without pushing to origin
   --fail-fast           stop at the first failed item
+  --schedule S          (run) waves: wave after wave; dag: an item starts once what it
+                        depends on merged (default: the plan's defaults.schedule, waves)
   --stop                (run) stop the milestone's live agents (left running by Ctrl-C or a crash,
                         found through their pid files even without a usable state) and exit
   --adopt               continue on an integration branch that has no state
@@ -42,11 +44,12 @@ wave in order.
 
 ${RUN_FLAGS}
 ${COMMON}`,
-  plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid]
-   or: npx work-milestone plan <N> [--json | --mermaid]
+  plan: `Usage: npx zx scripts/plan.mts <N> [--json | --mermaid] [--schedule waves|dag]
+   or: npx work-milestone plan <N> [--json | --mermaid] [--schedule waves|dag]
 
 Validate the plan of milestone N and print its compiled task graph as a tree,
-as JSON (nodes and edges) or as a mermaid flowchart. Changes nothing.
+as JSON (nodes and edges) or as a mermaid flowchart, for the plan's schedule
+or --schedule. Changes nothing.
 
 ${COMMON}`,
   status: `Usage: npx zx scripts/status.mts <N> [--json]

@@ -9,7 +9,7 @@ import type { Io } from './io.ts';
 /** Print the graph as a tree, JSON or mermaid. */
 export async function planCommand(milestone: string, flags: Flags, io: Io): Promise<number> {
   const { plan, stateDir } = await placeOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
-  const graph = compileGraph(plan);
+  const graph = compileGraph(plan, flags.options.schedule ?? plan.defaults.schedule);
   if (flags.json) io.out(JSON.stringify(graphToJson(plan, graph), null, 2));
   else if (flags.mermaid) io.out(graphToMermaid(graph));
   else {

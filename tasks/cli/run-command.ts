@@ -262,7 +262,7 @@ async function dryRun(input: CommandInput): Promise<number> {
     }),
     readOnly: true,
   });
-  const graph = compileGraph(ctx.plan);
+  const graph = compileGraph(ctx.plan, ctx.options.schedule ?? ctx.plan.defaults.schedule);
   const checks: Array<{ readonly id: string; readonly done: boolean; readonly reason: string | null }> = [];
   for (const node of graph.nodes) {
     // Nobody reads what comes next (`--dry-run | head -1`): stop quietly.
@@ -405,13 +405,16 @@ async function work(
   try {
     // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
     await settleSessions(ctx);
-    const graph = compileGraph(ctx.plan);
     const renderer = rendererFor(flags, io);
     let waves: number[] | undefined;
     if (kind === 'run') {
       await resetForRetry(ctx);
+      const schedule = ctx.options.schedule ?? ctx.plan.defaults.schedule;
       try {
-        await executeRun(ctx, graph, renderer);
+        const outcome = await executeRun(ctx, compileGraph(ctx.plan, schedule), renderer);
+        if (outcome.kind === 'interrupted')
+          throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
+        if (outcome.kind === 'stopped') throw new NeedsAttentionError(outcome.reason);
       } catch (error) {
         // A run that stops (at land, say) still tells which items need a human.
         const pending = itemsNeedingAttention(ctx, false);
@@ -422,7 +425,8 @@ async function work(
       }
     } else {
       const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
-      await executeStep(ctx, graph, stepName as StepId, scope, renderer);
+      // A step is one node of the waves graph, whatever the schedule of `run`.
+      await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer);
       if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }

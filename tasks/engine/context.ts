@@ -1,7 +1,7 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
 import type { EventSink } from '../lib/events.ts';
-import type { AgentKind, Plan } from '../lib/plan/types.ts';
+import type { AgentKind, Plan, Schedule } from '../lib/plan/types.ts';
 import type { StateStore } from '../lib/state.ts';
 
 /** Flags of run/step that change behaviour (README, "Running a real milestone"). */
@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly adopt: boolean;
   readonly wave: number | null;
   readonly item: number | null;
+  /** `--schedule`: overrides the plan's `defaults.schedule` for `run`. */
+  readonly schedule: Schedule | null;
 }
 
 /** Options when nothing is given. */
@@ -28,6 +30,7 @@ export const DEFAULT_OPTIONS: RunOptions = {
   adopt: false,
   wave: null,
   item: null,
+  schedule: null,
 };
 
 /** Everything a step needs. */

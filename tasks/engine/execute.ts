@@ -1,15 +1,21 @@
-/** Run the graph as a listr2 task tree (run) or one step after checking its prerequisites (step). */
+/** Run the graph (run: every node not done, as its edges allow) or one step after checking its prerequisites (step). */
 import { Listr, type ListrTask } from 'listr2';
 import type { Ctx } from './context.ts';
 import type { Graph, GraphNode } from './graph.ts';
 import { BadInputError, InterruptedError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
+import { findItem, type Schedule } from '../lib/plan/types.ts';
 import { STEPS } from '../steps/index.ts';
-import { WAVE_STEPS, type Progress, type Scope, type StepId } from './step.ts';
-import { driveItem, startWaveRun } from '../steps/wait.ts';
-import { skipBlockedItems, waveOf } from '../items/wave-items.ts';
+import { WAVE_STEPS, type Progress, type Scope, type Step, type StepId } from './step.ts';
+import { driveItem, itemRank, openMilestoneLane, openWaveLane, type ItemLane } from '../steps/wait.ts';
+import { isTerminal, statusOf, waveOf } from '../items/wave-items.ts';
+import { createRankedSlots, type RankedSlots } from './ranked-slots.ts';
+import { walkGraph, type Halt, type NodeRun } from './walk.ts';
 
 /** How the tree is shown: listr2's renderers, or nothing (tests, --json). */
 export type RendererKind = 'default' | 'simple' | 'silent';
+
+/** How a run ended when no node failed: every node done, or stopped early (the CLI exits 130 or 3). */
+export type RunOutcome = { readonly kind: 'done' } | Halt;
 
 interface TaskLike {
   output: string;
@@ -17,23 +23,28 @@ interface TaskLike {
   skip(message?: string): void;
 }
 
-function progressOf(task: TaskLike): Progress {
-  return { output: (line) => (task.output = line) };
+function progressOf(task: TaskLike | undefined): Progress {
+  return { output: (line) => task && (task.output = line) };
 }
 
-/** Check a node; run it when it is not done; verify that it is done afterwards. */
-async function runNode(ctx: Ctx, node: GraphNode, task: TaskLike | null): Promise<void> {
+/** Check a node; run it when it is not done; verify that it is done afterwards. `begun`: its start was announced. */
+async function runNode(
+  ctx: Ctx,
+  node: GraphNode,
+  task: TaskLike | undefined,
+  step: Step = STEPS[node.step],
+  begun = false,
+): Promise<void> {
   if (ctx.signal.aborted) throw new InterruptedError('interrupted; run again to continue where it stopped');
-  const step = STEPS[node.step];
   const before = await step.check(ctx, node.scope);
   if (before.kind === 'done') {
-    ctx.events.emit({ type: 'step-skip', node: node.id });
+    ctx.events.emit(begun ? { type: 'step-done', node: node.id } : { type: 'step-skip', node: node.id });
     task?.skip(`${node.title} (done)`);
     return;
   }
-  ctx.events.emit({ type: 'step-start', node: node.id });
+  if (!begun) ctx.events.emit({ type: 'step-start', node: node.id });
   try {
-    await step.run(ctx, node.scope, task ? progressOf(task) : { output: () => undefined });
+    await step.run(ctx, node.scope, progressOf(task));
   } catch (error) {
     ctx.events.emit({ type: 'step-failed', node: node.id, message: (error as Error).message });
     throw error;
@@ -43,106 +54,111 @@ async function runNode(ctx: Ctx, node: GraphNode, task: TaskLike | null): Promis
   ctx.events.emit({ type: 'step-done', node: node.id });
 }
 
-function nodeTask(ctx: Ctx, graph: Graph, node: GraphNode): ListrTask {
-  return {
-    title: node.title,
-    task: async (_c, task) => {
-      await assertNeedsDone(ctx, graph, node);
-      await runNode(ctx, node, task);
-    },
-  };
+/** What the nodes of one run share while the graph is walked. */
+interface Walker {
+  readonly ctx: Ctx;
+  readonly schedule: Schedule;
+  readonly tasks: Map<string, TaskLike>;
+  /** Agent slots: one lane per wave (waves), one for the milestone (dag). */
+  readonly lanes: Map<number, ItemLane>;
+  /** The integration worktree's one slot (dag): merges, worktrees made from its HEAD, judging, one at a time. */
+  readonly integration: RankedSlots;
+  /** Waves whose wait was announced by their first item (the wave's wait node then reports done, not skipped). */
+  readonly waitsBegun: Set<number>;
+  stop: Halt | null;
+  failed: boolean;
+}
+
+function halted(w: Walker): Halt | null {
+  if (w.ctx.signal.aborted) return { kind: 'interrupted' };
+  return w.stop;
+}
+
+function laneOf(w: Walker, wave: number): ItemLane {
+  const key = w.schedule === 'dag' ? 0 : wave;
+  let lane = w.lanes.get(key);
+  if (!lane) {
+    const stopped = () => halted(w) !== null || w.failed;
+    const failFast = () => (w.stop ??= { kind: 'stopped', reason: 'stopped at the first failed item (--fail-fast)' });
+    lane =
+      w.schedule === 'dag'
+        ? openMilestoneLane(w.ctx, stopped, failFast, w.integration)
+        : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast);
+    w.lanes.set(key, lane);
+  }
+  return lane;
+}
+
+function itemOf(w: Walker, node: GraphNode) {
+  const item = findItem(w.ctx.plan, node.scope.issue as number);
+  if (!item) throw new Error(`internal: ${node.id} names no item of the plan`);
+  return item;
+}
+
+/** An item's node in a run: drive the item (start its agent within the lane's slots) until its work is over. */
+async function driveNode(w: Walker, node: GraphNode): Promise<NodeRun> {
+  const { ctx } = w;
+  const task = w.tasks.get(node.id);
+  const item = itemOf(w, node);
+  if ((await STEPS.wait.check(ctx, node.scope)).kind === 'done') {
+    ctx.events.emit({ type: 'step-skip', node: node.id });
+    task?.skip(`${node.title} (${statusOf(ctx, item.issue)})`);
+    return 'finished';
+  }
+  const wave = item.wave;
+  if (w.schedule === 'waves' && !w.waitsBegun.has(wave)) {
+    // The wave's wait is under way from its first item on, as `step wait` would be.
+    w.waitsBegun.add(wave);
+    ctx.events.emit({ type: 'step-start', node: `wait@${wave}` });
+  }
+  ctx.events.emit({ type: 'step-start', node: node.id });
+  await driveItem(ctx, item, laneOf(w, wave), progressOf(task));
+  if (!isTerminal(ctx, item.issue)) return 'halted';
+  const st = ctx.store.current().items[String(item.issue)];
+  if (task) {
+    task.title = `${node.title}: ${st?.status ?? '?'}`;
+    if (st?.status === 'failed' || st?.status === 'skipped') task.output = st.failure ?? st.skipReason ?? '';
+  }
+  ctx.events.emit({ type: 'step-done', node: node.id });
+  return 'finished';
 }
 
 /**
- * After the agents of a wave (untitled, so not rendered): an item whose driving threw (a git or file error, not an
- * agent's failure, which is recorded as the item's status) stops the wave with that error, not with a later
- * "merge needs wait" that hides it.
+ * A node that touches the integration worktree in a dag run: in its one slot, in the plan's order; worktrees before
+ * merges, as a worktree is quick and lets an agent start while a merge only lets later items start.
  */
-function rethrowTask(errors: readonly unknown[]): ListrTask {
-  return {
-    task: () => {
-      if (errors.length > 0) throw errors[0];
-    },
-  };
-}
-
-/** The agents of a wave: one concurrent subtask per item, each driving its item to an end. */
-function agentsTask(ctx: Ctx, graph: Graph, wave: number, errors: unknown[]): ListrTask {
-  const waveNodes = graph.nodes.filter((n) => n.scope.wave === wave);
-  const waitNode = waveNodes.find((n) => n.step === 'wait') as GraphNode;
-  return {
-    title: `Wave ${wave}: agents`,
-    task: async (_c, task) => {
-      const plan = waveOf(ctx, { wave });
-      if ((await STEPS.wait.check(ctx, waitNode.scope)).kind === 'done') {
-        ctx.events.emit({ type: 'step-skip', node: waitNode.id });
-        task.skip(`Wave ${wave}: agents (done)`);
-        return;
-      }
-      ctx.events.emit({ type: 'step-start', node: waitNode.id });
-      await skipBlockedItems(ctx, plan);
-      const run = startWaveRun(ctx, plan);
-      const ordered = [...plan.items].sort((a, b) => rank(ctx, b.issue) - rank(ctx, a.issue));
-      let remaining = ordered.length;
-      const finishOne = async (): Promise<void> => {
-        if (--remaining > 0) return;
-        if ((await STEPS.wait.check(ctx, waitNode.scope)).kind === 'done')
-          ctx.events.emit({ type: 'step-done', node: waitNode.id });
-      };
-      return task.newListr(
-        ordered.map((item) => ({
-          title: `#${item.issue} ${item.title.replace(/\s+/g, ' ').slice(0, 80)}`,
-          task: async (_c2, sub) => {
-            try {
-              await driveItem(ctx, item, run, progressOf(sub));
-            } catch (error) {
-              errors.push(error);
-              throw error;
-            } finally {
-              await finishOne();
-            }
-            const st = ctx.store.current().items[String(item.issue)];
-            sub.title = `#${item.issue} ${item.title.replace(/\s+/g, ' ').slice(0, 80)}: ${st?.status ?? '?'}`;
-            if (st?.status === 'failed' || st?.status === 'skipped') sub.output = st.failure ?? st.skipReason ?? '';
-          },
-        })),
-        { concurrent: true, exitOnError: false, collectErrors: 'minimal' },
-      );
-    },
-  };
-}
-
-function rank(ctx: Ctx, issue: number): number {
-  return ctx.store.current().items[String(issue)]?.status === 'in-progress' ? 1 : 0;
-}
-
-/** The listr2 tree of a whole run. */
-export function buildRunTasks(ctx: Ctx, graph: Graph): ListrTask[] {
-  const tasks: ListrTask[] = [];
-  for (const node of graph.nodes) {
-    if (node.step === 'worktrees') {
-      const wave = node.scope.wave as number;
-      const byStep = (s: StepId) => graph.nodes.find((n) => n.step === s && n.scope.wave === wave) as GraphNode;
-      const errors: unknown[] = [];
-      tasks.push({
-        title: `Wave ${wave}`,
-        task: (_c, task) =>
-          task.newListr(
-            [
-              nodeTask(ctx, graph, node),
-              agentsTask(ctx, graph, wave, errors),
-              rethrowTask(errors),
-              nodeTask(ctx, graph, byStep('merge')),
-              nodeTask(ctx, graph, byStep('relay')),
-            ],
-            { concurrent: false, exitOnError: true },
-          ),
-      });
-    } else if (node.scope.wave === undefined) {
-      tasks.push(nodeTask(ctx, graph, node));
-    }
+async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
+  const item = itemOf(w, node);
+  const release = await w.integration.acquire(itemRank(w.ctx, item) - (node.step === 'worktrees' ? 2_000_000 : 0));
+  try {
+    if (halted(w)) return 'halted';
+    await runNode(w.ctx, node, w.tasks.get(node.id));
+    // What the next item starting gets as relay holds everything merged so far.
+    const relayScope = { wave: item.wave };
+    if (node.step === 'merge' && (await STEPS.relay.check(w.ctx, relayScope)).kind !== 'done')
+      await STEPS.relay.run(w.ctx, relayScope, progressOf(undefined));
+    return 'finished';
+  } finally {
+    // Given back on the next turn of the event loop: the walker first starts what this node's end made ready (all in
+    // microtasks), so a worktree waiting on this merge asks for the slot before it is handed on.
+    setImmediate(release);
   }
-  return tasks;
+}
+
+async function runWalkedNode(w: Walker, node: GraphNode): Promise<NodeRun> {
+  const perItem = node.scope.issue !== undefined;
+  if (perItem && node.step === 'spawn') return driveNode(w, node);
+  if (perItem && (node.step === 'merge' || node.step === 'worktrees')) return integrationNode(w, node);
+  const begun = node.step === 'wait' && w.waitsBegun.has(node.scope.wave as number);
+  await runNode(w.ctx, node, w.tasks.get(node.id), STEPS[node.step], begun);
+  return 'finished';
+}
+
+/** Among nodes ready at once, items whose agents are re-attached start (and take their slots) first. */
+function priorityOf(w: Walker, node: GraphNode): number {
+  return node.step === 'spawn' && node.scope.issue !== undefined && statusOf(w.ctx, node.scope.issue) === 'in-progress'
+    ? -1
+    : 0;
 }
 
 /**
@@ -160,10 +176,45 @@ function rootOptions(renderer: RendererKind) {
   } as const;
 }
 
-/** Run every node not yet done, in order. */
-export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<void> {
-  const list = new Listr(buildRunTasks(ctx, graph), rootOptions(renderer));
-  await list.run();
+/**
+ * Run every node not yet done: a node starts once the nodes it needs or comes after are finished. Throws what a node
+ * threw (after the nodes running then ended); returns whether it stopped early (interrupted, --fail-fast).
+ */
+export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<RunOutcome> {
+  const w: Walker = {
+    ctx,
+    schedule: graph.schedule,
+    tasks: new Map(),
+    lanes: new Map(),
+    integration: createRankedSlots(1),
+    waitsBegun: new Set(),
+    stop: null,
+    failed: false,
+  };
+  const walk = walkGraph(graph, {
+    run: (node) =>
+      runWalkedNode(w, node).catch((error: unknown) => {
+        w.failed = true;
+        throw error;
+      }),
+    halted: () => halted(w),
+    priority: (node) => priorityOf(w, node),
+  });
+  const list = new Listr(
+    graph.nodes.map((node): ListrTask => ({
+      title: node.title,
+      task: async (_c, task) => {
+        w.tasks.set(node.id, task);
+        const end = await walk.endOf(node.id);
+        if (end === 'not-run' || end === 'halted') task.skip(`${node.title} (not run: the run stopped)`);
+        if (end === 'failed') throw new StepFailedError(`${node.id} failed`);
+      },
+    })),
+    { ...rootOptions(renderer), concurrent: true, exitOnError: false },
+  );
+  const [outcome] = await Promise.all([walk.outcome, list.run()]);
+  if (outcome.kind === 'failed') throw outcome.error;
+  return outcome;
 }
 
 /** The nodes a `step` command means: that step, for --wave (all waves when absent), for --item. */

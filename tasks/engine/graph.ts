@@ -1,5 +1,5 @@
 /** Compile a Plan into the task graph of docs/steps.md (pure: no I/O). */
-import type { Plan } from '../lib/plan/types.ts';
+import type { Plan, PlanItem, Schedule } from '../lib/plan/types.ts';
 import type { Scope, StepId } from './step.ts';
 
 /** One node: a step applied to a scope, with its prerequisites. */
@@ -16,6 +16,8 @@ export interface GraphNode {
 /** The whole graph, nodes in a valid execution order. */
 export interface Graph {
   readonly milestone: string;
+  /** How its items are scheduled: the run's item nodes differ (per wave, or per item). */
+  readonly schedule: Schedule;
   readonly nodes: readonly GraphNode[];
 }
 
@@ -44,16 +46,14 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** The graph of a plan: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait, merge, relay) → gates → land → complete. */
-export function compileGraph(plan: Plan): Graph {
+/**
+ * The graph of a plan. `waves`: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait,
+ * merge, relay) → gates → land → complete. `dag`: the same ends, but per item (worktrees, spawn, merge), see
+ * `addDagItems`.
+ */
+export function compileGraph(plan: Plan, schedule: Schedule = plan.defaults.schedule): Graph {
   const nodes: GraphNode[] = [];
-  const add = (
-    step: StepId,
-    scope: Scope,
-    needs: readonly string[],
-    title = TITLES[step],
-    after: readonly string[] = [],
-  ): string => {
+  const add: AddNode = (step, scope, needs, title = TITLES[step], after = []) => {
     const id = nodeId(step, scope);
     nodes.push({ id, step, scope, needs, after, title });
     return id;
@@ -62,6 +62,24 @@ export function compileGraph(plan: Plan): Graph {
   last = add('prepare', {}, [last]);
   last = add('branch', {}, [last]);
   last = add('fetch', {}, [last]);
+  const ends = schedule === 'dag' ? addDagItems(plan, add, last) : [addWaves(plan, add, last)];
+  last = add('gates', {}, ends);
+  last = add('land', {}, [last]);
+  add('complete', {}, [last]);
+  return { milestone: plan.milestone.id, schedule, nodes };
+}
+
+type AddNode = (
+  step: StepId,
+  scope: Scope,
+  needs: readonly string[],
+  title?: string,
+  after?: readonly string[],
+) => string;
+
+/** Waves as barriers: each wave's worktrees need the previous wave's relay. Returns the last relay. */
+function addWaves(plan: Plan, add: AddNode, first: string): string {
+  let last = first;
   for (const wave of plan.waves) {
     const w = wave.wave;
     const worktrees = add('worktrees', { wave: w }, [last], `Wave ${w}: create worktrees`);
@@ -77,19 +95,60 @@ export function compileGraph(plan: Plan): Graph {
     const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
     last = add('relay', { wave: w }, [merge], `Wave ${w}: relay`);
   }
-  last = add('gates', {}, [last]);
-  last = add('land', {}, [last]);
-  add('complete', {}, [last]);
-  return { milestone: plan.milestone.id, nodes };
+  return last;
+}
+
+/**
+ * Items as their own chains (`--schedule dag`): `worktrees@W#I` (the worktree, made from integration as it is when
+ * the item may start) → `spawn@W#I` (the agent, driven to its end) → `merge@W#I`. An item's worktree needs the merge
+ * of each item it depends on, of the previous member of its conflict group (members are never in flight together)
+ * and, in a `parallel: false` wave, of the wave's previous item. `relay@W` needs every merge of its wave. Returns the
+ * relays, which the gates need.
+ */
+function addDagItems(plan: Plan, add: AddNode, first: string): string[] {
+  const mergeOf = new Map<number, string>();
+  const lastOfGroup = new Map<string, string>();
+  const relays: string[] = [];
+  for (const wave of plan.waves) {
+    const w = wave.wave;
+    const merges: string[] = [];
+    for (const item of wave.items) {
+      const needs = [first, ...dependencyMerges(item, mergeOf)];
+      const group = item.conflictGroup === null ? undefined : lastOfGroup.get(item.conflictGroup);
+      if (group) needs.push(group);
+      if (!wave.parallel && merges.length) needs.push(merges[merges.length - 1] as string);
+      const scope = { wave: w, issue: item.issue };
+      const worktree = add('worktrees', scope, [...new Set(needs)], `#${item.issue}: create worktree`);
+      const spawn = add('spawn', scope, [worktree], `#${item.issue} ${oneLine(item.title)}`);
+      const merge = add('merge', scope, [spawn], `#${item.issue}: merge`);
+      mergeOf.set(item.issue, merge);
+      if (item.conflictGroup !== null) lastOfGroup.set(item.conflictGroup, merge);
+      merges.push(merge);
+    }
+    relays.push(add('relay', { wave: w }, merges, `Wave ${w}: relay`));
+  }
+  return relays;
+}
+
+/** The merge nodes of an item's dependencies (all in earlier waves: the plan's integrity checks say so). */
+function dependencyMerges(item: PlanItem, mergeOf: ReadonlyMap<number, string>): string[] {
+  return item.dependsOn.flatMap((d) => {
+    const merge = mergeOf.get(d);
+    return merge ? [merge] : [];
+  });
 }
 
 /** Indented tree for `plan.mts`: waves with their items. */
 export function formatGraphTree(plan: Plan, graph: Graph): string {
   const lines = [`milestone ${plan.milestone.id}: ${plan.milestone.title} → ${plan.milestone.integrationBranch}`];
+  let shown: number | undefined;
   for (const node of graph.nodes) {
-    if (node.step === 'worktrees') {
+    if (node.scope.wave !== undefined && node.scope.wave !== shown) {
       const wave = plan.waves.find((w) => w.wave === node.scope.wave);
       lines.push(`  wave ${node.scope.wave}${wave?.parallel ? '' : ' (one after another)'}`);
+      shown = node.scope.wave;
+    }
+    if (node.step === 'worktrees' && node.scope.issue === undefined) {
       lines.push(`    ${node.id}`);
     } else if (node.step === 'spawn') {
       const item = plan.waves.flatMap((w) => w.items).find((i) => i.issue === node.scope.issue);

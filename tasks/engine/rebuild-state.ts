@@ -13,7 +13,14 @@ import { gitRaw, revParse } from '../lib/git.ts';
 import { integrationWorktreeOf, itemBranchOf, itemDirOf, itemWorktreeOf } from '../lib/paths.ts';
 import { listItems, type Plan, type PlanItem } from '../lib/plan/types.ts';
 import type { Draft } from '../lib/state.ts';
-import { emptyItem, emptyState, FAILURE_CODES, type FailureCode, type ItemState, type State } from '../lib/state-types.ts';
+import {
+  emptyItem,
+  emptyState,
+  FAILURE_CODES,
+  type FailureCode,
+  type ItemState,
+  type State,
+} from '../lib/state-types.ts';
 import { findLiveAgents, readHead, type LiveAgent } from '../executors/local/live-agents.ts';
 import { mergeMessage } from '../merging/merge-item.ts';
 import { stashMessage } from '../steps/prepare.ts';

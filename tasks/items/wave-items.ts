@@ -32,22 +32,7 @@ export function blockerOf(ctx: Ctx, item: PlanItem): number | undefined {
 
 /** Mark pending items whose dependencies failed, were skipped or escalated as skipped. */
 export async function skipBlockedItems(ctx: Ctx, wave: PlanWave): Promise<void> {
-  for (const item of wave.items) {
-    if (statusOf(ctx, item.issue) !== 'pending') continue;
-    const blocker = blockerOf(ctx, item);
-    if (blocker === undefined) continue;
-    const reason = `depends on #${blocker}, which is ${statusOf(ctx, blocker)}`;
-    await ctx.store.update((s) => {
-      updateItem(s, item.issue, { status: 'skipped', skipReason: reason, failureCode: 'dependency-failed' });
-    });
-    ctx.events.emit({
-      type: 'item',
-      issue: item.issue,
-      status: 'skipped',
-      detail: reason,
-      failureCode: 'dependency-failed',
-    });
-  }
+  for (const item of wave.items) await skipBlockedItem(ctx, item);
 }
 
 /** How many agents of a wave may run at once; a serial wave runs one. */
@@ -59,4 +44,22 @@ export function waveConcurrency(ctx: Ctx, wave: PlanWave): { readonly limit: num
 /** Items of the wave in the scope (one item with --item). */
 export function scopedItems(ctx: Ctx, scope: Scope): readonly PlanItem[] {
   return waveOf(ctx, scope).items.filter((i) => scope.issue === undefined || i.issue === scope.issue);
+}
+
+/** Mark one pending item whose dependency failed, was skipped or escalated as skipped. */
+export async function skipBlockedItem(ctx: Ctx, item: PlanItem): Promise<void> {
+  if (statusOf(ctx, item.issue) !== 'pending') return;
+  const blocker = blockerOf(ctx, item);
+  if (blocker === undefined) return;
+  const reason = `depends on #${blocker}, which is ${statusOf(ctx, blocker)}`;
+  await ctx.store.update((s) => {
+    updateItem(s, item.issue, { status: 'skipped', skipReason: reason, failureCode: 'dependency-failed' });
+  });
+  ctx.events.emit({
+    type: 'item',
+    issue: item.issue,
+    status: 'skipped',
+    detail: reason,
+    failureCode: 'dependency-failed',
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * merge (per wave): the merge queue of one slot (docs/steps.md, "Merging"): items one at a time, in the order they
- * finished.
+ * merge (per wave, or per item in a dag run): the merge queue of one slot (docs/steps.md, "Merging"): items one at a
+ * time, in the order they finished.
  */
 import path from 'node:path';
 import { runAgentSession } from '../executors/agent-session.ts';
@@ -16,7 +16,7 @@ import { mergeItem, mergeMessage, redGateText, resetIntegration } from '../mergi
 import { guardCommits } from '../guards/agent-guards.ts';
 import { changeIntegration, pinItem } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
-import { waveOf } from '../items/wave-items.ts';
+import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
 
 /** Items of a wave that are waiting to be merged, in the order they finished. */
@@ -238,7 +238,7 @@ export const merge: Step = {
   async check(ctx, scope) {
     const state = ctx.store.current();
     const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
-    for (const item of waveOf(ctx, scope).items) {
+    for (const item of scopedItems(ctx, scope)) {
       const st = state.items[String(item.issue)];
       // Nothing merged yet is not "done": every item of the wave must have finished first.
       if (!st || st.status === 'pending' || st.status === 'in-progress')
@@ -254,14 +254,14 @@ export const merge: Step = {
     return DONE;
   },
   async run(ctx, scope, progress) {
-    await changeIntegration(ctx, `merge@${scope.wave ?? ''}`, () =>
-      runMergeQueue(ctx, waveOf(ctx, scope).items, progress),
-    );
+    const items = scopedItems(ctx, scope);
+    const label = `merge@${scope.wave ?? ''}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
+    await changeIntegration(ctx, label, () => runMergeQueue(ctx, items, progress));
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
-    for (const item of waveOf(ctx, scope).items)
+    for (const item of items)
       if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
     const st = ctx.store.current().items;
-    const n = waveOf(ctx, scope).items.filter((i) => st[String(i.issue)]?.merge?.sha).length;
+    const n = items.filter((i) => st[String(i.issue)]?.merge?.sha).length;
     progress.output(`${n} merged into ${path.basename(ctx.plan.milestone.integrationBranch)}`);
   },
 };

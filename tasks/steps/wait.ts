@@ -1,41 +1,89 @@
 /** wait (per wave): drive every item to an end: start what is pending (within the slots), watch, time out, retry. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../engine/context.ts';
+import { createRankedSlots, type RankedSlots } from '../engine/ranked-slots.ts';
 import { finishItemAttempt, forgetUnstartedAttempt, pollItemAgent, startItemAgent } from '../items/item-agent.ts';
+import { agentConcurrency } from '../lib/concurrency.ts';
 import { InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
-import type { PlanItem, PlanWave } from '../lib/plan/types.ts';
-import { createSlots, type Slots } from '../lib/slots.ts';
+import { listItems, type PlanItem, type PlanWave } from '../lib/plan/types.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
-import { isTerminal, scopedItems, skipBlockedItems, statusOf, waveConcurrency, waveOf } from '../items/wave-items.ts';
+import { isTerminal, scopedItems, skipBlockedItem, statusOf, waveConcurrency, waveOf } from '../items/wave-items.ts';
 
 const POLL_MS = 200;
 
-/** Shared by the items of one wave while they run. */
-export interface WaveRun {
-  readonly slots: Slots;
-  /** Set when scheduling must stop (--fail-fast, interruption). */
-  stopped: boolean;
+/** What items driven together share: their agent slots, and whether scheduling stopped. */
+export interface ItemLane {
+  readonly slots: RankedSlots;
+  /** True once no further agent may start (interruption, --fail-fast, an error elsewhere in the run). */
+  stopped(): boolean;
+  /** Called when an item failed for good under --fail-fast. */
+  failFast(): void;
+  /**
+   * Judge an ended attempt with nothing else writing into the integration worktree: its guards blame an agent for
+   * what changed there while it ran (a dag run merges while agents run; a wave's merges come after its agents).
+   */
+  judge<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** Start the slots of a wave, and say when memory is what limits them. */
-export function startWaveRun(ctx: Ctx, wave: PlanWave): WaveRun {
+/** Judging as is: nothing writes into the integration worktree while a wave's agents run. */
+const judgeNow = <T>(fn: () => Promise<T>): Promise<T> => fn();
+
+/** The lane of one wave (waves schedule, `step wait`): its concurrency; says when memory is what limits it. */
+export function openWaveLane(ctx: Ctx, wave: PlanWave, stopped: () => boolean, failFast: () => void): ItemLane {
   const { limit, byMemory } = waveConcurrency(ctx, wave);
   if (byMemory)
     ctx.events.emit({
       type: 'notice',
       message: `wave ${wave.wave}: at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
     });
-  return { slots: createSlots(limit), stopped: false };
+  return { slots: createRankedSlots(limit), stopped, failFast, judge: judgeNow };
 }
 
-/** Drive one item until its agent work is over (or scheduling stops). */
-export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress: Progress): Promise<void> {
+/**
+ * The one lane of a dag run: every item of the milestone shares the plan's concurrency; attempts are judged while
+ * holding `integration`, the slot merges and worktree creations take.
+ */
+export function openMilestoneLane(
+  ctx: Ctx,
+  stopped: () => boolean,
+  failFast: () => void,
+  integration: RankedSlots,
+): ItemLane {
+  const { limit, byMemory } = agentConcurrency(ctx.options.concurrency ?? ctx.plan.defaults.concurrency);
+  if (byMemory)
+    ctx.events.emit({
+      type: 'notice',
+      message: `at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
+    });
+  const judge = async <T>(fn: () => Promise<T>): Promise<T> => {
+    // Ahead of merges and worktrees: a judged item frees its agent slot and may be merged next.
+    const release = await integration.acquire(-3_000_000);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+  return { slots: createRankedSlots(limit), stopped, failFast, judge };
+}
+
+/**
+ * Which item gets a free slot first (lowest first): agents re-attached from a previous run before any new start,
+ * then the plan's order (wave, then position).
+ */
+export function itemRank(ctx: Ctx, item: PlanItem): number {
+  const position = listItems(ctx.plan).findIndex((i) => i.issue === item.issue);
+  return statusOf(ctx, item.issue) === 'in-progress' ? position - 1_000_000 : position;
+}
+
+/** Drive one item until its agent work is over (or scheduling stops); an item a failed dependency blocks is skipped. */
+export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progress: Progress): Promise<void> {
+  await skipBlockedItem(ctx, item);
   while (!isTerminal(ctx, item.issue)) {
-    // The slot is taken first (agents re-attached from a previous run queue first, see driveWave).
-    const release = await run.slots.acquire();
+    const release = await lane.slots.acquire(itemRank(ctx, item));
     try {
       if (statusOf(ctx, item.issue) === 'pending') {
-        if (run.stopped || ctx.signal.aborted) return;
+        if (lane.stopped() || ctx.signal.aborted) return;
         await startItemAgent(ctx, item);
       }
       const startedAt = Date.now();
@@ -50,8 +98,8 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
           break;
         }
         if (state.kind !== 'running') {
-          const next = await finishItemAttempt(ctx, item, state);
-          if (next === 'final' && statusOf(ctx, item.issue) === 'failed' && ctx.options.failFast) run.stopped = true;
+          const next = await lane.judge(() => finishItemAttempt(ctx, item, state));
+          if (next === 'final' && statusOf(ctx, item.issue) === 'failed' && ctx.options.failFast) lane.failFast();
           break;
         }
         const st = ctx.store.current().items[String(item.issue)];
@@ -66,23 +114,26 @@ export async function driveItem(ctx: Ctx, item: PlanItem, run: WaveRun, progress
   }
 }
 
-/** Drive all items of a wave concurrently. */
+/** Drive all items of a wave concurrently (`step wait`); the run walks one node per item instead. */
 export async function driveWave(
   ctx: Ctx,
   wave: PlanWave,
   items: readonly PlanItem[],
   progress: Progress,
 ): Promise<void> {
-  await skipBlockedItems(ctx, wave);
-  const run = startWaveRun(ctx, wave);
-  // Items already in progress (re-attached) take their slots before pending ones.
-  const ordered = [...items].sort(
-    (a, b) => Number(statusOf(ctx, b.issue) === 'in-progress') - Number(statusOf(ctx, a.issue) === 'in-progress'),
+  let stopped = false;
+  const lane = openWaveLane(
+    ctx,
+    wave,
+    () => stopped,
+    () => (stopped = true),
   );
-  await Promise.all(ordered.map((item) => driveItem(ctx, item, run, progress)));
+  // Started in rank order: a free slot goes to whoever asks first, so re-attached agents must ask first.
+  const ordered = [...items].sort((a, b) => itemRank(ctx, a) - itemRank(ctx, b));
+  await Promise.all(ordered.map((item) => driveItem(ctx, item, lane, progress)));
   if (ctx.signal.aborted)
     throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
-  if (run.stopped) throw new NeedsAttentionError(`wave ${wave.wave}: stopped at the first failed item (--fail-fast)`);
+  if (stopped) throw new NeedsAttentionError(`wave ${wave.wave}: stopped at the first failed item (--fail-fast)`);
 }
 
 /** wait step. */

@@ -56,11 +56,14 @@ export async function makeRig(
     top?: string;
     origin?: boolean;
     extra?: string;
+    /** The plan's `defaults.schedule` (`run` follows it; a `step` is a node of the waves graph either way). */
+    schedule?: 'waves' | 'dag';
   } = {},
 ): Promise<Rig> {
   const waves = options.waves ?? TWO;
+  const extra = `${options.extra ?? 'timeout: 30s\nretries: 0'}\nschedule: ${options.schedule ?? 'waves'}`;
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: options.command ?? COUNTING_AGENT, top: options.top, extra: options.extra }),
+    plan: rigPlan(waves, { command: options.command ?? COUNTING_AGENT, top: options.top, extra }),
     items: rigItems(waves),
     origin: options.origin,
   });

@@ -38,14 +38,15 @@ quality-gates:
 defaults: {agent: command, command: "sh ./.agent.sh", timeout: 60s, retries: 0}
 `;
 
-/** One repository of the crash milestone, and the file where its agents log their starts. */
+/** One repository of the crash milestone, the file where its agents log their starts, and how `run` schedules it. */
 export interface CrashCase {
   readonly repo: TestRepo;
   readonly counter: string;
+  readonly schedule: 'waves' | 'dag';
 }
 
 /** A fresh repository of the crash milestone titled `title`, with a dirty checkout (prepare stashes it with --yes). */
-export async function makeCrashCase(title: string): Promise<CrashCase> {
+export async function makeCrashCase(title: string, schedule: 'waves' | 'dag' = 'waves'): Promise<CrashCase> {
   const repo = await makeRepo({
     plan: plan(title),
     items: [1, 2, 3, 4].map((issue) => ({ issue, title: ['One', 'Two', 'Three', 'Four'][issue - 1] as string })),
@@ -55,11 +56,11 @@ export async function makeCrashCase(title: string): Promise<CrashCase> {
   writeFileSync(path.join(repo.dir, 'scratch.txt'), 'work in progress\n');
   const counter = path.join(tempDir('wm-counter-'), 'starts');
   writeFileSync(counter, '');
-  return { repo, counter };
+  return { repo, counter, schedule };
 }
 
 const env = (c: CrashCase) => ({ COUNTER: c.counter, EVENTS: path.join(c.repo.stateDir, 'events.jsonl') });
-const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes'];
+const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes', '--schedule', c.schedule];
 
 /** `run` of the case to its end. */
 export function runCrashCase(c: CrashCase, timeoutMs?: number): Promise<CliResult> {

@@ -3,7 +3,16 @@
  */
 import { parseDuration } from '../duration.ts';
 import { pick, rawWaves, type RawMap } from './raw.ts';
-import type { AgentKind, AgentSettings, Gate, Plan, PlanItem, PlanItemStatus, ScriptedEdit } from './types.ts';
+import type {
+  AgentKind,
+  AgentSettings,
+  Gate,
+  Plan,
+  PlanItem,
+  PlanItemStatus,
+  Schedule,
+  ScriptedEdit,
+} from './types.ts';
 import { derivedBranch } from './values.ts';
 import { slugify } from '../slug.ts';
 
@@ -105,6 +114,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
       ...settings,
       concurrency: (defaultsRaw.concurrency as number | undefined) ?? 3,
       merge: (defaultsRaw.merge as 'merge' | 'squash' | undefined) ?? 'merge',
+      schedule: (defaultsRaw.schedule as Schedule | undefined) ?? 'waves',
       maxFixAttempts: pick<number>(defaultsRaw, 'max-fix-attempts') ?? 2,
       promptTemplate: pick<string>(defaultsRaw, 'prompt-template') ?? null,
       worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',

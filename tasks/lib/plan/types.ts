@@ -63,6 +63,9 @@ export interface Gate {
 export type BacklogConfig =
   { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'github'; readonly repo: string | null };
 
+/** How items are scheduled (docs/plan-format.md, `schedule`): wave by wave, or each item when its dependencies merged. */
+export type Schedule = 'waves' | 'dag';
+
 /** The whole normalised plan. */
 export interface Plan {
   /** Path of the plan file relative to the repository, for messages. */
@@ -85,6 +88,7 @@ export interface Plan {
   readonly defaults: AgentSettings & {
     readonly concurrency: number;
     readonly merge: 'merge' | 'squash';
+    readonly schedule: Schedule;
     readonly maxFixAttempts: number;
     readonly promptTemplate: string | null;
     readonly worktreeRoot: string;
