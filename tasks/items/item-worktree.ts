@@ -6,14 +6,13 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
 import { addWorktree, git, listWorktrees, revParse } from '../lib/git.ts';
-import { itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
+import { AGENT_LOCK, itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
 import { blockerOf } from './wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
 
-/** The lock file every agent worktree holds (the seed's name and fields). */
-export const AGENT_LOCK = '.claude/kage-bunshin.lock';
+export { AGENT_LOCK } from '../lib/paths.ts';
 
 /** Items of the scope's wave that still need a worktree: those whose agent work is not over (nor blocked by a failed dependency). */
 export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {

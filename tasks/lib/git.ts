@@ -4,6 +4,7 @@
  * nothing that waits for a human, and a time limit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from './duration.ts';
@@ -85,6 +86,8 @@ export async function gitRaw(
 }
 
 async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult> {
+  const callerLog = process.env.WM_GIT_CALLER_LOG;
+  if (callerLog) logCaller(callerLog, args);
   const limit = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   let child: ChildProcess;
   try {
@@ -125,6 +128,21 @@ async function gitOnce(cwd: string, args: readonly string[], options: GitOptions
     );
   }
   return out as GitResult;
+}
+
+/**
+ * For the overhead bench: one line per runner git call, its subcommand and the runner functions that asked for it
+ * (the first frames of the stack outside this file), so calls can be counted by caller.
+ */
+function logCaller(file: string, args: readonly string[]): void {
+  const frames = (new Error().stack ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => /at (?:async )?(\S+) \(.*\/tasks\/([^:]+):(\d+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] !== 'lib/git.ts')
+    .slice(0, 3)
+    .map((m) => `${m[1]}@${m[2]}:${m[3]}`);
+  appendFileSync(file, `${JSON.stringify({ cmd: args.slice(0, 2), at: frames })}\n`);
 }
 
 /**
