@@ -2,7 +2,8 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
-import { dirtyPaths, git, gitRaw, revParse } from '../lib/git.ts';
+import { freshRead } from '../lib/fresh-read.ts';
+import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
 /** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */
@@ -17,7 +18,8 @@ export async function writesOutside(
   sinceMs: number,
   ignore: readonly string[] = [],
 ): Promise<Array<{ path: string; at: number }>> {
-  const dirty = await dirtyPaths(checkout).catch(() => []);
+  // Agents judged at the same moment share one status of the checkout, read after each of them ended.
+  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout)).catch(() => []);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
     if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
@@ -124,38 +126,84 @@ export async function checkGuards(
 /** What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers. */
 export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
   const violations: string[] = [];
-  const big = await oversizedFiles(repo, base, tip);
+  // One diff serves both checks.
+  const change = await readChange(repo, base, tip);
+  const big = await oversizedFiles(repo, base, tip, MAX_FILE_BYTES, change);
   if (big.length)
     violations.push(
       `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
     );
-  const markers = await committedConflictMarkers(repo, base, tip);
+  const markers = await committedConflictMarkers(repo, base, tip, change);
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return violations;
 }
 
-/** Files the branch adds or changes that are larger than `limit` bytes. */
+/**
+ * The change from `base` to `branch` as one `git diff --raw -p -U0`: the raw lines (`:<modes> <old> <new> <status>\t<path>`)
+ * name every file and its new blob, the patch holds the added lines. No text conversion or external diff program
+ * of the repository runs.
+ */
+async function readChange(cwd: string, base: string, branch: string): Promise<string> {
+  return git(cwd, [
+    'diff',
+    '--raw',
+    '--no-abbrev',
+    '-p',
+    '-U0',
+    '--no-renames',
+    '--no-textconv',
+    '--no-ext-diff',
+    base,
+    branch,
+  ]);
+}
+
+/** Added or modified files of a `readChange` text, with their new blob. */
+function addedOrModified(change: string): Array<{ path: string; blob: string }> {
+  const out: Array<{ path: string; blob: string }> = [];
+  for (const line of change.split('\n')) {
+    if (!line.startsWith(':')) {
+      if (line === '' || line.startsWith('diff ')) break;
+      continue;
+    }
+    const tab = line.indexOf('\t');
+    const [, , , blob = '', status = ''] = line.slice(1, tab).split(' ');
+    if (status === 'A' || status === 'M') out.push({ path: line.slice(tab + 1), blob });
+  }
+  return out;
+}
+
+/** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */
 export async function oversizedFiles(
   cwd: string,
   base: string,
   branch: string,
   limit = MAX_FILE_BYTES,
+  change?: string,
 ): Promise<Array<{ path: string; bytes: number }>> {
-  const files = (await git(cwd, ['diff', '--name-only', '--no-renames', '--diff-filter=AM', base, branch]))
-    .split('\n')
-    .filter(Boolean);
+  const files = addedOrModified(change ?? (await readChange(cwd, base, branch)));
+  // A submodule entry (a commit, not a blob) has no size here.
+  const blobs = files.filter((f) => !/^0+$/.test(f.blob));
+  if (blobs.length === 0) return [];
+  const sizes = (
+    await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })
+  ).split('\n');
   const out: Array<{ path: string; bytes: number }> = [];
-  for (const file of files) {
-    const size = await gitRaw(cwd, ['cat-file', '-s', `${branch}:${file}`]);
-    const bytes = Number(size.stdout.trim());
-    if (size.exitCode === 0 && bytes > limit) out.push({ path: file, bytes });
-  }
+  blobs.forEach((f, i) => {
+    const bytes = Number(sizes[i]);
+    if (Number.isFinite(bytes) && bytes > limit) out.push({ path: f.path, bytes });
+  });
   return out;
 }
 
 /** Files where the branch adds both a `<<<<<<<` and a `>>>>>>>` conflict marker line. */
-export async function committedConflictMarkers(cwd: string, base: string, branch: string): Promise<string[]> {
-  const diff = await git(cwd, ['diff', '-U0', '--no-renames', base, branch]);
+export async function committedConflictMarkers(
+  cwd: string,
+  base: string,
+  branch: string,
+  change?: string,
+): Promise<string[]> {
+  const diff = change ?? (await readChange(cwd, base, branch));
   const found = new Map<string, Set<string>>();
   let file = '';
   for (const line of diff.split('\n')) {

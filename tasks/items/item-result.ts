@@ -14,7 +14,7 @@ import {
   stripControl,
   type ListCap,
 } from '../lib/bounded-text.ts';
-import { dirtyPaths, git, revParse } from '../lib/git.ts';
+import { revParse, worktreeStatus } from '../lib/git.ts';
 import { gitLines } from '../lib/git-lines.ts';
 import type { ItemResult, ItemStatus } from '../lib/state-types.ts';
 import type { GuardFindings } from '../guards/agent-guards.ts';
@@ -63,23 +63,25 @@ export async function readBranchFacts(
   branch: string,
 ): Promise<BranchFacts> {
   const missing: string[] = [];
-  const tip = await revParse(repo, `refs/heads/${branch}`);
-  if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   const here = existsSync(worktree);
+  // One status gives the worktree's branch, its tip and its leftovers; the branch is read from the repository only
+  // when the worktree is not on it (or is gone).
+  const status = here ? await worktreeStatus(worktree).catch(() => null) : null;
+  const tip = status?.branch === branch && status.head ? status.head : await revParse(repo, `refs/heads/${branch}`);
+  if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
   const log = tip ? await gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries) : none;
   const files = tip
     ? await gitLines(repo, ['diff', '--name-only', '--no-renames', base, tip], LIMITS.gitEntries)
     : none;
-  const head = here ? await git(worktree, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '') : '';
   return {
     commits: log.lines.map(commitOf),
     commitCount: log.total,
     files: files.lines,
     fileCount: files.total,
-    uncommitted: here ? await dirtyPaths(worktree).catch(() => []) : [],
-    headBranch: head || null,
+    uncommitted: status?.dirty ?? [],
+    headBranch: status?.branch ?? null,
     worktreeExists: here,
     base,
     tip,

@@ -102,10 +102,26 @@ export async function mergeItem(
   let note = '';
   let committed = false;
   progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
+  // The usual merge (clean, something to bring, --no-ff): merged and committed by one git call.
+  let sha: string | null = null;
+  if (cls.kind === 'clean' && changed.length > 0 && ctx.plan.defaults.merge !== 'squash') {
+    const merged = await gitRaw(wt(ctx), ['merge', '-q', '--no-ff', '--no-log', '-m', mergeMessage(item), branch]);
+    if (merged.exitCode !== 0) {
+      await resetIntegration(ctx, prev);
+      return {
+        kind: 'escalate',
+        conflict: 'clean',
+        files,
+        note: 'git merge failed although no conflict was predicted',
+      };
+    }
+    sha = await git(wt(ctx), ['rev-parse', 'HEAD']);
+  }
   switch (cls.kind) {
     case 'heavy':
       return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
     case 'clean':
+      if (sha !== null) break;
       if (!(await startMerge(ctx, branch))) {
         await resetIntegration(ctx, prev);
         return {
@@ -148,7 +164,7 @@ export async function mergeItem(
     }
   }
   // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
-  const sha = committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
+  sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
     const red = await preMergeGates(ctx, item, changed, sha);
