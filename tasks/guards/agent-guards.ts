@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
+import { changedFiles, readChange } from '../lib/git-change.ts';
 import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
@@ -138,39 +139,9 @@ export async function guardCommits(repo: string, base: string, tip: string): Pro
   return violations;
 }
 
-/**
- * The change from `base` to `branch` as one `git diff --raw -p -U0`: the raw lines (`:<modes> <old> <new> <status>\t<path>`)
- * name every file and its new blob, the patch holds the added lines. No text conversion or external diff program
- * of the repository runs.
- */
-async function readChange(cwd: string, base: string, branch: string): Promise<string> {
-  return git(cwd, [
-    'diff',
-    '--raw',
-    '--no-abbrev',
-    '-p',
-    '-U0',
-    '--no-renames',
-    '--no-textconv',
-    '--no-ext-diff',
-    base,
-    branch,
-  ]);
-}
-
 /** Added or modified files of a `readChange` text, with their new blob. */
 function addedOrModified(change: string): Array<{ path: string; blob: string }> {
-  const out: Array<{ path: string; blob: string }> = [];
-  for (const line of change.split('\n')) {
-    if (!line.startsWith(':')) {
-      if (line === '' || line.startsWith('diff ')) break;
-      continue;
-    }
-    const tab = line.indexOf('\t');
-    const [, , , blob = '', status = ''] = line.slice(1, tab).split(' ');
-    if (status === 'A' || status === 'M') out.push({ path: line.slice(tab + 1), blob });
-  }
-  return out;
+  return changedFiles(change).filter((f) => f.status === 'A' || f.status === 'M');
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */

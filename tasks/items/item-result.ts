@@ -15,6 +15,7 @@ import {
   type ListCap,
 } from '../lib/bounded-text.ts';
 import { revParse, worktreeStatus } from '../lib/git.ts';
+import { changedFiles, readChange } from '../lib/git-change.ts';
 import { gitLines } from '../lib/git-lines.ts';
 import type { ItemResult, ItemStatus } from '../lib/state-types.ts';
 import type { GuardFindings } from '../guards/agent-guards.ts';
@@ -72,9 +73,9 @@ export async function readBranchFacts(
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
   const log = tip ? await gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries) : none;
-  const files = tip
-    ? await gitLines(repo, ['diff', '--name-only', '--no-renames', base, tip], LIMITS.gitEntries)
-    : none;
+  // The whole change, read once: the commit guards take the same text for this base and tip (lib/git-change.ts).
+  const changed = tip ? changedFiles(await readChange(repo, base, tip)).map((f) => f.path) : [];
+  const files = { lines: changed.slice(0, LIMITS.gitEntries), total: changed.length };
   return {
     commits: log.lines.map(commitOf),
     commitCount: log.total,
