@@ -89,9 +89,21 @@ export async function checkGuards(
     { label: `the user's checkout ${where.repo}`, dir: where.repo, userEdits: true },
     { label: 'the integration worktree', dir: where.integration, userEdits: false },
   ];
-  for (const place of places) {
-    if (!existsSync(place.dir)) continue;
-    const writes = await writesOutside(place.dir, me.start);
+  // The judged tip, read once by the caller: a ref read again here could have moved since.
+  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
+  // The reads below look at different things and change nothing: side by side.
+  const commits = me.base && tip ? guardCommits(where.repo, me.base, tip) : Promise.resolve([]);
+  // Awaited below; a failure meanwhile is not an unhandled rejection.
+  commits.catch(() => undefined);
+  const setup = checkGitSetup(where.commonDir, where.stateDir, me.start).catch((error: unknown) => [
+    `could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`,
+  ]);
+  const found = await Promise.all(
+    places.map((place) => (existsSync(place.dir) ? writesOutside(place.dir, me.start) : Promise.resolve(null))),
+  );
+  for (const [i, place] of places.entries()) {
+    const writes = found[i];
+    if (!writes) continue;
     const mine = writes.filter(
       (w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000),
     );
@@ -113,14 +125,8 @@ export async function checkGuards(
           .join(', ')}`,
       );
   }
-  // The judged tip, read once by the caller: a ref read again here could have moved since.
-  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
-  if (me.base && tip) violations.push(...(await guardCommits(where.repo, me.base, tip)));
-  try {
-    flags.push(...(await checkGitSetup(where.commonDir, where.stateDir, me.start)));
-  } catch (error) {
-    flags.push(`could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`);
-  }
+  violations.push(...(await commits));
+  flags.push(...(await setup));
   return { violations, flags };
 }
 

@@ -72,9 +72,15 @@ export async function readBranchFacts(
   if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
-  const log = tip ? await gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries) : none;
-  // The whole change, read once: the commit guards take the same text for this base and tip (lib/git-change.ts).
-  const changed = tip ? changedFiles(await readChange(repo, base, tip)).map((f) => f.path) : [];
+  // Both read fixed commits: side by side. The whole change is read once: the commit guards take the same text for
+  // this base and tip (lib/git-change.ts).
+  const [log, change] = tip
+    ? await Promise.all([
+        gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries),
+        readChange(repo, base, tip),
+      ])
+    : [none, ''];
+  const changed = changedFiles(change).map((f) => f.path);
   const files = { lines: changed.slice(0, LIMITS.gitEntries), total: changed.length };
   return {
     commits: log.lines.map(commitOf),
