@@ -1,15 +1,13 @@
-/** The one place where errors become exit codes and messages (docs/errors.md). */
-import { refuseAgentStart } from '../engine/create-context.ts';
+/**
+ * The one place where errors become exit codes and messages (docs/errors.md). A command's module is imported when
+ * that command runs: `status` and `plan` never load the runner, listr2, the agents or the demo (docs/performance.md).
+ */
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
-import { gatesCommand } from './gates-command.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { parseFlags } from './flags.ts';
 import { HELP } from './help.ts';
 import { flushOutput, processIo, type Io } from './io.ts';
-import { planCommand } from './plan-command.ts';
-import { runCommand } from './run-command.ts';
-import { statusCommand } from './status-command.ts';
 
 /** Commands the scripts are. */
 export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates';
@@ -54,18 +52,27 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     return 0;
   }
   checkPositionals(command, flags.positional);
-  if (command === 'run' || command === 'step') await refuseAgentStart(io.cwd, flags.repo, io.env);
   const [first] = flags.positional;
   switch (command) {
-    case 'plan':
+    case 'plan': {
+      const { planCommand } = await import('./plan-command.ts');
       return planCommand(first ?? '', flags, io);
-    case 'status':
+    }
+    case 'status': {
+      const { statusCommand } = await import('./status-command.ts');
       return statusCommand(first ?? '', flags, io);
+    }
     case 'run':
-    case 'step':
+    case 'step': {
+      const { refuseAgentStart } = await import('../engine/create-context.ts');
+      await refuseAgentStart(io.cwd, flags.repo, io.env);
+      const { runCommand } = await import('./run-command.ts');
       return runCommand(command, flags.positional, flags, io);
-    case 'gates':
+    }
+    case 'gates': {
+      const { gatesCommand } = await import('./gates-command.ts');
       return gatesCommand(first ?? null, flags, io);
+    }
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';
       if (agent !== 'claude' && agent !== 'scripted')

@@ -378,6 +378,9 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
         return await work(ctx, input, escalated, stepName as StepId | undefined);
       } finally {
         if (controller.signal.aborted) await signals.settle();
+        // What the store holds in memory is written before the lock goes (a failure is said, not thrown over the
+        // run's own outcome).
+        await ref.ctx?.store.flush().catch((error: unknown) => io.err(`could not write state.json: ${String(error)}`));
         lock.release();
       }
     });

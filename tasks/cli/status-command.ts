@@ -7,7 +7,6 @@ import { findCommonDir } from '../lib/git.ts';
 import { stateDirOf } from '../lib/paths.ts';
 import { openStateStore } from '../lib/state.ts';
 import { findLiveAgents } from '../executors/local/live-agents.ts';
-import { rebuildState } from '../engine/rebuild-state.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -18,7 +17,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
   // Read only: a missing or unusable state.json is shown as `run` would heal it (from its backup, or rebuilt), not written.
   const store = await openStateStore(dir, plan.milestone.id, {
     readOnly: true,
-    rebuild: () => rebuildState({ stateDir: dir, repo, plan }),
+    rebuild: async () => (await import('../engine/rebuild-state.ts')).rebuildState({ stateDir: dir, repo, plan }),
   });
   if (store.healed)
     io.err(

@@ -8,14 +8,12 @@ import type { Ctx, RunOptions } from './context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { createEventSink, type StampedEvent } from '../lib/events.ts';
 import { findCommonDir, findRepoRoot } from '../lib/git.ts';
-import { integrationWorktreeOf, stateDirOf } from '../lib/paths.ts';
+import { AGENT_LOCK, integrationWorktreeOf, stateDirOf } from '../lib/paths.ts';
 import { defaultPlanPath, readPlan } from '../lib/plan/load-plan.ts';
 import type { Plan } from '../lib/plan/types.ts';
 import { isValidMilestoneId } from '../lib/slug.ts';
 import { openStateStore, STATE_BACKUP, type HealedState } from '../lib/state.ts';
 import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
-import { rebuildState } from './rebuild-state.ts';
-import { AGENT_LOCK } from '../items/item-worktree.ts';
 
 /** Where the package lives (for its schemas and the scripted agent). */
 export const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -108,6 +106,9 @@ export function healedNotice(healed: HealedState, live: readonly LiveAgent[], re
   return `${healed.problem}; ${how}${agents}${kept}`;
 }
 
+/** How long a state change that a crash may lose waits before it is written (docs/state.md). */
+const STATE_TICK_MS = 1000;
+
 /** Create the full context of run/step (the state folder and its files are created unless `readOnly`). */
 export async function createContext(input: ContextInput, place?: MilestonePlace): Promise<Ctx> {
   const { repo, plan, commonDir, stateDir } = place ?? (await placeOf(input));
@@ -125,7 +126,10 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
       : undefined;
   const store = await openStateStore(stateDir, plan.milestone.id, {
     readOnly,
-    rebuild: () => rebuildState({ stateDir, repo, plan }),
+    // run/step hold the run lock: the one writer keeps the state in memory (docs/performance.md).
+    writeBehindMs: readOnly ? undefined : STATE_TICK_MS,
+    // Loaded only when state.json cannot be used (it reads run files and git, and loads the merge modules).
+    rebuild: async () => (await import('./rebuild-state.ts')).rebuildState({ stateDir, repo, plan }),
   });
   const events = createEventSink(stateDir, input.onEvent, { write: !readOnly });
   if (store.healed)

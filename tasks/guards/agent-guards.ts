@@ -2,7 +2,9 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
-import { dirtyPaths, git, gitRaw, revParse } from '../lib/git.ts';
+import { freshRead } from '../lib/fresh-read.ts';
+import { changedFiles, readChange } from '../lib/git-change.ts';
+import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
 /** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */
@@ -17,7 +19,8 @@ export async function writesOutside(
   sinceMs: number,
   ignore: readonly string[] = [],
 ): Promise<Array<{ path: string; at: number }>> {
-  const dirty = await dirtyPaths(checkout).catch(() => []);
+  // Agents judged at the same moment share one status of the checkout, read after each of them ended.
+  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout)).catch(() => []);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
     if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
@@ -86,9 +89,21 @@ export async function checkGuards(
     { label: `the user's checkout ${where.repo}`, dir: where.repo, userEdits: true },
     { label: 'the integration worktree', dir: where.integration, userEdits: false },
   ];
-  for (const place of places) {
-    if (!existsSync(place.dir)) continue;
-    const writes = await writesOutside(place.dir, me.start);
+  // The judged tip, read once by the caller: a ref read again here could have moved since.
+  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
+  // The reads below look at different things and change nothing: side by side.
+  const commits = me.base && tip ? guardCommits(where.repo, me.base, tip) : Promise.resolve([]);
+  // Awaited below; a failure meanwhile is not an unhandled rejection.
+  commits.catch(() => undefined);
+  const setup = checkGitSetup(where.commonDir, where.stateDir, me.start).catch((error: unknown) => [
+    `could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`,
+  ]);
+  const found = await Promise.all(
+    places.map((place) => (existsSync(place.dir) ? writesOutside(place.dir, me.start) : Promise.resolve(null))),
+  );
+  for (const [i, place] of places.entries()) {
+    const writes = found[i];
+    if (!writes) continue;
     const mine = writes.filter(
       (w) => !windows.some((o) => o.issue !== me.issue && o.start - 1000 <= w.at && w.at <= o.end + 1000),
     );
@@ -110,52 +125,62 @@ export async function checkGuards(
           .join(', ')}`,
       );
   }
-  // The judged tip, read once by the caller: a ref read again here could have moved since.
-  const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
-  if (me.base && tip) violations.push(...(await guardCommits(where.repo, me.base, tip)));
-  try {
-    flags.push(...(await checkGitSetup(where.commonDir, where.stateDir, me.start)));
-  } catch (error) {
-    flags.push(`could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`);
-  }
+  violations.push(...(await commits));
+  flags.push(...(await setup));
   return { violations, flags };
 }
 
 /** What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers. */
 export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
   const violations: string[] = [];
-  const big = await oversizedFiles(repo, base, tip);
+  // One diff serves both checks.
+  const change = await readChange(repo, base, tip);
+  const big = await oversizedFiles(repo, base, tip, MAX_FILE_BYTES, change);
   if (big.length)
     violations.push(
       `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
     );
-  const markers = await committedConflictMarkers(repo, base, tip);
+  const markers = await committedConflictMarkers(repo, base, tip, change);
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return violations;
 }
 
-/** Files the branch adds or changes that are larger than `limit` bytes. */
+/** Added or modified files of a `readChange` text, with their new blob. */
+function addedOrModified(change: string): Array<{ path: string; blob: string }> {
+  return changedFiles(change).filter((f) => f.status === 'A' || f.status === 'M');
+}
+
+/** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */
 export async function oversizedFiles(
   cwd: string,
   base: string,
   branch: string,
   limit = MAX_FILE_BYTES,
+  change?: string,
 ): Promise<Array<{ path: string; bytes: number }>> {
-  const files = (await git(cwd, ['diff', '--name-only', '--no-renames', '--diff-filter=AM', base, branch]))
-    .split('\n')
-    .filter(Boolean);
+  const files = addedOrModified(change ?? (await readChange(cwd, base, branch)));
+  // A submodule entry (a commit, not a blob) has no size here.
+  const blobs = files.filter((f) => !/^0+$/.test(f.blob));
+  if (blobs.length === 0) return [];
+  const sizes = (
+    await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })
+  ).split('\n');
   const out: Array<{ path: string; bytes: number }> = [];
-  for (const file of files) {
-    const size = await gitRaw(cwd, ['cat-file', '-s', `${branch}:${file}`]);
-    const bytes = Number(size.stdout.trim());
-    if (size.exitCode === 0 && bytes > limit) out.push({ path: file, bytes });
-  }
+  blobs.forEach((f, i) => {
+    const bytes = Number(sizes[i]);
+    if (Number.isFinite(bytes) && bytes > limit) out.push({ path: f.path, bytes });
+  });
   return out;
 }
 
 /** Files where the branch adds both a `<<<<<<<` and a `>>>>>>>` conflict marker line. */
-export async function committedConflictMarkers(cwd: string, base: string, branch: string): Promise<string[]> {
-  const diff = await git(cwd, ['diff', '-U0', '--no-renames', base, branch]);
+export async function committedConflictMarkers(
+  cwd: string,
+  base: string,
+  branch: string,
+  change?: string,
+): Promise<string[]> {
+  const diff = change ?? (await readChange(cwd, base, branch));
   const found = new Map<string, Set<string>>();
   let file = '';
   for (const line of diff.split('\n')) {

@@ -12,9 +12,13 @@ import { gitRaw } from '../lib/git.ts';
 /** The baseline's file in the milestone's state dir. */
 export const GIT_SETUP_FILE = 'git-setup.json';
 
-/** A config file: its keys with hashes of their values (values are not copied: they may hold tokens), or unreadable. */
-export type ConfigFacts =
-  { readonly keys: Readonly<Record<string, readonly string[]>> } | { readonly unreadable: string };
+/**
+ * A config file: its keys with hashes of their values (values are not copied: they may hold tokens), or unreadable;
+ * `stat` (inode, size, change and modification times in ns) says when it can be taken over without reading it again.
+ */
+export type ConfigFacts = (
+  { readonly keys: Readonly<Record<string, readonly string[]>> } | { readonly unreadable: string }
+) & { readonly stat?: string };
 
 /** The git setup of a repository at one moment. */
 export interface GitSetup {
@@ -92,13 +96,27 @@ async function readConfig(commonDir: string, rel: string): Promise<ConfigFacts> 
   return { keys };
 }
 
-/** The hooks and config files of the repository whose common dir is `commonDir`. */
-export async function snapshotGitSetup(commonDir: string): Promise<GitSetup> {
+/** What changes whenever a file's content does: its inode, size and change time (which no one can set back). */
+function statKey(file: string): string | null {
+  const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}` : null;
+}
+
+/**
+ * The hooks and config files of the repository whose common dir is `commonDir`. A config file whose stat is the one
+ * recorded in `previous` is taken from there: no git call for the config nobody touched (the usual case).
+ */
+export async function snapshotGitSetup(commonDir: string, previous?: GitSetup | null): Promise<GitSetup> {
   const hooksDir = path.join(commonDir, 'hooks');
   const hooks: Record<string, string> = {};
   for (const f of filesUnder(hooksDir)) hooks[f] = hookFingerprint(path.join(hooksDir, f));
   const configs: Record<string, ConfigFacts> = {};
-  for (const f of configFiles(commonDir)) configs[f] = await readConfig(commonDir, f);
+  for (const f of configFiles(commonDir)) {
+    const stat = statKey(path.join(commonDir, f));
+    const known = previous?.configs[f];
+    configs[f] =
+      stat !== null && known?.stat === stat ? known : { ...(await readConfig(commonDir, f)), stat: stat ?? undefined };
+  }
   return { hooks, configs };
 }
 
@@ -198,7 +216,7 @@ export async function checkGitSetup(commonDir: string, stateDir: string, sinceMs
   const file = path.join(stateDir, GIT_SETUP_FILE);
   const gitDir = path.basename(commonDir);
   const before = await readBaseline(file);
-  const now = await snapshotGitSetup(commonDir);
+  const now = await snapshotGitSetup(commonDir, before);
   const changes = before ? diffGitSetup(before, now, gitDir) : changedSince(commonDir, now, sinceMs, gitDir);
   await writeBaseline(file, now);
   return changes;

@@ -6,6 +6,7 @@
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
+import { freshRead } from '../lib/fresh-read.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -61,7 +62,10 @@ export async function recordMainSeen(ctx: Ctx, main: string, originMain: string 
 export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   const name = ctx.plan.milestone.integrationBranch;
   const recorded = refsOf(ctx).integration;
-  if (!recorded || (await revParse(ctx.repo, `refs/heads/${name}`))) return false;
+  if (!recorded) return false;
+  // Agents judged at the same moment share one read of the branch, made after each of them ended.
+  const ref = `refs/heads/${name}`;
+  if (await freshRead(`rev\0${ctx.repo}\0${ref}`, () => revParse(ctx.repo, ref))) return false;
   if (!(await revParse(ctx.repo, recorded))) return false;
   // Create-only (the zero old value): never overwrite a branch that came back meanwhile.
   await git(ctx.repo, [

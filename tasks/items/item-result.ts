@@ -14,7 +14,8 @@ import {
   stripControl,
   type ListCap,
 } from '../lib/bounded-text.ts';
-import { dirtyPaths, git, revParse } from '../lib/git.ts';
+import { revParse, worktreeStatus } from '../lib/git.ts';
+import { changedFiles, readChange } from '../lib/git-change.ts';
 import { gitLines } from '../lib/git-lines.ts';
 import type { FailureCode, ItemResult, ItemStatus } from '../lib/state-types.ts';
 import type { GuardFindings } from '../guards/agent-guards.ts';
@@ -63,23 +64,31 @@ export async function readBranchFacts(
   branch: string,
 ): Promise<BranchFacts> {
   const missing: string[] = [];
-  const tip = await revParse(repo, `refs/heads/${branch}`);
-  if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   const here = existsSync(worktree);
+  // One status gives the worktree's branch, its tip and its leftovers; the branch is read from the repository only
+  // when the worktree is not on it (or is gone).
+  const status = here ? await worktreeStatus(worktree).catch(() => null) : null;
+  const tip = status?.branch === branch && status.head ? status.head : await revParse(repo, `refs/heads/${branch}`);
+  if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
-  const log = tip ? await gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries) : none;
-  const files = tip
-    ? await gitLines(repo, ['diff', '--name-only', '--no-renames', base, tip], LIMITS.gitEntries)
-    : none;
-  const head = here ? await git(worktree, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '') : '';
+  // Both read fixed commits: side by side. The whole change is read once: the commit guards take the same text for
+  // this base and tip (lib/git-change.ts).
+  const [log, change] = tip
+    ? await Promise.all([
+        gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries),
+        readChange(repo, base, tip),
+      ])
+    : [none, ''];
+  const changed = changedFiles(change).map((f) => f.path);
+  const files = { lines: changed.slice(0, LIMITS.gitEntries), total: changed.length };
   return {
     commits: log.lines.map(commitOf),
     commitCount: log.total,
     files: files.lines,
     fileCount: files.total,
-    uncommitted: here ? await dirtyPaths(worktree).catch(() => []) : [],
-    headBranch: head || null,
+    uncommitted: status?.dirty ?? [],
+    headBranch: status?.branch ?? null,
     worktreeExists: here,
     base,
     tip,

@@ -5,15 +5,14 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
-import { addWorktree, git, listWorktrees, revParse } from '../lib/git.ts';
-import { itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
+import { addWorktree, git, listWorktrees, type WorktreeInfo } from '../lib/git.ts';
+import { AGENT_LOCK, itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
 import { blockerOf } from './wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
 
-/** The lock file every agent worktree holds (the seed's name and fields). */
-export const AGENT_LOCK = '.claude/kage-bunshin.lock';
+export { AGENT_LOCK } from '../lib/paths.ts';
 
 /** Items of the scope's wave that still need a worktree: those whose agent work is not over (nor blocked by a failed dependency). */
 export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {
@@ -29,9 +28,46 @@ export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {
   });
 }
 
-export async function worktreeReady(ctx: Ctx, item: PlanItem): Promise<boolean> {
+/**
+ * What one pass over a wave's worktrees reads once for all its items: the worktree list, and (to create worktrees) the
+ * integration HEAD and which item branches exist. Read again by the next pass: nothing is kept between steps.
+ */
+export interface WorktreeFacts {
+  readonly worktrees: readonly WorktreeInfo[];
+  readonly integrationHead?: string;
+  /** Item branch tips by branch name (absent: no such branch). */
+  readonly branches?: ReadonlyMap<string, string>;
+}
+
+/** The worktree list, for `worktreeReady` of many items. */
+export async function readWorktreeList(ctx: Ctx): Promise<WorktreeFacts> {
+  return { worktrees: await listWorktrees(ctx.repo) };
+}
+
+/**
+ * Everything `ensureItemWorktree` needs for `items`, in four git calls whatever their number: stale worktree entries
+ * pruned (a worktree folder deleted by hand), the list, the integration HEAD, the item branches that exist.
+ */
+export async function readWorktreeFacts(ctx: Ctx, items: readonly PlanItem[]): Promise<WorktreeFacts> {
+  await git(ctx.repo, ['worktree', 'prune']);
+  const worktrees = await listWorktrees(ctx.repo);
+  const integrationHead = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+  const refs = items.map((item) => `refs/heads/${itemBranchOf(ctx.plan, item)}`);
+  const wanted = new Set(refs);
+  const branches = new Map<string, string>();
+  const out = refs.length ? await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs]) : '';
+  for (const line of out.split('\n').filter(Boolean)) {
+    const [sha = '', ref = ''] = line.split(' ');
+    // for-each-ref also matches a pattern as a prefix: only the exact branch names count.
+    if (wanted.has(ref)) branches.set(ref.slice('refs/heads/'.length), sha);
+  }
+  return { worktrees, integrationHead, branches };
+}
+
+export async function worktreeReady(ctx: Ctx, item: PlanItem, facts?: WorktreeFacts): Promise<boolean> {
   const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
-  const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === dir);
+  const list = facts?.worktrees ?? (await listWorktrees(ctx.repo));
+  const wt = list.find((w) => path.resolve(w.path) === dir);
   return (
     wt?.branch === itemBranchOf(ctx.plan, item) &&
     existsSync(path.join(dir, AGENT_LOCK)) &&
@@ -39,15 +75,18 @@ export async function worktreeReady(ctx: Ctx, item: PlanItem): Promise<boolean> 
   );
 }
 
-/** Create (or reuse) the worktree of one item. */
-export async function ensureItemWorktree(ctx: Ctx, item: PlanItem): Promise<void> {
+/**
+ * Create (or reuse) the worktree of one item. `facts` (readWorktreeFacts of the pass, read after the last change the
+ * runner made to worktrees, integration or item branches) saves reading them again for every item.
+ */
+export async function ensureItemWorktree(ctx: Ctx, item: PlanItem, facts?: WorktreeFacts): Promise<void> {
   const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
   const branchName = itemBranchOf(ctx.plan, item);
   const recorded = ctx.store.current().items[String(item.issue)];
-  const integrationHead = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
-  await git(ctx.repo, ['worktree', 'prune']);
-  const wt = (await listWorktrees(ctx.repo)).find((w) => path.resolve(w.path) === dir);
-  const existing = await revParse(ctx.repo, `refs/heads/${branchName}`);
+  const known = facts?.integrationHead !== undefined && facts.branches ? facts : await readWorktreeFacts(ctx, [item]);
+  const integrationHead = known.integrationHead as string;
+  const wt = known.worktrees.find((w) => path.resolve(w.path) === dir);
+  const existing = known.branches?.get(branchName) ?? null;
   if (!wt) {
     await mkdir(path.dirname(dir), { recursive: true });
     await addWorktree(ctx.repo, ctx.commonDir, existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead]);

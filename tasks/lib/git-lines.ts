@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { StepFailedError } from './errors.ts';
-import { DEFAULT_GIT_TIMEOUT_MS, RUNNER_GIT_FLAGS, lastLines, runnerGitEnv } from './git.ts';
+import { DEFAULT_GIT_TIMEOUT_MS, RUNNER_GIT_FLAGS, lastLines, logGitCaller, runnerGitEnv } from './git.ts';
 
 /** The first `keep` lines of a listing and how many it had. */
 export interface GitLines {
@@ -21,6 +21,8 @@ export function gitLines(
   keep: number,
   timeoutMs = DEFAULT_GIT_TIMEOUT_MS,
 ): Promise<GitLines> {
+  const callerLog = process.env.WM_GIT_CALLER_LOG;
+  if (callerLog) logGitCaller(callerLog, args);
   return new Promise((resolve, reject) => {
     const child = spawn('git', [...RUNNER_GIT_FLAGS, ...args], {
       cwd,

@@ -4,6 +4,7 @@
  * nothing that waits for a human, and a time limit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from './duration.ts';
@@ -85,6 +86,8 @@ export async function gitRaw(
 }
 
 async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult> {
+  const callerLog = process.env.WM_GIT_CALLER_LOG;
+  if (callerLog) logGitCaller(callerLog, args);
   const limit = options.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS;
   let child: ChildProcess;
   try {
@@ -125,6 +128,21 @@ async function gitOnce(cwd: string, args: readonly string[], options: GitOptions
     );
   }
   return out as GitResult;
+}
+
+/**
+ * For the overhead bench: one line per runner git call, its subcommand and the runner functions that asked for it
+ * (the first frames of the stack outside this file), so calls can be counted by caller.
+ */
+export function logGitCaller(file: string, args: readonly string[]): void {
+  const frames = (new Error().stack ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => /at (?:async )?(\S+) \(.*\/tasks\/([^:]+):(\d+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] !== 'lib/git.ts' && m[2] !== 'lib/git-lines.ts')
+    .slice(0, 3)
+    .map((m) => `${m[1]}@${m[2]}:${m[3]}`);
+  appendFileSync(file, `${JSON.stringify({ cmd: args.slice(0, 2), at: frames })}\n`);
 }
 
 /**
@@ -227,6 +245,50 @@ export async function dirtyPaths(cwd: string): Promise<string[]> {
     if (/^[RC]/.test(entry)) i++;
   }
   return paths;
+}
+
+/** A worktree's branch, HEAD and uncommitted paths, from one `git status`. */
+export interface WorktreeStatus {
+  /** The branch checked out (short name), or null for a detached HEAD. */
+  readonly branch: string | null;
+  /** HEAD's sha, or null on an unborn branch. */
+  readonly head: string | null;
+  /** Paths with uncommitted changes (tracked or untracked, not ignored), as `dirtyPaths` gives them. */
+  readonly dirty: readonly string[];
+}
+
+/** Fields before the path in `git status --porcelain=v2` entries: ordinary, renamed/copied, unmerged. */
+const V2_FIELDS: Readonly<Record<string, number>> = { '1': 8, '2': 9, u: 10 };
+
+/** What `dirtyPaths` and `symbolic-ref HEAD` and `rev-parse HEAD` tell, in one call (`status --porcelain=v2 --branch`). */
+export async function worktreeStatus(cwd: string): Promise<WorktreeStatus> {
+  const out = await gitRaw(cwd, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all']);
+  if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);
+  const entries = out.stdout.split('\0');
+  let branch: string | null = null;
+  let head: string | null = null;
+  const dirty: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as string;
+    if (entry.startsWith('# branch.head ')) {
+      const name = entry.slice('# branch.head '.length);
+      branch = name === '(detached)' ? null : name;
+    } else if (entry.startsWith('# branch.oid ')) {
+      const oid = entry.slice('# branch.oid '.length);
+      head = oid === '(initial)' ? null : oid;
+    } else if (entry.startsWith('? ')) {
+      dirty.push(entry.slice(2));
+    } else {
+      const fields = V2_FIELDS[entry.slice(0, entry.indexOf(' '))];
+      if (fields === undefined) continue;
+      let at = 0;
+      for (let n = 0; n < fields; n++) at = entry.indexOf(' ', at) + 1;
+      dirty.push(entry.slice(at));
+      // A rename or copy is followed by its source path.
+      if (entry.startsWith('2 ')) i++;
+    }
+  }
+  return { branch, head, dirty };
 }
 
 /** One worktree as `git worktree list --porcelain` gives it. */

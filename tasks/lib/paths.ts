@@ -5,6 +5,9 @@ import type { Plan, PlanItem } from './plan/types.ts';
 /** The branch that receives milestones. */
 export const MAIN_BRANCH = 'main';
 
+/** The lock file every agent worktree holds (the seed's name and fields). */
+export const AGENT_LOCK = '.claude/kage-bunshin.lock';
+
 /** The state directory of a milestone (docs/state.md). */
 export function stateDirOf(commonDir: string, milestone: string): string {
   return path.join(commonDir, 'work-milestone', `milestone-${milestone}`);

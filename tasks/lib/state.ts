@@ -1,4 +1,8 @@
-/** The one module that reads and writes `state.json` (docs/state.md): validated on read, written atomically. */
+/**
+ * The one module that reads and writes `state.json` (docs/state.md): validated on read, written atomically. Under the
+ * run lock the runner's store keeps the state in memory and writes it behind (`writeBehindMs`): at once for what a
+ * crash must not lose, otherwise on a short tick and at `flush()` (docs/performance.md).
+ */
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
 import { currentOwner, tryLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
+import { draftState } from './state-draft.ts';
 import { emptyState, type State } from './state-types.ts';
 
 const validateState = loadSchema('state.schema.json');
@@ -25,10 +30,22 @@ export interface StateStore {
   current(): State;
   /** Re-read from disk (another process may have written). */
   reload(): Promise<State>;
-  /** Apply `change` to a fresh copy of the state on disk and write it atomically; serialised within and across processes. */
-  update(change: (draft: Draft<State>) => void): Promise<State>;
+  /**
+   * Apply `change` to a copy of the state and write it atomically; serialised within and across processes. In
+   * write-behind mode the copy is of the state in memory, and the write waits for the tick unless the change is
+   * durable (`options.durable`, or it touches what a crash must not lose: lib/state-draft.ts).
+   */
+  update(change: (draft: Draft<State>) => void, options?: UpdateOptions): Promise<State>;
+  /** Write what is not written yet (write-behind mode; otherwise everything is written already) and stop the tick. */
+  flush(): Promise<void>;
   /** How a missing or unusable state.json was replaced when the store was opened (null: it was read as it is). */
   readonly healed?: HealedState | null;
+}
+
+/** How one update is written. */
+export interface UpdateOptions {
+  /** Written before update() resolves, whatever it changed. */
+  readonly durable?: boolean;
 }
 
 /** `state.json` cannot be used: unreadable, not JSON, not matching the schema, or another milestone's. */
@@ -134,6 +151,11 @@ export interface StoreOptions {
   readonly rebuild?: (problem: string) => Promise<State>;
   /** Read only (`--dry-run`, status): nothing is created or written; a healed state lives in memory only. */
   readonly readOnly?: boolean;
+  /**
+   * Write-behind (only for the holder of the run lock, the one writer): the state stays in memory, updates are not
+   * read back from disk, and what is not durable is written at most this many ms later (or at `flush()`).
+   */
+  readonly writeBehindMs?: number;
 }
 
 /** A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly absent). */
@@ -141,11 +163,13 @@ async function healedState(
   dir: string,
   milestone: string,
   options: StoreOptions,
-): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> } | null> {
+): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> | null } | null> {
   const file = path.join(dir, 'state.json');
   let problem: string;
   try {
-    if ((await readStateFile(file, milestone)) !== undefined) return null;
+    // Read and validated once: the state found is the one used.
+    const found = await readStateFile(file, milestone);
+    if (found !== undefined) return { state: found, healed: null };
     // No state.json beside the files of a milestone that ran (events, a backup): it was lost, not never written.
     if (!existsSync(path.join(dir, STATE_BACKUP)) && !existsSync(path.join(dir, 'events.jsonl'))) return null;
     problem = `${file} is missing`;
@@ -206,13 +230,14 @@ export async function openStateStore(dir: string, milestone: string, options: St
   let state: State;
   if (options.readOnly) {
     const found = existsSync(dir) ? await healedState(dir, milestone, options) : null;
-    state = found?.state ?? (await readState(dir, milestone));
-    healed = found ? { ...found.healed, keptAs: null } : null;
+    state = found?.state ?? emptyState(milestone);
+    healed = found?.healed ? { ...found.healed, keptAs: null } : null;
   } else {
     // Under the lock, so two runners (a `run` and a `status`…) never heal at once; the file is judged again there.
     state = await withLock(dir, async () => {
       const found = await healedState(dir, milestone, options);
-      if (!found) return readState(dir, milestone);
+      if (!found) return emptyState(milestone);
+      if (!found.healed) return found.state;
       const file = path.join(dir, 'state.json');
       let keptAs: string | null = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       try {
@@ -226,6 +251,8 @@ export async function openStateStore(dir: string, milestone: string, options: St
       return found.state;
     });
   }
+  if (options.writeBehindMs !== undefined && !options.readOnly)
+    return writeBehindStore(dir, state, healed, options.writeBehindMs);
   let queue: Promise<unknown> = Promise.resolve();
   return {
     dir,
@@ -250,5 +277,76 @@ export async function openStateStore(dir: string, milestone: string, options: St
       queue = next.catch(() => undefined);
       return next;
     },
+    // Every update was written before it resolved.
+    flush: () => queue.then(() => undefined),
+  };
+}
+
+/**
+ * The run's store: the state lives in memory (no re-read, no clone of what an update does not touch, no schema check
+ * per update); it is written (validated, compact, atomic, backup first) at once for durable changes, else on a tick.
+ * Writes coalesce: updates made while a write is under way share the next one.
+ */
+function writeBehindStore(dir: string, initial: State, healed: HealedState | null, tickMs: number): StateStore {
+  let state = initial;
+  let version = 0;
+  let written = 0;
+  let writing: Promise<void> | null = null;
+  let tick: NodeJS.Timeout | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+  const writeOnce = async (): Promise<void> => {
+    const [snapshot, at] = [state, version];
+    if (!validateState(snapshot))
+      throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
+    await withLock(dir, () => writeState(dir, snapshot));
+    written = Math.max(written, at);
+  };
+  const flush = async (): Promise<void> => {
+    if (tick) clearTimeout(tick);
+    tick = null;
+    const wanted = version;
+    while (written < wanted) {
+      if (writing) {
+        await writing.catch(() => undefined);
+        continue;
+      }
+      writing = writeOnce();
+      try {
+        await writing;
+      } finally {
+        writing = null;
+      }
+    }
+  };
+  const schedule = (): void => {
+    // The tick keeps the process alive until it has written: a run that ends without flush() still saves its state.
+    tick ??= setTimeout(() => {
+      tick = null;
+      flush().catch(() => undefined);
+    }, tickMs);
+  };
+  return {
+    dir,
+    healed,
+    current: () => state,
+    reload: async () => state,
+    update(change, updateOptions = {}) {
+      const applied = queue.then(() => {
+        const { draft, finish } = draftState(state);
+        change(draft as Draft<State>);
+        const done = finish();
+        state = done.state;
+        version += 1;
+        return { state, durable: updateOptions.durable === true || done.durable };
+      });
+      queue = applied.catch(() => undefined);
+      // The write is awaited outside the queue, so updates made meanwhile are applied and share the next write.
+      return applied.then(async (done) => {
+        if (done.durable) await flush();
+        else schedule();
+        return done.state;
+      });
+    },
+    flush: () => queue.then(flush),
   };
 }

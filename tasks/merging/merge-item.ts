@@ -97,15 +97,42 @@ export async function mergeItem(
   const branch = source.sha;
   const files = await predictConflicts(wt(ctx), branch);
   const cls = await classifyConflicts(wt(ctx), branch, files);
-  const changed = (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean);
+  // What the item changes, read only when something needs it (an empty merge, pre-merge gates that filter by files).
+  let changedFiles: string[] | null = null;
+  const changed = async (): Promise<string[]> =>
+    (changedFiles ??= (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean));
   let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
   let note = '';
   let committed = false;
   progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
+  // The usual merge (clean, --no-ff): merged and committed by one git call; one rev-parse reads the new sha and
+  // whether the merge changed the tree at all (nothing: an empty merge).
+  let sha: string | null = null;
+  if (cls.kind === 'clean' && ctx.plan.defaults.merge !== 'squash') {
+    const merged = await gitRaw(wt(ctx), ['merge', '-q', '--no-ff', '--no-log', '-m', mergeMessage(item), branch]);
+    if (merged.exitCode !== 0) {
+      await resetIntegration(ctx, prev);
+      return {
+        kind: 'escalate',
+        conflict: 'clean',
+        files,
+        note: 'git merge failed although no conflict was predicted',
+      };
+    }
+    const [head = '', tree, parentTree] = (
+      await git(wt(ctx), ['rev-parse', 'HEAD', 'HEAD^{tree}', 'HEAD^1^{tree}'])
+    ).split('\n');
+    // HEAD still at prev: the branch was in it already and git made no commit; the two-step merge below records it.
+    if (head !== prev) {
+      sha = head;
+      if (tree === parentTree) kind = 'empty';
+    }
+  }
   switch (cls.kind) {
     case 'heavy':
       return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
     case 'clean':
+      if (sha !== null) break;
       if (!(await startMerge(ctx, branch))) {
         await resetIntegration(ctx, prev);
         return {
@@ -115,7 +142,7 @@ export async function mergeItem(
           note: 'git merge failed although no conflict was predicted',
         };
       }
-      if (changed.length === 0) kind = 'empty';
+      if ((await changed()).length === 0) kind = 'empty';
       break;
     case 'trivial':
     case 'medium': {
@@ -148,10 +175,10 @@ export async function mergeItem(
     }
   }
   // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
-  const sha = committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
+  sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
-    const red = await preMergeGates(ctx, item, changed, sha);
+    const red = ctx.plan.gates.preMerge.length ? await preMergeGates(ctx, item, await changed(), sha) : null;
     if (red) {
       await resetIntegration(ctx, prev);
       return { kind: 'red', conflict: kind, gate: red };

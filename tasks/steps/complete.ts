@@ -7,31 +7,46 @@ import { formatAttention, itemsNeedingAttention } from '../reporting/attention.t
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
-import { dirtyPaths, git, gitRaw, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
-/** Delete a branch only when main contains it (a checked `update-ref -d`, never `branch -D`). */
-async function deleteIfMerged(ctx: Ctx, branch: string): Promise<boolean> {
-  const sha = await revParse(ctx.repo, `refs/heads/${branch}`);
-  if (!sha) return true;
-  if (!(await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`))) return false;
-  await git(ctx.repo, ['update-ref', '-d', `refs/heads/${branch}`, sha]);
-  return true;
+/**
+ * Delete the refs that main contains, each only at the sha it was read at (one `for-each-ref --merged`, one
+ * `update-ref --stdin` transaction of checked deletes, never `branch -D`). Returns the refs that were not deleted
+ * because main does not contain them; a ref that does not exist counts as deleted.
+ */
+async function deleteMerged(ctx: Ctx, refs: readonly string[]): Promise<Set<string>> {
+  if (refs.length === 0) return new Set();
+  const main = `refs/heads/${MAIN_BRANCH}`;
+  const lines = (r: string) => r.split('\n').filter(Boolean);
+  const all = lines(await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs]));
+  const merged = lines(
+    await git(ctx.repo, ['for-each-ref', `--merged=${main}`, '--format=%(objectname) %(refname)', ...refs]),
+  );
+  // for-each-ref matches patterns by prefix too: only the exact refs asked for count.
+  const wanted = new Set(refs);
+  const mergedRefs = new Set(merged.map((l) => l.slice(l.indexOf(' ') + 1)).filter((r) => wanted.has(r)));
+  const deletes = merged.filter((l) => mergedRefs.has(l.slice(l.indexOf(' ') + 1)));
+  if (deletes.length > 0) {
+    const input = deletes.map((l) => `delete ${l.slice(l.indexOf(' ') + 1)} ${l.slice(0, l.indexOf(' '))}\n`).join('');
+    await git(ctx.repo, ['update-ref', '--stdin'], { input });
+  }
+  return new Set(all.map((l) => l.slice(l.indexOf(' ') + 1)).filter((r) => wanted.has(r) && !mergedRefs.has(r)));
 }
 
 /** Remove a worktree unless it holds uncommitted work (which is kept and listed). */
-async function removeWorktree(ctx: Ctx, dir: string): Promise<boolean> {
-  if (!existsSync(dir)) {
-    await git(ctx.repo, ['worktree', 'prune']);
-    return true;
-  }
-  if ((await dirtyPaths(dir)).length > 0) return false;
-  // --force: the agent lock and linked node_modules are ignored files, which plain remove refuses.
-  return (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0;
+async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone'> {
+  if (!existsSync(dir)) return 'gone';
+  // Plain remove refuses a worktree with changes or untracked files (the agent lock and linked dependency folders
+  // are excluded, so they do not count): one call for the usual clean worktree.
+  if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return 'removed';
+  if ((await dirtyPaths(dir)).length > 0) return 'kept';
+  // Refused for ignored or excluded files only (an older exclude list): nothing of the item's work is lost.
+  return (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0 ? 'removed' : 'kept';
 }
 
 /**
@@ -87,16 +102,38 @@ export const complete: Step = {
     if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
     const kept: string[] = [];
     const items = ctx.store.current().items;
+    const deletable: string[] = [];
+    const keptBranches: string[] = [];
+    const worktreeKept = new Set<number>();
+    let gone = false;
     for (const item of listItems(ctx.plan)) {
       const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
       const branch = itemBranchOf(ctx.plan, item);
       const merged = items[String(item.issue)]?.merge?.sha != null;
       const removed = await removeWorktree(ctx, dir);
-      if (!removed) kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
+      gone ||= removed === 'gone';
+      if (removed === 'kept') {
+        worktreeKept.add(item.issue);
+        kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
+      }
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
-      if (removed && merged && (await deleteIfMerged(ctx, branch))) continue;
-      if (await revParse(ctx.repo, `refs/heads/${branch}`))
-        kept.push(`${branch} (${removed ? 'not merged' : 'its worktree is kept'})`);
+      if (removed !== 'kept' && merged) deletable.push(`refs/heads/${branch}`);
+      else keptBranches.push(`refs/heads/${branch}`);
+    }
+    // Worktrees deleted by hand leave admin entries that hold their branches: pruned once, before any branch goes.
+    if (gone) await git(ctx.repo, ['worktree', 'prune']);
+    const unmerged = await deleteMerged(ctx, deletable);
+    const left = keptBranches.length
+      ? new Set(
+          (await git(ctx.repo, ['for-each-ref', '--format=%(refname)', ...keptBranches])).split('\n').filter(Boolean),
+        )
+      : new Set<string>();
+    for (const item of listItems(ctx.plan)) {
+      const ref = `refs/heads/${itemBranchOf(ctx.plan, item)}`;
+      if (unmerged.has(ref) || left.has(ref))
+        kept.push(
+          `${itemBranchOf(ctx.plan, item)} (${worktreeKept.has(item.issue) ? 'its worktree is kept' : 'not merged'})`,
+        );
     }
     const leftovers = await removeIntegrationWorktree(ctx);
     if (leftovers.length)
@@ -106,15 +143,10 @@ export const complete: Step = {
       });
     // The worktree root we made is removed when nothing else is left in it.
     await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
-    if (!(await deleteIfMerged(ctx, ctx.plan.milestone.integrationBranch)))
-      kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
     // The pins of landed items have done their job; an unmerged item's pin keeps its judged commits for a human.
-    for (const item of listItems(ctx.plan)) {
-      const pin = pinRefOf(ctx, item.issue);
-      const sha = await revParse(ctx.repo, pin);
-      if (sha && (await isAncestor(ctx.repo, sha, `refs/heads/${MAIN_BRANCH}`)))
-        await git(ctx.repo, ['update-ref', '-d', pin, sha]);
-    }
+    const integration = `refs/heads/${ctx.plan.milestone.integrationBranch}`;
+    const notMerged = await deleteMerged(ctx, [integration, ...listItems(ctx.plan).map((i) => pinRefOf(ctx, i.issue))]);
+    if (notMerged.has(integration)) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
     // Before `complete` is recorded: a crash while closing issues closes the rest on the next run.
     const summary = await closeLandedItems(ctx);
     const reportFile = path.join(ctx.stateDir, 'report.md');
