@@ -2,6 +2,7 @@
  * The backlog's side of `complete`, as the seed's `/complete-milestone` does it: landed items closed with the landed
  * sha, the milestone closed when nothing of it is open, and the `Completed x/y (pct%)` summary with what carries over.
  */
+import { oneLine } from '../lib/bounded-text.ts';
 import type { Ctx } from '../engine/context.ts';
 import { listItems } from '../lib/plan/types.ts';
 
@@ -40,7 +41,7 @@ export async function closeLandedItems(ctx: Ctx): Promise<MilestoneSummary> {
   const pct = total === 0 ? 100 : Math.floor((done.size * 100) / total);
   return {
     line: `Completed ${done.size}/${total} (${pct}%)`,
-    carriedOver: open.map((n) => `#${n} ${(titles.get(n) ?? '').replace(/\s+/g, ' ').slice(0, 80)}`),
+    carriedOver: open.map((n) => `#${n} ${oneLine(titles.get(n) ?? '').slice(0, 80)}`),
     milestoneClosed,
   };
 }

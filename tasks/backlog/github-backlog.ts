@@ -3,6 +3,7 @@
  * milestone number. Every write is idempotent (looked up before it is made), so a run that crashed between two
  * requests repeats nothing when it runs again.
  */
+import { oneLine } from '../lib/bounded-text.ts';
 import { execFile } from 'node:child_process';
 import { markerLine, type Backlog, type BacklogItem, type BacklogStatus, type NewBacklogItem } from './backlog.ts';
 import { splitSections } from './front-matter.ts';
@@ -279,6 +280,6 @@ function toItem(issue: Issue, repo: string): BacklogItem {
 
 function formatSections(sections: Readonly<Record<string, string>>): string {
   return Object.entries(sections)
-    .map(([heading, text]) => `## ${heading.replace(/\s+/g, ' ').trim()}\n\n${text.trim()}`)
+    .map(([heading, text]) => `## ${oneLine(heading)}\n\n${text.trim()}`)
     .join('\n\n');
 }

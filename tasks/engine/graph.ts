@@ -1,4 +1,5 @@
 /** Compile a Plan into the task graph of docs/steps.md (pure: no I/O). */
+import { oneLine } from '../lib/bounded-text.ts';
 import type { Plan, PlanItem, Schedule } from '../lib/plan/types.ts';
 import type { Scope, StepId } from './step.ts';
 
@@ -40,11 +41,6 @@ const TITLES: Readonly<Record<StepId, string>> = {
   land: 'Land on main',
   complete: 'Complete the milestone',
 };
-
-/** A title on one line (a YAML block scalar may hold newlines). */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
 
 /**
  * The graph of a plan. `waves`: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait,

@@ -3,9 +3,10 @@
  * the runner's own git runs neither hooks nor fsmonitor). Compared with a baseline kept in the state dir, which moves
  * on after each check so each change is reported once.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gitRaw } from '../lib/git.ts';
 
@@ -196,10 +197,8 @@ async function readBaseline(file: string): Promise<GitSetup | null> {
 
 async function writeBaseline(file: string, setup: GitSetup): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  // Unique per write: two items of a wave may be judged at the same moment in one runner.
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(setup, null, 2)}\n`);
-  await rename(tmp, file);
+  // Atomic with a temp file of its own: two items of a wave may be judged at the same moment in one runner.
+  await writeFileAtomic(file, `${JSON.stringify(setup, null, 2)}\n`);
 }
 
 /** Take the baseline when there is none yet: before the first agent starts, so its changes can be diffed by key. */

@@ -3,8 +3,9 @@
  * run lock the runner's store keeps the state in memory and writes it behind (`writeBehindMs`): at once for what a
  * crash must not lose, otherwise on a short tick and at `flush()` (docs/performance.md).
  */
+import { writeFileAtomic } from './atomic-file.ts';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
@@ -97,24 +98,6 @@ async function readStateFile(file: string, milestone: string): Promise<State | u
 /** Read `state.json`, or a fresh state when there is none; an unusable file is an UnreadableStateError naming it. */
 export async function readState(dir: string, milestone: string): Promise<State> {
   return (await readStateFile(path.join(dir, 'state.json'), milestone)) ?? emptyState(milestone);
-}
-
-/** Write `file` so that a reader sees the old or the new text, never a part: a synced temp file renamed over it. */
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined);
-    throw error;
-  }
 }
 
 /** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
@@ -215,8 +198,8 @@ export function formatState(state: State): string {
 /** Write `state` as state.json and its backup (backup first: the backup is never older than state.json). */
 async function writeState(dir: string, state: State): Promise<void> {
   const text = formatState(state);
-  await writeAtomic(path.join(dir, STATE_BACKUP), text);
-  await writeAtomic(path.join(dir, 'state.json'), text);
+  await writeFileAtomic(path.join(dir, STATE_BACKUP), text);
+  await writeFileAtomic(path.join(dir, 'state.json'), text);
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
+import { oneLine } from '../lib/bounded-text.ts';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -24,7 +25,7 @@ export type MergeOutcome =
 
 /** `Merge #42: Tokenizer`, one line. */
 export function mergeMessage(item: PlanItem): string {
-  return `Merge #${item.issue}: ${item.title.replace(/\s+/g, ' ').trim()}`.slice(0, 200);
+  return `Merge #${item.issue}: ${oneLine(item.title)}`.slice(0, 200);
 }
 
 const wt = (ctx: Ctx) => ctx.integrationWorktree;

@@ -4,6 +4,7 @@
  * is the `main` that was brought in. If it moved meanwhile, the round starts again (bounded). Never a merge in the
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
+import { oneLine } from '../lib/bounded-text.ts';
 import { hasOrigin } from './branch.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
@@ -113,7 +114,7 @@ async function prepareRound(
 
 /** The landing commit: a merge of `main` and the gated sha whose tree is the gated tree (main is contained in it). */
 async function landingCommit(ctx: Ctx, main: string, gated: string): Promise<string> {
-  const message = `Merge milestone ${ctx.plan.milestone.id}: ${ctx.plan.milestone.title.replace(/\s+/g, ' ')}`;
+  const message = `Merge milestone ${ctx.plan.milestone.id}: ${oneLine(ctx.plan.milestone.title)}`;
   const tree = await git(ctx.repo, ['rev-parse', `${gated}^{tree}`]);
   return git(ctx.repo, ['commit-tree', tree, '-p', main, '-p', gated, '-m', message]);
 }

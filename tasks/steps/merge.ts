@@ -2,6 +2,7 @@
  * merge (per wave, or per item in a dag run): the merge queue of one slot (docs/steps.md, "Merging"): items one at a
  * time, in the order they finished.
  */
+import { oneLine } from '../lib/bounded-text.ts';
 import path from 'node:path';
 import { runAgentSession } from '../executors/agent-session.ts';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
@@ -68,7 +69,7 @@ async function escalate(
     : ctx.plan.milestone.integrationBranch;
   const mine = st[String(item.issue)];
   const followUp = await createFollowUp(ctx, {
-    title: `Resolve merge conflict: ${otherTitle} vs ${item.title}`.replace(/\s+/g, ' '),
+    title: oneLine(`Resolve merge conflict: ${otherTitle} vs ${item.title}`),
     labels: ['conflict-resolution'],
     sections: {
       Description: `Merging #${item.issue} (${item.title}) into ${ctx.plan.milestone.integrationBranch} was escalated: ${note}`,
@@ -81,7 +82,11 @@ async function escalate(
     },
   });
   await ctx.store.update((s) => {
-    updateItem(s, item.issue, { status: 'escalated', merge: { kind, sha: null, files: [...files], note, followUp } });
+    updateItem(s, item.issue, {
+      status: 'escalated',
+      failureCode: 'merge-escalated',
+      merge: { kind, sha: null, files: [...files], note, followUp },
+    });
   });
   ctx.events.emit({ type: 'merge', issue: item.issue, kind, sha: null, note });
   ctx.events.emit({
@@ -89,6 +94,7 @@ async function escalate(
     issue: item.issue,
     status: 'escalated',
     detail: `${note} (backlog item #${followUp})`,
+    failureCode: 'merge-escalated',
   });
 }
 
@@ -98,7 +104,7 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
   if (st?.status !== 'partial' || st.followUps.length > 0) return;
   const report = st.result?.report;
   const followUp = await createFollowUp(ctx, {
-    title: `Finish #${item.issue}: ${item.title}`.replace(/\s+/g, ' '),
+    title: oneLine(`Finish #${item.issue}: ${item.title}`),
     labels: ['follow-up'],
     dependsOn: [item.issue],
     sections: {

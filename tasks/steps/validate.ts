@@ -1,4 +1,5 @@
 /** validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded. */
+import { oneLine } from '../lib/bounded-text.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Backlog } from '../backlog/backlog.ts';
@@ -19,11 +20,11 @@ async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
   return (await backlog.listItems(ctx.plan.milestone.id))
     .filter((i) => i.status !== 'done' && !planned.has(i.issue) && !i.body.includes(ours))
     .map(
-      (i) => `open issue #${i.issue} (${oneLine(i.title)}) of milestone ${ctx.plan.milestone.id} is not in the plan`,
+      (i) => `open issue #${i.issue} (${shortLine(i.title)}) of milestone ${ctx.plan.milestone.id} is not in the plan`,
     );
 }
 
-const oneLine = (text: string): string => text.replace(/\s+/g, ' ').slice(0, 80);
+const shortLine = (text: string): string => oneLine(text).slice(0, 80);
 
 /** validate step. */
 export const validate: Step = {
