@@ -10,6 +10,8 @@ import { driveItem, itemRank, openMilestoneLane, openWaveLane, type ItemLane } f
 import { isTerminal, statusOf, waveOf } from '../items/wave-items.ts';
 import { createRankedSlots, type RankedSlots } from './ranked-slots.ts';
 import { walkGraph, type Halt, type NodeRun } from './walk.ts';
+import { createNodeViews, type NodeView, type NodeViews } from './node-views.ts';
+import { buildRunTree } from './run-tree.ts';
 
 /** How the tree is shown: listr2's renderers, or nothing (tests, --json). */
 export type RendererKind = 'default' | 'simple' | 'silent';
@@ -17,21 +19,15 @@ export type RendererKind = 'default' | 'simple' | 'silent';
 /** How a run ended when no node failed: every node done, or stopped early (the CLI exits 130 or 3). */
 export type RunOutcome = { readonly kind: 'done' } | Halt;
 
-interface TaskLike {
-  output: string;
-  title: string;
-  skip(message?: string): void;
-}
-
-function progressOf(task: TaskLike | undefined): Progress {
-  return { output: (line) => task && (task.output = line) };
+function progressOf(view: NodeView | undefined): Progress {
+  return { output: (line) => view?.output(line) };
 }
 
 /** Check a node; run it when it is not done; verify that it is done afterwards. `begun`: its start was announced. */
 async function runNode(
   ctx: Ctx,
   node: GraphNode,
-  task: TaskLike | undefined,
+  view: NodeView | undefined,
   step: Step = STEPS[node.step],
   begun = false,
 ): Promise<void> {
@@ -39,12 +35,12 @@ async function runNode(
   const before = await step.check(ctx, node.scope);
   if (before.kind === 'done') {
     ctx.events.emit(begun ? { type: 'step-done', node: node.id } : { type: 'step-skip', node: node.id });
-    task?.skip(`${node.title} (done)`);
+    view?.skip(`${node.title} (done)`);
     return;
   }
   if (!begun) ctx.events.emit({ type: 'step-start', node: node.id });
   try {
-    await step.run(ctx, node.scope, progressOf(task));
+    await step.run(ctx, node.scope, progressOf(view));
   } catch (error) {
     ctx.events.emit({ type: 'step-failed', node: node.id, message: (error as Error).message });
     throw error;
@@ -58,7 +54,7 @@ async function runNode(
 interface Walker {
   readonly ctx: Ctx;
   readonly schedule: Schedule;
-  readonly tasks: Map<string, TaskLike>;
+  readonly views: NodeViews;
   /** Agent slots: one lane per wave (waves), one for the milestone (dag). */
   readonly lanes: Map<number, ItemLane>;
   /** The integration worktree's one slot (dag): merges, worktrees made from its HEAD, judging, one at a time. */
@@ -98,11 +94,11 @@ function itemOf(w: Walker, node: GraphNode) {
 /** An item's node in a run: drive the item (start its agent within the lane's slots) until its work is over. */
 async function driveNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const { ctx } = w;
-  const task = w.tasks.get(node.id);
+  const view = w.views.viewOf(node.id);
   const item = itemOf(w, node);
   if ((await STEPS.wait.check(ctx, node.scope)).kind === 'done') {
     ctx.events.emit({ type: 'step-skip', node: node.id });
-    task?.skip(`${node.title} (${statusOf(ctx, item.issue)})`);
+    view.skip(`${node.title} (${statusOf(ctx, item.issue)})`);
     return 'finished';
   }
   const wave = item.wave;
@@ -112,13 +108,11 @@ async function driveNode(w: Walker, node: GraphNode): Promise<NodeRun> {
     ctx.events.emit({ type: 'step-start', node: `wait@${wave}` });
   }
   ctx.events.emit({ type: 'step-start', node: node.id });
-  await driveItem(ctx, item, laneOf(w, wave), progressOf(task));
+  await driveItem(ctx, item, laneOf(w, wave), progressOf(view));
   if (!isTerminal(ctx, item.issue)) return 'halted';
   const st = ctx.store.current().items[String(item.issue)];
-  if (task) {
-    task.title = `${node.title}: ${st?.status ?? '?'}`;
-    if (st?.status === 'failed' || st?.status === 'skipped') task.output = st.failure ?? st.skipReason ?? '';
-  }
+  view.title(`${node.title}: ${st?.status ?? '?'}`);
+  if (st?.status === 'failed' || st?.status === 'skipped') view.output(st.failure ?? st.skipReason ?? '');
   ctx.events.emit({ type: 'step-done', node: node.id });
   return 'finished';
 }
@@ -132,7 +126,7 @@ async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const release = await w.integration.acquire(itemRank(w.ctx, item) - (node.step === 'worktrees' ? 2_000_000 : 0));
   try {
     if (halted(w)) return 'halted';
-    await runNode(w.ctx, node, w.tasks.get(node.id));
+    await runNode(w.ctx, node, w.views.viewOf(node.id));
     // What the next item starting gets as relay holds everything merged so far.
     const relayScope = { wave: item.wave };
     if (node.step === 'merge' && (await STEPS.relay.check(w.ctx, relayScope)).kind !== 'done')
@@ -150,7 +144,7 @@ async function runWalkedNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   if (perItem && node.step === 'spawn') return driveNode(w, node);
   if (perItem && (node.step === 'merge' || node.step === 'worktrees')) return integrationNode(w, node);
   const begun = node.step === 'wait' && w.waitsBegun.has(node.scope.wave as number);
-  await runNode(w.ctx, node, w.tasks.get(node.id), STEPS[node.step], begun);
+  await runNode(w.ctx, node, w.views.viewOf(node.id), STEPS[node.step], begun);
   return 'finished';
 }
 
@@ -184,7 +178,7 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
   const w: Walker = {
     ctx,
     schedule: graph.schedule,
-    tasks: new Map(),
+    views: createNodeViews(),
     lanes: new Map(),
     integration: createRankedSlots(1),
     waitsBegun: new Set(),
@@ -200,18 +194,10 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
     halted: () => halted(w),
     priority: (node) => priorityOf(w, node),
   });
-  const list = new Listr(
-    graph.nodes.map((node): ListrTask => ({
-      title: node.title,
-      task: async (_c, task) => {
-        w.tasks.set(node.id, task);
-        const end = await walk.endOf(node.id);
-        if (end === 'not-run' || end === 'halted') task.skip(`${node.title} (not run: the run stopped)`);
-        if (end === 'failed') throw new StepFailedError(`${node.id} failed`);
-      },
-    })),
-    { ...rootOptions(renderer), concurrent: true, exitOnError: false },
-  );
+  const list = new Listr(buildRunTree(graph, w.views, walk), {
+    ...rootOptions(renderer),
+    exitOnError: false,
+  });
   const [outcome] = await Promise.all([walk.outcome, list.run()]);
   if (outcome.kind === 'failed') throw outcome.error;
   return outcome;
@@ -270,11 +256,13 @@ export async function executeStep(
     throw new BadInputError(
       `no ${step} step${scope.wave === undefined ? '' : ` for wave ${scope.wave}`}${scope.issue === undefined ? '' : ` and item #${scope.issue}`} in milestone ${graph.milestone}`,
     );
+  const views = createNodeViews();
   const tasks: ListrTask[] = nodes.map((node) => ({
     title: node.title,
     task: async (_c, task) => {
+      views.attach(node.id, task);
       await assertNeedsDone(ctx, graph, node);
-      await runNode(ctx, node, task);
+      await runNode(ctx, node, views.viewOf(node.id));
     },
   }));
   await new Listr(tasks, rootOptions(renderer)).run();
