@@ -14,15 +14,14 @@ import {
   parentsOf,
   readEvents,
   readStateFile,
-  runCli,
   runSteps,
   snapshotRepo,
   tempDir,
   writeAgent,
   type AgentScript,
-  type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { runMilestone, show } from './support/cli.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -83,8 +82,7 @@ const ONE_WAVE = `  - wave: 1
       - {issue: 1, title: "Alpha"}
       - {issue: 2, title: "Beta"}`;
 
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
 
 /** Commits on the first-parent line of `rev` in `dir`: `<sha> <parent count> <subject>`. */
 async function firstParentLine(
@@ -118,7 +116,7 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
   try {
     const initial = await git(r.repo.dir, 'rev-parse', 'main');
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const state = readStateFile(r.repo);
     const origin = r.repo.origin as string;
 
@@ -174,7 +172,7 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
     const events = readEvents(r.repo).length;
     const before = [await snapshotRepo(r.repo.dir), await git(origin, 'for-each-ref')];
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     const later = readEvents(r.repo).slice(events);
     assert.equal([...new Set(later.map((e) => e.type))].sort(), ['run-end', 'run-start', 'step-skip']);
     const skipped = later.filter((e) => e.type === 'step-skip').map((e) => e.node);
@@ -217,7 +215,7 @@ test('main moved during the run (origin/main pushed by someone else, local main 
       ['relay', '--wave', '1'],
       ['gates'],
     ]);
-    assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(output).join('\n'));
+    assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(show).join('\n'));
     const greenBefore = readStateFile(r.repo).gates.sha;
 
     const other = path.join(r.tools, 'other');
@@ -233,7 +231,7 @@ test('main moved during the run (origin/main pushed by someone else, local main 
     const local = await git(r.repo.dir, 'rev-parse', 'HEAD');
 
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const origin = r.repo.origin as string;
     for (const file of ['a.txt', 'b.txt', 'upstream.txt', 'local.txt'])
       assert.ok(
@@ -284,7 +282,7 @@ test('a prepare stash: complete prints the reminder, and the stash is still ther
     writeFileSync(path.join(r.repo.dir, 'README.md'), '# test repo\nwork in progress\n');
     writeFileSync(path.join(r.repo.dir, 'notes.txt'), 'untracked notes\n');
     const result = await run(r, '--yes');
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const prep = readStateFile(r.repo).prepare;
     assert.is(prep.kind, 'stashed');
     assert.match(prep.sha, /^[0-9a-f]{40}$/);

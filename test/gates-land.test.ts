@@ -8,7 +8,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { git, parentsOf, readEvents, readStateFile, refExists, runCli, type CliResult } from './support/fixture.ts';
+import { git, parentsOf, readEvents, readStateFile, refExists } from './support/fixture.ts';
+import { runMilestone, show } from './support/cli.ts';
 
 type Rig = AgentRig;
 
@@ -24,8 +25,7 @@ function rig(opts: { body: string; gates: string; count?: number; defaults?: str
   });
 }
 
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
 const originMain = (r: Rig) => git(r.repo.origin as string, 'rev-parse', 'main');
 const originFiles = async (r: Rig) =>
   (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');
@@ -51,7 +51,7 @@ esac`,
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 3, output(result));
+    assert.is(result.code, 3, show(result));
     assert.match(result.stderr, /#2 escalated: pre-merge gates still red after a fix/);
     const state = readStateFile(r.repo);
     const alpha = state.items['1'].merge;
@@ -106,7 +106,7 @@ esac`,
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const beta = readStateFile(r.repo).items['2'];
     assert.is(beta.status, 'complete');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', beta.merge.sha), 'Merge #2: Beta');
@@ -137,7 +137,7 @@ fi`,
   try {
     const before = await originMain(r);
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(readFileSync(path.join(r.tools, 'count-fix'), 'utf8').trim(), '2');
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
     assert.equal(
@@ -173,7 +173,7 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
   const mainBefore = await git(r.repo.dir, 'rev-parse', 'main');
   const originBefore = await originMain(r);
   const result = await run(r);
-  assert.is(result.code, 1, output(result));
+  assert.is(result.code, 1, show(result));
   assert.match(result.stderr, new RegExp(`gate "${gate}" \\(post-merge\\) still fails .* \\(exit ${exitCode}\\)`));
   assert.is(await git(r.repo.dir, 'rev-parse', 'main'), mainBefore, 'local main untouched');
   assert.is(await originMain(r), originBefore, 'origin main untouched');
@@ -257,7 +257,7 @@ test('gate files: filter: a gate whose patterns match no changed file is skipped
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(gateEvents(r, 'ts-only').length, 0);
     assert.is(gateEvents(r, 'ts-post').length, 0);
     // txt-pre: Beta's merge (based on an older integration HEAD) and the gates step; txt-post: the gates step.
@@ -282,7 +282,7 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
   try {
     const originBefore = await originMain(r);
     const result = await run(r, '--no-push');
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const main = await git(r.repo.dir, 'rev-parse', 'main');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
     assert.is((await parentsOf(r.repo.dir, 'main')).length, 2);
@@ -291,7 +291,7 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
     assert.is(readStateFile(r.repo).land.pushed, false);
     assert.not.match(readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8'), /pushed to origin/);
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     assert.is(await originMain(r), main, 'pushed by the next run');
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
   } finally {
@@ -304,7 +304,7 @@ test('main not checked out anywhere: landed through a temporary worktree; the us
   try {
     await git(r.repo.dir, 'checkout', '-q', '-b', 'feature');
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(await git(r.repo.dir, 'symbolic-ref', 'HEAD'), 'refs/heads/feature');
     assert.is(await git(r.repo.dir, 'status', '--porcelain'), '');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
@@ -328,7 +328,7 @@ test('leftovers: gate output in the integration worktree does not stop complete;
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const state = readStateFile(r.repo);
     assert.ok(state.complete, 'completed');
     assert.ok(
@@ -355,7 +355,7 @@ test('leftovers: gate output in the integration worktree does not stop complete;
     );
     assert.match(result.stderr, /removed the integration worktree with files the gates left in it: gate-output\.log/);
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
   } finally {
     r.cleanup();
   }

@@ -1,6 +1,8 @@
 /** A one-wave milestone 7 whose items are run by a `command` agent script (see `writeAgent`), in a fresh repository. */
 import { rmSync } from 'node:fs';
 import { makeRepo, tempDir, writeAgent, type AgentScript, type ItemSpec, type TestRepo } from './fixture.ts';
+import { commandDefaults, planYaml } from './plan.ts';
+import { keysOf, type PlanKeys } from './wave-rig.ts';
 
 /** Two items, Alpha and Beta. */
 export const ITEMS = [
@@ -29,10 +31,10 @@ export interface AgentRigSpec {
   readonly items: readonly ItemSpec[];
   /** The agent script's body (`writeAgent`). */
   readonly body: string;
-  /** The plan's `quality-gates:` block, without its key. */
-  readonly gates?: string;
-  /** More `defaults:` entries, e.g. `max-fix-attempts: 1`. */
-  readonly defaults?: string;
+  /** The plan's `quality-gates:` map (as text: the block without its key). */
+  readonly gates?: PlanKeys;
+  /** More `defaults:` entries, e.g. `{'max-fix-attempts': 1}` (as text: `max-fix-attempts: 1`). */
+  readonly defaults?: PlanKeys;
   readonly origin?: boolean;
   /** Extra files of the first commit. */
   readonly files?: Readonly<Record<string, string>>;
@@ -42,17 +44,12 @@ export interface AgentRigSpec {
 export async function makeAgentRig(spec: AgentRigSpec): Promise<AgentRig> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, spec.body);
-  const plan = [
-    `milestone: {number: 7, title: ${JSON.stringify(spec.title)}}`,
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...spec.items.map((i) => `      - {issue: ${i.issue}, title: ${JSON.stringify(i.title)}}`),
-    ...(spec.gates ? ['quality-gates:', ...spec.gates.split('\n').map((l) => `  ${l}`)] : []),
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${spec.defaults ? `, ${spec.defaults}` : ''}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: spec.title,
+    waves: [{ parallel: false, items: spec.items }],
+    gates: spec.gates === undefined ? undefined : keysOf(spec.gates, false),
+    defaults: commandDefaults(agent.command, keysOf(spec.defaults, true)),
+  });
   const repo = await makeRepo({ plan, items: spec.items, origin: spec.origin, files: spec.files });
   return {
     repo,

@@ -1,0 +1,104 @@
+/** The one way tests start processes: the real scripts (`node --import tsx scripts/<name>.mts`) or any command. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (where scripts/ are). */
+export const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** tsx's loader, for `node --import`. */
+export const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+
+/** Result of a process run to its end. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Where and how a process runs. */
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** SIGKILL after this long (a guard against a hung test, not a measure); 120 s by default. */
+  readonly timeoutMs?: number;
+}
+
+/** Environment for CLI runs: no TTY renderer, no parent agent marker, no inherited tsx loader. */
+export function cliEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CI: '1', ...extra };
+  delete env.WORK_MILESTONE_CHILD;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** Start `file args…` with cliEnv's environment plus `env` (nothing removed afterwards). */
+export function startProcess(file: string, args: readonly string[], options: RunOptions = {}): ChildProcess {
+  return spawn(file, [...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cliEnv(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Start `scripts/<script>.mts args…` as a child process (node --import tsx). */
+export function startCli(script: string, args: readonly string[], options: RunOptions = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cliEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Collect a started child's output until it closes; SIGKILL it after `timeoutMs`. */
+export async function collect(child: ChildProcess, timeoutMs = 120_000): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  );
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
+
+/** Run a script to its end. */
+export function runCli(script: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return collect(startCli(script, args, options), options.timeoutMs);
+}
+
+/** Run any command to its end (cliEnv's environment plus `env`). */
+export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return collect(startProcess(file, args, options), options.timeoutMs);
+}
+
+/** A CLI result for assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code} (signal ${r.signal})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** The repository a milestone command runs on. */
+export interface HasDir {
+  readonly dir: string;
+}
+
+/** `run.mts <milestone> --repo <dir> flags…` */
+export function runMilestone(
+  repo: HasDir,
+  flags: readonly string[] = [],
+  options: RunOptions & { readonly milestone?: number | string } = {},
+): Promise<CliResult> {
+  return runCli('run', [String(options.milestone ?? 7), '--repo', repo.dir, ...flags], options);
+}
+
+/** `step.mts <name> <milestone> --repo <dir> flags…` */
+export function runStep(
+  repo: HasDir,
+  name: string,
+  flags: readonly string[] = [],
+  options: RunOptions & { readonly milestone?: number | string } = {},
+): Promise<CliResult> {
+  return runCli('step', [name, String(options.milestone ?? 7), '--repo', repo.dir, ...flags], options);
+}
