@@ -17,6 +17,8 @@ import {
   show,
   type RigItem,
 } from './support/wave-rig.ts';
+import { collect, startCli } from './support/cli.ts';
+import { shWaitForFile, waitFor, waitForFile } from './support/wait.ts';
 
 /** A shell command as a YAML flow value. */
 const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
@@ -174,17 +176,26 @@ test('run again after a failure: the failed item and its skipped dependant are r
   const flag = path.join(tempDir('wm-flag-'), 'broken');
   writeFileSync(flag, '');
   const waves: RigItem[][] = [[{ issue: 1, title: 'Flaky' }], [{ issue: 2, title: 'Dependant', dependsOn: [1] }]];
-  // Fails while the flag file exists; once fixed, it takes a second, so a stale exit code of the last run would be seen first.
-  const agent = `if [ -e "$FLAG" ]; then echo "flag is set" >&2; exit 1; fi; sleep 1; echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
+  // Fails while the flag file exists; once fixed, it says it is waiting and lives until the test releases it, so a
+  // stale exit code of the last run (the pid-keyed exit file: rerun-integrity.test.ts) would be seen first.
+  const agent = `if [ -e "$FLAG" ]; then echo "flag is set" >&2; exit 1; fi; touch "$WAITING"; ${shWaitForFile('"$RELEASE"')}; echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
   const repo = await makeRepo({ plan: rigPlan(waves, { command: agent }), items: rigItems(waves) });
-  const env = { FLAG: flag, COUNTER: `${flag}.count` };
+  const env = { FLAG: flag, COUNTER: `${flag}.count`, WAITING: `${flag}.waiting`, RELEASE: `${flag}.release` };
   try {
     const first = await run(repo, [], env);
     assert.is(first.code, 3, show(first));
     assert.is(readStateFile(repo).items['1'].status, 'failed');
     assert.is(readStateFile(repo).items['2'].status, 'skipped');
     rmSync(flag);
-    const second = await run(repo, [], env);
+    const spawnsOf1 = () => readEvents(repo).filter((e) => e.type === 'agent-spawned' && e.issue === 1).length;
+    const spawnsBefore = spawnsOf1();
+    const running = collect(startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env }), 80_000);
+    await waitForFile(env.WAITING, "the fixed agent's start");
+    // Released only once the runner has recorded the spawn and gone on to wait for it: all that time the old exit
+    // file was there to be misread.
+    await waitFor('the runner to record the spawn', () => spawnsOf1() > spawnsBefore);
+    writeFileSync(env.RELEASE, '');
+    const second = await running;
     assert.is(second.code, 0, show(second));
     const items = readStateFile(repo).items;
     assert.is(items['1'].status, 'complete', JSON.stringify(items['1']));

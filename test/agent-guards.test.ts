@@ -34,12 +34,16 @@ test('agents that break the rules fail; a report for another branch is only flag
       },
     ],
     // Alone in its wave, so the write is surely its own: edits the user's checkout (found through the common git
-    // dir), then commits its own work and says COMPLETE.
+    // dir), then commits its own work and says COMPLETE. The guard blames a write on other agents whose window
+    // (±1 s) holds its mtime; wave 1's ended before this agent started, so the write is dated 2 s on, past them,
+    // instead of sleeping a second.
     [
       {
         issue: 2,
         title: 'Trespasser',
-        extra: cmd(`sleep 1; echo hacked >> ${CHECKOUT}/README.md; ${commit('echo t > t.txt')} && ${report()}`),
+        extra: cmd(
+          `echo hacked >> ${CHECKOUT}/README.md; touch -d "@$(($(date +%s) + 2))" ${CHECKOUT}/README.md; ${commit('echo t > t.txt')} && ${report()}`,
+        ),
       },
     ],
   ];

@@ -3,8 +3,8 @@
  * (exit 2, one line, no stack trace), status before and after a full run, refusing to run inside an agent, and the bin
  * from a project that installed the packed package.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,37 +22,13 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
-import { rmSync } from 'node:fs';
+import { runProcess, TSX } from './support/cli.ts';
+import { planYaml } from './support/plan.ts';
 
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const BIN = path.join(ROOT, 'bin', 'work-milestone.mjs');
 const SEED = readFileSync(path.join(ROOT, 'test', 'fixtures', 'plans', 'seed-7.yaml'), 'utf8');
 const SEED_ITEMS = [42, 43, 44, 45, 46, 47].map((issue) => ({ issue, title: `Item ${issue}` }));
 const STEPS = 'validate, prepare, branch, fetch, worktrees, spawn, wait, merge, relay, gates, land, complete';
-
-/** Run a command with exactly this environment (cliEnv's, plus `env`, nothing removed afterwards). */
-function runWith(
-  file: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, [...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...cliEnv(), ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 /** A script run with `node --import tsx`, with exactly the given extra environment. */
 function runScript(
@@ -60,7 +36,7 @@ function runScript(
   args: readonly string[],
   options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
 ): Promise<CliResult> {
-  return runWith(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], options);
+  return runProcess(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], options);
 }
 
 /** `main()` in this process, as a script would call it, with the output captured (a child process costs a second of tsx start-up). */
@@ -309,18 +285,19 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
 });
 
 test('a full run with a command agent: exit 0, status shows every item complete, --json agrees', async () => {
-  const plan = `milestone: {number: 7, title: "CLI test"}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "One"}
-      - {issue: 2, title: "Two"}
-  - wave: 2
-    parallel: false
-    items:
-      - {issue: 3, title: "Three", depends-on: [1]}
-defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
-`;
+  const plan = planYaml({
+    title: 'CLI test',
+    waves: [
+      {
+        items: [
+          { issue: 1, title: 'One' },
+          { issue: 2, title: 'Two' },
+        ],
+      },
+      { parallel: false, items: [{ issue: 3, title: 'Three', dependsOn: [1] }] },
+    ],
+    defaults: { agent: 'command', command: COMMITTING_AGENT },
+  });
   const repo = await makeRepo({
     plan,
     items: [
@@ -375,7 +352,7 @@ defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
 });
 
 test('bin/work-milestone.mjs: usage, unknown command, and plan/status/--help through the bin', async () => {
-  const bin = (args: string[], cwd = ROOT) => runWith(process.execPath, [BIN, ...args], { cwd });
+  const bin = (args: string[], cwd = ROOT) => runProcess(process.execPath, [BIN, ...args], { cwd });
   const [none, help, unknown, version] = await Promise.all([
     bin([]),
     bin(['--help']),
@@ -443,7 +420,7 @@ test('the packed package installed in a project (offline): npx work-milestone pl
     assert.not.ok(existsSync(path.join(pkgDir, 'test')), 'tests were packed');
     assert.ok(readdirSync(path.join(project, 'node_modules', '.bin')).includes('work-milestone'));
 
-    const npx = (args: string[]) => runWith('npx', ['--offline', 'work-milestone', ...args], { cwd: project });
+    const npx = (args: string[]) => runProcess('npx', ['--offline', 'work-milestone', ...args], { cwd: project });
     const planned = await npx(['plan', '7', '--repo', seedRepo.dir]);
     assert.is(planned.code, 0, planned.stderr);
     assert.is(planned.stdout, (await runMain('plan', ['7', '--repo', seedRepo.dir])).stdout);

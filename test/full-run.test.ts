@@ -22,6 +22,7 @@ import {
   type TestRepo,
 } from './support/fixture.ts';
 import { runMilestone, show } from './support/cli.ts';
+import { commandDefaults, planYaml, type PlanItem, type PlanWave } from './support/plan.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -41,9 +42,10 @@ esac
 commit "item $WM_ISSUE"
 report COMPLETE "did #$WM_ISSUE"`;
 
-const GATES = `quality-gates:
-  pre-merge: [{name: readme, run: "test -f README.md"}]
-  post-merge: [{name: no-markers, run: "! grep -rqs '^<<<<<<<' --include='*.txt' ."}]`;
+const GATES = {
+  'pre-merge': [{ name: 'readme', run: 'test -f README.md' }],
+  'post-merge': [{ name: 'no-markers', run: "! grep -rqs '^<<<<<<<' --include='*.txt' ." }],
+};
 
 interface Rig {
   readonly repo: TestRepo;
@@ -52,10 +54,10 @@ interface Rig {
   cleanup(): void;
 }
 
-async function rig(waves: string, items: typeof ITEMS): Promise<Rig> {
+async function rig(waves: readonly PlanWave[], items: typeof ITEMS): Promise<Rig> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, AGENT);
-  const plan = `milestone: {number: 7, title: "Full run"}\nwaves:\n${waves}\n${GATES}\ndefaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}}\n`;
+  const plan = planYaml({ title: 'Full run', waves, gates: GATES, defaults: commandDefaults(agent.command) });
   const repo = await makeRepo({ plan, items, origin: true });
   return {
     repo,
@@ -68,19 +70,11 @@ async function rig(waves: string, items: typeof ITEMS): Promise<Rig> {
   };
 }
 
-const TWO_WAVES = `  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-      - {issue: 2, title: "Beta"}
-  - wave: 2
-    items:
-      - {issue: 3, title: "Gamma", depends-on: [1]}
-      - {issue: 4, title: "Delta"}`;
-
-const ONE_WAVE = `  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-      - {issue: 2, title: "Beta"}`;
+const ONE_WAVE: readonly PlanWave[] = [{ items: ITEMS.slice(0, 2) }];
+const TWO_WAVES: readonly PlanWave[] = [
+  ...ONE_WAVE,
+  { items: [{ issue: 3, title: 'Gamma', dependsOn: [1] }, ITEMS[3] as PlanItem] },
+];
 
 const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
 
@@ -277,7 +271,7 @@ test('main moved during the run (origin/main pushed by someone else, local main 
 });
 
 test('a prepare stash: complete prints the reminder, and the stash is still there to restore', async () => {
-  const r = await rig(`  - wave: 1\n    items:\n      - {issue: 1, title: "Alpha"}`, ITEMS.slice(0, 1));
+  const r = await rig([{ items: ITEMS.slice(0, 1) }], ITEMS.slice(0, 1));
   try {
     writeFileSync(path.join(r.repo.dir, 'README.md'), '# test repo\nwork in progress\n');
     writeFileSync(path.join(r.repo.dir, 'notes.txt'), 'untracked notes\n');

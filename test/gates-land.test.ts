@@ -3,18 +3,20 @@
  * roll back or fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing
  * commands have their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { git, parentsOf, readEvents, readStateFile, refExists } from './support/fixture.ts';
+import { git, parentsOf, readEvents, readStateFile, refExists, tempDir } from './support/fixture.ts';
 import { runMilestone, show } from './support/cli.ts';
+import { killProcessesWith, processesWith } from './support/processes.ts';
+import type { PlanKeys } from './support/wave-rig.ts';
 
 type Rig = AgentRig;
 
 /** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
-function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
+function rig(opts: { body: string; gates: PlanKeys; count?: number; defaults?: PlanKeys }): Promise<Rig> {
   return makeAgentRig({
     title: 'Gates and land',
     items: ITEMS.slice(0, opts.count ?? 1),
@@ -204,20 +206,26 @@ if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi`,
 });
 
 test('gate timeout → exit code 124, its process group killed', async () => {
+  // A sleep no other process has (its length is the marker); it started, and nothing of the gate outlives the run.
+  const marker = String(600000 + Math.floor(Math.random() * 99999));
+  const started = path.join(tempDir('wm-gate-'), 'started');
+  const run = `echo started > '${started}'; sleep ${marker}; echo woke > woke.txt`;
   const r = await rig({
-    gates: 'post-merge: [{name: slow, run: "echo started; sleep 5; echo woke > woke.txt", timeout: 1s}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'slow', run, timeout: '1s' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
     await assertRedRun(r, 'slow', 124, 0);
-    // Had the gate lived on, it would write woke.txt after 5 s.
-    await new Promise((resolve) => setTimeout(resolve, 4500));
+    assert.ok(existsSync(started), 'the gate never got to its sleep');
+    assert.equal(processesWith(`sleep ${marker}`), [], 'the gate kept running after its timeout');
     assert.not.ok(
       existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7', 'woke.txt')),
       'the gate kept running after its timeout',
     );
   } finally {
+    killProcessesWith(`sleep ${marker}`);
+    rmSync(path.dirname(started), { recursive: true, force: true });
     r.cleanup();
   }
 });

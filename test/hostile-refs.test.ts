@@ -23,6 +23,7 @@ import {
 } from './support/fixture.ts';
 import { runMilestone, runStep, show } from './support/cli.ts';
 import { waitForFile } from './support/wait.ts';
+import { commandDefaults, planYaml } from './support/plan.ts';
 
 const INTEGRATION = 'milestone/7-hostile-refs';
 
@@ -43,16 +44,11 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
     { issue: 1, title: 'Alpha' },
     { issue: 2, title: 'Beta' },
   ].slice(0, count);
-  const plan = [
-    'milestone: {number: 7, title: "Hostile refs"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: true',
-    '    items:',
-    ...items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    `defaults: {agent: command, retries: 0, timeout: 60s, concurrency: 2, command: ${JSON.stringify(agent.command)}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: 'Hostile refs',
+    waves: [{ parallel: true, items }],
+    defaults: commandDefaults(agent.command, { timeout: '60s', concurrency: 2 }),
+  });
   const repo = await makeRepo({ plan, items, origin: true });
   const initial = await git(repo.dir, 'rev-parse', 'main');
   return {

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
 import { show } from './support/cli.ts';
+import { commandDefaults, planYaml } from './support/plan.ts';
 
 // Run 1 (the gates step) and run 2 (land's re-run) each make a user commit on main in the user's checkout.
 // The gate fails when the item's feature meets the user's incompatible note, unless a fix agent added fixed.txt.
@@ -133,15 +134,12 @@ test('a user commit that conflicts with the milestone during the gate re-run: ex
 
 test('origin removed before landing: exit 1 saying so, nothing landed; --no-push then lands on the local main', async () => {
   // The gate removes the remote, as a user (or an agent) might while the milestone runs.
-  const plan = [
-    'milestone: {number: 7, title: "Origin gone"}',
-    'waves:',
-    '  - {wave: 1, parallel: false, items: [{issue: 1, title: "One"}]}',
-    'quality-gates:',
-    '  post-merge: [\'git -C "$REPO" remote remove origin 2>/dev/null; true\']',
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(COMMITTING_AGENT)}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: 'Origin gone',
+    waves: [{ parallel: false, items: [{ issue: 1, title: 'One' }] }],
+    gates: { 'post-merge': ['git -C "$REPO" remote remove origin 2>/dev/null; true'] },
+    defaults: commandDefaults(COMMITTING_AGENT),
+  });
   const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }], origin: true });
   try {
     const first = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });

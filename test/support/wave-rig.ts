@@ -89,8 +89,3 @@ export function maxOverlap(lines: readonly string[]): number {
   for (const e of events) max = Math.max(max, (alive += e.d));
   return max;
 }
-
-/** An agent that logs `start`/`end` times to `$TIMES`, sleeps `seconds` in between, then commits. */
-export function timedAgent(seconds: number): string {
-  return `echo "start $(date +%s%N)" >> "$TIMES"; sleep ${seconds}; echo "end $(date +%s%N)" >> "$TIMES"; ${COMMITTING_AGENT}`;
-}
