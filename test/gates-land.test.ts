@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { git, parentsOf, readEvents, readStateFile, refExists, tempDir } from './support/fixture.ts';
-import { runMilestone, show } from './support/cli.ts';
+import { runInProcess, show } from './support/cli.ts';
 import { killProcessesWith, processesWith } from './support/processes.ts';
 import type { PlanKeys } from './support/wave-rig.ts';
 
@@ -27,7 +27,9 @@ function rig(opts: { body: string; gates: PlanKeys; count?: number; defaults?: P
   });
 }
 
-const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
+// `run` in this process: what is tested is the milestone's gates and landing, not the script's process (cli.test.ts,
+// full-run.test.ts run the script); each process start costs a second or more.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, ...flags]);
 const originMain = (r: Rig) => git(r.repo.origin as string, 'rev-parse', 'main');
 const originFiles = async (r: Rig) =>
   (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');

@@ -25,7 +25,7 @@ import {
   snapshotRepo,
   tempDir,
 } from './support/fixture.ts';
-import { runMilestone, show } from './support/cli.ts';
+import { runInProcess, show } from './support/cli.ts';
 import { linesOf, waitFor } from './support/wait.ts';
 
 type Rig = AgentRig;
@@ -35,7 +35,9 @@ function rig(opts: { body: string; gates?: string; defaults?: string }): Promise
   return makeAgentRig({ title: 'Rerun integrity', items: ITEMS, ...opts });
 }
 
-const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
+// `run` in this process: what is tested is what a run does again, not the script's process (cli.test.ts,
+// full-run.test.ts run the script); each process start costs a second or more.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, ...flags]);
 const INTEGRATION = 'refs/heads/milestone/7-rerun-integrity';
 const integrationDir = (r: Rig) => path.join(r.repo.dir, 'worktrees', 'milestone-7');
 

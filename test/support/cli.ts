@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Io } from '../../tasks/cli/io.ts';
+import type { CommandName } from '../../tasks/cli/main.ts';
 
 /** The package root (where scripts/ are). */
 export const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -101,4 +103,30 @@ export function runStep(
   options: RunOptions & { readonly milestone?: number | string } = {},
 ): Promise<CliResult> {
   return runCli('step', [name, String(options.milestone ?? 7), '--repo', repo.dir, ...flags], options);
+}
+
+/**
+ * `main()` of a command in this process, as its script would call it, output captured: what the script does without
+ * the second or so a child process costs to start tsx and load the modules. For what is not about the process itself
+ * (its exit, signals, stdio, argv): the scripts are still run as processes where that is tested.
+ */
+export async function runInProcess(
+  command: CommandName,
+  args: readonly string[],
+  options: Omit<RunOptions, 'timeoutMs'> = {},
+): Promise<CliResult> {
+  // Loaded on first use: most tests never need the runner's modules in their own process.
+  const { main } = await import('../../tasks/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cliEnv(), ...options.env },
+    out: (t) => void (stdout += t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => void (stderr += t.endsWith('\n') ? t : `${t}\n`),
+    isTTY: false,
+    confirm: () => Promise.resolve(false),
+  };
+  const code = await main(command, args, io);
+  return { code, signal: null, stdout, stderr };
 }
