@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { childEnv, stripTsxLoader } from '../tasks/lib/child-env.ts';
 import { git, makeRepo, readStateFile, ROOT } from './support/fixture.ts';
 import { planYaml } from './support/plan.ts';
+import { collect } from './support/cli.ts';
 
 const LOADER = `${ROOT}/node_modules/tsx/dist/loader.mjs`;
 
@@ -99,12 +100,8 @@ test('`npx zx scripts/run.mts` from this checkout (its .npmrc adds --import tsx)
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    clearTimeout(timer);
+    const { code, stdout, stderr } = await collect(child, 150_000);
+    const output = `${stdout}\n${stderr}`;
     const state = readStateFile(repo);
     const gates = state.gates?.results ?? [];
     assert.is(code, 0, `exit ${code}\n${output}`);

@@ -52,18 +52,38 @@ export function startCli(script: string, args: readonly string[], options: RunOp
   });
 }
 
-/** Collect a started child's output until it closes; SIGKILL it after `timeoutMs`. */
-export async function collect(child: ChildProcess, timeoutMs = 120_000): Promise<CliResult> {
+/** A started child whose output is read while it runs. */
+export interface Watched {
+  readonly child: ChildProcess;
+  /** Its result, once it has closed. */
+  readonly done: Promise<CliResult>;
+  /** Whether it has closed. */
+  ended(): boolean;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Collect a started child's output as it comes; SIGKILL it after `timeoutMs`. */
+export function watch(child: ChildProcess, timeoutMs = 120_000): Watched {
   let stdout = '';
   let stderr = '';
+  let ended = false;
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('close', (c, s) => resolve([c, s])),
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      ended = true;
+      resolve({ code, signal, stdout, stderr });
+    }),
   );
-  clearTimeout(timer);
-  return { code, signal, stdout, stderr };
+  return { child, done, ended: () => ended, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Collect a started child's output until it closes; SIGKILL it after `timeoutMs`. */
+export function collect(child: ChildProcess, timeoutMs = 120_000): Promise<CliResult> {
+  return watch(child, timeoutMs).done;
 }
 
 /** Run a script to its end. */
