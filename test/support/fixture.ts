@@ -188,10 +188,6 @@ export async function refExists(dir: string, ref: string): Promise<boolean> {
 /** The real Claude Code CLI of this package (`CLAUDE_BIN` wins). */
 export const CLAUDE_BIN = process.env.CLAUDE_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'claude');
 
-/** `defaults:` of a plan whose agents are the real claude CLI, as docs/claude-cli.md says works offline as root. */
-export const CLAUDE_DEFAULTS =
-  'defaults: {agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m, retries: 1, concurrency: 2}';
-
 /**
  * Environment for a runner whose agents are the real `claude` CLI talking to the scripted model server at `url`:
  * isolated HOME / CLAUDE_CONFIG_DIR under `home`, no outside traffic, 5xx retried once.

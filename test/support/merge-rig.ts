@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
-import { show } from './cli.ts';
+import { runInProcess, show } from './cli.ts';
 import { commandDefaults, planYaml } from './plan.ts';
 import {
   git,
@@ -15,7 +15,6 @@ import {
   readEvents,
   readStateFile,
   refExists,
-  runCli,
   showFile,
   tempDir,
   writeAgent,
@@ -67,7 +66,8 @@ export async function scenario(body: string, files: Record<string, string> = {},
     files,
     origin: true,
   });
-  const result = await runCli('run', ['7', '--repo', repo.dir]);
+  // In this process: the merge queue is what is tested, not the script's process.
+  const result = await runInProcess('run', ['7', '--repo', repo.dir]);
   return {
     repo,
     agent,
