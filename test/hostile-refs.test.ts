@@ -21,7 +21,7 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
-import { runMilestone, runStep, show } from './support/cli.ts';
+import { runInProcess, show } from './support/cli.ts';
 import { waitForFile } from './support/wait.ts';
 import { commandDefaults, planYaml } from './support/plan.ts';
 
@@ -63,8 +63,10 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
   };
 }
 
-const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, ['--yes', ...flags]);
-const step = (r: Rig, name: string, ...flags: string[]) => runStep(r.repo, name, ['--yes', ...flags]);
+// In this process: what is tested is what the runner does with hostile refs, not the scripts' processes.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', ...flags]);
+const step = (r: Rig, name: string, ...flags: string[]) =>
+  runInProcess('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags]);
 const originGit = (r: Rig, ...args: string[]) => git(r.repo.origin as string, ...args);
 const filesOn = async (dir: string, rev: string) =>
   (await git(dir, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
