@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
-import { show } from './support/cli.ts';
+import { runInProcess, show } from './support/cli.ts';
 import { commandDefaults, planYaml } from './support/plan.ts';
 
 // Run 1 (the gates step) and run 2 (land's re-run) each make a user commit on main in the user's checkout.
@@ -75,6 +75,7 @@ async function assertCheckoutUntouched(r: Rig): Promise<void> {
 test('a user commit incompatible with the milestone lands on main during the gate re-run: brought in, gated red, fixed, landed', async () => {
   const r = await rig();
   try {
+    // The script's process: the landing notice is in its progress output (stdout), which only a process has.
     const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
       env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'incompatible' },
     });
@@ -108,7 +109,7 @@ test('a user commit incompatible with the milestone lands on main during the gat
 test('a user commit that conflicts with the milestone during the gate re-run: exit 3, explained, main and origin hold only gated or user shas', async () => {
   const r = await rig();
   try {
-    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
+    const res = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes'], {
       env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'conflict' },
     });
     assert.is(res.code, 3, show(res));
@@ -142,11 +143,13 @@ test('origin removed before landing: exit 1 saying so, nothing landed; --no-push
   });
   const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }], origin: true });
   try {
-    const first = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });
+    const first = await runInProcess('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });
     assert.is(first.code, 1, show(first));
     assert.match(first.stderr, /the remote origin is gone \(milestone 7 started with one\); nothing was landed/);
     assert.is(await git(repo.dir, 'rev-list', '--count', 'main'), '1', 'main untouched');
-    const second = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { env: { REPO: repo.dir } });
+    const second = await runInProcess('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], {
+      env: { REPO: repo.dir },
+    });
     assert.is(second.code, 0, show(second));
     assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
     assert.is(
@@ -168,7 +171,7 @@ test('a red gate fixed by hand as its message advises (commit in the integration
     defaults: 'max-fix-attempts: 0',
   });
   try {
-    const first = await runCli('run', ['7', '--repo', r.repo.dir, '--yes']);
+    const first = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes']);
     assert.is(first.code, 1, show(first));
     const advice = /fix it in (\S+) and commit, then run again with --adopt/.exec(first.stderr);
     assert.ok(advice, show(first));
@@ -176,7 +179,7 @@ test('a red gate fixed by hand as its message advises (commit in the integration
     writeFileSync(path.join(wt, 'fixed.txt'), 'by hand\n');
     await git(wt, 'add', 'fixed.txt');
     await git(wt, 'commit', '-q', '-m', 'fix the gate by hand');
-    const second = await runCli('run', ['7', '--repo', r.repo.dir, '--yes', '--adopt']);
+    const second = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--adopt']);
     assert.is(second.code, 0, show(second));
     assert.is(await git(r.repo.dir, 'show', 'main:fixed.txt'), 'by hand');
   } finally {
