@@ -20,8 +20,8 @@ import {
 import { collect, startCli } from './support/cli.ts';
 import { shWaitForFile, waitFor, waitForFile } from './support/wait.ts';
 
-/** A shell command as a YAML flow value. */
-const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
+/** An item's own shell command. */
+const cmd = (sh: string) => ({ command: sh });
 const commitOnly = `printf x > "f-$WM_ISSUE.txt" && git add . && git commit -qm "work $WM_ISSUE"`;
 
 test('faulty agents: each gets its documented status and failure; dependants skipped; retries carry the failure; exit 3', async () => {
@@ -29,7 +29,11 @@ test('faulty agents: each gets its documented status and failure; dependants ski
   const daemonPid = path.join(tempDir('wm-daemon-'), 'pid');
   const waves: RigItem[][] = [
     [
-      { issue: 11, title: 'Sleeper', extra: `timeout: 2s, retries: 1, ${cmd(`sleep ${marker} & sleep ${marker}`)}` },
+      {
+        issue: 11,
+        title: 'Sleeper',
+        extra: { timeout: '2s', retries: 1, ...cmd(`sleep ${marker} & sleep ${marker}`) },
+      },
       { issue: 12, title: 'Exit one', extra: cmd('echo "boom on stderr" >&2; exit 1') },
       { issue: 13, title: 'Garbage', extra: cmd("printf 'lorem ipsum\\nno report here\\n'") },
       { issue: 14, title: 'Lazy', extra: cmd("printf 'STATUS: COMPLETE\\nNOTES: trust me\\n'") },
@@ -44,12 +48,19 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       {
         issue: 19,
         title: 'Second try',
-        extra: `retries: 1, ${cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`)}`,
+        extra: {
+          retries: 1,
+          ...cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`),
+        },
       },
       // Exits at once but leaves a child behind in its process group: the child must not outlive the item.
       { issue: 20, title: 'Daemon', extra: cmd(`sleep 9${marker} & echo $! > '${daemonPid}'; ${COMMITTING_AGENT}`) },
       // Ignores SIGTERM (and so do its children, which inherit that): the kill must escalate to SIGKILL.
-      { issue: 25, title: 'Deaf', extra: `timeout: 2s, ${cmd(`trap '' TERM; sleep 8${marker} & sleep 8${marker}`)}` },
+      {
+        issue: 25,
+        title: 'Deaf',
+        extra: { timeout: '2s', ...cmd(`trap '' TERM; sleep 8${marker} & sleep 8${marker}`) },
+      },
       { issue: 26, title: 'Silent', extra: cmd('true') },
       // Commits, but its report disagrees with git, and it leaves a file uncommitted: complete, with flags.
       {
@@ -68,7 +79,7 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }),
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: { timeout: '20s', retries: 0, concurrency: 5 } }),
     items: rigItems(waves),
   });
   try {
@@ -226,7 +237,7 @@ test('agents that wreck their branch or worktree fail alone: the runner goes on,
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 4' }),
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: { timeout: '20s', retries: 0, concurrency: 4 } }),
     items: rigItems(waves),
   });
   try {

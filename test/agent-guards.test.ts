@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { git, makeRepo, readStateFile, ROOT } from './support/fixture.ts';
 import { rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
 
-const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
+const cmd = (sh: string) => ({ command: sh });
 const commit = (what: string) => `${what} && git add -A && git commit -qm "work $WM_ISSUE"`;
 const report = (status = 'COMPLETE', branch = '$WM_BRANCH') => `printf 'STATUS: ${status}\\nBRANCH: %s\\n' "${branch}"`;
 const CHECKOUT = '"$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")"';
@@ -48,7 +48,7 @@ test('agents that break the rules fail; a report for another branch is only flag
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: 'true', extra: 'timeout: 30s\nretries: 0' }),
+    plan: rigPlan(waves, { command: 'true', extra: { timeout: '30s', retries: 0 } }),
     items: rigItems(waves),
   });
   try {

@@ -3,26 +3,23 @@
  * origin with one `--no-ff` merge and nothing left behind; a second `run` does nothing; `main` moving under the run is
  * merged in and gated again; a prepare stash is reported by `complete` and is still there to restore.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import {
   git,
-  makeRepo,
   parentsOf,
   readEvents,
   readStateFile,
   runSteps,
   snapshotRepo,
-  tempDir,
-  writeAgent,
-  type AgentScript,
-  type TestRepo,
+  STEPS_TO_MERGE,
 } from './support/fixture.ts';
 import { runInProcess, runMilestone, show } from './support/cli.ts';
-import { commandDefaults, planYaml, type PlanItem, type PlanWave } from './support/plan.ts';
+import { type PlanItem, type PlanWave } from './support/plan.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -47,27 +44,10 @@ const GATES = {
   'post-merge': [{ name: 'no-markers', run: "! grep -rqs '^<<<<<<<' --include='*.txt' ." }],
 };
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly agent: AgentScript;
-  readonly tools: string;
-  cleanup(): void;
-}
+type Rig = AgentRig;
 
-async function rig(waves: readonly PlanWave[], items: typeof ITEMS): Promise<Rig> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, AGENT);
-  const plan = planYaml({ title: 'Full run', waves, gates: GATES, defaults: commandDefaults(agent.command) });
-  const repo = await makeRepo({ plan, items, origin: true });
-  return {
-    repo,
-    agent,
-    tools,
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
+function rig(waves: readonly PlanWave[], items: typeof ITEMS): Promise<Rig> {
+  return makeAgentRig({ title: 'Full run', items, waves, body: AGENT, gates: GATES, origin: true });
 }
 
 const ONE_WAVE: readonly PlanWave[] = [{ items: ITEMS.slice(0, 2) }];
@@ -199,17 +179,8 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
 test('main moved during the run (origin/main pushed by someone else, local main committed): merged in, gates again, landed', async () => {
   const r = await rig(ONE_WAVE, ITEMS.slice(0, 2));
   try {
-    const steps = await runSteps(r.repo, [
-      ['validate'],
-      ['prepare'],
-      ['branch'],
-      ['fetch'],
-      ['worktrees', '--wave', '1'],
-      ['wait', '--wave', '1'],
-      ['merge', '--wave', '1'],
-      ['relay', '--wave', '1'],
-      ['gates'],
-    ]);
+    // Set-up in this process (the steps' scripts are run elsewhere): the milestone up to its gates.
+    const steps = await runSteps(r.repo, [...STEPS_TO_MERGE, ['relay', '--wave', '1'], ['gates']], 7, true);
     assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(show).join('\n'));
     const greenBefore = readStateFile(r.repo).gates.sha;
 

@@ -41,7 +41,7 @@ const ancestor = (dir: string, a: string, b: string) =>
   );
 
 /** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
-const NO_CLASH = 'pre-merge: [{name: no-clash, run: "! (test -f a.txt && test -f b.txt)"}]';
+const NO_CLASH = { 'pre-merge': [{ name: 'no-clash', run: '! (test -f a.txt && test -f b.txt)' }] };
 
 test('red pre-merge gate after a clean merge: integration rolled back, fix agent in the item worktree, still red → escalated; main never red', async () => {
   const r = await rig({
@@ -130,7 +130,7 @@ esac`,
 
 test('post-merge gate red, fixed by the fix agent on its second call → lands', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
   n=$(count fix)
@@ -195,8 +195,8 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
 
 test('post-merge gate never fixed → exit 1 naming the gate; main untouched', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: always-red, run: "echo broken; exit 3"}]',
-    defaults: 'max-fix-attempts: 1',
+    gates: { 'post-merge': [{ name: 'always-red', run: 'echo broken; exit 3' }] },
+    defaults: { 'max-fix-attempts': 1 },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi`,
   });
@@ -234,8 +234,8 @@ test('gate timeout → exit code 124, its process group killed', async () => {
 
 test('gate whose command does not exist → exit code 127', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: missing, run: "no-such-command-wm-test --flag"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'missing', run: 'no-such-command-wm-test --flag' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
@@ -247,8 +247,8 @@ test('gate whose command does not exist → exit code 127', async () => {
 
 test('gate killed by a signal → 128 + its number (SIGKILL: 137)', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: killed, run: "kill -9 $$"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'killed', run: 'kill -9 $$' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
@@ -288,7 +288,7 @@ test('gate files: filter: a gate whose patterns match no changed file is skipped
 });
 
 test('--no-push: main merged locally, origin untouched; a later run pushes', async () => {
-  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  const r = await rig({ gates: { 'post-merge': ['true'] }, body: ITEM_AGENT });
   try {
     const originBefore = await originMain(r);
     const result = await run(r, '--no-push');
@@ -310,7 +310,7 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
 });
 
 test('main not checked out anywhere: landed through a temporary worktree; the user stays on their branch', async () => {
-  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  const r = await rig({ gates: { 'post-merge': ['true'] }, body: ITEM_AGENT });
   try {
     await git(r.repo.dir, 'checkout', '-q', '-b', 'feature');
     const result = await run(r);
@@ -333,7 +333,7 @@ test('main not checked out anywhere: landed through a temporary worktree; the us
 
 test('leftovers: gate output in the integration worktree does not stop complete; an item worktree with uncommitted work is kept with its branch', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: writes-log, run: "echo ran > gate-output.log"}]',
+    gates: { 'post-merge': [{ name: 'writes-log', run: 'echo ran > gate-output.log' }] },
     body: `echo alpha > a.txt; commit alpha; echo scratch > scratch.tmp; report COMPLETE`,
   });
   try {

@@ -37,7 +37,7 @@ function rig(): Promise<Rig> {
     title: 'Land CAS',
     items: [{ issue: 1, title: 'Feature' }],
     body: AGENT,
-    gates: 'post-merge: ["sh gate.sh"]',
+    gates: { 'post-merge': ['sh gate.sh'] },
     origin: true,
     files: { 'gate.sh': GATE },
   });
@@ -167,8 +167,8 @@ test('a red gate fixed by hand as its message advises (commit in the integration
     title: 'By hand',
     items: [{ issue: 1, title: 'One' }],
     body: AGENT.replace('fix)', 'never)'),
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
+    defaults: { 'max-fix-attempts': 0 },
   });
   try {
     const first = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes']);

@@ -14,6 +14,7 @@ import { createContext } from '../tasks/engine/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { STEPS } from '../tasks/steps/index.ts';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import type { PlanKeys } from './support/wave-rig.ts';
 import {
   cliEnv,
   git,
@@ -31,7 +32,7 @@ import { linesOf, waitFor } from './support/wait.ts';
 type Rig = AgentRig;
 
 /** A serial one-wave milestone 7 of two items, with `gates` as its quality-gates block and `defaults` added. */
-function rig(opts: { body: string; gates?: string; defaults?: string }): Promise<Rig> {
+function rig(opts: { body: string; gates?: PlanKeys; defaults?: PlanKeys }): Promise<Rig> {
   return makeAgentRig({ title: 'Rerun integrity', items: ITEMS, ...opts });
 }
 
@@ -66,8 +67,8 @@ test("an exit file names the process that wrote it: a caller that knows the pid 
 
 test("red gates, then run again: a new fix agent process runs (not the first one's exit file) and the milestone lands", async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
-    defaults: 'max-fix-attempts: 1',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
   echo "$$" >> "$tools/fix-runs"
@@ -181,7 +182,7 @@ test('step complete with pending items refuses (exit 2, naming what is missing) 
 });
 
 test('run --dry-run on a fresh milestone: no step is done, and nothing in the repository changes; half-way, only what ran is done', async () => {
-  const r = await rig({ body: ITEM_AGENT, gates: 'post-merge: ["true"]' });
+  const r = await rig({ body: ITEM_AGENT, gates: { 'post-merge': ['true'] } });
   try {
     const before = await snapshotRepo(r.repo.dir);
     const result = await run(r, '--dry-run');

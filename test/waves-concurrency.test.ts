@@ -48,7 +48,7 @@ test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 d
 
 test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts the rest 2 at a time', async () => {
   const repo = await makeRepo({
-    plan: rigPlan(FIVE, { command: RELEASED_AGENT, extra: 'timeout: 60s\nretries: 0\nconcurrency: 2' }),
+    plan: rigPlan(FIVE, { command: RELEASED_AGENT, extra: { timeout: '60s', retries: 0, concurrency: 2 } }),
     items: rigItems(FIVE),
   });
   const times = path.join(tempDir('wm-times-'), 'times');

@@ -44,12 +44,12 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
       {
         issue: 1,
         title: 'Slow',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_SLOW')} ${COMMITTING_AGENT}`)}`,
+        extra: { command: `echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_SLOW')} ${COMMITTING_AGENT}` },
       },
       {
         issue: 2,
         title: 'Quick',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_QUICK')} ${COMMITTING_AGENT}`)}`,
+        extra: { command: `echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_QUICK')} ${COMMITTING_AGENT}` },
       },
     ],
   ];
@@ -118,7 +118,7 @@ test('a crash between starting an agent and recording its pid: wait finds it by 
   const marker = String(600000 + Math.floor(Math.random() * 99999));
   const waves: RigItem[][] = [[{ issue: 1, title: 'Stuck' }]];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: 'timeout: 2s\nretries: 0' }),
+    plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: { timeout: '2s', retries: 0 } }),
     items: rigItems(waves),
   });
   const stateFile = path.join(repo.stateDir, 'state.json');

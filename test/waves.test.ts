@@ -308,7 +308,7 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
   const repo = await makeRepo({
     plan: rigPlan(waves, {
       command: agent,
-      extra: 'timeout: 30s\nretries: 0\nprompt-template: plan/prompt.md\nworktree-root: ../wt',
+      extra: { timeout: '30s', retries: 0, 'prompt-template': 'plan/prompt.md', 'worktree-root': '../wt' },
       top,
     }),
     items: rigItems(waves),
@@ -367,7 +367,7 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
 
 test('a prompt-template that does not exist: exit 2 naming it, before anything is created', async () => {
   const repo = await makeRepo({
-    plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: 'prompt-template: plan/nope.md' }),
+    plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: { 'prompt-template': 'plan/nope.md' } }),
     items: rigItems(ONE_WAVE),
   });
   try {

@@ -1,7 +1,7 @@
 /** A one-wave milestone 7 whose items are run by a `command` agent script (see `writeAgent`), in a fresh repository. */
 import { rmSync } from 'node:fs';
 import { makeRepo, tempDir, writeAgent, type AgentScript, type ItemSpec, type TestRepo } from './fixture.ts';
-import { commandDefaults, planYaml } from './plan.ts';
+import { commandDefaults, planYaml, type PlanWave } from './plan.ts';
 import { keysOf, type PlanKeys } from './wave-rig.ts';
 
 /** Two items, Alpha and Beta. */
@@ -29,6 +29,8 @@ export interface AgentRigSpec {
   /** The milestone title (the integration branch is `milestone/7-<slug of it>`). */
   readonly title: string;
   readonly items: readonly ItemSpec[];
+  /** The waves (by default one serial wave of `items`). */
+  readonly waves?: readonly PlanWave[];
   /** The agent script's body (`writeAgent`). */
   readonly body: string;
   /** The plan's `quality-gates:` map (as text: the block without its key). */
@@ -40,13 +42,13 @@ export interface AgentRigSpec {
   readonly files?: Readonly<Record<string, string>>;
 }
 
-/** A serial (parallel: false) one-wave milestone 7 with no retries. */
+/** A milestone 7 (by default one serial wave) whose `command` agents are the script, with no retries. */
 export async function makeAgentRig(spec: AgentRigSpec): Promise<AgentRig> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, spec.body);
   const plan = planYaml({
     title: spec.title,
-    waves: [{ parallel: false, items: spec.items }],
+    waves: spec.waves ?? [{ parallel: false, items: spec.items }],
     gates: spec.gates === undefined ? undefined : keysOf(spec.gates, false),
     defaults: commandDefaults(agent.command, keysOf(spec.defaults, true)),
   });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { ROOT, runCli, type CliResult } from './cli.ts';
+import { ROOT, runCli, runInProcess, type CliResult } from './cli.ts';
 
 export { cliEnv, collect, ROOT, runCli, show, startCli, TSX, type CliResult } from './cli.ts';
 export { readEvents, readStateFile } from './state-files.ts';
@@ -147,15 +147,20 @@ export function writeAgent(dir: string, body: string): AgentScript {
   };
 }
 
-/** Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order; stops at the first that fails (returns every result). */
+/**
+ * Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order (`inProcess`: through `main()` in this
+ * process, for set-up); stops at the first that fails (returns every result).
+ */
 export async function runSteps(
   repo: TestRepo,
   steps: ReadonlyArray<readonly string[]>,
   milestone: number | string = 7,
+  inProcess = false,
 ): Promise<CliResult[]> {
   const results: CliResult[] = [];
   for (const [step = '', ...flags] of steps) {
-    const r = await runCli('step', [step, String(milestone), '--repo', repo.dir, ...flags]);
+    const args = [step, String(milestone), '--repo', repo.dir, ...flags];
+    const r = inProcess ? await runInProcess('step', args) : await runCli('step', args);
     results.push(r);
     if (r.code !== 0) break;
   }
