@@ -31,11 +31,11 @@ export function killRecordedAgents(stateFile: string): void {
   for (const it of Object.values(state.items)) if (it.process) killQuietly(-it.process.pid);
 }
 
-/** Whether a process is alive (signal 0). */
+/** Whether `pid` runs (a zombie, finished but not yet reaped, does not). */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
   } catch {
     return false;
   }
