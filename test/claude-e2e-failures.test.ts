@@ -13,8 +13,7 @@ import path from 'node:path';
 import { startModelServer, type ModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
 import { claudeEnv, git, gitOk, makeRepo, readEvents, readStateFile, runCli, tempDir } from './support/fixture.ts';
-import { assertMergesHaveTwoParents, CLAUDE_PLAN_DEFAULTS, describeRun, keepRequested } from './support/e2e.ts';
-import { planYaml } from './support/plan.ts';
+import { assertMergesHaveTwoParents, claudePlan, describeRun, keepRequested } from './support/e2e.ts';
 
 const keep = keepRequested;
 
@@ -39,27 +38,16 @@ const requestsFor = (server: ModelServer, match: string) => server.requests.filt
 // ---------------------------------------------------------------------------------------------------------
 // HTTP 500 → retried, failed, dependants skipped, the rest lands; run again → just those, landed.
 
-const PLAN_500 = planYaml({
-  title: 'Flaky model',
-  top: { groomed: true },
-  waves: [
-    {
-      parallel: true,
-      items: [
-        { issue: 21, title: 'Alpha', dependsOn: [] },
-        { issue: 22, title: 'Beta', dependsOn: [] },
-      ],
-    },
-    {
-      parallel: true,
-      items: [
-        { issue: 23, title: 'Gamma', dependsOn: [21] },
-        { issue: 24, title: 'Delta', dependsOn: [22] },
-      ],
-    },
+const PLAN_500 = claudePlan('Flaky model', [
+  [
+    { issue: 21, title: 'Alpha' },
+    { issue: 22, title: 'Beta' },
   ],
-  defaults: CLAUDE_PLAN_DEFAULTS,
-});
+  [
+    { issue: 23, title: 'Gamma', dependsOn: [21] },
+    { issue: 24, title: 'Delta', dependsOn: [22] },
+  ],
+]);
 
 const healthy = (): ScriptedAgent[] => [
   committingAgent(21, 'alpha', 'work/7-21-alpha'),
@@ -176,20 +164,12 @@ test('HTTP 500 for one item: retried then failed, its dependant skipped, the res
 // ---------------------------------------------------------------------------------------------------------
 // COMPLETE without a commit → failed, nothing merged for it.
 
-const PLAN_LAZY = planYaml({
-  title: 'Lazy agent',
-  top: { groomed: true },
-  waves: [
-    {
-      parallel: true,
-      items: [
-        { issue: 31, title: 'Worker', dependsOn: [] },
-        { issue: 32, title: 'Talker', dependsOn: [] },
-      ],
-    },
+const PLAN_LAZY = claudePlan('Lazy agent', [
+  [
+    { issue: 31, title: 'Worker' },
+    { issue: 32, title: 'Talker' },
   ],
-  defaults: CLAUDE_PLAN_DEFAULTS,
-});
+]);
 
 test('an agent that commits nothing and claims COMPLETE: failed, nothing merged for it, the rest lands', async () => {
   const lazy: ScriptedAgent = {

@@ -27,34 +27,25 @@ import {
   tempDir,
   type TestRepo,
 } from './support/fixture.ts';
-import { CLAUDE_PLAN_DEFAULTS } from './support/e2e.ts';
-import { planYaml } from './support/plan.ts';
+import { claudePlan } from './support/e2e.ts';
 
 const CONFLICT_MATCH = 'You are resolving a merge conflict';
 const FIX_MATCH = 'You are fixing the integration branch';
 
-const PLAN = planYaml({
-  title: 'Claude end to end',
-  top: { groomed: true },
-  waves: [
-    {
-      parallel: true,
-      items: [
-        { issue: 11, title: 'Greeting', dependsOn: [] },
-        { issue: 12, title: 'Farewell', dependsOn: [] },
-      ],
-    },
-    {
-      parallel: true,
-      items: [
-        { issue: 13, title: 'Fast mode', dependsOn: [11] },
-        { issue: 14, title: 'Safe mode', dependsOn: [] },
-      ],
-    },
+const PLAN = claudePlan(
+  'Claude end to end',
+  [
+    [
+      { issue: 11, title: 'Greeting' },
+      { issue: 12, title: 'Farewell' },
+    ],
+    [
+      { issue: 13, title: 'Fast mode', dependsOn: [11] },
+      { issue: 14, title: 'Safe mode' },
+    ],
   ],
-  gates: { 'post-merge': [{ name: 'fixed', run: 'test -f FIXED' }] },
-  defaults: CLAUDE_PLAN_DEFAULTS,
-});
+  { 'post-merge': [{ name: 'fixed', run: 'test -f FIXED' }] },
+);
 
 const BRANCH = (issue: number, slug: string) => `work/7-${issue}-${slug}`;
 

@@ -2,6 +2,7 @@
 import * as assert from 'uvu/assert';
 import type { CliResult } from './cli.ts';
 import { git, parentsOf } from './fixture.ts';
+import { planYaml, type PlanItem } from './plan.ts';
 
 /** `defaults:` of a plan whose agents are the real claude CLI, as docs/claude-cli.md says works offline as root. */
 export const CLAUDE_PLAN_DEFAULTS: Readonly<Record<string, unknown>> = {
@@ -12,6 +13,21 @@ export const CLAUDE_PLAN_DEFAULTS: Readonly<Record<string, unknown>> = {
   retries: 1,
   concurrency: 2,
 };
+
+/** A groomed plan of parallel `waves` (items with no dependencies unless said) whose agents are the real claude CLI. */
+export function claudePlan(
+  title: string,
+  waves: ReadonlyArray<readonly PlanItem[]>,
+  gates?: Readonly<Record<string, unknown>>,
+): string {
+  return planYaml({
+    title,
+    top: { groomed: true },
+    waves: waves.map((items) => ({ parallel: true, items: items.map((i) => ({ dependsOn: [], ...i })) })),
+    gates,
+    defaults: CLAUDE_PLAN_DEFAULTS,
+  });
+}
 
 /** Whether WM_KEEP asks to keep the repositories of a run for a look afterwards. */
 export const keepRequested = (): boolean => Boolean(process.env.WM_KEEP);
