@@ -17,9 +17,11 @@ import {
   show,
   type RigItem,
 } from './support/wave-rig.ts';
+import { collect, startCli } from './support/cli.ts';
+import { shWaitForFile, waitFor, waitForFile } from './support/wait.ts';
 
-/** A shell command as a YAML flow value. */
-const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
+/** An item's own shell command. */
+const cmd = (sh: string) => ({ command: sh });
 const commitOnly = `printf x > "f-$WM_ISSUE.txt" && git add . && git commit -qm "work $WM_ISSUE"`;
 
 test('faulty agents: each gets its documented status and failure; dependants skipped; retries carry the failure; exit 3', async () => {
@@ -27,7 +29,11 @@ test('faulty agents: each gets its documented status and failure; dependants ski
   const daemonPid = path.join(tempDir('wm-daemon-'), 'pid');
   const waves: RigItem[][] = [
     [
-      { issue: 11, title: 'Sleeper', extra: `timeout: 2s, retries: 1, ${cmd(`sleep ${marker} & sleep ${marker}`)}` },
+      {
+        issue: 11,
+        title: 'Sleeper',
+        extra: { timeout: '2s', retries: 1, ...cmd(`sleep ${marker} & sleep ${marker}`) },
+      },
       { issue: 12, title: 'Exit one', extra: cmd('echo "boom on stderr" >&2; exit 1') },
       { issue: 13, title: 'Garbage', extra: cmd("printf 'lorem ipsum\\nno report here\\n'") },
       { issue: 14, title: 'Lazy', extra: cmd("printf 'STATUS: COMPLETE\\nNOTES: trust me\\n'") },
@@ -42,12 +48,19 @@ test('faulty agents: each gets its documented status and failure; dependants ski
       {
         issue: 19,
         title: 'Second try',
-        extra: `retries: 1, ${cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`)}`,
+        extra: {
+          retries: 1,
+          ...cmd(`if [ "$WM_ATTEMPT" = 1 ]; then echo "first try broke" >&2; exit 1; fi; ${COMMITTING_AGENT}`),
+        },
       },
       // Exits at once but leaves a child behind in its process group: the child must not outlive the item.
       { issue: 20, title: 'Daemon', extra: cmd(`sleep 9${marker} & echo $! > '${daemonPid}'; ${COMMITTING_AGENT}`) },
       // Ignores SIGTERM (and so do its children, which inherit that): the kill must escalate to SIGKILL.
-      { issue: 25, title: 'Deaf', extra: `timeout: 2s, ${cmd(`trap '' TERM; sleep 8${marker} & sleep 8${marker}`)}` },
+      {
+        issue: 25,
+        title: 'Deaf',
+        extra: { timeout: '2s', ...cmd(`trap '' TERM; sleep 8${marker} & sleep 8${marker}`) },
+      },
       { issue: 26, title: 'Silent', extra: cmd('true') },
       // Commits, but its report disagrees with git, and it leaves a file uncommitted: complete, with flags.
       {
@@ -66,7 +79,7 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 5' }),
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: { timeout: '20s', retries: 0, concurrency: 5 } }),
     items: rigItems(waves),
   });
   try {
@@ -174,17 +187,26 @@ test('run again after a failure: the failed item and its skipped dependant are r
   const flag = path.join(tempDir('wm-flag-'), 'broken');
   writeFileSync(flag, '');
   const waves: RigItem[][] = [[{ issue: 1, title: 'Flaky' }], [{ issue: 2, title: 'Dependant', dependsOn: [1] }]];
-  // Fails while the flag file exists; once fixed, it takes a second, so a stale exit code of the last run would be seen first.
-  const agent = `if [ -e "$FLAG" ]; then echo "flag is set" >&2; exit 1; fi; sleep 1; echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
+  // Fails while the flag file exists; once fixed, it says it is waiting and lives until the test releases it, so a
+  // stale exit code of the last run (the pid-keyed exit file: rerun-integrity.test.ts) would be seen first.
+  const agent = `if [ -e "$FLAG" ]; then echo "flag is set" >&2; exit 1; fi; touch "$WAITING"; ${shWaitForFile('"$RELEASE"')}; echo "$WM_ISSUE" >> "$COUNTER"; ${COMMITTING_AGENT}`;
   const repo = await makeRepo({ plan: rigPlan(waves, { command: agent }), items: rigItems(waves) });
-  const env = { FLAG: flag, COUNTER: `${flag}.count` };
+  const env = { FLAG: flag, COUNTER: `${flag}.count`, WAITING: `${flag}.waiting`, RELEASE: `${flag}.release` };
   try {
     const first = await run(repo, [], env);
     assert.is(first.code, 3, show(first));
     assert.is(readStateFile(repo).items['1'].status, 'failed');
     assert.is(readStateFile(repo).items['2'].status, 'skipped');
     rmSync(flag);
-    const second = await run(repo, [], env);
+    const spawnsOf1 = () => readEvents(repo).filter((e) => e.type === 'agent-spawned' && e.issue === 1).length;
+    const spawnsBefore = spawnsOf1();
+    const running = collect(startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env }), 80_000);
+    await waitForFile(env.WAITING, "the fixed agent's start");
+    // Released only once the runner has recorded the spawn and gone on to wait for it: all that time the old exit
+    // file was there to be misread.
+    await waitFor('the runner to record the spawn', () => spawnsOf1() > spawnsBefore);
+    writeFileSync(env.RELEASE, '');
+    const second = await running;
     assert.is(second.code, 0, show(second));
     const items = readStateFile(repo).items;
     assert.is(items['1'].status, 'complete', JSON.stringify(items['1']));
@@ -215,7 +237,7 @@ test('agents that wreck their branch or worktree fail alone: the runner goes on,
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: 'timeout: 20s\nretries: 0\nconcurrency: 4' }),
+    plan: rigPlan(waves, { command: COMMITTING_AGENT, extra: { timeout: '20s', retries: 0, concurrency: 4 } }),
     items: rigItems(waves),
   });
   try {

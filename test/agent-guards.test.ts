@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { git, makeRepo, readStateFile, ROOT } from './support/fixture.ts';
 import { rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
 
-const cmd = (sh: string) => `command: ${JSON.stringify(sh)}`;
+const cmd = (sh: string) => ({ command: sh });
 const commit = (what: string) => `${what} && git add -A && git commit -qm "work $WM_ISSUE"`;
 const report = (status = 'COMPLETE', branch = '$WM_BRANCH') => `printf 'STATUS: ${status}\\nBRANCH: %s\\n' "${branch}"`;
 const CHECKOUT = '"$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")"';
@@ -34,17 +34,21 @@ test('agents that break the rules fail; a report for another branch is only flag
       },
     ],
     // Alone in its wave, so the write is surely its own: edits the user's checkout (found through the common git
-    // dir), then commits its own work and says COMPLETE.
+    // dir), then commits its own work and says COMPLETE. The guard blames a write on other agents whose window
+    // (±1 s) holds its mtime; wave 1's ended before this agent started, so the write is dated 2 s on, past them,
+    // instead of sleeping a second.
     [
       {
         issue: 2,
         title: 'Trespasser',
-        extra: cmd(`sleep 1; echo hacked >> ${CHECKOUT}/README.md; ${commit('echo t > t.txt')} && ${report()}`),
+        extra: cmd(
+          `echo hacked >> ${CHECKOUT}/README.md; touch -d "@$(($(date +%s) + 2))" ${CHECKOUT}/README.md; ${commit('echo t > t.txt')} && ${report()}`,
+        ),
       },
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: 'true', extra: 'timeout: 30s\nretries: 0' }),
+    plan: rigPlan(waves, { command: 'true', extra: { timeout: '30s', retries: 0 } }),
     items: rigItems(waves),
   });
   try {

@@ -78,11 +78,19 @@ async function landWithinTwoRuns(repo: TestRepo, env: Readonly<Record<string, st
 }
 
 /** Tools folder with one sh agent per file; `command:` runs it. */
-function agentFile(dir: string, name: string, body: string): string {
+function agentFile(dir: string, name: string, body: string): { command: string } {
   const file = path.join(dir, `${name}.sh`);
   writeFileSync(file, `set -e\n${body}\n`);
-  return `command: ${JSON.stringify(`sh '${file}'`)}`;
+  return { command: `sh '${file}'` };
 }
+
+/** An item whose agent is the real claude CLI. */
+const CLAUDE_ITEM = {
+  agent: 'claude',
+  'permission-mode': 'default',
+  'allowed-tools': ['Bash', 'Edit', 'Write', 'Read'],
+  timeout: '2m',
+};
 
 /** sh that commits `file` with `text` and prints a report whose NOTES come from the sh expression `notes`. */
 const commitAndReport = (file: string, notes: string) =>
@@ -100,7 +108,7 @@ head -c 629145600 /dev/zero | tr '\\0' x
 printf '\\nSTATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nchatty.txt\\nNOTES: printed 600 MB first\\n' "$WM_BRANCH"`;
   const waves: RigItem[][] = [[{ issue: 31, title: 'Chatty', extra: agentFile(tools, 'chatty', chatty) }]];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: 'false', extra: 'timeout: 3m\nretries: 0' }),
+    plan: rigPlan(waves, { command: 'false', extra: { timeout: '3m', retries: 0 } }),
     items: rigItems(waves),
   });
   try {
@@ -154,7 +162,7 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
         issue: 52,
         title: 'Reader',
         dependsOn: [51],
-        extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m',
+        extra: CLAUDE_ITEM,
       },
     ],
   ];
@@ -162,7 +170,10 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
   const items = rigItems(waves).map((i) =>
     i.issue === 52 ? { ...i, description: `Read the relay. ${'Context line.\n'.repeat(10_000)}DESCRIPTION-END` } : i,
   );
-  const repo = await makeRepo({ plan: rigPlan(waves, { command: 'false', extra: 'timeout: 1m\nretries: 0' }), items });
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: 'false', extra: { timeout: '1m', retries: 0 } }),
+    items,
+  });
   try {
     const runs = await landWithinTwoRuns(repo, claudeEnv(server.url, home));
     const st = readStateFile(repo);
@@ -220,7 +231,7 @@ test('NUL bytes in NOTES, relayed into a wave-2 agent that is the real claude CL
         issue: 62,
         title: 'Next',
         dependsOn: [61],
-        extra: 'agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m',
+        extra: CLAUDE_ITEM,
       },
     ],
   ];
@@ -280,7 +291,7 @@ printf 'NOTES: 3000 commits\\n'`;
     ],
   ];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: 'false', extra: 'timeout: 2m\nretries: 0' }),
+    plan: rigPlan(waves, { command: 'false', extra: { timeout: '2m', retries: 0 } }),
     items: rigItems(waves),
   });
   try {

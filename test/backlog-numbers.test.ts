@@ -11,6 +11,7 @@ import { createFileBacklog } from '../tasks/backlog/file-backlog.ts';
 import { highestOnBranches, issueNumbersFile, repoIssueAllocator } from '../tasks/backlog/issue-numbers.ts';
 import { repoLockFile } from '../tasks/lib/repo-lock.ts';
 import { git, itemMarkdown, makeRepo, ROOT, type TestRepo } from './support/fixture.ts';
+import { collect } from './support/cli.ts';
 
 const DIR = 'plan/backlog';
 
@@ -130,10 +131,8 @@ function createInChild(
     ['--import', 'tsx', '--input-type=module', '-e', code, root, r.commonDir, String(milestone), String(count)],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => child.on('close', (c) => resolve({ code: c, out })));
+  // The numbers are stdout's lines; stderr only explains a failure.
+  return collect(child).then((r) => ({ code: r.code, out: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}` }));
 }
 
 test('two processes creating items in two worktrees at once never share a number', async () => {

@@ -8,6 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { childEnv, stripTsxLoader } from '../tasks/lib/child-env.ts';
 import { git, makeRepo, readStateFile, ROOT } from './support/fixture.ts';
+import { planYaml } from './support/plan.ts';
+import { collect } from './support/cli.ts';
 
 const LOADER = `${ROOT}/node_modules/tsx/dist/loader.mjs`;
 
@@ -75,17 +77,12 @@ function userShellEnv(): NodeJS.ProcessEnv {
 }
 
 test('`npx zx scripts/run.mts` from this checkout (its .npmrc adds --import tsx): a gate running `npm test` in the user repository is green and the milestone lands', async () => {
-  const plan = [
-    'milestone: {number: 7, title: "npm gate"}',
-    'waves:',
-    '  - wave: 1',
-    '    items:',
-    '      - {issue: 1, title: "Alpha", edits: [{path: alpha.txt, content: "alpha\\n"}]}',
-    'quality-gates:',
-    '  post-merge: ["npm test"]',
-    'defaults: {agent: scripted, retries: 0, timeout: 60s, max-fix-attempts: 1}',
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: 'npm gate',
+    waves: [{ items: [{ issue: 1, title: 'Alpha', extra: { edits: [{ path: 'alpha.txt', content: 'alpha\n' }] } }] }],
+    gates: { 'post-merge': ['npm test'] },
+    defaults: { agent: 'scripted', retries: 0, timeout: '60s', 'max-fix-attempts': 1 },
+  });
   const repo = await makeRepo({
     plan,
     items: [{ issue: 1, title: 'Alpha' }],
@@ -103,12 +100,8 @@ test('`npx zx scripts/run.mts` from this checkout (its .npmrc adds --import tsx)
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-    clearTimeout(timer);
+    const { code, stdout, stderr } = await collect(child, 150_000);
+    const output = `${stdout}\n${stderr}`;
     const state = readStateFile(repo);
     const gates = state.gates?.results ?? [];
     assert.is(code, 0, `exit ${code}\n${output}`);

@@ -12,21 +12,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startModelServer, type ModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
-import {
-  CLAUDE_DEFAULTS,
-  claudeEnv,
-  git,
-  gitOk,
-  makeRepo,
-  parentsOf,
-  readEvents,
-  readStateFile,
-  runCli,
-  tempDir,
-  type CliResult,
-} from './support/fixture.ts';
+import { claudeEnv, git, gitOk, makeRepo, readEvents, readStateFile, runCli, tempDir } from './support/fixture.ts';
+import { assertMergesHaveTwoParents, claudePlan, describeRun, keepRequested } from './support/e2e.ts';
 
-const keep = () => Boolean(process.env.WM_KEEP);
+const keep = keepRequested;
 
 /** An item agent that writes `<name>.txt`, commits it and reports COMPLETE. */
 function committingAgent(issue: number, name: string, branch: string): ScriptedAgent {
@@ -42,38 +31,23 @@ function committingAgent(issue: number, name: string, branch: string): ScriptedA
   };
 }
 
-const describe = (r: CliResult) =>
-  `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
-
-/** Every `Merge #N: …` commit reachable from `rev` has two parents. */
-async function assertMergesHaveTwoParents(dir: string, rev: string): Promise<string[]> {
-  const merges = (await git(dir, 'log', '--format=%H %s', '--grep', '^Merge #', rev)).split('\n').filter(Boolean);
-  for (const line of merges) assert.is((await parentsOf(dir, line.slice(0, 40))).length, 2, `${line} has 2 parents`);
-  return merges.map((l) => l.slice(41));
-}
+const describe = describeRun;
 
 const requestsFor = (server: ModelServer, match: string) => server.requests.filter((r) => r.match === match).length;
 
 // ---------------------------------------------------------------------------------------------------------
 // HTTP 500 → retried, failed, dependants skipped, the rest lands; run again → just those, landed.
 
-const PLAN_500 = `milestone:
-  number: 7
-  title: "Flaky model"
-groomed: true
-waves:
-  - wave: 1
-    parallel: true
-    items:
-      - {issue: 21, title: "Alpha", depends-on: []}
-      - {issue: 22, title: "Beta", depends-on: []}
-  - wave: 2
-    parallel: true
-    items:
-      - {issue: 23, title: "Gamma", depends-on: [21]}
-      - {issue: 24, title: "Delta", depends-on: [22]}
-${CLAUDE_DEFAULTS}
-`;
+const PLAN_500 = claudePlan('Flaky model', [
+  [
+    { issue: 21, title: 'Alpha' },
+    { issue: 22, title: 'Beta' },
+  ],
+  [
+    { issue: 23, title: 'Gamma', dependsOn: [21] },
+    { issue: 24, title: 'Delta', dependsOn: [22] },
+  ],
+]);
 
 const healthy = (): ScriptedAgent[] => [
   committingAgent(21, 'alpha', 'work/7-21-alpha'),
@@ -190,18 +164,12 @@ test('HTTP 500 for one item: retried then failed, its dependant skipped, the res
 // ---------------------------------------------------------------------------------------------------------
 // COMPLETE without a commit → failed, nothing merged for it.
 
-const PLAN_LAZY = `milestone:
-  number: 7
-  title: "Lazy agent"
-groomed: true
-waves:
-  - wave: 1
-    parallel: true
-    items:
-      - {issue: 31, title: "Worker", depends-on: []}
-      - {issue: 32, title: "Talker", depends-on: []}
-${CLAUDE_DEFAULTS}
-`;
+const PLAN_LAZY = claudePlan('Lazy agent', [
+  [
+    { issue: 31, title: 'Worker' },
+    { issue: 32, title: 'Talker' },
+  ],
+]);
 
 test('an agent that commits nothing and claims COMPLETE: failed, nothing merged for it, the rest lands', async () => {
   const lazy: ScriptedAgent = {

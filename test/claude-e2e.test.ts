@@ -17,7 +17,6 @@ import path from 'node:path';
 import { startModelServer, type ModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { bash, commitAll, edit, reportStep, write } from '../tasks/demo/scenario.ts';
 import {
-  CLAUDE_DEFAULTS,
   claudeEnv,
   git,
   makeRepo,
@@ -28,30 +27,25 @@ import {
   tempDir,
   type TestRepo,
 } from './support/fixture.ts';
+import { claudePlan } from './support/e2e.ts';
 
 const CONFLICT_MATCH = 'You are resolving a merge conflict';
 const FIX_MATCH = 'You are fixing the integration branch';
 
-const PLAN = `milestone:
-  number: 7
-  title: "Claude end to end"
-groomed: true
-waves:
-  - wave: 1
-    parallel: true
-    items:
-      - {issue: 11, title: "Greeting", depends-on: []}
-      - {issue: 12, title: "Farewell", depends-on: []}
-  - wave: 2
-    parallel: true
-    items:
-      - {issue: 13, title: "Fast mode", depends-on: [11]}
-      - {issue: 14, title: "Safe mode", depends-on: []}
-quality-gates:
-  post-merge:
-    - {name: fixed, run: "test -f FIXED"}
-${CLAUDE_DEFAULTS}
-`;
+const PLAN = claudePlan(
+  'Claude end to end',
+  [
+    [
+      { issue: 11, title: 'Greeting' },
+      { issue: 12, title: 'Farewell' },
+    ],
+    [
+      { issue: 13, title: 'Fast mode', dependsOn: [11] },
+      { issue: 14, title: 'Safe mode' },
+    ],
+  ],
+  { 'post-merge': [{ name: 'fixed', run: 'test -f FIXED' }] },
+);
 
 const BRANCH = (issue: number, slug: string) => `work/7-${issue}-${slug}`;
 

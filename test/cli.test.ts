@@ -3,13 +3,12 @@
  * (exit 2, one line, no stack trace), status before and after a full run, refusing to run inside an agent, and the bin
  * from a project that installed the packed package.
  */
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main, type CommandName } from '../tasks/cli/main.ts';
-import type { Io } from '../tasks/cli/io.ts';
+import type { CommandName } from '../tasks/cli/main.ts';
 import {
   cliEnv,
   COMMITTING_AGENT,
@@ -22,37 +21,13 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
-import { rmSync } from 'node:fs';
+import { runInProcess, runProcess, TSX } from './support/cli.ts';
+import { planYaml } from './support/plan.ts';
 
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const BIN = path.join(ROOT, 'bin', 'work-milestone.mjs');
 const SEED = readFileSync(path.join(ROOT, 'test', 'fixtures', 'plans', 'seed-7.yaml'), 'utf8');
 const SEED_ITEMS = [42, 43, 44, 45, 46, 47].map((issue) => ({ issue, title: `Item ${issue}` }));
 const STEPS = 'validate, prepare, branch, fetch, worktrees, spawn, wait, merge, relay, gates, land, complete';
-
-/** Run a command with exactly this environment (cliEnv's, plus `env`, nothing removed afterwards). */
-function runWith(
-  file: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, [...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...cliEnv(), ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 /** A script run with `node --import tsx`, with exactly the given extra environment. */
 function runScript(
@@ -60,27 +35,7 @@ function runScript(
   args: readonly string[],
   options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
 ): Promise<CliResult> {
-  return runWith(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], options);
-}
-
-/** `main()` in this process, as a script would call it, with the output captured (a child process costs a second of tsx start-up). */
-async function runMain(
-  command: CommandName,
-  args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
-): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    cwd: options.cwd ?? ROOT,
-    env: { ...cliEnv(), ...options.env },
-    out: (t) => void (stdout += t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => void (stderr += t.endsWith('\n') ? t : `${t}\n`),
-    isTTY: false,
-    confirm: () => Promise.resolve(false),
-  };
-  const code = await main(command, args, io);
-  return { code, signal: null, stdout, stderr };
+  return runProcess(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], options);
 }
 
 /** Exit 2 with one line on stderr, nothing on stdout, and no stack trace. */
@@ -123,7 +78,7 @@ test('--help of run, step, plan, status: exit 0 and the usage on stdout', async 
     assert.match(r.stdout, /Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted\./);
   });
   // -h is --help, also after other arguments.
-  const short = await runMain('plan', ['7', '-h']);
+  const short = await runInProcess('plan', ['7', '-h']);
   assert.is(short.code, 0);
   assert.match(short.stdout, /^Usage: npx zx scripts\/plan\.mts/);
 });
@@ -149,7 +104,7 @@ test('bad input: unknown flag, flag without value, unknown or missing step, miss
     ['plan', ['7', '--repo', path.join(seedRepo.root, 'nowhere')], /is not inside a git repository; pass --repo DIR$/m],
   ];
   for (const [script, args, pattern] of cases)
-    assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
+    assertBadInput(await runInProcess(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
   // The same through the real scripts, one of each kind.
   const spots = [cases[0], cases[3], cases[7], cases[10]] as Array<[string, string[], RegExp]>;
   const results = await inPairs(
@@ -178,7 +133,7 @@ test('a milestone that could be a git option or a path (--upload-pack=x, ../x, a
     ['step', ['merge', '../../x', ...repo], /^milestone "\.\.\/\.\.\/x" is not a milestone number/],
   ];
   for (const [script, args, pattern] of cases)
-    assertBadInput(await runMain(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
+    assertBadInput(await runInProcess(script as CommandName, args), pattern, `${script} ${args.join(' ')}`);
   const spots = [cases[0], cases[2]] as Array<[string, string[], RegExp]>;
   const results = await Promise.all(spots.map(([script, args]) => runCli(script, args)));
   results.forEach((r, i) => {
@@ -193,7 +148,7 @@ test('a milestone that could be a git option or a path (--upload-pack=x, ../x, a
 test('status before any run: exactly "milestone 7: not started"; --json parses; nothing is created', async () => {
   const [text, json] = await Promise.all([
     runCli('status', ['7', '--repo', seedRepo.dir]),
-    runMain('status', ['7', '--repo', seedRepo.dir, '--json']),
+    runInProcess('status', ['7', '--repo', seedRepo.dir, '--json']),
   ]);
   assert.is(text.code, 0, text.stderr);
   assert.is(text.stdout, 'milestone 7: not started\n');
@@ -221,7 +176,7 @@ test('a corrupt state.json: status and run --dry-run show it healed and touch no
     writeFileSync(file, '{"version": 1,');
     const [status, dry] = await Promise.all([
       runCli('status', ['7', '--repo', repo.dir]),
-      runMain('run', ['7', '--repo', repo.dir, '--dry-run']),
+      runInProcess('run', ['7', '--repo', repo.dir, '--dry-run']),
     ]);
     for (const r of [status, dry]) {
       assert.is(r.code, 0, r.stderr);
@@ -237,7 +192,7 @@ test('a corrupt state.json: status and run --dry-run show it healed and touch no
     assert.equal(readdirSync(repo.stateDir), ['state.json'], 'status or a dry-run wrote');
     assert.is(readFileSync(file, 'utf8'), '{"version": 1,', 'the corrupt file was touched');
 
-    const stop = await runMain('run', ['7', '--repo', repo.dir, '--stop']);
+    const stop = await runInProcess('run', ['7', '--repo', repo.dir, '--stop']);
     assert.is(stop.code, 0, stop.stderr);
     assertNoStack(stop, 'run --stop');
     assert.match(
@@ -260,7 +215,9 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
     /^refusing to run inside an agent \(WORK_MILESTONE_CHILD=1\): agents never start agents$/,
     'WORK_MILESTONE_CHILD=1',
   );
-  const step = await runMain('step', ['validate', '7', '--repo', seedRepo.dir], { env: { WORK_MILESTONE_CHILD: '1' } });
+  const step = await runInProcess('step', ['validate', '7', '--repo', seedRepo.dir], {
+    env: { WORK_MILESTONE_CHILD: '1' },
+  });
   assertBadInput(step, /^refusing to run inside an agent/, 'step with WORK_MILESTONE_CHILD=1');
 
   // A worktree of the repository that looks like an agent's.
@@ -283,10 +240,10 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
       ['step', ['merge', '7'], worktree],
     ];
     for (const [i, [script, args, cwd]] of cases.entries())
-      assertBadInput(await runMain(script as CommandName, args, { cwd }), lockMessage, `case ${i}`);
+      assertBadInput(await runInProcess(script as CommandName, args, { cwd }), lockMessage, `case ${i}`);
     // --repo pointing at the agent's worktree from outside it.
     assertBadInput(
-      await runMain('run', ['7', '--repo', worktree], { cwd: seedRepo.root }),
+      await runInProcess('run', ['7', '--repo', worktree], { cwd: seedRepo.root }),
       lockMessage,
       '--repo <agent worktree>',
     );
@@ -297,7 +254,7 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
       'run.mts inside the worktree',
     );
     // plan and status only read: they still work there.
-    assert.is((await runMain('plan', ['7'], { cwd: worktree })).code, 0);
+    assert.is((await runInProcess('plan', ['7'], { cwd: worktree })).code, 0);
   } finally {
     await git(seedRepo.dir, 'worktree', 'remove', '--force', worktree);
     await git(seedRepo.dir, 'branch', '-D', 'work/7-42-x');
@@ -309,18 +266,19 @@ test('run refuses inside an agent: WORK_MILESTONE_CHILD=1, or a worktree holding
 });
 
 test('a full run with a command agent: exit 0, status shows every item complete, --json agrees', async () => {
-  const plan = `milestone: {number: 7, title: "CLI test"}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "One"}
-      - {issue: 2, title: "Two"}
-  - wave: 2
-    parallel: false
-    items:
-      - {issue: 3, title: "Three", depends-on: [1]}
-defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
-`;
+  const plan = planYaml({
+    title: 'CLI test',
+    waves: [
+      {
+        items: [
+          { issue: 1, title: 'One' },
+          { issue: 2, title: 'Two' },
+        ],
+      },
+      { parallel: false, items: [{ issue: 3, title: 'Three', dependsOn: [1] }] },
+    ],
+    defaults: { agent: 'command', command: COMMITTING_AGENT },
+  });
   const repo = await makeRepo({
     plan,
     items: [
@@ -335,7 +293,7 @@ defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
     assertNoStack(run, 'run');
     const [text, json] = await Promise.all([
       runCli('status', ['7', '--repo', repo.dir]),
-      runMain('status', ['7', '--repo', repo.dir, '--json']),
+      runInProcess('status', ['7', '--repo', repo.dir, '--json']),
     ]);
     assert.is(text.code, 0, text.stderr);
     const lines = text.stdout.trimEnd().split('\n');
@@ -375,7 +333,7 @@ defaults: {agent: command, command: ${JSON.stringify(COMMITTING_AGENT)}}
 });
 
 test('bin/work-milestone.mjs: usage, unknown command, and plan/status/--help through the bin', async () => {
-  const bin = (args: string[], cwd = ROOT) => runWith(process.execPath, [BIN, ...args], { cwd });
+  const bin = (args: string[], cwd = ROOT) => runProcess(process.execPath, [BIN, ...args], { cwd });
   const [none, help, unknown, version] = await Promise.all([
     bin([]),
     bin(['--help']),
@@ -398,7 +356,7 @@ test('bin/work-milestone.mjs: usage, unknown command, and plan/status/--help thr
     bin(['status', '7', '--repo', seedRepo.dir]),
   ]);
   assert.is(planned.code, 0, planned.stderr);
-  assert.is(planned.stdout, (await runMain('plan', ['7', '--repo', seedRepo.dir])).stdout);
+  assert.is(planned.stdout, (await runInProcess('plan', ['7', '--repo', seedRepo.dir])).stdout);
   assert.match(planned.stdout, /^milestone 7: v1\.1 — Search improvements → milestone\/7-v1\.1-search-improvements\n/);
   assert.is(status.stdout, 'milestone 7: not started\n');
   // Relative --repo resolves against the directory the bin was started from.
@@ -443,10 +401,10 @@ test('the packed package installed in a project (offline): npx work-milestone pl
     assert.not.ok(existsSync(path.join(pkgDir, 'test')), 'tests were packed');
     assert.ok(readdirSync(path.join(project, 'node_modules', '.bin')).includes('work-milestone'));
 
-    const npx = (args: string[]) => runWith('npx', ['--offline', 'work-milestone', ...args], { cwd: project });
+    const npx = (args: string[]) => runProcess('npx', ['--offline', 'work-milestone', ...args], { cwd: project });
     const planned = await npx(['plan', '7', '--repo', seedRepo.dir]);
     assert.is(planned.code, 0, planned.stderr);
-    assert.is(planned.stdout, (await runMain('plan', ['7', '--repo', seedRepo.dir])).stdout);
+    assert.is(planned.stdout, (await runInProcess('plan', ['7', '--repo', seedRepo.dir])).stdout);
     const status = await npx(['status', '7', '--repo', seedRepo.dir, '--json']);
     assert.is(status.code, 0, status.stderr);
     assert.is((JSON.parse(status.stdout) as { phase: string }).phase, 'not started');

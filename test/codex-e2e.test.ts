@@ -30,7 +30,6 @@ import {
   git,
   gitOk,
   makeRepo,
-  parentsOf,
   readEvents,
   readStateFile,
   ROOT,
@@ -39,11 +38,11 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { assertMergesHaveTwoParents, describeRun, keepRequested } from './support/e2e.ts';
 
 const CODEX_BIN = process.env.CODEX_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'codex');
-const keep = () => Boolean(process.env.WM_KEEP);
-const describe = (r: CliResult) =>
-  `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
+const keep = keepRequested;
+const describe = describeRun;
 
 /** `defaults:` of a plan whose agents are the real codex against the server at `url` (retries bounded, so a dead server fails fast). */
 function codexDefaults(url: string): string {
@@ -113,11 +112,9 @@ function committingAgent(issue: number, name: string, branch: string): Responses
 
 const requestsFor = (server: ResponsesServer, match: string) => server.requests.filter((r) => r.match === match);
 
-async function assertMergesHaveTwoParents(dir: string, rev: string): Promise<string[]> {
-  const merges = (await git(dir, 'log', '--format=%H %s', '--grep', '^Merge #', rev)).split('\n').filter(Boolean);
-  for (const line of merges) assert.is((await parentsOf(dir, line.slice(0, 40))).length, 2, `${line} has 2 parents`);
-  return merges.map((l) => l.slice(41)).sort();
-}
+/** The merge subjects, sorted (every merge has two parents). */
+const sortedMerges = async (dir: string, rev: string): Promise<string[]> =>
+  (await assertMergesHaveTwoParents(dir, rev)).sort();
 
 // ---------------------------------------------------------------------------------------------------------
 // Success: 2 waves, 3 items, landed on origin.
@@ -210,7 +207,7 @@ Landing('main on origin has every item, each committed by its agent and merged w
   const log = (await git(ok.repo.origin as string, 'log', '--format=%s', 'main')).split('\n');
   for (const subject of ['feat: alpha (#41)', 'feat: beta (#42)', 'feat: gamma (#43)'])
     assert.ok(log.includes(subject), `main has "${subject}"`);
-  assert.equal(await assertMergesHaveTwoParents(ok.repo.origin as string, 'main'), [
+  assert.equal(await sortedMerges(ok.repo.origin as string, 'main'), [
     'Merge #41: Alpha',
     'Merge #42: Beta',
     'Merge #43: Gamma',
@@ -402,7 +399,7 @@ Failures('the rest lands on origin', async () => {
   assert.is(st.items['53'].status, 'complete');
   assert.is(await git(bad.repo.origin as string, 'show', 'main:worker.txt'), 'worker');
   assert.is(await git(bad.repo.origin as string, 'rev-parse', 'main'), await git(bad.repo.dir, 'rev-parse', 'main'));
-  assert.equal(await assertMergesHaveTwoParents(bad.repo.origin as string, 'main'), ['Merge #53: Worker']);
+  assert.equal(await sortedMerges(bad.repo.origin as string, 'main'), ['Merge #53: Worker']);
 });
 
 Failures.run();

@@ -3,26 +3,23 @@
  * origin with one `--no-ff` merge and nothing left behind; a second `run` does nothing; `main` moving under the run is
  * merged in and gated again; a prepare stash is reported by `complete` and is still there to restore.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import {
   git,
-  makeRepo,
   parentsOf,
   readEvents,
   readStateFile,
-  runCli,
   runSteps,
   snapshotRepo,
-  tempDir,
-  writeAgent,
-  type AgentScript,
-  type CliResult,
-  type TestRepo,
+  STEPS_TO_MERGE,
 } from './support/fixture.ts';
+import { runInProcess, runMilestone, show } from './support/cli.ts';
+import { type PlanItem, type PlanWave } from './support/plan.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -42,49 +39,24 @@ esac
 commit "item $WM_ISSUE"
 report COMPLETE "did #$WM_ISSUE"`;
 
-const GATES = `quality-gates:
-  pre-merge: [{name: readme, run: "test -f README.md"}]
-  post-merge: [{name: no-markers, run: "! grep -rqs '^<<<<<<<' --include='*.txt' ."}]`;
+const GATES = {
+  'pre-merge': [{ name: 'readme', run: 'test -f README.md' }],
+  'post-merge': [{ name: 'no-markers', run: "! grep -rqs '^<<<<<<<' --include='*.txt' ." }],
+};
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly agent: AgentScript;
-  readonly tools: string;
-  cleanup(): void;
+type Rig = AgentRig;
+
+function rig(waves: readonly PlanWave[], items: typeof ITEMS): Promise<Rig> {
+  return makeAgentRig({ title: 'Full run', items, waves, body: AGENT, gates: GATES, origin: true });
 }
 
-async function rig(waves: string, items: typeof ITEMS): Promise<Rig> {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(tools, AGENT);
-  const plan = `milestone: {number: 7, title: "Full run"}\nwaves:\n${waves}\n${GATES}\ndefaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}}\n`;
-  const repo = await makeRepo({ plan, items, origin: true });
-  return {
-    repo,
-    agent,
-    tools,
-    cleanup: () => {
-      repo.cleanup();
-      rmSync(tools, { recursive: true, force: true });
-    },
-  };
-}
+const ONE_WAVE: readonly PlanWave[] = [{ items: ITEMS.slice(0, 2) }];
+const TWO_WAVES: readonly PlanWave[] = [
+  ...ONE_WAVE,
+  { items: [{ issue: 3, title: 'Gamma', dependsOn: [1] }, ITEMS[3] as PlanItem] },
+];
 
-const TWO_WAVES = `  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-      - {issue: 2, title: "Beta"}
-  - wave: 2
-    items:
-      - {issue: 3, title: "Gamma", depends-on: [1]}
-      - {issue: 4, title: "Delta"}`;
-
-const ONE_WAVE = `  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-      - {issue: 2, title: "Beta"}`;
-
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+const run = (r: Rig, ...flags: string[]) => runMilestone(r.repo, flags);
 
 /** Commits on the first-parent line of `rev` in `dir`: `<sha> <parent count> <subject>`. */
 async function firstParentLine(
@@ -118,7 +90,7 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
   try {
     const initial = await git(r.repo.dir, 'rev-parse', 'main');
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const state = readStateFile(r.repo);
     const origin = r.repo.origin as string;
 
@@ -170,11 +142,12 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
     assert.match(report, /pushed to origin/);
     assert.is(r.agent.calls().length, 4);
 
-    // Again: every node is found done, nothing changes, no agent starts.
+    // Again (in this process: the script itself is proven above): every node is found done, nothing changes, no
+    // agent starts.
     const events = readEvents(r.repo).length;
     const before = [await snapshotRepo(r.repo.dir), await git(origin, 'for-each-ref')];
-    const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    const again = await runInProcess('run', ['7', '--repo', r.repo.dir]);
+    assert.is(again.code, 0, show(again));
     const later = readEvents(r.repo).slice(events);
     assert.equal([...new Set(later.map((e) => e.type))].sort(), ['run-end', 'run-start', 'step-skip']);
     const skipped = later.filter((e) => e.type === 'step-skip').map((e) => e.node);
@@ -206,18 +179,9 @@ test('full run: two waves, four items land on origin with one --no-ff merge; not
 test('main moved during the run (origin/main pushed by someone else, local main committed): merged in, gates again, landed', async () => {
   const r = await rig(ONE_WAVE, ITEMS.slice(0, 2));
   try {
-    const steps = await runSteps(r.repo, [
-      ['validate'],
-      ['prepare'],
-      ['branch'],
-      ['fetch'],
-      ['worktrees', '--wave', '1'],
-      ['wait', '--wave', '1'],
-      ['merge', '--wave', '1'],
-      ['relay', '--wave', '1'],
-      ['gates'],
-    ]);
-    assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(output).join('\n'));
+    // Set-up in this process (the steps' scripts are run elsewhere): the milestone up to its gates.
+    const steps = await runSteps(r.repo, [...STEPS_TO_MERGE, ['relay', '--wave', '1'], ['gates']], 7, true);
+    assert.ok(steps.length === 9 && steps.every((s) => s.code === 0), steps.map(show).join('\n'));
     const greenBefore = readStateFile(r.repo).gates.sha;
 
     const other = path.join(r.tools, 'other');
@@ -233,7 +197,7 @@ test('main moved during the run (origin/main pushed by someone else, local main 
     const local = await git(r.repo.dir, 'rev-parse', 'HEAD');
 
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const origin = r.repo.origin as string;
     for (const file of ['a.txt', 'b.txt', 'upstream.txt', 'local.txt'])
       assert.ok(
@@ -279,12 +243,12 @@ test('main moved during the run (origin/main pushed by someone else, local main 
 });
 
 test('a prepare stash: complete prints the reminder, and the stash is still there to restore', async () => {
-  const r = await rig(`  - wave: 1\n    items:\n      - {issue: 1, title: "Alpha"}`, ITEMS.slice(0, 1));
+  const r = await rig([{ items: ITEMS.slice(0, 1) }], ITEMS.slice(0, 1));
   try {
     writeFileSync(path.join(r.repo.dir, 'README.md'), '# test repo\nwork in progress\n');
     writeFileSync(path.join(r.repo.dir, 'notes.txt'), 'untracked notes\n');
     const result = await run(r, '--yes');
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const prep = readStateFile(r.repo).prepare;
     assert.is(prep.kind, 'stashed');
     assert.match(prep.sha, /^[0-9a-f]{40}$/);

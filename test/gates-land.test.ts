@@ -3,17 +3,20 @@
  * roll back or fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing
  * commands have their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { git, parentsOf, readEvents, readStateFile, refExists, runCli, type CliResult } from './support/fixture.ts';
+import { git, parentsOf, readEvents, readStateFile, refExists, tempDir } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+import { killProcessesWith, processesWith } from './support/processes.ts';
+import type { PlanKeys } from './support/wave-rig.ts';
 
 type Rig = AgentRig;
 
 /** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
-function rig(opts: { body: string; gates: string; count?: number; defaults?: string }): Promise<Rig> {
+function rig(opts: { body: string; gates: PlanKeys; count?: number; defaults?: PlanKeys }): Promise<Rig> {
   return makeAgentRig({
     title: 'Gates and land',
     items: ITEMS.slice(0, opts.count ?? 1),
@@ -24,8 +27,9 @@ function rig(opts: { body: string; gates: string; count?: number; defaults?: str
   });
 }
 
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+// `run` in this process: what is tested is the milestone's gates and landing, not the script's process (cli.test.ts,
+// full-run.test.ts run the script); each process start costs a second or more.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, ...flags]);
 const originMain = (r: Rig) => git(r.repo.origin as string, 'rev-parse', 'main');
 const originFiles = async (r: Rig) =>
   (await git(r.repo.origin as string, 'ls-tree', '--name-only', 'main')).split('\n');
@@ -37,7 +41,7 @@ const ancestor = (dir: string, a: string, b: string) =>
   );
 
 /** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
-const NO_CLASH = 'pre-merge: [{name: no-clash, run: "! (test -f a.txt && test -f b.txt)"}]';
+const NO_CLASH = { 'pre-merge': [{ name: 'no-clash', run: '! (test -f a.txt && test -f b.txt)' }] };
 
 test('red pre-merge gate after a clean merge: integration rolled back, fix agent in the item worktree, still red → escalated; main never red', async () => {
   const r = await rig({
@@ -51,7 +55,7 @@ esac`,
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 3, output(result));
+    assert.is(result.code, 3, show(result));
     assert.match(result.stderr, /#2 escalated: pre-merge gates still red after a fix/);
     const state = readStateFile(r.repo);
     const alpha = state.items['1'].merge;
@@ -106,7 +110,7 @@ esac`,
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const beta = readStateFile(r.repo).items['2'];
     assert.is(beta.status, 'complete');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', beta.merge.sha), 'Merge #2: Beta');
@@ -126,7 +130,7 @@ esac`,
 
 test('post-merge gate red, fixed by the fix agent on its second call → lands', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
   n=$(count fix)
@@ -137,7 +141,7 @@ fi`,
   try {
     const before = await originMain(r);
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(readFileSync(path.join(r.tools, 'count-fix'), 'utf8').trim(), '2');
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
     assert.equal(
@@ -173,7 +177,7 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
   const mainBefore = await git(r.repo.dir, 'rev-parse', 'main');
   const originBefore = await originMain(r);
   const result = await run(r);
-  assert.is(result.code, 1, output(result));
+  assert.is(result.code, 1, show(result));
   assert.match(result.stderr, new RegExp(`gate "${gate}" \\(post-merge\\) still fails .* \\(exit ${exitCode}\\)`));
   assert.is(await git(r.repo.dir, 'rev-parse', 'main'), mainBefore, 'local main untouched');
   assert.is(await originMain(r), originBefore, 'origin main untouched');
@@ -191,8 +195,8 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
 
 test('post-merge gate never fixed → exit 1 naming the gate; main untouched', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: always-red, run: "echo broken; exit 3"}]',
-    defaults: 'max-fix-attempts: 1',
+    gates: { 'post-merge': [{ name: 'always-red', run: 'echo broken; exit 3' }] },
+    defaults: { 'max-fix-attempts': 1 },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi`,
   });
@@ -204,28 +208,34 @@ if [ "$WM_ROLE" = fix ]; then report COMPLETE "could not"; fi`,
 });
 
 test('gate timeout → exit code 124, its process group killed', async () => {
+  // A sleep no other process has (its length is the marker); it started, and nothing of the gate outlives the run.
+  const marker = String(600000 + Math.floor(Math.random() * 99999));
+  const started = path.join(tempDir('wm-gate-'), 'started');
+  const run = `echo started > '${started}'; sleep ${marker}; echo woke > woke.txt`;
   const r = await rig({
-    gates: 'post-merge: [{name: slow, run: "echo started; sleep 5; echo woke > woke.txt", timeout: 1s}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'slow', run, timeout: '1s' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
     await assertRedRun(r, 'slow', 124, 0);
-    // Had the gate lived on, it would write woke.txt after 5 s.
-    await new Promise((resolve) => setTimeout(resolve, 4500));
+    assert.ok(existsSync(started), 'the gate never got to its sleep');
+    assert.equal(processesWith(`sleep ${marker}`), [], 'the gate kept running after its timeout');
     assert.not.ok(
       existsSync(path.join(r.repo.dir, 'worktrees', 'milestone-7', 'woke.txt')),
       'the gate kept running after its timeout',
     );
   } finally {
+    killProcessesWith(`sleep ${marker}`);
+    rmSync(path.dirname(started), { recursive: true, force: true });
     r.cleanup();
   }
 });
 
 test('gate whose command does not exist → exit code 127', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: missing, run: "no-such-command-wm-test --flag"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'missing', run: 'no-such-command-wm-test --flag' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
@@ -237,8 +247,8 @@ test('gate whose command does not exist → exit code 127', async () => {
 
 test('gate killed by a signal → 128 + its number (SIGKILL: 137)', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: killed, run: "kill -9 $$"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'killed', run: 'kill -9 $$' }] },
+    defaults: { 'max-fix-attempts': 0 },
     body: ITEM_AGENT,
   });
   try {
@@ -257,7 +267,7 @@ test('gate files: filter: a gate whose patterns match no changed file is skipped
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(gateEvents(r, 'ts-only').length, 0);
     assert.is(gateEvents(r, 'ts-post').length, 0);
     // txt-pre: Beta's merge (based on an older integration HEAD) and the gates step; txt-post: the gates step.
@@ -278,11 +288,11 @@ test('gate files: filter: a gate whose patterns match no changed file is skipped
 });
 
 test('--no-push: main merged locally, origin untouched; a later run pushes', async () => {
-  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  const r = await rig({ gates: { 'post-merge': ['true'] }, body: ITEM_AGENT });
   try {
     const originBefore = await originMain(r);
     const result = await run(r, '--no-push');
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const main = await git(r.repo.dir, 'rev-parse', 'main');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
     assert.is((await parentsOf(r.repo.dir, 'main')).length, 2);
@@ -291,7 +301,7 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
     assert.is(readStateFile(r.repo).land.pushed, false);
     assert.not.match(readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8'), /pushed to origin/);
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     assert.is(await originMain(r), main, 'pushed by the next run');
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
   } finally {
@@ -300,11 +310,11 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
 });
 
 test('main not checked out anywhere: landed through a temporary worktree; the user stays on their branch', async () => {
-  const r = await rig({ gates: 'post-merge: ["true"]', body: ITEM_AGENT });
+  const r = await rig({ gates: { 'post-merge': ['true'] }, body: ITEM_AGENT });
   try {
     await git(r.repo.dir, 'checkout', '-q', '-b', 'feature');
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.is(await git(r.repo.dir, 'symbolic-ref', 'HEAD'), 'refs/heads/feature');
     assert.is(await git(r.repo.dir, 'status', '--porcelain'), '');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'), 'Merge milestone 7: Gates and land');
@@ -323,12 +333,12 @@ test('main not checked out anywhere: landed through a temporary worktree; the us
 
 test('leftovers: gate output in the integration worktree does not stop complete; an item worktree with uncommitted work is kept with its branch', async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: writes-log, run: "echo ran > gate-output.log"}]',
+    gates: { 'post-merge': [{ name: 'writes-log', run: 'echo ran > gate-output.log' }] },
     body: `echo alpha > a.txt; commit alpha; echo scratch > scratch.tmp; report COMPLETE`,
   });
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const state = readStateFile(r.repo);
     assert.ok(state.complete, 'completed');
     assert.ok(
@@ -355,7 +365,7 @@ test('leftovers: gate output in the integration worktree does not stop complete;
     );
     assert.match(result.stderr, /removed the integration worktree with files the gates left in it: gate-output\.log/);
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
   } finally {
     r.cleanup();
   }

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { compileGraph, graphToMermaid, type Graph } from '../tasks/engine/graph.ts';
 import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { makeRepo, ROOT, runCli, snapshotRepo, type TestRepo } from './support/fixture.ts';
+import { runInProcess } from './support/cli.ts';
 
 const SEED = readFileSync(path.join(ROOT, 'test', 'fixtures', 'plans', 'seed-7.yaml'), 'utf8');
 const PLAN = parsePlan(SEED, 'plan/milestone-7-dispatch.yaml');
@@ -172,6 +173,7 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
   try {
     const before = await snapshotRepo(repo.dir);
 
+    // The script once; --json and --mermaid in this process (the same command, without two more process starts).
     const tree = await runCli('plan', ['7', '--repo', repo.dir]);
     assert.is(tree.code, 0, tree.stderr);
     assert.is(tree.stderr, '');
@@ -195,7 +197,7 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
       );
     assert.match(tree.stdout, /spawn@2#44 {2}#44 "Ranking" claude\/opus \[group 1\] \(after #42\)/);
 
-    const json = await runCli('plan', ['7', '--repo', repo.dir, '--json']);
+    const json = await runInProcess('plan', ['7', '--repo', repo.dir, '--json']);
     assert.is(json.code, 0, json.stderr);
     const data = JSON.parse(json.stdout) as {
       milestone: { id: string; integrationBranch: string };
@@ -222,7 +224,7 @@ test('plan.mts 7: tree, --json and --mermaid of the seed plan; nothing in the re
     );
     assert.equal(data.edges.map((e) => `${e.from} -> ${e.to} (${e.kind})`).sort(), [...EXPECTED_EDGES].sort());
 
-    const mermaid = await runCli('plan', ['7', '--repo', repo.dir, '--mermaid']);
+    const mermaid = await runInProcess('plan', ['7', '--repo', repo.dir, '--mermaid']);
     assert.is(mermaid.code, 0, mermaid.stderr);
     const { nodes, edges } = checkMermaidStructure(mermaid.stdout);
     const key = (id: string) => id.replace(/[@#]/g, '_');

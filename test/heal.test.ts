@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, readEvents, startCli, tempDir, type CliResult } from './support/fixture.ts';
 import { show, waitFor, type RigItem } from './support/wave-rig.ts';
+import { watch } from './support/cli.ts';
 import { assertLanded, isAlive, makeRig, startRunner, type Rig } from './support/converge-rig.ts';
 
 /** Logs `start|end <issue> <pid> <ns>` to $TIMES (an end also when stopped), waits for $RELEASE, then commits. */
@@ -168,22 +169,14 @@ function settled(rig: Rig, t: Times, eventsBefore: number, startsBefore: number)
 async function follow(rig: Rig, t: Times, script: string, args: readonly string[], hold = false): Promise<CliResult> {
   const eventsBefore = readEvents(rig.repo).length;
   const startsBefore = timesOf(t).filter((e) => e.kind === 'start').length;
-  const child = startCli(script, args, { cwd: rig.repo.dir, env: rig.env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  let ended = false;
-  const done = new Promise<CliResult>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  ).finally(() => (ended = true));
+  const cmd = watch(startCli(script, args, { cwd: rig.repo.dir, env: rig.env }));
   await waitFor(
     `${script} ${args.join(' ')} to settle its agents or end`,
-    () => ended || settled(rig, t, eventsBefore, startsBefore),
+    () => cmd.ended() || settled(rig, t, eventsBefore, startsBefore),
     90_000,
   );
-  if (!ended && !hold) writeFileSync(t.release, '');
-  return done;
+  if (!cmd.ended() && !hold) writeFileSync(t.release, '');
+  return cmd.done;
 }
 
 /** Follow the tool's advice from `first` on until a command exits 0; returns every command run and the last result. */
@@ -353,25 +346,18 @@ async function withFixRig(fn: (rig: Rig, t: Times) => Promise<void>): Promise<vo
 
 test('a gate fix agent left running by a runner that died: the next run waits for it (no second fix agent in the worktree), then lands', async () => {
   await withFixRig(async (rig, t) => {
-    const child = startCli('run', ['7'], { cwd: rig.repo.dir, env: rig.env });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    let stdout = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    const done = new Promise<CliResult>((resolve) =>
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-    );
+    const runner = watch(startCli('run', ['7'], { cwd: rig.repo.dir, env: rig.env }));
     await waitFor(
       'the run to wait for the orphan',
-      () => stderr.includes('waiting for agents a runner that died left running'),
+      () => runner.stderr().includes('waiting for agents a runner that died left running'),
       60_000,
     );
     assert.match(
-      stderr,
+      runner.stderr(),
       /\(`npx zx scripts\/run\.mts 7 --stop` stops them\): fix agent fix-[0-9a-f]{12}-1-1 of the gates \(pid \d+, since /,
     );
     writeFileSync(t.release, '');
-    const r = await done;
+    const r = await runner.done;
     assert.equal(overlaps(t), []);
     assert.equal(startsOf(t), { 0: 1 }, 'a second fix agent was started');
     await assertLanded(rig, r, [1]);

@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -16,13 +15,15 @@ import {
   makeRepo,
   readEvents,
   readStateFile,
-  runCli,
   tempDir,
   writeAgent,
   type AgentScript,
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+import { waitForFile } from './support/wait.ts';
+import { commandDefaults, planYaml } from './support/plan.ts';
 
 const INTEGRATION = 'milestone/7-hostile-refs';
 
@@ -43,16 +44,11 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
     { issue: 1, title: 'Alpha' },
     { issue: 2, title: 'Beta' },
   ].slice(0, count);
-  const plan = [
-    'milestone: {number: 7, title: "Hostile refs"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: true',
-    '    items:',
-    ...items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    `defaults: {agent: command, retries: 0, timeout: 60s, concurrency: 2, command: ${JSON.stringify(agent.command)}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: 'Hostile refs',
+    waves: [{ parallel: true, items }],
+    defaults: commandDefaults(agent.command, { timeout: '60s', concurrency: 2 }),
+  });
   const repo = await makeRepo({ plan, items, origin: true });
   const initial = await git(repo.dir, 'rev-parse', 'main');
   return {
@@ -67,11 +63,10 @@ async function rig(body: (tools: string) => string, count = 1): Promise<Rig> {
   };
 }
 
-const output = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) =>
-  runCli('run', ['7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 120_000 });
+// In this process: what is tested is what the runner does with hostile refs, not the scripts' processes.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', ...flags]);
 const step = (r: Rig, name: string, ...flags: string[]) =>
-  runCli('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags], { timeoutMs: 90_000 });
+  runInProcess('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags]);
 const originGit = (r: Rig, ...args: string[]) => git(r.repo.origin as string, ...args);
 const filesOn = async (dir: string, rev: string) =>
   (await git(dir, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
@@ -86,15 +81,6 @@ const allOutput = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
 async function originOnlyMainAt(r: Rig, sha: string): Promise<void> {
   assert.is(await originGit(r, 'rev-parse', 'main'), sha, "origin's main");
   assert.equal(await originGit(r, 'for-each-ref', '--format=%(refname)'), 'refs/heads/main', 'origin got other refs');
-}
-
-/** Poll for a file the agent's grandchild writes (bounded). */
-async function waitForFile(file: string, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (existsSync(file)) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what} (${file})`);
 }
 
 const HONEST = 'echo alpha > a.txt; commit alpha';
@@ -112,7 +98,7 @@ report COMPLETE "pushed"`,
     const forced = existsSync(path.join(r.tools, 'forced'))
       ? readFileSync(path.join(r.tools, 'forced'), 'utf8').trim()
       : '';
-    assert.is(result.code, 3, output(result));
+    assert.is(result.code, 3, show(result));
     assert.match(allOutput(result), "origin's main moved from");
     assert.match(allOutput(result), 'force-pushed');
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), r.initial, 'local main moved');
@@ -137,7 +123,7 @@ report COMPLETE "done"`;
 async function stopsOnSneaky(r: Rig): Promise<string> {
   const result = await run(r);
   const text = allOutput(result);
-  assert.is(result.code, 3, output(result));
+  assert.is(result.code, 3, show(result));
   assert.match(text, 'moved from');
   assert.match(text, 'the runner did not move it');
   assert.match(text, INTEGRATION);
@@ -161,7 +147,7 @@ test('agent commits on the integration branch: exit 3 naming the branch; reset a
     );
     await git(wt, 'reset', '-q', '--hard', old);
     const again = await run(r);
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     const main = await git(r.repo.dir, 'rev-parse', 'main');
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.not.ok((await filesOn(r.repo.dir, 'main')).includes('sneaky.txt'), 'sneaky.txt landed');
@@ -177,7 +163,7 @@ test('agent commits on the integration branch: run --adopt takes it (after the g
   try {
     await stopsOnSneaky(r);
     const again = await run(r, '--adopt');
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.ok((await subjectsOn(r.repo.dir, 'main')).includes('sneaky'), 'the adopted commit did not land');
     assert.ok(
@@ -198,7 +184,7 @@ report COMPLETE "deleted $b"`,
   );
   try {
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.ok(r.agent.calls().length === 1);
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.is(await originGit(r, 'rev-parse', 'main'), await git(r.repo.dir, 'rev-parse', 'main'));
@@ -230,7 +216,7 @@ esac`,
     assert.is(hostile.status, 'failed', JSON.stringify(hostile));
     assert.match(String(hostile.failure), 'checked out main in its worktree');
     assert.is(state.items['2'].status, 'complete', JSON.stringify(state.items['2']));
-    assert.is(result.code, 3, output(result));
+    assert.is(result.code, 3, show(result));
     assert.match(text, 'nobody vouched for');
     const evil = await git(r.repo.dir, 'log', '-1', '--format=%H', '--grep=^evil$', 'main');
     assert.ok(evil.length === 40, 'the evil commit is on local main');
@@ -273,7 +259,7 @@ async function judgeBySteps(r: Rig): Promise<void> {
   ];
   for (const [name = '', ...flags] of steps) {
     const res = await step(r, name, ...flags);
-    assert.is(res.code, 0, `step ${name}: ${output(res)}`);
+    assert.is(res.code, 0, `step ${name}: ${show(res)}`);
   }
   assert.is(readStateFile(r.repo).items['1'].status, 'complete', 'judged complete');
   assert.not.ok(existsSync(path.join(r.tools, 'done')), 'the grandchild ran before judging');
@@ -298,7 +284,7 @@ git add big.bin markers.txt && git commit -qm late`,
       'the grandchild committed on the item branch',
     );
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const files = await filesOn(r.repo.dir, 'main');
     assert.ok(files.includes('a.txt'), files.join(' '));
     assert.not.ok(files.includes('big.bin'), 'the 12 MiB file landed');
@@ -332,7 +318,7 @@ test('grandchild rewinds the item branch to its base after judging: the judged c
       'the branch was not rewound',
     );
     const result = await run(r);
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
     assert.ok((await filesOn(r.repo.origin as string, 'main')).includes('a.txt'), 'a.txt is not on origin');
     const n = notices(r);

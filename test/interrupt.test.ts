@@ -8,7 +8,9 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, readEvents, runCli, tempDir } from './support/fixture.ts';
+import { runMilestone } from './support/cli.ts';
+import { COMMITTING_AGENT, readEvents, tempDir } from './support/fixture.ts';
+import { shWaitForFile } from './support/wait.ts';
 import { run, show, waitFor } from './support/wave-rig.ts';
 import {
   assertLanded,
@@ -50,7 +52,7 @@ function makeRelease(): Release {
  * The poll is bounded (120 s) only so that a failed test leaves no agent behind for ever.
  */
 const waiter = (release: Release) =>
-  `echo "$WM_ISSUE" >> "$COUNTER"; i=0; while [ ! -e '${release.file}' ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done; ${COMMITTING_AGENT}`;
+  `echo "$WM_ISSUE" >> "$COUNTER"; ${shWaitForFile(`'${release.file}'`)}; ${COMMITTING_AGENT}`;
 
 /** Start `run` and wait until `n` agents were spawned; returns the runner and their pids by issue. */
 async function runUntilSpawned(rig: Rig, n: number) {
@@ -62,7 +64,7 @@ async function runUntilSpawned(rig: Rig, n: number) {
   return { runner, pids: new Map<number, number>(spawned.map((e) => [e.issue as number, e.pid as number])) };
 }
 
-const stop = (rig: Rig) => runCli('run', ['7', '--repo', rig.repo.dir, '--stop'], { env: rig.env, timeoutMs: 30_000 });
+const stop = (rig: Rig) => runMilestone(rig.repo, ['--stop'], { env: rig.env, timeoutMs: 30_000 });
 
 test('SIGINT once while an agent works: exit 130, the agent lives on; run again re-attaches (one start) and lands', async () => {
   const release = makeRelease();

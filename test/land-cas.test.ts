@@ -8,7 +8,9 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { COMMITTING_AGENT, git, makeRepo, runCli, type CliResult } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+import { commandDefaults, planYaml } from './support/plan.ts';
 
 // Run 1 (the gates step) and run 2 (land's re-run) each make a user commit on main in the user's checkout.
 // The gate fails when the item's feature meets the user's incompatible note, unless a fix agent added fixed.txt.
@@ -35,13 +37,11 @@ function rig(): Promise<Rig> {
     title: 'Land CAS',
     items: [{ issue: 1, title: 'Feature' }],
     body: AGENT,
-    gates: 'post-merge: ["sh gate.sh"]',
+    gates: { 'post-merge': ['sh gate.sh'] },
     origin: true,
     files: { 'gate.sh': GATE },
   });
 }
-
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 
 /** Every sha main ever pointed at (its reflog): each is the user's own commit or has a tree that passed the gates. */
 async function assertMainOnlyHeldGated(r: Rig): Promise<void> {
@@ -75,11 +75,12 @@ async function assertCheckoutUntouched(r: Rig): Promise<void> {
 test('a user commit incompatible with the milestone lands on main during the gate re-run: brought in, gated red, fixed, landed', async () => {
   const r = await rig();
   try {
+    // The script's process: the landing notice is in its progress output (stdout), which only a process has.
     const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
       env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'incompatible' },
     });
-    assert.is(res.code, 0, output(res));
-    assert.ok(/moved while landing|main moved/.test(res.stdout), output(res));
+    assert.is(res.code, 0, show(res));
+    assert.ok(/moved while landing|main moved/.test(res.stdout), show(res));
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
     for (const f of ['a.txt', 'user1.txt', 'note.txt', 'fixed.txt'])
       assert.ok(files.includes(f), `${f} on main: ${files.join(' ')}`);
@@ -108,11 +109,11 @@ test('a user commit incompatible with the milestone lands on main during the gat
 test('a user commit that conflicts with the milestone during the gate re-run: exit 3, explained, main and origin hold only gated or user shas', async () => {
   const r = await rig();
   try {
-    const res = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], {
+    const res = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes'], {
       env: { TOOLS: r.tools, REPO: r.repo.dir, SECOND: 'conflict' },
     });
-    assert.is(res.code, 3, output(res));
-    assert.match(output(res), /conflicts with milestone 7 in: a\.txt/);
+    assert.is(res.code, 3, show(res));
+    assert.match(show(res), /conflicts with milestone 7 in: a\.txt/);
     assert.is(
       await git(r.repo.dir, 'log', '-1', '--format=%s', 'main'),
       'user: a.txt',
@@ -134,23 +135,22 @@ test('a user commit that conflicts with the milestone during the gate re-run: ex
 
 test('origin removed before landing: exit 1 saying so, nothing landed; --no-push then lands on the local main', async () => {
   // The gate removes the remote, as a user (or an agent) might while the milestone runs.
-  const plan = [
-    'milestone: {number: 7, title: "Origin gone"}',
-    'waves:',
-    '  - {wave: 1, parallel: false, items: [{issue: 1, title: "One"}]}',
-    'quality-gates:',
-    '  post-merge: [\'git -C "$REPO" remote remove origin 2>/dev/null; true\']',
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(COMMITTING_AGENT)}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: 'Origin gone',
+    waves: [{ parallel: false, items: [{ issue: 1, title: 'One' }] }],
+    gates: { 'post-merge': ['git -C "$REPO" remote remove origin 2>/dev/null; true'] },
+    defaults: commandDefaults(COMMITTING_AGENT),
+  });
   const repo = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }], origin: true });
   try {
-    const first = await runCli('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });
-    assert.is(first.code, 1, output(first));
+    const first = await runInProcess('run', ['7', '--repo', repo.dir, '--yes'], { env: { REPO: repo.dir } });
+    assert.is(first.code, 1, show(first));
     assert.match(first.stderr, /the remote origin is gone \(milestone 7 started with one\); nothing was landed/);
     assert.is(await git(repo.dir, 'rev-list', '--count', 'main'), '1', 'main untouched');
-    const second = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { env: { REPO: repo.dir } });
-    assert.is(second.code, 0, output(second));
+    const second = await runInProcess('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], {
+      env: { REPO: repo.dir },
+    });
+    assert.is(second.code, 0, show(second));
     assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
     assert.is(
       await git(repo.origin as string, 'rev-list', '--count', 'main'),
@@ -167,20 +167,20 @@ test('a red gate fixed by hand as its message advises (commit in the integration
     title: 'By hand',
     items: [{ issue: 1, title: 'One' }],
     body: AGENT.replace('fix)', 'never)'),
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
-    defaults: 'max-fix-attempts: 0',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
+    defaults: { 'max-fix-attempts': 0 },
   });
   try {
-    const first = await runCli('run', ['7', '--repo', r.repo.dir, '--yes']);
-    assert.is(first.code, 1, output(first));
+    const first = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes']);
+    assert.is(first.code, 1, show(first));
     const advice = /fix it in (\S+) and commit, then run again with --adopt/.exec(first.stderr);
-    assert.ok(advice, output(first));
+    assert.ok(advice, show(first));
     const wt = advice?.[1] as string;
     writeFileSync(path.join(wt, 'fixed.txt'), 'by hand\n');
     await git(wt, 'add', 'fixed.txt');
     await git(wt, 'commit', '-q', '-m', 'fix the gate by hand');
-    const second = await runCli('run', ['7', '--repo', r.repo.dir, '--yes', '--adopt']);
-    assert.is(second.code, 0, output(second));
+    const second = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--adopt']);
+    assert.is(second.code, 0, show(second));
     assert.is(await git(r.repo.dir, 'show', 'main:fixed.txt'), 'by hand');
   } finally {
     r.cleanup();

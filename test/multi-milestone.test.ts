@@ -21,6 +21,7 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { commandDefaults, planYaml } from './support/plan.ts';
 
 interface Milestone {
   readonly id: number;
@@ -67,16 +68,12 @@ ${ALL_ITEMS.map(
 esac`;
 
 function planOf(m: Milestone, command: string): string {
-  return [
-    `milestone: {number: ${m.id}, title: "${m.title}"}`,
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...m.items.map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    `defaults: {agent: command, retries: 0, timeout: 60s, command: ${JSON.stringify(command)}}`,
-    '',
-  ].join('\n');
+  return planYaml({
+    milestone: m.id,
+    title: m.title,
+    waves: [{ parallel: false, items: m.items }],
+    defaults: commandDefaults(command, { timeout: '60s' }),
+  });
 }
 
 /** The repository: milestone 7 from makeRepo, milestone 8's plan and items committed on top and pushed. */

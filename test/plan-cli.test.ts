@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runInProcess } from './support/cli.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const brokenDir = fileURLToPath(new URL('./fixtures/broken-plans/', import.meta.url));
@@ -21,7 +22,7 @@ const fixtures = readdirSync(brokenDir)
   .filter((n) => n.endsWith('.yaml'))
   .sort();
 
-/** Child processes at a time (each is a node + tsx start-up, about half a second). */
+/** Fixtures checked at a time. */
 const PARALLEL = 2;
 /** Fixtures per uvu test: a few tests, each a loop, so one failure report lists every bad fixture of its batch. */
 const BATCHES = 4;
@@ -118,8 +119,12 @@ function lineDiff(before: string, after: string): string {
   ].join('\n');
 }
 
-/** Everything wrong with running plan.mts on `fixture`; empty when it behaves. */
-async function check(fixture: string): Promise<string[]> {
+/**
+ * Everything wrong with running plan.mts on `fixture`; empty when it behaves. `throughScript`: as a process (the
+ * script's exit code, streams and stack traces); else `main('plan')` in this process, the same command without a
+ * node + tsx start-up per fixture.
+ */
+async function check(fixture: string, throughScript: boolean): Promise<string[]> {
   const problems: string[] = [];
   const expected = golden[fixture];
   if (expected === undefined) return [`${fixture}: no entry in expected.json`];
@@ -128,7 +133,9 @@ async function check(fixture: string): Promise<string[]> {
     const before = await snapshot(repo);
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     delete env.FORCE_COLOR;
-    const r = await run(process.execPath, ['--import', 'tsx', script, '7', '--repo', repo], { cwd: root, env });
+    const r = throughScript
+      ? await run(process.execPath, ['--import', 'tsx', script, '7', '--repo', repo], { cwd: root, env })
+      : await runInProcess('plan', ['7', '--repo', repo], { cwd: root, env: { NO_COLOR: '1' } });
     const where = `${fixture}: exit ${String(r.code)}, stderr:\n${r.stderr}`;
     if (r.code !== 2) problems.push(`${where}\n  → expected exit code 2`);
     if (!r.stderr.includes(expected)) problems.push(`${where}\n  → expected stderr to contain:\n${expected}`);
@@ -146,14 +153,14 @@ async function check(fixture: string): Promise<string[]> {
   return problems;
 }
 
-/** `check` every fixture, PARALLEL at a time. */
+/** `check` every fixture, PARALLEL at a time; the first through the script, the others in this process. */
 async function checkAll(names: readonly string[]): Promise<string[]> {
   const results: string[][] = new Array(names.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < names.length) {
       const i = next++;
-      results[i] = await check(names[i]!);
+      results[i] = await check(names[i]!, i === 0);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL, names.length) }, worker));

@@ -14,6 +14,7 @@ import { createContext } from '../tasks/engine/create-context.ts';
 import { BadInputError } from '../tasks/lib/errors.ts';
 import { STEPS } from '../tasks/steps/index.ts';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
+import type { PlanKeys } from './support/wave-rig.ts';
 import {
   cliEnv,
   git,
@@ -24,30 +25,22 @@ import {
   showFile,
   snapshotRepo,
   tempDir,
-  type CliResult,
 } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+import { linesOf, waitFor } from './support/wait.ts';
 
 type Rig = AgentRig;
 
 /** A serial one-wave milestone 7 of two items, with `gates` as its quality-gates block and `defaults` added. */
-function rig(opts: { body: string; gates?: string; defaults?: string }): Promise<Rig> {
+function rig(opts: { body: string; gates?: PlanKeys; defaults?: PlanKeys }): Promise<Rig> {
   return makeAgentRig({ title: 'Rerun integrity', items: ITEMS, ...opts });
 }
 
-const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
-const run = (r: Rig, ...flags: string[]) => runCli('run', ['7', '--repo', r.repo.dir, ...flags]);
+// `run` in this process: what is tested is what a run does again, not the script's process (cli.test.ts,
+// full-run.test.ts run the script); each process start costs a second or more.
+const run = (r: Rig, ...flags: string[]) => runInProcess('run', ['7', '--repo', r.repo.dir, ...flags]);
 const INTEGRATION = 'refs/heads/milestone/7-rerun-integrity';
 const integrationDir = (r: Rig) => path.join(r.repo.dir, 'worktrees', 'milestone-7');
-const linesOf = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-
-/** Resolve once `ready()` holds (a condition to wait for, not a delay to hope with); fail after 20 s. */
-async function waitFor(what: string, ready: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 test("an exit file names the process that wrote it: a caller that knows the pid never reads an earlier process's", async () => {
   const dir = tempDir('wm-run-files-');
@@ -74,8 +67,8 @@ test("an exit file names the process that wrote it: a caller that knows the pid 
 
 test("red gates, then run again: a new fix agent process runs (not the first one's exit file) and the milestone lands", async () => {
   const r = await rig({
-    gates: 'post-merge: [{name: needs-fix, run: "test -f fixed.txt"}]',
-    defaults: 'max-fix-attempts: 1',
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
   echo "$$" >> "$tools/fix-runs"
@@ -85,7 +78,7 @@ fi`,
   const runs = path.join(r.tools, 'fix-runs');
   try {
     const first = await run(r);
-    assert.is(first.code, 1, output(first));
+    assert.is(first.code, 1, show(first));
     assert.match(first.stderr, /gate "needs-fix" \(post-merge\) still fails/);
     assert.is(linesOf(runs).length, 1, 'one fix agent in the first run');
     assert.not.ok(
@@ -94,7 +87,7 @@ fi`,
     );
 
     const second = await run(r);
-    assert.is(second.code, 0, output(second));
+    assert.is(second.code, 0, show(second));
     const pids = linesOf(runs);
     assert.is(pids.length, 2, `a new fix agent ran in the second run: ${pids.join(' ')}`);
     assert.is.not(pids[0], pids[1]);
@@ -144,11 +137,11 @@ test('step complete with pending items refuses (exit 2, naming what is missing) 
     const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
     assert.ok(
       prior.every((p) => p.code === 0),
-      prior.map(output).join('\n'),
+      prior.map(show).join('\n'),
     );
     const before = await snapshotRepo(r.repo.dir);
     const result = await runCli('step', ['complete', '7', '--repo', r.repo.dir]);
-    assert.is(result.code, 2, output(result));
+    assert.is(result.code, 2, show(result));
     // Refused by complete itself (the items and the command that continues), or earlier by its prerequisite land.
     const namesItems =
       /#1 pending/.test(result.stderr) &&
@@ -157,7 +150,7 @@ test('step complete with pending items refuses (exit 2, naming what is missing) 
     const namesLand = /step complete needs land, which is not done .*npx zx scripts\/step.mts land 7/.test(
       result.stderr,
     );
-    assert.ok(namesItems || namesLand, output(result));
+    assert.ok(namesItems || namesLand, show(result));
     await assertNothingCompleted(r, before);
 
     // complete's own check, whatever its prerequisites say: the step run directly refuses before touching anything.
@@ -189,11 +182,11 @@ test('step complete with pending items refuses (exit 2, naming what is missing) 
 });
 
 test('run --dry-run on a fresh milestone: no step is done, and nothing in the repository changes; half-way, only what ran is done', async () => {
-  const r = await rig({ body: ITEM_AGENT, gates: 'post-merge: ["true"]' });
+  const r = await rig({ body: ITEM_AGENT, gates: { 'post-merge': ['true'] } });
   try {
     const before = await snapshotRepo(r.repo.dir);
     const result = await run(r, '--dry-run');
-    assert.is(result.code, 0, output(result));
+    assert.is(result.code, 0, show(result));
     const lines = result.stdout.split('\n').filter(Boolean);
     const ids = [
       'validate',
@@ -225,11 +218,11 @@ test('run --dry-run on a fresh milestone: no step is done, and nothing in the re
     const prior = await runSteps(r.repo, [['validate'], ['prepare'], ['branch'], ['fetch']]);
     assert.ok(
       prior.every((p) => p.code === 0),
-      prior.map(output).join('\n'),
+      prior.map(show).join('\n'),
     );
     const middle = await snapshotRepo(r.repo.dir);
     const again = await run(r, '--dry-run');
-    assert.is(again.code, 0, output(again));
+    assert.is(again.code, 0, show(again));
     const doneNow = again.stdout
       .split('\n')
       .filter((l) => /^[^:]+: done/.test(l))
@@ -251,8 +244,8 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
   const env = { WM_TOOLS: r.tools };
   try {
     const first = await runCli('run', ['7', '--repo', r.repo.dir], { env });
-    assert.is(first.code, 1, output(first));
-    assert.match(first.stderr, /git add -- plan\/backlog\/1.md plan\/backlog\/2.md failed/, output(first));
+    assert.is(first.code, 1, show(first));
+    assert.match(first.stderr, /git add -- plan\/backlog\/1.md plan\/backlog\/2.md failed/, show(first));
     const lock = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'index.lock');
     assert.ok(existsSync(lock), 'the gate locked the integration index');
     for (const { issue } of ITEMS)
@@ -260,7 +253,7 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
     rmSync(lock);
 
     const second = await runCli('run', ['7', '--repo', r.repo.dir], { env });
-    assert.is(second.code, 0, output(second));
+    assert.is(second.code, 0, show(second));
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
     assert.ok(files.includes('a.txt') && files.includes('b.txt'), files.join(' '));
     for (const { issue } of ITEMS)

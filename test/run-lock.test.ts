@@ -5,7 +5,6 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { processStartTime } from '../tasks/lib/process-info.ts';
@@ -20,18 +19,19 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { collect } from './support/cli.ts';
+import { planYaml } from './support/plan.ts';
+import { shWaitForFile, waitFor } from './support/wait.ts';
 
 /** A pid that cannot be running: above the default pid_max (2^22). */
 const DEAD_PID = 4_194_305;
 
 function planWith(command: string, retries = 1): string {
-  return `milestone: {number: 7, title: "Lock test"}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "One"}
-defaults: {agent: command, retries: ${retries}, command: ${JSON.stringify(command)}}
-`;
+  return planYaml({
+    title: 'Lock test',
+    waves: [{ items: [{ issue: 1, title: 'One' }] }],
+    defaults: { agent: 'command', retries, command },
+  });
 }
 
 const ITEMS = [{ issue: 1, title: 'One' }];
@@ -41,25 +41,7 @@ const ITEMS = [{ issue: 1, title: 'One' }];
  * for as long as the test looks, however busy the machine. The poll is bounded (120 s) only so that a failed test
  * leaves no agent behind for ever.
  */
-const waitingAgent = (release: string) =>
-  `i=0; while [ ! -e '${release}' ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done; ${COMMITTING_AGENT}`;
-
-/** Collect a started child's output and exit. */
-function collect(child: ReturnType<typeof startCli>): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-}
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitingAgent = (release: string) => `${shWaitForFile(`'${release}'`)}; ${COMMITTING_AGENT}`;
 
 function assertNoStack(result: CliResult): void {
   assert.not.match(result.stderr, /^\s+at /m, `stack trace on stderr:\n${result.stderr}`);

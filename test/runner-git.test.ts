@@ -4,7 +4,7 @@
  * time limit is stopped and becomes a StepFailedError that names it.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +12,7 @@ import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
 import { git, makeRepo, readStateFile, tempDir, writeAgent } from './support/fixture.ts';
 import { processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
+import { linesOf as lines } from './support/wait.ts';
 
 /** A hook or fsmonitor program that appends its name to `marker`, only when it runs outside an agent. */
 function writeTrap(file: string, marker: string, exitCode = 0): void {
@@ -21,8 +22,6 @@ function writeTrap(file: string, marker: string, exitCode = 0): void {
   );
   chmodSync(file, 0o755);
 }
-
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
 test('hooks and core.fsmonitor planted by agents never run under the runner; the milestone lands and the items are flagged', async () => {
   const tools = tempDir('wm-agent-');

@@ -6,33 +6,24 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, makeRepo, readStateFile, tempDir } from './support/fixture.ts';
-import {
-  linesOf,
-  maxOverlap,
-  rigItems,
-  rigPlan,
-  run,
-  show,
-  step,
-  timedAgent,
-  type RigItem,
-} from './support/wave-rig.ts';
+import { COMMITTING_AGENT, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
+import { linesOf, maxOverlap, rigItems, rigPlan, run, show, step, type RigItem } from './support/wave-rig.ts';
 
 const FIVE: RigItem[][] = [[1, 2, 3, 4, 5].map((issue) => ({ issue, title: `Item ${issue}` }))];
 
 /**
- * An agent that logs `start`/`end` times to `$TIMES` and, in between, polls (bounded: 600 x 0.05 s) until `until`,
- * then sleeps `linger` seconds.
+ * An agent that logs `start <ns> <pid>` / `end <ns>` to `$TIMES` and, in between, polls (bounded: 600 x 0.05 s)
+ * until `until`; `$n` is its start's ordinal (appends of short lines are atomic, so ordinals are unique).
  */
-const waitingAgent = (until: string, linger = 0) =>
-  `echo "start $(date +%s%N)" >> "$TIMES"; i=0; until ${until} || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done; sleep ${linger}; echo "end $(date +%s%N)" >> "$TIMES"; ${COMMITTING_AGENT}`;
+const waitingAgent = (until: string) =>
+  `echo "start $(date +%s%N) $$" >> "$TIMES"; n=$(grep '^start ' "$TIMES" | grep -n " $$$" | cut -d: -f1); i=0; until ${until} || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done; echo "end $(date +%s%N)" >> "$TIMES"; ${COMMITTING_AGENT}`;
 
 /**
- * Lives until a second agent has started: the first two agents certainly overlap, however busy the machine. The
- * linger only gives a runner that starts too many a chance to show it; no assertion depends on it.
+ * Lives until the next agent has started (the fifth: not at all). Two agents always overlap, however busy the
+ * machine; a runner that starts a third while two live shows it, with no fixed wait. Waiting for more than the next
+ * one would deadlock a runner that keeps to 2.
  */
-const PAIRED_AGENT = waitingAgent(`[ "$(grep -c '^start ' "$TIMES")" -ge 2 ]`, 0.5);
+const PAIRED_AGENT = waitingAgent(`[ "$n" -ge 5 ] || [ "$(grep -c '^start ' "$TIMES")" -gt "$n" ]`);
 
 /** Lives until the test creates `$RELEASE`. */
 const RELEASED_AGENT = waitingAgent(`[ -e "$RELEASE" ]`);
@@ -57,7 +48,7 @@ test('run --concurrency 2 (plan says 3): never more than 2 agents alive, and 2 d
 
 test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts the rest 2 at a time', async () => {
   const repo = await makeRepo({
-    plan: rigPlan(FIVE, { command: RELEASED_AGENT, extra: 'timeout: 60s\nretries: 0\nconcurrency: 2' }),
+    plan: rigPlan(FIVE, { command: RELEASED_AGENT, extra: { timeout: '60s', retries: 0, concurrency: 2 } }),
     items: rigItems(FIVE),
   });
   const times = path.join(tempDir('wm-times-'), 'times');
@@ -91,7 +82,7 @@ test('defaults.concurrency 2: spawn starts 2 of 5 (twice: still 2), wait starts 
 test('a parallel: false wave runs its items one after another, whatever the concurrency', async () => {
   const three: RigItem[][] = [[1, 2, 3].map((issue) => ({ issue, title: `Item ${issue}` }))];
   const repo = await makeRepo({
-    plan: rigPlan(three, { command: timedAgent(0.5), serial: true }),
+    plan: rigPlan(three, { command: waitingAgent('true'), serial: true }),
     items: rigItems(three),
   });
   const times = path.join(tempDir('wm-times-'), 'times');
@@ -101,6 +92,11 @@ test('a parallel: false wave runs its items one after another, whatever the conc
     const lines = linesOf(times);
     assert.is(lines.filter((l) => l.startsWith('end ')).length, 3, lines.join('\n'));
     assert.is(maxOverlap(lines), 1, lines.join('\n'));
+    // The runner's own record: each agent was spawned only after the one before it had exited.
+    const order = readEvents(repo)
+      .filter((e) => e.type === 'agent-spawned' || e.type === 'agent-exited')
+      .map((e) => `${e.type === 'agent-spawned' ? 'spawned' : 'exited'} ${e.issue}`);
+    assert.equal(order, ['spawned 1', 'exited 1', 'spawned 2', 'exited 2', 'spawned 3', 'exited 3']);
   } finally {
     repo.cleanup();
     rmSync(path.dirname(times), { recursive: true, force: true });

@@ -21,6 +21,7 @@ import {
   waitFor,
   type RigItem,
 } from './support/wave-rig.ts';
+import { collect, watch } from './support/cli.ts';
 
 /** Shell: wait (bounded, 60 s) until the file named by the variable exists: an agent held until the test releases it. */
 const hold = (variable: string) =>
@@ -43,12 +44,12 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
       {
         issue: 1,
         title: 'Slow',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_SLOW')} ${COMMITTING_AGENT}`)}`,
+        extra: { command: `echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_SLOW')} ${COMMITTING_AGENT}` },
       },
       {
         issue: 2,
         title: 'Quick',
-        extra: `command: ${JSON.stringify(`echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_QUICK')} ${COMMITTING_AGENT}`)}`,
+        extra: { command: `echo "$WM_ISSUE" >> "$COUNTER"; ${hold('GO_QUICK')} ${COMMITTING_AGENT}` },
       },
     ],
   ];
@@ -58,9 +59,7 @@ test('SIGKILL the runner while agents run: run again re-attaches, each agent sta
   const env = { COUNTER: counter, GO_SLOW: releaseFile(tools, 'go-slow'), GO_QUICK: releaseFile(tools, 'go-quick') };
   try {
     const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
-    const closed = new Promise<NodeJS.Signals | null>((resolve) =>
-      runner.on('close', (_code, signal) => resolve(signal)),
-    );
+    const closed = collect(runner).then((r) => r.signal);
     const spawned = await waitFor('both agents spawned', () => {
       const ev = readEvents(repo).filter((e) => e.type === 'agent-spawned');
       return ev.length === 2 ? ev : undefined;
@@ -119,7 +118,7 @@ test('a crash between starting an agent and recording its pid: wait finds it by 
   const marker = String(600000 + Math.floor(Math.random() * 99999));
   const waves: RigItem[][] = [[{ issue: 1, title: 'Stuck' }]];
   const repo = await makeRepo({
-    plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: 'timeout: 2s\nretries: 0' }),
+    plan: rigPlan(waves, { command: `sleep ${marker} & sleep ${marker}`, extra: { timeout: '2s', retries: 0 } }),
     items: rigItems(waves),
   });
   const stateFile = path.join(repo.stateDir, 'state.json');
@@ -156,14 +155,12 @@ test('Ctrl-C (SIGINT) once: exit 130, the agent keeps running; run again waits f
   const counter = path.join(tools, 'starts');
   const env = { COUNTER: counter, GO: releaseFile(tools, 'go') };
   try {
-    const runner = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
-    let stderr = '';
-    runner.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise<number | null>((resolve) => runner.on('close', (code) => resolve(code)));
+    const runner = watch(startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env }));
+    const closed = runner.done.then((r) => r.code);
     const spawned = await waitFor('the agent spawned', () => readEvents(repo).find((e) => e.type === 'agent-spawned'));
-    runner.kill('SIGINT');
-    assert.is(await closed, 130, stderr);
-    assert.match(stderr, 'SIGINT: stopping; live agents keep running for the next run');
+    runner.child.kill('SIGINT');
+    assert.is(await closed, 130, runner.stderr());
+    assert.match(runner.stderr(), 'SIGINT: stopping; live agents keep running for the next run');
     process.kill(spawned.pid, 0);
     assert.is(readStateFile(repo).items['1'].status, 'in-progress');
     const eventsBefore = readEvents(repo).length;

@@ -19,6 +19,7 @@ import {
   waitFor,
   type RigItem,
 } from './support/wave-rig.ts';
+import { runInProcess } from './support/cli.ts';
 
 const WAVES: ReadonlyArray<readonly RigItem[]> = [
   [
@@ -40,8 +41,9 @@ const itemBranch = (i: RigItem) => `work/7-${i.issue}-${slug(i.title)}`;
 const refs = (dir: string) => git(dir, 'for-each-ref', '--format=%(refname) %(objectname)');
 
 /**
- * Run one step twice: the first must succeed and (when `changes`) do something; the second must skip it, change no
- * ref, no byte of state.json, and start no agent.
+ * Run one step twice: the first (the real script) must succeed and (when `changes`) do something; the second must
+ * skip it, change no ref, no byte of state.json, and start no agent. The second runs in this process: the same
+ * command without another process start (each costs a second or more).
  */
 async function stepTwice(
   repo: TestRepo,
@@ -59,7 +61,7 @@ async function stepTwice(
   const stateBefore = readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8');
   const startsBefore = linesOf(counter).length;
   const eventsBefore = readEvents(repo).length;
-  const second = await step(repo, name, extra, env);
+  const second = await runInProcess('step', [name, '7', '--repo', repo.dir, ...extra], { env });
   assert.is(second.code, 0, `${name} again: ${show(second)}`);
   assert.is(await refs(repo.dir), refsBefore, `${name} again moved refs`);
   assert.is(
@@ -306,7 +308,7 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
   const repo = await makeRepo({
     plan: rigPlan(waves, {
       command: agent,
-      extra: 'timeout: 30s\nretries: 0\nprompt-template: plan/prompt.md\nworktree-root: ../wt',
+      extra: { timeout: '30s', retries: 0, 'prompt-template': 'plan/prompt.md', 'worktree-root': '../wt' },
       top,
     }),
     items: rigItems(waves),
@@ -365,7 +367,7 @@ test('prompt-template with {{placeholders}}; worktree-root outside the repo; nod
 
 test('a prompt-template that does not exist: exit 2 naming it, before anything is created', async () => {
   const repo = await makeRepo({
-    plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: 'prompt-template: plan/nope.md' }),
+    plan: rigPlan(ONE_WAVE, { command: COUNTING_AGENT, extra: { 'prompt-template': 'plan/nope.md' } }),
     items: rigItems(ONE_WAVE),
   });
   try {

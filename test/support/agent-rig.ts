@@ -1,6 +1,8 @@
 /** A one-wave milestone 7 whose items are run by a `command` agent script (see `writeAgent`), in a fresh repository. */
 import { rmSync } from 'node:fs';
 import { makeRepo, tempDir, writeAgent, type AgentScript, type ItemSpec, type TestRepo } from './fixture.ts';
+import { commandDefaults, planYaml, type PlanWave } from './plan.ts';
+import { keysOf, type PlanKeys } from './wave-rig.ts';
 
 /** Two items, Alpha and Beta. */
 export const ITEMS = [
@@ -27,32 +29,29 @@ export interface AgentRigSpec {
   /** The milestone title (the integration branch is `milestone/7-<slug of it>`). */
   readonly title: string;
   readonly items: readonly ItemSpec[];
+  /** The waves (by default one serial wave of `items`). */
+  readonly waves?: readonly PlanWave[];
   /** The agent script's body (`writeAgent`). */
   readonly body: string;
-  /** The plan's `quality-gates:` block, without its key. */
-  readonly gates?: string;
-  /** More `defaults:` entries, e.g. `max-fix-attempts: 1`. */
-  readonly defaults?: string;
+  /** The plan's `quality-gates:` map (as text: the block without its key). */
+  readonly gates?: PlanKeys;
+  /** More `defaults:` entries, e.g. `{'max-fix-attempts': 1}` (as text: `max-fix-attempts: 1`). */
+  readonly defaults?: PlanKeys;
   readonly origin?: boolean;
   /** Extra files of the first commit. */
   readonly files?: Readonly<Record<string, string>>;
 }
 
-/** A serial (parallel: false) one-wave milestone 7 with no retries. */
+/** A milestone 7 (by default one serial wave) whose `command` agents are the script, with no retries. */
 export async function makeAgentRig(spec: AgentRigSpec): Promise<AgentRig> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(tools, spec.body);
-  const plan = [
-    `milestone: {number: 7, title: ${JSON.stringify(spec.title)}}`,
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...spec.items.map((i) => `      - {issue: ${i.issue}, title: ${JSON.stringify(i.title)}}`),
-    ...(spec.gates ? ['quality-gates:', ...spec.gates.split('\n').map((l) => `  ${l}`)] : []),
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(agent.command)}${spec.defaults ? `, ${spec.defaults}` : ''}}`,
-    '',
-  ].join('\n');
+  const plan = planYaml({
+    title: spec.title,
+    waves: spec.waves ?? [{ parallel: false, items: spec.items }],
+    gates: spec.gates === undefined ? undefined : keysOf(spec.gates, false),
+    defaults: commandDefaults(agent.command, keysOf(spec.defaults, true)),
+  });
   const repo = await makeRepo({ plan, items: spec.items, origin: spec.origin, files: spec.files });
   return {
     repo,

@@ -1,14 +1,14 @@
 /** Test rigs: real git repositories in temp folders, the real CLI as a child process. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-/** The package root (where scripts/ are). */
-export const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+import { ROOT, runCli, runInProcess, type CliResult } from './cli.ts';
+
+export { cliEnv, collect, ROOT, runCli, show, startCli, TSX, type CliResult } from './cli.ts';
+export { readEvents, readStateFile } from './state-files.ts';
 
 const run = promisify(execFile);
 
@@ -93,54 +93,6 @@ export async function makeRepo(spec: RepoSpec): Promise<TestRepo> {
   };
 }
 
-/** Result of a CLI run. */
-export interface CliResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Environment for CLI runs: no TTY renderer, no parent agent marker, no inherited tsx loader. */
-export function cliEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CI: '1', ...extra };
-  delete env.WORK_MILESTONE_CHILD;
-  delete env.NODE_OPTIONS;
-  return env;
-}
-
-/** Start `scripts/<script>.mts args…` as a child process (node --import tsx). */
-export function startCli(
-  script: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string>> } = {},
-): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: cliEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** Run a script to its end. */
-export async function runCli(
-  script: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
-): Promise<CliResult> {
-  const child = startCli(script, args, options);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('close', (c, s) => resolve([c, s])),
-  );
-  clearTimeout(timer);
-  return { code, signal, stdout, stderr };
-}
-
 /** Everything about a repository that a command must not change: status, refs, stashes, worktrees, HEAD. */
 export async function snapshotRepo(dir: string): Promise<string> {
   return [
@@ -150,22 +102,6 @@ export async function snapshotRepo(dir: string): Promise<string> {
     await git(dir, 'worktree', 'list', '--porcelain'),
     readFileSync(path.join(dir, '.git', 'HEAD'), 'utf8'),
   ].join('\n---\n');
-}
-
-/** Parsed state.json of a test repo. */
-export function readStateFile(repo: TestRepo): any {
-  return JSON.parse(readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8'));
-}
-
-/** Parsed events.jsonl of a test repo. */
-export function readEvents(repo: TestRepo): any[] {
-  const file = path.join(repo.stateDir, 'events.jsonl');
-  return existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-    : [];
 }
 
 /** A `command` agent (shell) that writes `$WM_ISSUE.txt`, commits it, and reports COMPLETE. */
@@ -211,15 +147,20 @@ export function writeAgent(dir: string, body: string): AgentScript {
   };
 }
 
-/** Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order; stops at the first that fails (returns every result). */
+/**
+ * Run `step.mts <step> <N> --repo <dir> [flags]` for each step in order (`inProcess`: through `main()` in this
+ * process, for set-up); stops at the first that fails (returns every result).
+ */
 export async function runSteps(
   repo: TestRepo,
   steps: ReadonlyArray<readonly string[]>,
   milestone: number | string = 7,
+  inProcess = false,
 ): Promise<CliResult[]> {
   const results: CliResult[] = [];
   for (const [step = '', ...flags] of steps) {
-    const r = await runCli('step', [step, String(milestone), '--repo', repo.dir, ...flags]);
+    const args = [step, String(milestone), '--repo', repo.dir, ...flags];
+    const r = inProcess ? await runInProcess('step', args) : await runCli('step', args);
     results.push(r);
     if (r.code !== 0) break;
   }
@@ -251,10 +192,6 @@ export async function refExists(dir: string, ref: string): Promise<boolean> {
 
 /** The real Claude Code CLI of this package (`CLAUDE_BIN` wins). */
 export const CLAUDE_BIN = process.env.CLAUDE_BIN ?? path.join(ROOT, 'node_modules', '.bin', 'claude');
-
-/** `defaults:` of a plan whose agents are the real claude CLI, as docs/claude-cli.md says works offline as root. */
-export const CLAUDE_DEFAULTS =
-  'defaults: {agent: claude, permission-mode: default, allowed-tools: [Bash, Edit, Write, Read], timeout: 2m, retries: 1, concurrency: 2}';
 
 /**
  * Environment for a runner whose agents are the real `claude` CLI talking to the scripted model server at `url`:

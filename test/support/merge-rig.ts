@@ -6,6 +6,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
+import { runInProcess, show } from './cli.ts';
+import { commandDefaults, planYaml } from './plan.ts';
 import {
   git,
   makeRepo,
@@ -13,7 +15,6 @@ import {
   readEvents,
   readStateFile,
   refExists,
-  runCli,
   showFile,
   tempDir,
   writeAgent,
@@ -30,22 +31,19 @@ export const ITEMS = [
 ];
 
 /** Fails while a merge is in progress or the integration worktree is dirty: proves every abort left it clean. */
-export const CLEAN_INTEGRATION = `{name: clean-integration, run: "! git rev-parse -q --verify MERGE_HEAD && test -z \\"$(git status --porcelain)\\""}`;
+export const CLEAN_INTEGRATION = {
+  name: 'clean-integration',
+  run: '! git rev-parse -q --verify MERGE_HEAD && test -z "$(git status --porcelain)"',
+};
 
 /** The plan: one serial wave of `count` items, a post-merge gate that fails while a merge is in progress. */
 export function planOf(command: string, count: number): string {
-  return [
-    'milestone: {number: 7, title: "Merge classes"}',
-    'waves:',
-    '  - wave: 1',
-    '    parallel: false',
-    '    items:',
-    ...ITEMS.slice(0, count).map((i) => `      - {issue: ${i.issue}, title: "${i.title}"}`),
-    'quality-gates:',
-    `  post-merge: [${CLEAN_INTEGRATION}]`,
-    `defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(command)}}`,
-    '',
-  ].join('\n');
+  return planYaml({
+    title: 'Merge classes',
+    waves: [{ parallel: false, items: ITEMS.slice(0, count) }],
+    gates: { 'post-merge': [CLEAN_INTEGRATION] },
+    defaults: commandDefaults(command),
+  });
 }
 
 /** A finished run. */
@@ -68,7 +66,8 @@ export async function scenario(body: string, files: Record<string, string> = {},
     files,
     origin: true,
   });
-  const result = await runCli('run', ['7', '--repo', repo.dir]);
+  // In this process: the merge queue is what is tested, not the script's process.
+  const result = await runInProcess('run', ['7', '--repo', repo.dir]);
   return {
     repo,
     agent,
@@ -83,7 +82,7 @@ export async function scenario(body: string, files: Record<string, string> = {},
 }
 
 /** A CLI result for assertion messages. */
-export const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+export const output = show;
 
 /** Whether origin's main contains `sha`. */
 export async function onOriginMain(s: Scenario, sha: string): Promise<boolean> {

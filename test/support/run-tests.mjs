@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every test/*.test.ts file in its own process (2 at a time, the machine has 2 cores), plus the
 // type check, and ends with the line CI reads: "N passed, N failed". uvu prints Total/Passed per file.
+// Longest first (seconds from test/support/test-times.json; a file not listed there yet counts as longest), so the
+// two workers end together. TEST_TIMES_WRITE=1 writes this run's times back into that file.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,9 +42,13 @@ function countsOf(result) {
   return { passed: p, failed: t - p + (result.code !== 0 && t === p ? 1 : 0) };
 }
 
-const queue = files.map(
-  (f) => () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000),
-);
+const timesFile = path.join(root, 'test', 'support', 'test-times.json');
+const times = existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, 'utf8')) : {};
+const expected = (label) => times[label] ?? Number.POSITIVE_INFINITY;
+const jobsOf = files.map((f) => ({
+  label: f,
+  start: () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000),
+}));
 // Whole-tree checks, each one pass or one failure: types, lint (typescript-eslint), formatting (prettier).
 const CHECKS = [
   ['typecheck', [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']],
@@ -50,10 +56,12 @@ const CHECKS = [
   ['format', [path.join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '.']],
 ];
 const checkLabels = new Set(CHECKS.map(([label]) => label));
-if (!filter) {
-  for (const [label, args] of [...CHECKS].reverse())
-    queue.unshift(() => runOne(label, process.execPath, args, 5 * 60_000));
-}
+if (!filter)
+  for (const [label, args] of CHECKS)
+    jobsOf.push({ label, start: () => runOne(label, process.execPath, args, 5 * 60_000) });
+// Stable: equal times keep their name order.
+const queue = jobsOf.sort((a, b) => expected(b.label) - expected(a.label) || 0).map((j) => j.start);
+const measured = {};
 let passed = 0;
 let failed = 0;
 async function worker() {
@@ -66,6 +74,7 @@ async function worker() {
       : countsOf(result);
     passed += counts.passed;
     failed += counts.failed;
+    measured[result.label] = Math.round(result.seconds * 10) / 10;
     const mark = counts.failed === 0 ? 'ok  ' : 'FAIL';
     process.stdout.write(
       `${mark} ${result.label}: ${counts.passed} passed, ${counts.failed} failed (${result.seconds.toFixed(1)}s)\n`,
@@ -81,5 +90,14 @@ async function worker() {
   }
 }
 await Promise.all(Array.from({ length: jobs }, worker));
+if (process.env.TEST_TIMES_WRITE) {
+  const merged = { ...times, ...measured };
+  const sorted = Object.fromEntries(
+    Object.keys(merged)
+      .sort()
+      .map((k) => [k, merged[k]]),
+  );
+  writeFileSync(timesFile, `${JSON.stringify(sorted, null, 2)}\n`);
+}
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 ? 0 : 1);

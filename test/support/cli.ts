@@ -1,0 +1,152 @@
+/** The one way tests start processes: the real scripts (`node --import tsx scripts/<name>.mts`) or any command. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Io } from '../../tasks/cli/io.ts';
+import type { CommandName } from '../../tasks/cli/main.ts';
+
+/** The package root (where scripts/ are). */
+export const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** tsx's loader, for `node --import`. */
+export const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+
+/** Result of a process run to its end. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Where and how a process runs. */
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** SIGKILL after this long (a guard against a hung test, not a measure); 120 s by default. */
+  readonly timeoutMs?: number;
+}
+
+/** Environment for CLI runs: no TTY renderer, no parent agent marker, no inherited tsx loader. */
+export function cliEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CI: '1', ...extra };
+  delete env.WORK_MILESTONE_CHILD;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** Start `file args…` with cliEnv's environment plus `env` (nothing removed afterwards). */
+export function startProcess(file: string, args: readonly string[], options: RunOptions = {}): ChildProcess {
+  return spawn(file, [...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cliEnv(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Start `scripts/<script>.mts args…` as a child process (node --import tsx). */
+export function startCli(script: string, args: readonly string[], options: RunOptions = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cliEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** A started child whose output is read while it runs. */
+export interface Watched {
+  readonly child: ChildProcess;
+  /** Its result, once it has closed. */
+  readonly done: Promise<CliResult>;
+  /** Whether it has closed. */
+  ended(): boolean;
+  stdout(): string;
+  stderr(): string;
+}
+
+/** Collect a started child's output as it comes; SIGKILL it after `timeoutMs`. */
+export function watch(child: ChildProcess, timeoutMs = 120_000): Watched {
+  let stdout = '';
+  let stderr = '';
+  let ended = false;
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      ended = true;
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return { child, done, ended: () => ended, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Collect a started child's output until it closes; SIGKILL it after `timeoutMs`. */
+export function collect(child: ChildProcess, timeoutMs = 120_000): Promise<CliResult> {
+  return watch(child, timeoutMs).done;
+}
+
+/** Run a script to its end. */
+export function runCli(script: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return collect(startCli(script, args, options), options.timeoutMs);
+}
+
+/** Run any command to its end (cliEnv's environment plus `env`). */
+export function runProcess(file: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return collect(startProcess(file, args, options), options.timeoutMs);
+}
+
+/** A CLI result for assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code} (signal ${r.signal})\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** The repository a milestone command runs on. */
+export interface HasDir {
+  readonly dir: string;
+}
+
+/** `run.mts <milestone> --repo <dir> flags…` */
+export function runMilestone(
+  repo: HasDir,
+  flags: readonly string[] = [],
+  options: RunOptions & { readonly milestone?: number | string } = {},
+): Promise<CliResult> {
+  return runCli('run', [String(options.milestone ?? 7), '--repo', repo.dir, ...flags], options);
+}
+
+/** `step.mts <name> <milestone> --repo <dir> flags…` */
+export function runStep(
+  repo: HasDir,
+  name: string,
+  flags: readonly string[] = [],
+  options: RunOptions & { readonly milestone?: number | string } = {},
+): Promise<CliResult> {
+  return runCli('step', [name, String(options.milestone ?? 7), '--repo', repo.dir, ...flags], options);
+}
+
+/**
+ * `main()` of a command in this process, as its script would call it, output captured: what the script does without
+ * the second or so a child process costs to start tsx and load the modules. For what is not about the process itself
+ * (its exit, signals, stdio, argv): the scripts are still run as processes where that is tested.
+ */
+export async function runInProcess(
+  command: CommandName,
+  args: readonly string[],
+  options: Omit<RunOptions, 'timeoutMs'> = {},
+): Promise<CliResult> {
+  // Loaded on first use: most tests never need the runner's modules in their own process.
+  const { main } = await import('../../tasks/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cliEnv(), ...options.env },
+    out: (t) => void (stdout += t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => void (stderr += t.endsWith('\n') ? t : `${t}\n`),
+    isTTY: false,
+    confirm: () => Promise.resolve(false),
+  };
+  const code = await main(command, args, io);
+  return { code, signal: null, stdout, stderr };
+}
