@@ -103,7 +103,7 @@ export async function keepConflictResolution(ctx: Ctx, session: PendingSession):
   const parents = (await gitRaw(wt, ['rev-list', '--parents', '-n', '1', 'HEAD'])).stdout.trim().split(' ').slice(1);
   const squash = ctx.plan.defaults.merge === 'squash';
   if (parents.join(' ') === (squash ? [key.prev] : [key.prev, key.sha]).join(' '))
-    await git(wt, ['reset', '-q', '--hard', key.prev]);
+    await git(ctx.integrationWorktree, ['reset', '-q', '--hard', key.prev]);
   await ctx.store.update((s) => {
     s.sessions = (s.sessions ?? []).map((r) => (r.id === session.id ? { ...r, resolution } : r));
   });
