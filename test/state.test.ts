@@ -284,7 +284,10 @@ test('two writer processes × 200 updates: nothing lost, the file always whole a
 
 test('a state.lock left by a dead process is taken over; one held by a live process is waited for', async () => {
   const dir = freshDir();
-  const store = await openStateStore(dir, '7');
+  // Resolved once an update has found the live holder's lock busy five times in a row (and so kept waiting).
+  let busyFiveTimes: () => void = () => undefined;
+  const waitedFiveTimes = new Promise<void>((resolve) => (busyFiveTimes = resolve));
+  const store = await openStateStore(dir, '7', { onLockBusy: (tries) => tries >= 5 && busyFiveTimes() });
   const lock = path.join(dir, 'state.lock');
   // A pid that is not running (pid_max is below 2^22 by default; 2^22 + 1 cannot exist).
   writeFileSync(lock, JSON.stringify({ pid: 4_194_305, startTime: '1', startedAt: 'then', command: 'state update' }));
@@ -308,7 +311,7 @@ test('a state.lock left by a dead process is taken over; one held by a live proc
     );
     let done = false;
     const pending = store.update((s) => void (s.seq = 3)).then(() => (done = true));
-    await sleep(400);
+    await waitedFiveTimes;
     assert.not.ok(done, 'the update did not wait for the live holder');
     assert.is((await readState(dir, '7')).seq, 2);
     rmSync(lock);

@@ -101,10 +101,11 @@ export async function readState(dir: string, milestone: string): Promise<State> 
 }
 
 /** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
-async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
   const owner = currentOwner('state update');
   let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
   for (let i = 0; lock.kind === 'held'; i++) {
+    onBusy?.(i + 1);
     await sleep(Math.min(1 + i, 20));
     lock = tryLockFile(path.join(dir, 'state.lock'), owner);
   }
@@ -139,6 +140,8 @@ export interface StoreOptions {
    * read back from disk, and what is not durable is written at most this many ms later (or at `flush()`).
    */
   readonly writeBehindMs?: number;
+  /** Told each time an update finds `state.lock` held by a live process and waits (tests observe the waiting). */
+  readonly onLockBusy?: (tries: number) => void;
 }
 
 /** A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly absent). */
@@ -246,16 +249,20 @@ export async function openStateStore(dir: string, milestone: string, options: St
       if (options.readOnly)
         return Promise.reject(new Error('internal: a read-only state store (--dry-run) was asked to write'));
       const next = queue.then(() =>
-        withLock(dir, async () => {
-          const draft = structuredClone(await readForUpdate(dir, milestone)) as Draft<State>;
-          change(draft);
-          if (!validateState(draft)) {
-            throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
-          }
-          await writeState(dir, draft as State);
-          state = draft as State;
-          return state;
-        }),
+        withLock(
+          dir,
+          async () => {
+            const draft = structuredClone(await readForUpdate(dir, milestone)) as Draft<State>;
+            change(draft);
+            if (!validateState(draft)) {
+              throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
+            }
+            await writeState(dir, draft as State);
+            state = draft as State;
+            return state;
+          },
+          options.onLockBusy,
+        ),
       );
       queue = next.catch(() => undefined);
       return next;
