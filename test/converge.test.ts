@@ -169,7 +169,8 @@ for (const schedule of SCHEDULES)
       await stepsOk(rig, TO_WORKTREES);
       const items1 = path.join(rig.repo.stateDir, 'items', '1');
       const items2 = path.join(rig.repo.stateDir, 'items', '2');
-      // #1: its agent committed, printed its report, and its wrapper wrote the exit code; the runner died before reading them.
+      // #1: its agent committed, printed its report, and its wrapper wrote the exit code (`<code> <pid>`); the runner died
+      // before reading them.
       writeFileSync(path.join(itemDir(rig.repo, 1), 'item-1.txt'), '1\n');
       await git(itemDir(rig.repo, 1), 'add', 'item-1.txt');
       await git(itemDir(rig.repo, 1), 'commit', '-qm', 'item 1');
@@ -183,7 +184,7 @@ for (const schedule of SCHEDULES)
         `STATUS: COMPLETE\nBRANCH: ${itemBranch(1)}\nFILES_CHANGED:\nitem-1.txt\nNOTES: wrote item-1.txt\n`,
       );
       writeFileSync(path.join(items1, 'item-1.stderr'), '');
-      writeFileSync(path.join(items1, 'item-1.exit'), '0\n');
+      writeFileSync(path.join(items1, 'item-1.exit'), `0 ${pid}\n`);
       // #2: the attempt was recorded, then the runner died before its process started (no pid file, no process).
       mkdirSync(items2, { recursive: true });
       writeFileSync(path.join(items2, 'prompt-1.md'), 'a prompt never used\n');

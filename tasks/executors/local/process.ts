@@ -82,7 +82,7 @@ export async function clearRunFiles(files: RunFiles): Promise<void> {
 
 /**
  * The exit code the wrapper wrote (`<code> <pid>`; older wrappers wrote `<code>` alone), or null when the run has
- * not ended (or died without writing it). With `pid`, only an exit code that process wrote counts (or one without pid).
+ * not ended (or died without writing it). With `pid`, only an exit code that process wrote counts.
  */
 export function readExitCode(files: RunFiles, pid?: number): number | null {
   // Bounded like every file an agent can write to (its environment names this one).
@@ -90,8 +90,7 @@ export function readExitCode(files: RunFiles, pid?: number): number | null {
   const [codeText = '', pidText = ''] = text.trim().split(/\s+/);
   const code = Number.parseInt(codeText, 10);
   if (Number.isNaN(code)) return null;
-  // An exit file of an older wrapper (no pid) is taken as it is: there was no pid to check.
-  if (pid !== undefined && pidText !== '' && Number.parseInt(pidText, 10) !== pid) return null;
+  if (pid !== undefined && Number.parseInt(pidText, 10) !== pid) return null;
   return code;
 }
 
