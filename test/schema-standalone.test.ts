@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadSchema } from '../tasks/lib/schema-check.ts';
+import { loadSchema, validatorOf } from '../tasks/lib/schema-check.ts';
 import {
   AJV_OPTIONS,
   loadAjv,
@@ -46,6 +46,19 @@ test('a generated validator reports the errors ajv reports compiling the schema'
   }
   assert.not.ok(generated({}));
   assert.ok((generated.errors?.length ?? 0) > 0);
+});
+
+test('a schema changed since its validator was generated is compiled: the stale validator is not used', () => {
+  const text = readFileSync(schemaUrl('state.schema.json'), 'utf8');
+  const state = { ...emptyState('7'), seq: 'x' };
+  assert.not.ok(validatorOf('state.schema.json', text).validate(state));
+  // The same schema with `seq` a string (and its own $id: one Ajv takes an $id once).
+  const changed = JSON.parse(text) as { $id: string; properties: Record<string, unknown> };
+  changed.$id = `${changed.$id}#changed`;
+  changed.properties.seq = { type: 'string' };
+  const { validate } = validatorOf('state.schema.json', JSON.stringify(changed));
+  assert.ok(validate(state), JSON.stringify(validate.errors));
+  assert.not.ok(validate(emptyState('7')));
 });
 
 test('loadSchema validates through the generated validator: ajv compiles nothing', () => {

@@ -19,8 +19,8 @@ const require = createRequire(import.meta.url);
 /** The schema files under `schema/`. */
 export type SchemaName = 'dispatch-plan.schema.json' | 'backlog-item.schema.json' | 'state.schema.json';
 
-/** A schema and its validator, the generated one when it was made from this schema text, else compiled now. */
-interface Compiled {
+/** A schema and its validator: the generated one when it was made from this schema text, else compiled now. */
+export interface Compiled {
   readonly validate: ValidateFunction;
   readonly schema: object;
 }
@@ -41,13 +41,16 @@ function standalone(name: string, text: string): ValidateFunction | undefined {
   return generated.schemaSha256 === schemaHash(text) ? generated : undefined;
 }
 
+/** The validator of `schema/<name>` whose text is `text`: the generated one when made from `text`, else compiled. */
+export function validatorOf(name: string, text: string): Compiled {
+  const schema = JSON.parse(text) as object;
+  return { validate: standalone(name, text) ?? (ajv ??= new (loadAjv())(AJV_OPTIONS)).compile(schema), schema };
+}
+
 function compiled(name: string): Compiled {
   let entry = compiledSchemas.get(name);
   if (!entry) {
-    const text = readFileSync(schemaUrl(name), 'utf8');
-    const schema = JSON.parse(text) as object;
-    const validate = standalone(name, text) ?? (ajv ??= new (loadAjv())(AJV_OPTIONS)).compile(schema);
-    entry = { validate, schema };
+    entry = validatorOf(name, readFileSync(schemaUrl(name), 'utf8'));
     compiledSchemas.set(name, entry);
   }
   return entry;
