@@ -1,8 +1,8 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
-import { minimist } from 'zx';
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import type { AgentKind, Schedule } from '../lib/plan/types.ts';
+import { minimist } from './minimist.ts';
 
 /** Parsed command line. */
 export interface Flags {
@@ -33,7 +33,7 @@ function positiveInt(name: string, value: string | undefined): number | null {
 /** Parse `args` (everything after the script name). */
 export function parseFlags(args: readonly string[], allowed: readonly string[] = [...BOOLEANS, ...STRINGS]): Flags {
   const unknown: string[] = [];
-  const parsed = minimist([...args], {
+  const parsed = minimist(args, {
     boolean: BOOLEANS,
     string: [...STRINGS, '_'],
     default: { push: true },
@@ -42,7 +42,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       if (arg.startsWith('-')) unknown.push(arg);
       return !arg.startsWith('-');
     },
-  }) as Record<string, unknown> & { _: string[] };
+  });
   const bad = unknown.concat(
     Object.keys(parsed)
       .filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k))

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoIssueAllocator } from '../backlog/issue-numbers.ts';
-import { openBacklog } from '../backlog/open-backlog.ts';
 import type { Ctx, RunOptions } from './context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { createEventSink, type StampedEvent } from '../lib/events.ts';
@@ -113,6 +112,8 @@ const STATE_TICK_MS = 1000;
 export async function createContext(input: ContextInput, place?: MilestonePlace): Promise<Ctx> {
   const { repo, plan, commonDir, stateDir } = place ?? (await placeOf(input));
   const readOnly = input.readOnly ?? false;
+  // Imported here, not at the top: `status` and `plan` import this module, and the GitHub backlog loads octokit.
+  const { openBacklog } = await import('../backlog/open-backlog.ts');
   // Several milestones of one repository create follow-ups at once: their numbers come from one place.
   const allocate =
     plan.backlog.kind === 'file'

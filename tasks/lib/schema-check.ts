@@ -1,44 +1,69 @@
 /**
- * The one place JSON schemas are compiled (ajv, once each, on first use) and their errors are turned into the
- * project's one-sentence diagnostics, with file:line:col through the YAML CST where the data came from YAML.
+ * The one place JSON schemas are loaded (once each, on first use: the validator generated ahead of time when it is
+ * up to date, else compiled by ajv) and their errors are turned into the project's one-sentence diagnostics, with
+ * file:line:col through the YAML CST where the data came from YAML.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { durationProblem } from './duration.ts';
 import { titleProblem } from './plan/title.ts';
+import { AJV_OPTIONS, loadAjv, schemaHash, schemaUrl, standaloneUrl } from './schema-standalone.ts';
 import { keyPositionOf, positionOf } from './yaml-positions.ts';
+
+const require = createRequire(import.meta.url);
 
 /** The schema files under `schema/`. */
 export type SchemaName = 'dispatch-plan.schema.json' | 'backlog-item.schema.json' | 'state.schema.json';
 
-/** One Ajv and its compiled schemas per process: a schema with an `$id` may be added to an Ajv only once. */
-interface Compiler {
-  readonly ajv: Ajv;
-  readonly compiled: Map<string, ValidateFunction>;
+/** A schema and its validator: the generated one when it was made from this schema text, else compiled now. */
+export interface Compiled {
+  readonly validate: ValidateFunction;
+  readonly schema: object;
 }
-let compiler: Compiler | undefined;
+const compiledSchemas = new Map<string, Compiled>();
+/** One Ajv per process, made only when a schema has no up-to-date generated validator: a schema with an `$id` may be
+ * added to an Ajv only once. */
+let ajv: Ajv | undefined;
 
-function compiled(name: string): ValidateFunction {
-  compiler ??= { ajv: new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }), compiled: new Map() };
-  let validate = compiler.compiled.get(name);
-  if (!validate) {
-    const url = new URL(`../../schema/${name}`, import.meta.url);
-    validate = compiler.ajv.compile(JSON.parse(readFileSync(url, 'utf8')) as object);
-    compiler.compiled.set(name, validate);
+/** The generated validator of `name` if it was made from exactly `text`, else undefined. */
+function standalone(name: string, text: string): ValidateFunction | undefined {
+  let generated: ValidateFunction & { schemaSha256?: string };
+  try {
+    generated = require(fileURLToPath(standaloneUrl(name))) as typeof generated;
+  } catch {
+    // A missing or broken generated file costs the compile time, never a wrong verdict.
+    return undefined;
   }
-  return validate;
+  return generated.schemaSha256 === schemaHash(text) ? generated : undefined;
+}
+
+/** The validator of `schema/<name>` whose text is `text`: the generated one when made from `text`, else compiled. */
+export function validatorOf(name: string, text: string): Compiled {
+  const schema = JSON.parse(text) as object;
+  return { validate: standalone(name, text) ?? (ajv ??= new (loadAjv())(AJV_OPTIONS)).compile(schema), schema };
+}
+
+function compiled(name: string): Compiled {
+  let entry = compiledSchemas.get(name);
+  if (!entry) {
+    entry = validatorOf(name, readFileSync(schemaUrl(name), 'utf8'));
+    compiledSchemas.set(name, entry);
+  }
+  return entry;
 }
 
 /**
- * The validator of `schema/<name>`, compiled on its first call (a command that never validates a plan never pays
- * for compiling the plan schema); `errors` and `schema` read through to the compiled function.
+ * The validator of `schema/<name>`, loaded (or compiled) on its first call (a command that never validates a plan
+ * never pays for the plan schema); `errors` and `schema` read through to the loaded function.
  */
 export function loadSchema<T = unknown>(name: SchemaName): ValidateFunction<T> {
-  const validate = ((data: unknown) => compiled(name)(data)) as ValidateFunction<T>;
+  const validate = ((data: unknown) => compiled(name).validate(data)) as ValidateFunction<T>;
   Object.defineProperties(validate, {
-    errors: { get: () => compiled(name).errors, enumerable: true },
+    errors: { get: () => compiled(name).validate.errors, enumerable: true },
     schema: { get: () => compiled(name).schema, enumerable: true },
   });
   return validate;
