@@ -2,7 +2,7 @@
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import type { AgentKind, Schedule } from '../lib/plan/types.ts';
-import { minimist } from './minimist.ts';
+import minimist from 'minimist';
 
 /** Parsed command line. */
 export interface Flags {
@@ -33,7 +33,10 @@ function positiveInt(name: string, value: string | undefined): number | null {
 /** Parse `args` (everything after the script name). */
 export function parseFlags(args: readonly string[], allowed: readonly string[] = [...BOOLEANS, ...STRINGS]): Flags {
   const unknown: string[] = [];
-  const parsed = minimist(args, {
+  // minimist looks flag names up in plain objects: a name Object.prototype has (`--constructor`) makes it throw.
+  const inherited = args.find((a) => a.startsWith('-') && (a.replace(/^-+(no-)?/, '').split('=')[0] as string) in {});
+  if (inherited !== undefined) throw new BadInputError(`unknown flag ${inherited.split('=')[0]}; see --help`);
+  const parsed = minimist([...args], {
     boolean: BOOLEANS,
     string: [...STRINGS, '_'],
     default: { push: true },
