@@ -2,7 +2,7 @@
 import { minimist } from 'zx';
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
 
 /** Parsed command line. */
 export interface Flags {
@@ -19,9 +19,10 @@ export interface Flags {
 }
 
 const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule'];
+const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
+const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
@@ -61,6 +62,9 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   const schedule = str('schedule');
   if (schedule !== null && !SCHEDULES.includes(schedule as Schedule))
     throw new BadInputError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${schedule}"`);
+  const land = str('land');
+  if (land !== null && !LANDS.includes(land as LandMode))
+    throw new BadInputError(`--land must be one of ${LANDS.join(', ')}, got "${land}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -82,6 +86,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       wave: positiveInt('wave', str('wave') ?? undefined),
       item: positiveInt('item', str('item') ?? undefined),
       schedule: schedule as Schedule | null,
+      land: land as LandMode | null,
     },
   };
 }
