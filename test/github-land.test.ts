@@ -12,6 +12,7 @@ import { watch } from './support/cli.ts';
 import {
   COMMITTING_AGENT,
   git,
+  gitOk,
   makeRepo,
   parentsOf,
   runCli,
@@ -126,6 +127,57 @@ test('a required check red, then green: exit 3 naming the check and the pull req
     assert.is(await originBranches(r), '', 'the integration branch is deleted on origin');
     assert.is(r.github.issues.get(1)?.state, 'closed');
     assert.match(r.github.comments.find((c) => c.issue === 1)?.body ?? '', `Landed on main in ${landed}`);
+    assert.equal(r.github.problems, []);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test("origin's main moved while the checks ran: brought in and gated again; the older head is never merged", async () => {
+  const r = await rig('pull-request', ['ci']);
+  try {
+    const run = start(r);
+    await waitFor('the runner waiting for "ci"', () => merges(r).length > 0 || run.ended());
+    assert.not.ok(run.ended(), `${run.stdout()}\n${run.stderr()}`);
+    const branch = r.github.pulls[0]?.head ?? '';
+    const oldHead = await git(r.origin, 'rev-parse', branch);
+    // While the runner waits for its next list of checks: a teammate's push to main, and "ci" green on the head
+    // that does not contain it.
+    const mate = path.join(r.repo.root, 'mate');
+    let teammate = '';
+    r.github.beforeAnswer = async (operationId) => {
+      if (operationId !== 'checks/list-for-ref' || teammate) return;
+      await git(r.repo.root, 'clone', '-q', r.origin, mate);
+      writeFileSync(path.join(mate, 'teammate.txt'), 'hi\n');
+      await git(mate, 'add', 'teammate.txt');
+      await git(mate, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'teammate');
+      await git(mate, 'push', '-q', 'origin', 'main');
+      teammate = await git(mate, 'rev-parse', 'HEAD');
+      r.github.checkRuns.push({ id: 1, sha: oldHead, name: 'ci', status: 'completed', conclusion: 'success' });
+    };
+    const newHead = await waitFor('the head with the teammate commit pushed', async () => {
+      if (run.ended()) return 'ended';
+      const head = await git(r.origin, 'rev-parse', branch);
+      return head !== oldHead && head;
+    });
+    assert.not.ok(run.ended(), `${run.stdout()}\n${run.stderr()}`);
+    r.github.beforeAnswer = null;
+    assert.ok(await gitOk(r.origin, 'merge-base', '--is-ancestor', teammate, newHead));
+    assert.ok(
+      merges(r).every((q) => q.status === 405),
+      'the older head was not merged',
+    );
+    r.github.checkRuns.push({ id: 2, sha: newHead, name: 'ci', status: 'completed', conclusion: 'success' });
+    const done = await run.done;
+    assert.is(done.code, 0, output(done));
+    assert.is(r.github.pulls.length, 1);
+    const landed = await git(r.origin, 'rev-parse', 'main');
+    assert.equal(await parentsOf(r.origin, landed), [teammate, newHead]);
+    assert.is(
+      await git(r.origin, 'rev-parse', `${landed}^{tree}`),
+      await git(r.origin, 'rev-parse', `${newHead}^{tree}`),
+    );
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), landed);
     assert.equal(r.github.problems, []);
   } finally {
     await r.cleanup();

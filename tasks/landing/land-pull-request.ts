@@ -7,7 +7,7 @@
 import type { Ctx } from '../engine/context.ts';
 import type { Progress } from '../engine/step.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
-import { git, isAncestor, revParse } from '../lib/git.ts';
+import { git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { patchRefs } from '../guards/refs-guard.ts';
 import { formatReport } from '../reporting/report-text.ts';
@@ -59,17 +59,40 @@ export async function landThroughPullRequest(ctx: Ctx, progress: Progress, parts
   let mainBefore = await git(ctx.repo, ['rev-parse', MAIN_REF]);
   if (landed) progress.output(`origin's ${MAIN_BRANCH} already has milestone ${ctx.plan.milestone.id}`);
   else {
-    const unpushed = await parts.unpushedLanding();
-    const head = unpushed ?? (await parts.prepare()).gated;
-    mainBefore = await git(ctx.repo, ['rev-parse', MAIN_REF]);
-    await pushIntegration(ctx, head);
-    const pull = await openPull(ctx, session, formatReport(ctx.plan, ctx.store.current(), []));
-    progress.output(`pull request ${pull.url}`);
-    landed = await mergeWhenGreen(ctx, session, pull, head, progress);
-    progress.output(`merged ${pull.url} as ${landed.slice(0, 10)}`);
+    let unpushed = await parts.unpushedLanding();
+    for (let round = 1; !landed; round++) {
+      if (round > MAX_PULL_ROUNDS)
+        throw new NeedsAttentionError(
+          `origin's ${MAIN_BRANCH} kept moving while milestone ${ctx.plan.milestone.id} waited to merge ` +
+            `(${MAX_PULL_ROUNDS} rounds of bringing it in and gating); nothing unchecked was merged; run again when ` +
+            `${MAIN_BRANCH} is quiet`,
+        );
+      const head = unpushed ?? (await parts.prepare()).gated;
+      unpushed = null;
+      mainBefore = await git(ctx.repo, ['rev-parse', MAIN_REF]);
+      await pushIntegration(ctx, head);
+      const pull = await openPull(ctx, session, formatReport(ctx.plan, ctx.store.current(), []));
+      progress.output(`pull request ${pull.url}`);
+      landed = await mergeWhenGreen(ctx, session, pull, head, progress, () => originMainIn(ctx, head));
+      if (!landed) progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
+      else progress.output(`merged ${pull.url} as ${landed.slice(0, 10)}`);
+    }
     await parts.fetchOrigin();
   }
   await finish(ctx, progress, parts, landed, mainBefore);
+}
+
+/** Rounds of "origin's main moved: bring it in, gate, push" before giving up with exit 3. */
+const MAX_PULL_ROUNDS = 3;
+
+/** Whether origin's main (as origin has it now) is contained in `head`: then the merge's tree is the gated one. */
+async function originMainIn(ctx: Ctx, head: string): Promise<boolean> {
+  const out = await gitRaw(ctx.repo, ['ls-remote', 'origin', MAIN_REF]);
+  // Not knowing is "moved": the next round fetches, and says why when origin cannot be reached.
+  if (out.exitCode !== 0) return false;
+  const tip = out.stdout.trim().split(/\s/)[0];
+  if (!tip) return true;
+  return (await gitRaw(ctx.repo, ['merge-base', '--is-ancestor', tip, head])).exitCode === 0;
 }
 
 /** Fast-forward main to origin's, drop the branch on origin, record the landing. */

@@ -187,7 +187,8 @@ function firstPoll(env: NodeJS.ProcessEnv): number {
 /**
  * Wait for the checks of `head` and merge the pull request with a merge commit, pinned to `head`. While a check runs
  * or a required one has not reported, the merge waits (polls every 5 s, doubling to 60 s); a required check that
- * failed stops with exit 3 naming it and the pull request (`run` again waits again). Returns the merge commit.
+ * failed stops with exit 3 naming it and the pull request (`run` again waits again). Returns the merge commit, or
+ * null when `baseInHead` says origin's main moved past what `head` contains (nothing merged: gate again first).
  */
 export async function mergeWhenGreen(
   ctx: Ctx,
@@ -195,7 +196,8 @@ export async function mergeWhenGreen(
   pull: Pull,
   head: string,
   progress: Progress,
-): Promise<string> {
+  baseInHead: () => Promise<boolean>,
+): Promise<string | null> {
   let interval = firstPoll(ctx.env);
   let said = '';
   for (;;) {
@@ -203,6 +205,8 @@ export async function mergeWhenGreen(
     const running = runs.filter((r) => r.status !== 'completed').map((r) => r.name);
     let waitingFor = running;
     if (running.length === 0) {
+      // GitHub would merge a main it moved to, untested here: the landed tree must be the gated one.
+      if (!(await baseInHead())) return null;
       const answer = await tryMerge(s, pull, head);
       if (answer.kind === 'merged') return answer.sha;
       if (answer.status === 409)

@@ -159,6 +159,8 @@ export interface GithubServer {
    * the runner by then: the issue exists, the runner never heard of it).
    */
   onIssueCreated: ((issue: ServerIssue) => Promise<'answer' | 'drop'>) | null;
+  /** Called before a request of this operation is answered (the runner waits for the answer meanwhile). */
+  beforeAnswer: ((operationId: string) => Promise<void>) | null;
   /** Called when a pull request was merged, before the answer: 'drop' as for `onIssueCreated`. */
   onPullMerged: ((pull: ServerPull) => Promise<'answer' | 'drop'>) | null;
   close(): Promise<void>;
@@ -624,6 +626,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         send({ status: fault.status, body: fault.body, headers: { ...(fault.headers ?? {}) } }, op.operationId);
         return;
       }
+      if (server.beforeAnswer) await server.beforeAnswer(op.operationId);
       const answer = await handle(op, query, body, base);
       if (answer === 'drop') {
         server.received.push({ method, path: pathname, operationId: op.operationId, status: 0 });
@@ -651,6 +654,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     faults: [],
     onIssueCreated: null,
     onPullMerged: null,
+    beforeAnswer: null,
     close: () => listening.close(),
   };
   return server;
