@@ -8,6 +8,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parseFlags } from '../tasks/cli/flags.ts';
 import { watch } from './support/cli.ts';
 import {
   COMMITTING_AGENT,
@@ -252,6 +253,12 @@ test('a crash right after the pull request merged: the next run lands without a 
   } finally {
     await r.cleanup();
   }
+});
+
+test('--land takes direct or pull-request, overriding the plan; anything else is bad input', () => {
+  assert.is(parseFlags(['7', '--land', 'pull-request']).options.land, 'pull-request');
+  assert.is(parseFlags(['7']).options.land, null);
+  assert.throws(() => parseFlags(['7', '--land', 'sideways']), /--land must be one of direct, pull-request/);
 });
 
 test.run();
