@@ -93,6 +93,8 @@ test('a required check red, then green: exit 3 naming the check and the pull req
     r.github.checkRuns.push({ id: 1, sha: head, name: 'ci', status: 'completed', conclusion: 'failure' });
     const red = await first.done;
     assert.is(red.code, 3, output(red));
+    // Each wave's merges went to origin before landing began.
+    assert.is(red.stdout.split('pushed milestone/7-search to origin').length - 1, 2, output(red));
     assert.match(red.stderr, 'required check "ci" failed');
     assert.match(red.stderr, `https://github.com/acme/widgets/pull/${pull?.number}`);
     assert.is(await git(r.origin, 'rev-parse', 'main'), before, 'nothing landed while red');
