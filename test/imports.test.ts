@@ -14,7 +14,7 @@ const TASKS = path.join(ROOT, 'tasks');
 const LAYERS: readonly (readonly string[])[] = [
   ['lib'],
   ['agents', 'backlog', 'executors'],
-  ['guards', 'gating', 'reporting', 'merging', 'items'],
+  ['guards', 'gating', 'reporting', 'merging', 'items', 'landing'],
   ['engine', 'steps'],
   ['cli', 'demo'],
 ];

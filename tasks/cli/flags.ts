@@ -1,7 +1,7 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
 import minimist from 'minimist';
 
 /** Parsed command line. */
@@ -19,9 +19,10 @@ export interface Flags {
 }
 
 const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule'];
+const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
+const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
@@ -64,6 +65,9 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   const schedule = str('schedule');
   if (schedule !== null && !SCHEDULES.includes(schedule as Schedule))
     throw new BadInputError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${schedule}"`);
+  const land = str('land');
+  if (land !== null && !LANDS.includes(land as LandMode))
+    throw new BadInputError(`--land must be one of ${LANDS.join(', ')}, got "${land}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -85,6 +89,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       wave: positiveInt('wave', str('wave') ?? undefined),
       item: positiveInt('item', str('item') ?? undefined),
       schedule: schedule as Schedule | null,
+      land: land as LandMode | null,
     },
   };
 }

@@ -15,6 +15,9 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --fail-fast           stop at the first failed item
   --schedule S          (run) waves: wave after wave; dag: an item starts once what it
                         depends on merged (default: the plan's defaults.schedule, waves)
+  --land MODE           direct: main moves by fast-forward and is pushed; pull-request: through a
+                        GitHub pull request merged once its checks are green (default: the plan's
+                        defaults.land, direct)
   --stop                (run) stop the milestone's live agents (left running by Ctrl-C or a crash,
                         found through their pid files even without a usable state) and exit
   --adopt               continue on an integration branch that has no state

@@ -1,7 +1,7 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
 import type { EventSink } from '../lib/events.ts';
-import type { AgentKind, Plan, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
 import type { StateStore } from '../lib/state.ts';
 
 /** Flags of run/step that change behaviour (README, "Running a real milestone"). */
@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly item: number | null;
   /** `--schedule`: overrides the plan's `defaults.schedule` for `run`. */
   readonly schedule: Schedule | null;
+  /** `--land`: overrides the plan's `defaults.land`. */
+  readonly land: LandMode | null;
 }
 
 /** Options when nothing is given. */
@@ -31,6 +33,7 @@ export const DEFAULT_OPTIONS: RunOptions = {
   wave: null,
   item: null,
   schedule: null,
+  land: null,
 };
 
 /** Everything a step needs. */

@@ -17,6 +17,8 @@ import { withRepoLock } from '../lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from '../lib/state-types.ts';
 import { changeIntegration, checkMain, patchRefs } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
+import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
+import { landThroughPullRequest, type LandingParts } from '../landing/land-pull-request.ts';
 
 const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
 const ORIGIN_MAIN = `refs/remotes/origin/${MAIN_BRANCH}`;
@@ -166,6 +168,8 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
     ctx.events.emit({ type: 'land', phase: 'pushed', sha });
     return true;
   }
+  // A protected main never takes a direct push: say which setting lands anyway.
+  if (isProtectedBranchRefusal(out.stderr)) throw new StepFailedError(protectedBranchMessage(MAIN_BRANCH, out.stderr));
   await fetchOrigin(ctx);
   const remote = await revParse(ctx.repo, ORIGIN_MAIN);
   if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
@@ -288,6 +292,16 @@ async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
   );
 }
 
+/** What landing through a pull request borrows from this file: the same gating, the same move of main. */
+function landingParts(ctx: Ctx, progress: Progress): LandingParts {
+  return {
+    prepare: () => prepareRound(ctx, true, progress),
+    moveMain: (expected, commit) => moveMain(ctx, expected, commit),
+    fetchOrigin: () => fetchOrigin(ctx),
+    unpushedLanding: async () => ((await landState(ctx)) === 'not-pushed' ? landedCommit(ctx) : null),
+  };
+}
+
 /** land step. */
 export const land: Step = {
   id: 'land',
@@ -320,7 +334,10 @@ export const land: Step = {
             `waiting for another landing to finish${owner ? ` (${owner.command}, pid ${owner.pid})` : ''}`,
           ),
       },
-      () => landRounds(ctx, progress),
+      () =>
+        landModeOf(ctx) === 'pull-request'
+          ? landThroughPullRequest(ctx, progress, landingParts(ctx, progress))
+          : landRounds(ctx, progress),
     );
   },
 };

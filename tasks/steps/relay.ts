@@ -5,6 +5,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatRelay, relayPath } from '../reporting/relay-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
+import { landModeOf } from '../landing/land-mode.ts';
+import { originExists, pushIntegration } from '../landing/push-branch.ts';
+import { git } from '../lib/git.ts';
 
 /**
  * What state keeps of a relay: its digest (`sha256:<hex>`), not its text, which the relay file holds; a copy in
@@ -32,6 +35,15 @@ export const relay: Step = {
   async run(ctx, scope, progress) {
     const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
     if (!wave) return;
+    // Landing through a pull request: the wave's merges go to origin's integration branch, so progress shows on
+    // GitHub. Before the relay is recorded, so a push that failed is tried again with it.
+    if (landModeOf(ctx) === 'pull-request' && ctx.options.push && (await originExists(ctx))) {
+      await pushIntegration(
+        ctx,
+        await git(ctx.repo, ['rev-parse', `refs/heads/${ctx.plan.milestone.integrationBranch}`]),
+      );
+      progress.output(`pushed ${ctx.plan.milestone.integrationBranch} to origin`);
+    }
     const text = formatRelay(wave, ctx.store.current().items);
     const file = relayPath(ctx.stateDir, wave.wave);
     await mkdir(path.dirname(file), { recursive: true });

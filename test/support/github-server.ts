@@ -159,6 +159,10 @@ export interface GithubServer {
    * the runner by then: the issue exists, the runner never heard of it).
    */
   onIssueCreated: ((issue: ServerIssue) => Promise<'answer' | 'drop'>) | null;
+  /** Called before a request of this operation is answered (the runner waits for the answer meanwhile). */
+  beforeAnswer: ((operationId: string) => Promise<void>) | null;
+  /** Called when a pull request was merged, before the answer: 'drop' as for `onIssueCreated`. */
+  onPullMerged: ((pull: ServerPull) => Promise<'answer' | 'drop'>) | null;
   close(): Promise<void>;
 }
 
@@ -324,6 +328,8 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
       head: side(p.head),
       base: side(p.base),
       merge_commit_sha: p.mergeCommit,
+      merged_at: p.merged ? NOW : null,
+      closed_at: p.state === 'closed' ? NOW : null,
       ...(shape === 'pull-request' ? { merged: p.merged, mergeable: p.state === 'open' ? true : null } : {}),
     };
   };
@@ -571,6 +577,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         const sha = mergeInOrigin(p);
         if (!sha) return { status: 405, body: { message: 'Pull Request is not mergeable' } };
         Object.assign(p, { state: 'closed', merged: true, mergeCommit: sha });
+        if (server.onPullMerged && (await server.onPullMerged(p)) === 'drop') return 'drop';
         return { status: 200, body: { sha, merged: true, message: 'Pull Request successfully merged' } };
       }
       case 'checks/list-for-ref': {
@@ -619,6 +626,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         send({ status: fault.status, body: fault.body, headers: { ...(fault.headers ?? {}) } }, op.operationId);
         return;
       }
+      if (server.beforeAnswer) await server.beforeAnswer(op.operationId);
       const answer = await handle(op, query, body, base);
       if (answer === 'drop') {
         server.received.push({ method, path: pathname, operationId: op.operationId, status: 0 });
@@ -645,6 +653,8 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     problems: [],
     faults: [],
     onIssueCreated: null,
+    onPullMerged: null,
+    beforeAnswer: null,
     close: () => listening.close(),
   };
   return server;

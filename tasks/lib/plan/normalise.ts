@@ -11,6 +11,7 @@ import type {
   PlanItem,
   PlanItemStatus,
   Schedule,
+  LandMode,
   ScriptedEdit,
 } from './types.ts';
 import { derivedBranch } from './values.ts';
@@ -115,6 +116,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
       concurrency: (defaultsRaw.concurrency as number | undefined) ?? 3,
       merge: (defaultsRaw.merge as 'merge' | 'squash' | undefined) ?? 'merge',
       schedule: (defaultsRaw.schedule as Schedule | undefined) ?? 'waves',
+      land: (defaultsRaw.land as LandMode | undefined) ?? 'direct',
       maxFixAttempts: pick<number>(defaultsRaw, 'max-fix-attempts') ?? 2,
       promptTemplate: pick<string>(defaultsRaw, 'prompt-template') ?? null,
       worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',

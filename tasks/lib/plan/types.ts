@@ -66,6 +66,9 @@ export type BacklogConfig =
 /** How items are scheduled (docs/plan-format.md, `schedule`): wave by wave, or each item when its dependencies merged. */
 export type Schedule = 'waves' | 'dag';
 
+/** How `main` gets the milestone (docs/plan-format.md, `land`): a direct fast-forward and push, or a pull request. */
+export type LandMode = 'direct' | 'pull-request';
+
 /** The whole normalised plan. */
 export interface Plan {
   /** Path of the plan file relative to the repository, for messages. */
@@ -89,6 +92,7 @@ export interface Plan {
     readonly concurrency: number;
     readonly merge: 'merge' | 'squash';
     readonly schedule: Schedule;
+    readonly land: LandMode;
     readonly maxFixAttempts: number;
     readonly promptTemplate: string | null;
     readonly worktreeRoot: string;
