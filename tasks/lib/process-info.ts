@@ -47,3 +47,21 @@ export function isGroupAlive(pgid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** The process group of `pid` (Linux: /proc; elsewhere `ps`), or null when it is gone. */
+export function processGroupOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state, ppid, pgrp, …
+    const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return Number.isInteger(pgrp) ? pgrp : null;
+  } catch {
+    try {
+      const out = execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' });
+      const pgid = Number(out.trim());
+      return out.trim() && Number.isInteger(pgid) ? pgid : null;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -83,11 +83,20 @@ async function poll(handle: AgentHandle): Promise<AgentStatus> {
   return cancelled ? { state: 'cancelled' } : { state: 'lost', reason: 'its process is gone without an exit code' };
 }
 
+/**
+ * Whether the process group `pid` is still the agent's: its wrapper is alive (same pid and start time as it recorded),
+ * or the wrapper is gone and the group lives on through what it left behind. A live process with the wrapper's pid
+ * after the wrapper ended is another program that reused the pid (pids wrap around): never ours to kill.
+ */
+function ownsGroup(files: RunFiles, pid: number): boolean {
+  return processStartTime(pid) === null ? isGroupAlive(pid) : liveAgentOf(files.pid, 0) !== null;
+}
+
 async function collect(handle: AgentHandle): Promise<AgentRunResult> {
   const files = filesOf(handle);
   const pid = readPid(files);
   // Whatever it left running in its process group (a server, a stray `cmd &`) goes with it.
-  if (pid !== null && isGroupAlive(pid)) await killGroup(pid, 1000);
+  if (pid !== null && ownsGroup(files, pid)) await killGroup(pid, 1000);
   const status = await poll(handle);
   switch (status.state) {
     case 'succeeded':
@@ -108,9 +117,7 @@ async function collect(handle: AgentHandle): Promise<AgentRunResult> {
 async function cancel(handle: AgentHandle): Promise<void> {
   await writeFile(cancelFileOf(handle), `${new Date().toISOString()}\n`);
   const pid = readPid(filesOf(handle));
-  // A pid another program reuses is not ours to kill: only the wrapper's group, or its group after the wrapper.
-  if (pid !== null && (processStartTime(pid) === null ? isGroupAlive(pid) : liveAgentOf(filesOf(handle).pid, 0)))
-    await killGroup(pid, 2000);
+  if (pid !== null && ownsGroup(filesOf(handle), pid)) await killGroup(pid, 2000);
 }
 
 /** Agents as detached process groups of this machine. */
