@@ -20,6 +20,7 @@ import {
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { killQuietly } from './support/processes.ts';
 
 /** Lines of a file (none when it does not exist). */
 const linesOf = (file: string): string[] =>
@@ -49,11 +50,7 @@ function killSessions(repo: TestRepo): void {
   for (const s of readStateFile(repo).sessions ?? []) {
     const pidFile = s.handle ? path.join(s.handle.dir, `${s.handle.name}.pid`) : '';
     const pid = Number.parseInt(existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : '', 10);
-    try {
-      if (pid > 1) process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (pid > 1) killQuietly(-pid);
   }
 }
 
@@ -211,7 +208,7 @@ test('runner and fix agent both killed: the lost agent is run again, once, and t
   const { repo, tools } = await fixScenario();
   try {
     const pid = await killRunnerDuringFix(repo, tools);
-    process.kill(-pid, 'SIGKILL');
+    killQuietly(-pid);
     writeFileSync(path.join(tools, 'release'), '');
     const again = await runCli('run', ['7', '--repo', repo.dir], { timeoutMs: 90_000 });
     assert.is(again.code, 0, show(again));

@@ -48,20 +48,36 @@ export function isGroupAlive(pgid: number): boolean {
   }
 }
 
-/** The process group of `pid` (Linux: /proc; elsewhere `ps`), or null when it is gone. */
-export function processGroupOf(pid: number): number | null {
+/** Parent pid and process group of `pid` (Linux: /proc; elsewhere `ps`), or null when it is gone. */
+function parentAndGroupOf(pid: number): { readonly ppid: number; readonly pgrp: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses): state, ppid, pgrp, …
-    const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-    return Number.isInteger(pgrp) ? pgrp : null;
+    const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(ppid), pgrp: Number(pgrp) };
   } catch {
     try {
-      const out = execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' });
-      const pgid = Number(out.trim());
-      return out.trim() && Number.isInteger(pgid) ? pgid : null;
+      const out = execFileSync('ps', ['-o', 'ppid=,pgid=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' });
+      const [ppid, pgrp] = out.trim().split(/\s+/).map(Number);
+      return Number.isInteger(ppid) && Number.isInteger(pgrp) ? { ppid: ppid as number, pgrp: pgrp as number } : null;
     } catch {
       return null;
     }
   }
+}
+
+/**
+ * The process groups of `pid` and of every process above it (the user's shell, a CI job). Pids wrap around (at 32768
+ * on small machines): a pid an agent wrote long ago may by now lead one of these groups, and signalling it would hit
+ * the runner's own caller.
+ */
+export function ancestorGroupsOf(pid: number): ReadonlySet<number> {
+  const groups = new Set<number>();
+  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+    const info = parentAndGroupOf(p);
+    if (!info) break;
+    groups.add(info.pgrp);
+    p = info.ppid;
+  }
+  return groups;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { git, makeRepo, readEvents, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
 import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, step, type RigItem } from './wave-rig.ts';
+import { killQuietly } from './processes.ts';
 
 /** The integration branch of every rig plan. */
 export const BRANCH = 'milestone/7-wave-rig';
@@ -147,11 +148,7 @@ export function groupMembers(pgid: number): string[] {
 export function killRecordedGroups(repo: TestRepo): void {
   for (const e of readEvents(repo)) {
     if (e.type !== 'agent-spawned') continue;
-    try {
-      process.kill(-e.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    killQuietly(-e.pid);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Finding and killing the processes a test started (by a marker in their command line, or as recorded in state). */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { ancestorGroupsOf } from '../../tasks/lib/process-info.ts';
 
 /** Processes whose command line contains `marker`, as `pid pgid args` lines (this ps excluded). */
 export function processesWith(marker: string): string[] {
@@ -8,10 +9,16 @@ export function processesWith(marker: string): string[] {
   return out.split('\n').filter((l) => l.includes(marker) && !/\bps -eo\b/.test(l));
 }
 
-/** SIGKILL a process (or, with a negative pid, a process group); nothing when it is gone already. */
+/**
+ * SIGKILL a process (or, with a negative pid, a process group); nothing when it is gone already, and never this
+ * process, nor a group this process or one above it belongs to.
+ */
 export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (Math.abs(pid) <= 1 || pid === process.pid) return;
+  // Pids wrap around: a pid an agent recorded long ago may by now lead this test run's group, or its runner's.
+  if (pid < 0 && ancestorGroupsOf(process.pid).has(-pid)) return;
   try {
-    if (Math.abs(pid) > 1 && pid !== process.pid) process.kill(pid, signal);
+    process.kill(pid, signal);
   } catch {
     // already gone
   }

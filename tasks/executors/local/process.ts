@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LIMITS, readTail } from '../../lib/bounded-text.ts';
-import { isGroupAlive, isProcessAlive, processGroupOf, processStartTime } from '../../lib/process-info.ts';
+import { ancestorGroupsOf, isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
 import type { AgentOutput, LaunchSpec } from '../../agents/types.ts';
 
 /** The files of one agent run. */
@@ -119,8 +119,9 @@ export function isRunning(proc: StartedProcess): boolean {
 
 /** SIGTERM the whole group, then SIGKILL after `graceMs`; resolves when nothing of the group is left. */
 export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
-  // `kill(-0)` would signal the runner's own group, and `kill(-1)` every process it may signal.
-  if (!Number.isInteger(pid) || pid <= 1 || pid === processGroupOf(process.pid)) return;
+  // `kill(-0)` would signal the runner's own group, `kill(-1)` every process it may signal; a reused pid may lead the
+  // group of the runner or of the shell that started it.
+  if (!Number.isInteger(pid) || pid <= 1 || ancestorGroupsOf(process.pid).has(pid)) return;
   const signal = (sig: NodeJS.Signals) => {
     try {
       process.kill(-pid, sig);
