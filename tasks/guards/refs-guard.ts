@@ -13,14 +13,85 @@ import { updateItem } from '../lib/state-items.ts';
 
 const EMPTY: RefsRecord = { integration: null, main: null, originMain: null, pending: null };
 
+/** Where the milestone's pins are (`refs/work-milestone/<id>/items/`). */
+export function pinsPrefixOf(ctx: Ctx): string {
+  return `refs/work-milestone/${ctx.plan.milestone.id}/items/`;
+}
+
 /** The ref that keeps an item's judged commits alive whatever happens to its branch. */
 export function pinRefOf(ctx: Ctx, issue: number): string {
-  return `refs/work-milestone/${ctx.plan.milestone.id}/items/${issue}`;
+  return `${pinsPrefixOf(ctx)}${issue}`;
+}
+
+/** Pin writes of one repository: the one being written, and those that asked meanwhile (written next, together). */
+interface PinQueue {
+  current: Promise<void> | null;
+  next: { readonly pins: Map<string, string>; readonly done: Promise<void> } | null;
+}
+
+const pinQueues = new Map<string, PinQueue>();
+
+async function writePins(repo: string, pins: ReadonlyMap<string, string>): Promise<void> {
+  const message = 'work-milestone: judged';
+  if (pins.size === 1) {
+    const [[ref, sha]] = [...pins] as [[string, string]];
+    await git(repo, ['update-ref', '-m', message, ref, sha]);
+    return;
+  }
+  const lines = [...pins].map(([ref, sha]) => `update ${ref} ${sha}\n`).join('');
+  const out = await gitRaw(repo, ['update-ref', '-m', message, '--stdin'], { input: lines });
+  if (out.exitCode === 0) return;
+  // One transaction: when it fails, each pin is written alone, so each caller gets its own answer.
+  const results = await Promise.allSettled(
+    [...pins].map(([ref, sha]) => git(repo, ['update-ref', '-m', message, ref, sha])),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Write the pin ref of `issue` at `sha`. Agents judged at the same moment share one `update-ref --stdin`: a pin asked
+ * for while another write runs is written in the next one, and every caller returns only once its own pin is written.
+ */
+export function writePin(ctx: Ctx, issue: number, sha: string): Promise<void> {
+  const repo = ctx.repo;
+  let q = pinQueues.get(repo);
+  if (!q) {
+    q = { current: null, next: null };
+    pinQueues.set(repo, q);
+  }
+  const queue = q;
+  const start = (pins: ReadonlyMap<string, string>): Promise<void> => {
+    const p = writePins(repo, pins);
+    queue.current = p;
+    const done = () => {
+      if (queue.current === p) queue.current = null;
+      if (!queue.current && !queue.next) pinQueues.delete(repo);
+    };
+    p.then(done, done);
+    return p;
+  };
+  if (!queue.current) return start(new Map([[pinRefOf(ctx, issue), sha]]));
+  if (!queue.next) {
+    const pins = new Map<string, string>();
+    const done = queue.current
+      .catch(() => undefined)
+      .then(() => {
+        queue.next = null;
+        return start(pins);
+      });
+    queue.next = { pins, done };
+  }
+  const batch = queue.next;
+  // A second pin of the same item before the write: one transaction may not name a ref twice, so it waits its turn.
+  if (batch.pins.has(pinRefOf(ctx, issue))) return batch.done.then(() => writePin(ctx, issue, sha));
+  batch.pins.set(pinRefOf(ctx, issue), sha);
+  return batch.done;
 }
 
 /** Pin `sha` as the judged tip of `issue` (the ref first: state never names a sha that git may collect). */
 export async function pinItem(ctx: Ctx, issue: number, sha: string): Promise<void> {
-  await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, issue), sha]);
+  await writePin(ctx, issue, sha);
   await ctx.store.update((s) => {
     updateItem(s, issue, { pinned: sha });
   });
