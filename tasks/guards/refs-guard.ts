@@ -23,45 +23,58 @@ export function pinRefOf(ctx: Ctx, issue: number): string {
   return `${pinsPrefixOf(ctx)}${issue}`;
 }
 
+/** What went wrong per pin ref of one write (a pin not named here was written). */
+type PinFailures = ReadonlyMap<string, unknown>;
+
 /** Pin writes of one repository: the one being written, and those that asked meanwhile (written next, together). */
 interface PinQueue {
-  current: Promise<void> | null;
-  next: { readonly pins: Map<string, string>; readonly done: Promise<void> } | null;
+  current: Promise<PinFailures> | null;
+  next: { readonly pins: Map<string, string>; readonly done: Promise<PinFailures> } | null;
 }
 
 const pinQueues = new Map<string, PinQueue>();
 
-async function writePins(repo: string, pins: ReadonlyMap<string, string>): Promise<void> {
-  const message = 'work-milestone: judged';
-  if (pins.size === 1) {
-    const [[ref, sha]] = [...pins] as [[string, string]];
-    await git(repo, ['update-ref', '-m', message, ref, sha]);
-    return;
+async function writeOnePin(repo: string, ref: string, sha: string): Promise<unknown> {
+  try {
+    await git(repo, ['update-ref', '-m', 'work-milestone: judged', ref, sha]);
+    return undefined;
+  } catch (error) {
+    return error ?? new Error(`update-ref ${ref} failed`);
   }
-  const lines = [...pins].map(([ref, sha]) => `update ${ref} ${sha}\n`).join('');
-  const out = await gitRaw(repo, ['update-ref', '-m', message, '--stdin'], { input: lines });
-  if (out.exitCode === 0) return;
-  // One transaction: when it fails, each pin is written alone, so each caller gets its own answer.
-  const results = await Promise.allSettled(
-    [...pins].map(([ref, sha]) => git(repo, ['update-ref', '-m', message, ref, sha])),
-  );
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+}
+
+async function writePins(repo: string, pins: ReadonlyMap<string, string>): Promise<PinFailures> {
+  const failures = new Map<string, unknown>();
+  if (pins.size > 1) {
+    const lines = [...pins].map(([ref, sha]) => `update ${ref} ${sha}\n`).join('');
+    const out = await gitRaw(repo, ['update-ref', '-m', 'work-milestone: judged', '--stdin'], { input: lines }).catch(
+      () => null,
+    );
+    if (out?.exitCode === 0) return failures;
+  }
+  // One pin, or a transaction that failed as a whole: each pin alone, so each caller gets its own answer.
+  for (const [ref, sha] of pins) {
+    const error = await writeOnePin(repo, ref, sha);
+    if (error !== undefined) failures.set(ref, error);
+  }
+  return failures;
 }
 
 /**
  * Write the pin ref of `issue` at `sha`. Agents judged at the same moment share one `update-ref --stdin`: a pin asked
- * for while another write runs is written in the next one, and every caller returns only once its own pin is written.
+ * for while another write runs is written in the next one, and every caller returns only once its own pin is written
+ * (or throws what failed for its own pin).
  */
-export function writePin(ctx: Ctx, issue: number, sha: string): Promise<void> {
+export async function writePin(ctx: Ctx, issue: number, sha: string): Promise<void> {
   const repo = ctx.repo;
+  const ref = pinRefOf(ctx, issue);
   let q = pinQueues.get(repo);
   if (!q) {
     q = { current: null, next: null };
     pinQueues.set(repo, q);
   }
   const queue = q;
-  const start = (pins: ReadonlyMap<string, string>): Promise<void> => {
+  const start = (pins: ReadonlyMap<string, string>): Promise<PinFailures> => {
     const p = writePins(repo, pins);
     queue.current = p;
     const done = () => {
@@ -71,22 +84,31 @@ export function writePin(ctx: Ctx, issue: number, sha: string): Promise<void> {
     p.then(done, done);
     return p;
   };
-  if (!queue.current) return start(new Map([[pinRefOf(ctx, issue), sha]]));
-  if (!queue.next) {
-    const pins = new Map<string, string>();
-    const done = queue.current
-      .catch(() => undefined)
-      .then(() => {
-        queue.next = null;
-        return start(pins);
-      });
-    queue.next = { pins, done };
+  let written: Promise<PinFailures>;
+  if (!queue.current) {
+    written = start(new Map([[ref, sha]]));
+  } else {
+    if (!queue.next) {
+      const pins = new Map<string, string>();
+      const done = queue.current
+        .catch(() => new Map())
+        .then(() => {
+          queue.next = null;
+          return start(pins);
+        });
+      queue.next = { pins, done };
+    }
+    const batch = queue.next;
+    // The same item again before the write: one transaction may not name a ref twice, so this one waits its turn.
+    if (batch.pins.has(ref)) {
+      await batch.done;
+      return writePin(ctx, issue, sha);
+    }
+    batch.pins.set(ref, sha);
+    written = batch.done;
   }
-  const batch = queue.next;
-  // A second pin of the same item before the write: one transaction may not name a ref twice, so it waits its turn.
-  if (batch.pins.has(pinRefOf(ctx, issue))) return batch.done.then(() => writePin(ctx, issue, sha));
-  batch.pins.set(pinRefOf(ctx, issue), sha);
-  return batch.done;
+  const failures = await written;
+  if (failures.has(ref)) throw failures.get(ref);
 }
 
 /** Pin `sha` as the judged tip of `issue` (the ref first: state never names a sha that git may collect). */
