@@ -1,12 +1,14 @@
 /**
  * What the merge queue and the judge read or write once for many items (docs/performance.md, "Git calls"): the
  * ancestry of many merges in one `merge-base --independent`, and pins of agents judged together in one
- * `update-ref --stdin`, each caller answered for its own pin.
+ * `update-ref --stdin`, each caller answered for its own pin; the branch of a worktree read from its HEAD file.
  */
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Ctx } from '../tasks/engine/context.ts';
 import { pinRefOf, writePin } from '../tasks/guards/refs-guard.ts';
+import { headFileNames } from '../tasks/items/item-agent.ts';
 import { allAncestors } from '../tasks/merging/merge-pass.ts';
 import { git, tempDir } from './support/fixture.ts';
 
@@ -67,6 +69,22 @@ test('writePin: pins asked for together are all written, a bad one fails only it
   // The same item twice before a write: the later sha wins, written after the earlier one.
   await Promise.all([writePin(ctx, 20, a), writePin(ctx, 21, a), writePin(ctx, 21, b)]);
   assert.is(await git(dir, 'rev-parse', pinRefOf(ctx, 21)), b);
+});
+
+test('headFileNames: true only while the linked worktree is on that branch', async () => {
+  const { dir, a } = await history();
+  const wt = path.join(tempDir('wm-pass-wt-'), 'item');
+  await git(dir, 'worktree', 'add', '-q', '-b', 'item-1', wt, a);
+  assert.ok(await headFileNames(wt, 'item-1'));
+  assert.not.ok(await headFileNames(wt, 'item'), 'a prefix of the branch');
+  assert.not.ok(await headFileNames(wt, 'side'));
+  await git(wt, 'switch', '-q', '--detach');
+  assert.not.ok(await headFileNames(wt, 'item-1'), 'detached');
+  await git(wt, 'switch', '-q', 'item-1');
+  assert.ok(await headFileNames(wt, 'item-1'));
+  // The main checkout has a .git directory, not a file: git is asked there.
+  assert.not.ok(await headFileNames(dir, 'side'));
+  assert.not.ok(await headFileNames(path.join(dir, 'missing'), 'side'));
 });
 
 test.run();

@@ -120,7 +120,7 @@ function worktreePresent(dir: string): boolean {
  * Anything else (another branch, a detached HEAD, a reftable repository, whose HEAD file names no branch) is false:
  * git is asked then.
  */
-async function headFileNames(worktree: string, branch: string): Promise<boolean> {
+export async function headFileNames(worktree: string, branch: string): Promise<boolean> {
   try {
     const dotGit = /^gitdir: (.+)$/m.exec(await readFile(path.join(worktree, '.git'), 'utf8'));
     if (!dotGit?.[1]) return false;
