@@ -231,13 +231,16 @@ export async function checkIntegration(ctx: Ctx): Promise<void> {
   await checkIntegrationWorktree(ctx);
 }
 
-/** Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails). */
-export async function changeIntegration<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails).
+ * `fn` gets the tip it starts from (null: no branch), with the integration worktree on the branch.
+ */
+export async function changeIntegration<T>(ctx: Ctx, op: string, fn: (from: string | null) => Promise<T>): Promise<T> {
   await checkIntegration(ctx);
   const from = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
   if (from) await setRefs(ctx, { pending: { from, op } });
   try {
-    return await fn();
+    return await fn(from);
   } finally {
     await recordIntegration(ctx);
   }

@@ -25,11 +25,16 @@ export interface QueueFacts {
 }
 
 /**
- * One `rev-parse HEAD` and one `for-each-ref` for the whole queue. git lists only refs whose objects exist, so a sha
- * found here is a commit git still has.
+ * One `rev-parse HEAD` (none when the caller knows it: the tip the refs guard just checked, at the start of a pass)
+ * and one `for-each-ref` for the whole queue. git lists only refs whose objects exist, so a sha found here is a
+ * commit git still has.
  */
-export async function readQueueFacts(ctx: Ctx, branches: readonly string[]): Promise<QueueFacts> {
-  const head = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+export async function readQueueFacts(
+  ctx: Ctx,
+  branches: readonly string[],
+  knownHead: string | null = null,
+): Promise<QueueFacts> {
+  const head = knownHead ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
   const out = await git(ctx.repo, [
     'for-each-ref',
     '--format=%(objectname) %(refname)',

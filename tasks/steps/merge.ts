@@ -187,7 +187,12 @@ function factsAfter(ctx: Ctx, facts: QueueFacts, outcome: MergeOutcome): QueueFa
 }
 
 /** Merge every queued item of a wave. */
-async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Progress): Promise<void> {
+async function runMergeQueue(
+  ctx: Ctx,
+  items: readonly PlanItem[],
+  from: string | null,
+  progress: Progress,
+): Promise<void> {
   const queue = mergeQueue(ctx, items).filter((i) => ctx.store.current().items[String(i.issue)]?.branch);
   if (queue.length === 0) return;
   // Converge from a crash: a merge left half-done is undone (once: every merge below ends merged or reset); one done
@@ -196,6 +201,8 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
     await resetIntegration(ctx, 'HEAD');
   const earlier = await readEarlierMerges(ctx);
   const branches = queue.map((i) => ctx.store.current().items[String(i.issue)]?.branch ?? '');
+  // The pass starts where the refs guard found the branch, with the integration worktree on it.
+  let knownHead = from;
   let facts: QueueFacts | null = null;
   for (const item of queue) {
     const st = ctx.store.current().items[String(item.issue)];
@@ -207,7 +214,8 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
       continue;
     }
     for (let attempt = 1; ; attempt++) {
-      facts ??= await readQueueFacts(ctx, branches);
+      facts ??= await readQueueFacts(ctx, branches, knownHead);
+      knownHead = null;
       const prev = facts.head;
       const judged = await judgedTip(ctx, item, facts);
       if (!judged.sha) {
@@ -295,7 +303,7 @@ export const merge: Step = {
   async run(ctx, scope, progress) {
     const items = scopedItems(ctx, scope);
     const label = `merge@${scope.wave ?? ''}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
-    await changeIntegration(ctx, label, () => runMergeQueue(ctx, items, progress));
+    await changeIntegration(ctx, label, (from) => runMergeQueue(ctx, items, from, progress));
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
     for (const item of items)
       if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
