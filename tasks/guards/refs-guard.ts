@@ -13,14 +13,107 @@ import { updateItem } from '../lib/state-items.ts';
 
 const EMPTY: RefsRecord = { integration: null, main: null, originMain: null, pending: null };
 
+/** Where the milestone's pins are (`refs/work-milestone/<id>/items/`). */
+export function pinsPrefixOf(ctx: Ctx): string {
+  return `refs/work-milestone/${ctx.plan.milestone.id}/items/`;
+}
+
 /** The ref that keeps an item's judged commits alive whatever happens to its branch. */
 export function pinRefOf(ctx: Ctx, issue: number): string {
-  return `refs/work-milestone/${ctx.plan.milestone.id}/items/${issue}`;
+  return `${pinsPrefixOf(ctx)}${issue}`;
+}
+
+/** What went wrong per pin ref of one write (a pin not named here was written). */
+type PinFailures = ReadonlyMap<string, unknown>;
+
+/** Pin writes of one repository: the one being written, and those that asked meanwhile (written next, together). */
+interface PinQueue {
+  current: Promise<PinFailures> | null;
+  next: { readonly pins: Map<string, string>; readonly done: Promise<PinFailures> } | null;
+}
+
+const pinQueues = new Map<string, PinQueue>();
+
+async function writeOnePin(repo: string, ref: string, sha: string): Promise<unknown> {
+  try {
+    await git(repo, ['update-ref', '-m', 'work-milestone: judged', ref, sha]);
+    return undefined;
+  } catch (error) {
+    return error ?? new Error(`update-ref ${ref} failed`);
+  }
+}
+
+async function writePins(repo: string, pins: ReadonlyMap<string, string>): Promise<PinFailures> {
+  const failures = new Map<string, unknown>();
+  if (pins.size > 1) {
+    const lines = [...pins].map(([ref, sha]) => `update ${ref} ${sha}\n`).join('');
+    const out = await gitRaw(repo, ['update-ref', '-m', 'work-milestone: judged', '--stdin'], { input: lines }).catch(
+      () => null,
+    );
+    if (out?.exitCode === 0) return failures;
+  }
+  // One pin, or a transaction that failed as a whole: each pin alone, so each caller gets its own answer.
+  for (const [ref, sha] of pins) {
+    const error = await writeOnePin(repo, ref, sha);
+    if (error !== undefined) failures.set(ref, error);
+  }
+  return failures;
+}
+
+/**
+ * Write the pin ref of `issue` at `sha`. Agents judged at the same moment share one `update-ref --stdin`: a pin asked
+ * for while another write runs is written in the next one, and every caller returns only once its own pin is written
+ * (or throws what failed for its own pin).
+ */
+export async function writePin(ctx: Ctx, issue: number, sha: string): Promise<void> {
+  const repo = ctx.repo;
+  const ref = pinRefOf(ctx, issue);
+  let q = pinQueues.get(repo);
+  if (!q) {
+    q = { current: null, next: null };
+    pinQueues.set(repo, q);
+  }
+  const queue = q;
+  const start = (pins: ReadonlyMap<string, string>): Promise<PinFailures> => {
+    const p = writePins(repo, pins);
+    queue.current = p;
+    const done = () => {
+      if (queue.current === p) queue.current = null;
+      if (!queue.current && !queue.next) pinQueues.delete(repo);
+    };
+    p.then(done, done);
+    return p;
+  };
+  let written: Promise<PinFailures>;
+  if (!queue.current) {
+    written = start(new Map([[ref, sha]]));
+  } else {
+    if (!queue.next) {
+      const pins = new Map<string, string>();
+      const done = queue.current
+        .catch(() => new Map())
+        .then(() => {
+          queue.next = null;
+          return start(pins);
+        });
+      queue.next = { pins, done };
+    }
+    const batch = queue.next;
+    // The same item again before the write: one transaction may not name a ref twice, so this one waits its turn.
+    if (batch.pins.has(ref)) {
+      await batch.done;
+      return writePin(ctx, issue, sha);
+    }
+    batch.pins.set(ref, sha);
+    written = batch.done;
+  }
+  const failures = await written;
+  if (failures.has(ref)) throw failures.get(ref);
 }
 
 /** Pin `sha` as the judged tip of `issue` (the ref first: state never names a sha that git may collect). */
 export async function pinItem(ctx: Ctx, issue: number, sha: string): Promise<void> {
-  await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, issue), sha]);
+  await writePin(ctx, issue, sha);
   await ctx.store.update((s) => {
     updateItem(s, issue, { pinned: sha });
   });
@@ -138,13 +231,16 @@ export async function checkIntegration(ctx: Ctx): Promise<void> {
   await checkIntegrationWorktree(ctx);
 }
 
-/** Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails). */
-export async function changeIntegration<T>(ctx: Ctx, op: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails).
+ * `fn` gets the tip it starts from (null: no branch), with the integration worktree on the branch.
+ */
+export async function changeIntegration<T>(ctx: Ctx, op: string, fn: (from: string | null) => Promise<T>): Promise<T> {
   await checkIntegration(ctx);
   const from = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
   if (from) await setRefs(ctx, { pending: { from, op } });
   try {
-    return await fn();
+    return await fn(from);
   } finally {
     await recordIntegration(ctx);
   }

@@ -23,7 +23,7 @@ import type { ItemState } from '../lib/state-types.ts';
 import { relayForWave } from '../reporting/relay-text.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { git, gitRaw, revParse } from '../lib/git.ts';
-import { pinRefOf, restoreIntegration, setRefs } from '../guards/refs-guard.ts';
+import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
 import { updateItem } from '../lib/state-items.ts';
 
 /** The files of attempt `attempt` of an item. */
@@ -113,6 +113,22 @@ function assertStartable(kind: AgentKind, file: string, cwd: string, env: NodeJS
 /** Whether an item worktree is there to start an agent in (an agent or a user may have removed it). */
 function worktreePresent(dir: string): boolean {
   return existsSync(path.join(dir, '.git'));
+}
+
+/**
+ * Whether a linked worktree's own HEAD file names `branch` (`ref: refs/heads/<branch>`), read without spawning git.
+ * Anything else (another branch, a detached HEAD, a reftable repository, whose HEAD file names no branch) is false:
+ * git is asked then.
+ */
+export async function headFileNames(worktree: string, branch: string): Promise<boolean> {
+  try {
+    const dotGit = /^gitdir: (.+)$/m.exec(await readFile(path.join(worktree, '.git'), 'utf8'));
+    if (!dotGit?.[1]) return false;
+    const head = await readFile(path.join(path.resolve(worktree, dotGit[1].trim()), 'HEAD'), 'utf8');
+    return head === `ref: refs/heads/${branch}\n`;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -231,7 +247,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
   await mkdir(dir, { recursive: true });
   // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
-  if ((await gitRaw(worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${branch}`) {
+  if (
+    !(await headFileNames(worktree, branch)) &&
+    (await gitRaw(worktree, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim() !== `refs/heads/${branch}`
+  ) {
     await git(worktree, ['switch', '-q', '--discard-changes', branch]);
   }
   await writeFile(promptFile, prompt);
@@ -391,7 +410,7 @@ export async function finishItemAttempt(
     await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
   // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.
   const pinned = verdict.status !== 'failed' ? facts.tip : null;
-  if (pinned) await git(ctx.repo, ['update-ref', '-m', 'work-milestone: judged', pinRefOf(ctx, item.issue), pinned]);
+  if (pinned) await writePin(ctx, item.issue, pinned);
   // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
   const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;

@@ -13,9 +13,10 @@ import { git, gitOk, isAncestor, revParse } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { ItemMerge, ItemState } from '../lib/state-types.ts';
-import { mergeItem, mergeMessage, redGateText, resetIntegration } from '../merging/merge-item.ts';
+import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutcome } from '../merging/merge-item.ts';
+import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
-import { changeIntegration, pinItem } from '../guards/refs-guard.ts';
+import { changeIntegration, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -29,15 +30,6 @@ function mergeQueue(ctx: Ctx, items: readonly PlanItem[]): PlanItem[] {
       return (s?.status === 'complete' || s?.status === 'partial') && !s.merge;
     })
     .sort((a, b) => (st[String(a.issue)]?.finishSeq ?? 0) - (st[String(b.issue)]?.finishSeq ?? 0));
-}
-
-/** The integration commit that merged an item (`Merge #42: …`) since the milestone's base, found after a crash. */
-async function findMergeCommit(ctx: Ctx, item: PlanItem): Promise<string | null> {
-  const base = ctx.store.current().branch?.base;
-  if (!base) return null;
-  const log = await git(ctx.integrationWorktree, ['log', '--format=%H%x09%s', `${base}..HEAD`]);
-  const line = log.split('\n').find((l) => l.slice(41) === mergeMessage(item));
-  return line ? line.slice(0, 40) : null;
 }
 
 async function recordMerge(
@@ -119,13 +111,22 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
   });
 }
 
-/** The judged sha of an item (state of an older version: its branch tip), and what happened to its branch since. */
-async function judgedTip(ctx: Ctx, item: PlanItem): Promise<{ readonly sha: string | null; readonly note: string }> {
+/**
+ * The judged sha of an item (state of an older version: its branch tip), and what happened to its branch since. The
+ * branch and the pin are read from the queue's facts; the commit is asked for only when no ref of them holds it.
+ */
+async function judgedTip(
+  ctx: Ctx,
+  item: PlanItem,
+  facts: QueueFacts,
+): Promise<{ readonly sha: string | null; readonly note: string }> {
   const st = ctx.store.current().items[String(item.issue)];
   const branch = st?.branch ?? '';
-  const now = await revParse(ctx.repo, `refs/heads/${branch}`);
+  const now = facts.refs.get(`refs/heads/${branch}`) ?? null;
   const sha = st?.pinned ?? now;
-  if (!sha || !(await revParse(ctx.repo, sha))) return { sha: null, note: `the judged commits of ${branch} are gone` };
+  const held = sha !== null && (sha === now || facts.refs.get(pinRefOf(ctx, item.issue)) === sha);
+  if (!sha || (!held && !(await revParse(ctx.repo, sha))))
+    return { sha: null, note: `the judged commits of ${branch} are gone` };
   if (now === sha) return { sha, note: '' };
   if (!now)
     return { sha, note: `${branch} was deleted after it was judged; merging its judged tip ${sha.slice(0, 10)}` };
@@ -176,23 +177,47 @@ async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress:
   await pinItem(ctx, item.issue, after);
 }
 
+/**
+ * After a merge the runner knows the integration HEAD it left (the new merge, or `prev` again); anything else that ran
+ * meanwhile (a conflict or fix agent, gate commands) may have moved refs, and the queue's facts are read again.
+ */
+function factsAfter(ctx: Ctx, facts: QueueFacts, outcome: MergeOutcome): QueueFacts | null {
+  if (outcome.kind !== 'merged' || outcome.merge.kind === 'medium' || ctx.plan.gates.preMerge.length > 0) return null;
+  return outcome.merge.sha ? { ...facts, head: outcome.merge.sha } : null;
+}
+
 /** Merge every queued item of a wave. */
-async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Progress): Promise<void> {
-  for (const item of mergeQueue(ctx, items)) {
+async function runMergeQueue(
+  ctx: Ctx,
+  items: readonly PlanItem[],
+  from: string | null,
+  progress: Progress,
+): Promise<void> {
+  const queue = mergeQueue(ctx, items).filter((i) => ctx.store.current().items[String(i.issue)]?.branch);
+  if (queue.length === 0) return;
+  // Converge from a crash: a merge left half-done is undone (once: every merge below ends merged or reset); one done
+  // but not recorded is recorded.
+  if (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
+    await resetIntegration(ctx, 'HEAD');
+  const earlier = await readEarlierMerges(ctx);
+  const branches = queue.map((i) => ctx.store.current().items[String(i.issue)]?.branch ?? '');
+  // The pass starts where the refs guard found the branch, with the integration worktree on it.
+  let knownHead = from;
+  let facts: QueueFacts | null = null;
+  for (const item of queue) {
     const st = ctx.store.current().items[String(item.issue)];
     if (!st?.branch) continue;
-    // Converge from a crash: a merge left half-done is undone; one done but not recorded is recorded.
-    if (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
-      await resetIntegration(ctx, 'HEAD');
-    const done = await findMergeCommit(ctx, item);
+    const done = earlier.get(mergeMessage(item));
     if (done) {
       await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note: 'found merged after a restart' });
       await followUpPartial(ctx, item);
       continue;
     }
     for (let attempt = 1; ; attempt++) {
-      const prev = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
-      const judged = await judgedTip(ctx, item);
+      facts ??= await readQueueFacts(ctx, branches, knownHead);
+      knownHead = null;
+      const prev = facts.head;
+      const judged = await judgedTip(ctx, item, facts);
       if (!judged.sha) {
         await escalate(ctx, item, 'clean', [], judged.note);
         break;
@@ -209,6 +234,7 @@ async function runMergeQueue(ctx: Ctx, items: readonly PlanItem[], progress: Pro
         st.base ?? prev,
         progress,
       );
+      facts = factsAfter(ctx, facts, outcome);
       if (outcome.kind === 'merged') {
         await recordMerge(ctx, item, {
           ...outcome.merge,
@@ -244,25 +270,40 @@ export const merge: Step = {
   async check(ctx, scope) {
     const state = ctx.store.current();
     const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+    // The first reason found without git, and the merges before it, whose ancestry is then tested at once.
+    const merged: { readonly issue: number; readonly sha: string }[] = [];
+    let reason: string | null = null;
     for (const item of scopedItems(ctx, scope)) {
       const st = state.items[String(item.issue)];
       // Nothing merged yet is not "done": every item of the wave must have finished first.
-      if (!st || st.status === 'pending' || st.status === 'in-progress')
-        return todo(`#${item.issue} has not finished (${st?.status ?? 'not started'})`);
+      if (!st || st.status === 'pending' || st.status === 'in-progress') {
+        reason = `#${item.issue} has not finished (${st?.status ?? 'not started'})`;
+        break;
+      }
       if (st.status !== 'complete' && st.status !== 'partial') continue;
-      if (!st.merge?.sha) return todo(`#${item.issue} not merged`);
-      if (st.status === 'partial' && st.followUps.length === 0)
-        return todo(`#${item.issue} is PARTIAL and has no follow-up yet`);
-      if (head && !(await isAncestor(ctx.repo, st.merge.sha, head)))
-        return todo(`#${item.issue}'s merge is no longer on integration`);
-      if (!head && !state.complete && !state.land) return todo('the integration branch is missing');
+      if (!st.merge?.sha) {
+        reason = `#${item.issue} not merged`;
+        break;
+      }
+      if (st.status === 'partial' && st.followUps.length === 0) {
+        reason = `#${item.issue} is PARTIAL and has no follow-up yet`;
+        break;
+      }
+      if (!head && !state.complete && !state.land) {
+        reason = 'the integration branch is missing';
+        break;
+      }
+      merged.push({ issue: item.issue, sha: st.merge.sha });
     }
-    return DONE;
+    if (head && !(await allAncestors(ctx.repo, [...new Set(merged.map((m) => m.sha))], head)))
+      for (const m of merged)
+        if (!(await isAncestor(ctx.repo, m.sha, head))) return todo(`#${m.issue}'s merge is no longer on integration`);
+    return reason === null ? DONE : todo(reason);
   },
   async run(ctx, scope, progress) {
     const items = scopedItems(ctx, scope);
     const label = `merge@${scope.wave ?? ''}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
-    await changeIntegration(ctx, label, () => runMergeQueue(ctx, items, progress));
+    await changeIntegration(ctx, label, (from) => runMergeQueue(ctx, items, from, progress));
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
     for (const item of items)
       if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
