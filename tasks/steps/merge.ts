@@ -90,10 +90,13 @@ async function escalate(
   });
 }
 
-/** A PARTIAL item's remaining work becomes a backlog item (once). */
-async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
+/**
+ * A PARTIAL item's remaining work becomes a backlog item (once). True when it made one: a file backlog item is a
+ * commit on integration, which the merge pass must read again.
+ */
+async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<boolean> {
   const st = ctx.store.current().items[String(item.issue)];
-  if (st?.status !== 'partial' || st.followUps.length > 0) return;
+  if (st?.status !== 'partial' || st.followUps.length > 0) return false;
   const report = st.result?.report;
   const followUp = await createFollowUp(ctx, {
     title: oneLine(`Finish #${item.issue}: ${item.title}`),
@@ -109,6 +112,7 @@ async function followUpPartial(ctx: Ctx, item: PlanItem): Promise<void> {
   await ctx.store.update((s) => {
     updateItem(s, item.issue, (it) => ({ followUps: [...it.followUps, followUp] }));
   });
+  return true;
 }
 
 /**
@@ -210,7 +214,9 @@ async function runMergeQueue(
     const done = earlier.get(mergeMessage(item));
     if (done) {
       await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note: 'found merged after a restart' });
+      // An earlier merge found after a restart: what the pass knew of integration is read again.
       await followUpPartial(ctx, item);
+      facts = null;
       continue;
     }
     for (let attempt = 1; ; attempt++) {
@@ -219,7 +225,9 @@ async function runMergeQueue(
       const prev = facts.head;
       const judged = await judgedTip(ctx, item, facts);
       if (!judged.sha) {
+        // An escalation's follow-up may be a commit on integration: read it again.
         await escalate(ctx, item, 'clean', [], judged.note);
+        facts = null;
         break;
       }
       if (judged.note) {
@@ -240,11 +248,13 @@ async function runMergeQueue(
           ...outcome.merge,
           note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
         });
-        await followUpPartial(ctx, item);
+        // A follow-up of the file backlog is a commit on integration: the pass's head is then read again.
+        if (await followUpPartial(ctx, item)) facts = null;
         break;
       }
       if (outcome.kind === 'escalate') {
         await escalate(ctx, item, outcome.conflict, outcome.files, outcome.note);
+        facts = null;
         break;
       }
       // Red pre-merge gate: integration is back at prev; the item gets one fix and one more try.
@@ -256,6 +266,7 @@ async function runMergeQueue(
           [],
           `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`,
         );
+        facts = null;
         break;
       }
       progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
