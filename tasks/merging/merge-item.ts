@@ -109,17 +109,14 @@ export async function mergeItem(
   // The usual merge (clean, --no-ff): merged and committed by one git call; one rev-parse reads the new sha and
   // whether the merge changed the tree at all (nothing: an empty merge).
   let sha: string | null = null;
+  // A merge git refused although the prediction said clean: integration back at prev, and a human decides.
+  const unpredictedFailure = async (): Promise<MergeOutcome> => {
+    await resetIntegration(ctx, prev);
+    return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
+  };
   if (cls.kind === 'clean' && ctx.plan.defaults.merge !== 'squash') {
     const merged = await gitRaw(wt(ctx), ['merge', '-q', '--no-ff', '--no-log', '-m', mergeMessage(item), branch]);
-    if (merged.exitCode !== 0) {
-      await resetIntegration(ctx, prev);
-      return {
-        kind: 'escalate',
-        conflict: 'clean',
-        files,
-        note: 'git merge failed although no conflict was predicted',
-      };
-    }
+    if (merged.exitCode !== 0) return unpredictedFailure();
     const [head = '', tree, parentTree] = (
       await git(wt(ctx), ['rev-parse', 'HEAD', 'HEAD^{tree}', 'HEAD^1^{tree}'])
     ).split('\n');
@@ -134,15 +131,7 @@ export async function mergeItem(
       return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
     case 'clean':
       if (sha !== null) break;
-      if (!(await startMerge(ctx, branch))) {
-        await resetIntegration(ctx, prev);
-        return {
-          kind: 'escalate',
-          conflict: 'clean',
-          files,
-          note: 'git merge failed although no conflict was predicted',
-        };
-      }
+      if (!(await startMerge(ctx, branch))) return unpredictedFailure();
       if ((await changed()).length === 0) kind = 'empty';
       break;
     case 'trivial':
