@@ -106,14 +106,14 @@ export async function mergeItem(
   let note = '';
   let committed = false;
   progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
-  // The usual merge (clean, --no-ff): merged and committed by one git call; one rev-parse reads the new sha and
-  // whether the merge changed the tree at all (nothing: an empty merge).
-  let sha: string | null = null;
   // A merge git refused although the prediction said clean: integration back at prev, and a human decides.
   const unpredictedFailure = async (): Promise<MergeOutcome> => {
     await resetIntegration(ctx, prev);
     return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
   };
+  // The usual merge (clean, --no-ff): merged and committed by one git call; one rev-parse reads the new sha and
+  // whether the merge changed the tree at all (nothing: an empty merge).
+  let sha: string | null = null;
   if (cls.kind === 'clean' && ctx.plan.defaults.merge !== 'squash') {
     const merged = await gitRaw(wt(ctx), ['merge', '-q', '--no-ff', '--no-log', '-m', mergeMessage(item), branch]);
     if (merged.exitCode !== 0) return unpredictedFailure();
