@@ -19,6 +19,9 @@ COMMITS:
 TASKS_BLOCKED: <ids or none>
 NOTES: <design decisions, deviations, what the next wave should know>`;
 
+/** At most this many characters of labels, and of priority, in a prompt. */
+const TRIAGE_CHARS = 500;
+
 /** What goes into an item prompt. */
 export interface ItemPromptInput {
   readonly item: CachedItem;
@@ -54,7 +57,9 @@ export type PromptKey =
   | 'gates'
   | 'relay'
   | 'previous_failure'
-  | 'report_format';
+  | 'report_format'
+  | 'labels'
+  | 'priority';
 
 /** Values for `{{name}}` placeholders of a template. */
 export function promptValues(input: ItemPromptInput): Record<PromptKey, string> {
@@ -73,6 +78,9 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
     relay: capText(input.relay, LIMITS.relayPromptChars),
     previous_failure: capText(input.previousFailure ?? '', LIMITS.previousFailureChars),
     report_format: REPORT_FORMAT,
+    // Anyone who may triage the backlog writes these: one line each, and bounded.
+    labels: capText((input.item.labels ?? []).map(oneLine).join(', '), TRIAGE_CHARS),
+    priority: capText(oneLine(input.item.priority ?? ''), TRIAGE_CHARS),
   };
 }
 
@@ -89,6 +97,8 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
   if (template) return stripControl(fillTemplate(template, v));
   const parts = [
     `You are working on Issue #${v.issue}: ${v.title} (milestone ${v.milestone}, wave ${v.wave}).`,
+    // The backlog's triage (GitHub labels, the plan's priority) tells the agent how much the item matters.
+    [v.priority && `Priority: ${v.priority}.`, v.labels && `Labels: ${v.labels}.`].filter(Boolean).join(' '),
     `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
     `## Description\n${v.description.trim() || '(none)'}`,
     v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
