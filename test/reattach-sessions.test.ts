@@ -54,6 +54,14 @@ function killSessions(repo: TestRepo): void {
   }
 }
 
+/** After a test, passed or not: release any agent still holding, kill what the sessions run, remove the folders. */
+function endScenario(repo: TestRepo, tools: string): void {
+  writeFileSync(path.join(tools, 'release'), '');
+  killSessions(repo);
+  repo.cleanup();
+  rmSync(tools, { recursive: true, force: true });
+}
+
 /**
  * Run until the `role` agent has started, SIGKILL the runner, check its handle is in state, run again, release the
  * agent once the new runner waits for it; returns the second run.
@@ -136,10 +144,7 @@ esac`,
       [['7-2-conflict-1', 'ended', true]],
     );
   } finally {
-    writeFileSync(path.join(tools, 'release'), '');
-    killSessions(repo);
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    endScenario(repo, tools);
   }
 });
 
@@ -197,10 +202,7 @@ test('SIGKILL while a fix agent works: run again re-attaches, it started once, i
       [['7-0-fix-1', 'ended', true]],
     );
   } finally {
-    writeFileSync(path.join(tools, 'release'), '');
-    killSessions(repo);
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    endScenario(repo, tools);
   }
 });
 
@@ -227,10 +229,7 @@ test('runner and fix agent both killed: the lost agent is run again, once, and t
       ],
     );
   } finally {
-    writeFileSync(path.join(tools, 'release'), '');
-    killSessions(repo);
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    endScenario(repo, tools);
   }
 });
 
@@ -249,10 +248,7 @@ test('run --stop after a crash stops a recorded fix agent; the next run starts a
     assert.equal(linesOf(path.join(tools, 'starts')), ['fix', 'fix']);
     assert.ok(readStateFile(repo).land, 'landed');
   } finally {
-    writeFileSync(path.join(tools, 'release'), '');
-    killSessions(repo);
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    endScenario(repo, tools);
   }
 });
 
@@ -275,10 +271,7 @@ test('SIGINT once while a fix agent works leaves it running; a second SIGINT can
     assert.throws(() => process.kill(-pid, 0), 'its process group is gone');
     assert.ok(existsSync(path.join(handle.dir, `${handle.name}.cancelled`)), 'marked cancelled');
   } finally {
-    writeFileSync(path.join(tools, 'release'), '');
-    killSessions(repo);
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    endScenario(repo, tools);
   }
 });
 
