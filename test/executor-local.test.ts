@@ -3,7 +3,7 @@
  * then running → succeeded / failed, cancel → cancelled, a group killed without its exit file → lost, a recorded
  * handle that never started → lost. Agents wait on files the test creates, never on time.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
@@ -125,6 +125,31 @@ test('a group killed without its exit file → lost; a recorded handle that neve
     const unstarted: AgentHandle = { ...handle, id: '7-1-conflict-2', name: 'unstarted' };
     assert.equal(await local.poll(unstarted), { state: 'lost', reason: 'it never started' });
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('collect kills what the agent left in its group while its wrapper is still between its exit code and exiting', async () => {
+  const dir = tempDir('wm-exec-');
+  const release = path.join(dir, 'release');
+  const stray = path.join(dir, 'stray.pid');
+  try {
+    // The agent writes the exit code as its wrapper would (the wrapper's pid, from its pid file), leaves a stray in the
+    // group, and holds the wrapper alive: the moment a busy machine can stretch between the wrapper's `mv` and its exit.
+    const handle = await dispatch(
+      dir,
+      'late',
+      `sleep 300 & echo $! > '${stray}'; printf '0 %s\\n' "$(cat "$WM_PID")" > "$WM_EXIT"; ${hold(release)} :`,
+    );
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(stray) && Date.now() < deadline) await sleep(20);
+    assert.equal(await local.poll(handle), { state: 'succeeded' }, 'the exit code is what poll reads');
+    const running = Number.parseInt(readFileSync(path.join(dir, 'runs', 'late.pid'), 'utf8'), 10);
+    assert.ok(isGroupAlive(running), 'wrapper and stray still run before collect');
+    await local.collect(handle);
+    assert.not.ok(isGroupAlive(running), "collect left the agent's group alive");
+  } finally {
+    writeFileSync(release, '');
     rmSync(dir, { recursive: true, force: true });
   }
 });

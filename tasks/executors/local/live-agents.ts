@@ -84,6 +84,20 @@ function isWrapperOf(pid: number, startTime: string, pidFile: string, writtenMs:
   return started === null || started <= writtenMs + START_SLACK_MS;
 }
 
+/**
+ * Whether `pid` is still the wrapper process that wrote `pidFile`, whether or not it has written its exit code yet (it
+ * may be between writing it and exiting): false when it is gone or another program has its pid.
+ */
+export function isWrapperAlive(pidFile: string, pid: number): boolean {
+  const startTime = processStartTime(pid);
+  if (startTime === null) return false;
+  try {
+    return isWrapperOf(pid, startTime, pidFile, statSync(pidFile).mtimeMs);
+  } catch {
+    return false;
+  }
+}
+
 /** The agent behind one pid file, when it still runs (its wrapper, or its group once the wrapper is gone). */
 export function liveAgentOf(pidFile: string, issue: number): LiveAgent | null {
   const dir = path.dirname(pidFile);

@@ -12,7 +12,7 @@ import type { AgentOutcome } from '../../agents/types.ts';
 import { readTail } from '../../lib/bounded-text.ts';
 import { isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor, LocalHandle } from '../types.ts';
-import { liveAgentOf } from './live-agents.ts';
+import { isWrapperAlive, liveAgentOf } from './live-agents.ts';
 import {
   clearRunFiles,
   killGroup,
@@ -89,7 +89,8 @@ async function poll(handle: AgentHandle): Promise<AgentStatus> {
  * after the wrapper ended is another program that reused the pid (pids wrap around): never ours to kill.
  */
 function ownsGroup(files: RunFiles, pid: number): boolean {
-  return processStartTime(pid) === null ? isGroupAlive(pid) : liveAgentOf(files.pid, 0) !== null;
+  // The wrapper may be alive still, between writing its exit code and exiting: it is ours all the same.
+  return processStartTime(pid) === null ? isGroupAlive(pid) : isWrapperAlive(files.pid, pid);
 }
 
 async function collect(handle: AgentHandle): Promise<AgentRunResult> {
