@@ -112,10 +112,12 @@ test('--from-ref/--to-ref judge the change A...B; wrong refs and flags are bad i
 });
 
 /** `git commit` from a fresh shell: a bare environment (no npx, no node on PATH unless /usr/bin has one). */
-function commitFromFreshShell(dir: string, home: string, message: string) {
-  return runProcess('/usr/bin/env', ['-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', 'git', 'commit', '-qm', message], {
-    cwd: dir,
-  });
+function commitFromFreshShell(dir: string, home: string, message: string, extra: readonly string[] = []) {
+  return runProcess(
+    '/usr/bin/env',
+    ['-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', ...extra, 'git', 'commit', '-qm', message],
+    { cwd: dir },
+  );
 }
 
 test('the installed hook blocks a commit when a gate is red and lets a green one through; uninstall removes it', async () => {
@@ -151,6 +153,13 @@ test('the installed hook blocks a commit when a gate is red and lets a green one
     assert.is(passed.code, 0, passed.stderr);
     assert.is(await git(r.dir, 'log', '-1', '--format=%s'), 'good');
     assert.equal(ran(marks), ['always', 'src']);
+
+    // Inside a run's agents (WORK_MILESTONE_CHILD=1) the hook does nothing: the run's gates step judges their work.
+    writeFileSync(path.join(r.dir, 'src', 'bad.txt'), 'bad\n');
+    await git(r.dir, 'add', 'src/bad.txt');
+    const agentCommit = await commitFromFreshShell(r.dir, home, 'by an agent', ['WORK_MILESTONE_CHILD=1']);
+    assert.is(agentCommit.code, 0, agentCommit.stderr);
+    assert.equal(ran(marks), []);
 
     // Installing again rewrites our own hook; uninstalling removes it, and then there is nothing to remove.
     assert.is((await runInProcess('gates', ['7', '--install-hook'], { cwd: r.dir })).code, 0);

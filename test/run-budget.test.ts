@@ -11,10 +11,10 @@ import * as assert from 'uvu/assert';
 import { startModelServer, type ScriptedAgent } from '../tasks/demo/model-server.ts';
 import { commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
 import { spentUsd } from '../tasks/lib/run-budget.ts';
-import { claudeEnv, git, makeRepo, readStateFile, tempDir } from './support/fixture.ts';
+import { claudeEnv, git, makeRepo, readEvents, readStateFile, tempDir } from './support/fixture.ts';
 import { runInProcess } from './support/cli.ts';
 import { CLAUDE_PLAN_DEFAULTS, describeRun } from './support/e2e.ts';
-import { planYaml } from './support/plan.ts';
+import { planYaml, type PlanItem } from './support/plan.ts';
 import type { State } from '../tasks/lib/state-types.ts';
 
 const ITEMS = [
@@ -95,6 +95,28 @@ test('max-budget-usd must be a positive number, at its line and column (exit 2, 
     const planned = await runInProcess('plan', ['7', '--repo', r.dir]);
     assert.is(planned.code, 2, planned.stdout);
     assert.match(planned.stderr, /^plan\/milestone-7-dispatch\.yaml:\d+:\d+ error: max-budget-usd /m);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('codex agents are not priced: with a budget, validate says their spend is not counted', async () => {
+  const codexPlan = planYaml({
+    title: 'Budget',
+    top: { groomed: true, 'max-budget-usd': 5 },
+    waves: [{ items: [ITEMS[0] as PlanItem, { ...(ITEMS[1] as PlanItem), extra: { agent: 'codex' } }] }],
+    defaults: { agent: 'claude' },
+  });
+  const r = await makeRepo({ plan: codexPlan, items: ITEMS.slice(0, 2) });
+  try {
+    const validated = await runInProcess('step', ['validate', '7', '--repo', r.dir]);
+    assert.is(validated.code, 0, validated.stderr);
+    const notices = readEvents(r)
+      .filter((e) => e.type === 'notice')
+      .map((e) => e.message as string);
+    assert.equal(notices, [
+      'max-budget-usd bounds the agents that report a dollar cost (claude); codex reports tokens only, so what #2 spend is not counted',
+    ]);
   } finally {
     r.cleanup();
   }
