@@ -64,7 +64,7 @@ test('a budget below the items cost: no new agent starts, running ones finish, e
     // The spend when #3 was due: at least the budget, at most what the run spent in the end (#2 was still running).
     const message = stopped.stderr.split('\n')[0] as string;
     const at =
-      /^run budget reached: agents had spent \$(\d+\.\d{4}) of max-budget-usd \$0\.0050 when #3 was due to start; it was not started, agents already running finished; raise max-budget-usd in plan\/milestone-7-dispatch\.yaml and run again to continue$/.exec(
+      /^run budget reached: agents had spent \$(\d+\.\d{4}) of max-budget-usd \$0\.0050 when #3 was due to start; it was not started, agents already running were left to finish; raise max-budget-usd in plan\/milestone-7-dispatch\.yaml and run again to continue$/.exec(
         message,
       );
     assert.ok(at, message);

@@ -34,7 +34,7 @@ export function assertWithinBudget(
   const spent = spentUsd(state);
   if (spent < budget) return;
   throw new NeedsAttentionError(
-    `run budget reached: agents had spent ${formatUsd(spent)} of max-budget-usd ${formatUsd(budget)} when ${what} was due to start; it was not started, agents already running finished; raise max-budget-usd in ${plan.file} and run again to continue`,
+    `run budget reached: agents had spent ${formatUsd(spent)} of max-budget-usd ${formatUsd(budget)} when ${what} was due to start; it was not started, agents already running were left to finish; raise max-budget-usd in ${plan.file} and run again to continue`,
   );
 }
 
