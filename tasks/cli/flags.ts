@@ -15,11 +15,36 @@ export interface Flags {
   readonly help: boolean;
   /** `run --stop`: stop the milestone's live agents and exit. */
   readonly stop: boolean;
+  /** `gates` only: what the gates judge, and the git hook. */
+  readonly gates: GatesFlags;
   readonly options: RunOptions;
 }
 
-const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
+/** Flags of `gates`: `--all-files`, `--from-ref A --to-ref B` (default: the staged change), `--[un]install-hook`. */
+export interface GatesFlags {
+  readonly allFiles: boolean;
+  readonly fromRef: string | null;
+  readonly toRef: string | null;
+  readonly installHook: boolean;
+  readonly uninstallHook: boolean;
+}
+
+/** Flags of `gates` alone. */
+const GATES_BOOLEANS = ['all-files', 'install-hook', 'uninstall-hook'];
+const GATES_STRINGS = ['from-ref', 'to-ref'];
+const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop', ...GATES_BOOLEANS];
+const STRINGS = [
+  'repo',
+  'plan',
+  'agent',
+  'agent-command',
+  'concurrency',
+  'wave',
+  'item',
+  'schedule',
+  'land',
+  ...GATES_STRINGS,
+];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
@@ -77,6 +102,13 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
     dryRun: parsed['dry-run'] === true,
     help: parsed.help === true,
     stop: parsed.stop === true,
+    gates: {
+      allFiles: parsed['all-files'] === true,
+      fromRef: str('from-ref'),
+      toRef: str('to-ref'),
+      installHook: parsed['install-hook'] === true,
+      uninstallHook: parsed['uninstall-hook'] === true,
+    },
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,

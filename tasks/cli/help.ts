@@ -69,12 +69,17 @@ items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
 and run its whole milestone offline: by default with the real claude CLI
 against a scripted model server on 127.0.0.1 (no key, no network), or with the
 built-in scripted agent. Prints where the repository and the report are.`,
-  gates: `Usage: npx zx scripts/gates.mts [<N>] [--repo DIR] [--plan FILE]
-   or: npx work-milestone gates [<N>] [--repo DIR] [--plan FILE]
+  gates: `Usage: npx zx scripts/gates.mts [<N>] [--all-files | --from-ref A --to-ref B]
+       npx zx scripts/gates.mts [<N>] --install-hook | --uninstall-hook
+   or: npx work-milestone gates … (the same arguments)
 
 Run the plan's quality gates (pre-merge, then post-merge) in this checkout,
-pre-commit style; exit 1 at the first red gate. Without N, the only plan in
-plan/ is used.
+pre-commit style: a gate with files: runs only when the staged change touches
+one of them (--all-files: every gate; --from-ref A --to-ref B: the change
+A...B). Prints each gate's log; exit 1 at the first red gate. Without N, the
+only plan in plan/ is used. --install-hook writes a git pre-commit hook that
+runs this (core.hooksPath respected; a hook it did not write is never
+replaced); --uninstall-hook removes it.
 
 ${COMMON}`,
 };

@@ -116,6 +116,8 @@ export interface ItemState {
   readonly pinned?: string | null;
   /** The current attempt's agent, recorded before it starts (docs/executors.md); absent in older state. */
   readonly handle?: AgentHandle | null;
+  /** What every attempt of the item cost in US dollars, as agents reported it (the run budget); absent = 0. */
+  readonly spentUsd?: number;
 }
 
 /** An item as fetched from the backlog, cached for the run. */

@@ -8,6 +8,8 @@ import { BadInputError } from '../lib/errors.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { followUpMarkerPrefix } from '../merging/follow-ups.ts';
 import { emptyItem } from '../lib/state-types.ts';
+import { unpricedNotice } from '../lib/run-budget.ts';
+import { settingsFor } from '../items/agent-settings.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
 /**
@@ -70,5 +72,11 @@ export const validate: Step = {
       }
     });
     progress.output(`${listItems(ctx.plan).length} items in ${ctx.plan.waves.length} waves`);
+    const codex = listItems(ctx.plan).filter((i) => settingsFor(ctx, i).agent === 'codex');
+    const notice = unpricedNotice(
+      ctx.plan.runBudgetUsd,
+      codex.map((i) => i.issue),
+    );
+    if (notice) ctx.events.emit({ type: 'notice', message: notice });
   },
 };
