@@ -158,6 +158,9 @@ async function resetForRetry(ctx: Ctx): Promise<void> {
       if (it.status === 'skipped') Object.assign(it, { failureCode: null });
       if (it.status === 'failed' || it.status === 'skipped')
         Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
+      // An ejected item is worked again on its branch (the failure names the gate it broke), then merged again.
+      if (it.status === 'ejected')
+        Object.assign(it, { status: 'pending', attemptBase: it.attempts, finishSeq: null, merge: null });
     }
   });
 }

@@ -7,7 +7,7 @@ import { listItems } from '../lib/plan/types.ts';
 /** One item that needs attention, with why. */
 export interface AttentionItem {
   readonly issue: number;
-  readonly status: 'failed' | 'skipped' | 'escalated';
+  readonly status: 'failed' | 'skipped' | 'escalated' | 'ejected';
   readonly why: string;
 }
 
@@ -20,7 +20,10 @@ export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?
     const st = items[String(item.issue)];
     if (!st) continue;
     if (st.status === 'failed') out.push({ issue: item.issue, status: 'failed', why: st.failure ?? 'failed' });
-    else if (st.status === 'skipped')
+    else if (st.status === 'ejected') {
+      const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
+      out.push({ issue: item.issue, status: 'ejected', why: `${st.failure ?? 'ejected'}${follow}` });
+    } else if (st.status === 'skipped')
       out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
     else if (st.status === 'escalated' && withEscalations) {
       const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
