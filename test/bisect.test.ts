@@ -99,6 +99,13 @@ test('one culprit among 8: found within 4 gate runs, the fix agent gets only its
     assert.match(readFileSync(path.join(r.tools, 'retry-prompt-104'), 'utf8'), 'turns gate "suite" red');
     assert.is(statuses(r)[104], 'complete');
     assert.ok((await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n').includes('g-104.txt'));
+    // The report tells the bisection: each candidate tip, its items, its verdict.
+    const report = readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8');
+    assert.match(report, '## Bisection');
+    assert.match(report, /Gate `suite` was red; #104 turns it red: ejected, follow-up #\d+/);
+    for (const p of ejection.probes)
+      assert.match(report, `| ${p.sha.slice(0, 10)}${p.mode === 'with-culprit' ? ' + the culprit alone' : ''} |`);
+    assert.match(report, '| #101 #102 #103 #104 | red |');
   } finally {
     r.cleanup();
   }
