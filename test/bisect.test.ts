@@ -196,7 +196,7 @@ test('a gate that fails once and passes on the same sha: no bisection, recorded 
 test('the runner killed in the middle of a bisection: run again, it resumes and reaches the same end', async () => {
   const r = await rig(
     (tools) =>
-      `case "$PWD" in *bisect-worktree) if [ ! -e '${tools}/go' ]; then touch '${tools}/probing'; i=0; while [ ! -e '${tools}/go' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; fi;; esac; test -e f-105.txt`,
+      `case "$PWD" in *-bisect) if [ ! -e '${tools}/go' ]; then touch '${tools}/probing'; i=0; while [ ! -e '${tools}/go' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; fi;; esac; test -e f-105.txt`,
   );
   try {
     const child = startCli('run', ['7', '--repo', r.repo.dir, '--no-push']);
@@ -218,7 +218,7 @@ test('the runner killed in the middle of a bisection: run again, it resumes and 
     assert.ok(probes.length >= probesBefore);
     const seen = probes.map((p: any) => `${p.mode}:${p.index}`);
     assert.equal(seen, [...new Set(seen)], 'a probe was run twice');
-    const scratch = path.join(r.repo.stateDir, 'bisect-worktree');
+    const scratch = path.join(r.repo.dir, 'worktrees', 'milestone-7-bisect');
     assert.not.ok(existsSync(scratch) && readdirSync(scratch).length > 0, 'the scratch worktree is removed');
   } finally {
     writeFileSync(path.join(r.tools, 'go'), '');

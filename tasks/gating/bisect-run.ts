@@ -25,9 +25,12 @@ export type BisectOutcome =
   | { readonly kind: 'culprit'; readonly bisection: Bisection; readonly index: number; readonly probe: BisectProbe }
   | { readonly kind: 'unexplained'; readonly bisection: Bisection; readonly reason: string };
 
-/** The scratch worktree candidates are checked out in. */
+/**
+ * The scratch worktree candidates are checked out in: beside the integration worktree, so gates see the same kind of
+ * path (tools such as ESLint skip everything under a `.git` folder, where the state folder is).
+ */
 export function scratchDirOf(ctx: Ctx): string {
-  return path.join(ctx.stateDir, 'bisect-worktree');
+  return `${ctx.integrationWorktree}-bisect`;
 }
 
 /** First-parent commits of integration after `base` up to `head`, oldest first, each with the item it merged. */
