@@ -32,6 +32,15 @@ export class InterruptedError extends WorkMilestoneError {
   readonly exitCode = 130 as const;
 }
 
+/**
+ * The same error (its class, so its exit code) with `detail` added on new lines: a failed step that also left items
+ * needing attention says both (docs/errors.md, "Several things went wrong").
+ */
+export function withDetail(error: WorkMilestoneError, detail: string): WorkMilestoneError {
+  const Kind = error.constructor as new (message: string, options?: { cause?: unknown }) => WorkMilestoneError;
+  return new Kind(`${error.message}\n${detail}`, { cause: error });
+}
+
 /** Exit code for any error: ours carry one, anything else is a failed step. */
 export function exitCodeOf(error: unknown): number {
   return error instanceof WorkMilestoneError ? error.exitCode : 1;

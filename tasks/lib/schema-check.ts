@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { didYouMean } from './did-you-mean.ts';
 import { durationProblem } from './duration.ts';
 import { titleProblem } from './plan/title.ts';
 import { AJV_OPTIONS, loadAjv, schemaHash, schemaUrl, standaloneUrl } from './schema-standalone.ts';
@@ -132,8 +133,13 @@ function describe(
       );
       return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError, schema)}`;
     }
-    case 'additionalProperties':
-      return `unknown key "${String(params.additionalProperty)}" in ${p}`;
+    case 'additionalProperties': {
+      // The keys the object allows, from the schema beside this `additionalProperties`, for "did you mean".
+      const parent = at(schema, e.schemaPath.replace(/\/additionalProperties$/, '')) as
+        { properties?: Record<string, unknown> } | undefined;
+      const key = String(params.additionalProperty);
+      return `unknown key "${key}" in ${p}${didYouMean(key, Object.keys(parent?.properties ?? {}))}`;
+    }
     case 'enum':
       return `${p} must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
     case 'minItems':

@@ -10,6 +10,7 @@ import { dirtyPaths, git, isAncestor, revParse } from '../lib/git.ts';
 import type { GateResult } from '../lib/state-types.ts';
 import { changeIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
+import { commandLine } from '../lib/command-words.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
@@ -70,7 +71,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
                   .map((l) => `  | ${l}`)
                   .join('\n')}`
               : ''
-          }\nfix it in ${ctx.integrationWorktree} and commit, then run again with --adopt (or run again to give fix agents another try)`,
+          }\nfix it in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\` (or \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` to give fix agents another try)`,
       );
     }
     progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
