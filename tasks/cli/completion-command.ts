@@ -67,6 +67,9 @@ ${bashScript().split('\n').slice(1).join('\n')}`;
 export function completionCommand(shell: string, _flags: Flags, io: Io): Promise<number> {
   if (shell === 'bash') io.out(bashScript());
   else if (shell === 'zsh') io.out(zshScript());
-  else throw new BadInputError(`no completion for shell "${shell}"${didYouMean(shell, SHELLS)}; shells are: bash, zsh`);
+  else
+    throw new BadInputError(
+      `no completion for shell "${shell}"${didYouMean(shell, SHELLS) || '; shells are: bash, zsh'}`,
+    );
   return Promise.resolve(0);
 }

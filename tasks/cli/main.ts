@@ -54,7 +54,9 @@ function checkPositionals(command: CommandName, positional: readonly string[], i
   const usage = usageLine(io.entry, command, [...required, ...optional.map((o) => `[${o}]`), '[flags]']);
   const step = positional[0];
   if (command === 'step' && step !== undefined && !STEP_IDS.includes(step as StepId)) {
-    throw new BadInputError(`unknown step "${step}"${didYouMean(step, STEP_IDS)}; steps are: ${STEP_IDS.join(', ')}`);
+    throw new BadInputError(
+      `unknown step "${step}"${didYouMean(step, STEP_IDS) || `; steps are: ${STEP_IDS.join(', ')}`}`,
+    );
   }
   if (positional.length < required.length) {
     const missing = required.slice(positional.length).map((r) => MISSING_NAMES[r] ?? r);
@@ -153,7 +155,7 @@ export async function binMain(argv: readonly string[], io: Io = processIo('bin')
   }
   if (!COMMAND_NAMES.includes(command as CommandName)) {
     io.err(
-      `work-milestone: unknown command "${command}"${didYouMean(command, COMMAND_NAMES)}; commands are: ${COMMAND_NAMES.join(', ')}`,
+      `work-milestone: unknown command "${command}"${didYouMean(command, COMMAND_NAMES) || `; commands are: ${COMMAND_NAMES.join(', ')}`}`,
     );
     await flushOutput();
     return 2;
