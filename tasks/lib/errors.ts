@@ -37,8 +37,18 @@ export class InterruptedError extends WorkMilestoneError {
  * needing attention says both (docs/errors.md, "Several things went wrong").
  */
 export function withDetail(error: WorkMilestoneError, detail: string): WorkMilestoneError {
-  const Kind = error.constructor as new (message: string, options?: { cause?: unknown }) => WorkMilestoneError;
-  return new Kind(`${error.message}\n${detail}`, { cause: error });
+  // The base class of its exit code: a subclass may take other constructor arguments (DiagnosticsError).
+  const message = `${error.message}\n${detail}`;
+  switch (error.exitCode) {
+    case 1:
+      return new StepFailedError(message, { cause: error });
+    case 2:
+      return new BadInputError(message, { cause: error });
+    case 3:
+      return new NeedsAttentionError(message, { cause: error });
+    case 130:
+      return new InterruptedError(message, { cause: error });
+  }
 }
 
 /** Exit code for any error: ours carry one, anything else is a failed step. */
