@@ -29,9 +29,10 @@ export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?
     if (waves && !waves.includes(item.wave)) continue;
     const st = items[String(item.issue)];
     if (!st) continue;
-    if (st.status === 'failed')
-      out.push({ issue: item.issue, status: 'failed', why: st.failure ?? 'failed', notes: notesOf(st) });
-    else if (st.status === 'skipped')
+    if (st.status === 'failed') {
+      const notes = notesOf(st);
+      out.push({ issue: item.issue, status: 'failed', why: st.failure ?? 'failed', ...(notes ? { notes } : {}) });
+    } else if (st.status === 'skipped')
       out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
     else if (st.status === 'escalated' && withEscalations) {
       const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
