@@ -161,6 +161,9 @@ test('list and reset: running (pid), refusals, needs attention, reset stops the 
     assert.ok(isAlive(agentPid));
     assert.ok(existsSync(repo.stateDir));
 
+    assert.ok(await refExists(repo.dir, 'refs/work-milestone/7/items/1'), '#1 is pinned once judged');
+    // Uncommitted work in #2's worktree: kept, with its branch.
+    writeFileSync(path.join(repo.dir, 'worktrees', '7-2-two', 'wip.txt'), 'by hand\n');
     const reset = await runInProcess('reset', ['7', '--yes', '--repo', repo.dir]);
     assert.is(reset.code, 0, show(reset));
     await waitFor('the agent stopped', () => !isAlive(agentPid), 10_000);
@@ -170,18 +173,20 @@ test('list and reset: running (pid), refusals, needs attention, reset stops the 
       reset.stdout,
       [
         'reset milestone 7: stopped the agents of #2; state forgotten (.git/work-milestone/milestone-7)',
-        'removed worktrees: worktrees/7-1-one, worktrees/7-2-two, worktrees/milestone-7',
-        'deleted merged branches: work/7-2-two, milestone/7-reset-me',
-        'kept: work/7-1-one (1 commit(s) not on main)',
+        'removed worktrees: worktrees/7-1-one, worktrees/milestone-7',
+        'deleted merged branches: milestone/7-reset-me',
+        'kept: worktree worktrees/7-2-two (uncommitted changes: wip.txt); work/7-1-one (1 commit(s) not on main); work/7-2-two (its worktree is kept)',
         'the next `npx zx scripts/run.mts 7` starts milestone 7 afresh',
         '',
       ].join('\n'),
     );
     assert.ok(await refExists(repo.dir, 'refs/heads/work/7-1-one'), 'the unmerged branch is kept');
-    assert.not.ok(await refExists(repo.dir, 'refs/heads/work/7-2-two'));
+    assert.ok(await refExists(repo.dir, 'refs/heads/work/7-2-two'), 'the branch of the kept worktree is kept');
+    assert.is(readFileSync(path.join(repo.dir, 'worktrees', '7-2-two', 'wip.txt'), 'utf8'), 'by hand\n');
     assert.not.ok(await refExists(repo.dir, 'refs/heads/milestone/7-reset-me'));
     assert.not.ok(existsSync(repo.stateDir), 'the state folder is gone');
-    assert.is(await git(repo.dir, 'worktree', 'list', '--porcelain').then((o) => o.split('worktree ').length - 1), 1);
+    assert.is(await git(repo.dir, 'worktree', 'list', '--porcelain').then((o) => o.split('worktree ').length - 1), 2);
+    assert.not.ok(await refExists(repo.dir, 'refs/work-milestone/7/items/1'), 'the pin its kept branch holds is gone');
     assert.match(await list(), /^milestone 7: not started /);
   } finally {
     writeFileSync(release, '');

@@ -24,6 +24,8 @@ interface ResetReport {
   removed: string[];
   deleted: string[];
   kept: string[];
+  /** Worktrees kept for their uncommitted work (absolute paths): their branches stay with them. */
+  keptWorktrees: string[];
 }
 
 /** Remove a worktree of the milestone unless it holds uncommitted work: that one is kept (and named). */
@@ -32,11 +34,13 @@ async function removeWorktree(repo: string, dir: string, report: ResetReport): P
   const rel = path.relative(repo, dir);
   if ((await gitRaw(repo, ['worktree', 'remove', dir])).exitCode === 0) return void report.removed.push(rel);
   const dirty = await dirtyPaths(dir).catch(() => ['(unreadable)']);
-  if (dirty.length > 0)
-    return void report.kept.push(`worktree ${rel} (uncommitted changes: ${dirty.slice(0, 3).join(', ')})`);
   // Refused for ignored or excluded files only (the agent lock): nothing of the work is lost.
-  if ((await gitRaw(repo, ['worktree', 'remove', '--force', dir])).exitCode === 0) report.removed.push(rel);
-  else report.kept.push(`worktree ${rel} (git worktree remove refused)`);
+  if (dirty.length === 0 && (await gitRaw(repo, ['worktree', 'remove', '--force', dir])).exitCode === 0)
+    return void report.removed.push(rel);
+  report.keptWorktrees.push(dir);
+  report.kept.push(
+    `worktree ${rel} (${dirty.length ? `uncommitted changes: ${dirty.slice(0, 3).join(', ')}` : 'git worktree remove refused'})`,
+  );
 }
 
 /** The sha of `ref`, or null when it does not exist. */
@@ -80,7 +84,7 @@ async function deleteIfMerged(
 
 /** Branches checked out in the worktrees reset keeps. */
 async function branchesOfKept(repo: string, kept: readonly string[]): Promise<Set<string>> {
-  const dirs = new Set(kept.map((k) => path.resolve(repo, k.replace(/^worktree (\S+) .*$/, '$1'))));
+  const dirs = new Set(kept.map((k) => path.resolve(k)));
   const out = new Set<string>();
   for (const w of await listWorktrees(repo)) {
     if (dirs.has(path.resolve(w.path)) && w.branch) out.add(w.branch.replace(/^refs\/heads\//, ''));
@@ -139,7 +143,7 @@ export async function resetCommand(milestone: string, flags: Flags, io: Io): Pro
     return 0;
   }
   const lock = acquireRunLock(stateDir, n, `reset ${n}`);
-  const report: ResetReport = { stopped: [], removed: [], deleted: [], kept: [] };
+  const report: ResetReport = { stopped: [], removed: [], deleted: [], kept: [], keptWorktrees: [] };
   try {
     const ctx = await stopAll(place, io, report);
     const stash = ctx?.store.current().prepare;
@@ -147,7 +151,7 @@ export async function resetCommand(milestone: string, flags: Flags, io: Io): Pro
     for (const item of listItems(plan)) await removeWorktree(repo, itemWorktreeOf(repo, plan, item), report);
     await removeWorktree(repo, integrationWorktreeOf(repo, plan), report);
     await git(repo, ['worktree', 'prune']);
-    const keptWorktrees = await branchesOfKept(repo, report.kept);
+    const keptWorktrees = await branchesOfKept(repo, report.keptWorktrees);
     for (const item of listItems(plan)) {
       const branch = `refs/heads/${itemBranchOf(plan, item)}`;
       await deleteIfMerged(repo, branch, report, keptWorktrees);
