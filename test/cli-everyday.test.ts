@@ -127,6 +127,18 @@ test('list and reset: running (pid), refusals, needs attention, reset stops the 
         `milestone 8: landed (${landed})  (plan/milestone-8-dispatch.yaml)\n`,
     );
 
+    const json = await runInProcess('list', ['--repo', repo.dir, '--json']);
+    assert.equal(JSON.parse(json.stdout), {
+      milestones: [
+        { milestone: '7', plan: 'plan/milestone-7-dispatch.yaml', state: { kind: 'not started' } },
+        {
+          milestone: '8',
+          plan: 'plan/milestone-8-dispatch.yaml',
+          state: { kind: 'landed', sha: await git(repo.dir, 'rev-parse', 'main') },
+        },
+      ],
+    });
+
     const runner = watch(startCli('run', ['7', '--repo', repo.dir]));
     const state = await waitFor('#1 complete and #2 running', () => {
       if (runner.ended()) throw new Error(`the runner ended:\n${runner.stderr()}`);
