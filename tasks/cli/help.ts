@@ -115,8 +115,9 @@ ${COMMON}`,
   completion: `Usage: npx zx scripts/completion.mts bash|zsh
    or: npx work-milestone completion bash|zsh
 
-Print a shell completion script for work-milestone: commands, steps, flags and
-the milestone numbers of plan/. Install it with
+Print a shell completion script for the work-milestone command (on PATH: a
+global install, or node_modules/.bin in PATH): commands, steps, flags and the
+milestone numbers of plan/. Install it with
   source <(npx work-milestone completion bash)     # in ~/.bashrc
   source <(npx work-milestone completion zsh)      # in ~/.zshrc
 
