@@ -1,5 +1,6 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
+import { didYouMean } from '../lib/did-you-mean.ts';
 import { BadInputError } from '../lib/errors.ts';
 import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
 import minimist from 'minimist';
@@ -17,6 +18,8 @@ export interface Flags {
   readonly stop: boolean;
   /** `gates` only: what the gates judge, and the git hook. */
   readonly gates: GatesFlags;
+  /** `--version`: print the package's version and exit. */
+  readonly version: boolean;
   readonly options: RunOptions;
 }
 
@@ -32,7 +35,19 @@ export interface GatesFlags {
 /** Flags of `gates` alone. */
 const GATES_BOOLEANS = ['all-files', 'install-hook', 'uninstall-hook'];
 const GATES_STRINGS = ['from-ref', 'to-ref'];
-const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop', ...GATES_BOOLEANS];
+const BOOLEANS = [
+  'yes',
+  'push',
+  'dry-run',
+  'json',
+  'mermaid',
+  'help',
+  'fail-fast',
+  'adopt',
+  'stop',
+  'version',
+  ...GATES_BOOLEANS,
+];
 const STRINGS = [
   'repo',
   'plan',
@@ -49,6 +64,14 @@ const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
 
+/** Every flag name, for completion (`--no-push` included). */
+export function flagNames(): string[] {
+  return [...BOOLEANS, ...STRINGS, 'no-push'].filter((f) => f !== 'push').map((f) => `--${f}`);
+}
+
+/** Flags that take a value. */
+export const VALUE_FLAGS: readonly string[] = STRINGS;
+
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
   if (!/^[1-9]\d{0,15}$/.test(value) || !Number.isSafeInteger(Number(value)))
@@ -56,12 +79,19 @@ function positiveInt(name: string, value: string | undefined): number | null {
   return Number(value);
 }
 
+/** `unknown flag --concurency; did you mean --concurrency?` (or `; see --help` when no flag is close). */
+function unknownFlag(arg: string, allowed: readonly string[]): BadInputError {
+  const name = arg.split('=')[0] as string;
+  const known = [...allowed, ...(allowed.includes('push') ? ['no-push'] : [])].map((k) => `--${k}`);
+  return new BadInputError(`unknown flag ${arg}${didYouMean(name, known, (w) => w) || '; see --help'}`);
+}
+
 /** Parse `args` (everything after the script name). */
 export function parseFlags(args: readonly string[], allowed: readonly string[] = [...BOOLEANS, ...STRINGS]): Flags {
   const unknown: string[] = [];
   // minimist looks flag names up in plain objects: a name Object.prototype has (`--constructor`) makes it throw.
   const inherited = args.find((a) => a.startsWith('-') && (a.replace(/^-+(no-)?/, '').split('=')[0] as string) in {});
-  if (inherited !== undefined) throw new BadInputError(`unknown flag ${inherited.split('=')[0]}; see --help`);
+  if (inherited !== undefined) throw unknownFlag(inherited.split('=')[0] as string, allowed);
   const parsed = minimist([...args], {
     boolean: BOOLEANS,
     string: [...STRINGS, '_'],
@@ -77,7 +107,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       .filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k))
       .map((k) => `--${k}`),
   );
-  if (bad.length) throw new BadInputError(`unknown flag ${bad[0]}; see --help`);
+  if (bad[0] !== undefined) throw unknownFlag(bad[0], allowed);
   for (const k of STRINGS) {
     // minimist turns a value-less `--repo` (last, or before another flag) into '' and a repeated one into a list.
     if (parsed[k] === '') throw new BadInputError(`--${k} needs a value; see --help`);
@@ -109,6 +139,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       installHook: parsed['install-hook'] === true,
       uninstallHook: parsed['uninstall-hook'] === true,
     },
+    version: parsed.version === true,
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,

@@ -14,6 +14,7 @@ import { findCulprit, findPartner, removeScratch, type BisectOutcome, type Phase
 import { ejectItems, finishEjection } from '../gating/eject.ts';
 import { changeIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
+import { commandLine } from '../lib/command-words.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
@@ -243,7 +244,7 @@ function stillRed(ctx: Ctx, red: GateResult, max: number): StepFailedError {
               .map((l) => `  | ${l}`)
               .join('\n')}`
           : ''
-      }\nfix it in ${ctx.integrationWorktree} and commit, then run again with --adopt (or run again to give fix agents another try)`,
+      }\nfix it in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\` (or \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` to give fix agents another try)`,
   );
 }
 

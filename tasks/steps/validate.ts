@@ -52,10 +52,11 @@ export const validate: Step = {
       const found = await backlog.readItem(item.issue);
       // An item this milestone already merged may be done: that is our own doing, not staleness.
       const ours = state.items[String(item.issue)]?.merge?.sha != null;
-      if (!found) problems.push(`#${item.issue} is not in the backlog`);
+      const file = ctx.plan.backlog.kind === 'file' ? ` (no ${ctx.plan.backlog.dir}/${item.issue}.md)` : '';
+      if (!found) problems.push(`#${item.issue} is not in the backlog${file}`);
       else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
         problems.push(
-          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status}`,
+          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status} (${found.source})`,
         );
     }
     if (backlog.kind === 'github') problems.push(...(await missingFromPlan(ctx, backlog)));
