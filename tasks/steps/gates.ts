@@ -123,12 +123,15 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   const flaky = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
+  let retryNext = true;
   try {
     for (let attempt = resumed ? 1 : 0; ; attempt++) {
       const sha = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
       const gatesToRun = await applicableGates(ctx);
-      const run = await runGatesOnce(ctx, progress, gatesToRun, sha, logDir, culprit === null);
+      // Retried before blaming: on the first run, and on a tip rebuilt by an ejection; not after each fix attempt.
+      const run = await runGatesOnce(ctx, progress, gatesToRun, sha, logDir, retryNext);
+      retryNext = false;
       for (const name of run.flaky) flaky.add(name);
       if (run.green) {
         await ctx.store.update((s) => {
@@ -152,6 +155,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       if (attempt >= max && culprit) {
         await ejectCulprit(ctx, progress, gatesToRun, culprit);
         culprit = null;
+        retryNext = true;
         attempt = -1;
         continue;
       }
