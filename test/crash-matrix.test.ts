@@ -60,7 +60,7 @@ for (const schedule of ['waves', 'dag'] as const) {
         assert.ok(killed, `${schedule}: the run reached ${node}`);
         assertNoRestart(c, `${schedule}: after ${node}`);
       }
-      await assertConverged(c, await runCrashCase(c, 120_000), reference, `${schedule}: after ${chosen.join(', ')}`);
+      await assertConverged(c, await runCrashCase(c), reference, `${schedule}: after ${chosen.join(', ')}`);
     } finally {
       c.repo.cleanup();
     }
@@ -83,7 +83,7 @@ for (const schedule of ['waves', 'dag'] as const) {
         assert.ok(await runAndKill(c, trigger, n), `${schedule}: ${label}: the kill point was reached`);
         assertNoRestart(c, `${schedule}: ${label}`);
       }
-      await assertConverged(c, await runCrashCase(c, 120_000), reference, `${schedule}: inside points`);
+      await assertConverged(c, await runCrashCase(c), reference, `${schedule}: inside points`);
     } finally {
       c.repo.cleanup();
     }

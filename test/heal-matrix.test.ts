@@ -74,7 +74,7 @@ test('killed at points across the milestone, one after the other, state.json and
       truncated = true;
     }
     // From between landing and pushing: rebuilt, completes, and the rebuilt state found the stash prepare made.
-    const landed = await runCrashCase(c, 120_000);
+    const landed = await runCrashCase(c);
     assert.match(landed.stderr, REBUILT, 'after landing');
     const stash = await git(c.repo.dir, 'rev-parse', 'stash@{0}');
     assert.match(landed.stderr, `Auto-stash ref ${stash} pending`, 'the stash reminder');
@@ -83,7 +83,7 @@ test('killed at points across the milestone, one after the other, state.json and
     // After completing: rebuilt once more, nothing moves.
     const mainBefore = await git(c.repo.dir, 'rev-parse', 'main');
     truncateState(c);
-    const again = await runCrashCase(c, 120_000);
+    const again = await runCrashCase(c);
     assert.match(again.stderr, REBUILT, 'after completing');
     assert.is(await git(c.repo.dir, 'rev-parse', 'main'), mainBefore, 'after completing: main moved again');
     await assertConverged(c, again, reference, 'after completing');

@@ -49,7 +49,7 @@ for (const [first, label, trigger] of CASES) {
     try {
       assert.ok(await runAndKill(c, trigger), `${first}: the kill point was reached`);
       const before = readEvents(c.repo).length;
-      const again = await runCrashCase({ ...c, schedule: then }, 120_000);
+      const again = await runCrashCase({ ...c, schedule: then });
       await assertConverged(c, again, reference, `${first} → ${then} ${label}`);
       const merges = (await git(c.repo.dir, 'log', '--format=%s', 'main'))
         .split('\n')

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as assert from 'uvu/assert';
-import { git, makeRepo, runCli, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
+import { runInProcess } from './cli.ts';
+import { git, makeRepo, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
 
 // Item 1 appends to CHANGELOG at once; item 2 only once the runner has judged item 1 (its agent-exited event is in
 // $EVENTS, so item 1 has the lower finishSeq, the merge order): the same trivial conflict, resolved in the same order.
@@ -62,9 +63,12 @@ export async function makeCrashCase(title: string, schedule: 'waves' | 'dag' = '
 const env = (c: CrashCase) => ({ COUNTER: c.counter, EVENTS: path.join(c.repo.stateDir, 'events.jsonl') });
 const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes', '--schedule', c.schedule];
 
-/** `run` of the case to its end. */
-export function runCrashCase(c: CrashCase, timeoutMs?: number): Promise<CliResult> {
-  return runCli('run', args(c), { env: env(c), timeoutMs });
+/**
+ * `run` of the case to its end, in this process (`main()` as run.mts calls it): a run that is not killed needs no
+ * process of its own, and a CLI start costs about a second of CPU. The runs that are killed are processes (runAndKill).
+ */
+export function runCrashCase(c: CrashCase): Promise<CliResult> {
+  return runInProcess('run', args(c), { env: env(c) });
 }
 
 /** The tree of main. */
