@@ -15,10 +15,12 @@ export interface Flags {
   readonly help: boolean;
   /** `run --stop`: stop the milestone's live agents and exit. */
   readonly stop: boolean;
+  /** `status --watch`: show it again as it changes, until Ctrl-C. */
+  readonly watch: boolean;
   readonly options: RunOptions;
 }
 
-const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
+const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop', 'watch'];
 const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
@@ -77,6 +79,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
     dryRun: parsed['dry-run'] === true,
     help: parsed.help === true,
     stop: parsed.stop === true,
+    watch: parsed.watch === true,
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,
