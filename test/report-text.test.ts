@@ -41,11 +41,11 @@ test('formatReport: a nothing-run-yet state', () => {
 
 ## Items
 
-| wave | item | priority | labels | status | merge | attempts | time | cost | turns | tokens |
+| wave | item | status | merge | attempts | time | cost | turns | tokens | priority | labels |
 |---|---|---|---|---|---|---|---|---|---|---|
-| 1 | #42 Tokenizer \\| split | - | - | pending | - | 0 | - | - | - | - |
-| 1 | #43 CLI flags | - | - | pending | - | 0 | - | - | - | - |
-| 2 | #44 Ranking | - | - | pending | - | 0 | - | - | - | - |
+| 1 | #42 Tokenizer \\| split | pending | - | 0 | - | - | - | - | - | - |
+| 1 | #43 CLI flags | pending | - | 0 | - | - | - | - | - | - |
+| 2 | #44 Ranking | pending | - | 0 | - | - | - | - | - | - |
 
 Agent cost: $0.0000; turns: 0.
 
@@ -148,13 +148,14 @@ Landed on main as abcdef0123 (integration 0123456789), pushed to origin.
 
 ## Items
 
-| wave | item | priority | labels | status | merge | attempts | time | cost | turns | tokens |
+| wave | item | status | merge | attempts | time | cost | turns | tokens | priority | labels |
 |---|---|---|---|---|---|---|---|---|---|---|
-| 1 | #42 Tokenizer \\| split | P0 | search, good first issue | complete | clean | 1 | 1m 15s | $0.1235 | 7 | 1.2k in, 340 out, 50k cached |
-| 1 | #43 CLI flags | - | - | escalated | heavy | 2 | 1h 1m | $1.0000 | 20 | - |
-| 2 | #44 Ranking | - | - | failed | - | 2 | - | - | - | - |
+| 1 | #42 Tokenizer \\| split | complete | clean | 1 | 1m 15s | $0.1235 | 7 | 1.2k in, 340 out, 50k cached | P0 | search, good first issue |
+| 1 | #43 CLI flags | escalated | heavy | 2 | 1h 1m | $1.0000 | 20 | - | - | - |
+| 2 | #44 Ranking | failed | - | 2 | - | - | - | - | - | - |
 
-Agent cost: $1.6235; turns: 31; tokens: 1.2k in, 340 out, 50k cached (items, plus 2 conflict/fix agent run(s)).
+Agent cost: $1.6235; turns: 31 (items, plus 2 conflict/fix agent run(s)).
+Item agents' tokens: 1.2k in, 340 out, 50k cached.
 
 ## Plan
 
@@ -183,9 +184,9 @@ ${CLASSES}
 
 ## Follow-ups
 
-- #101 (the escalated conflict of #43)
-- #102 (the rest of #44, merged PARTIAL)
-- #103 (the rest of #44, merged PARTIAL)
+- #101 (from #43): its escalated merge conflict
+- #102 (from #44): what was left when it merged PARTIAL
+- #103 (from #44): what was left when it merged PARTIAL
 
 ## Flags
 

@@ -253,7 +253,8 @@ test('an escalation: status is never "complete" (needs attention); report.md lis
 
     const report = readFileSync(path.join(repo.stateDir, 'report.md'), 'utf8');
     const followUps = report.slice(report.indexOf('## Follow-ups')).split('\n##')[0] as string;
-    for (const f of summary.followUps) assert.match(followUps, `- #${f.issue} (`, `#${f.issue} missing:\n${report}`);
+    for (const f of summary.followUps)
+      assert.match(followUps, `- #${f.issue} (from #${f.from}): `, `#${f.issue} missing:\n${report}`);
     assert.not.match(followUps, 'None.');
     const blocks = mermaidBlocks(report);
     assert.is(blocks.length, 2, report);
@@ -270,7 +271,7 @@ test('an escalation: status is never "complete" (needs attention); report.md lis
     );
     assert.match(
       report,
-      /\| wave \| item \| priority \| labels \| status \| merge \| attempts \| time \| cost \| turns \| tokens \|/,
+      /\| wave \| item \| status \| merge \| attempts \| time \| cost \| turns \| tokens \| priority \| labels \|/,
     );
     assert.ok(readEvents(repo).some((e) => e.type === 'merge'));
   } finally {

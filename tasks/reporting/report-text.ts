@@ -65,7 +65,7 @@ export function formatReport(
   lines.push(
     '## Items',
     '',
-    '| wave | item | priority | labels | status | merge | attempts | time | cost | turns | tokens |',
+    '| wave | item | status | merge | attempts | time | cost | turns | tokens | priority | labels |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   let cost = 0;
@@ -79,7 +79,7 @@ export function formatReport(
     const priority = item.priority ?? cached?.priority ?? null;
     const labels = cached?.labels?.length ? cell(cached.labels.join(', ')) : '-';
     lines.push(
-      `| ${item.wave} | #${item.issue} ${cell(item.title)} | ${priority ? cell(priority) : '-'} | ${labels} | ${st?.status ?? 'pending'} | ${st?.merge?.kind ?? '-'} | ${st?.attempts ?? 0} | ${r ? formatDuration(r.durationMs) : '-'} | ${r?.costUsd != null ? `$${r.costUsd.toFixed(4)}` : '-'} | ${r?.turns ?? '-'} | ${formatTokens(tokensOf(r?.usage))} |`,
+      `| ${item.wave} | #${item.issue} ${cell(item.title)} | ${st?.status ?? 'pending'} | ${st?.merge?.kind ?? '-'} | ${st?.attempts ?? 0} | ${r ? formatDuration(r.durationMs) : '-'} | ${r?.costUsd != null ? `$${r.costUsd.toFixed(4)}` : '-'} | ${r?.turns ?? '-'} | ${formatTokens(tokensOf(r?.usage))} | ${priority ? cell(priority) : '-'} | ${labels} |`,
     );
   }
   const tokens = addTokens(items.map((i) => tokensOf(state.items[String(i.issue)]?.result?.usage)));
@@ -88,8 +88,9 @@ export function formatReport(
     turns += s.turns ?? 0;
   }
   const sessions = state.sessions?.length ? ` (items, plus ${state.sessions.length} conflict/fix agent run(s))` : '';
-  const tokenText = totalOf(tokens) > 0 ? `; tokens: ${formatTokens(tokens)}` : '';
-  lines.push('', `Agent cost: $${cost.toFixed(4)}; turns: ${turns}${tokenText}${sessions}.`, '');
+  lines.push('', `Agent cost: $${cost.toFixed(4)}; turns: ${turns}${sessions}.`);
+  if (totalOf(tokens) > 0) lines.push(`Item agents' tokens: ${formatTokens(tokens)}.`);
+  lines.push('');
   lines.push('## Plan', '', '```mermaid', planGraph(plan, state), '```', '');
   const gantt = runGantt(plan, events);
   if (gantt) lines.push('## Timeline', '', '```mermaid', gantt, '```', '');
@@ -109,7 +110,7 @@ export function formatReport(
   if (state.gates?.fixAttempts) lines.push(`- fix attempts: ${state.gates.fixAttempts}`);
   const followUps = followUpsCreated(plan, state, events).map(
     (f) =>
-      `- #${f.issue} (${f.why === 'partial' ? `the rest of #${f.from}, merged PARTIAL` : `the escalated conflict of #${f.from}`})`,
+      `- #${f.issue} (from #${f.from}): ${f.why === 'partial' ? 'what was left when it merged PARTIAL' : 'its escalated merge conflict'}`,
   );
   const notes = items.flatMap((i) =>
     capList((state.items[String(i.issue)]?.result?.flags ?? []).map(flat), FLAG_CAP).map((f) => `- #${i.issue}: ${f}`),

@@ -95,7 +95,7 @@ function agentBars(plan: Plan, events: readonly StampedEvent[], lastT: number): 
     const code = exit ? exit.exitCode : null;
     const who =
       e.role === 'item'
-        ? `#${e.issue} ${titleOf(e.issue)} (attempt ${e.attempt})`
+        ? `#${e.issue} ${taskName(titleOf(e.issue), 40)} (attempt ${e.attempt})`
         : `${e.role} agent${e.issue ? ` of #${e.issue}` : ' of the gates'}`;
     bars.push({
       section: 'Agents',
@@ -118,7 +118,7 @@ function otherBars(events: readonly StampedEvent[], lastT: number): Bar[] {
     else if (e.type === 'gate')
       bars.push({
         section: 'Gates',
-        name: `${e.name} ${e.exitCode === 0 ? 'green' : `red (exit ${e.exitCode})`}`,
+        name: `${taskName(e.name, 40)} ${e.exitCode === 0 ? 'green' : `red (exit ${e.exitCode})`}`,
         tag: 'milestone',
         start: t,
         end: t,
