@@ -10,7 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runInProcess, show, startCli, watch } from './support/cli.ts';
+import { cliEnv, runInProcess, show, startCli, watch } from './support/cli.ts';
+import type { Io } from '../tasks/cli/io.ts';
 import { killRecordedGroups } from './support/converge-rig.ts';
 import { makeRepo, readEvents, tempDir, writeAgent, type TestRepo } from './support/fixture.ts';
 import { mermaidBlocks, parseMermaid } from './support/mermaid.ts';
@@ -299,6 +300,38 @@ test('status --watch without a TTY: prints again when something changed; Ctrl-C 
     const r = await watcher.done;
     assert.is(r.code, 0, show(r));
     assert.is(r.stdout.split('milestone 7: not started\n').length, 2, `printed without a change:\n${r.stdout}`);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('status --watch on a TTY: the screen is redrawn (clear, home) every second whatever changed; ends with 0', async () => {
+  const repo = await makeRepo({
+    plan: planYaml({
+      title: 'Watch',
+      waves: [{ items: [{ issue: 1, title: 'One' }] }],
+      defaults: commandDefaults('true'),
+    }),
+    items: [{ issue: 1, title: 'One' }],
+  });
+  try {
+    const { main } = await import('../tasks/cli/main.ts');
+    const closed = new AbortController();
+    const writes: string[] = [];
+    const io: Io = {
+      cwd: repo.dir,
+      env: cliEnv(),
+      out: (t) => void writes.push(t),
+      err: (t) => void writes.push(`stderr: ${t}`),
+      isTTY: true,
+      confirm: () => Promise.resolve(false),
+      outClosed: closed.signal,
+    };
+    const watching = main('status', ['7', '--repo', repo.dir, '--watch'], io);
+    await waitFor('two redraws', () => writes.length >= 2);
+    closed.abort();
+    assert.is(await watching, 0);
+    for (const w of writes.slice(0, 2)) assert.is(w, '\u001b[H\u001b[2Jmilestone 7: not started');
   } finally {
     repo.cleanup();
   }
