@@ -130,8 +130,8 @@ test('status during a run and after Ctrl-C: runner and steps, agents alive or ex
     assert.equal(
       done.items.map((i) => [i.issue, i.status, i.agent.life]),
       [
-        [1, 'complete', 'not started'],
-        [2, 'complete', 'not started'],
+        [1, 'complete', 'ended'],
+        [2, 'complete', 'ended'],
       ],
     );
   } finally {

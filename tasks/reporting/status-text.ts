@@ -23,6 +23,8 @@ function describeAgent(item: StatusItem): string {
       return `agent gone${a.pid ? ` (pid ${a.pid})` : ''} without an exit code, not judged yet`;
     case 'not started':
       return 'agent not started yet';
+    case 'ended':
+      return 'agent ended';
     default:
       return assertNever(life);
   }

@@ -19,9 +19,10 @@ export interface RunnerFacts {
 
 /**
  * An item's current agent as its run files show it: `running` (its process lives), `exited` (its exit code is
- * written: over, not judged yet), `gone` (its process died without an exit code), `not started` (no pid file yet).
+ * written: over, not judged yet), `gone` (its process died without an exit code), `not started` (no pid file yet, or
+ * the item is pending), `ended` (the item is past its agent: judged, skipped, merged).
  */
-export type AgentLife = 'running' | 'exited' | 'gone' | 'not started';
+export type AgentLife = 'running' | 'exited' | 'gone' | 'not started' | 'ended';
 
 /** What the run files of an in-progress item's attempt show. */
 export interface AgentFacts {
@@ -299,7 +300,11 @@ export function buildStatus(plan: Plan, state: State, facts: StatusFacts): Statu
       agent: {
         kind: item.settings.agent,
         model: item.settings.model,
-        ...(running ? (facts.agents[String(item.issue)] ?? NO_AGENT) : NO_AGENT),
+        ...(running
+          ? (facts.agents[String(item.issue)] ?? NO_AGENT)
+          : status === 'pending'
+            ? NO_AGENT
+            : { ...NO_AGENT, life: 'ended' as const }),
       },
       costUsd: st?.result?.costUsd ?? null,
       turns: st?.result?.turns ?? null,
