@@ -54,11 +54,11 @@ Agent cost: $0.0000; turns: 0.
 \`\`\`mermaid
 flowchart LR
   subgraph w1["Wave 1"]
-    i42["#35;42 Tokenizer | split<br/>pending"]:::pending
-    i43["#35;43 CLI flags<br/>pending"]:::pending
+    i42["#42 Tokenizer | split<br/>pending"]:::pending
+    i43["#43 CLI flags<br/>pending"]:::pending
   end
   subgraph w2["Wave 2"]
-    i44["#35;44 Ranking<br/>pending"]:::pending
+    i44["#44 Ranking<br/>pending"]:::pending
   end
   i42 --> i44
 ${CLASSES}
@@ -162,11 +162,11 @@ Item agents' tokens: 1.2k in, 340 out, 50k cached.
 \`\`\`mermaid
 flowchart LR
   subgraph w1["Wave 1"]
-    i42["#35;42 Tokenizer | split<br/>complete"]:::done
-    i43["#35;43 CLI flags<br/>escalated"]:::failed
+    i42["#42 Tokenizer | split<br/>complete"]:::done
+    i43["#43 CLI flags<br/>escalated"]:::failed
   end
   subgraph w2["Wave 2"]
-    i44["#35;44 Ranking<br/>failed"]:::failed
+    i44["#44 Ranking<br/>failed"]:::failed
   end
   i42 --> i44
 ${CLASSES}

@@ -9,11 +9,18 @@ import type { Plan } from '../lib/plan/types.ts';
 import { listItems } from '../lib/plan/types.ts';
 import type { ItemStatus, State } from '../lib/state-types.ts';
 
-/** A flowchart label: one line, bounded, with mermaid entity codes for what ends or alters a quoted label. */
+/**
+ * A flowchart label: one line, bounded, without what ends or alters a quoted label. Look-alikes, not mermaid's entity
+ * codes (`#34;`): mermaid 11 in a browser showed those as `ﬂ°°34¶ß` (checked with headless Chromium).
+ */
 function label(text: string, max = 60): string {
   const line = oneLine(stripControl(text));
   const cut = line.length > max ? `${line.slice(0, max - 1)}…` : line;
-  return cut.replace(/["<>#&`]/g, (c) => `#${c.charCodeAt(0)};`);
+  return cut
+    .replace(/["`]/g, "'")
+    .replace(/</g, '‹')
+    .replace(/>/g, '›')
+    .replace(/#(\w*);/g, '#$1');
 }
 
 /** A gantt task name: the title ends at a `:`, `;` separates statements and `%%` starts a comment: none of them. */
