@@ -23,7 +23,8 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --adopt               continue on an integration branch that has no state
   --dry-run             print what is done and what would run (--json: as one JSON document);
                         changes nothing, creates nothing, takes no lock
-  --json                JSON lines of events on stdout instead of the task tree`;
+  --json                JSON lines of events on stdout instead of the task tree; the last
+                        line is the run's summary (docs/status.md)`;
 
 /** Help per command. */
 export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates', string>> = {
