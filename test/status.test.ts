@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cliEnv, runInProcess, show, startCli, watch } from './support/cli.ts';
 import type { Io } from '../tasks/cli/io.ts';
-import { killRecordedGroups } from './support/converge-rig.ts';
+import { deadPid, killRecordedGroups } from './support/converge-rig.ts';
 import { makeRepo, readEvents, tempDir, writeAgent, type TestRepo } from './support/fixture.ts';
 import { mermaidBlocks, parseMermaid } from './support/mermaid.ts';
 import { commandDefaults, planYaml } from './support/plan.ts';
@@ -172,6 +172,17 @@ test('status with red gates: "gates red", the gate, its log, and the command tha
     assert.match(text, /^milestone 7: gates red /);
     assert.match(text, `gate post-merge \`unit tests\`: red (exit 1) on ${red?.sha.slice(0, 10)}; log: ${red?.log}`);
     assert.match(text, /runner: none attached; the last run \(pid \d+\) ended with exit 1: gate "unit tests"/);
+
+    // A runner killed outright leaves run.lock behind: its owner is dead, so nothing is attached.
+    const dead = deadPid();
+    writeFileSync(
+      path.join(repo.stateDir, 'run.lock'),
+      `${JSON.stringify({ pid: dead, startTime: '1', startedAt: '2026-01-01T00:00:00.000Z', command: 'run 7' })}\n`,
+    );
+    const stale = await statusOf(repo);
+    assert.equal(stale.runner, { attached: false, pid: dead, command: 'run 7', since: '2026-01-01T00:00:00.000Z' });
+    assert.is(stale.phase, 'gates red');
+    assert.match(await statusText(repo), `runner: none attached (run.lock of pid ${dead} is stale); the last run`);
   } finally {
     repo.cleanup();
   }
