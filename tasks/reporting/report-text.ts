@@ -78,9 +78,20 @@ export function formatReport(
     turns += r?.turns ?? 0;
     const priority = item.priority ?? cached?.priority ?? null;
     const labels = cached?.labels?.length ? cell(cached.labels.join(', ')) : '-';
-    lines.push(
-      `| ${item.wave} | #${item.issue} ${cell(item.title)} | ${st?.status ?? 'pending'} | ${st?.merge?.kind ?? '-'} | ${st?.attempts ?? 0} | ${r ? formatDuration(r.durationMs) : '-'} | ${r?.costUsd != null ? `$${r.costUsd.toFixed(4)}` : '-'} | ${r?.turns ?? '-'} | ${formatTokens(tokensOf(r?.usage))} | ${priority ? cell(priority) : '-'} | ${labels} |`,
-    );
+    const cells = [
+      item.wave,
+      `#${item.issue} ${cell(item.title)}`,
+      st?.status ?? 'pending',
+      st?.merge?.kind ?? '-',
+      st?.attempts ?? 0,
+      r ? formatDuration(r.durationMs) : '-',
+      r?.costUsd != null ? `$${r.costUsd.toFixed(4)}` : '-',
+      r?.turns ?? '-',
+      formatTokens(tokensOf(r?.usage)),
+      priority ? cell(priority) : '-',
+      labels,
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   const tokens = addTokens(items.map((i) => tokensOf(state.items[String(i.issue)]?.result?.usage)));
   for (const s of state.sessions ?? []) {
@@ -108,10 +119,8 @@ export function formatReport(
   for (const g of state.gates?.results ?? [])
     lines.push(`- ${g.phase} \`${g.name}\`: exit ${g.exitCode} in ${formatDuration(g.durationMs)}`);
   if (state.gates?.fixAttempts) lines.push(`- fix attempts: ${state.gates.fixAttempts}`);
-  const followUps = followUpsCreated(plan, state, events).map(
-    (f) =>
-      `- #${f.issue} (from #${f.from}): ${f.why === 'partial' ? 'what was left when it merged PARTIAL' : 'its escalated merge conflict'}`,
-  );
+  const why = { partial: 'what was left when it merged PARTIAL', escalated: 'its escalated merge conflict' } as const;
+  const followUps = followUpsCreated(plan, state, events).map((f) => `- #${f.issue} (from #${f.from}): ${why[f.why]}`);
   const notes = items.flatMap((i) =>
     capList((state.items[String(i.issue)]?.result?.flags ?? []).map(flat), FLAG_CAP).map((f) => `- #${i.issue}: ${f}`),
   );

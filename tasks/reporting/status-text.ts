@@ -46,7 +46,8 @@ function itemLine(item: StatusItem): string {
     .join(', ');
   const failure = item.failure ? ` — ${flat(item.failure.split('\n')[0] ?? '')}` : '';
   const activity = running && item.agent.activity ? `\n      last: ${flat(item.agent.activity, 120)}` : '';
-  return `  wave ${item.wave}  #${item.issue} ${flat(item.title, 60)}: ${item.status}${extra ? ` (${extra})` : ''}${failure}${activity}`;
+  const head = `  wave ${item.wave}  #${item.issue} ${flat(item.title, 60)}: ${item.status}`;
+  return `${head}${extra ? ` (${extra})` : ''}${failure}${activity}`;
 }
 
 /** The runner line: attached (pid, steps), a stale lock, or how the last run ended. */
@@ -58,9 +59,10 @@ function runnerLine(view: StatusView): string | null {
   }
   if (view.phase === 'complete' || view.phase === 'not started') return null;
   const last = view.lastRun;
+  const said = last?.message ? `: ${flat(last.message, 120)}` : '';
   const ended =
     last?.endedAt != null
-      ? `; the last run (pid ${last.pid}) ended with exit ${last.exitCode}${last.message ? `: ${flat(last.message, 120)}` : ''}`
+      ? `; the last run (pid ${last.pid}) ended with exit ${last.exitCode}${said}`
       : last
         ? `; the last run (pid ${last.pid}) ended without a word (killed?)`
         : '';
@@ -78,11 +80,13 @@ export function formatStatus(view: StatusView): string {
   for (const item of view.items) lines.push(itemLine(item));
   for (const s of view.sessions)
     lines.push(
-      `  ${s.name.replace(/-.*/, '')} agent ${s.name}${s.issue ? ` of #${s.issue}` : ''}: running, pid ${s.pid}, since ${s.since}`,
+      `  ${s.name.replace(/-.*/, '')} agent ${s.name}${s.issue ? ` of #${s.issue}` : ''}: ` +
+        `running, pid ${s.pid}, since ${s.since}`,
     );
   for (const g of view.gates.red)
     lines.push(
-      `  gate ${g.phase} \`${flat(g.name, 80)}\`: red (exit ${g.exitCode}) on ${g.sha.slice(0, 10)}${g.log ? `; log: ${g.log}` : ''}`,
+      `  gate ${g.phase} \`${flat(g.name, 80)}\`: red (exit ${g.exitCode}) on ${g.sha.slice(0, 10)}` +
+        `${g.log ? `; log: ${g.log}` : ''}`,
     );
   if (view.attention.length) {
     lines.push('  needs attention:');

@@ -258,7 +258,10 @@ function nextOf(view: Omit<StatusView, 'next'>): string | null {
     case 'complete':
       return null;
     case 'gates red':
-      return `fix it in worktrees/milestone-${view.milestone} and commit, then \`${run} --adopt\`; or \`${run}\` gives fix agents another try`;
+      return (
+        `fix it in worktrees/milestone-${view.milestone} and commit, then \`${run} --adopt\`; ` +
+        `or \`${run}\` gives fix agents another try`
+      );
     case 'needs attention':
       return view.attention.some((a) => a.status !== 'escalated')
         ? `fix the cause, then \`${run}\`: it retries the failed and skipped items and lands them`
