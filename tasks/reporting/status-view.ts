@@ -138,7 +138,8 @@ export interface StatusView {
   readonly items: readonly StatusItem[];
   readonly sessions: readonly SessionFacts[];
   readonly gates: {
-    readonly green: { readonly sha: string; readonly at: string } | null;
+    /** The green gates recorded in state (sha, at, results, fix attempts), null before. */
+    readonly green: State['gates'];
     readonly red: readonly RedGate[];
   };
   readonly land: State['land'];
@@ -344,7 +345,7 @@ export function buildStatus(plan: Plan, state: State, facts: StatusFacts): Statu
     lastRun,
     items,
     sessions: facts.sessions,
-    gates: { green: state.gates ? { sha: state.gates.sha, at: state.gates.at } : null, red },
+    gates: { green: state.gates, red },
     land: state.land,
     complete: state.complete !== null,
     attention,
