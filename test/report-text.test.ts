@@ -24,6 +24,16 @@ waves:
   'plan/milestone-7-dispatch.yaml',
 );
 
+/** The status colours of the plan graph. */
+const CLASSES = [
+  '  classDef done fill:#d4f7d4,stroke:#2e7d32',
+  '  classDef partial fill:#fff3c4,stroke:#b28704',
+  '  classDef failed fill:#ffd6d6,stroke:#c62828',
+  '  classDef skipped fill:#eeeeee,stroke:#9e9e9e',
+  '  classDef running fill:#d6e9ff,stroke:#1565c0',
+  '  classDef pending fill:#ffffff,stroke:#9e9e9e',
+].join('\n');
+
 test('formatReport: a nothing-run-yet state', () => {
   assert.is(
     formatReport(PLAN, emptyState('7'), []),
@@ -31,13 +41,28 @@ test('formatReport: a nothing-run-yet state', () => {
 
 ## Items
 
-| wave | item | status | merge | attempts | time | cost | turns |
-|---|---|---|---|---|---|---|---|
-| 1 | #42 Tokenizer \\| split | pending | - | 0 | - | - | - |
-| 1 | #43 CLI flags | pending | - | 0 | - | - | - |
-| 2 | #44 Ranking | pending | - | 0 | - | - | - |
+| wave | item | status | merge | attempts | time | cost | turns | tokens | priority | labels |
+|---|---|---|---|---|---|---|---|---|---|---|
+| 1 | #42 Tokenizer \\| split | pending | - | 0 | - | - | - | - | - | - |
+| 1 | #43 CLI flags | pending | - | 0 | - | - | - | - | - | - |
+| 2 | #44 Ranking | pending | - | 0 | - | - | - | - | - | - |
 
 Agent cost: $0.0000; turns: 0.
+
+## Plan
+
+\`\`\`mermaid
+flowchart LR
+  subgraph w1["Wave 1"]
+    i42["#42 Tokenizer | split<br/>pending"]:::pending
+    i43["#43 CLI flags<br/>pending"]:::pending
+  end
+  subgraph w2["Wave 2"]
+    i44["#44 Ranking<br/>pending"]:::pending
+  end
+  i42 --> i44
+${CLASSES}
+\`\`\`
 
 ## Conflicts
 
@@ -59,6 +84,17 @@ test('formatReport: a landed run with a conflict, gates, follow-ups, flags, kept
   const state: State = {
     ...base,
     prepare: { kind: 'stashed', sha: 'f'.repeat(40), branch: 'main', at: '2026-01-01T00:00:00Z' },
+    cache: {
+      '42': {
+        issue: 42,
+        title: 'Tokenizer | split',
+        source: 'plan/backlog/42.md',
+        sections: {},
+        body: '',
+        labels: ['search', 'good first issue'],
+        priority: 'P0',
+      },
+    },
     items: {
       '42': {
         ...emptyItem(42, 1),
@@ -69,6 +105,7 @@ test('formatReport: a landed run with a conflict, gates, follow-ups, flags, kept
           costUsd: 0.12345,
           turns: 7,
           flags: ['report lists\nfiles git does not show'],
+          usage: { input_tokens: 1200, output_tokens: 340, cache_read_input_tokens: 50_000 },
         }),
         merge: { kind: 'clean', sha: '1'.repeat(40), files: [], note: '', followUp: null },
       },
@@ -111,13 +148,29 @@ Landed on main as abcdef0123 (integration 0123456789), pushed to origin.
 
 ## Items
 
-| wave | item | status | merge | attempts | time | cost | turns |
-|---|---|---|---|---|---|---|---|
-| 1 | #42 Tokenizer \\| split | complete | clean | 1 | 1m 15s | $0.1235 | 7 |
-| 1 | #43 CLI flags | escalated | heavy | 2 | 1h 1m | $1.0000 | 20 |
-| 2 | #44 Ranking | failed | - | 2 | - | - | - |
+| wave | item | status | merge | attempts | time | cost | turns | tokens | priority | labels |
+|---|---|---|---|---|---|---|---|---|---|---|
+| 1 | #42 Tokenizer \\| split | complete | clean | 1 | 1m 15s | $0.1235 | 7 | 1.2k in, 340 out, 50k cached | P0 | search, good first issue |
+| 1 | #43 CLI flags | escalated | heavy | 2 | 1h 1m | $1.0000 | 20 | - | - | - |
+| 2 | #44 Ranking | failed | - | 2 | - | - | - | - | - | - |
 
 Agent cost: $1.6235; turns: 31 (items, plus 2 conflict/fix agent run(s)).
+Item agents' tokens: 1.2k in, 340 out, 50k cached.
+
+## Plan
+
+\`\`\`mermaid
+flowchart LR
+  subgraph w1["Wave 1"]
+    i42["#42 Tokenizer | split<br/>complete"]:::done
+    i43["#43 CLI flags<br/>escalated"]:::failed
+  end
+  subgraph w2["Wave 2"]
+    i44["#44 Ranking<br/>failed"]:::failed
+  end
+  i42 --> i44
+${CLASSES}
+\`\`\`
 
 ## Conflicts
 
@@ -131,9 +184,9 @@ Agent cost: $1.6235; turns: 31 (items, plus 2 conflict/fix agent run(s)).
 
 ## Follow-ups
 
-- #101 (from #43)
-- #102 (from #44)
-- #103 (from #44)
+- #101 (from #43): its escalated merge conflict
+- #102 (from #44): what was left when it merged PARTIAL
+- #103 (from #44): what was left when it merged PARTIAL
 
 ## Flags
 

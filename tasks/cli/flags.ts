@@ -20,6 +20,8 @@ export interface Flags {
   readonly gates: GatesFlags;
   /** `--version`: print the package's version and exit. */
   readonly version: boolean;
+  /** `status --watch`: show it again as it changes, until Ctrl-C. */
+  readonly watch: boolean;
   readonly options: RunOptions;
 }
 
@@ -46,6 +48,7 @@ const BOOLEANS = [
   'adopt',
   'stop',
   'version',
+  'watch',
   ...GATES_BOOLEANS,
 ];
 const STRINGS = [
@@ -140,6 +143,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       uninstallHook: parsed['uninstall-hook'] === true,
     },
     version: parsed.version === true,
+    watch: parsed.watch === true,
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,

@@ -24,7 +24,8 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --adopt               continue on an integration branch that has no state
   --dry-run             print what is done and what would run (--json: as one JSON document);
                         changes nothing, creates nothing, takes no lock
-  --json                JSON lines of events on stdout instead of the task tree`;
+  --json                JSON lines of events on stdout instead of the task tree; the last
+                        line is the run's summary (docs/status.md)`;
 
 /** Commands the scripts are. */
 export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates' | 'list' | 'reset' | 'completion';
@@ -72,10 +73,16 @@ as JSON (nodes and edges) or as a mermaid flowchart, for the plan's schedule
 or --schedule. Changes nothing.
 
 ${COMMON}`,
-  status: `Usage: npx zx scripts/status.mts <N> [--json]
-   or: npx work-milestone status <N> [--json]
+  status: `Usage: npx zx scripts/status.mts <N> [--json] [--watch]
+   or: npx work-milestone status <N> [--json] [--watch]
 
-What is done, running and failed in milestone N; costs and times. Reads only.
+What is done, running and failed in milestone N: whether a runner is attached
+and which steps it runs, each item's attempt, time, agent (alive, or exited and
+not judged yet) and last activity, costs and tokens, red gates with their log,
+what needs attention and the command that continues. Reads only.
+
+  --json                the same as one JSON document (docs/status.md)
+  --watch               show it again as it changes (a TTY is redrawn); Ctrl-C ends it
 
 ${COMMON}`,
   demo: `Usage: npx zx scripts/demo.mts [--agent claude|scripted] [--repo DIR] [--json]

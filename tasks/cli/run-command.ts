@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { formatAttention, itemsNeedingAttention } from '../reporting/attention.ts';
+import { buildRunSummary } from '../reporting/run-summary.ts';
+import type { StampedEvent } from '../lib/events.ts';
 import { createContext, placeOf, type ContextInput, type MilestonePlace } from '../engine/create-context.ts';
 import { executeRun, executeStep, type RendererKind } from '../engine/execute.ts';
 import { compileGraph, graphToJson } from '../engine/graph.ts';
@@ -330,6 +332,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
   const controller = new AbortController();
   const ref: { ctx: Ctx | null } = { ctx: null };
   const escalated = new Set<number>();
+  const runEvents: StampedEvent[] = [];
   // stdout's reader went away (`run --json | head -1`): the run stops as after one Ctrl-C, and says so once at its end.
   const onOutClosed = (): void => controller.abort();
   io.outClosed?.addEventListener('abort', onOutClosed, { once: true });
@@ -345,6 +348,10 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
           ctx = await createContext(
             contextInput(input, controller.signal, (e) => {
               if (flags.json) io.out(JSON.stringify(e));
+              // `--json` ends with the run's summary (docs/status.md): its events are kept for it.
+              if (flags.json) runEvents.push(e);
+              if (flags.json && e.type === 'run-end' && ref.ctx)
+                io.out(JSON.stringify(buildRunSummary(ref.ctx.plan, ref.ctx.store.current(), runEvents, e)));
               if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
               if (e.type === 'notice' && !flags.json) io.err(e.message);
             }),

@@ -1,25 +1,34 @@
-/** `status.mts <N>`: what is done, running, failed; costs and times. Reads only. */
+/**
+ * `status.mts <N> [--json] [--watch]`: the runner, the steps running, each item and its agent, red gates, what needs
+ * attention and the command that continues (docs/status.md). Reads only.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { healedNotice, loadPlanOf } from '../engine/create-context.ts';
-import { oneLine } from '../lib/bounded-text.ts';
 import { findCommonDir } from '../lib/git.ts';
+import type { Plan } from '../lib/plan/types.ts';
 import { stateDirOf } from '../lib/paths.ts';
 import { openStateStore } from '../lib/state.ts';
 import { findLiveAgents } from '../executors/local/live-agents.ts';
+import { buildStatus, type StatusView } from '../reporting/status-view.ts';
+import { formatStatus, statusKey } from '../reporting/status-text.ts';
+import { readStatusFacts } from './status-facts.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
-/** Print the milestone's status. */
-export async function statusCommand(milestone: string, flags: Flags, io: Io): Promise<number> {
-  const { repo, plan } = await loadPlanOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
-  const dir = stateDirOf(await findCommonDir(repo), plan.milestone.id);
-  // Read only: a missing or unusable state.json is shown as `run` would heal it (from its backup, or rebuilt), not written.
+/** How often `--watch` looks again. */
+const WATCH_INTERVAL_MS = 1000;
+/** Clear the screen and go home: a TTY's redraw. */
+const REDRAW = '\u001b[H\u001b[2J';
+
+/** Read the state (never written: a missing or unusable one is shown as `run` would heal it) and build the view. */
+async function readView(plan: Plan, repo: string, dir: string, io: Io, notice: boolean): Promise<StatusView> {
   const store = await openStateStore(dir, plan.milestone.id, {
     readOnly: true,
     rebuild: async () => (await import('../engine/rebuild-state.ts')).rebuildState({ stateDir: dir, repo, plan }),
   });
-  if (store.healed)
+  if (store.healed && notice)
     io.err(
       healedNotice(
         store.healed,
@@ -29,75 +38,52 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
     );
   const started = Boolean(store.healed) || existsSync(path.join(dir, 'state.json'));
   const state = store.current();
-  const items = plan.waves.flatMap((w) =>
-    w.items.map((i) => {
-      const st = state.items[String(i.issue)];
-      return {
-        wave: w.wave,
-        issue: i.issue,
-        title: i.title,
-        status: st?.status ?? 'pending',
-        attempts: st?.attempts ?? 0,
-        costUsd: st?.result?.costUsd ?? null,
-        turns: st?.result?.turns ?? null,
-        durationMs: st?.result?.durationMs ?? null,
-        merge: st?.merge?.kind ?? null,
-        failure: st?.failure ?? st?.skipReason ?? null,
-        failureCode: st?.failureCode ?? null,
-      };
-    }),
-  );
-  const phase = !started
-    ? 'not started'
-    : state.complete
-      ? 'complete'
-      : state.land
-        ? 'landed'
-        : state.gates
-          ? 'gates green'
-          : state.branch
-            ? 'in progress'
-            : 'started';
-  const cost =
-    items.reduce((sum, i) => sum + (i.costUsd ?? 0), 0) +
-    (state.sessions ?? []).reduce((sum, s) => sum + (s.costUsd ?? 0), 0);
-  if (flags.json) {
-    io.out(
-      JSON.stringify(
-        {
-          milestone: plan.milestone.id,
-          phase,
-          stateDir: dir,
-          costUsd: cost,
-          items,
-          gates: state.gates,
-          land: state.land,
-        },
-        null,
-        2,
-      ),
-    );
+  return buildStatus(plan, state, readStatusFacts(plan, state, dir, started));
+}
+
+const render = (view: StatusView, json: boolean, pretty: boolean): string =>
+  json ? JSON.stringify(view, null, pretty ? 2 : undefined) : formatStatus(view);
+
+/**
+ * `--watch`: on a TTY the screen is redrawn every second; otherwise the status is printed again whenever something
+ * but the clock changed (`--json`: one JSON document a line). Ctrl-C (or stdout's reader going away) ends it, exit 0.
+ */
+async function watchStatus(read: () => Promise<StatusView>, flags: Flags, io: Io): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  io.outClosed?.addEventListener('abort', onSignal, { once: true });
+  try {
+    let shown = '';
+    while (!stop.signal.aborted) {
+      const view = await read();
+      if (io.isTTY) io.out(`${REDRAW}${render(view, flags.json, true)}`);
+      else if (statusKey(view) !== shown) {
+        shown = statusKey(view);
+        io.out(render(view, flags.json, false));
+      }
+      await sleep(WATCH_INTERVAL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
     return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    io.outClosed?.removeEventListener('abort', onSignal);
   }
-  if (!started) {
-    io.out(`milestone ${plan.milestone.id}: not started`);
-    return 0;
-  }
-  io.out(`milestone ${plan.milestone.id}: ${phase} (${plan.milestone.integrationBranch})`);
-  for (const i of items) {
-    const extra = [
-      i.attempts > 1 ? `${i.attempts} attempts` : '',
-      i.merge ? `merge ${i.merge}` : '',
-      i.costUsd !== null ? `$${i.costUsd.toFixed(4)}` : '',
-      i.turns !== null ? `${i.turns} turns` : '',
-      i.durationMs !== null ? `${Math.round(i.durationMs / 1000)}s` : '',
-    ]
-      .filter(Boolean)
-      .join(', ');
-    io.out(
-      `  wave ${i.wave}  #${i.issue} ${oneLine(i.title).slice(0, 60)}: ${i.status}${extra ? ` (${extra})` : ''}${i.failure ? ` — ${i.failure.split('\n')[0]}` : ''}`,
-    );
-  }
-  if (cost > 0) io.out(`  agent cost: $${cost.toFixed(4)}`);
+}
+
+/** Print the milestone's status (once, or `--watch`). */
+export async function statusCommand(milestone: string, flags: Flags, io: Io): Promise<number> {
+  const { repo, plan } = await loadPlanOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
+  const dir = stateDirOf(await findCommonDir(repo), plan.milestone.id);
+  let first = true;
+  const read = async () => {
+    const view = await readView(plan, repo, dir, io, first);
+    first = false;
+    return view;
+  };
+  if (flags.watch) return watchStatus(read, flags, io);
+  io.out(render(await read(), flags.json, true));
   return 0;
 }

@@ -1,6 +1,7 @@
 /** The event stream: every event is appended to `events.jsonl` and handed to the renderer (docs/state.md). */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { readTail } from './bounded-text.ts';
 import type { FailureCode, GateResult, ItemMerge, ItemStatus } from './state-types.ts';
 
 /** Who an agent works for: an item, a merge conflict, a red gate. */
@@ -77,4 +78,19 @@ export function createEventSink(
       listener?.(stamped);
     },
   };
+}
+
+/** The events at the end of `<dir>/events.jsonl` (its last `maxBytes`: a long run's log is never read whole). */
+export function readEventLog(dir: string, maxBytes: number): StampedEvent[] {
+  return readTail(path.join(dir, 'events.jsonl'), maxBytes)
+    .text.split('\n')
+    .flatMap((line) => {
+      if (!line.startsWith('{')) return [];
+      try {
+        const e = JSON.parse(line) as StampedEvent;
+        return typeof e.type === 'string' && typeof e.t === 'string' ? [e] : [];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -11,9 +11,13 @@ import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
+import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
+
+/** How much of events.jsonl report.md's timeline reads. */
+const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
 
 /**
  * Delete the refs that main contains, each only at the sha it was read at (one `for-each-ref --merged`, one
@@ -151,7 +155,9 @@ export const complete: Step = {
     // Before `complete` is recorded: a crash while closing issues closes the rest on the next run.
     const summary = await closeLandedItems(ctx);
     const reportFile = path.join(ctx.stateDir, 'report.md');
-    await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept));
+    // The timeline comes from events.jsonl (its end, bounded: the last runs of a very long one).
+    const events = readEventLog(ctx.stateDir, REPORT_EVENTS_BYTES);
+    await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept, events));
     await ctx.store.update((s) => {
       s.complete = { at: new Date().toISOString(), report: reportFile };
     });
