@@ -22,6 +22,8 @@ import { runInProcess } from './support/cli.ts';
 import { waitFor } from './support/wait.ts';
 
 const TOKEN = 'ghp_loopback';
+/** How long a wait for the runner to reach a point may take on a loaded machine (a bound, never a timing). */
+const RUN_BOUND_MS = 240_000;
 
 interface Rig {
   readonly repo: TestRepo;
@@ -87,9 +89,17 @@ test('main requires a merge queue: the pull request is enqueued (never merged th
     const before = await git(r.origin, 'rev-parse', 'main');
     const running = run(r);
     const ended = settled(running);
-    await waitFor('the pull request enqueued', () => asked(r, 'enqueuePullRequest').length > 0 || ended.done);
+    await waitFor(
+      'the pull request enqueued',
+      () => asked(r, 'enqueuePullRequest').length > 0 || ended.done,
+      RUN_BOUND_MS,
+    );
     const enqueued = r.github.received.length;
-    await waitFor('the runner polling the queue', () => asked(r, 'repository', enqueued).length > 0 || ended.done);
+    await waitFor(
+      'the runner polling the queue',
+      () => asked(r, 'repository', enqueued).length > 0 || ended.done,
+      RUN_BOUND_MS,
+    );
     assert.not.ok(ended.done, 'the run waits for the queue');
     assert.ok(r.github.pulls[0]?.queued);
     const head = await headOf(r);
@@ -130,7 +140,11 @@ test('a run killed right after enqueuing: the next run waits for the queue and d
     const seen = r.github.received.length;
     const again = run(r);
     const ended = settled(again);
-    await waitFor('the runner polling the queue', () => asked(r, 'repository', seen).length > 1 || ended.done);
+    await waitFor(
+      'the runner polling the queue',
+      () => asked(r, 'repository', seen).length > 1 || ended.done,
+      RUN_BOUND_MS,
+    );
     assert.not.ok(ended.done);
     r.github.checkRuns.push({ id: 1, sha: await headOf(r), name: 'ci', status: 'completed', conclusion: 'success' });
     const done = await again;
@@ -149,7 +163,11 @@ test("a pull request taken out of the queue: exit 3 with GitHub's reason and the
   try {
     const running = run(r);
     const ended = settled(running);
-    await waitFor('the pull request enqueued', () => asked(r, 'enqueuePullRequest').length > 0 || ended.done);
+    await waitFor(
+      'the pull request enqueued',
+      () => asked(r, 'enqueuePullRequest').length > 0 || ended.done,
+      RUN_BOUND_MS,
+    );
     const head = await headOf(r);
     r.github.checkRuns.push({ id: 1, sha: head, name: 'ci', status: 'completed', conclusion: 'failure' });
     const out = await running;
@@ -174,9 +192,13 @@ test('auto-merge: enabled while the check is pending, GitHub merges when it turn
     const before = await git(r.origin, 'rev-parse', 'main');
     const running = run(r);
     const ended = settled(running);
-    await waitFor('auto-merge enabled', () => asked(r, 'enablePullRequestAutoMerge').length > 0 || ended.done);
+    await waitFor(
+      'auto-merge enabled',
+      () => asked(r, 'enablePullRequestAutoMerge').length > 0 || ended.done,
+      RUN_BOUND_MS,
+    );
     const enabled = r.github.received.length;
-    await waitFor('the runner polling', () => asked(r, 'repository', enabled).length > 0 || ended.done);
+    await waitFor('the runner polling', () => asked(r, 'repository', enabled).length > 0 || ended.done, RUN_BOUND_MS);
     assert.not.ok(ended.done);
     assert.ok(r.github.pulls[0]?.autoMerge);
     assert.not.ok(r.github.pulls[0]?.merged, 'not merged while the check is pending');
@@ -205,6 +227,7 @@ test('a required legacy commit status red, then green: exit 3 naming it; run aga
     await waitFor(
       'the runner reading the statuses',
       () => r.github.received.some((q) => q.operationId === 'repos/get-combined-status-for-ref') || ended.done,
+      RUN_BOUND_MS,
     );
     assert.not.ok(ended.done);
     assert.equal(restMerges(r), [], 'no merge tried while a required status is missing');
