@@ -274,4 +274,43 @@ test('a 403 on opening the pull request names the pull requests permission; noth
   }
 });
 
+test('run --dry-run with land: pull-request says what landing would do on GitHub and writes nothing', async () => {
+  const r = await rig({ mergeQueue: true, requiredChecks: ['ci'], showRequiredChecks: true });
+  try {
+    const refs = await git(r.origin, 'for-each-ref');
+    const out = await runInProcess('run', ['7', '--repo', r.repo.dir, '--dry-run'], { env: r.env });
+    assert.is(out.code, 0, output(out));
+    const line = out.stdout.split('\n').find((l) => l.startsWith('land: todo')) ?? '';
+    assert.match(line, 'land: pull-request would push milestone/7-search to origin (never forced)');
+    assert.match(line, 'open a pull request from milestone/7-search into main');
+    assert.match(line, "add it to main's merge queue");
+    assert.ok(r.github.received.length > 0, 'GitHub was read');
+    assert.equal(
+      r.github.received.filter((q) => q.method !== 'GET'),
+      [],
+      'only reads',
+    );
+    assert.equal(r.github.pulls, []);
+    assert.is(await git(r.origin, 'for-each-ref'), refs, "origin's refs unchanged");
+    assert.equal(r.github.problems, []);
+
+    const plain = await rig({ allowAutoMerge: true });
+    try {
+      const text = await runInProcess('run', ['7', '--repo', plain.repo.dir, '--dry-run'], { env: plain.env });
+      assert.match(
+        text.stdout,
+        'wait for the checks of its head, then merge it with a merge commit (or enable auto-merge',
+      );
+      assert.equal(
+        plain.github.received.filter((q) => q.method !== 'GET'),
+        [],
+      );
+    } finally {
+      await plain.cleanup();
+    }
+  } finally {
+    await r.cleanup();
+  }
+});
+
 test.run();
