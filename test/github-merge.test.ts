@@ -283,7 +283,10 @@ test('run --dry-run with land: pull-request says what landing would do on GitHub
     const line = out.stdout.split('\n').find((l) => l.startsWith('land: todo')) ?? '';
     assert.match(line, 'land: pull-request would push milestone/7-search to origin (never forced)');
     assert.match(line, 'open a pull request from milestone/7-search into main');
-    assert.match(line, "add it to main's merge queue");
+    assert.match(
+      line,
+      "add it to main's merge queue and wait until GitHub merged it (the queue runs the required checks (ci))",
+    );
     assert.ok(r.github.received.length > 0, 'GitHub was read');
     assert.equal(
       r.github.received.filter((q) => q.method !== 'GET'),

@@ -10,7 +10,8 @@ import { openPullSession, pullsOfBranch } from './pull-request.ts';
 /** How GitHub will merge, in words. */
 function mergeWords(rules: MergeRules): string {
   const checks = rules.required ? `the required checks (${rules.required.join(', ')})` : 'the checks of its head';
-  if (rules.queue) return `add it to ${MAIN_BRANCH}'s merge queue and wait until GitHub merges it`;
+  if (rules.queue)
+    return `add it to ${MAIN_BRANCH}'s merge queue and wait until GitHub merged it (the queue runs ${checks})`;
   const merge = `wait for ${checks}, then merge it with a merge commit`;
   return rules.autoMerge ? `${merge} (or enable auto-merge while checks are pending)` : merge;
 }
