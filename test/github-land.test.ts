@@ -25,6 +25,8 @@ import { startGithubServer, type GithubServer } from './support/github-server.ts
 import { waitFor } from './support/wait.ts';
 
 const TOKEN = 'ghp_loopback';
+/** How long a wait for the runner to reach a point may take on a loaded machine (a bound, never a timing). */
+const RUN_BOUND_MS = 240_000;
 
 interface Rig {
   readonly repo: TestRepo;
@@ -84,7 +86,7 @@ test('a required check red, then green: exit 3 naming the check and the pull req
     const before = await git(r.origin, 'rev-parse', 'main');
     const first = start(r);
     // The runner waits: GitHub refuses the merge while "ci" has not reported.
-    await waitFor('the runner waiting for "ci"', () => merges(r).length > 0 || first.ended());
+    await waitFor('the runner waiting for "ci"', () => merges(r).length > 0 || first.ended(), RUN_BOUND_MS);
     assert.not.ok(first.ended(), `${first.stdout()}\n${first.stderr()}`);
     assert.is(r.github.pulls.length, 1);
     const pull = r.github.pulls[0];
@@ -108,6 +110,7 @@ test('a required check red, then green: exit 3 naming the check and the pull req
     await waitFor(
       'the runner polling the running check',
       () => r.github.received.slice(seen).some((q) => q.operationId === 'checks/list-for-ref') || second.ended(),
+      RUN_BOUND_MS,
     );
     assert.not.ok(second.ended(), `${second.stdout()}\n${second.stderr()}`);
     assert.equal(merges(r, seen), [], 'no merge tried while the check runs');
@@ -140,7 +143,7 @@ test("origin's main moved while the checks ran: brought in and gated again; the 
   const r = await rig('pull-request', ['ci']);
   try {
     const run = start(r);
-    await waitFor('the runner waiting for "ci"', () => merges(r).length > 0 || run.ended());
+    await waitFor('the runner waiting for "ci"', () => merges(r).length > 0 || run.ended(), RUN_BOUND_MS);
     assert.not.ok(run.ended(), `${run.stdout()}\n${run.stderr()}`);
     const branch = r.github.pulls[0]?.head ?? '';
     const oldHead = await git(r.origin, 'rev-parse', branch);
@@ -158,11 +161,15 @@ test("origin's main moved while the checks ran: brought in and gated again; the 
       teammate = await git(mate, 'rev-parse', 'HEAD');
       r.github.checkRuns.push({ id: 1, sha: oldHead, name: 'ci', status: 'completed', conclusion: 'success' });
     };
-    const newHead = await waitFor('the head with the teammate commit pushed', async () => {
-      if (run.ended()) return 'ended';
-      const head = await git(r.origin, 'rev-parse', branch);
-      return head !== oldHead && head;
-    });
+    const newHead = await waitFor(
+      'the head with the teammate commit pushed',
+      async () => {
+        if (run.ended()) return 'ended';
+        const head = await git(r.origin, 'rev-parse', branch);
+        return head !== oldHead && head;
+      },
+      RUN_BOUND_MS,
+    );
     assert.not.ok(run.ended(), `${run.stdout()}\n${run.stderr()}`);
     r.github.beforeAnswer = null;
     assert.ok(await gitOk(r.origin, 'merge-base', '--is-ancestor', teammate, newHead));

@@ -4,7 +4,8 @@
  * plans are refused; a PARTIAL item's follow-up issue is created once, also when the runner is killed right after
  * GitHub created it; a secondary rate limit is waited out; a bad token is exit 2.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -85,6 +86,9 @@ test('a milestone read from GitHub lands; its issues are closed with the landed 
     assert.equal(state.cache['1'].labels, ['P1']);
     assert.is(state.cache['1'].priority, 'P1');
     assert.is(state.cache['1'].sections.Description, 'Do Alpha.');
+    // The relay the first wave left names the item's priority and labels.
+    const relay = readFileSync(path.join(r.repo.stateDir, 'relay', 'wave-1.md'), 'utf8');
+    assert.match(relay, '#### Item: #1 — Alpha\n- Status: COMPLETE\n- Triage: priority P1; labels: P1\n');
     assert.equal(r.github.problems, []);
   } finally {
     await r.cleanup();

@@ -1,7 +1,8 @@
 /**
  * The loopback GitHub server's pull requests and check runs, through the product's Octokit client: a pull request
  * is opened once, its required check red refuses the merge (405) and leaves origin's main alone, green merges it with
- * a merge commit into the bare origin; every request and answer passes GitHub's OpenAPI description.
+ * a merge commit into the bare origin; every request and answer passes GitHub's OpenAPI description; a GraphQL
+ * request outside GitHub's GraphQL schema is refused and recorded.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -85,6 +86,31 @@ test('a pull request merges into origin once its required check is green, never 
   } finally {
     await github.close();
     repo.cleanup();
+  }
+});
+
+test("GraphQL: a request outside GitHub's schema is refused and recorded; a valid one is answered in its shape", async () => {
+  const github = await startGithubServer({ repo: 'acme/widgets', token: 't', milestones: [], issues: [] });
+  try {
+    const client = createGithubClient('t', github.url);
+    const wrong = await client
+      .graphql('query { repository(owner: "acme", name: "widgets") { pullRequest(number: 1) { mergedd } } }')
+      .then(
+        () => null,
+        (e: Error) => e.message,
+      );
+    assert.match(wrong ?? '', 'Cannot query field "mergedd" on type "PullRequest"');
+    assert.is(github.problems.length, 1);
+    assert.match(github.problems[0] ?? '', 'graphql: Cannot query field "mergedd" on type "PullRequest"');
+    github.problems.length = 0;
+    const answer = await client.graphql<{ repository: { pullRequest: null } }>(
+      'query($n: Int!) { repository(owner: "acme", name: "widgets") { pullRequest(number: $n) { id state } } }',
+      { n: 1 },
+    );
+    assert.equal(answer, { repository: { pullRequest: null } });
+    assert.equal(github.problems, []);
+  } finally {
+    await github.close();
   }
 });
 

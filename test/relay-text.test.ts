@@ -171,4 +171,35 @@ ${[1, 2, 3, 4, 5].map((w) => `  - wave: ${w}\n    items:\n      - {issue: ${40 +
   }
 });
 
+test("formatRelay: the backlog's priority and labels, where an item has them, on one bounded line", () => {
+  const cached = (issue: number, labels: readonly string[], priority: string | null) => ({
+    issue,
+    title: `Item ${issue}`,
+    source: `#${issue}`,
+    sections: {},
+    body: '',
+    labels,
+    priority,
+  });
+  const items: Record<string, ItemState> = {
+    '42': { ...emptyItem(42, 1), status: 'complete', merge: null },
+    '43': { ...emptyItem(43, 1), status: 'complete' },
+  };
+  const many = Array.from({ length: 60 }, (_, i) => `label-${i}`);
+  const text = formatRelay(WAVE1, items, {
+    '42': cached(42, ['bug', 'area:\nsearch'], 'P1'),
+    '43': cached(43, many, null),
+    '44': cached(44, [], null),
+  });
+  assert.match(
+    text,
+    '#### Item: #42 — Tokenizer\n- Status: COMPLETE\n- Triage: priority P1; labels: bug, area: search\n',
+  );
+  const line = text.split('\n').find((l) => l.startsWith('- Triage: labels: label-0,')) ?? '';
+  assert.ok(line.length < 1200, `bounded: ${line.length}`);
+  assert.match(line, /… \(\d+ more\)$/);
+  assert.match(text, '#### Item: #44 — Docs\n- Status: PENDING\n- Files changed');
+  assert.is(formatRelay(WAVE1, items).includes('Triage'), false, 'no cache, no triage line');
+});
+
 test.run();

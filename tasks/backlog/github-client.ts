@@ -68,11 +68,26 @@ export function repoOfRemoteUrl(url: string): string | undefined {
   return owner && name && /^[\w.-]+$/.test(owner) && /^[\w.-]+$/.test(name) ? `${owner}/${name}` : undefined;
 }
 
+/** The fine-grained permission a request needs (what a 403 names). */
+export type GithubPermission = 'issues' | 'pull requests' | 'checks' | 'commit statuses' | 'contents' | 'metadata';
+
+/** What each permission has to be for the requests that need it. */
+const PERMISSION_TEXT: Readonly<Record<GithubPermission, string>> = {
+  issues: 'Issues read and write',
+  'pull requests': 'Pull requests read and write',
+  checks: 'Checks read',
+  'commit statuses': 'Commit statuses read',
+  contents: 'Contents read and write',
+  metadata: 'Metadata read',
+};
+
 /** What a failed request was doing, for messages. */
 export interface RequestWhat {
   readonly repo: string;
   readonly action: string;
   readonly token: GithubToken;
+  /** The permission the request needs; issues when not said. */
+  readonly permission?: GithubPermission;
 }
 
 /**
@@ -92,7 +107,8 @@ export function githubFailure(error: unknown, what: RequestWhat): Error {
   if (status === 403 && !/rate limit/i.test(message))
     return new BadInputError(
       `GitHub refused to ${doing} (403: ${message}): the token from ${what.token.from} needs the "repo" scope ` +
-        '(fine-grained tokens: Issues read and write, Metadata read) and access to the repository',
+        `(fine-grained tokens: ${PERMISSION_TEXT[what.permission ?? 'issues']}, Metadata read) and access to the ` +
+        'repository',
       { cause: error },
     );
   if (status === 404)

@@ -24,6 +24,8 @@ import { isEnded } from '../executors/types.ts';
 import { keepConflictResolution } from '../merging/merge-agent.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { STEPS } from '../steps/index.ts';
+import { landModeOf } from '../landing/land-mode.ts';
+import { previewPullRequestLanding } from '../landing/land-preview.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -277,7 +279,10 @@ async function dryRun(input: CommandInput): Promise<number> {
     const check = await STEPS[node.step]
       .check(ctx, node.scope)
       .catch((e: Error) => ({ kind: 'todo' as const, reason: e.message }));
-    const reason = check.kind === 'todo' ? check.reason : null;
+    let reason = check.kind === 'todo' ? check.reason : null;
+    // What a landing through a pull request would do on GitHub (read only): the plan's part nobody sees locally.
+    if (reason !== null && node.step === 'land' && landModeOf(ctx) === 'pull-request')
+      reason = `${reason}; ${await previewPullRequestLanding(ctx)}`;
     checks.push({ id: node.id, done: check.kind === 'done', reason });
     if (!flags.json) io.out(`${node.id}: ${reason === null ? 'done' : `todo (${reason})`}`);
   }

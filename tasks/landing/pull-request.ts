@@ -1,37 +1,24 @@
 /**
  * The GitHub side of `land: pull-request` (docs/github.md): the pull request of the integration branch into main
- * (found by its head branch, opened once), its checks waited for, and its merge with a merge commit through the API,
- * pinned to the head sha so a head that moved is refused.
+ * (found by its head branch, opened once), its checks (check runs and commit statuses) waited for, and its merge
+ * with a merge commit through the REST API, pinned to the head sha so a head that moved is refused; or, when main
+ * requires it, through the merge queue or auto-merge (github-merge.ts).
  */
-import {
-  apiBaseOf,
-  createGithubClient,
-  githubFailure,
-  repoOfRemoteUrl,
-  resolveToken,
-  type GithubClient,
-  type GithubToken,
-} from '../backlog/github-client.ts';
+import { githubFailure } from '../backlog/github-client.ts';
 import type { Ctx } from '../engine/context.ts';
 import type { Progress } from '../engine/step.ts';
 import { oneLine } from '../lib/bounded-text.ts';
-import { BadInputError, InterruptedError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
-import { gitRaw } from '../lib/git.ts';
+import { NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
+import { askGithubToMerge, pullMergeStateOf, waitForGithubMerge, type GithubMerge } from './github-merge.ts';
+import { headChecksOf, judgeChecks } from './head-checks.ts';
+import { mergeRulesOf } from './merge-rules.ts';
+import { call, firstPoll, MAX_POLL_MS, pause, type PullSession } from './pull-session.ts';
+
+export { openPullSession, type PullSession } from './pull-session.ts';
 
 /** GitHub refuses pull request bodies longer than this. */
 const MAX_BODY = 65_000;
-/** The first wait between polls of the checks, and the longest (the wait doubles up to it). */
-const FIRST_POLL_MS = 5_000;
-const MAX_POLL_MS = 60_000;
-
-/** A repository on GitHub and the client that talks to it. */
-export interface PullSession {
-  readonly client: GithubClient;
-  readonly owner: string;
-  readonly repo: string;
-  readonly token: GithubToken;
-}
 
 /** A pull request of the integration branch (the fields used here). */
 export interface Pull {
@@ -40,31 +27,6 @@ export interface Pull {
   readonly state: 'open' | 'closed';
   readonly mergeCommit: string | null;
   readonly merged: boolean;
-}
-
-/** The repository: the GitHub backlog's, else origin's URL. */
-export async function openPullSession(ctx: Ctx): Promise<PullSession> {
-  let full = ctx.plan.backlog.kind === 'github' ? ctx.plan.backlog.repo : null;
-  if (!full) {
-    const url = await gitRaw(ctx.repo, ['remote', 'get-url', 'origin']);
-    full = url.exitCode === 0 ? (repoOfRemoteUrl(url.stdout.trim()) ?? null) : null;
-    if (!full)
-      throw new BadInputError(
-        `land: pull-request needs a GitHub repository, and origin's URL (${url.stdout.trim() || 'no origin'}) is ` +
-          'not one; set backlog: {kind: github, repo: owner/name} in the plan, or land directly (land: direct)',
-      );
-  }
-  const [owner = '', repo = ''] = full.split('/');
-  const token = await resolveToken(ctx.env);
-  return { client: createGithubClient(token.token, apiBaseOf(ctx.env)), owner, repo, token };
-}
-
-async function call<T>(s: PullSession, action: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw githubFailure(error, { repo: `${s.owner}/${s.repo}`, action, token: s.token });
-  }
 }
 
 interface RawPull {
@@ -85,7 +47,7 @@ const pullOf = (p: RawPull): Pull => ({
 
 /** Pull requests from the integration branch into main, newest first. */
 export async function pullsOfBranch(s: PullSession, branch: string): Promise<readonly Pull[]> {
-  const list = await call(s, `list the pull requests of ${branch}`, () =>
+  const list = await call(s, `list the pull requests of ${branch}`, 'pull requests', () =>
     s.client.paginate(s.client.rest.pulls.list, {
       owner: s.owner,
       repo: s.repo,
@@ -104,37 +66,17 @@ export async function openPull(ctx: Ctx, s: PullSession, body: string): Promise<
   const text = body.length > MAX_BODY ? `${body.slice(0, MAX_BODY)}\n\n…(cut)` : body;
   const open = (await pullsOfBranch(s, branch)).find((p) => p.state === 'open');
   if (open) {
-    await call(s, `update pull request #${open.number}`, () =>
+    await call(s, `update pull request #${open.number}`, 'pull requests', () =>
       s.client.rest.pulls.update({ owner: s.owner, repo: s.repo, pull_number: open.number, body: text }),
     );
     return open;
   }
   const title = `Milestone ${ctx.plan.milestone.id}: ${oneLine(ctx.plan.milestone.title)}`;
-  const { data } = await call(s, `open a pull request from ${branch}`, () =>
+  const { data } = await call(s, `open a pull request from ${branch}`, 'pull requests', () =>
     s.client.rest.pulls.create({ owner: s.owner, repo: s.repo, head: branch, base: MAIN_BRANCH, title, body: text }),
   );
   return pullOf(data as RawPull);
 }
-
-/** A check run as GitHub lists it (the fields used here). */
-interface CheckRun {
-  readonly id: number;
-  readonly name: string;
-  readonly status: string;
-  readonly conclusion: string | null;
-}
-
-/** The latest run of each check on `sha`. */
-async function checksOf(s: PullSession, sha: string): Promise<readonly CheckRun[]> {
-  const runs = (await call(s, `list the check runs of ${sha.slice(0, 10)}`, () =>
-    s.client.paginate(s.client.rest.checks.listForRef, { owner: s.owner, repo: s.repo, ref: sha, per_page: 100 }),
-  )) as CheckRun[];
-  const latest = new Map<string, CheckRun>();
-  for (const run of runs) if ((latest.get(run.name)?.id ?? -1) < run.id) latest.set(run.name, run);
-  return [...latest.values()];
-}
-
-const PASSED = new Set(['success', 'neutral', 'skipped']);
 
 /** What one merge attempt got. */
 type MergeAnswer =
@@ -159,36 +101,25 @@ async function tryMerge(s: PullSession, pull: Pull, head: string): Promise<Merge
       const data = (error as { response?: { data?: { message?: unknown } } }).response?.data;
       return { kind: 'refused', status, message: String(data?.message ?? (error as Error).message) };
     }
-    throw githubFailure(error, { repo: `${s.owner}/${s.repo}`, action: `merge ${pull.url}`, token: s.token });
+    throw githubFailure(error, {
+      repo: `${s.owner}/${s.repo}`,
+      action: `merge ${pull.url}`,
+      token: s.token,
+      permission: 'contents',
+    });
   }
 }
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new InterruptedError('interrupted while waiting for checks'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError('interrupted while waiting for checks'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The first poll interval: `WM_CHECKS_POLL_MS` (tests), else 5 s. */
-function firstPoll(env: NodeJS.ProcessEnv): number {
-  const ms = Number(env.WM_CHECKS_POLL_MS);
-  return Number.isFinite(ms) && ms > 0 ? ms : FIRST_POLL_MS;
-}
+/** GitHub's refusal of a REST merge into a branch that requires its merge queue. */
+const MERGE_QUEUE_REFUSAL = /merge queue/i;
 
 /**
  * Wait for the checks of `head` and merge the pull request with a merge commit, pinned to `head`. While a check runs
  * or a required one has not reported, the merge waits (polls every 5 s, doubling to 60 s); a required check that
- * failed stops with exit 3 naming it and the pull request (`run` again waits again). Returns the merge commit, or
- * null when `baseInHead` says origin's main moved past what `head` contains (nothing merged: gate again first).
+ * failed stops with exit 3 naming it and the pull request (`run` again waits again). When main requires its merge
+ * queue the pull request is enqueued instead, and when checks are pending and the repository allows auto-merge,
+ * auto-merge is enabled; then GitHub's merge is waited for. Returns the merge commit, or null when `baseInHead` says
+ * origin's main moved past what `head` contains (nothing merged: gate again first).
  */
 export async function mergeWhenGreen(
   ctx: Ctx,
@@ -198,13 +129,34 @@ export async function mergeWhenGreen(
   progress: Progress,
   baseInHead: () => Promise<boolean>,
 ): Promise<string | null> {
+  const rules = await mergeRulesOf(s);
+  let queue = rules.queue;
   let interval = firstPoll(ctx.env);
   let said = '';
+  const githubMerges = async (how: GithubMerge): Promise<string | null> => {
+    // Read first: a run killed after enqueuing (or enabling auto-merge) waits for it instead of asking twice.
+    const state = await pullMergeStateOf(s, pull.number);
+    if (state.state === 'MERGED' && state.mergeCommit) return state.mergeCommit;
+    const asked = how === 'queue' ? state.queuePosition !== null : state.autoMerge;
+    if (!asked) {
+      await askGithubToMerge(s, how, state.id, pull.url, head);
+      progress.output(how === 'queue' ? `added ${pull.url} to the merge queue` : `enabled auto-merge of ${pull.url}`);
+    }
+    const wait = { how, number: pull.number, url: pull.url, head, required: rules.required, baseInHead };
+    return waitForGithubMerge(ctx, s, wait, progress);
+  };
   for (;;) {
-    const runs = await checksOf(s, head);
-    const running = runs.filter((r) => r.status !== 'completed').map((r) => r.name);
-    let waitingFor = running;
-    if (running.length === 0) {
+    if (queue) return githubMerges('queue');
+    const checks = await headChecksOf(s, head);
+    const verdict = judgeChecks(checks, rules.required);
+    const failed = rules.required ? verdict.failed[0] : undefined;
+    if (failed)
+      throw new NeedsAttentionError(
+        `required check "${failed.name}" failed (${failed.said}) on ${pull.url}; nothing was landed; fix it (or ` +
+          're-run the check), then run again: landing waits for the checks again',
+      );
+    let waitingFor = verdict.pending;
+    if (waitingFor.length === 0) {
       // GitHub would merge a main it moved to, untested here: the landed tree must be the gated one.
       if (!(await baseInHead())) return null;
       const answer = await tryMerge(s, pull, head);
@@ -214,18 +166,27 @@ export async function mergeWhenGreen(
           `GitHub refused to merge ${pull.url}: its head moved from ${head.slice(0, 10)} (${answer.message}); ` +
             `someone pushed to ${ctx.plan.milestone.integrationBranch}; nothing was landed`,
         );
+      if (MERGE_QUEUE_REFUSAL.test(answer.message)) {
+        queue = true;
+        continue;
+      }
       const check = /status check "([^"]+)"/i.exec(answer.message)?.[1];
       if (!check)
         throw new NeedsAttentionError(
           `GitHub will not merge ${pull.url} yet: ${answer.message}; see to it there, then run again to land`,
         );
-      const run = runs.find((r) => r.name === check);
-      if (run && !PASSED.has(run.conclusion ?? ''))
+      const run = checks.find((r) => r.name === check);
+      if (run?.state === 'failed')
         throw new NeedsAttentionError(
-          `required check "${check}" failed (${run.conclusion ?? 'no conclusion'}) on ${pull.url}; nothing was ` +
+          `required check "${check}" failed (${run.said}) on ${pull.url}; nothing was ` +
             'landed; fix it (or re-run the check), then run again: landing waits for the checks again',
         );
       waitingFor = [check];
+    }
+    // Checks are pending: GitHub merges by itself once they pass, when the repository allows it.
+    if (rules.autoMerge) {
+      if (!(await baseInHead())) return null;
+      return githubMerges('auto-merge');
     }
     const line = `waiting for ${waitingFor.map((n) => `"${n}"`).join(', ')} on ${pull.url}`;
     if (line !== said) progress.output((said = line));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { LIMITS, capEntry, capList, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import type { PlanWave } from '../lib/plan/types.ts';
-import type { ItemState } from '../lib/state-types.ts';
+import type { CachedItem, ItemState } from '../lib/state-types.ts';
 
 /** The header every relay starts with. */
 export const RELAY_HEADER = '## Prior Wave Results';
@@ -22,16 +22,35 @@ export function relayPath(stateDir: string, wave: number): string {
 const flat = (text: string) => oneLine(stripControl(text));
 
 /**
- * The relay of one wave from the items' states (pure). Every text and list is capped as state caps it
- * (docs/limits.md), so a state written before the caps relays no more than a new one.
+ * The backlog's triage of an item as one relay line (`- Triage: priority P1; labels: bug, search`), bounded like
+ * any list; null when the backlog gave it neither.
  */
-export function formatRelay(wave: PlanWave, items: Readonly<Record<string, ItemState>>): string {
+function triageLine(cached: CachedItem | undefined): string | null {
+  const priority = cached?.priority ? capEntry(flat(cached.priority)) : '';
+  const labels = capList((cached?.labels ?? []).map(flat).filter(Boolean));
+  const parts = [priority && `priority ${priority}`, labels.length > 0 && `labels: ${labels.join(', ')}`];
+  const text = parts.filter(Boolean).join('; ');
+  return text ? `- Triage: ${text}` : null;
+}
+
+/**
+ * The relay of one wave from the items' states (pure) and the backlog items cached at fetch (their priority and
+ * labels). Every text and list is capped as state caps it (docs/limits.md), so a state written before the caps
+ * relays no more than a new one.
+ */
+export function formatRelay(
+  wave: PlanWave,
+  items: Readonly<Record<string, ItemState>>,
+  cache: Readonly<Record<string, CachedItem>> = {},
+): string {
   const lines = [RELAY_HEADER, `### Wave ${wave.wave} Results`];
   for (const item of wave.items) {
     const st = items[String(item.issue)];
     const result = st?.result;
     lines.push(`#### Item: #${item.issue} — ${capEntry(flat(item.title))}`);
     lines.push(`- Status: ${(st?.status === 'complete' ? 'COMPLETE' : (st?.status ?? 'pending')).toUpperCase()}`);
+    const triage = triageLine(cache[String(item.issue)]);
+    if (triage) lines.push(triage);
     const files = capList((result?.files ?? []).map(flat));
     lines.push(`- Files changed: ${files.length ? files.join(', ') : 'none'}`);
     lines.push('- Key commits:');

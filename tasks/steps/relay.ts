@@ -27,7 +27,8 @@ export const relay: Step = {
     const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
     if (
       wave &&
-      ctx.store.current().relays[String(scope.wave)] !== relayDigest(formatRelay(wave, ctx.store.current().items))
+      ctx.store.current().relays[String(scope.wave)] !==
+        relayDigest(formatRelay(wave, ctx.store.current().items, ctx.store.current().cache))
     )
       return todo('relay is out of date');
     return DONE;
@@ -44,7 +45,7 @@ export const relay: Step = {
       );
       progress.output(`pushed ${ctx.plan.milestone.integrationBranch} to origin`);
     }
-    const text = formatRelay(wave, ctx.store.current().items);
+    const text = formatRelay(wave, ctx.store.current().items, ctx.store.current().cache);
     const file = relayPath(ctx.stateDir, wave.wave);
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, text);

@@ -13,16 +13,22 @@ import { settingsFor } from '../items/agent-settings.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
 /**
- * Open items of the milestone that the plan does not hold: groomed since, or added by hand. Follow-ups this milestone
- * created itself (they carry its marker) are carried over, not staleness.
+ * Open items of the milestone that the plan does not hold: groomed since, or added by hand (GitHub: any issue not
+ * closed; files: front matter `status: open`, named by file). Follow-ups this milestone created itself (they carry
+ * its marker) are carried over, not staleness.
  */
 async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
   const planned = new Set(listItems(ctx.plan).map((i) => i.issue));
   const ours = followUpMarkerPrefix(ctx.plan.milestone.id);
+  const github = backlog.kind === 'github';
   return (await backlog.listItems(ctx.plan.milestone.id))
-    .filter((i) => i.status !== 'done' && !planned.has(i.issue) && !i.body.includes(ours))
-    .map(
-      (i) => `open issue #${i.issue} (${shortLine(i.title)}) of milestone ${ctx.plan.milestone.id} is not in the plan`,
+    .filter((i) => (github ? i.status !== 'done' : i.status === 'open'))
+    .filter((i) => !planned.has(i.issue) && !i.body.includes(ours))
+    .map((i) =>
+      github
+        ? `open issue #${i.issue} (${shortLine(i.title)}) of milestone ${ctx.plan.milestone.id} is not in the plan`
+        : `open item #${i.issue} (${shortLine(i.title)}, ${i.source}) of milestone ${ctx.plan.milestone.id} is not ` +
+          'in the plan',
     );
 }
 
@@ -59,7 +65,7 @@ export const validate: Step = {
           `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status} (${found.source})`,
         );
     }
-    if (backlog.kind === 'github') problems.push(...(await missingFromPlan(ctx, backlog)));
+    problems.push(...(await missingFromPlan(ctx, backlog)));
     if (problems.length > 0) {
       const groom = backlog.kind === 'github' ? ` (the seed's /groom-milestone ${ctx.plan.milestone.id})` : '';
       throw new BadInputError(

@@ -1,14 +1,18 @@
 /**
- * A loopback GitHub REST server for tests: one repository's issues, milestones, labels, comments, pull requests and
- * check runs held in memory (pull requests merge into the seed's bare `origin` with a merge commit, once the required
- * check runs are green). Every request is checked against GitHub's OpenAPI description (`openapi-check.ts`) and
- * every answer too; what failed a check is in `problems`, which a test asserts empty. Faults are scripted: the next
+ * A loopback GitHub REST and GraphQL server for tests: one repository's issues, milestones, labels, comments, pull
+ * requests, check runs and commit statuses held in memory (pull requests merge into the seed's bare `origin` with a
+ * merge commit, once the required checks are green: through the REST merge, or by the server itself for a pull
+ * request in the merge queue or with auto-merge on, when a request comes in after its checks passed). Every REST
+ * request is checked against GitHub's OpenAPI description (`openapi-check.ts`) and every answer too, every GraphQL
+ * request against GitHub's GraphQL schema (`github-graphql.ts`); what failed a check is in `problems`, which a test
+ * asserts empty. Faults are scripted: the next
  * requests can be answered with GitHub's real rate-limit and error responses, and creating an issue can be made to
  * end the caller (the test kills the runner) before it hears the answer.
  */
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { listenOnLoopback, readRequest } from '../../tasks/demo/loopback.ts';
+import { GithubRefusal, runGraphql } from './github-graphql.ts';
 import { openApiCheck, type Operation } from './openapi-check.ts';
 
 /** A label of the repository. */
@@ -54,6 +58,23 @@ export interface ServerPull {
   state: 'open' | 'closed';
   merged: boolean;
   mergeCommit: string | null;
+  /** Auto-merge is on: the server merges it once its required checks are green. */
+  autoMerge: boolean;
+  /** In the merge queue: merged once its required checks are green, taken out when one fails. */
+  queued: boolean;
+  /** Timeline events the GraphQL API shows (removed from the merge queue, auto-merge turned off). */
+  readonly events: Array<{
+    readonly __typename: 'RemovedFromMergeQueueEvent' | 'AutoMergeDisabledEvent';
+    readonly reason: string;
+  }>;
+}
+
+/** A legacy commit status on a commit (the Statuses API); the latest of a context counts. */
+export interface ServerStatus {
+  readonly id: number;
+  readonly sha: string;
+  readonly context: string;
+  readonly state: 'pending' | 'success' | 'failure' | 'error';
 }
 
 /** A check run on a commit; a test adds them and turns them green. */
@@ -134,8 +155,16 @@ export interface GithubSeed {
   readonly labels?: readonly string[];
   /** The bare repository that is git's origin: pull requests read their branches there and merge into it. */
   readonly origin?: string;
-  /** Check names a pull request's head must have green before it may be merged. */
+  /** Check names (check runs or commit status contexts) a pull request's head must have green to be merged. */
   readonly requiredChecks?: readonly string[];
+  /** Main's protection shows the required checks to the token (`GET /branches/main`); hidden otherwise. */
+  readonly showRequiredChecks?: boolean;
+  /** Main requires a merge queue (a `merge_queue` rule; the REST merge is refused with 405). */
+  readonly mergeQueue?: boolean;
+  /** The rules of main answer 403 (a token that may not read them): the merge queue shows only in the 405. */
+  readonly hideRules?: boolean;
+  /** The repository allows auto-merge. */
+  readonly allowAutoMerge?: boolean;
 }
 
 /** The running server and its state. */
@@ -148,12 +177,15 @@ export interface GithubServer {
   readonly comments: Comment[];
   readonly pulls: ServerPull[];
   readonly checkRuns: ServerCheckRun[];
-  /** Requests in the order received. */
+  readonly statuses: ServerStatus[];
+  /** Requests in the order received (GraphQL ones as `graphql/<root field>`). */
   readonly received: Received[];
   /** Requests or answers that did not match GitHub's OpenAPI description. */
   readonly problems: string[];
   /** Answer the next requests with these, in order. */
   readonly faults: Fault[];
+  /** Answer every request of an operation (by operationId) with this. */
+  readonly refusals: Map<string, Fault>;
   /**
    * Called when an issue is created, before the answer: 'drop' closes the connection without one (the test has ended
    * the runner by then: the issue exists, the runner never heard of it).
@@ -163,6 +195,8 @@ export interface GithubServer {
   beforeAnswer: ((operationId: string) => Promise<void>) | null;
   /** Called when a pull request was merged, before the answer: 'drop' as for `onIssueCreated`. */
   onPullMerged: ((pull: ServerPull) => Promise<'answer' | 'drop'>) | null;
+  /** Called when a GraphQL mutation was done, before the answer: 'drop' as for `onIssueCreated`. */
+  onMutation: ((field: string) => Promise<'answer' | 'drop'>) | null;
   close(): Promise<void>;
 }
 
@@ -202,6 +236,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
   const comments: Comment[] = [];
   const pulls: ServerPull[] = [];
   const checkRuns: ServerCheckRun[] = [];
+  const statuses: ServerStatus[] = [];
   const repoUrl = `${API}/repos/${seed.repo}`;
 
   const user = {
@@ -344,14 +379,16 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     url: `${repoUrl}/check-runs/${c.id}`,
     html_url: `https://github.com/${seed.repo}/runs/${c.id}`,
   });
-  /** Why `p` may not be merged yet (GitHub's 405 message), or undefined. */
-  const mergeBlocker = (p: ServerPull): string | undefined => {
+  /** Why `p` may not be merged yet (GitHub's 405 message), or undefined; `failed` when a required check failed. */
+  const mergeBlocker = (p: ServerPull): { readonly message: string; readonly failed: boolean } | undefined => {
     const sha = originSha(p.head);
     for (const name of seed.requiredChecks ?? []) {
       const run = checkRuns.filter((c) => c.sha === sha && c.name === name).at(-1);
-      if (!run) return `Required status check "${name}" is expected.`;
-      if (run.status !== 'completed' || run.conclusion !== 'success')
-        return `Required status check "${name}" is failing.`;
+      const status = statuses.filter((c) => c.sha === sha && c.context === name).at(-1);
+      if (!run && !status) return { message: `Required status check "${name}" is expected.`, failed: false };
+      const green = run ? run.status === 'completed' && run.conclusion === 'success' : status?.state === 'success';
+      const done = run ? run.status === 'completed' : status?.state !== 'pending';
+      if (!green) return { message: `Required status check "${name}" is failing.`, failed: done };
     }
     return undefined;
   };
@@ -379,6 +416,100 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     ]);
     originGit(seed.origin, ['update-ref', `refs/heads/${p.base}`, sha, base]);
     return sha;
+  };
+
+  /**
+   * GitHub's own merges: a pull request in the merge queue or with auto-merge on is merged once its required checks
+   * are green (here, checks of its head stand for the merge group's); a queued one whose check failed is taken out.
+   */
+  const settle = (): void => {
+    for (const p of pulls.filter((q) => q.state === 'open' && (q.queued || q.autoMerge))) {
+      const blocker = mergeBlocker(p);
+      if (blocker) {
+        if (blocker.failed && p.queued) dequeue(p, `${blocker.message.replace(/\.$/, '')} in the merge queue`);
+        continue;
+      }
+      const sha = mergeInOrigin(p);
+      if (!sha) {
+        if (p.queued) dequeue(p, 'Merge conflict with the base branch');
+        continue;
+      }
+      Object.assign(p, { state: 'closed', merged: true, mergeCommit: sha, queued: false, autoMerge: false });
+    }
+  };
+  const dequeue = (p: ServerPull, reason: string): void => {
+    p.queued = false;
+    p.events.push({ __typename: 'RemovedFromMergeQueueEvent', reason });
+  };
+  const pullOfNode = (id: unknown): ServerPull => {
+    const p = pulls.find((q) => `PR_${q.number}` === id);
+    if (!p) throw new GithubRefusal(`Could not resolve to a node with the global id of '${String(id)}'`);
+    return p;
+  };
+  const upperSnake = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  const pullNode = (p: ServerPull) => ({
+    id: `PR_${p.number}`,
+    number: p.number,
+    state: p.merged ? 'MERGED' : p.state === 'open' ? 'OPEN' : 'CLOSED',
+    merged: p.merged,
+    mergeCommit: p.mergeCommit ? { oid: p.mergeCommit } : null,
+    autoMergeRequest: p.autoMerge ? { enabledAt: NOW, mergeMethod: 'MERGE' } : null,
+    mergeQueueEntry: p.queued
+      ? { id: `MQE_${p.number}`, position: 1, state: 'QUEUED', enqueuedAt: NOW, jump: false, solo: false }
+      : null,
+    timelineItems: (args: { last?: number; first?: number; itemTypes?: string[] }) => {
+      const all = p.events
+        .map((e, i) => ({ ...e, id: `E_${p.number}_${i}`, createdAt: NOW }))
+        .filter((e) => !args.itemTypes || args.itemTypes.includes(upperSnake(e.__typename)));
+      const nodes = args.last ? all.slice(-args.last) : args.first ? all.slice(0, args.first) : all;
+      return {
+        nodes,
+        totalCount: p.events.length,
+        filteredCount: all.length,
+        pageCount: nodes.length,
+        updatedAt: NOW,
+        pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+      };
+    },
+  });
+  /** The root value of the GraphQL API: what the runner reads and the mutations it makes. */
+  const graphqlRoot = {
+    repository: (args: { owner: string; name: string }) =>
+      args.owner === owner && args.name === name
+        ? {
+            id: 'R_42',
+            nameWithOwner: seed.repo,
+            pullRequest: ({ number }: { number: number }) => {
+              const p = pulls.find((q) => q.number === number);
+              return p ? pullNode(p) : null;
+            },
+          }
+        : null,
+    enqueuePullRequest: ({ input }: { input: { pullRequestId: string; expectedHeadOid?: string } }) => {
+      const p = pullOfNode(input.pullRequestId);
+      if (!seed.mergeQueue) throw new GithubRefusal('Pull request is not in a merge queue-enabled branch');
+      if (p.state !== 'open') throw new GithubRefusal('Pull request is not open');
+      if (input.expectedHeadOid && input.expectedHeadOid !== originSha(p.head))
+        throw new GithubRefusal('Head branch was modified. Review and try the merge again.');
+      if (p.queued) throw new GithubRefusal('Pull request is already in the merge queue');
+      p.queued = true;
+      return { mergeQueueEntry: pullNode(p).mergeQueueEntry };
+    },
+    enablePullRequestAutoMerge: ({ input }: { input: { pullRequestId: string; expectedHeadOid?: string } }) => {
+      const p = pullOfNode(input.pullRequestId);
+      if (!seed.allowAutoMerge) throw new GithubRefusal('Auto merge is not allowed for this repository');
+      if (p.state !== 'open') throw new GithubRefusal('Pull request is not open');
+      if (input.expectedHeadOid && input.expectedHeadOid !== originSha(p.head))
+        throw new GithubRefusal('Head branch was modified. Review and try the merge again.');
+      p.autoMerge = true;
+      return { pullRequest: pullNode(p) };
+    },
+    disablePullRequestAutoMerge: ({ input }: { input: { pullRequestId: string } }) => {
+      const p = pullOfNode(input.pullRequestId);
+      if (p.autoMerge) p.events.push({ __typename: 'AutoMergeDisabledEvent', reason: 'turned off by octocat' });
+      p.autoMerge = false;
+      return { pullRequest: pullNode(p) };
+    },
   };
 
   const notFound = { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' };
@@ -551,6 +682,9 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
           state: 'open',
           merged: false,
           mergeCommit: null,
+          autoMerge: false,
+          queued: false,
+          events: [],
         };
         pulls.push(p);
         return { status: 201, body: pullJson(p, 'pull-request') };
@@ -572,8 +706,9 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         if (p.state !== 'open') return { status: 405, body: { message: 'Pull Request is not mergeable' } };
         if (body?.sha && body.sha !== originSha(p.head))
           return { status: 409, body: { message: 'Head branch was modified. Review and try the merge again.' } };
+        if (seed.mergeQueue) return { status: 405, body: { message: 'Changes must be made through the merge queue' } };
         const blocker = mergeBlocker(p);
-        if (blocker) return { status: 405, body: { message: blocker } };
+        if (blocker) return { status: 405, body: { message: blocker.message } };
         const sha = mergeInOrigin(p);
         if (!sha) return { status: 405, body: { message: 'Pull Request is not mergeable' } };
         Object.assign(p, { state: 'closed', merged: true, mergeCommit: sha });
@@ -586,12 +721,121 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         const runs = checkRuns.filter((c) => c.sha === sha && (name === null || c.name === name));
         return { status: 200, body: { total_count: runs.length, check_runs: runs.map(checkRunJson) } };
       }
+      case 'repos/get':
+        return {
+          status: 200,
+          body: {
+            ...check.exampleOf('full-repository'),
+            id: 42,
+            node_id: 'R_42',
+            name,
+            full_name: seed.repo,
+            owner: user,
+            url: repoUrl,
+            html_url: `https://github.com/${seed.repo}`,
+            default_branch: 'main',
+            allow_auto_merge: seed.allowAutoMerge === true,
+            allow_merge_commit: true,
+          },
+        };
+      case 'repos/get-branch': {
+        const sha = originSha(op.params.branch ?? '');
+        if (!sha) return { status: 404, body: { ...notFound, message: 'Branch not found' } };
+        const example = check.exampleOf('branch-with-protection') as Record<string, any>;
+        const required = seed.requiredChecks ?? [];
+        return {
+          status: 200,
+          body: {
+            ...example,
+            name: op.params.branch,
+            commit: { ...example.commit, sha, url: `${repoUrl}/commits/${sha}` },
+            protected: required.length > 0,
+            protection: {
+              enabled: required.length > 0,
+              ...(seed.showRequiredChecks
+                ? {
+                    required_status_checks: {
+                      enforcement_level: 'non_admins',
+                      contexts: [...required],
+                      checks: required.map((context) => ({ context, app_id: null })),
+                    },
+                  }
+                : {}),
+            },
+            protection_url: `${repoUrl}/branches/${op.params.branch}/protection`,
+          },
+        };
+      }
+      case 'repos/get-branch-rules': {
+        if (seed.hideRules)
+          return {
+            status: 403,
+            body: { message: 'Resource not accessible by personal access token', documentation_url: DOCS },
+          };
+        const source = { ruleset_source_type: 'Repository', ruleset_source: seed.repo, ruleset_id: 7 };
+        const rules = seed.mergeQueue
+          ? [
+              {
+                type: 'merge_queue',
+                parameters: {
+                  check_response_timeout_minutes: 60,
+                  grouping_strategy: 'ALLGREEN',
+                  max_entries_to_build: 5,
+                  max_entries_to_merge: 5,
+                  merge_method: 'MERGE',
+                  min_entries_to_merge: 1,
+                  min_entries_to_merge_wait_minutes: 5,
+                },
+                ...source,
+              },
+            ]
+          : [];
+        return page(rules, query, base);
+      }
+      case 'repos/get-combined-status-for-ref': {
+        const sha = originSha(op.params.ref ?? '');
+        if (!sha) return { status: 404, body: notFound };
+        const latest = new Map<string, ServerStatus>();
+        for (const st of statuses) if (st.sha === sha) latest.set(st.context, st);
+        const list = [...latest.values()];
+        const combined = list.some((st) => st.state === 'failure' || st.state === 'error')
+          ? 'failure'
+          : list.every((st) => st.state === 'success') && list.length > 0
+            ? 'success'
+            : 'pending';
+        const example = check.exampleOf('combined-commit-status') as Record<string, any>;
+        const statusExample = check.exampleOf('simple-commit-status') as Record<string, any>;
+        return {
+          status: 200,
+          body: {
+            ...example,
+            state: combined,
+            sha,
+            total_count: list.length,
+            statuses: list.map((st) => ({
+              ...statusExample,
+              id: st.id,
+              node_id: `SC_${st.id}`,
+              context: st.context,
+              state: st.state,
+              description: null,
+              target_url: null,
+              avatar_url: null,
+              url: `${repoUrl}/statuses/${sha}`,
+            })),
+            commit_url: `${repoUrl}/commits/${sha}`,
+            url: `${repoUrl}/commits/${sha}/status`,
+          },
+        };
+      }
       default:
         server.problems.push(`${op.method.toUpperCase()} ${op.template} (${op.operationId}) is not served`);
         return { status: 404, body: notFound };
     }
   };
 
+  const authorized = (auth: string) =>
+    auth === `token ${seed.token}` || auth === `bearer ${seed.token}` || auth === `Bearer ${seed.token}`;
   const http_ = http.createServer((req, res) => {
     void (async () => {
       const { pathname, body } = await readRequest(req);
@@ -603,14 +847,32 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         res.writeHead(a.status, { 'content-type': 'application/json; charset=utf-8', ...(a.headers ?? {}) });
         res.end(a.body === undefined ? '' : JSON.stringify(a.body));
       };
+      if (pathname === '/graphql' && method === 'POST') {
+        if (!authorized(req.headers.authorization ?? '')) {
+          send({ status: 401, body: { message: 'Bad credentials', documentation_url: DOCS } }, 'graphql');
+          return;
+        }
+        settle();
+        const outcome = await runGraphql(body, graphqlRoot);
+        server.problems.push(...outcome.problems);
+        const id = `graphql/${outcome.fields.join(',')}`;
+        if (outcome.operation === 'mutation' && server.onMutation) {
+          if ((await server.onMutation(outcome.fields[0] ?? '')) === 'drop') {
+            server.received.push({ method, path: pathname, operationId: id, status: 0 });
+            req.socket.destroy();
+            return;
+          }
+        }
+        send({ status: 200, body: outcome.body }, id);
+        return;
+      }
       const op = check.match(method, pathname);
       if (!op) {
         server.problems.push(`${method} ${pathname}: no such operation in GitHub's REST API`);
         send({ status: 404, body: notFound }, null);
         return;
       }
-      const auth = req.headers.authorization ?? '';
-      if (auth !== `token ${seed.token}` && auth !== `bearer ${seed.token}` && auth !== `Bearer ${seed.token}`) {
+      if (!authorized(req.headers.authorization ?? '')) {
         send(
           {
             status: 401,
@@ -621,12 +883,13 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         return;
       }
       server.problems.push(...check.checkRequest(op, query, body));
-      const fault = server.faults.shift();
+      const fault = server.refusals.get(op.operationId) ?? server.faults.shift();
       if (fault) {
         send({ status: fault.status, body: fault.body, headers: { ...(fault.headers ?? {}) } }, op.operationId);
         return;
       }
       if (server.beforeAnswer) await server.beforeAnswer(op.operationId);
+      settle();
       const answer = await handle(op, query, body, base);
       if (answer === 'drop') {
         server.received.push({ method, path: pathname, operationId: op.operationId, status: 0 });
@@ -649,11 +912,14 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     comments,
     pulls,
     checkRuns,
+    statuses,
     received: [],
     problems: [],
     faults: [],
+    refusals: new Map(),
     onIssueCreated: null,
     onPullMerged: null,
+    onMutation: null,
     beforeAnswer: null,
     close: () => listening.close(),
   };
