@@ -414,7 +414,7 @@ async function work(
       await resetForRetry(ctx);
       const schedule = ctx.options.schedule ?? ctx.plan.defaults.schedule;
       try {
-        const outcome = await executeRun(ctx, compileGraph(ctx.plan, schedule), renderer);
+        const outcome = await executeRun(ctx, compileGraph(ctx.plan, schedule), renderer, (line) => io.out(line));
         if (outcome.kind === 'interrupted')
           throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
         if (outcome.kind === 'stopped') throw new NeedsAttentionError(outcome.reason);

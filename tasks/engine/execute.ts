@@ -12,8 +12,9 @@ import { createRankedSlots, type RankedSlots } from './ranked-slots.ts';
 import { walkGraph, type Halt, type NodeRun } from './walk.ts';
 import { createNodeViews, type NodeView, type NodeViews } from './node-views.ts';
 import { buildRunTree } from './run-tree.ts';
+import { createLineDisplay } from './line-view.ts';
 
-/** How the tree is shown: listr2's renderers, or nothing (tests, --json). */
+/** How the tree is shown: the live board (listr2 on a TTY), lines (line-view.ts; `step` uses listr2's), or nothing. */
 export type RendererKind = 'default' | 'simple' | 'silent';
 
 /** How a run ended when no node failed: every node done, or stopped early (the CLI exits 130 or 3). */
@@ -167,6 +168,8 @@ function rootOptions(renderer: RendererKind) {
     renderer,
     fallbackRenderer: 'simple',
     registerSignalListeners: false,
+    // The board keeps every line once its group is over: how each item ended stays on the screen.
+    rendererOptions: { collapseSubtasks: false },
   } as const;
 }
 
@@ -174,11 +177,17 @@ function rootOptions(renderer: RendererKind) {
  * Run every node not yet done: a node starts once the nodes it needs or comes after are finished. Throws what a node
  * threw (after the nodes running then ended); returns whether it stopped early (interrupted, --fail-fast).
  */
-export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<RunOutcome> {
+export async function executeRun(
+  ctx: Ctx,
+  graph: Graph,
+  renderer: RendererKind,
+  print: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
+): Promise<RunOutcome> {
+  const lines = renderer === 'simple' ? createLineDisplay(ctx, graph, print) : null;
   const w: Walker = {
     ctx,
     schedule: graph.schedule,
-    views: createNodeViews(),
+    views: lines?.views ?? createNodeViews(),
     lanes: new Map(),
     integration: createRankedSlots(1),
     waitsBegun: new Set(),
@@ -194,11 +203,10 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
     halted: () => halted(w),
     priority: (node) => priorityOf(w, node),
   });
-  const list = new Listr(buildRunTree(graph, w.views, walk), {
-    ...rootOptions(renderer),
-    exitOnError: false,
-  });
-  const [outcome] = await Promise.all([walk.outcome, list.run()]);
+  const shown = lines
+    ? lines.show(walk)
+    : new Listr(buildRunTree(graph, w.views, walk, ctx), { ...rootOptions(renderer), exitOnError: false }).run();
+  const [outcome] = await Promise.all([walk.outcome, shown]);
   if (outcome.kind === 'failed') throw outcome.error;
   return outcome;
 }

@@ -1,0 +1,89 @@
+/**
+ * A run shown as lines, without a TTY (CI, a pipe): every line names what it is about (`› #1 One: in progress …`),
+ * every node ends in exactly one line (✔ done, ↓ found done, ✖ failed, ◼ left unfinished by a stop), and a run that
+ * finds everything done (a landed milestone run again) prints one line. Nodes found done before anything happened are
+ * held back, so that this one line can replace them.
+ */
+import type { Ctx } from './context.ts';
+import type { Graph, GraphNode } from './graph.ts';
+import type { NodeViews } from './node-views.ts';
+import type { Walk, NodeEnd } from './walk.ts';
+import { haltedItemNote, itemVerdict, summaryLine } from './board-view.ts';
+
+/** The line output of one run: the views its nodes write to, and `show`, which prints until the walk is over. */
+export interface LineDisplay {
+  readonly views: NodeViews;
+  show(walk: Walk): Promise<void>;
+}
+
+/** The end line of a node, from how it ended (pure but for `ctx`'s item state). */
+function endLine(ctx: Ctx, node: GraphNode, end: NodeEnd, title: string): string {
+  const isItem = node.step === 'spawn' && node.scope.issue !== undefined;
+  switch (end) {
+    case 'finished': {
+      if (!isItem) return `✔ ${title}`;
+      const verdict = itemVerdict(ctx, node.scope.issue as number, node.title);
+      return `${verdict.kind === 'ok' ? '✔' : verdict.kind === 'failed' ? '✖' : '↓'} ${verdict.text}`;
+    }
+    case 'failed':
+      return `✖ ${title}`;
+    case 'halted':
+      return `◼ ${node.title}: ${isItem ? haltedItemNote(ctx, node.scope.issue as number) : 'stopped before its end'}`;
+    case 'not-run':
+      return `◼ ${node.title}: not run (the run stopped)`;
+  }
+}
+
+/** Lines for a run of `graph`, printed with `print`. */
+export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) => void): LineDisplay {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const titles = new Map<string, string>();
+  const skips = new Map<string, string>();
+  /** Lines of nodes found done, held back until something happens. */
+  let held: string[] | null = [];
+  const say = (line: string): void => {
+    if (held) held.forEach(print);
+    held = null;
+    print(line);
+  };
+  const titleOf = (id: string): string => titles.get(id) ?? byId.get(id)?.title ?? id;
+  const views: NodeViews = {
+    viewOf: (id) => ({
+      output: (line) => {
+        if (line.trim()) say(`› ${byId.get(id)?.title ?? id}: ${line}`);
+      },
+      title: (title) => void titles.set(id, title),
+      skip: (message) => void skips.set(id, message),
+    }),
+    attach: () => undefined,
+    skipped: (id) => skips.has(id),
+  };
+  const onEnd = (node: GraphNode, end: NodeEnd): void => {
+    // A wave's wait is over once its items are (their lines say how); the board does not draw it either.
+    if (node.step === 'wait' && end !== 'failed') return;
+    const skip = skips.get(node.id);
+    if (end === 'finished' && skip !== undefined) {
+      if (held) held.push(`↓ ${skip}`);
+      else print(`↓ ${skip}`);
+      return;
+    }
+    say(endLine(ctx, node, end, titleOf(node.id)));
+  };
+  return {
+    views,
+    async show(walk) {
+      await Promise.all(graph.nodes.map((n) => walk.endOf(n.id).then((end) => onEnd(n, end))));
+      const outcome = await walk.outcome;
+      const { id, title } = ctx.plan.milestone;
+      if (held && outcome.kind === 'done') {
+        print(`✔ Milestone ${id} (${title}): landed already, nothing to do`);
+        return;
+      }
+      say(
+        outcome.kind === 'interrupted' || outcome.kind === 'stopped'
+          ? `${summaryLine(ctx)} (stopped)`
+          : summaryLine(ctx),
+      );
+    },
+  };
+}
