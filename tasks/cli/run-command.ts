@@ -174,6 +174,12 @@ interface Signals {
   settle(): Promise<void>;
 }
 
+/** What a second signal stopped. */
+interface SignalStop {
+  readonly signal: NodeJS.Signals;
+  readonly stopped: Stopped;
+}
+
 /** Run `fn` with SIGINT/SIGTERM handling: the first stops scheduling, a second stops the agents too. */
 async function withSignals<T>(
   io: Io,
@@ -185,6 +191,8 @@ async function withSignals<T>(
   let settling = false;
   let stopping: Promise<void> | null = null;
   let heard = (): void => undefined;
+  // What a second signal stopped: the run's last word must then not say that agents were left running.
+  let stoppedBySignal = null as SignalStop | null;
   const onSignal = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
@@ -193,6 +201,7 @@ async function withSignals<T>(
       controller.abort();
     } else if (ctxRef.ctx && !stopping) {
       stopping = stopAgents(ctxRef.ctx).then((stopped) => {
+        stoppedBySignal = { signal, stopped };
         io.err(
           `stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`,
         );
@@ -220,6 +229,13 @@ async function withSignals<T>(
   process.on('SIGTERM', onSignal);
   try {
     return await fn({ settle });
+  } catch (error) {
+    const by = stoppedBySignal;
+    if (!(error instanceof InterruptedError) || !by) throw error;
+    const what = by.stopped.issues.length || by.stopped.sessions.length ? describeStopped(by.stopped) : 'no agent';
+    throw new InterruptedError(`interrupted; the second ${by.signal} stopped ${what}: run again to start them afresh`, {
+      cause: error,
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
