@@ -19,6 +19,7 @@ interface Tree {
   readonly ctx: Ctx;
   readonly views: NodeViews;
   readonly walk: Walk;
+  readonly board: Board;
 }
 
 /**
@@ -34,20 +35,46 @@ const NESTED = {
 const isItemNode = (node: GraphNode): boolean => node.step === 'spawn' && node.scope.issue !== undefined;
 
 /**
- * A running item's line, refreshed every BOARD_TICK_MS until its node ends: `#1 One: running 1m 5s (attempt 1)`, its
- * agent's last activity under it. Returns what stops it. What the driver says meanwhile (`in progress …`, for the
- * line output) is not shown: the title says it better.
+ * The board's clock: every BOARD_TICK_MS, in one pass, each running item's line (`#1 One: running 1m 5s (attempt
+ * 1)`, its agent's last activity under it) and the summary line, so that they always agree. What an item's driver
+ * says meanwhile (`in progress …`, for the line output) is not shown: the title says it better.
  */
-function tickItem(tree: Tree, node: GraphNode, task: TaskLike): () => void {
+interface Board {
+  /** Refresh an item's line until the returned function is called (its node ended). */
+  watch(node: GraphNode, task: TaskLike): () => void;
+  /** The summary line's task, refreshed with the items. */
+  summary(task: TaskLike): void;
+  stop(): void;
+}
+
+function createBoard(ctx: Ctx): Board {
+  const items = new Map<GraphNode, TaskLike>();
+  let summary: TaskLike | null = null;
   const tick = (): void => {
-    const line = itemLine(tree.ctx, node.scope.issue as number, Date.now());
-    if (!line) return;
-    task.title = `${node.title}: ${line.state}`;
-    task.output = line.activity ?? '';
+    const now = Date.now();
+    // listr2 draws after each change: the summary first, so that it is never the line left behind.
+    if (summary) summary.title = summaryLine(ctx);
+    for (const [node, task] of items) {
+      const line = itemLine(ctx, node.scope.issue as number, now);
+      if (!line) continue;
+      task.title = `${node.title}: ${line.state}`;
+      task.output = line.activity ?? '';
+    }
   };
-  tick();
-  const timer = setInterval(tick, BOARD_TICK_MS);
-  return () => clearInterval(timer);
+  // Never what keeps the process alive: the summary line stops it when the walk is over.
+  const timer = setInterval(tick, BOARD_TICK_MS).unref();
+  return {
+    watch(node, task) {
+      items.set(node, task);
+      tick();
+      return () => items.delete(node);
+    },
+    summary(task) {
+      summary = task;
+      tick();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** The part of an item's listr2 task its node may write to: titles and skips, not outputs (the ticker shows those). */
@@ -100,7 +127,7 @@ function nodeLine(node: GraphNode, tree: Tree, titled = true): ListrTask {
     task: async (_c, task) => {
       const item = isItemNode(node) && titled;
       tree.views.attach(node.id, item ? titlesOnly(task) : task);
-      const stop = item ? tickItem(tree, node, task) : () => undefined;
+      const stop = item ? tree.board.watch(node, task) : () => undefined;
       let end: NodeEnd;
       try {
         end = await tree.walk.endOf(node.id);
@@ -190,17 +217,17 @@ function dagWaveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   };
 }
 
-/** The summary line, under the tree: running / waiting / done / failed / cost so far, refreshed every tick. */
+/** The summary line, under the tree: running / waiting / done / failed / cost so far, on the board's clock. */
 function summaryTask(tree: Tree): ListrTask {
   return {
     title: summaryLine(tree.ctx),
     task: async (_c, task) => {
-      const timer = setInterval(() => (task.title = summaryLine(tree.ctx)), BOARD_TICK_MS);
+      tree.board.summary(task);
       let outcome;
       try {
         outcome = await tree.walk.outcome;
       } finally {
-        clearInterval(timer);
+        tree.board.stop();
       }
       const line = summaryLine(tree.ctx);
       task.title = line;
@@ -220,7 +247,7 @@ function summaryTask(tree: Tree): ListrTask {
 
 /** The tree of a whole run, and its summary line. */
 export function buildRunTree(graph: Graph, views: NodeViews, walk: Walk, ctx: Ctx): ListrTask[] {
-  const tree: Tree = { ctx, views, walk };
+  const tree: Tree = { ctx, views, walk, board: createBoard(ctx) };
   const waves = wavesOf(graph);
   // Milestone-wide nodes before the first wave node are drawn above the waves, the others below.
   const firstWave = graph.nodes.findIndex((n) => n.scope.wave !== undefined);
