@@ -164,4 +164,35 @@ test('without a TTY, a stop: agents left running say so (no ✔), the rest is no
   }
 });
 
+test('without a TTY, a failed item (dag): ✖ with its failure on one line, said once; the summary counts it', async () => {
+  const rig = await makeRig({
+    schedule: 'dag',
+    command: `if [ "$WM_ISSUE" = 2 ]; then echo "cannot do 2"; echo "really"; exit 3; fi; ${COMMITTING_AGENT}`,
+  });
+  try {
+    const r = await runInProcess('run', ['7', '--repo', rig.repo.dir, '--no-push'], { env: rig.env });
+    assert.is(r.code, 3, show(r));
+    const lines = linesOf(r.stdout, rig);
+    assert.is(new Set(lines).size, lines.length, r.stdout);
+    assert.ok(lines.includes('✔ #1 One: complete'), r.stdout);
+    assert.ok(lines.includes('✔ #1: merge'), r.stdout);
+    assert.ok(lines.includes('✖ #2 Two: failed: exited 3: cannot do 2 really'), r.stdout);
+    // Said once for the item: not also as a progress line.
+    assert.is(lines.filter((l) => l.startsWith('#2 Two', 2) && l.includes('cannot do 2')).length, 1, r.stdout);
+    assert.ok(
+      lines.some((l) => l.startsWith('✖ Complete the milestone: milestone 7 needs attention: #2 failed')),
+      r.stdout,
+    );
+    assert.is(
+      lines.at(-1),
+      'Milestone 7: 0 running · 0 waiting · 1 done · 1 failed · $0.00 so far (Complete the milestone failed)',
+    );
+    // Every line is about a step or an item it names.
+    for (const l of lines.slice(0, -1))
+      assert.match(l, /^[›✔↓✖◼] (#\d|Validate|Prepare|Create|Fetch|Wave|Run|Land|Complete)/);
+  } finally {
+    rig.cleanup();
+  }
+});
+
 test.run();

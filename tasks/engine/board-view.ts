@@ -11,6 +11,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { listItems } from '../lib/plan/types.ts';
 import type { ItemState, State } from '../lib/state-types.ts';
 import { lastActivity } from '../reporting/last-activity.ts';
+import type { WalkOutcome } from './walk.ts';
 
 /** How much of an output file is read for its last activity. */
 export const ACTIVITY_TAIL_BYTES = 4096;
@@ -104,6 +105,12 @@ export function itemVerdict(ctx: Ctx, issue: number, title: string): ItemVerdict
     case 'in-progress':
       return { kind: 'open', text: `${title}: ${status}` };
   }
+}
+
+/** Why a node failed, in one bounded line: its error when it is the one the walk ended with (`: <message>`). */
+export function failureOf(outcome: WalkOutcome, nodeId: string): string {
+  if (outcome.kind !== 'failed' || outcome.node !== nodeId) return ': failed';
+  return reason(outcome.error instanceof Error ? outcome.error.message : String(outcome.error)) || ': failed';
 }
 
 /** Counts of the summary line. */

@@ -7,8 +7,10 @@
 import type { Ctx } from './context.ts';
 import type { Graph, GraphNode } from './graph.ts';
 import type { NodeViews } from './node-views.ts';
-import type { Walk, NodeEnd } from './walk.ts';
-import { haltedItemNote, itemVerdict, summaryLine } from './board-view.ts';
+import type { NodeEnd, Walk, WalkOutcome } from './walk.ts';
+import { isTerminal } from '../items/wave-items.ts';
+import { oneLine } from '../lib/bounded-text.ts';
+import { failureOf, haltedItemNote, itemVerdict, summaryLine } from './board-view.ts';
 
 /** The line output of one run: the views its nodes write to, and `show`, which prints until the walk is over. */
 export interface LineDisplay {
@@ -16,9 +18,11 @@ export interface LineDisplay {
   show(walk: Walk): Promise<void>;
 }
 
+const isItemNode = (node: GraphNode): boolean => node.step === 'spawn' && node.scope.issue !== undefined;
+
 /** The end line of a node, from how it ended (pure but for `ctx`'s item state). */
-function endLine(ctx: Ctx, node: GraphNode, end: NodeEnd, title: string): string {
-  const isItem = node.step === 'spawn' && node.scope.issue !== undefined;
+function endLine(ctx: Ctx, node: GraphNode, end: NodeEnd, title: string, failure: string): string {
+  const isItem = isItemNode(node);
   switch (end) {
     case 'finished': {
       if (!isItem) return `✔ ${title}`;
@@ -26,11 +30,24 @@ function endLine(ctx: Ctx, node: GraphNode, end: NodeEnd, title: string): string
       return `${verdict.kind === 'ok' ? '✔' : verdict.kind === 'failed' ? '✖' : '↓'} ${verdict.text}`;
     }
     case 'failed':
-      return `✖ ${title}`;
+      return `✖ ${title}${failure}`;
     case 'halted':
       return `◼ ${node.title}: ${isItem ? haltedItemNote(ctx, node.scope.issue as number) : 'stopped before its end'}`;
     case 'not-run':
       return `◼ ${node.title}: not run (the run stopped)`;
+  }
+}
+
+/** What the summary line adds for a run that did not end done. */
+function outcomeNote(outcome: WalkOutcome, titleOf: (id: string) => string): string {
+  switch (outcome.kind) {
+    case 'done':
+      return '';
+    case 'interrupted':
+    case 'stopped':
+      return ' (stopped)';
+    case 'failed':
+      return ` (${titleOf(outcome.node)} failed)`;
   }
 }
 
@@ -50,7 +67,11 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
   const views: NodeViews = {
     viewOf: (id) => ({
       output: (line) => {
-        if (line.trim()) say(`› ${byId.get(id)?.title ?? id}: ${line}`);
+        const node = byId.get(id);
+        // An item's driver says why it failed once it is over: its end line says that already.
+        if (node && isItemNode(node) && isTerminal(ctx, node.scope.issue as number)) return;
+        const text = oneLine(line);
+        if (text) say(`› ${node?.title ?? id}: ${text}`);
       },
       title: (title) => void titles.set(id, title),
       skip: (message) => void skips.set(id, message),
@@ -58,7 +79,7 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
     attach: () => undefined,
     skipped: (id) => skips.has(id),
   };
-  const onEnd = (node: GraphNode, end: NodeEnd): void => {
+  const onEnd = async (walk: Walk, node: GraphNode, end: NodeEnd): Promise<void> => {
     // A wave's wait is over once its items are (their lines say how); the board does not draw it either.
     if (node.step === 'wait' && end !== 'failed') return;
     const skip = skips.get(node.id);
@@ -67,23 +88,21 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
       else print(`↓ ${skip}`);
       return;
     }
-    say(endLine(ctx, node, end, titleOf(node.id)));
+    // A failed node's error is the walk's outcome, known once the nodes running then have ended.
+    const failure = end === 'failed' ? failureOf(await walk.outcome, node.id) : '';
+    say(endLine(ctx, node, end, titleOf(node.id), failure));
   };
   return {
     views,
     async show(walk) {
-      await Promise.all(graph.nodes.map((n) => walk.endOf(n.id).then((end) => onEnd(n, end))));
+      await Promise.all(graph.nodes.map((n) => walk.endOf(n.id).then((end) => onEnd(walk, n, end))));
       const outcome = await walk.outcome;
       const { id, title } = ctx.plan.milestone;
       if (held && outcome.kind === 'done') {
         print(`✔ Milestone ${id} (${title}): landed already, nothing to do`);
         return;
       }
-      say(
-        outcome.kind === 'interrupted' || outcome.kind === 'stopped'
-          ? `${summaryLine(ctx)} (stopped)`
-          : summaryLine(ctx),
-      );
+      say(`${summaryLine(ctx)}${outcomeNote(outcome, (node) => byId.get(node)?.title ?? node)}`);
     },
   };
 }

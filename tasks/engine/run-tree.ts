@@ -11,11 +11,20 @@ import type { Ctx } from './context.ts';
 import type { Graph, GraphNode } from './graph.ts';
 import type { NodeViews, TaskLike } from './node-views.ts';
 import type { NodeEnd, Walk } from './walk.ts';
-import { agentRuns, BOARD_TICK_MS, haltedItemNote, itemLine, itemVerdict, summaryLine } from './board-view.ts';
+import {
+  agentRuns,
+  BOARD_TICK_MS,
+  failureOf,
+  haltedItemNote,
+  itemLine,
+  itemVerdict,
+  summaryLine,
+} from './board-view.ts';
 import { StepFailedError } from '../lib/errors.ts';
 
 /** What every line of the tree needs. */
 interface Tree {
+  readonly graph: Graph;
   readonly ctx: Ctx;
   readonly views: NodeViews;
   readonly walk: Walk;
@@ -97,7 +106,7 @@ function titlesOnly(task: TaskLike): TaskLike {
 }
 
 /** What a line shows once its node has ended: the truth of that moment, not merely that the node's promise settled. */
-function endLine(tree: Tree, node: GraphNode, end: NodeEnd, task: TaskLike): void {
+async function endLine(tree: Tree, node: GraphNode, end: NodeEnd, task: TaskLike): Promise<void> {
   switch (end) {
     case 'finished': {
       if (!isItemNode(node)) return;
@@ -116,7 +125,7 @@ function endLine(tree: Tree, node: GraphNode, end: NodeEnd, task: TaskLike): voi
       task.skip(`${node.title}: not run (the run stopped)`);
       return;
     case 'failed':
-      throw new StepFailedError(`${node.id} failed`);
+      throw new StepFailedError(`${node.title}${failureOf(await tree.walk.outcome, node.id)}`);
   }
 }
 
@@ -135,7 +144,7 @@ function nodeLine(node: GraphNode, tree: Tree, titled = true): ListrTask {
         stop();
       }
       if (tree.views.skipped(node.id)) return;
-      endLine(tree, node, end, task);
+      await endLine(tree, node, end, task);
     },
   };
 }
@@ -217,6 +226,8 @@ function dagWaveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   };
 }
 
+const titleOf = (graph: Graph, id: string): string => graph.nodes.find((n) => n.id === id)?.title ?? id;
+
 /** The summary line, under the tree: running / waiting / done / failed / cost so far, on the board's clock. */
 function summaryTask(tree: Tree): ListrTask {
   return {
@@ -239,7 +250,7 @@ function summaryTask(tree: Tree): ListrTask {
         case 'stopped':
           return task.skip(`${line} (stopped: ${outcome.reason})`);
         case 'failed':
-          throw new StepFailedError(`${line} (${outcome.node} failed)`);
+          throw new StepFailedError(`${line} (${titleOf(tree.graph, outcome.node)} failed)`);
       }
     },
   };
@@ -247,7 +258,7 @@ function summaryTask(tree: Tree): ListrTask {
 
 /** The tree of a whole run, and its summary line. */
 export function buildRunTree(graph: Graph, views: NodeViews, walk: Walk, ctx: Ctx): ListrTask[] {
-  const tree: Tree = { ctx, views, walk, board: createBoard(ctx) };
+  const tree: Tree = { graph, ctx, views, walk, board: createBoard(ctx) };
   const waves = wavesOf(graph);
   // Milestone-wide nodes before the first wave node are drawn above the waves, the others below.
   const firstWave = graph.nodes.findIndex((n) => n.scope.wave !== undefined);
