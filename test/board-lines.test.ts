@@ -164,6 +164,29 @@ test('without a TTY, a stop: agents left running say so (no ✔), the rest is no
   }
 });
 
+test('step without a TTY: one end line per step, a step found done in one line, a missing prerequisite ✖ naming it', async () => {
+  const rig = await makeRig();
+  try {
+    const step = (...args: string[]) =>
+      runInProcess('step', [...args.slice(0, 1), '7', '--repo', rig.repo.dir, ...args.slice(1)], { env: rig.env });
+    const early = await step('branch');
+    assert.is(early.code, 2, show(early));
+    assert.is(
+      early.stdout,
+      '✖ Create the integration branch: step branch needs prepare, which is not done (the clean working tree is not ' +
+        'recorded yet); run: npx zx scripts/step.mts prepare 7\n',
+    );
+    const first = await step('validate');
+    assert.is(first.code, 0, show(first));
+    assert.is(first.stdout, '› Validate the plan: 2 items in 1 waves\n✔ Validate the plan\n');
+    const again = await step('validate');
+    assert.is(again.code, 0, show(again));
+    assert.is(again.stdout, '↓ Validate the plan (done)\n');
+  } finally {
+    rig.cleanup();
+  }
+});
+
 test('without a TTY, a failed item (dag): ✖ with its failure on one line, said once; the summary counts it', async () => {
   const rig = await makeRig({
     schedule: 'dag',

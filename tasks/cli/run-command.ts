@@ -445,7 +445,9 @@ async function work(
     } else {
       const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
       // A step is one node of the waves graph, whatever the schedule of `run`.
-      await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer);
+      await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer, (line) =>
+        io.out(line),
+      );
       if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }

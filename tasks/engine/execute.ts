@@ -12,9 +12,9 @@ import { createRankedSlots, type RankedSlots } from './ranked-slots.ts';
 import { walkGraph, type Halt, type NodeRun } from './walk.ts';
 import { createNodeViews, type NodeView, type NodeViews } from './node-views.ts';
 import { buildRunTree } from './run-tree.ts';
-import { createLineDisplay } from './line-view.ts';
+import { createLineDisplay, showStepLines } from './line-view.ts';
 
-/** How the tree is shown: the live board (listr2 on a TTY), lines (line-view.ts; `step` uses listr2's), or nothing. */
+/** How the tree is shown: the live board (listr2 on a TTY), lines (line-view.ts), or nothing (tests, --json). */
 export type RendererKind = 'default' | 'simple' | 'silent';
 
 /** How a run ended when no node failed: every node done, or stopped early (the CLI exits 130 or 3). */
@@ -258,12 +258,20 @@ export async function executeStep(
   step: StepId,
   scope: Scope,
   renderer: RendererKind,
+  print: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
 ): Promise<void> {
   const nodes = selectNodes(graph, step, scope);
   if (nodes.length === 0)
     throw new BadInputError(
       `no ${step} step${scope.wave === undefined ? '' : ` for wave ${scope.wave}`}${scope.issue === undefined ? '' : ` and item #${scope.issue}`} in milestone ${graph.milestone}`,
     );
+  if (renderer === 'simple') {
+    const runOne = async (node: GraphNode, views: NodeViews) => {
+      await assertNeedsDone(ctx, graph, node);
+      await runNode(ctx, node, views.viewOf(node.id));
+    };
+    return showStepLines(ctx, nodes, runOne, print);
+  }
   const views = createNodeViews();
   const tasks: ListrTask[] = nodes.map((node) => ({
     title: node.title,

@@ -10,7 +10,7 @@ import type { NodeViews } from './node-views.ts';
 import type { NodeEnd, Walk, WalkOutcome } from './walk.ts';
 import { isTerminal } from '../items/wave-items.ts';
 import { oneLine } from '../lib/bounded-text.ts';
-import { failureOf, haltedItemNote, itemVerdict, summaryLine } from './board-view.ts';
+import { agentRuns, failureOf, haltedItemNote, itemVerdict, summaryLine } from './board-view.ts';
 
 /** The line output of one run: the views its nodes write to, and `show`, which prints until the walk is over. */
 export interface LineDisplay {
@@ -20,15 +20,29 @@ export interface LineDisplay {
 
 const isItemNode = (node: GraphNode): boolean => node.step === 'spawn' && node.scope.issue !== undefined;
 
+/** The end line of an item's node that finished: how its agent work ended. */
+function itemEndLine(ctx: Ctx, node: GraphNode, title: string): string {
+  const issue = node.scope.issue as number;
+  const verdict = itemVerdict(ctx, issue, node.title);
+  switch (verdict.kind) {
+    case 'ok':
+      return `✔ ${verdict.text}`;
+    case 'failed':
+      return `✖ ${verdict.text}`;
+    case 'skipped':
+      return `↓ ${verdict.text}`;
+    case 'open':
+      // `step spawn --item`: the agent started, its work is not over.
+      return `✔ ${title}${agentRuns(ctx, issue) ? ': agent running' : ''}`;
+  }
+}
+
 /** The end line of a node, from how it ended (pure but for `ctx`'s item state). */
 function endLine(ctx: Ctx, node: GraphNode, end: NodeEnd, title: string, failure: string): string {
   const isItem = isItemNode(node);
   switch (end) {
-    case 'finished': {
-      if (!isItem) return `✔ ${title}`;
-      const verdict = itemVerdict(ctx, node.scope.issue as number, node.title);
-      return `${verdict.kind === 'ok' ? '✔' : verdict.kind === 'failed' ? '✖' : '↓'} ${verdict.text}`;
-    }
+    case 'finished':
+      return isItem ? itemEndLine(ctx, node, title) : `✔ ${title}`;
     case 'failed':
       return `✖ ${title}${failure}`;
     case 'halted':
@@ -51,8 +65,13 @@ function outcomeNote(outcome: WalkOutcome, titleOf: (id: string) => string): str
   }
 }
 
-/** Lines for a run of `graph`, printed with `print`. */
-export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) => void): LineDisplay {
+/** Lines for a run of `graph` (or, `step`, of the nodes a step command runs: no summary line), printed with `print`. */
+export function createLineDisplay(
+  ctx: Ctx,
+  graph: Graph,
+  print: (line: string) => void,
+  kind: 'run' | 'step' = 'run',
+): LineDisplay {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const titles = new Map<string, string>();
   const skips = new Map<string, string>();
@@ -81,7 +100,7 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
   };
   const onEnd = async (walk: Walk, node: GraphNode, end: NodeEnd): Promise<void> => {
     // A wave's wait is over once its items are (their lines say how); the board does not draw it either.
-    if (node.step === 'wait' && end !== 'failed') return;
+    if (kind === 'run' && node.step === 'wait' && end !== 'failed') return;
     const skip = skips.get(node.id);
     if (end === 'finished' && skip !== undefined) {
       if (held) held.push(`↓ ${skip}`);
@@ -97,6 +116,10 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
     async show(walk) {
       await Promise.all(graph.nodes.map((n) => walk.endOf(n.id).then((end) => onEnd(walk, n, end))));
       const outcome = await walk.outcome;
+      if (kind === 'step') {
+        held?.forEach(print);
+        return;
+      }
       const { id, title } = ctx.plan.milestone;
       if (held && outcome.kind === 'done') {
         print(`✔ Milestone ${id} (${title}): landed already, nothing to do`);
@@ -105,4 +128,52 @@ export function createLineDisplay(ctx: Ctx, graph: Graph, print: (line: string) 
       say(`${summaryLine(ctx)}${outcomeNote(outcome, (node) => byId.get(node)?.title ?? node)}`);
     },
   };
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * `step` without a TTY: each selected node in turn, in the same lines as a run (one end line each, progress lines
+ * naming it); `runOne` checks its prerequisites and runs it. A node that throws ends in `✖ <title>: <error>`, and the
+ * error goes on (the command's message says it in full).
+ */
+export async function showStepLines(
+  ctx: Ctx,
+  nodes: readonly GraphNode[],
+  runOne: (node: GraphNode, views: NodeViews) => Promise<void>,
+  print: (line: string) => void,
+): Promise<void> {
+  const graph: Graph = { milestone: ctx.plan.milestone.id, schedule: 'waves', nodes };
+  const display = createLineDisplay(ctx, graph, print, 'step');
+  const ends = new Map(nodes.map((n) => [n.id, deferred<NodeEnd>()]));
+  let failure: { readonly node: string; readonly error: unknown } | null = null;
+  const outcome = (async (): Promise<WalkOutcome> => {
+    for (const node of nodes) {
+      const end = ends.get(node.id) as Deferred<NodeEnd>;
+      if (failure) {
+        end.resolve('not-run');
+        continue;
+      }
+      try {
+        await runOne(node, display.views);
+        end.resolve('finished');
+      } catch (error) {
+        failure = { node: node.id, error };
+        end.resolve('failed');
+      }
+    }
+    return failure ? { kind: 'failed', ...failure } : { kind: 'done' };
+  })();
+  await display.show({ endOf: (id) => ends.get(id)?.promise ?? Promise.resolve('not-run'), outcome });
+  const ended = await outcome;
+  if (ended.kind === 'failed') throw ended.error;
 }
