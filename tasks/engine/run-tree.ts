@@ -93,7 +93,7 @@ function titlesOnly(task: TaskLike): TaskLike {
       return task.output;
     },
     set output(_line: string) {
-      // shown by tickItem
+      // the board's clock shows what the item does
     },
     get title() {
       return task.title;
@@ -256,6 +256,8 @@ function summaryTask(tree: Tree): ListrTask {
   };
 }
 
+const DAG_ITEMS = 'Items, as their dependencies merge';
+
 /** The tree of a whole run, and its summary line. */
 export function buildRunTree(graph: Graph, views: NodeViews, walk: Walk, ctx: Ctx): ListrTask[] {
   const tree: Tree = { graph, ctx, views, walk, board: createBoard(ctx) };
@@ -269,10 +271,18 @@ export function buildRunTree(graph: Graph, views: NodeViews, walk: Walk, ctx: Ct
     graph.schedule === 'dag'
       ? [
           {
-            title: 'Items, as their dependencies merge',
+            title: DAG_ITEMS,
             task: (_c, task) =>
               task.newListr(
-                waves.map((w) => dagWaveGroup(graph, w, tree)),
+                [
+                  ...waves.map((w) => dagWaveGroup(graph, w, tree)),
+                  groupCloser(
+                    tree,
+                    DAG_ITEMS,
+                    graph.nodes.filter((n) => n.scope.wave !== undefined),
+                    task,
+                  ),
+                ],
                 { ...NESTED, concurrent: true },
               ),
           },
