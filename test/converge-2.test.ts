@@ -1,7 +1,8 @@
 /**
  * Every step runnable alone and converging from a half-done state (docs/steps.md), part 2: prepare and
  * branch, and every step of a milestone run twice in a row (the second a no-op; complete after a landing). States are
- * made by hand with git and by editing state.json; the steps run through the real CLI.
+ * made by hand with git and by editing state.json; the steps run in this process (`main()` as
+ * step.mts calls it: the steps' work without a CLI start each).
  * (worktrees, wait, merge, land, complete: converge.test.ts.)
  *
  * prepare and branch run under both schedules (the final `run` resumes through the waves or the dag graph); "every
@@ -13,14 +14,16 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { git, refExists } from './support/fixture.ts';
-import { run, show, step, waitFor } from './support/wave-rig.ts';
+import { show, waitFor } from './support/wave-rig.ts';
 import {
   assertLanded,
   BRANCH,
   integrationDir,
   itemDir,
   makeRig,
+  runIn as run,
   stateOf,
+  stepIn as step,
   stateText,
   stepsOk,
   stepTwice,

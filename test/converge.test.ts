@@ -1,7 +1,8 @@
 /**
  * Every step runnable alone and converging from the half-done states a crash leaves (docs/steps.md):
  * worktrees, wait, merge, land and complete. Each state is made by hand, with git and by editing state.json; then the
- * one step runs through the real CLI, then `run`; agents count their starts in a file outside the repository.
+ * one step runs (in this process: `main()` as the script calls it, no CLI start), then `run`; agents count their
+ * starts in a file outside the repository.
  * (prepare, branch and every step twice: test/converge-2.test.ts.)
  *
  * The worktrees, merge and wait cases run under both schedules (the plan's `defaults.schedule`): the steps that make
@@ -12,8 +13,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, gitOk, readEvents, runCli } from './support/fixture.ts';
-import { run, show, step } from './support/wave-rig.ts';
+import { runInProcess } from './support/cli.ts';
+import { git, gitOk, readEvents } from './support/fixture.ts';
+import { show } from './support/wave-rig.ts';
 import {
   assertLanded,
   BRANCH,
@@ -24,7 +26,9 @@ import {
   itemDir,
   itemMerges,
   makeRig,
+  runIn as run,
   stateOf,
+  stepIn as step,
   stepsOk,
   TO_WORKTREES,
 } from './support/converge-rig.ts';
@@ -239,7 +243,7 @@ test('land: main merged locally but not pushed (--no-push), then run without it 
     assert.is(stateOf(rig.repo).land.pushed, false);
     const eventsBefore = readEvents(rig.repo).length;
 
-    const pushed = await runCli('run', ['7', '--repo', rig.repo.dir], { env: rig.env, timeoutMs: 60_000 });
+    const pushed = await runInProcess('run', ['7', '--repo', rig.repo.dir], { env: rig.env });
     assert.is(pushed.code, 0, show(pushed));
     assert.is(await git(rig.repo.origin as string, 'rev-parse', 'main'), main);
     assert.is(await git(rig.repo.dir, 'rev-parse', 'main'), main, 'main merged again');

@@ -136,10 +136,11 @@ test('collect kills what the agent left in its group while its wrapper is still 
   try {
     // The agent writes the exit code as its wrapper would (the wrapper's pid, from its pid file), leaves a stray in the
     // group, and holds the wrapper alive: the moment a busy machine can stretch between the wrapper's `mv` and its exit.
+    // The stray's pid file is written last: once the test sees it, the exit code is whole on disk.
     const handle = await dispatch(
       dir,
       'late',
-      `sleep 300 & echo $! > '${stray}'; printf '0 %s\\n' "$(cat "$WM_PID")" > "$WM_EXIT"; ${hold(release)} :`,
+      `sleep 300 & s=$!; printf '0 %s\\n' "$(cat "$WM_PID")" > "$WM_EXIT"; echo $s > '${stray}'; ${hold(release)} :`,
     );
     const deadline = Date.now() + 30_000;
     while (!existsSync(stray) && Date.now() < deadline) await sleep(20);

@@ -157,9 +157,10 @@ fi`,
       state.gates.results.map((g: any) => [g.name, g.exitCode]),
       [['needs-fix', 0]],
     );
+    // Red, red again on the same sha before anything is blamed (docs/bisection.md), red after fix 1, green after fix 2.
     assert.equal(
       gateEvents(r, 'needs-fix').map((e) => e.exitCode),
-      [1, 1, 0],
+      [1, 1, 1, 0],
     );
     assert.ok((await originFiles(r)).includes('fixed.txt'));
     assert.ok(await ancestor(r.repo.dir, before, await originMain(r)));
@@ -181,8 +182,9 @@ async function assertRedRun(r: Rig, gate: string, exitCode: number, fixCalls: nu
   assert.match(result.stderr, new RegExp(`gate "${gate}" \\(post-merge\\) still fails .* \\(exit ${exitCode}\\)`));
   assert.is(await git(r.repo.dir, 'rev-parse', 'main'), mainBefore, 'local main untouched');
   assert.is(await originMain(r), originBefore, 'origin main untouched');
+  // The first run, its retry on the same sha (one item: nothing to bisect), and one run after each fix agent.
   const events = gateEvents(r, gate);
-  assert.is(events.length, fixCalls + 1);
+  assert.is(events.length, fixCalls + 2);
   assert.ok(
     events.every((e) => e.exitCode === exitCode),
     JSON.stringify(events),

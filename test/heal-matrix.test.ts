@@ -1,8 +1,10 @@
 /**
  * A state rebuilt from disk converges like a crash does (docs/state.md): the runner is SIGKILLed at points across a
- * whole milestone (agents alive in wave 2, after a wave's merges, after the gates, between landing and pushing, after
+ * whole milestone (after a wave's merges, agents alive in wave 2, after the gates, between landing and pushing, after
  * completing), then state.json and its backup are both truncated, and `run` again lands exactly as without the crash:
  * the same main tree (locally and on origin), each agent started once, nothing left behind, the stash kept.
+ * The points follow each other in one repository: each run rebuilds the state the last kill and truncation left, and
+ * is itself killed at the next point (one partial run per point instead of a fresh repository and two runs).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +12,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   assertConverged,
+  assertNoRestart,
+  eventCount,
+  eventsSince,
   mainTree,
   makeCrashCase,
   runAndKill,
@@ -40,35 +45,50 @@ test('reference run lands', async () => {
   }
 });
 
-const POINTS: ReadonlyArray<readonly [string, ((e: Record<string, unknown>) => boolean) | null]> = [
-  ['agents of wave 2 alive', (e) => e.type === 'agent-spawned' && e.issue === 4],
+// In the order a run meets them: each kill's run (rebuilt from the truncated state) goes on to the next point.
+const POINTS: ReadonlyArray<readonly [string, (e: Record<string, unknown>) => boolean]> = [
   ['after the merges of wave 1', (e) => e.type === 'step-done' && e.node === 'merge@1'],
+  ['agents of wave 2 alive', (e) => e.type === 'agent-spawned' && e.issue === 4],
   ['after the gates', (e) => e.type === 'step-done' && e.node === 'gates'],
   ['between landing and pushing', (e) => e.type === 'land' && e.phase === 'merged'],
-  ['after completing', null],
 ];
 
-test('killed at points across the milestone, state.json and its backup truncated, run again: rebuilt, same result, nothing redone', async () => {
+const REBUILT = "rebuilt it from the milestone's files and git";
+
+/** Whether one of `events` is the notice that state.json was rebuilt. */
+function rebuiltIn(events: ReadonlyArray<Record<string, unknown>>): boolean {
+  return events.some((e) => e.type === 'notice' && String(e.message).includes(REBUILT));
+}
+
+test('killed at points across the milestone, one after the other, state.json and its backup truncated after each, run again: rebuilt each time, same result, nothing redone', async () => {
   assert.ok(reference, 'the reference run gave the tree');
-  for (const [label, trigger] of POINTS) {
-    const c = await makeCrashCase('Heal test');
-    try {
-      const killed = await runAndKill(c, trigger);
-      assert.is(killed, trigger !== null, `${label}: the kill point was reached`);
-      const mainBefore = await git(c.repo.dir, 'rev-parse', 'main');
+  const c = await makeCrashCase('Heal test');
+  try {
+    let truncated = false;
+    for (const [label, trigger] of POINTS) {
+      const offset = eventCount(c);
+      assert.ok(await runAndKill(c, trigger), `${label}: the kill point was reached`);
+      if (truncated) assert.ok(rebuiltIn(eventsSince(c, offset)), `${label}: the run rebuilt the state`);
+      assertNoRestart(c, label);
       truncateState(c);
-      const again = await runCrashCase(c, 120_000);
-      assert.match(again.stderr, "rebuilt it from the milestone's files and git", label);
-      if (trigger === null)
-        assert.is(await git(c.repo.dir, 'rev-parse', 'main'), mainBefore, `${label}: main moved again`);
-      await assertConverged(c, again, reference, label);
-      // The rebuilt state found the stash prepare made: completing reminds of it.
-      const stash = await git(c.repo.dir, 'rev-parse', 'stash@{0}');
-      if (trigger !== null)
-        assert.match(again.stderr, `Auto-stash ref ${stash} pending`, `${label}: the stash reminder`);
-    } finally {
-      c.repo.cleanup();
+      truncated = true;
     }
+    // From between landing and pushing: rebuilt, completes, and the rebuilt state found the stash prepare made.
+    const landed = await runCrashCase(c);
+    assert.match(landed.stderr, REBUILT, 'after landing');
+    const stash = await git(c.repo.dir, 'rev-parse', 'stash@{0}');
+    assert.match(landed.stderr, `Auto-stash ref ${stash} pending`, 'the stash reminder');
+    await assertConverged(c, landed, reference, 'between landing and pushing');
+
+    // After completing: rebuilt once more, nothing moves.
+    const mainBefore = await git(c.repo.dir, 'rev-parse', 'main');
+    truncateState(c);
+    const again = await runCrashCase(c);
+    assert.match(again.stderr, REBUILT, 'after completing');
+    assert.is(await git(c.repo.dir, 'rev-parse', 'main'), mainBefore, 'after completing: main moved again');
+    await assertConverged(c, again, reference, 'after completing');
+  } finally {
+    c.repo.cleanup();
   }
 });
 

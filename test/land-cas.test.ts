@@ -173,7 +173,7 @@ test('a red gate fixed by hand as its message advises (commit in the integration
   try {
     const first = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes']);
     assert.is(first.code, 1, show(first));
-    const advice = /fix it in (\S+) and commit, then run again with --adopt/.exec(first.stderr);
+    const advice = /fix it in (\S+) and commit, then run `npx zx scripts\/run\.mts 7 --adopt`/.exec(first.stderr);
     assert.ok(advice, show(first));
     const wt = advice?.[1] as string;
     writeFileSync(path.join(wt, 'fixed.txt'), 'by hand\n');

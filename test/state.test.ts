@@ -32,10 +32,12 @@ function startWriter(
   dir: string,
   issue: number,
   count: number,
+  gate?: string,
 ): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', TSX, WRITER, mode, dir, String(issue), String(count)], {
+  const args = [WRITER, mode, dir, String(issue), String(count), ...(gate ? [gate] : [])];
+  const child = spawn(process.execPath, ['--import', TSX, ...args], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -249,12 +251,15 @@ test('two writer processes × 200 updates: nothing lost, the file always whole a
   const dir = freshDir();
   await openStateStore(dir, '7');
   const file = path.join(dir, 'state.json');
-  const one = startWriter('state', dir, 1, 200);
+  // Writer 1 stops after 100 updates until a read here has seen a state both had written to: at least one read
+  // provably happens while they run, whatever the scheduling.
+  const gate = path.join(path.dirname(dir), 'gate');
+  const one = startWriter('state', dir, 1, 200, gate);
   const two = startWriter('state', dir, 2, 200);
   let finished = false;
   const ended = Promise.all([one.done, two.done]).finally(() => (finished = true));
   // Poll meanwhile: every read is a whole, schema-valid state.
-  let reads = 0;
+  const midRun: number[] = [];
   let lastSeq = 0;
   const problems: string[] = [];
   while (!finished) {
@@ -263,7 +268,8 @@ test('two writer processes × 200 updates: nothing lost, the file always whole a
         const state: State = await readState(dir, '7');
         assert.ok(state.seq >= lastSeq, 'seq went backwards');
         lastSeq = state.seq;
-        reads++;
+        if (state.seq > 0 && state.seq < 400) midRun.push(state.seq);
+        if ((state.items['1']?.attempts ?? 0) > 0 && !existsSync(gate)) writeFileSync(gate, '');
       } catch (error) {
         problems.push((error as Error).message);
       }
@@ -274,7 +280,8 @@ test('two writer processes × 200 updates: nothing lost, the file always whole a
   assert.is(r1.code, 0, r1.stderr);
   assert.is(r2.code, 0, r2.stderr);
   assert.equal(problems, []);
-  assert.ok(reads > 10, `only ${reads} reads happened while the writers ran`);
+  assert.ok(existsSync(gate), 'no read saw writer 1 at work');
+  assert.ok(midRun.length > 0, 'no read happened while the writers ran');
   const state = await readState(dir, '7');
   assert.is(state.items['1']?.attempts, 200);
   assert.is(state.items['2']?.attempts, 200);
@@ -326,7 +333,9 @@ test('events.jsonl: lines of two appending processes (20 kB each) never interlea
   const dir = freshDir();
   const sink = createEventSink(dir);
   const file = path.join(dir, 'events.jsonl');
-  const one = startWriter('events', dir, 1, 300);
+  // Writer 1 stops after 150 lines until a check here has parsed one of its lines: checks provably run mid-write.
+  const gate = path.join(path.dirname(dir), 'gate-events');
+  const one = startWriter('events', dir, 1, 300, gate);
   const two = startWriter('events', dir, 2, 300);
   let finished = false;
   const ended = Promise.all([one.done, two.done]).finally(() => (finished = true));
@@ -338,7 +347,8 @@ test('events.jsonl: lines of two appending processes (20 kB each) never interlea
     const lines = readFileSync(file, 'utf8').split('\n').slice(0, -1);
     for (const line of lines) {
       try {
-        JSON.parse(line);
+        const e = JSON.parse(line) as { type: string; issue?: number };
+        if (e.type === 'item' && e.issue === 1 && !existsSync(gate)) writeFileSync(gate, '');
       } catch {
         broken.push(line.slice(0, 80));
       }
@@ -350,6 +360,7 @@ test('events.jsonl: lines of two appending processes (20 kB each) never interlea
   assert.is(r1.code, 0, r1.stderr);
   assert.is(r2.code, 0, r2.stderr);
   assert.equal(broken, []);
+  assert.ok(existsSync(gate), "no check saw writer 1's lines");
   const events = readFileSync(file, 'utf8')
     .trimEnd()
     .split('\n')

@@ -229,7 +229,8 @@ test('two waves of three items, step by step, each step twice: branches, state, 
 });
 
 const ONE_WAVE: ReadonlyArray<readonly RigItem[]> = [[{ issue: 1, title: 'Only' }]];
-const ABORT = 'Aborting: working tree is dirty. Please stash or commit your changes, then re-run.';
+const ABORT =
+  'Aborting: working tree is dirty (3 path(s): README.md, staged.txt, scratch.txt); commit or stash your changes and re-run, or re-run with --yes to have them stashed: npx zx scripts/run.mts 7 --yes';
 
 /** Dirty the user's checkout: a tracked change, a staged new file, an untracked file. */
 function dirty(repo: TestRepo): void {

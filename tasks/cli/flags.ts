@@ -1,5 +1,6 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
+import { didYouMean } from '../lib/did-you-mean.ts';
 import { BadInputError } from '../lib/errors.ts';
 import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
 import minimist from 'minimist';
@@ -15,14 +16,61 @@ export interface Flags {
   readonly help: boolean;
   /** `run --stop`: stop the milestone's live agents and exit. */
   readonly stop: boolean;
+  /** `gates` only: what the gates judge, and the git hook. */
+  readonly gates: GatesFlags;
+  /** `--version`: print the package's version and exit. */
+  readonly version: boolean;
   readonly options: RunOptions;
 }
 
-const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
+/** Flags of `gates`: `--all-files`, `--from-ref A --to-ref B` (default: the staged change), `--[un]install-hook`. */
+export interface GatesFlags {
+  readonly allFiles: boolean;
+  readonly fromRef: string | null;
+  readonly toRef: string | null;
+  readonly installHook: boolean;
+  readonly uninstallHook: boolean;
+}
+
+/** Flags of `gates` alone. */
+const GATES_BOOLEANS = ['all-files', 'install-hook', 'uninstall-hook'];
+const GATES_STRINGS = ['from-ref', 'to-ref'];
+const BOOLEANS = [
+  'yes',
+  'push',
+  'dry-run',
+  'json',
+  'mermaid',
+  'help',
+  'fail-fast',
+  'adopt',
+  'stop',
+  'version',
+  ...GATES_BOOLEANS,
+];
+const STRINGS = [
+  'repo',
+  'plan',
+  'agent',
+  'agent-command',
+  'concurrency',
+  'wave',
+  'item',
+  'schedule',
+  'land',
+  ...GATES_STRINGS,
+];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
+
+/** Every flag name, for completion (`--no-push` included). */
+export function flagNames(): string[] {
+  return [...BOOLEANS, ...STRINGS, 'no-push'].filter((f) => f !== 'push').map((f) => `--${f}`);
+}
+
+/** Flags that take a value. */
+export const VALUE_FLAGS: readonly string[] = STRINGS;
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
@@ -31,12 +79,19 @@ function positiveInt(name: string, value: string | undefined): number | null {
   return Number(value);
 }
 
+/** `unknown flag --concurency; did you mean --concurrency?` (or `; see --help` when no flag is close). */
+function unknownFlag(arg: string, allowed: readonly string[]): BadInputError {
+  const name = arg.split('=')[0] as string;
+  const known = [...allowed, ...(allowed.includes('push') ? ['no-push'] : [])].map((k) => `--${k}`);
+  return new BadInputError(`unknown flag ${arg}${didYouMean(name, known, (w) => w) || '; see --help'}`);
+}
+
 /** Parse `args` (everything after the script name). */
 export function parseFlags(args: readonly string[], allowed: readonly string[] = [...BOOLEANS, ...STRINGS]): Flags {
   const unknown: string[] = [];
   // minimist looks flag names up in plain objects: a name Object.prototype has (`--constructor`) makes it throw.
   const inherited = args.find((a) => a.startsWith('-') && (a.replace(/^-+(no-)?/, '').split('=')[0] as string) in {});
-  if (inherited !== undefined) throw new BadInputError(`unknown flag ${inherited.split('=')[0]}; see --help`);
+  if (inherited !== undefined) throw unknownFlag(inherited.split('=')[0] as string, allowed);
   const parsed = minimist([...args], {
     boolean: BOOLEANS,
     string: [...STRINGS, '_'],
@@ -52,7 +107,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       .filter((k) => k !== '_' && k !== 'h' && k !== 'y' && !allowed.includes(k))
       .map((k) => `--${k}`),
   );
-  if (bad.length) throw new BadInputError(`unknown flag ${bad[0]}; see --help`);
+  if (bad[0] !== undefined) throw unknownFlag(bad[0], allowed);
   for (const k of STRINGS) {
     // minimist turns a value-less `--repo` (last, or before another flag) into '' and a repeated one into a list.
     if (parsed[k] === '') throw new BadInputError(`--${k} needs a value; see --help`);
@@ -77,6 +132,14 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
     dryRun: parsed['dry-run'] === true,
     help: parsed.help === true,
     stop: parsed.stop === true,
+    gates: {
+      allFiles: parsed['all-files'] === true,
+      fromRef: str('from-ref'),
+      toRef: str('to-ref'),
+      installHook: parsed['install-hook'] === true,
+      uninstallHook: parsed['uninstall-hook'] === true,
+    },
+    version: parsed.version === true,
     options: {
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,

@@ -4,6 +4,7 @@ const COMMON = `Common flags:
   --repo DIR            the repository (default: the one around the current directory)
   --plan FILE           the plan (default plan/milestone-<N>-dispatch.yaml)
   --help                this text
+  --version             the version of work-milestone
 
 Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted.`;
 
@@ -25,8 +26,24 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
                         changes nothing, creates nothing, takes no lock
   --json                JSON lines of events on stdout instead of the task tree`;
 
+/** Commands the scripts are. */
+export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates' | 'list' | 'reset' | 'completion';
+
+/** Every command, in the order `--help` and completion show them. */
+export const COMMAND_NAMES: readonly CommandName[] = [
+  'run',
+  'step',
+  'plan',
+  'status',
+  'gates',
+  'list',
+  'reset',
+  'completion',
+  'demo',
+];
+
 /** Help per command. */
-export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates', string>> = {
+export const HELP: Readonly<Record<CommandName, string>> = {
   run: `Usage: npx zx scripts/run.mts <N> [flags]
    or: npx work-milestone run <N> [flags]
 
@@ -69,12 +86,62 @@ items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
 and run its whole milestone offline: by default with the real claude CLI
 against a scripted model server on 127.0.0.1 (no key, no network), or with the
 built-in scripted agent. Prints where the repository and the report are.`,
-  gates: `Usage: npx zx scripts/gates.mts [<N>] [--repo DIR] [--plan FILE]
-   or: npx work-milestone gates [<N>] [--repo DIR] [--plan FILE]
+  gates: `Usage: npx zx scripts/gates.mts [<N>] [--all-files | --from-ref A --to-ref B]
+       npx zx scripts/gates.mts [<N>] --install-hook | --uninstall-hook
+   or: npx work-milestone gates … (the same arguments)
 
 Run the plan's quality gates (pre-merge, then post-merge) in this checkout,
-pre-commit style; exit 1 at the first red gate. Without N, the only plan in
-plan/ is used.
+pre-commit style: a gate with files: runs only when the staged change touches
+one of them (--all-files: every gate; --from-ref A --to-ref B: the change
+A...B). Prints each gate's log; exit 1 at the first red gate. Without N, the
+only plan in plan/ is used. --install-hook writes a git pre-commit hook that
+runs this (core.hooksPath respected; a hook it did not write is never
+replaced); --uninstall-hook removes it.
+
+${COMMON}`,
+  list: `Usage: npx zx scripts/list.mts [--repo DIR] [--json]
+   or: npx work-milestone list [--repo DIR] [--json]
+
+The milestones that have a plan (plan/milestone-<N>-dispatch.yaml) and their
+state: not started, running (the runner's pid), needs attention, or landed.
+Reads only.
+
+${COMMON}`,
+  reset: `Usage: npx zx scripts/reset.mts <N> [--yes] [--repo DIR]
+   or: npx work-milestone reset <N> [--yes] [--repo DIR]
+
+Stop the agents of milestone N and forget its state (.git/work-milestone/
+milestone-<N>/), its worktrees, pins and merged branches, so that the next run
+starts afresh. A branch whose commits are not on main is never deleted: it is
+kept and named. Refuses while a runner holds the milestone's lock; asks first
+unless --yes.
+
+${COMMON}`,
+  completion: `Usage: npx zx scripts/completion.mts bash|zsh
+   or: npx work-milestone completion bash|zsh
+
+Print a shell completion script for the work-milestone command (on PATH: a
+global install, or node_modules/.bin in PATH): commands, steps, flags and the
+milestone numbers of plan/. Install it with
+  source <(npx work-milestone completion bash)     # in ~/.bashrc
+  source <(npx work-milestone completion zsh)      # in ~/.zshrc
 
 ${COMMON}`,
 };
+
+/** `work-milestone --help` (the bin). */
+export const BIN_HELP = `Usage: work-milestone <command> [args…]
+
+Commands:
+  run <N>             run milestone N: every step not yet done
+  step <step> <N>     run one step, e.g. \`work-milestone step merge 7 --wave 2\`
+  plan <N>            validate the plan and print the compiled graph; changes nothing
+  status <N>          what is done, running, failed; costs and times
+  gates [<N>]         run the quality gates locally (pre-commit style)
+  list                the milestones with a plan, and their state
+  reset <N>           stop the milestone's agents and forget its state (unmerged branches kept)
+  completion bash|zsh print a shell completion script
+  demo                a full run on a generated sample repository, offline
+
+\`work-milestone <command> --help\` shows the flags of a command; \`work-milestone --version\` the version.
+Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted.`;

@@ -1,5 +1,6 @@
 /** What a command writes to and how it asks questions; the scripts pass the real process streams. */
 import { createInterface } from 'node:readline/promises';
+import type { Entry } from '../lib/command-words.ts';
 
 /** Output streams and environment of one command. */
 export interface Io {
@@ -11,6 +12,8 @@ export interface Io {
   confirm(question: string): Promise<boolean>;
   /** Aborted when stdout's reader went away (EPIPE: `run --json | head -1`); what is written after that is dropped. */
   readonly outClosed?: AbortSignal;
+  /** How the user started the command, for hints in their words (`npx work-milestone …`); a script when absent. */
+  readonly entry?: Entry;
 }
 
 /**
@@ -27,14 +30,15 @@ function watchClosed(stream: NodeJS.WriteStream, onClose: () => void): () => boo
   return () => closed || stream.destroyed;
 }
 
-/** The real process. */
-export function processIo(): Io {
+/** The real process; `entry` says whether it was started through the bin or a script. */
+export function processIo(entry: Entry = 'script'): Io {
   const outClosed = new AbortController();
   const stdoutClosed = watchClosed(process.stdout, () => outClosed.abort());
   const stderrClosed = watchClosed(process.stderr, () => undefined);
   return {
     cwd: process.cwd(),
     env: process.env,
+    entry,
     out: (t) => {
       if (!stdoutClosed()) process.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
     },

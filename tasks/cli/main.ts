@@ -2,15 +2,23 @@
  * The one place where errors become exit codes and messages (docs/errors.md). A command's module is imported when
  * that command runs: `status` and `plan` never load the runner, listr2, the agents or the demo (docs/performance.md).
  */
+import { readFileSync } from 'node:fs';
+import { usageLine } from '../lib/command-words.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
+import { didYouMean } from '../lib/did-you-mean.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { parseFlags } from './flags.ts';
-import { HELP } from './help.ts';
+import { BIN_HELP, COMMAND_NAMES, HELP, type CommandName } from './help.ts';
 import { flushOutput, processIo, type Io } from './io.ts';
 
-/** Commands the scripts are. */
-export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates';
+export type { CommandName } from './help.ts';
+
+/** The package's version (package.json), for `--version`. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 /** The arguments after the script's own path in process.argv (works under `npx zx` and `node --import tsx`). */
 export function scriptArgs(argv: readonly string[], script: string): string[] {
@@ -28,17 +36,30 @@ const POSITIONALS: Readonly<
   status: { required: ['<N>'], optional: [] },
   gates: { required: [], optional: ['<N>'] },
   demo: { required: [], optional: [] },
+  list: { required: [], optional: [] },
+  reset: { required: ['<N>'], optional: [] },
+  completion: { required: ['bash|zsh'], optional: [] },
+};
+
+/** What a missing positional is called in the message. */
+const MISSING_NAMES: Readonly<Record<string, string>> = {
+  '<N>': 'milestone number',
+  '<step>': 'step',
+  'bash|zsh': 'shell (bash or zsh)',
 };
 
 /** Bad input (exit 2) when an argument is missing, unknown or one too many. */
-function checkPositionals(command: CommandName, positional: readonly string[]): void {
+function checkPositionals(command: CommandName, positional: readonly string[], io: Io): void {
   const { required, optional } = POSITIONALS[command];
-  const usage = `usage: ${[`${command}.mts`, ...required, ...optional.map((o) => `[${o}]`), '[flags]'].join(' ')}; see --help`;
-  if (command === 'step' && positional.length > 0 && !STEP_IDS.includes(positional[0] as StepId)) {
-    throw new BadInputError(`unknown step "${positional[0]}"; steps are: ${STEP_IDS.join(', ')}`);
+  const usage = usageLine(io.entry, command, [...required, ...optional.map((o) => `[${o}]`), '[flags]']);
+  const step = positional[0];
+  if (command === 'step' && step !== undefined && !STEP_IDS.includes(step as StepId)) {
+    throw new BadInputError(
+      `unknown step "${step}"${didYouMean(step, STEP_IDS) || `; steps are: ${STEP_IDS.join(', ')}`}`,
+    );
   }
   if (positional.length < required.length) {
-    const missing = required.slice(positional.length).map((r) => (r === '<N>' ? 'milestone number' : 'step'));
+    const missing = required.slice(positional.length).map((r) => MISSING_NAMES[r] ?? r);
     throw new BadInputError(`missing ${missing.join(' and ')}; ${usage}`);
   }
   if (positional.length > required.length + optional.length)
@@ -51,7 +72,11 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     io.out(HELP[command]);
     return 0;
   }
-  checkPositionals(command, flags.positional);
+  if (flags.version) {
+    io.out(packageVersion());
+    return 0;
+  }
+  checkPositionals(command, flags.positional, io);
   const [first] = flags.positional;
   switch (command) {
     case 'plan': {
@@ -72,6 +97,18 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     case 'gates': {
       const { gatesCommand } = await import('./gates-command.ts');
       return gatesCommand(first ?? null, flags, io);
+    }
+    case 'list': {
+      const { listCommand } = await import('./list-command.ts');
+      return listCommand(flags, io);
+    }
+    case 'reset': {
+      const { resetCommand } = await import('./reset-command.ts');
+      return resetCommand(first ?? '', flags, io);
+    }
+    case 'completion': {
+      const { completionCommand } = await import('./completion-command.ts');
+      return completionCommand(first ?? '', flags, io);
     }
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';
@@ -100,4 +137,28 @@ export async function main(command: CommandName, args: readonly string[], io: Io
   }
   await flushOutput();
   return code;
+}
+
+/**
+ * `work-milestone <command> [args…]` (bin/work-milestone.mjs): the command's script in this process, its hints in the
+ * bin's words; `--help`, `--version` and an unknown command (with the closest one) answered here.
+ */
+export async function binMain(argv: readonly string[], io: Io = processIo('bin')): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(BIN_HELP);
+    return 0;
+  }
+  if (command === '--version' || command === '-v') {
+    io.out(packageVersion());
+    return 0;
+  }
+  if (!COMMAND_NAMES.includes(command as CommandName)) {
+    io.err(
+      `work-milestone: unknown command "${command}"${didYouMean(command, COMMAND_NAMES) || `; commands are: ${COMMAND_NAMES.join(', ')}`}`,
+    );
+    await flushOutput();
+    return 2;
+  }
+  return main(command as CommandName, args, io);
 }

@@ -10,7 +10,8 @@ import { executeRun, executeStep, type RendererKind } from '../engine/execute.ts
 import { compileGraph, graphToJson } from '../engine/graph.ts';
 import { isRunning, killGroup, readExitCode, runFilesOf } from '../executors/local/process.ts';
 import { attemptFiles } from '../items/item-agent.ts';
-import { BadInputError, InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
+import { commandLine, usageLine } from '../lib/command-words.ts';
+import { BadInputError, InterruptedError, NeedsAttentionError, withDetail, WorkMilestoneError } from '../lib/errors.ts';
 import { acquireRunLock } from '../lib/run-lock.ts';
 import { UnreadableStateError } from '../lib/state.ts';
 import type { AgentProcess, ItemState } from '../lib/state-types.ts';
@@ -100,7 +101,7 @@ export async function stopAgents(ctx: Ctx): Promise<Stopped> {
 }
 
 /** `run --stop` when state.json cannot be used: every agent its pid file shows is stopped; the next run rebuilds the state. */
-async function stopByPidFiles(stateDir: string): Promise<Stopped> {
+export async function stopByPidFiles(stateDir: string): Promise<Stopped> {
   const issues = new Set<number>();
   const sessions: string[] = [];
   for (const agent of findLiveAgents(stateDir)) {
@@ -128,7 +129,7 @@ async function settleSessions(ctx: Ctx): Promise<void> {
     ctx.events.emit({
       type: 'notice',
       message:
-        `waiting for agents a runner that died left running (\`npx zx scripts/run.mts ${ctx.plan.milestone.id} --stop\` stops them): ` +
+        `waiting for agents a runner that died left running (\`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--stop'])}\` stops them): ` +
         `${live.map(describeLiveAgent).join(', ')}${ids.length ? `; re-attached to ${ids.join(', ')}: their results are used` : ''}`,
     });
   }
@@ -158,6 +159,9 @@ async function resetForRetry(ctx: Ctx): Promise<void> {
       if (it.status === 'skipped') Object.assign(it, { failureCode: null });
       if (it.status === 'failed' || it.status === 'skipped')
         Object.assign(it, { status: 'pending', attemptBase: it.attempts, skipReason: null, finishSeq: null });
+      // An ejected item is worked again on its branch (the failure names the gate it broke), then merged again.
+      if (it.status === 'ejected')
+        Object.assign(it, { status: 'pending', attemptBase: it.attempts, finishSeq: null, merge: null });
     }
   });
 }
@@ -263,6 +267,7 @@ function contextInput(input: CommandInput, signal: AbortSignal, onEvent: Context
     env: io.env,
     confirm: (q) => (flags.options.yes ? Promise.resolve(true) : io.confirm(q)),
     onEvent,
+    entry: io.entry,
   };
 }
 
@@ -315,11 +320,11 @@ async function dryRun(input: CommandInput): Promise<number> {
  * The refusal when state.json cannot be used and cannot be rebuilt: exit 2, the live agents of the milestone (from
  * their pid files) and the command that stops them. Nothing was started; no advice here can start a second agent.
  */
-function refusal(place: MilestonePlace, error: UnreadableStateError): BadInputError {
+function refusal(place: MilestonePlace, error: UnreadableStateError, io: Io): BadInputError {
   const n = place.plan.milestone.id;
   const live = findLiveAgents(place.stateDir);
   const agents = live.length
-    ? `agents of milestone ${n} still run: ${live.map(describeLiveAgent).join(', ')}; stop them with \`npx zx scripts/run.mts ${n} --stop\` (it needs no state)`
+    ? `agents of milestone ${n} still run: ${live.map(describeLiveAgent).join(', ')}; stop them with \`${commandLine(io.entry, 'run', [n, '--stop'])}\` (it needs no state)`
     : `no agent of milestone ${n} runs`;
   return new BadInputError(`${error.message}; nothing was started; ${agents}; fix the cause, then run again`, {
     cause: error,
@@ -334,7 +339,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
   }
   if (!milestone)
     throw new BadInputError(
-      `missing milestone number; usage: ${kind === 'step' ? 'step.mts <step> <N>' : 'run.mts <N>'}`,
+      `missing milestone number; ${usageLine(io.entry, kind, kind === 'step' ? ['<step>', '<N>'] : ['<N>'])}`,
     );
   const input: CommandInput = { kind, args, milestone, flags, io };
   if (flags.dryRun) return dryRun(input);
@@ -363,7 +368,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
           );
         } catch (error) {
           if (!(error instanceof UnreadableStateError)) throw error;
-          if (!flags.stop) throw refusal(place, error);
+          if (!flags.stop) throw refusal(place, error, io);
           const stopped = await stopByPidFiles(place.stateDir);
           io.err(
             `${error.message}; stopped ${describeStopped(stopped)} (found through their pid files); the next run rebuilds the state`,
@@ -435,10 +440,12 @@ async function work(
           throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
         if (outcome.kind === 'stopped') throw new NeedsAttentionError(outcome.reason);
       } catch (error) {
-        // A run that stops (at land, say) still tells which items need a human.
+        // A run that stops (at land, at a red gate) still tells which items need a human; the exit code stays the
+        // stop's (docs/errors.md, "Several things went wrong").
         const pending = itemsNeedingAttention(ctx, false);
-        if (error instanceof NeedsAttentionError && pending.length && !error.message.includes('needs attention:')) {
-          throw new NeedsAttentionError(`${error.message}\n${formatAttention(ctx, pending)}`);
+        const stop = error instanceof WorkMilestoneError && !(error instanceof InterruptedError);
+        if (stop && pending.length && !error.message.includes('needs attention:')) {
+          throw withDetail(error, formatAttention(ctx, pending));
         }
         throw error;
       }

@@ -74,7 +74,7 @@ export function haltedItemNote(ctx: Ctx, issue: number): string {
 
 /** How an item's agent work ended, in words: `#1 One: complete`, `#2 Two: failed: <why>`. */
 export interface ItemVerdict {
-  /** ok: complete or partial; failed: failed or escalated; skipped; open: not over (a stop left it). */
+  /** ok: complete or partial; failed: failed, escalated or ejected; skipped; open: not over (a stop left it). */
   readonly kind: 'ok' | 'failed' | 'skipped' | 'open';
   readonly text: string;
 }
@@ -98,6 +98,7 @@ export function itemVerdict(ctx: Ctx, issue: number, title: string): ItemVerdict
       return { kind: 'ok', text: `${title}: ${status}` };
     case 'failed':
     case 'escalated':
+    case 'ejected':
       return { kind: 'failed', text: `${title}: ${status}${reason(st?.failure)}` };
     case 'skipped':
       return { kind: 'skipped', text: `${title}: skipped${reason(st?.skipReason)}` };
@@ -144,6 +145,7 @@ export function countItems(state: State, issues: readonly number[]): BoardCounts
         break;
       case 'failed':
       case 'escalated':
+      case 'ejected':
         c.failed++;
         break;
       case 'skipped':

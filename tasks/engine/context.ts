@@ -1,5 +1,6 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
+import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { AgentKind, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
 import type { StateStore } from '../lib/state.ts';
@@ -56,4 +57,6 @@ export interface Ctx {
   readonly openBacklog: (root: string) => Backlog;
   /** Folder of the package itself (for the scripted agent and schemas). */
   readonly packageRoot: string;
+  /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */
+  readonly entry?: Entry;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoIssueAllocator } from '../backlog/issue-numbers.ts';
 import type { Ctx, RunOptions } from './context.ts';
+import type { Entry } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { createEventSink, type StampedEvent } from '../lib/events.ts';
 import { findCommonDir, findRepoRoot } from '../lib/git.ts';
@@ -30,6 +31,8 @@ export interface ContextInput {
   readonly onEvent?: (event: StampedEvent) => void;
   /** `--dry-run`: nothing is created or written (no state folder, no events, no healed state.json). */
   readonly readOnly?: boolean;
+  /** How the user started the command (hints in their words); a script when absent. */
+  readonly entry?: Entry;
 }
 
 /** Where a milestone's things are, before anything is opened or created. */
@@ -152,5 +155,6 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     confirm: input.confirm,
     openBacklog: (root) => openBacklog(plan.backlog, root, { allocate, env: input.env }),
     packageRoot: PACKAGE_ROOT,
+    entry: input.entry,
   };
 }

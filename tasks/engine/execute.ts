@@ -13,6 +13,7 @@ import { walkGraph, type Halt, type NodeRun } from './walk.ts';
 import { createNodeViews, type NodeView, type NodeViews } from './node-views.ts';
 import { buildRunTree } from './run-tree.ts';
 import { createLineDisplay, showStepLines } from './line-view.ts';
+import { commandLine } from '../lib/command-words.ts';
 
 /** How the tree is shown: the live board (listr2 on a TTY), lines (line-view.ts), or nothing (tests, --json). */
 export type RendererKind = 'default' | 'simple' | 'silent';
@@ -246,7 +247,7 @@ async function assertNeedsDone(ctx: Ctx, graph: Graph, node: GraphNode): Promise
       throw new NeedsAttentionError(`stopped at the first failed item (--fail-fast): ${check.reason}`);
     const flags = `${prereq.scope.wave === undefined ? '' : ` --wave ${prereq.scope.wave}`}${prereq.scope.issue === undefined ? '' : ` --item ${prereq.scope.issue}`}`;
     throw new BadInputError(
-      `step ${node.id} needs ${prereq.id}, which is not done (${check.reason}); run: npx zx scripts/step.mts ${prereq.step} ${graph.milestone}${flags}`,
+      `step ${node.id} needs ${prereq.id}, which is not done (${check.reason}); run: ${commandLine(ctx.entry, 'step', [prereq.step, graph.milestone])}${flags}`,
     );
   }
 }

@@ -18,6 +18,7 @@ import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { createFileExclusive } from '../lib/atomic-file.ts';
 import { InterruptedError } from '../lib/errors.ts';
+import { assertWithinBudget } from '../lib/run-budget.ts';
 import type { AgentSettings } from '../lib/plan/types.ts';
 import type { AgentSessionRecord, ItemReport } from '../lib/state-types.ts';
 
@@ -245,6 +246,7 @@ export async function resumeSession(
 export async function runAgentSession(ctx: Ctx, req: SessionRequest): Promise<SessionResult> {
   const resumed = await resumeSession(ctx, req.role, req.issue, req.settings.timeoutMs, req.key);
   if (resumed) return resumed;
+  assertWithinBudget(ctx.plan, ctx.store.current(), `the ${req.role} agent (${req.title})`);
   const session = await dispatchSession(ctx, req);
   const status = await executorFor(session.handle.kind).poll(session.handle);
   const pid = status.state === 'running' ? (status.pid ?? 0) : 0;

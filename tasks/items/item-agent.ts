@@ -425,6 +425,7 @@ export async function finishItemAttempt(
       failure: verdict.failure,
       failureCode: verdict.failureCode,
       result: { ...verdict.result, durationMs },
+      spentUsd: (st.spentUsd ?? 0) + (outcome.costUsd ?? 0),
       pinned,
       status: retry ? 'pending' : verdict.status,
     });

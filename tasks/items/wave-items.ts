@@ -23,7 +23,7 @@ export function isTerminal(ctx: Ctx, issue: number): boolean {
   return TERMINAL_STATUSES.has(statusOf(ctx, issue));
 }
 
-const BLOCKING: ReadonlySet<ItemStatus> = new Set(['failed', 'skipped', 'escalated']);
+const BLOCKING: ReadonlySet<ItemStatus> = new Set(['failed', 'skipped', 'escalated', 'ejected']);
 
 /** The dependency that failed, was skipped or escalated, which keeps a pending item from running; undefined when none. */
 export function blockerOf(ctx: Ctx, item: PlanItem): number | undefined {

@@ -32,6 +32,25 @@ export class InterruptedError extends WorkMilestoneError {
   readonly exitCode = 130 as const;
 }
 
+/**
+ * The same error (its class, so its exit code) with `detail` added on new lines: a failed step that also left items
+ * needing attention says both (docs/errors.md, "Several things went wrong").
+ */
+export function withDetail(error: WorkMilestoneError, detail: string): WorkMilestoneError {
+  // The base class of its exit code: a subclass may take other constructor arguments (DiagnosticsError).
+  const message = `${error.message}\n${detail}`;
+  switch (error.exitCode) {
+    case 1:
+      return new StepFailedError(message, { cause: error });
+    case 2:
+      return new BadInputError(message, { cause: error });
+    case 3:
+      return new NeedsAttentionError(message, { cause: error });
+    case 130:
+      return new InterruptedError(message, { cause: error });
+  }
+}
+
 /** Exit code for any error: ours carry one, anything else is a failed step. */
 export function exitCodeOf(error: unknown): number {
   return error instanceof WorkMilestoneError ? error.exitCode : 1;

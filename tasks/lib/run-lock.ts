@@ -134,3 +134,9 @@ export function acquireRunLock(dir: string, milestone: string, command: string):
     `milestone ${milestone} is already being run by pid ${owner.pid} (${owner.command ?? 'unknown command'}, since ${owner.startedAt ?? 'unknown'}); wait for it or stop it first`,
   );
 }
+
+/** The live process that holds the lock file `file` (`run.lock`), or null: none, or its owner is gone. Reads only. */
+export function liveLockOwner(file: string): LockOwner | null {
+  const owner = readOwner(file);
+  return owner !== 'missing' && owner !== null && isProcessAlive(owner.pid, owner.startTime) ? owner : null;
+}

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { didYouMean } from './did-you-mean.ts';
 import { durationProblem } from './duration.ts';
 import { titleProblem } from './plan/title.ts';
 import { AJV_OPTIONS, loadAjv, schemaHash, schemaUrl, standaloneUrl } from './schema-standalone.ts';
@@ -94,6 +95,40 @@ function at(root: unknown, pointer: string): unknown {
   );
 }
 
+/** A schema node as far as "did you mean" reads it. */
+interface SchemaNode {
+  readonly $ref?: string;
+  readonly properties?: Record<string, SchemaNode>;
+  readonly items?: SchemaNode;
+  readonly oneOf?: readonly SchemaNode[];
+  readonly anyOf?: readonly SchemaNode[];
+}
+
+/** `node` with its local `$ref` followed, or the branch of a union that has `want` (`properties` or `items`). */
+function resolveNode(
+  root: unknown,
+  node: SchemaNode | undefined,
+  want: 'properties' | 'items',
+): SchemaNode | undefined {
+  for (let hops = 0; node && hops < 10; hops++) {
+    if (node.$ref?.startsWith('#')) node = at(root, node.$ref) as SchemaNode | undefined;
+    else if (node[want] === undefined && (node.oneOf ?? node.anyOf))
+      node = (node.oneOf ?? node.anyOf ?? []).map((b) => resolveNode(root, b, want)).find((b) => b?.[want]);
+    else return node;
+  }
+  return node;
+}
+
+/** The object schema that describes the value at `segs` (object keys, array indexes) of the data, or undefined. */
+function objectSchemaAt(root: unknown, segs: ReadonlyArray<string | number>): SchemaNode | undefined {
+  let node: SchemaNode | undefined = root as SchemaNode;
+  for (const seg of segs) {
+    node = resolveNode(root, node, typeof seg === 'number' ? 'items' : 'properties');
+    node = typeof seg === 'number' ? node?.items : node?.properties?.[seg];
+  }
+  return resolveNode(root, node, 'properties');
+}
+
 /** ` (required when kind is github)` for a failed `if: {properties: {kind: {const: github}}}`, else ''. */
 function conditionOf(ifError: ErrorObject | undefined, schema: unknown): string {
   const cond =
@@ -132,8 +167,12 @@ function describe(
       );
       return `${p} is missing required key "${String(params.missingProperty)}"${conditionOf(ifError, schema)}`;
     }
-    case 'additionalProperties':
-      return `unknown key "${String(params.additionalProperty)}" in ${p}`;
+    case 'additionalProperties': {
+      // The keys the object allows, for "did you mean" (standalone validators give schema paths relative to a $ref).
+      const key = String(params.additionalProperty);
+      const known = Object.keys(objectSchemaAt(schema, segments(e.instancePath))?.properties ?? {});
+      return `unknown key "${key}" in ${p}${didYouMean(key, known)}`;
+    }
     case 'enum':
       return `${p} must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
     case 'minItems':

@@ -2,7 +2,8 @@
 import type { AgentHandle } from './agent-handle.ts';
 
 /** Life of an item in a run (docs/steps.md: spawn, wait, merge). */
-export type ItemStatus = 'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated';
+export type ItemStatus =
+  'pending' | 'in-progress' | 'complete' | 'partial' | 'failed' | 'skipped' | 'escalated' | 'ejected';
 
 /** Statuses after which an item's agent work is over. */
 export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
@@ -11,6 +12,7 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
   'failed',
   'skipped',
   'escalated',
+  'ejected',
 ]);
 
 /**
@@ -24,7 +26,9 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
  * - `report-failed`: it reported FAILED;
  * - `no-commits`: it reported COMPLETE or PARTIAL but committed nothing on its branch;
  * - `dependency-failed`: skipped, a dependency failed, was skipped or escalated;
- * - `merge-escalated`: its branch could not be merged (heavy conflict, gates red after a fix) and went to a human.
+ * - `merge-escalated`: its branch could not be merged (heavy conflict, gates red after a fix) and went to a human;
+ * - `gate-culprit`: the milestone's gates were red, a bisection found this item turns them red, no fix agent made them
+ *   green: it was ejected from the integration branch (its branch kept) and the rest landed.
  */
 export const FAILURE_CODES = [
   'guard',
@@ -37,6 +41,7 @@ export const FAILURE_CODES = [
   'no-commits',
   'dependency-failed',
   'merge-escalated',
+  'gate-culprit',
 ] as const;
 
 /** Why an item did not succeed: one of FAILURE_CODES. */
@@ -116,6 +121,8 @@ export interface ItemState {
   readonly pinned?: string | null;
   /** The current attempt's agent, recorded before it starts (docs/executors.md); absent in older state. */
   readonly handle?: AgentHandle | null;
+  /** What every attempt of the item cost in US dollars, as agents reported it (the run budget); absent = 0. */
+  readonly spentUsd?: number;
 }
 
 /** An item as fetched from the backlog, cached for the run. */
@@ -159,6 +166,48 @@ export interface AgentSessionRecord {
   readonly resolution?: Readonly<Record<string, string | null>> | null;
 }
 
+/** One candidate tip a bisection ran the red gates on (docs/bisection.md). */
+export interface BisectProbe {
+  /** `prefix`: integration after the first `index` changes; `with-culprit`: that tip plus the culprit's change alone. */
+  readonly mode: 'prefix' | 'with-culprit';
+  readonly index: number;
+  readonly sha: string;
+  /** The items the candidate holds since the last green tip, in merge order. */
+  readonly items: readonly number[];
+  readonly green: boolean;
+  /** The red gate's log, or null when the candidate could not be built (the culprit's change did not apply). */
+  readonly log: string | null;
+}
+
+/** A bisection of red gates in progress: what it searches and what each probe said (kept across a crash). */
+export interface Bisection {
+  /** The red integration tip being explained, and the last tip known green. */
+  readonly head: string;
+  readonly base: string;
+  /** The gates that were red on `head` (twice). */
+  readonly gates: readonly string[];
+  /** First-parent changes of integration after `base`, oldest first, with the item each merged (null: another commit). */
+  readonly changes: ReadonlyArray<{ readonly sha: string; readonly issue: number | null }>;
+  readonly probes: readonly BisectProbe[];
+}
+
+/** Items ejected from the integration branch because they turned the gates red (docs/bisection.md). */
+export interface Ejection {
+  /** The culprit, or the two items that break the gates only together. */
+  readonly issues: readonly number[];
+  /** Items taken out with them: they depend on them, or their change did not apply without them. */
+  readonly dropped: readonly number[];
+  readonly gate: string;
+  readonly log: string | null;
+  /** Integration before and after (rebuilt without them). */
+  readonly from: string;
+  readonly to: string;
+  /** The bisection that found them. */
+  readonly probes: readonly BisectProbe[];
+  readonly followUp: number | null;
+  readonly at: string;
+}
+
 /** What the refs guard knows: the tips the runner set (integration) or last saw (main, origin's main). */
 export interface RefsRecord {
   readonly integration: string | null;
@@ -193,6 +242,8 @@ export interface State {
     readonly at: string;
     readonly results: readonly GateResult[];
     readonly fixAttempts: number;
+    /** Gates that were red and then green on the same sha (absent in older state). */
+    readonly flaky?: readonly string[];
   } | null;
   readonly land: {
     readonly mainBefore: string;
@@ -215,6 +266,10 @@ export interface State {
   } | null;
   /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
   readonly sessions?: ReadonlyArray<AgentSessionRecord>;
+  /** A bisection of red gates under way (absent or null when none). */
+  readonly bisection?: Bisection | null;
+  /** Items ejected from the integration branch by bisections, in order (absent in older state). */
+  readonly ejections?: readonly Ejection[];
 }
 
 /** A fresh state for milestone `id`. */

@@ -19,6 +19,7 @@ function planStatusOf(st: ItemState | undefined): PlanItemStatus {
       return 'skipped';
     case 'failed':
     case 'escalated':
+    case 'ejected':
       return 'failed';
     default:
       return assertNever(status);

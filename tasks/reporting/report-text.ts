@@ -1,6 +1,7 @@
 /** `report.md`: items, statuses, conflicts and their resolution, gates, durations, costs (pure formatting). */
 import { LIMITS, capEntry, capList, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import { formatDuration } from '../lib/duration.ts';
+import { bisectionLines } from './bisection-text.ts';
 import type { Plan } from '../lib/plan/types.ts';
 import type { State } from '../lib/state-types.ts';
 
@@ -61,6 +62,8 @@ export function formatReport(plan: Plan, state: State, kept: readonly string[]):
   for (const g of state.gates?.results ?? [])
     lines.push(`- ${g.phase} \`${g.name}\`: exit ${g.exitCode} in ${formatDuration(g.durationMs)}`);
   if (state.gates?.fixAttempts) lines.push(`- fix attempts: ${state.gates.fixAttempts}`);
+  const bisection = bisectionLines(state);
+  if (bisection.length) lines.push('', ...bisection.slice(0, -1));
   const followUps = items.flatMap(
     (i) => state.items[String(i.issue)]?.followUps.map((f) => `- #${f} (from #${i.issue})`) ?? [],
   );

@@ -13,6 +13,7 @@ import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
+import { commandLine } from '../lib/command-words.ts';
 
 /**
  * Delete the refs that main contains, each only at the sha it was read at (one `for-each-ref --merged`, one
@@ -95,7 +96,7 @@ export const complete: Step = {
     if (unfinished.length > 0) {
       const n = ctx.plan.milestone.id;
       throw new BadInputError(
-        `milestone ${n} is not finished (${unfinished.join(', ')}); run \`npx zx scripts/run.mts ${n}\` to finish it`,
+        `milestone ${n} is not finished (${unfinished.join(', ')}); run \`${commandLine(ctx.entry, 'run', [n])}\` to finish it`,
       );
     }
     const attention = itemsNeedingAttention(ctx, false);

@@ -19,6 +19,7 @@ import { changeIntegration, checkMain, patchRefs } from '../guards/refs-guard.ts
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
 import { landThroughPullRequest, type LandingParts } from '../landing/land-pull-request.ts';
+import { commandLine } from '../lib/command-words.ts';
 
 const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
 const ORIGIN_MAIN = `refs/remotes/origin/${MAIN_BRANCH}`;
@@ -320,7 +321,7 @@ export const land: Step = {
       const waiting = unfinished(ctx);
       if (waiting.length === 0) return progress.output('nothing merged, nothing to land');
       throw new BadInputError(
-        `nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run npx zx scripts/run.mts ${ctx.plan.milestone.id}`,
+        `nothing of milestone ${ctx.plan.milestone.id} is merged yet (${waiting.map((i) => `#${i}`).join(', ')} not finished), so there is nothing to land; run ${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}`,
       );
     }
     await withRepoLock(

@@ -1,4 +1,5 @@
 /** prepare: the user's checkout must be clean; a dirty one is stashed with consent. */
+import { commandLine } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { dirtyPaths, git, gitRaw } from '../lib/git.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -51,8 +52,13 @@ export const prepare: Step = {
       return;
     }
     const yes = ctx.options.yes || (await ctx.confirm('Stash uncommitted changes? [y/N] '));
-    if (!yes)
-      throw new BadInputError('Aborting: working tree is dirty. Please stash or commit your changes, then re-run.');
+    if (!yes) {
+      const shown = `${dirty.slice(0, 3).join(', ')}${dirty.length > 3 ? `, … ${dirty.length - 3} more` : ''}`;
+      const again = commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--yes']);
+      throw new BadInputError(
+        `Aborting: working tree is dirty (${dirty.length} path(s): ${shown}); commit or stash your changes and re-run, or re-run with --yes to have them stashed: ${again}`,
+      );
+    }
     await git(ctx.repo, ['stash', 'push', '-u', '-m', stashMessage(branch)]);
     const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
     await ctx.store.update((s) => {

@@ -8,6 +8,8 @@ import { BadInputError } from '../lib/errors.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { followUpMarkerPrefix } from '../merging/follow-ups.ts';
 import { emptyItem } from '../lib/state-types.ts';
+import { unpricedNotice } from '../lib/run-budget.ts';
+import { settingsFor } from '../items/agent-settings.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
 /**
@@ -50,10 +52,11 @@ export const validate: Step = {
       const found = await backlog.readItem(item.issue);
       // An item this milestone already merged may be done: that is our own doing, not staleness.
       const ours = state.items[String(item.issue)]?.merge?.sha != null;
-      if (!found) problems.push(`#${item.issue} is not in the backlog`);
+      const file = ctx.plan.backlog.kind === 'file' ? ` (no ${ctx.plan.backlog.dir}/${item.issue}.md)` : '';
+      if (!found) problems.push(`#${item.issue} is not in the backlog${file}`);
       else if (found.status !== 'open' && found.status !== 'in-progress' && !ours)
         problems.push(
-          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status}`,
+          `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status} (${found.source})`,
         );
     }
     if (backlog.kind === 'github') problems.push(...(await missingFromPlan(ctx, backlog)));
@@ -70,5 +73,11 @@ export const validate: Step = {
       }
     });
     progress.output(`${listItems(ctx.plan).length} items in ${ctx.plan.waves.length} waves`);
+    const codex = listItems(ctx.plan).filter((i) => settingsFor(ctx, i).agent === 'codex');
+    const notice = unpricedNotice(
+      ctx.plan.runBudgetUsd,
+      codex.map((i) => i.issue),
+    );
+    if (notice) ctx.events.emit({ type: 'notice', message: notice });
   },
 };

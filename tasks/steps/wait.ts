@@ -6,6 +6,7 @@ import { finishItemAttempt, forgetUnstartedAttempt, pollItemAgent, startItemAgen
 import { agentConcurrency } from '../lib/concurrency.ts';
 import { InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
 import { listItems, type PlanItem, type PlanWave } from '../lib/plan/types.ts';
+import { assertWithinBudget } from '../lib/run-budget.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isTerminal, scopedItems, skipBlockedItem, statusOf, waveConcurrency, waveOf } from '../items/wave-items.ts';
 
@@ -84,6 +85,7 @@ export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progre
     try {
       if (statusOf(ctx, item.issue) === 'pending') {
         if (lane.stopped() || ctx.signal.aborted) return;
+        assertWithinBudget(ctx.plan, ctx.store.current(), `#${item.issue}`);
         await startItemAgent(ctx, item);
       }
       const startedAt = Date.now();

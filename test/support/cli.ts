@@ -133,7 +133,7 @@ export function runStep(
 export async function runInProcess(
   command: CommandName,
   args: readonly string[],
-  options: Omit<RunOptions, 'timeoutMs'> = {},
+  options: Omit<RunOptions, 'timeoutMs'> & { readonly entry?: Io['entry'] } = {},
 ): Promise<CliResult> {
   // Loaded on first use: most tests never need the runner's modules in their own process.
   const { main } = await import('../../tasks/cli/main.ts');
@@ -146,6 +146,7 @@ export async function runInProcess(
     err: (t) => void (stderr += t.endsWith('\n') ? t : `${t}\n`),
     isTTY: false,
     confirm: () => Promise.resolve(false),
+    entry: options.entry,
   };
   const code = await main(command, args, io);
   return { code, signal: null, stdout, stderr };

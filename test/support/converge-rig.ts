@@ -7,8 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
+import { runInProcess } from './cli.ts';
 import { git, makeRepo, readEvents, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
-import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, step, type RigItem } from './wave-rig.ts';
+import { COUNTING_AGENT, linesOf, rigItems, rigPlan, show, type RigItem } from './wave-rig.ts';
 import { killQuietly } from './processes.ts';
 
 /** The integration branch of every rig plan. */
@@ -83,11 +84,34 @@ export async function makeRig(
   };
 }
 
+/**
+ * `step <name> 7 --repo <dir> …` in this process (`main()` as step.mts calls it): what the step does, without the
+ * second of CPU a CLI start costs. The convergence tests are about the steps' work; the scripts' own start, exit codes
+ * and signals are tested as processes elsewhere (cli.test.ts, interrupt.test.ts, crash-matrix.test.ts).
+ */
+export function stepIn(
+  repo: TestRepo,
+  name: string,
+  extra: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
+  return runInProcess('step', [name, '7', '--repo', repo.dir, ...extra], { env });
+}
+
+/** `run 7 --repo <dir> --no-push …` in this process (see stepIn). */
+export function runIn(
+  repo: TestRepo,
+  extra: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
+  return runInProcess('run', ['7', '--repo', repo.dir, '--no-push', ...extra], { env });
+}
+
 /** Run steps in order (`['worktrees', '--wave', '1']` or a bare name), each must exit 0. */
 export async function stepsOk(rig: Rig, steps: ReadonlyArray<string | readonly string[]>): Promise<void> {
   for (const s of steps) {
     const [name = '', ...extra] = typeof s === 'string' ? [s] : s;
-    const r = await step(rig.repo, name, extra, rig.env);
+    const r = await stepIn(rig.repo, name, extra, rig.env);
     assert.is(r.code, 0, `step ${name} ${extra.join(' ')}: ${show(r)}`);
   }
 }
@@ -194,7 +218,7 @@ export async function stepTwice(
   options: { settle?: () => Promise<unknown>; files?: readonly string[] } = {},
 ): Promise<void> {
   const label = `${name} ${extra.join(' ')}`.trim();
-  const first = await step(rig.repo, name, extra, rig.env);
+  const first = await stepIn(rig.repo, name, extra, rig.env);
   assert.is(first.code, 0, `${label}: ${show(first)}`);
   await options.settle?.();
   const refs = await refsOf(rig.repo);
@@ -202,7 +226,7 @@ export async function stepTwice(
   const files = (options.files ?? []).map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : null));
   const starts = rig.starts().length;
   const eventsBefore = readEvents(rig.repo).length;
-  const second = await step(rig.repo, name, extra, rig.env);
+  const second = await stepIn(rig.repo, name, extra, rig.env);
   assert.is(second.code, 0, `${label} again: ${show(second)}`);
   assert.is(await refsOf(rig.repo), refs, `${label} again moved refs`);
   assert.is(stateText(rig.repo), state, `${label} again changed state.json`);

@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as assert from 'uvu/assert';
-import { git, makeRepo, runCli, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
+import { runInProcess } from './cli.ts';
+import { git, makeRepo, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
 
 // Item 1 appends to CHANGELOG at once; item 2 only once the runner has judged item 1 (its agent-exited event is in
 // $EVENTS, so item 1 has the lower finishSeq, the merge order): the same trivial conflict, resolved in the same order.
@@ -62,9 +63,12 @@ export async function makeCrashCase(title: string, schedule: 'waves' | 'dag' = '
 const env = (c: CrashCase) => ({ COUNTER: c.counter, EVENTS: path.join(c.repo.stateDir, 'events.jsonl') });
 const args = (c: CrashCase) => ['7', '--repo', c.repo.dir, '--yes', '--schedule', c.schedule];
 
-/** `run` of the case to its end. */
-export function runCrashCase(c: CrashCase, timeoutMs?: number): Promise<CliResult> {
-  return runCli('run', args(c), { env: env(c), timeoutMs });
+/**
+ * `run` of the case to its end, in this process (`main()` as run.mts calls it): a run that is not killed needs no
+ * process of its own, and a CLI start costs about a second of CPU. The runs that are killed are processes (runAndKill).
+ */
+export function runCrashCase(c: CrashCase): Promise<CliResult> {
+  return runInProcess('run', args(c), { env: env(c) });
 }
 
 /** The tree of main. */
@@ -72,22 +76,41 @@ export function mainTree(c: CrashCase): Promise<string> {
   return git(c.repo.dir, 'rev-parse', 'main^{tree}');
 }
 
+/** The complete lines of events.jsonl (the last may still be being written). */
+function eventLines(c: CrashCase): string[] {
+  const events = path.join(c.repo.stateDir, 'events.jsonl');
+  return existsSync(events) ? readFileSync(events, 'utf8').split('\n').slice(0, -1) : [];
+}
+
+/** The events written since `offset` lines (`eventLines(c).length` before a run: that run's events). */
+export function eventsSince(c: CrashCase, offset: number): Array<Record<string, unknown>> {
+  return eventLines(c)
+    .slice(offset)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** How many events the case has so far (where the next run's begin). */
+export function eventCount(c: CrashCase): number {
+  return eventLines(c).length;
+}
+
 /**
- * Start a run and SIGKILL it as soon as events.jsonl has the `n`-th line matching `trigger` (never, for null: it
- * runs to its end). Returns whether it was killed.
+ * Start a run and SIGKILL it as soon as events.jsonl has the `n`-th line matching `trigger` among the lines this run
+ * wrote (never, for null: it runs to its end). Returns whether it was killed.
  */
 export async function runAndKill(
   c: CrashCase,
   trigger: ((e: Record<string, unknown>) => boolean) | null,
   n = 1,
 ): Promise<boolean> {
-  const child = startCli('run', args(c), { env: env(c) });
   const events = path.join(c.repo.stateDir, 'events.jsonl');
+  // Lines of earlier runs (a case killed again and again) never trigger.
+  let offset = eventCount(c);
+  const child = startCli('run', args(c), { env: env(c) });
   let done = false;
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve())).then(() => (done = true));
   let seen = 0;
   let killed = false;
-  let offset = 0;
   while (!done && trigger) {
     if (existsSync(events)) {
       const lines = readFileSync(events, 'utf8').split('\n');
@@ -105,6 +128,12 @@ export async function runAndKill(
   }
   await exited;
   return killed;
+}
+
+/** No agent started twice so far (after a kill: the resumed runs took over what the killed ones started). */
+export function assertNoRestart(c: CrashCase, label: string): void {
+  const starts = readFileSync(c.counter, 'utf8').split('\n').filter(Boolean);
+  assert.is(new Set(starts).size, starts.length, `${label}: an agent started twice: ${starts.join(' ')}`);
 }
 
 /** After `again` (a run to its end): main and origin have the reference tree, each agent started once, nothing left. */

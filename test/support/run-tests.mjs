@@ -3,8 +3,12 @@
 // type check, and ends with the line CI reads: "N passed, N failed". uvu prints Total/Passed per file.
 // Longest first (seconds from test/support/test-times.json; a file not listed there yet counts as longest), so the
 // two workers end together. TEST_TIMES_WRITE=1 writes this run's times back into that file.
+// CPU: each file runs under /usr/bin/time (when there), which reports the user+sys seconds of its process and of every
+// process it waited for (the CLI runs, git, agents); an orphan whose parent was killed (a SIGKILLed runner's agents) is
+// reaped by init and not counted. On a shared machine that is the honest figure; TEST_TABLE=1 prints a table of both.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,19 +21,53 @@ const files = readdirSync(path.join(root, 'test'))
 const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
 delete env.NODE_OPTIONS;
 
+const TIME = '/usr/bin/time';
+const timed = existsSync(TIME);
+const cpuDir = mkdtempSync(path.join(os.tmpdir(), 'wm-test-cpu-'));
+let cpuFiles = 0;
+// The tests running now: their groups are not the terminal's, so Ctrl-C reaches them through this.
+const running = new Set();
+const killGroup = (child) => {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    for (const child of running) killGroup(child);
+    rmSync(cpuDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+
 function runOne(label, cmd, args, timeoutMs) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cpuFile = path.join(cpuDir, String(cpuFiles++));
+    // Under time: its exit code is the command's (128+N when killed by signal N, which counts as a failure too).
+    const [file, argv] = timed ? [TIME, ['-q', '-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
+    // Its own process group, so the timeout kills the test and not only time.
+    const child = spawn(file, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.add(child);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ label, code, signal, out, seconds: (Date.now() - started) / 1000 });
+      running.delete(child);
+      resolve({ label, code, signal, out, seconds: (Date.now() - started) / 1000, cpu: cpuOf(cpuFile) });
     });
   });
+}
+
+/** user+sys seconds from time's output file (its last line), or null. */
+function cpuOf(file) {
+  if (!existsSync(file)) return null;
+  const last = readFileSync(file, 'utf8').trim().split('\n').pop() ?? '';
+  const m = /^([\d.]+) ([\d.]+)$/.exec(last);
+  return m ? Number(m[1]) + Number(m[2]) : null;
 }
 
 function countsOf(result) {
@@ -62,6 +100,7 @@ if (!filter)
 // Stable: equal times keep their name order.
 const queue = jobsOf.sort((a, b) => expected(b.label) - expected(a.label) || 0).map((j) => j.start);
 const measured = {};
+const cpu = {};
 let passed = 0;
 let failed = 0;
 async function worker() {
@@ -75,9 +114,11 @@ async function worker() {
     passed += counts.passed;
     failed += counts.failed;
     measured[result.label] = Math.round(result.seconds * 10) / 10;
+    if (result.cpu !== null) cpu[result.label] = result.cpu;
     const mark = counts.failed === 0 ? 'ok  ' : 'FAIL';
+    const used = result.cpu === null ? '' : `, cpu ${result.cpu.toFixed(1)}s`;
     process.stdout.write(
-      `${mark} ${result.label}: ${counts.passed} passed, ${counts.failed} failed (${result.seconds.toFixed(1)}s)\n`,
+      `${mark} ${result.label}: ${counts.passed} passed, ${counts.failed} failed (${result.seconds.toFixed(1)}s${used})\n`,
     );
     if (counts.failed > 0 || process.env.TEST_VERBOSE)
       process.stdout.write(
@@ -89,9 +130,23 @@ async function worker() {
       );
   }
 }
+const suiteStarted = Date.now();
 await Promise.all(Array.from({ length: jobs }, worker));
+rmSync(cpuDir, { recursive: true, force: true });
+if (process.env.TEST_TABLE) {
+  const rows = Object.keys(measured).sort((a, b) => (cpu[b] ?? 0) - (cpu[a] ?? 0) || measured[b] - measured[a]);
+  const width = Math.max(...rows.map((r) => r.length), 4);
+  const cell = (n) => (n === undefined ? '-' : n.toFixed(1)).padStart(8);
+  process.stdout.write(`\n${'file'.padEnd(width)}   wall s    cpu s\n`);
+  for (const r of rows) process.stdout.write(`${r.padEnd(width)} ${cell(measured[r])} ${cell(cpu[r])}\n`);
+  const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+  process.stdout.write(
+    `${'total'.padEnd(width)} ${cell(sum(measured))} ${cell(sum(cpu))}   (suite wall ${((Date.now() - suiteStarted) / 1000).toFixed(1)}s, ${jobs} jobs)\n`,
+  );
+}
 if (process.env.TEST_TIMES_WRITE) {
-  const merged = { ...times, ...measured };
+  // A whole run replaces the file (files since removed drop out); a filtered run updates its files' times.
+  const merged = filter ? { ...times, ...measured } : measured;
   const sorted = Object.fromEntries(
     Object.keys(merged)
       .sort()

@@ -9,6 +9,7 @@ import { DiagnosticsError, type Diagnostic } from '../diagnostics.ts';
 import { BadInputError } from '../errors.ts';
 import { checkIntegrity } from './integrity.ts';
 import { normalisePlan } from './normalise.ts';
+import { existingPlansText } from './plan-files.ts';
 import type { Plan } from './types.ts';
 import { checkValues } from './values.ts';
 import {
@@ -36,7 +37,9 @@ export async function readPlan(repo: string, file: string): Promise<Plan> {
   try {
     source = await readFile(abs, 'utf8');
   } catch (cause) {
-    throw new BadInputError(`${path.relative(repo, abs) || file}: no such plan file`, { cause });
+    throw new BadInputError(`${path.relative(repo, abs) || file}: no such plan file${existingPlansText(repo)}`, {
+      cause,
+    });
   }
   return parsePlanIn(repo, source, path.relative(repo, abs) || file);
 }

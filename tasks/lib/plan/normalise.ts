@@ -126,5 +126,6 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
       backlog.kind === 'github'
         ? { kind: 'github', repo: typeof backlog.repo === 'string' ? backlog.repo : null }
         : { kind: 'file', dir: (backlog.dir as string | undefined) ?? 'plan/backlog' },
+    runBudgetUsd: pick<number>(raw, 'max-budget-usd') ?? null,
   };
 }

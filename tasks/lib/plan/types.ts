@@ -99,6 +99,8 @@ export interface Plan {
     readonly gateTimeoutMs: number;
   };
   readonly backlog: BacklogConfig;
+  /** The top-level `max-budget-usd`: what the whole run may spend (reported agent costs); null = unbounded. */
+  readonly runBudgetUsd: number | null;
 }
 
 /** Every item of a plan, wave by wave. */
