@@ -182,6 +182,12 @@ interface Signals {
   settle(): Promise<void>;
 }
 
+/** What a second signal stopped. */
+interface SignalStop {
+  readonly signal: NodeJS.Signals;
+  readonly stopped: Stopped;
+}
+
 /** Run `fn` with SIGINT/SIGTERM handling: the first stops scheduling, a second stops the agents too. */
 async function withSignals<T>(
   io: Io,
@@ -193,6 +199,8 @@ async function withSignals<T>(
   let settling = false;
   let stopping: Promise<void> | null = null;
   let heard = (): void => undefined;
+  // What a second signal stopped: the run's last word must then not say that agents were left running.
+  let stoppedBySignal = null as SignalStop | null;
   const onSignal = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
@@ -201,6 +209,7 @@ async function withSignals<T>(
       controller.abort();
     } else if (ctxRef.ctx && !stopping) {
       stopping = stopAgents(ctxRef.ctx).then((stopped) => {
+        stoppedBySignal = { signal, stopped };
         io.err(
           `stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`,
         );
@@ -228,6 +237,13 @@ async function withSignals<T>(
   process.on('SIGTERM', onSignal);
   try {
     return await fn({ settle });
+  } catch (error) {
+    const by = stoppedBySignal;
+    if (!(error instanceof InterruptedError) || !by) throw error;
+    const what = by.stopped.issues.length || by.stopped.sessions.length ? describeStopped(by.stopped) : 'no agent';
+    throw new InterruptedError(`interrupted; the second ${by.signal} stopped ${what}: run again to start them afresh`, {
+      cause: error,
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -431,7 +447,7 @@ async function work(
       await resetForRetry(ctx);
       const schedule = ctx.options.schedule ?? ctx.plan.defaults.schedule;
       try {
-        const outcome = await executeRun(ctx, compileGraph(ctx.plan, schedule), renderer);
+        const outcome = await executeRun(ctx, compileGraph(ctx.plan, schedule), renderer, (line) => io.out(line));
         if (outcome.kind === 'interrupted')
           throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
         if (outcome.kind === 'stopped') throw new NeedsAttentionError(outcome.reason);
@@ -448,7 +464,9 @@ async function work(
     } else {
       const scope = { wave: flags.options.wave ?? undefined, issue: flags.options.item ?? undefined };
       // A step is one node of the waves graph, whatever the schedule of `run`.
-      await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer);
+      await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer, (line) =>
+        io.out(line),
+      );
       if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }

@@ -12,9 +12,10 @@ import { createRankedSlots, type RankedSlots } from './ranked-slots.ts';
 import { walkGraph, type Halt, type NodeRun } from './walk.ts';
 import { createNodeViews, type NodeView, type NodeViews } from './node-views.ts';
 import { buildRunTree } from './run-tree.ts';
+import { createLineDisplay, showStepLines } from './line-view.ts';
 import { commandLine } from '../lib/command-words.ts';
 
-/** How the tree is shown: listr2's renderers, or nothing (tests, --json). */
+/** How the tree is shown: the live board (listr2 on a TTY), lines (line-view.ts), or nothing (tests, --json). */
 export type RendererKind = 'default' | 'simple' | 'silent';
 
 /** How a run ended when no node failed: every node done, or stopped early (the CLI exits 130 or 3). */
@@ -168,6 +169,8 @@ function rootOptions(renderer: RendererKind) {
     renderer,
     fallbackRenderer: 'simple',
     registerSignalListeners: false,
+    // The board keeps every line once its group is over: how each item ended stays on the screen.
+    rendererOptions: { collapseSubtasks: false },
   } as const;
 }
 
@@ -175,11 +178,17 @@ function rootOptions(renderer: RendererKind) {
  * Run every node not yet done: a node starts once the nodes it needs or comes after are finished. Throws what a node
  * threw (after the nodes running then ended); returns whether it stopped early (interrupted, --fail-fast).
  */
-export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind): Promise<RunOutcome> {
+export async function executeRun(
+  ctx: Ctx,
+  graph: Graph,
+  renderer: RendererKind,
+  print: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
+): Promise<RunOutcome> {
+  const lines = renderer === 'simple' ? createLineDisplay(ctx, graph, print) : null;
   const w: Walker = {
     ctx,
     schedule: graph.schedule,
-    views: createNodeViews(),
+    views: lines?.views ?? createNodeViews(),
     lanes: new Map(),
     integration: createRankedSlots(1),
     waitsBegun: new Set(),
@@ -195,11 +204,10 @@ export async function executeRun(ctx: Ctx, graph: Graph, renderer: RendererKind)
     halted: () => halted(w),
     priority: (node) => priorityOf(w, node),
   });
-  const list = new Listr(buildRunTree(graph, w.views, walk), {
-    ...rootOptions(renderer),
-    exitOnError: false,
-  });
-  const [outcome] = await Promise.all([walk.outcome, list.run()]);
+  const shown = lines
+    ? lines.show(walk)
+    : new Listr(buildRunTree(graph, w.views, walk, ctx), { ...rootOptions(renderer), exitOnError: false }).run();
+  const [outcome] = await Promise.all([walk.outcome, shown]);
   if (outcome.kind === 'failed') throw outcome.error;
   return outcome;
 }
@@ -251,12 +259,20 @@ export async function executeStep(
   step: StepId,
   scope: Scope,
   renderer: RendererKind,
+  print: (line: string) => void = (line) => void process.stdout.write(`${line}\n`),
 ): Promise<void> {
   const nodes = selectNodes(graph, step, scope);
   if (nodes.length === 0)
     throw new BadInputError(
       `no ${step} step${scope.wave === undefined ? '' : ` for wave ${scope.wave}`}${scope.issue === undefined ? '' : ` and item #${scope.issue}`} in milestone ${graph.milestone}`,
     );
+  if (renderer === 'simple') {
+    const runOne = async (node: GraphNode, views: NodeViews) => {
+      await assertNeedsDone(ctx, graph, node);
+      await runNode(ctx, node, views.viewOf(node.id));
+    };
+    return showStepLines(ctx, nodes, runOne, print);
+  }
   const views = createNodeViews();
   const tasks: ListrTask[] = nodes.map((node) => ({
     title: node.title,

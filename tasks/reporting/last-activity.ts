@@ -1,108 +1,122 @@
 /**
- * An agent's last activity, from the tail of its output: one line of at most 120 characters for `status` and the
- * live board (pure). Claude's JSON (and stream-json) and codex's JSON lines say what the model did last (its text or
- * the tool it called); other agents' output is plain text: its last non-empty line.
+ * What an agent did last, from the tail of its output (pure): the live board shows it under a running item, `status`
+ * next to it. One line of at most ACTIVITY_CHARS characters, or null when the tail says nothing yet.
  */
-import { oneLine, stripControl } from '../lib/bounded-text.ts';
+import { oneLine } from '../lib/bounded-text.ts';
 import type { AgentKind } from '../lib/plan/types.ts';
 
-/** The longest line returned. */
+/** The longest activity line. */
 export const ACTIVITY_CHARS = 120;
 
-/** How much of the tail's end is looked at: an agent's one line may be megabytes. */
-const LOOK_CHARS = 64 * 1024;
+type Json = Readonly<Record<string, unknown>>;
 
-/** A JSON object, or null (not JSON, an array, a line cut at the front of the tail). */
-function parseObject(line: string): Record<string, unknown> | null {
-  const text = line.trim();
-  if (!text.startsWith('{')) return null;
+function asObject(value: unknown): Json | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : null;
+}
+
+function parseJsonLine(line: string): Json | null {
+  if (!line.startsWith('{')) return null;
   try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return asObject(JSON.parse(line));
   } catch {
     return null;
   }
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v : null);
-const obj = (v: unknown): Record<string, unknown> | null =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-
-/** The last line of a text that has something on it. */
-function lastLine(text: string): string | null {
-  const lines = stripControl(text)
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return lines[lines.length - 1] ?? null;
+/** The last non-blank line of a text, or null. */
+function lastLineOf(text: string): string | null {
+  const lines = text.split('\n').map(oneLine).filter(Boolean);
+  return lines.at(-1) ?? null;
 }
 
-/** `Bash: npm test`, `Edit src/a.ts`: a tool call by its name and the argument that says most. */
-function describeTool(name: string, input: Record<string, unknown> | null): string {
-  const arg =
-    str(input?.command) ?? str(input?.file_path) ?? str(input?.path) ?? str(input?.pattern) ?? str(input?.url);
-  return arg ? `${name}: ${lastLine(arg) ?? arg}` : name;
-}
-
-/** What one claude JSON object (a `--output-format json` result, a stream-json event) says was done last. */
-function claudeActivity(event: Record<string, unknown>): string | null {
-  if (event.type === 'result') return lastLine(str(event.result) ?? '') ?? str(event.subtype);
-  if (event.type !== 'assistant') return null;
-  const content = obj(event.message)?.content;
-  if (!Array.isArray(content)) return null;
-  for (const block of [...content].reverse()) {
-    const b = obj(block);
-    if (b?.type === 'tool_use' && str(b.name)) return describeTool(b.name as string, obj(b.input));
-    if (b?.type === 'text' && str(b.text)) return lastLine(b.text as string);
+/** The first string among `keys` of an object (a tool's input: its command, its file). */
+function firstString(obj: Json | null, keys: readonly string[]): string | null {
+  for (const key of keys) {
+    const v = obj?.[key];
+    if (typeof v === 'string' && v.trim()) return v;
   }
   return null;
 }
 
-/** What one codex JSON line says was done last. */
-function codexActivity(event: Record<string, unknown>): string | null {
-  const item = obj(event.item);
-  if (item) {
-    switch (item.type) {
-      case 'agent_message':
-        return lastLine(str(item.text) ?? '');
-      case 'command_execution':
-        return str(item.command) ? `$ ${lastLine(item.command as string)}` : null;
-      case 'file_change': {
-        const changes = Array.isArray(item.changes) ? item.changes : [];
-        const paths = changes.map((c) => str(obj(c)?.path)).filter(Boolean);
-        return paths.length ? `edit ${paths.join(', ')}` : 'file change';
-      }
-      default:
-        return str(item.text) ? lastLine(item.text as string) : null;
+const TOOL_ARGS = ['command', 'file_path', 'path', 'pattern', 'url', 'description', 'prompt'] as const;
+
+/** claude's stream-json: the last assistant text or tool call; the final result. Null: a line to look past. */
+function claudeActivity(ev: Json): string | null {
+  if (ev.type === 'result') return typeof ev.result === 'string' ? `result: ${lastLineOf(ev.result) ?? ''}` : null;
+  if (ev.type !== 'assistant') return null;
+  const content = asObject(ev.message)?.content;
+  if (!Array.isArray(content)) return null;
+  for (const part of [...content].reverse()) {
+    const p = asObject(part);
+    if (p?.type === 'tool_use' && typeof p.name === 'string') {
+      const arg = firstString(asObject(p.input), TOOL_ARGS);
+      return arg ? `${p.name}: ${arg}` : p.name;
+    }
+    if (p?.type === 'text' && typeof p.text === 'string') {
+      const line = lastLineOf(p.text);
+      if (line) return line;
     }
   }
-  if (event.type === 'error' || event.type === 'turn.failed')
-    return str(event.message) ?? str(obj(event.error)?.message);
   return null;
 }
 
-/** One line, bounded. */
-function bounded(text: string): string {
-  const line = oneLine(stripControl(text));
-  return line.length > ACTIVITY_CHARS ? `${line.slice(0, ACTIVITY_CHARS - 1)}…` : line;
+/** codex's `exec --json`: the last command, message or file change. Null: a line to look past. */
+function codexActivity(ev: Json): string | null {
+  if (ev.type === 'error' || ev.type === 'turn.failed') {
+    const message = typeof ev.message === 'string' ? ev.message : firstString(asObject(ev.error), ['message']);
+    return message ? `error: ${message}` : null;
+  }
+  if (ev.type !== 'item.started' && ev.type !== 'item.completed') return null;
+  const item = asObject(ev.item);
+  switch (item?.type) {
+    case 'command_execution':
+      return typeof item.command === 'string' ? `$ ${item.command}` : null;
+    case 'agent_message':
+    case 'reasoning':
+      return typeof item.text === 'string' ? lastLineOf(item.text) : null;
+    case 'file_change': {
+      const changes = Array.isArray(item.changes) ? item.changes.map((c) => firstString(asObject(c), ['path'])) : [];
+      const files = changes.filter((c): c is string => c !== null);
+      return files.length ? `edit ${files.join(', ')}` : 'file change';
+    }
+    case 'mcp_tool_call':
+      return `tool: ${firstString(item, ['tool', 'server']) ?? '?'}`;
+    case 'web_search':
+      return `search: ${firstString(item, ['query']) ?? ''}`;
+    default:
+      return null;
+  }
+}
+
+/** Terminal escape sequences (colours, cursor moves) that agents print. */
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[@-Z\\-_]/g;
+
+/** `text` on one line, without escape sequences, cut to ACTIVITY_CHARS with an ellipsis. */
+function bounded(text: string): string | null {
+  const line = oneLine(text.replace(ANSI, ''));
+  if (!line) return null;
+  return line.length <= ACTIVITY_CHARS ? line : `${line.slice(0, ACTIVITY_CHARS - 1)}…`;
 }
 
 /**
- * The last activity `tail` (the end of an agent's stdout, or stderr when stdout says nothing) shows for an agent of
- * kind `agent`, as one line of at most 120 characters; null when it shows none.
+ * The last activity an agent's output tail shows: for claude's stream-json the last assistant text or tool name
+ * (with its command or file), for codex's JSON lines the last command or message, otherwise (command, scripted, or
+ * lines that are not JSON) the last non-blank line.
  */
 export function lastActivity(tail: string, agent: AgentKind): string | null {
-  const text = tail.length > LOOK_CHARS ? tail.slice(-LOOK_CHARS) : tail;
-  const lines = text.split('\n');
-  if (agent === 'claude' || agent === 'codex') {
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const event = parseObject(lines[i] as string);
-      if (!event) continue;
-      const found = agent === 'claude' ? claudeActivity(event) : codexActivity(event);
-      if (found) return bounded(found);
+  // A lone carriage return (a progress bar redrawing its line) ends a line as well.
+  const lines = tail.split(/\r\n?|\n/);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = (lines[i] as string).trim();
+    if (!line) continue;
+    const json = agent === 'claude' || agent === 'codex' ? parseJsonLine(line) : null;
+    if (!json) {
+      const plain = bounded(line);
+      if (plain) return plain;
+      continue;
     }
-    // Not JSON (an error printed before any event): its last line.
+    const said = agent === 'claude' ? claudeActivity(json) : codexActivity(json);
+    if (said !== null) return bounded(said);
   }
-  const line = lastLine(text);
-  return line ? bounded(line) : null;
+  return null;
 }

@@ -132,7 +132,9 @@ export async function driveWave(
   );
   // Started in rank order: a free slot goes to whoever asks first, so re-attached agents must ask first.
   const ordered = [...items].sort((a, b) => itemRank(ctx, a) - itemRank(ctx, b));
-  await Promise.all(ordered.map((item) => driveItem(ctx, item, lane, progress)));
+  // One progress for the wave's items: each line names its item.
+  const named = (item: PlanItem): Progress => ({ output: (line) => progress.output(`#${item.issue}: ${line}`) });
+  await Promise.all(ordered.map((item) => driveItem(ctx, item, lane, named(item))));
   if (ctx.signal.aborted)
     throw new InterruptedError('interrupted; agents still running were left alive: run again to re-attach');
   if (stopped) throw new NeedsAttentionError(`wave ${wave.wave}: stopped at the first failed item (--fail-fast)`);
