@@ -1,6 +1,6 @@
 /**
- * The pure parts of `status` and `report.md` (docs/status.md): the last activity of each agent kind from its output
- * tail, token counts, and the mermaid pictures (plan graph, gantt timeline) accepted by mermaid's own parser, hostile
+ * The pure parts of `status` and `report.md` (docs/status.md; the last activity of an agent: last-activity.test.ts):
+ * token counts, and the mermaid pictures (plan graph, gantt timeline) accepted by mermaid's own parser, hostile
  * titles included; a broken diagram is refused by the same parser.
  */
 import { test } from 'uvu';
@@ -8,49 +8,9 @@ import * as assert from 'uvu/assert';
 import type { StampedEvent } from '../tasks/lib/events.ts';
 import { parsePlan } from '../tasks/lib/plan/load-plan.ts';
 import { emptyItem, emptyState, type State } from '../tasks/lib/state-types.ts';
-import { ACTIVITY_CHARS, lastActivity } from '../tasks/reporting/last-activity.ts';
 import { planGraph, runGantt } from '../tasks/reporting/run-pictures.ts';
 import { formatTokens, tokensOf } from '../tasks/reporting/tokens.ts';
 import { parseMermaid } from './support/mermaid.ts';
-
-test('lastActivity: claude json result, stream-json tool use and text, codex items, plain text; one bounded line', () => {
-  const result = JSON.stringify({ type: 'result', subtype: 'success', result: 'Done.\nSTATUS: COMPLETE' });
-  assert.is(lastActivity(result, 'claude'), 'STATUS: COMPLETE');
-  const tool = JSON.stringify({
-    type: 'assistant',
-    message: {
-      content: [
-        { type: 'text', text: 'Running the tests' },
-        { type: 'tool_use', name: 'Bash', input: { command: 'npm test' } },
-      ],
-    },
-  });
-  const text = JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'All green\n' }] } });
-  assert.is(lastActivity(`${text}\n${tool}\n`, 'claude'), 'Bash: npm test');
-  assert.is(lastActivity(`${tool}\n${text}\n{"type":"user"}\n`, 'claude'), 'All green');
-  const edit = JSON.stringify({
-    type: 'assistant',
-    message: { content: [{ type: 'tool_use', name: 'Edit', input: { file_path: 'src/a.ts' } }] },
-  });
-  assert.is(lastActivity(edit, 'claude'), 'Edit: src/a.ts');
-  const codex = [
-    { type: 'item.completed', item: { type: 'agent_message', text: 'Looking at it' } },
-    { type: 'item.started', item: { type: 'command_execution', command: 'git commit -qm x' } },
-  ]
-    .map((e) => JSON.stringify(e))
-    .join('\n');
-  assert.is(lastActivity(codex, 'codex'), '$ git commit -qm x');
-  assert.is(lastActivity('step one\nstep two\n\n', 'command'), 'step two');
-  // Not JSON from a JSON agent (an error before any event): its last line.
-  assert.is(lastActivity('Error: no API key\n', 'claude'), 'Error: no API key');
-  assert.is(lastActivity('', 'scripted'), null);
-  assert.is(lastActivity('\n \n', 'claude'), null);
-  const long = lastActivity(`${'x'.repeat(10_000)}\u001b[31m\tend`, 'command') as string;
-  assert.is(long.length, ACTIVITY_CHARS);
-  assert.ok(long.endsWith('…') && !long.includes('\n') && !long.includes('\u001b'), long);
-  // A tail cut in the middle of a JSON line (its first line) is skipped.
-  assert.is(lastActivity(`ol_use","name":"Bash"}]}}\n${text}`, 'claude'), 'All green');
-});
 
 test('tokensOf: claude and codex usage; formatTokens', () => {
   assert.equal(
