@@ -235,7 +235,7 @@ test('launch: claude and codex get a 300 KB prompt on stdin from the prompt file
   const prompt = `You are working on Issue #1: ${'x'.repeat(300_000)}`;
   const claude = claudeAgent.launch(invocation('claude', prompt), {});
   assert.is(claude.stdinFile, '/state/items/1/prompt-1.md');
-  assert.equal(claude.args.slice(0, 3), ['-p', '--output-format', 'json']);
+  assert.equal(claude.args.slice(0, 4), ['-p', '--output-format', 'stream-json', '--verbose']);
   assert.ok(claude.args.every((a) => a.length < 1000));
   const codex = codexAgent.launch(invocation('codex', prompt), {});
   assert.is(codex.stdinFile, '/state/items/1/prompt-1.md');

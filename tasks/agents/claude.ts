@@ -1,4 +1,7 @@
-/** The `claude` agent: `claude -p --output-format json … <prompt-file` (docs/claude-cli.md). */
+/**
+ * The `claude` agent: `claude -p --output-format stream-json --verbose … <prompt-file` (docs/claude-cli.md): one JSON
+ * event per line as it works (what the live board and `status` show as its last activity), the result event last.
+ */
 import { capEntry } from '../lib/bounded-text.ts';
 import { outputFileOf, tail, type AgentAdapter, type AgentOutcome } from './types.ts';
 
@@ -19,13 +22,18 @@ interface ClaudeJson {
   readonly permission_denials?: ReadonlyArray<{ readonly tool_name?: string; readonly tool_input?: unknown }>;
 }
 
-/** The last JSON object line of the CLI's stdout (it prints one result object). */
+/**
+ * The result event: the last JSON line of the CLI's stdout whose type is `result` (stream-json prints it last, after
+ * every message; `--output-format json` prints it alone). Null when the stream ended without one.
+ */
 function lastJson(stdout: string): ClaudeJson | null {
   const lines = stdout.trim().split('\n').reverse();
   for (const line of lines) {
+    if (!line.includes('"result"')) continue;
     try {
       const value: unknown = JSON.parse(line);
-      if (value && typeof value === 'object' && !Array.isArray(value)) return value as ClaudeJson;
+      if (value && typeof value === 'object' && !Array.isArray(value) && (value as ClaudeJson).type === 'result')
+        return value as ClaudeJson;
     } catch {
       // not JSON: keep looking
     }
@@ -45,7 +53,7 @@ export const claudeAgent: AgentAdapter = {
   launch(inv, env) {
     const s = inv.settings;
     // The prompt on stdin (`-p` without a prompt argument reads it there): an argument over 128 KiB is E2BIG.
-    const args = ['-p', '--output-format', 'json', '--model', s.model];
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--model', s.model];
     if (s.effort) args.push('--effort', s.effort);
     args.push('--permission-mode', s.permissionMode);
     if (s.allowedTools.length > 0) args.push('--allowedTools', ...s.allowedTools);
