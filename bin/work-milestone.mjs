@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-const COMMANDS = ['run', 'step', 'plan', 'status', 'gates', 'demo'];
+const COMMANDS = ['run', 'step', 'plan', 'status', 'gates', 'demo', 'agent-job', 'init-workflow'];
 
 const USAGE = `Usage: work-milestone <command> [args…]
 
@@ -15,6 +15,8 @@ Commands:
   status <N>          what is done, running, failed; costs and times
   gates [<N>]         run the quality gates locally (pre-commit style)
   demo                a full run on a generated sample repository, offline
+  init-workflow       write the workflow the github-actions executor dispatches
+  agent-job <dir>     the job entry command of a remote agent (run by that workflow)
 
 \`work-milestone <command> --help\` shows the flags of a command.
 Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted.`;

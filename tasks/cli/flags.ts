@@ -1,7 +1,7 @@
 /** Parse the command-line flags (README) into typed options; bad flags are bad input (exit 2). */
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, ExecutorSettings, LandMode, Schedule } from '../lib/plan/types.ts';
 import minimist from 'minimist';
 
 /** Parsed command line. */
@@ -19,10 +19,23 @@ export interface Flags {
 }
 
 const BOOLEANS = ['yes', 'push', 'dry-run', 'json', 'mermaid', 'help', 'fail-fast', 'adopt', 'stop'];
-const STRINGS = ['repo', 'plan', 'agent', 'agent-command', 'concurrency', 'wave', 'item', 'schedule', 'land'];
+const STRINGS = [
+  'repo',
+  'plan',
+  'agent',
+  'agent-command',
+  'concurrency',
+  'wave',
+  'item',
+  'schedule',
+  'land',
+  'executor',
+];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
+type ExecutorKindFlag = ExecutorSettings['kind'];
+const EXECUTORS: readonly ExecutorKindFlag[] = ['local', 'github-actions'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
@@ -68,6 +81,9 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   const land = str('land');
   if (land !== null && !LANDS.includes(land as LandMode))
     throw new BadInputError(`--land must be one of ${LANDS.join(', ')}, got "${land}"`);
+  const executor = str('executor');
+  if (executor !== null && !EXECUTORS.includes(executor as ExecutorKindFlag))
+    throw new BadInputError(`--executor must be one of ${EXECUTORS.join(', ')}, got "${executor}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -90,6 +106,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       item: positiveInt('item', str('item') ?? undefined),
       schedule: schedule as Schedule | null,
       land: land as LandMode | null,
+      executor: executor as ExecutorKindFlag | null,
     },
   };
 }

@@ -9,6 +9,7 @@ Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interru
 
 const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overrides the plan)
   --agent-command CMD   the command of agent "command"
+  --executor KIND       local|github-actions: where item agents run (overrides the plan's executor.kind)
   --concurrency K       agents at once (default: the plan's, 3)
   --yes                 answer yes (stash a dirty working tree)
   --no-push             land on main without pushing to origin
@@ -26,7 +27,9 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
   --json                JSON lines of events on stdout instead of the task tree`;
 
 /** Help per command. */
-export const HELP: Readonly<Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates', string>> = {
+export const HELP: Readonly<
+  Record<'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates' | 'agent-job' | 'init-workflow', string>
+> = {
   run: `Usage: npx zx scripts/run.mts <N> [flags]
    or: npx work-milestone run <N> [flags]
 
@@ -69,6 +72,18 @@ items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
 and run its whole milestone offline: by default with the real claude CLI
 against a scripted model server on 127.0.0.1 (no key, no network), or with the
 built-in scripted agent. Prints where the repository and the report are.`,
+  'agent-job': `Usage: npx work-milestone agent-job <out-dir>
+
+The job entry command of a remote agent (docs/executors.md): in a checkout of
+the item's base commit, run the agent WM_JOB describes, push the item branch
+WM_JOB_BRANCH, and write <out-dir>/result.json. The workflow init-workflow
+writes runs it; you do not.`,
+  'init-workflow': `Usage: npx work-milestone init-workflow [--repo DIR]
+
+Write .github/workflows/work-milestone-agent.yml, the workflow the
+github-actions executor dispatches (docs/executors.md); commit and push it.
+
+${COMMON}`,
   gates: `Usage: npx zx scripts/gates.mts [<N>] [--repo DIR] [--plan FILE]
    or: npx work-milestone gates [<N>] [--repo DIR] [--plan FILE]
 

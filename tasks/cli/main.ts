@@ -10,7 +10,7 @@ import { HELP } from './help.ts';
 import { flushOutput, processIo, type Io } from './io.ts';
 
 /** Commands the scripts are. */
-export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates';
+export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates' | 'agent-job' | 'init-workflow';
 
 /** The arguments after the script's own path in process.argv (works under `npx zx` and `node --import tsx`). */
 export function scriptArgs(argv: readonly string[], script: string): string[] {
@@ -28,6 +28,8 @@ const POSITIONALS: Readonly<
   status: { required: ['<N>'], optional: [] },
   gates: { required: [], optional: ['<N>'] },
   demo: { required: [], optional: [] },
+  'agent-job': { required: ['<out-dir>'], optional: [] },
+  'init-workflow': { required: [], optional: [] },
 };
 
 /** Bad input (exit 2) when an argument is missing, unknown or one too many. */
@@ -38,7 +40,9 @@ function checkPositionals(command: CommandName, positional: readonly string[]): 
     throw new BadInputError(`unknown step "${positional[0]}"; steps are: ${STEP_IDS.join(', ')}`);
   }
   if (positional.length < required.length) {
-    const missing = required.slice(positional.length).map((r) => (r === '<N>' ? 'milestone number' : 'step'));
+    const missing = required
+      .slice(positional.length)
+      .map((r) => (r === '<N>' ? 'milestone number' : r === '<out-dir>' ? 'output folder' : 'step'));
     throw new BadInputError(`missing ${missing.join(' and ')}; ${usage}`);
   }
   if (positional.length > required.length + optional.length)
@@ -72,6 +76,14 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     case 'gates': {
       const { gatesCommand } = await import('./gates-command.ts');
       return gatesCommand(first ?? null, flags, io);
+    }
+    case 'agent-job': {
+      const { agentJobCommand } = await import('./agent-job-command.ts');
+      return agentJobCommand(first ?? '', flags, io);
+    }
+    case 'init-workflow': {
+      const { initWorkflowCommand } = await import('./init-workflow-command.ts');
+      return initWorkflowCommand(flags, io);
     }
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { listenOnLoopback, readRequest } from '../../tasks/demo/loopback.ts';
 import { openApiCheck, type Operation } from './openapi-check.ts';
+import type { ActionsRoutes } from './github-actions-routes.ts';
 
 /** A label of the repository. */
 export interface Label {
@@ -163,6 +164,8 @@ export interface GithubServer {
   beforeAnswer: ((operationId: string) => Promise<void>) | null;
   /** Called when a pull request was merged, before the answer: 'drop' as for `onIssueCreated`. */
   onPullMerged: ((pull: ServerPull) => Promise<'answer' | 'drop'>) | null;
+  /** GitHub Actions routes (`github-actions-routes.ts`), answered where the server itself serves nothing. */
+  actions: ActionsRoutes | null;
   close(): Promise<void>;
 }
 
@@ -586,9 +589,12 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         const runs = checkRuns.filter((c) => c.sha === sha && (name === null || c.name === name));
         return { status: 200, body: { total_count: runs.length, check_runs: runs.map(checkRunJson) } };
       }
-      default:
+      default: {
+        const actions = await server.actions?.handle(op, query, body, server.url);
+        if (actions !== undefined) return actions;
         server.problems.push(`${op.method.toUpperCase()} ${op.template} (${op.operationId}) is not served`);
         return { status: 404, body: notFound };
+      }
     }
   };
 
@@ -603,6 +609,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         res.writeHead(a.status, { 'content-type': 'application/json; charset=utf-8', ...(a.headers ?? {}) });
         res.end(a.body === undefined ? '' : JSON.stringify(a.body));
       };
+      if (server.actions?.raw(method, pathname, res)) return;
       const op = check.match(method, pathname);
       if (!op) {
         server.problems.push(`${method} ${pathname}: no such operation in GitHub's REST API`);
@@ -655,6 +662,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     onIssueCreated: null,
     onPullMerged: null,
     beforeAnswer: null,
+    actions: null,
     close: () => listening.close(),
   };
   return server;
