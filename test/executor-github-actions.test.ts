@@ -169,6 +169,8 @@ test('runner killed after the run id was recorded: the restart polls that run, o
     });
     child.kill('SIGKILL');
     await exited;
+    const status = await runInProcess('status', ['7', '--repo', r.repo.dir], { env: r.env });
+    assert.match(status.stdout, /#1 Alpha: in-progress \(https:\/\/github\.com\/acme\/widgets\/actions\/runs\/\d+\)/);
     writeFileSync(go, '');
     const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
     assert.is(result.code, 0, `${output(result)}\n${logs(r.github)}`);

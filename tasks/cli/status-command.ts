@@ -44,6 +44,8 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
         merge: st?.merge?.kind ?? null,
         failure: st?.failure ?? st?.skipReason ?? null,
         failureCode: st?.failureCode ?? null,
+        // Where a remote attempt runs (github-actions: the run's page; its run-name until the id is known).
+        remote: st?.handle?.kind === 'github-actions' ? (st.handle.url ?? `run ${st.handle.id}`) : null,
       };
     }),
   );
@@ -91,6 +93,7 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
       i.costUsd !== null ? `$${i.costUsd.toFixed(4)}` : '',
       i.turns !== null ? `${i.turns} turns` : '',
       i.durationMs !== null ? `${Math.round(i.durationMs / 1000)}s` : '',
+      i.remote ?? '',
     ]
       .filter(Boolean)
       .join(', ');
