@@ -108,8 +108,8 @@ test('a whole milestone lands through github-actions: each item one workflow run
     const landed = await git(r.repo.origin ?? '', 'rev-parse', 'main');
     for (const n of [1, 2]) assert.is(await git(r.repo.origin ?? '', 'show', `${landed}:item-${n}.txt`), String(n));
     // The commits were made on the "runner" (the workflow's git identity), not in the local worktree.
-    const authors = await git(r.repo.dir, 'log', '--format=%an', '--no-merges', 'main', '-n', '2');
-    assert.equal(authors.split('\n'), ['work-milestone', 'work-milestone']);
+    for (const n of [1, 2])
+      assert.is(await git(r.repo.dir, 'log', '-1', '--format=%an', 'main', '--', `item-${n}.txt`), 'work-milestone');
     assert.equal(runsPerName(r.github), ONE_RUN_EACH);
     for (const run of r.github.actions?.runs ?? []) {
       assert.is(run.conclusion, 'success');
@@ -162,7 +162,7 @@ test('runner killed after the run id was recorded: the restart polls that run, o
     await waitFor('both run ids recorded', () => {
       try {
         const items = readStateFile(r.repo).items;
-        return items['1']?.handle?.runId && items['2']?.handle?.runId;
+        return Boolean(items['1']?.handle?.runId && items['2']?.handle?.runId);
       } catch {
         return false;
       }
@@ -170,7 +170,11 @@ test('runner killed after the run id was recorded: the restart polls that run, o
     child.kill('SIGKILL');
     await exited;
     const status = await runInProcess('status', ['7', '--repo', r.repo.dir], { env: r.env });
-    assert.match(status.stdout, /#1 Alpha: in-progress \(https:\/\/github\.com\/acme\/widgets\/actions\/runs\/\d+\)/);
+    assert.match(
+      status.stdout,
+      /#1 Alpha: in-progress \(https:\/\/github\.com\/acme\/widgets\/actions\/runs\/\d+\)/,
+      output(status),
+    );
     writeFileSync(go, '');
     const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
     assert.is(result.code, 0, `${output(result)}\n${logs(r.github)}`);
@@ -178,6 +182,58 @@ test('runner killed after the run id was recorded: the restart polls that run, o
     assert.equal(r.github.problems, []);
   } finally {
     writeFileSync(go, '');
+    await r.cleanup();
+  }
+});
+
+test('runs deleted while no runner watched: the result refs the jobs pushed count as done, no second run', async () => {
+  const go = path.join(tempDir('wm-go-'), 'go');
+  const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
+  try {
+    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    await waitFor('both run ids recorded', () => {
+      try {
+        const items = readStateFile(r.repo).items;
+        return Boolean(items['1']?.handle?.runId && items['2']?.handle?.runId);
+      } catch {
+        return false;
+      }
+    });
+    child.kill('SIGKILL');
+    await exited;
+    writeFileSync(go, '');
+    const actions = r.github.actions as NonNullable<GithubServer['actions']>;
+    await actions.settle();
+    // Past GitHub's retention: neither the runs nor their artifacts are there any more.
+    actions.runs.splice(0);
+    actions.artifacts.splice(0);
+    const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
+    assert.is(result.code, 0, output(result));
+    assert.is(actions.runs.length, 0, 'nothing dispatched again');
+    const landed = await git(r.repo.origin ?? '', 'rev-parse', 'main');
+    for (const n of [1, 2]) assert.is(await git(r.repo.origin ?? '', 'show', `${landed}:item-${n}.txt`), String(n));
+    assert.equal(r.github.problems, []);
+  } finally {
+    writeFileSync(go, '');
+    await r.cleanup();
+  }
+});
+
+test('no GitHub token: bad input (exit 2) before anything is recorded, pushed or dispatched', async () => {
+  const r = await rig(COMMITTING_AGENT);
+  try {
+    const env = { ...r.env, GH_TOKEN: '', GITHUB_TOKEN: '', PATH: `${tempDir('wm-nogh-')}:${process.env.PATH ?? ''}` };
+    // `gh auth token` must not find a login either: a gh that knows none is first on PATH.
+    writeFileSync(path.join(env.PATH.split(':')[0] ?? '', 'gh'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir], { env });
+    assert.is(result.code, 2, output(result));
+    assert.match(result.stderr, 'no GitHub token for the github-actions executor');
+    assert.is(r.github.actions?.runs.length, 0);
+    assert.is(await git(r.repo.origin ?? '', 'branch', '--list', 'milestone/*'), '');
+    const state = readStateFile(r.repo);
+    assert.is(state.items['1'].attempts, 0, 'the attempt does not count');
+  } finally {
     await r.cleanup();
   }
 });

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../agents/adapters.ts';
-import { decodeJobSpec, RESULT_FILE, type JobResult } from '../executors/github-actions/job-spec.ts';
+import { decodeJobSpec, RESULT_FILE, resultRefOf, type JobResult } from '../executors/github-actions/job-spec.ts';
 import {
   isRunning,
   killGroup,
@@ -19,7 +19,7 @@ import {
   startDetached,
 } from '../executors/local/process.ts';
 import { BadInputError } from '../lib/errors.ts';
-import { gitRaw, lastLines } from '../lib/git.ts';
+import { git, gitRaw, lastLines } from '../lib/git.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -71,7 +71,19 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
     costUsd: outcome.costUsd,
     usage: outcome.usage,
   };
-  await writeFile(path.join(out, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  await writeFile(path.join(out, RESULT_FILE), text);
+  await pushResultRef(cwd, spec.id, text).catch((error: unknown) =>
+    io.err(`${spec.id}: the result ref was not pushed (${(error as Error).message}); the artifact has it`),
+  );
   io.out(`${spec.id}: the agent exited ${exitCode}; ${result.pushed ? `pushed ${branch} at ${head}` : `push failed`}`);
   return 0;
+}
+
+/** Push `result.json` as a commit of its own to the result ref (no working tree touched). */
+async function pushResultRef(cwd: string, id: string, text: string): Promise<void> {
+  const blob = await git(cwd, ['hash-object', '-w', '--stdin'], { input: text });
+  const tree = await git(cwd, ['mktree'], { input: `100644 blob ${blob}\t${RESULT_FILE}\n` });
+  const commit = await git(cwd, ['commit-tree', tree, '-m', `work-milestone result ${id}`]);
+  await git(cwd, ['push', '-q', '--force', ORIGIN, `${commit}:${resultRefOf(id)}`]);
 }

@@ -297,7 +297,8 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   } catch (error) {
     // Nothing ran: the attempt does not count, and the next run does not find it half-made.
     await forgetUnstartedAttempt(ctx, item.issue);
-    throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
+    // A remote executor's refusal (no token, no workflow) says what to fix itself.
+    throw error instanceof BadInputError ? error : startFailure(error, settings.agent, spec.file, worktree, item.issue);
   }
   const status = await executor.poll(dispatched);
   const pid = status.state === 'running' ? status.pid : null;

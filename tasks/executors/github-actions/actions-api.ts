@@ -5,6 +5,7 @@
 import { unzipSync } from 'fflate';
 import { apiBaseOf, createGithubClient, githubFailure, resolveToken } from '../../backlog/github-client.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
+import { BadInputError } from '../../lib/errors.ts';
 import { artifactNameOf, RESULT_FILE, runNameOf, type JobResult } from './job-spec.ts';
 
 /** A workflow run as the executor sees it. */
@@ -35,7 +36,13 @@ export async function actionsApiOf(
   handle: Pick<GithubActionsHandle, 'repo' | 'apiUrl'>,
   env: NodeJS.ProcessEnv,
 ): Promise<ActionsApi> {
-  const token = await resolveToken(env);
+  const token = await resolveToken(env).catch((cause: unknown) => {
+    throw new BadInputError(
+      'no GitHub token for the github-actions executor: set GH_TOKEN (or GITHUB_TOKEN) to a token with Actions and ' +
+        'Contents read and write on the repository, or log in with `gh auth login`',
+      { cause },
+    );
+  });
   const client = createGithubClient(token.token, handle.apiUrl || apiBaseOf(env));
   const [owner = '', repo = ''] = handle.repo.split('/');
   const failed = (action: string) => (error: unknown) => {

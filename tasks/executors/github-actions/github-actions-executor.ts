@@ -18,8 +18,8 @@ import { BadInputError } from '../../lib/errors.ts';
 import { gitRaw } from '../../lib/git.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
 import { actionsApiOf, type RunView } from './actions-api.ts';
-import { encodeJobSpec, jobSpecOf, type JobResult } from './job-spec.ts';
-import { fetchItemBranch, pushIntegration } from './remote-branch.ts';
+import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from './job-spec.ts';
+import { fetchItemBranch, pushIntegration, readRemoteFile } from './remote-branch.ts';
 
 /** How long a dispatched run may be missing from GitHub's list before it counts as never started. */
 const APPEAR_GRACE_MS = 2 * 60_000;
@@ -86,12 +86,19 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
       : api.findRun(handle.workflow, handle.id, handle.dispatchedAt);
   }
 
-  /** The result, downloaded once and kept beside the handle's other files. */
-  async function resultOf(handle: GithubActionsHandle, run: RunView): Promise<JobResult | null> {
+  /**
+   * The result, downloaded once and kept beside the handle's other files: from the run's artifact, else (no run
+   * found, the artifact expired) from the result ref the job pushed.
+   */
+  async function resultOf(handle: GithubActionsHandle, run: RunView | null): Promise<JobResult | null> {
     const files = localFiles(handle);
     if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
-    const result = await (await actionsApiOf(handle, env)).readResult(run.id, handle.id);
-    if (!result) return null;
+    let result = run ? await (await actionsApiOf(handle, env)).readResult(run.id, handle.id) : null;
+    if (!result) {
+      const text = await readRemoteFile(handle.worktree, handle.remote, resultRefOf(handle.id), RESULT_FILE);
+      result = text === null ? null : (JSON.parse(text) as JobResult);
+    }
+    if (!result || result.id !== handle.id) return null;
     await writeFileAtomic(files.stdout, result.stdout);
     await writeFileAtomic(files.stderr, result.stderr);
     await writeFileAtomic(files.result, `${JSON.stringify(result, null, 2)}\n`);
@@ -103,7 +110,12 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
     const run = await runOf(handle);
     if (!run) {
       if (cancelled) return { state: 'cancelled' };
-      if (Date.now() - Date.parse(handle.dispatchedAt) < APPEAR_GRACE_MS) return { state: 'queued' };
+      if (Date.now() - Date.parse(handle.dispatchedAt) < APPEAR_GRACE_MS && handle.runId === null)
+        return { state: 'queued' };
+      // Its run is gone (deleted, or past retention) but the job pushed its result: the attempt is done.
+      const result = await resultOf(handle, null);
+      if (result)
+        return result.exitCode === 0 ? { state: 'succeeded' } : { state: 'failed', exitCode: result.exitCode };
       return { state: 'lost', reason: `no run of ${handle.workflow} named ${handle.id} on ${handle.repo}` };
     }
     switch (run.status) {
@@ -147,10 +159,11 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
       runId: null,
       url: null,
     };
+    // No token is bad input before anything is recorded or pushed.
+    const api = await actionsApiOf(handle, env);
     for (const file of Object.values(localFiles(handle))) await rm(file, { force: true });
     await record(handle);
     await pushIntegration(spec.cwd, settings.remote, target.base, target.integrationBranch);
-    const api = await actionsApiOf(handle, env);
     const inputs = {
       milestone: target.milestone,
       issue: String(target.issue),

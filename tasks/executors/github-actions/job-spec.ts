@@ -116,6 +116,14 @@ export function artifactNameOf(id: string): string {
   return `result-${id}`;
 }
 
+/**
+ * Where the job also pushes its result, as a commit holding `result.json`: a run deleted or an artifact expired
+ * still leaves it, so a restarted runner takes the attempt as done instead of dispatching it again.
+ */
+export function resultRefOf(id: string): string {
+  return `refs/work-milestone/results/${id}`;
+}
+
 /** The run-name the workflow gives a run: how a run whose id was never recorded is found. */
 export function runNameOf(id: string): string {
   return `work-milestone ${id}`;

@@ -46,3 +46,18 @@ export async function fetchItemBranch(worktree: string, remote: string, branch: 
     );
   return true;
 }
+
+/** The text of `file` in the commit `ref` of the remote points at, or null when there is no such ref. */
+export async function readRemoteFile(
+  worktree: string,
+  remote: string,
+  ref: string,
+  file: string,
+): Promise<string | null> {
+  const fetched = await gitRaw(worktree, ['fetch', '-q', '--no-tags', remote, `+${ref}`], {
+    timeoutMs: NETWORK_TIMEOUT_MS,
+  });
+  if (fetched.exitCode !== 0) return null;
+  const shown = await gitRaw(worktree, ['show', `FETCH_HEAD:${file}`]);
+  return shown.exitCode === 0 ? shown.stdout : null;
+}
