@@ -117,9 +117,9 @@ test('a whole milestone lands through github-actions: each item one workflow run
     }
     // The runner pushed the integration branch before dispatching; the jobs pushed the item branches.
     assert.ok(await git(r.repo.origin ?? '', 'branch', '--list', 'milestone/*'));
-    assert.is((await git(r.repo.origin ?? '', 'branch', '--list', 'item/*')).split('\n').length, 2);
+    assert.is((await git(r.repo.origin ?? '', 'branch', '--list', 'work/*')).split('\n').length, 2);
     const state = readStateFile(r.repo);
-    assert.is(state.items['1'].status, 'merged');
+    assert.is(state.items['1'].status, 'complete');
     assert.equal(r.github.problems, []);
   } finally {
     await r.cleanup();
@@ -339,7 +339,7 @@ test('--executor and the plan: a bad executor kind is refused with the plan posi
     assert.match(plan.stderr, /milestone-7-dispatch\.yaml:6:\d+/);
     const flag = await runInProcess('run', ['7', '--repo', repo.dir, '--executor', 'cloud']);
     assert.is(flag.code, 2);
-    assert.match(flag.stderr, '--executor must be one of local, github-actions, got "cloud"');
+    assert.match(flag.stderr, '--executor must be one of local, github-actions, kubernetes, got "cloud"');
   } finally {
     repo.cleanup();
   }

@@ -73,6 +73,9 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   };
   const text = `${JSON.stringify(result, null, 2)}\n`;
   await writeFile(path.join(out, RESULT_FILE), text);
+  // Kubernetes keeps 4 KiB of a pod's termination message: the short form; the whole result is the ref.
+  if (io.env.WM_TERMINATION_LOG)
+    await writeFile(io.env.WM_TERMINATION_LOG, JSON.stringify({ id: spec.id, exitCode, pushed: result.pushed }));
   await pushResultRef(cwd, spec.id, text).catch((error: unknown) =>
     io.err(`${spec.id}: the result ref was not pushed (${(error as Error).message}); the artifact has it`),
   );

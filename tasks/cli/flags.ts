@@ -35,7 +35,7 @@ const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
 type ExecutorKindFlag = ExecutorSettings['kind'];
-const EXECUTORS: readonly ExecutorKindFlag[] = ['local', 'github-actions'];
+const EXECUTORS: readonly ExecutorKindFlag[] = ['local', 'github-actions', 'kubernetes'];
 
 function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined || value === '') return null;

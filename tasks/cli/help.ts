@@ -9,7 +9,7 @@ Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interru
 
 const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overrides the plan)
   --agent-command CMD   the command of agent "command"
-  --executor KIND       local|github-actions: where item agents run (overrides the plan's executor.kind)
+  --executor KIND       local|github-actions|kubernetes: where item agents run (overrides the plan's executor.kind)
   --concurrency K       agents at once (default: the plan's, 3)
   --yes                 answer yes (stash a dirty working tree)
   --no-push             land on main without pushing to origin

@@ -1,5 +1,6 @@
 /** Which executor runs a handle's agent: a new executor adds its module and one case here (docs/executors.md). */
 import { githubActionsExecutor } from './github-actions/github-actions-executor.ts';
+import { kubernetesExecutor } from './kubernetes/kubernetes-executor.ts';
 import { localExecutor } from './local/local-executor.ts';
 import type { Executor, ExecutorKind } from './types.ts';
 
@@ -16,5 +17,7 @@ export function executorFor(kind: ExecutorKind, env: NodeJS.ProcessEnv = process
       if (!executor) remoteExecutors.set(env, (executor = githubActionsExecutor(env)));
       return executor;
     }
+    case 'kubernetes':
+      return kubernetesExecutor(env);
   }
 }

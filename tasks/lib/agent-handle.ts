@@ -43,5 +43,25 @@ export interface GithubActionsHandle {
   readonly url: string | null;
 }
 
+/**
+ * An item's agent as a Kubernetes Job (tasks/executors/kubernetes/): its name is the correlation id made DNS-1123,
+ * known before it is applied, so a runner that died finds it by name. `dir`/`name` keep its result on this machine.
+ */
+export interface KubernetesHandle {
+  readonly kind: 'kubernetes';
+  readonly id: string;
+  readonly agent: AgentKind;
+  readonly dir: string;
+  readonly name: string;
+  /** The Job and its namespace (`status` shows them). */
+  readonly job: string;
+  readonly namespace: string;
+  readonly remote: string;
+  readonly branch: string;
+  readonly worktree: string;
+  readonly base: string;
+  readonly dispatchedAt: string;
+}
+
 /** Serialisable JSON written to state before the agent can start; one kind per executor. */
-export type AgentHandle = LocalHandle | GithubActionsHandle;
+export type AgentHandle = LocalHandle | GithubActionsHandle | KubernetesHandle;

@@ -57,6 +57,11 @@ export const BUILTIN_EXECUTOR: ExecutorSettings = {
   ref: 'main',
   remote: 'origin',
   concurrency: null,
+  image: 'node:20',
+  namespace: 'default',
+  secret: null,
+  cpu: null,
+  memory: '2Gi',
 };
 
 /** `executor:` of a map over `base` (an item's over the defaults', key by key). */
@@ -70,6 +75,11 @@ function executorOf(map: RawMap, base: ExecutorSettings): ExecutorSettings {
     ref: (raw.ref as string | undefined) ?? base.ref,
     remote: (raw.remote as string | undefined) ?? base.remote,
     concurrency: (raw.concurrency as number | undefined) ?? base.concurrency,
+    image: (raw.image as string | undefined) ?? base.image,
+    namespace: (raw.namespace as string | undefined) ?? base.namespace,
+    secret: (raw.secret as string | undefined) ?? base.secret,
+    cpu: (raw.cpu as string | undefined) ?? base.cpu,
+    memory: (raw.memory as string | undefined) ?? base.memory,
   };
 }
 

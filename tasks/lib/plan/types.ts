@@ -28,7 +28,7 @@ export interface AgentSettings {
 
 /** Where item agents run (docs/executors.md): this machine, or one GitHub Actions run per attempt. */
 export interface ExecutorSettings {
-  readonly kind: 'local' | 'github-actions';
+  readonly kind: 'local' | 'github-actions' | 'kubernetes';
   /** github-actions: `owner/name`; null: read from the remote's URL. */
   readonly repo: string | null;
   /** github-actions: the workflow file (`init-workflow` writes it) and the ref GitHub reads it from. */
@@ -38,6 +38,12 @@ export interface ExecutorSettings {
   readonly remote: string;
   /** Agents at once on this executor; null: the plan's concurrency (only the local one is also bounded by memory). */
   readonly concurrency: number | null;
+  /** kubernetes: the image, namespace, Secret for the agent's environment (null: none), CPU and memory. */
+  readonly image: string;
+  readonly namespace: string;
+  readonly secret: string | null;
+  readonly cpu: string | null;
+  readonly memory: string;
 }
 
 /** The `status` the seed's groomer writes on an item; informational, the runner's state is what counts. */
