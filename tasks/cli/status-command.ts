@@ -44,8 +44,13 @@ export async function statusCommand(milestone: string, flags: Flags, io: Io): Pr
         merge: st?.merge?.kind ?? null,
         failure: st?.failure ?? st?.skipReason ?? null,
         failureCode: st?.failureCode ?? null,
-        // Where a remote attempt runs (github-actions: the run's page; its run-name until the id is known).
-        remote: st?.handle?.kind === 'github-actions' ? (st.handle.url ?? `run ${st.handle.id}`) : null,
+        // Where a remote attempt runs: the run's page (its run-name until the id is known), the Job.
+        remote:
+          st?.handle?.kind === 'github-actions'
+            ? (st.handle.url ?? `run ${st.handle.id}`)
+            : st?.handle?.kind === 'kubernetes'
+              ? `job ${st.handle.namespace}/${st.handle.job}`
+              : null,
       };
     }),
   );

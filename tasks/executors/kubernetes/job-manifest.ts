@@ -42,16 +42,16 @@ export function jobNameOf(id: string): string {
 /** A label value: at most 63 characters of [A-Za-z0-9-_.]. */
 const labelOf = (value: string) => value.replace(/[^A-Za-z0-9-_.]/g, '-').slice(0, 63);
 
-// Runs in the pod: clone at the base commit, run the agent through agent-job, leave the short result as the
-// termination message. Inputs come from the environment only.
+// Runs in the pod, in its working folder: clone at the base commit, run the agent through agent-job (which leaves the
+// short result as the termination message). Inputs come from the environment only.
 const POD_SCRIPT = [
   'set -e',
-  'git clone -q "$WM_REMOTE_URL" /tmp/wm-work',
-  'cd /tmp/wm-work',
+  'git clone -q "$WM_REMOTE_URL" wm-work',
+  'cd wm-work',
   'git checkout -q --detach "$WM_BASE_SHA"',
   'git config user.name work-milestone',
   'git config user.email work-milestone@users.noreply.github.com',
-  '$WORK_MILESTONE agent-job /tmp/wm-result',
+  '$WORK_MILESTONE agent-job ../wm-result',
 ].join('\n');
 
 /** The Job as plain JSON (`kubectl apply -f -` takes it). */
@@ -97,6 +97,7 @@ export function jobManifest(input: JobManifestInput): Record<string, unknown> {
               name: 'agent',
               image: settings.image,
               command: ['sh', '-c', POD_SCRIPT],
+              workingDir: '/tmp',
               env,
               ...(settings.secret ? { envFrom: [{ secretRef: { name: settings.secret } }] } : {}),
               resources,
