@@ -3,7 +3,7 @@
  * Kubernetes API server (every Job checked against the Kubernetes schema), whose "pods" run the Job's command — the
  * tool's real `agent-job` — on this machine against the repository's bare origin. A whole milestone lands; the
  * runner killed inside the Job's creation (before it heard the answer) and after it resumes with exactly one Job
- * per attempt; `run --stop` deletes the Jobs with background propagation.
+ * per attempt (`status` shows the Job meanwhile); `run --stop` deletes the Jobs with background propagation.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -133,6 +133,28 @@ test('runner killed inside the Job creation (it never heard the answer): the res
     assert.equal(Object.fromEntries(r.kube.created), ONE_JOB_EACH);
     assert.equal(r.kube.problems, []);
   } finally {
+    await r.cleanup();
+  }
+});
+
+test('runner killed after the Jobs were created: the restart polls them by name, one Job per attempt', async () => {
+  const go = path.join(tempDir('wm-go-'), 'go');
+  const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
+  try {
+    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    await waitFor('both Jobs running', () => [...r.kube.jobs.values()].filter((j) => j.child).length === 2);
+    child.kill('SIGKILL');
+    await exited;
+    const status = await runCli('status', ['7', '--repo', r.repo.dir], { env: r.env });
+    assert.match(status.stdout, '#1 Alpha: in-progress (job agents/wm-7-1-item-1)', output(status));
+    writeFileSync(go, '');
+    const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
+    assert.is(result.code, 0, `${output(result)}\n${logs(r.kube)}`);
+    assert.equal(Object.fromEntries(r.kube.created), ONE_JOB_EACH);
+    assert.equal(r.kube.problems, []);
+  } finally {
+    writeFileSync(go, '');
     await r.cleanup();
   }
 });
