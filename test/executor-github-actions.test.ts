@@ -41,7 +41,7 @@ interface Rig {
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 
 /** A repository with a two-item milestone run through github-actions, its workflow committed and on origin. */
-async function rig(command: string): Promise<Rig> {
+async function rig(command: string, workflow = true): Promise<Rig> {
   const plan = `milestone: {number: 7, title: "Remote"}
 waves:
   - wave: 1
@@ -63,11 +63,13 @@ defaults:
     ],
     origin: true,
   });
-  const written = await runInProcess('init-workflow', ['--repo', repo.dir]);
-  assert.is(written.code, 0, output(written));
-  await git(repo.dir, 'add', '-A');
-  await git(repo.dir, 'commit', '-qm', 'the agent workflow');
-  await git(repo.dir, 'push', '-q', 'origin', 'main');
+  if (workflow) {
+    const written = await runInProcess('init-workflow', ['--repo', repo.dir]);
+    assert.is(written.code, 0, output(written));
+    await git(repo.dir, 'add', '-A');
+    await git(repo.dir, 'commit', '-qm', 'the agent workflow');
+    await git(repo.dir, 'push', '-q', 'origin', 'main');
+  }
   const github = await startGithubServer({ repo: REPO, token: TOKEN, milestones: [], issues: [] });
   github.actions = createActionsRoutes(REPO, {
     origin: repo.origin ?? '',
@@ -233,6 +235,20 @@ test('no GitHub token: bad input (exit 2) before anything is recorded, pushed or
     assert.is(await git(r.repo.origin ?? '', 'branch', '--list', 'milestone/*'), '');
     const state = readStateFile(r.repo);
     assert.is(state.items['1'].attempts, 0, 'the attempt does not count');
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('no workflow on the repository: bad input naming init-workflow; the attempt does not count', async () => {
+  const r = await rig(COMMITTING_AGENT, false);
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    assert.is(result.code, 2, output(result));
+    assert.match(result.stderr, 'npx work-milestone init-workflow');
+    assert.is(r.github.actions?.runs.length, 0);
+    assert.is(readStateFile(r.repo).items['1'].attempts, 0);
+    assert.equal(r.github.problems, []);
   } finally {
     await r.cleanup();
   }

@@ -75,7 +75,17 @@ export async function actionsApiOf(
           inputs,
           return_run_details: true,
         } as never)
-        .catch(failed(`dispatch the workflow ${workflow}`));
+        .catch((error: unknown) => {
+          // No such workflow on that ref, or one that takes other inputs: the file init-workflow writes is missing.
+          if (status(error) === 404 || status(error) === 422)
+            throw new BadInputError(
+              `GitHub cannot dispatch ${workflow} on ${ref} of ${handle.repo} (${status(error)}: ` +
+                `${(error as Error).message.split('\n')[0]}): run \`npx work-milestone init-workflow\`, commit and push ` +
+                `it to ${ref} (or set executor.workflow / executor.ref)`,
+              { cause: error },
+            );
+          return failed(`dispatch the workflow ${workflow}`)(error);
+        });
       const data = (response as { data?: { workflow_run_id?: number; html_url?: string } }).data;
       if (!data?.workflow_run_id || !data.html_url) return null;
       return {
