@@ -89,7 +89,8 @@ function shapeOf(w: Walk, types: readonly ts.Type[]): TypeShape {
     if (f & ts.TypeFlags.Null) kinds.add('null');
     else if (part.isStringLiteral() || part.isNumberLiteral()) {
       kinds.add(part.isStringLiteral() ? 'string' : 'number');
-      literals.push(part.value);
+      // A literal two members of a union share (the handle kinds' `agent`) counts once.
+      if (!literals.includes(part.value)) literals.push(part.value);
     } else {
       allLiteral = false;
       if (f & ts.TypeFlags.BooleanLiteral) kinds.add('boolean');

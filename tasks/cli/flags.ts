@@ -2,7 +2,7 @@
 import { DEFAULT_OPTIONS, type RunOptions } from '../engine/context.ts';
 import { didYouMean } from '../lib/did-you-mean.ts';
 import { BadInputError } from '../lib/errors.ts';
-import type { AgentKind, LandMode, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, ExecutorSettings, LandMode, Schedule } from '../lib/plan/types.ts';
 import minimist from 'minimist';
 
 /** Parsed command line. */
@@ -61,11 +61,14 @@ const STRINGS = [
   'item',
   'schedule',
   'land',
+  'executor',
   ...GATES_STRINGS,
 ];
 const AGENTS: readonly AgentKind[] = ['claude', 'codex', 'command', 'scripted'];
 const SCHEDULES: readonly Schedule[] = ['waves', 'dag'];
 const LANDS: readonly LandMode[] = ['direct', 'pull-request'];
+type ExecutorKindFlag = ExecutorSettings['kind'];
+const EXECUTORS: readonly ExecutorKindFlag[] = ['local', 'github-actions', 'kubernetes'];
 
 /** Every flag name, for completion (`--no-push` included). */
 export function flagNames(): string[] {
@@ -126,6 +129,9 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
   const land = str('land');
   if (land !== null && !LANDS.includes(land as LandMode))
     throw new BadInputError(`--land must be one of ${LANDS.join(', ')}, got "${land}"`);
+  const executor = str('executor');
+  if (executor !== null && !EXECUTORS.includes(executor as ExecutorKindFlag))
+    throw new BadInputError(`--executor must be one of ${EXECUTORS.join(', ')}, got "${executor}"`);
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -157,6 +163,7 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       item: positiveInt('item', str('item') ?? undefined),
       schedule: schedule as Schedule | null,
       land: land as LandMode | null,
+      executor: executor as ExecutorKindFlag | null,
     },
   };
 }

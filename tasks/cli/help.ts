@@ -10,6 +10,7 @@ Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interru
 
 const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overrides the plan)
   --agent-command CMD   the command of agent "command"
+  --executor KIND       local|github-actions|kubernetes: where item agents run (overrides the plan's executor.kind)
   --concurrency K       agents at once (default: the plan's, 3)
   --yes                 answer yes (stash a dirty working tree)
   --no-push             land on main without pushing to origin
@@ -28,7 +29,18 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
                         line is the run's summary (docs/status.md)`;
 
 /** Commands the scripts are. */
-export type CommandName = 'run' | 'step' | 'plan' | 'status' | 'demo' | 'gates' | 'list' | 'reset' | 'completion';
+export type CommandName =
+  | 'run'
+  | 'step'
+  | 'plan'
+  | 'status'
+  | 'demo'
+  | 'gates'
+  | 'list'
+  | 'reset'
+  | 'completion'
+  | 'agent-job'
+  | 'init-workflow';
 
 /** Every command, in the order `--help` and completion show them. */
 export const COMMAND_NAMES: readonly CommandName[] = [
@@ -41,6 +53,8 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   'reset',
   'completion',
   'demo',
+  'init-workflow',
+  'agent-job',
 ];
 
 /** Help per command. */
@@ -93,6 +107,18 @@ items, a 2-wave plan with gates) in a temporary folder (or under --repo DIR)
 and run its whole milestone offline: by default with the real claude CLI
 against a scripted model server on 127.0.0.1 (no key, no network), or with the
 built-in scripted agent. Prints where the repository and the report are.`,
+  'agent-job': `Usage: npx work-milestone agent-job <out-dir>
+
+The job entry command of a remote agent (docs/executors.md): in a checkout of
+the item's base commit, run the agent WM_JOB describes, push the item branch
+WM_JOB_BRANCH, and write <out-dir>/result.json. The workflow init-workflow
+writes runs it; you do not.`,
+  'init-workflow': `Usage: npx work-milestone init-workflow [--repo DIR]
+
+Write .github/workflows/work-milestone-agent.yml, the workflow the
+github-actions executor dispatches (docs/executors.md); commit and push it.
+
+${COMMON}`,
   gates: `Usage: npx zx scripts/gates.mts [<N>] [--all-files | --from-ref A --to-ref B]
        npx zx scripts/gates.mts [<N>] --install-hook | --uninstall-hook
    or: npx work-milestone gates … (the same arguments)
@@ -149,6 +175,8 @@ Commands:
   reset <N>           stop the milestone's agents and forget its state (unmerged branches kept)
   completion bash|zsh print a shell completion script
   demo                a full run on a generated sample repository, offline
+  init-workflow       write the workflow the github-actions executor dispatches
+  agent-job <dir>     the job entry command of a remote agent (run by that workflow)
 
 \`work-milestone <command> --help\` shows the flags of a command; \`work-milestone --version\` the version.
 Exit codes: 0 done, 1 a step failed, 2 bad input, 3 needs attention, 130 interrupted.`;

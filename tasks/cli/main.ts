@@ -36,6 +36,8 @@ const POSITIONALS: Readonly<
   status: { required: ['<N>'], optional: [] },
   gates: { required: [], optional: ['<N>'] },
   demo: { required: [], optional: [] },
+  'agent-job': { required: ['<out-dir>'], optional: [] },
+  'init-workflow': { required: [], optional: [] },
   list: { required: [], optional: [] },
   reset: { required: ['<N>'], optional: [] },
   completion: { required: ['bash|zsh'], optional: [] },
@@ -46,6 +48,7 @@ const MISSING_NAMES: Readonly<Record<string, string>> = {
   '<N>': 'milestone number',
   '<step>': 'step',
   'bash|zsh': 'shell (bash or zsh)',
+  '<out-dir>': 'output folder',
 };
 
 /** Bad input (exit 2) when an argument is missing, unknown or one too many. */
@@ -109,6 +112,14 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     case 'completion': {
       const { completionCommand } = await import('./completion-command.ts');
       return completionCommand(first ?? '', flags, io);
+    }
+    case 'agent-job': {
+      const { agentJobCommand } = await import('./agent-job-command.ts');
+      return agentJobCommand(first ?? '', flags, io);
+    }
+    case 'init-workflow': {
+      const { initWorkflowCommand } = await import('./init-workflow-command.ts');
+      return initWorkflowCommand(flags, io);
     }
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';

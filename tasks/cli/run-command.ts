@@ -80,6 +80,14 @@ async function cancelSessions(ctx: Ctx): Promise<string[]> {
 export async function stopAgents(ctx: Ctx): Promise<Stopped> {
   const killed = new Map<number, number>();
   const sessions = await cancelSessions(ctx);
+  // Remote runs (github-actions) have no process here: they are cancelled through their handle.
+  for (const st of Object.values(ctx.store.current().items)) {
+    if (st.status !== 'in-progress' || !st.handle || st.handle.kind === 'local') continue;
+    const executor = executorFor(st.handle.kind, ctx.env);
+    if (isEnded(await executor.poll(st.handle))) continue;
+    await executor.cancel(st.handle);
+    killed.set(st.issue, st.attempts);
+  }
   for (const st of liveAgents(ctx)) {
     await killGroup((st.process as AgentProcess).pid, 2000);
     if (!ended(ctx, st)) killed.set(st.issue, st.attempts);

@@ -2,7 +2,7 @@
 import type { Backlog } from '../backlog/backlog.ts';
 import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
-import type { AgentKind, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
+import type { AgentKind, ExecutorSettings, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
 import type { StateStore } from '../lib/state.ts';
 
 /** Flags of run/step that change behaviour (README, "Running a real milestone"). */
@@ -20,6 +20,8 @@ export interface RunOptions {
   readonly schedule: Schedule | null;
   /** `--land`: overrides the plan's `defaults.land`. */
   readonly land: LandMode | null;
+  /** `--executor`: where every item's agent runs, over the plan's `executor` settings. */
+  readonly executor?: ExecutorSettings['kind'] | null;
 }
 
 /** Options when nothing is given. */

@@ -4,9 +4,9 @@
  */
 import type { AgentOutcome, AgentRole, LaunchSpec } from '../agents/types.ts';
 import type { AgentHandle } from '../lib/agent-handle.ts';
-import type { AgentKind } from '../lib/plan/types.ts';
+import type { AgentKind, ExecutorSettings } from '../lib/plan/types.ts';
 
-export type { AgentHandle, LocalHandle } from '../lib/agent-handle.ts';
+export type { AgentHandle, GithubActionsHandle, LocalHandle } from '../lib/agent-handle.ts';
 
 /** The kinds of executor there are. */
 export type ExecutorKind = AgentHandle['kind'];
@@ -35,6 +35,21 @@ export interface DispatchSpec {
   /** Where its files go, and the name they share (`item-2`, `conflict-1`). */
   readonly dir: string;
   readonly name: string;
+  /** An item run by a remote executor: where its commits start and go. */
+  readonly remote?: RemoteTarget;
+}
+
+/** What a remote executor needs beyond the launch: the item's git and its settings. */
+export interface RemoteTarget {
+  readonly executor: ExecutorSettings;
+  readonly milestone: string;
+  readonly issue: number;
+  readonly attempt: number;
+  /** The item branch (the job pushes it), its base commit, and the integration branch the runner pushes first. */
+  readonly branch: string;
+  readonly base: string;
+  readonly integrationBranch: string;
+  readonly timeoutMs: number;
 }
 
 /** What an ended agent left: its exit code (null: no result: lost, cancelled) and its parsed, bounded outcome. */
@@ -49,7 +64,8 @@ export interface Executor {
   /**
    * Start an agent. `record(handle)` is awaited before anything starts: the caller writes the handle to state there,
    * so a crash can leave a recorded handle without a process (polled as `lost`, run again) but never a process
-   * without a recorded handle.
+   * without a recorded handle. A remote executor calls it again with the same `id` once the remote id is known:
+   * the caller replaces the handle.
    */
   dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Promise<void>): Promise<AgentHandle>;
   poll(handle: AgentHandle): Promise<AgentStatus>;

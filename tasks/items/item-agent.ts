@@ -8,7 +8,7 @@ import { executorFor } from '../executors/registry.ts';
 import { correlationId, type AgentHandle, type AgentStatus } from '../executors/types.ts';
 import { buildItemPrompt } from '../agents/prompt.ts';
 import type { Ctx } from '../engine/context.ts';
-import { settingsFor } from './agent-settings.ts';
+import { executorSettingsFor, settingsFor } from './agent-settings.ts';
 import { agentWindows, checkGuards } from '../guards/agent-guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from '../lib/child-env.ts';
@@ -244,7 +244,9 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     WM_ROLE: 'item',
     WM_ATTEMPT: String(attempt),
   });
-  assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
+  const where = executorSettingsFor(ctx, item);
+  // A remote agent's program is on the remote machine.
+  if (where.kind === 'local') assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
   await mkdir(dir, { recursive: true });
   // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
   if (
@@ -255,12 +257,37 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   }
   await writeFile(promptFile, prompt);
   const handle = itemHandleOf(ctx.plan.milestone.id, ctx.stateDir, item.issue, attempt, settings.agent);
-  const executor = executorFor(handle.kind);
+  const executor = executorFor(where.kind, ctx.env);
+  const remote =
+    where.kind === 'local'
+      ? {}
+      : {
+          remote: {
+            executor: where,
+            milestone: ctx.plan.milestone.id,
+            issue: item.issue,
+            attempt,
+            branch,
+            base: st.base ?? (await git(worktree, ['rev-parse', 'HEAD'])),
+            integrationBranch: ctx.plan.milestone.integrationBranch,
+            timeoutMs: settings.timeoutMs,
+          },
+        };
+  let dispatched: AgentHandle;
   try {
     // A re-run (`run` resets failed items to attempt 0) reuses these file names: the executor clears what the last
     // run left before the attempt and its handle are recorded, so a crash in between is safe.
-    await executor.dispatch(
-      { id: handle.id, agent: handle.agent, launch: spec, cwd: worktree, env, dir: handle.dir, name: handle.name },
+    dispatched = await executor.dispatch(
+      {
+        id: handle.id,
+        agent: handle.agent,
+        launch: spec,
+        cwd: worktree,
+        env,
+        dir: handle.dir,
+        name: handle.name,
+        ...remote,
+      },
       async (recorded) => {
         await ctx.store.update((s) => {
           updateItem(s, item.issue, { attempts: attempt, status: 'in-progress', process: null, handle: recorded });
@@ -270,9 +297,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   } catch (error) {
     // Nothing ran: the attempt does not count, and the next run does not find it half-made.
     await forgetUnstartedAttempt(ctx, item.issue);
-    throw startFailure(error, settings.agent, spec.file, worktree, item.issue);
+    // A remote executor's refusal (no token, no workflow) says what to fix itself.
+    throw error instanceof BadInputError ? error : startFailure(error, settings.agent, spec.file, worktree, item.issue);
   }
-  const status = await executor.poll(handle);
+  const status = await executor.poll(dispatched);
   const pid = status.state === 'running' ? status.pid : null;
   const startTime = pid === null ? null : processStartTime(pid);
   // The pid and start time are for what reads `process` (guards, `run --stop`); one that ended at once has none.
@@ -300,7 +328,7 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   const st = itemState(ctx, issue);
   const files = attemptFiles(ctx, issue, st.attempts);
   let proc = st.process;
-  const status: AgentStatus = await executorFor(currentHandle(ctx, st).kind).poll(currentHandle(ctx, st));
+  const status: AgentStatus = await executorFor(currentHandle(ctx, st).kind, ctx.env).poll(currentHandle(ctx, st));
   if (!proc && status.state === 'running') {
     // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent. Its timeout
     // counts from when that file was written (the agent's start), so an adopted agent cannot run forever.
@@ -370,7 +398,7 @@ export async function finishItemAttempt(
   const settings = settingsFor(ctx, item);
   const startedAt = st.process ? Date.parse(st.process.startedAt) : Date.now();
   const handle = currentHandle(ctx, st);
-  const executor = executorFor(handle.kind);
+  const executor = executorFor(handle.kind, ctx.env);
   // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
   // a stray `cmd &`): collecting stops them too, before git is read, so nothing keeps writing to the worktree.
   if (ended.kind === 'timed-out') await executor.cancel(handle);

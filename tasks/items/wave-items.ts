@@ -1,6 +1,6 @@
 /** Items of a wave and the rules of which may run (skipped when a dependency failed: docs/steps.md). */
 import type { Ctx } from '../engine/context.ts';
-import { agentConcurrency } from '../lib/concurrency.ts';
+import { itemConcurrency } from './agent-settings.ts';
 import type { PlanItem, PlanWave } from '../lib/plan/types.ts';
 import { TERMINAL_STATUSES, type ItemStatus } from '../lib/state-types.ts';
 import type { Scope } from '../engine/step.ts';
@@ -38,7 +38,7 @@ export async function skipBlockedItems(ctx: Ctx, wave: PlanWave): Promise<void> 
 /** How many agents of a wave may run at once; a serial wave runs one. */
 export function waveConcurrency(ctx: Ctx, wave: PlanWave): { readonly limit: number; readonly byMemory: boolean } {
   if (!wave.parallel) return { limit: 1, byMemory: false };
-  return agentConcurrency(ctx.options.concurrency ?? ctx.plan.defaults.concurrency);
+  return itemConcurrency(ctx);
 }
 
 /** Items of the wave in the scope (one item with --item). */

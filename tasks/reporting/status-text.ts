@@ -41,6 +41,7 @@ function itemLine(item: StatusItem): string {
     item.elapsedMs !== null ? formatDuration(item.elapsedMs) : '',
     item.tokens ? formatTokens(item.tokens) : '',
     item.followUps.length ? `follow-up ${item.followUps.map((f) => `#${f}`).join(', ')}` : '',
+    item.remote ?? '',
   ]
     .filter(Boolean)
     .join(', ');

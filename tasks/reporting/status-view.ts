@@ -96,6 +96,8 @@ export interface StatusItem {
   readonly failureCode: FailureCode | null;
   /** Backlog items made for it (PARTIAL remainder, escalated conflict). */
   readonly followUps: readonly number[];
+  /** Where its current attempt runs when not on this machine: the run's page (or run-name), the Job; else null. */
+  readonly remote: string | null;
 }
 
 /** A gate whose last run in the gates step was red. */
@@ -317,10 +319,18 @@ export function buildStatus(plan: Plan, state: State, facts: StatusFacts): Statu
       failure: st?.failure ?? st?.skipReason ?? null,
       failureCode: st?.failureCode ?? null,
       followUps: followUpsOf(state, facts.events, item.issue),
+      remote:
+        st?.handle?.kind === 'github-actions'
+          ? (st.handle.url ?? `run ${st.handle.id}`)
+          : st?.handle?.kind === 'kubernetes'
+            ? `job ${st.handle.namespace}/${st.handle.job}`
+            : null,
     };
   });
   const attention = items
-    .filter((i) => i.status === 'failed' || i.status === 'skipped' || i.status === 'escalated')
+    .filter(
+      (i) => i.status === 'failed' || i.status === 'skipped' || i.status === 'escalated' || i.status === 'ejected',
+    )
     .map((i) => ({ issue: i.issue, status: i.status, why: whyOf(state, i.issue) }));
   const red = redGates(events, state, facts.gateLogs);
   const costUsd =

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../engine/context.ts';
 import { createRankedSlots, type RankedSlots } from '../engine/ranked-slots.ts';
 import { finishItemAttempt, forgetUnstartedAttempt, pollItemAgent, startItemAgent } from '../items/item-agent.ts';
-import { agentConcurrency } from '../lib/concurrency.ts';
+import { itemConcurrency } from '../items/agent-settings.ts';
 import { InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
 import { listItems, type PlanItem, type PlanWave } from '../lib/plan/types.ts';
 import { assertWithinBudget } from '../lib/run-budget.ts';
@@ -50,7 +50,7 @@ export function openMilestoneLane(
   failFast: () => void,
   integration: RankedSlots,
 ): ItemLane {
-  const { limit, byMemory } = agentConcurrency(ctx.options.concurrency ?? ctx.plan.defaults.concurrency);
+  const { limit, byMemory } = itemConcurrency(ctx);
   if (byMemory)
     ctx.events.emit({
       type: 'notice',

@@ -14,6 +14,7 @@ import http from 'node:http';
 import { listenOnLoopback, readRequest } from '../../tasks/demo/loopback.ts';
 import { GithubRefusal, runGraphql } from './github-graphql.ts';
 import { openApiCheck, type Operation } from './openapi-check.ts';
+import type { ActionsRoutes } from './github-actions-routes.ts';
 
 /** A label of the repository. */
 export interface Label {
@@ -197,6 +198,8 @@ export interface GithubServer {
   onPullMerged: ((pull: ServerPull) => Promise<'answer' | 'drop'>) | null;
   /** Called when a GraphQL mutation was done, before the answer: 'drop' as for `onIssueCreated`. */
   onMutation: ((field: string) => Promise<'answer' | 'drop'>) | null;
+  /** GitHub Actions routes (`github-actions-routes.ts`), answered where the server itself serves nothing. */
+  actions: ActionsRoutes | null;
   close(): Promise<void>;
 }
 
@@ -828,9 +831,12 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
           },
         };
       }
-      default:
+      default: {
+        const actions = await server.actions?.handle(op, query, body, server.url);
+        if (actions !== undefined) return actions;
         server.problems.push(`${op.method.toUpperCase()} ${op.template} (${op.operationId}) is not served`);
         return { status: 404, body: notFound };
+      }
     }
   };
 
@@ -866,6 +872,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
         send({ status: 200, body: outcome.body }, id);
         return;
       }
+      if (server.actions?.raw(method, pathname, res)) return;
       const op = check.match(method, pathname);
       if (!op) {
         server.problems.push(`${method} ${pathname}: no such operation in GitHub's REST API`);
@@ -921,6 +928,7 @@ export async function startGithubServer(seed: GithubSeed): Promise<GithubServer>
     onPullMerged: null,
     onMutation: null,
     beforeAnswer: null,
+    actions: null,
     close: () => listening.close(),
   };
   return server;

@@ -24,12 +24,12 @@ import {
 } from './process.ts';
 
 /** The run files a local handle names. */
-export function filesOf(handle: LocalHandle): RunFiles {
+export function filesOf(handle: Pick<AgentHandle, 'dir' | 'name'>): RunFiles {
   return runFilesOf(handle.dir, handle.name);
 }
 
 /** Written before its group is killed: a run without exit code and with this file was cancelled, not lost. */
-function cancelFileOf(handle: LocalHandle): string {
+function cancelFileOf(handle: Pick<AgentHandle, 'dir' | 'name'>): string {
   return path.join(handle.dir, `${handle.name}.cancelled`);
 }
 

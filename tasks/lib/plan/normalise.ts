@@ -6,6 +6,7 @@ import { pick, rawWaves, type RawMap } from './raw.ts';
 import type {
   AgentKind,
   AgentSettings,
+  ExecutorSettings,
   Gate,
   Plan,
   PlanItem,
@@ -48,6 +49,40 @@ function settingsOf(map: RawMap, base: AgentSettings): AgentSettings {
   };
 }
 
+/** Built-in executor settings: agents on this machine; for github-actions, the workflow `init-workflow` writes. */
+export const BUILTIN_EXECUTOR: ExecutorSettings = {
+  kind: 'local',
+  repo: null,
+  workflow: 'work-milestone-agent.yml',
+  ref: 'main',
+  remote: 'origin',
+  concurrency: null,
+  image: 'node:20',
+  namespace: 'default',
+  secret: null,
+  cpu: null,
+  memory: '2Gi',
+};
+
+/** `executor:` of a map over `base` (an item's over the defaults', key by key). */
+function executorOf(map: RawMap, base: ExecutorSettings): ExecutorSettings {
+  const raw = map.executor as RawMap | undefined;
+  if (!raw) return base;
+  return {
+    kind: (raw.kind as ExecutorSettings['kind'] | undefined) ?? base.kind,
+    repo: (raw.repo as string | undefined) ?? base.repo,
+    workflow: (raw.workflow as string | undefined) ?? base.workflow,
+    ref: (raw.ref as string | undefined) ?? base.ref,
+    remote: (raw.remote as string | undefined) ?? base.remote,
+    concurrency: (raw.concurrency as number | undefined) ?? base.concurrency,
+    image: (raw.image as string | undefined) ?? base.image,
+    namespace: (raw.namespace as string | undefined) ?? base.namespace,
+    secret: (raw.secret as string | undefined) ?? base.secret,
+    cpu: (raw.cpu as string | undefined) ?? base.cpu,
+    memory: (raw.memory as string | undefined) ?? base.memory,
+  };
+}
+
 function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: number): Gate[] {
   return (list ?? []).map((g) => {
     if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs };
@@ -69,6 +104,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
   const title = m.title as string;
   const defaultsRaw = (raw.defaults as RawMap | undefined) ?? {};
   const settings = settingsOf(defaultsRaw, BUILTIN_SETTINGS);
+  const executor = executorOf(defaultsRaw, BUILTIN_EXECUTOR);
   const gateTimeout = pick<number | string>(defaultsRaw, 'gate-timeout');
   const gateTimeoutMs = gateTimeout === undefined ? 300_000 : parseDuration(gateTimeout);
   const waves = rawWaves(raw).map(({ wave, items }) => ({
@@ -85,6 +121,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
         conflictGroup: group === undefined || group === null ? null : String(group),
         dependsOn: pick<number[]>(item, 'depends-on') ?? [],
         settings: settingsOf(item, settings),
+        executor: executorOf(item, executor),
         edits: (item.edits as ScriptedEdit[] | undefined) ?? [],
         planStatus: (item.status as PlanItemStatus | undefined) ?? null,
       };
@@ -121,6 +158,7 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
       promptTemplate: pick<string>(defaultsRaw, 'prompt-template') ?? null,
       worktreeRoot: pick<string>(defaultsRaw, 'worktree-root') ?? 'worktrees',
       gateTimeoutMs,
+      executor,
     },
     backlog:
       backlog.kind === 'github'

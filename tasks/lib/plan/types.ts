@@ -26,6 +26,26 @@ export interface AgentSettings {
   readonly agentArgs: readonly string[];
 }
 
+/** Where item agents run (docs/executors.md): this machine, or one GitHub Actions run per attempt. */
+export interface ExecutorSettings {
+  readonly kind: 'local' | 'github-actions' | 'kubernetes';
+  /** github-actions: `owner/name`; null: read from the remote's URL. */
+  readonly repo: string | null;
+  /** github-actions: the workflow file (`init-workflow` writes it) and the ref GitHub reads it from. */
+  readonly workflow: string;
+  readonly ref: string;
+  /** The git remote the runner and the remote jobs share (the integration branch and item branches go there). */
+  readonly remote: string;
+  /** Agents at once on this executor; null: the plan's concurrency (only the local one is also bounded by memory). */
+  readonly concurrency: number | null;
+  /** kubernetes: the image, namespace, Secret for the agent's environment (null: none), CPU and memory. */
+  readonly image: string;
+  readonly namespace: string;
+  readonly secret: string | null;
+  readonly cpu: string | null;
+  readonly memory: string;
+}
+
 /** The `status` the seed's groomer writes on an item; informational, the runner's state is what counts. */
 export type PlanItemStatus = 'pending' | 'in-progress' | 'complete' | 'failed' | 'skipped';
 
@@ -39,6 +59,8 @@ export interface PlanItem {
   readonly conflictGroup: string | null;
   readonly dependsOn: readonly number[];
   readonly settings: AgentSettings;
+  /** Where its agent runs: `defaults.executor` with the item's `executor` over it (absent: the defaults'). */
+  readonly executor?: ExecutorSettings;
   readonly edits: readonly ScriptedEdit[];
   /** The plan's `status` key, null when absent. */
   readonly planStatus?: PlanItemStatus | null;
@@ -97,6 +119,7 @@ export interface Plan {
     readonly promptTemplate: string | null;
     readonly worktreeRoot: string;
     readonly gateTimeoutMs: number;
+    readonly executor: ExecutorSettings;
   };
   readonly backlog: BacklogConfig;
   /** The top-level `max-budget-usd`: what the whole run may spend (reported agent costs); null = unbounded. */

@@ -1,0 +1,92 @@
+/**
+ * `work-milestone agent-job <out-dir>`: the job entry command of a remote agent (docs/executors.md). In a checkout of
+ * the item's base commit it runs the agent the runner described (`WM_JOB`: the adapter's command line, its prompt,
+ * its `WM_*` variables) the way the local executor does — the same detached wrapper, output in files — pushes the
+ * item branch (`WM_JOB_BRANCH`) and writes `<out-dir>/result.json`: the bounded output tails, the exit code, what it
+ * pushed. It exits 0 when it wrote a result, whatever the agent did: the runner judges that, as for a local agent.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adapterFor } from '../agents/adapters.ts';
+import { decodeJobSpec, RESULT_FILE, resultRefOf, type JobResult } from '../executors/github-actions/job-spec.ts';
+import {
+  isRunning,
+  killGroup,
+  readExitCode,
+  readOutput,
+  runFilesOf,
+  startDetached,
+} from '../executors/local/process.ts';
+import { BadInputError } from '../lib/errors.ts';
+import { git, gitRaw, lastLines } from '../lib/git.ts';
+import type { Flags } from './flags.ts';
+import type { Io } from './io.ts';
+
+/** The remote the checkout came from (actions/checkout and `git clone` both name it origin). */
+const ORIGIN = 'origin';
+
+/** Run the job described by `WM_JOB` in the current directory; its result goes to `outDir`. */
+export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Promise<number> {
+  const job = io.env.WM_JOB;
+  const branch = io.env.WM_JOB_BRANCH?.trim();
+  if (!job || !branch)
+    throw new BadInputError('agent-job needs WM_JOB and WM_JOB_BRANCH (the workflow init-workflow writes sets them)');
+  const spec = decodeJobSpec(job);
+  const cwd = io.cwd;
+  const out = path.resolve(cwd, outDir);
+  await mkdir(out, { recursive: true });
+  const switched = await gitRaw(cwd, ['switch', '-q', '-C', branch]);
+  if (switched.exitCode !== 0)
+    throw new BadInputError(`agent-job: cannot start ${branch} here: ${lastLines(switched.stderr, 3)}`);
+  const promptFile = path.join(out, 'prompt.md');
+  await writeFile(promptFile, spec.prompt);
+  const env: NodeJS.ProcessEnv = { ...io.env, ...spec.env, WM_PROMPT_FILE: promptFile, WM_WORKTREE: cwd };
+  delete env.WM_JOB;
+  const files = runFilesOf(out, 'agent');
+  const launch = { file: spec.file, args: spec.args, env: {}, ...(spec.stdin ? { stdinFile: promptFile } : {}) };
+  const started = await startDetached(launch, cwd, files, env);
+  // A cancelled job (SIGTERM, SIGINT) takes the agent's group with it.
+  const stop = () => void killGroup(started.pid, 2000);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    while (readExitCode(files, started.pid) === null && isRunning(started)) await sleep(100);
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  const exitCode = readExitCode(files, started.pid) ?? 1;
+  const output = readOutput(files);
+  const pushed = await gitRaw(cwd, ['push', '-q', '--force', ORIGIN, `HEAD:refs/heads/${branch}`]);
+  const head = (await gitRaw(cwd, ['rev-parse', 'HEAD'])).stdout.trim();
+  const outcome = adapterFor(spec.agent).parse({ ...output, exitCode });
+  const result: JobResult = {
+    id: spec.id,
+    exitCode,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    pushed: pushed.exitCode === 0 ? head : null,
+    pushError: pushed.exitCode === 0 ? null : lastLines(pushed.stderr || pushed.stdout, 3),
+    costUsd: outcome.costUsd,
+    usage: outcome.usage,
+  };
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  await writeFile(path.join(out, RESULT_FILE), text);
+  // Kubernetes keeps 4 KiB of a pod's termination message: the short form; the whole result is the ref.
+  if (io.env.WM_TERMINATION_LOG)
+    await writeFile(io.env.WM_TERMINATION_LOG, JSON.stringify({ id: spec.id, exitCode, pushed: result.pushed }));
+  await pushResultRef(cwd, spec.id, text).catch((error: unknown) =>
+    io.err(`${spec.id}: the result ref was not pushed (${(error as Error).message}); the artifact has it`),
+  );
+  io.out(`${spec.id}: the agent exited ${exitCode}; ${result.pushed ? `pushed ${branch} at ${head}` : `push failed`}`);
+  return 0;
+}
+
+/** Push `result.json` as a commit of its own to the result ref (no working tree touched). */
+async function pushResultRef(cwd: string, id: string, text: string): Promise<void> {
+  const blob = await git(cwd, ['hash-object', '-w', '--stdin'], { input: text });
+  const tree = await git(cwd, ['mktree'], { input: `100644 blob ${blob}\t${RESULT_FILE}\n` });
+  const commit = await git(cwd, ['commit-tree', tree, '-m', `work-milestone result ${id}`]);
+  await git(cwd, ['push', '-q', '--force', ORIGIN, `${commit}:${resultRefOf(id)}`]);
+}

@@ -1,0 +1,244 @@
+/**
+ * The `kubernetes` executor (docs/executors.md): an item's attempt is one `batch/v1` Job, applied and read through
+ * the real `kubectl` (`apply -f -`, `get job -o json`, `get pods -o json`; never `kubectl wait`, which does not return
+ * when a Job fails). The Job's name is the correlation id, so the handle recorded before the apply is all a runner
+ * that died needs to find it; the pod runs `agent-job` as a GitHub Actions job does, pushes the item branch and the
+ * result ref, and leaves the result's short form as its termination message.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { adapterFor } from '../../agents/adapters.ts';
+import type { AgentOutcome } from '../../agents/types.ts';
+import type { KubernetesHandle } from '../../lib/agent-handle.ts';
+import { writeFileAtomic } from '../../lib/atomic-file.ts';
+import { gitRaw } from '../../lib/git.ts';
+import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../github-actions/job-spec.ts';
+import { fetchItemBranch, pushIntegration, readRemoteFile } from '../github-actions/remote-branch.ts';
+import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
+import { jobManifest, jobNameOf } from './job-manifest.ts';
+import { kubectl, kubectlOk } from './kubectl.ts';
+
+/** The short result a pod leaves as its termination message. */
+interface Termination {
+  readonly id: string;
+  readonly exitCode: number;
+  readonly pushed: string | null;
+}
+
+function localFiles(handle: KubernetesHandle) {
+  const base = path.join(handle.dir, handle.name);
+  return {
+    result: `${base}.result.json`,
+    stdout: `${base}.stdout`,
+    stderr: `${base}.stderr`,
+    cancelled: `${base}.cancelled`,
+  };
+}
+
+function asKube(handle: AgentHandle): KubernetesHandle {
+  if (handle.kind !== 'kubernetes') throw new Error(`internal: a ${handle.kind} handle given to kubernetes`);
+  return handle;
+}
+
+function noResult(failure: string): AgentOutcome {
+  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
+}
+
+/** How the pod runs the tool: WORK_MILESTONE of the runner's environment, else npx of this version. */
+function toolOf(env: NodeJS.ProcessEnv): string {
+  const given = env.WORK_MILESTONE?.trim();
+  if (given) return given;
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `npx --yes work-milestone@${pkg.version}`;
+}
+
+/** A Job as `kubectl get -o json` shows it: what the executor reads. */
+interface JobView {
+  readonly status?: {
+    readonly active?: number;
+    readonly startTime?: string;
+    readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string }>;
+  };
+}
+
+/** A pod as `kubectl get -o json` shows it: its container's termination message. */
+interface PodView {
+  readonly status?: {
+    readonly containerStatuses?: ReadonlyArray<{
+      readonly state?: { readonly terminated?: { readonly message?: string } };
+    }>;
+  };
+}
+
+/** The kubernetes executor; kubectl runs with `env` (KUBECONFIG, KUBECTL). */
+export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
+  const ns = (handle: KubernetesHandle) => ['--namespace', handle.namespace];
+
+  async function getJob(handle: KubernetesHandle): Promise<JobView | null> {
+    const out = await kubectlOk(env, ['get', 'job', handle.job, ...ns(handle), '-o', 'json', '--ignore-not-found']);
+    return out.trim() ? (JSON.parse(out) as JobView) : null;
+  }
+
+  /** The termination message of the Job's pod, when it has ended. */
+  async function terminationOf(handle: KubernetesHandle): Promise<Termination | null> {
+    const out = await kubectl(env, ['get', 'pods', ...ns(handle), '-l', `job-name=${handle.job}`, '-o', 'json']);
+    if (out.code !== 0) return null;
+    const pods = (JSON.parse(out.stdout) as { items?: PodView[] }).items ?? [];
+    for (const pod of pods) {
+      const message = pod?.status?.containerStatuses?.[0]?.state?.terminated?.message;
+      if (typeof message !== 'string') continue;
+      try {
+        const parsed = JSON.parse(message) as Termination;
+        if (parsed.id === handle.id) return parsed;
+      } catch {
+        // not ours: the pod died before agent-job wrote it
+      }
+    }
+    return null;
+  }
+
+  /** The whole result: kept here once read, else the result ref the pod pushed. */
+  async function resultOf(handle: KubernetesHandle): Promise<JobResult | null> {
+    const files = localFiles(handle);
+    if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
+    const text = await readRemoteFile(handle.worktree, handle.remote, resultRefOf(handle.id), RESULT_FILE);
+    const result = text === null ? null : (JSON.parse(text) as JobResult);
+    if (!result || result.id !== handle.id) return null;
+    await writeFileAtomic(files.stdout, result.stdout);
+    await writeFileAtomic(files.stderr, result.stderr);
+    await writeFileAtomic(files.result, `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  }
+
+  const ended = (code: number): AgentStatus =>
+    code === 0 ? { state: 'succeeded' } : { state: 'failed', exitCode: code };
+
+  async function poll(h: AgentHandle): Promise<AgentStatus> {
+    const handle = asKube(h);
+    const cancelled = existsSync(localFiles(handle).cancelled);
+    const job = await getJob(handle);
+    if (!job) {
+      if (cancelled) return { state: 'cancelled' };
+      // Gone after it finished (ttlSecondsAfterFinished): its pushed result says how it ended.
+      const result = await resultOf(handle);
+      if (result) return ended(result.exitCode);
+      return { state: 'lost', reason: `no Job ${handle.job} in ${handle.namespace}` };
+    }
+    const conditions = job.status?.conditions ?? [];
+    const done = conditions.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    if (!done) {
+      if ((job.status?.active ?? 0) > 0)
+        return { state: 'running', pid: null, startedAt: job.status?.startTime ?? handle.dispatchedAt };
+      return { state: 'queued' };
+    }
+    const termination = await terminationOf(handle);
+    if (termination) return ended(termination.exitCode);
+    const result = await resultOf(handle);
+    if (result) return ended(result.exitCode);
+    // Failed before agent-job wrote a result (image pull, clone, deadline): an attempt that failed.
+    return cancelled ? { state: 'cancelled' } : { state: 'failed', exitCode: 1 };
+  }
+
+  async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Promise<void>): Promise<AgentHandle> {
+    const target = spec.remote;
+    if (!target) throw new Error(`internal: ${spec.id} dispatched to kubernetes without its item`);
+    const settings = target.executor;
+    const prompt = await readFile(spec.launch.stdinFile ?? spec.env.WM_PROMPT_FILE ?? '/dev/null', 'utf8');
+    const job = encodeJobSpec(jobSpecOf(spec.id, spec.agent, spec.launch, prompt, spec.env));
+    const remoteUrl = (await gitRaw(spec.cwd, ['remote', 'get-url', settings.remote])).stdout.trim();
+    const manifest = jobManifest({
+      id: spec.id,
+      milestone: target.milestone,
+      issue: target.issue,
+      attempt: target.attempt,
+      branch: target.branch,
+      base: target.base,
+      remoteUrl,
+      job,
+      timeoutMs: target.timeoutMs,
+      tool: toolOf(env),
+      settings,
+    });
+    const handle: KubernetesHandle = {
+      kind: 'kubernetes',
+      id: spec.id,
+      agent: spec.agent,
+      dir: spec.dir,
+      name: spec.name,
+      job: jobNameOf(spec.id),
+      namespace: settings.namespace,
+      remote: settings.remote,
+      branch: target.branch,
+      worktree: spec.cwd,
+      base: target.base,
+      dispatchedAt: new Date().toISOString(),
+    };
+    // kubectl is there (bad input otherwise) before anything is recorded or pushed.
+    await kubectlOk(env, ['version', '--client', '-o', 'json']);
+    for (const file of Object.values(localFiles(handle))) await rm(file, { force: true });
+    await record(handle);
+    await pushIntegration(spec.cwd, settings.remote, target.base, target.integrationBranch);
+    // An earlier run of the same name (a runner that died after applying it) is not applied twice.
+    // The manifest is checked against the Kubernetes schema by the tests; kubectl's own check would need the
+    // cluster's OpenAPI document first (one more round trip per attempt).
+    if (!(await getJob(handle)))
+      await kubectlOk(env, ['apply', '--validate=false', '-f', '-'], JSON.stringify(manifest));
+    return handle;
+  }
+
+  async function collect(h: AgentHandle): Promise<AgentRunResult> {
+    const handle = asKube(h);
+    const status = await poll(handle);
+    switch (status.state) {
+      case 'succeeded':
+      case 'failed': {
+        const exitCode = status.state === 'succeeded' ? 0 : status.exitCode;
+        const result = await resultOf(handle);
+        if (!result) return { exitCode, outcome: noResult(`the Job ${handle.job} ended without a result`) };
+        const fetched = await fetchItemBranch(handle.worktree, handle.remote, handle.branch);
+        const outcome = adapterFor(handle.agent).parse({
+          stdout: result.stdout,
+          stderr: result.stderr,
+          exitCode,
+          stdoutFile: localFiles(handle).stdout,
+        });
+        if (!fetched || result.pushed === null)
+          return {
+            exitCode,
+            outcome: {
+              ...outcome,
+              ok: false,
+              failure: `the pod could not push ${handle.branch}: ${result.pushError ?? 'no branch on the remote'}`,
+            },
+          };
+        return { exitCode, outcome };
+      }
+      case 'cancelled':
+        return { exitCode: null, outcome: noResult('the agent was stopped') };
+      case 'lost':
+        return { exitCode: null, outcome: noResult(`the Job is gone without a result (${status.reason})`) };
+      case 'queued':
+      case 'running':
+        return { exitCode: null, outcome: noResult('internal: collected while it still runs') };
+    }
+  }
+
+  async function cancel(h: AgentHandle): Promise<void> {
+    const handle = asKube(h);
+    await writeFile(localFiles(handle).cancelled, `${new Date().toISOString()}\n`);
+    await kubectlOk(env, [
+      'delete',
+      'job',
+      handle.job,
+      ...ns(handle),
+      '--cascade=background',
+      '--ignore-not-found',
+      '--wait=false',
+    ]);
+  }
+
+  return { kind: 'kubernetes', dispatch, poll, collect, cancel };
+}
