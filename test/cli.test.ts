@@ -355,7 +355,7 @@ test('bin/work-milestone.mjs: usage, unknown command, and plan/status/--help thr
   assert.is(unknown.stdout, '');
   assert.is(
     unknown.stderr,
-    'work-milestone: unknown command "deploy"; commands are: run, step, plan, status, gates, list, reset, completion, demo\n',
+    'work-milestone: unknown command "deploy"; commands are: run, step, plan, status, gates, list, reset, completion, demo, init-workflow, agent-job\n',
   );
   assert.is(version.stdout, `${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
 

@@ -174,7 +174,7 @@ test('runner killed after the run id was recorded: the restart polls that run, o
     const status = await runInProcess('status', ['7', '--repo', r.repo.dir], { env: r.env });
     assert.match(
       status.stdout,
-      /#1 Alpha: in-progress \(https:\/\/github\.com\/acme\/widgets\/actions\/runs\/\d+\)/,
+      /#1 Alpha: in-progress \(attempt 1, remote: https:\/\/github\.com\/acme\/widgets\/actions\/runs\/\d+\)/,
       output(status),
     );
     writeFileSync(go, '');

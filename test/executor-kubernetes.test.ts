@@ -147,7 +147,7 @@ test('runner killed after the Jobs were created: the restart polls them by name,
     child.kill('SIGKILL');
     await exited;
     const status = await runCli('status', ['7', '--repo', r.repo.dir], { env: r.env });
-    assert.match(status.stdout, '#1 Alpha: in-progress (job agents/wm-7-1-item-1)', output(status));
+    assert.match(status.stdout, '#1 Alpha: in-progress (attempt 1, remote: job agents/wm-7-1-item-1)', output(status));
     writeFileSync(go, '');
     const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
     assert.is(result.code, 0, `${output(result)}\n${logs(r.kube)}`);

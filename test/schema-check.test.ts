@@ -28,7 +28,7 @@ test('schemaProblem: one sentence naming the path, in the words plan diagnostics
   const state = { ...emptyState('7'), items: { 42: { ...emptyItem(42, 1), status: 'exploded' } } };
   assert.is(
     schemaProblem(validate, state, 'state'),
-    'items[42].status must be one of: pending, in-progress, complete, partial, failed, skipped, escalated',
+    'items[42].status must be one of: pending, in-progress, complete, partial, failed, skipped, escalated, ejected',
   );
   assert.is(schemaProblem(validate, { ...emptyState('7'), seq: 'x' }, 'state'), 'seq must be integer');
   assert.is(schemaProblem(validate, { ...emptyState('7'), extra: 1 }, 'state'), 'unknown key "extra" in state');

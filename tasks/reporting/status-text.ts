@@ -34,14 +34,14 @@ function itemLine(item: StatusItem): string {
   const running = item.status === 'in-progress';
   const extra = [
     running ? `attempt ${item.attempts}` : item.attempts > 1 ? `${item.attempts} attempts` : '',
-    running ? describeAgent(item) : '',
+    // A remote agent's process is not on this machine: where it runs is what there is to say.
+    running ? (item.remote ? `remote: ${item.remote}` : describeAgent(item)) : '',
     item.merge ? `merge ${item.merge}` : '',
     item.costUsd !== null ? `$${item.costUsd.toFixed(4)}` : '',
     item.turns !== null ? `${item.turns} turns` : '',
     item.elapsedMs !== null ? formatDuration(item.elapsedMs) : '',
     item.tokens ? formatTokens(item.tokens) : '',
     item.followUps.length ? `follow-up ${item.followUps.map((f) => `#${f}`).join(', ')}` : '',
-    item.remote ?? '',
   ]
     .filter(Boolean)
     .join(', ');
