@@ -9,12 +9,6 @@ import { listItems, type PlanItem, type PlanWave } from '../lib/plan/types.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isTerminal, scopedItems, skipBlockedItem, statusOf, waveConcurrency, waveOf } from '../items/wave-items.ts';
 
-/**
- * How often a running agent is looked at: soon after it starts, then less often (10, 20, 40 … ms, at most every
- * 200 ms). An agent that ends within moments is judged within moments, not at the next 200 ms tick; a look reads
- * its run files only (no git).
- */
-const FIRST_POLL_MS = 10;
 const POLL_MS = 200;
 
 /** What items driven together share: their agent slots, and whether scheduling stopped. */
@@ -93,7 +87,6 @@ export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progre
         await startItemAgent(ctx, item);
       }
       const startedAt = Date.now();
-      let pause = FIRST_POLL_MS;
       let lastLine = '';
       for (;;) {
         // Interrupted: leave the agent for a later `run` to re-attach to. Checked before looking: an agent a second
@@ -113,8 +106,7 @@ export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progre
         // Every 10 s: line-based renderers (CI, pipes) print each change.
         const line = `in progress (attempt ${st?.attempts ?? 1}, ${Math.floor((Date.now() - startedAt) / 10_000) * 10}s)`;
         if (line !== lastLine) progress.output((lastLine = line));
-        await sleep(pause);
-        pause = Math.min(POLL_MS, pause * 2);
+        await sleep(POLL_MS);
       }
     } finally {
       release();
