@@ -27,6 +27,10 @@ const sizes = (args.find((a) => /^\d+(,\d+)*$/.test(a)) ?? '10,50,200').split(',
 const reps = flag('--reps', 3);
 const repsLarge = flag('--reps-large', 1);
 const callers = args.includes('--callers');
+if (args.includes('--help')) {
+  console.log('usage: node --import tsx bench/overhead.ts [sizes=10,50,200] [--reps 3] [--reps-large 1] [--callers]');
+  process.exit(0);
+}
 
 /** The plan of `n` items in WAVES waves, every wave at full concurrency. */
 function planOf(n: number): { plan: string; issues: number[] } {
@@ -164,7 +168,7 @@ function printCallers(file: string, n: number): void {
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   console.log(`  runner git calls per item by caller (${n} items):`);
-  for (const [key, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 25))
+  for (const [key, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 60))
     console.log(`    ${(count / n).toFixed(2).padStart(5)}  ${key}`);
 }
 

@@ -7,6 +7,7 @@ import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { freshRead } from '../lib/fresh-read.ts';
+import { headFileBranch, looseRef } from '../lib/git-files.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -137,9 +138,22 @@ export async function setRefs(ctx: Ctx, change: Partial<RefsRecord>): Promise<vo
 
 const short = (sha: string) => sha.slice(0, 10);
 
-/** Record the integration tip the runner just set (the branch step, and the end of every operation on it). */
-export async function recordIntegration(ctx: Ctx): Promise<void> {
-  const tip = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+/**
+ * The integration branch's tip. `expected` (a tip git gave the runner: the recorded one, the merge it just made) is
+ * taken from the loose ref file when the file holds exactly it, the file git reads first; anything else asks git.
+ */
+export async function integrationTip(ctx: Ctx, expected: string | null = null): Promise<string | null> {
+  const ref = `refs/heads/${ctx.plan.milestone.integrationBranch}`;
+  if (expected && looseRef(ctx.commonDir, ref) === expected) return expected;
+  return revParse(ctx.repo, ref);
+}
+
+/**
+ * Record the integration tip the runner just set (the branch step, and the end of every operation on it); `known`:
+ * the tip git told the operation it left (confirmed from the ref file, else read from git).
+ */
+export async function recordIntegration(ctx: Ctx, known: string | null = null): Promise<void> {
+  const tip = await integrationTip(ctx, known);
   if (tip) await setRefs(ctx, { integration: tip, pending: null });
 }
 
@@ -156,8 +170,10 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   const name = ctx.plan.milestone.integrationBranch;
   const recorded = refsOf(ctx).integration;
   if (!recorded) return false;
-  // Agents judged at the same moment share one read of the branch, made after each of them ended.
+  // A loose ref file with a sha means the branch is there (no git call); otherwise agents judged at the same moment
+  // share one read of the branch, made after each of them ended.
   const ref = `refs/heads/${name}`;
+  if (looseRef(ctx.commonDir, ref)) return false;
   if (await freshRead(`rev\0${ctx.repo}\0${ref}`, () => revParse(ctx.repo, ref))) return false;
   if (!(await revParse(ctx.repo, recorded))) return false;
   // Create-only (the zero old value): never overwrite a branch that came back meanwhile.
@@ -180,6 +196,8 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
 async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
   const name = ctx.plan.milestone.integrationBranch;
   const wt = ctx.integrationWorktree;
+  // The worktree's HEAD file naming the branch is what git reads; anything else is asked of git.
+  if (headFileBranch(wt) === name) return;
   const head = (await gitRaw(wt, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim();
   if (head === `refs/heads/${name}`) return;
   const on = head ? head.replace(/^refs\/heads\//, '') : 'a detached HEAD';
@@ -199,14 +217,14 @@ async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
  * Check that the integration branch is where the runner left it. A deleted branch is recreated; a branch moved by
  * someone else stops the run (exit 3), unless `--adopt` says to take its new tip (the gates judge it before landing).
  */
-export async function checkIntegration(ctx: Ctx): Promise<void> {
+export async function checkIntegration(ctx: Ctx): Promise<string | null> {
   const name = ctx.plan.milestone.integrationBranch;
   await restoreIntegration(ctx);
-  const tip = await revParse(ctx.repo, `refs/heads/${name}`);
   const { integration: recorded, pending } = refsOf(ctx);
-  if (!tip) return;
+  const tip = await integrationTip(ctx, recorded);
+  if (!tip) return null;
   if (!recorded) {
-    await recordIntegration(ctx);
+    await recordIntegration(ctx, tip);
   } else if (tip !== recorded) {
     // A crash inside one of the runner's own operations: what it added on top of where it began is its own.
     const ours = pending !== null && (await isAncestor(ctx.repo, pending.from, tip));
@@ -216,7 +234,7 @@ export async function checkIntegration(ctx: Ctx): Promise<void> {
           type: 'notice',
           message: `--adopt: taking ${name} at ${short(tip)} (was ${short(recorded)}); the gates judge it before it lands`,
         });
-      await recordIntegration(ctx);
+      await recordIntegration(ctx, tip);
     } else {
       const forward = await isAncestor(ctx.repo, recorded, tip);
       const inspect = forward
@@ -229,20 +247,30 @@ export async function checkIntegration(ctx: Ctx): Promise<void> {
     }
   }
   await checkIntegrationWorktree(ctx);
+  return tip;
 }
 
 /**
  * Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails).
- * `fn` gets the tip it starts from (null: no branch), with the integration worktree on the branch.
+ * `fn` gets the tip it starts from (null: no branch), with the integration worktree on the branch. `tipOf` may say
+ * which tip git told the operation it left (confirmed from the ref file before it is recorded).
  */
-export async function changeIntegration<T>(ctx: Ctx, op: string, fn: (from: string | null) => Promise<T>): Promise<T> {
-  await checkIntegration(ctx);
-  const from = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+export async function changeIntegration<T>(
+  ctx: Ctx,
+  op: string,
+  fn: (from: string | null) => Promise<T>,
+  tipOf: (result: T) => string | null = () => null,
+): Promise<T> {
+  // The tip just checked is the one the operation starts from: a second read could only see a later move unchecked.
+  const from = await checkIntegration(ctx);
   if (from) await setRefs(ctx, { pending: { from, op } });
+  let known: string | null = null;
   try {
-    return await fn(from);
+    const result = await fn(from);
+    known = tipOf(result);
+    return result;
   } finally {
-    await recordIntegration(ctx);
+    await recordIntegration(ctx, known);
   }
 }
 

@@ -24,6 +24,7 @@ import { relayForWave } from '../reporting/relay-text.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { git, gitRaw, revParse } from '../lib/git.ts';
 import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
+import { headFileBranch } from '../lib/git-files.ts';
 import { updateItem } from '../lib/state-items.ts';
 
 /** The files of attempt `attempt` of an item. */
@@ -121,14 +122,7 @@ function worktreePresent(dir: string): boolean {
  * git is asked then.
  */
 export async function headFileNames(worktree: string, branch: string): Promise<boolean> {
-  try {
-    const dotGit = /^gitdir: (.+)$/m.exec(await readFile(path.join(worktree, '.git'), 'utf8'));
-    if (!dotGit?.[1]) return false;
-    const head = await readFile(path.join(path.resolve(worktree, dotGit[1].trim()), 'HEAD'), 'utf8');
-    return head === `ref: refs/heads/${branch}\n`;
-  } catch {
-    return false;
-  }
+  return headFileBranch(worktree) === branch;
 }
 
 /**

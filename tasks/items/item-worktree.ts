@@ -1,11 +1,12 @@
 /** An item's worktree and branch: which items need one, and creating (or reusing) one with the agent lock file. */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
 import { addWorktree, git, listWorktrees, type WorktreeInfo } from '../lib/git.ts';
+import { gitDirOf, headFileBranch, headFileSha, refSurelyAbsent } from '../lib/git-files.ts';
 import { AGENT_LOCK, itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
@@ -45,23 +46,48 @@ export async function readWorktreeList(ctx: Ctx): Promise<WorktreeFacts> {
 }
 
 /**
- * Everything `ensureItemWorktree` needs for `items`, in four git calls whatever their number: stale worktree entries
- * pruned (a worktree folder deleted by hand), the list, the integration HEAD, the item branches that exist.
+ * Everything `ensureItemWorktree` needs for `items`, in at most four git calls whatever their number: stale worktree
+ * entries pruned (a worktree folder deleted by hand), the list, the integration HEAD, the item branches that exist.
+ * The list is read only when a folder of the items exists (after the prune none is registered otherwise), the HEAD
+ * from the integration worktree's HEAD file and loose ref when they name it, the branches only when one may exist.
  */
 export async function readWorktreeFacts(ctx: Ctx, items: readonly PlanItem[]): Promise<WorktreeFacts> {
   await git(ctx.repo, ['worktree', 'prune']);
-  const worktrees = await listWorktrees(ctx.repo);
-  const integrationHead = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+  const anyFolder = items.some((item) => existsSync(itemWorktreeOf(ctx.repo, ctx.plan, item)));
+  const worktrees = anyFolder ? await listWorktrees(ctx.repo) : [];
+  const integrationHead =
+    headFileSha(ctx.integrationWorktree, ctx.commonDir) ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
   const refs = items.map((item) => `refs/heads/${itemBranchOf(ctx.plan, item)}`);
   const wanted = new Set(refs);
   const branches = new Map<string, string>();
-  const out = refs.length ? await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs]) : '';
+  const ask = refs.some((ref) => !refSurelyAbsent(ctx.commonDir, ref));
+  const out = ask ? await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs]) : '';
   for (const line of out.split('\n').filter(Boolean)) {
     const [sha = '', ref = ''] = line.split(' ');
     // for-each-ref also matches a pattern as a prefix: only the exact branch names count.
     if (wanted.has(ref)) branches.set(ref.slice('refs/heads/'.length), sha);
   }
   return { worktrees, integrationHead, branches };
+}
+
+/**
+ * Whether an item's worktree is surely ready, from the files `git worktree list` reads: the folder's `.git` file names
+ * an admin folder of this repository whose `gitdir` names the folder back and whose HEAD names the item branch, with
+ * the agent lock file and a recorded base. False: ask git (`worktreeReady`).
+ */
+export function worktreeSurelyReady(ctx: Ctx, item: PlanItem): boolean {
+  const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
+  if (ctx.store.current().items[String(item.issue)]?.base == null || !existsSync(path.join(dir, AGENT_LOCK)))
+    return false;
+  const admin = gitDirOf(dir);
+  if (!admin || path.dirname(admin) !== path.join(ctx.commonDir, 'worktrees')) return false;
+  try {
+    const back = readFileSync(path.join(admin, 'gitdir'), 'utf8').trim();
+    if (path.resolve(admin, back) !== path.join(dir, '.git')) return false;
+  } catch {
+    return false;
+  }
+  return headFileBranch(dir) === itemBranchOf(ctx.plan, item);
 }
 
 export async function worktreeReady(ctx: Ctx, item: PlanItem, facts?: WorktreeFacts): Promise<boolean> {

@@ -16,7 +16,8 @@ import type { ItemMerge, ItemState } from '../lib/state-types.ts';
 import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutcome } from '../merging/merge-item.ts';
 import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
-import { changeIntegration, pinItem, pinRefOf } from '../guards/refs-guard.ts';
+import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
+import { surelyNoMergeHead } from '../lib/git-files.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -190,18 +191,24 @@ function factsAfter(ctx: Ctx, facts: QueueFacts, outcome: MergeOutcome): QueueFa
   return outcome.merge.sha ? { ...facts, head: outcome.merge.sha } : null;
 }
 
-/** Merge every queued item of a wave. */
+/**
+ * Merge every queued item of a wave. Returns the integration HEAD git gave the pass last, when nothing but the
+ * runner's own git ran since (null: unknown).
+ */
 async function runMergeQueue(
   ctx: Ctx,
   items: readonly PlanItem[],
   from: string | null,
   progress: Progress,
-): Promise<void> {
+): Promise<string | null> {
   const queue = mergeQueue(ctx, items).filter((i) => ctx.store.current().items[String(i.issue)]?.branch);
-  if (queue.length === 0) return;
+  if (queue.length === 0) return from;
   // Converge from a crash: a merge left half-done is undone (once: every merge below ends merged or reset); one done
-  // but not recorded is recorded.
-  if (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
+  // but not recorded is recorded. No MERGE_HEAD file: git has no merge in progress to tell of.
+  if (
+    !surelyNoMergeHead(ctx.integrationWorktree) &&
+    (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
+  )
     await resetIntegration(ctx, 'HEAD');
   const earlier = await readEarlierMerges(ctx);
   const branches = queue.map((i) => ctx.store.current().items[String(i.issue)]?.branch ?? '');
@@ -271,8 +278,10 @@ async function runMergeQueue(
       }
       progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
       await fixItemForGates(ctx, item, redGateText(outcome.gate), progress);
+      facts = null;
     }
   }
+  return facts?.head ?? knownHead;
 }
 
 /** merge step. */
@@ -280,7 +289,9 @@ export const merge: Step = {
   id: 'merge',
   async check(ctx, scope) {
     const state = ctx.store.current();
-    const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+    // Read once, only when a merge is to be looked for (confirmed from the ref file when it is the recorded tip).
+    let read: Promise<string | null> | null = null;
+    const integrationHead = () => (read ??= integrationTip(ctx, state.refs?.integration ?? null));
     // The first reason found without git, and the merges before it, whose ancestry is then tested at once.
     const merged: { readonly issue: number; readonly sha: string }[] = [];
     let reason: string | null = null;
@@ -300,12 +311,13 @@ export const merge: Step = {
         reason = `#${item.issue} is PARTIAL and has no follow-up yet`;
         break;
       }
-      if (!head && !state.complete && !state.land) {
+      if (!(await integrationHead()) && !state.complete && !state.land) {
         reason = 'the integration branch is missing';
         break;
       }
       merged.push({ issue: item.issue, sha: st.merge.sha });
     }
+    const head = merged.length ? await integrationHead() : null;
     if (head && !(await allAncestors(ctx.repo, [...new Set(merged.map((m) => m.sha))], head)))
       for (const m of merged)
         if (!(await isAncestor(ctx.repo, m.sha, head))) return todo(`#${m.issue}'s merge is no longer on integration`);
@@ -314,7 +326,12 @@ export const merge: Step = {
   async run(ctx, scope, progress) {
     const items = scopedItems(ctx, scope);
     const label = `merge@${scope.wave ?? ''}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
-    await changeIntegration(ctx, label, (from) => runMergeQueue(ctx, items, from, progress));
+    await changeIntegration(
+      ctx,
+      label,
+      (from) => runMergeQueue(ctx, items, from, progress),
+      (head) => head,
+    );
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
     for (const item of items)
       if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);

@@ -1,6 +1,7 @@
 /** worktrees (per wave): one worktree and branch per item, from integration HEAD, with the agent lock file. */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { itemWorktreeOf } from '../lib/paths.ts';
+import { AGENT_LOCK, itemWorktreeOf } from '../lib/paths.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import {
   ensureItemWorktree,
@@ -8,14 +9,18 @@ import {
   readWorktreeFacts,
   readWorktreeList,
   worktreeReady,
+  worktreeSurelyReady,
 } from '../items/item-worktree.ts';
 
 /** worktrees step. */
 export const worktrees: Step = {
   id: 'worktrees',
   async check(ctx, scope) {
-    const items = itemsNeedingWorktrees(ctx, scope);
-    // One worktree list for the whole wave (its output grows with the repository's worktrees).
+    // Worktrees whose files settle it need no git; one worktree list for the rest of the wave.
+    const items = itemsNeedingWorktrees(ctx, scope).filter((item) => !worktreeSurelyReady(ctx, item));
+    // Without its agent lock file a worktree is not ready, whatever git lists.
+    const bare = items.find((item) => !existsSync(path.join(itemWorktreeOf(ctx.repo, ctx.plan, item), AGENT_LOCK)));
+    if (bare) return todo(`#${bare.issue} has no worktree yet`);
     const list = items.length ? await readWorktreeList(ctx) : undefined;
     for (const item of items) {
       if (!(await worktreeReady(ctx, item, list))) return todo(`#${item.issue} has no worktree yet`);
@@ -23,7 +28,7 @@ export const worktrees: Step = {
     return DONE;
   },
   async run(ctx, scope, progress) {
-    const items = itemsNeedingWorktrees(ctx, scope);
+    const items = itemsNeedingWorktrees(ctx, scope).filter((item) => !worktreeSurelyReady(ctx, item));
     if (items.length === 0) return;
     // Read once for the wave: each add below changes only its own item's worktree and branch.
     const facts = await readWorktreeFacts(ctx, items);

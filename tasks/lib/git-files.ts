@@ -1,0 +1,85 @@
+/**
+ * Facts read from the files git itself reads (the files ref backend), without spawning git: a loose ref, a linked
+ * worktree's HEAD file, MERGE_HEAD. Each answers only when the file settles the question; otherwise (a packed or
+ * symbolic ref, a reftable repository, anything unexpected) it says "unknown" and the caller asks git
+ * (docs/performance.md, "Git calls").
+ */
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const SHA_LINE = /^([0-9a-f]{40}|[0-9a-f]{64})\n$/;
+
+/**
+ * The sha of the loose ref file `<commonDir>/<ref>` (`refs/heads/…`), which git reads before `packed-refs`; null
+ * when there is no such regular file or it holds anything but a sha (a symbolic ref, a reftable repository).
+ */
+export function looseRef(commonDir: string, ref: string): string | null {
+  if (!ref.startsWith('refs/') || ref.includes('..')) return null;
+  try {
+    const file = path.join(commonDir, ref);
+    if (!lstatSync(file).isFile()) return null;
+    return SHA_LINE.exec(readFileSync(file, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether `ref` surely does not exist: a files-backend repository (no `reftable` folder) with no loose file for it
+ * and no line naming it in `packed-refs`. False means "maybe": ask git.
+ */
+export function refSurelyAbsent(commonDir: string, ref: string): boolean {
+  if (!ref.startsWith('refs/') || ref.includes('..')) return false;
+  if (existsSync(path.join(commonDir, 'reftable')) || !existsSync(path.join(commonDir, 'refs', 'heads'))) return false;
+  try {
+    lstatSync(path.join(commonDir, ref));
+    return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+  }
+  let packed: string;
+  try {
+    packed = readFileSync(path.join(commonDir, 'packed-refs'), 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  return !packed.includes(` ${ref}\n`);
+}
+
+/** A linked worktree's own git dir: the folder its `.git` file names (null for the main worktree: ask git there). */
+export function gitDirOf(worktree: string): string | null {
+  const dotGit = path.join(worktree, '.git');
+  try {
+    if (!lstatSync(dotGit).isFile()) return null;
+    const named = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'));
+    return named?.[1] ? path.resolve(worktree, named[1].trim()) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The branch (short name) a linked worktree's HEAD file names (`ref: refs/heads/<branch>`); null for anything else. */
+export function headFileBranch(worktree: string): string | null {
+  const dir = gitDirOf(worktree);
+  if (!dir) return null;
+  try {
+    return /^ref: refs\/heads\/(\S+)\n$/.exec(readFileSync(path.join(dir, 'HEAD'), 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The sha a linked worktree's HEAD resolves to when its HEAD file names a branch with a loose ref; null: ask git. The object
+ * itself is not looked at (git's `rev-parse HEAD` does not either).
+ */
+export function headFileSha(worktree: string, commonDir: string): string | null {
+  const branch = headFileBranch(worktree);
+  return branch ? looseRef(commonDir, `refs/heads/${branch}`) : null;
+}
+
+/** Whether a linked worktree surely has no merge in progress (no MERGE_HEAD file in its git dir); false: ask git. */
+export function surelyNoMergeHead(worktree: string): boolean {
+  const dir = gitDirOf(worktree);
+  return dir !== null && !existsSync(path.join(dir, 'MERGE_HEAD'));
+}

@@ -1,0 +1,79 @@
+/**
+ * Facts read from git's own files instead of spawning git (docs/performance.md, "Git calls"): each answers only
+ * when the file settles it, and agrees with git then; a packed ref, a symbolic ref, a main worktree or a merge in
+ * progress make it say "ask git".
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { headFileBranch, headFileSha, looseRef, refSurelyAbsent, surelyNoMergeHead } from '../tasks/lib/git-files.ts';
+import { git, tempDir } from './support/fixture.ts';
+
+async function repo(): Promise<{ dir: string; common: string; a: string; b: string }> {
+  const dir = tempDir('wm-gitfiles-');
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'config', 'user.email', 't@example.com');
+  await git(dir, 'config', 'user.name', 'T');
+  await git(dir, 'commit', '-q', '--allow-empty', '-m', 'a');
+  const a = await git(dir, 'rev-parse', 'HEAD');
+  await git(dir, 'commit', '-q', '--allow-empty', '-m', 'b');
+  const b = await git(dir, 'rev-parse', 'HEAD');
+  return { dir, common: path.join(dir, '.git'), a, b };
+}
+
+test('looseRef: the sha git reads for a loose ref; null once it is packed, symbolic, or absent', async () => {
+  const { dir, common, a, b } = await repo();
+  await git(dir, 'branch', 'milestone/7-x', a);
+  assert.is(looseRef(common, 'refs/heads/main'), b);
+  assert.is(looseRef(common, 'refs/heads/milestone/7-x'), a);
+  assert.is(looseRef(common, 'refs/heads/nope'), null);
+  assert.is(looseRef(common, 'HEAD'), null, 'only refs/…');
+  assert.is(looseRef(common, 'refs/heads/../../HEAD'), null);
+  await git(dir, 'symbolic-ref', 'refs/heads/alias', 'refs/heads/main');
+  assert.is(looseRef(common, 'refs/heads/alias'), null, 'a symbolic ref: ask git');
+  await git(dir, 'pack-refs', '--all');
+  assert.is(looseRef(common, 'refs/heads/milestone/7-x'), null, 'packed: ask git');
+  assert.is(await git(dir, 'rev-parse', 'refs/heads/milestone/7-x'), a);
+  // A loose file written after packing wins over packed-refs, for git as here.
+  await git(dir, 'update-ref', 'refs/heads/milestone/7-x', b);
+  assert.is(looseRef(common, 'refs/heads/milestone/7-x'), b);
+});
+
+test('refSurelyAbsent: only with neither a loose file nor a packed-refs line', async () => {
+  const { dir, common, a } = await repo();
+  assert.ok(refSurelyAbsent(common, 'refs/heads/work/7-1'));
+  assert.not.ok(refSurelyAbsent(common, 'refs/heads/main'));
+  await git(dir, 'branch', 'work/7-1', a);
+  assert.not.ok(refSurelyAbsent(common, 'refs/heads/work/7-1'));
+  await git(dir, 'pack-refs', '--all');
+  assert.not.ok(refSurelyAbsent(common, 'refs/heads/work/7-1'), 'packed');
+  assert.ok(refSurelyAbsent(common, 'refs/heads/work/7-10'), 'a longer name is another ref');
+  mkdirSync(path.join(common, 'reftable'));
+  assert.not.ok(refSurelyAbsent(common, 'refs/heads/work/7-10'), 'a reftable repository: ask git');
+});
+
+test('HEAD file and MERGE_HEAD of a linked worktree; the main worktree is left to git', async () => {
+  const { dir, common, a, b } = await repo();
+  const wt = path.join(tempDir('wm-gitfiles-wt-'), 'integration');
+  await git(dir, 'worktree', 'add', '-q', '-b', 'milestone/7-x', wt, a);
+  assert.is(headFileBranch(wt), 'milestone/7-x');
+  assert.is(headFileSha(wt, common), a);
+  assert.ok(surelyNoMergeHead(wt));
+  await git(wt, 'switch', '-q', '--detach');
+  assert.is(headFileBranch(wt), null, 'detached');
+  assert.is(headFileSha(wt, common), null);
+  await git(wt, 'switch', '-q', 'milestone/7-x');
+  await git(dir, 'pack-refs', '--all');
+  assert.is(headFileSha(wt, common), null, 'packed branch: ask git');
+  await git(wt, 'commit', '-q', '--allow-empty', '-m', 'on integration');
+  assert.is(headFileSha(wt, common), await git(wt, 'rev-parse', 'HEAD'));
+  // A merge left in progress (a crash): its MERGE_HEAD file is there.
+  writeFileSync(path.join(await git(wt, 'rev-parse', '--absolute-git-dir'), 'MERGE_HEAD'), `${b}\n`);
+  assert.not.ok(surelyNoMergeHead(wt));
+  assert.is(headFileBranch(dir), null, 'the main worktree: ask git');
+  assert.not.ok(surelyNoMergeHead(dir));
+  assert.is(headFileBranch(path.join(dir, 'missing')), null);
+});
+
+test.run();
