@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../agents/adapters.ts';
-import { decodeJobSpec, RESULT_FILE, resultRefOf, type JobResult } from '../executors/github-actions/job-spec.ts';
+import { decodeJobSpec, RESULT_FILE, resultRefOf, type JobResult } from '../executors/remote/job-spec.ts';
 import {
   isRunning,
   killGroup,

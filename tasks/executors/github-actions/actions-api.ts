@@ -6,7 +6,7 @@ import { unzipSync } from 'fflate';
 import { apiBaseOf, createGithubClient, githubFailure, resolveToken } from '../../backlog/github-client.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
 import { BadInputError } from '../../lib/errors.ts';
-import { artifactNameOf, RESULT_FILE, runNameOf, type JobResult } from './job-spec.ts';
+import { artifactNameOf, RESULT_FILE, runNameOf, type JobResult } from '../remote/job-spec.ts';
 
 /** A workflow run as the executor sees it. */
 export interface RunView {

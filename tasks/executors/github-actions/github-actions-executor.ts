@@ -9,8 +9,6 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { adapterFor } from '../../agents/adapters.ts';
-import type { AgentOutcome } from '../../agents/types.ts';
 import { apiBaseOf, repoOfRemoteUrl } from '../../backlog/github-client.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
@@ -18,8 +16,9 @@ import { BadInputError } from '../../lib/errors.ts';
 import { gitRaw } from '../../lib/git.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
 import { actionsApiOf, type RunView } from './actions-api.ts';
-import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from './job-spec.ts';
-import { fetchItemBranch, pushIntegration, readRemoteFile } from './remote-branch.ts';
+import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
+import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
+import { collectRemoteRun } from '../remote/collect-remote.ts';
 
 /** How long a dispatched run may be missing from GitHub's list before it counts as never started. */
 const APPEAR_GRACE_MS = 2 * 60_000;
@@ -47,11 +46,6 @@ function localFiles(handle: GithubActionsHandle) {
 function asActions(handle: AgentHandle): GithubActionsHandle {
   if (handle.kind !== 'github-actions') throw new Error(`internal: a ${handle.kind} handle given to github-actions`);
   return handle;
-}
-
-/** An outcome for a run that left no result. */
-function noResult(failure: string): AgentOutcome {
-  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
 }
 
 /** `owner/name` of the settings, else of the remote's URL; bad input when neither says. */
@@ -201,41 +195,19 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
     seen.delete(handle.id);
     const status = await statusOf(handle);
     const files = localFiles(handle);
-    switch (status.state) {
-      case 'succeeded':
-      case 'failed': {
-        const exitCode = status.state === 'succeeded' ? 0 : status.exitCode;
-        const result = existsSync(files.result)
-          ? (JSON.parse(await readFile(files.result, 'utf8')) as JobResult)
-          : null;
-        if (!result)
-          return { exitCode, outcome: noResult(`the run ${handle.url ?? handle.id} ended without a result`) };
-        const fetched = await fetchItemBranch(handle.worktree, handle.remote, handle.branch);
-        const outcome = adapterFor(handle.agent).parse({
-          stdout: result.stdout,
-          stderr: result.stderr,
-          exitCode,
-          stdoutFile: files.stdout,
-        });
-        if (!fetched || result.pushed === null)
-          return {
-            exitCode,
-            outcome: {
-              ...outcome,
-              ok: false,
-              failure: `the job could not push ${handle.branch}: ${result.pushError ?? 'no branch on the remote'}`,
-            },
-          };
-        return { exitCode, outcome };
-      }
-      case 'cancelled':
-        return { exitCode: null, outcome: noResult('the agent was stopped') };
-      case 'lost':
-        return { exitCode: null, outcome: noResult(`the remote run is gone without a result (${status.reason})`) };
-      case 'queued':
-      case 'running':
-        return { exitCode: null, outcome: noResult('internal: collected while it still runs') };
-    }
+    return collectRemoteRun(
+      status,
+      {
+        agent: handle.agent,
+        what: `the run ${handle.url ?? handle.id}`,
+        pusher: 'the job',
+        worktree: handle.worktree,
+        remote: handle.remote,
+        branch: handle.branch,
+        stdoutFile: files.stdout,
+      },
+      async () => (existsSync(files.result) ? (JSON.parse(await readFile(files.result, 'utf8')) as JobResult) : null),
+    );
   }
 
   async function cancel(h: AgentHandle): Promise<void> {

@@ -8,13 +8,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { adapterFor } from '../../agents/adapters.ts';
-import type { AgentOutcome } from '../../agents/types.ts';
 import type { KubernetesHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
 import { gitRaw } from '../../lib/git.ts';
-import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../github-actions/job-spec.ts';
-import { fetchItemBranch, pushIntegration, readRemoteFile } from '../github-actions/remote-branch.ts';
+import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
+import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
+import { collectRemoteRun } from '../remote/collect-remote.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
 import { jobManifest, jobNameOf } from './job-manifest.ts';
 import { kubectl, kubectlOk } from './kubectl.ts';
@@ -39,10 +38,6 @@ function localFiles(handle: KubernetesHandle) {
 function asKube(handle: AgentHandle): KubernetesHandle {
   if (handle.kind !== 'kubernetes') throw new Error(`internal: a ${handle.kind} handle given to kubernetes`);
   return handle;
-}
-
-function noResult(failure: string): AgentOutcome {
-  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
 }
 
 /** How the pod runs the tool: WORK_MILESTONE of the runner's environment, else npx of this version. */
@@ -192,38 +187,19 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
   async function collect(h: AgentHandle): Promise<AgentRunResult> {
     const handle = asKube(h);
     const status = await poll(handle);
-    switch (status.state) {
-      case 'succeeded':
-      case 'failed': {
-        const exitCode = status.state === 'succeeded' ? 0 : status.exitCode;
-        const result = await resultOf(handle);
-        if (!result) return { exitCode, outcome: noResult(`the Job ${handle.job} ended without a result`) };
-        const fetched = await fetchItemBranch(handle.worktree, handle.remote, handle.branch);
-        const outcome = adapterFor(handle.agent).parse({
-          stdout: result.stdout,
-          stderr: result.stderr,
-          exitCode,
-          stdoutFile: localFiles(handle).stdout,
-        });
-        if (!fetched || result.pushed === null)
-          return {
-            exitCode,
-            outcome: {
-              ...outcome,
-              ok: false,
-              failure: `the pod could not push ${handle.branch}: ${result.pushError ?? 'no branch on the remote'}`,
-            },
-          };
-        return { exitCode, outcome };
-      }
-      case 'cancelled':
-        return { exitCode: null, outcome: noResult('the agent was stopped') };
-      case 'lost':
-        return { exitCode: null, outcome: noResult(`the Job is gone without a result (${status.reason})`) };
-      case 'queued':
-      case 'running':
-        return { exitCode: null, outcome: noResult('internal: collected while it still runs') };
-    }
+    return collectRemoteRun(
+      status,
+      {
+        agent: handle.agent,
+        what: `the Job ${handle.job}`,
+        pusher: 'the pod',
+        worktree: handle.worktree,
+        remote: handle.remote,
+        branch: handle.branch,
+        stdoutFile: localFiles(handle).stdout,
+      },
+      () => resultOf(handle),
+    );
   }
 
   async function cancel(h: AgentHandle): Promise<void> {

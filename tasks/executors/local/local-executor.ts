@@ -8,11 +8,11 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../../agents/adapters.ts';
-import type { AgentOutcome } from '../../agents/types.ts';
 import { readTail } from '../../lib/bounded-text.ts';
 import { isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor, LocalHandle } from '../types.ts';
 import { isWrapperAlive, liveAgentOf } from './live-agents.ts';
+import { noResult } from '../no-result.ts';
 import {
   clearRunFiles,
   killGroup,
@@ -42,11 +42,6 @@ function readPid(files: RunFiles): number | null {
 
 /** How long `dispatch` waits for a started wrapper to write its pid file (it is its first command). */
 const PID_FILE_WAIT_MS = 10_000;
-
-/** An outcome for a run that left no exit code. */
-function noResult(failure: string): AgentOutcome {
-  return { ok: false, text: '', failure, costUsd: null, turns: null, sessionId: null, usage: null, denials: [] };
-}
 
 async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Promise<void>): Promise<AgentHandle> {
   const handle: LocalHandle = { kind: 'local', id: spec.id, agent: spec.agent, dir: spec.dir, name: spec.name };
