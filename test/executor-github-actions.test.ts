@@ -7,7 +7,7 @@
  * and the server counts exactly one run per attempt. `run --stop` cancels a remote run.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -358,6 +358,20 @@ test('--executor and the plan: a bad executor kind is refused with the plan posi
     assert.match(flag.stderr, '--executor must be one of local, github-actions, kubernetes, got "cloud"');
   } finally {
     repo.cleanup();
+  }
+});
+
+test('agent-job force-pushes item branches only: main or any other branch is refused before anything runs', async () => {
+  const dir = tempDir('wm-job-');
+  try {
+    for (const branch of ['main', 'milestone/7-x', 'work/../main', 'refs/heads/main']) {
+      const r = await runInProcess('agent-job', ['out'], { cwd: dir, env: { WM_JOB: 'e30=', WM_JOB_BRANCH: branch } });
+      assert.is(r.code, 2, output(r));
+      assert.match(r.stderr, `agent-job pushes item branches (work/…) only, not "${branch}"`);
+    }
+    assert.equal(readdirSync(dir), [], 'nothing was written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -32,6 +32,9 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   const branch = io.env.WM_JOB_BRANCH?.trim();
   if (!job || !branch)
     throw new BadInputError('agent-job needs WM_JOB and WM_JOB_BRANCH (the workflow init-workflow writes sets them)');
+  // It force-pushes this branch (below): only ever an item branch, never main or the integration branch.
+  if (!/^work\/[^/]/.test(branch) || branch.includes('..'))
+    throw new BadInputError(`agent-job pushes item branches (work/…) only, not "${branch}"`);
   const spec = decodeJobSpec(job);
   const cwd = io.cwd;
   const out = path.resolve(cwd, outDir);
@@ -58,6 +61,8 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   }
   const exitCode = readExitCode(files, started.pid) ?? 1;
   const output = readOutput(files);
+  // An attempt's branch replaces the previous attempt's on the remote (each starts from the base sha); the runner
+  // pinned every judged tip locally, so nothing judged is lost. Main and the integration branch are never forced.
   const pushed = await gitRaw(cwd, ['push', '-q', '--force', ORIGIN, `HEAD:refs/heads/${branch}`]);
   const head = (await gitRaw(cwd, ['rev-parse', 'HEAD'])).stdout.trim();
   const outcome = adapterFor(spec.agent).parse({ ...output, exitCode });

@@ -47,18 +47,18 @@ export async function listChanges(ctx: Ctx, base: string, head: string): Promise
 
 /** The scratch worktree, clean, with `sha` checked out (detached). */
 async function scratchAt(ctx: Ctx, sha: string): Promise<string> {
-  const dir = scratchDirOf(ctx);
-  if (!existsSync(path.join(dir, '.git'))) {
+  const scratch = scratchDirOf(ctx);
+  if (!existsSync(path.join(scratch, '.git'))) {
     await git(ctx.repo, ['worktree', 'prune']);
-    await addWorktree(ctx.repo, ctx.commonDir, ['--detach', dir, sha]);
+    await addWorktree(ctx.repo, ctx.commonDir, ['--detach', scratch, sha]);
   } else {
     // A cherry-pick a killed runner left half done goes with the reset.
-    await git(dir, ['reset', '-q', '--hard']);
-    await git(dir, ['checkout', '-q', '-f', '--detach', sha]);
+    await git(scratch, ['reset', '-q', '--hard']);
+    await git(scratch, ['checkout', '-q', '-f', '--detach', sha]);
   }
   // Ignored files (installed dependencies, build caches) stay, as they would in the integration worktree.
-  await git(dir, ['clean', '-fdq']);
-  return dir;
+  await git(scratch, ['clean', '-fdq']);
+  return scratch;
 }
 
 /** Remove the scratch worktree (when the gates are done with it). */
@@ -73,11 +73,17 @@ async function isMerge(cwd: string, sha: string): Promise<boolean> {
 }
 
 /** Apply the change one first-parent commit made (a merge: against its first parent) to the worktree, uncommitted. */
-export async function applyChange(cwd: string, sha: string): Promise<boolean> {
-  const args = ['cherry-pick', '--no-commit', '--allow-empty', ...((await isMerge(cwd, sha)) ? ['-m', '1'] : []), sha];
-  if (await gitOk(cwd, args)) return true;
-  await gitOk(cwd, ['cherry-pick', '--abort']);
-  await git(cwd, ['reset', '-q', '--hard']);
+export async function applyChange(scratch: string, sha: string): Promise<boolean> {
+  const args = [
+    'cherry-pick',
+    '--no-commit',
+    '--allow-empty',
+    ...((await isMerge(scratch, sha)) ? ['-m', '1'] : []),
+    sha,
+  ];
+  if (await gitOk(scratch, args)) return true;
+  await gitOk(scratch, ['cherry-pick', '--abort']);
+  await git(scratch, ['reset', '-q', '--hard']);
   return false;
 }
 

@@ -66,25 +66,25 @@ async function replay(
   skip: ReadonlySet<number>,
   ejectedTips: readonly string[],
 ): Promise<{ readonly tip: string; readonly remap: ReadonlyMap<number, string>; readonly failed: readonly number[] }> {
-  const dir = scratchDirOf(ctx);
+  const scratch = scratchDirOf(ctx);
   let tip = from;
   const remap = new Map<number, string>();
   const failed: number[] = [];
-  await git(dir, ['reset', '-q', '--hard']);
-  await git(dir, ['checkout', '-q', '-f', '--detach', from]);
+  await git(scratch, ['reset', '-q', '--hard']);
+  await git(scratch, ['checkout', '-q', '-f', '--detach', from]);
   for (const change of changes) {
     if (change.issue !== null && skip.has(change.issue)) continue;
-    if (!(await applyChange(dir, change.sha))) {
+    if (!(await applyChange(scratch, change.sha))) {
       if (change.issue !== null) failed.push(change.issue);
       continue;
     }
-    const tree = await git(dir, ['write-tree']);
-    const parents = (await git(dir, ['rev-list', '--parents', '-n', '1', change.sha])).split(' ').slice(1);
+    const tree = await git(scratch, ['write-tree']);
+    const parents = (await git(scratch, ['rev-list', '--parents', '-n', '1', change.sha])).split(' ').slice(1);
     const second = parents[1];
     let keepMerge = second !== undefined;
-    for (const ejected of ejectedTips) if (second && (await isAncestor(dir, ejected, second))) keepMerge = false;
-    tip = await commitLike(dir, tree, keepMerge && second ? [tip, second] : [tip], change.sha);
-    await git(dir, ['reset', '-q', '--hard', tip]);
+    for (const ejected of ejectedTips) if (second && (await isAncestor(scratch, ejected, second))) keepMerge = false;
+    tip = await commitLike(scratch, tree, keepMerge && second ? [tip, second] : [tip], change.sha);
+    await git(scratch, ['reset', '-q', '--hard', tip]);
     if (change.issue !== null) remap.set(change.issue, tip);
   }
   return { tip, remap, failed };
