@@ -91,8 +91,10 @@ test('one culprit among 8: found within 4 gate runs, the fix agent gets only its
     const followUp = readFileSync(path.join(r.repo.dir, 'plan', 'backlog', `${ejection.followUp}.md`), 'utf8');
     assert.match(followUp, 'Make gate suite green with #104');
     assert.match(followUp, ejection.log);
-    // The gates ran green on what landed.
+    // The gates ran green on what landed; the report of this run already tells the bisection.
     assert.is(readStateFile(r.repo).gates.results[0].exitCode, 0);
+    const first = readFileSync(path.join(r.repo.stateDir, 'report.md'), 'utf8');
+    assert.match(first, /Gate `suite` was red; #104 turns it red: ejected, follow-up #\d+/);
     // Running again works the ejected item again on its branch, told why, and lands it.
     const again = await run(r);
     assert.is(again.code, 0, show(again));

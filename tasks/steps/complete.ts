@@ -104,7 +104,16 @@ export const complete: Step = {
       );
     }
     const attention = itemsNeedingAttention(ctx, false);
-    if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
+    if (attention.length > 0) {
+      // What landed and what did not (an ejection's bisection too) is worth a report before a human looks; nothing is
+      // cleaned up or recorded as complete, and the run that finishes the milestone writes it again.
+      const reportFile = path.join(ctx.stateDir, 'report.md');
+      const events = readEventLog(ctx.stateDir, REPORT_EVENTS_BYTES);
+      await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), [], events));
+      ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
+      progress.output(`report: ${reportFile}`);
+      throw new NeedsAttentionError(formatAttention(ctx, attention));
+    }
     const kept: string[] = [];
     const items = ctx.store.current().items;
     const deletable: string[] = [];
