@@ -3,6 +3,7 @@
  * runs only when the change (staged by default, `--all-files`, `--from-ref/--to-ref`) touches one of them.
  * `--install-hook` / `--uninstall-hook` manage the git pre-commit hook that runs it.
  */
+import { commandLine } from '../lib/command-words.ts';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,7 @@ async function onlyMilestone(io: Io, flags: Flags): Promise<string> {
     .filter((m): m is string => Boolean(m));
   if (found.length !== 1)
     throw new BadInputError(
-      `${found.length === 0 ? 'no plan' : 'several plans'} in plan/; say which milestone: gates.mts <N>`,
+      `${found.length === 0 ? 'no plan' : 'several plans'} in plan/; say which milestone: ${commandLine(io.entry, 'gates', ['<N>'])}`,
     );
   return found[0] as string;
 }

@@ -2,6 +2,7 @@
  * `status.mts <N> [--json] [--watch]`: the runner, the steps running, each item and its agent, red gates, what needs
  * attention and the command that continues (docs/status.md). Reads only.
  */
+import { commandLine } from '../lib/command-words.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,12 +34,12 @@ async function readView(plan: Plan, repo: string, dir: string, io: Io, notice: b
       healedNotice(
         store.healed,
         findLiveAgents(dir),
-        `status writes nothing; \`npx zx scripts/run.mts ${plan.milestone.id}\` heals it`,
+        `status writes nothing; \`${commandLine(io.entry, 'run', [plan.milestone.id])}\` heals it`,
       ),
     );
   const started = Boolean(store.healed) || existsSync(path.join(dir, 'state.json'));
   const state = store.current();
-  return buildStatus(plan, state, readStatusFacts(plan, state, dir, started));
+  return buildStatus(plan, state, readStatusFacts(plan, state, dir, started), io.entry);
 }
 
 const render = (view: StatusView, json: boolean, pretty: boolean): string =>

@@ -2,6 +2,7 @@
  * What `status` shows (docs/status.md), built from facts read elsewhere (`cli/status-facts.ts`): the runner, the steps
  * running, each item with its agent, red gates, what needs attention and the command that continues. Pure.
  */
+import { commandLine, type Entry } from '../lib/command-words.ts';
 import { assertNever } from '../lib/errors.ts';
 import type { StampedEvent } from '../lib/events.ts';
 import type { Plan } from '../lib/plan/types.ts';
@@ -252,8 +253,8 @@ function phaseOf(input: {
   return state.branch ? 'stopped' : 'started';
 }
 
-function nextOf(view: Omit<StatusView, 'next'>): string | null {
-  const run = `npx zx scripts/run.mts ${view.milestone}`;
+function nextOf(view: Omit<StatusView, 'next'>, entry: Entry | undefined): string | null {
+  const run = commandLine(entry, 'run', [view.milestone]);
   switch (view.phase) {
     case 'not started':
       return `${run} starts it`;
@@ -282,7 +283,8 @@ function nextOf(view: Omit<StatusView, 'next'>): string | null {
 }
 
 /** The status of a milestone. */
-export function buildStatus(plan: Plan, state: State, facts: StatusFacts): StatusView {
+/** `entry`: how the user started the tool, so the next command is said in their words. */
+export function buildStatus(plan: Plan, state: State, facts: StatusFacts, entry?: Entry): StatusView {
   const events = lastRunEvents(facts.events);
   const lastRun = lastRunOf(events);
   const attached = facts.runner?.alive === true;
@@ -362,5 +364,5 @@ export function buildStatus(plan: Plan, state: State, facts: StatusFacts): Statu
     costUsd,
     tokens: addTokens(items.map((i) => i.tokens)),
   };
-  return { ...view, next: nextOf(view) };
+  return { ...view, next: nextOf(view, entry) };
 }
