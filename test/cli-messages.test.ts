@@ -117,6 +117,11 @@ test('hints in the words typed: a script says npx zx scripts/…, the bin npx wo
     'step branch needs prepare, which is not done (the clean working tree is not recorded yet); run: npx work-milestone step prepare 7\n',
   );
   assert.is(await snapshotRepo(repo.dir), before);
+  // status names the next command the same way.
+  const status = await runInProcess('status', ['7', '--repo', repo.dir, '--json'], { entry: 'bin' });
+  assert.is(JSON.parse(status.stdout).next, '`npx work-milestone run 7` continues (re-attaching to live agents)');
+  const scriptStatus = await runInProcess('status', ['7', '--repo', repo.dir, '--json']);
+  assert.is(JSON.parse(scriptStatus.stdout).next, '`npx zx scripts/run.mts 7` continues (re-attaching to live agents)');
 });
 
 test('a missing plan lists the plans that exist; exit 2, nothing changed', async () => {
