@@ -81,7 +81,8 @@ export function buildRunSummary(
       status: st?.status ?? ('pending' as const),
       attempts: st?.attempts ?? 0,
       durationMs: st?.result?.durationMs ?? null,
-      costUsd: st?.result?.costUsd ?? null,
+      // Every attempt's cost (retries included), as the run budget counts it; older state: the last attempt's.
+      costUsd: st?.spentUsd ?? st?.result?.costUsd ?? null,
       turns: st?.result?.turns ?? null,
       tokens: tokensOf(st?.result?.usage),
       merge: st?.merge?.kind ?? null,

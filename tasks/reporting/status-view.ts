@@ -314,7 +314,8 @@ export function buildStatus(plan: Plan, state: State, facts: StatusFacts, entry?
             ? NO_AGENT
             : { ...NO_AGENT, life: 'ended' as const }),
       },
-      costUsd: st?.result?.costUsd ?? null,
+      // Every attempt's cost (retries included), as the run budget counts it; older state: the last attempt's.
+      costUsd: st?.spentUsd ?? st?.result?.costUsd ?? null,
       turns: st?.result?.turns ?? null,
       tokens: tokensOf(st?.result?.usage),
       merge: st?.merge?.kind ?? null,
