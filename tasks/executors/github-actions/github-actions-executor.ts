@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiBaseOf, repoOfRemoteUrl } from '../../backlog/github-client.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
@@ -18,7 +17,7 @@ import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor }
 import { actionsApiOf, type RunView } from './actions-api.ts';
 import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
 import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
-import { collectRemoteRun } from '../remote/collect-remote.ts';
+import { collectRemoteRun, remoteRunFiles } from '../remote/collect-remote.ts';
 
 /** How long a dispatched run may be missing from GitHub's list before it counts as never started. */
 const APPEAR_GRACE_MS = 2 * 60_000;
@@ -30,17 +29,6 @@ const CANCEL_WAIT_MS = 2 * 60_000;
 function pollIntervalOf(env: NodeJS.ProcessEnv): number {
   const ms = Number(env.WM_REMOTE_POLL_MS ?? '');
   return Number.isFinite(ms) && ms > 0 ? ms : 10_000;
-}
-
-/** The files a handle keeps on this machine: the downloaded result, and the marker of a cancel. */
-function localFiles(handle: GithubActionsHandle) {
-  const base = path.join(handle.dir, handle.name);
-  return {
-    result: `${base}.result.json`,
-    stdout: `${base}.stdout`,
-    stderr: `${base}.stderr`,
-    cancelled: `${base}.cancelled`,
-  };
 }
 
 function asActions(handle: AgentHandle): GithubActionsHandle {
@@ -85,7 +73,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
    * found, the artifact expired) from the result ref the job pushed.
    */
   async function resultOf(handle: GithubActionsHandle, run: RunView | null): Promise<JobResult | null> {
-    const files = localFiles(handle);
+    const files = remoteRunFiles(handle);
     if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
     let result = run ? await (await actionsApiOf(handle, env)).readResult(run.id, handle.id) : null;
     if (!result) {
@@ -100,7 +88,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
   }
 
   async function statusOf(handle: GithubActionsHandle): Promise<AgentStatus> {
-    const cancelled = existsSync(localFiles(handle).cancelled);
+    const cancelled = existsSync(remoteRunFiles(handle).cancelled);
     const run = await runOf(handle);
     if (!run) {
       if (cancelled) return { state: 'cancelled' };
@@ -155,7 +143,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
     };
     // No token is bad input before anything is recorded or pushed.
     const api = await actionsApiOf(handle, env);
-    for (const file of Object.values(localFiles(handle))) await rm(file, { force: true });
+    for (const file of Object.values(remoteRunFiles(handle))) await rm(file, { force: true });
     await record(handle);
     await pushIntegration(spec.cwd, settings.remote, target.base, target.integrationBranch);
     const inputs = {
@@ -194,7 +182,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
     const handle = asActions(h);
     seen.delete(handle.id);
     const status = await statusOf(handle);
-    const files = localFiles(handle);
+    const files = remoteRunFiles(handle);
     return collectRemoteRun(
       status,
       {
@@ -212,7 +200,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
 
   async function cancel(h: AgentHandle): Promise<void> {
     const handle = asActions(h);
-    await writeFile(localFiles(handle).cancelled, `${new Date().toISOString()}\n`);
+    await writeFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
     seen.delete(handle.id);
     const run = await runOf(handle);
     if (!run || run.status === 'completed') return;

@@ -7,13 +7,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { KubernetesHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
 import { gitRaw } from '../../lib/git.ts';
 import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
 import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
-import { collectRemoteRun } from '../remote/collect-remote.ts';
+import { collectRemoteRun, remoteRunFiles } from '../remote/collect-remote.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
 import { jobManifest, jobNameOf } from './job-manifest.ts';
 import { kubectl, kubectlOk } from './kubectl.ts';
@@ -23,16 +22,6 @@ interface Termination {
   readonly id: string;
   readonly exitCode: number;
   readonly pushed: string | null;
-}
-
-function localFiles(handle: KubernetesHandle) {
-  const base = path.join(handle.dir, handle.name);
-  return {
-    result: `${base}.result.json`,
-    stdout: `${base}.stdout`,
-    stderr: `${base}.stderr`,
-    cancelled: `${base}.cancelled`,
-  };
 }
 
 function asKube(handle: AgentHandle): KubernetesHandle {
@@ -97,7 +86,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
 
   /** The whole result: kept here once read, else the result ref the pod pushed. */
   async function resultOf(handle: KubernetesHandle): Promise<JobResult | null> {
-    const files = localFiles(handle);
+    const files = remoteRunFiles(handle);
     if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
     const text = await readRemoteFile(handle.worktree, handle.remote, resultRefOf(handle.id), RESULT_FILE);
     const result = text === null ? null : (JSON.parse(text) as JobResult);
@@ -113,7 +102,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
 
   async function poll(h: AgentHandle): Promise<AgentStatus> {
     const handle = asKube(h);
-    const cancelled = existsSync(localFiles(handle).cancelled);
+    const cancelled = existsSync(remoteRunFiles(handle).cancelled);
     const job = await getJob(handle);
     if (!job) {
       if (cancelled) return { state: 'cancelled' };
@@ -173,7 +162,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
     };
     // kubectl is there (bad input otherwise) before anything is recorded or pushed.
     await kubectlOk(env, ['version', '--client', '-o', 'json']);
-    for (const file of Object.values(localFiles(handle))) await rm(file, { force: true });
+    for (const file of Object.values(remoteRunFiles(handle))) await rm(file, { force: true });
     await record(handle);
     await pushIntegration(spec.cwd, settings.remote, target.base, target.integrationBranch);
     // An earlier run of the same name (a runner that died after applying it) is not applied twice.
@@ -196,7 +185,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
         worktree: handle.worktree,
         remote: handle.remote,
         branch: handle.branch,
-        stdoutFile: localFiles(handle).stdout,
+        stdoutFile: remoteRunFiles(handle).stdout,
       },
       () => resultOf(handle),
     );
@@ -204,7 +193,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
 
   async function cancel(h: AgentHandle): Promise<void> {
     const handle = asKube(h);
-    await writeFile(localFiles(handle).cancelled, `${new Date().toISOString()}\n`);
+    await writeFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
     await kubectlOk(env, [
       'delete',
       'job',

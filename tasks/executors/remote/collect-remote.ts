@@ -1,4 +1,5 @@
 /** What a remote agent run produced, the same way for every remote executor: its result file and its pushed branch. */
+import path from 'node:path';
 import { adapterFor } from '../../agents/adapters.ts';
 import type { AgentKind } from '../../lib/plan/types.ts';
 import { noResult } from '../no-result.ts';
@@ -58,4 +59,20 @@ export async function collectRemoteRun(
     case 'running':
       return { exitCode: null, outcome: noResult('internal: collected while it still runs') };
   }
+}
+
+/** The files a remote run keeps on this machine: the downloaded result, local copies of its output, a cancel marker. */
+export function remoteRunFiles(handle: { readonly dir: string; readonly name: string }): {
+  readonly result: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly cancelled: string;
+} {
+  const base = path.join(handle.dir, handle.name);
+  return {
+    result: `${base}.result.json`,
+    stdout: `${base}.stdout`,
+    stderr: `${base}.stderr`,
+    cancelled: `${base}.cancelled`,
+  };
 }
