@@ -10,69 +10,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseFlags } from '../tasks/cli/flags.ts';
 import { watch } from './support/cli.ts';
-import {
-  COMMITTING_AGENT,
-  git,
-  gitOk,
-  makeRepo,
-  parentsOf,
-  runCli,
-  startCli,
-  type CliResult,
-  type TestRepo,
-} from './support/fixture.ts';
-import { startGithubServer, type GithubServer } from './support/github-server.ts';
+import { git, gitOk, parentsOf, runCli, startCli, type CliResult } from './support/fixture.ts';
+import { makeGithubRig, RUN_BOUND_MS, type GithubRig } from './support/github-rig.ts';
 import { waitFor } from './support/wait.ts';
 
-const TOKEN = 'ghp_loopback';
-/** How long a wait for the runner to reach a point may take on a loaded machine (a bound, never a timing). */
-const RUN_BOUND_MS = 240_000;
+type Rig = GithubRig;
 
-interface Rig {
-  readonly repo: TestRepo;
-  readonly origin: string;
-  readonly github: GithubServer;
-  readonly env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
-
-async function rig(land: 'direct' | 'pull-request', requiredChecks: readonly string[] = []): Promise<Rig> {
-  const plan = `milestone: {number: 7, title: "Search"}
-backlog: {kind: github, repo: acme/widgets}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-  - wave: 2
-    items:
-      - {issue: 2, title: "Beta"}
-defaults: {agent: command, retries: 0, timeout: 30s, land: ${land}, command: ${JSON.stringify(COMMITTING_AGENT)}}
-`;
-  const repo = await makeRepo({ plan, items: [], origin: true });
-  const origin = repo.origin ?? '';
-  const github = await startGithubServer({
-    repo: 'acme/widgets',
-    token: TOKEN,
-    milestones: [{ number: 7, title: 'Search' }],
-    issues: [
-      { number: 1, title: 'Alpha' },
-      { number: 2, title: 'Beta' },
-    ],
-    origin,
-    requiredChecks,
-  });
-  return {
-    repo,
-    origin,
-    github,
-    // Polls of the checks come quickly here; what the test asserts waits on requests, never on time.
-    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN, WM_CHECKS_POLL_MS: '20' },
-    cleanup: async () => {
-      await github.close();
-      repo.cleanup();
-    },
-  };
-}
+/** Alpha in wave 1, Beta in wave 2. */
+const rig = (land: 'direct' | 'pull-request', requiredChecks: readonly string[] = []): Promise<Rig> =>
+  makeGithubRig(['Alpha', 'Beta'], land, { requiredChecks });
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 const start = (r: Rig, args: readonly string[] = []) =>

@@ -8,67 +8,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { watch } from './support/cli.ts';
-import {
-  COMMITTING_AGENT,
-  git,
-  makeRepo,
-  parentsOf,
-  startCli,
-  type CliResult,
-  type TestRepo,
-} from './support/fixture.ts';
-import { startGithubServer, type GithubSeed, type GithubServer } from './support/github-server.ts';
+import { git, parentsOf, startCli, type CliResult } from './support/fixture.ts';
+import type { GithubSeed } from './support/github-server.ts';
+import { makeGithubRig, RUN_BOUND_MS, type GithubRig } from './support/github-rig.ts';
 import { runInProcess } from './support/cli.ts';
 import { waitFor } from './support/wait.ts';
 
-const TOKEN = 'ghp_loopback';
-/** How long a wait for the runner to reach a point may take on a loaded machine (a bound, never a timing). */
-const RUN_BOUND_MS = 240_000;
-
-interface Rig {
-  readonly repo: TestRepo;
-  readonly origin: string;
-  readonly github: GithubServer;
-  readonly env: Record<string, string>;
-  cleanup(): Promise<void>;
-}
+type Rig = GithubRig;
 
 type SeedOptions = Pick<
   GithubSeed,
   'requiredChecks' | 'mergeQueue' | 'allowAutoMerge' | 'hideRules' | 'showRequiredChecks'
 >;
 
-async function rig(options: SeedOptions): Promise<Rig> {
-  const plan = `milestone: {number: 7, title: "Search"}
-backlog: {kind: github, repo: acme/widgets}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "Alpha"}
-defaults: {agent: command, retries: 0, timeout: 30s, land: pull-request, command: ${JSON.stringify(COMMITTING_AGENT)}}
-`;
-  const repo = await makeRepo({ plan, items: [], origin: true });
-  const origin = repo.origin ?? '';
-  const github = await startGithubServer({
-    repo: 'acme/widgets',
-    token: TOKEN,
-    milestones: [{ number: 7, title: 'Search' }],
-    issues: [{ number: 1, title: 'Alpha' }],
-    origin,
-    ...options,
-  });
-  return {
-    repo,
-    origin,
-    github,
-    // Polls come quickly here; what the test asserts waits on requests, never on time.
-    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN, WM_CHECKS_POLL_MS: '20' },
-    cleanup: async () => {
-      await github.close();
-      repo.cleanup();
-    },
-  };
-}
+/** One issue, Alpha, landed through a pull request. */
+const rig = (options: SeedOptions): Promise<Rig> => makeGithubRig(['Alpha'], 'pull-request', options);
 
 const output = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 const run = (r: Rig) => runInProcess('run', ['7', '--repo', r.repo.dir], { env: r.env });
