@@ -1,4 +1,5 @@
 /** Compile a Plan into the task graph of docs/steps.md (pure: no I/O). */
+import { mermaidLabel } from '../reporting/run-pictures.ts';
 import { oneLine } from '../lib/bounded-text.ts';
 import type { Plan, PlanItem, Schedule } from '../lib/plan/types.ts';
 import type { Scope, StepId } from './step.ts';
@@ -188,8 +189,8 @@ export function graphToJson(plan: Plan, graph: Graph): object {
 export function graphToMermaid(graph: Graph): string {
   // Node ids are `step@wave#issue`: mapping every other character to `_` keeps them distinct.
   const key = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
-  // Mermaid entity codes (`#34;`) instead of characters that end or alter a quoted label.
-  const label = (s: string) => oneLine(s).replace(/["<>#&`]/g, (c) => `#${c.charCodeAt(0)};`);
+  // Look-alikes for what ends or alters a quoted label, as in report.md's pictures (entity codes show garbled).
+  const label = (s: string) => mermaidLabel(s, 160);
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const implied = (n: GraphNode, from: string) =>
     n.after.some((a) => byId.get(a)?.needs.includes(from) || byId.get(a)?.after.includes(from));

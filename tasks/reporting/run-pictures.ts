@@ -13,7 +13,7 @@ import type { ItemStatus, State } from '../lib/state-types.ts';
  * A flowchart label: one line, bounded, without what ends or alters a quoted label. Look-alikes, not mermaid's entity
  * codes (`#34;`): mermaid 11 in a browser showed those as `ﬂ°°34¶ß` (checked with headless Chromium).
  */
-function label(text: string, max = 60): string {
+export function mermaidLabel(text: string, max = 60): string {
   const line = oneLine(stripControl(text));
   const cut = line.length > max ? `${line.slice(0, max - 1)}…` : line;
   return cut
@@ -52,7 +52,7 @@ export function planGraph(plan: Plan, state: State): string {
     for (const item of wave.items) {
       const status = state.items[String(item.issue)]?.status ?? 'pending';
       lines.push(
-        `    i${item.issue}["${label(`#${item.issue} ${item.title}`)}<br/>${status}"]:::${STATUS_CLASS[status]}`,
+        `    i${item.issue}["${mermaidLabel(`#${item.issue} ${item.title}`)}<br/>${status}"]:::${STATUS_CLASS[status]}`,
       );
     }
     lines.push('  end');
@@ -64,7 +64,7 @@ export function planGraph(plan: Plan, state: State): string {
   for (const group of plan.conflictGroups) {
     const members = items.filter((i) => i.conflictGroup === group.id);
     for (let k = 1; k < members.length; k++)
-      lines.push(`  i${members[k - 1]?.issue} -.-|"${label(`group ${group.id}`, 30)}"| i${members[k]?.issue}`);
+      lines.push(`  i${members[k - 1]?.issue} -.-|"${mermaidLabel(`group ${group.id}`, 30)}"| i${members[k]?.issue}`);
   }
   lines.push(
     '  classDef done fill:#d4f7d4,stroke:#2e7d32',
