@@ -32,14 +32,23 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   const branch = io.env.WM_JOB_BRANCH?.trim();
   if (!job || !branch)
     throw new BadInputError('agent-job needs WM_JOB and WM_JOB_BRANCH (the workflow init-workflow writes sets them)');
-  // It force-pushes this branch (below): only ever an item branch, never main or the integration branch.
+  // It pushes this branch (below): only ever an item branch, never main or the integration branch.
   if (!/^work\/[^/]/.test(branch) || branch.includes('..'))
     throw new BadInputError(`agent-job pushes item branches (work/…) only, not "${branch}"`);
   const spec = decodeJobSpec(job);
   const cwd = io.cwd;
   const out = path.resolve(cwd, outDir);
   await mkdir(out, { recursive: true });
-  const switched = await gitRaw(cwd, ['switch', '-q', '-C', branch]);
+  // A later attempt goes on from what the previous one pushed, as a local retry goes on in its worktree: the push
+  // below is then a fast-forward, never forced. The first attempt starts at the checked-out base.
+  const previous = await gitRaw(cwd, ['fetch', '-q', '--no-tags', ORIGIN, `refs/heads/${branch}`]);
+  const switched = await gitRaw(cwd, [
+    'switch',
+    '-q',
+    '-C',
+    branch,
+    ...(previous.exitCode === 0 ? ['FETCH_HEAD'] : []),
+  ]);
   if (switched.exitCode !== 0)
     throw new BadInputError(`agent-job: cannot start ${branch} here: ${lastLines(switched.stderr, 3)}`);
   const promptFile = path.join(out, 'prompt.md');
@@ -61,9 +70,9 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   }
   const exitCode = readExitCode(files, started.pid) ?? 1;
   const output = readOutput(files);
-  // An attempt's branch replaces the previous attempt's on the remote (each starts from the base sha); the runner
-  // pinned every judged tip locally, so nothing judged is lost. Main and the integration branch are never forced.
-  const pushed = await gitRaw(cwd, ['push', '-q', '--force', ORIGIN, `HEAD:refs/heads/${branch}`]);
+  // Never forced: a remote branch this attempt did not start from (a job of the same attempt pushed first, a branch
+  // left by someone else) makes the push fail, and the result says so.
+  const pushed = await gitRaw(cwd, ['push', '-q', ORIGIN, `HEAD:refs/heads/${branch}`]);
   const head = (await gitRaw(cwd, ['rev-parse', 'HEAD'])).stdout.trim();
   const outcome = adapterFor(spec.agent).parse({ ...output, exitCode });
   const result: JobResult = {
@@ -93,5 +102,6 @@ async function pushResultRef(cwd: string, id: string, text: string): Promise<voi
   const blob = await git(cwd, ['hash-object', '-w', '--stdin'], { input: text });
   const tree = await git(cwd, ['mktree'], { input: `100644 blob ${blob}\t${RESULT_FILE}\n` });
   const commit = await git(cwd, ['commit-tree', tree, '-m', `work-milestone result ${id}`]);
-  await git(cwd, ['push', '-q', '--force', ORIGIN, `${commit}:${resultRefOf(id)}`]);
+  // One result ref per attempt: a second job of the same attempt cannot replace the first one's (never forced).
+  await git(cwd, ['push', '-q', ORIGIN, `${commit}:${resultRefOf(id)}`]);
 }
