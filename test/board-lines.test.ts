@@ -11,7 +11,8 @@ import * as assert from 'uvu/assert';
 import { runInProcess, show, startCli, watch, type Watched } from './support/cli.ts';
 import { COMMITTING_AGENT, readEvents, tempDir } from './support/fixture.ts';
 import { shWaitForFile, waitFor } from './support/wait.ts';
-import { isAlive, makeRig, stateOf, type Rig } from './support/converge-rig.ts';
+import { makeRig, stateOf, type Rig } from './support/converge-rig.ts';
+import { isAlive } from './support/processes.ts';
 
 /** An agent that says what it does, waits for `release`, then commits and reports COMPLETE. */
 const waiter = (release: string) =>

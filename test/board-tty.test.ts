@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { ROOT, TSX } from './support/cli.ts';
 import { COMMITTING_AGENT, readEvents, tempDir } from './support/fixture.ts';
 import { shWaitForFile, waitFor } from './support/wait.ts';
-import { isAlive, makeRig, stateOf } from './support/converge-rig.ts';
+import { makeRig, stateOf } from './support/converge-rig.ts';
+import { isAlive } from './support/processes.ts';
 
 /** A tmux server of its own (its socket in a temp folder), one session running `command` in a 120×50 terminal. */
 function startTerminal(dir: string, command: string) {

@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, readEvents, startCli, tempDir, type CliResult } from './support/fixture.ts';
 import { show, waitFor, type RigItem } from './support/wave-rig.ts';
 import { watch } from './support/cli.ts';
-import { assertLanded, isAlive, makeRig, startRunner, type Rig } from './support/converge-rig.ts';
+import { assertLanded, makeRig, startRunner, type Rig } from './support/converge-rig.ts';
+import { isAlive } from './support/processes.ts';
 
 /** Logs `start|end <issue> <pid> <ns>` to $TIMES (an end also when stopped), waits for $RELEASE, then commits. */
 const AGENT = [

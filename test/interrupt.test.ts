@@ -12,15 +12,8 @@ import { runMilestone } from './support/cli.ts';
 import { COMMITTING_AGENT, readEvents, tempDir } from './support/fixture.ts';
 import { shWaitForFile } from './support/wait.ts';
 import { run, show, waitFor } from './support/wave-rig.ts';
-import {
-  assertLanded,
-  groupMembers,
-  isAlive,
-  makeRig,
-  startRunner,
-  stateOf,
-  type Rig,
-} from './support/converge-rig.ts';
+import { assertLanded, groupMembers, makeRig, startRunner, stateOf, type Rig } from './support/converge-rig.ts';
+import { isAlive } from './support/processes.ts';
 
 /**
  * The file a waiting agent waits for (outside the repository): the test creates it when it is done looking at the

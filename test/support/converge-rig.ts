@@ -148,16 +148,6 @@ export function deadPid(): number {
   return Number(child.stdout.trim());
 }
 
-/** Whether `pid` runs (a zombie, finished but not yet reaped, does not). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
-
 /** Processes of the group `pgid` that still run (zombies left for init to reap do not count), as `pid stat args` lines. */
 export function groupMembers(pgid: number): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,pgid=,stat=,args='], { encoding: 'utf8' });
