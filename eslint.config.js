@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'test/fixtures/**', 'schema/validators/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'test/fixtures/**', 'schema/validators/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// `work-milestone <command> [args…]` (README): the command's script, run in this process through tsx, its hints in
-// the bin's words (`npx work-milestone …`).
+// `work-milestone <command> [args…]` (README): the command's script, run in this process, its hints in the bin's
+// words (`npx work-milestone …`). The bundle in dist/ when it is fresh; else the TypeScript sources through tsx.
 import { readFileSync } from 'node:fs';
-import { register } from 'tsx/esm/api';
+import { freshBundle } from './bundle.mjs';
 
 const args = process.argv.slice(2);
-// Answered before TypeScript is loaded: `--version` costs what `node` costs.
+// Answered before the CLI is loaded: `--version` costs what `node` costs.
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
   process.exit(0);
 }
-// Node 20 cannot load TypeScript by itself: tsx's ESM hooks, registered before the CLI is imported.
-register();
-const { binMain } = await import('../tasks/cli/main.ts');
-process.exit(await binMain(args));
+const bundle = freshBundle();
+let cli;
+if (bundle) {
+  cli = await import(bundle);
+} else {
+  // Node 20 cannot load TypeScript by itself: tsx's ESM hooks, registered before the sources are imported.
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('../tasks/cli/main.ts');
+}
+process.exit(await cli.binMain(args));

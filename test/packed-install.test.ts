@@ -14,6 +14,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { freshBundle } from '../bin/bundle.mjs';
 import { cliEnv, git, makeRepo, ROOT, tempDir } from './support/fixture.ts';
 import { runInProcess, runProcess } from './support/cli.ts';
 import { planYaml } from './support/plan.ts';
@@ -94,8 +95,10 @@ test('npm pack, installed offline in a fresh project: npx work-milestone plan, a
     assert.is(installed.code, 0, `npm ci --offline exited ${installed.code}: ${installed.stderr || installed.stdout}`);
     const pkgDir = path.join(project, 'node_modules', 'work-milestone');
     // What a user gets: the bin, scripts, tasks, schemas and docs; no tests, no bench.
-    for (const entry of ['bin', 'scripts', 'tasks', 'schema', 'docs', 'README.md', 'package.json'])
+    for (const entry of ['bin', 'dist', 'scripts', 'tasks', 'schema', 'docs', 'README.md', 'package.json'])
       assert.ok(existsSync(path.join(pkgDir, entry)), `${entry} not packed`);
+    // The tarball's files have other mtimes than ours: the bundle is still fresh (by content), so the bin runs it.
+    assert.ok(freshBundle(pkgDir), 'the installed bundle is not fresh');
     for (const entry of ['test', 'bench', 'node_modules/.bin'])
       assert.not.ok(existsSync(path.join(pkgDir, entry)), `${entry} was packed`);
     assert.ok(readdirSync(path.join(project, 'node_modules', '.bin')).includes('work-milestone'));

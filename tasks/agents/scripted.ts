@@ -2,11 +2,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { plainOutcome, type AgentAdapter } from './types.ts';
+import { packagePath, RUNS_BUNDLED } from '../lib/package-root.ts';
 
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const PROGRAM = fileURLToPath(new URL('./scripted-agent.ts', import.meta.url));
+const PROGRAM = packagePath('tasks', 'agents', 'scripted-agent.ts');
 
 /** scripted adapter. */
 export const scriptedAgent: AgentAdapter = {
@@ -17,7 +18,9 @@ export const scriptedAgent: AgentAdapter = {
     const file = `${inv.promptFile.replace(/\.md$/, '')}.scripted.json`;
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(spec));
-    return { file: process.execPath, args: ['--import', TSX, PROGRAM], env: { WM_SCRIPTED_FILE: file } };
+    // From the bundle: the bundle's copy of the program, started without tsx (as fast as the bundle itself).
+    const args = RUNS_BUNDLED ? [packagePath('dist', 'scripted-agent.js')] : ['--import', TSX, PROGRAM];
+    return { file: process.execPath, args, env: { WM_SCRIPTED_FILE: file } };
   },
   parse: plainOutcome,
 };

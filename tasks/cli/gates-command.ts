@@ -6,7 +6,6 @@
 import { commandLine } from '../lib/command-words.ts';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { changedPaths, changeScopeOf, describeScope } from '../gating/changed-paths.ts';
 import { gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
 import { installHook, uninstallHook } from '../gating/pre-commit-hook.ts';
@@ -15,9 +14,10 @@ import { BadInputError } from '../lib/errors.ts';
 import { loadPlanOf } from '../engine/create-context.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
+import { packagePath } from '../lib/package-root.ts';
 
 /** The package's bin, which the hook runs (absolute: the hook may start in a fresh shell, without npx on PATH). */
-const BIN = fileURLToPath(new URL('../../bin/work-milestone.mjs', import.meta.url));
+const BIN = packagePath('bin', 'work-milestone.mjs');
 
 /** The only plan in plan/, when no milestone is given. */
 async function onlyMilestone(io: Io, flags: Flags): Promise<string> {

@@ -11,18 +11,13 @@ import { BadInputError } from '../lib/errors.ts';
 import { findRepoRoot } from '../lib/git.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
-
-/** The tool's version: what the job installs. */
-function toolVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from '../lib/package-root.ts';
 
 /** Write the workflow; exit 0 when it is there (written now or already the same). */
 export async function initWorkflowCommand(flags: Flags, io: Io): Promise<number> {
   const repo = await findRepoRoot(path.resolve(io.cwd, flags.repo ?? '.'));
   const file = path.join(repo, '.github', 'workflows', WORKFLOW_FILE);
-  const text = workflowText({ ...DEFAULT_WORKFLOW, version: toolVersion() });
+  const text = workflowText({ ...DEFAULT_WORKFLOW, version: packageVersion() });
   if (existsSync(file)) {
     if (readFileSync(file, 'utf8') === text) {
       io.out(`${path.relative(repo, file)} is up to date`);

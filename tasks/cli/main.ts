@@ -2,7 +2,6 @@
  * The one place where errors become exit codes and messages (docs/errors.md). A command's module is imported when
  * that command runs: `status` and `plan` never load the runner, listr2, the agents or the demo (docs/performance.md).
  */
-import { readFileSync } from 'node:fs';
 import { usageLine } from '../lib/command-words.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { didYouMean } from '../lib/did-you-mean.ts';
@@ -11,14 +10,9 @@ import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { parseFlags } from './flags.ts';
 import { BIN_HELP, COMMAND_NAMES, HELP, type CommandName } from './help.ts';
 import { flushOutput, processIo, type Io } from './io.ts';
+import { packageVersion } from '../lib/package-root.ts';
 
 export type { CommandName } from './help.ts';
-
-/** The package's version (package.json), for `--version`. */
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** The arguments after the script's own path in process.argv (works under `npx zx` and `node --import tsx`). */
 export function scriptArgs(argv: readonly string[], script: string): string[] {

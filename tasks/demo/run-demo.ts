@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Io } from '../cli/io.ts';
-import { PACKAGE_ROOT } from '../engine/create-context.ts';
+import { PACKAGE_ROOT } from '../lib/package-root.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { findCommonDir } from '../lib/git.ts';
 import { stateDirOf } from '../lib/paths.ts';

@@ -1,7 +1,6 @@
 /** Build the context of a command: find the repository, read the plan, open state and events. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { repoIssueAllocator } from '../backlog/issue-numbers.ts';
 import type { Ctx, RunOptions } from './context.ts';
 import type { Entry } from '../lib/command-words.ts';
@@ -14,9 +13,7 @@ import type { Plan } from '../lib/plan/types.ts';
 import { isValidMilestoneId } from '../lib/slug.ts';
 import { openStateStore, STATE_BACKUP, type HealedState } from '../lib/state.ts';
 import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
-
-/** Where the package lives (for its schemas and the scripted agent). */
-export const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+import { PACKAGE_ROOT } from '../lib/package-root.ts';
 
 /** What a command knows before it has a context. */
 export interface ContextInput {

@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Ajv } from 'ajv';
+import { packagePath } from './package-root.ts';
 
 /** The schema files compiled ahead of time (the same as schema-check.ts's SchemaName). */
 export const STANDALONE_SCHEMAS = [
@@ -31,12 +32,12 @@ export const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: tru
 
 /** `schema/<name>`. */
 export function schemaUrl(name: string): URL {
-  return new URL(`../../schema/${name}`, import.meta.url);
+  return pathToFileURL(packagePath('schema', name));
 }
 
 /** `schema/validators/<name without .schema.json>.cjs`. */
 export function standaloneUrl(name: string): URL {
-  return new URL(`../../schema/validators/${name.replace(/\.schema\.json$/, '')}.cjs`, import.meta.url);
+  return pathToFileURL(packagePath('schema', 'validators', `${name.replace(/\.schema\.json$/, '')}.cjs`));
 }
 
 /** The sha256 of a schema's text, as a generated validator records it. */

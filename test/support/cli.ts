@@ -1,7 +1,8 @@
-/** The one way tests start processes: the real scripts (`node --import tsx scripts/<name>.mts`) or any command. */
+/** The one way tests start processes: the CLI (the fresh bundle, else the scripts through tsx) or any command. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBundle } from '../../bin/bundle.mjs';
 import type { Io } from '../../tasks/cli/io.ts';
 import type { CommandName } from '../../tasks/cli/main.ts';
 
@@ -43,9 +44,19 @@ export function startProcess(file: string, args: readonly string[], options: Run
   });
 }
 
-/** Start `scripts/<script>.mts args…` as a child process (node --import tsx). */
+/** Whether dist/ holds a bundle of the current sources (asked once per test process). */
+let bundleFresh: boolean | undefined;
+
+/**
+ * Start `scripts/<script>.mts args…` as a child process: the same `main(script, args)` from the fresh bundle without
+ * tsx (`script-entry.mjs`), else the script through tsx.
+ */
 export function startCli(script: string, args: readonly string[], options: RunOptions = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`), ...args], {
+  bundleFresh ??= freshBundle() !== null;
+  const entry = bundleFresh
+    ? [path.join(ROOT, 'test', 'support', 'script-entry.mjs'), script]
+    : ['--import', TSX, path.join(ROOT, 'scripts', `${script}.mts`)];
+  return spawn(process.execPath, [...entry, ...args], {
     cwd: options.cwd ?? ROOT,
     env: cliEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { buildBundle, freshBundle } from '../../bin/bundle.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const jobs = Number(process.env.TEST_JOBS ?? 2);
@@ -131,6 +133,15 @@ async function worker() {
   }
 }
 const suiteStarted = Date.now();
+// The tests start the CLI from the bundle while it is fresh (test/support/cli.ts): build it first when it is not.
+if (!freshBundle()) {
+  try {
+    process.stdout.write(`bundle: dist/ built from ${await buildBundle()} source files\n`);
+  } catch (error) {
+    failed += 1;
+    process.stdout.write(`FAIL bundle: ${error.message}\n`);
+  }
+}
 await Promise.all(Array.from({ length: jobs }, worker));
 rmSync(cpuDir, { recursive: true, force: true });
 if (process.env.TEST_TABLE) {

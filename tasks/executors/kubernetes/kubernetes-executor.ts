@@ -5,7 +5,7 @@
  * that died needs to find it; the pod runs `agent-job` as a GitHub Actions job does, pushes the item branch and the
  * result ref, and leaves the result's short form as its termination message.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { KubernetesHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
@@ -16,6 +16,7 @@ import { collectRemoteRun, remoteRunFiles } from '../remote/collect-remote.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
 import { jobManifest, jobNameOf } from './job-manifest.ts';
 import { kubectl, kubectlOk } from './kubectl.ts';
+import { packageVersion } from '../../lib/package-root.ts';
 
 /** The short result a pod leaves as its termination message. */
 interface Termination {
@@ -33,10 +34,7 @@ function asKube(handle: AgentHandle): KubernetesHandle {
 function toolOf(env: NodeJS.ProcessEnv): string {
   const given = env.WORK_MILESTONE?.trim();
   if (given) return given;
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return `npx --yes work-milestone@${pkg.version}`;
+  return `npx --yes work-milestone@${packageVersion()}`;
 }
 
 /** A Job as `kubectl get -o json` shows it: what the executor reads. */
