@@ -80,7 +80,7 @@ defaults:
   return {
     repo,
     github,
-    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN, WM_REMOTE_POLL_MS: '50' },
+    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN, WM_REMOTE_POLL_MS: '50', WM_GITHUB_WRITE_GAP_MS: '0' },
     cleanup: async () => {
       await github.actions?.settle();
       await github.close();

@@ -43,7 +43,9 @@ async function server(): Promise<GithubServer> {
 }
 
 function backlogOf(s: GithubServer, env: Record<string, string> = { GH_TOKEN: TOKEN }, repo = 'acme/widgets'): Backlog {
-  return openBacklog({ kind: 'github', repo }, process.cwd(), { env: { GITHUB_API_URL: s.url, PATH: '', ...env } });
+  return openBacklog({ kind: 'github', repo }, process.cwd(), {
+    env: { GITHUB_API_URL: s.url, PATH: '', WM_GITHUB_WRITE_GAP_MS: '0', ...env },
+  });
 }
 
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -188,7 +190,7 @@ test("the token falls back to `gh auth token`; the repository to the one of orig
     const checkout = path.join(dir, 'repo');
     await git(dir, 'init', '-q', checkout);
     await git(checkout, 'remote', 'add', 'origin', 'git@github.com:acme/widgets.git');
-    const env = { GITHUB_API_URL: s.url, PATH: `${bin}:${process.env.PATH ?? ''}` };
+    const env = { GITHUB_API_URL: s.url, PATH: `${bin}:${process.env.PATH ?? ''}`, WM_GITHUB_WRITE_GAP_MS: '0' };
     const b = openBacklog({ kind: 'github', repo: null }, checkout, { env });
     assert.equal(
       (await b.listItems(7)).map((i) => i.source),

@@ -53,7 +53,7 @@ defaults: {agent: command, retries: 0, timeout: 30s, command: ${JSON.stringify(c
   return {
     repo,
     github,
-    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN },
+    env: { GITHUB_API_URL: github.url, GH_TOKEN: TOKEN, WM_GITHUB_WRITE_GAP_MS: '0' },
     cleanup: async () => {
       await github.close();
       repo.cleanup();

@@ -4,6 +4,7 @@
  * a merge commit into the bare origin; every request and answer passes GitHub's OpenAPI description; a GraphQL
  * request outside GitHub's GraphQL schema is refused and recorded.
  */
+import { performance } from 'node:perf_hooks';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createGithubClient } from '../tasks/backlog/github-client.ts';
@@ -36,7 +37,7 @@ test('a pull request merges into origin once its required check is green, never 
     await git(repo.dir, 'push', '-q', 'origin', 'milestone/7-x');
     const head = await git(repo.dir, 'rev-parse', 'HEAD');
     const mainBefore = await git(origin, 'rev-parse', 'main');
-    const client = createGithubClient('t', github.url);
+    const client = createGithubClient('t', github.url, { WM_GITHUB_WRITE_GAP_MS: '0' });
     const pr = {
       owner: 'acme',
       repo: 'widgets',
@@ -108,6 +109,25 @@ test("GraphQL: a request outside GitHub's schema is refused and recorded; a vali
       { n: 1 },
     );
     assert.equal(answer, { repository: { pullRequest: null } });
+    assert.equal(github.problems, []);
+  } finally {
+    await github.close();
+  }
+});
+
+test('writes are paced a second apart unless WM_GITHUB_WRITE_GAP_MS=0 (only a lower bound is asserted)', async () => {
+  const github = await startGithubServer({ repo: 'acme/widgets', token: 't', milestones: [], issues: [] });
+  const query = 'query { repository(owner: "acme", name: "widgets") { id } }';
+  try {
+    // Octokit counts every GraphQL request as a write: the second one starts a second after the first.
+    const paced = createGithubClient('t', github.url, {});
+    const started = performance.now();
+    await paced.graphql(query);
+    await paced.graphql(query);
+    assert.ok(performance.now() - started >= 990, 'two writes less than a second apart');
+    const unpaced = createGithubClient('t', github.url, { WM_GITHUB_WRITE_GAP_MS: '0' });
+    for (let i = 0; i < 3; i++) await unpaced.graphql(query);
+    assert.is(github.received.filter((q) => q.operationId === 'graphql/repository').length, 5);
     assert.equal(github.problems, []);
   } finally {
     await github.close();

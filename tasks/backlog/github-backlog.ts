@@ -221,7 +221,7 @@ async function openSession(options: GithubBacklogOptions): Promise<Session> {
   const full = options.repo ?? (await originRepo(options.root));
   const [owner = '', repo = ''] = full.split('/');
   const token = await resolveToken(options.env);
-  return { client: createGithubClient(token.token, apiBaseOf(options.env)), owner, repo, token };
+  return { client: createGithubClient(token.token, apiBaseOf(options.env), options.env), owner, repo, token };
 }
 
 /** `owner/name` of origin's URL in `root`. */

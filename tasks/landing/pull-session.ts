@@ -39,7 +39,7 @@ export async function openPullSession(ctx: Ctx): Promise<PullSession> {
   }
   const [owner = '', repo = ''] = full.split('/');
   const token = await resolveToken(ctx.env);
-  return { client: createGithubClient(token.token, apiBaseOf(ctx.env)), owner, repo, token };
+  return { client: createGithubClient(token.token, apiBaseOf(ctx.env), ctx.env), owner, repo, token };
 }
 
 /** `fn`, its failure as the product's error naming `action` and the `permission` it needs. */

@@ -50,7 +50,7 @@ defaults: {agent: command, retries: 0, timeout: 30s, land: ${land}, command: ${J
     origin,
     github,
     // Polls of the checks come quickly here; what the tests assert waits on requests, never on time.
-    env: { GITHUB_API_URL: github.url, GH_TOKEN: GITHUB_TOKEN, WM_CHECKS_POLL_MS: '20' },
+    env: { GITHUB_API_URL: github.url, GH_TOKEN: GITHUB_TOKEN, WM_CHECKS_POLL_MS: '20', WM_GITHUB_WRITE_GAP_MS: '0' },
     cleanup: async () => {
       await github.close();
       repo.cleanup();

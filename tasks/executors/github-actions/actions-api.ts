@@ -43,7 +43,7 @@ export async function actionsApiOf(
       { cause },
     );
   });
-  const client = createGithubClient(token.token, handle.apiUrl || apiBaseOf(env));
+  const client = createGithubClient(token.token, handle.apiUrl || apiBaseOf(env), env);
   const [owner = '', repo = ''] = handle.repo.split('/');
   const failed = (action: string) => (error: unknown) => {
     throw githubFailure(error, { repo: handle.repo, action, token });
