@@ -13,14 +13,17 @@ export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 /**
  * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
+ * `settled` (a `readClock` time): when nothing of the agent ran any more; any status read started after it shows
+ * every write the agent made (without it: a read started after this call).
  */
 export async function writesOutside(
   checkout: string,
   sinceMs: number,
   ignore: readonly string[] = [],
+  settled?: number,
 ): Promise<Array<{ path: string; at: number }>> {
-  // Agents judged at the same moment share one status of the checkout, read after each of them ended.
-  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout)).catch(() => []);
+  // Agents whose processes had all ended before a status of the checkout started share that status.
+  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout), settled).catch(() => []);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
     if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
@@ -78,6 +81,8 @@ export async function checkGuards(
     readonly base: string | null;
     readonly branch: string | null;
     readonly tip?: string | null;
+    /** When its processes were all gone (`readClock`): a read of a checkout started since then may be shared. */
+    readonly settled?: number;
   },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
@@ -99,7 +104,9 @@ export async function checkGuards(
     `could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`,
   ]);
   const found = await Promise.all(
-    places.map((place) => (existsSync(place.dir) ? writesOutside(place.dir, me.start) : Promise.resolve(null))),
+    places.map((place) =>
+      existsSync(place.dir) ? writesOutside(place.dir, me.start, [], me.settled) : Promise.resolve(null),
+    ),
   );
   for (const [i, place] of places.entries()) {
     const writes = found[i];
