@@ -19,6 +19,7 @@ import {
   refSurelyAbsent,
   surelyNoMergeHead,
   surelyNothingToPrune,
+  worktreeRegistered,
 } from '../tasks/lib/git-files.ts';
 import { git, tempDir } from './support/fixture.ts';
 
@@ -100,14 +101,19 @@ test('surelyNothingToPrune: true exactly when git worktree prune would remove no
   assert.ok(linkedWorktreeOn(common, one, 'w1'));
   assert.not.ok(linkedWorktreeOn(common, one, 'w2'), 'another branch');
   assert.not.ok(linkedWorktreeOn(common, dir, 'main'), 'the main worktree: ask git');
+  assert.is(worktreeRegistered(common, one), true);
+  assert.is(worktreeRegistered(common, path.join(root, 'three')), false);
   rmSync(two, { recursive: true, force: true });
   assert.not.ok(surelyNothingToPrune(common), 'a folder deleted by hand');
   assert.not.ok(linkedWorktreeOn(common, two, 'w2'));
+  assert.is(worktreeRegistered(common, two), true, 'listed by git until pruned');
+  assert.match(await git(dir, 'worktree', 'list'), /two/);
   await git(dir, 'worktree', 'lock', one);
   rmSync(one, { recursive: true, force: true });
   await git(dir, 'worktree', 'prune');
   // git pruned `two` and kept the locked `one`: nothing more to prune, as the files say.
   assert.ok(surelyNothingToPrune(common));
+  assert.is(worktreeRegistered(common, two), false);
   assert.match(await git(dir, 'worktree', 'list', '--porcelain'), /locked/);
 });
 

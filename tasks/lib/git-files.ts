@@ -207,3 +207,27 @@ export function onFirstParentChain(commonDir: string, head: string, shas: readon
   }
   return wanted.size === 0;
 }
+
+/**
+ * Whether a linked worktree at `dir` is registered (an admin folder under `<commonDir>/worktrees` whose `gitdir`
+ * names `<dir>/.git`, as `git worktree list` reads them); null when a file cannot be read: ask git.
+ */
+export function worktreeRegistered(commonDir: string, dir: string): boolean | null {
+  const admin = path.join(commonDir, 'worktrees');
+  let names: string[];
+  try {
+    names = readdirSync(admin);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? false : null;
+  }
+  const wanted = path.join(path.resolve(dir), '.git');
+  for (const name of names) {
+    try {
+      const named = readFileSync(path.join(admin, name, 'gitdir'), 'utf8').trim();
+      if (path.resolve(admin, name, named) === wanted) return true;
+    } catch {
+      return null;
+    }
+  }
+  return false;
+}

@@ -11,6 +11,7 @@ import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
+import { worktreeRegistered } from '../lib/git-files.ts';
 import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -117,8 +118,11 @@ export const complete: Step = {
   id: 'complete',
   async check(ctx) {
     if (!ctx.store.current().complete) return todo('not completed');
-    if ((await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree))
-      return todo('the integration worktree is still there');
+    // The admin files `worktree list` reads settle it; git is asked when one cannot be read.
+    const registered =
+      worktreeRegistered(ctx.commonDir, ctx.integrationWorktree) ??
+      (await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree);
+    if (registered) return todo('the integration worktree is still there');
     return DONE;
   },
   async run(ctx, _scope, progress) {

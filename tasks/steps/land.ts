@@ -16,7 +16,7 @@ import { listItems } from '../lib/plan/types.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from '../lib/state-types.ts';
 import { changeIntegration, checkMain, integrationTip, patchRefs } from '../guards/refs-guard.ts';
-import { headFileSha, looseRef } from '../lib/git-files.ts';
+import { headFileSha, looseRef, onFirstParentChain } from '../lib/git-files.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
 import { landThroughPullRequest, type LandingParts } from '../landing/land-pull-request.ts';
@@ -29,6 +29,10 @@ export const MAX_LAND_ROUNDS = 3;
 
 /** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
 async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
+  // Found on integration's first-parent chain (loose commits: the runner's own merges on top of it): contained.
+  const head = headFileSha(ctx.integrationWorktree, ctx.commonDir);
+  const steps = 4 * listItems(ctx.plan).length + 16;
+  if (head && onFirstParentChain(ctx.commonDir, head, [sha], steps)) return false;
   if (await isAncestor(ctx.integrationWorktree, sha, 'HEAD')) return false;
   const integration = ctx.plan.milestone.integrationBranch;
   progress.output(`${label} moved: merging it into ${integration}`);
@@ -70,11 +74,14 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
     done.push(item.issue);
   }
   if (sources.length === 0) return false;
-  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]))
-    .split('\n')
-    .filter(Boolean);
+  // Untrimmed: a line's status may start with a space (" M file").
+  const status = await gitRaw(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]);
+  if (status.exitCode !== 0)
+    throw new StepFailedError(`git status failed in ${ctx.integrationWorktree}: ${status.stderr.trim()}`);
+  const changed = status.stdout.split('\n').filter(Boolean);
   if (changed.length === 0) return false;
-  await git(ctx.integrationWorktree, ['add', '--', ...sources]);
+  // `commit -- <paths>` takes tracked files as they are; only a new file (`??`) needs adding first.
+  if (changed.some((line) => !/^ M /.test(line))) await git(ctx.integrationWorktree, ['add', '--', ...sources]);
   await git(ctx.integrationWorktree, [
     'commit',
     '-q',
@@ -102,23 +109,29 @@ async function prepareRound(
 ): Promise<{ readonly gated: string; readonly main: string }> {
   if (origin) await fetchOrigin(ctx);
   const { main, originMain } = await checkMain(ctx, origin);
-  return changeIntegration(ctx, 'land', async () => {
-    let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
-    if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
-    if (moved) await makeGatesGreen(ctx, progress);
-    const before = await integrationHead(ctx);
-    const marked = await markBacklogDone(ctx);
-    const head = marked ? await integrationHead(ctx) : before;
-    const green = ctx.store.current().gates?.sha;
-    // One commit of the backlog files alone on top of the green sha: no need to ask git what it changed.
-    const backlogOnly = marked && before === green;
-    if (!green || (green !== head && !backlogOnly && !(await onlyBacklogSince(ctx, green, head)))) {
-      progress.output('integration moved since the gates passed: running them again');
-      await makeGatesGreen(ctx, progress);
-      return { gated: await integrationHead(ctx), main };
-    }
-    return { gated: head, main };
-  });
+  // The tip the operation left is the gated one.
+  return changeIntegration(
+    ctx,
+    'land',
+    async () => {
+      let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
+      if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
+      if (moved) await makeGatesGreen(ctx, progress);
+      const before = await integrationHead(ctx);
+      const marked = await markBacklogDone(ctx);
+      const head = marked ? await integrationHead(ctx) : before;
+      const green = ctx.store.current().gates?.sha;
+      // One commit of the backlog files alone on top of the green sha: no need to ask git what it changed.
+      const backlogOnly = marked && before === green;
+      if (!green || (green !== head && !backlogOnly && !(await onlyBacklogSince(ctx, green, head)))) {
+        progress.output('integration moved since the gates passed: running them again');
+        await makeGatesGreen(ctx, progress);
+        return { gated: await integrationHead(ctx), main };
+      }
+      return { gated: head, main };
+    },
+    (r) => r.gated,
+  );
 }
 
 /** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */
