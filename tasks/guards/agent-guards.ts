@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { changedFiles, readChange } from '../lib/git-change.ts';
+import { addedTextLength, changedFiles, readChange } from '../lib/git-change.ts';
 import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
@@ -153,7 +153,7 @@ export async function guardCommits(repo: string, base: string, tip: string): Pro
 }
 
 /** Added or modified files of a `readChange` text, with their new blob. */
-function addedOrModified(change: string): Array<{ path: string; blob: string }> {
+function addedOrModified(change: string): Array<{ path: string; blob: string; status: string }> {
   return changedFiles(change).filter((f) => f.status === 'A' || f.status === 'M');
 }
 
@@ -165,9 +165,14 @@ export async function oversizedFiles(
   limit = MAX_FILE_BYTES,
   change?: string,
 ): Promise<Array<{ path: string; bytes: number }>> {
-  const files = addedOrModified(change ?? (await readChange(cwd, base, branch)));
-  // A submodule entry (a commit, not a blob) has no size here.
-  const blobs = files.filter((f) => !/^0+$/.test(f.blob));
+  const text = change ?? (await readChange(cwd, base, branch));
+  const files = addedOrModified(text);
+  // A text file the change adds is in the patch whole: a UTF-8 byte is at least a third of a UTF-16 unit, so a patch
+  // far under the limit is a file under it, without asking git. A submodule entry (a commit) has no size here.
+  const added = addedTextLength(text);
+  const surelySmall = (f: { blob: string; status: string }) =>
+    f.status === 'A' && 4 * (added.get(f.blob) ?? Infinity) < limit;
+  const blobs = files.filter((f) => !/^0+$/.test(f.blob) && !surelySmall(f));
   if (blobs.length === 0) return [];
   const sizes = (
     await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })
