@@ -11,16 +11,13 @@ import {
   headFileBranch,
   headFileSha,
   linkedWorktreeOn,
-  looseCommit,
-  looseFirstParentLog,
-  looseObjectExists,
   looseRef,
-  onFirstParentChain,
   refSurelyAbsent,
   surelyNoMergeHead,
   surelyNothingToPrune,
   worktreeRegistered,
 } from '../tasks/lib/git-files.ts';
+import { looseCommit, looseFirstParentLog, looseObjectExists, onFirstParentChain } from '../tasks/lib/git-objects.ts';
 import { git, tempDir } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; common: string; a: string; b: string }> {

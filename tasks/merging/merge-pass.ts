@@ -5,7 +5,7 @@
 import type { Ctx } from '../engine/context.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { pinsPrefixOf } from '../guards/refs-guard.ts';
-import { looseFirstParentLog } from '../lib/git-files.ts';
+import { looseFirstParentLog } from '../lib/git-objects.ts';
 
 /** Commits walked from loose objects at most, before `git log` is asked instead. */
 const LOOSE_WALK_LIMIT = 2000;

@@ -17,7 +17,8 @@ import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutco
 import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
-import { looseObjectExists, looseRef, onFirstParentChain, surelyNoMergeHead } from '../lib/git-files.ts';
+import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
+import { looseObjectExists, onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
