@@ -216,4 +216,29 @@ test('an item agent: its handle is in state before it runs; polled through it; j
   }
 });
 
+test('ended: resolves when an agent this process started exits, its exit file written; null for any other', async () => {
+  const dir = tempDir('wm-exec-');
+  try {
+    const go = path.join(dir, 'go');
+    const handle = await dispatch(dir, 'wake', `${hold(go)} exit 0`);
+    const ended = local.ended?.(handle);
+    assert.ok(ended, 'a promise for an agent started here');
+    let over = false;
+    void ended.then(() => (over = true));
+    assert.is((await local.poll(handle)).state, 'running');
+    assert.not.ok(over, 'not before it exits');
+    writeFileSync(go, '');
+    // The child is unreferenced (a runner may exit while agents run): something else keeps this process waiting, as
+    // the driver's poll timer does.
+    const alive = setInterval(() => undefined, 1000);
+    await ended.finally(() => clearInterval(alive));
+    // Woken by the exit itself: the look that follows finds it over, with no wait between.
+    assert.is((await local.poll(handle)).state, 'succeeded');
+    assert.is(local.ended?.(handle) ?? null, null, 'forgotten once it exited: later waits poll');
+    assert.is(local.ended?.({ ...handle, name: 'never-started' }) ?? null, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

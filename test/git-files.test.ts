@@ -3,11 +3,21 @@
  * when the file settles it, and agrees with git then; a packed ref, a symbolic ref, a main worktree or a merge in
  * progress make it say "ask git".
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { headFileBranch, headFileSha, looseRef, refSurelyAbsent, surelyNoMergeHead } from '../tasks/lib/git-files.ts';
+import {
+  headFileBranch,
+  headFileSha,
+  linkedWorktreeOn,
+  looseRef,
+  refSurelyAbsent,
+  surelyNoMergeHead,
+  surelyNothingToPrune,
+  worktreeRegistered,
+} from '../tasks/lib/git-files.ts';
+import { looseCommit, looseFirstParentLog, looseObjectExists, onFirstParentChain } from '../tasks/lib/git-objects.ts';
 import { git, tempDir } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; common: string; a: string; b: string }> {
@@ -74,6 +84,63 @@ test('HEAD file and MERGE_HEAD of a linked worktree; the main worktree is left t
   assert.is(headFileBranch(dir), null, 'the main worktree: ask git');
   assert.not.ok(surelyNoMergeHead(dir));
   assert.is(headFileBranch(path.join(dir, 'missing')), null);
+});
+
+test('surelyNothingToPrune: true exactly when git worktree prune would remove nothing', async () => {
+  const { dir, common, a } = await repo();
+  assert.ok(surelyNothingToPrune(common), 'no worktrees at all');
+  const root = tempDir('wm-gitfiles-prune-');
+  const one = path.join(root, 'one');
+  const two = path.join(root, 'two');
+  await git(dir, 'worktree', 'add', '-q', '-b', 'w1', one, a);
+  await git(dir, 'worktree', 'add', '-q', '-b', 'w2', two, a);
+  assert.ok(surelyNothingToPrune(common));
+  assert.ok(linkedWorktreeOn(common, one, 'w1'));
+  assert.not.ok(linkedWorktreeOn(common, one, 'w2'), 'another branch');
+  assert.not.ok(linkedWorktreeOn(common, dir, 'main'), 'the main worktree: ask git');
+  assert.is(worktreeRegistered(common, one), true);
+  assert.is(worktreeRegistered(common, path.join(root, 'three')), false);
+  rmSync(two, { recursive: true, force: true });
+  assert.not.ok(surelyNothingToPrune(common), 'a folder deleted by hand');
+  assert.not.ok(linkedWorktreeOn(common, two, 'w2'));
+  assert.is(worktreeRegistered(common, two), true, 'listed by git until pruned');
+  assert.match(await git(dir, 'worktree', 'list'), /two/);
+  await git(dir, 'worktree', 'lock', one);
+  rmSync(one, { recursive: true, force: true });
+  await git(dir, 'worktree', 'prune');
+  // git pruned `two` and kept the locked `one`: nothing more to prune, as the files say.
+  assert.ok(surelyNothingToPrune(common));
+  assert.is(worktreeRegistered(common, two), false);
+  assert.match(await git(dir, 'worktree', 'list', '--porcelain'), /locked/);
+});
+
+test('loose commits: parents and subject as git gives them; packed objects are left to git', async () => {
+  const { dir, common, a, b } = await repo();
+  await git(dir, 'switch', '-q', '-c', 'side', a);
+  await git(dir, 'commit', '-q', '--allow-empty', '-m', 'side work', '-m', 'body text');
+  const side = await git(dir, 'rev-parse', 'HEAD');
+  await git(dir, 'switch', '-q', 'main');
+  await git(dir, 'merge', '-q', '--no-ff', '-m', 'Merge #1: Side', 'side');
+  const merge = await git(dir, 'rev-parse', 'HEAD');
+  assert.equal(looseCommit(common, merge), { parents: [b, side], subject: 'Merge #1: Side' });
+  assert.is(looseCommit(common, side)?.subject, await git(dir, 'log', '-1', '--format=%s', side));
+  assert.ok(looseObjectExists(common, merge));
+  assert.equal(
+    looseFirstParentLog(common, merge, a, 10),
+    [
+      { sha: merge, subject: 'Merge #1: Side' },
+      { sha: b, subject: 'b' },
+    ],
+    'first parents only, down to the stop',
+  );
+  assert.is(looseFirstParentLog(common, merge, a, 1), null, 'over the limit: ask git');
+  assert.is(looseFirstParentLog(common, merge, side, 10), null, 'the stop is off the chain: ask git');
+  assert.ok(onFirstParentChain(common, merge, [merge, b], 4));
+  assert.not.ok(onFirstParentChain(common, merge, [side], 4), 'a second parent is not on the chain');
+  await git(dir, 'gc', '-q', '--prune=now');
+  assert.not.ok(looseObjectExists(common, merge));
+  assert.is(looseCommit(common, merge), null, 'packed: ask git');
+  assert.not.ok(onFirstParentChain(common, merge, [b], 4));
 });
 
 test.run();

@@ -72,7 +72,8 @@ export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
 export async function refuseAgentStart(cwd: string, repoFlag: string | null, env: NodeJS.ProcessEnv): Promise<void> {
   refuseInsideAgent(cwd, env);
   const tops = new Set<string>();
-  for (const dir of [cwd, path.resolve(cwd, repoFlag ?? '.')]) {
+  // One lookup when both name the same directory (no --repo).
+  for (const dir of new Set([path.resolve(cwd), path.resolve(cwd, repoFlag ?? '.')])) {
     // A directory outside any repository holds no agent worktree; the plan lookup reports a missing repository later.
     const top = await findRepoRoot(dir).catch(() => null);
     if (top) tops.add(top);

@@ -73,6 +73,11 @@ export interface Executor {
   collect(handle: AgentHandle): Promise<AgentRunResult>;
   /** Stop it (and whatever it started); resolves when nothing of it is left. Later polls say `cancelled`. */
   cancel(handle: AgentHandle): Promise<void>;
+  /**
+   * Optional: a promise that resolves when the agent ends, for agents this process started and still waits on (null
+   * otherwise): a waiter wakes then instead of at its next poll. `poll` stays the truth.
+   */
+  ended?(handle: AgentHandle): Promise<void> | null;
 }
 
 /** `<milestone>-<issue>-<role>-<attempt>`: names one agent run across runners, logs and executors. */

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { changedFiles, readChange } from '../lib/git-change.ts';
+import { addedTextLength, changedFiles, readChange } from '../lib/git-change.ts';
 import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
@@ -13,14 +13,17 @@ export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 /**
  * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
+ * `settled` (a `readClock` time): when nothing of the agent ran any more; any status read started after it shows
+ * every write the agent made (without it: a read started after this call).
  */
 export async function writesOutside(
   checkout: string,
   sinceMs: number,
   ignore: readonly string[] = [],
+  settled?: number,
 ): Promise<Array<{ path: string; at: number }>> {
-  // Agents judged at the same moment share one status of the checkout, read after each of them ended.
-  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout)).catch(() => []);
+  // Agents whose processes had all ended before a status of the checkout started share that status.
+  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout), settled).catch(() => []);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
     if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
@@ -78,6 +81,8 @@ export async function checkGuards(
     readonly base: string | null;
     readonly branch: string | null;
     readonly tip?: string | null;
+    /** When its processes were all gone (`readClock`): a read of a checkout started since then may be shared. */
+    readonly settled?: number;
   },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
@@ -99,7 +104,9 @@ export async function checkGuards(
     `could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`,
   ]);
   const found = await Promise.all(
-    places.map((place) => (existsSync(place.dir) ? writesOutside(place.dir, me.start) : Promise.resolve(null))),
+    places.map((place) =>
+      existsSync(place.dir) ? writesOutside(place.dir, me.start, [], me.settled) : Promise.resolve(null),
+    ),
   );
   for (const [i, place] of places.entries()) {
     const writes = found[i];
@@ -146,7 +153,7 @@ export async function guardCommits(repo: string, base: string, tip: string): Pro
 }
 
 /** Added or modified files of a `readChange` text, with their new blob. */
-function addedOrModified(change: string): Array<{ path: string; blob: string }> {
+function addedOrModified(change: string): Array<{ path: string; blob: string; status: string }> {
   return changedFiles(change).filter((f) => f.status === 'A' || f.status === 'M');
 }
 
@@ -158,9 +165,14 @@ export async function oversizedFiles(
   limit = MAX_FILE_BYTES,
   change?: string,
 ): Promise<Array<{ path: string; bytes: number }>> {
-  const files = addedOrModified(change ?? (await readChange(cwd, base, branch)));
-  // A submodule entry (a commit, not a blob) has no size here.
-  const blobs = files.filter((f) => !/^0+$/.test(f.blob));
+  const text = change ?? (await readChange(cwd, base, branch));
+  const files = addedOrModified(text);
+  // A text file the change adds is in the patch whole: a UTF-8 byte is at least a third of a UTF-16 unit, so a patch
+  // far under the limit is a file under it, without asking git. A submodule entry (a commit) has no size here.
+  const added = addedTextLength(text);
+  const surelySmall = (f: { blob: string; status: string }) =>
+    f.status === 'A' && 4 * (added.get(f.blob) ?? Infinity) < limit;
+  const blobs = files.filter((f) => !/^0+$/.test(f.blob) && !surelySmall(f));
   if (blobs.length === 0) return [];
   const sizes = (
     await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })

@@ -282,14 +282,16 @@ export async function checkMain(
   ctx: Ctx,
   origin: boolean,
 ): Promise<{ readonly main: string; readonly originMain: string | null }> {
-  const main = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+  const seen = refsOf(ctx);
+  const lastMain = seen.main ?? ctx.store.current().branch?.base ?? null;
+  // main's loose ref file still at what was seen last (a commit then): no move to look at.
+  const unmoved = lastMain !== null && looseRef(ctx.commonDir, `refs/heads/${MAIN_BRANCH}`) === lastMain;
+  const main = unmoved ? lastMain : await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
   if (!main)
     throw new NeedsAttentionError(
       `${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`,
     );
-  const seen = refsOf(ctx);
-  const lastMain = seen.main ?? ctx.store.current().branch?.base ?? null;
-  if (lastMain && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastMain, main))) {
+  if (lastMain && !unmoved && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastMain, main))) {
     throw new NeedsAttentionError(
       `${MAIN_BRANCH} moved from ${short(lastMain)} to ${short(main)} without keeping ${short(lastMain)} (rewound or rewritten; the runner never does that); ` +
         `nothing was landed; inspect with: git log --oneline ${short(main)}...${short(lastMain)}; to restore it: git update-ref refs/heads/${MAIN_BRANCH} ${lastMain} ${main}; to accept it: run again with --adopt`,

@@ -13,6 +13,7 @@ import { agentWindows, checkGuards } from '../guards/agent-guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
+import { readClock } from '../lib/fresh-read.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { processStartTime } from '../lib/process-info.ts';
 import { itemDirOf } from '../lib/paths.ts';
@@ -357,6 +358,14 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   }
 }
 
+/** Resolves when the item's current agent ends, when this process started it; null: only polling will tell. */
+export function itemAgentEnded(ctx: Ctx, issue: number): Promise<void> | null {
+  const st = itemState(ctx, issue);
+  if (!st.handle) return null;
+  const handle = currentHandle(ctx, st);
+  return executorFor(handle.kind, ctx.env).ended?.(handle) ?? null;
+}
+
 /** Forget an attempt that never started a process (the runner died in between); it does not count. */
 export async function forgetUnstartedAttempt(ctx: Ctx, issue: number): Promise<void> {
   await ctx.store.update((s) => {
@@ -397,6 +406,8 @@ export async function finishItemAttempt(
   // a stray `cmd &`): collecting stops them too, before git is read, so nothing keeps writing to the worktree.
   if (ended.kind === 'timed-out') await executor.cancel(handle);
   const collected = await executor.collect(handle);
+  // Nothing of the agent runs from here on (a local one's group is gone): what it wrote anywhere is written.
+  const settled = readClock();
   const facts = await readBranchFacts(ctx.repo, st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
   const outcome =
     ended.kind === 'exited' && collected.exitCode !== null
@@ -419,7 +430,7 @@ export async function finishItemAttempt(
   await restoreIntegration(ctx);
   const guards = await checkGuards(
     { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
-    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip },
+    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip, settled },
     agentWindows(ctx.store.current()),
   );
   const protectedBranches = [

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
 import { addWorktree, git, listWorktrees, type WorktreeInfo } from '../lib/git.ts';
-import { gitDirOf, headFileBranch, headFileSha, refSurelyAbsent } from '../lib/git-files.ts';
+import { gitDirOf, headFileBranch, headFileSha, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
 import { AGENT_LOCK, itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
@@ -52,7 +52,8 @@ export async function readWorktreeList(ctx: Ctx): Promise<WorktreeFacts> {
  * from the integration worktree's HEAD file and loose ref when they name it, the branches only when one may exist.
  */
 export async function readWorktreeFacts(ctx: Ctx, items: readonly PlanItem[]): Promise<WorktreeFacts> {
-  await git(ctx.repo, ['worktree', 'prune']);
+  // Only when an entry is stale (its folder deleted by hand): the files prune reads settle it.
+  if (!surelyNothingToPrune(ctx.commonDir)) await git(ctx.repo, ['worktree', 'prune']);
   const anyFolder = items.some((item) => existsSync(itemWorktreeOf(ctx.repo, ctx.plan, item)));
   const worktrees = anyFolder ? await listWorktrees(ctx.repo) : [];
   const integrationHead =

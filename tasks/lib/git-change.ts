@@ -6,7 +6,18 @@
 import { git } from './git.ts';
 
 /** Raw lines (`:<modes> <old> <new> <status>\t<path>`) then the patch; no diff program of the repository runs. */
-const ARGS = ['diff', '--raw', '--no-abbrev', '-p', '-U0', '--no-renames', '--no-textconv', '--no-ext-diff'];
+const ARGS = [
+  'diff',
+  '--raw',
+  '--no-abbrev',
+  '-p',
+  '-U0',
+  '--no-renames',
+  '--no-textconv',
+  '--no-ext-diff',
+  // Whole blob ids on the patch's `index` lines too: `addedTextLength` finds a file's patch by its blob.
+  '--full-index',
+];
 
 /** How many sha pairs are kept at most: a wave's judges read and take theirs within moments. */
 const KEEP = 16;
@@ -45,5 +56,39 @@ export function changedFiles(change: string): Array<{ path: string; status: stri
     const [, , , blob = '', status = ''] = line.slice(1, tab).split(' ');
     out.push({ path: line.slice(tab + 1), status, blob });
   }
+  return out;
+}
+
+/**
+ * For each file the change adds as text (`new file`, a patch with hunks), the length of its patch lines (UTF-16 units,
+ * newlines counted), by new blob: a new file's `-U0` patch holds every line of it. A file git shows as binary, or
+ * any patch that does not read as expected, is left out (its size is asked of git).
+ */
+export function addedTextLength(change: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let blob: string | null = null;
+  let inHunks = false;
+  let length = 0;
+  const close = () => {
+    if (blob && inHunks) out.set(blob, length);
+    blob = null;
+    inHunks = false;
+    length = 0;
+  };
+  for (const line of change.split('\n')) {
+    if (line.startsWith('diff --git ')) {
+      close();
+      continue;
+    }
+    if (inHunks) {
+      if (line.startsWith('+')) length += line.length;
+      else if (!line.startsWith('@@') && !line.startsWith('\\') && line !== '') blob = null;
+      continue;
+    }
+    const index = /^index 0+\.\.([0-9a-f]{40}|[0-9a-f]{64})( |$)/.exec(line);
+    if (index) blob = index[1] as string;
+    else if (line.startsWith('@@') && blob) inHunks = true;
+  }
+  close();
   return out;
 }

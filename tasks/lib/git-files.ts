@@ -4,7 +4,7 @@
  * symbolic ref, a reftable repository, anything unexpected) it says "unknown" and the caller asks git
  * (docs/performance.md, "Git calls").
  */
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SHA_LINE = /^([0-9a-f]{40}|[0-9a-f]{64})\n$/;
@@ -82,4 +82,71 @@ export function headFileSha(worktree: string, commonDir: string): string | null 
 export function surelyNoMergeHead(worktree: string): boolean {
   const dir = gitDirOf(worktree);
   return dir !== null && !existsSync(path.join(dir, 'MERGE_HEAD'));
+}
+
+/**
+ * Whether `git worktree prune` would surely remove nothing: every admin folder under `<commonDir>/worktrees` is
+ * locked or has a `gitdir` file naming a `.git` that exists (prune removes exactly the others). False: prune.
+ */
+export function surelyNothingToPrune(commonDir: string): boolean {
+  const admin = path.join(commonDir, 'worktrees');
+  let names: string[];
+  try {
+    names = readdirSync(admin);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  for (const name of names) {
+    const dir = path.join(admin, name);
+    try {
+      if (!lstatSync(dir).isDirectory()) return false;
+      if (existsSync(path.join(dir, 'locked'))) continue;
+      const named = readFileSync(path.join(dir, 'gitdir'), 'utf8').trim();
+      if (!named || !existsSync(path.resolve(dir, named))) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether `worktree` is surely a linked worktree of this repository on `branch`: its `.git` file names an admin folder
+ * under `<commonDir>/worktrees` whose `gitdir` names that `.git` back, and its HEAD file names the branch (the files
+ * `git worktree list` reads). False: ask git.
+ */
+export function linkedWorktreeOn(commonDir: string, worktree: string, branch: string): boolean {
+  const admin = gitDirOf(worktree);
+  if (!admin || path.dirname(admin) !== path.join(commonDir, 'worktrees')) return false;
+  try {
+    const back = readFileSync(path.join(admin, 'gitdir'), 'utf8').trim();
+    if (path.resolve(admin, back) !== path.join(worktree, '.git')) return false;
+  } catch {
+    return false;
+  }
+  return headFileBranch(worktree) === branch;
+}
+
+/**
+ * Whether a linked worktree at `dir` is registered (an admin folder under `<commonDir>/worktrees` whose `gitdir`
+ * names `<dir>/.git`, as `git worktree list` reads them); null when a file cannot be read: ask git.
+ */
+export function worktreeRegistered(commonDir: string, dir: string): boolean | null {
+  const admin = path.join(commonDir, 'worktrees');
+  let names: string[];
+  try {
+    names = readdirSync(admin);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? false : null;
+  }
+  const wanted = path.join(path.resolve(dir), '.git');
+  for (const name of names) {
+    try {
+      const named = readFileSync(path.join(admin, name, 'gitdir'), 'utf8').trim();
+      if (path.resolve(admin, name, named) === wanted) return true;
+    } catch {
+      return null;
+    }
+  }
+  return false;
 }

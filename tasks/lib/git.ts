@@ -4,7 +4,7 @@
  * nothing that waits for a human, and a time limit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from './duration.ts';
@@ -226,8 +226,21 @@ export async function findRepoRoot(cwd: string): Promise<string> {
   return out.stdout.trim();
 }
 
+function isDirectory(file: string): boolean {
+  try {
+    return lstatSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** The git common dir (shared by all worktrees), absolute. */
 export async function findCommonDir(repo: string): Promise<string> {
+  // A main worktree's own `.git` folder without a `commondir` file is the common dir (git reads the same files),
+  // unless the environment points git elsewhere.
+  const dotGit = path.join(repo, '.git');
+  const redirected = ['GIT_DIR', 'GIT_COMMON_DIR'].some((name) => process.env[name] !== undefined);
+  if (!redirected && isDirectory(dotGit) && !existsSync(path.join(dotGit, 'commondir'))) return dotGit;
   return path.resolve(repo, await git(repo, ['rev-parse', '--git-common-dir']));
 }
 

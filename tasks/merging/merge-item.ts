@@ -7,6 +7,7 @@ import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../ga
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { headFileSha } from '../lib/git-files.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge } from '../lib/state-types.ts';
@@ -96,7 +97,21 @@ export async function mergeItem(
   progress: Progress,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
-  const files = await predictConflicts(wt(ctx), branch);
+  // The usual merge (clean, --no-ff) is tried first, merged and committed by one git call; the conflict is predicted
+  // and classified only when git refused it (after undoing it), so a clean merge costs no `merge-tree`.
+  let sha: string | null = null;
+  let tried: 'merged' | 'refused' | 'not tried' = 'not tried';
+  let statSaysChanged = false;
+  if (ctx.plan.defaults.merge !== 'squash') {
+    const merged = await gitRaw(wt(ctx), ['merge', '--no-ff', '--no-log', '--stat', '-m', mergeMessage(item), branch], {
+      env: { LC_ALL: 'C' },
+    });
+    tried = merged.exitCode === 0 ? 'merged' : 'refused';
+    // A diffstat summary line is printed only when the merge changed the tree.
+    statSaysChanged = / \d+ files? changed/.test(merged.stdout);
+    if (tried === 'refused') await resetIntegration(ctx, prev);
+  }
+  const files = tried === 'merged' ? [] : await predictConflicts(wt(ctx), branch);
   const cls = await classifyConflicts(wt(ctx), branch, files);
   // What the item changes, read only when something needs it (an empty merge, pre-merge gates that filter by files).
   let changedFiles: string[] | null = null;
@@ -111,19 +126,21 @@ export async function mergeItem(
     await resetIntegration(ctx, prev);
     return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
   };
-  // The usual merge (clean, --no-ff): merged and committed by one git call; one rev-parse reads the new sha and
-  // whether the merge changed the tree at all (nothing: an empty merge).
-  let sha: string | null = null;
-  if (cls.kind === 'clean' && ctx.plan.defaults.merge !== 'squash') {
-    const merged = await gitRaw(wt(ctx), ['merge', '-q', '--no-ff', '--no-log', '-m', mergeMessage(item), branch]);
-    if (merged.exitCode !== 0) return unpredictedFailure();
-    const [head = '', tree, parentTree] = (
-      await git(wt(ctx), ['rev-parse', 'HEAD', 'HEAD^{tree}', 'HEAD^1^{tree}'])
-    ).split('\n');
-    // HEAD still at prev: the branch was in it already and git made no commit; the two-step merge below records it.
-    if (head !== prev) {
-      sha = head;
-      if (tree === parentTree) kind = 'empty';
+  if (tried === 'refused' && cls.kind === 'clean') return unpredictedFailure();
+  if (tried === 'merged') {
+    // The new HEAD from the branch's loose ref file git has just written (git is asked when the file does not say);
+    // the tree is compared with the parent's only when git printed no diffstat (an empty merge, or one it hides).
+    const head = headFileSha(wt(ctx), ctx.commonDir);
+    if (head && head !== prev && statSaysChanged) sha = head;
+    else {
+      const [now = '', tree, parentTree] = (
+        await git(wt(ctx), ['rev-parse', 'HEAD', 'HEAD^{tree}', 'HEAD^1^{tree}'])
+      ).split('\n');
+      // HEAD still at prev: the branch was in it already and git made no commit; the two-step merge below records it.
+      if (now !== prev) {
+        sha = now;
+        if (tree === parentTree) kind = 'empty';
+      }
     }
   }
   switch (cls.kind) {

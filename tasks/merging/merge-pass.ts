@@ -5,12 +5,25 @@
 import type { Ctx } from '../engine/context.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { pinsPrefixOf } from '../guards/refs-guard.ts';
+import { looseFirstParentLog } from '../lib/git-objects.ts';
 
-/** Integration commits since the milestone's base by subject (`Merge #42: …` → sha), to find merges after a crash. */
-export async function readEarlierMerges(ctx: Ctx): Promise<ReadonlyMap<string, string>> {
+/** Commits walked from loose objects at most, before `git log` is asked instead. */
+const LOOSE_WALK_LIMIT = 2000;
+
+/**
+ * Integration commits since the milestone's base by subject (`Merge #42: …` → sha), to find merges after a crash.
+ * `settled`: the pass starts at the tip the runner recorded after its last whole operation (none cut short, none
+ * adopted): the runner's merges are then on its first-parent chain, read from loose objects when they all are.
+ */
+export async function readEarlierMerges(ctx: Ctx, settled: string | null = null): Promise<ReadonlyMap<string, string>> {
   const found = new Map<string, string>();
   const base = ctx.store.current().branch?.base;
   if (!base) return found;
+  const walked = settled ? looseFirstParentLog(ctx.commonDir, settled, base, LOOSE_WALK_LIMIT) : null;
+  if (walked) {
+    for (const c of walked) if (!found.has(c.subject)) found.set(c.subject, c.sha);
+    return found;
+  }
   const log = await git(ctx.integrationWorktree, ['log', '--format=%H%x09%s', `${base}..HEAD`]);
   // Newest first: the first commit with a subject is the one kept, as a search from the top would find it.
   for (const line of log.split('\n'))
@@ -21,7 +34,8 @@ export async function readEarlierMerges(ctx: Ctx): Promise<ReadonlyMap<string, s
 /** The integration worktree's HEAD and the refs (full name → sha) of the queued items' pins and branches. */
 export interface QueueFacts {
   readonly head: string;
-  readonly refs: ReadonlyMap<string, string>;
+  /** Read on first use, once for the pass: a judged sha its branch's loose ref file holds needs none. */
+  readonly refs: () => Promise<ReadonlyMap<string, string>>;
 }
 
 /**
@@ -35,15 +49,19 @@ export async function readQueueFacts(
   knownHead: string | null = null,
 ): Promise<QueueFacts> {
   const head = knownHead ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
-  const out = await git(ctx.repo, [
-    'for-each-ref',
-    '--format=%(objectname) %(refname)',
-    pinsPrefixOf(ctx),
-    ...branches.map((b) => `refs/heads/${b}`),
-  ]);
-  const refs = new Map<string, string>();
-  for (const line of out.split('\n')) if (line.length > 41) refs.set(line.slice(41), line.slice(0, 40));
-  return { head, refs };
+  let read: Promise<ReadonlyMap<string, string>> | null = null;
+  const readRefs = async (): Promise<ReadonlyMap<string, string>> => {
+    const out = await git(ctx.repo, [
+      'for-each-ref',
+      '--format=%(objectname) %(refname)',
+      pinsPrefixOf(ctx),
+      ...branches.map((b) => `refs/heads/${b}`),
+    ]);
+    const refs = new Map<string, string>();
+    for (const line of out.split('\n')) if (line.length > 41) refs.set(line.slice(41), line.slice(0, 40));
+    return refs;
+  };
+  return { head, refs: () => (read ??= readRefs()) };
 }
 
 /**

@@ -6,6 +6,7 @@ import { BadInputError } from '../lib/errors.ts';
 import { ensureExcluded } from '../lib/exclude.ts';
 import { addWorktree, dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
+import { linkedWorktreeOn, looseRef, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -27,6 +28,11 @@ export async function hasOrigin(repo: string): Promise<boolean> {
   return gitOk(repo, ['remote', 'get-url', 'origin']);
 }
 
+/** A ref's commit (`revParse`), without git when the files say the ref surely does not exist. */
+async function readRef(ctx: Ctx, ref: string): Promise<string | null> {
+  return refSurelyAbsent(ctx.commonDir, ref) ? null : revParse(ctx.repo, ref);
+}
+
 /** branch step. */
 export const branch: Step = {
   id: 'branch',
@@ -42,13 +48,20 @@ export const branch: Step = {
       !(await revParse(ctx.repo, `refs/heads/${recorded.name}`))
     )
       return DONE;
-    const head = await revParse(ctx.repo, `refs/heads/${recorded.name}`);
+    // The recorded tip confirmed from the branch's ref file, else git.
+    const recordedTip = ctx.store.current().refs?.integration ?? recorded.base;
+    const head =
+      looseRef(ctx.commonDir, `refs/heads/${recorded.name}`) === recordedTip
+        ? recordedTip
+        : await revParse(ctx.repo, `refs/heads/${recorded.name}`);
     if (!head)
       return todo(
         `branch ${recorded.name} is missing${ctx.store.current().refs?.integration ? ' (it is recreated at its recorded tip)' : ''}`,
       );
-    if (!(await isAncestor(ctx.repo, recorded.base, head)))
+    if (head !== recorded.base && !(await isAncestor(ctx.repo, recorded.base, head)))
       return todo(`branch ${recorded.name} lost its base ${recorded.base.slice(0, 10)}`);
+    // The worktree's own files naming the branch (as `worktree list` reads them) settle it without git.
+    if (linkedWorktreeOn(ctx.commonDir, ctx.integrationWorktree, recorded.name)) return DONE;
     const wt = (await listWorktrees(ctx.repo)).find(
       (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
     );
@@ -66,10 +79,13 @@ export const branch: Step = {
     const recorded = ctx.store.current().branch;
     // Deleted by someone else after the runner made it: it comes back where the runner left it, not from main.
     if (recorded) await restoreIntegration(ctx);
-    const existing = await revParse(ctx.repo, `refs/heads/${name}`);
+    const existing = await readRef(ctx, `refs/heads/${name}`);
     // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
-    await git(ctx.repo, ['worktree', 'prune']);
-    const ours = (await listWorktrees(ctx.repo)).some(
+    // Pruned only when an entry is stale (the files prune reads say so).
+    if (!surelyNothingToPrune(ctx.commonDir)) await git(ctx.repo, ['worktree', 'prune']);
+    // Read once: nothing below changes worktrees before the add.
+    const worktreeList = await listWorktrees(ctx.repo);
+    const ours = worktreeList.some(
       (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name,
     );
     if (existing && !recorded && !ctx.options.adopt && !ours) {
@@ -77,17 +93,15 @@ export const branch: Step = {
         `branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`,
       );
     }
-    const localMain = await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
+    const localMain = await readRef(ctx, `refs/heads/${MAIN_BRANCH}`);
     if (!localMain) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
     // A local main behind origin's would make the landing push fail: start from origin's then.
-    const remoteMain = await revParse(ctx.repo, `refs/remotes/origin/${MAIN_BRANCH}`);
+    const remoteMain = await readRef(ctx, `refs/remotes/origin/${MAIN_BRANCH}`);
     const main =
       remoteMain && remoteMain !== localMain && (await isAncestor(ctx.repo, localMain, remoteMain))
         ? remoteMain
         : localMain;
-    const wt = (await listWorktrees(ctx.repo)).find(
-      (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree),
-    );
+    const wt = worktreeList.find((w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree));
     if (!wt) {
       const args = existing ? [ctx.integrationWorktree, name] : ['-b', name, ctx.integrationWorktree, main];
       await addWorktree(ctx.repo, ctx.commonDir, args);
@@ -108,7 +122,8 @@ export const branch: Step = {
       s.branch = { name, base, worktree: ctx.integrationWorktree, at: new Date().toISOString() };
     });
     if (!ctx.store.current().refs?.integration) {
-      await recordIntegration(ctx);
+      // A branch made here is at `main` (confirmed from its ref file).
+      await recordIntegration(ctx, existing ?? main);
       await recordMainSeen(ctx, localMain, remoteMain);
       // What .git/hooks and the config look like before any agent ran: each later change is reported once.
       await recordGitSetup(ctx.commonDir, ctx.stateDir);

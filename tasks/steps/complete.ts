@@ -11,6 +11,7 @@ import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
+import { worktreeRegistered } from '../lib/git-files.ts';
 import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -21,17 +22,22 @@ const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
 
 /**
  * Delete the refs that main contains, each only at the sha it was read at (one `for-each-ref --merged`, one
- * `update-ref --stdin` transaction of checked deletes, never `branch -D`). Returns the refs that were not deleted
- * because main does not contain them; a ref that does not exist counts as deleted.
+ * `update-ref --stdin` transaction of checked deletes, never `branch -D`). Returns the refs of `refs` that were not
+ * deleted because main does not contain them (a ref that does not exist counts as deleted), and which of `listed`
+ * exist (read by the same `for-each-ref`).
  */
-async function deleteMerged(ctx: Ctx, refs: readonly string[]): Promise<Set<string>> {
-  if (refs.length === 0) return new Set();
+async function deleteMerged(
+  ctx: Ctx,
+  refs: readonly string[],
+  listed: readonly string[] = [],
+): Promise<{ readonly notMerged: Set<string>; readonly existing: Set<string> }> {
+  if (refs.length === 0 && listed.length === 0) return { notMerged: new Set(), existing: new Set() };
   const main = `refs/heads/${MAIN_BRANCH}`;
   const lines = (r: string) => r.split('\n').filter(Boolean);
-  const all = lines(await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs]));
-  const merged = lines(
-    await git(ctx.repo, ['for-each-ref', `--merged=${main}`, '--format=%(objectname) %(refname)', ...refs]),
-  );
+  const all = lines(await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs, ...listed]));
+  const merged = refs.length
+    ? lines(await git(ctx.repo, ['for-each-ref', `--merged=${main}`, '--format=%(objectname) %(refname)', ...refs]))
+    : [];
   // for-each-ref matches patterns by prefix too: only the exact refs asked for count.
   const wanted = new Set(refs);
   const mergedRefs = new Set(merged.map((l) => l.slice(l.indexOf(' ') + 1)).filter((r) => wanted.has(r)));
@@ -40,7 +46,29 @@ async function deleteMerged(ctx: Ctx, refs: readonly string[]): Promise<Set<stri
     const input = deletes.map((l) => `delete ${l.slice(l.indexOf(' ') + 1)} ${l.slice(0, l.indexOf(' '))}\n`).join('');
     await git(ctx.repo, ['update-ref', '--stdin'], { input });
   }
-  return new Set(all.map((l) => l.slice(l.indexOf(' ') + 1)).filter((r) => wanted.has(r) && !mergedRefs.has(r)));
+  const found = all.map((l) => l.slice(l.indexOf(' ') + 1));
+  const asked = new Set(listed);
+  return {
+    notMerged: new Set(found.filter((r) => wanted.has(r) && !mergedRefs.has(r))),
+    existing: new Set(found.filter((r) => asked.has(r))),
+  };
+}
+
+/** Worktrees removed at once: each `worktree remove` touches only its own folder and admin entry. */
+const REMOVALS_AT_ONCE = 4;
+
+/** `fn` of every entry, at most `limit` at a time; results in the entries' order. */
+async function mapAtMost<T, R>(entries: readonly T[], limit: number, fn: (entry: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(entries.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < entries.length) {
+      const at = next++;
+      out[at] = await fn(entries[at] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, entries.length) }, lane));
+  return out;
 }
 
 /** Remove a worktree unless it holds uncommitted work (which is kept and listed). */
@@ -90,8 +118,11 @@ export const complete: Step = {
   id: 'complete',
   async check(ctx) {
     if (!ctx.store.current().complete) return todo('not completed');
-    if ((await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree))
-      return todo('the integration worktree is still there');
+    // The admin files `worktree list` reads settle it; git is asked when one cannot be read.
+    const registered =
+      worktreeRegistered(ctx.commonDir, ctx.integrationWorktree) ??
+      (await listWorktrees(ctx.repo)).some((w) => path.resolve(w.path) === ctx.integrationWorktree);
+    if (registered) return todo('the integration worktree is still there');
     return DONE;
   },
   async run(ctx, _scope, progress) {
@@ -120,11 +151,15 @@ export const complete: Step = {
     const keptBranches: string[] = [];
     const worktreeKept = new Set<number>();
     let gone = false;
-    for (const item of listItems(ctx.plan)) {
+    const planned = listItems(ctx.plan);
+    const removals = await mapAtMost(planned, REMOVALS_AT_ONCE, (item) =>
+      removeWorktree(ctx, itemWorktreeOf(ctx.repo, ctx.plan, item)),
+    );
+    for (const [i, item] of planned.entries()) {
       const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
       const branch = itemBranchOf(ctx.plan, item);
       const merged = items[String(item.issue)]?.merge?.sha != null;
-      const removed = await removeWorktree(ctx, dir);
+      const removed = removals[i];
       gone ||= removed === 'gone';
       if (removed === 'kept') {
         worktreeKept.add(item.issue);
@@ -136,19 +171,6 @@ export const complete: Step = {
     }
     // Worktrees deleted by hand leave admin entries that hold their branches: pruned once, before any branch goes.
     if (gone) await git(ctx.repo, ['worktree', 'prune']);
-    const unmerged = await deleteMerged(ctx, deletable);
-    const left = keptBranches.length
-      ? new Set(
-          (await git(ctx.repo, ['for-each-ref', '--format=%(refname)', ...keptBranches])).split('\n').filter(Boolean),
-        )
-      : new Set<string>();
-    for (const item of listItems(ctx.plan)) {
-      const ref = `refs/heads/${itemBranchOf(ctx.plan, item)}`;
-      if (unmerged.has(ref) || left.has(ref))
-        kept.push(
-          `${itemBranchOf(ctx.plan, item)} (${worktreeKept.has(item.issue) ? 'its worktree is kept' : 'not merged'})`,
-        );
-    }
     const leftovers = await removeIntegrationWorktree(ctx);
     if (leftovers.length)
       ctx.events.emit({
@@ -157,10 +179,23 @@ export const complete: Step = {
       });
     // The worktree root we made is removed when nothing else is left in it.
     await rmdir(worktreeRootOf(ctx.repo, ctx.plan)).catch(() => undefined);
-    // The pins of landed items have done their job; an unmerged item's pin keeps its judged commits for a human.
+    // Merged item branches, the integration branch and the pins of landed items (they have done their job; an
+    // unmerged item's pin keeps its judged commits for a human) go in one checked transaction, once no worktree
+    // holds them.
     const integration = `refs/heads/${ctx.plan.milestone.integrationBranch}`;
-    const notMerged = await deleteMerged(ctx, [integration, ...listItems(ctx.plan).map((i) => pinRefOf(ctx, i.issue))]);
-    if (notMerged.has(integration)) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
+    const { notMerged: unmerged, existing: left } = await deleteMerged(
+      ctx,
+      [...deletable, integration, ...planned.map((i) => pinRefOf(ctx, i.issue))],
+      keptBranches,
+    );
+    for (const item of planned) {
+      const ref = `refs/heads/${itemBranchOf(ctx.plan, item)}`;
+      if (unmerged.has(ref) || left.has(ref))
+        kept.push(
+          `${itemBranchOf(ctx.plan, item)} (${worktreeKept.has(item.issue) ? 'its worktree is kept' : 'not merged'})`,
+        );
+    }
+    if (unmerged.has(integration)) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);
     // Before `complete` is recorded: a crash while closing issues closes the rest on the next run.
     const summary = await closeLandedItems(ctx);
     const reportFile = path.join(ctx.stateDir, 'report.md');

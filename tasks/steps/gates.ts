@@ -6,13 +6,14 @@ import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
 import { StepFailedError } from '../lib/errors.ts';
-import { dirtyPaths, git, isAncestor, revParse } from '../lib/git.ts';
+import { dirtyPaths, git, isAncestor } from '../lib/git.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
 import { capText } from '../lib/bounded-text.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { findCulprit, findPartner, removeScratch, type BisectOutcome, type PhasedGate } from '../gating/bisect-run.ts';
 import { ejectItems, finishEjection } from '../gating/eject.ts';
-import { changeIntegration } from '../guards/refs-guard.ts';
+import { changeIntegration, integrationTip } from '../guards/refs-guard.ts';
+import { headFileSha } from '../lib/git-files.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
 
@@ -126,7 +127,9 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   let retryNext = true;
   try {
     for (let attempt = resumed ? 1 : 0; ; attempt++) {
-      const sha = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
+      const sha =
+        headFileSha(ctx.integrationWorktree, ctx.commonDir) ??
+        (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
       const gatesToRun = await applicableGates(ctx);
       // Retried before blaming: on the first run, and on a tip rebuilt by an ejection; not after each fix attempt.
@@ -262,7 +265,8 @@ async function commitFixLeftovers(ctx: Ctx, message: string): Promise<void> {
 /** Whether the gates recorded green on the integration branch's current HEAD (or the milestone is already landed). */
 export async function gatesGreenOnHead(ctx: Ctx): Promise<boolean> {
   const st = ctx.store.current();
-  const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+  // The green sha confirmed from the branch's ref file when it holds it; anything else is asked of git.
+  const head = await integrationTip(ctx, st.gates?.sha ?? null);
   if (!head) return st.complete !== null || (st.land !== null && st.gates !== null);
   return st.gates?.sha === head;
 }
@@ -274,13 +278,19 @@ export const gates: Step = {
     if (await gatesGreenOnHead(ctx)) return DONE;
     // After land's backlog commit the head moved by status changes only; land itself checks that.
     const st = ctx.store.current();
-    const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
+    const head = await integrationTip(ctx, st.refs?.integration ?? null);
     if (st.land && head && (await isAncestor(ctx.repo, head, 'refs/heads/main'))) return DONE;
     return todo(st.gates ? 'integration moved since the gates passed' : 'gates not run');
   },
   async run(ctx, _scope, progress) {
     // An ejection a killed runner recorded but did not finish moves the branch first, before the refs guard looks.
     await finishEjection(ctx);
-    await changeIntegration(ctx, 'gates', () => makeGatesGreen(ctx, progress));
+    // Green is recorded for the tip the gates passed on: the tip the operation left.
+    await changeIntegration(
+      ctx,
+      'gates',
+      () => makeGatesGreen(ctx, progress),
+      () => ctx.store.current().gates?.sha ?? null,
+    );
   },
 };

@@ -15,7 +15,9 @@ import { worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from '../lib/state-types.ts';
-import { changeIntegration, checkMain, patchRefs } from '../guards/refs-guard.ts';
+import { changeIntegration, checkMain, integrationTip, patchRefs } from '../guards/refs-guard.ts';
+import { headFileSha, looseRef } from '../lib/git-files.ts';
+import { onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
 import { landThroughPullRequest, type LandingParts } from '../landing/land-pull-request.ts';
@@ -28,6 +30,10 @@ export const MAX_LAND_ROUNDS = 3;
 
 /** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
 async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
+  // Found on integration's first-parent chain (loose commits: the runner's own merges on top of it): contained.
+  const head = headFileSha(ctx.integrationWorktree, ctx.commonDir);
+  const steps = 4 * listItems(ctx.plan).length + 16;
+  if (head && onFirstParentChain(ctx.commonDir, head, [sha], steps)) return false;
   if (await isAncestor(ctx.integrationWorktree, sha, 'HEAD')) return false;
   const integration = ctx.plan.milestone.integrationBranch;
   progress.output(`${label} moved: merging it into ${integration}`);
@@ -55,8 +61,8 @@ async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress)
  * Idempotent: the files are compared with what they should say and whatever differs from HEAD is committed, so a
  * failure between writing and committing (a locked index, a crash) is repaired by the next run.
  */
-async function markBacklogDone(ctx: Ctx): Promise<void> {
-  if (ctx.plan.backlog.kind !== 'file') return;
+async function markBacklogDone(ctx: Ctx): Promise<boolean> {
+  if (ctx.plan.backlog.kind !== 'file') return false;
   const backlog = ctx.openBacklog(ctx.integrationWorktree);
   const items = ctx.store.current().items;
   const sources: string[] = [];
@@ -68,12 +74,15 @@ async function markBacklogDone(ctx: Ctx): Promise<void> {
     if (source) sources.push(source);
     done.push(item.issue);
   }
-  if (sources.length === 0) return;
-  const changed = (await git(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]))
-    .split('\n')
-    .filter(Boolean);
-  if (changed.length === 0) return;
-  await git(ctx.integrationWorktree, ['add', '--', ...sources]);
+  if (sources.length === 0) return false;
+  // Untrimmed: a line's status may start with a space (" M file").
+  const status = await gitRaw(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]);
+  if (status.exitCode !== 0)
+    throw new StepFailedError(`git status failed in ${ctx.integrationWorktree}: ${status.stderr.trim()}`);
+  const changed = status.stdout.split('\n').filter(Boolean);
+  if (changed.length === 0) return false;
+  // `commit -- <paths>` takes tracked files as they are; only a new file (`??`) needs adding first.
+  if (changed.some((line) => !/^ M /.test(line))) await git(ctx.integrationWorktree, ['add', '--', ...sources]);
   await git(ctx.integrationWorktree, [
     'commit',
     '-q',
@@ -82,6 +91,7 @@ async function markBacklogDone(ctx: Ctx): Promise<void> {
     '--',
     ...sources,
   ]);
+  return true;
 }
 
 /** Whether HEAD differs from the green sha by backlog status files only. */
@@ -100,26 +110,43 @@ async function prepareRound(
 ): Promise<{ readonly gated: string; readonly main: string }> {
   if (origin) await fetchOrigin(ctx);
   const { main, originMain } = await checkMain(ctx, origin);
-  return changeIntegration(ctx, 'land', async () => {
-    let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
-    if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
-    if (moved) await makeGatesGreen(ctx, progress);
-    await markBacklogDone(ctx);
-    const head = await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']);
-    const green = ctx.store.current().gates?.sha;
-    if (!green || (green !== head && !(await onlyBacklogSince(ctx, green, head)))) {
-      progress.output('integration moved since the gates passed: running them again');
-      await makeGatesGreen(ctx, progress);
-    }
-    return { gated: await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']), main };
-  });
+  // The tip the operation left is the gated one.
+  return changeIntegration(
+    ctx,
+    'land',
+    async () => {
+      let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
+      if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
+      if (moved) await makeGatesGreen(ctx, progress);
+      const before = await integrationHead(ctx);
+      const marked = await markBacklogDone(ctx);
+      const head = marked ? await integrationHead(ctx) : before;
+      const green = ctx.store.current().gates?.sha;
+      // One commit of the backlog files alone on top of the green sha: no need to ask git what it changed.
+      const backlogOnly = marked && before === green;
+      if (!green || (green !== head && !backlogOnly && !(await onlyBacklogSince(ctx, green, head)))) {
+        progress.output('integration moved since the gates passed: running them again');
+        await makeGatesGreen(ctx, progress);
+        return { gated: await integrationHead(ctx), main };
+      }
+      return { gated: head, main };
+    },
+    (r) => r.gated,
+  );
+}
+
+/** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */
+async function integrationHead(ctx: Ctx): Promise<string> {
+  return (
+    headFileSha(ctx.integrationWorktree, ctx.commonDir) ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']))
+  );
 }
 
 /** The landing commit: a merge of `main` and the gated sha whose tree is the gated tree (main is contained in it). */
 async function landingCommit(ctx: Ctx, main: string, gated: string): Promise<string> {
   const message = `Merge milestone ${ctx.plan.milestone.id}: ${oneLine(ctx.plan.milestone.title)}`;
-  const tree = await git(ctx.repo, ['rev-parse', `${gated}^{tree}`]);
-  return git(ctx.repo, ['commit-tree', tree, '-p', main, '-p', gated, '-m', message]);
+  // commit-tree takes the tree-ish itself: no separate rev-parse of the tree.
+  return git(ctx.repo, ['commit-tree', `${gated}^{tree}`, '-p', main, '-p', gated, '-m', message]);
 }
 
 /**
@@ -147,7 +174,7 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
     throw new NeedsAttentionError(
       `${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`,
     );
-  if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  if (looseRef(ctx.commonDir, MAIN_REF) !== expected && (await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
   // --ff-only never leaves a merge in progress: it moves main to the landing commit or changes nothing.
   const out = await gitRaw(holder.path, ['merge', '--ff-only', '-q', commit]);
   if (out.exitCode === 0) return true;
@@ -209,10 +236,23 @@ function landedCommit(ctx: Ctx): string | null {
 /** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
 async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
   // Items merged after an earlier landing (`run` again after failures) make integration move on: land again.
-  const head = await revParse(ctx.repo, `refs/heads/${ctx.plan.milestone.integrationBranch}`);
-  if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) return 'not-landed';
+  const st = ctx.store.current();
+  const head = await integrationTip(ctx, st.refs?.integration ?? null);
   const landed = landedCommit(ctx);
-  if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
+  // main's loose ref file at the landing commit this file made (`landingCommit`: its second parent is the recorded
+  // integration sha), with integration still there: both are contained in main. A pull request's merge is asked of git.
+  const mainIsLanded =
+    landed !== null &&
+    landModeOf(ctx) !== 'pull-request' &&
+    looseRef(ctx.commonDir, MAIN_REF) === landed &&
+    (st.landing?.commit ?? st.land?.mainAfter) === landed &&
+    (st.landing?.integration ?? st.land?.integration) === head;
+  if (mainIsLanded) {
+    // Contained, as the branches below would find with git.
+  } else {
+    if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) return 'not-landed';
+    if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
+  }
   if (ctx.store.current().land?.mainAfter !== landed) return 'not-recorded';
   if (!ctx.store.current().land?.pushed && (await wantsPush(ctx))) {
     const remote = await revParse(ctx.repo, ORIGIN_MAIN);

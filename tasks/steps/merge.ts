@@ -17,7 +17,8 @@ import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutco
 import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
-import { surelyNoMergeHead } from '../lib/git-files.ts';
+import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
+import { looseObjectExists, onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -127,9 +128,14 @@ async function judgedTip(
 ): Promise<{ readonly sha: string | null; readonly note: string }> {
   const st = ctx.store.current().items[String(item.issue)];
   const branch = st?.branch ?? '';
-  const now = facts.refs.get(`refs/heads/${branch}`) ?? null;
-  const sha = st?.pinned ?? now;
-  const held = sha !== null && (sha === now || facts.refs.get(pinRefOf(ctx, item.issue)) === sha);
+  // The branch's loose ref file at the judged sha, whose commit is a loose object: git's own answer, no git call.
+  const pinned = st?.pinned ?? null;
+  if (pinned && looseRef(ctx.commonDir, `refs/heads/${branch}`) === pinned && looseObjectExists(ctx.commonDir, pinned))
+    return { sha: pinned, note: '' };
+  const refs = await facts.refs();
+  const now = refs.get(`refs/heads/${branch}`) ?? null;
+  const sha = pinned ?? now;
+  const held = sha !== null && (sha === now || refs.get(pinRefOf(ctx, item.issue)) === sha);
   if (!sha || (!held && !(await revParse(ctx.repo, sha))))
     return { sha: null, note: `the judged commits of ${branch} are gone` };
   if (now === sha) return { sha, note: '' };
@@ -200,6 +206,7 @@ async function runMergeQueue(
   items: readonly PlanItem[],
   from: string | null,
   progress: Progress,
+  settled = false,
 ): Promise<string | null> {
   const queue = mergeQueue(ctx, items).filter((i) => ctx.store.current().items[String(i.issue)]?.branch);
   if (queue.length === 0) return from;
@@ -210,7 +217,8 @@ async function runMergeQueue(
     (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
   )
     await resetIntegration(ctx, 'HEAD');
-  const earlier = await readEarlierMerges(ctx);
+  // From the tip the runner recorded after its last whole operation, the merges are on the first-parent chain.
+  const earlier = await readEarlierMerges(ctx, settled ? from : null);
   const branches = queue.map((i) => ctx.store.current().items[String(i.issue)]?.branch ?? '');
   // The pass starts where the refs guard found the branch, with the integration worktree on it.
   let knownHead = from;
@@ -318,7 +326,10 @@ export const merge: Step = {
       merged.push({ issue: item.issue, sha: st.merge.sha });
     }
     const head = merged.length ? await integrationHead() : null;
-    if (head && !(await allAncestors(ctx.repo, [...new Set(merged.map((m) => m.sha))], head)))
+    const shas = [...new Set(merged.map((m) => m.sha))];
+    // The merges just made are loose commits on integration's first-parent chain: found there, no git call.
+    const onChain = head !== null && onFirstParentChain(ctx.commonDir, head, shas, 4 * shas.length + 8);
+    if (head && !onChain && !(await allAncestors(ctx.repo, shas, head)))
       for (const m of merged)
         if (!(await isAncestor(ctx.repo, m.sha, head))) return todo(`#${m.issue}'s merge is no longer on integration`);
     return reason === null ? DONE : todo(reason);
@@ -326,10 +337,14 @@ export const merge: Step = {
   async run(ctx, scope, progress) {
     const items = scopedItems(ctx, scope);
     const label = `merge@${scope.wave ?? ''}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
+    // The tip recorded after the last operation that ended (none cut short since): found there, it holds no merge
+    // the state does not know of.
+    const refs = ctx.store.current().refs;
+    const recorded = refs && refs.pending === null ? refs.integration : null;
     await changeIntegration(
       ctx,
       label,
-      (from) => runMergeQueue(ctx, items, from, progress),
+      (from) => runMergeQueue(ctx, items, from, progress, from !== null && from === recorded),
       (head) => head,
     );
     // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.

@@ -2,6 +2,7 @@
 import { commandLine } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { dirtyPaths, git, gitRaw } from '../lib/git.ts';
+import { refSurelyAbsent } from '../lib/git-files.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import type { Ctx } from '../engine/context.ts';
 
@@ -11,14 +12,15 @@ export function stashMessage(branch: string): string {
 }
 
 /** A stash of ours made after `since` but not recorded (a crash between stash and record), or null. */
-async function unrecordedStash(ctx: Ctx, branch: string): Promise<string | null> {
+async function unrecordedStash(ctx: Ctx, branch: () => Promise<string>): Promise<string | null> {
   const since = ctx.store.current().plan?.validatedAt;
-  if (!since) return null;
+  // No stash at all (no refs/stash file or packed line): nothing to find, no git call.
+  if (!since || refSurelyAbsent(ctx.commonDir, 'refs/stash')) return null;
+  const name = stashMessage(await branch());
   const out = await gitRaw(ctx.repo, ['stash', 'list', '--format=%H %ct %gs']);
   for (const line of out.stdout.split('\n')) {
     const [sha, time, ...rest] = line.split(' ');
-    if (sha && rest.join(' ').endsWith(stashMessage(branch)) && Number(time) * 1000 >= Date.parse(since) - 1000)
-      return sha;
+    if (sha && rest.join(' ').endsWith(name) && Number(time) * 1000 >= Date.parse(since) - 1000) return sha;
   }
   return null;
 }
@@ -35,18 +37,21 @@ export const prepare: Step = {
     if (ctx.store.current().prepare) return DONE;
     const dirty = await dirtyPaths(ctx.repo);
     if (dirty.length > 0) return todo(`working tree has ${dirty.length} uncommitted path(s)`);
-    if (await unrecordedStash(ctx, await currentBranch(ctx.repo))) return todo('a stash was made but not recorded');
+    if (await unrecordedStash(ctx, () => currentBranch(ctx.repo))) return todo('a stash was made but not recorded');
     // A clean tree is not yet done: until run records it, nothing says this milestone's run looked at the checkout.
     return todo('the clean working tree is not recorded yet');
   },
   async run(ctx, _scope, progress) {
-    const branch = await currentBranch(ctx.repo);
+    // The branch is read only when a stash is made or looked for.
+    let read: Promise<string> | null = null;
+    const current = () => (read ??= currentBranch(ctx.repo));
     const dirty = await dirtyPaths(ctx.repo);
     if (dirty.length === 0) {
-      const sha = await unrecordedStash(ctx, branch);
+      const sha = await unrecordedStash(ctx, current);
+      const branch = sha ? await current() : null;
       await ctx.store.update((s) => {
         s.prepare = sha
-          ? { kind: 'stashed', sha, branch, at: new Date().toISOString() }
+          ? { kind: 'stashed', sha, branch: branch ?? 'HEAD', at: new Date().toISOString() }
           : { kind: 'clean', at: new Date().toISOString() };
       });
       return;
@@ -59,6 +64,7 @@ export const prepare: Step = {
         `Aborting: working tree is dirty (${dirty.length} path(s): ${shown}); commit or stash your changes and re-run, or re-run with --yes to have them stashed: ${again}`,
       );
     }
+    const branch = await current();
     await git(ctx.repo, ['stash', 'push', '-u', '-m', stashMessage(branch)]);
     const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
     await ctx.store.update((s) => {

@@ -2,7 +2,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../engine/context.ts';
 import { createRankedSlots, type RankedSlots } from '../engine/ranked-slots.ts';
-import { finishItemAttempt, forgetUnstartedAttempt, pollItemAgent, startItemAgent } from '../items/item-agent.ts';
+import {
+  finishItemAttempt,
+  forgetUnstartedAttempt,
+  itemAgentEnded,
+  pollItemAgent,
+  startItemAgent,
+} from '../items/item-agent.ts';
 import { itemConcurrency } from '../items/agent-settings.ts';
 import { InterruptedError, NeedsAttentionError } from '../lib/errors.ts';
 import { listItems, type PlanItem, type PlanWave } from '../lib/plan/types.ts';
@@ -11,6 +17,14 @@ import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isTerminal, scopedItems, skipBlockedItem, statusOf, waveConcurrency, waveOf } from '../items/wave-items.ts';
 
 const POLL_MS = 200;
+
+/** Until the next look at a running agent: POLL_MS, or sooner when its process (one this runner started) exits. */
+async function nextLook(ended: Promise<void> | null): Promise<void> {
+  if (!ended) return sleep(POLL_MS);
+  const timer = new AbortController();
+  await Promise.race([sleep(POLL_MS, undefined, { signal: timer.signal }).catch(() => undefined), ended]);
+  timer.abort();
+}
 
 /** What items driven together share: their agent slots, and whether scheduling stopped. */
 export interface ItemLane {
@@ -108,7 +122,7 @@ export async function driveItem(ctx: Ctx, item: PlanItem, lane: ItemLane, progre
         // Every 10 s: line-based renderers (CI, pipes) print each change.
         const line = `in progress (attempt ${st?.attempts ?? 1}, ${Math.floor((Date.now() - startedAt) / 10_000) * 10}s)`;
         if (line !== lastLine) progress.output((lastLine = line));
-        await sleep(POLL_MS);
+        await nextLook(itemAgentEnded(ctx, item.issue));
       }
     } finally {
       release();

@@ -40,6 +40,17 @@ function readPid(files: RunFiles): number | null {
   return Number.isSafeInteger(pid) && pid > 1 ? pid : null;
 }
 
+/**
+ * Agents this process started, until their leader shell exits (by run files): a waiting runner wakes on the exit
+ * instead of its next look. Entries go when the shell exits.
+ */
+const exits = new Map<string, Promise<void>>();
+
+/** Resolves when an agent this process started has exited; null for any other (re-attached, another runner's). */
+function ended(handle: AgentHandle): Promise<void> | null {
+  return exits.get(filesOf(handle).pid) ?? null;
+}
+
 /** How long `dispatch` waits for a started wrapper to write its pid file (it is its first command). */
 const PID_FILE_WAIT_MS = 10_000;
 
@@ -51,6 +62,10 @@ async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Pro
   await rm(cancelFileOf(handle), { force: true });
   await record(handle);
   const started = await startDetached(spec.launch, spec.cwd, files, spec.env);
+  exits.set(files.pid, started.exited);
+  void started.exited.then(() => {
+    if (exits.get(files.pid) === started.exited) exits.delete(files.pid);
+  });
   // Once its pid file is there, `poll` knows it from its files alone (a runner that dies now loses nothing).
   const deadline = Date.now() + PID_FILE_WAIT_MS;
   while (readPid(files) === null && isProcessAlive(started.pid, started.startTime) && Date.now() < deadline)
@@ -117,4 +132,4 @@ async function cancel(handle: AgentHandle): Promise<void> {
 }
 
 /** Agents as detached process groups of this machine. */
-export const localExecutor: Executor = { kind: 'local', dispatch, poll, collect, cancel };
+export const localExecutor: Executor = { kind: 'local', dispatch, poll, collect, cancel, ended };

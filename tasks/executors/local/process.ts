@@ -32,6 +32,11 @@ export interface StartedProcess {
   readonly startTime: string;
 }
 
+/** A process this one started: also when its leader shell exits (it has written the exit file by then). */
+export interface SpawnedProcess extends StartedProcess {
+  readonly exited: Promise<void>;
+}
+
 // The leader shell runs the agent with stdin from a file (the prompt) or /dev/null and output in files, then writes
 // the exit code and its own pid atomically, so a runner that restarts can read the result of an agent that finished
 // without it, and a runner that knows the pid never takes an exit file an earlier process left for its own. Output
@@ -48,7 +53,7 @@ export async function startDetached(
   cwd: string,
   files: RunFiles,
   env: NodeJS.ProcessEnv,
-): Promise<StartedProcess> {
+): Promise<SpawnedProcess> {
   mkdirSync(path.dirname(files.stdout), { recursive: true });
   const safeEnv: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries({ ...env, ...spec.env }))
@@ -70,8 +75,10 @@ export async function startDetached(
     child.once('spawn', () => resolve(child.pid as number));
     child.once('error', reject);
   });
+  // Unreferenced: a runner may exit while its agents run on. The event still comes while the runner waits.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.unref();
-  return { pid, startTime: processStartTime(pid) ?? '' };
+  return { pid, startTime: processStartTime(pid) ?? '', exited };
 }
 
 /** Remove the files of an earlier run of the same name (exit code first: it is what says "finished"). */

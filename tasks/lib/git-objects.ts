@@ -1,0 +1,88 @@
+/**
+ * Commits read from git's loose object files (zlib, `commit <size>\0` + the commit text), without spawning git: a
+ * commit the runner has just made is one. Objects never change, so what a file says is git's answer; a packed or
+ * missing object says "unknown" and the caller asks git (docs/performance.md, "Git calls").
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inflateSync } from 'node:zlib';
+
+/** Whether `sha` is a loose object of the repository (a commit just made is one); false: it may be packed, ask git. */
+export function looseObjectExists(commonDir: string, sha: string): boolean {
+  if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) return false;
+  return existsSync(path.join(commonDir, 'objects', sha.slice(0, 2), sha.slice(2)));
+}
+
+/** A commit's parents and subject (its message's first paragraph on one line, as `git log --format=%s`). */
+export interface LooseCommit {
+  readonly parents: readonly string[];
+  readonly subject: string;
+}
+
+/**
+ * Commit `sha` from its loose object file (a commit git has just made is one); null when it is not a loose commit
+ * (packed, another type, unreadable): ask git. Objects never change, so the answer is git's.
+ */
+export function looseCommit(commonDir: string, sha: string): LooseCommit | null {
+  if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) return null;
+  try {
+    const text = inflateSync(readFileSync(path.join(commonDir, 'objects', sha.slice(0, 2), sha.slice(2)))).toString(
+      'utf8',
+    );
+    const body = text.indexOf('\0');
+    if (body < 0 || !text.startsWith('commit ')) return null;
+    const end = text.indexOf('\n\n', body);
+    const header = text.slice(body + 1, end < 0 ? undefined : end);
+    const message = end < 0 ? '' : text.slice(end + 2);
+    const subject = (message.split(/\n[ \t]*\n/)[0] ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .join(' ')
+      .trim();
+    return { parents: [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1] as string), subject };
+  } catch {
+    return null;
+  }
+}
+
+/** The parents of a loose commit (`looseCommit`); null: ask git. */
+export function looseCommitParents(commonDir: string, sha: string): readonly string[] | null {
+  return looseCommit(commonDir, sha)?.parents ?? null;
+}
+
+/**
+ * The first-parent chain from `head` down to (not including) `stop`, newest first, from loose objects; null when a
+ * commit on the way is not loose, or `stop` is not reached within `limit` commits (ask git).
+ */
+export function looseFirstParentLog(
+  commonDir: string,
+  head: string,
+  stop: string,
+  limit: number,
+): Array<{ readonly sha: string; readonly subject: string }> | null {
+  const out: Array<{ sha: string; subject: string }> = [];
+  let at: string | undefined = head;
+  while (at !== stop) {
+    if (!at || out.length >= limit) return null;
+    const commit = looseCommit(commonDir, at);
+    if (!commit) return null;
+    out.push({ sha: at, subject: commit.subject });
+    at = commit.parents[0];
+  }
+  return out;
+}
+
+/**
+ * Whether every sha of `shas` is on the first-parent chain of `head` within `steps` commits, read from loose
+ * objects; false: not found that way (git is asked).
+ */
+export function onFirstParentChain(commonDir: string, head: string, shas: readonly string[], steps: number): boolean {
+  const wanted = new Set(shas);
+  let at: string | undefined = head;
+  for (let i = 0; at && i <= steps; i++) {
+    wanted.delete(at);
+    if (wanted.size === 0) return true;
+    at = looseCommitParents(commonDir, at)?.[0];
+  }
+  return wanted.size === 0;
+}

@@ -1,0 +1,51 @@
+/**
+ * The commit guards' size check (docs/performance.md, "Git calls"): a text file the change adds is measured from its
+ * patch, anything else by git; either way a file over the limit is found, one under it is not.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { oversizedFiles } from '../tasks/guards/agent-guards.ts';
+import { addedTextLength, readChange } from '../tasks/lib/git-change.ts';
+import { git, tempDir } from './support/fixture.ts';
+
+async function repo(): Promise<{ dir: string; base: string }> {
+  const dir = tempDir('wm-sizes-');
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'config', 'user.email', 't@example.com');
+  await git(dir, 'config', 'user.name', 'T');
+  writeFileSync(path.join(dir, 'old.txt'), 'one\ntwo\n');
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'base');
+  return { dir, base: await git(dir, 'rev-parse', 'HEAD') };
+}
+
+test('added text files are measured from the patch; binary and modified files by git; the limit holds for all', async () => {
+  const { dir, base } = await repo();
+  writeFileSync(path.join(dir, 'small.txt'), 'a\nb\nno newline at the end');
+  writeFileSync(path.join(dir, 'big.txt'), `${'y'.repeat(1023)}\n`.repeat(300));
+  writeFileSync(path.join(dir, 'bin.dat'), Buffer.concat([Buffer.from([0]), Buffer.alloc(300 * 1024, 1)]));
+  writeFileSync(path.join(dir, 'old.txt'), `one\ntwo\n${'z'.repeat(300 * 1024)}\n`);
+  writeFileSync(path.join(dir, 'émoji ✓.txt'), '✓✓✓\n');
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'change');
+  const tip = await git(dir, 'rev-parse', 'HEAD');
+  const change = await readChange(dir, base, tip);
+  const lengths = addedTextLength(change);
+  const blob = async (file: string) => git(dir, 'rev-parse', `${tip}:${file}`);
+  // Each line's `+` stands for its newline: one more for a last line without one.
+  assert.is(lengths.get(await blob('small.txt')), 'a\nb\nno newline at the end'.length + 1);
+  assert.is(lengths.get(await blob('big.txt')), 300 * 1024);
+  assert.is(lengths.get(await blob('émoji ✓.txt')), 4);
+  assert.not.ok(lengths.has(await blob('bin.dat')), 'binary: asked of git');
+  assert.not.ok(lengths.has(await blob('old.txt')), 'modified: asked of git');
+  // A limit of 200 KiB: the added text file over it is found from its patch, the binary and the modified one by git.
+  const over = await oversizedFiles(dir, base, tip, 200 * 1024, change);
+  assert.equal(over.map((f) => f.path).sort(), ['big.txt', 'bin.dat', 'old.txt']);
+  // A limit the patch cannot rule out for big.txt (4 units per byte is the bound): git is asked, and says no.
+  const exact = await oversizedFiles(dir, base, tip, 1024 * 1024, change);
+  assert.equal(exact, []);
+});
+
+test.run();
