@@ -1,6 +1,7 @@
 /**
  * Orchestration overhead: one milestone of N items in 5 waves, run by work-milestone and by a plain bash loop doing
- * the same git work, interleaved, medians of the repetitions. Both sides start one agent process per item that writes
+ * the same git work, interleaved, medians of the repetitions. The runner is started as a user starts it (the bin, from
+ * the bundle in dist/). Both sides start one agent process per item that writes
  * a file and commits it; the loop then merges each item `--no-ff` into an integration worktree, lands it on main
  * and removes each worktree and branch. Prints both wall times, their ratio, the runner's peak RSS, and the git
  * processes per item counted from GIT_TRACE2_EVENT (the runner's own are those started with its
@@ -15,9 +16,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { buildBundle, freshBundle } from '../bin/bundle.mjs';
 import { cliEnv, COMMITTING_AGENT, makeRepo, ROOT } from '../test/support/fixture.ts';
 
 const WAVES = 5;
+const BIN = path.join(ROOT, 'bin', 'work-milestone.mjs');
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
   const at = args.indexOf(name);
@@ -107,13 +110,13 @@ async function runOurs(
   const rssFile = path.join(traceDir, `rss-${n}-${rep}.txt`);
   const callerLog = path.join(traceDir, `callers-${n}-${rep}.jsonl`);
   try {
-    const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
     const env = cliEnv({ GIT_TRACE2_EVENT: trace, ...(callers ? { WM_GIT_CALLER_LOG: callerLog } : {}) });
     const start = performance.now();
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(
         '/usr/bin/time',
-        ['-f', '%M', '-o', rssFile, process.execPath, '--import', tsx, path.join(ROOT, 'scripts', 'run.mts'), '7'],
+        // As a user runs it: the bin, from the bundle (source maps only for --callers, whose frames name sources).
+        ['-f', '%M', '-o', rssFile, process.execPath, ...(callers ? ['--enable-source-maps'] : []), BIN, 'run', '7'],
         { cwd: repo.dir, env, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       child.on('close', resolve);
@@ -175,6 +178,7 @@ function printCallers(file: string, n: number): void {
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 async function main(): Promise<void> {
+  if (!freshBundle()) await buildBundle();
   const traceDir = mkdtempSync(path.join(tmpdir(), 'wm-bench-trace-'));
   console.log(`overhead: ${WAVES} waves, instant committing agents, interleaved runs, medians`);
   try {
