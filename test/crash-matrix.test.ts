@@ -21,6 +21,7 @@ import {
   makeCrashCase,
   runAndKill,
   runCrashCase,
+  type KillAt,
 } from './support/crash-rig.ts';
 import { git } from './support/fixture.ts';
 
@@ -53,10 +54,10 @@ for (const schedule of ['waves', 'dag'] as const) {
     const c = await makeCrashCase('Crash test', schedule);
     try {
       for (const node of chosen) {
-        const killed = await runAndKill(
-          c,
-          (e) => (e.type === 'step-done' || e.type === 'step-skip') && e.node === node,
-        );
+        const killed = await runAndKill(c, [
+          { type: 'step-done', node },
+          { type: 'step-skip', node },
+        ]);
         assert.ok(killed, `${schedule}: the run reached ${node}`);
         assertNoRestart(c, `${schedule}: after ${node}`);
       }
@@ -68,25 +69,19 @@ for (const schedule of ['waves', 'dag'] as const) {
 
   const worktrees2 = schedule === 'dag' ? 'worktrees@2#3' : 'worktrees@2';
   // In the order a run meets them (each kill's resumed run goes on to the next).
-  const INSIDE: ReadonlyArray<readonly [string, (e: Record<string, unknown>) => boolean, number]> = [
-    ['during wait with agents alive', (e) => e.type === 'agent-spawned' && e.issue === 2, 1],
-    ['right after an agent ended', (e) => e.type === 'agent-exited', 1],
-    ['between two merges of wave 1', (e) => e.type === 'merge', 1],
-    // Its start, or its skip when the run killed before got that far before the kill landed (a fast runner on a busy
-    // machine): either way the run is killed at that node.
-    [
-      `between worktrees of wave 2`,
-      (e) => (e.type === 'step-start' || e.type === 'step-skip') && e.node === worktrees2,
-      1,
-    ],
-    ['between land merge and push', (e) => e.type === 'land' && e.phase === 'merged', 1],
+  const INSIDE: ReadonlyArray<readonly [string, KillAt, number]> = [
+    ['during wait with agents alive', [{ type: 'agent-spawned', issue: 2 }], 1],
+    ['right after an agent ended', [{ type: 'agent-exited' }], 1],
+    ['between two merges of wave 1', [{ type: 'merge' }], 1],
+    ['between worktrees of wave 2', [{ type: 'step-start', node: worktrees2 }], 1],
+    ['between land merge and push', [{ type: 'land', phase: 'merged' }], 1],
   ];
 
   test(`${schedule}: killed inside steps, one after the other, run again: same result`, async () => {
     const c = await makeCrashCase('Crash test', schedule);
     try {
-      for (const [label, trigger, n] of INSIDE) {
-        assert.ok(await runAndKill(c, trigger, n), `${schedule}: ${label}: the kill point was reached`);
+      for (const [label, at, n] of INSIDE) {
+        assert.ok(await runAndKill(c, at, n), `${schedule}: ${label}: the kill point was reached`);
         assertNoRestart(c, `${schedule}: ${label}`);
       }
       await assertConverged(c, await runCrashCase(c), reference, `${schedule}: inside points`);

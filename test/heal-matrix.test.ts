@@ -20,6 +20,7 @@ import {
   runAndKill,
   runCrashCase,
   type CrashCase,
+  type KillAt,
 } from './support/crash-rig.ts';
 import { git } from './support/fixture.ts';
 
@@ -46,11 +47,11 @@ test('reference run lands', async () => {
 });
 
 // In the order a run meets them: each kill's run (rebuilt from the truncated state) goes on to the next point.
-const POINTS: ReadonlyArray<readonly [string, (e: Record<string, unknown>) => boolean]> = [
-  ['after the merges of wave 1', (e) => e.type === 'step-done' && e.node === 'merge@1'],
-  ['agents of wave 2 alive', (e) => e.type === 'agent-spawned' && e.issue === 4],
-  ['after the gates', (e) => e.type === 'step-done' && e.node === 'gates'],
-  ['between landing and pushing', (e) => e.type === 'land' && e.phase === 'merged'],
+const POINTS: ReadonlyArray<readonly [string, KillAt]> = [
+  ['after the merges of wave 1', [{ type: 'step-done', node: 'merge@1' }]],
+  ['agents of wave 2 alive', [{ type: 'agent-spawned', issue: 4 }]],
+  ['after the gates', [{ type: 'step-done', node: 'gates' }]],
+  ['between landing and pushing', [{ type: 'land', phase: 'merged' }]],
 ];
 
 const REBUILT = "rebuilt it from the milestone's files and git";
@@ -65,9 +66,9 @@ test('killed at points across the milestone, one after the other, state.json and
   const c = await makeCrashCase('Heal test');
   try {
     let truncated = false;
-    for (const [label, trigger] of POINTS) {
+    for (const [label, at] of POINTS) {
       const offset = eventCount(c);
-      assert.ok(await runAndKill(c, trigger), `${label}: the kill point was reached`);
+      assert.ok(await runAndKill(c, at), `${label}: the kill point was reached`);
       if (truncated) assert.ok(rebuiltIn(eventsSince(c, offset)), `${label}: the run rebuilt the state`);
       assertNoRestart(c, label);
       truncateState(c);

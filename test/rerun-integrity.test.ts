@@ -245,7 +245,7 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
   try {
     const first = await runCli('run', ['7', '--repo', r.repo.dir], { env });
     assert.is(first.code, 1, show(first));
-    assert.match(first.stderr, /git add -- plan\/backlog\/1.md plan\/backlog\/2.md failed/, show(first));
+    assert.match(first.stderr, /git commit .*-- plan\/backlog\/1.md plan\/backlog\/2.md failed/, show(first));
     const lock = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'index.lock');
     assert.ok(existsSync(lock), 'the gate locked the integration index');
     for (const { issue } of ITEMS)

@@ -12,7 +12,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assertConverged, mainTree, makeCrashCase, runAndKill, runCrashCase } from './support/crash-rig.ts';
+import {
+  assertConverged,
+  mainTree,
+  makeCrashCase,
+  runAndKill,
+  runCrashCase,
+  type KillAt,
+} from './support/crash-rig.ts';
 import { git, readEvents } from './support/fixture.ts';
 
 type Schedule = 'waves' | 'dag';
@@ -34,20 +41,20 @@ test('reference: an uncrashed run lands the same tree under either schedule', as
   reference = trees[0] as string;
 });
 
-const CASES: ReadonlyArray<readonly [Schedule, string, (e: Record<string, unknown>) => boolean]> = [
-  ['dag', "when #3's agent starts", (e) => e.type === 'agent-spawned' && e.issue === 3],
-  ['dag', 'when #1 is merged', (e) => e.type === 'merge' && e.issue === 1],
-  ['waves', 'with the agents of wave 1 alive', (e) => e.type === 'agent-spawned' && e.issue === 2],
-  ['waves', "after wave 1's merges", (e) => e.type === 'step-done' && e.node === 'merge@1'],
+const CASES: ReadonlyArray<readonly [Schedule, string, KillAt]> = [
+  ['dag', "when #3's agent starts", [{ type: 'agent-spawned', issue: 3 }]],
+  ['dag', 'when #1 is merged', [{ type: 'merge', issue: 1 }]],
+  ['waves', 'with the agents of wave 1 alive', [{ type: 'agent-spawned', issue: 2 }]],
+  ['waves', "after wave 1's merges", [{ type: 'step-done', node: 'merge@1' }]],
 ];
 
-for (const [first, label, trigger] of CASES) {
+for (const [first, label, at] of CASES) {
   const then: Schedule = first === 'dag' ? 'waves' : 'dag';
   test(`killed under ${first} ${label}, resumed under ${then}: lands the same`, async () => {
     assert.ok(reference, 'the reference run gave the tree');
     const c = await makeCrashCase('Schedule resume', first);
     try {
-      assert.ok(await runAndKill(c, trigger), `${first}: the kill point was reached`);
+      assert.ok(await runAndKill(c, at), `${first}: the kill point was reached`);
       const before = readEvents(c.repo).length;
       const again = await runCrashCase({ ...c, schedule: then });
       await assertConverged(c, again, reference, `${first} → ${then} ${label}`);

@@ -14,6 +14,7 @@ import { isValidMilestoneId } from '../lib/slug.ts';
 import { openStateStore, STATE_BACKUP, type HealedState } from '../lib/state.ts';
 import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
 import { PACKAGE_ROOT } from '../lib/package-root.ts';
+import { createKillCheck, parseKillPoint } from '../lib/kill-point.ts';
 
 /** What a command knows before it has a context. */
 export interface ContextInput {
@@ -133,7 +134,10 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     // Loaded only when state.json cannot be used (it reads run files and git, and loads the merge modules).
     rebuild: async () => (await import('./rebuild-state.ts')).rebuildState({ stateDir, repo, plan }),
   });
-  const events = createEventSink(stateDir, input.onEvent, { write: !readOnly });
+  const events = createEventSink(stateDir, input.onEvent, {
+    write: !readOnly,
+    afterWrite: createKillCheck(parseKillPoint(input.env.WM_KILL_AFTER_EVENT)),
+  });
   if (store.healed)
     events.emit({
       type: 'notice',

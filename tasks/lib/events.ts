@@ -61,11 +61,14 @@ export interface EventSink {
   emit(event: RunEvent): void;
 }
 
-/** A sink that appends to `<dir>/events.jsonl` and calls `listener` with each event; `write: false` (--dry-run) only calls the listener. */
+/**
+ * A sink that appends to `<dir>/events.jsonl` and calls `listener` with each event; `write: false` (--dry-run) only
+ * calls the listener. `afterWrite` sees each event once it is written and shown (the crash tests' kill point).
+ */
 export function createEventSink(
   dir: string,
   listener?: (event: StampedEvent) => void,
-  options: { readonly write?: boolean } = {},
+  options: { readonly write?: boolean; readonly afterWrite?: ((event: StampedEvent) => void) | null } = {},
 ): EventSink {
   const write = options.write ?? true;
   if (write) mkdirSync(dir, { recursive: true });
@@ -76,6 +79,7 @@ export function createEventSink(
       // One write per line with O_APPEND: lines of concurrent writers never interleave.
       if (write) appendFileSync(file, `${JSON.stringify(stamped)}\n`);
       listener?.(stamped);
+      options.afterWrite?.(stamped);
     },
   };
 }

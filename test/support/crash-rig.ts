@@ -4,9 +4,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as assert from 'uvu/assert';
-import { runInProcess } from './cli.ts';
+import { collect, runInProcess } from './cli.ts';
 import { git, makeRepo, startCli, tempDir, type CliResult, type TestRepo } from './fixture.ts';
 
 // Item 1 appends to CHANGELOG at once; item 2 only once the runner has judged item 1 (its agent-exited event is in
@@ -94,40 +93,18 @@ export function eventCount(c: CrashCase): number {
   return eventLines(c).length;
 }
 
+/** Events a kill point counts: an event matches when it has every field of one of these. */
+export type KillAt = ReadonlyArray<Readonly<Record<string, unknown>>>;
+
 /**
- * Start a run and SIGKILL it as soon as events.jsonl has the `n`-th line matching `trigger` among the lines this run
- * wrote (never, for null: it runs to its end). Returns whether it was killed.
+ * Start a run that SIGKILLs itself right after writing the `n`-th event of its own matching `at`
+ * (`WM_KILL_AFTER_EVENT`, tasks/lib/kill-point.ts): the kill lands exactly there however fast or loaded the machine
+ * is. Null: it runs to its end. Returns whether it was killed.
  */
-export async function runAndKill(
-  c: CrashCase,
-  trigger: ((e: Record<string, unknown>) => boolean) | null,
-  n = 1,
-): Promise<boolean> {
-  const events = path.join(c.repo.stateDir, 'events.jsonl');
-  // Lines of earlier runs (a case killed again and again) never trigger.
-  let offset = eventCount(c);
-  const child = startCli('run', args(c), { env: env(c) });
-  let done = false;
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve())).then(() => (done = true));
-  let seen = 0;
-  let killed = false;
-  while (!done && trigger) {
-    if (existsSync(events)) {
-      const lines = readFileSync(events, 'utf8').split('\n');
-      for (const line of lines.slice(offset, -1)) {
-        if (trigger(JSON.parse(line) as Record<string, unknown>) && ++seen === n) {
-          child.kill('SIGKILL');
-          killed = true;
-          break;
-        }
-      }
-      offset = Math.max(offset, lines.length - 1);
-      if (killed) break;
-    }
-    await sleep(10);
-  }
-  await exited;
-  return killed;
+export async function runAndKill(c: CrashCase, at: KillAt | null, n = 1): Promise<boolean> {
+  const killAt: Record<string, string> = at ? { WM_KILL_AFTER_EVENT: JSON.stringify({ any: at, n }) } : {};
+  const result = await collect(startCli('run', args(c), { env: { ...env(c), ...killAt } }), 300_000);
+  return result.signal === 'SIGKILL';
 }
 
 /** No agent started twice so far (after a kill: the resumed runs took over what the killed ones started). */
