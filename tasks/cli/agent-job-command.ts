@@ -4,6 +4,7 @@
  * its `WM_*` variables) the way the local executor does — the same detached wrapper, output in files — pushes the
  * item branch (`WM_JOB_BRANCH`) and writes `<out-dir>/result.json`: the bounded output tails, the exit code, what it
  * pushed. It exits 0 when it wrote a result, whatever the agent did: the runner judges that, as for a local agent.
+ * Cancelled (SIGTERM, SIGINT), it stops the agent, pushes nothing and exits 130.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import {
   runFilesOf,
   startDetached,
 } from '../executors/local/process.ts';
-import { BadInputError } from '../lib/errors.ts';
+import { BadInputError, InterruptedError } from '../lib/errors.ts';
 import { git, gitRaw, lastLines } from '../lib/git.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
@@ -58,15 +59,21 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   const files = runFilesOf(out, 'agent');
   const launch = { file: spec.file, args: spec.args, env: {}, ...(spec.stdin ? { stdinFile: promptFile } : {}) };
   const started = await startDetached(launch, cwd, files, env);
-  // A cancelled job (SIGTERM, SIGINT) takes the agent's group with it.
-  const stop = () => void killGroup(started.pid, 2000);
+  // A cancelled job (SIGTERM, SIGINT: the Job deleted, the workflow run cancelled) takes the agent's group with it
+  // and pushes nothing: the runner has given the attempt up, and its next attempt pushes this branch itself.
+  let cancelled: Promise<void> | null = null;
+  const stop = () => void (cancelled ??= killGroup(started.pid, 2000));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    while (readExitCode(files, started.pid) === null && isRunning(started)) await sleep(100);
+    while (cancelled === null && readExitCode(files, started.pid) === null && isRunning(started)) await sleep(100);
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+  }
+  if (cancelled !== null) {
+    await cancelled;
+    throw new InterruptedError(`${spec.id}: cancelled; the agent was stopped and nothing was pushed`);
   }
   const exitCode = readExitCode(files, started.pid) ?? 1;
   const output = readOutput(files);
