@@ -51,12 +51,14 @@ export function freshBundle(root = ROOT) {
   return pathToFileURL(path.join(root, DIST, 'main.js')).href;
 }
 
-/**
- * The CLI module (`tasks/cli/main.ts`): the bundle's when it is fresh, else the sources' (which needs tsx's loader,
- * as the scripts and the bin have).
- */
+/** The CLI module (`tasks/cli/main.ts`): the bundle's when it is fresh, else the sources' through tsx. */
 export async function loadCli(root = ROOT) {
-  return import(freshBundle(root) ?? pathToFileURL(path.join(root, 'tasks', 'cli', 'main.ts')).href);
+  const bundle = freshBundle(root);
+  if (bundle) return import(bundle);
+  // Node 20 cannot load TypeScript by itself: tsx's ESM hooks, registered before the sources are imported.
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import(pathToFileURL(path.join(root, 'tasks', 'cli', 'main.ts')).href);
 }
 
 /** Build `dist/` from the sources; returns the number of source files. Atomic: readers see the old or the new. */

@@ -2,7 +2,7 @@
 // `work-milestone <command> [args…]` (README): the command's script, run in this process, its hints in the bin's
 // words (`npx work-milestone …`). The bundle in dist/ when it is fresh; else the TypeScript sources through tsx.
 import { readFileSync } from 'node:fs';
-import { freshBundle } from './bundle.mjs';
+import { loadCli } from './bundle.mjs';
 
 const args = process.argv.slice(2);
 // Answered before the CLI is loaded: `--version` costs what `node` costs.
@@ -10,14 +10,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
   process.exit(0);
 }
-const bundle = freshBundle();
-let cli;
-if (bundle) {
-  cli = await import(bundle);
-} else {
-  // Node 20 cannot load TypeScript by itself: tsx's ESM hooks, registered before the sources are imported.
-  const { register } = await import('tsx/esm/api');
-  register();
-  cli = await import('../tasks/cli/main.ts');
-}
+const cli = await loadCli();
 process.exit(await cli.binMain(args));

@@ -2,16 +2,8 @@
 // without tsx, so that a test's CLI start costs what the bin's costs; the sources through tsx when dist/ is not fresh
 // (as the bin does). The scripts themselves are started through tsx by cli.test.ts, cli-everyday.test.ts,
 // pipes.test.ts and board-tty.test.ts.
-import { freshBundle } from '../../bin/bundle.mjs';
+import { loadCli } from '../../bin/bundle.mjs';
 
 const [script, ...args] = process.argv.slice(2);
-const bundle = freshBundle();
-let cli;
-if (bundle) {
-  cli = await import(bundle);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  cli = await import('../../tasks/cli/main.ts');
-}
+const cli = await loadCli();
 process.exit(await cli.main(script, args));
