@@ -18,7 +18,7 @@ import { childEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { createFileExclusive } from '../lib/atomic-file.ts';
 import { InterruptedError } from '../lib/errors.ts';
-import { assertWithinBudget } from '../lib/run-budget.ts';
+import { agentBudgetUsd, assertWithinBudget } from '../lib/run-budget.ts';
 import type { AgentSettings } from '../lib/plan/types.ts';
 import type { AgentSessionRecord, ItemReport } from '../lib/state-types.ts';
 
@@ -112,7 +112,9 @@ async function dispatchSession(ctx: Ctx, req: SessionRequest): Promise<PendingSe
   const claimed = await claimSessionFiles(req.dir, req.name, req.prompt);
   const adapter = adapterFor(req.settings.agent);
   const milestone = ctx.plan.milestone.id;
-  const spec = adapter.launch({ ...req, promptFile: claimed.promptFile, milestone, edits: [] }, ctx.env);
+  const maxBudgetUsd = agentBudgetUsd(req.settings.maxBudgetUsd, ctx.plan, ctx.store.current());
+  const settings = { ...req.settings, maxBudgetUsd };
+  const spec = adapter.launch({ ...req, settings, promptFile: claimed.promptFile, milestone, edits: [] }, ctx.env);
   const n = (ctx.store.current().sessions ?? []).filter((s) => s.role === req.role && s.issue === req.issue).length + 1;
   const id = correlationId(milestone, req.issue, req.role, n);
   const env = childEnv(ctx.env, {

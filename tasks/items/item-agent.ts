@@ -27,6 +27,7 @@ import { git, gitRaw, revParse } from '../lib/git.ts';
 import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
 import { headFileBranch } from '../lib/git-files.ts';
 import { updateItem } from '../lib/state-items.ts';
+import { agentBudgetUsd } from '../lib/run-budget.ts';
 
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
@@ -223,7 +224,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
       branch,
       prompt,
       promptFile,
-      settings,
+      settings: {
+        ...settings,
+        maxBudgetUsd: agentBudgetUsd(settings.maxBudgetUsd, ctx.plan, ctx.store.current()),
+      },
       edits: item.edits,
     },
     ctx.env,

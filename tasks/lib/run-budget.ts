@@ -38,6 +38,23 @@ export function assertWithinBudget(
   );
 }
 
+/**
+ * What an agent starting now may spend (its `--max-budget-usd`): its own cap lowered to what is left of the run's
+ * budget, so that no single agent can spend past the run's budget (null: no cap at all). Agents running at the same
+ * time are each given what is left when they start: together they may still pass it, by at most what the others
+ * spend meanwhile (docs/plan-format.md).
+ */
+export function agentBudgetUsd(
+  own: number | null,
+  plan: { readonly runBudgetUsd: number | null },
+  state: State,
+): number | null {
+  if (plan.runBudgetUsd === null) return own;
+  // Down to a millionth of a dollar: never above what is left, and no float noise in the command line.
+  const left = Math.floor(Math.max(plan.runBudgetUsd - spentUsd(state), 0) * 1e6) / 1e6;
+  return own === null ? left : Math.min(own, left);
+}
+
 /** The notice for a budget that cannot bound some agents: codex reports tokens, not dollars (null: none such). */
 export function unpricedNotice(runBudgetUsd: number | null, codexItems: readonly number[]): string | null {
   if (runBudgetUsd === null || codexItems.length === 0) return null;
