@@ -13,7 +13,15 @@ import { compileGraph, graphToJson } from '../engine/graph.ts';
 import { isRunning, killGroup, readExitCode, runFilesOf } from '../executors/local/process.ts';
 import { attemptFiles } from '../items/item-agent.ts';
 import { commandLine, usageLine } from '../lib/command-words.ts';
-import { BadInputError, InterruptedError, NeedsAttentionError, withDetail, WorkMilestoneError } from '../lib/errors.ts';
+import {
+  BadInputError,
+  InterruptedError,
+  NeedsAttentionError,
+  StepFailedError,
+  withDetail,
+  WorkMilestoneError,
+} from '../lib/errors.ts';
+import { waitForGitIn } from '../lib/git-orphans.ts';
 import { acquireRunLock } from '../lib/run-lock.ts';
 import { UnreadableStateError } from '../lib/state.ts';
 import type { AgentProcess, ItemState } from '../lib/state-types.ts';
@@ -32,6 +40,32 @@ import type { Io } from './io.ts';
 function rendererFor(flags: Flags, io: Io): RendererKind {
   if (flags.json || io.env.WM_RENDERER === 'silent') return 'silent';
   return io.isTTY && !io.env.CI ? 'default' : 'simple';
+}
+
+/** How long a runner that took over a killed one's lock waits for the git processes it left (docs/state.md). */
+const LEFT_GIT_WAIT_MS = 30_000;
+
+/**
+ * After taking over the lock of a runner that died: the git processes it left working in the integration worktree (a
+ * merge, a commit: a SIGKILL does not reach them) end before this runner works there. Agents' own git is not waited for.
+ */
+async function waitForLeftGit(ctx: Ctx): Promise<void> {
+  const agents = new Set(findLiveAgents(ctx.stateDir).map((a) => a.pid));
+  const where = path.relative(ctx.repo, ctx.integrationWorktree) || '.';
+  const left = await waitForGitIn(ctx.integrationWorktree, agents, {
+    timeoutMs: LEFT_GIT_WAIT_MS,
+    onWait: (found) =>
+      ctx.events.emit({
+        type: 'notice',
+        message: `waiting for git ${found.map((p) => p.pid).join(', ')} (left by the previous runner in ${where}) to end`,
+      }),
+  });
+  if (left.length > 0) {
+    const pids = left.map((p) => p.pid).join(' ');
+    throw new StepFailedError(
+      `git ${pids} of the previous runner still works in ${where} after ${LEFT_GIT_WAIT_MS / 1000} s; stop it (kill ${pids}) and run again`,
+    );
+  }
 }
 
 /** Items whose agent runs now: its process (pid + start time) or group is alive and its wrapper has not written the exit code. */
@@ -416,6 +450,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
           );
           return finish(ctx, 0);
         }
+        if (lock.tookOverFrom) await waitForLeftGit(ctx);
         return await work(ctx, input, escalated, stepName as StepId | undefined);
       } finally {
         if (controller.signal.aborted) await signals.settle();

@@ -1,0 +1,61 @@
+/**
+ * A runner killed by SIGKILL leaves its git children running (a merge or commit in the integration worktree). The
+ * runner that takes over its stale lock waits for them before it works there: here a real git process blocked on its
+ * stdin in the integration worktree stands for one, and the test ends it only after seeing the runner wait.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { collect, runInProcess, show, startCli } from './support/cli.ts';
+import { COMMITTING_AGENT, git, makeRepo, readEvents } from './support/fixture.ts';
+import { planYaml } from './support/plan.ts';
+import { waitFor } from './support/wait.ts';
+
+/** A pid that cannot be running: above the default pid_max (2^22). */
+const DEAD_PID = 4_194_305;
+const ITEMS = [{ issue: 1, title: 'One' }];
+
+test("a runner taking over a killed one's lock waits for the git it left in the integration worktree", async () => {
+  const plan = planYaml({
+    title: 'Left git',
+    waves: [{ items: ITEMS }],
+    defaults: { agent: 'command', retries: 0, command: COMMITTING_AGENT },
+  });
+  const repo = await makeRepo({ plan, items: ITEMS });
+  let orphan: ReturnType<typeof spawn> | null = null;
+  try {
+    // As the killed runner left it: the integration worktree made, its lock file still there.
+    for (const step of ['validate', 'prepare', 'branch']) {
+      const r = await runInProcess('step', [step, '7', '--repo', repo.dir]);
+      assert.is(r.code, 0, show(r));
+    }
+    const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
+    assert.ok(existsSync(integration));
+    writeFileSync(
+      path.join(repo.stateDir, 'run.lock'),
+      `${JSON.stringify({ pid: DEAD_PID, startTime: '1', startedAt: '2026-01-01T00:00:00.000Z', command: 'run 7' })}\n`,
+    );
+    // Its git, still at work there: blocked on stdin until the test closes it.
+    orphan = spawn('git', ['hash-object', '--stdin'], { cwd: integration, stdio: ['pipe', 'ignore', 'ignore'] });
+    const pid = orphan.pid as number;
+
+    const run = collect(startCli('run', ['7', '--repo', repo.dir]));
+    const waiting = `waiting for git ${pid} (left by the previous runner in worktrees/milestone-7) to end`;
+    await waitFor('the runner waiting for the git left behind', () =>
+      readEvents(repo).some((e) => e.type === 'notice' && e.message === waiting),
+    );
+    // Nothing after the notice while that git runs: the runner has not touched the worktree.
+    assert.is(readEvents(repo).at(-1)?.message, waiting);
+    orphan.stdin?.end('x\n');
+    const done = await run;
+    assert.is(done.code, 0, show(done));
+    assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
+  } finally {
+    orphan?.kill('SIGKILL');
+    repo.cleanup();
+  }
+});
+
+test.run();
