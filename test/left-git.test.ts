@@ -1,7 +1,8 @@
 /**
- * A runner killed by SIGKILL leaves its git children running (a merge or commit in the integration worktree). The
- * runner that takes over its stale lock waits for them before it works there: here a real git process blocked on its
- * stdin in the integration worktree stands for one, and the test ends it only after seeing the runner wait.
+ * A runner killed by SIGKILL leaves its git children running (a merge or commit in the integration worktree): the
+ * runner that takes over its stale lock waits for them before it works there (a real git blocked on its stdin stands
+ * for one; the test ends it only after seeing the runner wait). A git killed by SIGPIPE when it wrote to the dead runner
+ * leaves new files without the index: the merge cleans them away instead of refusing the item.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,36 @@ test("a runner taking over a killed one's lock waits for the git it left in the 
     assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
   } finally {
     orphan?.kill('SIGKILL');
+    repo.cleanup();
+  }
+});
+
+test('files a killed git left untracked in the integration worktree do not stop the merge: they are cleaned away', async () => {
+  const plan = planYaml({
+    title: 'Left git',
+    waves: [{ items: ITEMS }],
+    defaults: { agent: 'command', retries: 0, command: COMMITTING_AGENT },
+  });
+  const repo = await makeRepo({ plan, items: ITEMS });
+  try {
+    for (const step of ['validate', 'prepare', 'branch', 'fetch', 'worktrees', 'spawn', 'wait']) {
+      const r = await runInProcess('step', [
+        step,
+        '7',
+        '--repo',
+        repo.dir,
+        ...(step === 'validate' || step === 'prepare' || step === 'branch' || step === 'fetch' ? [] : ['--wave', '1']),
+      ]);
+      assert.is(r.code, 0, `${step}: ${show(r)}`);
+    }
+    // What a git merge killed by SIGPIPE leaves: the item's new file written, the index not (no merge in progress).
+    const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
+    writeFileSync(path.join(integration, 'item-1.txt'), '1\n');
+    const done = await runInProcess('run', ['7', '--repo', repo.dir]);
+    assert.is(done.code, 0, show(done));
+    assert.is(await git(repo.dir, 'show', 'main:item-1.txt'), '1');
+    assert.ok((await git(repo.dir, 'log', '--format=%s', 'main')).split('\n').includes('Merge #1: One'));
+  } finally {
     repo.cleanup();
   }
 });

@@ -7,6 +7,7 @@ import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../ga
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
@@ -31,15 +32,38 @@ export function mergeMessage(item: PlanItem): string {
 
 const wt = (ctx: Ctx) => ctx.integrationWorktree;
 
-/** Leave the integration worktree at `sha` with no merge in progress (only ever in the integration worktree). */
+/**
+ * Leave the integration worktree at `sha` with no merge in progress and no untracked file (only ever in the
+ * integration worktree, the runner's own). Untracked files there are what an interrupted git left: a runner killed
+ * mid-merge takes its git's pipes with it, and a git killed by SIGPIPE has written new files but not the index. Ignored
+ * files (a gate's node_modules) stay.
+ */
 export async function resetIntegration(ctx: Ctx, sha: string): Promise<void> {
   if (await gitOk(wt(ctx), ['rev-parse', '-q', '--verify', 'MERGE_HEAD'])) await gitRaw(wt(ctx), ['merge', '--abort']);
   await git(wt(ctx), ['reset', '-q', '--hard', sha]);
+  await git(wt(ctx), ['clean', '-q', '-f', '-d']);
 }
 
 async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<boolean> {
   const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
   return (await gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch])).exitCode === 0;
+}
+
+/**
+ * Start a merge that conflicts in `files` (as predicted) and leave it in progress; a merge git did not start (a lock,
+ * local changes) or one without those conflicts is a failed step naming what git said, not a resolution of nothing.
+ */
+async function startConflictedMerge(ctx: Ctx, branch: string, files: readonly string[]): Promise<void> {
+  const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
+  const merged = await gitRaw(wt(ctx), ['merge', '-q', ...mode, branch]);
+  const unmerged = new Set(
+    (await git(wt(ctx), ['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean),
+  );
+  const missing = files.filter((f) => !unmerged.has(f));
+  if (missing.length > 0)
+    throw new StepFailedError(
+      `merging ${branch} in ${wt(ctx)} was to conflict in ${missing.join(', ')} but did not (git merge exited ${merged.exitCode}: ${oneLine(merged.stderr || merged.stdout).slice(0, 300)})`,
+    );
 }
 
 async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = []): Promise<string> {
@@ -126,7 +150,8 @@ export async function mergeItem(
     await resetIntegration(ctx, prev);
     return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
   };
-  if (tried === 'refused' && cls.kind === 'clean') return unpredictedFailure();
+  // Refused although no conflict is predicted (files an interrupted git left, now cleaned away): the two-step merge
+  // below tries once more, and only its failure is escalated.
   if (tried === 'merged') {
     // The new HEAD from the branch's loose ref file git has just written (git is asked when the file does not say);
     // the tree is compared with the parent's only when git printed no diffstat (an empty merge, or one it hides).
@@ -160,7 +185,7 @@ export async function mergeItem(
         break;
       }
       await resetIntegration(ctx, prev);
-      await startMerge(ctx, branch);
+      await startConflictedMerge(ctx, branch, cls.files);
       if (cls.kind === 'trivial') {
         await resolveByUnion(ctx, cls.files);
         note = `both sides only added lines in ${cls.files.join(', ')}: kept both (ours first)`;
