@@ -20,12 +20,12 @@ import {
   readStateFile,
   ROOT,
   runCli,
-  startCli,
   tempDir,
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
-import { runInProcess } from './support/cli.ts';
+import { runInProcess, startKillable } from './support/cli.ts';
+import { handlesRecorded } from './support/state-files.ts';
 import { shWaitForFile, waitFor } from './support/wait.ts';
 
 const TOKEN = 'ghp_loopback';
@@ -131,16 +131,14 @@ test('a whole milestone lands through github-actions: each item one workflow run
 test('runner killed after GitHub created the run, before it heard the run id: the restart re-attaches, one run each', async () => {
   const r = await rig(COMMITTING_AGENT);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir, '--concurrency', '1'], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const run = startKillable('run', ['7', '--repo', r.repo.dir, '--concurrency', '1'], { env: r.env });
     let dropped = 0;
     (r.github.actions as NonNullable<GithubServer['actions']>).onDispatch = async () => {
       if (dropped++ > 0) return 'answer';
-      child.kill('SIGKILL');
-      await exited;
+      await run.kill();
       return 'drop';
     };
-    await exited;
+    await run.closed;
     const state = readStateFile(r.repo);
     const recorded = Object.values(state.items).find((i: any) => i.handle);
     assert.is((recorded as any)?.handle.runId, null, 'the handle was recorded before the dispatch, without a run id');
@@ -159,18 +157,9 @@ test('runner killed after the run id was recorded: the restart polls that run, o
   const go = path.join(tempDir('wm-go-'), 'go');
   const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    await waitFor('both run ids recorded', () => {
-      try {
-        const items = readStateFile(r.repo).items;
-        return Boolean(items['1']?.handle?.runId && items['2']?.handle?.runId);
-      } catch {
-        return false;
-      }
-    });
-    child.kill('SIGKILL');
-    await exited;
+    const run = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    await waitFor('both run ids recorded', () => handlesRecorded(r.repo, 'runId'));
+    await run.kill();
     const status = await runInProcess('status', ['7', '--repo', r.repo.dir], { env: r.env });
     assert.match(
       status.stdout,
@@ -192,18 +181,9 @@ test('runs deleted while no runner watched: the result refs the jobs pushed coun
   const go = path.join(tempDir('wm-go-'), 'go');
   const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    await waitFor('both run ids recorded', () => {
-      try {
-        const items = readStateFile(r.repo).items;
-        return Boolean(items['1']?.handle?.runId && items['2']?.handle?.runId);
-      } catch {
-        return false;
-      }
-    });
-    child.kill('SIGKILL');
-    await exited;
+    const run = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    await waitFor('both run ids recorded', () => handlesRecorded(r.repo, 'runId'));
+    await run.kill();
     writeFileSync(go, '');
     const actions = r.github.actions as NonNullable<GithubServer['actions']>;
     await actions.settle();
@@ -275,15 +255,12 @@ test('run --stop cancels the remote runs; the next run dispatches new attempts',
   const go = path.join(tempDir('wm-go-'), 'go');
   const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    await waitFor('both runs in progress', () =>
-      (r.github.actions?.runs ?? []).filter((run) => run.status === 'in_progress' && run.child).length === 2
-        ? true
-        : false,
+    const first = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
+    await waitFor(
+      'both runs in progress',
+      () => (r.github.actions?.runs ?? []).filter((run) => run.status === 'in_progress' && run.child).length === 2,
     );
-    child.kill('SIGKILL');
-    await exited;
+    await first.kill();
     const stopped = await runCli('run', ['7', '--repo', r.repo.dir, '--stop'], { env: r.env });
     assert.is(stopped.code, 0, output(stopped));
     assert.equal(

@@ -13,8 +13,10 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { jobManifest, jobNameOf } from '../tasks/executors/kubernetes/job-manifest.ts';
 import { BUILTIN_EXECUTOR } from '../tasks/lib/plan/normalise.ts';
 import { startKubeServer, type KubeServer } from './support/kube-server.ts';
-import { COMMITTING_AGENT, git, makeRepo, readStateFile, ROOT, runCli, startCli, tempDir } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, ROOT, runCli, tempDir } from './support/fixture.ts';
 import type { CliResult, TestRepo } from './support/fixture.ts';
+import { startKillable } from './support/cli.ts';
+import { handlesRecorded } from './support/state-files.ts';
 import { shWaitForFile, waitFor } from './support/wait.ts';
 
 interface Rig {
@@ -117,16 +119,14 @@ test('a whole milestone lands through kubernetes: the real kubectl, one Job per 
 test('runner killed inside the Job creation (it never heard the answer): the restart finds the Job, one per attempt', async () => {
   const r = await rig(COMMITTING_AGENT);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir, '--concurrency', '1'], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const run = startKillable('run', ['7', '--repo', r.repo.dir, '--concurrency', '1'], { env: r.env });
     let dropped = 0;
     r.kube.onCreate = async () => {
       if (dropped++ > 0) return 'answer';
-      child.kill('SIGKILL');
-      await exited;
+      await run.kill();
       return 'drop';
     };
-    await exited;
+    await run.closed;
     assert.is(r.kube.created.size, 1);
     const result = await runCli('run', ['7', '--repo', r.repo.dir], { env: r.env, timeoutMs: 300_000 });
     assert.is(result.code, 0, `${output(result)}\n${logs(r.kube)}`);
@@ -141,11 +141,9 @@ test('runner killed after the Jobs were created: the restart polls them by name,
   const go = path.join(tempDir('wm-go-'), 'go');
   const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const run = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
     await waitFor('both Jobs running', () => [...r.kube.jobs.values()].filter((j) => j.child).length === 2);
-    child.kill('SIGKILL');
-    await exited;
+    await run.kill();
     const status = await runCli('status', ['7', '--repo', r.repo.dir], { env: r.env });
     assert.match(status.stdout, '#1 Alpha: in-progress (attempt 1, remote: job agents/wm-7-1-item-1)', output(status));
     writeFileSync(go, '');
@@ -163,19 +161,10 @@ test('runner killed while the Jobs run, then run --stop: the Jobs are deleted; t
   const go = path.join(tempDir('wm-go-'), 'go');
   const r = await rig(`${shWaitForFile(go)}; ${COMMITTING_AGENT}`);
   try {
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const run = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
     await waitFor('both Jobs running', () => [...r.kube.jobs.values()].filter((j) => j.child).length === 2);
-    await waitFor('both handles recorded', () => {
-      try {
-        const items = readStateFile(r.repo).items;
-        return Boolean(items['1']?.handle?.job && items['2']?.handle?.job);
-      } catch {
-        return false;
-      }
-    });
-    child.kill('SIGKILL');
-    await exited;
+    await waitFor('both handles recorded', () => handlesRecorded(r.repo, 'job'));
+    await run.kill();
     const stopped = await runCli('run', ['7', '--repo', r.repo.dir, '--stop'], { env: r.env });
     assert.is(stopped.code, 0, output(stopped));
     assert.is(r.kube.jobs.size, 0, 'deleted');

@@ -14,12 +14,12 @@ import {
   makeRepo,
   readStateFile,
   runCli,
-  startCli,
   tempDir,
   writeAgent,
   type CliResult,
   type TestRepo,
 } from './support/fixture.ts';
+import { startKillable } from './support/cli.ts';
 import { SECONDARY_RATE_LIMIT, startGithubServer, type GithubServer } from './support/github-server.ts';
 
 const TOKEN = 'ghp_loopback';
@@ -127,16 +127,14 @@ if [ "$WM_ISSUE" = 1 ]; then printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKE
   const r = await rig(agent.command);
   try {
     let killed = false;
-    const child = startCli('run', ['7', '--repo', r.repo.dir], { env: r.env });
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const first = startKillable('run', ['7', '--repo', r.repo.dir], { env: r.env });
     r.github.onIssueCreated = async () => {
       // The issue exists on GitHub; the runner dies before it hears so.
-      child.kill('SIGKILL');
       killed = true;
-      await exited;
+      await first.kill();
       return 'drop';
     };
-    await exited;
+    await first.closed;
     assert.ok(killed, 'the runner was killed while creating the follow-up');
     r.github.onIssueCreated = null;
     const again = await run(r);

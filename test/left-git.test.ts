@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { collect, runInProcess, show, startCli } from './support/cli.ts';
-import { COMMITTING_AGENT, git, makeRepo, readEvents } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, readEvents, type TestRepo } from './support/fixture.ts';
 import { planYaml } from './support/plan.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -18,20 +18,29 @@ import { waitFor } from './support/wait.ts';
 const DEAD_PID = 4_194_305;
 const ITEMS = [{ issue: 1, title: 'One' }];
 
-test("a runner taking over a killed one's lock waits for the git it left in the integration worktree", async () => {
+const WAVE_STEPS = new Set(['worktrees', 'spawn', 'wait']);
+
+/** A one-item milestone with `steps` done (each in process, the wave steps for wave 1). */
+async function repoAfter(steps: readonly string[]): Promise<TestRepo> {
   const plan = planYaml({
     title: 'Left git',
     waves: [{ items: ITEMS }],
     defaults: { agent: 'command', retries: 0, command: COMMITTING_AGENT },
   });
   const repo = await makeRepo({ plan, items: ITEMS });
+  for (const step of steps) {
+    const wave = WAVE_STEPS.has(step) ? ['--wave', '1'] : [];
+    const r = await runInProcess('step', [step, '7', '--repo', repo.dir, ...wave]);
+    assert.is(r.code, 0, `${step}: ${show(r)}`);
+  }
+  return repo;
+}
+
+test("a runner taking over a killed one's lock waits for the git it left in the integration worktree", async () => {
+  // As the killed runner left it: the integration worktree made, its lock file still there.
+  const repo = await repoAfter(['validate', 'prepare', 'branch']);
   let orphan: ReturnType<typeof spawn> | null = null;
   try {
-    // As the killed runner left it: the integration worktree made, its lock file still there.
-    for (const step of ['validate', 'prepare', 'branch']) {
-      const r = await runInProcess('step', [step, '7', '--repo', repo.dir]);
-      assert.is(r.code, 0, show(r));
-    }
     const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
     assert.ok(existsSync(integration));
     writeFileSync(
@@ -60,23 +69,8 @@ test("a runner taking over a killed one's lock waits for the git it left in the 
 });
 
 test('files a killed git left untracked in the integration worktree do not stop the merge: they are cleaned away', async () => {
-  const plan = planYaml({
-    title: 'Left git',
-    waves: [{ items: ITEMS }],
-    defaults: { agent: 'command', retries: 0, command: COMMITTING_AGENT },
-  });
-  const repo = await makeRepo({ plan, items: ITEMS });
+  const repo = await repoAfter(['validate', 'prepare', 'branch', 'fetch', 'worktrees', 'spawn', 'wait']);
   try {
-    for (const step of ['validate', 'prepare', 'branch', 'fetch', 'worktrees', 'spawn', 'wait']) {
-      const r = await runInProcess('step', [
-        step,
-        '7',
-        '--repo',
-        repo.dir,
-        ...(step === 'validate' || step === 'prepare' || step === 'branch' || step === 'fetch' ? [] : ['--wave', '1']),
-      ]);
-      assert.is(r.code, 0, `${step}: ${show(r)}`);
-    }
     // What a git merge killed by SIGPIPE leaves: the item's new file written, the index not (no merge in progress).
     const integration = path.join(repo.dir, 'worktrees', 'milestone-7');
     writeFileSync(path.join(integration, 'item-1.txt'), '1\n');

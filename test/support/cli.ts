@@ -63,6 +63,29 @@ export function startCli(script: string, args: readonly string[], options: RunOp
   });
 }
 
+/** A started script that a test kills at a point of its choosing (a runner dying there). */
+export interface Killable {
+  readonly child: ChildProcess;
+  /** Resolves once the process has closed. */
+  readonly closed: Promise<void>;
+  /** SIGKILL it; resolves once it has closed. */
+  kill(): Promise<void>;
+}
+
+/** Start `scripts/<script>.mts args…` (as startCli) to be killed. */
+export function startKillable(script: string, args: readonly string[], options: RunOptions = {}): Killable {
+  const child = startCli(script, args, options);
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    child,
+    closed,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await closed;
+    },
+  };
+}
+
 /** A started child whose output is read while it runs. */
 export interface Watched {
   readonly child: ChildProcess;

@@ -12,6 +12,17 @@ export function readStateFile(repo: HasStateDir): any {
   return JSON.parse(readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8'));
 }
 
+/** Whether state.json, as it is now, records a handle with `field` (`runId`, `job`) for each of `issues`. */
+export function handlesRecorded(repo: HasStateDir, field: string, issues: readonly number[] = [1, 2]): boolean {
+  try {
+    const items = readStateFile(repo).items;
+    return issues.every((issue) => Boolean(items[String(issue)]?.handle?.[field]));
+  } catch {
+    // Not written yet, or being replaced this moment.
+    return false;
+  }
+}
+
 /** Parsed events.jsonl (none when it does not exist). */
 export function readEvents(repo: HasStateDir): any[] {
   const file = path.join(repo.stateDir, 'events.jsonl');
