@@ -6,7 +6,7 @@ import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
-import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
 import { itemDirOf } from '../lib/paths.ts';
@@ -44,9 +44,14 @@ export async function resetIntegration(ctx: Ctx, sha: string): Promise<void> {
   await git(wt(ctx), ['clean', '-q', '-f', '-d']);
 }
 
-async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<boolean> {
+/** `git merge` of `branch` left uncommitted (`--no-ff --no-commit`, or `--squash`). */
+function mergeUncommitted(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<GitResult> {
   const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
-  return (await gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch])).exitCode === 0;
+  return gitRaw(wt(ctx), ['merge', '-q', ...mode, ...extra, branch]);
+}
+
+async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = []): Promise<boolean> {
+  return (await mergeUncommitted(ctx, branch, extra)).exitCode === 0;
 }
 
 /**
@@ -54,8 +59,7 @@ async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = [
  * local changes) or one without those conflicts is a failed step naming what git said, not a resolution of nothing.
  */
 async function startConflictedMerge(ctx: Ctx, branch: string, files: readonly string[]): Promise<void> {
-  const mode = ctx.plan.defaults.merge === 'squash' ? ['--squash'] : ['--no-ff', '--no-commit'];
-  const merged = await gitRaw(wt(ctx), ['merge', '-q', ...mode, branch]);
+  const merged = await mergeUncommitted(ctx, branch);
   const unmerged = new Set(
     (await git(wt(ctx), ['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean),
   );
