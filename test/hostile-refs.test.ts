@@ -234,15 +234,19 @@ esac`,
 
 /**
  * An agent that commits a.txt, then leaves a detached grandchild (own session) that waits for `<tools>/go` and runs
- * `late` in the item worktree, then touches `<tools>/done`.
+ * `late` in the item worktree, then touches `<tools>/done`. The agent ends only once the grandchild is in its own
+ * session (`<tools>/escaped`): before that it is still in the agent's group, which the runner kills when the agent
+ * ends, and the test is about one that got away.
  */
 function lateAgent(late: (tools: string) => string): (tools: string) => string {
   return (tools) => `${HONEST}
 base=$(git rev-parse HEAD~1)
 setsid sh -c '
+touch "${tools}/escaped"
 i=0; while [ ! -e "${tools}/go" ] && [ $i -lt 2000 ]; do sleep 0.05; i=$((i + 1)); done
 ${late(tools)}
 touch "${tools}/done"' "$base" "$WM_BRANCH" >/dev/null 2>&1 &
+i=0; while [ ! -e "${tools}/escaped" ] && [ $i -lt 2000 ]; do sleep 0.05; i=$((i + 1)); done
 report COMPLETE "judged"`;
 }
 
