@@ -18,6 +18,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBundle, freshBundle } from '../bin/bundle.mjs';
 import { cliEnv, COMMITTING_AGENT, makeRepo, ROOT } from '../test/support/fixture.ts';
+import { RUNNER_GIT_FLAGS } from '../tasks/lib/git.ts';
 
 const WAVES = 5;
 const BIN = path.join(ROOT, 'bin', 'work-milestone.mjs');
@@ -91,7 +92,7 @@ function countGit(traceFile: string): GitCount {
     all += 1;
     if (argv[1] !== '-c' || argv[2] !== 'core.hooksPath=/dev/null') continue;
     runner += 1;
-    const rest = argv.slice(5).filter((a) => a !== '--literal-pathspecs');
+    const rest = argv.slice(1 + RUNNER_GIT_FLAGS.length).filter((a) => a !== '--literal-pathspecs');
     const sub = rest[0] === 'worktree' || rest[0] === 'update-ref' ? `${rest[0]} ${rest[1]}` : (rest[0] ?? '?');
     bySubcommand.set(sub, (bySubcommand.get(sub) ?? 0) + 1);
   }

@@ -114,7 +114,7 @@ test('hints in the words typed: a script says npx zx scripts/…, the bin npx wo
   assert.is(prereq.code, 2, show(prereq));
   assert.is(
     prereq.stderr,
-    'step branch needs prepare, which is not done (the clean working tree is not recorded yet); run: npx work-milestone step prepare 7\n',
+    'step branch needs prepare, which is not done (the working tree is not checked yet); run: npx work-milestone step prepare 7\n',
   );
   assert.is(await snapshotRepo(repo.dir), before);
   // status names the next command the same way.

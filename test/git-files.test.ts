@@ -17,7 +17,13 @@ import {
   surelyNothingToPrune,
   worktreeRegistered,
 } from '../tasks/lib/git-files.ts';
-import { looseCommit, looseFirstParentLog, looseObjectExists, onFirstParentChain } from '../tasks/lib/git-objects.ts';
+import {
+  looseCommit,
+  looseFirstParentLog,
+  looseLinearLog,
+  looseObjectExists,
+  onFirstParentChain,
+} from '../tasks/lib/git-objects.ts';
 import { git, tempDir } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; common: string; a: string; b: string }> {
@@ -135,12 +141,32 @@ test('loose commits: parents and subject as git gives them; packed objects are l
   );
   assert.is(looseFirstParentLog(common, merge, a, 1), null, 'over the limit: ask git');
   assert.is(looseFirstParentLog(common, merge, side, 10), null, 'the stop is off the chain: ask git');
+  assert.is(looseLinearLog(common, merge, a, 10), null, 'a merge on the way: base..head holds its side too, ask git');
   assert.ok(onFirstParentChain(common, merge, [merge, b], 4));
   assert.not.ok(onFirstParentChain(common, merge, [side], 4), 'a second parent is not on the chain');
   await git(dir, 'gc', '-q', '--prune=now');
   assert.not.ok(looseObjectExists(common, merge));
   assert.is(looseCommit(common, merge), null, 'packed: ask git');
   assert.not.ok(onFirstParentChain(common, merge, [b], 4));
+});
+
+test('looseLinearLog: base..head as git log gives it, for a line of commits on the base', async () => {
+  const { dir, common, b } = await repo();
+  // Subjects git prints in its own way: leading blank lines skipped, a first paragraph of several lines joined,
+  // trailing blanks dropped, leading ones kept.
+  const messages = ['\n\n  indented first  \nsecond line\t\n\nbody', 'plain', 'tab\tinside \n'];
+  for (const message of messages) await git(dir, 'commit', '-q', '--allow-empty', '--cleanup=verbatim', '-m', message);
+  const head = await git(dir, 'rev-parse', 'HEAD');
+  const fromGit = (await git(dir, 'log', '--format=%H%x09%s', `${b}..${head}`)).split('\n').map((line) => {
+    const [sha = '', ...subject] = line.split('\t');
+    return { sha, subject: subject.join('\t') };
+  });
+  assert.is(fromGit.length, 3);
+  assert.equal(looseLinearLog(common, head, b, 10), fromGit);
+  assert.equal(looseLinearLog(common, head, head, 10), [], 'nothing since the base');
+  assert.is(looseLinearLog(common, head, b, 2), null, 'over the limit: ask git');
+  await git(dir, 'gc', '-q', '--prune=now');
+  assert.is(looseLinearLog(common, head, b, 10), null, 'packed: ask git');
 });
 
 test.run();

@@ -24,6 +24,11 @@ export interface FileBacklogOptions {
    * several worktrees of one repository never pick the same number. Without it, the next free number here is taken.
    */
   readonly allocate?: (atLeast: number) => Promise<number>;
+  /**
+   * Item files already parsed, by issue and text: one run reads every item several times (validate, fetch, land) and
+   * a YAML parse costs far more than the read. Shared by the backlogs of one run; a changed file is parsed again.
+   */
+  readonly parsed?: Map<string, ItemFile>;
 }
 
 /** A backlog of `<root>/<dir>/<issue>.md` files; paths it reports are relative to `root`. */
@@ -38,7 +43,15 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
   const load = async (issue: number): Promise<{ text: string; file: ItemFile } | undefined> => {
     checkIssue(issue);
     const text = await files.read(absPath(issue), source(issue));
-    return text === undefined ? undefined : { text, file: parseOrThrow(text, source(issue), issue) };
+    return text === undefined ? undefined : { text, file: parse(text, issue) };
+  };
+  const parse = (text: string, issue: number): ItemFile => {
+    const key = `${issue}\n${text}`;
+    const known = options.parsed?.get(key);
+    if (known) return known;
+    const file = parseOrThrow(text, source(issue), issue);
+    options.parsed?.set(key, file);
+    return file;
   };
 
   const markdownNames = async (): Promise<string[]> => {
@@ -128,10 +141,11 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
       if (!loaded) throw new BadInputError(`#${issue} not found: ${source(issue)} does not exist`);
       if (loaded.file.data.status === status) return [];
       const text = replaceStatus(loaded.text, loaded.file, status);
-      parseOrThrow(text, source(issue), issue);
+      parse(text, issue);
       // Read as a regular file a moment ago; refuse if it became a symlink since (rename would replace the link).
       await files.read(absPath(issue), source(issue));
-      await writeFileAtomic(absPath(issue), text);
+      // Committed right after (landing) or by the user: not synced (AtomicWriteOptions).
+      await writeFileAtomic(absPath(issue), text, { sync: false });
       return [source(issue)];
     },
 

@@ -87,9 +87,9 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
     case 'run':
     case 'step': {
       const { refuseAgentStart } = await import('../engine/create-context.ts');
-      await refuseAgentStart(io.cwd, flags.repo, io.env);
+      const root = await refuseAgentStart(io.cwd, flags.repo, io.env);
       const { runCommand } = await import('./run-command.ts');
-      return runCommand(command, flags.positional, flags, io);
+      return runCommand(command, flags.positional, flags, io, root);
     }
     case 'gates': {
       const { gatesCommand } = await import('./gates-command.ts');

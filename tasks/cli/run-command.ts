@@ -299,14 +299,17 @@ interface CommandInput {
   readonly milestone: string;
   readonly flags: Flags;
   readonly io: Io;
+  /** The repository's top folder, when the caller has found it already. */
+  readonly root?: string;
 }
 
 function contextInput(input: CommandInput, signal: AbortSignal, onEvent: ContextInput['onEvent']): ContextInput {
-  const { milestone, flags, io } = input;
+  const { milestone, flags, io, root } = input;
   return {
     milestone,
     cwd: io.cwd,
     repo: flags.repo,
+    root,
     plan: flags.plan,
     options: flags.options,
     signal,
@@ -381,7 +384,13 @@ function refusal(place: MilestonePlace, error: UnreadableStateError, io: Io): Ba
 }
 
 /** Shared by run and step: lock, context (healing an unusable state.json), events, the work, the attention report. */
-export async function runCommand(kind: 'run' | 'step', args: readonly string[], flags: Flags, io: Io): Promise<number> {
+export async function runCommand(
+  kind: 'run' | 'step',
+  args: readonly string[],
+  flags: Flags,
+  io: Io,
+  root?: string,
+): Promise<number> {
   const [stepName, milestone] = kind === 'step' ? args : [undefined, args[0]];
   if (kind === 'step' && !STEP_IDS.includes(stepName as StepId)) {
     throw new BadInputError(`unknown step "${stepName ?? ''}"; steps are: ${STEP_IDS.join(', ')}`);
@@ -390,7 +399,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
     throw new BadInputError(
       `missing milestone number; ${usageLine(io.entry, kind, kind === 'step' ? ['<step>', '<N>'] : ['<N>'])}`,
     );
-  const input: CommandInput = { kind, args, milestone, flags, io };
+  const input: CommandInput = { kind, args, milestone, flags, io, root };
   if (flags.dryRun) return dryRun(input);
   const controller = new AbortController();
   const ref: { ctx: Ctx | null } = { ctx: null };
@@ -401,7 +410,7 @@ export async function runCommand(kind: 'run' | 'step', args: readonly string[], 
   io.outClosed?.addEventListener('abort', onOutClosed, { once: true });
   try {
     return await withSignals(io, controller, ref, async (signals) => {
-      const place = await placeOf({ milestone, cwd: io.cwd, repo: flags.repo, plan: flags.plan });
+      const place = await placeOf({ milestone, cwd: io.cwd, repo: flags.repo, root, plan: flags.plan });
       mkdirSync(place.stateDir, { recursive: true });
       // The lock comes first: healing an unusable state.json writes it, and only the runner may.
       const lock = acquireRunLock(place.stateDir, place.plan.milestone.id, `${kind} ${args.join(' ')}`);

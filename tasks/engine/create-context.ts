@@ -21,6 +21,8 @@ export interface ContextInput {
   readonly milestone: string;
   readonly cwd: string;
   readonly repo: string | null;
+  /** The repository's top folder for `repo`, when the caller has found it already (refuseAgentStart). */
+  readonly root?: string;
   readonly plan: string | null;
   readonly options: RunOptions;
   readonly signal: AbortSignal;
@@ -43,14 +45,14 @@ export interface MilestonePlace {
 
 /** The repository and plan of a command (reads only; nothing is created). */
 export async function loadPlanOf(
-  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'root' | 'plan'>,
 ): Promise<{ repo: string; plan: Plan }> {
   if (!isValidMilestoneId(input.milestone)) {
     throw new BadInputError(
       `milestone "${input.milestone}" is not a milestone number or backlog id (letters, digits, '.', '_', '-')`,
     );
   }
-  const repo = await findRepoRoot(path.resolve(input.cwd, input.repo ?? '.'));
+  const repo = input.root ?? (await findRepoRoot(path.resolve(input.cwd, input.repo ?? '.')));
   const plan = await readPlan(repo, input.plan ?? defaultPlanPath(input.milestone));
   if (plan.milestone.id !== input.milestone) {
     throw new BadInputError(`${plan.file} is the plan of milestone ${plan.milestone.id}, not ${input.milestone}`);
@@ -69,22 +71,30 @@ export function refuseInsideAgent(repo: string, env: NodeJS.ProcessEnv): void {
 /**
  * Refuse `run`/`step` before anything is read or created when started by an agent (WORK_MILESTONE_CHILD=1) or
  * from inside an agent's worktree (its top holds AGENT_LOCK), whether that is the current directory or `--repo`.
+ * Returns the top folder of the repository `--repo` (or the current directory) names, for `ContextInput.root`;
+ * undefined outside a repository (the plan lookup then says so).
  */
-export async function refuseAgentStart(cwd: string, repoFlag: string | null, env: NodeJS.ProcessEnv): Promise<void> {
+export async function refuseAgentStart(
+  cwd: string,
+  repoFlag: string | null,
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
   refuseInsideAgent(cwd, env);
-  const tops = new Set<string>();
+  const repoDir = path.resolve(cwd, repoFlag ?? '.');
+  const tops = new Map<string, string>();
   // One lookup when both name the same directory (no --repo).
-  for (const dir of new Set([path.resolve(cwd), path.resolve(cwd, repoFlag ?? '.')])) {
+  for (const dir of new Set([path.resolve(cwd), repoDir])) {
     // A directory outside any repository holds no agent worktree; the plan lookup reports a missing repository later.
     const top = await findRepoRoot(dir).catch(() => null);
-    if (top) tops.add(top);
+    if (top) tops.set(dir, top);
   }
-  for (const top of tops) refuseInsideAgent(top, env);
+  for (const top of tops.values()) refuseInsideAgent(top, env);
+  return tops.get(repoDir);
 }
 
 /** The repository, plan, git common dir and state folder of a command (reads only). */
 export async function placeOf(
-  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'plan'>,
+  input: Pick<ContextInput, 'milestone' | 'cwd' | 'repo' | 'root' | 'plan'>,
 ): Promise<MilestonePlace> {
   const { repo, plan } = await loadPlanOf(input);
   const commonDir = await findCommonDir(repo);
@@ -127,6 +137,8 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
           signal: input.signal,
         })
       : undefined;
+  // One parse per item file and text for the whole run, whichever checkout the backlog is read from.
+  const parsed = new Map();
   const store = await openStateStore(stateDir, plan.milestone.id, {
     readOnly,
     // run/step hold the run lock: the one writer keeps the state in memory (docs/performance.md).
@@ -155,7 +167,7 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     signal: input.signal,
     env: input.env,
     confirm: input.confirm,
-    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate, env: input.env }),
+    openBacklog: (root) => openBacklog(plan.backlog, root, { allocate, env: input.env, parsed }),
     packageRoot: PACKAGE_ROOT,
     entry: input.entry,
   };

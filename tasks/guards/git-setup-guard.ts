@@ -217,6 +217,7 @@ export async function checkGitSetup(commonDir: string, stateDir: string, sinceMs
   const before = await readBaseline(file);
   const now = await snapshotGitSetup(commonDir, before);
   const changes = before ? diffGitSetup(before, now, gitDir) : changedSince(commonDir, now, sinceMs, gitDir);
-  await writeBaseline(file, now);
+  // Unchanged (the usual case): nothing to write.
+  if (!before || JSON.stringify(before) !== JSON.stringify(now)) await writeBaseline(file, now);
   return changes;
 }

@@ -412,7 +412,13 @@ export async function finishItemAttempt(
   const collected = await executor.collect(handle);
   // Nothing of the agent runs from here on (a local one's group is gone): what it wrote anywhere is written.
   const settled = readClock();
-  const facts = await readBranchFacts(ctx.repo, st.worktree ?? ctx.repo, st.base ?? 'HEAD', st.branch ?? 'HEAD');
+  const facts = await readBranchFacts(
+    ctx.repo,
+    ctx.commonDir,
+    st.worktree ?? ctx.repo,
+    st.base ?? 'HEAD',
+    st.branch ?? 'HEAD',
+  );
   const outcome =
     ended.kind === 'exited' && collected.exitCode !== null
       ? collected.outcome

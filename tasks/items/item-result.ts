@@ -15,6 +15,7 @@ import {
   type ListCap,
 } from '../lib/bounded-text.ts';
 import { revParse, worktreeStatus } from '../lib/git.ts';
+import { looseLinearLog } from '../lib/git-objects.ts';
 import { changedFiles, readChange } from '../lib/git-change.ts';
 import { gitLines } from '../lib/git-lines.ts';
 import type { FailureCode, ItemResult, ItemStatus } from '../lib/state-types.ts';
@@ -59,6 +60,7 @@ function commitOf(line: string): CommitFact {
  */
 export async function readBranchFacts(
   repo: string,
+  commonDir: string,
   worktree: string,
   base: string,
   branch: string,
@@ -74,9 +76,13 @@ export async function readBranchFacts(
   const none = { lines: [], total: 0 };
   // Both read fixed commits: side by side. The whole change is read once: the commit guards take the same text for
   // this base and tip (lib/git-change.ts).
+  // The usual item (a few commits in a line on its base) is read from the loose objects its agent just wrote.
+  const line = tip ? looseLinearLog(commonDir, tip, base, LIMITS.gitEntries) : null;
   const [log, change] = tip
     ? await Promise.all([
-        gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries),
+        line
+          ? { lines: line.map((c) => `${c.sha}\t${c.subject}`), total: line.length }
+          : gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries),
         readChange(repo, base, tip),
       ])
     : [none, ''];

@@ -16,12 +16,25 @@ export function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomUUID()}.tmp`);
 }
 
+/** Options of `writeFileAtomic`. */
+export interface AtomicWriteOptions {
+  /**
+   * Sync the data to disk before the rename (the default). Off only for files git commits right after (the file
+   * backlog's status lines): git does not sync what it commits either, and a run after a crash writes them again.
+   */
+  readonly sync?: boolean;
+}
+
 /**
  * Replace `file` with `data` so that a reader (or a crash) sees the old or the new content, never a part: written to
  * a temp file, synced to disk, then renamed over `file`. An existing file's mode is kept. On any failure the temp file
  * is removed and `file` is left as it was.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const mode = await stat(file).then(
     (s) => s.mode & 0o7777,
     (e: unknown) => (isCode(e, 'ENOENT') ? undefined : Promise.reject(e)),
@@ -32,7 +45,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     try {
       await handle.writeFile(data);
       // Without the sync a crash soon after the rename can leave `file` empty on some file systems (ext4 delalloc).
-      await handle.datasync();
+      if (options.sync !== false) await handle.datasync();
     } finally {
       await handle.close();
     }

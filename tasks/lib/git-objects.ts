@@ -33,16 +33,28 @@ export function looseCommit(commonDir: string, sha: string): LooseCommit | null 
     if (body < 0 || !text.startsWith('commit ')) return null;
     const end = text.indexOf('\n\n', body);
     const header = text.slice(body + 1, end < 0 ? undefined : end);
+    // A message in another encoding is re-encoded by git: ask git.
+    if (/^encoding /m.test(header)) return null;
     const message = end < 0 ? '' : text.slice(end + 2);
-    const subject = (message.split(/\n[ \t]*\n/)[0] ?? '')
-      .split('\n')
-      .map((l) => l.trim())
-      .join(' ')
-      .trim();
-    return { parents: [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1] as string), subject };
+    return {
+      parents: [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1] as string),
+      subject: subjectOf(message),
+    };
   } catch {
     return null;
   }
+}
+
+/** A message's subject as git prints `%s`: blank lines skipped, the first paragraph's lines right-trimmed, joined by spaces. */
+function subjectOf(message: string): string {
+  const blank = /^[ \t\n\v\f\r]*$/;
+  const lines = message.split('\n');
+  let at = 0;
+  while (at < lines.length && blank.test(lines[at] as string)) at++;
+  const kept: string[] = [];
+  for (; at < lines.length && !blank.test(lines[at] as string); at++)
+    kept.push((lines[at] as string).replace(/[ \t\n\v\f\r]+$/, ''));
+  return kept.join(' ');
 }
 
 /** The parents of a loose commit (`looseCommit`); null: ask git. */
@@ -68,6 +80,28 @@ export function looseFirstParentLog(
     if (!commit) return null;
     out.push({ sha: at, subject: commit.subject });
     at = commit.parents[0];
+  }
+  return out;
+}
+
+/**
+ * `git log base..head` (newest first) from loose objects when the commits since `stop` form one line (each has
+ * exactly one parent) that reaches `stop` within `limit` commits: then that line is exactly base..head. null: a merge
+ * on the way, a commit that is not loose, or a longer history (ask git).
+ */
+export function looseLinearLog(
+  commonDir: string,
+  head: string,
+  stop: string,
+  limit: number,
+): Array<{ readonly sha: string; readonly subject: string }> | null {
+  const out: Array<{ sha: string; subject: string }> = [];
+  for (let at = head; at !== stop;) {
+    if (out.length >= limit) return null;
+    const commit = looseCommit(commonDir, at);
+    if (!commit || commit.parents.length !== 1) return null;
+    out.push({ sha: at, subject: commit.subject });
+    at = commit.parents[0] as string;
   }
   return out;
 }

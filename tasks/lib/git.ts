@@ -14,8 +14,18 @@ import { withRepoLock } from './repo-lock.ts';
 /**
  * Before the command on every runner git call: an agent may have planted hooks or an fsmonitor program in the
  * repository, and the runner must not run them (hooks would also run on the runner's merges, commits and pushes).
+ * No automatic maintenance either: git would start `git maintenance run --auto` after each of the runner's merges
+ * and commits (a process each, and a repack in the middle of a run would move the loose objects the runner reads,
+ * lib/git-objects.ts); the user's own next commit runs it.
  */
-export const RUNNER_GIT_FLAGS: readonly string[] = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false'];
+export const RUNNER_GIT_FLAGS: readonly string[] = [
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'maintenance.auto=false',
+];
 
 /** How long one git call may take unless the call says otherwise. */
 export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60_000;

@@ -92,6 +92,8 @@ async function removeIntegrationWorktree(ctx: Ctx): Promise<string[]> {
     await git(ctx.repo, ['worktree', 'prune']);
     return [];
   }
+  // Clean (the usual end): plain remove does it in one call; else the leftovers are listed first.
+  if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return [];
   const leftovers = await dirtyPaths(dir);
   await git(ctx.repo, ['worktree', 'remove', '--force', dir]);
   return leftovers;

@@ -19,6 +19,8 @@ import { commandLine } from '../lib/command-words.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
+  // No gates in the plan: nothing to ask git.
+  if (ctx.plan.gates.preMerge.length + ctx.plan.gates.postMerge.length === 0) return [];
   const base = ctx.store.current().branch?.base ?? 'HEAD';
   const changed = (await git(ctx.integrationWorktree, ['diff', '--name-only', base, 'HEAD']))
     .split('\n')

@@ -67,14 +67,22 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   const items = ctx.store.current().items;
   const sources: string[] = [];
   const done: number[] = [];
+  let wrote = false;
   for (const item of listItems(ctx.plan)) {
     if (!items[String(item.issue)]?.merge?.sha) continue;
-    await backlog.setStatus(item.issue, 'done');
+    wrote = (await backlog.setStatus(item.issue, 'done')).length > 0 || wrote;
     const source = (await backlog.readItem(item.issue))?.source;
     if (source) sources.push(source);
     done.push(item.issue);
   }
   if (sources.length === 0) return false;
+  const message = `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`;
+  // Files just changed and tracked (the usual case): commit them as they are, without asking git first.
+  if (
+    wrote &&
+    (await gitRaw(ctx.integrationWorktree, ['commit', '-q', '-m', message, '--', ...sources])).exitCode === 0
+  )
+    return true;
   // Untrimmed: a line's status may start with a space (" M file").
   const status = await gitRaw(ctx.integrationWorktree, ['status', '--porcelain', '--', ...sources]);
   if (status.exitCode !== 0)
@@ -83,14 +91,7 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   if (changed.length === 0) return false;
   // `commit -- <paths>` takes tracked files as they are; only a new file (`??`) needs adding first.
   if (changed.some((line) => !/^ M /.test(line))) await git(ctx.integrationWorktree, ['add', '--', ...sources]);
-  await git(ctx.integrationWorktree, [
-    'commit',
-    '-q',
-    '-m',
-    `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`,
-    '--',
-    ...sources,
-  ]);
+  await git(ctx.integrationWorktree, ['commit', '-q', '-m', message, '--', ...sources]);
   return true;
 }
 
@@ -207,9 +208,9 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
 }
 
 /** Whether landing pushes: `--no-push` and a repository that never had origin do not; an origin that went away must. */
-async function wantsPush(ctx: Ctx): Promise<boolean> {
+async function wantsPush(ctx: Ctx, origin?: boolean): Promise<boolean> {
   if (!ctx.options.push) return false;
-  if (await hasOrigin(ctx.repo)) return true;
+  if (origin ?? (await hasOrigin(ctx.repo))) return true;
   return ctx.store.current().refs?.originMain != null;
 }
 
@@ -234,7 +235,7 @@ function landedCommit(ctx: Ctx): string | null {
 }
 
 /** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
-async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
+async function landState(ctx: Ctx, origin?: boolean): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
   // Items merged after an earlier landing (`run` again after failures) make integration move on: land again.
   const st = ctx.store.current();
   const head = await integrationTip(ctx, st.refs?.integration ?? null);
@@ -254,7 +255,7 @@ async function landState(ctx: Ctx): Promise<'not-landed' | 'not-recorded' | 'not
     if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
   }
   if (ctx.store.current().land?.mainAfter !== landed) return 'not-recorded';
-  if (!ctx.store.current().land?.pushed && (await wantsPush(ctx))) {
+  if (!ctx.store.current().land?.pushed && (await wantsPush(ctx, origin))) {
     const remote = await revParse(ctx.repo, ORIGIN_MAIN);
     if (!remote || !(await isAncestor(ctx.repo, landed, remote))) return 'not-pushed';
   }
@@ -295,14 +296,16 @@ async function forgetLanding(ctx: Ctx, progress: Progress): Promise<void> {
 }
 
 async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
-  const push = await wantsPush(ctx);
-  if (!ctx.options.push && (await hasOrigin(ctx.repo))) progress.output('--no-push: origin is left as it is');
+  // Asked once for the rounds: a remote added or removed while landing is seen by the next run.
+  const origin = await hasOrigin(ctx.repo);
+  const push = await wantsPush(ctx, origin);
+  if (!ctx.options.push && origin) progress.output('--no-push: origin is left as it is');
   for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
-    let state = await landState(ctx);
+    let state = await landState(ctx, origin);
     // main has the landing but a crash kept it out of state: record it, then see what is left (costs no round).
     if (state === 'not-recorded') {
       await recordLanded(ctx);
-      state = await landState(ctx);
+      state = await landState(ctx, origin);
     }
     if (state === 'done') return;
     if (state === 'not-pushed') {

@@ -34,12 +34,9 @@ async function currentBranch(repo: string): Promise<string> {
 export const prepare: Step = {
   id: 'prepare',
   async check(ctx) {
-    if (ctx.store.current().prepare) return DONE;
-    const dirty = await dirtyPaths(ctx.repo);
-    if (dirty.length > 0) return todo(`working tree has ${dirty.length} uncommitted path(s)`);
-    if (await unrecordedStash(ctx, () => currentBranch(ctx.repo))) return todo('a stash was made but not recorded');
-    // A clean tree is not yet done: until run records it, nothing says this milestone's run looked at the checkout.
-    return todo('the clean working tree is not recorded yet');
+    // Whatever the checkout holds, nothing says this milestone's run looked at it until run records it: no git here
+    // (run reads the checkout itself, and a `step` that needs prepare points at `step prepare`, which says more).
+    return ctx.store.current().prepare ? DONE : todo('the working tree is not checked yet');
   },
   async run(ctx, _scope, progress) {
     // The branch is read only when a stash is made or looked for.
