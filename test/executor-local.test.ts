@@ -216,7 +216,7 @@ test('an item agent: its handle is in state before it runs; polled through it; j
   }
 });
 
-test('ended: resolves when an agent this process started exits, its exit file written; null for any other', async () => {
+test('ended: resolves when an agent this process started exits (also when asked after), its exit file written; null for any other', async () => {
   const dir = tempDir('wm-exec-');
   try {
     const go = path.join(dir, 'go');
@@ -234,7 +234,10 @@ test('ended: resolves when an agent this process started exits, its exit file wr
     await ended.finally(() => clearInterval(alive));
     // Woken by the exit itself: the look that follows finds it over, with no wait between.
     assert.is((await local.poll(handle)).state, 'succeeded');
-    assert.is(local.ended?.(handle) ?? null, null, 'forgotten once it exited: later waits poll');
+    // Kept once it exited: a wait that begins only now (an agent that ended before its runner looked) costs nothing.
+    const later = local.ended?.(handle);
+    assert.ok(later, 'still known after its exit');
+    await later;
     assert.is(local.ended?.({ ...handle, name: 'never-started' }) ?? null, null);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backlog } from '../tasks/backlog/backlog.ts';
-import { repoOfRemoteUrl } from '../tasks/backlog/github-client.ts';
+import { repoOfRemoteUrl } from '../tasks/backlog/github-urls.ts';
 import { openBacklog } from '../tasks/backlog/open-backlog.ts';
 import { exitCodeOf } from '../tasks/lib/errors.ts';
 import { git, tempDir } from './support/fixture.ts';

@@ -7,12 +7,11 @@ import { oneLine } from '../lib/bounded-text.ts';
 import { execFile } from 'node:child_process';
 import { markerLine, type Backlog, type BacklogItem, type BacklogStatus, type NewBacklogItem } from './backlog.ts';
 import { splitSections } from './front-matter.ts';
+import { apiBaseOf, repoOfRemoteUrl } from './github-urls.ts';
 import {
-  apiBaseOf,
   createGithubClient,
   githubFailure,
   isNotFound,
-  repoOfRemoteUrl,
   resolveToken,
   type GithubClient,
   type GithubToken,

@@ -38,11 +38,6 @@ export async function resolveToken(env: NodeJS.ProcessEnv): Promise<GithubToken>
   );
 }
 
-/** The API base: `GITHUB_API_URL` (GitHub Enterprise Server: `https://<host>/api/v3`), else api.github.com. */
-export function apiBaseOf(env: NodeJS.ProcessEnv): string {
-  return (env.GITHUB_API_URL?.trim() || 'https://api.github.com').replace(/\/+$/, '');
-}
-
 /**
  * Octokit paces writes (one at a time, 1 s apart; 3 s for those that notify people), as GitHub advises against its
  * secondary rate limits. `WM_GITHUB_WRITE_GAP_MS=0` turns that off, for a GitHub that has no such limits (the tests'
@@ -77,15 +72,6 @@ export function createGithubClient(token: string, baseUrl: string, env: NodeJS.P
         count < RATE_LIMIT_RETRIES,
     },
   });
-}
-
-/** `owner/name` of a GitHub remote URL (https, ssh, scp-like), or undefined. */
-export function repoOfRemoteUrl(url: string): string | undefined {
-  const match = /^(?:[a-z+]+:\/\/)?(?:[^@/]+@)?[^/:]+(?::\d+)?[:/](.+?)(?:\.git)?\/?$/i.exec(url.trim());
-  const parts = match?.[1]?.split('/').filter(Boolean) ?? [];
-  if (parts.length < 2) return undefined;
-  const [owner, name] = parts.slice(-2);
-  return owner && name && /^[\w.-]+$/.test(owner) && /^[\w.-]+$/.test(name) ? `${owner}/${name}` : undefined;
 }
 
 /** The fine-grained permission a request needs (what a 403 names). */

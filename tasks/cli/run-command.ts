@@ -33,7 +33,6 @@ import { keepConflictResolution } from '../merging/merge-agent.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { STEPS } from '../steps/index.ts';
 import { landModeOf } from '../landing/land-mode.ts';
-import { previewPullRequestLanding } from '../landing/land-preview.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -343,7 +342,8 @@ async function dryRun(input: CommandInput): Promise<number> {
     let reason = check.kind === 'todo' ? check.reason : null;
     // What a landing through a pull request would do on GitHub (read only): the plan's part nobody sees locally.
     if (reason !== null && node.step === 'land' && landModeOf(ctx) === 'pull-request')
-      reason = `${reason}; ${await previewPullRequestLanding(ctx)}`;
+      // Loaded here only: it brings Octokit.
+      reason = `${reason}; ${await (await import('../landing/land-preview.ts')).previewPullRequestLanding(ctx)}`;
     checks.push({ id: node.id, done: check.kind === 'done', reason });
     if (!flags.json) io.out(`${node.id}: ${reason === null ? 'done' : `todo (${reason})`}`);
   }

@@ -3,11 +3,10 @@
  * messages. Every request goes through `call`, which turns a refusal into the product's typed error naming the
  * permission that request needs.
  */
+import { apiBaseOf, repoOfRemoteUrl } from '../backlog/github-urls.ts';
 import {
-  apiBaseOf,
   createGithubClient,
   githubFailure,
-  repoOfRemoteUrl,
   resolveToken,
   type GithubClient,
   type GithubPermission,

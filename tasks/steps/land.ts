@@ -20,7 +20,7 @@ import { headFileSha, looseRef } from '../lib/git-files.ts';
 import { onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
-import { landThroughPullRequest, type LandingParts } from '../landing/land-pull-request.ts';
+import type { LandingParts } from '../landing/land-pull-request.ts';
 import { commandLine } from '../lib/command-words.ts';
 
 const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
@@ -380,7 +380,10 @@ export const land: Step = {
       },
       () =>
         landModeOf(ctx) === 'pull-request'
-          ? landThroughPullRequest(ctx, progress, landingParts(ctx, progress))
+          ? // Loaded only for this mode: it brings Octokit.
+            import('../landing/land-pull-request.ts').then((m) =>
+              m.landThroughPullRequest(ctx, progress, landingParts(ctx, progress)),
+            )
           : landRounds(ctx, progress),
     );
   },

@@ -3,7 +3,8 @@
  * the backlog's Octokit client (retries, rate limits). Only what the executor reads of a run is returned.
  */
 import { unzipSync } from 'fflate';
-import { apiBaseOf, createGithubClient, githubFailure, resolveToken } from '../../backlog/github-client.ts';
+import { createGithubClient, githubFailure, resolveToken } from '../../backlog/github-client.ts';
+import { apiBaseOf } from '../../backlog/github-urls.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
 import { BadInputError } from '../../lib/errors.ts';
 import { artifactNameOf, RESULT_FILE, runNameOf, type JobResult } from '../remote/job-spec.ts';

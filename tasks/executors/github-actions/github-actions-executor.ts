@@ -8,16 +8,24 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { apiBaseOf, repoOfRemoteUrl } from '../../backlog/github-client.ts';
+import { apiBaseOf, repoOfRemoteUrl } from '../../backlog/github-urls.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
 import { BadInputError } from '../../lib/errors.ts';
 import { gitRaw } from '../../lib/git.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor } from '../types.ts';
-import { actionsApiOf, type RunView } from './actions-api.ts';
+import type { ActionsApi, RunView } from './actions-api.ts';
 import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
 import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
 import { collectRemoteRun, remoteRunFiles } from '../remote/collect-remote.ts';
+
+/**
+ * The Actions API of a handle's repository. Loaded when first used: it brings Octokit, which a run whose agents are
+ * all local never needs (the registry names every executor).
+ */
+async function actionsApiOf(handle: GithubActionsHandle, env: NodeJS.ProcessEnv): Promise<ActionsApi> {
+  return (await import('./actions-api.ts')).actionsApiOf(handle, env);
+}
 
 /** How long a dispatched run may be missing from GitHub's list before it counts as never started. */
 const APPEAR_GRACE_MS = 2 * 60_000;

@@ -41,8 +41,9 @@ function readPid(files: RunFiles): number | null {
 }
 
 /**
- * Agents this process started, until their leader shell exits (by run files): a waiting runner wakes on the exit
- * instead of its next look. Entries go when the shell exits.
+ * Agents this process started, by run files: a waiting runner wakes on the exit instead of its next look. An entry
+ * stays after the exit (a settled promise, one per agent the run started): an agent that ended before its runner
+ * began to wait must not cost a polling interval.
  */
 const exits = new Map<string, Promise<void>>();
 
@@ -63,13 +64,14 @@ async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Pro
   await record(handle);
   const started = await startDetached(spec.launch, spec.cwd, files, spec.env);
   exits.set(files.pid, started.exited);
-  void started.exited.then(() => {
-    if (exits.get(files.pid) === started.exited) exits.delete(files.pid);
-  });
   // Once its pid file is there, `poll` knows it from its files alone (a runner that dies now loses nothing).
+  // Looks 1, 2, 4 … 16 ms apart: the wrapper writes the file as its first command, usually within a millisecond.
   const deadline = Date.now() + PID_FILE_WAIT_MS;
-  while (readPid(files) === null && isProcessAlive(started.pid, started.startTime) && Date.now() < deadline)
-    await sleep(10);
+  let pause = 1;
+  while (readPid(files) === null && isProcessAlive(started.pid, started.startTime) && Date.now() < deadline) {
+    await sleep(pause);
+    pause = Math.min(16, pause * 2);
+  }
   return handle;
 }
 

@@ -137,8 +137,12 @@ export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
     }
   };
   signal('SIGTERM');
+  // Looks 1, 2, 4 … 50 ms apart: the usual group (a wrapper shell that has just written its exit code) is gone
+  // within a millisecond, and a run collects an agent per item.
+  let pause = 1;
+  const next = () => sleep((pause = Math.min(50, pause * 2)) / 2);
   const deadline = Date.now() + graceMs;
-  while (isGroupAlive(pid) && Date.now() < deadline) await sleep(50);
+  while (isGroupAlive(pid) && Date.now() < deadline) await next();
   if (isGroupAlive(pid)) signal('SIGKILL');
-  while (isGroupAlive(pid)) await sleep(50);
+  while (isGroupAlive(pid)) await next();
 }
