@@ -120,18 +120,13 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
     if (Array.isArray(parsed[k])) throw new BadInputError(`--${k} is given more than once`);
   }
   const str = (k: string) => (typeof parsed[k] === 'string' && parsed[k] !== '' ? (parsed[k] as string) : null);
-  const agent = str('agent');
-  if (agent !== null && !AGENTS.includes(agent as AgentKind))
-    throw new BadInputError(`--agent must be one of ${AGENTS.join(', ')}, got "${agent}"`);
-  const schedule = str('schedule');
-  if (schedule !== null && !SCHEDULES.includes(schedule as Schedule))
-    throw new BadInputError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${schedule}"`);
-  const land = str('land');
-  if (land !== null && !LANDS.includes(land as LandMode))
-    throw new BadInputError(`--land must be one of ${LANDS.join(', ')}, got "${land}"`);
-  const executor = str('executor');
-  if (executor !== null && !EXECUTORS.includes(executor as ExecutorKindFlag))
-    throw new BadInputError(`--executor must be one of ${EXECUTORS.join(', ')}, got "${executor}"`);
+  // A flag that takes one of a few words.
+  const oneOf = <T extends string>(k: string, allowed: readonly T[]): T | null => {
+    const value = str(k);
+    if (value !== null && !(allowed as readonly string[]).includes(value))
+      throw new BadInputError(`--${k} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T | null;
+  };
   return {
     positional: parsed._.map(String),
     repo: str('repo'),
@@ -154,16 +149,16 @@ export function parseFlags(args: readonly string[], allowed: readonly string[] =
       ...DEFAULT_OPTIONS,
       yes: parsed.yes === true,
       push: parsed.push !== false,
-      agent: agent as AgentKind | null,
+      agent: oneOf('agent', AGENTS),
       agentCommand: str('agent-command'),
       concurrency: positiveInt('concurrency', str('concurrency') ?? undefined),
       failFast: parsed['fail-fast'] === true,
       adopt: parsed.adopt === true,
       wave: positiveInt('wave', str('wave') ?? undefined),
       item: positiveInt('item', str('item') ?? undefined),
-      schedule: schedule as Schedule | null,
-      land: land as LandMode | null,
-      executor: executor as ExecutorKindFlag | null,
+      schedule: oneOf('schedule', SCHEDULES),
+      land: oneOf('land', LANDS),
+      executor: oneOf('executor', EXECUTORS),
     },
   };
 }

@@ -76,45 +76,28 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
   checkPositionals(command, flags.positional, io);
   const [first] = flags.positional;
   switch (command) {
-    case 'plan': {
-      const { planCommand } = await import('./plan-command.ts');
-      return planCommand(first ?? '', flags, io);
-    }
-    case 'status': {
-      const { statusCommand } = await import('./status-command.ts');
-      return statusCommand(first ?? '', flags, io);
-    }
+    case 'plan':
+      return (await import('./plan-command.ts')).planCommand(first ?? '', flags, io);
+    case 'status':
+      return (await import('./status-command.ts')).statusCommand(first ?? '', flags, io);
     case 'run':
     case 'step': {
       const { refuseAgentStart } = await import('../engine/create-context.ts');
       const root = await refuseAgentStart(io.cwd, flags.repo, io.env);
-      const { runCommand } = await import('./run-command.ts');
-      return runCommand(command, flags.positional, flags, io, root);
+      return (await import('./run-command.ts')).runCommand(command, flags.positional, flags, io, root);
     }
-    case 'gates': {
-      const { gatesCommand } = await import('./gates-command.ts');
-      return gatesCommand(first ?? null, flags, io);
-    }
-    case 'list': {
-      const { listCommand } = await import('./list-command.ts');
-      return listCommand(flags, io);
-    }
-    case 'reset': {
-      const { resetCommand } = await import('./reset-command.ts');
-      return resetCommand(first ?? '', flags, io);
-    }
-    case 'completion': {
-      const { completionCommand } = await import('./completion-command.ts');
-      return completionCommand(first ?? '', flags, io);
-    }
-    case 'agent-job': {
-      const { agentJobCommand } = await import('./agent-job-command.ts');
-      return agentJobCommand(first ?? '', flags, io);
-    }
-    case 'init-workflow': {
-      const { initWorkflowCommand } = await import('./init-workflow-command.ts');
-      return initWorkflowCommand(flags, io);
-    }
+    case 'gates':
+      return (await import('./gates-command.ts')).gatesCommand(first ?? null, flags, io);
+    case 'list':
+      return (await import('./list-command.ts')).listCommand(flags, io);
+    case 'reset':
+      return (await import('./reset-command.ts')).resetCommand(first ?? '', flags, io);
+    case 'completion':
+      return (await import('./completion-command.ts')).completionCommand(first ?? '', flags, io);
+    case 'agent-job':
+      return (await import('./agent-job-command.ts')).agentJobCommand(first ?? '', flags, io);
+    case 'init-workflow':
+      return (await import('./init-workflow-command.ts')).initWorkflowCommand(flags, io);
     case 'demo': {
       const agent = flags.options.agent ?? 'claude';
       if (agent !== 'claude' && agent !== 'scripted')

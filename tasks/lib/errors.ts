@@ -8,29 +8,25 @@ export abstract class WorkMilestoneError extends Error {
   }
 }
 
-/** Bad input: invalid plan or flags, unknown step, a prerequisite not done (exit 2). */
-export class BadInputError extends WorkMilestoneError {
-  override readonly name = 'BadInputError';
-  readonly exitCode = 2 as const;
+/** The base of the errors that exit with `exitCode`: each kind below is one, named for messages and logs. */
+function exitingWith<const Code extends WorkMilestoneError['exitCode']>(name: string, exitCode: Code) {
+  return class extends WorkMilestoneError {
+    override readonly name: string = name;
+    readonly exitCode: Code = exitCode;
+  };
 }
+
+/** Bad input: invalid plan or flags, unknown step, a prerequisite not done (exit 2). */
+export class BadInputError extends exitingWith('BadInputError', 2) {}
 
 /** A step failed: git error, gates still red after fix attempts (exit 1). */
-export class StepFailedError extends WorkMilestoneError {
-  override readonly name = 'StepFailedError';
-  readonly exitCode = 1 as const;
-}
+export class StepFailedError extends exitingWith('StepFailedError', 1) {}
 
 /** Needs a human: an item failed or was escalated (exit 3). */
-export class NeedsAttentionError extends WorkMilestoneError {
-  override readonly name = 'NeedsAttentionError';
-  readonly exitCode = 3 as const;
-}
+export class NeedsAttentionError extends exitingWith('NeedsAttentionError', 3) {}
 
 /** Interrupted by SIGINT or SIGTERM (exit 130). */
-export class InterruptedError extends WorkMilestoneError {
-  override readonly name = 'InterruptedError';
-  readonly exitCode = 130 as const;
-}
+export class InterruptedError extends exitingWith('InterruptedError', 130) {}
 
 /**
  * The same error (its class, so its exit code) with `detail` added on new lines: a failed step that also left items

@@ -62,6 +62,12 @@ export function looseCommitParents(commonDir: string, sha: string): readonly str
   return looseCommit(commonDir, sha)?.parents ?? null;
 }
 
+/** One commit of a log read from loose objects. */
+export interface LooseLogEntry {
+  readonly sha: string;
+  readonly subject: string;
+}
+
 /**
  * The first-parent chain from `head` down to (not including) `stop`, newest first, from loose objects; null when a
  * commit on the way is not loose, or `stop` is not reached within `limit` commits (ask git).
@@ -71,37 +77,35 @@ export function looseFirstParentLog(
   head: string,
   stop: string,
   limit: number,
-): Array<{ readonly sha: string; readonly subject: string }> | null {
-  const out: Array<{ sha: string; subject: string }> = [];
-  let at: string | undefined = head;
-  while (at !== stop) {
-    if (!at || out.length >= limit) return null;
-    const commit = looseCommit(commonDir, at);
-    if (!commit) return null;
-    out.push({ sha: at, subject: commit.subject });
-    at = commit.parents[0];
-  }
-  return out;
+): LooseLogEntry[] | null {
+  return walkLoose(commonDir, head, stop, limit, false);
 }
 
 /**
- * `git log base..head` (newest first) from loose objects when the commits since `stop` form one line (each has
- * exactly one parent) that reaches `stop` within `limit` commits: then that line is exactly base..head. null: a merge
+ * `git log stop..head` (newest first) from loose objects when the commits since `stop` form one line (each has
+ * exactly one parent) that reaches `stop` within `limit` commits: that line is then exactly stop..head. null: a merge
  * on the way, a commit that is not loose, or a longer history (ask git).
  */
-export function looseLinearLog(
+export function looseLinearLog(commonDir: string, head: string, stop: string, limit: number): LooseLogEntry[] | null {
+  return walkLoose(commonDir, head, stop, limit, true);
+}
+
+/** First parents from `head` down to `stop`; `linear`: null at a commit with other than one parent. */
+function walkLoose(
   commonDir: string,
   head: string,
   stop: string,
   limit: number,
-): Array<{ readonly sha: string; readonly subject: string }> | null {
-  const out: Array<{ sha: string; subject: string }> = [];
-  for (let at = head; at !== stop;) {
-    if (out.length >= limit) return null;
+  linear: boolean,
+): LooseLogEntry[] | null {
+  const out: LooseLogEntry[] = [];
+  let at: string | undefined = head;
+  while (at !== stop) {
+    if (!at || out.length >= limit) return null;
     const commit = looseCommit(commonDir, at);
-    if (!commit || commit.parents.length !== 1) return null;
+    if (!commit || (linear && commit.parents.length !== 1)) return null;
     out.push({ sha: at, subject: commit.subject });
-    at = commit.parents[0] as string;
+    at = commit.parents[0];
   }
   return out;
 }

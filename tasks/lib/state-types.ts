@@ -49,10 +49,13 @@ export type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** The agent's report as parsed from its final text (README, "Agents"). */
 export interface ItemReport {
+  /** `STATUS:`; null when the report has no valid one (the attempt then fails: bad-report). */
   readonly status: 'COMPLETE' | 'PARTIAL' | 'FAILED' | null;
+  /** `BRANCH:` as the agent wrote it: a mismatch is flagged; git is always read from the item branch. */
   readonly branch: string | null;
   readonly filesChanged: readonly string[];
   readonly commits: readonly string[];
+  /** `TASKS_BLOCKED:`: what the agent could not do (a PARTIAL item's follow-up lists it under Blocked Tasks). */
   readonly tasksBlocked: readonly string[];
   readonly notes: string;
 }
