@@ -22,6 +22,7 @@ import {
   looseFirstParentLog,
   looseLinearLog,
   looseObjectExists,
+  looseReachable,
   onFirstParentChain,
 } from '../tasks/lib/git-objects.ts';
 import { git, tempDir } from './support/fixture.ts';
@@ -167,6 +168,41 @@ test('looseLinearLog: base..head as git log gives it, for a line of commits on t
   assert.is(looseLinearLog(common, head, b, 2), null, 'over the limit: ask git');
   await git(dir, 'gc', '-q', '--prune=now');
   assert.is(looseLinearLog(common, head, b, 10), null, 'packed: ask git');
+});
+
+test('looseReachable: what git merge-base --is-ancestor says for commits made after the stop', async () => {
+  const { dir, common, a, b } = await repo();
+  // b is the stop (a milestone's base); a side branch and a merge are made after it, and one more commit on main.
+  await git(dir, 'switch', '-q', '-c', 'side', b);
+  await git(dir, 'commit', '-q', '--allow-empty', '-m', 'side');
+  const side = await git(dir, 'rev-parse', 'HEAD');
+  await git(dir, 'commit', '-q', '--allow-empty', '-m', 'later on side');
+  const later = await git(dir, 'rev-parse', 'HEAD');
+  await git(dir, 'switch', '-q', 'main');
+  await git(dir, 'merge', '-q', '--no-ff', '-m', 'merge', side);
+  const merge = await git(dir, 'rev-parse', 'HEAD');
+  const isAncestor = async (x: string, y: string) =>
+    await git(dir, 'merge-base', '--is-ancestor', x, y).then(
+      () => true,
+      () => false,
+    );
+  for (const [target, from] of [
+    [side, merge],
+    [merge, merge],
+    [b, merge],
+    [later, merge],
+    [merge, side],
+    [later, b],
+  ] as const)
+    assert.is(looseReachable(common, from, target, b, 100), await isAncestor(target, from), `${target} from ${from}`);
+  assert.is(
+    looseReachable(common, merge, a, b, 100),
+    false,
+    'behind the stop is not walked (no target of ours is there)',
+  );
+  assert.is(looseReachable(common, merge, later, b, 1), null, 'over the limit: ask git');
+  await git(dir, 'gc', '-q', '--prune=now');
+  assert.is(looseReachable(common, merge, later, b, 100), null, 'packed: ask git');
 });
 
 test.run();

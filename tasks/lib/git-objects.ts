@@ -111,6 +111,31 @@ function walkLoose(
 }
 
 /**
+ * Whether `target` is reachable from `from`, from loose objects, for a `target` that is `stop` or was made after it
+ * (a commit the runner made once its branch started at `stop`): such a commit is never behind `stop`, so the
+ * history behind `stop` is not walked. null when a commit on the way is not loose or more than `limit` are (ask git).
+ */
+export function looseReachable(
+  commonDir: string,
+  from: string,
+  target: string,
+  stop: string,
+  limit: number,
+): boolean | null {
+  const seen = new Set<string>();
+  const queue = [from];
+  for (let at = queue.pop(); at !== undefined; at = queue.pop()) {
+    if (at === target) return true;
+    if (at === stop || seen.has(at)) continue;
+    seen.add(at);
+    const commit = seen.size <= limit ? looseCommit(commonDir, at) : null;
+    if (!commit) return null;
+    queue.push(...commit.parents);
+  }
+  return false;
+}
+
+/**
  * Whether every sha of `shas` is on the first-parent chain of `head` within `steps` commits, read from loose
  * objects; false: not found that way (git is asked).
  */

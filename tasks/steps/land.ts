@@ -17,7 +17,7 @@ import { withRepoLock } from '../lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from '../lib/state-types.ts';
 import { changeIntegration, checkMain, integrationTip, patchRefs } from '../guards/refs-guard.ts';
 import { headFileSha, looseRef } from '../lib/git-files.ts';
-import { onFirstParentChain } from '../lib/git-objects.ts';
+import { looseReachable, onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { isProtectedBranchRefusal, landModeOf, protectedBranchMessage } from '../landing/land-mode.ts';
 import type { LandingParts } from '../landing/land-pull-request.ts';
@@ -27,6 +27,18 @@ const MAIN_REF = `refs/heads/${MAIN_BRANCH}`;
 const ORIGIN_MAIN = `refs/remotes/origin/${MAIN_BRANCH}`;
 /** Rounds of "main moved: bring it in, gate again" before giving up with exit 3. */
 export const MAX_LAND_ROUNDS = 3;
+
+/**
+ * Whether main contains `sha`, a commit made after the milestone's base (the runner's integration tip, the landing):
+ * from loose objects when main's ref file and the commits since the base settle it, else asked of git.
+ */
+async function inMain(ctx: Ctx, sha: string): Promise<boolean> {
+  const base = ctx.store.current().branch?.base;
+  const main = looseRef(ctx.commonDir, MAIN_REF);
+  const loose =
+    base && main ? looseReachable(ctx.commonDir, main, sha, base, 20 * listItems(ctx.plan).length + 200) : null;
+  return loose ?? isAncestor(ctx.repo, sha, MAIN_REF);
+}
 
 /** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
 async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
@@ -251,8 +263,10 @@ async function landState(ctx: Ctx, origin?: boolean): Promise<'not-landed' | 'no
   if (mainIsLanded) {
     // Contained, as the branches below would find with git.
   } else {
-    if (head && !(await isAncestor(ctx.repo, head, MAIN_REF))) return 'not-landed';
-    if (!landed || !(await isAncestor(ctx.repo, landed, MAIN_REF))) return 'not-landed';
+    // The recorded tip and the landing commit are the runner's own; a tip moved by anyone else is asked of git.
+    const ours = head !== null && head === st.refs?.integration;
+    if (head && !(await (ours ? inMain(ctx, head) : isAncestor(ctx.repo, head, MAIN_REF)))) return 'not-landed';
+    if (!landed || !(await inMain(ctx, landed))) return 'not-landed';
   }
   if (ctx.store.current().land?.mainAfter !== landed) return 'not-recorded';
   if (!ctx.store.current().land?.pushed && (await wantsPush(ctx, origin))) {
