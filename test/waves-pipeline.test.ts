@@ -6,27 +6,33 @@
  * agents, runs in this process; the order asserted is the runner's own (no timing).
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runInProcess } from './support/cli.ts';
 import { readEvents } from './support/fixture.ts';
-import { show } from './support/wave-rig.ts';
+import { COUNTING_AGENT, show } from './support/wave-rig.ts';
+import { waitForFile } from './support/wait.ts';
+import { repoLockFile } from '../tasks/lib/repo-lock.ts';
+import { currentOwner, tryLockFile, type LockAttempt } from '../tasks/lib/run-lock.ts';
 import { assertLanded, itemDir, makeRig, runIn, stepIn, stepsOk } from './support/converge-rig.ts';
 
-/** Two waves: #1 and #2 side by side, then #3. */
+/** Two waves: #1 to #4 side by side, then #5. */
 const WAVES = [
   [
     { issue: 1, title: 'One' },
     { issue: 2, title: 'Two' },
+    { issue: 3, title: 'Three' },
+    { issue: 4, title: 'Four' },
   ],
-  [{ issue: 3, title: 'Three' }],
+  [{ issue: 5, title: 'Five' }],
 ];
 
 test('waves run: an item spawn starts before the next worktree; worktrees one at a time in plan order; waves stay barriers', async () => {
   const rig = await makeRig({ waves: WAVES });
   try {
     const r = await runIn(rig.repo, [], rig.env);
-    await assertLanded(rig, r, [1, 2, 3]);
+    await assertLanded(rig, r, [1, 2, 3, 4, 5]);
     const steps = readEvents(rig.repo)
       .filter((e) => e.type === 'step-start' || e.type === 'step-done')
       .map((e) => `${e.type} ${e.node}`);
@@ -40,17 +46,42 @@ test('waves run: an item spawn starts before the next worktree; worktrees one at
     before('step-done worktrees@1#1', 'step-start spawn@1#1');
     before('step-start spawn@1#1', 'step-start worktrees@1#2');
     // One at a time, in the plan's order.
-    before('step-done worktrees@1#1', 'step-start worktrees@1#2');
     before('step-done worktrees@1#2', 'step-start spawn@1#2');
+    for (const issue of [2, 3, 4]) before(`step-done worktrees@1#${issue - 1}`, `step-start worktrees@1#${issue}`);
     // The wave's wait needs every worktree of the wave; wave 2 begins after wave 1's relay.
-    before('step-done worktrees@1#2', 'step-done wait@1');
-    before('step-done relay@1', 'step-start worktrees@2#3');
+    before('step-done worktrees@1#4', 'step-done wait@1');
+    before('step-done relay@1', 'step-start worktrees@2#5');
     assert.not.ok(
       steps.some((s) => /worktrees@\d+($|\s)/.test(s)),
       `a wave-wide worktrees node ran:\n${steps.join('\n')}`,
     );
-    assert.equal(rig.starts(), ['1', '2', '3'], 'each agent started once');
+    assert.equal(rig.starts(), ['1', '2', '3', '4', '5'], 'each agent started once');
   } finally {
+    rig.cleanup();
+  }
+});
+
+test('waves run: an agent that ended while the worktrees of its wave are made is judged once they are all made', async () => {
+  // The agent's last act: a file saying it is over (the runner's own `agent-exited` comes with the verdict).
+  const rig = await makeRig({ command: `${COUNTING_AGENT} && touch "$COUNTER.ended-$WM_ISSUE"` });
+  let lock: LockAttempt | null = null;
+  try {
+    await stepsOk(rig, ['validate', 'prepare', 'branch', 'fetch', ['worktrees', '--wave', '1', '--item', '1']]);
+    // #2's worktree waits for the repository's worktree lock, held here (a holder in this process counts as alive).
+    lock = tryLockFile(repoLockFile(path.join(rig.repo.dir, '.git'), 'worktrees'), currentOwner('test'));
+    assert.is(lock.kind, 'taken');
+    const running = runIn(rig.repo, [], rig.env);
+    await waitForFile(`${rig.counter}.ended-1`, "#1's agent over");
+    if (lock.kind === 'taken') lock.release();
+    await assertLanded(rig, await running);
+    const events = readEvents(rig.repo)
+      .filter((e) => e.type === 'step-done' || (e.type === 'item' && e.status === 'complete'))
+      .map((e) => (e.type === 'item' ? `judged #${e.issue}` : `${e.type} ${e.node}`));
+    const at = (line: string) => events.indexOf(line);
+    assert.ok(at('step-done worktrees@1#2') >= 0, events.join('\n'));
+    assert.ok(at('judged #1') > at('step-done worktrees@1#2'), events.join('\n'));
+  } finally {
+    if (lock?.kind === 'taken') lock.release();
     rig.cleanup();
   }
 });

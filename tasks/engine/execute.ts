@@ -66,6 +66,11 @@ interface Walker {
   readonly integration: RankedSlots;
   /** Waves whose wait was announced by their first item (the wave's wait node then reports done, not skipped). */
   readonly waitsBegun: Set<number>;
+  /**
+   * The runs of each wave's worktree nodes (waves): all started together, before any agent of the wave (they need
+   * the same node, the agents need them), so the list is whole once an agent ends.
+   */
+  readonly worktreeRuns: Map<number, Promise<unknown>[]>;
   stop: Halt | null;
   failed: boolean;
 }
@@ -84,7 +89,9 @@ function laneOf(w: Walker, wave: number): ItemLane {
     lane =
       w.schedule === 'dag'
         ? openMilestoneLane(w.ctx, stopped, failFast, w.integration)
-        : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast);
+        : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast, () =>
+            Promise.allSettled(w.worktreeRuns.get(wave) ?? []),
+          );
     w.lanes.set(key, lane);
   }
   return lane;
@@ -150,6 +157,12 @@ async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
 async function runWalkedNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const perItem = node.scope.issue !== undefined;
   if (perItem && node.step === 'spawn') return driveNode(w, node);
+  if (perItem && node.step === 'worktrees' && w.schedule === 'waves') {
+    const run = integrationNode(w, node);
+    const wave = node.scope.wave as number;
+    w.worktreeRuns.set(wave, [...(w.worktreeRuns.get(wave) ?? []), run]);
+    return run;
+  }
   if (perItem && (node.step === 'merge' || node.step === 'worktrees')) return integrationNode(w, node);
   const begun = node.step === 'wait' && w.waitsBegun.has(node.scope.wave as number);
   await runNode(w.ctx, node, w.views.viewOf(node.id), STEPS[node.step], begun);
@@ -198,6 +211,7 @@ export async function executeRun(
     lanes: new Map(),
     integration: createRankedSlots(1),
     waitsBegun: new Set(),
+    worktreeRuns: new Map(),
     stop: null,
     failed: false,
   };
