@@ -49,9 +49,10 @@ const FULL_RUN = [
   '› Fetch the backlog items: #1 One',
   '› Fetch the backlog items: #2 Two',
   '✔ Fetch the backlog items',
-  '› Wave 1: create worktrees: #1 → worktrees/7-1-one',
-  '› Wave 1: create worktrees: #2 → worktrees/7-2-two',
-  '✔ Wave 1: create worktrees',
+  '› #1: create worktree: worktrees/7-1-one',
+  '✔ #1: create worktree',
+  '› #2: create worktree: worktrees/7-2-two',
+  '✔ #2: create worktree',
   '› #1 One: in progress (attempt 1, 0s)',
   '› #2 Two: in progress (attempt 1, 0s)',
   '✔ #1 One: complete',
@@ -119,7 +120,7 @@ test('without a TTY, a stop: agents left running say so (no ✔), the rest is no
         r.stdout,
       );
     assert.not.ok(
-      lines.some((l) => /^✔ (#[12]|Wave 1$|Wave 1: (agents|merge|relay))/.test(l)),
+      lines.some((l) => /^✔ (#[12] |Wave 1$|Wave 1: (agents|merge|relay))/.test(l)),
       r.stdout,
     );
     for (const node of [

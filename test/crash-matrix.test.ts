@@ -67,7 +67,8 @@ for (const schedule of ['waves', 'dag'] as const) {
     }
   });
 
-  const worktrees2 = schedule === 'dag' ? 'worktrees@2#3' : 'worktrees@2';
+  // Waves: #4's worktree is begun once #3's is made (and #3's agent started); dag: #3's, the first of wave 2.
+  const worktrees2 = schedule === 'dag' ? 'worktrees@2#3' : 'worktrees@2#4';
   // In the order a run meets them (each kill's resumed run goes on to the next).
   const INSIDE: ReadonlyArray<readonly [string, KillAt, number]> = [
     ['during wait with agents alive', [{ type: 'agent-spawned', issue: 2 }], 1],

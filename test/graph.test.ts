@@ -22,20 +22,23 @@ const EXPECTED_NODES = [
   'prepare',
   'branch',
   'fetch',
-  'worktrees@1',
+  'worktrees@1#42',
   'spawn@1#42',
+  'worktrees@1#43',
   'spawn@1#43',
   'wait@1',
   'merge@1',
   'relay@1',
-  'worktrees@2',
+  'worktrees@2#44',
   'spawn@2#44',
+  'worktrees@2#45',
   'spawn@2#45',
   'wait@2',
   'merge@2',
   'relay@2',
-  'worktrees@3',
+  'worktrees@3#46',
   'spawn@3#46',
+  'worktrees@3#47',
   'spawn@3#47',
   'wait@3',
   'merge@3',
@@ -50,28 +53,36 @@ const EXPECTED_EDGES = [
   'validate -> prepare (needs)',
   'prepare -> branch (needs)',
   'branch -> fetch (needs)',
-  'fetch -> worktrees@1 (needs)',
-  'worktrees@1 -> spawn@1#42 (needs)',
-  'worktrees@1 -> spawn@1#43 (needs)',
-  'worktrees@1 -> wait@1 (needs)',
+  // One worktree node per item: an item's agent needs only its own worktree; the wait needs all of the wave's.
+  'fetch -> worktrees@1#42 (needs)',
+  'fetch -> worktrees@1#43 (needs)',
+  'worktrees@1#42 -> spawn@1#42 (needs)',
+  'worktrees@1#43 -> spawn@1#43 (needs)',
+  'worktrees@1#42 -> wait@1 (needs)',
+  'worktrees@1#43 -> wait@1 (needs)',
   'spawn@1#42 -> wait@1 (after)',
   'spawn@1#43 -> wait@1 (after)',
   'wait@1 -> merge@1 (needs)',
   'merge@1 -> relay@1 (needs)',
-  'relay@1 -> worktrees@2 (needs)',
-  'worktrees@2 -> spawn@2#44 (needs)',
-  'worktrees@2 -> spawn@2#45 (needs)',
-  'worktrees@2 -> wait@2 (needs)',
+  // Waves stay barriers: every worktree of wave 2 needs wave 1's relay.
+  'relay@1 -> worktrees@2#44 (needs)',
+  'relay@1 -> worktrees@2#45 (needs)',
+  'worktrees@2#44 -> spawn@2#44 (needs)',
+  'worktrees@2#45 -> spawn@2#45 (needs)',
+  'worktrees@2#44 -> wait@2 (needs)',
+  'worktrees@2#45 -> wait@2 (needs)',
   'spawn@2#44 -> wait@2 (after)',
   'spawn@2#45 -> wait@2 (after)',
   'wait@2 -> merge@2 (needs)',
   'merge@2 -> relay@2 (needs)',
-  'relay@2 -> worktrees@3 (needs)',
+  'relay@2 -> worktrees@3#46 (needs)',
+  'relay@2 -> worktrees@3#47 (needs)',
   // Wave 3 is `parallel: false`: #47 starts after #46.
-  'worktrees@3 -> spawn@3#46 (needs)',
-  'worktrees@3 -> spawn@3#47 (needs)',
+  'worktrees@3#46 -> spawn@3#46 (needs)',
+  'worktrees@3#47 -> spawn@3#47 (needs)',
   'spawn@3#46 -> spawn@3#47 (after)',
-  'worktrees@3 -> wait@3 (needs)',
+  'worktrees@3#46 -> wait@3 (needs)',
+  'worktrees@3#47 -> wait@3 (needs)',
   'spawn@3#46 -> wait@3 (after)',
   'spawn@3#47 -> wait@3 (after)',
   'wait@3 -> merge@3 (needs)',
@@ -129,7 +140,7 @@ function checkMermaidStructure(text: string): { nodes: Map<string, string>; edge
   return { nodes, edges };
 }
 
-test('compileGraph: seed-7 nodes in a valid order, one spawn node per item', () => {
+test('compileGraph: seed-7 nodes in a valid order, one worktree node and one spawn node per item', () => {
   const graph = compileGraph(PLAN);
   assert.is(graph.milestone, '7');
   assert.equal(
@@ -150,6 +161,12 @@ test('compileGraph: seed-7 nodes in a valid order, one spawn node per item', () 
     assert.is(spawn.title, `#${item.issue} ${item.title}`);
   }
   assert.equal(graph.nodes.filter((n) => n.step === 'spawn').length, ITEMS.length);
+  for (const item of ITEMS) {
+    const worktree = graph.nodes.find((n) => n.id === `worktrees@${item.wave}#${item.issue}`);
+    assert.equal(worktree?.scope, { wave: item.wave, issue: item.issue });
+    assert.is(worktree?.title, `#${item.issue}: create worktree`);
+  }
+  assert.equal(graph.nodes.filter((n) => n.step === 'worktrees').length, ITEMS.length);
 });
 
 test('compileGraph: the edges of the step graph, and wave 3 (parallel: false) in sequence', () => {

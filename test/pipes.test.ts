@@ -184,7 +184,7 @@ test('--dry-run leaves an existing state folder byte-identical (piped, --json, a
         .filter((n) => n.done)
         .map((n) => n.id)
         .slice(0, 5),
-      ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1'],
+      ['validate', 'prepare', 'branch', 'fetch', 'worktrees@1#1'],
     );
     assert.ok(
       doc.nodes.some((n) => n.id === 'land' && !n.done && n.reason),

@@ -1,7 +1,7 @@
 /** Run the graph (run: every node not done, as its edges allow) or one step after checking its prerequisites (step). */
 import { Listr, type ListrTask } from 'listr2';
 import type { Ctx } from './context.ts';
-import type { Graph, GraphNode } from './graph.ts';
+import { nodeId, type Graph, type GraphNode } from './graph.ts';
 import { BadInputError, InterruptedError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
 import { findItem, type Schedule } from '../lib/plan/types.ts';
 import { STEPS } from '../steps/index.ts';
@@ -59,10 +59,18 @@ interface Walker {
   readonly views: NodeViews;
   /** Agent slots: one lane per wave (waves), one for the milestone (dag). */
   readonly lanes: Map<number, ItemLane>;
-  /** The integration worktree's one slot (dag): merges, worktrees made from its HEAD, judging, one at a time. */
+  /**
+   * The integration worktree's one slot: worktrees made from its HEAD (both schedules, in the plan's order) and, in a
+   * dag run, merges and judging, one at a time.
+   */
   readonly integration: RankedSlots;
   /** Waves whose wait was announced by their first item (the wave's wait node then reports done, not skipped). */
   readonly waitsBegun: Set<number>;
+  /**
+   * The runs of each wave's worktree nodes (waves): all started together, before any agent of the wave (they need
+   * the same node, the agents need them), so the list is whole once an agent ends.
+   */
+  readonly worktreeRuns: Map<number, Promise<unknown>[]>;
   stop: Halt | null;
   failed: boolean;
 }
@@ -81,7 +89,9 @@ function laneOf(w: Walker, wave: number): ItemLane {
     lane =
       w.schedule === 'dag'
         ? openMilestoneLane(w.ctx, stopped, failFast, w.integration)
-        : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast);
+        : openWaveLane(w.ctx, waveOf(w.ctx, { wave }), stopped, failFast, () =>
+            Promise.allSettled(w.worktreeRuns.get(wave) ?? []),
+          );
     w.lanes.set(key, lane);
   }
   return lane;
@@ -120,8 +130,10 @@ async function driveNode(w: Walker, node: GraphNode): Promise<NodeRun> {
 }
 
 /**
- * A node that touches the integration worktree in a dag run: in its one slot, in the plan's order; worktrees before
- * merges, as a worktree is quick and lets an agent start while a merge only lets later items start.
+ * A node that touches the integration worktree (an item's worktree made from its HEAD; in a dag run, an item's merge):
+ * in its one slot, in the plan's order; worktrees before merges, as a worktree is quick and lets an agent start while
+ * a merge only lets later items start. In a waves run this is what starts an item's agent while the next item's
+ * worktree is made: the slot is handed on only after the item's spawn node has started.
  */
 async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const item = itemOf(w, node);
@@ -136,7 +148,8 @@ async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
     return 'finished';
   } finally {
     // Given back on the next turn of the event loop: the walker first starts what this node's end made ready (all in
-    // microtasks), so a worktree waiting on this merge asks for the slot before it is handed on.
+    // microtasks), so a worktree waiting on this merge asks for the slot before it is handed on, and the item whose
+    // worktree this was has its spawn node started before the next worktree starts.
     setImmediate(release);
   }
 }
@@ -144,6 +157,12 @@ async function integrationNode(w: Walker, node: GraphNode): Promise<NodeRun> {
 async function runWalkedNode(w: Walker, node: GraphNode): Promise<NodeRun> {
   const perItem = node.scope.issue !== undefined;
   if (perItem && node.step === 'spawn') return driveNode(w, node);
+  if (perItem && node.step === 'worktrees' && w.schedule === 'waves') {
+    const run = integrationNode(w, node);
+    const wave = node.scope.wave as number;
+    w.worktreeRuns.set(wave, [...(w.worktreeRuns.get(wave) ?? []), run]);
+    return run;
+  }
   if (perItem && (node.step === 'merge' || node.step === 'worktrees')) return integrationNode(w, node);
   const begun = node.step === 'wait' && w.waitsBegun.has(node.scope.wave as number);
   await runNode(w.ctx, node, w.views.viewOf(node.id), STEPS[node.step], begun);
@@ -192,6 +211,7 @@ export async function executeRun(
     lanes: new Map(),
     integration: createRankedSlots(1),
     waitsBegun: new Set(),
+    worktreeRuns: new Map(),
     stop: null,
     failed: false,
   };
@@ -212,33 +232,61 @@ export async function executeRun(
   return outcome;
 }
 
+/** Steps a run walks per item but a `step` command runs for a whole wave as one node (unless --item): its title. */
+const WAVE_TITLES: Partial<Readonly<Record<StepId, string>>> = {
+  worktrees: 'create worktrees',
+  spawn: 'spawn agents',
+};
+
+/** The id a `step` command knows a node by: a per-item node of a step run per wave (`spawn@1#42`) is its wave's. */
+function waveIdOf(node: GraphNode): string {
+  const wave = node.scope.wave;
+  return node.scope.issue !== undefined && WAVE_TITLES[node.step] && wave !== undefined
+    ? nodeId(node.step, { wave })
+    : node.id;
+}
+
+/** The one node of a wave for a step a run walks per item: it needs what its items' nodes need from outside. */
+function waveNode(graph: Graph, step: StepId, wave: number): GraphNode | undefined {
+  const of = graph.nodes.filter((n) => n.step === step && n.scope.wave === wave);
+  const first = of[0];
+  if (!first) return undefined;
+  const id = nodeId(step, { wave });
+  const needs = [...new Set(of.flatMap((n) => n.needs).filter((need) => !of.some((n) => n.id === need)))];
+  return { ...first, id, scope: { wave }, needs, after: [], title: `Wave ${wave}: ${WAVE_TITLES[step]}` };
+}
+
 /** The nodes a `step` command means: that step, for --wave (all waves when absent), for --item. */
 export function selectNodes(graph: Graph, step: StepId, scope: Scope): GraphNode[] {
   const perWave = WAVE_STEPS.has(step);
   const nodes = graph.nodes.filter(
     (n) => n.step === step && (!perWave || scope.wave === undefined || n.scope.wave === scope.wave),
   );
-  if (step !== 'spawn') return nodes;
-  // spawn for a wave starts what the concurrency allows; --item starts that one.
+  if (!WAVE_TITLES[step]) return nodes;
+  // For a wave: spawn starts what the concurrency allows, worktrees makes them all; --item does one.
   const waves = [...new Set(nodes.map((n) => n.scope.wave as number))];
   return waves.flatMap((wave) =>
     scope.issue === undefined
-      ? [
-          {
-            ...(nodes.find((n) => n.scope.wave === wave) as GraphNode),
-            scope: { wave },
-            id: `spawn@${wave}`,
-            title: `Wave ${wave}: spawn agents`,
-          },
-        ]
+      ? [waveNode(graph, step, wave) as GraphNode]
       : nodes.filter((n) => n.scope.wave === wave && n.scope.issue === scope.issue),
   );
 }
 
-/** Throw when a prerequisite of `node` is not done: exit 2 naming it (or 3 after a --fail-fast stop). */
+/** A prerequisite by id: a node of the graph, or the wave node (`worktrees@2`) a step command runs. */
+function prerequisiteOf(graph: Graph, id: string): GraphNode {
+  const node = graph.nodes.find((n) => n.id === id || waveIdOf(n) === id) as GraphNode;
+  return node.id === id ? node : (waveNode(graph, node.step, node.scope.wave as number) as GraphNode);
+}
+
+/**
+ * Throw when a prerequisite of `node` is not done: exit 2 naming it (or 3 after a --fail-fast stop). A node of a
+ * whole wave names its items' prerequisites as the wave's (`step worktrees 7 --wave 2`), an item's node its own.
+ */
 async function assertNeedsDone(ctx: Ctx, graph: Graph, node: GraphNode): Promise<void> {
-  for (const need of node.needs) {
-    const prereq = graph.nodes.find((n) => n.id === need) as GraphNode;
+  const needs =
+    node.scope.issue === undefined ? node.needs.map((id) => waveIdOf(prerequisiteOf(graph, id))) : node.needs;
+  for (const need of new Set(needs)) {
+    const prereq = prerequisiteOf(graph, need);
     const check = await STEPS[prereq.step].check(ctx, prereq.scope);
     if (check.kind === 'done') continue;
     if (ctx.signal.aborted)

@@ -44,7 +44,7 @@ const TITLES: Readonly<Record<StepId, string>> = {
 };
 
 /**
- * The graph of a plan. `waves`: validate → prepare → branch → fetch → per wave (worktrees, spawn per item, wait,
+ * The graph of a plan. `waves`: validate → prepare → branch → fetch → per wave (worktrees and spawn per item, wait,
  * merge, relay) → gates → land → complete. `dag`: the same ends, but per item (worktrees, spawn, merge), see
  * `addDagItems`.
  */
@@ -74,21 +74,26 @@ type AddNode = (
   after?: readonly string[],
 ) => string;
 
-/** Waves as barriers: each wave's worktrees need the previous wave's relay. Returns the last relay. */
+/**
+ * Waves as barriers: each wave's worktrees need the previous wave's relay. One worktree node per item (`worktrees@W#I`)
+ * so that an item's agent may start as soon as its own worktree exists, not once the whole wave's do; `wait@W` needs
+ * them all. Returns the last relay.
+ */
 function addWaves(plan: Plan, add: AddNode, first: string): string {
   let last = first;
   for (const wave of plan.waves) {
     const w = wave.wave;
-    const worktrees = add('worktrees', { wave: w }, [last], `Wave ${w}: create worktrees`);
+    const worktrees: string[] = [];
     const spawns: string[] = [];
     for (const item of wave.items) {
+      const scope = { wave: w, issue: item.issue };
+      const worktree = add('worktrees', scope, [last], `#${item.issue}: create worktree`);
+      worktrees.push(worktree);
       // A `parallel: false` wave starts its items one after another: each spawn is ordered after the previous one.
       const previous = wave.parallel ? [] : spawns.slice(-1);
-      spawns.push(
-        add('spawn', { wave: w, issue: item.issue }, [worktrees], `#${item.issue} ${oneLine(item.title)}`, previous),
-      );
+      spawns.push(add('spawn', scope, [worktree], `#${item.issue} ${oneLine(item.title)}`, previous));
     }
-    const wait = add('wait', { wave: w }, [worktrees], `Wave ${w}: wait for agents`, spawns);
+    const wait = add('wait', { wave: w }, worktrees, `Wave ${w}: wait for agents`, spawns);
     const merge = add('merge', { wave: w }, [wait], `Wave ${w}: merge`);
     last = add('relay', { wave: w }, [merge], `Wave ${w}: relay`);
   }
@@ -145,9 +150,7 @@ export function formatGraphTree(plan: Plan, graph: Graph): string {
       lines.push(`  wave ${node.scope.wave}${wave?.parallel ? '' : ' (one after another)'}`);
       shown = node.scope.wave;
     }
-    if (node.step === 'worktrees' && node.scope.issue === undefined) {
-      lines.push(`    ${node.id}`);
-    } else if (node.step === 'spawn') {
+    if (node.step === 'spawn') {
       const item = plan.waves.flatMap((w) => w.items).find((i) => i.issue === node.scope.issue);
       const deps = item?.dependsOn.length ? ` (after ${item.dependsOn.map((d) => `#${d}`).join(', ')})` : '';
       const group = item?.conflictGroup ? ` [group ${item.conflictGroup}]` : '';

@@ -1,8 +1,8 @@
 /**
  * The listr2 tree a run shows on a TTY: the live board. It only shows: the walker (walk.ts) decides what runs and
  * when, and each line waits for its node's end. Lines are grouped so that a line appears when its node can start,
- * not before: under `waves`, the waves one after another, each with its worktrees, its agents (concurrent), its merge
- * and relay; under `dag`, the waves side by side, and an item's line once its worktree is made. A running item's line
+ * not before: under `waves`, the waves one after another, each with its agents (concurrent), its merge and relay;
+ * under `dag`, the waves side by side; under both, an item's line once its worktree is made. A running item's line
  * shows its elapsed time and its agent's last activity; the last line sums the run up. What a line ends as is what
  * is true then: an item a stop left running says so, and so does its group (never ✔ for a wave whose agents run on).
  */
@@ -175,11 +175,26 @@ function wavesOf(graph: Graph): number[] {
   return [...new Set(graph.nodes.flatMap((n) => (n.scope.wave === undefined ? [] : [n.scope.wave])))];
 }
 
-/** A wave under `waves`: worktrees, then its agents side by side, then its wait (not drawn), merge and relay. */
+/** An item's line drawn from its worktree on: the worktree's node runs undrawn, then the item's line appears. */
+function itemChain(nodes: readonly GraphNode[], issue: number, tree: Tree): ListrTask {
+  return {
+    task: (_c, task) =>
+      task.newListr(
+        nodes.filter((n) => n.scope.issue === issue).map((n) => nodeLine(n, tree, n.step !== 'worktrees')),
+        { ...NESTED, concurrent: false },
+      ),
+  };
+}
+
+/**
+ * A wave under `waves`: its agents side by side, each line drawn once its worktree is made (as under `dag`), then its
+ * wait (not drawn), merge and relay.
+ */
 function waveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   const nodes = nodesOfWave(graph, wave);
   const line = (n: GraphNode) => nodeLine(n, tree, n.step !== 'wait');
-  const spawns = nodes.filter((n) => n.step === 'spawn');
+  const items = nodes.filter((n) => n.scope.issue !== undefined);
+  const spawns = items.filter((n) => n.step === 'spawn');
   const title = `Wave ${wave}`;
   const agents = `Wave ${wave}: agents`;
   return {
@@ -187,14 +202,16 @@ function waveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
     task: (_c, task) =>
       task.newListr(
         [
-          ...nodes.filter((n) => n.step === 'worktrees').map(line),
           {
             title: agents,
             task: (_c2, sub) =>
-              sub.newListr([...spawns.map(line), groupCloser(tree, agents, spawns, sub)], {
-                ...NESTED,
-                concurrent: true,
-              }),
+              sub.newListr(
+                [
+                  ...spawns.map((n) => itemChain(items, n.scope.issue as number, tree)),
+                  groupCloser(tree, agents, items, sub),
+                ],
+                { ...NESTED, concurrent: true },
+              ),
           },
           ...nodes.filter((n) => n.step === 'wait' || n.step === 'merge' || n.step === 'relay').map(line),
           groupCloser(tree, title, nodes, task),
@@ -208,15 +225,7 @@ function waveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
 function dagWaveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   const nodes = nodesOfWave(graph, wave);
   const items = [...new Set(nodes.flatMap((n) => (n.scope.issue === undefined ? [] : [n.scope.issue])))];
-  const itemLines = items.map((issue): ListrTask => ({
-    task: (_c, task) => {
-      const of = nodes.filter((n) => n.scope.issue === issue);
-      return task.newListr(
-        of.map((n) => nodeLine(n, tree, n.step !== 'worktrees')),
-        { ...NESTED, concurrent: false },
-      );
-    },
-  }));
+  const itemLines = items.map((issue) => itemChain(nodes, issue, tree));
   const relays = nodes.filter((n) => n.scope.issue === undefined).map((n) => nodeLine(n, tree, false));
   const title = `Wave ${wave}`;
   return {

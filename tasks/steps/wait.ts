@@ -43,15 +43,33 @@ export interface ItemLane {
 /** Judging as is: nothing writes into the integration worktree while a wave's agents run. */
 const judgeNow = <T>(fn: () => Promise<T>): Promise<T> => fn();
 
-/** The lane of one wave (waves schedule, `step wait`): its concurrency; says when memory is what limits it. */
-export function openWaveLane(ctx: Ctx, wave: PlanWave, stopped: () => boolean, failFast: () => void): ItemLane {
+/**
+ * The lane of one wave (waves schedule, `step wait`): its concurrency; says when memory is what limits it.
+ * `worktreesMade` (a run, whose agents start while the wave's later worktrees are made): what judging waits for
+ * first. Agents that ended meanwhile are then judged together and share their reads of the checkouts and their pin
+ * write (lib/fresh-read.ts), as when the wave's agents all started at once; the verdicts are not needed earlier
+ * (the wave's wait needs its worktrees too), and a later agent finds them made.
+ */
+export function openWaveLane(
+  ctx: Ctx,
+  wave: PlanWave,
+  stopped: () => boolean,
+  failFast: () => void,
+  worktreesMade?: () => Promise<unknown>,
+): ItemLane {
   const { limit, byMemory } = waveConcurrency(ctx, wave);
   if (byMemory)
     ctx.events.emit({
       type: 'notice',
       message: `wave ${wave.wave}: at most ${limit} agent(s) at once: free memory allows no more (2 GiB each)`,
     });
-  return { slots: createRankedSlots(limit), stopped, failFast, judge: judgeNow };
+  const judge = worktreesMade
+    ? async <T>(fn: () => Promise<T>): Promise<T> => {
+        await worktreesMade();
+        return fn();
+      }
+    : judgeNow;
+  return { slots: createRankedSlots(limit), stopped, failFast, judge };
 }
 
 /**

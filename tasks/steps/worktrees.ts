@@ -1,4 +1,7 @@
-/** worktrees (per wave): one worktree and branch per item, from integration HEAD, with the agent lock file. */
+/**
+ * worktrees (per item in a run; a whole wave for `step worktrees --wave`): one worktree and branch per item, from
+ * integration HEAD, with the agent lock file.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { AGENT_LOCK, itemWorktreeOf } from '../lib/paths.ts';
@@ -35,7 +38,9 @@ export const worktrees: Step = {
     for (const item of items) {
       if (await worktreeReady(ctx, item, facts)) continue;
       await ensureItemWorktree(ctx, item, facts);
-      progress.output(`#${item.issue} → ${path.relative(ctx.repo, itemWorktreeOf(ctx.repo, ctx.plan, item))}`);
+      const where = path.relative(ctx.repo, itemWorktreeOf(ctx.repo, ctx.plan, item));
+      // An item's own node is titled with its number already.
+      progress.output(scope.issue === undefined ? `#${item.issue} → ${where}` : where);
     }
   },
 };
