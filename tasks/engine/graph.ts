@@ -15,17 +15,17 @@ export interface GraphNode {
   readonly title: string;
 }
 
+/** Node id of a step for a scope: `merge@2`, `spawn@1#42`, `gates`. */
+export function nodeId(step: StepId, scope: Scope = {}): string {
+  return `${step}${scope.wave === undefined ? '' : `@${scope.wave}`}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
+}
+
 /** The whole graph, nodes in a valid execution order. */
 export interface Graph {
   readonly milestone: string;
   /** How its items are scheduled: the run's item nodes differ (per wave, or per item). */
   readonly schedule: Schedule;
   readonly nodes: readonly GraphNode[];
-}
-
-/** Node id of a step for a scope: `merge@2`, `spawn@1#42`, `gates`. */
-export function nodeId(step: StepId, scope: Scope = {}): string {
-  return `${step}${scope.wave === undefined ? '' : `@${scope.wave}`}${scope.issue === undefined ? '' : `#${scope.issue}`}`;
 }
 
 const TITLES: Readonly<Record<StepId, string>> = {
