@@ -175,8 +175,8 @@ test('step without a TTY: one end line per step, a step found done in one line, 
     assert.is(early.code, 2, show(early));
     assert.is(
       early.stdout,
-      '✖ Create the integration branch: step branch needs prepare, which is not done (the clean working tree is not ' +
-        'recorded yet); run: npx zx scripts/step.mts prepare 7\n',
+      '✖ Create the integration branch: step branch needs prepare, which is not done (the working tree is not ' +
+        'checked yet); run: npx zx scripts/step.mts prepare 7\n',
     );
     const first = await step('validate');
     assert.is(first.code, 0, show(first));
