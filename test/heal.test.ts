@@ -14,6 +14,7 @@ import { show, waitFor, type RigItem } from './support/wave-rig.ts';
 import { watch } from './support/cli.ts';
 import { assertLanded, makeRig, startRunner, type Rig } from './support/converge-rig.ts';
 import { isAlive } from './support/processes.ts';
+import { readStateFile } from './support/state-files.ts';
 
 /** Logs `start|end <issue> <pid> <ns>` to $TIMES (an end also when stopped), waits for $RELEASE, then commits. */
 const AGENT = [
@@ -147,7 +148,7 @@ function settled(rig: Rig, t: Times, eventsBefore: number, startsBefore: number)
   try {
     items = Object.values(
       (
-        JSON.parse(readFileSync(path.join(rig.repo.stateDir, 'state.json'), 'utf8')) as {
+        readStateFile(rig.repo) as {
           items: Record<string, { wave: number; status: string; process: unknown }>;
         }
       ).items,

@@ -4,15 +4,17 @@
  * the latter; snapshots handed out by current() never change afterwards.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openStateStore, readState } from '../tasks/lib/state.ts';
+import { STATE_JOURNAL, stateTag } from '../tasks/lib/state-journal.ts';
 import { emptyItem } from '../tasks/lib/state-types.ts';
 import { updateItem } from '../tasks/lib/state-items.ts';
 import { ROOT, tempDir } from './support/fixture.ts';
+import { readStateFile } from './support/state-files.ts';
 
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const dirs: string[] = [];
@@ -56,10 +58,13 @@ test('durable changes are on disk when update() resolves: item attempts and proc
   await store.update((s) => void (s.refs = { integration: 'abc', main: null, originMain: null, pending: null }));
   const disk = await readState(dir, '7');
   assert.is(disk.refs?.integration, 'abc');
-  // The durable write carries the deferred change made before it.
-  assert.is(disk.items['1']?.failure, 'deferred text');
+  // A record goes to the journal alone: the deferred change of an item waits for the tick.
+  assert.is(disk.items['1']?.failure, null);
+  // {durable: true} writes the whole state, with everything deferred before it.
   await store.update((s) => void updateItem(s, 1, { base: 'def' }), { durable: true });
   assert.is((await readState(dir, '7')).items['1']?.base, 'def');
+  assert.is((await readState(dir, '7')).items['1']?.failure, 'deferred text');
+  await store.flush();
 });
 
 test('concurrent durable updates all land; snapshots from current() never change afterwards', async () => {
@@ -80,6 +85,90 @@ test('concurrent durable updates all land; snapshots from current() never change
   assert.is(disk.items['1']?.attempts, 21);
   assert.is(before.items['1']?.attempts, 1, 'an earlier snapshot was changed in place');
   assert.is(Object.keys(before.items).length, 1);
+  await store.flush();
+});
+
+const stateText = (dir: string): string => readFileSync(path.join(dir, 'state.json'), 'utf8');
+const journalFile = (dir: string): string => path.join(dir, STATE_JOURNAL);
+
+test('a durable item change is appended to the journal, not a rewrite of state.json; flush() folds it in', async () => {
+  const dir = freshDir();
+  const store = await openStateStore(dir, '7', { writeBehindMs: NEVER_MS });
+  await store.update((s) => void (s.items['1'] = emptyItem(1, 1)));
+  // The first durable change has no state.json to go on top of: it is written whole.
+  await store.update((s) => void updateItem(s, 1, { attempts: 1, status: 'in-progress' }));
+  const whole = stateText(dir);
+  assert.not.ok(existsSync(journalFile(dir)));
+  await store.update((s) => void updateItem(s, 1, { attempts: 2 }));
+  await store.update((s) => void (s.items['2'] = { ...emptyItem(2, 1), attempts: 1, status: 'in-progress' }));
+  assert.is(stateText(dir), whole, 'state.json was rewritten for an item change');
+  const lines = readFileSync(journalFile(dir), 'utf8').trim().split('\n');
+  assert.is(lines.length, 2);
+  assert.equal(JSON.parse(lines[0] ?? '').on, stateTag(whole));
+  // Readers (and the tests' own reader) see the state with the journal on top.
+  const disk = await readState(dir, '7');
+  assert.is(disk.items['1']?.attempts, 2);
+  assert.is(disk.items['2']?.status, 'in-progress');
+  assert.is(readStateFile({ stateDir: dir }).items['1'].attempts, 2);
+  await store.flush();
+  assert.not.ok(existsSync(journalFile(dir)), 'the journal outlived the whole write');
+  assert.is(JSON.parse(stateText(dir)).items['1'].attempts, 2);
+});
+
+test('records go to the journal too; the journal is folded into state.json once it outgrows it', async () => {
+  const dir = freshDir();
+  const store = await openStateStore(dir, '7', { writeBehindMs: NEVER_MS });
+  await store.update((s) => void (s.items['1'] = { ...emptyItem(1, 1), attempts: 1, status: 'in-progress' }));
+  const whole = stateText(dir);
+  await store.update((s) => void (s.refs = { integration: 'abc', main: null, originMain: null, pending: null }));
+  await store.update((s) => void (s.seq += 1));
+  assert.is(stateText(dir), whole);
+  const lines = readFileSync(journalFile(dir), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(
+    lines.map((l) => l.key),
+    ['refs', 'seq'],
+  );
+  const disk = await readState(dir, '7');
+  assert.is(disk.refs?.integration, 'abc');
+  assert.is(disk.seq, 1);
+  // Many durable changes: the journal never grows much past the size of state.json (or 64 KiB), as a whole write
+  // takes its place.
+  let largest = 0;
+  let rewrites = 0;
+  for (let i = 2; i < 600; i++) {
+    const before = stateText(dir);
+    await store.update((s) => void updateItem(s, 1, { attempts: i }));
+    if (stateText(dir) !== before) rewrites += 1;
+    if (existsSync(journalFile(dir))) largest = Math.max(largest, readFileSync(journalFile(dir)).length);
+  }
+  assert.ok(rewrites >= 1 && rewrites < 20, `${rewrites} whole writes`);
+  assert.ok(largest < 70 * 1024, `the journal grew to ${largest} bytes`);
+  assert.is((await readState(dir, '7')).items['1']?.attempts, 599);
+  await store.flush();
+});
+
+test('journal lines cut short or written on top of an older state.json are not replayed', async () => {
+  const dir = freshDir();
+  const store = await openStateStore(dir, '7', { writeBehindMs: NEVER_MS });
+  await store.update((s) => void (s.items['1'] = { ...emptyItem(1, 1), attempts: 1, status: 'in-progress' }));
+  await store.update((s) => void updateItem(s, 1, { attempts: 2 }));
+  await store.flush();
+  const tag = stateTag(stateText(dir));
+  // A line left by a crash between an older whole write and the journal's removal, one that fits, and a torn one.
+  const stale = { ...emptyItem(1, 1), attempts: 9, status: 'in-progress' };
+  const fresh = { ...emptyItem(1, 1), attempts: 3, status: 'in-progress' };
+  appendFileSync(journalFile(dir), `${JSON.stringify({ on: '0123456789abcdef', issue: '1', item: stale })}\n`);
+  appendFileSync(journalFile(dir), `${JSON.stringify({ on: tag, issue: '1', item: fresh })}\n`);
+  appendFileSync(journalFile(dir), `{"on":"${tag}","issue":"1","item":{"attem`);
+  assert.is((await readState(dir, '7')).items['1']?.attempts, 3);
+  // Reopening folds what fits into state.json and drops the journal.
+  const again = await openStateStore(dir, '7', { writeBehindMs: NEVER_MS });
+  assert.is(again.current().items['1']?.attempts, 3);
+  assert.is(JSON.parse(stateText(dir)).items['1'].attempts, 3);
+  assert.not.ok(existsSync(journalFile(dir)));
 });
 
 test('a runner killed between writes keeps its durable changes and loses only deferred ones', () => {
@@ -94,6 +183,7 @@ test('a runner killed between writes keeps its durable changes and loses only de
     const store = await openStateStore(${JSON.stringify(dir)}, '7', { writeBehindMs: ${NEVER_MS} });
     await store.update((s) => void (s.items['1'] = emptyItem(1, 1)));
     await store.update((s) => void updateItem(s, 1, { attempts: 1, status: 'in-progress' }));
+    await store.update((s) => void updateItem(s, 1, { attempts: 2 }));
     await store.update((s) => void updateItem(s, 1, { worktree: '/lost' }));
     process.kill(process.pid, 'SIGKILL');
   `;
@@ -101,8 +191,10 @@ test('a runner killed between writes keeps its durable changes and loses only de
     encoding: 'utf8',
   });
   assert.is(out.signal, 'SIGKILL', out.stderr);
+  // The second attempt is only in the journal.
+  assert.ok(existsSync(journalFile(dir)));
   return readState(dir, '7').then((disk) => {
-    assert.is(disk.items['1']?.attempts, 1);
+    assert.is(disk.items['1']?.attempts, 2);
     assert.is(disk.items['1']?.status, 'in-progress');
     assert.is(disk.items['1']?.worktree, null);
   });

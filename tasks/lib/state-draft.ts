@@ -43,7 +43,20 @@ export interface StateDraft {
   /** What the update function changes. */
   readonly draft: State;
   /** The state after the change (plain objects, no proxies left). */
-  finish(): { readonly state: State; readonly durable: boolean };
+  finish(): FinishedDraft;
+}
+
+/** What an update changed, as its writing needs it. */
+export interface FinishedDraft {
+  readonly state: State;
+  /** Anything a crash must not lose: a key in `changedKeys`, or an item in `durableItems`. */
+  readonly durable: boolean;
+  /** Top-level records that changed (refs, landing, gates, seq, …; not items or the backlog cache): the runner's word on git. */
+  readonly changedKeys: readonly string[];
+  /** Items whose durable part changed (`durablePart`). */
+  readonly durableItems: readonly string[];
+  /** Something changed that neither of the above covers (an item's worktree or texts, the backlog cache). */
+  readonly deferred: boolean;
 }
 
 /**
@@ -86,14 +99,23 @@ export function draftState(state: State): StateDraft {
           ? maps.items.touched
           : new Set([...Object.keys(state.items), ...Object.keys(next.items)]);
       // Any top-level record but the backlog cache (fetched again after a crash) is the runner's word on git.
-      const topLevel = Object.keys({ ...state, ...next }).some(
+      const changedKeys = Object.keys({ ...state, ...next }).filter(
         (key) =>
           !(MAPS as readonly string[]).includes(key) &&
           JSON.stringify((state as unknown as Record<string, unknown>)[key]) !==
             JSON.stringify((next as unknown as Record<string, unknown>)[key]),
       );
-      const items = [...touched].some((key) => durablePart(state.items[key]) !== durablePart(next.items[key]));
-      return { state: next, durable: topLevel || items };
+      const durableItems = [...touched].filter((key) => durablePart(state.items[key]) !== durablePart(next.items[key]));
+      // Touched (read) counts as changed: at worst a write on the tick that changes nothing.
+      const deferred =
+        touched.size > durableItems.length || maps.cache.touched.size > 0 || copy.cache !== maps.cache.proxy;
+      return {
+        state: next,
+        durable: changedKeys.length > 0 || durableItems.length > 0,
+        changedKeys,
+        durableItems,
+        deferred,
+      };
     },
   };
 }

@@ -5,13 +5,23 @@
  */
 import { writeFileAtomic } from './atomic-file.ts';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
 import { currentOwner, tryLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
 import { draftState } from './state-draft.ts';
+import {
+  appendJournal,
+  applyJournal,
+  formatJournalLine,
+  parseJournal,
+  readJournal,
+  STATE_JOURNAL,
+  stateTag,
+  type JournalEntry,
+} from './state-journal.ts';
 import { emptyState, type State } from './state-types.ts';
 
 const validateState = loadSchema('state.schema.json');
@@ -64,8 +74,24 @@ export class UnreadableStateError extends StepFailedError {
 /** The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is restored from. */
 export const STATE_BACKUP = 'state.json.bak';
 
+/** A state file as read: the state and the tag of its text. */
+interface StateFile {
+  readonly state: State;
+  readonly tag: string;
+}
+
+/** The state of `found` with the journal lines of `dir` written on top of it; lines that break the schema are left out. */
+async function withJournal(
+  dir: string,
+  found: StateFile,
+): Promise<{ readonly state: State; readonly replayed: boolean }> {
+  const entries = parseJournal(await readJournal(dir), found.tag);
+  if (entries.length === 0) return { state: found.state, replayed: false };
+  return { state: applyJournal(found.state, entries, (s) => validateState(s)), replayed: true };
+}
+
 /** Parse and validate one state file; undefined when it does not exist. */
-async function readStateFile(file: string, milestone: string): Promise<State | undefined> {
+async function readStateFile(file: string, milestone: string): Promise<StateFile | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -92,12 +118,13 @@ async function readStateFile(file: string, milestone: string): Promise<State | u
   const state = data as State;
   if (state.milestone !== milestone)
     throw new UnreadableStateError(file, `holds the state of milestone ${state.milestone}, not ${milestone}`);
-  return state;
+  return { state, tag: stateTag(text) };
 }
 
 /** Read `state.json`, or a fresh state when there is none; an unusable file is an UnreadableStateError naming it. */
 export async function readState(dir: string, milestone: string): Promise<State> {
-  return (await readStateFile(path.join(dir, 'state.json'), milestone)) ?? emptyState(milestone);
+  const found = await readStateFile(path.join(dir, 'state.json'), milestone);
+  return found ? (await withJournal(dir, found)).state : emptyState(milestone);
 }
 
 /** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
@@ -149,13 +176,13 @@ async function healedState(
   dir: string,
   milestone: string,
   options: StoreOptions,
-): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> | null } | null> {
+): Promise<{ state: State; healed: Omit<HealedState, 'keptAs'> | null; replayed?: boolean; tag?: string } | null> {
   const file = path.join(dir, 'state.json');
   let problem: string;
   try {
-    // Read and validated once: the state found is the one used.
+    // Read and validated once: the state found is the one used (with the journal written since on top).
     const found = await readStateFile(file, milestone);
-    if (found !== undefined) return { state: found, healed: null };
+    if (found !== undefined) return { ...(await withJournal(dir, found)), healed: null, tag: found.tag };
     // No state.json beside the files of a milestone that ran (events, a backup): it was lost, not never written.
     if (!existsSync(path.join(dir, STATE_BACKUP)) && !existsSync(path.join(dir, 'events.jsonl'))) return null;
     problem = `${file} is missing`;
@@ -164,7 +191,7 @@ async function healedState(
     problem = error.message;
   }
   const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
-  if (backup) return { state: backup, healed: { problem, from: 'backup' } };
+  if (backup) return { state: (await withJournal(dir, backup)).state, healed: { problem, from: 'backup' } };
   if (!options.rebuild) throw new UnreadableStateError(file, problem.slice(file.length + 1));
   let rebuilt: State;
   try {
@@ -189,7 +216,7 @@ async function readForUpdate(dir: string, milestone: string): Promise<State> {
     if (!(error instanceof UnreadableStateError)) throw error;
     const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
     if (!backup) throw error;
-    return backup;
+    return (await withJournal(dir, backup)).state;
   }
 }
 
@@ -198,11 +225,22 @@ export function formatState(state: State): string {
   return `${JSON.stringify(state)}\n`;
 }
 
-/** Write `state` as state.json and its backup (backup first: the backup is never older than state.json). */
-async function writeState(dir: string, state: State): Promise<void> {
+/** What a whole write put in state.json: the tag journal lines go on top of, and its size. */
+interface WrittenState {
+  readonly tag: string;
+  readonly bytes: number;
+}
+
+/**
+ * Write `state` as state.json and its backup (backup first: the backup is never older than state.json); the journal
+ * goes once both hold it.
+ */
+async function writeState(dir: string, state: State): Promise<WrittenState> {
   const text = formatState(state);
   await writeFileAtomic(path.join(dir, STATE_BACKUP), text);
   await writeFileAtomic(path.join(dir, 'state.json'), text);
+  await rm(path.join(dir, STATE_JOURNAL), { force: true });
+  return { tag: stateTag(text), bytes: Buffer.byteLength(text) };
 }
 
 /**
@@ -214,6 +252,8 @@ export async function openStateStore(dir: string, milestone: string, options: St
   if (!options.readOnly) await mkdir(dir, { recursive: true });
   let healed: HealedState | null = null;
   let state: State;
+  // The tag of the state.json on disk once opened (null: there is none yet).
+  let tag: string | null = null;
   if (options.readOnly) {
     const found = existsSync(dir) ? await healedState(dir, milestone, options) : null;
     state = found?.state ?? emptyState(milestone);
@@ -223,7 +263,11 @@ export async function openStateStore(dir: string, milestone: string, options: St
     state = await withLock(dir, async () => {
       const found = await healedState(dir, milestone, options);
       if (!found) return emptyState(milestone);
-      if (!found.healed) return found.state;
+      if (!found.healed) {
+        // A journal left by a runner that stopped: folded into state.json now.
+        tag = found.replayed ? (await writeState(dir, found.state)).tag : (found.tag ?? null);
+        return found.state;
+      }
       const file = path.join(dir, 'state.json');
       let keptAs: string | null = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       try {
@@ -232,13 +276,13 @@ export async function openStateStore(dir: string, milestone: string, options: St
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         keptAs = null;
       }
-      await writeState(dir, found.state);
+      tag = (await writeState(dir, found.state)).tag;
       healed = { ...found.healed, keptAs };
       return found.state;
     });
   }
   if (options.writeBehindMs !== undefined && !options.readOnly)
-    return writeBehindStore(dir, state, healed, options.writeBehindMs);
+    return writeBehindStore(dir, { state, tag }, healed, options.writeBehindMs);
   let queue: Promise<unknown> = Promise.resolve();
   return {
     dir,
@@ -272,41 +316,82 @@ export async function openStateStore(dir: string, milestone: string, options: St
   };
 }
 
+/** Journal bytes that never make a whole write by themselves (below this, appending always beats rewriting). */
+const JOURNAL_MIN_BYTES = 64 * 1024;
+
 /**
  * The run's store: the state lives in memory (no re-read, no clone of what an update does not touch, no schema check
- * per update); it is written (validated, compact, atomic, backup first) at once for durable changes, else on a tick.
- * Writes coalesce: updates made while a write is under way share the next one.
+ * per update). A durable change (of a top-level record, or of an item's durable part) is appended to the journal at
+ * once and synced: the records and items it changed, as they are then. State.json is written whole (validated,
+ * compact, atomic, backup first; the journal then removed) on a tick after a change the journal does not hold, at
+ * `flush()`, for `{durable: true}`, when there is no state.json yet, and when the journal has grown past the size of
+ * state.json (so the bytes written stay linear in the changes). One write at a time; changes made while one is under
+ * way share the next.
  */
-function writeBehindStore(dir: string, initial: State, healed: HealedState | null, tickMs: number): StateStore {
-  let state = initial;
+function writeBehindStore(
+  dir: string,
+  initial: { readonly state: State; readonly tag: string | null },
+  healed: HealedState | null,
+  tickMs: number,
+): StateStore {
+  let state = initial.state;
+  // The tag of state.json as this store last wrote (or found) it: what journal lines go on top of.
+  let tag = initial.tag;
+  // Bytes of the last whole write (0: unknown yet) and of the journal lines on top of it.
+  let wholeBytes = 0;
+  let journalBytes = 0;
   let version = 0;
   let written = 0;
-  let writing: Promise<void> | null = null;
   let tick: NodeJS.Timeout | null = null;
   let queue: Promise<unknown> = Promise.resolve();
-  const writeOnce = async (): Promise<void> => {
+  // Writes never overlap: a journal append and a whole write each wait for the one before.
+  let io: Promise<unknown> = Promise.resolve();
+  const exclusive = (fn: () => Promise<void>): Promise<void> => {
+    const p = io.then(fn);
+    io = p.catch(() => undefined);
+    return p;
+  };
+  const writeNow = async (): Promise<void> => {
     const [snapshot, at] = [state, version];
     if (!validateState(snapshot))
       throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
-    await withLock(dir, () => writeState(dir, snapshot));
+    // The journal goes with it: everything it holds is in memory, so in this snapshot.
+    const done = await withLock(dir, () => writeState(dir, snapshot));
+    [tag, wholeBytes, journalBytes] = [done.tag, done.bytes, 0];
     written = Math.max(written, at);
+  };
+  let whole: Promise<void> | null = null;
+  const writeWhole = (): Promise<void> =>
+    (whole ??= exclusive(async () => {
+      whole = null;
+      await writeNow();
+    }));
+  const items = new Set<string>();
+  const records = new Set<string>();
+  let append: Promise<void> | null = null;
+  const journal = (issues: readonly string[], keys: readonly string[]): Promise<void> => {
+    for (const issue of issues) items.add(issue);
+    for (const key of keys) records.add(key);
+    return (append ??= exclusive(async () => {
+      append = null;
+      const entries: JournalEntry[] = [
+        ...[...records].map((key): JournalEntry => ({ kind: 'record', key, value: stateRecord(state, key) })),
+        ...[...items].map((issue): JournalEntry => ({ kind: 'item', issue, item: state.items[issue] ?? null })),
+      ];
+      items.clear();
+      records.clear();
+      const on = tag;
+      if (on === null || journalBytes > Math.max(wholeBytes, JOURNAL_MIN_BYTES)) return writeNow();
+      const text = entries.map((entry) => formatJournalLine(on, entry)).join('');
+      await withLock(dir, () => appendJournal(dir, text));
+      journalBytes += Buffer.byteLength(text);
+    }));
   };
   const flush = async (): Promise<void> => {
     if (tick) clearTimeout(tick);
     tick = null;
     const wanted = version;
-    while (written < wanted) {
-      if (writing) {
-        await writing.catch(() => undefined);
-        continue;
-      }
-      writing = writeOnce();
-      try {
-        await writing;
-      } finally {
-        writing = null;
-      }
-    }
+    while (written < wanted) await writeWhole();
   };
   const schedule = (): void => {
     // The tick keeps the process alive until it has written: a run that ends without flush() still saves its state.
@@ -327,16 +412,24 @@ function writeBehindStore(dir: string, initial: State, healed: HealedState | nul
         const done = finish();
         state = done.state;
         version += 1;
-        return { state, durable: updateOptions.durable === true || done.durable };
+        return done;
       });
       queue = applied.catch(() => undefined);
       // The write is awaited outside the queue, so updates made meanwhile are applied and share the next write.
       return applied.then(async (done) => {
-        if (done.durable) await flush();
-        else schedule();
+        if (updateOptions.durable === true) await flush();
+        else {
+          if (done.durable) await journal(done.durableItems, done.changedKeys);
+          if (done.deferred) schedule();
+        }
         return done.state;
       });
     },
     flush: () => queue.then(flush),
   };
+}
+
+/** The top-level record `key` of `state` (undefined: it is not set). */
+function stateRecord(state: State, key: string): unknown {
+  return (state as unknown as Record<string, unknown>)[key];
 }

@@ -1,7 +1,9 @@
 /** Finding and killing the processes a test started (by a marker in their command line, or as recorded in state). */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ancestorGroupsOf } from '../../tasks/lib/process-info.ts';
+import { readStateFile } from './state-files.ts';
 
 /** Processes whose command line contains `marker`, as `pid pgid args` lines (this ps excluded). */
 export function processesWith(marker: string): string[] {
@@ -29,10 +31,10 @@ export function killProcessesWith(marker: string): void {
   for (const line of processesWith(marker)) killQuietly(Number(line.trim().split(/\s+/)[0]));
 }
 
-/** SIGKILL the process groups of agents recorded as running in state.json (cleanup after a failed test). */
+/** SIGKILL the process groups of agents recorded as running in state (cleanup after a failed test). */
 export function killRecordedAgents(stateFile: string): void {
   if (!existsSync(stateFile)) return;
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+  const state = readStateFile({ stateDir: path.dirname(stateFile) }) as {
     items: Record<string, { process: { pid: number } | null }>;
   };
   for (const it of Object.values(state.items)) if (it.process) killQuietly(-it.process.pid);
