@@ -376,7 +376,7 @@ function writeBehindStore(
       append = null;
       const entries: JournalEntry[] = [
         ...[...records].map((key): JournalEntry => ({ kind: 'record', key, value: stateRecord(state, key) })),
-        ...[...items].map((issue): JournalEntry => ({ kind: 'item', issue, item: state.items[issue] ?? null })),
+        ...[...items].map((issue): JournalEntry => ({ kind: 'item', issue, item: state.items[issue] })),
       ];
       items.clear();
       records.clear();

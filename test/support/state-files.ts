@@ -1,7 +1,7 @@
 /** Reading a milestone's state dir as the runner left it: state.json and events.jsonl. */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { applyJournal, parseJournal, STATE_JOURNAL, stateTag } from '../../tasks/lib/state-journal.ts';
 
 /** Anything with a milestone state dir (a TestRepo). */
 export interface HasStateDir {
@@ -9,33 +9,16 @@ export interface HasStateDir {
 }
 
 /**
- * Parsed state.json with the journal of items and records written since on top, as the runner reads them (untyped: tests read
- * what the runner wrote, whatever shape it has). A line cut short by a crash is left out, as the runner does.
+ * Parsed state.json with the journal of items and records written since on top, as the runner reads them (untyped:
+ * tests read what the runner wrote, whatever shape it has). Lines cut short or written on top of an older state.json
+ * are left out, as the runner does.
  */
 export function readStateFile(repo: HasStateDir): any {
   const text = readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8');
+  const journal = path.join(repo.stateDir, STATE_JOURNAL);
   const state = JSON.parse(text);
-  const journal = path.join(repo.stateDir, 'state.journal');
   if (!existsSync(journal)) return state;
-  // The tag journal lines name (the runner's stateTag, computed here on its own).
-  const tag = createHash('sha1').update(text).digest('hex').slice(0, 16);
-  for (const line of readFileSync(journal, 'utf8').split('\n')) {
-    let entry: { on: string; issue?: string; item?: unknown; key?: string; value?: unknown } | undefined;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (entry?.on !== tag) continue;
-    if (typeof entry.issue === 'string') {
-      if (entry.item === null) delete state.items[entry.issue];
-      else state.items[entry.issue] = entry.item;
-    } else if (typeof entry.key === 'string') {
-      if (entry.value === undefined) delete state[entry.key];
-      else state[entry.key] = entry.value;
-    }
-  }
-  return state;
+  return applyJournal(state, parseJournal(readFileSync(journal, 'utf8'), stateTag(text)), () => true);
 }
 
 /** Whether state.json, as it is now, records a handle with `field` (`runId`, `job`) for each of `issues`. */
