@@ -3,7 +3,7 @@
  * crash must not lose is on disk when update() resolves, the rest at flush() or the tick; a killed runner loses only
  * the latter; snapshots handed out by current() never change afterwards.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { readStateFile } from './support/state-files.ts';
 
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 const dirs: string[] = [];
+const moduleUrl = (file: string): string => pathToFileURL(path.join(ROOT, 'tasks', 'lib', file)).href;
 
 function freshDir(): string {
   const dir = tempDir('wm-state-wb-');
@@ -171,6 +172,49 @@ test('journal lines cut short or written on top of an older state.json are not r
   assert.is(again.current().items['1']?.attempts, 3);
   assert.is(JSON.parse(stateText(dir)).items['1'].attempts, 3);
   assert.not.ok(existsSync(journalFile(dir)));
+});
+
+test('a reader never sees the state go back while the runner journals and rewrites it', async () => {
+  const dir = freshDir();
+  // The writer: a store whose tick writes the whole state as soon as it can, so whole writes (and the journal's
+  // removal) fall between a reader's reads of the journal and of state.json again and again.
+  const script = `
+    const { openStateStore } = await import(${JSON.stringify(moduleUrl('state.ts'))});
+    const { updateItem } = await import(${JSON.stringify(moduleUrl('state-items.ts'))});
+    const { emptyItem } = await import(${JSON.stringify(moduleUrl('state-types.ts'))});
+    const store = await openStateStore(${JSON.stringify(dir)}, '7', { writeBehindMs: 0 });
+    await store.update((s) => void (s.items['1'] = { ...emptyItem(1, 1), attempts: 1, status: 'in-progress' }));
+    for (let i = 2; i <= 800; i++) {
+      await store.update((s) => void updateItem(s, 1, { attempts: i }));
+      await store.update((s) => void updateItem(s, 1, { failure: 'text ' + i }));
+    }
+    await store.flush();
+  `;
+  const writer = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  writer.stderr.on('data', (d) => (stderr += d));
+  const ended = new Promise<number | null>((resolve) => writer.on('close', resolve));
+  let running = true;
+  void ended.then(() => (running = false));
+  let seen = 0;
+  let reads = 0;
+  while (running) {
+    let attempts: number | undefined;
+    try {
+      attempts = (await readState(dir, '7')).items['1']?.attempts;
+    } catch {
+      continue; // not written yet
+    }
+    reads += 1;
+    if (attempts === undefined) continue;
+    assert.ok(attempts >= seen, `read attempt ${attempts} after ${seen} (read ${reads})`);
+    seen = attempts;
+  }
+  assert.is(await ended, 0, stderr);
+  assert.is((await readState(dir, '7')).items['1']?.attempts, 800);
+  assert.ok(reads > 0);
 });
 
 test('a runner killed between writes keeps its durable changes and loses only deferred ones', () => {

@@ -74,24 +74,21 @@ export class UnreadableStateError extends StepFailedError {
 /** The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is restored from. */
 export const STATE_BACKUP = 'state.json.bak';
 
-/** A state file as read: the state and the tag of its text. */
+/** A state file as read: the state (with the journal on top), the tag of its text, whether journal lines applied. */
 interface StateFile {
   readonly state: State;
   readonly tag: string;
+  readonly replayed: boolean;
 }
 
-/** The state of `found` with the journal lines of `dir` written on top of it; lines that break the schema are left out. */
-async function withJournal(
-  dir: string,
-  found: StateFile,
-): Promise<{ readonly state: State; readonly replayed: boolean }> {
-  const entries = parseJournal(await readJournal(dir), found.tag);
-  if (entries.length === 0) return { state: found.state, replayed: false };
-  return { state: applyJournal(found.state, entries, (s) => validateState(s)), replayed: true };
-}
-
-/** Parse and validate one state file; undefined when it does not exist. */
-async function readStateFile(file: string, milestone: string): Promise<StateFile | undefined> {
+/**
+ * Parse and validate one state file (state.json or its backup, which hold the same text) and apply the journal lines
+ * of `dir` written on top of it (lines that break the schema are left out); undefined when it does not exist.
+ */
+async function readStateFile(dir: string, file: string, milestone: string): Promise<StateFile | undefined> {
+  // The journal before the file: a whole write between the two reads then leaves lines tagged for the older file,
+  // skipped, beside the newer file that holds them. The other order could pair the older file with no journal.
+  const journal = await readJournal(dir);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -118,13 +115,15 @@ async function readStateFile(file: string, milestone: string): Promise<StateFile
   const state = data as State;
   if (state.milestone !== milestone)
     throw new UnreadableStateError(file, `holds the state of milestone ${state.milestone}, not ${milestone}`);
-  return { state, tag: stateTag(text) };
+  const tag = stateTag(text);
+  const entries = parseJournal(journal, tag);
+  if (entries.length === 0) return { state, tag, replayed: false };
+  return { state: applyJournal(state, entries, (s) => validateState(s)), tag, replayed: true };
 }
 
 /** Read `state.json`, or a fresh state when there is none; an unusable file is an UnreadableStateError naming it. */
 export async function readState(dir: string, milestone: string): Promise<State> {
-  const found = await readStateFile(path.join(dir, 'state.json'), milestone);
-  return found ? (await withJournal(dir, found)).state : emptyState(milestone);
+  return (await readStateFile(dir, path.join(dir, 'state.json'), milestone))?.state ?? emptyState(milestone);
 }
 
 /** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
@@ -181,8 +180,8 @@ async function healedState(
   let problem: string;
   try {
     // Read and validated once: the state found is the one used (with the journal written since on top).
-    const found = await readStateFile(file, milestone);
-    if (found !== undefined) return { ...(await withJournal(dir, found)), healed: null, tag: found.tag };
+    const found = await readStateFile(dir, file, milestone);
+    if (found !== undefined) return { ...found, healed: null };
     // No state.json beside the files of a milestone that ran (events, a backup): it was lost, not never written.
     if (!existsSync(path.join(dir, STATE_BACKUP)) && !existsSync(path.join(dir, 'events.jsonl'))) return null;
     problem = `${file} is missing`;
@@ -190,8 +189,8 @@ async function healedState(
     if (!(error instanceof UnreadableStateError)) throw error;
     problem = error.message;
   }
-  const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
-  if (backup) return { state: (await withJournal(dir, backup)).state, healed: { problem, from: 'backup' } };
+  const backup = await readStateFile(dir, path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
+  if (backup) return { state: backup.state, healed: { problem, from: 'backup' } };
   if (!options.rebuild) throw new UnreadableStateError(file, problem.slice(file.length + 1));
   let rebuilt: State;
   try {
@@ -214,9 +213,9 @@ async function readForUpdate(dir: string, milestone: string): Promise<State> {
     return await readState(dir, milestone);
   } catch (error) {
     if (!(error instanceof UnreadableStateError)) throw error;
-    const backup = await readStateFile(path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
+    const backup = await readStateFile(dir, path.join(dir, STATE_BACKUP), milestone).catch(() => undefined);
     if (!backup) throw error;
-    return (await withJournal(dir, backup)).state;
+    return backup.state;
   }
 }
 

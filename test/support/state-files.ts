@@ -14,11 +14,16 @@ export interface HasStateDir {
  * are left out, as the runner does.
  */
 export function readStateFile(repo: HasStateDir): any {
+  // The journal first, as the runner reads them: a whole write in between cannot pair the older file with no journal.
+  const journalFile = path.join(repo.stateDir, STATE_JOURNAL);
+  let journal = '';
+  try {
+    journal = readFileSync(journalFile, 'utf8');
+  } catch {
+    // None: state.json holds everything.
+  }
   const text = readFileSync(path.join(repo.stateDir, 'state.json'), 'utf8');
-  const journal = path.join(repo.stateDir, STATE_JOURNAL);
-  const state = JSON.parse(text);
-  if (!existsSync(journal)) return state;
-  return applyJournal(state, parseJournal(readFileSync(journal, 'utf8'), stateTag(text)), () => true);
+  return applyJournal(JSON.parse(text), parseJournal(journal, stateTag(text)), () => true);
 }
 
 /** Whether state.json, as it is now, records a handle with `field` (`runId`, `job`) for each of `issues`. */
