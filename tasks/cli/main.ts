@@ -82,9 +82,12 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
       return (await import('./status-command.ts')).statusCommand(first ?? '', flags, io);
     case 'run':
     case 'step': {
+      // The runner's modules load while git is asked where the repository is.
+      const loading = import('./run-command.ts');
+      loading.catch(() => undefined);
       const { refuseAgentStart } = await import('../engine/create-context.ts');
       const root = await refuseAgentStart(io.cwd, flags.repo, io.env);
-      return (await import('./run-command.ts')).runCommand(command, flags.positional, flags, io, root);
+      return (await loading).runCommand(command, flags.positional, flags, io, root);
     }
     case 'gates':
       return (await import('./gates-command.ts')).gatesCommand(first ?? null, flags, io);

@@ -59,6 +59,12 @@ export interface Ctx {
   readonly openBacklog: (root: string) => Backlog;
   /** Folder of the package itself (for the scripted agent and schemas). */
   readonly packageRoot: string;
+  /**
+   * Whether the repository has the remote `origin`: the answer git gave the last time it was asked in this command
+   * (branch, fetch and land all need it), or asked again with `fresh` (landing asks after the gates, which may
+   * have removed it).
+   */
+  readonly hasOrigin: (fresh?: boolean) => Promise<boolean>;
   /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */
   readonly entry?: Entry;
 }

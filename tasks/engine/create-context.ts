@@ -6,7 +6,7 @@ import type { Ctx, RunOptions } from './context.ts';
 import type { Entry } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { createEventSink, type StampedEvent } from '../lib/events.ts';
-import { findCommonDir, findRepoRoot } from '../lib/git.ts';
+import { findCommonDir, findRepoRoot, gitOk } from '../lib/git.ts';
 import { AGENT_LOCK, integrationWorktreeOf, stateDirOf } from '../lib/paths.ts';
 import { defaultPlanPath, readPlan } from '../lib/plan/load-plan.ts';
 import type { Plan } from '../lib/plan/types.ts';
@@ -155,6 +155,7 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
       type: 'notice',
       message: healedNotice(store.healed, findLiveAgents(stateDir), readOnly ? '--dry-run: nothing written' : null),
     });
+  let origin: Promise<boolean> | undefined;
   return {
     repo,
     commonDir,
@@ -169,6 +170,7 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     confirm: input.confirm,
     openBacklog: (root) => openBacklog(plan.backlog, root, { allocate, env: input.env, parsed }),
     packageRoot: PACKAGE_ROOT,
+    hasOrigin: (fresh = false) => (origin = (!fresh && origin) || gitOk(repo, ['remote', 'get-url', 'origin'])),
     entry: input.entry,
   };
 }

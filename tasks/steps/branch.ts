@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { ensureExcluded } from '../lib/exclude.ts';
-import { addWorktree, dirtyPaths, git, gitOk, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { addWorktree, dirtyPaths, git, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
 import { linkedWorktreeOn, looseRef, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
@@ -23,14 +23,9 @@ export function excludePatterns(ctx: Ctx): string[] {
   ];
 }
 
-/** Whether `origin` is configured. */
-export async function hasOrigin(repo: string): Promise<boolean> {
-  return gitOk(repo, ['remote', 'get-url', 'origin']);
-}
-
-/** A ref's commit (`revParse`), without git when the files say the ref surely does not exist. */
+/** A ref's commit (`revParse`), without git when its loose file holds it or the files say it surely does not exist. */
 async function readRef(ctx: Ctx, ref: string): Promise<string | null> {
-  return refSurelyAbsent(ctx.commonDir, ref) ? null : revParse(ctx.repo, ref);
+  return looseRef(ctx.commonDir, ref) ?? (refSurelyAbsent(ctx.commonDir, ref) ? null : await revParse(ctx.repo, ref));
 }
 
 /** branch step. */
@@ -72,7 +67,7 @@ export const branch: Step = {
   async run(ctx, _scope, progress) {
     const name = ctx.plan.milestone.integrationBranch;
     await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
-    if (await hasOrigin(ctx.repo)) {
+    if (await ctx.hasOrigin()) {
       progress.output('git fetch origin');
       await git(ctx.repo, ['fetch', '--quiet', 'origin']);
     }

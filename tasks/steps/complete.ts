@@ -11,7 +11,7 @@ import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
-import { worktreeRegistered } from '../lib/git-files.ts';
+import { looseRef, refSurelyAbsent, worktreeRegistered } from '../lib/git-files.ts';
 import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -24,7 +24,7 @@ const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
  * Delete the refs that main contains, each only at the sha it was read at (one `for-each-ref --merged`, one
  * `update-ref --stdin` transaction of checked deletes, never `branch -D`). Returns the refs of `refs` that were not
  * deleted because main does not contain them (a ref that does not exist counts as deleted), and which of `listed`
- * exist (read by the same `for-each-ref`).
+ * exist (from the ref files, or one more `for-each-ref` when they cannot tell).
  */
 async function deleteMerged(
   ctx: Ctx,
@@ -34,7 +34,15 @@ async function deleteMerged(
   if (refs.length === 0 && listed.length === 0) return { notMerged: new Set(), existing: new Set() };
   const main = `refs/heads/${MAIN_BRANCH}`;
   const lines = (r: string) => r.split('\n').filter(Boolean);
-  const all = lines(await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs, ...listed]));
+  // Where the ref files settle which refs exist (the usual end: every ref loose), git is not asked.
+  const fromFiles = [...refs, ...listed].map((ref) => {
+    const sha = looseRef(ctx.commonDir, ref);
+    if (sha) return `${sha} ${ref}`;
+    return refSurelyAbsent(ctx.commonDir, ref) ? null : undefined;
+  });
+  const all = fromFiles.every((line) => line !== undefined)
+    ? fromFiles.filter((line): line is string => line !== null)
+    : lines(await git(ctx.repo, ['for-each-ref', '--format=%(objectname) %(refname)', ...refs, ...listed]));
   const merged = refs.length
     ? lines(await git(ctx.repo, ['for-each-ref', `--merged=${main}`, '--format=%(objectname) %(refname)', ...refs]))
     : [];

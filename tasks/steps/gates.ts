@@ -267,8 +267,9 @@ async function commitFixLeftovers(ctx: Ctx, message: string): Promise<void> {
 /** Whether the gates recorded green on the integration branch's current HEAD (or the milestone is already landed). */
 export async function gatesGreenOnHead(ctx: Ctx): Promise<boolean> {
   const st = ctx.store.current();
-  // The green sha confirmed from the branch's ref file when it holds it; anything else is asked of git.
-  const head = await integrationTip(ctx, st.gates?.sha ?? null);
+  // The green sha (or, before any gate ran, the recorded tip) confirmed from the branch's ref file when it holds it;
+  // anything else is asked of git.
+  const head = await integrationTip(ctx, st.gates?.sha ?? st.refs?.integration ?? null);
   if (!head) return st.complete !== null || (st.land !== null && st.gates !== null);
   return st.gates?.sha === head;
 }

@@ -5,7 +5,6 @@
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
 import { oneLine } from '../lib/bounded-text.ts';
-import { hasOrigin } from './branch.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
@@ -77,16 +76,18 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   if (ctx.plan.backlog.kind !== 'file') return false;
   const backlog = ctx.openBacklog(ctx.integrationWorktree);
   const items = ctx.store.current().items;
-  const sources: string[] = [];
-  const done: number[] = [];
-  let wrote = false;
-  for (const item of listItems(ctx.plan)) {
-    if (!items[String(item.issue)]?.merge?.sha) continue;
-    wrote = (await backlog.setStatus(item.issue, 'done')).length > 0 || wrote;
-    const source = (await backlog.readItem(item.issue))?.source;
-    if (source) sources.push(source);
-    done.push(item.issue);
-  }
+  const merged = listItems(ctx.plan).filter((item) => items[String(item.issue)]?.merge?.sha);
+  // Each item's file is its own: read and written side by side (one after another, a 200-item landing waited
+  // seconds on file reads).
+  const marked = await Promise.all(
+    merged.map(async (item) => ({
+      wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
+      source: (await backlog.readItem(item.issue))?.source,
+    })),
+  );
+  const wrote = marked.some((m) => m.wrote);
+  const sources = marked.flatMap((m) => (m.source ? [m.source] : []));
+  const done = merged.map((item) => item.issue);
   if (sources.length === 0) return false;
   const message = `backlog: mark ${done.map((i) => `#${i}`).join(', ')} done`;
   // Files just changed and tracked (the usual case): commit them as they are, without asking git first.
@@ -222,14 +223,14 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
 /** Whether landing pushes: `--no-push` and a repository that never had origin do not; an origin that went away must. */
 async function wantsPush(ctx: Ctx, origin?: boolean): Promise<boolean> {
   if (!ctx.options.push) return false;
-  if (origin ?? (await hasOrigin(ctx.repo))) return true;
+  if (origin ?? (await ctx.hasOrigin())) return true;
   return ctx.store.current().refs?.originMain != null;
 }
 
 /** Fetch origin; an origin that is gone or unreachable is said, never silently skipped. */
 async function fetchOrigin(ctx: Ctx): Promise<void> {
   const how = 'nothing was landed; fix the remote and run again, or run with --no-push to land on the local main only';
-  if (!(await hasOrigin(ctx.repo)))
+  if (!(await ctx.hasOrigin(true)))
     throw new StepFailedError(
       `the remote origin is gone (milestone ${ctx.plan.milestone.id} started with one); ${how}`,
     );
@@ -310,8 +311,9 @@ async function forgetLanding(ctx: Ctx, progress: Progress): Promise<void> {
 }
 
 async function landRounds(ctx: Ctx, progress: Progress): Promise<void> {
-  // Asked once for the rounds: a remote added or removed while landing is seen by the next run.
-  const origin = await hasOrigin(ctx.repo);
+  // Asked again (the gates may have removed it), then once for the rounds: a remote added or removed while
+  // landing is seen by the next run.
+  const origin = await ctx.hasOrigin(true);
   const push = await wantsPush(ctx, origin);
   if (!ctx.options.push && origin) progress.output('--no-push: origin is left as it is');
   for (let round = 1; round <= MAX_LAND_ROUNDS; round++) {
