@@ -60,3 +60,9 @@ export interface Backlog {
 export function markerLine(marker: string): string {
   return `<!-- ${marker.replace(/-->/g, '')} -->`;
 }
+
+/**
+ * How many items of a backlog a step reads or writes at once: files side by side (one after another, a 200-item
+ * milestone waited a second or more on them), GitHub requests few enough for its secondary rate limits.
+ */
+export const BACKLOG_READS_AT_ONCE = 8;

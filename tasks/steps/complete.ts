@@ -16,6 +16,7 @@ import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
+import { mapAtMost } from '../lib/map-at-most.ts';
 
 /** How much of events.jsonl report.md's timeline reads. */
 const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
@@ -64,20 +65,6 @@ async function deleteMerged(
 
 /** Worktrees removed at once: each `worktree remove` touches only its own folder and admin entry. */
 const REMOVALS_AT_ONCE = 4;
-
-/** `fn` of every entry, at most `limit` at a time; results in the entries' order. */
-async function mapAtMost<T, R>(entries: readonly T[], limit: number, fn: (entry: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(entries.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < entries.length) {
-      const at = next++;
-      out[at] = await fn(entries[at] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, entries.length) }, lane));
-  return out;
-}
 
 /** Remove a worktree unless it holds uncommitted work (which is kept and listed). */
 async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone'> {

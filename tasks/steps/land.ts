@@ -5,6 +5,8 @@
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
 import { oneLine } from '../lib/bounded-text.ts';
+import { BACKLOG_READS_AT_ONCE } from '../backlog/backlog.ts';
+import { mapAtMost } from '../lib/map-at-most.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
@@ -79,12 +81,10 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   const merged = listItems(ctx.plan).filter((item) => items[String(item.issue)]?.merge?.sha);
   // Each item's file is its own: read and written side by side (one after another, a 200-item landing waited
   // seconds on file reads).
-  const marked = await Promise.all(
-    merged.map(async (item) => ({
-      wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
-      source: (await backlog.readItem(item.issue))?.source,
-    })),
-  );
+  const marked = await mapAtMost(merged, BACKLOG_READS_AT_ONCE, async (item) => ({
+    wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
+    source: (await backlog.readItem(item.issue))?.source,
+  }));
   const wrote = marked.some((m) => m.wrote);
   const sources = marked.flatMap((m) => (m.source ? [m.source] : []));
   const done = merged.map((item) => item.issue);
