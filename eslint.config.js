@@ -17,6 +17,18 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       // Finding and removing control characters (NUL, escapes) in agents' output and in titles is deliberate.
       'no-control-regex': 'off',
+      // Code and comments stay within prettier's width; a message, a template or a pattern is kept whole so that
+      // it can be found with grep (docs/decisions.md).
+      'max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreUrls: true,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+        },
+      ],
     },
   },
   {

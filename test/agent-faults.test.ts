@@ -83,7 +83,8 @@ test('faulty agents: each gets its documented status and failure; dependants ski
     items: rigItems(waves),
   });
   try {
-    // Watch the sleeper's processes while the run goes on: they must exist (so the check after the run means something).
+    // Watch the sleeper's processes while the run goes on: they must exist (so the check after the run means
+    // something).
     let seen = 0;
     const watch = setInterval(() => {
       seen = Math.max(seen, processesWith(`sleep ${marker}`).length);

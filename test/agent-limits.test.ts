@@ -51,7 +51,9 @@ function outcome(text: string, extra: Partial<AgentOutcome> = {}): AgentOutcome 
   };
 }
 
-/** Facts of a branch with `n` commits and 5000 changed files (the first `kept` of each read, as readBranchFacts keeps). */
+/**
+ * Facts of a branch with `n` commits and 5000 changed files (the first `kept` of each read, as readBranchFacts keeps).
+ */
 function facts(n: number, kept = Math.min(n, LIMITS.gitEntries)): BranchFacts {
   return {
     commits: Array.from({ length: kept }, (_, i) => ({

@@ -1,5 +1,6 @@
 /**
- * Attention texts (tasks/reporting/attention.ts), in-process: which items need a human (failed, skipped, escalated when asked,
+ * Attention texts (tasks/reporting/attention.ts), in-process: which items need a human (failed, skipped, escalated when
+ * asked,
  * limited to waves) and the exact message with the command that continues (issue 15).
  */
 import { test } from 'uvu';

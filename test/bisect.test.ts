@@ -20,7 +20,9 @@ import { killQuietly } from './support/processes.ts';
 
 const EIGHT = [101, 102, 103, 104, 105, 106, 107, 108].map((issue) => ({ issue, title: `Item ${issue}` }));
 
-/** Items write f-<issue>.txt; fix agents record the gate runs so far and their prompt, change nothing, report FAILED. */
+/**
+ * Items write f-<issue>.txt; fix agents record the gate runs so far and their prompt, change nothing, report FAILED.
+ */
 const AGENT = `case "$WM_ROLE" in
 item) if [ "$WM_ATTEMPT" -gt 1 ]; then cp "$WM_PROMPT_FILE" "$tools/retry-prompt-$WM_ISSUE"; git rm -q "f-$WM_ISSUE.txt"; echo fixed > "g-$WM_ISSUE.txt"; commit "item $WM_ISSUE again"; report COMPLETE; exit 0; fi
   echo "$WM_ISSUE" > "f-$WM_ISSUE.txt"; commit "item $WM_ISSUE"; report COMPLETE;;

@@ -1,4 +1,6 @@
-/** tasks/lib/bounded-text.ts: control characters, cut texts and lists with their markers, file tails read at an offset. */
+/**
+ * tasks/lib/bounded-text.ts: control characters, cut texts and lists with their markers, file tails read at an offset.
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';

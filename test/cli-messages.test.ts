@@ -2,7 +2,8 @@
  * Messages that point at the fix (docs/errors.md): "did you mean" for a misspelt flag, command, step and plan key;
  * hints in the words the user typed (the bin or a script); a missing plan lists the plans; a stale item names its
  * backlog file; a red gate names where to fix and the commands; a failed item shows its report's NOTES first; items
- * failed and gates red say both, with the gate's exit code. Each: its exact text, its exit code, the repository unchanged
+ * failed and gates red say both, with the gate's exit code. Each: its exact text, its exit code, the repository
+ * unchanged
  * where nothing may change.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,9 @@
 /**
  * The whole product with the REAL `codex` CLI (@openai/codex 0.169, node_modules/.bin/codex) as every agent, offline:
- * the scripted Responses API server (test/support/responses-server.ts) runs in this process, `scripts/run.mts` in a child
- * process, and codex really runs the scripted `exec_command` tool calls in the worktrees (agents really write and commit),
+ * the scripted Responses API server (test/support/responses-server.ts) runs in this process, `scripts/run.mts` in a
+ * child
+ * process, and codex really runs the scripted `exec_command` tool calls in the worktrees (agents really write and
+ * commit),
  * inside its own `workspace-write` sandbox with the git directories the adapter adds (docs/codex-cli.md).
  *
  * - a 2-wave milestone of 3 items lands on a bare origin; state.json has codex's usage, turns and thread id;
@@ -44,7 +46,10 @@ const CODEX_BIN = process.env.CODEX_BIN ?? path.join(ROOT, 'node_modules', '.bin
 const keep = keepRequested;
 const describe = describeRun;
 
-/** `defaults:` of a plan whose agents are the real codex against the server at `url` (retries bounded, so a dead server fails fast). */
+/**
+ * `defaults:` of a plan whose agents are the real codex against the server at `url` (retries bounded, so a dead server
+ * fails fast).
+ */
 function codexDefaults(url: string): string {
   return [
     'defaults:',
@@ -57,7 +62,10 @@ function codexDefaults(url: string): string {
   ].join('\n');
 }
 
-/** `agent-args` (a YAML flow list) for the test provider at `url`; `bounded`: a dead endpoint fails at once instead of being retried forever. */
+/**
+ * `agent-args` (a YAML flow list) for the test provider at `url`; `bounded`: a dead endpoint fails at once instead of
+ * being retried forever.
+ */
 function providerArgs(url: string, bounded = true): string {
   const provider = `model_providers.wmtest={name="wmtest", base_url="${url}", wire_api="responses", request_max_retries=0, stream_max_retries=0}`;
   const args = [
@@ -70,7 +78,9 @@ function providerArgs(url: string, bounded = true): string {
   return `[${args.map((a) => `'${a}'`).join(', ')}]`;
 }
 
-/** Environment of a runner whose agents are the real codex: an isolated CODEX_HOME (and HOME) with the offline config. */
+/**
+ * Environment of a runner whose agents are the real codex: an isolated CODEX_HOME (and HOME) with the offline config.
+ */
 function codexEnv(home: string): Record<string, string> {
   const codexHome = path.join(home, '.codex');
   mkdirSync(codexHome, { recursive: true });

@@ -1,6 +1,8 @@
 /**
- * The codex adapter (tasks/agents/codex.ts) without running codex: its parser on REAL `codex exec --json` output recorded
- * with @openai/codex 0.169 against the scripted Responses server (test/fixtures/codex/, see cases.json there for how each
+ * The codex adapter (tasks/agents/codex.ts) without running codex: its parser on REAL `codex exec --json` output
+ * recorded
+ * with @openai/codex 0.169 against the scripted Responses server (test/fixtures/codex/, see cases.json there for how
+ * each
  * was made), and the command line it builds.
  */
 import { test } from 'uvu';

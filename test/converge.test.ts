@@ -43,7 +43,8 @@ for (const schedule of SCHEDULES)
     try {
       await stepsOk(rig, TO_WORKTREES);
       const before = stateOf(rig.repo).items;
-      // #1: the lock file is gone. A marker in the worktree's admin folder tells whether it was removed and added again.
+      // #1: the lock file is gone. A marker in the worktree's admin folder tells whether it was removed and added
+      // again.
       const admin1 = path.resolve(itemDir(rig.repo, 1), await git(itemDir(rig.repo, 1), 'rev-parse', '--git-dir'));
       writeFileSync(path.join(admin1, 'wm-test-marker'), 'kept\n');
       rmSync(path.join(itemDir(rig.repo, 1), LOCK));
@@ -173,7 +174,8 @@ for (const schedule of SCHEDULES)
       await stepsOk(rig, TO_WORKTREES);
       const items1 = path.join(rig.repo.stateDir, 'items', '1');
       const items2 = path.join(rig.repo.stateDir, 'items', '2');
-      // #1: its agent committed, printed its report, and its wrapper wrote the exit code (`<code> <pid>`); the runner died
+      // #1: its agent committed, printed its report, and its wrapper wrote the exit code (`<code> <pid>`); the runner
+      // died
       // before reading them.
       writeFileSync(path.join(itemDir(rig.repo, 1), 'item-1.txt'), '1\n');
       await git(itemDir(rig.repo, 1), 'add', 'item-1.txt');

@@ -135,7 +135,8 @@ test('collect kills what the agent left in its group while its wrapper is still 
   const stray = path.join(dir, 'stray.pid');
   try {
     // The agent writes the exit code as its wrapper would (the wrapper's pid, from its pid file), leaves a stray in the
-    // group, and holds the wrapper alive: the moment a busy machine can stretch between the wrapper's `mv` and its exit.
+    // group, and holds the wrapper alive: the moment a busy machine can stretch between the wrapper's `mv` and its
+    // exit.
     // The stray's pid file is written last: once the test sees it, the exit code is whole on disk.
     const handle = await dispatch(
       dir,

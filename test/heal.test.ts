@@ -310,7 +310,10 @@ test('a state that cannot be rebuilt: exit 2 listing the live agents and the com
   });
 });
 
-/** Items commit at once; the gate fix agent (role fix, issue 0) logs its start and end, waits for $RELEASE, then makes the gate pass. */
+/**
+ * Items commit at once; the gate fix agent (role fix, issue 0) logs its start and end, waits for $RELEASE, then makes
+ * the gate pass.
+ */
 const FIXING_AGENT = [
   'if [ "$WM_ROLE" = fix ]; then',
   '  echo "start $WM_ISSUE $$ $(date +%s%N)" >> "$TIMES"',

@@ -1,5 +1,6 @@
 /**
- * `judgeAttempt` (tasks/items/item-result.ts), in-process on hand-made outcomes and branch facts: the status and failure
+ * `judgeAttempt` (tasks/items/item-result.ts), in-process on hand-made outcomes and branch facts: the status and
+ * failure
  * of each kind of attempt, and the exact flags for disagreements between the report and git (issue 15).
  */
 import { test } from 'uvu';

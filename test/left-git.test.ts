@@ -1,7 +1,8 @@
 /**
  * A runner killed by SIGKILL leaves its git children running (a merge or commit in the integration worktree): the
  * runner that takes over its stale lock waits for them before it works there (a real git blocked on its stdin stands
- * for one; the test ends it only after seeing the runner wait). A git killed by SIGPIPE when it wrote to the dead runner
+ * for one; the test ends it only after seeing the runner wait). A git killed by SIGPIPE when it wrote to the dead
+ * runner
  * leaves new files without the index: the merge cleans them away instead of refusing the item.
  */
 import { spawn } from 'node:child_process';

@@ -70,7 +70,8 @@ esac`,
     assert.match(m.note, /whitespace-only conflict in ws\.js/);
     const text = await mainFile(s, 'ws.js');
     assertNoMarkers(text);
-    // git 2.39 takes one side's line when both only changed whitespace (theirs, despite its docs): either is a correct merge.
+    // git 2.39 takes one side's line when both only changed whitespace (theirs, despite its docs): either is a correct
+    // merge.
     assert.ok(
       ['function f() {\n    return 1;\n}\n', 'function f() {\n  return 1;   \n}\n'].includes(text),
       JSON.stringify(text),
@@ -241,7 +242,8 @@ printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second
     assert.equal(st.followUps, [2]);
     assert.is(await git(integration, 'rev-parse', 'HEAD'), head, 'no new commit');
 
-    // A crash after the merge was recorded but before the follow-up was: the next merge step records it (found, not made again).
+    // A crash after the merge was recorded but before the follow-up was: the next merge step records it (found, not
+    // made again).
     const raw2 = JSON.parse(readFileSync(file, 'utf8'));
     raw2.items['1'].followUps = [];
     writeFileSync(file, JSON.stringify(raw2, null, 2));

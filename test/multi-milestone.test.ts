@@ -136,7 +136,8 @@ test('milestones 7 and 8 run at once: both land within two runs each, follow-ups
         assert.is(st.items[String(item.issue)].status, PARTIALS.has(item.issue) ? 'partial' : 'complete', all);
     }
 
-    // The backlog on main: the four items (done) and one follow-up per milestone, each with its own number and milestone.
+    // The backlog on main: the four items (done) and one follow-up per milestone, each with its own number and
+    // milestone.
     const names = (await git(repo.dir, 'ls-tree', '--name-only', 'main', 'plan/backlog/'))
       .split('\n')
       .map((f) => path.basename(f));

@@ -99,7 +99,8 @@ async function bigRepo(n: number): Promise<TestRepo> {
 test('plan --json | head -1 and run --dry-run | head -1 (output beyond what a pipe holds): no stack trace, exit 0, nothing created', async () => {
   const repo = await bigRepo(2500);
   try {
-    // Unpiped, plan --json prints all of it (a pipe used to get 64 KiB of it) and the dry-run is more than a pipe holds.
+    // Unpiped, plan --json prints all of it (a pipe used to get 64 KiB of it) and the dry-run is more than a pipe
+    // holds.
     const whole = await runCli('plan', ['7', '--json'], { cwd: repo.dir });
     assert.is(whole.code, 0, whole.stderr);
     assert.is((JSON.parse(whole.stdout) as { nodes: unknown[] }).nodes.length > 2500, true);

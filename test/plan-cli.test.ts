@@ -78,7 +78,9 @@ async function makeRepo(fixture: string): Promise<string> {
   return repo;
 }
 
-/** Every file name under `dir`, recursively, sorted (`.git/objects` left out: reading a plan writes no objects anyway). */
+/**
+ * Every file name under `dir`, recursively, sorted (`.git/objects` left out: reading a plan writes no objects anyway).
+ */
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {

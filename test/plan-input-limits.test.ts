@@ -196,7 +196,9 @@ function fileHashes(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
-/** What no command that refuses its input may change: git's view, and every byte of every file (the object store aside). */
+/**
+ * What no command that refuses its input may change: git's view, and every byte of every file (the object store aside).
+ */
 async function fullSnapshot(dir: string): Promise<string> {
   return [await snapshotRepo(dir), await git(dir, 'status', '--porcelain', '--ignored'), ...fileHashes(dir)].join('\n');
 }
@@ -265,7 +267,10 @@ test('plan.mts and run.mts refuse every limit fixture: exit 2, the golden diagno
 
 const SYMLINK_PLAN = `milestone: {number: 7, title: "Search"}\nwaves:\n  - wave: 1\n    items:\n      - {issue: 42, title: "Tokenizer"}\n      - {issue: 43, title: "CLI flags"}\ndefaults: {agent: command, command: "exit 1", retries: 0}\n`;
 
-/** A repository whose backlog item 42 is committed as a symlink to `outside/secret.md`, a valid item file next to the repository. */
+/**
+ * A repository whose backlog item 42 is committed as a symlink to `outside/secret.md`, a valid item file next to the
+ * repository.
+ */
 async function symlinkRepo(how: 'file' | 'folder'): Promise<{ repo: TestRepo; secret: string; secretText: string }> {
   const repo = await makeRepo({ plan: SYMLINK_PLAN, items: [{ issue: 43, title: 'CLI flags' }] });
   const outside = path.join(repo.root, 'outside');

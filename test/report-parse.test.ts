@@ -1,4 +1,7 @@
-/** `parseReport` (tasks/agents/completion-report.ts): the completion report (README, "Agents") as agents really write it. */
+/**
+ * `parseReport` (tasks/agents/completion-report.ts): the completion report (README, "Agents") as agents really write
+ * it.
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseReport } from '../tasks/agents/completion-report.ts';

@@ -1,5 +1,6 @@
 /**
- * `formatReport` (tasks/reporting/report-text.ts), in-process: the whole report.md of a small run as a golden string (landed line,
+ * `formatReport` (tasks/reporting/report-text.ts), in-process: the whole report.md of a small run as a golden string
+ * (landed line,
  * items table, cost, conflicts, gates, follow-ups, flags, kept branches, auto-stash), and the minimal one (issue 15).
  */
 import { test } from 'uvu';

@@ -10,7 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isValidBranchName, isValidMilestoneId, milestoneIdProblem, slugify } from '../tasks/lib/slug.ts';
 
-/** Which of `names` `git check-ref-format --branch` accepts, run outside any repository (inside one, `@{-1}` and `@` expand). */
+/**
+ * Which of `names` `git check-ref-format --branch` accepts, run outside any repository (inside one, `@{-1}` and `@`
+ * expand).
+ */
 function gitAccepts(names: readonly string[]): boolean[] {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wm-slug-'));
   const env = {
@@ -179,7 +182,8 @@ test('milestone ids: what may go into branch and folder names', () => {
   assert.is(milestoneIdProblem('a..b'), `must not contain ".." nor end with ".lock"`);
   assert.is(milestoneIdProblem('a.lock'), `must not contain ".." nor end with ".lock"`);
   assert.is(milestoneIdProblem(''), 'must not be empty');
-  // Any valid id with any slug makes branches git accepts, except `7.` with an empty slug: the plan check reports that one.
+  // Any valid id with any slug makes branches git accepts, except `7.` with an empty slug: the plan check reports that
+  // one.
   const names = ['7', 'v1.1', 'M_7-beta', '7.'].flatMap((id) => [
     `milestone/${id}-search`,
     `work/${id}-42-search`,

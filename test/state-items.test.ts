@@ -1,4 +1,6 @@
-/** `updateItem` (tasks/lib/state-items.ts): a write to an item changes it, and a write to a missing item is an error. */
+/**
+ * `updateItem` (tasks/lib/state-items.ts): a write to an item changes it, and a write to a missing item is an error.
+ */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Draft } from '../tasks/lib/state.ts';

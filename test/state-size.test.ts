@@ -158,7 +158,9 @@ function milestoneState(agent: Agent, stateDir: string): State {
   return state;
 }
 
-/** Bytes of state.json as tasks/lib/state.ts writes it, and indented for comparison; read back through the schema check. */
+/**
+ * Bytes of state.json as tasks/lib/state.ts writes it, and indented for comparison; read back through the schema check.
+ */
 async function stateBytes(agent: Agent): Promise<{ indented: number; compact: number }> {
   const dir = tempDir();
   try {

@@ -23,7 +23,9 @@ import {
 } from './support/wave-rig.ts';
 import { collect, watch } from './support/cli.ts';
 
-/** Shell: wait (bounded, 60 s) until the file named by the variable exists: an agent held until the test releases it. */
+/**
+ * Shell: wait (bounded, 60 s) until the file named by the variable exists: an agent held until the test releases it.
+ */
 const hold = (variable: string) =>
   `i=0; while [ ! -e "$${variable}" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done;`;
 

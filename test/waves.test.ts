@@ -216,7 +216,8 @@ test('two waves of three items, step by step, each step twice: branches, state, 
       worktrees.sort(),
       [repo.dir, path.join(repo.dir, 'worktrees', 'milestone-7'), ...WAVES.flat().map(wtDir)].sort(),
     );
-    // snapshotRepo: status, refs, stashes, worktrees, HEAD. All that was there is still there, unchanged; only ours were added.
+    // snapshotRepo: status, refs, stashes, worktrees, HEAD. All that was there is still there, unchanged; only ours
+    // were added.
     const [status0, refs0, stash0, wts0, head0] = snapBefore.split('\n---\n');
     const [status1, refs1, stash1, wts1, head1] = (await snapshotRepo(repo.dir)).split('\n---\n');
     assert.equal([status1, stash1, head1], [status0, stash0, head0]);

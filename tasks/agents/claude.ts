@@ -14,7 +14,10 @@ interface ClaudeJson {
   readonly num_turns?: number;
   readonly session_id?: string;
   readonly usage?: Record<string, unknown>;
-  /** Why the session ended (`completed`, `api_error`, `budget_exhausted`, …); `subtype` says "success" even for API errors. */
+  /**
+   * Why the session ended (`completed`, `api_error`, `budget_exhausted`, …); `subtype` says "success" even for API
+   * errors.
+   */
   readonly terminal_reason?: string;
   readonly api_error_status?: number | null;
   /** Set instead of `result` by some failures (`--max-budget-usd` reached). */

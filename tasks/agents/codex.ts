@@ -38,7 +38,9 @@ export interface CodexRun {
   readonly turnsCompleted: number;
   /** The message of the last `turn.failed`, or null. */
   readonly turnFailed: string | null;
-  /** Messages of top-level `error` events ("Reconnecting... 1/5 (…)", the final error) and of `error` items (warnings). */
+  /**
+   * Messages of top-level `error` events ("Reconnecting... 1/5 (…)", the final error) and of `error` items (warnings).
+   */
   readonly errors: readonly string[];
   /** Completed items that are model actions (commands, file changes, messages, …). */
   readonly actions: number;
@@ -95,7 +97,10 @@ export function parseCodexEvents(stdout: string): CodexRun {
   return { threadId, lastMessage, usage, turnsCompleted, turnFailed, errors, actions };
 }
 
-/** Flags that choose codex's sandbox: when agent-args have one, the adapter adds none of its own (`-s` twice is an error). */
+/**
+ * Flags that choose codex's sandbox: when agent-args have one, the adapter adds none of its own (`-s` twice is an
+ * error).
+ */
 function choosesSandbox(args: readonly string[]): boolean {
   return args.some(
     (a, i) =>
@@ -145,7 +150,10 @@ export function sandboxArgs(worktree: string): string[] {
   return args;
 }
 
-/** Claude model names (the plan's built-in default is `sonnet`): not passed to codex, which then uses its own default model. */
+/**
+ * Claude model names (the plan's built-in default is `sonnet`): not passed to codex, which then uses its own default
+ * model.
+ */
 export function isClaudeModel(model: string): boolean {
   return /^(sonnet|opus|haiku|default|best|opusplan)(\[.*\])?$/i.test(model) || /^claude-/i.test(model);
 }

@@ -43,7 +43,9 @@ export interface Backlog {
   readItem(issue: number): Promise<BacklogItem | undefined>;
   /** Every item of a milestone, ordered by issue number. */
   listItems(milestone: number | string): Promise<readonly BacklogItem[]>;
-  /** Create an item with a number no other item has (nor, in one repository, another milestone's new item); returns it. */
+  /**
+   * Create an item with a number no other item has (nor, in one repository, another milestone's new item); returns it.
+   */
   createItem(item: NewBacklogItem): Promise<BacklogItem>;
   /** Change an item's status; returns the paths it changed (file backlog) so callers can commit them. */
   setStatus(issue: number, status: BacklogStatus): Promise<readonly string[]>;

@@ -66,7 +66,8 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
     // A file may claim a number other than its name (invalid, but possible): never reuse that either.
     const claimed = await Promise.all(
       names.map(async (n) => {
-        // Only regular files are read: a symlink or a pipe here claims no number (and is reported when read as an item).
+        // Only regular files are read: a symlink or a pipe here claims no number (and is reported when read as an
+        // item).
         const text = await files
           .read(path.join(absDir, n), n)
           .catch((e: unknown) => (e instanceof DiagnosticsError ? undefined : Promise.reject(e)));
@@ -192,7 +193,10 @@ function checkIssue(issue: number): void {
 
 /** Reading item files, and the check before writing new ones. */
 interface ItemFiles {
-  /** The text of the item file `abs` (`name` in messages); undefined when absent; a DiagnosticsError when it is no regular file of the repository. */
+  /**
+   * The text of the item file `abs` (`name` in messages); undefined when absent; a DiagnosticsError when it is no
+   * regular file of the repository.
+   */
   read(abs: string, name: string): Promise<string | undefined>;
   /** Refuse a backlog folder that leads outside the repository through a symlink: new items would be written there. */
   refuseOutside(absDir: string, dir: string): Promise<void>;
@@ -209,7 +213,10 @@ function itemFiles(root: string): ItemFiles {
   const problem = (file: string, message: string): DiagnosticsError =>
     new DiagnosticsError([{ severity: 'error', file, line: 1, col: 1, message }]);
 
-  /** The symlinked folder between `root` and `abs` that leads outside the repository, if any (`plan/backlog`, its target). */
+  /**
+   * The symlinked folder between `root` and `abs` that leads outside the repository, if any (`plan/backlog`, its
+   * target).
+   */
   const escapingFolder = async (abs: string): Promise<{ name: string; target: string } | undefined> => {
     if (!isInside(root, abs) || isInside(await top(), await resolveExisting(path.dirname(abs)))) return undefined;
     const segments = path.relative(root, path.dirname(abs)).split(path.sep).filter(Boolean);
@@ -242,7 +249,8 @@ function itemFiles(root: string): ItemFiles {
         );
       }
       if (!info.isFile()) throw problem(name, `${name} is not a regular file; a backlog item must be one`);
-      // O_NOFOLLOW: a file swapped for a symlink since lstat is refused, not followed; O_NONBLOCK: a pipe never hangs the read.
+      // O_NOFOLLOW: a file swapped for a symlink since lstat is refused, not followed; O_NONBLOCK: a pipe never hangs
+      // the read.
       const handle = await open(
         abs,
         constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),

@@ -108,7 +108,9 @@ export function parseItemFile(text: string, expectedIssue?: number): ParseResult
   };
 }
 
-/** Split a markdown body into `## ` sections: heading text → content, trimmed; headings inside code fences don't count. */
+/**
+ * Split a markdown body into `## ` sections: heading text → content, trimmed; headings inside code fences don't count.
+ */
 export function splitSections(body: string): Record<string, string> {
   const entries: [string, string][] = [];
   let current: { heading: string; lines: string[] } | undefined;

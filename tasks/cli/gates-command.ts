@@ -56,7 +56,10 @@ async function manageHook(milestone: string | null, flags: Flags, io: Io): Promi
   return 0;
 }
 
-/** Run the gates (pre-merge, then post-merge) that apply to the change, where the command was started; exit 1 on the first red one. */
+/**
+ * Run the gates (pre-merge, then post-merge) that apply to the change, where the command was started; exit 1 on the
+ * first red one.
+ */
 export async function gatesCommand(milestone: string | null, flags: Flags, io: Io): Promise<number> {
   if (flags.gates.installHook || flags.gates.uninstallHook) return manageHook(milestone, flags, io);
   const scope = changeScopeOf(flags.gates);

@@ -60,7 +60,9 @@ export function processIo(entry: Entry = 'script'): Io {
   };
 }
 
-/** Resolves once `stream` has handed everything written to it to the system (or can take no more: its reader is gone). */
+/**
+ * Resolves once `stream` has handed everything written to it to the system (or can take no more: its reader is gone).
+ */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   if (stream.destroyed || stream.writableLength === 0) return Promise.resolve();
   return new Promise((resolve) => {

@@ -46,7 +46,8 @@ const LEFT_GIT_WAIT_MS = 30_000;
 
 /**
  * After taking over the lock of a runner that died: the git processes it left working in the integration worktree (a
- * merge, a commit: a SIGKILL does not reach them) end before this runner works there. Agents' own git is not waited for.
+ * merge, a commit: a SIGKILL does not reach them) end before this runner works there. Agents' own git is not waited
+ * for.
  */
 async function waitForLeftGit(ctx: Ctx): Promise<void> {
   const agents = new Set(findLiveAgents(ctx.stateDir).map((a) => a.pid));
@@ -67,14 +68,20 @@ async function waitForLeftGit(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Items whose agent runs now: its process (pid + start time) or group is alive and its wrapper has not written the exit code. */
+/**
+ * Items whose agent runs now: its process (pid + start time) or group is alive and its wrapper has not written the exit
+ * code.
+ */
 function liveAgents(ctx: Ctx): ItemState[] {
   return Object.values(ctx.store.current().items).filter(
     (st) => st.status === 'in-progress' && st.process !== null && isRunning(st.process) && !ended(ctx, st),
   );
 }
 
-/** Whether the item's current attempt ended on its own (exit code written; what it left in its group is killed when judged). */
+/**
+ * Whether the item's current attempt ended on its own (exit code written; what it left in its group is killed when
+ * judged).
+ */
 function ended(ctx: Ctx, st: ItemState): boolean {
   return readExitCode(attemptFiles(ctx, st.issue, st.attempts)) !== null;
 }
@@ -108,7 +115,8 @@ async function cancelSessions(ctx: Ctx): Promise<string[]> {
 /**
  * Stop every live agent of the milestone (second Ctrl-C, or `run --stop`): those state records and those only their
  * pid files show (state lost or rebuilt, conflict and fix agents of a runner that died). An agent that ended by
- * itself, before or while it was stopped, stays in progress: the next run judges its result instead of throwing it away.
+ * itself, before or while it was stopped, stays in progress: the next run judges its result instead of throwing it
+ * away.
  */
 export async function stopAgents(ctx: Ctx): Promise<Stopped> {
   const killed = new Map<number, number>();
@@ -132,7 +140,8 @@ export async function stopAgents(ctx: Ctx): Promise<Stopped> {
       killed.set(agent.issue, Math.max(killed.get(agent.issue) ?? 0, agent.attempt ?? 0));
     }
   }
-  // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget (past the stopped attempt's files).
+  // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget (past the stopped
+  // attempt's files).
   await ctx.store.update((s) => {
     for (const [issue, attempt] of killed) {
       const it = s.items[String(issue)];
@@ -145,7 +154,10 @@ export async function stopAgents(ctx: Ctx): Promise<Stopped> {
   return { issues: [...killed.keys()].sort((a, b) => a - b), sessions };
 }
 
-/** `run --stop` when state.json cannot be used: every agent its pid file shows is stopped; the next run rebuilds the state. */
+/**
+ * `run --stop` when state.json cannot be used: every agent its pid file shows is stopped; the next run rebuilds the
+ * state.
+ */
 export async function stopByPidFiles(stateDir: string): Promise<Stopped> {
   const issues = new Set<number>();
   const sessions: string[] = [];

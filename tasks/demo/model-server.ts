@@ -30,7 +30,10 @@ export type ScriptStep =
   | { readonly text: string }; // final answer; ends the session (stop_reason end_turn)
 
 export interface ScriptedAgent {
-  /** Substring matched against the text of the FIRST user message of a request (e.g. "Issue #42"). First agent whose match is found wins. */
+  /**
+   * Substring matched against the text of the FIRST user message of a request (e.g. "Issue #42"). First agent whose
+   * match is found wins.
+   */
   readonly match: string;
   readonly steps: readonly ScriptStep[];
   /** Answer this many requests for this agent with an HTTP error before behaving (status 500 or 529 overloaded). */

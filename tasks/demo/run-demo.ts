@@ -1,4 +1,7 @@
-/** The offline demo: a sample project, the scripted model server, and a whole milestone run with the real claude CLI (or the scripted agent). */
+/**
+ * The offline demo: a sample project, the scripted model server, and a whole milestone run with the real claude CLI (or
+ * the scripted agent).
+ */
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

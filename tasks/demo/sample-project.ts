@@ -17,7 +17,9 @@ export interface DemoItem {
 
 const changelog = (line: string): ScriptedEdit => ({ path: 'CHANGELOG.md', append: `- ${line}\n` });
 
-/** The four items. #1 and #2 both add a CHANGELOG line at the same place: a trivial conflict, resolved without an agent. */
+/**
+ * The four items. #1 and #2 both add a CHANGELOG line at the same place: a trivial conflict, resolved without an agent.
+ */
 export const DEMO_ITEMS: readonly DemoItem[] = [
   {
     issue: 1,

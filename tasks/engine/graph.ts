@@ -188,7 +188,10 @@ export function graphToJson(plan: Plan, graph: Graph): object {
   };
 }
 
-/** Graph as a mermaid flowchart; an edge that another path already implies (worktrees → wait via the spawns) is left out. */
+/**
+ * Graph as a mermaid flowchart; an edge that another path already implies (worktrees → wait via the spawns) is left
+ * out.
+ */
 export function graphToMermaid(graph: Graph): string {
   // Node ids are `step@wave#issue`: mapping every other character to `_` keeps them distinct.
   const key = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');

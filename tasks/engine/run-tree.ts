@@ -221,7 +221,9 @@ function waveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   };
 }
 
-/** A wave under `dag`: its items side by side, each drawn from its worktree on (agent, then merge); its relay not drawn. */
+/**
+ * A wave under `dag`: its items side by side, each drawn from its worktree on (agent, then merge); its relay not drawn.
+ */
 function dagWaveGroup(graph: Graph, wave: number, tree: Tree): ListrTask {
   const nodes = nodesOfWave(graph, wave);
   const items = [...new Set(nodes.flatMap((n) => (n.scope.issue === undefined ? [] : [n.scope.issue])))];

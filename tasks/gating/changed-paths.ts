@@ -3,7 +3,9 @@ import { BadInputError } from '../lib/errors.ts';
 import { gitRaw, lastLines } from '../lib/git.ts';
 import { StepFailedError } from '../lib/errors.ts';
 
-/** What `gates.mts` runs on: `staged` by default, `--all-files`, or `--from-ref A --to-ref B` (A...B, as pre-commit). */
+/**
+ * What `gates.mts` runs on: `staged` by default, `--all-files`, or `--from-ref A --to-ref B` (A...B, as pre-commit).
+ */
 export type ChangeScope =
   | { readonly kind: 'staged' }
   | { readonly kind: 'all-files' }

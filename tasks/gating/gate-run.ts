@@ -65,7 +65,9 @@ const TELLS =
   /\b(errors?|fail(s|ed|ing|ures?)?|assert\w*|expected|received|actual|exceptions?|panic(ked)?|fatal|traceback|not ok|cannot|can't|unable to|not found|no such file|undefined reference|segmentation fault|timed out|refused|denied)\b|[✘✗✖✕×]|\w\.\w+:\d+(:\d+)?\b|\(\d+,\d+\): /i;
 /** A count of zero: `0 errors`, `fail 0`, `failures: 0`. */
 const ZERO = /\b0 (errors?|fail(ed|ures?|ing)?)\b|\b(errors?|fail(ed|ures?|ing)?)\s*[:=]?\s+0\b/i;
-/** Lines that say a failure happened without saying why: npm's epilogue, frames of node's own or a dependency's code. */
+/**
+ * Lines that say a failure happened without saying why: npm's epilogue, frames of node's own or a dependency's code.
+ */
 const NOISE = /^\s*npm (ERR!|error|warn)|^\s*at (.*\()?(node:|internal\/)|^\s*at .*node_modules\//i;
 const FRAME = /^\s*at\s/;
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;

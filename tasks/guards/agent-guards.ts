@@ -1,4 +1,7 @@
-/** Guards on what an agent did: writes outside its worktree, huge files, committed conflict markers, hooks and git config. */
+/**
+ * Guards on what an agent did: writes outside its worktree, huge files, committed conflict markers, hooks and git
+ * config.
+ */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
@@ -11,7 +14,8 @@ import type { State } from '../lib/state-types.ts';
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /**
- * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own worktree.
+ * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own
+ * worktree.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
  * `settled` (a `readClock` time): when nothing of the agent ran any more; any status read started after it shows
  * every write the agent made (without it: a read started after this call).
@@ -68,7 +72,8 @@ export interface GuardFindings {
 
 /**
  * Check an ended attempt. A write into the integration worktree is blamed on this agent when it was the only agent
- * running at the time of the write (one into the user's checkout is only reported: it may be the user's own edit); when several were, each of them gets a flag (who did it
+ * running at the time of the write (one into the user's checkout is only reported: it may be the user's own edit); when
+ * several were, each of them gets a flag (who did it
  * cannot be told apart), and landing stops anyway because the checkout is dirty. Changes to `.git/hooks` and the
  * repository's config files since the last check are flags (`commonDir` is the git common dir, `stateDir` keeps the
  * baseline).

@@ -25,7 +25,9 @@ export type ConfigFacts = (
 export interface GitSetup {
   /** Files under `<common dir>/hooks/` (relative, `/`-separated) → hash of content and executable bit. */
   readonly hooks: Readonly<Record<string, string>>;
-  /** Existing config files, relative to the common dir: `config`, `config.worktree`, `worktrees/<name>/config.worktree`. */
+  /**
+   * Existing config files, relative to the common dir: `config`, `config.worktree`, `worktrees/<name>/config.worktree`.
+   */
   readonly configs: Readonly<Record<string, ConfigFacts>>;
 }
 

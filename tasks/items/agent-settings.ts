@@ -12,7 +12,10 @@ export function settingsFor(ctx: Ctx, item: PlanItem): AgentSettings {
   };
 }
 
-/** The settings of milestone-level agents (conflict resolution, gate fixes): the plan's defaults, with command-line overrides. */
+/**
+ * The settings of milestone-level agents (conflict resolution, gate fixes): the plan's defaults, with command-line
+ * overrides.
+ */
 export function defaultSettingsFor(ctx: Ctx): AgentSettings {
   const d = ctx.plan.defaults;
   return {

@@ -61,7 +61,9 @@ function itemState(ctx: Ctx, issue: number): ItemState {
   return st;
 }
 
-/** The plan's prompt template, or null; a missing file (deleted, or stashed by prepare when uncommitted) is bad input. */
+/**
+ * The plan's prompt template, or null; a missing file (deleted, or stashed by prepare when uncommitted) is bad input.
+ */
 async function readTemplate(ctx: Ctx): Promise<string | null> {
   const file = ctx.plan.defaults.promptTemplate;
   if (file === null) return null;
@@ -99,7 +101,10 @@ function programExists(file: string, cwd: string, env: NodeJS.ProcessEnv): boole
     .some((dir) => dir !== '' && executable(path.join(path.resolve(cwd, dir), file)));
 }
 
-/** Bad input (exit 2) when the agent's program, or the shell that wraps it, cannot be found: a start that would fail every time. */
+/**
+ * Bad input (exit 2) when the agent's program, or the shell that wraps it, cannot be found: a start that would fail
+ * every time.
+ */
 function assertStartable(kind: AgentKind, file: string, cwd: string, env: NodeJS.ProcessEnv): void {
   for (const [program, how] of [
     ['sh', 'put it on PATH'],

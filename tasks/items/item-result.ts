@@ -107,7 +107,10 @@ function outputWhere(outcome: AgentOutcome): string | undefined {
   return outcome.outputFile ? `full text in ${outcome.outputFile}` : undefined;
 }
 
-/** The first commits that fit LIST_CAP; a last entry with an empty sha says how many more there are and how to list them. */
+/**
+ * The first commits that fit LIST_CAP; a last entry with an empty sha says how many more there are and how to list
+ * them.
+ */
 function boundCommits(facts: BranchFacts): CommitFact[] {
   const n = fittingCount(facts.commits.map((c) => c.subject));
   const kept = facts.commits.slice(0, n).map((c) => ({ sha: c.sha, subject: capEntry(c.subject) }));

@@ -15,7 +15,10 @@ import { updateItem } from '../lib/state-items.ts';
 
 export { AGENT_LOCK } from '../lib/paths.ts';
 
-/** Items of the scope's wave that still need a worktree: those whose agent work is not over (nor blocked by a failed dependency). */
+/**
+ * Items of the scope's wave that still need a worktree: those whose agent work is not over (nor blocked by a failed
+ * dependency).
+ */
 export function itemsNeedingWorktrees(ctx: Ctx, scope: Scope): PlanItem[] {
   const wave = ctx.plan.waves.find((w) => w.wave === scope.wave);
   const items = ctx.store.current().items;

@@ -25,7 +25,9 @@ export function isTerminal(ctx: Ctx, issue: number): boolean {
 
 const BLOCKING: ReadonlySet<ItemStatus> = new Set(['failed', 'skipped', 'escalated', 'ejected']);
 
-/** The dependency that failed, was skipped or escalated, which keeps a pending item from running; undefined when none. */
+/**
+ * The dependency that failed, was skipped or escalated, which keeps a pending item from running; undefined when none.
+ */
 export function blockerOf(ctx: Ctx, item: PlanItem): number | undefined {
   return item.dependsOn.find((d) => BLOCKING.has(statusOf(ctx, d)));
 }

@@ -12,7 +12,9 @@ export const LIMITS = {
   stderrTailBytes: 64 * 1024,
   /** NOTES as kept in state.json, relayed and put in prompts. */
   notesChars: 2048,
-  /** Entries of a list (FILES_CHANGED, COMMITS, TASKS_BLOCKED, git's commits and files, …) kept in state and relayed. */
+  /**
+   * Entries of a list (FILES_CHANGED, COMMITS, TASKS_BLOCKED, git's commits and files, …) kept in state and relayed.
+   */
   listEntries: 20,
   /** Characters of one list entry. */
   entryChars: 200,

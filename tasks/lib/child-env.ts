@@ -10,7 +10,9 @@ const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '
  */
 const NODE_OPTIONS_VARS = /^(node_options|npm_config_node[-_]options)$/i;
 
-/** Whether a loader flag's value is tsx: the package (`tsx`, `tsx/esm`, …) or a file inside it, as a path or a file URL. */
+/**
+ * Whether a loader flag's value is tsx: the package (`tsx`, `tsx/esm`, …) or a file inside it, as a path or a file URL.
+ */
 function isTsx(value: string): boolean {
   const v = value.replace(/^(["'])(.*)\1$/, '$2').replace(/\\/g, '/');
   return /^tsx(\/|$)/.test(v) || /(^|\/)node_modules\/tsx\//.test(v) || /(^|\/)tsx\/dist\/[^/]+\.[cm]?js$/.test(v);

@@ -6,7 +6,9 @@ const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h
 /** The longest duration a plan may give: 24h (Node timers overflow past 2^31−1 ms, about 24.8 days). */
 export const MAX_DURATION_MS = 24 * 3_600_000;
 
-/** What is wrong with a duration, as the end of a sentence about it ("timeout must …"), or undefined when it is fine. */
+/**
+ * What is wrong with a duration, as the end of a sentence about it ("timeout must …"), or undefined when it is fine.
+ */
 export function durationProblem(value: unknown): string | undefined {
   const ms = toMs(value);
   if (ms === undefined) return 'must be a duration: seconds, or a number with ms, s, m or h (e.g. 45m)';

@@ -13,7 +13,9 @@ export function isInside(parent: string, child: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
-/** `abs` with symlinks resolved as far as it exists (the rest appended as written); `abs` itself when nothing resolves. */
+/**
+ * `abs` with symlinks resolved as far as it exists (the rest appended as written); `abs` itself when nothing resolves.
+ */
 export async function resolveExisting(abs: string): Promise<string> {
   const rest: string[] = [];
   for (let at = abs; ; at = path.dirname(at)) {

@@ -70,7 +70,8 @@ export function headFileBranch(worktree: string): string | null {
 }
 
 /**
- * The sha a linked worktree's HEAD resolves to when its HEAD file names a branch with a loose ref; null: ask git. The object
+ * The sha a linked worktree's HEAD resolves to when its HEAD file names a branch with a loose ref; null: ask git. The
+ * object
  * itself is not looked at (git's `rev-parse HEAD` does not either).
  */
 export function headFileSha(worktree: string, commonDir: string): string | null {

@@ -45,7 +45,10 @@ export function looseCommit(commonDir: string, sha: string): LooseCommit | null 
   }
 }
 
-/** A message's subject as git prints `%s`: blank lines skipped, the first paragraph's lines right-trimmed, joined by spaces. */
+/**
+ * A message's subject as git prints `%s`: blank lines skipped, the first paragraph's lines right-trimmed, joined by
+ * spaces.
+ */
 function subjectOf(message: string): string {
   const blank = /^[ \t\n\v\f\r]*$/;
   const lines = message.split('\n');

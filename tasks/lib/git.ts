@@ -283,7 +283,9 @@ export interface WorktreeStatus {
 /** Fields before the path in `git status --porcelain=v2` entries: ordinary, renamed/copied, unmerged. */
 const V2_FIELDS: Readonly<Record<string, number>> = { '1': 8, '2': 9, u: 10 };
 
-/** What `dirtyPaths` and `symbolic-ref HEAD` and `rev-parse HEAD` tell, in one call (`status --porcelain=v2 --branch`). */
+/**
+ * What `dirtyPaths` and `symbolic-ref HEAD` and `rev-parse HEAD` tell, in one call (`status --porcelain=v2 --branch`).
+ */
 export async function worktreeStatus(cwd: string): Promise<WorktreeStatus> {
   const out = await gitRaw(cwd, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all']);
   if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);

@@ -84,7 +84,8 @@ function breakStale(file: string): { removed: LockOwner | null } | 'busy' | 'ali
     return 'busy';
   }
   try {
-    // Under the breaker, a lock whose owner is dead cannot change: its owner will not release it, and creators need the path free.
+    // Under the breaker, a lock whose owner is dead cannot change: its owner will not release it, and creators need the
+    // path free.
     const owner = readOwner(file);
     if (owner === 'missing') return { removed: null };
     if (owner && isProcessAlive(owner.pid, owner.startTime)) return 'alive';

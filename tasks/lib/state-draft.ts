@@ -4,7 +4,9 @@
  */
 import type { ItemState, State } from './state-types.ts';
 
-/** A map whose entries are cloned when first read or written through `proxy`; the rest stay shared with the old state. */
+/**
+ * A map whose entries are cloned when first read or written through `proxy`; the rest stay shared with the old state.
+ */
 interface LazyMap {
   readonly proxy: Record<string, unknown>;
   readonly target: Record<string, unknown>;
@@ -51,7 +53,10 @@ export interface FinishedDraft {
   readonly state: State;
   /** Anything a crash must not lose: a key in `changedKeys`, or an item in `durableItems`. */
   readonly durable: boolean;
-  /** Top-level records that changed (refs, landing, gates, seq, …; not items or the backlog cache): the runner's word on git. */
+  /**
+   * Top-level records that changed (refs, landing, gates, seq, …; not items or the backlog cache): the runner's word on
+   * git.
+   */
   readonly changedKeys: readonly string[];
   /** Items whose durable part changed (`durablePart`). */
   readonly durableItems: readonly string[];

@@ -39,7 +39,9 @@ export function formatJournalLine(on: string, entry: JournalEntry): string {
   }
 }
 
-/** The entries of journal `text` that go on top of the state tagged `tag`, in order; others and torn lines are left out. */
+/**
+ * The entries of journal `text` that go on top of the state tagged `tag`, in order; others and torn lines are left out.
+ */
 export function parseJournal(text: string, tag: string): JournalEntry[] {
   const entries: JournalEntry[] = [];
   for (const line of text.split('\n')) {

@@ -171,7 +171,9 @@ export interface AgentSessionRecord {
 
 /** One candidate tip a bisection ran the red gates on (docs/bisection.md). */
 export interface BisectProbe {
-  /** `prefix`: integration after the first `index` changes; `with-culprit`: that tip plus the culprit's change alone. */
+  /**
+   * `prefix`: integration after the first `index` changes; `with-culprit`: that tip plus the culprit's change alone.
+   */
   readonly mode: 'prefix' | 'with-culprit';
   readonly index: number;
   readonly sha: string;
@@ -189,7 +191,9 @@ export interface Bisection {
   readonly base: string;
   /** The gates that were red on `head` (twice). */
   readonly gates: readonly string[];
-  /** First-parent changes of integration after `base`, oldest first, with the item each merged (null: another commit). */
+  /**
+   * First-parent changes of integration after `base`, oldest first, with the item each merged (null: another commit).
+   */
   readonly changes: ReadonlyArray<{ readonly sha: string; readonly issue: number | null }>;
   readonly probes: readonly BisectProbe[];
 }

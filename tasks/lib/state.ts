@@ -71,7 +71,10 @@ export class UnreadableStateError extends StepFailedError {
   }
 }
 
-/** The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is restored from. */
+/**
+ * The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is
+ * restored from.
+ */
 export const STATE_BACKUP = 'state.json.bak';
 
 /** A state file as read: the state (with the journal on top), the tag of its text, whether journal lines applied. */
@@ -126,7 +129,10 @@ export async function readState(dir: string, milestone: string): Promise<State> 
   return (await readStateFile(dir, path.join(dir, 'state.json'), milestone))?.state ?? emptyState(milestone);
 }
 
-/** A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's lock is removed. */
+/**
+ * A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's
+ * lock is removed.
+ */
 async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
   const owner = currentOwner('state update');
   let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
@@ -144,11 +150,15 @@ async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: n
 
 /** How an unusable `state.json` was replaced. */
 export interface HealedState {
-  /** What was wrong with state.json (`… is not valid JSON (…)`), or that it was missing beside the milestone's files. */
+  /**
+   * What was wrong with state.json (`… is not valid JSON (…)`), or that it was missing beside the milestone's files.
+   */
   readonly problem: string;
   /** Restored from the backup copy, or rebuilt from the milestone's files and git. */
   readonly from: 'backup' | 'rebuilt';
-  /** Where the unusable file was moved (kept for a human); null when nothing was written (read-only) or there was none. */
+  /**
+   * Where the unusable file was moved (kept for a human); null when nothing was written (read-only) or there was none.
+   */
   readonly keptAs: string | null;
 }
 
@@ -170,7 +180,10 @@ export interface StoreOptions {
   readonly onLockBusy?: (tries: number) => void;
 }
 
-/** A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly absent). */
+/**
+ * A state that can be used instead of a missing or unusable `state.json`, or null when state.json is fine (or rightly
+ * absent).
+ */
 async function healedState(
   dir: string,
   milestone: string,
@@ -207,7 +220,9 @@ async function healedState(
   return { state: rebuilt, healed: { problem, from: 'rebuilt' } };
 }
 
-/** The state on disk for an update: state.json, or its backup when state.json was clobbered while this runner held it. */
+/**
+ * The state on disk for an update: state.json, or its backup when state.json was clobbered while this runner held it.
+ */
 async function readForUpdate(dir: string, milestone: string): Promise<State> {
   try {
     return await readState(dir, milestone);

@@ -14,13 +14,18 @@ import { git, gitOk, gitRaw } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 
-/** What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for messages. */
+/**
+ * What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for
+ * messages.
+ */
 export interface MergeSource {
   readonly branch: string;
   readonly sha: string;
 }
 
-/** How the agent left the merge: resolved and staged (to commit), committed by itself (a merge of both), or a problem. */
+/**
+ * How the agent left the merge: resolved and staged (to commit), committed by itself (a merge of both), or a problem.
+ */
 export type AgentResolution =
   { readonly kind: 'staged' | 'committed' } | { readonly kind: 'problem'; readonly text: string };
 

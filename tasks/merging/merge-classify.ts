@@ -19,7 +19,10 @@ async function exists(worktree: string, rev: string, file: string): Promise<bool
   return gitOk(worktree, ['cat-file', '-e', `${rev}:${file}`]);
 }
 
-/** Lines deleted by the change from `from` to `to` in `file` (0 = only additions); Infinity for a binary file (numstat `-`). */
+/**
+ * Lines deleted by the change from `from` to `to` in `file` (0 = only additions); Infinity for a binary file (numstat
+ * `-`).
+ */
 async function deletedLines(worktree: string, from: string, to: string, file: string): Promise<number> {
   const out = await git(worktree, ['diff', '--numstat', '--no-renames', from, to, '--', file]);
   return out
@@ -33,7 +36,8 @@ async function deletedLines(worktree: string, from: string, to: string, file: st
 
 /**
  * Classify predicted conflicts: heavy (a path deleted or renamed on one side, or 3+ files);
- * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X ignore-all-space);
+ * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X
+ * ignore-all-space);
  * medium otherwise.
  */
 export async function classifyConflicts(

@@ -1,4 +1,7 @@
-/** branch: `milestone/<N>-<slug>` from main, checked out in its own integration worktree; the user's checkout is never switched. */
+/**
+ * branch: `milestone/<N>-<slug>` from main, checked out in its own integration worktree; the user's checkout is never
+ * switched.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -11,7 +14,10 @@ import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
-/** Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency folders. */
+/**
+ * Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency
+ * folders.
+ */
 export function excludePatterns(ctx: Ctx): string[] {
   const root = path.relative(ctx.repo, worktreeRootOf(ctx.repo, ctx.plan));
   const inside = root && !root.startsWith('..') && !path.isAbsolute(root);

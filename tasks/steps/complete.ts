@@ -1,4 +1,6 @@
-/** complete: follow-ups listed, merged branches and worktrees removed (unmerged kept), report.md, the stash reminder. */
+/**
+ * complete: follow-ups listed, merged branches and worktrees removed (unmerged kept), report.md, the stash reminder.
+ */
 import { existsSync } from 'node:fs';
 import { rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,4 +1,6 @@
-/** gates: pre-merge then post-merge gates on integration HEAD; red → fix agent, at most max-fix-attempts, then exit 1. */
+/**
+ * gates: pre-merge then post-merge gates on integration HEAD; red → fix agent, at most max-fix-attempts, then exit 1.
+ */
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
 import { resumeSession, runAgentSession } from '../executors/agent-session.ts';

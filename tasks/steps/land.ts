@@ -41,7 +41,9 @@ async function inMain(ctx: Ctx, sha: string): Promise<boolean> {
   return loose ?? isAncestor(ctx.repo, sha, MAIN_REF);
 }
 
-/** Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human. */
+/**
+ * Merge `sha` (main or origin's main) into integration when integration does not contain it; conflicts need a human.
+ */
 async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress): Promise<boolean> {
   // Found on integration's first-parent chain (loose commits: the runner's own merges on top of it): contained.
   const head = headFileSha(ctx.integrationWorktree, ctx.commonDir);
@@ -247,7 +249,10 @@ function landedCommit(ctx: Ctx): string | null {
   return st.landing?.commit ?? st.land?.mainAfter ?? null;
 }
 
-/** Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or done. */
+/**
+ * Where the landing stands: main lacks it, main has it but state does not say so yet (a crash), origin lacks it, or
+ * done.
+ */
 async function landState(ctx: Ctx, origin?: boolean): Promise<'not-landed' | 'not-recorded' | 'not-pushed' | 'done'> {
   // Items merged after an earlier landing (`run` again after failures) make integration move on: land again.
   const st = ctx.store.current();
@@ -301,7 +306,9 @@ async function recordLanded(ctx: Ctx): Promise<void> {
   ctx.events.emit({ type: 'land', phase: 'merged', sha: commit });
 }
 
-/** Forget a landing that origin overtook: origin's new main is brought in, gated, and landed on top of it next round. */
+/**
+ * Forget a landing that origin overtook: origin's new main is brought in, gated, and landed on top of it next round.
+ */
 async function forgetLanding(ctx: Ctx, progress: Progress): Promise<void> {
   progress.output(`origin's ${MAIN_BRANCH} moved: bringing it in and gating again`);
   await ctx.store.update((s) => {

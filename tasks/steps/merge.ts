@@ -46,7 +46,10 @@ async function recordMerge(
   ctx.events.emit({ type: 'merge', issue: item.issue, kind: merge.kind, sha: merge.sha, note: merge.note });
 }
 
-/** Escalate: a backlog item for a human, the item marked escalated (its merge record keeps the conflict class); the wave goes on. */
+/**
+ * Escalate: a backlog item for a human, the item marked escalated (its merge record keeps the conflict class); the wave
+ * goes on.
+ */
 async function escalate(
   ctx: Ctx,
   item: PlanItem,
@@ -154,7 +157,10 @@ async function judgedTip(
   };
 }
 
-/** A fix agent on the item's branch; what it commits is pinned only when it builds on the judged tip and passes the guards. */
+/**
+ * A fix agent on the item's branch; what it commits is pinned only when it builds on the judged tip and passes the
+ * guards.
+ */
 async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress: Progress): Promise<void> {
   const st = ctx.store.current().items[String(item.issue)];
   if (!st?.worktree || !st.branch) return;

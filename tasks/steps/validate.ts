@@ -1,4 +1,6 @@
-/** validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded. */
+/**
+ * validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded.
+ */
 import { oneLine } from '../lib/bounded-text.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

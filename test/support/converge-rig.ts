@@ -148,7 +148,9 @@ export function deadPid(): number {
   return Number(child.stdout.trim());
 }
 
-/** Processes of the group `pgid` that still run (zombies left for init to reap do not count), as `pid stat args` lines. */
+/**
+ * Processes of the group `pgid` that still run (zombies left for init to reap do not count), as `pid stat args` lines.
+ */
 export function groupMembers(pgid: number): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,pgid=,stat=,args='], { encoding: 'utf8' });
   return out
@@ -236,7 +238,10 @@ export async function stepTwice(
   );
 }
 
-/** Subjects of the commits on `rev` since the milestone's base that merged an item (`Merge #N: …`), with their parent counts. */
+/**
+ * Subjects of the commits on `rev` since the milestone's base that merged an item (`Merge #N: …`), with their parent
+ * counts.
+ */
 export async function itemMerges(
   repo: TestRepo,
   rev: string,
@@ -254,7 +259,10 @@ export async function itemMerges(
     .filter((m) => m.subject.startsWith('Merge #'));
 }
 
-/** Assert the milestone landed: exit 0, every item complete and merged once (2 parents), main has its file, nothing left behind. */
+/**
+ * Assert the milestone landed: exit 0, every item complete and merged once (2 parents), main has its file, nothing left
+ * behind.
+ */
 export async function assertLanded(rig: Rig, r: CliResult, issues: readonly number[] = [1, 2]): Promise<void> {
   assert.is(r.code, 0, `run: ${show(r)}`);
   const state = stateOf(rig.repo);

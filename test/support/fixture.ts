@@ -107,7 +107,10 @@ export async function snapshotRepo(dir: string): Promise<string> {
 /** A `command` agent (shell) that writes `$WM_ISSUE.txt`, commits it, and reports COMPLETE. */
 export const COMMITTING_AGENT = `printf '%s\\n' "$WM_ISSUE" > "item-$WM_ISSUE.txt" && git add "item-$WM_ISSUE.txt" && git commit -qm "item $WM_ISSUE" && printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nitem-%s.txt\\nNOTES: wrote item-%s.txt\\n' "$WM_BRANCH" "$WM_ISSUE" "$WM_ISSUE"`;
 
-/** A `command` agent written to `<dir>/agent.sh`: sh helpers, a call log, then `body` (which may branch on `$WM_ROLE` and `$WM_ISSUE`). */
+/**
+ * A `command` agent written to `<dir>/agent.sh`: sh helpers, a call log, then `body` (which may branch on `$WM_ROLE`
+ * and `$WM_ISSUE`).
+ */
 export interface AgentScript {
   /** The plan's `defaults.command` that runs it. */
   readonly command: string;
@@ -118,7 +121,8 @@ export interface AgentScript {
 }
 
 /**
- * Write an agent script. It sets `$tools` to `dir`; helpers it defines: `report STATUS [NOTES]` prints the report; `commit MESSAGE` commits
+ * Write an agent script. It sets `$tools` to `dir`; helpers it defines: `report STATUS [NOTES]` prints the report;
+ * `commit MESSAGE` commits
  * everything; `count NAME` increments and prints a counter kept in `dir` (outside the repository).
  */
 export function writeAgent(dir: string, body: string): AgentScript {

@@ -92,7 +92,10 @@ export async function onOriginMain(s: Scenario, sha: string): Promise<boolean> {
   );
 }
 
-/** The item reached integration by a `--no-ff` merge commit `Merge #<issue>: <title>` whose second parent is the branch tip, and landed. */
+/**
+ * The item reached integration by a `--no-ff` merge commit `Merge #<issue>: <title>` whose second parent is the branch
+ * tip, and landed.
+ */
 export async function assertMerged(s: Scenario, issue: number, kind: string): Promise<void> {
   const st = s.state.items[String(issue)];
   const title = ITEMS[issue - 1]?.title;

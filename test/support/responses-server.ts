@@ -25,10 +25,16 @@ import { randomBytes } from 'node:crypto';
 export type ResponsesStep = { readonly cmd: string } | { readonly text: string };
 
 export interface ResponsesAgent {
-  /** Substring of the prompt (the first user message after codex's `<environment_context>`); first agent whose match is found wins. */
+  /**
+   * Substring of the prompt (the first user message after codex's `<environment_context>`); first agent whose match is
+   * found wins.
+   */
   readonly match: string;
   readonly steps: readonly ResponsesStep[];
-  /** Answer this many requests for this agent with an HTTP error before behaving (429: codex gives up at once; 500: retried). */
+  /**
+   * Answer this many requests for this agent with an HTTP error before behaving (429: codex gives up at once; 500:
+   * retried).
+   */
   readonly failFirst?: { readonly count: number; readonly status: 429 | 500 };
 }
 

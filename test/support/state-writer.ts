@@ -1,7 +1,9 @@
 /**
  * A concurrent writer for test/state.test.ts, run as its own process:
- *   node --import tsx test/support/state-writer.ts state <dir> <issue> <count> [gate]   count update()s: +1 on item <issue>'s attempts and on the shared `seq`
- *   node --import tsx test/support/state-writer.ts events <dir> <issue> <count> [gate]  count appends to events.jsonl, each a long line
+ *   node --import tsx test/support/state-writer.ts state <dir> <issue> <count> [gate]   count update()s: +1 on item
+ * <issue>'s attempts and on the shared `seq`
+ *   node --import tsx test/support/state-writer.ts events <dir> <issue> <count> [gate]  count appends to events.jsonl,
+ * each a long line
  * With a gate file, the writer stops after half its count until the test has created that file: the test's check then
  * provably happens while this writer is not done (no timing).
  */

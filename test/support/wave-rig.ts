@@ -16,7 +16,9 @@ export interface RigItem {
   readonly issue: number;
   readonly title: string;
   readonly dependsOn?: readonly number[];
-  /** Extra plan keys of the item (`{timeout: '2s', retries: 1}`; as text, YAML flow text: `timeout: 2s, retries: 1`). */
+  /**
+   * Extra plan keys of the item (`{timeout: '2s', retries: 1}`; as text, YAML flow text: `timeout: 2s, retries: 1`).
+   */
   readonly extra?: PlanKeys;
 }
 
@@ -77,7 +79,10 @@ export function run(
   return runMilestone(repo, ['--no-push', ...extra], { env, timeoutMs: 80_000 });
 }
 
-/** The most agents alive at once, from `start <ns>` / `end <ns>` lines the agents appended (ends sort before starts at a tie). */
+/**
+ * The most agents alive at once, from `start <ns>` / `end <ns>` lines the agents appended (ends sort before starts at a
+ * tie).
+ */
 export function maxOverlap(lines: readonly string[]): number {
   const events = lines.map((l) => {
     const [kind, ns] = l.split(' ');

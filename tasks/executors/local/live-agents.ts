@@ -1,5 +1,6 @@
 /**
- * The agents of a milestone that still run, found through the pid files their wrappers write (`items/<issue>/item-<k>.pid`,
+ * The agents of a milestone that still run, found through the pid files their wrappers write
+ * (`items/<issue>/item-<k>.pid`,
  * conflict and fix sessions under `items/` and `gates/`), whatever state.json says or lost. Each wrapper writes its pid
  * file first and its exit file last: a pid file without an exit file whose process (or process group) lives is an agent
  * at work. A pid reused by another program is told apart by its start time (never after its pid file was written) and,
@@ -28,7 +29,9 @@ export interface LiveAgent {
   readonly name: string;
 }
 
-/** The first `bytes` of a file as text (an agent can write to the files its environment names: never read one whole). */
+/**
+ * The first `bytes` of a file as text (an agent can write to the files its environment names: never read one whole).
+ */
 export function readHead(file: string, bytes: number): string {
   const fd = openSync(file, 'r');
   try {
@@ -177,7 +180,10 @@ export function liveItemAgent(stateDir: string, issue: number): LiveAgent | null
   return mine[mine.length - 1] ?? null;
 }
 
-/** `#2 attempt 1 (pid 4242, since 2024-05-01T10:00:00.000Z)`, `fix agent fix-1 of #2 (pid …)`, `fix agent fix-<sha>-1-1 of the gates (pid …)`. */
+/**
+ * `#2 attempt 1 (pid 4242, since 2024-05-01T10:00:00.000Z)`, `fix agent fix-1 of #2 (pid …)`, `fix agent fix-<sha>-1-1
+ * of the gates (pid …)`.
+ */
 export function describeLiveAgent(agent: LiveAgent): string {
   const what =
     agent.kind === 'item'

@@ -1,4 +1,6 @@
-/** Plan text → YAML document + plain data; every YAML-level problem (syntax, aliases, keys, top level) is a diagnostic. */
+/**
+ * Plan text → YAML document + plain data; every YAML-level problem (syntax, aliases, keys, top level) is a diagnostic.
+ */
 import { isAlias, isCollection, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Alias, Document, Node, YAMLError } from 'yaml';
 import { DiagnosticsError } from '../diagnostics.ts';
@@ -62,7 +64,9 @@ function startOf(node: unknown): number {
   return isNode(node) && node.range ? node.range[0] : 0;
 }
 
-/** One missing `]` makes yaml report the list and then the `{…}` around it: the first error of a line is the one to fix. */
+/**
+ * One missing `]` makes yaml report the list and then the `{…}` around it: the first error of a line is the one to fix.
+ */
 function firstPerLine(problems: readonly Problem[], lc: LineCounter): Problem[] {
   const lines = new Set<number>();
   return [...problems]

@@ -16,7 +16,9 @@ function codePoint(char: string): string {
   return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-/** Why `title` cannot be a title ("is 204800 characters long; …"), or undefined when it can; the caller names the field. */
+/**
+ * Why `title` cannot be a title ("is 204800 characters long; …"), or undefined when it can; the caller names the field.
+ */
 export function titleProblem(title: string): string | undefined {
   if (title.length === 0) return 'must not be empty';
   const match = CONTROL.exec(title);

@@ -85,7 +85,9 @@ export interface Gate {
 export type BacklogConfig =
   { readonly kind: 'file'; readonly dir: string } | { readonly kind: 'github'; readonly repo: string | null };
 
-/** How items are scheduled (docs/plan-format.md, `schedule`): wave by wave, or each item when its dependencies merged. */
+/**
+ * How items are scheduled (docs/plan-format.md, `schedule`): wave by wave, or each item when its dependencies merged.
+ */
 export type Schedule = 'waves' | 'dag';
 
 /** How `main` gets the milestone (docs/plan-format.md, `land`): a direct fast-forward and push, or a pull request. */

@@ -36,7 +36,9 @@ export interface WorktreeRootFacts {
   readonly holdsRepository: boolean;
   /** Tracked paths at or under the folder (the first few). */
   readonly tracked: readonly string[];
-  /** An existing path on the way to the folder, or the folder itself, that is not a folder (relative, `/`-separated). */
+  /**
+   * An existing path on the way to the folder, or the folder itself, that is not a folder (relative, `/`-separated).
+   */
   readonly notAFolder: string | null;
 }
 
@@ -59,7 +61,10 @@ function segmentsOf(relative: string): string[] {
   return relative.split('/').filter((s) => s !== '' && s !== '.');
 }
 
-/** Why `value` cannot be the worktree root ("is the repository itself"), or undefined; `facts` adds what the repository knows. */
+/**
+ * Why `value` cannot be the worktree root ("is the repository itself"), or undefined; `facts` adds what the repository
+ * knows.
+ */
 export function worktreeRootProblem(value: string, facts?: WorktreeRootFacts): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(value)) return 'has a control character';
   const relative = facts ? facts.relative : path.isAbsolute(value) ? null : path.posix.normalize(value);
