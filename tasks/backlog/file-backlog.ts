@@ -8,7 +8,7 @@ import path from 'node:path';
 import { markerLine, type Backlog, type BacklogItem, type BacklogStatus } from './backlog.ts';
 import { formatItemFile, parseItemFile, replaceStatus, type ItemFile } from './front-matter.ts';
 import { createFileExclusive, writeFileAtomic } from '../lib/atomic-file.ts';
-import { DiagnosticsError } from '../lib/diagnostics.ts';
+import { DiagnosticsError, settledValues } from '../lib/diagnostics.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { isCode, isInside, resolveExisting } from '../lib/fs-paths.ts';
 import { fitTitle } from '../lib/plan/title.ts';
@@ -88,15 +88,10 @@ export function createFileBacklog(root: string, dir = 'plan/backlog', options: F
 
     async listItems(milestone) {
       const numbers = await issueNames();
-      const results = await Promise.allSettled(numbers.map((n) => load(n)));
-      const failures: unknown[] = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
-      // Report every bad file at once; anything that is not a diagnostic (I/O) is rethrown as is.
-      const other = failures.find((e) => !(e instanceof DiagnosticsError));
-      if (other !== undefined) throw other;
-      if (failures.length > 0)
-        throw new DiagnosticsError(failures.flatMap((e) => (e instanceof DiagnosticsError ? e.diagnostics : [])));
-      return results
-        .flatMap((r, i) => (r.status === 'fulfilled' && r.value ? [toItem(r.value.file, source(numbers[i] ?? 0))] : []))
+      // Every bad file reported at once; anything that is not a diagnostic (I/O) is rethrown as is.
+      const loaded = settledValues(await Promise.allSettled(numbers.map((n) => load(n))));
+      return loaded
+        .flatMap((l, i) => (l ? [toItem(l.file, source(numbers[i] ?? 0))] : []))
         .filter((item) => item.milestone !== null && String(item.milestone) === String(milestone))
         .sort((a, b) => a.issue - b.issue);
     },

@@ -31,3 +31,16 @@ export class DiagnosticsError extends BadInputError {
     this.diagnostics = sorted;
   }
 }
+
+/**
+ * The values of reads made side by side (`Promise.allSettled`, `settleAtMost`). When any failed: the first failure
+ * in the entries' order that is not bad input in a file (an I/O error) is thrown as is, else every file's diagnostics
+ * at once, sorted, so the message does not depend on which read ended first.
+ */
+export function settledValues<R>(results: readonly PromiseSettledResult<R>[]): R[] {
+  const failures: unknown[] = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+  if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<R>).value);
+  const other = failures.find((e) => !(e instanceof DiagnosticsError));
+  if (other !== undefined) throw other;
+  throw new DiagnosticsError(failures.flatMap((e) => (e as DiagnosticsError).diagnostics));
+}

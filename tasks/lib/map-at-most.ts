@@ -17,3 +17,17 @@ export async function mapAtMost<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, entries.length) }, lane));
   return out;
 }
+
+/** `mapAtMost` that waits for every entry and gives each one's outcome, as `Promise.allSettled` does. */
+export function settleAtMost<T, R>(
+  entries: readonly T[],
+  limit: number,
+  fn: (entry: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  return mapAtMost(entries, limit, (entry) =>
+    fn(entry).then(
+      (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
+      (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
+    ),
+  );
+}

@@ -6,7 +6,8 @@
  */
 import { oneLine } from '../lib/bounded-text.ts';
 import { BACKLOG_READS_AT_ONCE } from '../backlog/backlog.ts';
-import { mapAtMost } from '../lib/map-at-most.ts';
+import { settleAtMost } from '../lib/map-at-most.ts';
+import { settledValues } from '../lib/diagnostics.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
@@ -83,10 +84,12 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   const merged = listItems(ctx.plan).filter((item) => items[String(item.issue)]?.merge?.sha);
   // Each item's file is its own: read and written side by side (one after another, a 200-item landing waited
   // seconds on file reads).
-  const marked = await mapAtMost(merged, BACKLOG_READS_AT_ONCE, async (item) => ({
-    wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
-    source: (await backlog.readItem(item.issue))?.source,
-  }));
+  const marked = settledValues(
+    await settleAtMost(merged, BACKLOG_READS_AT_ONCE, async (item) => ({
+      wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
+      source: (await backlog.readItem(item.issue))?.source,
+    })),
+  );
   const wrote = marked.some((m) => m.wrote);
   const sources = marked.flatMap((m) => (m.source ? [m.source] : []));
   const done = merged.map((item) => item.issue);

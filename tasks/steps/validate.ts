@@ -5,7 +5,8 @@ import { oneLine } from '../lib/bounded-text.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BACKLOG_READS_AT_ONCE, type Backlog } from '../backlog/backlog.ts';
-import { mapAtMost } from '../lib/map-at-most.ts';
+import { settleAtMost } from '../lib/map-at-most.ts';
+import { settledValues } from '../lib/diagnostics.ts';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { listItems } from '../lib/plan/types.ts';
@@ -59,7 +60,9 @@ export const validate: Step = {
     const problems: string[] = [];
     const planned = listItems(ctx.plan);
     // Side by side: one file (or one issue) each, read one after another they cost a 200-item run a second.
-    const read = await mapAtMost(planned, BACKLOG_READS_AT_ONCE, (item) => backlog.readItem(item.issue));
+    const read = settledValues(
+      await settleAtMost(planned, BACKLOG_READS_AT_ONCE, (item) => backlog.readItem(item.issue)),
+    );
     for (const [i, item] of planned.entries()) {
       const found = read[i];
       // An item this milestone already merged may be done: that is our own doing, not staleness.
