@@ -46,6 +46,14 @@ export function refSurelyAbsent(commonDir: string, ref: string): boolean {
   return !packed.includes(` ${ref}\n`);
 }
 
+/**
+ * What the ref files say of `ref`: its sha (a loose file holds it), null (it surely does not exist), or undefined
+ * (a packed or symbolic ref, a reftable repository: only git can tell).
+ */
+export function refFromFiles(commonDir: string, ref: string): string | null | undefined {
+  return looseRef(commonDir, ref) ?? (refSurelyAbsent(commonDir, ref) ? null : undefined);
+}
+
 /** A linked worktree's own git dir: the folder its `.git` file names (null for the main worktree: ask git there). */
 export function gitDirOf(worktree: string): string | null {
   const dotGit = path.join(worktree, '.git');

@@ -9,7 +9,7 @@ import { BadInputError } from '../lib/errors.ts';
 import { ensureExcluded } from '../lib/exclude.ts';
 import { addWorktree, dirtyPaths, git, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
-import { linkedWorktreeOn, looseRef, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
+import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -31,7 +31,8 @@ export function excludePatterns(ctx: Ctx): string[] {
 
 /** A ref's commit (`revParse`), without git when its loose file holds it or the files say it surely does not exist. */
 async function readRef(ctx: Ctx, ref: string): Promise<string | null> {
-  return looseRef(ctx.commonDir, ref) ?? (refSurelyAbsent(ctx.commonDir, ref) ? null : await revParse(ctx.repo, ref));
+  const known = refFromFiles(ctx.commonDir, ref);
+  return known !== undefined ? known : revParse(ctx.repo, ref);
 }
 
 /** branch step. */

@@ -13,7 +13,7 @@ import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
-import { looseRef, refSurelyAbsent, worktreeRegistered } from '../lib/git-files.ts';
+import { refFromFiles, worktreeRegistered } from '../lib/git-files.ts';
 import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -39,9 +39,8 @@ async function deleteMerged(
   const lines = (r: string) => r.split('\n').filter(Boolean);
   // Where the ref files settle which refs exist (the usual end: every ref loose), git is not asked.
   const fromFiles = [...refs, ...listed].map((ref) => {
-    const sha = looseRef(ctx.commonDir, ref);
-    if (sha) return `${sha} ${ref}`;
-    return refSurelyAbsent(ctx.commonDir, ref) ? null : undefined;
+    const sha = refFromFiles(ctx.commonDir, ref);
+    return sha ? `${sha} ${ref}` : sha;
   });
   const all = fromFiles.every((line) => line !== undefined)
     ? fromFiles.filter((line): line is string => line !== null)

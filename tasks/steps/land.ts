@@ -85,10 +85,11 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
   // Each item's file is its own: read and written side by side (one after another, a 200-item landing waited
   // seconds on file reads).
   const marked = settledValues(
-    await settleAtMost(merged, BACKLOG_READS_AT_ONCE, async (item) => ({
-      wrote: (await backlog.setStatus(item.issue, 'done')).length > 0,
-      source: (await backlog.readItem(item.issue))?.source,
-    })),
+    await settleAtMost(merged, BACKLOG_READS_AT_ONCE, async (item) => {
+      // The path it wrote is the item's file; only an item done already is read for it.
+      const written = await backlog.setStatus(item.issue, 'done');
+      return { wrote: written.length > 0, source: written[0] ?? (await backlog.readItem(item.issue))?.source };
+    }),
   );
   const wrote = marked.some((m) => m.wrote);
   const sources = marked.flatMap((m) => (m.source ? [m.source] : []));
