@@ -1,7 +1,8 @@
 /**
  * The runner's git is spawned directly with an argument list (issue 15, "less work per item"): arguments reach git
  * as they are, whatever characters they hold; large outputs arrive whole and decoded once; a git that cannot start
- * is a failed call, not a crash; the runner's environment and flags are in force.
+ * is a failed call, not a crash; the runner's environment and flags are in force; a fetch that meets another
+ * milestone's worktree half-added waits for that add and succeeds.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
+import { withRepoLock } from '../tasks/lib/repo-lock.ts';
 import { git, tempDir } from './support/fixture.ts';
+import { linesOf, waitFor } from './support/wait.ts';
 
 async function repoDir(): Promise<string> {
   const dir = tempDir('wm-git-spawn-');
@@ -93,6 +96,46 @@ test('the runner environment and flags are in force; stdin a git does not read i
     assert.is(out.stdout.trim(), '.git');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fetch meeting a worktree being added (HEAD still the all-zero placeholder) waits for the add, then succeeds', async () => {
+  const dir = await repoDir();
+  const origin = `${dir}-origin.git`;
+  const log = path.join(`${dir}-calls.log`);
+  try {
+    await git(dir, 'commit', '-q', '--allow-empty', '-m', 'first');
+    execFileSync('git', ['init', '-q', '--bare', origin]);
+    await git(dir, 'remote', 'add', 'origin', origin);
+    await git(dir, 'push', '-q', 'origin', 'main');
+    await git(dir, 'worktree', 'add', '-q', `${dir}-wt`, '-b', 'other');
+    const head = await git(dir, 'rev-parse', 'HEAD');
+    const placeholder = path.join(dir, '.git', 'worktrees', path.basename(`${dir}-wt`), 'HEAD');
+    const commonDir = path.join(dir, '.git');
+    process.env.WM_GIT_CALLER_LOG = log;
+    // This test is the other milestone's runner, in the middle of its `worktree add` (which holds this lock).
+    const held = await withRepoLock(commonDir, 'worktrees', { command: 'git worktree add' }, async () => {
+      writeFileSync(placeholder, `${'0'.repeat(40)}\n`);
+      const fetch = gitRaw(dir, ['fetch', '--quiet', 'origin']);
+      // The fetch failed on the placeholder and looked up the common dir: now it waits for this lock.
+      const waiting = waitFor('the fetch to wait for the worktree add', () =>
+        linesOf(log).some((l) => l.includes('"rev-parse"')),
+      );
+      const first = await Promise.race([fetch, waiting.then(() => null)]);
+      assert.is(first, null, `the fetch ended without waiting for the add: ${JSON.stringify(first)}`);
+      writeFileSync(placeholder, `${head}\n`);
+      // Wrapped: returning the promise itself would hold the lock until the fetch that waits for it ends.
+      return { fetch };
+    });
+    const fetched = await held.fetch;
+    assert.is(fetched.exitCode, 0, fetched.stderr);
+    assert.equal(
+      linesOf(log).map((l) => (JSON.parse(l) as { cmd: string[] }).cmd[0]),
+      ['fetch', 'rev-parse', 'fetch'],
+    );
+  } finally {
+    delete process.env.WM_GIT_CALLER_LOG;
+    for (const d of [dir, origin, `${dir}-wt`, log]) rmSync(d, { recursive: true, force: true });
   }
 });
 

@@ -57,6 +57,12 @@ const WORKTREE_RACE =
   /failed to read .*worktrees\/[^/]+\/(commondir|gitdir|HEAD)|worktrees\/[^/]+\/gitdir.*(invalid|not a valid)/;
 const WORKTREE_RACE_RETRIES = 5;
 
+/**
+ * `git worktree add` first writes the new worktree's HEAD as all zeros and sets it a moment later: a fetch in any
+ * worktree of the repository reads every worktree's HEAD for its connectivity check and fails on that placeholder.
+ */
+const WORKTREE_HEAD_PLACEHOLDER = /bad object worktrees\/[^/\s]+\/HEAD/;
+
 /** What one git call gave: its whole output, decoded once as UTF-8, and how it ended. */
 export interface GitResult {
   /** git's exit code; null when it was ended by a signal or could not start (then `stderr` says why). */
@@ -90,9 +96,27 @@ export async function gitRaw(
     const out = await gitOnce(cwd, args, options);
     // `worktree add -b` may have made its branch before failing: never repeated (addWorktree serialises adds instead).
     const add = args[0] === 'worktree' && args[1] === 'add';
-    if (out.exitCode === 0 || add || attempt > WORKTREE_RACE_RETRIES || !WORKTREE_RACE.test(out.stderr)) return out;
+    if (out.exitCode === 0 || add || attempt > WORKTREE_RACE_RETRIES) return out;
+    if (WORKTREE_HEAD_PLACEHOLDER.test(out.stderr)) {
+      const again = await afterWorktreeAdds(cwd, args, options);
+      if (again) return again;
+    } else if (!WORKTREE_RACE.test(out.stderr)) return out;
     await sleep(50 * attempt);
   }
+}
+
+/**
+ * The call again, holding the lock every runner's `worktree add` holds (addWorktree): an add of another milestone
+ * has then ended. Null when the common dir cannot be found or the call still meets a placeholder (an add made by
+ * hand, outside any runner): the caller retries after a pause.
+ */
+async function afterWorktreeAdds(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult | null> {
+  const common = await gitOnce(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir'], {});
+  if (common.exitCode !== 0) return null;
+  const out = await withRepoLock(common.stdout.trim(), 'worktrees', { command: `git ${args[0] ?? ''}` }, () =>
+    gitOnce(cwd, args, options),
+  );
+  return out.exitCode !== 0 && WORKTREE_HEAD_PLACEHOLDER.test(out.stderr) ? null : out;
 }
 
 async function gitOnce(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult> {
