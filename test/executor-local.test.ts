@@ -3,6 +3,7 @@
  * then running → succeeded / failed, cancel → cancelled, a group killed without its exit file → lost, a recorded
  * handle that never started → lost. Agents wait on files the test creates, never on time.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,8 +11,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { executorFor } from '../tasks/executors/registry.ts';
 import type { AgentHandle, AgentStatus } from '../tasks/executors/types.ts';
+import { killGroup } from '../tasks/executors/local/process.ts';
 import { isGroupAlive } from '../tasks/lib/process-info.ts';
 import { COMMITTING_AGENT, makeRepo, readStateFile, runCli, tempDir } from './support/fixture.ts';
+import { isAlive, killQuietly } from './support/processes.ts';
+import { waitFor } from './support/wait.ts';
 
 const local = executorFor('local');
 
@@ -241,6 +245,28 @@ test('ended: resolves when an agent this process started exits (also when asked 
     await later;
     assert.is(local.ended?.({ ...handle, name: 'never-started' }) ?? null, null);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a group whose processes all finished but were never reaped (zombies of an orphan) is gone: nothing waits for it', async () => {
+  const dir = tempDir('wm-zombie-');
+  const pidFile = path.join(dir, 'pid');
+  // The group leader runs in its own group and exits; its parent then becomes `sleep`, which never reaps it: a zombie
+  // as an agent's wrapper is after a crashed runner, under a PID 1 that reaps late or never.
+  const parent = spawn('sh', ['-c', `setsid sh -c 'echo $$ > "$0"; exit 0' '${pidFile}' & exec sleep 60`], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  try {
+    const pid = await waitFor('the group leader', () => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')));
+    await waitFor('the leader to be a zombie', () => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+    assert.not.ok(isAlive(pid), 'a zombie counts as alive');
+    assert.not.ok(isGroupAlive(pid), 'a group of zombies counts as alive');
+    await killGroup(pid, 60_000);
+    assert.ok(existsSync(`/proc/${pid}`), 'the zombie was reaped: the test proved nothing');
+  } finally {
+    killQuietly(parent.pid ?? 0);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,6 @@
 /** Process identity: a pid plus its start time, so a reused pid is never mistaken for our process. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { oneLine } from './bounded-text.ts';
 
 /** Start time from `ps` where there is no /proc (macOS, BSD): its `lstart` text, or null when the process is gone. */
@@ -22,12 +22,8 @@ export function processStartTime(pid: number): string | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
   if (!existsSync('/proc/self/stat')) return startTimeFromPs(pid);
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: fields restart after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    if (state === 'Z' || state === 'X') return null; // a zombie has finished
-    return fields[19] ?? null;
+    const proc = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return finished(proc.state) ? null : proc.startTime;
   } catch {
     return null;
   }
@@ -38,23 +34,73 @@ export function isProcessAlive(pid: number, startTime: string): boolean {
   return processStartTime(pid) === startTime;
 }
 
-/** Whether any process of the group `pgid` is still running (a killed leader may leave children). */
+/**
+ * Whether any process of the group `pgid` is still running (a killed leader may leave children). Finished processes
+ * not yet reaped (zombies) do not count: `kill` still finds them, and an orphan waits for its reaping as long as the
+ * machine's PID 1 takes (seconds in some containers, for ever under a PID 1 that is no init).
+ */
 export function isGroupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !onlyFinishedIn(pgid);
+}
+
+/** What the runner reads of a process's /proc stat line. */
+interface ProcStat {
+  readonly state: string;
+  readonly ppid: number;
+  readonly pgrp: number;
+  /** Clock ticks since boot. */
+  readonly startTime: string | null;
+}
+
+/** A /proc stat line's fields: the command name (field 2) may hold spaces and ')', so they restart after the last. */
+function statFields(stat: string): ProcStat {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: fields[19] ?? null };
+}
+
+/** A zombie (finished, not reaped yet) or a dead process. */
+const finished = (state: string): boolean => state === 'Z' || state === 'X';
+
+/**
+ * Whether every process of the group that `kill` found has finished (Linux: /proc). The leader is looked at first: a
+ * live leader (a running agent's wrapper) settles it with one read; only a gone or finished one means a look at
+ * every process. False where there is no /proc: the group counts as alive, as `kill` says.
+ */
+function onlyFinishedIn(pgid: number): boolean {
+  if (!existsSync('/proc/self/stat')) return false;
+  try {
+    const leader = statFields(readFileSync(`/proc/${pgid}/stat`, 'utf8'));
+    if (leader.pgrp === pgid && !finished(leader.state)) return false;
+  } catch {
+    // the leader is gone: its children may live on
+  }
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return false;
+  }
+  for (const pid of pids) {
+    try {
+      const proc = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      if (proc.pgrp === pgid && !finished(proc.state)) return false;
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return true;
 }
 
 /** Parent pid and process group of `pid` (Linux: /proc; elsewhere `ps`), or null when it is gone. */
 function parentAndGroupOf(pid: number): { readonly ppid: number; readonly pgrp: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces and parentheses): state, ppid, pgrp, …
-    const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(ppid), pgrp: Number(pgrp) };
+    const { ppid, pgrp } = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return { ppid, pgrp };
   } catch {
     try {
       const out = execFileSync('ps', ['-o', 'ppid=,pgid=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' });
