@@ -157,7 +157,14 @@ test('without a TTY, a stop: agents left running say so (no ✔), the rest is no
         last === 'stopped the agents of #1, #2',
       r2.stderr,
     );
+    // Written before it exited, however fast the agents went: the stop in state, the run's end in the event log.
     for (const issue of ['1', '2']) assert.is(stateOf(rig.repo).items[issue].status, 'pending');
+    assert.equal(
+      readEvents(rig.repo)
+        .filter((e) => e.type === 'run-end')
+        .map((e) => e.exitCode),
+      [130, 130],
+    );
     for (const pid of pids) assert.not.ok(isAlive(pid), 'an agent outlived the second Ctrl-C');
   } finally {
     writeFileSync(release, '');

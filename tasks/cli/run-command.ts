@@ -34,7 +34,7 @@ import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { STEPS } from '../steps/index.ts';
 import { landModeOf } from '../landing/land-mode.ts';
 import type { Flags } from './flags.ts';
-import type { Io } from './io.ts';
+import { flushOutput, type Io } from './io.ts';
 
 function rendererFor(flags: Flags, io: Io): RendererKind {
   if (flags.json || io.env.WM_RENDERER === 'silent') return 'silent';
@@ -141,16 +141,19 @@ export async function stopAgents(ctx: Ctx): Promise<Stopped> {
     }
   }
   // Stopped on purpose: not a failure; the next run starts them again within a fresh retry budget (past the stopped
-  // attempt's files).
-  await ctx.store.update((s) => {
-    for (const [issue, attempt] of killed) {
-      const it = s.items[String(issue)];
-      // A stray agent of an item already judged does not reopen it.
-      if (!it || (it.status !== 'in-progress' && it.status !== 'pending')) continue;
-      const attempts = Math.max(it.attempts, attempt);
-      Object.assign(it, { status: 'pending', process: null, attempts, attemptBase: attempts });
-    }
-  });
+  // attempt's files). Written at once: the runner may exit right after (a second Ctrl-C while it is busy).
+  await ctx.store.update(
+    (s) => {
+      for (const [issue, attempt] of killed) {
+        const it = s.items[String(issue)];
+        // A stray agent of an item already judged does not reopen it.
+        if (!it || (it.status !== 'in-progress' && it.status !== 'pending')) continue;
+        const attempts = Math.max(it.attempts, attempt);
+        Object.assign(it, { status: 'pending', process: null, attempts, attemptBase: attempts });
+      }
+    },
+    { durable: true },
+  );
   return { issues: [...killed.keys()].sort((a, b) => a - b), sessions };
 }
 
@@ -261,13 +264,23 @@ async function withSignals<T>(
       ctxRef.ctx?.events.emit({ type: 'notice', message: `${signal} received: stopping scheduling` });
       controller.abort();
     } else if (ctxRef.ctx && !stopping) {
-      stopping = stopAgents(ctxRef.ctx).then((stopped) => {
+      const ctx = ctxRef.ctx;
+      stopping = stopAgents(ctx).then(async (stopped) => {
         stoppedBySignal = { signal, stopped };
-        io.err(
-          `stopped ${stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item'}`,
-        );
-        // Still busy (a gate does not watch the signal): asked twice, the runner does not keep the user waiting.
-        if (!settling) process.exit(130);
+        const what =
+          stopped.issues.length || stopped.sessions.length ? describeStopped(stopped) : 'the agents of no item';
+        io.err(`stopped ${what}`);
+        if (settling) return;
+        // Still busy (a gate does not watch the signal): asked twice, the runner does not keep the user waiting. The
+        // run's last event and everything state holds are written first.
+        ctx.events.emit({
+          type: 'run-end',
+          exitCode: 130,
+          message: `interrupted; the second ${signal} stopped ${what}`,
+        });
+        await ctx.store.flush();
+        await flushOutput();
+        process.exit(130);
       });
       heard();
     }
