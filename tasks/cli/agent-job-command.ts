@@ -19,13 +19,11 @@ import {
   runFilesOf,
   startDetached,
 } from '../executors/local/process.ts';
-import { BadInputError, InterruptedError } from '../lib/errors.ts';
+import { ORIGIN, pushWithAccess, withholdPushAccess, type PushAccess } from '../executors/remote/push-access.ts';
+import { BadInputError, InterruptedError, StepFailedError } from '../lib/errors.ts';
 import { git, gitRaw, lastLines } from '../lib/git.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
-
-/** The remote the checkout came from (actions/checkout and `git clone` both name it origin). */
-const ORIGIN = 'origin';
 
 /** Run the job described by `WM_JOB` in the current directory; its result goes to `outDir`. */
 export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Promise<number> {
@@ -52,10 +50,14 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   ]);
   if (switched.exitCode !== 0)
     throw new BadInputError(`agent-job: cannot start ${branch} here: ${lastLines(switched.stderr, 3)}`);
+  // From here on the checkout holds no push credentials: the agent's own `git push` cannot reach the remote.
+  const access = await withholdPushAccess(cwd);
   const promptFile = path.join(out, 'prompt.md');
   await writeFile(promptFile, spec.prompt);
   const env: NodeJS.ProcessEnv = { ...io.env, ...spec.env, WM_PROMPT_FILE: promptFile, WM_WORKTREE: cwd };
   delete env.WM_JOB;
+  // The pod's clone URL may hold a token (docs/executors.md): the agent gets neither it nor the checkout's copy.
+  delete env.WM_REMOTE_URL;
   const files = runFilesOf(out, 'agent');
   const launch = { file: spec.file, args: spec.args, env: {}, ...(spec.stdin ? { stdinFile: promptFile } : {}) };
   const started = await startDetached(launch, cwd, files, env);
@@ -79,7 +81,7 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   const output = readOutput(files);
   // Never forced: a remote branch this attempt did not start from (a job of the same attempt pushed first, a branch
   // left by someone else) makes the push fail, and the result says so.
-  const pushed = await gitRaw(cwd, ['push', '-q', ORIGIN, `HEAD:refs/heads/${branch}`]);
+  const pushed = await pushWithAccess(cwd, access, `HEAD:refs/heads/${branch}`);
   const head = (await gitRaw(cwd, ['rev-parse', 'HEAD'])).stdout.trim();
   const outcome = adapterFor(spec.agent).parse({ ...output, exitCode });
   const result: JobResult = {
@@ -97,7 +99,7 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
   // Kubernetes keeps 4 KiB of a pod's termination message: the short form; the whole result is the ref.
   if (io.env.WM_TERMINATION_LOG)
     await writeFile(io.env.WM_TERMINATION_LOG, JSON.stringify({ id: spec.id, exitCode, pushed: result.pushed }));
-  await pushResultRef(cwd, spec.id, text).catch((error: unknown) =>
+  await pushResultRef(cwd, access, spec.id, text).catch((error: unknown) =>
     io.err(`${spec.id}: the result ref was not pushed (${(error as Error).message}); the artifact has it`),
   );
   io.out(`${spec.id}: the agent exited ${exitCode}; ${result.pushed ? `pushed ${branch} at ${head}` : `push failed`}`);
@@ -105,10 +107,11 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
 }
 
 /** Push `result.json` as a commit of its own to the result ref (no working tree touched). */
-async function pushResultRef(cwd: string, id: string, text: string): Promise<void> {
+async function pushResultRef(cwd: string, access: PushAccess, id: string, text: string): Promise<void> {
   const blob = await git(cwd, ['hash-object', '-w', '--stdin'], { input: text });
   const tree = await git(cwd, ['mktree'], { input: `100644 blob ${blob}\t${RESULT_FILE}\n` });
   const commit = await git(cwd, ['commit-tree', tree, '-m', `work-milestone result ${id}`]);
   // One result ref per attempt: a second job of the same attempt cannot replace the first one's (never forced).
-  await git(cwd, ['push', '-q', ORIGIN, `${commit}:${resultRefOf(id)}`]);
+  const pushed = await pushWithAccess(cwd, access, `${commit}:${resultRefOf(id)}`);
+  if (pushed.exitCode !== 0) throw new StepFailedError(lastLines(pushed.stderr || pushed.stdout, 3));
 }
