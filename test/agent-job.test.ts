@@ -84,9 +84,16 @@ test("the agent never holds the job's push credentials: its own push to main fai
       'http.https://git.example.invalid/.extraheader',
       'AUTHORIZATION: basic SECRET-HEADER',
     );
+    // And what it leaves from v6 on: the header in a file of its own, which the checkout's config includes.
+    const included = path.join(dir, 'credentials.config');
+    writeFileSync(
+      included,
+      '[http "https://git.example.invalid/"]\n\textraheader = AUTHORIZATION: basic SECRET-INCLUDED\n',
+    );
+    await git(pod, 'config', '--local', `includeIf.gitdir:${pod}/.git.path`, included);
     const seen = path.join(dir, 'seen');
     const agent = [
-      `{ git config --local --list; env; } > "${seen}"`,
+      `{ git config --local --includes --list; env; } > "${seen}"`,
       'echo x > x.txt && git add x.txt && git -c user.name=a -c user.email=a@example.com commit -qm x',
       `git push -q origin HEAD:refs/heads/main 2>/dev/null; echo "push exit $?" >> "${seen}"`,
     ].join('\n');
@@ -110,6 +117,7 @@ test("the agent never holds the job's push credentials: its own push to main fai
     const agentSaw = readFileSync(seen, 'utf8');
     assert.not.match(agentSaw, 'SECRET-TOKEN', 'the agent saw the token of the clone URL');
     assert.not.match(agentSaw, 'SECRET-HEADER', 'the agent saw the extra header');
+    assert.not.match(agentSaw, 'SECRET-INCLUDED', 'the agent saw the included extra header');
     assert.match(agentSaw, /push exit [1-9]/, 'the agent pushed');
     assert.is(await git(repo.origin ?? '', 'rev-parse', 'refs/heads/main'), mainBefore, 'main moved');
     const head = await git(pod, 'rev-parse', 'HEAD');
