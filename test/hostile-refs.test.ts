@@ -89,7 +89,8 @@ test("agent force-pushes origin's main: exit 3 (force-pushed), nothing landed, o
   const r = await rig(
     (tools) => `${HONEST}
 new=$(git commit-tree -m hostile "$(git mktree </dev/null)")
-git push -q --force origin "$new:refs/heads/main" >/dev/null 2>&1
+# A plain push is refused to agents (see below); this one sets out to get past that.
+GIT_CONFIG_COUNT=0 git push -q --force origin "$new:refs/heads/main" >/dev/null 2>&1
 echo "$new" > '${tools}/forced'
 report COMPLETE "pushed"`,
   );
@@ -105,6 +106,30 @@ report COMPLETE "pushed"`,
     assert.is(forced.length, 40, 'the agent recorded its forced sha');
     await originOnlyMainAt(r, forced);
     assert.not.ok((await subjectsOn(r.repo.origin as string, 'main')).some((s) => /Merge|alpha/.test(s)));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test("an agent's plain git push is refused (origin untouched, fetch still works); the item is judged as usual and lands", async () => {
+  const r = await rig(
+    (tools) => `${HONEST}
+git fetch -q origin && echo fetched > '${tools}/fetch'
+git push -q origin "HEAD:refs/heads/main" 2> '${tools}/push-main.err' && echo 0 > '${tools}/push-main' || echo $? > '${tools}/push-main'
+git push -q -u origin HEAD 2> '${tools}/push-branch.err' && echo 0 > '${tools}/push-branch' || echo $? > '${tools}/push-branch'
+report COMPLETE "tried to push"`,
+  );
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, show(result));
+    const tool = (name: string) => readFileSync(path.join(r.tools, name), 'utf8').trim();
+    assert.is(tool('fetch'), 'fetched');
+    assert.not.equal(tool('push-main'), '0', 'the push to main went through');
+    assert.not.equal(tool('push-branch'), '0', 'the push of the item branch went through');
+    assert.match(tool('push-main.err'), 'work-milestone-agents-do-not-push');
+    // Origin holds main only, and main is what the runner landed.
+    await originOnlyMainAt(r, await git(r.repo.dir, 'rev-parse', 'main'));
+    assert.ok(await filesOn(r.repo.origin as string, 'main').then((f) => f.includes('a.txt')), 'not landed');
   } finally {
     r.cleanup();
   }

@@ -14,7 +14,7 @@ import { correlationId, isEnded, type AgentRunResult, type AgentStatus } from '.
 import { boundReport, parseReport } from '../agents/completion-report.ts';
 import type { AgentOutcome, AgentRole } from '../agents/types.ts';
 import type { Ctx } from '../engine/context.ts';
-import { childEnv } from '../lib/child-env.ts';
+import { agentEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { createFileExclusive } from '../lib/atomic-file.ts';
 import { InterruptedError } from '../lib/errors.ts';
@@ -117,7 +117,7 @@ async function dispatchSession(ctx: Ctx, req: SessionRequest): Promise<PendingSe
   const spec = adapter.launch({ ...req, settings, promptFile: claimed.promptFile, milestone, edits: [] }, ctx.env);
   const n = (ctx.store.current().sessions ?? []).filter((s) => s.role === req.role && s.issue === req.issue).length + 1;
   const id = correlationId(milestone, req.issue, req.role, n);
-  const env = childEnv(ctx.env, {
+  const env = agentEnv(ctx.env, {
     WM_PROMPT_FILE: claimed.promptFile,
     WM_ISSUE: String(req.issue),
     WM_TITLE: req.title,

@@ -11,7 +11,7 @@ import type { Ctx } from '../engine/context.ts';
 import { executorSettingsFor, settingsFor } from './agent-settings.ts';
 import { agentWindows, checkGuards } from '../guards/agent-guards.ts';
 import { judgeAttempt, readBranchFacts } from './item-result.ts';
-import { childEnv } from '../lib/child-env.ts';
+import { agentEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { readClock } from '../lib/fresh-read.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
@@ -237,7 +237,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
     },
     ctx.env,
   );
-  const env = childEnv(ctx.env, {
+  const env = agentEnv(ctx.env, {
     WM_PROMPT_FILE: promptFile,
     WM_ISSUE: String(item.issue),
     WM_TITLE: item.title,

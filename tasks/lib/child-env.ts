@@ -72,3 +72,27 @@ export function childEnv(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, 
   }
   return out;
 }
+
+/** What an agent's push URLs become: a transport that does not exist, so the push fails and names it. */
+const NO_PUSH = 'work-milestone-agents-do-not-push::';
+/** The beginnings of every usual remote URL: paths, file, http(s), ssh, git, scp-like with the usual user. */
+const PUSH_URL_PREFIXES = ['/', './', '../', 'file://', 'https://', 'http://', 'ssh://', 'git://', 'git@'];
+
+/**
+ * The environment of an agent: childEnv's, plus git configuration (`GIT_CONFIG_COUNT`, after any the user set) that
+ * rewrites every push URL (`url.<x>.pushInsteadOf`) to a transport that does not exist. The runner merges and lands;
+ * an agent's `git push` (a habit of coding agents) would reach origin, `main` included, with the user's credentials.
+ * Fetching is untouched. An agent that sets out to push can unset it: the guards still see what reaches origin.
+ */
+export function agentEnv(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const out = childEnv(env, extra);
+  const given = Number.parseInt(out.GIT_CONFIG_COUNT ?? '', 10);
+  let n = Number.isSafeInteger(given) && given > 0 ? given : 0;
+  for (const prefix of PUSH_URL_PREFIXES) {
+    out[`GIT_CONFIG_KEY_${n}`] = `url.${NO_PUSH}.pushInsteadOf`;
+    out[`GIT_CONFIG_VALUE_${n}`] = prefix;
+    n++;
+  }
+  out.GIT_CONFIG_COUNT = String(n);
+  return out;
+}
