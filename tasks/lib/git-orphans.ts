@@ -4,9 +4,10 @@
  * restarting it) must not work in that worktree before they end, or the two writers interleave. Read from /proc
  * (Linux); elsewhere nothing is found and nothing is waited for.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isFinishedState, listProcesses } from './process-info.ts';
 
 /** A git process and the folder it works in. */
 export interface GitProcess {
@@ -16,20 +17,13 @@ export interface GitProcess {
 
 /** Git processes whose working folder is `dir` or below it, except those of the process groups `exceptGroups`. */
 export function gitProcessesIn(dir: string, exceptGroups: ReadonlySet<number>): GitProcess[] {
-  if (!existsSync('/proc/self/stat')) return [];
   const root = path.resolve(dir);
   const found: GitProcess[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const proc of listProcesses()) {
+    if (proc.command !== 'git' || isFinishedState(proc.state) || exceptGroups.has(proc.pgrp)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (command !== 'git') continue;
-      // Fields after the command name: state, ppid, pgrp, …
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z' || exceptGroups.has(Number(pgrp))) continue;
-      const cwd = readlinkSync(`/proc/${name}/cwd`);
-      if (cwd === root || cwd.startsWith(`${root}/`)) found.push({ pid: Number(name), cwd });
+      const cwd = readlinkSync(`/proc/${proc.pid}/cwd`);
+      if (cwd === root || cwd.startsWith(`${root}/`)) found.push({ pid: proc.pid, cwd });
     } catch {
       // Gone meanwhile, or another user's: not ours either way.
     }

@@ -22,8 +22,8 @@ export function processStartTime(pid: number): string | null {
   if (!Number.isSafeInteger(pid) || pid <= 0) return null;
   if (!existsSync('/proc/self/stat')) return startTimeFromPs(pid);
   try {
-    const proc = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return finished(proc.state) ? null : proc.startTime;
+    const proc = readProcStat(pid);
+    return isFinishedState(proc.state) ? null : proc.startTime;
   } catch {
     return null;
   }
@@ -49,7 +49,10 @@ export function isGroupAlive(pgid: number): boolean {
 }
 
 /** What the runner reads of a process's /proc stat line. */
-interface ProcStat {
+export interface ProcStat {
+  readonly pid: number;
+  /** The command name (at most 15 characters). */
+  readonly command: string;
   readonly state: string;
   readonly ppid: number;
   readonly pgrp: number;
@@ -57,14 +60,41 @@ interface ProcStat {
   readonly startTime: string | null;
 }
 
-/** A /proc stat line's fields: the command name (field 2) may hold spaces and ')', so they restart after the last. */
-function statFields(stat: string): ProcStat {
+/** /proc/<pid>/stat of `pid`; throws when it is gone. */
+function readProcStat(pid: number | string): ProcStat {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and ')': the other fields restart after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: fields[19] ?? null };
+  return {
+    pid: Number(pid),
+    command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    state: fields[0] ?? '',
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    startTime: fields[19] ?? null,
+  };
+}
+
+/** Every process /proc lists (Linux; none elsewhere), those that ended between the listing and the read left out. */
+export function listProcesses(): ProcStat[] {
+  if (!existsSync('/proc/self/stat')) return [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  return pids.flatMap((pid) => {
+    try {
+      return [readProcStat(pid)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** A zombie (finished, not reaped yet) or a dead process. */
-const finished = (state: string): boolean => state === 'Z' || state === 'X';
+export const isFinishedState = (state: string): boolean => state === 'Z' || state === 'X';
 
 /**
  * Whether every process of the group that `kill` found has finished (Linux: /proc). The leader is looked at first: a
@@ -74,32 +104,18 @@ const finished = (state: string): boolean => state === 'Z' || state === 'X';
 function onlyFinishedIn(pgid: number): boolean {
   if (!existsSync('/proc/self/stat')) return false;
   try {
-    const leader = statFields(readFileSync(`/proc/${pgid}/stat`, 'utf8'));
-    if (leader.pgrp === pgid && !finished(leader.state)) return false;
+    const leader = readProcStat(pgid);
+    if (leader.pgrp === pgid && !isFinishedState(leader.state)) return false;
   } catch {
     // the leader is gone: its children may live on
   }
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return false;
-  }
-  for (const pid of pids) {
-    try {
-      const proc = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      if (proc.pgrp === pgid && !finished(proc.state)) return false;
-    } catch {
-      // ended between the listing and the read
-    }
-  }
-  return true;
+  return !listProcesses().some((p) => p.pgrp === pgid && !isFinishedState(p.state));
 }
 
 /** Parent pid and process group of `pid` (Linux: /proc; elsewhere `ps`), or null when it is gone. */
 function parentAndGroupOf(pid: number): { readonly ppid: number; readonly pgrp: number } | null {
   try {
-    const { ppid, pgrp } = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const { ppid, pgrp } = readProcStat(pid);
     return { ppid, pgrp };
   } catch {
     try {
