@@ -3,7 +3,7 @@
  * roll back or fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing
  * commands have their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -368,6 +368,95 @@ test('leftovers: gate output in the integration worktree does not stop complete;
     assert.match(result.stderr, /removed the integration worktree with files the gates left in it: gate-output\.log/);
     const again = await run(r);
     assert.is(again.code, 0, show(again));
+  } finally {
+    r.cleanup();
+  }
+});
+
+/** The put-back notices of a run: what was found and where the patch is. */
+function putBack(r: Rig, pattern: RegExp): { message: string; patch: string }[] {
+  return readEvents(r.repo)
+    .filter((e) => e.type === 'notice' && pattern.test(String(e.message)))
+    .map((e) => ({
+      message: String(e.message),
+      patch: /the changes are in (\S+)$/.exec(String(e.message))?.[1] ?? '',
+    }));
+}
+
+test('a red gate that rewrote the file it checks is run again on the tree, not on its rewrite: nothing red lands', async () => {
+  // Like \`eslint --fix\` that still exits 1: the first run "fixes" a.txt in the integration worktree and is red; the
+  // second run on the same sha (is it flaky?) must see the committed a.txt again, or it would pass and land BAD. The
+  // fix agent must not find the rewrite either: its leftovers are committed as its fix.
+  const r = await rig({
+    gates: {
+      'post-merge': [{ name: 'fix-and-fail', run: 'if grep -q BAD a.txt; then echo GOOD > a.txt; exit 1; fi' }],
+    },
+    defaults: { 'max-fix-attempts': 1 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BAD > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const before = await git(r.repo.dir, 'rev-parse', 'main');
+    const result = await run(r);
+    assert.is.not(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), before, 'main moved');
+    assert.is(await originMain(r), before, "origin's main moved");
+    const events = gateEvents(r, 'fix-and-fail');
+    assert.ok(events.length >= 2, JSON.stringify(events));
+    assert.ok(
+      events.every((e) => e.exitCode === 1),
+      `a run saw the rewrite: ${JSON.stringify(events)}`,
+    );
+    // What was put back is named and kept.
+    const found = putBack(r, /^the gates changed a\.txt in milestone-7: put back to HEAD/);
+    assert.ok(found.length >= 2, show(result));
+    assert.match(readFileSync(found[0]?.patch as string, 'utf8'), /^\+GOOD$/m);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an uncommitted edit in the integration worktree is put back before the gates: they check the tree that lands', async () => {
+  const r = await rig({
+    gates: { 'post-merge': [{ name: 'not-bad', run: '! grep -q BAD a.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BAD > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+  });
+  const step = (name: string, ...flags: string[]) =>
+    runInProcess('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags]);
+  try {
+    const before = await git(r.repo.dir, 'rev-parse', 'main');
+    for (const [name = '', ...flags] of [
+      ['validate'],
+      ['prepare'],
+      ['branch'],
+      ['fetch'],
+      ['worktrees', '--wave', '1'],
+      ['spawn', '--wave', '1'],
+      ['wait', '--wave', '1'],
+      ['merge', '--wave', '1'],
+    ]) {
+      const res = await step(name, ...flags);
+      assert.is(res.code, 0, `step ${name}: ${show(res)}`);
+    }
+    // Someone (a process an agent left, a hand) "fixes" the merged file without committing it.
+    const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    writeFileSync(path.join(integration, 'a.txt'), 'GOOD\n');
+    const result = await run(r);
+    assert.is.not(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), before, 'main moved');
+    assert.ok(
+      gateEvents(r, 'not-bad').every((e) => e.exitCode === 1),
+      JSON.stringify(gateEvents(r, 'not-bad')),
+    );
+    const found = putBack(r, /^milestone-7 had uncommitted changes to a\.txt: put back to HEAD before the gates/);
+    assert.is(found.length, 1, show(result));
+    assert.match(readFileSync(found[0]?.patch as string, 'utf8'), /^\+GOOD$/m);
   } finally {
     r.cleanup();
   }

@@ -278,10 +278,11 @@ export async function findCommonDir(repo: string): Promise<string> {
   return path.resolve(repo, await git(repo, ['rev-parse', '--git-common-dir']));
 }
 
-/** Paths with uncommitted changes (tracked or untracked, not ignored). */
-export async function dirtyPaths(cwd: string): Promise<string[]> {
+/** Paths with uncommitted changes (tracked or untracked, not ignored; tracked only with `untracked: false`). */
+export async function dirtyPaths(cwd: string, options: { readonly untracked?: boolean } = {}): Promise<string[]> {
   // Not trimmed: the first entry's status may start with a space (" M file").
-  const out = await gitRaw(cwd, ['status', '--porcelain', '-z', '--untracked-files=all']);
+  const untracked = options.untracked === false ? '--untracked-files=no' : '--untracked-files=all';
+  const out = await gitRaw(cwd, ['status', '--porcelain', '-z', untracked]);
   if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);
   const entries = out.stdout.split('\0').filter(Boolean);
   const paths: string[] = [];

@@ -3,7 +3,8 @@ import { oneLine } from '../lib/bounded-text.ts';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
-import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
+import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
+import { runGatesOnHead } from '../gating/gates-on-head.ts';
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
@@ -86,7 +87,7 @@ async function preMergeGates(
     .filter((g) => gateApplies(g, files))
     .map((gate) => ({ gate, phase: 'pre-merge' as const }));
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}`);
-  const { green, results } = await runGates(gates, wt(ctx), logDir, ctx.env, (r) =>
+  const { green, results } = await runGatesOnHead(ctx, gates, logDir, (r) =>
     ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
   );
   return green ? null : (results[results.length - 1] as GateResult);

@@ -6,7 +6,8 @@ import { REPORT_FORMAT } from '../agents/prompt.ts';
 import { resumeSession, runAgentSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
-import { explainGateFailure, gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
+import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
+import { runGatesOnHead } from '../gating/gates-on-head.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { dirtyPaths, git, isAncestor } from '../lib/git.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
@@ -93,21 +94,15 @@ async function runGatesOnce(
     ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha });
     progress.output(`${r.phase} ${r.name}: exit ${r.exitCode}`);
   };
-  const first = await runGates(gatesToRun, ctx.integrationWorktree, logDir, ctx.env, report);
+  const first = await runGatesOnHead(ctx, gatesToRun, logDir, report);
   if (first.green || !retry) return { ...first, flaky: [] };
   const red = first.results[first.results.length - 1] as GateResult;
   const at = first.results.length - 1;
   progress.output(`gate ${red.name} is red: running it again on the same sha before blaming anything`);
-  const again = await runGates(
-    gatesToRun.slice(at, at + 1),
-    ctx.integrationWorktree,
-    `${logDir}-retry`,
-    ctx.env,
-    report,
-  );
+  const again = await runGatesOnHead(ctx, gatesToRun.slice(at, at + 1), `${logDir}-retry`, report);
   if (!again.green) return { green: false, results: [...first.results.slice(0, at), ...again.results], flaky: [] };
   ctx.events.emit({ type: 'notice', message: `gate ${red.name} failed once and passed on the same sha: flaky` });
-  const rest = await runGates(gatesToRun.slice(at + 1), ctx.integrationWorktree, `${logDir}-rest`, ctx.env, report);
+  const rest = await runGatesOnHead(ctx, gatesToRun.slice(at + 1), `${logDir}-rest`, report);
   return {
     green: rest.green,
     results: [...first.results.slice(0, at), ...again.results, ...rest.results],
