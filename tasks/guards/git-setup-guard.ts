@@ -100,7 +100,7 @@ async function readConfig(commonDir: string, rel: string): Promise<ConfigFacts> 
 }
 
 /** What changes whenever a file's content does: its inode, size and change time (which no one can set back). */
-function statKey(file: string): string | null {
+export function statKey(file: string): string | null {
   const st = statSync(file, { bigint: true, throwIfNoEntry: false });
   return st ? `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}` : null;
 }

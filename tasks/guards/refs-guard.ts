@@ -6,6 +6,7 @@
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
+import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { headFileBranch, looseRef } from '../lib/git-files.ts';
 import { dirtyPaths, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
@@ -261,6 +262,8 @@ export async function changeIntegration<T>(
   fn: (from: string | null) => Promise<T>,
   tipOf: (result: T) => string | null = () => null,
 ): Promise<T> {
+  // No merge, gate run or landing runs a program an agent put in the git config.
+  await checkTrustedConfig(ctx);
   // The tip just checked is the one the operation starts from: a second read could only see a later move unchecked.
   const from = await checkIntegration(ctx);
   if (from) await setRefs(ctx, { pending: { from, op } });

@@ -11,6 +11,7 @@ import { addWorktree, dirtyPaths, git, isAncestor, listWorktrees, revParse } fro
 import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
 import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
+import { recordTrustedConfig } from '../guards/config-guard.ts';
 import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
@@ -129,6 +130,8 @@ export const branch: Step = {
       await recordMainSeen(ctx, localMain, remoteMain);
       // What .git/hooks and the config look like before any agent ran: each later change is reported once.
       await recordGitSetup(ctx.commonDir, ctx.stateDir);
+      // What filters and merge drivers the runner's merges may run: the user's, from before any agent.
+      await recordTrustedConfig(ctx);
     }
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },

@@ -1,0 +1,134 @@
+/**
+ * Git config that makes the runner's own merges and checkouts run a program: a filter (`smudge` writes what a
+ * checkout puts in the worktree, `clean` what git compares it with), a merge driver, an attributes file that assigns
+ * them. An agent can set one (it runs as the user); the runner's next merge would then run it, and the gates could
+ * check files that are not the commits' (a smudge filter that "fixes" a file on checkout, a clean filter that hides
+ * it from `git status`). What these keys hold when the milestone starts is trusted; a change stops the runner before
+ * its next merge, gate run or landing, unless `--adopt` keeps it (docs/guarantees.md, 7).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Ctx } from '../engine/context.ts';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
+import { NeedsAttentionError } from '../lib/errors.ts';
+import { git } from '../lib/git.ts';
+import { statKey } from './git-setup-guard.ts';
+
+/** The trusted config's file in the milestone's state dir. */
+export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
+
+/** Keys whose programs the runner's git would run in a merge or a checkout, or that choose such a program. */
+const RUN_IN_MERGES =
+  /^(filter\..+\.(clean|smudge|process|required)|merge\..+\.driver|core\.attributesfile|diff\.external|diff\..+\.(textconv|command))$/;
+
+/** The trusted keys (origin and a hash of the value: values may hold tokens) and the stats of the files read. */
+interface TrustedConfig {
+  readonly keys: Readonly<Record<string, readonly string[]>>;
+  /** Every config file git reads here (and those it would read if they existed): path → stat key, or null. */
+  readonly files: Readonly<Record<string, string | null>>;
+}
+
+const hash = (data: string) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+
+/** The config files git reads besides those a read names: system, global, the repository's. */
+function standardFiles(ctx: Ctx): string[] {
+  const env = ctx.env;
+  const home = env.HOME ?? os.homedir();
+  const xdg = env.XDG_CONFIG_HOME || path.join(home, '.config');
+  return [
+    ...(env.GIT_CONFIG_NOSYSTEM ? [] : [env.GIT_CONFIG_SYSTEM || '/etc/gitconfig']),
+    ...(env.GIT_CONFIG_GLOBAL
+      ? [env.GIT_CONFIG_GLOBAL]
+      : [path.join(home, '.gitconfig'), path.join(xdg, 'git/config')]),
+    path.join(ctx.commonDir, 'config'),
+    path.join(ctx.commonDir, 'config.worktree'),
+  ];
+}
+
+/** Read the config as the runner's git sees it in the integration worktree (all scopes, includes followed). */
+async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
+  const cwd = existsSync(ctx.integrationWorktree) ? ctx.integrationWorktree : ctx.repo;
+  const out = await git(cwd, ['config', '--list', '--show-origin', '--null']);
+  const keys: Record<string, string[]> = {};
+  const origins = new Set<string>();
+  // Entries: origin NUL key LF value NUL (a key without a value has no LF).
+  const parts = out.split('\0');
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const origin = parts[i] as string;
+    const entry = parts[i + 1] as string;
+    // The runner's own `-c` flags.
+    if (origin.startsWith('command line:')) continue;
+    if (origin.startsWith('file:')) origins.add(path.resolve(cwd, origin.slice(5)));
+    const nl = entry.indexOf('\n');
+    const key = (nl < 0 ? entry : entry.slice(0, nl)).toLowerCase();
+    if (RUN_IN_MERGES.test(key)) (keys[key] ??= []).push(`${origin} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
+  }
+  for (const values of Object.values(keys)) values.sort();
+  const files: Record<string, string | null> = {};
+  for (const file of [...standardFiles(ctx), ...origins].sort()) files[file] = statKey(file);
+  return { keys, files };
+}
+
+async function readRecord(file: string): Promise<TrustedConfig | null> {
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as Partial<TrustedConfig>;
+    return data && typeof data.keys === 'object' && typeof data.files === 'object' ? (data as TrustedConfig) : null;
+  } catch {
+    return null;
+  }
+}
+
+const record = (file: string, trusted: TrustedConfig) => writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
+
+/** Trust the config as it is now, when nothing is trusted yet: before the first agent of the milestone starts. */
+export async function recordTrustedConfig(ctx: Ctx): Promise<void> {
+  const file = path.join(ctx.stateDir, TRUSTED_CONFIG_FILE);
+  if (!(await readRecord(file))) await record(file, await readTrusted(ctx));
+}
+
+/** `key (in file)` for each changed key, from the origins of its values now (or before, when it is gone). */
+function describeChanges(before: TrustedConfig, now: TrustedConfig): { keys: string[]; where: string[] } {
+  const names = [...new Set([...Object.keys(before.keys), ...Object.keys(now.keys)])].sort();
+  const changed = names.filter((k) => JSON.stringify(before.keys[k] ?? []) !== JSON.stringify(now.keys[k] ?? []));
+  const where = new Set<string>();
+  for (const k of changed)
+    for (const v of now.keys[k] ?? before.keys[k] ?? [])
+      where.add(v.slice(0, v.lastIndexOf(' ')).replace(/^file:/, ''));
+  return { keys: changed, where: [...where] };
+}
+
+/**
+ * Stop (exit 3) when a key that makes the runner's merges or checkouts run a program changed since it was trusted.
+ * No git call while none of the config files changed (their inode, size and times). With `--adopt` the config as it
+ * is now is trusted from then on (a notice says what was kept).
+ */
+export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
+  const file = path.join(ctx.stateDir, TRUSTED_CONFIG_FILE);
+  const trusted = await readRecord(file);
+  // A milestone started before this guard existed: trusted from here on.
+  if (!trusted) return recordTrustedConfig(ctx);
+  if (Object.entries(trusted.files).every(([f, stat]) => statKey(f) === stat)) return;
+  const now = await readTrusted(ctx);
+  const { keys, where } = describeChanges(trusted, now);
+  if (keys.length === 0 || ctx.options.adopt) {
+    if (keys.length > 0)
+      ctx.events.emit({ type: 'notice', message: `--adopt: keeping the git config ${keys.join(', ')}` });
+    await record(file, now);
+    return;
+  }
+  // The first change, undone where it was made: a section of its own (`filter.x`), or the one key (`core.*`).
+  const first = keys[0] as string;
+  const section = first.split('.').length > 2 ? first.slice(0, first.lastIndexOf('.')) : null;
+  const undo = `git config --file ${where[0] ?? path.join(ctx.commonDir, 'config')} ${section ? `--remove-section ${section}` : `--unset-all ${first}`}`;
+  throw new NeedsAttentionError(
+    `the git config changed since the milestone started: ${keys.join(', ')} (in ${where.join(', ')}); ` +
+      `git runs these programs in the runner's merges and checkouts, where they can make the gates check files ` +
+      `that are not the commits' (an agent may have set them); nothing was merged, gated or landed since; ` +
+      `look with: git config --show-origin --get-regexp '^(filter|merge|diff|core\\.attributesfile)'; ` +
+      `remove what you did not set (${undo}), then run again, ` +
+      `or run again with --adopt to keep them`,
+  );
+}

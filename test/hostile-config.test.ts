@@ -1,0 +1,94 @@
+/**
+ * An agent that puts a program into the git config for the runner's merges to run (docs/guarantees.md, 7): a smudge
+ * filter that "fixes" a file when the merge checks it out and a clean filter that hides that from `git status` would
+ * let the gates pass on files the commits do not hold. The runner stops before its next merge (exit 3), nothing
+ * merges or lands; once the config is back as it was, the run goes on and the gates see the commits' files.
+ */
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeAgentRig } from './support/agent-rig.ts';
+import { git, readEvents, readStateFile } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+
+const FILTER_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
+item:1)
+  git config filter.fixup.smudge "sed s/BUG/OK/"
+  git config filter.fixup.clean "sed s/OK/BUG/"
+  printf 'a.txt filter=fixup\\n' > .gitattributes
+  echo BUG > a.txt
+  commit "alpha"; report COMPLETE;;
+*) exit 9;;
+esac`;
+
+const rig = () =>
+  makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: FILTER_AGENT,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -q BUG a.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    origin: true,
+  });
+
+const run = (dir: string, ...flags: string[]) => runInProcess('run', ['7', '--repo', dir, '--yes', ...flags]);
+
+test('an agent sets a smudge and a clean filter: exit 3 before the merge, nothing merged or landed; without them the gates see BUG', async () => {
+  const r = await rig();
+  try {
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(
+      first.stderr,
+      /the git config changed since the milestone started: filter\.fixup\.clean, filter\.fixup\.smudge/,
+    );
+    assert.match(
+      first.stderr,
+      new RegExp(`git config --file ${path.join(r.repo.dir, '.git', 'config')} --remove-section filter\\.fixup`),
+    );
+    const state = readStateFile(r.repo);
+    assert.is(state.items['1'].status, 'complete', 'the item itself was judged as usual');
+    assert.is(state.items['1'].merge?.sha ?? null, null, 'merged past the guard');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
+    // The item is flagged with what it changed (the judge's report of the git setup).
+    assert.ok(
+      state.items['1'].result.flags.some((f: string) => /filter\.fixup\.smudge/.test(f)),
+      JSON.stringify(state.items['1'].result.flags),
+    );
+    // The same stop on a run again: the config is still there.
+    const again = await run(r.repo.dir);
+    assert.is(again.code, 3, show(again));
+    // The user removes what they did not set: the merge goes on, and the gate checks the committed BUG.
+    await git(r.repo.dir, 'config', '--remove-section', 'filter.fixup');
+    const third = await run(r.repo.dir);
+    assert.is.not(third.code, 0, show(third));
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'a red tree landed');
+    const gates = readEvents(r.repo).filter((e) => e.type === 'gate' && e.name === 'no-bug');
+    assert.ok(gates.length > 0 && gates.every((e) => e.exitCode !== 0), JSON.stringify(gates));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('--adopt keeps a changed filter (a notice names it) and the run goes on', async () => {
+  const r = await rig();
+  try {
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    const adopted = await run(r.repo.dir, '--adopt');
+    assert.not.match(adopted.stderr, /the git config changed since the milestone started/, show(adopted));
+    const notices = readEvents(r.repo).filter(
+      (e) => e.type === 'notice' && /^--adopt: keeping the git config/.test(e.message),
+    );
+    assert.is(notices.length, 1, show(adopted));
+    assert.match(notices[0].message, /filter\.fixup\.clean, filter\.fixup\.smudge/);
+    assert.ok(readStateFile(r.repo).items['1'].merge?.sha, 'merged after --adopt');
+    // The user chose to keep it: the filter runs in the merge's checkout, and the gate passes.
+    assert.is(adopted.code, 0, show(adopted));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test.run();
