@@ -336,6 +336,34 @@ git add big.bin markers.txt && git commit -qm late`,
   }
 });
 
+test('grandchild makes a replace ref for the judged commit after judging: the judged content lands, not the stand-in', async () => {
+  // `git replace <judged> <other>` makes git read other's content wherever the judged sha is named: a merge of the
+  // pinned sha would bring in files nobody judged.
+  const r = await rig(
+    lateAgent(
+      () => `judged=$(git rev-parse HEAD)
+blob=$(echo evil | git hash-object -w --stdin)
+tree=$(printf "100644 blob %s\\tevil.txt\\n" "$blob" | git mktree)
+git replace "$judged" "$(git commit-tree -p "$0" -m evil "$tree")"`,
+    ),
+  );
+  try {
+    await judgeBySteps(r);
+    writeFileSync(path.join(r.tools, 'go'), '');
+    await waitForFile(path.join(r.tools, 'done'), "the grandchild's replace ref");
+    const pinned = readStateFile(r.repo).items['1'].pinned as string;
+    assert.match(await git(r.repo.dir, 'replace', '-l'), pinned, 'the replace ref was made for the judged commit');
+    const result = await run(r);
+    assert.is(result.code, 0, show(result));
+    const files = await filesOn(r.repo.dir, 'main');
+    assert.ok(files.includes('a.txt'), files.join(' '));
+    assert.not.ok(files.includes('evil.txt'), 'the stand-in landed');
+    assert.not.ok((await filesOn(r.repo.origin as string, 'main')).includes('evil.txt'), 'the stand-in reached origin');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('grandchild rewinds the item branch to its base after judging: the judged commits land anyway', async () => {
   const r = await rig(lateAgent(() => 'git update-ref "refs/heads/$1" "$0"'));
   try {

@@ -43,10 +43,21 @@ export interface GitOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** The environment of the runner's git: nothing may wait for a terminal prompt or an editor. */
+/**
+ * The environment of the runner's git: nothing may wait for a terminal prompt or an editor, and objects are what they
+ * are. A replace ref (`git replace <judged> <other>`, which anyone with the repository can make, an agent's leftover
+ * process too) would otherwise make every git command read another commit's content for the judged one: the merge
+ * would bring in work nobody judged, under the judged sha.
+ */
 export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   // GIT_OPTIONAL_LOCKS=0: the runner's `git status` in the user's checkout must not take its index lock.
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', GIT_OPTIONAL_LOCKS: '0' };
+  return {
+    ...env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_EDITOR: 'true',
+    GIT_OPTIONAL_LOCKS: '0',
+    GIT_NO_REPLACE_OBJECTS: '1',
+  };
 }
 
 /**
