@@ -91,4 +91,39 @@ test('--adopt keeps a changed filter (a notice names it) and the run goes on', a
   }
 });
 
+test('an agent points origin at a fork whose main has a commit of its own: exit 3 before anything is brought in', async () => {
+  const r = await makeAgentRig({
+    title: 'Hostile origin',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1)
+  fork="$(git rev-parse --path-format=absolute --git-common-dir)/fork.git"
+  git clone -q --bare "$(git remote get-url origin)" "$fork"
+  git clone -q "$fork" "$fork-work"
+  (cd "$fork-work" && echo evil > evil.txt && git add evil.txt && git -c user.name=x -c user.email=x@y commit -qm evil \\
+    && GIT_CONFIG_COUNT=0 git push -q origin HEAD:main)
+  git remote set-url origin "$fork"
+  echo alpha > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    origin: true,
+  });
+  try {
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(first.stderr, /the git config changed since the milestone started: remote\.origin\.url \(in /);
+    assert.match(first.stderr, /they change where the runner fetches origin's main from/);
+    assert.match(first.stderr, /git remote set-url origin <the URL it had>/);
+    const fork = path.join(r.repo.dir, '.git', 'fork.git');
+    assert.is(await git(fork, 'log', '-1', '--format=%s', 'main'), 'evil', 'the agent made its fork');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'main moved');
+    assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
+    const integration = await git(r.repo.dir, 'ls-tree', '-r', '--name-only', 'milestone/7-hostile-origin');
+    assert.not.ok(integration.split('\n').includes('evil.txt'), "the fork's main was brought in");
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -3,8 +3,10 @@
  * checkout puts in the worktree, `clean` what git compares it with), a merge driver, an attributes file that assigns
  * them. An agent can set one (it runs as the user); the runner's next merge would then run it, and the gates could
  * check files that are not the commits' (a smudge filter that "fixes" a file on checkout, a clean filter that hides
- * it from `git status`). What these keys hold when the milestone starts is trusted; a change stops the runner before
- * its next merge, gate run or landing, unless `--adopt` keeps it (docs/guarantees.md, 7).
+ * it from `git status`). Likewise where origin is: an agent that points origin at a fork of its own would have the
+ * runner bring that fork's `main` in and land it. What these keys hold when the milestone starts is trusted; a new
+ * value stops the runner before its next merge, gate run or landing, unless `--adopt` keeps it (docs/guarantees.md,
+ * 7).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +25,11 @@ export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
 /** Keys whose programs the runner's git would run in a merge or a checkout, or that choose such a program. */
 const RUN_IN_MERGES =
   /^(filter\..+\.(clean|smudge|process|required)|merge\..+\.driver|core\.attributesfile|diff\.external|diff\..+\.(textconv|command))$/;
+
+/** Keys that say where the runner fetches origin's `main` from and pushes the landing to. */
+const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
+
+const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
 
 /** The trusted keys (origin and a hash of the value: values may hold tokens) and the stats of the files read. */
 interface TrustedConfig {
@@ -64,7 +71,7 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
     if (origin.startsWith('file:')) origins.add(path.resolve(cwd, origin.slice(5)));
     const nl = entry.indexOf('\n');
     const key = (nl < 0 ? entry : entry.slice(0, nl)).toLowerCase();
-    if (RUN_IN_MERGES.test(key)) (keys[key] ??= []).push(`${origin} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
+    if (isTrusted(key)) (keys[key] ??= []).push(`${origin} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
   }
   for (const values of Object.values(keys)) values.sort();
   const files: Record<string, string | null> = {};
@@ -89,19 +96,33 @@ export async function recordTrustedConfig(ctx: Ctx): Promise<void> {
   if (!(await readRecord(file))) await record(file, await readTrusted(ctx));
 }
 
-/** `key (in file)` for each changed key, from the origins of its values now (or before, when it is gone). */
+/**
+ * The keys that got a value they did not have (set or changed; one removed makes git run less, and a removed origin
+ * is caught where the runner fetches and pushes), and the files those values are in.
+ */
 function describeChanges(before: TrustedConfig, now: TrustedConfig): { keys: string[]; where: string[] } {
-  const names = [...new Set([...Object.keys(before.keys), ...Object.keys(now.keys)])].sort();
-  const changed = names.filter((k) => JSON.stringify(before.keys[k] ?? []) !== JSON.stringify(now.keys[k] ?? []));
+  const changed: string[] = [];
   const where = new Set<string>();
-  for (const k of changed)
-    for (const v of now.keys[k] ?? before.keys[k] ?? [])
-      where.add(v.slice(0, v.lastIndexOf(' ')).replace(/^file:/, ''));
-  return { keys: changed, where: [...where] };
+  for (const [key, values] of Object.entries(now.keys)) {
+    const added = values.filter((v) => !(before.keys[key] ?? []).includes(v));
+    if (added.length > 0) changed.push(key);
+    for (const v of added) where.add(v.slice(0, v.lastIndexOf(' ')).replace(/^file:/, ''));
+  }
+  return { keys: changed.sort(), where: [...where] };
+}
+
+/** The command that undoes the change of `key` in `file`. */
+function undoCommand(key: string, file: string): string {
+  const url = /^remote\.origin\.(url|pushurl)$/.exec(key);
+  if (url) return `git remote set-url${url[1] === 'pushurl' ? ' --push' : ''} origin <the URL it had>`;
+  // A driver's own section (`filter.x`), or the one key.
+  const section = /^(filter|merge|diff)\./.test(key) && key.split('.').length > 2;
+  return `git config --file ${file} ${section ? `--remove-section ${key.slice(0, key.lastIndexOf('.'))}` : `--unset-all ${key}`}`;
 }
 
 /**
- * Stop (exit 3) when a key that makes the runner's merges or checkouts run a program changed since it was trusted.
+ * Stop (exit 3) when a key that makes the runner's merges or checkouts run a program, or that says where origin is,
+ * got a value since it was trusted.
  * No git call while none of the config files changed (their inode, size and times). With `--adopt` the config as it
  * is now is trusted from then on (a notice says what was kept).
  */
@@ -119,16 +140,15 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
     await record(file, now);
     return;
   }
-  // The first change, undone where it was made: a section of its own (`filter.x`), or the one key (`core.*`).
-  const first = keys[0] as string;
-  const section = first.split('.').length > 2 ? first.slice(0, first.lastIndexOf('.')) : null;
-  const undo = `git config --file ${where[0] ?? path.join(ctx.commonDir, 'config')} ${section ? `--remove-section ${section}` : `--unset-all ${first}`}`;
+  const what = keys.some((k) => RUN_IN_MERGES.test(k))
+    ? "git runs these programs in the runner's merges and checkouts, where they can make the gates check files " +
+      "that are not the commits'"
+    : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
-    `the git config changed since the milestone started: ${keys.join(', ')} (in ${where.join(', ')}); ` +
-      `git runs these programs in the runner's merges and checkouts, where they can make the gates check files ` +
-      `that are not the commits' (an agent may have set them); nothing was merged, gated or landed since; ` +
-      `look with: git config --show-origin --get-regexp '^(filter|merge|diff|core\\.attributesfile)'; ` +
-      `remove what you did not set (${undo}), then run again, ` +
-      `or run again with --adopt to keep them`,
+    `the git config changed since the milestone started: ${keys.join(', ')} (in ${where.join(', ')}); ${what} ` +
+      `(an agent may have set them); nothing was merged, gated or landed since; ` +
+      `look with: git config --show-origin --get-regexp '^(${keys.map((k) => k.replace(/\./g, '\\.')).join('|')})$'; ` +
+      `undo what you did not set (${undoCommand(keys[0] as string, where[0] ?? path.join(ctx.commonDir, 'config'))}), ` +
+      `then run again, or run again with --adopt to keep them`,
   );
 }
