@@ -27,7 +27,7 @@ const RUN_IN_MERGES =
   /^(filter\..+\.(clean|smudge|process|required)|merge\..+\.driver|core\.attributesfile|diff\.external|diff\..+\.(textconv|command))$/;
 
 /** Keys that say where the runner fetches origin's `main` from and pushes the landing to. */
-const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
+const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
 
 const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
 
@@ -115,6 +115,9 @@ function describeChanges(before: TrustedConfig, now: TrustedConfig): { keys: str
 function undoCommand(key: string, file: string): string {
   const url = /^remote\.origin\.(url|pushurl)$/.exec(key);
   if (url) return `git remote set-url${url[1] === 'pushurl' ? ' --push' : ''} origin <the URL it had>`;
+  // git's own default: every branch of origin under refs/remotes/origin/.
+  if (key === 'remote.origin.fetch')
+    return `git config --file ${file} --replace-all remote.origin.fetch '+refs/heads/*:refs/remotes/origin/*'`;
   // A driver's own section (`filter.x`), or the one key.
   const section = /^(filter|merge|diff)\./.test(key) && key.split('.').length > 2;
   return `git config --file ${file} ${section ? `--remove-section ${key.slice(0, key.lastIndexOf('.'))}` : `--unset-all ${key}`}`;
