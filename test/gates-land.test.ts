@@ -8,7 +8,16 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, ITEMS, makeAgentRig, type AgentRig } from './support/agent-rig.ts';
-import { git, parentsOf, readEvents, readStateFile, refExists, tempDir } from './support/fixture.ts';
+import {
+  git,
+  parentsOf,
+  readEvents,
+  readStateFile,
+  refExists,
+  runSteps,
+  STEPS_TO_MERGE,
+  tempDir,
+} from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 import { killProcessesWith, processesWith } from './support/processes.ts';
 import type { PlanKeys } from './support/wave-rig.ts';
@@ -373,6 +382,12 @@ test('leftovers: gate output in the integration worktree does not stop complete;
   }
 });
 
+/** Item 1 commits a.txt holding BAD; fix agents fail. */
+const BAD_ITEM = `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BAD > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`;
+
 /** The put-back notices of a run: what was found and where the patch is. */
 function putBack(r: Rig, pattern: RegExp): { message: string; patch: string }[] {
   return readEvents(r.repo)
@@ -392,10 +407,7 @@ test('a red gate that rewrote the file it checks is run again on the tree, not o
       'post-merge': [{ name: 'fix-and-fail', run: 'if grep -q BAD a.txt; then echo GOOD > a.txt; exit 1; fi' }],
     },
     defaults: { 'max-fix-attempts': 1 },
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo BAD > a.txt; commit alpha; report COMPLETE;;
-*) exit 9;;
-esac`,
+    body: BAD_ITEM,
   });
   try {
     const before = await git(r.repo.dir, 'rev-parse', 'main');
@@ -422,28 +434,12 @@ test('an uncommitted edit in the integration worktree is put back before the gat
   const r = await rig({
     gates: { 'post-merge': [{ name: 'not-bad', run: '! grep -q BAD a.txt' }] },
     defaults: { 'max-fix-attempts': 1 },
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo BAD > a.txt; commit alpha; report COMPLETE;;
-*) exit 9;;
-esac`,
+    body: BAD_ITEM,
   });
-  const step = (name: string, ...flags: string[]) =>
-    runInProcess('step', [name, '7', '--repo', r.repo.dir, '--yes', ...flags]);
   try {
     const before = await git(r.repo.dir, 'rev-parse', 'main');
-    for (const [name = '', ...flags] of [
-      ['validate'],
-      ['prepare'],
-      ['branch'],
-      ['fetch'],
-      ['worktrees', '--wave', '1'],
-      ['spawn', '--wave', '1'],
-      ['wait', '--wave', '1'],
-      ['merge', '--wave', '1'],
-    ]) {
-      const res = await step(name, ...flags);
-      assert.is(res.code, 0, `step ${name}: ${show(res)}`);
-    }
+    const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
+    assert.ok(steps.length === STEPS_TO_MERGE.length && steps.every((s) => s.code === 0), steps.map(show).join('\n'));
     // Someone (a process an agent left, a hand) "fixes" the merged file without committing it.
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
     writeFileSync(path.join(integration, 'a.txt'), 'GOOD\n');

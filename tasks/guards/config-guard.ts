@@ -9,12 +9,11 @@
  * 7).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
-import { writeFileAtomic } from '../lib/atomic-file.ts';
+import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git } from '../lib/git.ts';
 import { statKey } from './git-setup-guard.ts';
@@ -79,14 +78,7 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
   return { keys, files };
 }
 
-async function readRecord(file: string): Promise<TrustedConfig | null> {
-  try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as Partial<TrustedConfig>;
-    return data && typeof data.keys === 'object' && typeof data.files === 'object' ? (data as TrustedConfig) : null;
-  } catch {
-    return null;
-  }
-}
+const readRecord = (file: string) => readJsonRecord<TrustedConfig>(file, ['keys', 'files']);
 
 const record = (file: string, trusted: TrustedConfig) => writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
 

@@ -3,10 +3,10 @@
  * the runner's own git runs neither hooks nor fsmonitor). Compared with a baseline kept in the state dir, which moves
  * on after each check so each change is reported once.
  */
-import { writeFileAtomic } from '../lib/atomic-file.ts';
+import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gitRaw } from '../lib/git.ts';
 
@@ -188,14 +188,7 @@ function changedSince(commonDir: string, now: GitSetup, sinceMs: number, gitDir:
   return out;
 }
 
-async function readBaseline(file: string): Promise<GitSetup | null> {
-  try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as Partial<GitSetup>;
-    return data && typeof data.hooks === 'object' && typeof data.configs === 'object' ? (data as GitSetup) : null;
-  } catch {
-    return null;
-  }
-}
+const readBaseline = (file: string) => readJsonRecord<GitSetup>(file, ['hooks', 'configs']);
 
 async function writeBaseline(file: string, setup: GitSetup): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { linkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { link, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isCode } from './fs-paths.ts';
 
@@ -104,5 +104,18 @@ export function createFileExclusiveSync(file: string, data: string | Uint8Array)
     } catch {
       // already gone
     }
+  }
+}
+
+/**
+ * A JSON object the runner keeps in a file of its own, when it has every field of `objectFields` as an object; null
+ * when the file is missing, unreadable or of another shape (the caller then starts afresh).
+ */
+export async function readJsonRecord<T>(file: string, objectFields: readonly string[]): Promise<T | null> {
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> | null;
+    return data && objectFields.every((f) => typeof data[f] === 'object' && data[f] !== null) ? (data as T) : null;
+  } catch {
+    return null;
   }
 }
