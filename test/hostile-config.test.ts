@@ -4,12 +4,13 @@
  * let the gates pass on files the commits do not hold. The runner stops before its next merge (exit 3), nothing
  * merges or lands; once the config is back as it was, the run goes on and the gates see the commits' files.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
-import { runInProcess, show } from './support/cli.ts';
+import { runCli, runInProcess, show } from './support/cli.ts';
 
 const FILTER_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
 item:1)
@@ -121,6 +122,28 @@ esac`,
     assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
     const integration = await git(r.repo.dir, 'ls-tree', '-r', '--name-only', 'milestone/7-hostile-origin');
     assert.not.ok(integration.split('\n').includes('evil.txt'), "the fork's main was brought in");
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a filter set in the global git config (the one the runner reads) stops the run the same way, naming that file', async () => {
+  const r = await makeAgentRig({
+    title: 'Hostile global config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: FILTER_AGENT.replace(/git config filter/g, 'git config --global filter'),
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -q BUG a.txt' }] },
+    origin: true,
+  });
+  // Runner and agents share this global config file (a separate process: the runner's git reads its own environment).
+  const global = path.join(r.tools, 'global.gitconfig');
+  writeFileSync(global, '[user]\n\tname = Test\n\temail = test@example.com\n');
+  try {
+    const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
+    assert.is(result.code, 3, show(result));
+    assert.match(result.stderr, `filter.fixup.clean, filter.fixup.smudge (in ${global})`);
+    assert.match(result.stderr, `git config --file ${global} --remove-section filter.fixup`);
+    assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
   } finally {
     r.cleanup();
   }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
-import { git } from '../lib/git.ts';
+import { git, runnerGitEnv } from '../lib/git.ts';
 import { statKey } from './git-setup-guard.ts';
 
 /** The trusted config's file in the milestone's state dir. */
@@ -41,7 +41,8 @@ const hash = (data: string) => createHash('sha256').update(data).digest('hex').s
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {
-  const env = ctx.env;
+  // Where the runner's git looks: its environment is this process's.
+  const env = runnerGitEnv();
   const home = env.HOME ?? os.homedir();
   const xdg = env.XDG_CONFIG_HOME || path.join(home, '.config');
   return [
