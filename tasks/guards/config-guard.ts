@@ -142,7 +142,7 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
     : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
     `the git config changed since the milestone started: ${keys.join(', ')} (in ${where.join(', ')}); ${what} ` +
-      `(an agent may have set them); nothing was merged, gated or landed since; ` +
+      `(an agent may have set them); the runner stopped before merging, gating or landing with them; ` +
       `look with: git config --show-origin --get-regexp '^(${keys.map((k) => k.replace(/\./g, '\\.')).join('|')})$'; ` +
       `undo what you did not set (${undoCommand(keys[0] as string, where[0] ?? path.join(ctx.commonDir, 'config'))}), ` +
       `then run again, or run again with --adopt to keep them`,
