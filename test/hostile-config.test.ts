@@ -149,4 +149,28 @@ test('a filter set in the global git config (the one the runner reads) stops the
   }
 });
 
+test('the same filter copied into another config file (git lfs install --local over a global one) is not a change', async () => {
+  const r = await makeAgentRig({
+    title: 'Same filter',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) git config filter.same.smudge cat; git config filter.same.clean cat; echo alpha > a.txt; commit alpha; report COMPLETE;;
+esac`,
+    origin: true,
+  });
+  const global = path.join(r.tools, 'global.gitconfig');
+  writeFileSync(global, '[filter "same"]\n\tsmudge = cat\n\tclean = cat\n');
+  try {
+    const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
+    assert.is(result.code, 0, show(result));
+    assert.is(
+      await git(r.repo.dir, 'config', '--file', path.join(r.repo.dir, '.git', 'config'), 'filter.same.smudge'),
+      'cat',
+    );
+    assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -90,14 +90,18 @@ export async function recordTrustedConfig(ctx: Ctx): Promise<void> {
 }
 
 /**
- * The keys that got a value they did not have (set or changed; one removed makes git run less, and a removed origin
- * is caught where the runner fetches and pushes), and the files those values are in.
+ * The keys that got a value none of their trusted values had (set or changed; one removed makes git run less, and
+ * a removed origin is caught where the runner fetches and pushes), and the files those values are in.
  */
 function describeChanges(before: TrustedConfig, now: TrustedConfig): { keys: string[]; where: string[] } {
   const changed: string[] = [];
   const where = new Set<string>();
+  // A value is `<origin> <hash>`; the same value in another file (`git lfs install --local` over a global one) is
+  // the same program.
+  const hashOf = (v: string) => v.slice(v.lastIndexOf(' ') + 1);
   for (const [key, values] of Object.entries(now.keys)) {
-    const added = values.filter((v) => !(before.keys[key] ?? []).includes(v));
+    const trusted = new Set((before.keys[key] ?? []).map(hashOf));
+    const added = values.filter((v) => !trusted.has(hashOf(v)));
     if (added.length > 0) changed.push(key);
     for (const v of added) where.add(v.slice(0, v.lastIndexOf(' ')).replace(/^file:/, ''));
   }
