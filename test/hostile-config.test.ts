@@ -14,9 +14,9 @@ import { runCli, runInProcess, show } from './support/cli.ts';
 
 const FILTER_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
 item:1)
-  git config filter.fixup.smudge "sed s/BUG/OK/"
-  git config filter.fixup.clean "sed s/OK/BUG/"
-  printf 'a.txt filter=fixup\\n' > .gitattributes
+  git config filter.FixUp.smudge "sed s/BUG/OK/"
+  git config filter.FixUp.clean "sed s/OK/BUG/"
+  printf 'a.txt filter=FixUp\\n' > .gitattributes
   echo BUG > a.txt
   commit "alpha"; report COMPLETE;;
 *) exit 9;;
@@ -42,11 +42,11 @@ test('an agent sets a smudge and a clean filter: exit 3 before the merge, nothin
     assert.is(first.code, 3, show(first));
     assert.match(
       first.stderr,
-      /the git config changed since the milestone started: filter\.fixup\.clean, filter\.fixup\.smudge/,
+      /the git config changed since the milestone started: filter\.FixUp\.clean, filter\.FixUp\.smudge/,
     );
     assert.match(
       first.stderr,
-      new RegExp(`git config --file ${path.join(r.repo.dir, '.git', 'config')} --remove-section filter\\.fixup`),
+      new RegExp(`git config --file ${path.join(r.repo.dir, '.git', 'config')} --remove-section filter\\.FixUp`),
     );
     const state = readStateFile(r.repo);
     assert.is(state.items['1'].status, 'complete', 'the item itself was judged as usual');
@@ -54,14 +54,17 @@ test('an agent sets a smudge and a clean filter: exit 3 before the merge, nothin
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
     // The item is flagged with what it changed (the judge's report of the git setup).
     assert.ok(
-      state.items['1'].result.flags.some((f: string) => /filter\.fixup\.smudge/.test(f)),
+      state.items['1'].result.flags.some((f: string) => /filter\.FixUp\.smudge/.test(f)),
       JSON.stringify(state.items['1'].result.flags),
     );
     // The same stop on a run again: the config is still there.
     const again = await run(r.repo.dir);
     assert.is(again.code, 3, show(again));
     // The user removes what they did not set: the merge goes on, and the gate checks the committed BUG.
-    await git(r.repo.dir, 'config', '--remove-section', 'filter.fixup');
+    // The user runs the command the message gives (the subsection's case kept: git's names for it are case-sensitive).
+    const undo = /undo what you did not set \(git (config [^)]+)\)/.exec(again.stderr)?.[1] ?? '';
+    await git(r.repo.dir, ...undo.split(' '));
+    assert.not.match(await git(r.repo.dir, 'config', '--list'), /filter\.FixUp/);
     const third = await run(r.repo.dir);
     assert.is.not(third.code, 0, show(third));
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'a red tree landed');
@@ -83,7 +86,7 @@ test('--adopt keeps a changed filter (a notice names it) and the run goes on', a
       (e) => e.type === 'notice' && /^--adopt: keeping the git config/.test(e.message),
     );
     assert.is(notices.length, 1, show(adopted));
-    assert.match(notices[0].message, /filter\.fixup\.clean, filter\.fixup\.smudge/);
+    assert.match(notices[0].message, /filter\.FixUp\.clean, filter\.FixUp\.smudge/);
     assert.ok(readStateFile(r.repo).items['1'].merge?.sha, 'merged after --adopt');
     // The user chose to keep it: the filter runs in the merge's checkout, and the gate passes.
     assert.is(adopted.code, 0, show(adopted));
@@ -141,8 +144,8 @@ test('a filter set in the global git config (the one the runner reads) stops the
   try {
     const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
     assert.is(result.code, 3, show(result));
-    assert.match(result.stderr, `filter.fixup.clean, filter.fixup.smudge (in ${global})`);
-    assert.match(result.stderr, `git config --file ${global} --remove-section filter.fixup`);
+    assert.match(result.stderr, `filter.FixUp.clean, filter.FixUp.smudge (in ${global})`);
+    assert.match(result.stderr, `git config --file ${global} --remove-section filter.FixUp`);
     assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
   } finally {
     r.cleanup();

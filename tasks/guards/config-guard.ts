@@ -68,10 +68,13 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
     const entry = parts[i + 1] as string;
     // The runner's own `-c` flags.
     if (origin.startsWith('command line:')) continue;
-    if (origin.startsWith('file:')) origins.add(path.resolve(cwd, origin.slice(5)));
+    // A file is named relative to where git ran when its git dir is (`.git/config` at the top).
+    const where = origin.startsWith('file:') ? `file:${path.resolve(cwd, origin.slice(5))}` : origin;
+    if (where.startsWith('file:')) origins.add(where.slice(5));
     const nl = entry.indexOf('\n');
-    const key = (nl < 0 ? entry : entry.slice(0, nl)).toLowerCase();
-    if (isTrusted(key)) (keys[key] ??= []).push(`${origin} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
+    // As git prints it: section and name in lower case, a subsection (`filter.<x>`) as written (it is case-sensitive).
+    const key = nl < 0 ? entry : entry.slice(0, nl);
+    if (isTrusted(key)) (keys[key] ??= []).push(`${where} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
   }
   for (const values of Object.values(keys)) values.sort();
   const files: Record<string, string | null> = {};
