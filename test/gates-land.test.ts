@@ -430,7 +430,7 @@ test('a red gate that rewrote the file it checks is run again on the tree, not o
   }
 });
 
-test('an uncommitted edit in the integration worktree is put back before the gates: they check the tree that lands', async () => {
+test('an uncommitted edit in the integration worktree, even one marked assume-unchanged, is put back before the gates: they check the tree that lands', async () => {
   const r = await rig({
     gates: { 'post-merge': [{ name: 'not-bad', run: '! grep -q BAD a.txt' }] },
     defaults: { 'max-fix-attempts': 1 },
@@ -443,6 +443,9 @@ test('an uncommitted edit in the integration worktree is put back before the gat
     // Someone (a process an agent left, a hand) "fixes" the merged file without committing it.
     const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
     writeFileSync(path.join(integration, 'a.txt'), 'GOOD\n');
+    // And hides it from git itself: an assume-unchanged file is in no `git status`.
+    await git(integration, 'update-index', '--assume-unchanged', 'a.txt');
+    assert.is(await git(integration, 'status', '--porcelain'), '', 'the edit is hidden from status');
     const result = await run(r);
     assert.is.not(result.code, 0, show(result));
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), before, 'main moved');

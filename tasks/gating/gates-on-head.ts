@@ -14,6 +14,20 @@ import type { GateResult } from '../lib/state-types.ts';
 export const PUT_BACK_PATCH = { before: 'put-back-before-gates.patch', after: 'changed-by-gates.patch' } as const;
 
 /**
+ * Clear `assume-unchanged` marks in `dir`'s index: git does not look at a marked file, so an edit to it is in no
+ * `git status` and would reach the gates. The runner never sets them; `ls-files -v` tags them in lower case.
+ */
+async function unhide(dir: string): Promise<void> {
+  const listed = await gitRaw(dir, ['ls-files', '-v', '-z']);
+  const marked = listed.stdout
+    .split('\0')
+    .filter((e) => /^[a-z] /.test(e))
+    .map((e) => e.slice(2));
+  if (marked.length === 0) return;
+  await git(dir, ['update-index', '--no-assume-unchanged', '-z', '--stdin'], { input: `${marked.join('\0')}\0` });
+}
+
+/**
  * Put the integration worktree's tracked files back to HEAD when anything changed them. Before a gate run: a process
  * an agent left behind, an edit made by hand, a run cut short. After it: what the gates rewrote (a formatter, a lock
  * file), which must not reach the next run (a red gate's second run would check its own rewrite) nor a fix agent
@@ -22,6 +36,7 @@ export const PUT_BACK_PATCH = { before: 'put-back-before-gates.patch', after: 'c
  */
 async function putBackHead(ctx: Ctx, logDir: string, when: 'before' | 'after'): Promise<void> {
   const dir = ctx.integrationWorktree;
+  if (when === 'before') await unhide(dir);
   const changed = await dirtyPaths(dir, { untracked: false });
   if (changed.length === 0) return;
   await mkdir(logDir, { recursive: true });
