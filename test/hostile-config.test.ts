@@ -8,9 +8,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeAgentRig } from './support/agent-rig.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
-import { runCli, runInProcess, show } from './support/cli.ts';
+import { runCli, runInProcess, show, type CliResult } from './support/cli.ts';
 
 const FILTER_AGENT = `case "$WM_ROLE:$WM_ISSUE" in
 item:1)
@@ -33,6 +33,20 @@ const rig = () =>
   });
 
 const run = (dir: string, ...flags: string[]) => runInProcess('run', ['7', '--repo', dir, '--yes', ...flags]);
+
+/** The merge state recorded for item 1 (null: not merged). */
+const mergedSha = (r: AgentRig) => readStateFile(r.repo).items['1'].merge?.sha ?? null;
+
+/**
+ * `run` in a process of its own whose global git config (and its agents') is a file holding `text`: the runner's git
+ * reads its own process's environment.
+ */
+async function runWithGlobalConfig(r: AgentRig, text: string): Promise<{ result: CliResult; global: string }> {
+  const global = path.join(r.tools, 'global.gitconfig');
+  writeFileSync(global, text);
+  const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
+  return { result, global };
+}
 
 test('an agent sets a smudge and a clean filter: exit 3 before the merge, nothing merged or landed; without them the gates see BUG', async () => {
   const r = await rig();
@@ -122,7 +136,7 @@ esac`,
     const fork = path.join(r.repo.dir, '.git', 'fork.git');
     assert.is(await git(fork, 'log', '-1', '--format=%s', 'main'), 'evil', 'the agent made its fork');
     assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'main moved');
-    assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
+    assert.is(mergedSha(r), null, 'merged past the guard');
     const integration = await git(r.repo.dir, 'ls-tree', '-r', '--name-only', 'milestone/7-hostile-origin');
     assert.not.ok(integration.split('\n').includes('evil.txt'), "the fork's main was brought in");
   } finally {
@@ -138,15 +152,12 @@ test('a filter set in the global git config (the one the runner reads) stops the
     gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -q BUG a.txt' }] },
     origin: true,
   });
-  // Runner and agents share this global config file (a separate process: the runner's git reads its own environment).
-  const global = path.join(r.tools, 'global.gitconfig');
-  writeFileSync(global, '[user]\n\tname = Test\n\temail = test@example.com\n');
   try {
-    const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
+    const { result, global } = await runWithGlobalConfig(r, '[user]\n\tname = Test\n\temail = test@example.com\n');
     assert.is(result.code, 3, show(result));
     assert.match(result.stderr, `filter.FixUp.clean, filter.FixUp.smudge (in ${global})`);
     assert.match(result.stderr, `git config --file ${global} --remove-section filter.FixUp`);
-    assert.is(readStateFile(r.repo).items['1'].merge?.sha ?? null, null, 'merged past the guard');
+    assert.is(mergedSha(r), null, 'merged past the guard');
   } finally {
     r.cleanup();
   }
@@ -161,10 +172,8 @@ item:1) git config filter.same.smudge cat; git config filter.same.clean cat; ech
 esac`,
     origin: true,
   });
-  const global = path.join(r.tools, 'global.gitconfig');
-  writeFileSync(global, '[filter "same"]\n\tsmudge = cat\n\tclean = cat\n');
   try {
-    const result = await runCli('run', ['7', '--repo', r.repo.dir, '--yes'], { env: { GIT_CONFIG_GLOBAL: global } });
+    const { result } = await runWithGlobalConfig(r, '[filter "same"]\n\tsmudge = cat\n\tclean = cat\n');
     assert.is(result.code, 0, show(result));
     assert.is(
       await git(r.repo.dir, 'config', '--file', path.join(r.repo.dir, '.git', 'config'), 'filter.same.smudge'),

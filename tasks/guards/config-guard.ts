@@ -8,7 +8,6 @@
  * value stops the runner before its next merge, gate run or landing, unless `--adopt` keeps it (docs/guarantees.md,
  * 7).
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import type { Ctx } from '../engine/context.ts';
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
-import { statKey } from './git-setup-guard.ts';
+import { hash, statKey } from './git-setup-guard.ts';
 
 /** The trusted config's file in the milestone's state dir. */
 export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
@@ -36,8 +35,6 @@ interface TrustedConfig {
   /** Every config file git reads here (and those it would read if they existed): path → stat key, or null. */
   readonly files: Readonly<Record<string, string | null>>;
 }
-
-const hash = (data: string) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {

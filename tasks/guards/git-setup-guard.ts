@@ -38,7 +38,8 @@ const RUNS_PROGRAMS =
 /** Kernel file times are coarse (one clock tick): a write just after `since` may carry a slightly earlier time. */
 const MTIME_SLACK_MS = 100;
 
-const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
+/** A short hash of a config value or a file: compared, never shown (a value may hold a token). */
+export const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
 /** Files under `dir`, relative, `/`-separated (symlinks are files: their target is read). */
 function filesUnder(dir: string, prefix = ''): string[] {
