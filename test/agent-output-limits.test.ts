@@ -10,68 +10,23 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { startModelServer, type ModelServer } from '../tasks/demo/model-server.ts';
 import { bash, commitAll, reportStep, write } from '../tasks/demo/scenario.ts';
-import {
-  claudeEnv,
-  git,
-  makeRepo,
-  readStateFile,
-  startCli,
-  tempDir,
-  type CliResult,
-  type TestRepo,
-} from './support/fixture.ts';
+import { claudeEnv, git, makeRepo, readStateFile, tempDir, type TestRepo } from './support/fixture.ts';
+import { runCliMeasured, type MeasuredResult } from './support/cli.ts';
 import { rigItems, rigPlan, show, type RigItem } from './support/wave-rig.ts';
 
-/** One `run` of the CLI, with the peak RSS (VmHWM) of the runner process read from /proc until it exits. */
-interface MeasuredRun extends CliResult {
-  readonly peakKiB: number;
-  readonly readings: number;
-}
-
-/** The kernel's high-water mark of a process's resident memory (KiB), or null once it has gone. */
-function vmHwm(pid: number): number | null {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** `run 7 --repo <dir> --no-push`, the runner spawned here so its memory can be watched. */
-async function run(
-  repo: TestRepo,
-  env: Readonly<Record<string, string>> = {},
-  timeoutMs = 240_000,
-): Promise<MeasuredRun> {
-  const child = startCli('run', ['7', '--repo', repo.dir, '--no-push'], { env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  let peakKiB = 0;
-  let readings = 0;
-  // The high-water mark only grows: any reading after the agent's output was read covers that moment.
-  const poll = setInterval(() => {
-    const kib = vmHwm(child.pid as number);
-    if (kib === null) return;
-    readings += 1;
-    peakKiB = Math.max(peakKiB, kib);
-  }, 20);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('exit', (c, s) => resolve([c, s])),
-  );
-  clearInterval(poll);
-  clearTimeout(timer);
-  return { code, signal, stdout, stderr, peakKiB, readings };
+/** `run 7 --repo <dir> --no-push`, the runner's memory watched. */
+function run(repo: TestRepo, env: Readonly<Record<string, string>> = {}, timeoutMs = 240_000): Promise<MeasuredResult> {
+  return runCliMeasured('run', ['7', '--repo', repo.dir, '--no-push'], { env, timeoutMs });
 }
 
 /** Run until the milestone has landed, at most twice; the runs made. */
-async function landWithinTwoRuns(repo: TestRepo, env: Readonly<Record<string, string>> = {}): Promise<MeasuredRun[]> {
+async function landWithinTwoRuns(
+  repo: TestRepo,
+  env: Readonly<Record<string, string>> = {},
+): Promise<MeasuredResult[]> {
   const runs = [await run(repo, env)];
   if (!readStateFile(repo).land) runs.push(await run(repo, env));
-  const last = runs[runs.length - 1] as MeasuredRun;
+  const last = runs[runs.length - 1] as MeasuredResult;
   assert.ok(readStateFile(repo).land, `not landed after ${runs.length} runs: ${runs.map(show).join('\n')}`);
   assert.is(last.code, 0, show(last));
   return runs;
@@ -177,7 +132,7 @@ test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real cl
   try {
     const runs = await landWithinTwoRuns(repo, claudeEnv(server.url, home));
     const st = readStateFile(repo);
-    assert.is(st.items['52'].status, 'complete', show(runs[runs.length - 1] as MeasuredRun));
+    assert.is(st.items['52'].status, 'complete', show(runs[runs.length - 1] as MeasuredResult));
     assert.is(await git(repo.dir, 'show', 'main:reader.txt'), 'read the relay');
     const kept = st.items['51'].result.report.notes as string;
     assert.ok(kept.startsWith('NOTES-START nnn'));

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { explainGateFailure, explainGateLog } from '../tasks/gating/gate-run.ts';
+import { explainGateFailure, explainGateLog, gateOutputTail } from '../tasks/gating/gate-run.ts';
 import type { GateResult } from '../tasks/lib/state-types.ts';
 import { tempDir } from './support/fixture.ts';
 
@@ -141,6 +141,33 @@ test('explainGateFailure reads only the end of the log (256 KiB); an unreadable 
     writeFileSync(log, 'compiling\nlinking\n');
     assert.is(explainGateFailure(result, 1), 'linking');
     assert.is(explainGateFailure({ ...result, log: path.join(dir, 'missing.log') }), '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gateOutputTail: the last lines of the end of the log, no colours, progress in its last state, lines cut', () => {
+  const dir = tempDir('wm-gate-tail-');
+  try {
+    const log = path.join(dir, 'gate.log');
+    const huge = 'y'.repeat(3 * 1024 * 1024);
+    writeFileSync(
+      log,
+      `first line, far back\n${huge}\n\x1b[31mred\x1b[0m\n10%\r50%\r100%\nbell\x07 and NUL\0 gone\n` +
+        `${'z'.repeat(2000)}\nREAL FAILURE: expected 4, got 5\n`,
+    );
+    const result: GateResult = { name: 'test', phase: 'pre-merge', exitCode: 1, durationMs: 5, log };
+    const tail = gateOutputTail(result, 60);
+    const lines = tail.split('\n');
+    assert.equal(lines.slice(0, 3), ['red', '100%', 'bell and NUL gone']);
+    assert.is(lines[3], `${'z'.repeat(499)}…`);
+    assert.is(lines[4], 'REAL FAILURE: expected 4, got 5');
+    assert.is(lines.length, 5, 'the 3 MiB line is before the tail that is read: not quoted, not even cut');
+    assert.is(gateOutputTail(result, 1), 'REAL FAILURE: expected 4, got 5');
+    // One line longer than the tail read: its end, cut to 500 characters.
+    writeFileSync(log, huge);
+    assert.is(gateOutputTail(result), `${'y'.repeat(499)}…`);
+    assert.is(gateOutputTail({ ...result, log: path.join(dir, 'missing.log') }), '');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,12 +4,12 @@
  * printed; `--install-hook` writes a pre-commit hook (core.hooksPath respected, a foreign hook never replaced) that
  * blocks a commit from a fresh shell when a gate is red; `--uninstall-hook` removes it.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { git, makeRepo, type TestRepo } from './support/fixture.ts';
-import { runInProcess, runProcess } from './support/cli.ts';
+import { runCliMeasured, runInProcess, runProcess } from './support/cli.ts';
 import { planYaml } from './support/plan.ts';
 
 /** Three gates; each one leaves a mark in `$MARKS` when it runs. `src-check` is red while `src/bad.txt` exists. */
@@ -72,6 +72,36 @@ test('only the gates whose files: match the staged change run; --all-files runs 
     assert.equal(ran(marks), ['src']);
     assert.match(red.stdout, /^FAIL pre-merge src-check \(exit 1, [\d.]+s\) log: \S+1-pre-merge-src-check\.log$/m);
     assert.match(red.stderr, /^gate "src-check" failed with exit 1 \(log: \S+\.log\):/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a red gate that prints 600 MB: the message quotes its last lines, the command stays under 300 MB', async () => {
+  const plan = planYaml({
+    title: 'Loud gate',
+    waves: [{ items: [{ issue: 1, title: 'One' }] }],
+    gates: {
+      'pre-merge': [
+        {
+          name: 'loud',
+          run: "yes 'noise from a chatty test runner' | head -c 629145600; echo 'REAL FAILURE: expected 4, got 5'; exit 3",
+        },
+      ],
+    },
+  });
+  const r = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }] });
+  try {
+    const red = await runCliMeasured('gates', ['--all-files'], { cwd: r.dir, timeoutMs: 300_000 });
+    assert.is(red.code, 1, red.stdout);
+    const log = /log: (\S+\.log)\)/.exec(red.stderr)?.[1] as string;
+    assert.ok(statSync(log).size > 600 * 1024 * 1024, 'the whole output is kept in the log');
+    const quoted = red.stderr.trimEnd().split('\n').slice(1);
+    assert.is(quoted.at(-1), 'REAL FAILURE: expected 4, got 5', red.stderr.slice(-300));
+    assert.is(quoted.length, 30);
+    assert.ok(red.readings > 0, "the command's memory was read");
+    console.log(`    gates peak RSS ${Math.round(red.peakKiB / 1024)} MiB for a 600 MB log`);
+    assert.ok(red.peakKiB < 300 * 1024, `peak RSS ${red.peakKiB} KiB`);
   } finally {
     r.cleanup();
   }

@@ -4,7 +4,6 @@
  * follow-up backlog item names the gate and its log. The state records the ejection before the branch moves, so a
  * runner killed in between finishes the move on the next run (`finishEjection`).
  */
-import { readFileSync } from 'node:fs';
 import type { Ctx } from '../engine/context.ts';
 import { recordIntegration } from '../guards/refs-guard.ts';
 import { oneLine } from '../lib/bounded-text.ts';
@@ -14,7 +13,7 @@ import { updateItem } from '../lib/state-items.ts';
 import type { Bisection, Ejection } from '../lib/state-types.ts';
 import { createFollowUp } from '../merging/follow-ups.ts';
 import { applyChange, scratchDirOf } from './bisect-run.ts';
-import { explainGateLog } from './gate-run.ts';
+import { explainGateLog, readGateLog } from './gate-run.ts';
 
 /** What to eject: the culprit's change (1-based index into the bisection's changes) and its partner's, if any. */
 export interface EjectRequest {
@@ -217,14 +216,7 @@ async function writeFollowUp(ctx: Ctx, ejection: Ejection): Promise<number> {
   const title = oneLine(
     `Make gate ${ejection.gate} green with ${items.map((i) => `#${i.issue} ${i.title}`).join(' and ')}`,
   );
-  let explain = '';
-  if (ejection.log) {
-    try {
-      explain = explainGateLog(readFileSync(ejection.log, 'utf8').slice(-256 * 1024));
-    } catch {
-      explain = '';
-    }
-  }
+  const explain = ejection.log ? explainGateLog(readGateLog(ejection.log)) : '';
   return createFollowUp(ctx, {
     title,
     labels: ['gate-failure'],

@@ -1,10 +1,11 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, fstatSync, readFileSync, readSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { killGroup } from '../executors/local/process.ts';
+import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
 import { childEnv } from '../lib/child-env.ts';
 import type { Gate } from '../lib/plan/types.ts';
 import type { GateResult } from '../lib/state-types.ts';
@@ -45,20 +46,52 @@ export async function runGate(
   return { name: gate.name, phase, exitCode: timedOut ? 124 : code, durationMs: Date.now() - started, log: logFile };
 }
 
-/** The last lines of a gate's log, for messages and fix prompts. */
-export function gateOutputTail(result: GateResult, lines = 60): string {
-  try {
-    return readFileSync(result.log, 'utf8').split('\n').slice(-lines).join('\n').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** How much of a gate log `explainGateFailure` reads: its end. */
-const EXPLAIN_TAIL_BYTES = 256 * 1024;
+/**
+ * How much of a gate's log is ever read: its end, at an offset. A gate can print gigabytes; the log keeps them all
+ * on disk, the runner reads only this much (docs/limits.md).
+ */
+export const GATE_LOG_TAIL_BYTES = 256 * 1024;
+/** The longest line quoted from a gate's log in a message or a fix prompt. */
+const TAIL_MAX_LINE = 500;
 /** The longest explanation, and the longest line in it. */
 const EXPLAIN_MAX_CHARS = 2000;
 const EXPLAIN_MAX_LINE = 300;
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
+
+/** The end of a gate's log ('' when it cannot be read); never the whole file. */
+export function readGateLog(log: string): string {
+  return readTail(log, GATE_LOG_TAIL_BYTES).text;
+}
+
+/**
+ * The last lines of a gate's log, for messages and fix prompts: colours and control characters removed, each line
+ * cut to 500 characters, so a prompt quoting `lines` of them stays small whatever the gate printed.
+ */
+export function gateOutputTail(result: GateResult, lines = 60): string {
+  const all = logLines(readGateLog(result.log));
+  // A log ends with a newline (and often blank lines): the last `lines` are lines with something on them.
+  while (all.length > 0 && !all[all.length - 1]) all.pop();
+  return all
+    .slice(-lines)
+    .map((l) => capEntry(l, TAIL_MAX_LINE))
+    .join('\n')
+    .trim();
+}
+
+/** A log's lines as a terminal shows them: no colours, a progress line rewritten with \r in its last state. */
+function logLines(text: string): string[] {
+  return text
+    .replace(ANSI, '')
+    .split('\n')
+    .map((l) =>
+      stripControl(
+        l
+          .split('\r')
+          .filter((part) => part.trim())
+          .pop() ?? '',
+      ).trimEnd(),
+    );
+}
 
 /** Words and marks of test runners, compilers, shells and linters that say what went wrong. */
 const TELLS =
@@ -70,7 +103,6 @@ const ZERO = /\b0 (errors?|fail(ed|ures?|ing)?)\b|\b(errors?|fail(ed|ures?|ing)?
  */
 const NOISE = /^\s*npm (ERR!|error|warn)|^\s*at (.*\()?(node:|internal\/)|^\s*at .*node_modules\//i;
 const FRAME = /^\s*at\s/;
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
 
 /**
  * The lines of a gate's output most likely to say why it failed: lines that name an error, a failed test or
@@ -78,18 +110,7 @@ const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
  * stack; repeated lines once. The last `max` of them, at most 2000 characters; the last lines when none match.
  */
 export function explainGateLog(text: string, max = 12): string {
-  const lines = text
-    .replace(ANSI, '')
-    .split('\n')
-    // A progress line rewritten with \r shows its last state.
-    .map((l) =>
-      (
-        l
-          .split('\r')
-          .filter((part) => part.trim())
-          .pop() ?? ''
-      ).trimEnd(),
-    );
+  const lines = logLines(text);
   const picked: number[] = [];
   let frameTaken = false;
   for (let i = 0; i < lines.length; i++) {
@@ -107,29 +128,14 @@ export function explainGateLog(text: string, max = 12): string {
   const chosen = picked.length ? [...new Set(picked)].map((i) => lines[i] as string) : lines.filter((l) => l.trim());
   // Runners repeat failures in a summary at the end: keep each line's last time.
   const unique = chosen.filter((l, i) => chosen.lastIndexOf(l) === i);
-  const out = unique.slice(-max).map((l) => (l.length > EXPLAIN_MAX_LINE ? `${l.slice(0, EXPLAIN_MAX_LINE - 1)}…` : l));
+  const out = unique.slice(-max).map((l) => capEntry(l, EXPLAIN_MAX_LINE));
   while (out.length > 1 && out.join('\n').length > EXPLAIN_MAX_CHARS) out.shift();
   return out.join('\n').slice(0, EXPLAIN_MAX_CHARS);
 }
 
-/** `explainGateLog` of the last 256 KiB of a gate's log ('' when it cannot be read). */
+/** `explainGateLog` of the end of a gate's log ('' when it cannot be read). */
 export function explainGateFailure(result: GateResult, max = 12): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(result.log, 'r');
-    const size = fstatSync(fd).size;
-    const start = Math.max(0, size - EXPLAIN_TAIL_BYTES);
-    const buffer = Buffer.alloc(size - start);
-    const read = readSync(fd, buffer, 0, buffer.length, start);
-    let text = buffer.subarray(0, read).toString('utf8');
-    // Read from the middle of the file: its first line is cut.
-    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-    return explainGateLog(text, max);
-  } catch {
-    return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  return explainGateLog(readGateLog(result.log), max);
 }
 
 /** Run gates in order, stopping at the first red one. */

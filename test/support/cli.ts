@@ -1,5 +1,6 @@
 /** The one way tests start processes: the CLI (the fresh bundle, else the scripts through tsx) or any command. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshBundle } from '../../bin/bundle.mjs';
@@ -123,6 +124,44 @@ export function collect(child: ChildProcess, timeoutMs = 120_000): Promise<CliRe
 /** Run a script to its end. */
 export function runCli(script: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
   return collect(startCli(script, args, options), options.timeoutMs);
+}
+
+/** A script run to its end, with the peak RSS (VmHWM) of its process read from /proc while it ran. */
+export interface MeasuredResult extends CliResult {
+  readonly peakKiB: number;
+  /** How many times the high-water mark was read (0: the process was gone before the first look). */
+  readonly readings: number;
+}
+
+/** The kernel's high-water mark of a process's resident memory (KiB), or null once it has gone. */
+function vmHwm(pid: number): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Run a script to its end (as runCli) and watch its memory. */
+export async function runCliMeasured(
+  script: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<MeasuredResult> {
+  const watched = watch(startCli(script, args, options), options.timeoutMs);
+  let peakKiB = 0;
+  let readings = 0;
+  // The high-water mark only grows: any reading after the big read covers that moment.
+  const poll = setInterval(() => {
+    const kib = vmHwm(watched.child.pid as number);
+    if (kib === null) return;
+    readings += 1;
+    peakKiB = Math.max(peakKiB, kib);
+  }, 20);
+  const result = await watched.done;
+  clearInterval(poll);
+  return { ...result, peakKiB, readings };
 }
 
 /** Run any command to its end (cliEnv's environment plus `env`). */
