@@ -90,6 +90,39 @@ printf '\\nSTATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nchatty.txt\\nNOTES: 
   }
 });
 
+test('540 MB committed in 60 files under the size limit: the change is parsed as it streams, lands, runner under 300 MB', async () => {
+  const tools = tempDir('wm-tools-');
+  // Before: the whole patch was read into one string, over V8's limit (512 Mi characters); the runner died judging.
+  const bulky = `i=1
+while [ $i -le 60 ]; do yes "line $i of a generated fixture, long enough" | head -c 9000000 > big-$i.txt; i=$((i + 1)); done
+git add -A && git commit -qm "add 60 files of 9 MB"
+printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\n' "$WM_BRANCH"
+ls big-*.txt
+printf 'NOTES: 540 MB of generated files\\n'`;
+  const waves: RigItem[][] = [[{ issue: 41, title: 'Bulky', extra: agentFile(tools, 'bulky', bulky) }]];
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: 'false', extra: { timeout: '3m', retries: 0 } }),
+    items: rigItems(waves),
+  });
+  try {
+    const runs = await landWithinTwoRuns(repo);
+    const st = readStateFile(repo);
+    assert.is(st.items['41'].status, 'complete');
+    assert.equal(st.items['41'].result.flags, []);
+    assert.is(await git(repo.dir, 'ls-tree', '--name-only', 'main', 'big-60.txt'), 'big-60.txt');
+    const peak = Math.max(...runs.map((r) => r.peakKiB));
+    console.log(`    runner peak RSS ${Math.round(peak / 1024)} MiB judging a 540 MB change`);
+    assert.ok(
+      runs.every((r) => r.readings > 0),
+      "the runner's memory was read",
+    );
+    assert.ok(peak < 300 * 1024, `peak RSS ${peak} KiB`);
+  } finally {
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
 test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real claude CLI: capped in the prompt it gets on stdin; lands', async () => {
   const tools = tempDir('wm-tools-');
   const home = tempDir('wm-claude-home-');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { oversizedFiles } from '../tasks/guards/agent-guards.ts';
-import { addedTextLength, readChange } from '../tasks/lib/git-change.ts';
+import { readChange } from '../tasks/lib/git-change.ts';
 import { git, tempDir } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; base: string }> {
@@ -32,7 +32,7 @@ test('added text files are measured from the patch; binary and modified files by
   await git(dir, 'commit', '-q', '-m', 'change');
   const tip = await git(dir, 'rev-parse', 'HEAD');
   const change = await readChange(dir, base, tip);
-  const lengths = addedTextLength(change);
+  const lengths = change.addedText;
   const blob = async (file: string) => git(dir, 'rev-parse', `${tip}:${file}`);
   // Each line's `+` stands for its newline: one more for a last line without one.
   assert.is(lengths.get(await blob('small.txt')), 'a\nb\nno newline at the end'.length + 1);
@@ -46,6 +46,31 @@ test('added text files are measured from the patch; binary and modified files by
   // A limit the patch cannot rule out for big.txt (4 units per byte is the bound): git is asked, and says no.
   const exact = await oversizedFiles(dir, base, tip, 1024 * 1024, change);
   assert.equal(exact, []);
+});
+
+test('conflict markers: a file adding both kinds is found, one kind is not; an added "++ " line is content', async () => {
+  const { dir, base } = await repo();
+  writeFileSync(path.join(dir, 'both.txt'), 'a\n<<<<<<< ours\nx\n=======\ny\n>>>>>>> theirs\n');
+  writeFileSync(path.join(dir, 'open.txt'), '<<<<<<< only the opening one\n');
+  // Its `-U0` patch line reads `+++ fake` in the middle of a hunk: not a header, so the markers stay with this file.
+  writeFileSync(path.join(dir, 'tricky.md'), '<<<<<<< HEAD\n++ fake\n>>>>>>> other\n');
+  writeFileSync(path.join(dir, 'old.txt'), 'one\ntwo\n' + 'y'.repeat(100_000) + '\n');
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'markers');
+  const tip = await git(dir, 'rev-parse', 'HEAD');
+  const change = await readChange(dir, base, tip);
+  assert.equal([...change.conflictMarkers].sort(), ['both.txt', 'tricky.md']);
+  assert.equal(
+    change.files.map((f) => `${f.status} ${f.path}`),
+    ['A both.txt', 'M old.txt', 'A open.txt', 'A tricky.md'],
+  );
+  assert.is(
+    change.addedText.get(await git(dir, 'rev-parse', `${tip}:tricky.md`)),
+    'x<<<<<<< HEAD\n++ fake\n>>>>>>> other'.length,
+  );
+  // The same pair read again is the same parse (shared by the judge and the guards), then read anew.
+  assert.ok((await readChange(dir, base, tip)) === change);
+  assert.ok((await readChange(dir, base, tip)) !== change);
 });
 
 test.run();

@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
+import { gitTextHead, streamGitLines } from '../tasks/lib/git-lines.ts';
 import { withRepoLock } from '../tasks/lib/repo-lock.ts';
 import { git, tempDir } from './support/fixture.ts';
 import { linesOf, waitFor } from './support/wait.ts';
@@ -63,6 +64,60 @@ test('a 12 MiB file and a log of 3000 commits arrive whole, multi-byte character
     const log = await runnerGit(dir, ['log', '--format=%s']);
     assert.is(log.split('\n').length, 3001);
     assert.is(log.split('\n')[0], 'empty 2999 — é');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output over 256 MiB is not read whole: the call is stopped and fails with a message, the runner lives', async () => {
+  const dir = await repoDir();
+  try {
+    // A 300 MB blob made from a stream: git compresses it to almost nothing.
+    const sha = execFileSync(
+      'sh',
+      ['-c', "yes 'a line of a very large blob' | head -c 314572800 | git hash-object -w --stdin"],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    ).trim();
+    const out = await gitRaw(dir, ['cat-file', 'blob', sha]);
+    assert.is(out.exitCode, null);
+    assert.is(out.stdout, '');
+    assert.match(out.stderr, 'printed more than 256 MiB, the most the runner reads whole');
+    const error = await runnerGit(dir, ['cat-file', 'blob', sha]).catch((e: unknown) => e);
+    assert.instance(error, StepFailedError);
+    assert.match((error as Error).message, `git cat-file blob ${sha} failed in ${dir}: printed more than 256 MiB`);
+    // The same blob as a stream: every line seen whole (they are short), nothing held.
+    let lines = 0;
+    let chars = 0;
+    let cut = 0;
+    await streamGitLines(dir, ['cat-file', 'blob', sha], (line, length) => {
+      lines += 1;
+      chars += length;
+      if (line.length !== length) cut += 1;
+    });
+    const lineBytes = 'a line of a very large blob\n'.length;
+    assert.is(lines, Math.ceil(314572800 / lineBytes), 'the last line has no newline and is seen too');
+    assert.is(chars + lines - 1, 314572800);
+    assert.is(cut, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gitTextHead: the first characters, a marker that counts the rest; lines longer than the cut are cut', async () => {
+  const dir = await repoDir();
+  try {
+    // Multi-byte characters across pipe chunks, and one line of 1 MB.
+    const text = `${'€ three bytes'.repeat(8000)}\nsecond\n${'x'.repeat(1_000_000)}\nlast`;
+    writeFileSync(path.join(dir, 'f.txt'), text);
+    const sha = (await git(dir, 'hash-object', '-w', 'f.txt')).trim();
+    assert.is(await gitTextHead(dir, ['cat-file', 'blob', sha], text.length), text);
+    const cut = await gitTextHead(dir, ['cat-file', 'blob', sha], 120_000, 'see the blob');
+    assert.is(cut, `${text.slice(0, 120_000)}… (${text.length - 120_000} more characters; see the blob)`);
+    const short = await gitTextHead(dir, ['cat-file', 'blob', sha], 10);
+    assert.is(short, `€ three by… (${text.length - 10} more characters)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { addedTextLength, changedFiles, readChange } from '../lib/git-change.ts';
+import { readChange, type Change, type ChangedFile } from '../lib/git-change.ts';
 import { dirtyPaths, git, revParse } from '../lib/git.ts';
 import type { State } from '../lib/state-types.ts';
 
@@ -152,14 +152,9 @@ export async function guardCommits(repo: string, base: string, tip: string): Pro
     violations.push(
       `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
     );
-  const markers = await committedConflictMarkers(repo, base, tip, change);
+  const markers = change.conflictMarkers;
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return violations;
-}
-
-/** Added or modified files of a `readChange` text, with their new blob. */
-function addedOrModified(change: string): Array<{ path: string; blob: string; status: string }> {
-  return changedFiles(change).filter((f) => f.status === 'A' || f.status === 'M');
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */
@@ -168,16 +163,13 @@ export async function oversizedFiles(
   base: string,
   branch: string,
   limit = MAX_FILE_BYTES,
-  change?: string,
+  change?: Change,
 ): Promise<Array<{ path: string; bytes: number }>> {
-  const text = change ?? (await readChange(cwd, base, branch));
-  const files = addedOrModified(text);
+  const { files, addedText } = change ?? (await readChange(cwd, base, branch));
   // A text file the change adds is in the patch whole: a UTF-8 byte is at least a third of a UTF-16 unit, so a patch
   // far under the limit is a file under it, without asking git. A submodule entry (a commit) has no size here.
-  const added = addedTextLength(text);
-  const surelySmall = (f: { blob: string; status: string }) =>
-    f.status === 'A' && 4 * (added.get(f.blob) ?? Infinity) < limit;
-  const blobs = files.filter((f) => !/^0+$/.test(f.blob) && !surelySmall(f));
+  const surelySmall = (f: ChangedFile) => f.status === 'A' && 4 * (addedText.get(f.blob) ?? Infinity) < limit;
+  const blobs = files.filter((f) => (f.status === 'A' || f.status === 'M') && !/^0+$/.test(f.blob) && !surelySmall(f));
   if (blobs.length === 0) return [];
   const sizes = (
     await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })
@@ -188,21 +180,4 @@ export async function oversizedFiles(
     if (Number.isFinite(bytes) && bytes > limit) out.push({ path: f.path, bytes });
   });
   return out;
-}
-
-/** Files where the branch adds both a `<<<<<<<` and a `>>>>>>>` conflict marker line. */
-export async function committedConflictMarkers(
-  cwd: string,
-  base: string,
-  branch: string,
-  change?: string,
-): Promise<string[]> {
-  const diff = change ?? (await readChange(cwd, base, branch));
-  const found = new Map<string, Set<string>>();
-  let file = '';
-  for (const line of diff.split('\n')) {
-    if (line.startsWith('+++ ')) file = line.replace(/^\+\+\+ (b\/)?/, '');
-    else if (/^\+(<{7}|>{7})( |$)/.test(line)) found.set(file, (found.get(file) ?? new Set()).add(line[1] as string));
-  }
-  return [...found].filter(([, marks]) => marks.size === 2).map(([f]) => f);
 }

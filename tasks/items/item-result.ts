@@ -16,7 +16,7 @@ import {
 } from '../lib/bounded-text.ts';
 import { revParse, worktreeStatus } from '../lib/git.ts';
 import { looseLinearLog } from '../lib/git-objects.ts';
-import { changedFiles, readChange } from '../lib/git-change.ts';
+import { readChange } from '../lib/git-change.ts';
 import { gitLines } from '../lib/git-lines.ts';
 import type { FailureCode, ItemResult, ItemStatus } from '../lib/state-types.ts';
 import type { GuardFindings } from '../guards/agent-guards.ts';
@@ -85,8 +85,8 @@ export async function readBranchFacts(
           : gitLines(repo, ['log', '--format=%H%x09%s', `${base}..${tip}`], LIMITS.gitEntries),
         readChange(repo, base, tip),
       ])
-    : [none, ''];
-  const changed = changedFiles(change).map((f) => f.path);
+    : [none, null];
+  const changed = change ? change.files.map((f) => f.path) : [];
   const files = { lines: changed.slice(0, LIMITS.gitEntries), total: changed.length };
   return {
     commits: log.lines.map(commitOf),

@@ -80,6 +80,16 @@ export function capText(text: string, max: number, where?: string): string {
   return `${kept}… (${more} more characters${at ? `; ${at}` : ''})`;
 }
 
+/**
+ * `capText` of a text of which only the start was kept: `head` holds its first characters (at least `max + 1` when
+ * it is longer), `total` is its whole length.
+ */
+export function capTextRead(head: string, total: number, max: number, where?: string): string {
+  if (total <= max) return head;
+  const kept = headOf(head, max);
+  return `${kept}… (${total - kept.length} more characters${where ? `; ${where}` : ''})`;
+}
+
 /** One list entry cut to `max` characters (an ellipsis says it was). */
 export function capEntry(text: string, max: number = LIMITS.entryChars): string {
   return text.length <= max ? text : `${headOf(text, max - 1)}…`;

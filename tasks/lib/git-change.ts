@@ -1,9 +1,11 @@
 /**
  * The change between two commits as one `git diff --raw -p -U0`, for the judge (its file list) and the commit guards
- * (sizes and conflict markers). A diff between two shas never changes, so the text read for one is handed to the
- * other (kept by sha pair, only the last few, dropped when taken twice): one git call per judged attempt, not two.
+ * (sizes and conflict markers). The diff is parsed as it streams: what is kept grows with the number of files, never
+ * with the size of the patch (an agent may commit hundreds of MB). A diff between two shas never changes, so what
+ * was read for one is handed to the other (kept by sha pair, only the last few, dropped when taken twice): one git
+ * call per judged attempt, not two.
  */
-import { git } from './git.ts';
+import { streamGitLines } from './git-lines.ts';
 
 /** Raw lines (`:<modes> <old> <new> <status>\t<path>`) then the patch; no diff program of the repository runs. */
 const ARGS = [
@@ -15,9 +17,30 @@ const ARGS = [
   '--no-renames',
   '--no-textconv',
   '--no-ext-diff',
-  // Whole blob ids on the patch's `index` lines too: `addedTextLength` finds a file's patch by its blob.
+  // Whole blob ids on the patch's `index` lines too: a file's patch is matched to its raw line by blob.
   '--full-index',
 ];
+
+/** One file of a change: its path as git prints it, its status letter, its new blob. */
+export interface ChangedFile {
+  readonly path: string;
+  readonly status: string;
+  readonly blob: string;
+}
+
+/** What the judge and the commit guards need of a change, read in one pass. */
+export interface Change {
+  /** Every file, in git's order. */
+  readonly files: readonly ChangedFile[];
+  /**
+   * For each file the change adds as text (`new file`, a patch with hunks), the length of its patch lines (UTF-16
+   * units, newlines counted), by new blob: a new file's `-U0` patch holds every line of it. A file git shows as
+   * binary, or any patch that does not read as expected, is left out (its size is asked of git).
+   */
+  readonly addedText: ReadonlyMap<string, number>;
+  /** Files where the change adds both a `<<<<<<<` and a `>>>>>>>` conflict marker line. */
+  readonly conflictMarkers: readonly string[];
+}
 
 /** How many sha pairs are kept at most: a wave's judges read and take theirs within moments. */
 const KEEP = 16;
@@ -25,70 +48,91 @@ const KEEP = 16;
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /**
- * Diffs read by sha pair, each taken at most twice. Keyed by immutable commits, so an entry is never stale; it is
+ * Changes read by sha pair, each taken at most twice. Keyed by immutable commits, so an entry is never stale; it is
  * the one table of this kind in the process (a bounded memo, not run state).
  */
-const read = new Map<string, { text: Promise<string>; uses: number }>();
+const read = new Map<string, { change: Promise<Change>; uses: number }>();
 
 /** The change from `base` to `tip` in `repo` (both shas for it to be shared; ref names are read every time). */
-export function readChange(repo: string, base: string, tip: string): Promise<string> {
-  if (!SHA.test(base) || !SHA.test(tip)) return git(repo, [...ARGS, base, tip]);
+export function readChange(repo: string, base: string, tip: string): Promise<Change> {
+  if (!SHA.test(base) || !SHA.test(tip)) return parseChange(repo, base, tip);
   const key = `${repo}\0${base}\0${tip}`;
   const known = read.get(key);
   if (known) {
     known.uses += 1;
     if (known.uses >= 2) read.delete(key);
-    return known.text;
+    return known.change;
   }
-  const text = git(repo, [...ARGS, base, tip]);
-  read.set(key, { text, uses: 1 });
-  text.catch(() => read.delete(key));
+  const change = parseChange(repo, base, tip);
+  read.set(key, { change, uses: 1 });
+  change.catch(() => read.delete(key));
   while (read.size > KEEP) read.delete(read.keys().next().value as string);
-  return text;
+  return change;
 }
 
-/** Every file of a `readChange` text, with its status letter and new blob. */
-export function changedFiles(change: string): Array<{ path: string; status: string; blob: string }> {
-  const out: Array<{ path: string; status: string; blob: string }> = [];
-  for (const line of change.split('\n')) {
-    if (!line.startsWith(':')) break;
-    const tab = line.indexOf('\t');
-    const [, , , blob = '', status = ''] = line.slice(1, tab).split(' ');
-    out.push({ path: line.slice(tab + 1), status, blob });
-  }
-  return out;
-}
+/** The longest line kept whole: raw lines and headers hold paths; content lines are only measured and tested. */
+const LINE_CHARS = 16 * 1024;
 
-/**
- * For each file the change adds as text (`new file`, a patch with hunks), the length of its patch lines (UTF-16 units,
- * newlines counted), by new blob: a new file's `-U0` patch holds every line of it. A file git shows as binary, or
- * any patch that does not read as expected, is left out (its size is asked of git).
- */
-export function addedTextLength(change: string): Map<string, number> {
-  const out = new Map<string, number>();
+const NEW_FILE_INDEX = /^index 0+\.\.([0-9a-f]{40}|[0-9a-f]{64})( |$)/;
+const MARKER = /^\+(<{7}|>{7})( |$)/;
+
+/** Read and parse the diff as it streams. */
+async function parseChange(repo: string, base: string, tip: string): Promise<Change> {
+  const files: ChangedFile[] = [];
+  const addedText = new Map<string, number>();
+  const markers = new Map<string, Set<string>>();
+  // Where in the output: the raw lines, a file's patch header, or its hunks.
+  let where: 'raw' | 'header' | 'hunks' = 'raw';
+  let file = '';
+  // The new file being measured (null: not a new text file, or its patch read otherwise) and its length so far.
   let blob: string | null = null;
-  let inHunks = false;
   let length = 0;
   const close = () => {
-    if (blob && inHunks) out.set(blob, length);
+    if (blob && where === 'hunks') addedText.set(blob, length);
     blob = null;
-    inHunks = false;
     length = 0;
   };
-  for (const line of change.split('\n')) {
-    if (line.startsWith('diff --git ')) {
-      close();
-      continue;
-    }
-    if (inHunks) {
-      if (line.startsWith('+')) length += line.length;
-      else if (!line.startsWith('@@') && !line.startsWith('\\') && line !== '') blob = null;
-      continue;
-    }
-    const index = /^index 0+\.\.([0-9a-f]{40}|[0-9a-f]{64})( |$)/.exec(line);
-    if (index) blob = index[1] as string;
-    else if (line.startsWith('@@') && blob) inHunks = true;
-  }
+  await streamGitLines(
+    repo,
+    [...ARGS, base, tip],
+    (line, n) => {
+      if (line.startsWith('diff --git ')) {
+        close();
+        where = 'header';
+        file = '';
+        return;
+      }
+      switch (where) {
+        case 'raw': {
+          if (!line.startsWith(':')) return;
+          const tab = line.indexOf('\t');
+          const [, , , newBlob = '', status = ''] = line.slice(1, tab).split(' ');
+          files.push({ path: line.slice(tab + 1), status, blob: newBlob });
+          return;
+        }
+        case 'header': {
+          const index = NEW_FILE_INDEX.exec(line);
+          if (index) blob = index[1] as string;
+          else if (line.startsWith('+++ ')) file = line.replace(/^\+\+\+ (b\/)?/, '');
+          else if (line.startsWith('@@')) where = 'hunks';
+          return;
+        }
+        case 'hunks': {
+          // With no context lines a hunk holds only `+` and `-` lines: an added line can never read as a header.
+          if (line.startsWith('+')) {
+            length += n;
+            const mark = MARKER.exec(line);
+            if (mark) markers.set(file, (markers.get(file) ?? new Set()).add((mark[1] as string)[0] as string));
+          } else if (!line.startsWith('@@') && !line.startsWith('\\') && n !== 0) blob = null;
+          return;
+        }
+        default:
+          return where satisfies never;
+      }
+    },
+    { lineChars: LINE_CHARS },
+  );
   close();
-  return out;
+  const conflictMarkers = [...markers].filter(([, marks]) => marks.size === 2).map(([f]) => f);
+  return { files, addedText, conflictMarkers };
 }

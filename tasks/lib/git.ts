@@ -44,6 +44,13 @@ export interface GitOptions {
 }
 
 /**
+ * The most a git call's stdout may print to be read whole (256 MiB, under V8's limit on a string). A call that
+ * prints more is stopped and fails with a message, not a crash of the runner; output that can be big is read as a
+ * stream (lib/git-lines.ts).
+ */
+export const MAX_GIT_OUTPUT_BYTES = 256 * 1024 * 1024;
+
+/**
  * The environment of the runner's git: nothing may wait for a terminal prompt or an editor, and objects are what they
  * are. A replace ref (`git replace <judged> <other>`, which anyone with the repository can make, an agent's leftover
  * process too) would otherwise make every git command read another commit's content for the judged one: the merge
@@ -198,13 +205,26 @@ function collect(cwd: string, child: ChildProcess): Promise<GitResult> {
   return new Promise((resolve) => {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    let bytes = 0;
+    let overflow = false;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (overflow) return;
+      bytes += chunk.length;
+      if (bytes <= MAX_GIT_OUTPUT_BYTES) return void stdout.push(chunk);
+      overflow = true;
+      stdout.length = 0;
+      void stop(child, 'SIGKILL');
+    });
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     let startError: unknown = null;
     // A directory that does not exist, or no git on PATH: 'error' comes, then 'close'.
     child.once('error', (error) => (startError ??= error));
     child.once('close', (code, signal) => {
       if (startError !== null) return resolve(notStarted(cwd, startError));
+      if (overflow) {
+        const stderrText = `printed more than ${MAX_GIT_OUTPUT_BYTES / 1024 / 1024} MiB, the most the runner reads whole`;
+        return resolve({ exitCode: null, signal, stdout: '', stderr: `${stderrText}\n` });
+      }
       resolve({
         exitCode: code,
         signal,
@@ -228,7 +248,7 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
-    // Only a call past its time limit gets here: zx's tree walk is loaded then, not on every call.
+    // Only a call past its time or output limit gets here: zx's tree walk is loaded then, not on every call.
     const { kill } = await import('zx');
     await kill(pid, signal);
   } catch {

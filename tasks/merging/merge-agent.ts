@@ -11,6 +11,7 @@ import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { hasConflictMarkers } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { gitTextHead } from '../lib/git-lines.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 
@@ -36,6 +37,15 @@ interface ConflictInput {
   readonly theirsDiff: string;
   readonly oursReports: string;
   readonly theirsReport: string;
+}
+
+/** How much of each side's diff a conflict agent's prompt quotes; the agent can run the command for the rest. */
+const CONFLICT_DIFF_CHARS = 32 * 1024;
+
+/** One side's change to the conflicted files, cut for the prompt; no diff program of the repository runs. */
+function conflictDiff(wt: string, base: string, tip: string, files: readonly string[]): Promise<string> {
+  const args = ['diff', '--no-ext-diff', '--no-textconv', base, tip, '--', ...files];
+  return gitTextHead(wt, args, CONFLICT_DIFF_CHARS, `see git diff ${base.slice(0, 12)} ${tip.slice(0, 12)}`);
 }
 
 function conflictPrompt(ctx: Ctx, item: PlanItem, c: ConflictInput): string {
@@ -153,8 +163,8 @@ export async function resolveWithAgent(
   const input: ConflictInput = {
     files,
     branch,
-    oursDiff: await git(wt, ['diff', base, prev, '--', ...files]),
-    theirsDiff: await git(wt, ['diff', base, source.sha, '--', ...files]),
+    oursDiff: await conflictDiff(wt, base, prev, files),
+    theirsDiff: await conflictDiff(wt, base, source.sha, files),
     oursReports: merged
       .map((i) => describe(i.issue))
       .filter(Boolean)

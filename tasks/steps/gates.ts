@@ -11,7 +11,7 @@ import { runGatesOnHead } from '../gating/gates-on-head.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { dirtyPaths, git, isAncestor } from '../lib/git.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
-import { capText } from '../lib/bounded-text.ts';
+import { gitTextHead } from '../lib/git-lines.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { findCulprit, findPartner, removeScratch, type BisectOutcome, type PhasedGate } from '../gating/bisect-run.ts';
 import { ejectItems, finishEjection } from '../gating/eject.ts';
@@ -68,7 +68,8 @@ async function narrowFixPrompt(ctx: Ctx, culprit: Culprit, attempt: number): Pro
   const { bisection, index } = culprit.outcome;
   const change = bisection.changes[index - 1] as Bisection['changes'][number];
   const before = index === 1 ? bisection.base : (bisection.changes[index - 2]?.sha as string);
-  const diff = capText(await git(ctx.repo, ['diff', '--no-ext-diff', '--no-textconv', before, change.sha]), 60_000);
+  const args = ['diff', '--no-ext-diff', '--no-textconv', before, change.sha];
+  const diff = await gitTextHead(ctx.repo, args, 60_000, `full diff: git ${args.join(' ')}`);
   const title = listItems(ctx.plan).find((i) => i.issue === change.issue)?.title ?? '';
   const red = culprit.gate;
   return [
