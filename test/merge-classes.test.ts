@@ -161,6 +161,25 @@ esac`,
   }
 });
 
+test('medium: a conflict agent that leaves a named pipe where the file was → escalated, never blocked on it', async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+conflict:2) rm calc.js && mkfifo calc.js; report COMPLETE "piped";;
+*) exit 9;;
+esac`,
+    { 'calc.js': CALC },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'medium', ['calc.js'], /left calc\.js as something git cannot stage \(not a file\)/);
+    assert.is(await mainFile(s, 'g.txt'), 'gamma\n', 'the rest landed');
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('heavy: a file deleted on one side and changed on the other → escalated without a merge', async () => {
   const s = await scenario(
     `case "$WM_ROLE:$WM_ISSUE" in

@@ -3,13 +3,13 @@
  * what it left.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
 import { pendingSessions, runAgentSession, type PendingSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
-import { hasConflictMarkers } from './merge-classify.ts';
+import { leftAtConflict } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
 import { gitTextHead } from '../lib/git-lines.ts';
 import { itemDirOf } from '../lib/paths.ts';
@@ -192,9 +192,10 @@ export async function resolveWithAgent(
   const state = await mergeStateAfter(ctx, source, prev);
   if (state.kind === 'problem') return state;
   for (const file of files) {
-    const abs = path.join(wt, file);
-    if (existsSync(abs) && hasConflictMarkers(await readFile(abs, 'utf8')))
-      return { kind: 'problem', text: `the conflict agent left conflict markers in ${file}` };
+    const left = await leftAtConflict(path.join(wt, file));
+    if (left === 'markers') return { kind: 'problem', text: `the conflict agent left conflict markers in ${file}` };
+    if (left === 'not a file')
+      return { kind: 'problem', text: `the conflict agent left ${file} as something git cannot stage (not a file)` };
   }
   if (state.kind === 'committed') return state;
   // -A stages a resolution that deletes a file, too.

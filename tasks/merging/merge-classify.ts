@@ -1,4 +1,7 @@
 /** Predict and classify the conflicts of merging an item branch into integration (docs/steps.md, "Merging"). */
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
 
 /** The class of a merge. */
@@ -75,4 +78,39 @@ export async function classifyConflicts(
 /** Whether a text still holds conflict markers. */
 export function hasConflictMarkers(text: string): boolean {
   return /^(<{7}|>{7})( |$)|^={7}$/m.test(text);
+}
+
+/**
+ * What an agent left at a conflicted path: conflict markers, something git cannot stage as a file (a named pipe, a
+ * device, a folder), or nothing wrong (a file without markers, a symbolic link, no file: a deletion). The file is
+ * read in chunks, never whole, and never through a link: an agent may leave gigabytes, or a pipe that would block.
+ */
+export async function leftAtConflict(file: string): Promise<'markers' | 'not a file' | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    // Missing (a deletion) or a link: git stores a link's target, never markers.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') return null;
+    throw error;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return 'not a file';
+    const buffer = Buffer.alloc(1024 * 1024);
+    const decoder = new StringDecoder('utf8');
+    // The start of the line a chunk ended inside: markers are whole lines, so 16 characters of it are enough.
+    let carry = '';
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const text = carry + decoder.write(buffer.subarray(0, bytesRead));
+      const nl = text.lastIndexOf('\n');
+      if (hasConflictMarkers(text.slice(0, nl + 1))) return 'markers';
+      carry = text.slice(nl + 1, nl + 17);
+    }
+    return hasConflictMarkers(carry + decoder.end()) ? 'markers' : null;
+  } finally {
+    await handle.close();
+  }
 }
