@@ -123,6 +123,34 @@ printf 'NOTES: 540 MB of generated files\\n'`;
   }
 });
 
+test('an agent that leaves a named pipe in place of its output file: the runner reads it as empty, never waits on it', async () => {
+  const tools = tempDir('wm-tools-');
+  // The wrapper keeps writing to the file it opened; the path now names a pipe nobody writes to. Opened the blocking
+  // way, reading the output after the agent ended waited for a writer forever, and the whole runner with it.
+  const piped = `${commitAndReport('piped.txt', "printf 'then a pipe'")}
+rm -f "$WM_OUT" && mkfifo "$WM_OUT"`;
+  const waves: RigItem[][] = [
+    [
+      { issue: 43, title: 'Piped', extra: agentFile(tools, 'piped', piped) },
+      { issue: 44, title: 'Plain', extra: agentFile(tools, 'plain', commitAndReport('plain.txt', "printf 'ok'")) },
+    ],
+  ];
+  const repo = await makeRepo({
+    plan: rigPlan(waves, { command: 'false', extra: { timeout: '2m', retries: 0 } }),
+    items: rigItems(waves),
+  });
+  try {
+    const result = await run(repo);
+    const st = readStateFile(repo);
+    assert.is(st.items['43'].status, 'failed', show(result));
+    assert.match(st.items['43'].failure, /printed nothing/, st.items['43'].failure);
+    assert.is(st.items['44'].status, 'complete', show(result));
+  } finally {
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
 test('200 KB of NOTES in wave 1, relayed into a wave-2 agent that is the real claude CLI: capped in the prompt it gets on stdin; lands', async () => {
   const tools = tempDir('wm-tools-');
   const home = tempDir('wm-claude-home-');

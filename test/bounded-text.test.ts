@@ -1,6 +1,7 @@
 /**
  * tasks/lib/bounded-text.ts: control characters, cut texts and lists with their markers, file tails read at an offset.
  */
+import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -117,6 +118,20 @@ test('readTail: a 1 GiB sparse file is read at its end (4 MiB), not whole', () =
     assert.ok(t.text.length <= LIMITS.stdoutTailBytes);
     assert.is(t.skipped + Buffer.byteLength(t.text), 1024 ** 3 + Buffer.byteLength(report));
     assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'memory grew by less than 64 MiB');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readTail: a named pipe without a writer, a folder, a device read as empty, at once', () => {
+  const dir = tempDir();
+  try {
+    const pipe = path.join(dir, 'item-1.exit');
+    execFileSync('mkfifo', [pipe]);
+    // Opened the blocking way this would wait for a writer forever, and with it the runner's whole event loop.
+    assert.equal(readTail(pipe, 4096), { text: '', skipped: 0 });
+    assert.equal(readTail(dir, 4096), { text: '', skipped: 0 });
+    assert.equal(readTail('/dev/zero', 4096), { text: '', skipped: 0 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

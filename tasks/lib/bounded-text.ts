@@ -2,7 +2,7 @@
  * Bounds on text that comes from agents (docs/limits.md): control characters removed, long texts and lists cut
  * with a marker that says how much was cut and where the whole of it is kept.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Every cap, in one place (docs/limits.md lists them). Text sizes are in characters, file tails in bytes. */
 export const LIMITS = {
@@ -172,17 +172,21 @@ export interface FileTail {
 
 /**
  * The last `maxBytes` of `file` (missing = empty), read at an offset: the file is never read whole. When the file is
- * longer, the partial first line is dropped (when the tail has a newline at all) so parsers see whole lines.
+ * longer, the partial first line is dropped (when the tail has a newline at all) so parsers see whole lines. Anything
+ * but a regular file (a named pipe an agent put in place of its exit file, a device) reads as empty: opening is
+ * non-blocking, so a pipe without a writer never stops the runner.
  */
 export function readTail(file: string, maxBytes: number): FileTail {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch {
     return { text: '', skipped: 0 };
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { text: '', skipped: 0 };
+    const size = stat.size;
     const start = Math.max(0, size - maxBytes);
     const buf = Buffer.alloc(size - start);
     let got = 0;
