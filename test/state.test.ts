@@ -169,7 +169,7 @@ test('invalid JSON, an empty file and a schema-invalid file: one sentence naming
   mkdirSync(file);
   const error = await rejection(() => readState(dir, '7'));
   assertOneSentenceNaming(error, file);
-  assert.match(error.message, /state\.json cannot be read \(EISDIR\)$/);
+  assert.match(error.message, /state\.json cannot be read \(not a regular file\)$/);
 });
 
 test('a clobbered state.json is restored from its backup (the unusable file kept aside); read-only opening writes nothing', async () => {

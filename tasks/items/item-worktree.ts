@@ -1,6 +1,6 @@
 /** An item's worktree and branch: which items need one, and creating (or reusing) one with the agent lock file. */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -12,6 +12,7 @@ import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
 import { blockerOf } from './wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
+import { readRegularFileSync } from '../lib/regular-file.ts';
 
 export { AGENT_LOCK } from '../lib/paths.ts';
 
@@ -86,7 +87,7 @@ export function worktreeSurelyReady(ctx: Ctx, item: PlanItem): boolean {
   const admin = gitDirOf(dir);
   if (!admin || path.dirname(admin) !== path.join(ctx.commonDir, 'worktrees')) return false;
   try {
-    const back = readFileSync(path.join(admin, 'gitdir'), 'utf8').trim();
+    const back = readRegularFileSync(path.join(admin, 'gitdir')).trim();
     if (path.resolve(admin, back) !== path.join(dir, '.git')) return false;
   } catch {
     return false;

@@ -4,8 +4,9 @@
  * symbolic ref, a reftable repository, anything unexpected) it says "unknown" and the caller asks git
  * (docs/performance.md, "Git calls").
  */
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { readRegularFileSync } from './regular-file.ts';
 
 const SHA_LINE = /^([0-9a-f]{40}|[0-9a-f]{64})\n$/;
 
@@ -18,7 +19,7 @@ export function looseRef(commonDir: string, ref: string): string | null {
   try {
     const file = path.join(commonDir, ref);
     if (!lstatSync(file).isFile()) return null;
-    return SHA_LINE.exec(readFileSync(file, 'utf8'))?.[1] ?? null;
+    return SHA_LINE.exec(readRegularFileSync(file))?.[1] ?? null;
   } catch {
     return null;
   }
@@ -39,7 +40,7 @@ export function refSurelyAbsent(commonDir: string, ref: string): boolean {
   }
   let packed: string;
   try {
-    packed = readFileSync(path.join(commonDir, 'packed-refs'), 'utf8');
+    packed = readRegularFileSync(path.join(commonDir, 'packed-refs'));
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
@@ -59,7 +60,7 @@ export function gitDirOf(worktree: string): string | null {
   const dotGit = path.join(worktree, '.git');
   try {
     if (!lstatSync(dotGit).isFile()) return null;
-    const named = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8'));
+    const named = /^gitdir: (.+)$/m.exec(readRegularFileSync(dotGit));
     return named?.[1] ? path.resolve(worktree, named[1].trim()) : null;
   } catch {
     return null;
@@ -71,7 +72,7 @@ export function headFileBranch(worktree: string): string | null {
   const dir = gitDirOf(worktree);
   if (!dir) return null;
   try {
-    return /^ref: refs\/heads\/(\S+)\n$/.exec(readFileSync(path.join(dir, 'HEAD'), 'utf8'))?.[1] ?? null;
+    return /^ref: refs\/heads\/(\S+)\n$/.exec(readRegularFileSync(path.join(dir, 'HEAD')))?.[1] ?? null;
   } catch {
     return null;
   }
@@ -110,7 +111,7 @@ export function surelyNothingToPrune(commonDir: string): boolean {
     try {
       if (!lstatSync(dir).isDirectory()) return false;
       if (existsSync(path.join(dir, 'locked'))) continue;
-      const named = readFileSync(path.join(dir, 'gitdir'), 'utf8').trim();
+      const named = readRegularFileSync(path.join(dir, 'gitdir')).trim();
       if (!named || !existsSync(path.resolve(dir, named))) return false;
     } catch {
       return false;
@@ -128,7 +129,7 @@ export function linkedWorktreeOn(commonDir: string, worktree: string, branch: st
   const admin = gitDirOf(worktree);
   if (!admin || path.dirname(admin) !== path.join(commonDir, 'worktrees')) return false;
   try {
-    const back = readFileSync(path.join(admin, 'gitdir'), 'utf8').trim();
+    const back = readRegularFileSync(path.join(admin, 'gitdir')).trim();
     if (path.resolve(admin, back) !== path.join(worktree, '.git')) return false;
   } catch {
     return false;
@@ -151,7 +152,7 @@ export function worktreeRegistered(commonDir: string, dir: string): boolean | nu
   const wanted = path.join(path.resolve(dir), '.git');
   for (const name of names) {
     try {
-      const named = readFileSync(path.join(admin, name, 'gitdir'), 'utf8').trim();
+      const named = readRegularFileSync(path.join(admin, name, 'gitdir')).trim();
       if (path.resolve(admin, name, named) === wanted) return true;
     } catch {
       return null;

@@ -3,9 +3,10 @@
  * commit the runner has just made is one. Objects never change, so what a file says is git's answer; a packed or
  * missing object says "unknown" and the caller asks git (docs/performance.md, "Git calls").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { readRegularFileBytesSync } from './regular-file.ts';
 
 /** Whether `sha` is a loose object of the repository (a commit just made is one); false: it may be packed, ask git. */
 export function looseObjectExists(commonDir: string, sha: string): boolean {
@@ -26,9 +27,9 @@ export interface LooseCommit {
 export function looseCommit(commonDir: string, sha: string): LooseCommit | null {
   if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) return null;
   try {
-    const text = inflateSync(readFileSync(path.join(commonDir, 'objects', sha.slice(0, 2), sha.slice(2)))).toString(
-      'utf8',
-    );
+    const text = inflateSync(
+      readRegularFileBytesSync(path.join(commonDir, 'objects', sha.slice(0, 2), sha.slice(2))),
+    ).toString('utf8');
     const body = text.indexOf('\0');
     if (body < 0 || !text.startsWith('commit ')) return null;
     const end = text.indexOf('\n\n', body);

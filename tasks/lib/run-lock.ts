@@ -2,11 +2,12 @@
  * Lock files owned by a process (pid + start time): `run.lock`, one runner per milestone (docs/state.md), and the state
  * lock.
  */
-import { mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createFileExclusiveSync } from './atomic-file.ts';
 import { BadInputError } from './errors.ts';
 import { isProcessAlive, processStartTime } from './process-info.ts';
+import { readRegularFileSync } from './regular-file.ts';
 
 /** Who holds a lock file. */
 export interface LockOwner {
@@ -44,7 +45,7 @@ export function currentOwner(command: string): LockOwner {
 function readOwner(file: string): LockOwner | null | 'missing' {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFileSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;

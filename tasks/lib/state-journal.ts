@@ -9,9 +9,10 @@
  * (left by a crash before the journal was removed) are older than state.json and are skipped, never replayed over it.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { State } from './state-types.ts';
+import { readRegularFile } from './regular-file.ts';
 
 /** The journal's file name in a milestone's state directory. */
 export const STATE_JOURNAL = 'state.journal';
@@ -98,7 +99,7 @@ export function applyJournal(state: State, entries: readonly JournalEntry[], val
 /** The journal of `dir` as text ('' when there is none). */
 export async function readJournal(dir: string): Promise<string> {
   try {
-    return await readFile(path.join(dir, STATE_JOURNAL), 'utf8');
+    return await readRegularFile(path.join(dir, STATE_JOURNAL));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw error;

@@ -5,7 +5,7 @@
  */
 import { writeFileAtomic } from './atomic-file.ts';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
@@ -23,6 +23,7 @@ import {
   type JournalEntry,
 } from './state-journal.ts';
 import { emptyState, type State } from './state-types.ts';
+import { readRegularFile } from './regular-file.ts';
 
 const validateState = loadSchema('state.schema.json');
 
@@ -94,11 +95,12 @@ async function readStateFile(dir: string, file: string, milestone: string): Prom
   const journal = await readJournal(dir);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new UnreadableStateError(file, `cannot be read (${code ?? (error as Error).message})`, { cause: error });
+    const why = code === 'ENOTREG' ? 'not a regular file' : (code ?? (error as Error).message);
+    throw new UnreadableStateError(file, `cannot be read (${why})`, { cause: error });
   }
   let data: unknown;
   try {

@@ -1,0 +1,48 @@
+/**
+ * Reading a file that someone else may have replaced. Agents run as the runner's user and can put a named pipe, a
+ * device or a folder where the runner expects a file (a ref, a worktree's HEAD, state.json). A blocking open of a
+ * pipe without a writer never returns, and with a synchronous read the whole runner waits; these reads open without
+ * blocking and read regular files only: anything else fails at once, as a file that cannot be read.
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** The error for a path that is not a regular file; its code says so (`ENOTREG`, not an errno of the system). */
+function notRegular(file: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${file} is not a regular file`), { code: 'ENOTREG', path: file });
+}
+
+/** The whole of `file` as UTF-8, when it is a regular file; throws as readFileSync does (ENOENT, …) or ENOTREG. */
+export function readRegularFileSync(file: string): string {
+  const fd = openSync(file, FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The whole of `file` as bytes, when it is a regular file (as `readRegularFileSync`). */
+export function readRegularFileBytesSync(file: string): Buffer {
+  const fd = openSync(file, FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The whole of `file` as UTF-8, when it is a regular file (as `readRegularFileSync`, without blocking the loop). */
+export async function readRegularFile(file: string): Promise<string> {
+  const handle = await open(file, FLAGS);
+  try {
+    if (!(await handle.stat()).isFile()) throw notRegular(file);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}

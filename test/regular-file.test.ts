@@ -1,0 +1,81 @@
+/**
+ * Files an agent can replace (tasks/lib/regular-file.ts): a named pipe where the runner expects a file fails at once
+ * instead of blocking the runner; a worktree's HEAD file, state.json and its journal are read that way.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { headFileBranch } from '../tasks/lib/git-files.ts';
+import { readRegularFile, readRegularFileSync } from '../tasks/lib/regular-file.ts';
+import { readState, UnreadableStateError } from '../tasks/lib/state.ts';
+import { readJournal } from '../tasks/lib/state-journal.ts';
+import { tempDir } from './support/fixture.ts';
+
+const codeOf = (f: () => unknown): unknown => {
+  try {
+    f();
+    return null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+};
+
+test('a regular file is read whole; a pipe, a folder or a device fails at once (ENOTREG); a missing one is ENOENT', async () => {
+  const dir = tempDir('wm-regular-');
+  try {
+    writeFileSync(path.join(dir, 'file'), 'text ✓\n');
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    assert.is(readRegularFileSync(path.join(dir, 'file')), 'text ✓\n');
+    assert.is(await readRegularFile(path.join(dir, 'file')), 'text ✓\n');
+    assert.is(
+      codeOf(() => readRegularFileSync(path.join(dir, 'pipe'))),
+      'ENOTREG',
+    );
+    assert.is(
+      codeOf(() => readRegularFileSync(dir)),
+      'ENOTREG',
+    );
+    assert.is(
+      codeOf(() => readRegularFileSync('/dev/zero')),
+      'ENOTREG',
+    );
+    assert.is(
+      codeOf(() => readRegularFileSync(path.join(dir, 'missing'))),
+      'ENOENT',
+    );
+    const asyncCode = await readRegularFile(path.join(dir, 'pipe')).catch((e: NodeJS.ErrnoException) => e.code);
+    assert.is(asyncCode, 'ENOTREG');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a pipe as a worktree's HEAD, as state.json, as the state journal: answers or a clear error, never a wait", async () => {
+  const dir = tempDir('wm-regular-');
+  try {
+    // A linked worktree whose git dir holds a pipe named HEAD: the file answer is "unknown" (git is asked instead).
+    const admin = path.join(dir, 'admin');
+    const worktree = path.join(dir, 'wt');
+    mkdirSync(admin);
+    mkdirSync(worktree);
+    writeFileSync(path.join(worktree, '.git'), `gitdir: ${admin}\n`);
+    execFileSync('mkfifo', [path.join(admin, 'HEAD')]);
+    assert.is(headFileBranch(worktree), null);
+    const state = path.join(dir, 'state');
+    mkdirSync(state);
+    execFileSync('mkfifo', [path.join(state, 'state.json')]);
+    const error = await readState(state, '7').catch((e: unknown) => e);
+    assert.instance(error, UnreadableStateError);
+    assert.match((error as Error).message, /state\.json cannot be read \(not a regular file\)/);
+    rmSync(path.join(state, 'state.json'));
+    execFileSync('mkfifo', [path.join(state, 'state.journal')]);
+    const journal = await readJournal(state).catch((e: NodeJS.ErrnoException) => e.code);
+    assert.is(journal, 'ENOTREG');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
