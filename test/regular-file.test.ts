@@ -3,10 +3,11 @@
  * instead of blocking the runner; a worktree's HEAD file, state.json and its journal are read that way.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ensureExcluded } from '../tasks/lib/exclude.ts';
 import { headFileBranch } from '../tasks/lib/git-files.ts';
 import { readRegularFile, readRegularFileSync } from '../tasks/lib/regular-file.ts';
 import { readState, UnreadableStateError } from '../tasks/lib/state.ts';
@@ -73,6 +74,20 @@ test("a pipe as a worktree's HEAD, as state.json, as the state journal: answers 
     execFileSync('mkfifo', [path.join(state, 'state.journal')]);
     const journal = await readJournal(state).catch((e: NodeJS.ErrnoException) => e.code);
     assert.is(journal, 'ENOTREG');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ensureExcluded adds its lines to a file, and leaves a pipe put in its place alone (writing would block)', async () => {
+  const dir = tempDir('wm-regular-');
+  try {
+    await ensureExcluded(dir, ['/worktrees/']);
+    assert.is(readFileSync(path.join(dir, 'info', 'exclude'), 'utf8'), '# work-milestone\n/worktrees/\n');
+    rmSync(path.join(dir, 'info', 'exclude'));
+    execFileSync('mkfifo', [path.join(dir, 'info', 'exclude')]);
+    await ensureExcluded(dir, ['/worktrees/']);
+    assert.ok(lstatSync(path.join(dir, 'info', 'exclude')).isFIFO());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

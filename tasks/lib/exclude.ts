@@ -1,13 +1,20 @@
 /** Lines the runner keeps in `.git/info/exclude` so its worktrees and agent files never show as changes. */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readRegularFile } from './regular-file.ts';
 
 const MARK = '# work-milestone';
 
 /** Make sure every pattern is in `<commonDir>/info/exclude` (idempotent; the user's own lines are kept). */
 export async function ensureExcluded(commonDir: string, patterns: readonly string[]): Promise<void> {
   const file = path.join(commonDir, 'info', 'exclude');
-  const text = await readFile(file, 'utf8').catch(() => '');
+  let text = '';
+  try {
+    text = await readRegularFile(file);
+  } catch (error) {
+    // Anything but a missing file (a pipe or a folder put there) is left alone: writing to a pipe would block.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
+  }
   const lines = new Set(text.split('\n').map((l) => l.trim()));
   const missing = patterns.filter((p) => !lines.has(p));
   if (missing.length === 0) return;
