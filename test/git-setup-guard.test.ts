@@ -10,6 +10,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -117,6 +118,28 @@ test('recordGitSetup takes the baseline once: changes after it are diffed by key
   } finally {
     repo.cleanup();
     rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB is hashed in chunks', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  try {
+    await recordGitSetup(common, stateDir);
+    // Read the blocking way, a pipe nobody writes to stopped the runner here for good.
+    execFileSync('mkfifo', [path.join(common, 'hooks', 'pre-push')]);
+    writeFileSync(path.join(common, 'hooks', 'post-commit'), Buffer.alloc(64 * 1024 * 1024, 'x'));
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), [
+      'added .git/hooks/post-commit (the runner never runs hooks)',
+      'added .git/hooks/pre-push (the runner never runs hooks)',
+    ]);
+    writeFileSync(path.join(common, 'hooks', 'post-commit'), Buffer.alloc(64 * 1024 * 1024, 'y'));
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), [
+      'changed .git/hooks/post-commit (the runner never runs hooks)',
+    ]);
+  } finally {
+    repo.cleanup();
   }
 });
 

@@ -5,10 +5,11 @@
  */
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gitRaw } from '../lib/git.ts';
+import { hashRegularFileSync, readRegularFileSync } from '../lib/regular-file.ts';
 
 /** The baseline's file in the milestone's state dir. */
 export const GIT_SETUP_FILE = 'git-setup.json';
@@ -58,7 +59,9 @@ function filesUnder(dir: string, prefix = ''): string[] {
 
 function hookFingerprint(file: string): string {
   try {
-    return `${hash(readFileSync(file))}${statSync(file).mode & 0o111 ? ' x' : ''}`;
+    // Read in chunks and never from a pipe: a hook is a file an agent can replace with anything.
+    const { sha256, mode } = hashRegularFileSync(file);
+    return `${sha256.slice(0, 16)}${mode & 0o111 ? ' x' : ''}`;
   } catch {
     return 'unreadable';
   }
@@ -84,7 +87,7 @@ async function readConfig(commonDir: string, rel: string): Promise<ConfigFacts> 
   if (out.exitCode !== 0) {
     let content = '';
     try {
-      content = readFileSync(file, 'utf8');
+      content = readRegularFileSync(file);
     } catch {
       // gone meanwhile
     }

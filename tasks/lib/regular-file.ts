@@ -4,7 +4,8 @@
  * pipe without a writer never returns, and with a synchronous read the whole runner waits; these reads open without
  * blocking and read regular files only: anything else fails at once, as a file that cannot be read.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
@@ -44,5 +45,23 @@ export async function readRegularFile(file: string): Promise<string> {
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The sha256 (hex) of `file` and its mode, read in 1 MiB chunks (a file of gigabytes costs no memory), when it is a
+ * regular file (as `readRegularFileSync`).
+ */
+export function hashRegularFileSync(file: string): { readonly sha256: string; readonly mode: number } {
+  const fd = openSync(file, FLAGS);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw notRegular(file);
+    const digest = createHash('sha256');
+    const buffer = Buffer.alloc(1024 * 1024);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) digest.update(buffer.subarray(0, n));
+    return { sha256: digest.digest('hex'), mode: stat.mode };
+  } finally {
+    closeSync(fd);
   }
 }
