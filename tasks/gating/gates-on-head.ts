@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { runGates } from './gate-run.ts';
 import type { PhasedGate } from './bisect-run.ts';
-import { dirtyPaths, git, gitRaw } from '../lib/git.ts';
+import { git, gitRaw } from '../lib/git.ts';
+import { dirtyPaths } from '../lib/git-status.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
 /** The patch files of what was put back, in the gate run's log folder: found before the gates, left by them. */

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { checkGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { readChange, type Change, type ChangedFile } from '../lib/git-change.ts';
-import { dirtyPaths, git, revParse } from '../lib/git.ts';
+import { git, revParse } from '../lib/git.ts';
+import { dirtyPaths } from '../lib/git-status.ts';
 import type { State } from '../lib/state-types.ts';
 
 /** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */

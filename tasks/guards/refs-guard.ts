@@ -9,7 +9,8 @@ import { NeedsAttentionError } from '../lib/errors.ts';
 import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { headFileBranch, looseRef } from '../lib/git-files.ts';
-import { dirtyPaths, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
+import { git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
+import { dirtyPaths } from '../lib/git-status.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
 import { updateItem } from '../lib/state-items.ts';
 

@@ -14,7 +14,8 @@ import {
   stripControl,
   type ListCap,
 } from '../lib/bounded-text.ts';
-import { revParse, worktreeStatus } from '../lib/git.ts';
+import { revParse } from '../lib/git.ts';
+import { worktreeStatus } from '../lib/git-status.ts';
 import { looseLinearLog } from '../lib/git-objects.ts';
 import { readChange } from '../lib/git-change.ts';
 import { gitLines } from '../lib/git-lines.ts';
@@ -36,6 +37,8 @@ export interface BranchFacts {
   readonly files: readonly string[];
   readonly fileCount: number;
   readonly uncommitted: readonly string[];
+  /** How many uncommitted paths there are (`uncommitted` keeps the first of them). */
+  readonly uncommittedCount?: number;
   readonly headBranch: string | null;
   readonly worktreeExists: boolean;
   /** What the facts were read since. */
@@ -94,6 +97,7 @@ export async function readBranchFacts(
     files: files.lines,
     fileCount: files.total,
     uncommitted: status?.dirty ?? [],
+    uncommittedCount: status?.dirty.total ?? 0,
     headBranch: status?.branch ?? null,
     worktreeExists: here,
     base,
@@ -210,7 +214,12 @@ export function judgeAttempt(
       `full list: git diff --name-only ${short(facts.base)} ${short(facts.tip)}`,
       facts.fileCount,
     ),
-    uncommitted: capList(facts.uncommitted, LIST_CAP, 'see git status in the worktree'),
+    uncommitted: capList(
+      facts.uncommitted,
+      LIST_CAP,
+      'see git status in the worktree',
+      facts.uncommittedCount ?? facts.uncommitted.length,
+    ),
     flags: capList(
       flags.map((f) => oneLine(f)),
       FLAG_CAP,

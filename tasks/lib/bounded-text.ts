@@ -38,6 +38,8 @@ export const LIMITS = {
   previousFailureChars: 4096,
   /** Commits and files read from git per item: more are counted, not kept. */
   gitEntries: 5000,
+  /** Paths of one `git status` kept in memory (a worktree's uncommitted and untracked files): more are counted. */
+  statusEntries: 100_000,
 } as const;
 
 /** C0 controls but tab and newline, DEL, and C1 controls: what never reaches argv, the environment, JSON or git. */

@@ -68,6 +68,8 @@ export async function gitTextHead(
 export interface StreamOptions {
   /** Characters of a line handed over: a longer line is cut (its whole length is still given). 64 Ki by default. */
   readonly lineChars?: number;
+  /** What ends a line: a newline, or NUL for `-z` output (whose paths may hold newlines). */
+  readonly separator?: '\n' | '\0';
   readonly timeoutMs?: number;
 }
 
@@ -82,7 +84,7 @@ export function streamGitLines(
   onLine: (line: string, length: number) => void,
   options: StreamOptions = {},
 ): Promise<void> {
-  const { lineChars = 64 * 1024, timeoutMs = DEFAULT_GIT_TIMEOUT_MS } = options;
+  const { lineChars = 64 * 1024, timeoutMs = DEFAULT_GIT_TIMEOUT_MS, separator = '\n' } = options;
   const callerLog = process.env.WM_GIT_CALLER_LOG;
   if (callerLog) logGitCaller(callerLog, args);
   return new Promise((resolve, reject) => {
@@ -117,7 +119,7 @@ export function streamGitLines(
     };
     const take = (text: string) => {
       let from = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      for (let nl = text.indexOf(separator); nl >= 0; nl = text.indexOf(separator, from)) {
         add(text, from, nl);
         emit();
         from = nl + 1;

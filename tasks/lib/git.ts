@@ -309,69 +309,6 @@ export async function findCommonDir(repo: string): Promise<string> {
   return path.resolve(repo, await git(repo, ['rev-parse', '--git-common-dir']));
 }
 
-/** Paths with uncommitted changes (tracked or untracked, not ignored; tracked only with `untracked: false`). */
-export async function dirtyPaths(cwd: string, options: { readonly untracked?: boolean } = {}): Promise<string[]> {
-  // Not trimmed: the first entry's status may start with a space (" M file").
-  const untracked = options.untracked === false ? '--untracked-files=no' : '--untracked-files=all';
-  const out = await gitRaw(cwd, ['status', '--porcelain', '-z', untracked]);
-  if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);
-  const entries = out.stdout.split('\0').filter(Boolean);
-  const paths: string[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as string;
-    paths.push(entry.slice(3));
-    // A rename or copy is followed by its source path.
-    if (/^[RC]/.test(entry)) i++;
-  }
-  return paths;
-}
-
-/** A worktree's branch, HEAD and uncommitted paths, from one `git status`. */
-export interface WorktreeStatus {
-  /** The branch checked out (short name), or null for a detached HEAD. */
-  readonly branch: string | null;
-  /** HEAD's sha, or null on an unborn branch. */
-  readonly head: string | null;
-  /** Paths with uncommitted changes (tracked or untracked, not ignored), as `dirtyPaths` gives them. */
-  readonly dirty: readonly string[];
-}
-
-/** Fields before the path in `git status --porcelain=v2` entries: ordinary, renamed/copied, unmerged. */
-const V2_FIELDS: Readonly<Record<string, number>> = { '1': 8, '2': 9, u: 10 };
-
-/**
- * What `dirtyPaths` and `symbolic-ref HEAD` and `rev-parse HEAD` tell, in one call (`status --porcelain=v2 --branch`).
- */
-export async function worktreeStatus(cwd: string): Promise<WorktreeStatus> {
-  const out = await gitRaw(cwd, ['status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all']);
-  if (out.exitCode !== 0) throw new StepFailedError(`git status failed in ${cwd}: ${lastLines(out.stderr, 3)}`);
-  const entries = out.stdout.split('\0');
-  let branch: string | null = null;
-  let head: string | null = null;
-  const dirty: string[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as string;
-    if (entry.startsWith('# branch.head ')) {
-      const name = entry.slice('# branch.head '.length);
-      branch = name === '(detached)' ? null : name;
-    } else if (entry.startsWith('# branch.oid ')) {
-      const oid = entry.slice('# branch.oid '.length);
-      head = oid === '(initial)' ? null : oid;
-    } else if (entry.startsWith('? ')) {
-      dirty.push(entry.slice(2));
-    } else {
-      const fields = V2_FIELDS[entry.slice(0, entry.indexOf(' '))];
-      if (fields === undefined) continue;
-      let at = 0;
-      for (let n = 0; n < fields; n++) at = entry.indexOf(' ', at) + 1;
-      dirty.push(entry.slice(at));
-      // A rename or copy is followed by its source path.
-      if (entry.startsWith('2 ')) i++;
-    }
-  }
-  return { branch, head, dirty };
-}
-
 /** One worktree as `git worktree list --porcelain` gives it. */
 export interface WorktreeInfo {
   readonly path: string;

@@ -9,7 +9,8 @@ import { formatAttention, itemsNeedingAttention } from '../reporting/attention.t
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
-import { dirtyPaths, git, gitRaw, listWorktrees } from '../lib/git.ts';
+import { git, gitRaw, listWorktrees } from '../lib/git.ts';
+import { dirtyPaths } from '../lib/git-status.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
@@ -82,7 +83,7 @@ async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept'
  * Remove the integration worktree even when gates left files in it (build output, logs): everything of the
  * milestone is committed there, so what is left is not work. Returns those paths.
  */
-async function removeIntegrationWorktree(ctx: Ctx): Promise<string[]> {
+async function removeIntegrationWorktree(ctx: Ctx): Promise<readonly string[]> {
   const dir = ctx.integrationWorktree;
   if (!existsSync(dir)) {
     await git(ctx.repo, ['worktree', 'prune']);

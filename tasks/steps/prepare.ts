@@ -1,7 +1,8 @@
 /** prepare: the user's checkout must be clean; a dirty one is stashed with consent. */
 import { commandLine } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
-import { dirtyPaths, git, gitRaw } from '../lib/git.ts';
+import { git, gitRaw } from '../lib/git.ts';
+import { dirtyPaths } from '../lib/git-status.ts';
 import { refSurelyAbsent } from '../lib/git-files.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import type { Ctx } from '../engine/context.ts';
