@@ -89,11 +89,47 @@ const jobsOf = files.map((f) => ({
   label: f,
   start: () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000),
 }));
-// Whole-tree checks, each one pass or one failure: types, lint (typescript-eslint), formatting (prettier).
+// Whole-tree checks, each one pass or one failure: types, lint (typescript-eslint), formatting (prettier). Each keeps
+// a cache under node_modules/.cache (gone with `npm ci`): a second run rechecks only what changed, 18 s → 4 s here.
+// Safe: tsc hashes every file it reads, eslint's rules here read one file each (no type-aware rules) and its cache
+// keys the config, prettier's cache is keyed by content and options.
+const cache = path.join(root, 'node_modules', '.cache', 'work-milestone-checks');
 const CHECKS = [
-  ['typecheck', [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']],
-  ['lint', [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']],
-  ['format', [path.join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '.']],
+  [
+    'typecheck',
+    [
+      path.join(root, 'node_modules/typescript/bin/tsc'),
+      '--noEmit',
+      '-p',
+      '.',
+      '--incremental',
+      '--tsBuildInfoFile',
+      path.join(cache, 'tsbuildinfo'),
+    ],
+  ],
+  [
+    'lint',
+    [
+      path.join(root, 'node_modules/eslint/bin/eslint.js'),
+      '.',
+      '--cache',
+      '--cache-location',
+      path.join(cache, 'eslint-cache'),
+    ],
+  ],
+  [
+    'format',
+    [
+      path.join(root, 'node_modules/prettier/bin/prettier.cjs'),
+      '--check',
+      '.',
+      '--cache',
+      '--cache-strategy',
+      'content',
+      '--cache-location',
+      path.join(cache, 'prettier-cache'),
+    ],
+  ],
 ];
 const checkLabels = new Set(CHECKS.map(([label]) => label));
 if (!filter)
