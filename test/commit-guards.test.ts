@@ -8,13 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { oversizedFiles } from '../tasks/guards/agent-guards.ts';
 import { readChange } from '../tasks/lib/git-change.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { emptyRepo, git } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; base: string }> {
-  const dir = tempDir('wm-sizes-');
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'config', 'user.email', 't@example.com');
-  await git(dir, 'config', 'user.name', 'T');
+  const dir = await emptyRepo('wm-sizes-');
   writeFileSync(path.join(dir, 'old.txt'), 'one\ntwo\n');
   await git(dir, 'add', '-A');
   await git(dir, 'commit', '-q', '-m', 'base');

@@ -25,13 +25,10 @@ import {
   looseReachable,
   onFirstParentChain,
 } from '../tasks/lib/git-objects.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { emptyRepo, git, tempDir } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; common: string; a: string; b: string }> {
-  const dir = tempDir('wm-gitfiles-');
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'config', 'user.email', 't@example.com');
-  await git(dir, 'config', 'user.name', 'T');
+  const dir = await emptyRepo('wm-gitfiles-');
   await git(dir, 'commit', '-q', '--allow-empty', '-m', 'a');
   const a = await git(dir, 'rev-parse', 'HEAD');
   await git(dir, 'commit', '-q', '--allow-empty', '-m', 'b');

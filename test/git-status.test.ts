@@ -8,15 +8,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LIMITS } from '../tasks/lib/bounded-text.ts';
 import { dirtyPaths, worktreeStatus } from '../tasks/lib/git-status.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { emptyRepo, git } from './support/fixture.ts';
 
-async function repoDir(): Promise<string> {
-  const dir = tempDir('wm-status-');
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'config', 'user.name', 'Test');
-  await git(dir, 'config', 'user.email', 'test@example.com');
-  return dir;
-}
+const repoDir = () => emptyRepo('wm-status-');
 
 test('renames, a path with a newline and spaces, modified, untracked; the branch and HEAD', async () => {
   const dir = await repoDir();

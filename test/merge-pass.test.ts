@@ -10,7 +10,7 @@ import type { Ctx } from '../tasks/engine/context.ts';
 import { pinRefOf, writePin } from '../tasks/guards/refs-guard.ts';
 import { headFileNames } from '../tasks/items/item-agent.ts';
 import { allAncestors } from '../tasks/merging/merge-pass.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { emptyRepo, git, tempDir } from './support/fixture.ts';
 
 async function commit(dir: string, message: string): Promise<string> {
   await git(dir, 'commit', '-q', '--allow-empty', '-m', message);
@@ -19,10 +19,7 @@ async function commit(dir: string, message: string): Promise<string> {
 
 /** a - b on main, c on a side branch from a. */
 async function history(): Promise<{ dir: string; a: string; b: string; c: string }> {
-  const dir = tempDir('wm-pass-');
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'config', 'user.email', 't@example.com');
-  await git(dir, 'config', 'user.name', 'T');
+  const dir = await emptyRepo('wm-pass-');
   const a = await commit(dir, 'a');
   const b = await commit(dir, 'b');
   await git(dir, 'switch', '-q', '-c', 'side', a);

@@ -13,16 +13,10 @@ import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
 import { gitTextHead, streamGitLines } from '../tasks/lib/git-lines.ts';
 import { withRepoLock } from '../tasks/lib/repo-lock.ts';
-import { git, tempDir } from './support/fixture.ts';
+import { emptyRepo, git, tempDir } from './support/fixture.ts';
 import { linesOf, waitFor } from './support/wait.ts';
 
-async function repoDir(): Promise<string> {
-  const dir = tempDir('wm-git-spawn-');
-  await git(dir, 'init', '-q', '-b', 'main');
-  await git(dir, 'config', 'user.name', 'Test');
-  await git(dir, 'config', 'user.email', 'test@example.com');
-  return dir;
-}
+const repoDir = () => emptyRepo('wm-git-spawn-');
 
 test('arguments reach git as they are: no shell expands, splits or runs anything in them', async () => {
   const dir = await repoDir();

@@ -228,6 +228,15 @@ export async function gitOk(cwd: string, ...args: string[]): Promise<boolean> {
   return new Promise((resolve) => execFile('git', args, { cwd }, (error) => resolve(!error)));
 }
 
+/** A new repository in a temp folder: `main` unborn, a committer configured. The caller removes the folder. */
+export async function emptyRepo(prefix = 'wm-repo-'): Promise<string> {
+  const dir = tempDir(prefix);
+  await git(dir, 'init', '-q', '-b', 'main');
+  await git(dir, 'config', 'user.name', 'Test');
+  await git(dir, 'config', 'user.email', 'test@example.com');
+  return dir;
+}
+
 /** A repository whose one commit on main holds a README and `plan` as `plan/milestone-7-dispatch.yaml`; no backlog. */
 export async function planOnlyRepo(plan: string | Buffer, prefix = 'wm-plan-'): Promise<string> {
   const dir = path.join(tempDir(prefix), 'repo');
