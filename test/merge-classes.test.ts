@@ -11,6 +11,7 @@ import {
   git,
   makeRepo,
   parentsOf,
+  readEvents,
   readStateFile,
   runCli,
   runSteps,
@@ -175,6 +176,31 @@ esac`,
   try {
     await assertEscalated(s, 'medium', ['calc.js'], /left calc\.js as something git cannot stage \(not a file\)/);
     assert.is(await mainFile(s, 'g.txt'), 'gamma\n', 'the rest landed');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('medium: a conflict agent killed mid-commit leaves index.lock → removed with a notice, escalated, the rest lands', async () => {
+  // What a SIGKILL in the middle of its `git add` leaves: the lock, and no git process to hold it.
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+conflict:2) touch "$(git rev-parse --git-dir)/index.lock"; exit 1;;
+*) exit 9;;
+esac`,
+    { 'calc.js': CALC },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'medium', ['calc.js'], /the conflict agent failed/);
+    const notices = readEvents(s.repo).filter((e) => e.type === 'notice' && /index\.lock/.test(e.message));
+    assert.is(notices.length, 1, JSON.stringify(notices));
+    assert.match(
+      notices[0].message,
+      /^removed \S+\/worktrees\/milestone-7\/index\.lock: left by a git process that was killed/,
+    );
   } finally {
     s.cleanup();
   }

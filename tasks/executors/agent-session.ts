@@ -21,6 +21,7 @@ import { InterruptedError } from '../lib/errors.ts';
 import { agentBudgetUsd, assertWithinBudget } from '../lib/run-budget.ts';
 import type { AgentSettings } from '../lib/plan/types.ts';
 import type { AgentSessionRecord, ItemReport } from '../lib/state-types.ts';
+import { removeStaleLocks } from '../lib/stale-locks.ts';
 
 /** What a session is for. */
 export interface SessionRequest {
@@ -93,6 +94,10 @@ async function updateSession(ctx: Ctx, id: string, change: Partial<AgentSessionR
 
 /** Record what the session cost and that its result was used (or given up). */
 async function endSession(ctx: Ctx, session: PendingSession, outcome: AgentOutcome): Promise<void> {
+  // Conflict and fix agents work in the integration worktree: one stopped while its git ran there left a lock.
+  removeStaleLocks(ctx.integrationWorktree, ctx.commonDir, ctx.plan.milestone.integrationBranch, (message) =>
+    ctx.events.emit({ type: 'notice', message }),
+  );
   await updateSession(ctx, session.id, {
     status: 'ended',
     ok: outcome.ok,

@@ -13,6 +13,7 @@ import { git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
 import { updateItem } from '../lib/state-items.ts';
+import { removeStaleLocks } from '../lib/stale-locks.ts';
 
 const EMPTY: RefsRecord = { integration: null, main: null, originMain: null, pending: null };
 
@@ -265,6 +266,10 @@ export async function changeIntegration<T>(
 ): Promise<T> {
   // No merge, gate run or landing runs a program an agent put in the git config.
   await checkTrustedConfig(ctx);
+  // A git killed in the integration worktree (a crash, an agent stopped at its limit) must not stop every run.
+  removeStaleLocks(ctx.integrationWorktree, ctx.commonDir, ctx.plan.milestone.integrationBranch, (message) =>
+    ctx.events.emit({ type: 'notice', message }),
+  );
   // The tip just checked is the one the operation starts from: a second read could only see a later move unchecked.
   const from = await checkIntegration(ctx);
   if (from) await setRefs(ctx, { pending: { from, op } });
