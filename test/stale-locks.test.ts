@@ -7,6 +7,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { StepFailedError } from '../tasks/lib/errors.ts';
+import { git as runnerGit } from '../tasks/lib/git.ts';
 import { gitProcessesIn } from '../tasks/lib/git-orphans.ts';
 import { removeStaleLocks } from '../tasks/lib/stale-locks.ts';
 import { emptyRepo, git } from './support/fixture.ts';
@@ -34,6 +36,10 @@ test('kept while a git works in the worktree; removed, with one notice naming th
       locks.every((l) => existsSync(l)),
       'kept while git works there',
     );
+    // What git says then, as the runner's error gives it: its message first, with the file's name.
+    const refused = await runnerGit(wt, ['add', '-A']).catch((e: unknown) => e);
+    assert.instance(refused, StepFailedError);
+    assert.match((refused as Error).message, `failed in ${wt}: fatal: Unable to create '${locks[0]}': File exists.`);
     const ended = new Promise((resolve) => busy.once('exit', resolve));
     busy.stdin.end();
     await ended;

@@ -21,7 +21,7 @@ import {
 } from '../executors/local/process.ts';
 import { ORIGIN, pushWithAccess, withholdPushAccess, type PushAccess } from '../executors/remote/push-access.ts';
 import { BadInputError, InterruptedError, StepFailedError } from '../lib/errors.ts';
-import { git, gitRaw, lastLines } from '../lib/git.ts';
+import { git, gitRaw, failureLines } from '../lib/git.ts';
 import type { Flags } from './flags.ts';
 import type { Io } from './io.ts';
 
@@ -49,7 +49,7 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
     ...(previous.exitCode === 0 ? ['FETCH_HEAD'] : []),
   ]);
   if (switched.exitCode !== 0)
-    throw new BadInputError(`agent-job: cannot start ${branch} here: ${lastLines(switched.stderr, 3)}`);
+    throw new BadInputError(`agent-job: cannot start ${branch} here: ${failureLines(switched.stderr, 3)}`);
   // From here on the checkout holds no push credentials: the agent's own `git push` cannot reach the remote.
   const access = await withholdPushAccess(cwd);
   const promptFile = path.join(out, 'prompt.md');
@@ -90,7 +90,7 @@ export async function agentJobCommand(outDir: string, _flags: Flags, io: Io): Pr
     stdout: output.stdout,
     stderr: output.stderr,
     pushed: pushed.exitCode === 0 ? head : null,
-    pushError: pushed.exitCode === 0 ? null : lastLines(pushed.stderr || pushed.stdout, 3),
+    pushError: pushed.exitCode === 0 ? null : failureLines(pushed.stderr || pushed.stdout, 3),
     costUsd: outcome.costUsd,
     usage: outcome.usage,
   };
@@ -113,5 +113,5 @@ async function pushResultRef(cwd: string, access: PushAccess, id: string, text: 
   const commit = await git(cwd, ['commit-tree', tree, '-m', `work-milestone result ${id}`]);
   // One result ref per attempt: a second job of the same attempt cannot replace the first one's (never forced).
   const pushed = await pushWithAccess(cwd, access, `${commit}:${resultRefOf(id)}`);
-  if (pushed.exitCode !== 0) throw new StepFailedError(lastLines(pushed.stderr || pushed.stdout, 3));
+  if (pushed.exitCode !== 0) throw new StepFailedError(failureLines(pushed.stderr || pushed.stdout, 3));
 }

@@ -1,6 +1,6 @@
 /** Which paths a local gates run judges: the staged change (as pre-commit does), a range of commits, or everything. */
 import { BadInputError } from '../lib/errors.ts';
-import { gitRaw, lastLines } from '../lib/git.ts';
+import { gitRaw, failureLines } from '../lib/git.ts';
 import { StepFailedError } from '../lib/errors.ts';
 
 /**
@@ -42,7 +42,7 @@ async function diffNames(repo: string, args: readonly string[]): Promise<string[
   // -z: names as they are (no quoting of unusual characters); --no-renames: a rename touches its old path too.
   const out = await gitRaw(repo, ['diff', '--name-only', '--no-renames', '--no-ext-diff', '-z', ...args]);
   if (out.exitCode !== 0)
-    throw new StepFailedError(`git diff ${args.join(' ')} failed in ${repo}: ${lastLines(out.stderr, 3)}`);
+    throw new StepFailedError(`git diff ${args.join(' ')} failed in ${repo}: ${failureLines(out.stderr, 3)}`);
   return out.stdout.split('\0').filter(Boolean);
 }
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { capTextRead } from './bounded-text.ts';
 import { StepFailedError } from './errors.ts';
-import { DEFAULT_GIT_TIMEOUT_MS, RUNNER_GIT_FLAGS, lastLines, logGitCaller, runnerGitEnv } from './git.ts';
+import { DEFAULT_GIT_TIMEOUT_MS, RUNNER_GIT_FLAGS, failureLines, logGitCaller, runnerGitEnv } from './git.ts';
 
 /** The first `keep` lines of a listing and how many it had. */
 export interface GitLines {
@@ -146,7 +146,7 @@ export function streamGitLines(
       else
         reject(
           new StepFailedError(
-            `git ${args.join(' ')} failed in ${cwd}: ${signal ? `stopped (${signal}) after ${timeoutMs} ms` : lastLines(stderr, 3)}`,
+            `git ${args.join(' ')} failed in ${cwd}: ${signal ? `stopped (${signal}) after ${timeoutMs} ms` : failureLines(stderr, 3)}`,
           ),
         );
     });

@@ -95,7 +95,7 @@ export interface GitResult {
 export async function git(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<string> {
   const out = await gitRaw(cwd, args, options);
   if (out.exitCode !== 0) {
-    throw new StepFailedError(`git ${args.join(' ')} failed in ${cwd}: ${lastLines(out.stderr || out.stdout, 3)}`);
+    throw new StepFailedError(`git ${args.join(' ')} failed in ${cwd}: ${failureLines(out.stderr || out.stdout, 3)}`);
   }
   return out.stdout.trim();
 }
@@ -333,14 +333,18 @@ export async function listWorktrees(repo: string): Promise<WorktreeInfo[]> {
     });
 }
 
-/** The last `n` non-empty lines of a text, joined with ' / ' for one-line messages. */
-export function lastLines(text: string, n: number): string {
-  return text
+/**
+ * The lines of a failed command's output that say what failed, joined with ` / `: `n` lines from its first `fatal:`
+ * or `error:` line (git's message comes first, its advice after: "Unable to create '…/index.lock': File exists"
+ * before "remove the file manually"), else its last `n` lines.
+ */
+export function failureLines(text: string, n: number): string {
+  const lines = text
     .split('\n')
     .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(-n)
-    .join(' / ');
+    .filter(Boolean);
+  const first = lines.findIndex((l) => /^(fatal|error)(:| from server)/i.test(l));
+  return (first >= 0 ? lines.slice(first, first + n) : lines.slice(-n)).join(' / ');
 }
 
 /**

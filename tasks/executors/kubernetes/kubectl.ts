@@ -1,7 +1,7 @@
 /** The real `kubectl` (KUBECTL, else on PATH), with the runner's environment (KUBECONFIG): what the executor runs. */
 import { execFile } from 'node:child_process';
 import { BadInputError, StepFailedError } from '../../lib/errors.ts';
-import { lastLines } from '../../lib/git.ts';
+import { failureLines } from '../../lib/git.ts';
 
 /** What one kubectl call gave. */
 export interface KubectlResult {
@@ -38,7 +38,7 @@ export async function kubectlOk(env: NodeJS.ProcessEnv, args: readonly string[],
   const out = await kubectl(env, args, input);
   if (out.code !== 0)
     throw new StepFailedError(
-      `kubectl ${args.slice(0, 3).join(' ')} failed: ${lastLines(out.stderr || out.stdout, 3)}`,
+      `kubectl ${args.slice(0, 3).join(' ')} failed: ${failureLines(out.stderr || out.stdout, 3)}`,
     );
   return out.stdout;
 }

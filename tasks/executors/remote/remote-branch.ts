@@ -3,7 +3,7 @@
  * item branch the job pushed comes back into the item's worktree.
  */
 import { StepFailedError } from '../../lib/errors.ts';
-import { gitRaw, lastLines } from '../../lib/git.ts';
+import { gitRaw, failureLines } from '../../lib/git.ts';
 
 /** The network's share of a git call's time limit. */
 const NETWORK_TIMEOUT_MS = 5 * 60_000;
@@ -26,7 +26,7 @@ export async function pushIntegration(worktree: string, remote: string, base: st
   if (!contains)
     throw new StepFailedError(
       `could not push the integration commit ${base.slice(0, 12)} to ${remote} ${branch} for a remote agent: ` +
-        lastLines(pushed.stderr || pushed.stdout, 3),
+        failureLines(pushed.stderr || pushed.stdout, 3),
     );
 }
 
@@ -42,7 +42,7 @@ export async function fetchItemBranch(worktree: string, remote: string, branch: 
   const reset = await gitRaw(worktree, ['reset', '-q', '--hard', 'FETCH_HEAD']);
   if (reset.exitCode !== 0)
     throw new StepFailedError(
-      `could not move ${branch} to what the remote agent pushed: ${lastLines(reset.stderr, 3)}`,
+      `could not move ${branch} to what the remote agent pushed: ${failureLines(reset.stderr, 3)}`,
     );
   return true;
 }

@@ -11,7 +11,7 @@ import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from '../diagnostics.ts';
 import { StepFailedError } from '../errors.ts';
 import { isCode, resolveExisting } from '../fs-paths.ts';
-import { gitRaw, lastLines } from '../git.ts';
+import { gitRaw, failureLines } from '../git.ts';
 import { asMap, keyOf, type RawMap } from './raw.ts';
 import { diagnosticAt } from '../yaml-positions.ts';
 
@@ -132,7 +132,7 @@ async function trackedUnder(repo: string, relative: string): Promise<string[]> {
   if (out.exitCode !== 0) {
     // A pathspec past a symlink names nothing git tracks.
     if (/beyond a symbolic link/.test(out.stderr)) return [];
-    throw new StepFailedError(`git ls-files failed in ${repo}: ${lastLines(out.stderr, 3)}`);
+    throw new StepFailedError(`git ls-files failed in ${repo}: ${failureLines(out.stderr, 3)}`);
   }
   return out.stdout.split('\0').filter(Boolean);
 }
