@@ -4,7 +4,7 @@
  * fresh milestone shows nothing done and changes nothing, and a backlog status commit that failed is made by the
  * next run.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +18,7 @@ import type { PlanKeys } from './support/wave-rig.ts';
 import {
   cliEnv,
   git,
+  readEvents,
   readStateFile,
   refExists,
   runCli,
@@ -235,11 +236,12 @@ test('run --dry-run on a fresh milestone: no step is done, and nothing in the re
   }
 });
 
-test('the backlog status commit fails once (index.lock), then run again: main says status: done for every landed item', async () => {
+test('the backlog status commit fails once (a folder where git writes the message), then run again: main says status: done for every landed item', async () => {
   const r = await rig({
-    // The gate runs in the integration worktree: its first run locks that worktree's index, so land cannot commit.
+    // The gate runs in the integration worktree: its first run puts a folder where `git commit` writes its message, so
+    // land cannot commit. (A left index.lock would not do: the runner removes stale locks before landing.)
     gates:
-      'post-merge: [{name: lock-once, run: "test -f \\"$WM_TOOLS/locked\\" || { touch \\"$WM_TOOLS/locked\\"; touch \\"$(git rev-parse --git-dir)/index.lock\\"; }"}]',
+      'post-merge: [{name: block-once, run: "test -f \\"$WM_TOOLS/blocked\\" || { touch \\"$WM_TOOLS/blocked\\"; m=\\"$(git rev-parse --git-dir)/COMMIT_EDITMSG\\"; rm -f \\"$m\\"; mkdir \\"$m\\"; }"}]',
     body: ITEM_AGENT,
   });
   const env = { WM_TOOLS: r.tools };
@@ -247,11 +249,11 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
     const first = await runCli('run', ['7', '--repo', r.repo.dir], { env });
     assert.is(first.code, 1, show(first));
     assert.match(first.stderr, /git commit .*-- plan\/backlog\/1.md plan\/backlog\/2.md failed/, show(first));
-    const lock = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'index.lock');
-    assert.ok(existsSync(lock), 'the gate locked the integration index');
+    const block = path.join(await git(integrationDir(r), 'rev-parse', '--absolute-git-dir'), 'COMMIT_EDITMSG');
+    assert.ok(statSync(block).isDirectory(), 'the gate put a folder there');
     for (const { issue } of ITEMS)
       assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: open$/m);
-    rmSync(lock);
+    rmSync(block, { recursive: true });
 
     const second = await runCli('run', ['7', '--repo', r.repo.dir], { env });
     assert.is(second.code, 0, show(second));
@@ -263,6 +265,23 @@ test('the backlog status commit fails once (index.lock), then run again: main sa
         /^status: done$/m,
         `#${issue} on main`,
       );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a gate that leaves index.lock in the integration worktree: removed before landing, with a notice; lands', async () => {
+  const r = await rig({
+    gates: 'post-merge: [{name: leave-lock, run: "touch \\"$(git rev-parse --git-dir)/index.lock\\""}]',
+    body: ITEM_AGENT,
+  });
+  try {
+    const run = await runCli('run', ['7', '--repo', r.repo.dir]);
+    assert.is(run.code, 0, show(run));
+    for (const { issue } of ITEMS)
+      assert.match(await showFile(r.repo.dir, 'main', `plan/backlog/${issue}.md`), /^status: done$/m);
+    const notices = readEvents(r.repo).filter((e) => e.type === 'notice' && /index\.lock/.test(e.message));
+    assert.is(notices.length, 1, JSON.stringify(notices));
   } finally {
     r.cleanup();
   }
