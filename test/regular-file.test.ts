@@ -74,6 +74,10 @@ test("a pipe as a worktree's HEAD, as state.json, as the state journal: answers 
     execFileSync('mkfifo', [path.join(state, 'state.journal')]);
     const journal = await readJournal(state).catch((e: NodeJS.ErrnoException) => e.code);
     assert.is(journal, 'ENOTREG');
+    // Reading the state reads the journal first: the same one sentence, naming the journal.
+    const viaState = await readState(state, '7').catch((e: unknown) => e);
+    assert.instance(viaState, UnreadableStateError);
+    assert.match((viaState as Error).message, /state\.journal cannot be read \(not a regular file\)$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

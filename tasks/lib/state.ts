@@ -72,6 +72,13 @@ export class UnreadableStateError extends StepFailedError {
   }
 }
 
+/** The error for a state file that exists but cannot be read (a folder or a pipe in its place, no permission). */
+function cannotRead(file: string, error: unknown): UnreadableStateError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'ENOTREG' ? 'not a regular file' : (code ?? (error as Error).message);
+  return new UnreadableStateError(file, `cannot be read (${why})`, { cause: error });
+}
+
 /**
  * The last state written, kept beside `state.json` (a second copy, its own inode): what a clobbered state.json is
  * restored from.
@@ -92,15 +99,15 @@ interface StateFile {
 async function readStateFile(dir: string, file: string, milestone: string): Promise<StateFile | undefined> {
   // The journal before the file: a whole write between the two reads then leaves lines tagged for the older file,
   // skipped, beside the newer file that holds them. The other order could pair the older file with no journal.
-  const journal = await readJournal(dir);
+  const journal = await readJournal(dir).catch((error: unknown) => {
+    throw cannotRead(path.join(dir, STATE_JOURNAL), error);
+  });
   let text: string;
   try {
     text = await readRegularFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    const why = code === 'ENOTREG' ? 'not a regular file' : (code ?? (error as Error).message);
-    throw new UnreadableStateError(file, `cannot be read (${why})`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw cannotRead(file, error);
   }
   let data: unknown;
   try {
