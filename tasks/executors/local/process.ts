@@ -1,6 +1,6 @@
 /** Agent processes: started detached in their own process group, outliving the runner, exit code kept in a file. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,7 +116,12 @@ export function readPidFile(files: RunFiles): StartedProcess | null {
 export function readOutput(files: RunFiles): AgentOutput {
   const stdout = readTail(files.stdout, LIMITS.stdoutTailBytes);
   const stderr = readTail(files.stderr, LIMITS.stderrTailBytes);
-  return { stdout: stdout.text, stderr: stderr.text, stdoutFile: files.stdout };
+  // An agent can put a pipe (or anything) where its output file was: it reads as empty, and the failure says why.
+  const replaced = [files.stdout, files.stderr].filter(
+    (f) => statSync(f, { throwIfNoEntry: false })?.isFile() === false,
+  );
+  const note = replaced.map((f) => `\n${f} is not a regular file (replaced while the agent ran?): it was not read`);
+  return { stdout: stdout.text, stderr: stderr.text + note.join(''), stdoutFile: files.stdout };
 }
 
 /** Whether the process (or anything left in its group) still runs. */
