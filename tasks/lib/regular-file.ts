@@ -17,13 +17,7 @@ function notRegular(file: string): NodeJS.ErrnoException {
 
 /** The whole of `file` as UTF-8, when it is a regular file; throws as readFileSync does (ENOENT, …) or ENOTREG. */
 export function readRegularFileSync(file: string): string {
-  const fd = openSync(file, FLAGS);
-  try {
-    if (!fstatSync(fd).isFile()) throw notRegular(file);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readRegularFileBytesSync(file).toString('utf8');
 }
 
 /** The whole of `file` as bytes, when it is a regular file (as `readRegularFileSync`). */
