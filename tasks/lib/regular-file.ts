@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
+const HASH_CHUNK_BYTES = 1024 * 1024;
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /** The error for a path that is not a regular file; its code says so (`ENOTREG`, not an errno of the system). */
@@ -52,7 +53,8 @@ export function hashRegularFileSync(file: string): { readonly sha256: string; re
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw notRegular(file);
     const digest = createHash('sha256');
-    const buffer = Buffer.alloc(1024 * 1024);
+    // Sized to the file (a hook is a few KiB), at most 1 MiB: zero-filling 1 MiB per small file cost more than hashing.
+    const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, stat.size + 1));
     for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) digest.update(buffer.subarray(0, n));
     return { sha256: digest.digest('hex'), mode: stat.mode };
   } finally {
