@@ -3,13 +3,14 @@
  * instead of blocking the runner; a worktree's HEAD file, state.json and its journal are read that way.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureExcluded } from '../tasks/lib/exclude.ts';
 import { headFileBranch } from '../tasks/lib/git-files.ts';
-import { readRegularFile, readRegularFileSync } from '../tasks/lib/regular-file.ts';
+import { hashRegularFileSync, readRegularFile, readRegularFileSync } from '../tasks/lib/regular-file.ts';
 import { readState, UnreadableStateError } from '../tasks/lib/state.ts';
 import { readJournal } from '../tasks/lib/state-journal.ts';
 import { tempDir } from './support/fixture.ts';
@@ -22,6 +23,27 @@ const codeOf = (f: () => unknown): unknown => {
     return (error as NodeJS.ErrnoException).code;
   }
 };
+
+test('a hash reads the whole file, however its size compares with the read buffer; a pipe is ENOTREG', () => {
+  const dir = tempDir('wm-regular-');
+  try {
+    for (const size of [0, 1, 4097, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 7]) {
+      const file = path.join(dir, `f${size}`);
+      const data = Buffer.alloc(size, 'ab\n');
+      writeFileSync(file, data, { mode: 0o755 });
+      const got = hashRegularFileSync(file);
+      assert.is(got.sha256, createHash('sha256').update(data).digest('hex'), `${size} bytes`);
+      assert.ok(got.mode & 0o100, "the mode is the file's");
+    }
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    assert.is(
+      codeOf(() => hashRegularFileSync(path.join(dir, 'pipe'))),
+      'ENOTREG',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a regular file is read whole; a pipe, a folder or a device fails at once (ENOTREG); a missing one is ENOENT', async () => {
   const dir = tempDir('wm-regular-');
