@@ -161,6 +161,14 @@ test('a detached HEAD and a deleted branch are flagged; a missing worktree is no
   assert.is(gone.status, 'complete');
 });
 
+test('a status git could not read is said, with why: its leftovers are unknown, not none', () => {
+  const v = judgeAttempt(outcome(report('COMPLETE')), facts({ statusError: 'git status stopped' }), BRANCH);
+  assert.equal(v.result.flags, [
+    "could not read the worktree's status, so its uncommitted files are unknown: git status stopped",
+  ]);
+  assert.is(v.status, 'complete');
+});
+
 test('when git listed only part of the files, reported files are not called extra', () => {
   const v = judgeAttempt(
     outcome(report('COMPLETE', 'src/tok.ts, src/later.ts')),

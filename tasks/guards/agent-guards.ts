@@ -16,7 +16,7 @@ export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /**
  * Paths of `checkout` changed while the agent ran (modified at or after `sinceMs`): an agent works only in its own
- * worktree.
+ * worktree. Throws when git cannot read the checkout's status.
  * `ignore` holds paths (relative, prefix match) that are expected to change, e.g. worktree folders inside the checkout.
  * `settled` (a `readClock` time): when nothing of the agent ran any more; any status read started after it shows
  * every write the agent made (without it: a read started after this call).
@@ -28,7 +28,7 @@ export async function writesOutside(
   settled?: number,
 ): Promise<Array<{ path: string; at: number }>> {
   // Agents whose processes had all ended before a status of the checkout started share that status.
-  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout), settled).catch(() => []);
+  const dirty = await freshRead(`status\0${checkout}`, () => dirtyPaths(checkout), settled);
   const out: Array<{ path: string; at: number }> = [];
   for (const p of dirty) {
     if (ignore.some((i) => p === i || p.startsWith(`${i}/`))) continue;
@@ -111,7 +111,13 @@ export async function checkGuards(
   ]);
   const found = await Promise.all(
     places.map((place) =>
-      existsSync(place.dir) ? writesOutside(place.dir, me.start, [], me.settled) : Promise.resolve(null),
+      existsSync(place.dir)
+        ? writesOutside(place.dir, me.start, [], me.settled).catch((error: unknown) => {
+            // Unknown is said, never taken for "nothing written" (a named pipe an agent left stops git there).
+            flags.push(`could not read ${place.label}, so writes there are unknown: ${(error as Error).message}`);
+            return null;
+          })
+        : Promise.resolve(null),
     ),
   );
   for (const [i, place] of places.entries()) {

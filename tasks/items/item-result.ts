@@ -14,6 +14,7 @@ import {
   stripControl,
   type ListCap,
 } from '../lib/bounded-text.ts';
+import { headFileBranch } from '../lib/git-files.ts';
 import { revParse } from '../lib/git.ts';
 import { worktreeStatus } from '../lib/git-status.ts';
 import { looseLinearLog } from '../lib/git-objects.ts';
@@ -40,6 +41,11 @@ export interface BranchFacts {
   /** How many uncommitted paths there are (`uncommitted` keeps the first of them). */
   readonly uncommittedCount?: number;
   readonly headBranch: string | null;
+  /**
+   * Why the worktree's `git status` could not be read (its uncommitted files are then unknown, and `headBranch` is
+   * what its HEAD file names); null when it was read or there is no worktree.
+   */
+  readonly statusError?: string | null;
   readonly worktreeExists: boolean;
   /** What the facts were read since. */
   readonly base: string;
@@ -72,8 +78,17 @@ export async function readBranchFacts(
   const here = existsSync(worktree);
   // One status gives the worktree's branch, its tip and its leftovers; the branch is read from the repository only
   // when the worktree is not on it (or is gone).
-  const status = here ? await worktreeStatus(worktree).catch(() => null) : null;
+  let statusError: string | null = null;
+  const status = here
+    ? await worktreeStatus(worktree).catch((error: unknown) => {
+        statusError = error instanceof Error ? error.message : String(error);
+        return null;
+      })
+    : null;
   const tip = status?.branch === branch && status.head ? status.head : await revParse(repo, `refs/heads/${branch}`);
+  // Without a status (git failed there, or was stopped waiting on a named pipe), which branch the worktree is on
+  // still decides the checks of a protected branch checked out there: its HEAD file says it.
+  const headBranch = status ? status.branch : here ? headFileBranch(worktree) : null;
   if (!tip) missing.push(`the item branch ${branch} is missing (deleted?)`);
   if (!here) missing.push(`the worktree ${worktree} is missing (deleted?)`);
   const none = { lines: [], total: 0 };
@@ -98,7 +113,8 @@ export async function readBranchFacts(
     fileCount: files.total,
     uncommitted: status?.dirty ?? [],
     uncommittedCount: status?.dirty.total ?? 0,
-    headBranch: status?.branch ?? null,
+    headBranch,
+    statusError,
     worktreeExists: here,
     base,
     tip,
@@ -183,6 +199,8 @@ export function judgeAttempt(
   if (report?.branch && report.branch !== branch)
     flags.push(`report names branch ${report.branch}, the item branch is ${branch}`);
   flags.push(...facts.missing);
+  if (facts.statusError)
+    flags.push(`could not read the worktree's status, so its uncommitted files are unknown: ${facts.statusError}`);
   if (facts.headBranch !== branch && facts.worktreeExists)
     flags.push(`the worktree is on ${facts.headBranch ?? 'a detached HEAD'}, not ${branch}`);
   // A branch the runner relies on (main, integration, another item's) checked out in an item's worktree is how the

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { capTextRead } from './bounded-text.ts';
 import { StepFailedError } from './errors.ts';
+import { pipeWaitMessage, watchForPipeWait } from './pipe-wait.ts';
 import { DEFAULT_GIT_TIMEOUT_MS, RUNNER_GIT_FLAGS, failureLines, logGitCaller, runnerGitEnv } from './git.ts';
 
 /** The first `keep` lines of a listing and how many it had. */
@@ -127,18 +128,24 @@ export function streamGitLines(
       add(text, from, text.length);
     };
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const stopWatching = watchForPipeWait(child.pid, (why) => {
+      failed ??= new StepFailedError(pipeWaitMessage(args, cwd, why));
+      child.kill('SIGTERM');
+    });
     child.stdout.on('data', (chunk: Buffer) => take(decoder.write(chunk)));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4096);
     });
     child.once('error', (error) => {
       clearTimeout(timer);
+      stopWatching();
       reject(
         new StepFailedError(`git ${args.join(' ')} could not start in ${cwd}: ${error.message}`, { cause: error }),
       );
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      stopWatching();
       take(decoder.end());
       if (length > 0 || head !== '') emit();
       if (failed !== null) reject(failed);

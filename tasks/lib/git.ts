@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from './duration.ts';
+import { pipeWaitMessage, watchForPipeWait } from './pipe-wait.ts';
 import { BadInputError, StepFailedError } from './errors.ts';
 import { withRepoLock } from './repo-lock.ts';
 
@@ -159,21 +160,35 @@ async function gitOnce(cwd: string, args: readonly string[], options: GitOptions
     child.stdin.end(options.input);
   }
   let timedOut = false;
+  // Why git was stopped before its time limit: it waits to open a named pipe (lib/pipe-wait.ts).
+  let stuck: string | null = null;
   const timers: NodeJS.Timeout[] = [];
+  let stopWatching = (): void => undefined;
   const expired = new Promise<'expired'>((resolve) => {
+    const expire = () => {
+      void stop(child, 'SIGTERM');
+      timers.push(
+        setTimeout(() => void stop(child, 'SIGKILL'), KILL_GRACE_MS),
+        setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS),
+      );
+    };
     timers.push(
       setTimeout(() => {
         timedOut = true;
-        void stop(child, 'SIGTERM');
-        timers.push(
-          setTimeout(() => void stop(child, 'SIGKILL'), KILL_GRACE_MS),
-          setTimeout(() => resolve('expired'), 2 * KILL_GRACE_MS),
-        );
+        expire();
       }, limit),
     );
+    stopWatching = watchForPipeWait(child.pid, (why) => {
+      stuck = why;
+      expire();
+    });
   });
   // A git that survives even SIGKILL (stuck in the kernel) is given up on, not waited for.
-  const out = await Promise.race([ended, expired]).finally(() => timers.forEach(clearTimeout));
+  const out = await Promise.race([ended, expired]).finally(() => {
+    timers.forEach(clearTimeout);
+    stopWatching();
+  });
+  if (stuck !== null) throw new StepFailedError(pipeWaitMessage(args, cwd, stuck));
   if (timedOut) {
     throw new StepFailedError(
       `git ${args.join(' ')} in ${cwd} did not finish within its time limit of ${formatLimit(limit)} and was stopped`,
