@@ -2,12 +2,13 @@
  * Issue numbers of new file-backlog items, handed out once per repository: every milestone creates its follow-ups in
  * its own integration worktree, so the next free number of one folder is not enough when two milestones run at once.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
+import { readRegularFile } from '../lib/regular-file.ts';
 
 /** Lock name (`<common dir>/work-milestone/backlog-numbers.lock`) and record of the last number handed out. */
 const LOCK = 'backlog-numbers';
@@ -49,7 +50,7 @@ export function repoIssueAllocator(opts: IssueNumberOptions): (atLeast: number) 
 
 /** The last number recorded, 0 when none is. */
 async function readLast(file: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch((e: unknown) =>
+  const text = await readRegularFile(file).catch((e: unknown) =>
     (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(e),
   );
   if (text === undefined) return 0;

@@ -6,7 +6,7 @@
  * What it cannot know (the plan's validation, the cached items, relays, gate results) is left for the steps to redo:
  * each converges from git and files, as after a crash.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { gitRaw, revParse } from '../lib/git.ts';
@@ -24,6 +24,7 @@ import {
 import { findLiveAgents, readHead, type LiveAgent } from '../executors/local/live-agents.ts';
 import { mergeMessage } from '../merging/merge-item.ts';
 import { stashMessage } from '../steps/prepare.ts';
+import { readRegularFileSync } from '../lib/regular-file.ts';
 
 /** What a rebuild reads. */
 export interface RebuildInput {
@@ -54,7 +55,7 @@ function readVerdict(file: string): {
   at: string;
 } | null {
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as {
+    const data = JSON.parse(readRegularFileSync(file)) as {
       status?: unknown;
       failure?: unknown;
       failureCode?: unknown;

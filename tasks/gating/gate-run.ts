@@ -1,12 +1,13 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { killGroup } from '../executors/local/process.ts';
 import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
 import { childEnv } from '../lib/child-env.ts';
+import { openOwnFileSync } from '../lib/own-file.ts';
 import type { Gate } from '../lib/plan/types.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
@@ -26,7 +27,8 @@ export async function runGate(
   env: NodeJS.ProcessEnv,
 ): Promise<GateResult> {
   mkdirSync(path.dirname(logFile), { recursive: true });
-  const fd = openSync(logFile, 'w');
+  // A pipe an agent put there would make a plain open wait for a reader for ever.
+  const fd = openOwnFileSync(logFile, 'truncate');
   const started = Date.now();
   const child = spawn('sh', ['-c', gate.run], { cwd, env: childEnv(env), detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);

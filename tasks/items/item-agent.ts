@@ -1,6 +1,6 @@
 /** One item's agent: start it, find it again, judge what it did (docs/steps.md: spawn, wait). */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
 import { readPidFile, runFilesOf, type RunFiles } from '../executors/local/process.ts';
@@ -28,6 +28,8 @@ import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
 import { headFileBranch } from '../lib/git-files.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { agentBudgetUsd } from '../lib/run-budget.ts';
+import { writeOwnFile } from '../lib/own-file.ts';
+import { readRegularFile } from '../lib/regular-file.ts';
 
 /** The files of attempt `attempt` of an item. */
 export function attemptFiles(ctx: Ctx, issue: number, attempt: number): RunFiles {
@@ -68,7 +70,7 @@ async function readTemplate(ctx: Ctx): Promise<string | null> {
   const file = ctx.plan.defaults.promptTemplate;
   if (file === null) return null;
   try {
-    return await readFile(path.resolve(ctx.repo, file), 'utf8');
+    return await readRegularFile(path.resolve(ctx.repo, file));
   } catch (cause) {
     throw new BadInputError(
       `${ctx.plan.file}: defaults.prompt-template ${file} cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); commit it so a stash does not take it away`,
@@ -259,7 +261,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   ) {
     await git(worktree, ['switch', '-q', '--discard-changes', branch]);
   }
-  await writeFile(promptFile, prompt);
+  await writeOwnFile(promptFile, prompt);
   const handle = itemHandleOf(ctx.plan.milestone.id, ctx.stateDir, item.issue, attempt, settings.agent);
   const executor = executorFor(where.kind, ctx.env);
   const remote =
@@ -462,7 +464,7 @@ export async function finishItemAttempt(
   // The retry budget counts this run's attempts only: `run` again gives failed items a fresh one.
   const retry = verdict.status === 'failed' && st.attempts - (st.attemptBase ?? 0) <= settings.retries;
   const durationMs = Date.now() - startedAt;
-  await writeFile(
+  await writeOwnFile(
     path.join(itemDirOf(ctx.stateDir, item.issue), `result-${st.attempts}.json`),
     `${JSON.stringify({ ...verdict, durationMs }, null, 2)}\n`,
   );

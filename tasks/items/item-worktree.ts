@@ -1,7 +1,7 @@
 /** An item's worktree and branch: which items need one, and creating (or reusing) one with the agent lock file. */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
@@ -13,6 +13,7 @@ import type { Scope } from '../engine/step.ts';
 import { blockerOf } from './wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { readRegularFileSync } from '../lib/regular-file.ts';
+import { writeOwnFile } from '../lib/own-file.ts';
 
 export { AGENT_LOCK } from '../lib/paths.ts';
 
@@ -137,7 +138,7 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem, facts?: Workt
     item: item.issue,
     model: settingsFor(ctx, item).model,
   };
-  await writeFile(path.join(dir, AGENT_LOCK), `${JSON.stringify(lock, null, 2)}\n`);
+  await writeOwnFile(path.join(dir, AGENT_LOCK), `${JSON.stringify(lock, null, 2)}\n`);
   await ctx.store.update((s) => {
     updateItem(s, item.issue, { worktree: dir, branch: branchName, base });
   });

@@ -4,9 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { linkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isCode } from './fs-paths.ts';
+import { readRegularFile } from './regular-file.ts';
 
 /**
  * A fresh temp path beside `file` (same directory, so a rename or link never crosses file systems). Hidden and ending
@@ -113,7 +114,7 @@ export function createFileExclusiveSync(file: string, data: string | Uint8Array)
  */
 export async function readJsonRecord<T>(file: string, objectFields: readonly string[]): Promise<T | null> {
   try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> | null;
+    const data = JSON.parse(await readRegularFile(file)) as Record<string, unknown> | null;
     return data && objectFields.every((f) => typeof data[f] === 'object' && data[f] !== null) ? (data as T) : null;
   } catch {
     return null;

@@ -1,7 +1,8 @@
 /** The event stream: every event is appended to `events.jsonl` and handed to the renderer (docs/state.md). */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { readTail } from './bounded-text.ts';
+import { appendOwnFileSync } from './own-file.ts';
 import type { FailureCode, GateResult, ItemMerge, ItemStatus } from './state-types.ts';
 
 /** Who an agent works for: an item, a merge conflict, a red gate. */
@@ -77,7 +78,7 @@ export function createEventSink(
     emit(event) {
       const stamped = { t: new Date().toISOString(), ...event } as StampedEvent;
       // One write per line with O_APPEND: lines of concurrent writers never interleave.
-      if (write) appendFileSync(file, `${JSON.stringify(stamped)}\n`);
+      if (write) appendOwnFileSync(file, `${JSON.stringify(stamped)}\n`);
       listener?.(stamped);
       options.afterWrite?.(stamped);
     },

@@ -12,7 +12,7 @@ const HASH_CHUNK_BYTES = 1024 * 1024;
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /** The error for a path that is not a regular file; its code says so (`ENOTREG`, not an errno of the system). */
-function notRegular(file: string): NodeJS.ErrnoException {
+export function notRegular(file: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${file} is not a regular file`), { code: 'ENOTREG', path: file });
 }
 
@@ -27,6 +27,18 @@ export function readRegularFileBytesSync(file: string): Buffer {
   try {
     if (!fstatSync(fd).isFile()) throw notRegular(file);
     return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first `bytes` of `file` as UTF-8, when it is a regular file (as `readRegularFileSync`). */
+export function readRegularFileHeadSync(file: string, bytes: number): string {
+  const fd = openSync(file, FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(file);
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0)).toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -9,9 +9,9 @@
  * (left by a crash before the journal was removed) are older than state.json and are skipped, never replayed over it.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { State } from './state-types.ts';
+import { appendOwnFileSynced } from './own-file.ts';
 import { readRegularFile } from './regular-file.ts';
 
 /** The journal's file name in a milestone's state directory. */
@@ -108,11 +108,5 @@ export async function readJournal(dir: string): Promise<string> {
 
 /** Append `text` (journal lines) to the journal of `dir` and sync it before returning. */
 export async function appendJournal(dir: string, text: string): Promise<void> {
-  const handle = await open(path.join(dir, STATE_JOURNAL), 'a');
-  try {
-    await handle.writeFile(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
+  await appendOwnFileSynced(path.join(dir, STATE_JOURNAL), text);
 }

@@ -1,6 +1,5 @@
 /** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
 import { oneLine } from '../lib/bounded-text.ts';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
@@ -14,6 +13,7 @@ import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge } from '../lib/state-types.ts';
 import type { Progress } from '../engine/step.ts';
+import { writeOwnFile } from '../lib/own-file.ts';
 
 /** How one merge ended: merged (with its record), or to be escalated (with why), or gates red (fixable). */
 export type MergeOutcome =
@@ -107,11 +107,11 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
       path.join(ctx.stateDir, 'union-base'),
       path.join(ctx.stateDir, 'union-theirs'),
     ];
-    await writeFile(ours, await show(2));
-    await writeFile(base, await show(1));
-    await writeFile(theirs, await show(3));
+    await writeOwnFile(ours, await show(2));
+    await writeOwnFile(base, await show(1));
+    await writeOwnFile(theirs, await show(3));
     const merged = await gitRaw(wt(ctx), ['merge-file', '-p', '--union', ours, base, theirs]);
-    await writeFile(path.join(wt(ctx), file), merged.stdout);
+    await writeOwnFile(path.join(wt(ctx), file), merged.stdout);
     await git(wt(ctx), ['add', '--', file]);
   }
 }

@@ -3,12 +3,12 @@
  * prompts.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { LIMITS, capEntry, capList, capText, oneLine, stripControl } from '../lib/bounded-text.ts';
 import type { PlanWave } from '../lib/plan/types.ts';
 import type { CachedItem, ItemState } from '../lib/state-types.ts';
+import { readRegularFile } from '../lib/regular-file.ts';
 
 /** The header every relay starts with. */
 export const RELAY_HEADER = '## Prior Wave Results';
@@ -92,7 +92,7 @@ export async function relayForWave(ctx: Ctx, wave: number): Promise<string> {
   for (const w of waves) {
     const file = relayPath(ctx.stateDir, w);
     if (!existsSync(file)) continue;
-    const text = (await readFile(file, 'utf8')).replace(RELAY_HEADER, '').trim();
+    const text = (await readRegularFile(file)).replace(RELAY_HEADER, '').trim();
     parts.push(capText(text, share, `full text in ${file}`));
   }
   return parts.length ? `${RELAY_HEADER}\n${parts.join('\n')}\n` : '';

@@ -2,7 +2,7 @@
  * complete: follow-ups listed, merged branches and worktrees removed (unmerged kept), report.md, the stash reminder.
  */
 import { existsSync } from 'node:fs';
-import { rmdir, writeFile } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { closeLandedItems } from '../backlog/close-milestone.ts';
 import { formatAttention, itemsNeedingAttention } from '../reporting/attention.ts';
@@ -20,6 +20,7 @@ import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
 import { mapAtMost } from '../lib/map-at-most.ts';
+import { writeOwnFile } from '../lib/own-file.ts';
 
 /** How much of events.jsonl report.md's timeline reads. */
 const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
@@ -139,7 +140,7 @@ export const complete: Step = {
       // cleaned up or recorded as complete, and the run that finishes the milestone writes it again.
       const reportFile = path.join(ctx.stateDir, 'report.md');
       const events = readEventLog(ctx.stateDir, REPORT_EVENTS_BYTES);
-      await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), [], events));
+      await writeOwnFile(reportFile, formatReport(ctx.plan, ctx.store.current(), [], events));
       ctx.events.emit({ type: 'notice', message: `report: ${reportFile}` });
       progress.output(`report: ${reportFile}`);
       throw new NeedsAttentionError(formatAttention(ctx, attention));
@@ -200,7 +201,7 @@ export const complete: Step = {
     const reportFile = path.join(ctx.stateDir, 'report.md');
     // The timeline comes from events.jsonl (its end, bounded: the last runs of a very long one).
     const events = readEventLog(ctx.stateDir, REPORT_EVENTS_BYTES);
-    await writeFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept, events));
+    await writeOwnFile(reportFile, formatReport(ctx.plan, ctx.store.current(), kept, events));
     await ctx.store.update((s) => {
       s.complete = { at: new Date().toISOString(), report: reportFile };
     });

@@ -1,13 +1,14 @@
 /** relay (per wave): write `relay/wave-<W>.md` for the next waves. */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { formatRelay, relayPath } from '../reporting/relay-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import { landModeOf } from '../landing/land-mode.ts';
 import { originExists, pushIntegration } from '../landing/push-branch.ts';
 import { git } from '../lib/git.ts';
+import { writeOwnFile } from '../lib/own-file.ts';
 
 /**
  * What state keeps of a relay: its digest (`sha256:<hex>`), not its text, which the relay file holds; a copy in
@@ -48,7 +49,7 @@ export const relay: Step = {
     const text = formatRelay(wave, ctx.store.current().items, ctx.store.current().cache);
     const file = relayPath(ctx.stateDir, wave.wave);
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
+    await writeOwnFile(file, text);
     await ctx.store.update((s) => {
       s.relays[String(wave.wave)] = relayDigest(text);
     });

@@ -6,7 +6,7 @@
  * result; `collect` downloads it and fetches the branch into the item's worktree.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiBaseOf, repoOfRemoteUrl } from '../../backlog/github-urls.ts';
 import type { GithubActionsHandle } from '../../lib/agent-handle.ts';
@@ -18,6 +18,8 @@ import type { ActionsApi, RunView } from './actions-api.ts';
 import { encodeJobSpec, jobSpecOf, RESULT_FILE, resultRefOf, type JobResult } from '../remote/job-spec.ts';
 import { pushIntegration, readRemoteFile } from '../remote/remote-branch.ts';
 import { collectRemoteRun, remoteRunFiles } from '../remote/collect-remote.ts';
+import { writeOwnFile } from '../../lib/own-file.ts';
+import { readRegularFile } from '../../lib/regular-file.ts';
 
 /**
  * The Actions API of a handle's repository. Loaded when first used: it brings Octokit, which a run whose agents are
@@ -60,7 +62,7 @@ async function repoOf(spec: DispatchSpec, repo: string | null, remote: string): 
 /** The prompt the launch gives the agent (stdin, else the file WM_PROMPT_FILE names). */
 async function promptOf(spec: DispatchSpec): Promise<string> {
   const file = spec.launch.stdinFile ?? spec.env.WM_PROMPT_FILE;
-  return file ? readFile(file, 'utf8') : '';
+  return file ? readRegularFile(file) : '';
 }
 
 /** The github-actions executor; `env` holds the token (GH_TOKEN, GITHUB_TOKEN, `gh auth token`). */
@@ -82,7 +84,7 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
    */
   async function resultOf(handle: GithubActionsHandle, run: RunView | null): Promise<JobResult | null> {
     const files = remoteRunFiles(handle);
-    if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
+    if (existsSync(files.result)) return JSON.parse(await readRegularFile(files.result)) as JobResult;
     let result = run ? await (await actionsApiOf(handle, env)).readResult(run.id, handle.id) : null;
     if (!result) {
       const text = await readRemoteFile(handle.worktree, handle.remote, resultRefOf(handle.id), RESULT_FILE);
@@ -202,13 +204,13 @@ export function githubActionsExecutor(env: NodeJS.ProcessEnv): Executor {
         branch: handle.branch,
         stdoutFile: files.stdout,
       },
-      async () => (existsSync(files.result) ? (JSON.parse(await readFile(files.result, 'utf8')) as JobResult) : null),
+      async () => (existsSync(files.result) ? (JSON.parse(await readRegularFile(files.result)) as JobResult) : null),
     );
   }
 
   async function cancel(h: AgentHandle): Promise<void> {
     const handle = asActions(h);
-    await writeFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
+    await writeOwnFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
     seen.delete(handle.id);
     const run = await runOf(handle);
     if (!run || run.status === 'completed') return;

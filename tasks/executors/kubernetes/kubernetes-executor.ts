@@ -6,7 +6,7 @@
  * result ref, and leaves the result's short form as its termination message.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { KubernetesHandle } from '../../lib/agent-handle.ts';
 import { writeFileAtomic } from '../../lib/atomic-file.ts';
 import { gitRaw } from '../../lib/git.ts';
@@ -17,6 +17,8 @@ import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor }
 import { jobManifest, jobNameOf } from './job-manifest.ts';
 import { kubectl, kubectlOk } from './kubectl.ts';
 import { packageVersion } from '../../lib/package-root.ts';
+import { writeOwnFile } from '../../lib/own-file.ts';
+import { readRegularFile } from '../../lib/regular-file.ts';
 
 /** The short result a pod leaves as its termination message. */
 interface Termination {
@@ -85,7 +87,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
   /** The whole result: kept here once read, else the result ref the pod pushed. */
   async function resultOf(handle: KubernetesHandle): Promise<JobResult | null> {
     const files = remoteRunFiles(handle);
-    if (existsSync(files.result)) return JSON.parse(await readFile(files.result, 'utf8')) as JobResult;
+    if (existsSync(files.result)) return JSON.parse(await readRegularFile(files.result)) as JobResult;
     const text = await readRemoteFile(handle.worktree, handle.remote, resultRefOf(handle.id), RESULT_FILE);
     const result = text === null ? null : (JSON.parse(text) as JobResult);
     if (!result || result.id !== handle.id) return null;
@@ -128,7 +130,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
     const target = spec.remote;
     if (!target) throw new Error(`internal: ${spec.id} dispatched to kubernetes without its item`);
     const settings = target.executor;
-    const prompt = await readFile(spec.launch.stdinFile ?? spec.env.WM_PROMPT_FILE ?? '/dev/null', 'utf8');
+    const prompt = await readRegularFile(spec.launch.stdinFile ?? spec.env.WM_PROMPT_FILE ?? '/dev/null');
     const job = encodeJobSpec(jobSpecOf(spec.id, spec.agent, spec.launch, prompt, spec.env));
     const remoteUrl = (await gitRaw(spec.cwd, ['remote', 'get-url', settings.remote])).stdout.trim();
     const manifest = jobManifest({
@@ -191,7 +193,7 @@ export function kubernetesExecutor(env: NodeJS.ProcessEnv): Executor {
 
   async function cancel(h: AgentHandle): Promise<void> {
     const handle = asKube(h);
-    await writeFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
+    await writeOwnFile(remoteRunFiles(handle).cancelled, `${new Date().toISOString()}\n`);
     await kubectlOk(env, [
       'delete',
       'job',

@@ -6,10 +6,11 @@
  * at work. A pid reused by another program is told apart by its start time (never after its pid file was written) and,
  * where /proc shows it, by the pid file named in its environment.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readExitCode, runFilesOf } from './process.ts';
 import { isGroupAlive, processStartTime } from '../../lib/process-info.ts';
+import { readRegularFileHeadSync } from '../../lib/regular-file.ts';
 
 /** One agent process found through its pid file. */
 export interface LiveAgent {
@@ -33,13 +34,8 @@ export interface LiveAgent {
  * The first `bytes` of a file as text (an agent can write to the files its environment names: never read one whole).
  */
 export function readHead(file: string, bytes: number): string {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0)).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  // Opened without blocking, a regular file only: an agent can put a pipe where its pid file was.
+  return readRegularFileHeadSync(file, bytes);
 }
 
 /** Slack between a process's start and its pid file's time (boot time is known to the second, clocks drift). */

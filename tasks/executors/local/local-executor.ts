@@ -4,7 +4,7 @@
  * restarts finds its agents from the handles in state alone.
  */
 import { existsSync, statSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../../agents/adapters.ts';
@@ -22,6 +22,7 @@ import {
   startDetached,
   type RunFiles,
 } from './process.ts';
+import { writeOwnFile } from '../../lib/own-file.ts';
 
 /** The run files a local handle names. */
 export function filesOf(handle: Pick<AgentHandle, 'dir' | 'name'>): RunFiles {
@@ -128,7 +129,7 @@ async function collect(handle: AgentHandle): Promise<AgentRunResult> {
 }
 
 async function cancel(handle: AgentHandle): Promise<void> {
-  await writeFile(cancelFileOf(handle), `${new Date().toISOString()}\n`);
+  await writeOwnFile(cancelFileOf(handle), `${new Date().toISOString()}\n`);
   const pid = readPid(filesOf(handle));
   if (pid !== null && ownsGroup(filesOf(handle), pid)) await killGroup(pid, 2000);
 }

@@ -3,7 +3,6 @@
  * (docs/plan-format.md).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DiagnosticsError, type Diagnostic } from '../diagnostics.ts';
 import { BadInputError } from '../errors.ts';
@@ -20,6 +19,7 @@ import {
 } from './worktree-root.ts';
 import { loadPlanYaml, type PlanYaml } from './parse-yaml.ts';
 import { checkSchema, loadSchema } from '../schema-check.ts';
+import { readRegularFile } from '../regular-file.ts';
 
 export { BUILTIN_SETTINGS } from './normalise.ts';
 
@@ -35,8 +35,10 @@ export async function readPlan(repo: string, file: string): Promise<Plan> {
   const abs = path.resolve(repo, file);
   let source: string;
   try {
-    source = await readFile(abs, 'utf8');
+    source = await readRegularFile(abs);
   } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOTREG')
+      throw new BadInputError(`${path.relative(repo, abs) || file}: the plan is not a regular file`, { cause });
     throw new BadInputError(`${path.relative(repo, abs) || file}: no such plan file${existingPlansText(repo)}`, {
       cause,
     });

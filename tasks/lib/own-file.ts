@@ -1,0 +1,72 @@
+/**
+ * Writing the runner's own files (events.jsonl, the state journal, gate logs, prompts, results, relays, report.md)
+ * where an agent can reach them: agents run as the runner's user, and one that puts a named pipe where such a file
+ * goes would make the runner's open for writing wait for a reader for ever (a synchronous one stops the whole runner,
+ * signals included). These open without blocking and write regular files only. Whatever else is there (a pipe, a
+ * device) is removed and the file made anew: the file is the runner's, and what replaced it holds none of it.
+ */
+import { closeSync, constants, fdatasync, fstatSync, openSync, unlinkSync, writeFile, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { isCode } from './fs-paths.ts';
+import { notRegular } from './regular-file.ts';
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * A descriptor of `file` open for writing, at its end (`append`) or emptied (`truncate`), once it is a regular file;
+ * throws ENOTREG when what is there cannot be removed (a folder), or as `openSync` does.
+ */
+export function openOwnFileSync(file: string, how: 'append' | 'truncate'): number {
+  const flags = WRITE_FLAGS | (how === 'append' ? constants.O_APPEND : constants.O_TRUNC);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, flags);
+      if (fstatSync(fd).isFile()) return fd;
+      // A pipe somebody reads, a device: not the runner's file.
+      closeSync(fd);
+    } catch (error) {
+      // ENXIO: a pipe nobody reads; EISDIR: a folder.
+      if (!isCode(error, 'ENXIO', 'EISDIR')) throw error;
+    }
+    if (attempt > 0) throw notRegular(file);
+    try {
+      unlinkSync(file);
+    } catch {
+      throw notRegular(file);
+    }
+  }
+}
+
+/** Append `text` to `file` (one write with O_APPEND: lines of concurrent writers never interleave). */
+export function appendOwnFileSync(file: string, text: string): void {
+  const fd = openOwnFileSync(file, 'append');
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const writeFd = promisify(writeFile);
+const syncFd = promisify(fdatasync);
+
+/** Append `text` to `file` without blocking the loop, synced to disk before it returns (the state journal). */
+export async function appendOwnFileSynced(file: string, text: string): Promise<void> {
+  const fd = openOwnFileSync(file, 'append');
+  try {
+    await writeFd(fd, text);
+    await syncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replace the content of `file` with `data` (not atomic: for files read only after the write ended). */
+export async function writeOwnFile(file: string, data: string | Uint8Array): Promise<void> {
+  const fd = openOwnFileSync(file, 'truncate');
+  try {
+    await writeFd(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * An agent that puts named pipes where the runner writes and reads its own files (the event log, the state journal,
+ * the git-setup baselines, a later item's prompt and result, the relay, the report): the run goes on and lands,
+ * where a plain open of a pipe used to stop the whole runner for good (SIGTERM included). A plan file replaced by a
+ * pipe is one sentence and exit 2.
+ */
+import { execFileSync } from 'node:child_process';
+import { lstatSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { git, makeRepo, runCli } from './support/fixture.ts';
+
+test('pipes an agent puts at the runner files do not stop the run: it lands, and the files are files again', async () => {
+  // Item 1's agent plants the pipes, then does its work.
+  const plant = [
+    'S="$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7"',
+    'for f in events.jsonl state.journal git-setup.json git-config-trusted.json report.md; do rm -f "$S/$f"; mkfifo "$S/$f"; done',
+    'mkdir -p "$S/relay" "$S/items/3"',
+    'mkfifo "$S/relay/wave-1.md" "$S/items/3/prompt-1.md" "$S/items/3/result-1.json"',
+  ].join(' && ');
+  const work =
+    `printf '%s\\n' "$WM_ISSUE" > "item-$WM_ISSUE.txt" && git add "item-$WM_ISSUE.txt" && ` +
+    `git commit -qm "item $WM_ISSUE" && ` +
+    `printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nitem-%s.txt\\nNOTES: done\\n' "$WM_BRANCH" "$WM_ISSUE"`;
+  const agent = `{ [ "$WM_ISSUE" != 1 ] || { ${plant}; }; } && ${work}`;
+  const plan = `milestone: {number: 7, title: "Pipes"}
+waves:
+  - wave: 1
+    items:
+      - {issue: 1, title: "One"}
+      - {issue: 2, title: "Two"}
+  - wave: 2
+    items:
+      - {issue: 3, title: "Three"}
+defaults: {agent: command, command: ${JSON.stringify(agent)}}
+`;
+  const repo = await makeRepo({
+    plan,
+    items: [1, 2, 3].map((issue) => ({ issue, title: ['One', 'Two', 'Three'][issue - 1] as string })),
+  });
+  try {
+    // The limit only guards against a hung test: a runner stuck on a pipe never ends.
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { timeoutMs: 200_000 });
+    assert.is(r.code, 0, r.stderr);
+    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
+    for (const issue of [1, 2, 3]) assert.ok(landed.includes(`item-${issue}.txt`), `#${issue} landed`);
+    for (const f of ['events.jsonl', 'report.md', 'relay/wave-1.md', 'items/3/prompt-1.md', 'items/3/result-1.json'])
+      assert.ok(lstatSync(path.join(repo.stateDir, f)).isFile(), `${f} is a file again`);
+
+    // A plan file an agent replaced by a pipe in the user's checkout: the next command says so.
+    const planFile = path.join(repo.dir, 'plan', 'milestone-7-dispatch.yaml');
+    rmSync(planFile);
+    execFileSync('mkfifo', [planFile]);
+    const p = await runCli('plan', ['7', '--repo', repo.dir], { timeoutMs: 60_000 });
+    assert.is(p.code, 2);
+    assert.is(p.stderr.trim(), 'plan/milestone-7-dispatch.yaml: the plan is not a regular file');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test.run();
