@@ -89,6 +89,35 @@ test('an agent sets a smudge and a clean filter: exit 3 before the merge, nothin
   }
 });
 
+test('an agent that also removes the trusted record does not get its filter trusted: the runner held it', async () => {
+  const r = await makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: FILTER_AGENT.replace(
+      'item:1)',
+      'item:1)\n  rm -f "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/git-config-trusted.json"',
+    ),
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -q BUG a.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    origin: true,
+  });
+  try {
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(first.stderr, /the git config changed since the milestone started: filter\.FixUp\.clean/);
+    assert.is(mergedSha(r), null, 'merged past the guard');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main);
+    const notices = readEvents(r.repo).filter(
+      (e) =>
+        e.type === 'notice' && /git-config-trusted\.json was changed or removed while the runner ran/.test(e.message),
+    );
+    assert.is(notices.length, 1, show(first));
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('--adopt keeps a changed filter (a notice names it) and the run goes on', async () => {
   const r = await rig();
   try {

@@ -1,5 +1,6 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
+import type { TrustedConfig } from '../guards/config-guard.ts';
 import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { AgentKind, ExecutorSettings, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
@@ -65,6 +66,11 @@ export interface Ctx {
    * have removed it).
    */
   readonly hasOrigin: (fresh?: boolean) => Promise<boolean>;
+  /**
+   * The git config trusted for the milestone, as this command last read or recorded it (guards/config-guard.ts):
+   * held in memory, so a record an agent removes or replaces on disk meanwhile is not taken for "nothing trusted".
+   */
+  readonly trusted: { config: TrustedConfig | null };
   /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */
   readonly entry?: Entry;
 }

@@ -30,7 +30,7 @@ const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|
 const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
 
 /** The trusted keys (origin and a hash of the value: values may hold tokens) and the stats of the files read. */
-interface TrustedConfig {
+export interface TrustedConfig {
   readonly keys: Readonly<Record<string, readonly string[]>>;
   /** Every config file git reads here (and those it would read if they existed): path → stat key, or null. */
   readonly files: Readonly<Record<string, string | null>>;
@@ -79,14 +79,29 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
   return { keys, files };
 }
 
-const readRecord = (file: string) => readJsonRecord<TrustedConfig>(file, ['keys', 'files']);
+/**
+ * The trusted config: what this command already holds (agents run meanwhile, and a record removed or replaced on disk
+ * is then written again from memory), else the milestone's record on disk.
+ */
+async function readRecord(ctx: Ctx, file: string): Promise<TrustedConfig | null> {
+  const held = ctx.trusted.config;
+  const onDisk = await readJsonRecord<TrustedConfig>(file, ['keys', 'files']);
+  if (held && JSON.stringify(onDisk) !== JSON.stringify(held)) {
+    ctx.events.emit({ type: 'notice', message: `${file} was changed or removed while the runner ran; wrote it again` });
+    await record(ctx, file, held);
+  }
+  return held ?? (ctx.trusted.config = onDisk);
+}
 
-const record = (file: string, trusted: TrustedConfig) => writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
+async function record(ctx: Ctx, file: string, trusted: TrustedConfig): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
+  ctx.trusted.config = trusted;
+}
 
 /** Trust the config as it is now, when nothing is trusted yet: before the first agent of the milestone starts. */
 export async function recordTrustedConfig(ctx: Ctx): Promise<void> {
   const file = path.join(ctx.stateDir, TRUSTED_CONFIG_FILE);
-  if (!(await readRecord(file))) await record(file, await readTrusted(ctx));
+  if (!(await readRecord(ctx, file))) await record(ctx, file, await readTrusted(ctx));
 }
 
 /**
@@ -128,7 +143,7 @@ function undoCommand(key: string, file: string): string {
  */
 export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
   const file = path.join(ctx.stateDir, TRUSTED_CONFIG_FILE);
-  const trusted = await readRecord(file);
+  const trusted = await readRecord(ctx, file);
   // A milestone started before this guard existed: trusted from here on.
   if (!trusted) return recordTrustedConfig(ctx);
   if (Object.entries(trusted.files).every(([f, stat]) => statKey(f) === stat)) return;
@@ -137,7 +152,7 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
   if (keys.length === 0 || ctx.options.adopt) {
     if (keys.length > 0)
       ctx.events.emit({ type: 'notice', message: `--adopt: keeping the git config ${keys.join(', ')}` });
-    await record(file, now);
+    await record(ctx, file, now);
     return;
   }
   const what = keys.some((k) => RUN_IN_MERGES.test(k))
