@@ -10,17 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendOwnFileSync, appendOwnFileSynced, openOwnFileSync, writeOwnFile } from '../tasks/lib/own-file.ts';
 import { readRegularFileHeadSync } from '../tasks/lib/regular-file.ts';
-import { tempDir } from './support/fixture.ts';
+import { errorCodeOf as codeOf, tempDir } from './support/fixture.ts';
 
 const mkfifo = (file: string) => execFileSync('mkfifo', [file]);
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-    return null;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code;
-  }
-};
 
 test('appends and writes go to a regular file; a pipe nobody reads is replaced by one', async () => {
   const dir = tempDir('wm-own-');

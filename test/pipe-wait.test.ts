@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw, revParse } from '../tasks/lib/git.ts';
 import { dirtyPaths } from '../tasks/lib/git-status.ts';
-import { emptyRepo, git, makeRepo, runCli } from './support/fixture.ts';
+import { COMMITTING_AGENT, emptyRepo, git, makeRepo, runCli } from './support/fixture.ts';
 import { readStateFile } from './support/state-files.ts';
 
 const mkfifo = (file: string) => execFileSync('mkfifo', [file]);
@@ -55,11 +55,8 @@ test('a git call that waits to open a named pipe fails naming it; a pipe git doe
 });
 
 test('an agent that leaves a named pipe in its worktree: judged with its status unknown; the run stops at the removal, then lands', async () => {
-  // Item 2's agent commits its file, then leaves a pipe named .gitignore in its worktree.
-  const agent =
-    `printf '%s\\n' "$WM_ISSUE" > "item-$WM_ISSUE.txt" && git add "item-$WM_ISSUE.txt" && ` +
-    `git commit -qm "item $WM_ISSUE" && { [ "$WM_ISSUE" != 2 ] || mkfifo .gitignore; } && ` +
-    `printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nitem-%s.txt\\nNOTES: done\\n' "$WM_BRANCH" "$WM_ISSUE"`;
+  // Item 2's agent commits its file and reports, then leaves a pipe named .gitignore in its worktree.
+  const agent = `${COMMITTING_AGENT} && { [ "$WM_ISSUE" != 2 ] || mkfifo .gitignore; }`;
   const plan = `milestone: {number: 7, title: "Pipes"}
 waves:
   - wave: 1

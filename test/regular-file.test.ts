@@ -13,16 +13,7 @@ import { headFileBranch } from '../tasks/lib/git-files.ts';
 import { hashRegularFileSync, readRegularFile, readRegularFileSync } from '../tasks/lib/regular-file.ts';
 import { readState, UnreadableStateError } from '../tasks/lib/state.ts';
 import { readJournal } from '../tasks/lib/state-journal.ts';
-import { tempDir } from './support/fixture.ts';
-
-const codeOf = (f: () => unknown): unknown => {
-  try {
-    f();
-    return null;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code;
-  }
-};
+import { errorCodeOf as codeOf, tempDir } from './support/fixture.ts';
 
 test('a hash reads the whole file, however its size compares with the read buffer; a pipe is ENOTREG', () => {
   const dir = tempDir('wm-regular-');

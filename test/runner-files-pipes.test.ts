@@ -9,7 +9,7 @@ import { lstatSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, makeRepo, runCli } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
 
 test('pipes an agent puts at the runner files do not stop the run: it lands, and the files are files again', async () => {
   // Item 1's agent plants the pipes, then does its work.
@@ -19,11 +19,7 @@ test('pipes an agent puts at the runner files do not stop the run: it lands, and
     'mkdir -p "$S/relay" "$S/items/3"',
     'mkfifo "$S/relay/wave-1.md" "$S/items/3/prompt-1.md" "$S/items/3/result-1.json"',
   ].join(' && ');
-  const work =
-    `printf '%s\\n' "$WM_ISSUE" > "item-$WM_ISSUE.txt" && git add "item-$WM_ISSUE.txt" && ` +
-    `git commit -qm "item $WM_ISSUE" && ` +
-    `printf 'STATUS: COMPLETE\\nBRANCH: %s\\nFILES_CHANGED:\\nitem-%s.txt\\nNOTES: done\\n' "$WM_BRANCH" "$WM_ISSUE"`;
-  const agent = `{ [ "$WM_ISSUE" != 1 ] || { ${plant}; }; } && ${work}`;
+  const agent = `{ [ "$WM_ISSUE" != 1 ] || { ${plant}; }; } && ${COMMITTING_AGENT}`;
   const plan = `milestone: {number: 7, title: "Pipes"}
 waves:
   - wave: 1

@@ -18,6 +18,16 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** The `code` of what `f` throws (ENOENT, ENOTREG…), or null when it returns. */
+export function errorCodeOf(f: () => unknown): unknown {
+  try {
+    f();
+    return null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
+}
+
 /** A temp folder, removed by `cleanup`. */
 export function tempDir(prefix = 'wm-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
