@@ -13,6 +13,7 @@ import { StepFailedError } from '../tasks/lib/errors.ts';
 import { git as runnerGit, gitRaw, revParse } from '../tasks/lib/git.ts';
 import { dirtyPaths } from '../tasks/lib/git-status.ts';
 import { COMMITTING_AGENT, emptyRepo, git, makeRepo, runCli } from './support/fixture.ts';
+import { planYaml } from './support/plan.ts';
 import { readStateFile } from './support/state-files.ts';
 
 const mkfifo = (file: string) => execFileSync('mkfifo', [file]);
@@ -57,21 +58,12 @@ test('a git call that waits to open a named pipe fails naming it; a pipe git doe
 test('an agent that leaves a named pipe in its worktree: judged with its status unknown; the run stops at the removal, then lands', async () => {
   // Item 2's agent commits its file and reports, then leaves a pipe named .gitignore in its worktree.
   const agent = `${COMMITTING_AGENT} && { [ "$WM_ISSUE" != 2 ] || mkfifo .gitignore; }`;
-  const plan = `milestone: {number: 7, title: "Pipes"}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "One"}
-      - {issue: 2, title: "Two"}
-defaults: {agent: command, command: ${JSON.stringify(agent)}}
-`;
-  const repo = await makeRepo({
-    plan,
-    items: [
-      { issue: 1, title: 'One' },
-      { issue: 2, title: 'Two' },
-    ],
-  });
+  const items = [
+    { issue: 1, title: 'One' },
+    { issue: 2, title: 'Two' },
+  ];
+  const plan = planYaml({ title: 'Pipes', waves: [{ items }], defaults: { agent: 'command', command: agent } });
+  const repo = await makeRepo({ plan, items });
   try {
     const first = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { timeoutMs: 200_000 });
     const pipe = path.join(repo.dir, 'worktrees', '7-2-two', '.gitignore');

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
+import { planYaml } from './support/plan.ts';
 
 test('pipes an agent puts at the runner files do not stop the run: it lands, and the files are files again', async () => {
   // Item 1's agent plants the pipes, then does its work.
@@ -20,21 +21,17 @@ test('pipes an agent puts at the runner files do not stop the run: it lands, and
     'mkfifo "$S/relay/wave-1.md" "$S/items/3/prompt-1.md" "$S/items/3/result-1.json"',
   ].join(' && ');
   const agent = `{ [ "$WM_ISSUE" != 1 ] || { ${plant}; }; } && ${COMMITTING_AGENT}`;
-  const plan = `milestone: {number: 7, title: "Pipes"}
-waves:
-  - wave: 1
-    items:
-      - {issue: 1, title: "One"}
-      - {issue: 2, title: "Two"}
-  - wave: 2
-    items:
-      - {issue: 3, title: "Three"}
-defaults: {agent: command, command: ${JSON.stringify(agent)}}
-`;
-  const repo = await makeRepo({
-    plan,
-    items: [1, 2, 3].map((issue) => ({ issue, title: ['One', 'Two', 'Three'][issue - 1] as string })),
+  const [one, two, three] = [
+    { issue: 1, title: 'One' },
+    { issue: 2, title: 'Two' },
+    { issue: 3, title: 'Three' },
+  ];
+  const plan = planYaml({
+    title: 'Pipes',
+    waves: [{ items: [one, two] }, { items: [three] }],
+    defaults: { agent: 'command', command: agent },
   });
+  const repo = await makeRepo({ plan, items: [one, two, three] });
   try {
     // The limit only guards against a hung test: a runner stuck on a pipe never ends.
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { timeoutMs: 200_000 });
