@@ -75,6 +75,9 @@ export const branch: Step = {
   },
   async run(ctx, _scope, progress) {
     const name = ctx.plan.milestone.integrationBranch;
+    // Before anything is written: without main there is nothing to build on.
+    const localMain = await readRef(ctx, `refs/heads/${MAIN_BRANCH}`);
+    if (!localMain) throw new BadInputError(await noMainMessage(ctx));
     await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
     if (await ctx.hasOrigin()) {
       progress.output('git fetch origin');
@@ -97,8 +100,6 @@ export const branch: Step = {
         `branch ${name} already exists and milestone ${ctx.plan.milestone.id} has no state; pass --adopt to continue on it, or delete it`,
       );
     }
-    const localMain = await readRef(ctx, `refs/heads/${MAIN_BRANCH}`);
-    if (!localMain) throw new BadInputError(`${ctx.repo} has no branch ${MAIN_BRANCH}`);
     // A local main behind origin's would make the landing push fail: start from origin's then.
     const remoteMain = await readRef(ctx, `refs/remotes/origin/${MAIN_BRANCH}`);
     const main =
@@ -137,3 +138,15 @@ export const branch: Step = {
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },
 };
+
+/** Why there is nothing to land on: no `main`, and which branches there are instead (a repository on `master`). */
+async function noMainMessage(ctx: Ctx): Promise<string> {
+  const names = (await git(ctx.repo, ['for-each-ref', '--count=6', '--format=%(refname:short)', 'refs/heads/']))
+    .split('\n')
+    .filter(Boolean);
+  const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')}, …` : names.join(', ');
+  return (
+    `${ctx.repo} has no branch ${MAIN_BRANCH}, the branch work-milestone builds milestones on and lands them on` +
+    (names.length ? ` (its branches: ${listed})` : ' (it has no branch yet)')
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * A repository without `main` (one on `master`, say): `run` stops before changing anything, with one sentence that
+ * names the branches it has, and exit 2.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
+import { planYaml } from './support/plan.ts';
+
+const readExclude = (dir: string) => {
+  try {
+    return readFileSync(path.join(dir, '.git', 'info', 'exclude'), 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+test('no branch main: exit 2, one sentence naming the branches there are, the repository as it was', async () => {
+  const items = [{ issue: 1, title: 'One' }];
+  const plan = planYaml({
+    title: 'No main',
+    waves: [{ items }],
+    defaults: { agent: 'command', command: COMMITTING_AGENT },
+  });
+  const repo = await makeRepo({ plan, items });
+  try {
+    await git(repo.dir, 'branch', '-m', 'main', 'master');
+    const before = {
+      refs: await git(repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'),
+      worktrees: await git(repo.dir, 'worktree', 'list', '--porcelain'),
+      status: await git(repo.dir, 'status', '--porcelain'),
+      exclude: readExclude(repo.dir),
+    };
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 2, r.stderr);
+    assert.is(
+      r.stderr.trim().split('\n').pop(),
+      `${repo.dir} has no branch main, the branch work-milestone builds milestones on and lands them on (its branches: master)`,
+    );
+    assert.equal(
+      {
+        refs: await git(repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'),
+        worktrees: await git(repo.dir, 'worktree', 'list', '--porcelain'),
+        status: await git(repo.dir, 'status', '--porcelain'),
+        exclude: readExclude(repo.dir),
+      },
+      before,
+      'no ref, worktree, file or exclude line of the repository changed',
+    );
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test.run();
