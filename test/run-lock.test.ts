@@ -3,11 +3,13 @@
  * owner's pid; a stale lock (dead pid, or a live pid with another start time) is taken over with a notice; the
  * lock is gone after a run, whether it succeeded or not.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { processStartTime } from '../tasks/lib/process-info.ts';
+import { acquireRunLock } from '../tasks/lib/run-lock.ts';
 import {
   COMMITTING_AGENT,
   makeRepo,
@@ -145,6 +147,67 @@ test('the lock is released when the run fails (an item failed: exit 3)', async (
     assert.ok(readEvents(repo).some((e) => e.type === 'run-end' && e.exitCode === 3));
   } finally {
     repo.cleanup();
+  }
+});
+
+test('check(): a removed lock, or one replaced by a pipe or a dead owner, is taken again; a live other owner is lost', () => {
+  const dir = tempDir('wm-lock-');
+  try {
+    const file = path.join(dir, 'run.lock');
+    const lock = acquireRunLock(dir, '7', 'run 7');
+    assert.equal(lock.check(), { kind: 'held' });
+    rmSync(file);
+    assert.equal(lock.check(), { kind: 'retaken' });
+    assert.is(JSON.parse(readFileSync(file, 'utf8')).pid, process.pid, 'it names this process again');
+    rmSync(file);
+    execFileSync('mkfifo', [file]);
+    assert.equal(lock.check(), { kind: 'retaken' });
+    assert.ok(lstatSync(file).isFile());
+    const owner = (pid: number, startTime: string) =>
+      writeFileSync(file, JSON.stringify({ pid, startTime, startedAt: '2026-01-01T00:00:00Z', command: 'run 7' }));
+    owner(DEAD_PID, '1');
+    assert.equal(lock.check(), { kind: 'retaken' });
+    // Another live process: this test's parent, as another runner would be.
+    const other = { pid: process.ppid, startTime: processStartTime(process.ppid) ?? '' };
+    owner(other.pid, other.startTime);
+    const lost = lock.check();
+    assert.is(lost.kind, 'lost');
+    assert.is(lost.kind === 'lost' ? lost.owner?.pid : null, other.pid);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent removes run.lock: taken again with a notice, and the run lands; one that hands it to a live process stops the merge', async () => {
+  const lockOf = '"$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/run.lock"';
+  const removed = await makeRepo({ plan: planWith(`rm -f ${lockOf} && ${COMMITTING_AGENT}`), items: ITEMS });
+  try {
+    const r = await runCli('run', ['7', '--repo', removed.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const notices = readEvents(removed).filter((e) => e.type === 'notice' && /run\.lock was removed/.test(e.message));
+    assert.is(notices.length, 1, r.stderr);
+    assert.not.ok(existsSync(path.join(removed.stateDir, 'run.lock')), 'released at the end');
+  } finally {
+    removed.cleanup();
+  }
+  // The lock handed to another live process (this test's parent stands for a second runner).
+  const other = JSON.stringify({
+    pid: process.ppid,
+    startTime: processStartTime(process.ppid) ?? '',
+    startedAt: '2026-01-01T00:00:00Z',
+    command: 'run 7',
+  });
+  const taken = await makeRepo({
+    plan: planWith(`printf '%s' '${other}' > ${lockOf}.new && mv ${lockOf}.new ${lockOf} && ${COMMITTING_AGENT}`),
+    items: ITEMS,
+  });
+  try {
+    const r = await runCli('run', ['7', '--repo', taken.dir, '--yes', '--no-push']);
+    assert.is(r.code, 3, r.stderr);
+    assert.match(r.stderr, `run.lock now names pid ${process.ppid} (run 7): milestone 7's lock was removed`);
+    assert.is(readStateFile(taken).items['1'].merge, null, 'nothing merged');
+  } finally {
+    taken.cleanup();
   }
 });
 

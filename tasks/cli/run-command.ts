@@ -327,9 +327,15 @@ interface CommandInput {
   readonly root?: string;
 }
 
-function contextInput(input: CommandInput, signal: AbortSignal, onEvent: ContextInput['onEvent']): ContextInput {
+function contextInput(
+  input: CommandInput,
+  signal: AbortSignal,
+  onEvent: ContextInput['onEvent'],
+  runLock?: ContextInput['runLock'],
+): ContextInput {
   const { milestone, flags, io, root } = input;
   return {
+    runLock,
     milestone,
     cwd: io.cwd,
     repo: flags.repo,
@@ -443,15 +449,20 @@ export async function runCommand(
         let ctx: Ctx;
         try {
           ctx = await createContext(
-            contextInput(input, controller.signal, (e) => {
-              if (flags.json) io.out(JSON.stringify(e));
-              // `--json` ends with the run's summary (docs/status.md): its events are kept for it.
-              if (flags.json) runEvents.push(e);
-              if (flags.json && e.type === 'run-end' && ref.ctx)
-                io.out(JSON.stringify(buildRunSummary(ref.ctx.plan, ref.ctx.store.current(), runEvents, e)));
-              if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
-              if (e.type === 'notice' && !flags.json) io.err(e.message);
-            }),
+            contextInput(
+              input,
+              controller.signal,
+              (e) => {
+                if (flags.json) io.out(JSON.stringify(e));
+                // `--json` ends with the run's summary (docs/status.md): its events are kept for it.
+                if (flags.json) runEvents.push(e);
+                if (flags.json && e.type === 'run-end' && ref.ctx)
+                  io.out(JSON.stringify(buildRunSummary(ref.ctx.plan, ref.ctx.store.current(), runEvents, e)));
+                if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
+                if (e.type === 'notice' && !flags.json) io.err(e.message);
+              },
+              lock,
+            ),
             place,
           );
         } catch (error) {

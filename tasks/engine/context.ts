@@ -1,9 +1,9 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
-import type { TrustedConfig } from '../guards/config-guard.ts';
 import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { AgentKind, ExecutorSettings, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
+import type { RunLock } from '../lib/run-lock.ts';
 import type { StateStore } from '../lib/state.ts';
 
 /** Flags of run/step that change behaviour (README, "Running a real milestone"). */
@@ -40,6 +40,16 @@ export const DEFAULT_OPTIONS: RunOptions = {
   land: null,
 };
 
+/**
+ * The git config the milestone trusts (guards/config-guard.ts): the keys (origin and a hash of the value: values may
+ * hold tokens) and the stats of the files read.
+ */
+export interface TrustedConfig {
+  readonly keys: Readonly<Record<string, readonly string[]>>;
+  /** Every config file git reads here (and those it would read if they existed): path → stat key, or null. */
+  readonly files: Readonly<Record<string, string | null>>;
+}
+
 /** Everything a step needs. */
 export interface Ctx {
   /** The user's checkout (never switched, never written but by `land` on a clean main). */
@@ -71,6 +81,8 @@ export interface Ctx {
    * held in memory, so a record an agent removes or replaces on disk meanwhile is not taken for "nothing trusted".
    */
   readonly trusted: { config: TrustedConfig | null };
+  /** The run lock this command holds (none for `--dry-run`): checked before each operation on integration. */
+  readonly runLock?: Pick<RunLock, 'check'>;
   /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */
   readonly entry?: Entry;
 }

@@ -11,6 +11,7 @@ import { AGENT_LOCK, integrationWorktreeOf, stateDirOf } from '../lib/paths.ts';
 import { defaultPlanPath, readPlan } from '../lib/plan/load-plan.ts';
 import type { Plan } from '../lib/plan/types.ts';
 import { isValidMilestoneId } from '../lib/slug.ts';
+import type { RunLock } from '../lib/run-lock.ts';
 import { openStateStore, STATE_BACKUP, type HealedState } from '../lib/state.ts';
 import { describeLiveAgent, findLiveAgents, type LiveAgent } from '../executors/local/live-agents.ts';
 import { PACKAGE_ROOT } from '../lib/package-root.ts';
@@ -33,6 +34,8 @@ export interface ContextInput {
   readonly readOnly?: boolean;
   /** How the user started the command (hints in their words); a script when absent. */
   readonly entry?: Entry;
+  /** The run lock this command holds (none for `--dry-run`). */
+  readonly runLock?: Pick<RunLock, 'check'>;
 }
 
 /** Where a milestone's things are, before anything is opened or created. */
@@ -173,5 +176,6 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     hasOrigin: (fresh = false) => (origin = (!fresh && origin) || gitOk(repo, ['remote', 'get-url', 'origin'])),
     entry: input.entry,
     trusted: { config: null },
+    runLock: input.runLock,
   };
 }

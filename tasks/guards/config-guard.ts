@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../engine/context.ts';
+import type { Ctx, TrustedConfig } from '../engine/context.ts';
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
@@ -28,13 +28,6 @@ const RUN_IN_MERGES =
 const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
 
 const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
-
-/** The trusted keys (origin and a hash of the value: values may hold tokens) and the stats of the files read. */
-export interface TrustedConfig {
-  readonly keys: Readonly<Record<string, readonly string[]>>;
-  /** Every config file git reads here (and those it would read if they existed): path → stat key, or null. */
-  readonly files: Readonly<Record<string, string | null>>;
-}
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {

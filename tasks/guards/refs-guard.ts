@@ -3,6 +3,8 @@
  * and checks them before each merge, gate run and landing. A move it did not make stops the run with the ref, the
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
+import path from 'node:path';
+import { commandLine } from '../lib/command-words.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
@@ -254,6 +256,30 @@ export async function checkIntegration(ctx: Ctx): Promise<string | null> {
 }
 
 /**
+ * Stop when this runner no longer holds `run.lock`: an agent (the same user) removed it and another runner of the
+ * milestone took it meanwhile; two runners would merge over each other. A lock removed or replaced by something no
+ * live process holds is taken again, with a notice.
+ */
+function checkRunLock(ctx: Ctx): void {
+  const found = ctx.runLock?.check();
+  if (!found || found.kind === 'held') return;
+  const file = path.join(ctx.stateDir, 'run.lock');
+  if (found.kind === 'retaken') {
+    ctx.events.emit({
+      type: 'notice',
+      message: `${file} was removed or replaced while this runner ran; took it again`,
+    });
+    return;
+  }
+  const who = found.owner ? `pid ${found.owner.pid} (${found.owner.command})` : 'another process';
+  throw new NeedsAttentionError(
+    `${file} now names ${who}: milestone ${ctx.plan.milestone.id}'s lock was removed while this runner ran (by an ` +
+      'agent?) and another runner took it; this one stopped before merging, gating or landing, and its agents keep ' +
+      `running for the other; see: ${commandLine(ctx.entry, 'status', [ctx.plan.milestone.id])}`,
+  );
+}
+
+/**
  * Run a runner operation that moves the integration branch: checked before, recorded after (also when it fails).
  * `fn` gets the tip it starts from (null: no branch), with the integration worktree on the branch. `tipOf` may say
  * which tip git told the operation it left (confirmed from the ref file before it is recorded).
@@ -264,6 +290,8 @@ export async function changeIntegration<T>(
   fn: (from: string | null) => Promise<T>,
   tipOf: (result: T) => string | null = () => null,
 ): Promise<T> {
+  // Only the runner that holds the milestone's lock merges, gates or lands.
+  checkRunLock(ctx);
   // No merge, gate run or landing runs a program an agent put in the git config.
   await checkTrustedConfig(ctx);
   // A git killed in the integration worktree (a crash, an agent stopped at its limit) must not stop every run.

@@ -22,7 +22,18 @@ export interface RunLock {
   /** The stale owner it replaced, if any (for the notice). */
   readonly tookOverFrom: LockOwner | null;
   release(): void;
+  /**
+   * Whether the lock file still names this process. Agents run as the same user and can remove it: then it is made
+   * again (`retaken`), unless another process took it meanwhile (`lost`, with the owner it names now).
+   */
+  check(): RunLockCheck;
 }
+
+/** What `RunLock.check` found. */
+export type RunLockCheck =
+  | { readonly kind: 'held' }
+  | { readonly kind: 'retaken' }
+  | { readonly kind: 'lost'; readonly owner: LockOwner | null };
 
 /** Answer of one attempt to take a lock file. */
 export type LockAttempt =
@@ -48,6 +59,8 @@ function readOwner(file: string): LockOwner | null | 'missing' {
     text = readRegularFileSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    // A pipe or a folder (an agent's doing): no process holds it, so it can be broken like a dead owner's.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTREG') return null;
     throw error;
   }
   try {
@@ -128,8 +141,32 @@ export function tryLockFile(file: string, owner: LockOwner): LockAttempt {
 /** Take the lock of `dir` or throw BadInputError naming the live owner. */
 export function acquireRunLock(dir: string, milestone: string, command: string): RunLock {
   const file = path.join(dir, 'run.lock');
-  const attempt = tryLockFile(file, currentOwner(command));
-  if (attempt.kind === 'taken') return { tookOverFrom: attempt.staleOwner, release: attempt.release };
+  const me = currentOwner(command);
+  const attempt = tryLockFile(file, me);
+  if (attempt.kind === 'taken') {
+    const mine = (o: LockOwner | null | 'missing') =>
+      o !== 'missing' && o?.pid === me.pid && o.startTime === me.startTime;
+    return {
+      tookOverFrom: attempt.staleOwner,
+      release: attempt.release,
+      check(): RunLockCheck {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const now = readOwner(file);
+          if (mine(now)) return { kind: 'held' };
+          if (now !== 'missing' && now !== null && isProcessAlive(now.pid, now.startTime))
+            return { kind: 'lost', owner: now };
+          // Removed, or replaced by something no live process holds (a pipe, a dead pid): this runner's again.
+          if (now !== 'missing') {
+            breakStale(file);
+            if (readOwner(file) !== 'missing') continue;
+          }
+          if (createFileExclusiveSync(file, `${JSON.stringify(me)}\n`)) return { kind: 'retaken' };
+        }
+        const last = readOwner(file);
+        return mine(last) ? { kind: 'held' } : { kind: 'lost', owner: last === 'missing' ? null : last };
+      },
+    };
+  }
   const owner = attempt.owner;
   if (!owner) throw new BadInputError(`could not take ${file}; another runner is starting milestone ${milestone}`);
   throw new BadInputError(
