@@ -80,7 +80,14 @@ export interface GuardFindings {
  * baseline).
  */
 export async function checkGuards(
-  where: { readonly repo: string; readonly integration: string; readonly commonDir: string; readonly stateDir: string },
+  where: {
+    readonly repo: string;
+    readonly integration: string;
+    readonly commonDir: string;
+    readonly stateDir: string;
+    /** Whether the runner had made the integration worktree (a missing one is then reported). */
+    readonly integrationMade?: boolean;
+  },
   me: {
     readonly issue: number;
     readonly start: number;
@@ -120,6 +127,9 @@ export async function checkGuards(
         : Promise.resolve(null),
     ),
   );
+  // The runner made the integration worktree before any agent; gone now, someone removed it (it is made again).
+  if (!existsSync(where.integration) && where.integrationMade)
+    flags.push(`the integration worktree ${where.integration} was removed while this agent ran (by it or another)`);
   for (const [i, place] of places.entries()) {
     const writes = found[i];
     if (!writes) continue;

@@ -3,6 +3,7 @@
  * and checks them before each merge, gate run and landing. A move it did not make stops the run with the ref, the
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { commandLine } from '../lib/command-words.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
@@ -11,7 +12,7 @@ import { NeedsAttentionError } from '../lib/errors.ts';
 import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { headFileBranch, looseRef } from '../lib/git-files.ts';
-import { git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
+import { addWorktree, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -197,10 +198,23 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   return true;
 }
 
-/** The integration worktree must be on the integration branch: put it back when it is clean, report it when not. */
+/**
+ * The integration worktree must be on the integration branch: put it back when it is clean, report it when not. One
+ * removed (by an agent, as the same user) is made again on the branch: nothing in it was the runner's but the branch.
+ */
 async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
   const name = ctx.plan.milestone.integrationBranch;
   const wt = ctx.integrationWorktree;
+  if (!existsSync(wt)) {
+    // Its admin entry is stale now: pruned, or git would call the branch checked out there still.
+    await git(ctx.repo, ['worktree', 'prune']);
+    await addWorktree(ctx.repo, ctx.commonDir, [wt, name]);
+    ctx.events.emit({
+      type: 'notice',
+      message: `the integration worktree ${wt} was removed (not by the runner); made it again on ${name}`,
+    });
+    return;
+  }
   // The worktree's HEAD file naming the branch is what git reads; anything else is asked of git.
   if (headFileBranch(wt) === name) return;
   const head = (await gitRaw(wt, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim();

@@ -446,7 +446,13 @@ export async function finishItemAttempt(
   // A deleted integration branch would make every file of its worktree look new (and blamed on this agent).
   await restoreIntegration(ctx);
   const guards = await checkGuards(
-    { repo: ctx.repo, integration: ctx.integrationWorktree, commonDir: ctx.commonDir, stateDir: ctx.stateDir },
+    {
+      repo: ctx.repo,
+      integration: ctx.integrationWorktree,
+      commonDir: ctx.commonDir,
+      stateDir: ctx.stateDir,
+      integrationMade: ctx.store.current().branch !== null,
+    },
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip, settled },
     agentWindows(ctx.store.current()),
   );
