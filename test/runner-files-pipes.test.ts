@@ -9,7 +9,7 @@ import { lstatSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, git, makeRepo, runCli } from './support/fixture.ts';
+import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile, runCli } from './support/fixture.ts';
 import { planYaml } from './support/plan.ts';
 
 test('pipes an agent puts at the runner files do not stop the run: it lands, and the files are files again', async () => {
@@ -48,6 +48,38 @@ test('pipes an agent puts at the runner files do not stop the run: it lands, and
     const p = await runCli('plan', ['7', '--repo', repo.dir], { timeoutMs: 60_000 });
     assert.is(p.code, 2);
     assert.is(p.stderr.trim(), 'plan/milestone-7-dispatch.yaml: the plan is not a regular file');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an agent that removes the whole state folder: the runner writes it again from memory, the others land', async () => {
+  const remove = 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone"';
+  const agent = `{ [ "$WM_ISSUE" != 1 ] || ${remove}; } && ${COMMITTING_AGENT}`;
+  const [one, two] = [
+    { issue: 1, title: 'One' },
+    { issue: 2, title: 'Two' },
+  ];
+  const plan = planYaml({
+    title: 'Gone',
+    waves: [{ items: [one] }, { items: [two] }],
+    defaults: { agent: 'command', command: agent, retries: 0 },
+  });
+  const repo = await makeRepo({ plan, items: [one, two] });
+  try {
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { timeoutMs: 200_000 });
+    // Its own output files went with the folder: that attempt has no result; nothing else is lost.
+    assert.is(r.code, 3, r.stderr);
+    assert.match(r.stderr, '#1 failed: the agent process died without a result');
+    assert.not.match(r.stderr, /internal error|ENOENT/);
+    const state = readStateFile(repo);
+    assert.is(state.items['1'].status, 'failed');
+    assert.is(state.items['2'].status, 'complete');
+    assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-2.txt'), 'the rest landed');
+    assert.ok(
+      readEvents(repo).some((e) => e.type === 'notice' && /run\.lock was removed or replaced/.test(e.message)),
+      'the run lock was taken again',
+    );
   } finally {
     repo.cleanup();
   }

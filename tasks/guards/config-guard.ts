@@ -9,6 +9,7 @@
  * 7).
  */
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Ctx, TrustedConfig } from '../engine/context.ts';
@@ -87,6 +88,7 @@ async function readRecord(ctx: Ctx, file: string): Promise<TrustedConfig | null>
 }
 
 async function record(ctx: Ctx, file: string, trusted: TrustedConfig): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
   ctx.trusted.config = trusted;
 }

@@ -3,9 +3,21 @@
  * where an agent can reach them: agents run as the runner's user, and one that puts a named pipe where such a file
  * goes would make the runner's open for writing wait for a reader for ever (a synchronous one stops the whole runner,
  * signals included). These open without blocking and write regular files only. Whatever else is there (a pipe, a
- * device) is removed and the file made anew: the file is the runner's, and what replaced it holds none of it.
+ * device) is removed and the file made anew: the file is the runner's, and what replaced it holds none of it. A
+ * folder removed is made again.
  */
-import { closeSync, constants, fdatasync, fstatSync, openSync, unlinkSync, writeFile, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  unlinkSync,
+  writeFile,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { isCode } from './fs-paths.ts';
 import { notRegular } from './regular-file.ts';
@@ -25,6 +37,11 @@ export function openOwnFileSync(file: string, how: 'append' | 'truncate'): numbe
       // A pipe somebody reads, a device: not the runner's file.
       closeSync(fd);
     } catch (error) {
+      // Its folder removed (the state folder, by an agent): made again, since the runner's state is in memory.
+      if (isCode(error, 'ENOENT') && attempt === 0) {
+        mkdirSync(path.dirname(file), { recursive: true });
+        continue;
+      }
       // ENXIO: a pipe nobody reads; EISDIR: a folder.
       if (!isCode(error, 'ENXIO', 'EISDIR')) throw error;
     }

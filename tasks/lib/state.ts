@@ -143,6 +143,8 @@ export async function readState(dir: string, milestone: string): Promise<State> 
  * lock is removed.
  */
 async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
+  // The folder may have been removed meanwhile (an agent runs as the same user): the state in memory goes back.
+  await mkdir(dir, { recursive: true });
   const owner = currentOwner('state update');
   let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
   for (let i = 0; lock.kind === 'held'; i++) {
@@ -404,7 +406,9 @@ function writeBehindStore(
       items.clear();
       records.clear();
       const on = tag;
-      if (on === null || journalBytes > Math.max(wholeBytes, JOURNAL_MIN_BYTES)) return writeNow();
+      // Lines go on top of the state.json they name: gone (its folder removed), the whole state is written again.
+      const base = existsSync(path.join(dir, 'state.json'));
+      if (on === null || !base || journalBytes > Math.max(wholeBytes, JOURNAL_MIN_BYTES)) return writeNow();
       const text = entries.map((entry) => formatJournalLine(on, entry)).join('');
       await withLock(dir, () => appendJournal(dir, text));
       journalBytes += Buffer.byteLength(text);
