@@ -1,7 +1,8 @@
 /**
- * An agent that removes the integration worktree (it runs as the same user): the runner makes it again on the
- * integration branch before its next merge, with a notice, and the agent's result says the worktree went while it
- * ran. (It failed the merge with "git status … could not start … spawn git ENOENT" before.)
+ * An agent that removes the integration worktree, or its git admin folder (it runs as the same user): the runner
+ * makes it again on the integration branch before its next merge, with a notice, and the agent's result says the
+ * worktree went while it ran. (The merge failed with "spawn git ENOENT" before, and after a removed admin folder every
+ * later run failed: "… already exists".)
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +40,36 @@ test('the integration worktree removed by an agent is made again, the run lands,
     const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
     assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
     assert.not.ok(existsSync(wt), 'removed again at the end, by the runner');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("the integration worktree's git admin folder removed: its files are moved aside, kept, and it is made again", async () => {
+  const remove = 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/worktrees/milestone-7"';
+  const agent = `{ [ "$WM_ISSUE" != 1 ] || ${remove}; } && ${COMMITTING_AGENT}`;
+  const [one, two] = [
+    { issue: 1, title: 'One' },
+    { issue: 2, title: 'Two' },
+  ];
+  const plan = planYaml({
+    title: 'Admin',
+    waves: [{ items: [one] }, { items: [two] }],
+    defaults: { agent: 'command', command: agent },
+  });
+  const repo = await makeRepo({ plan, items: [one, two] });
+  try {
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const wt = path.join(repo.dir, 'worktrees', 'milestone-7');
+    const notice = readEvents(repo).find(
+      (e) => e.type === 'notice' && e.message.startsWith(`the integration worktree ${wt} lost its git admin folder`),
+    );
+    assert.ok(notice, r.stderr);
+    const aside = /its files are kept in (\S+);/.exec(notice.message)?.[1] ?? '';
+    assert.ok(existsSync(path.join(aside, 'README.md')), `the files are kept in ${aside}`);
+    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
+    assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
   } finally {
     repo.cleanup();
   }

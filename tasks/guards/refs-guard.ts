@@ -4,6 +4,7 @@
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
 import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commandLine } from '../lib/command-words.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
@@ -11,7 +12,7 @@ import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { headFileBranch, looseRef } from '../lib/git-files.ts';
+import { gitDirOf, headFileBranch, looseRef } from '../lib/git-files.ts';
 import { addWorktree, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
@@ -199,22 +200,39 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
 }
 
 /**
- * The integration worktree must be on the integration branch: put it back when it is clean, report it when not. One
- * removed (by an agent, as the same user) is made again on the branch: nothing in it was the runner's but the branch.
+ * Make the integration worktree again when someone removed it (an agent runs as the same user), or removed the admin
+ * folder its `.git` file names (git no longer sees a worktree there; its files are moved aside, kept). Nothing in it
+ * was the runner's but the branch. True when it was made again.
+ */
+export async function repairIntegrationWorktree(ctx: Ctx): Promise<boolean> {
+  const name = ctx.plan.milestone.integrationBranch;
+  const wt = ctx.integrationWorktree;
+  let why: string;
+  if (!existsSync(wt)) {
+    why = 'was removed (not by the runner)';
+  } else {
+    const admin = gitDirOf(wt);
+    const ours = admin !== null && path.dirname(admin) === path.join(ctx.commonDir, 'worktrees');
+    if (!ours || existsSync(admin)) return false;
+    const aside = `${wt}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await rename(wt, aside);
+    why = `lost its git admin folder ${admin} (not by the runner); its files are kept in ${aside}`;
+  }
+  // Its admin entry is stale now: pruned, or git would call the branch checked out there still.
+  await git(ctx.repo, ['worktree', 'prune']);
+  await addWorktree(ctx.repo, ctx.commonDir, [wt, name]);
+  ctx.events.emit({ type: 'notice', message: `the integration worktree ${wt} ${why}; made it again on ${name}` });
+  return true;
+}
+
+/**
+ * The integration worktree must be on the integration branch: put it back when it is clean, report it when not; made
+ * again when it is gone.
  */
 async function checkIntegrationWorktree(ctx: Ctx): Promise<void> {
   const name = ctx.plan.milestone.integrationBranch;
   const wt = ctx.integrationWorktree;
-  if (!existsSync(wt)) {
-    // Its admin entry is stale now: pruned, or git would call the branch checked out there still.
-    await git(ctx.repo, ['worktree', 'prune']);
-    await addWorktree(ctx.repo, ctx.commonDir, [wt, name]);
-    ctx.events.emit({
-      type: 'notice',
-      message: `the integration worktree ${wt} was removed (not by the runner); made it again on ${name}`,
-    });
-    return;
-  }
+  if (await repairIntegrationWorktree(ctx)) return;
   // The worktree's HEAD file naming the branch is what git reads; anything else is asked of git.
   if (headFileBranch(wt) === name) return;
   const head = (await gitRaw(wt, ['symbolic-ref', '-q', 'HEAD'])).stdout.trim();

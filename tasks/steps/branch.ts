@@ -13,7 +13,12 @@ import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
 import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordTrustedConfig } from '../guards/config-guard.ts';
-import { recordIntegration, recordMainSeen, restoreIntegration } from '../guards/refs-guard.ts';
+import {
+  recordIntegration,
+  recordMainSeen,
+  repairIntegrationWorktree,
+  restoreIntegration,
+} from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 
 /**
@@ -86,6 +91,8 @@ export const branch: Step = {
     const recorded = ctx.store.current().branch;
     // Deleted by someone else after the runner made it: it comes back where the runner left it, not from main.
     if (recorded) await restoreIntegration(ctx);
+    // Its worktree's git admin folder removed: git would refuse to add it where its files still are.
+    if (recorded && existsSync(ctx.integrationWorktree)) await repairIntegrationWorktree(ctx);
     const existing = await readRef(ctx, `refs/heads/${name}`);
     // Our own integration worktree already holding the branch means a crash before it was recorded: resume.
     // Pruned only when an entry is stale (the files prune reads say so).
