@@ -4,7 +4,6 @@
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commandLine } from '../lib/command-words.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
@@ -12,7 +11,8 @@ import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { gitDirOf, headFileBranch, looseRef } from '../lib/git-files.ts';
+import { headFileBranch, looseRef } from '../lib/git-files.ts';
+import { setAsideBrokenWorktree } from '../lib/worktree-repair.ts';
 import { addWorktree, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { RefsRecord } from '../lib/state-types.ts';
@@ -207,21 +207,15 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
 export async function repairIntegrationWorktree(ctx: Ctx): Promise<boolean> {
   const name = ctx.plan.milestone.integrationBranch;
   const wt = ctx.integrationWorktree;
-  let why: string;
-  if (!existsSync(wt)) {
-    why = 'was removed (not by the runner)';
-  } else {
-    const admin = gitDirOf(wt);
-    const ours = admin !== null && path.dirname(admin) === path.join(ctx.commonDir, 'worktrees');
-    if (!ours || existsSync(admin)) return false;
-    const aside = `${wt}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await rename(wt, aside);
-    why = `lost its git admin folder ${admin} (not by the runner); its files are kept in ${aside}`;
-  }
+  const why = existsSync(wt) ? await setAsideBrokenWorktree(ctx.commonDir, wt) : 'was removed';
+  if (why === null) return false;
   // Its admin entry is stale now: pruned, or git would call the branch checked out there still.
   await git(ctx.repo, ['worktree', 'prune']);
   await addWorktree(ctx.repo, ctx.commonDir, [wt, name]);
-  ctx.events.emit({ type: 'notice', message: `the integration worktree ${wt} ${why}; made it again on ${name}` });
+  ctx.events.emit({
+    type: 'notice',
+    message: `the integration worktree ${wt} ${why} (not by the runner); made it again on ${name}`,
+  });
   return true;
 }
 

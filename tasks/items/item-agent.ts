@@ -29,6 +29,7 @@ import { headFileBranch } from '../lib/git-files.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { agentBudgetUsd } from '../lib/run-budget.ts';
 import { writeOwnFile } from '../lib/own-file.ts';
+import { setAsideBrokenWorktree } from '../lib/worktree-repair.ts';
 import { readRegularFile } from '../lib/regular-file.ts';
 
 /** The files of attempt `attempt` of an item. */
@@ -189,12 +190,14 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   if (live) return adoptLiveAgent(ctx, item, live);
   let st = itemState(ctx, item.issue);
   if (!st.worktree || !st.branch) throw new Error(`internal: #${item.issue} has no worktree`);
-  if (!worktreePresent(st.worktree)) {
+  // One git no longer sees as a worktree (its admin folder removed) is moved aside first: `worktree add` refuses it.
+  const broken = await setAsideBrokenWorktree(ctx.commonDir, st.worktree);
+  if (broken || !worktreePresent(st.worktree)) {
     await ensureItemWorktree(ctx, item);
     st = itemState(ctx, item.issue);
     ctx.events.emit({
       type: 'notice',
-      message: `#${item.issue}: its worktree ${st.worktree} was missing (removed during a run?); recreated it on ${st.branch}`,
+      message: `#${item.issue}: its worktree ${st.worktree} ${broken ?? 'was missing (removed during a run?)'}; recreated it on ${st.branch}`,
     });
   }
   const worktree = st.worktree as string;

@@ -1,8 +1,9 @@
 /**
- * An agent that removes the integration worktree, or its git admin folder (it runs as the same user): the runner
- * makes it again on the integration branch before its next merge, with a notice, and the agent's result says the
- * worktree went while it ran. (The merge failed with "spawn git ENOENT" before, and after a removed admin folder every
- * later run failed: "… already exists".)
+ * An agent that removes the integration worktree, or its git admin folder, or that of its own worktree (it runs as
+ * the same user): the runner makes the worktree again (the integration one before its next merge, an item's before
+ * its next attempt), with a notice, and the agent's result says the integration worktree went while it ran. (The merge
+ * failed with "spawn git ENOENT" before, and after a removed admin folder every later run failed: "… already
+ * exists".)
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -66,10 +67,37 @@ test("the integration worktree's git admin folder removed: its files are moved a
       (e) => e.type === 'notice' && e.message.startsWith(`the integration worktree ${wt} lost its git admin folder`),
     );
     assert.ok(notice, r.stderr);
-    const aside = /its files are kept in (\S+);/.exec(notice.message)?.[1] ?? '';
+    const aside = /its files are kept in (\S+) /.exec(notice.message)?.[1] ?? '';
     assert.ok(existsSync(path.join(aside, 'README.md')), `the files are kept in ${aside}`);
     const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
     assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an item worktree whose git admin folder its agent removed: set aside and made again for the next attempt', async () => {
+  // The first attempt removes its own worktree's admin folder before it commits (its git then fails); the second works.
+  const remove = 'rm -rf "$(git rev-parse --absolute-git-dir)"';
+  const agent = `{ [ "$WM_ATTEMPT" != 1 ] || { ${remove}; exit 1; }; } && ${COMMITTING_AGENT}`;
+  const one = { issue: 1, title: 'One' };
+  const plan = planYaml({
+    title: 'Item admin',
+    waves: [{ items: [one] }],
+    defaults: { agent: 'command', command: agent, retries: 1 },
+  });
+  const repo = await makeRepo({ plan, items: [one] });
+  try {
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const wt = path.join(repo.dir, 'worktrees', '7-1-one');
+    const notice = readEvents(repo).find(
+      (e) => e.type === 'notice' && e.message.startsWith(`#1: its worktree ${wt} lost its git admin folder`),
+    );
+    assert.ok(notice, r.stderr);
+    assert.match(notice.message, /; recreated it on work\/7-1-one$/);
+    assert.is(readStateFile(repo).items['1'].attempts, 2);
+    assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-1.txt'));
   } finally {
     repo.cleanup();
   }

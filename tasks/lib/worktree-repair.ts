@@ -1,0 +1,25 @@
+/**
+ * A linked worktree whose git admin folder (`<common dir>/worktrees/<name>`, which its `.git` file names) is gone: git
+ * no longer sees a worktree there, every git command in it fails ("not a git repository"), and `git worktree add`
+ * refuses the folder ("already exists"). Agents run as the same user and can remove it.
+ */
+import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import { gitDirOf } from './git-files.ts';
+
+/**
+ * When `dir`, where the runner keeps one of its worktrees of this repository (`commonDir`), is no sound worktree any
+ * more (its `.git` file gone, or naming an admin folder that is gone or not this repository's), move its files aside
+ * (kept, for a human) and say so ("lost its git admin folder …; its files are kept in …"): the caller then adds the
+ * worktree again. Null when it is sound or gone altogether.
+ */
+export async function setAsideBrokenWorktree(commonDir: string, dir: string): Promise<string | null> {
+  if (!existsSync(dir)) return null;
+  const admin = gitDirOf(dir);
+  if (admin !== null && path.dirname(admin) === path.join(commonDir, 'worktrees') && existsSync(admin)) return null;
+  const aside = `${dir}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await rename(dir, aside);
+  const lost = admin === null ? 'lost its .git file' : `lost its git admin folder ${admin}`;
+  return `${lost}; its files are kept in ${aside}`;
+}
