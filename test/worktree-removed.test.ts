@@ -5,7 +5,7 @@
  * failed with "spawn git ENOENT" before, and after a removed admin folder every later run failed: "… already
  * exists".)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -98,6 +98,27 @@ test('an item worktree whose git admin folder its agent removed: set aside and m
     assert.match(notice.message, /; recreated it on work\/7-1-one$/);
     assert.is(readStateFile(repo).items['1'].attempts, 2);
     assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-1.txt'));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('an item worktree that lost its admin folder after its work: the milestone lands, the folder is kept and listed', async () => {
+  const agent = `${COMMITTING_AGENT} && rm -rf "$(git rev-parse --absolute-git-dir)"`;
+  const one = { issue: 1, title: 'One' };
+  const plan = planYaml({ title: 'After', waves: [{ items: [one] }], defaults: { agent: 'command', command: agent } });
+  const repo = await makeRepo({ plan, items: [one] });
+  try {
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-1.txt'));
+    const wt = path.join(repo.dir, 'worktrees', '7-1-one');
+    assert.ok(existsSync(path.join(wt, 'item-1.txt')), 'its files are not removed');
+    const report = readFileSync(path.join(repo.stateDir, 'report.md'), 'utf8');
+    assert.match(
+      report,
+      `- worktrees/7-1-one (lost its git admin folder ${path.join(repo.dir, '.git', 'worktrees', '7-1-one')}: git no longer sees a worktree there; look, then remove the folder)`,
+    );
   } finally {
     repo.cleanup();
   }

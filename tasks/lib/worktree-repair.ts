@@ -15,11 +15,20 @@ import { gitDirOf } from './git-files.ts';
  * worktree again. Null when it is sound or gone altogether.
  */
 export async function setAsideBrokenWorktree(commonDir: string, dir: string): Promise<string | null> {
+  const lost = brokenWorktree(commonDir, dir);
+  if (lost === null) return null;
+  const aside = `${dir}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await rename(dir, aside);
+  return `${lost}; its files are kept in ${aside}`;
+}
+
+/**
+ * What `dir` (a folder where the runner keeps one of its worktrees) lost that makes it no worktree git sees ("lost its
+ * .git file", "lost its git admin folder …"), or null when it is sound or gone altogether. Reads only.
+ */
+export function brokenWorktree(commonDir: string, dir: string): string | null {
   if (!existsSync(dir)) return null;
   const admin = gitDirOf(dir);
   if (admin !== null && path.dirname(admin) === path.join(commonDir, 'worktrees') && existsSync(admin)) return null;
-  const aside = `${dir}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await rename(dir, aside);
-  const lost = admin === null ? 'lost its .git file' : `lost its git admin folder ${admin}`;
-  return `${lost}; its files are kept in ${aside}`;
+  return admin === null ? 'lost its .git file' : `lost its git admin folder ${admin}`;
 }

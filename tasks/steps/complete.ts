@@ -21,6 +21,7 @@ import { DONE, todo, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
 import { mapAtMost } from '../lib/map-at-most.ts';
 import { writeOwnFile } from '../lib/own-file.ts';
+import { brokenWorktree } from '../lib/worktree-repair.ts';
 
 /** How much of events.jsonl report.md's timeline reads. */
 const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
@@ -69,9 +70,13 @@ async function deleteMerged(
 /** Worktrees removed at once: each `worktree remove` touches only its own folder and admin entry. */
 const REMOVALS_AT_ONCE = 4;
 
-/** Remove a worktree unless it holds uncommitted work (which is kept and listed). */
-async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone'> {
+/**
+ * Remove a worktree unless it holds uncommitted work (which is kept and listed). One git no longer sees as a worktree
+ * (its admin folder removed) is kept too: what is in it cannot be told, and its files may be someone's work.
+ */
+async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone' | 'broken'> {
   if (!existsSync(dir)) return 'gone';
+  if (brokenWorktree(ctx.commonDir, dir) !== null) return 'broken';
   // Plain remove refuses a worktree with changes or untracked files (the agent lock and linked dependency folders
   // are excluded, so they do not count): one call for the usual clean worktree.
   if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return 'removed';
@@ -165,6 +170,10 @@ export const complete: Step = {
         worktreeKept.add(item.issue);
         kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
       }
+      if (removed === 'broken')
+        kept.push(
+          `${path.relative(ctx.repo, dir)} (${brokenWorktree(ctx.commonDir, dir)}: git no longer sees a worktree there; look, then remove the folder)`,
+        );
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
       if (removed !== 'kept' && merged) deletable.push(`refs/heads/${branch}`);
       else keptBranches.push(`refs/heads/${branch}`);
