@@ -222,6 +222,26 @@ report COMPLETE "deleted $b"`,
   }
 });
 
+test("agent writes garbage into the integration branch's ref file: kept aside, recreated at its recorded tip, lands", async () => {
+  const r = await rig(
+    () => `${HONEST}
+b=$(git -C "$WM_WORKTREE/../milestone-7" symbolic-ref --short HEAD)
+echo garbage > "$(git rev-parse --path-format=absolute --git-common-dir)/refs/heads/$b"
+report COMPLETE "broke $b"`,
+  );
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, show(result));
+    assert.ok((await filesOn(r.repo.dir, 'main')).includes('a.txt'), 'a.txt is not on main');
+    const notice = notices(r).find((m) => m.startsWith(`${INTEGRATION} was no ref git can read`));
+    assert.ok(notice, notices(r).join('\n'));
+    const kept = /kept as (\S+)\)/.exec(notice ?? '')?.[1] ?? '';
+    assert.is(readFileSync(kept, 'utf8'), 'garbage\n', 'what was in the file is kept');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('agent checks out main in its worktree and commits there: item failed, landing stops (nobody vouched for), origin untouched', async () => {
   const r = await rig(
     () => `case "$WM_ISSUE" in

@@ -4,6 +4,7 @@
  * old and new sha, and the commands to inspect or restore; a deleted integration branch is recreated from its record.
  */
 import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { commandLine } from '../lib/command-words.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
@@ -183,6 +184,9 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   if (looseRef(ctx.commonDir, ref)) return false;
   if (await freshRead(`rev\0${ctx.repo}\0${ref}`, () => revParse(ctx.repo, ref))) return false;
   if (!(await revParse(ctx.repo, recorded))) return false;
+  // A loose ref file git cannot read ("reference broken": an agent wrote something else into it) would refuse the
+  // create below on every run: it is moved into the state folder (kept) first.
+  const broken = await setAsideBrokenRef(ctx, ref);
   // Create-only (the zero old value): never overwrite a branch that came back meanwhile.
   await git(ctx.repo, [
     'update-ref',
@@ -194,9 +198,21 @@ export async function restoreIntegration(ctx: Ctx): Promise<boolean> {
   ]);
   ctx.events.emit({
     type: 'notice',
-    message: `${name} was deleted by someone other than the runner; recreated at its recorded tip ${short(recorded)}`,
+    message: broken
+      ? `${name} was no ref git can read (its file was changed by someone other than the runner; kept as ${broken}); recreated at its recorded tip ${short(recorded)}`
+      : `${name} was deleted by someone other than the runner; recreated at its recorded tip ${short(recorded)}`,
   });
   return true;
+}
+
+/** Move the loose file of `ref` into the state folder when it holds no ref git reads; where it went, or null. */
+async function setAsideBrokenRef(ctx: Ctx, ref: string): Promise<string | null> {
+  const file = path.join(ctx.commonDir, ref);
+  if (!existsSync(file)) return null;
+  const aside = path.join(ctx.stateDir, 'broken-refs', `${ref.replace(/\//g, '_')}-${Date.now()}`);
+  await mkdir(path.dirname(aside), { recursive: true });
+  await rename(file, aside);
+  return aside;
 }
 
 /**
