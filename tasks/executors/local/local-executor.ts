@@ -87,7 +87,8 @@ async function poll(handle: AgentHandle): Promise<AgentStatus> {
   const code = readExitCode(files, pid);
   if (code !== null) return ended(code);
   if (liveAgentOf(files.pid, 0)) {
-    const startedAt = new Date(statSync(files.pid).mtimeMs).toISOString();
+    // The file may be gone since (its folder removed while the agent runs): the start is then unknown, so now.
+    const startedAt = new Date(statSync(files.pid, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()).toISOString();
     return { state: 'running', pid, startedAt };
   }
   // It may have written its exit code between the two reads.
