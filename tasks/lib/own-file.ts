@@ -39,7 +39,7 @@ export function openOwnFileSync(file: string, how: 'append' | 'truncate'): numbe
     } catch (error) {
       // Its folder removed (the state folder, by an agent): made again, since the runner's state is in memory.
       if (isCode(error, 'ENOENT') && attempt === 0) {
-        mkdirSync(path.dirname(file), { recursive: true });
+        ensureFolderSync(path.dirname(file));
         continue;
       }
       // ENXIO: a pipe nobody reads; EISDIR: a folder.
@@ -50,6 +50,21 @@ export function openOwnFileSync(file: string, how: 'append' | 'truncate'): numbe
       unlinkSync(file);
     } catch {
       throw notRegular(file);
+    }
+  }
+}
+
+/**
+ * Make `dir` and its parents when missing. A removal of them under way at the same moment (`rm -rf` by an agent) can
+ * take a parent just made: tried again then.
+ */
+export function ensureFolderSync(dir: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return;
+    } catch (error) {
+      if (!isCode(error, 'ENOENT') || attempt >= 5) throw error;
     }
   }
 }

@@ -9,6 +9,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
+import { isCode } from './fs-paths.ts';
+import { ensureFolderSync } from './own-file.ts';
 import { currentOwner, tryLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
 import { draftState } from './state-draft.ts';
@@ -143,8 +145,19 @@ export async function readState(dir: string, milestone: string): Promise<State> 
  * lock is removed.
  */
 async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
-  // The folder may have been removed meanwhile (an agent runs as the same user): the state in memory goes back.
-  await mkdir(dir, { recursive: true });
+  // The folder may be removed meanwhile, even while this writes (an agent runs as the same user, `rm -rf` takes a
+  // moment): made again and the write done again (each is whole: a state file, or journal lines not yet appended).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await lockedOnce(dir, fn, onBusy);
+    } catch (error) {
+      if (!isCode(error, 'ENOENT') || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function lockedOnce<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
+  ensureFolderSync(dir);
   const owner = currentOwner('state update');
   let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
   for (let i = 0; lock.kind === 'held'; i++) {
