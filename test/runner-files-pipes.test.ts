@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile, runCli } from './support/fixture.ts';
+import { hostileMilestone } from './support/hostile.ts';
 import { planYaml } from './support/plan.ts';
 
 test('pipes an agent puts at the runner files do not stop the run: it lands, and the files are files again', async () => {
@@ -54,18 +55,11 @@ test('pipes an agent puts at the runner files do not stop the run: it lands, and
 });
 
 test('an agent that removes the whole state folder: the runner writes it again from memory, the others land', async () => {
-  const remove = 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone"';
-  const agent = `{ [ "$WM_ISSUE" != 1 ] || ${remove}; } && ${COMMITTING_AGENT}`;
-  const [one, two] = [
-    { issue: 1, title: 'One' },
-    { issue: 2, title: 'Two' },
-  ];
-  const plan = planYaml({
+  const repo = await hostileMilestone({
     title: 'Gone',
-    waves: [{ items: [one] }, { items: [two] }],
-    defaults: { agent: 'command', command: agent, retries: 0 },
+    hostile: 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone"',
+    defaults: { retries: 0 },
   });
-  const repo = await makeRepo({ plan, items: [one, two] });
   try {
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push'], { timeoutMs: 200_000 });
     // Its own output files went with the folder: that attempt has no result; nothing else is lost.

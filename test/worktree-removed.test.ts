@@ -9,22 +9,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { COMMITTING_AGENT, git, makeRepo, readEvents, readStateFile, runCli } from './support/fixture.ts';
-import { planYaml } from './support/plan.ts';
+import { git, readEvents, readStateFile, runCli } from './support/fixture.ts';
+import { hostileMilestone } from './support/hostile.ts';
 
 test('the integration worktree removed by an agent is made again, the run lands, and the agent is flagged', async () => {
-  const remove = 'rm -rf "$(git rev-parse --show-toplevel)/../milestone-7"';
-  const agent = `{ [ "$WM_ISSUE" != 1 ] || ${remove}; } && ${COMMITTING_AGENT}`;
-  const [one, two] = [
-    { issue: 1, title: 'One' },
-    { issue: 2, title: 'Two' },
-  ];
-  const plan = planYaml({
+  const repo = await hostileMilestone({
     title: 'Removed',
-    waves: [{ items: [one] }, { items: [two] }],
-    defaults: { agent: 'command', command: agent },
+    hostile: 'rm -rf "$(git rev-parse --show-toplevel)/../milestone-7"',
   });
-  const repo = await makeRepo({ plan, items: [one, two] });
   try {
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
     assert.is(r.code, 0, r.stderr);
@@ -47,18 +39,10 @@ test('the integration worktree removed by an agent is made again, the run lands,
 });
 
 test("the integration worktree's git admin folder removed: its files are moved aside, kept, and it is made again", async () => {
-  const remove = 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/worktrees/milestone-7"';
-  const agent = `{ [ "$WM_ISSUE" != 1 ] || ${remove}; } && ${COMMITTING_AGENT}`;
-  const [one, two] = [
-    { issue: 1, title: 'One' },
-    { issue: 2, title: 'Two' },
-  ];
-  const plan = planYaml({
+  const repo = await hostileMilestone({
     title: 'Admin',
-    waves: [{ items: [one] }, { items: [two] }],
-    defaults: { agent: 'command', command: agent },
+    hostile: 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/worktrees/milestone-7"',
   });
-  const repo = await makeRepo({ plan, items: [one, two] });
   try {
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
     assert.is(r.code, 0, r.stderr);
@@ -78,15 +62,12 @@ test("the integration worktree's git admin folder removed: its files are moved a
 
 test('an item worktree whose git admin folder its agent removed: set aside and made again for the next attempt', async () => {
   // The first attempt removes its own worktree's admin folder before it commits (its git then fails); the second works.
-  const remove = 'rm -rf "$(git rev-parse --absolute-git-dir)"';
-  const agent = `{ [ "$WM_ATTEMPT" != 1 ] || { ${remove}; exit 1; }; } && ${COMMITTING_AGENT}`;
-  const one = { issue: 1, title: 'One' };
-  const plan = planYaml({
+  const repo = await hostileMilestone({
     title: 'Item admin',
-    waves: [{ items: [one] }],
-    defaults: { agent: 'command', command: agent, retries: 1 },
+    hostile: '[ "$WM_ATTEMPT" != 1 ] || { rm -rf "$(git rev-parse --absolute-git-dir)"; exit 1; }',
+    single: true,
+    defaults: { retries: 1 },
   });
-  const repo = await makeRepo({ plan, items: [one] });
   try {
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
     assert.is(r.code, 0, r.stderr);
@@ -104,10 +85,12 @@ test('an item worktree whose git admin folder its agent removed: set aside and m
 });
 
 test('an item worktree that lost its admin folder after its work: the milestone lands, the folder is kept and listed', async () => {
-  const agent = `${COMMITTING_AGENT} && rm -rf "$(git rev-parse --absolute-git-dir)"`;
-  const one = { issue: 1, title: 'One' };
-  const plan = planYaml({ title: 'After', waves: [{ items: [one] }], defaults: { agent: 'command', command: agent } });
-  const repo = await makeRepo({ plan, items: [one] });
+  const repo = await hostileMilestone({
+    title: 'After',
+    hostile: 'rm -rf "$(git rev-parse --absolute-git-dir)"',
+    after: true,
+    single: true,
+  });
   try {
     const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
     assert.is(r.code, 0, r.stderr);
