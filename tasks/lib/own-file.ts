@@ -30,26 +30,29 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | (constants.O_NONBLO
  */
 export function openOwnFileSync(file: string, how: 'append' | 'truncate'): number {
   const flags = WRITE_FLAGS | (how === 'append' ? constants.O_APPEND : constants.O_TRUNC);
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
+    let problem: unknown;
     try {
       const fd = openSync(file, flags);
       if (fstatSync(fd).isFile()) return fd;
       // A pipe somebody reads, a device: not the runner's file.
       closeSync(fd);
+      problem = notRegular(file);
     } catch (error) {
-      // Its folder removed (the state folder, by an agent): made again, since the runner's state is in memory.
-      if (isCode(error, 'ENOENT') && attempt === 0) {
-        ensureFolderSync(path.dirname(file));
-        continue;
-      }
-      // ENXIO: a pipe nobody reads; EISDIR: a folder.
-      if (!isCode(error, 'ENXIO', 'EISDIR')) throw error;
+      // ENOENT: its folder removed (O_CREAT makes a missing file); ENXIO: a pipe nobody reads; EISDIR: a folder.
+      if (!isCode(error, 'ENOENT', 'ENXIO', 'EISDIR')) throw error;
+      problem = error;
     }
-    if (attempt > 0) throw notRegular(file);
-    try {
-      unlinkSync(file);
-    } catch {
-      throw notRegular(file);
+    // A removal under way may take what was just made again: a few tries.
+    if (attempt >= 3) throw isCode(problem, 'ENOENT') ? problem : notRegular(file);
+    // The folder (the state folder, removed by an agent) is made again: the runner's state is in memory.
+    if (isCode(problem, 'ENOENT')) ensureFolderSync(path.dirname(file));
+    else {
+      try {
+        unlinkSync(file);
+      } catch {
+        throw notRegular(file);
+      }
     }
   }
 }
