@@ -163,6 +163,9 @@ test('check(): a removed lock, or one replaced by a pipe or a dead owner, is tak
     execFileSync('mkfifo', [file]);
     assert.equal(lock.check(), { kind: 'retaken' });
     assert.ok(lstatSync(file).isFile());
+    rmSync(dir, { recursive: true });
+    assert.equal(lock.check(), { kind: 'retaken' }, 'its folder removed with it');
+    assert.ok(lstatSync(file).isFile());
     const owner = (pid: number, startTime: string) =>
       writeFileSync(file, JSON.stringify({ pid, startTime, startedAt: '2026-01-01T00:00:00Z', command: 'run 7' }));
     owner(DEAD_PID, '1');

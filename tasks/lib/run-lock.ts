@@ -5,6 +5,7 @@
 import { mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createFileExclusiveSync } from './atomic-file.ts';
+import { ensureFolderSync } from './own-file.ts';
 import { BadInputError } from './errors.ts';
 import { isProcessAlive, processStartTime } from './process-info.ts';
 import { readRegularFileSync } from './regular-file.ts';
@@ -150,7 +151,7 @@ export function acquireRunLock(dir: string, milestone: string, command: string):
       tookOverFrom: attempt.staleOwner,
       release: attempt.release,
       check(): RunLockCheck {
-        for (let attempt = 0; attempt < 2; attempt++) {
+        for (let look = 0; look < 2; look++) {
           const now = readOwner(file);
           if (mine(now)) return { kind: 'held' };
           if (now !== 'missing' && now !== null && isProcessAlive(now.pid, now.startTime))
@@ -160,6 +161,8 @@ export function acquireRunLock(dir: string, milestone: string, command: string):
             breakStale(file);
             if (readOwner(file) !== 'missing') continue;
           }
+          // Its folder may be gone with it (the state folder removed): made again.
+          ensureFolderSync(dir);
           if (createFileExclusiveSync(file, `${JSON.stringify(me)}\n`)) return { kind: 'retaken' };
         }
         const last = readOwner(file);
