@@ -142,21 +142,9 @@ export async function readState(dir: string, milestone: string): Promise<State> 
 
 /**
  * A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's
- * lock is removed.
+ * lock is removed. The folder is made when it is missing (removed meanwhile: the state in memory goes back).
  */
 async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
-  // The folder may be removed meanwhile, even while this writes (an agent runs as the same user, `rm -rf` takes a
-  // moment): made again and the write done again (each is whole: a state file, or journal lines not yet appended).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await lockedOnce(dir, fn, onBusy);
-    } catch (error) {
-      if (!isCode(error, 'ENOENT') || attempt >= 5) throw error;
-    }
-  }
-}
-
-async function lockedOnce<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
   ensureFolderSync(dir);
   const owner = currentOwner('state update');
   let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
@@ -169,6 +157,21 @@ async function lockedOnce<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries:
     return await fn();
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * A whole write or a journal append of the run's store, done again when the state folder was removed under it (an
+ * agent runs as the same user, and its `rm -rf` takes a moment): `withLock` makes the folder again, and each write is
+ * whole (a state file, or journal lines not appended yet).
+ */
+async function againIfRemoved<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isCode(error, 'ENOENT') || attempt >= 5) throw error;
+    }
   }
 }
 
@@ -394,7 +397,7 @@ function writeBehindStore(
     if (!validateState(snapshot))
       throw new Error(`internal: state update breaks the schema: ${JSON.stringify(validateState.errors?.[0])}`);
     // The journal goes with it: everything it holds is in memory, so in this snapshot.
-    const done = await withLock(dir, () => writeState(dir, snapshot));
+    const done = await againIfRemoved(() => withLock(dir, () => writeState(dir, snapshot)));
     [tag, wholeBytes, journalBytes] = [done.tag, done.bytes, 0];
     written = Math.max(written, at);
   };
@@ -423,7 +426,7 @@ function writeBehindStore(
       const base = existsSync(path.join(dir, 'state.json'));
       if (on === null || !base || journalBytes > Math.max(wholeBytes, JOURNAL_MIN_BYTES)) return writeNow();
       const text = entries.map((entry) => formatJournalLine(on, entry)).join('');
-      await withLock(dir, () => appendJournal(dir, text));
+      await againIfRemoved(() => withLock(dir, () => appendJournal(dir, text)));
       journalBytes += Buffer.byteLength(text);
     }));
   };
