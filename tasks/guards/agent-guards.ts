@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkGitSetup } from './git-setup-guard.ts';
+import { checkGitSetup, type HeldGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { readChange, type Change, type ChangedFile } from '../lib/git-change.ts';
 import { git, revParse } from '../lib/git.ts';
@@ -87,6 +87,8 @@ export async function checkGuards(
     readonly stateDir: string;
     /** Whether the runner had made the integration worktree (a missing one is then reported). */
     readonly integrationMade?: boolean;
+    /** The hooks and config baseline the command holds (read from `stateDir` without it). */
+    readonly held?: HeldGitSetup;
   },
   me: {
     readonly issue: number;
@@ -113,7 +115,7 @@ export async function checkGuards(
   const commits = me.base && tip ? guardCommits(where.repo, me.base, tip) : Promise.resolve([]);
   // Awaited below; a failure meanwhile is not an unhandled rejection.
   commits.catch(() => undefined);
-  const setup = checkGitSetup(where.commonDir, where.stateDir, me.start).catch((error: unknown) => [
+  const setup = checkGitSetup(where.commonDir, where.stateDir, me.start, where.held).catch((error: unknown) => [
     `could not compare .git/hooks and the git config with the last check: ${(error as Error).message}`,
   ]);
   const found = await Promise.all(

@@ -294,23 +294,44 @@ async function writeBaseline(file: string, setup: GitSetup): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(setup, null, 2)}\n`);
 }
 
+/**
+ * Where a running command keeps the baseline once read or taken: an agent that removes or rewrites the file meanwhile
+ * cannot make its own hook changes vanish from the reports.
+ */
+export interface HeldGitSetup {
+  gitSetup: GitSetup | null;
+}
+
 /** Take the baseline when there is none yet: before the first agent starts, so its changes can be diffed by key. */
-export async function recordGitSetup(commonDir: string, stateDir: string): Promise<void> {
+export async function recordGitSetup(commonDir: string, stateDir: string, held?: HeldGitSetup): Promise<void> {
   const file = path.join(stateDir, GIT_SETUP_FILE);
-  if (!(await readBaseline(file))) await writeBaseline(file, await snapshotGitSetup(commonDir));
+  const found = held?.gitSetup ?? (await readBaseline(file));
+  const setup = found ?? (await snapshotGitSetup(commonDir));
+  if (!found) await writeBaseline(file, setup);
+  if (held) held.gitSetup = setup;
 }
 
 /**
  * What changed in hooks and config files since the last check; the baseline then moves on. Without a baseline
  * (none was recorded before the agents started), files modified since `sinceMs` are reported instead.
  */
-export async function checkGitSetup(commonDir: string, stateDir: string, sinceMs: number): Promise<string[]> {
+export async function checkGitSetup(
+  commonDir: string,
+  stateDir: string,
+  sinceMs: number,
+  held?: HeldGitSetup,
+): Promise<string[]> {
   const file = path.join(stateDir, GIT_SETUP_FILE);
   const gitDir = path.basename(commonDir);
-  const before = await readBaseline(file);
+  const onDisk = await readBaseline(file);
+  // What this command holds wins over the file: the file is the agents' to change too.
+  const before = held?.gitSetup ?? onDisk;
   const now = await snapshotGitSetup(commonDir, before);
   const changes = before ? diffGitSetup(before, now, gitDir) : changedSince(commonDir, now, sinceMs, gitDir);
+  const removed = before !== null && onDisk === null;
+  if (removed) changes.push(`removed ${file} (the runner's record of the hooks and config; written again)`);
+  if (held) held.gitSetup = now;
   // Unchanged (the usual case): nothing to write.
-  if (!before || JSON.stringify(before) !== JSON.stringify(now)) await writeBaseline(file, now);
+  if (!before || removed || JSON.stringify(before) !== JSON.stringify(now)) await writeBaseline(file, now);
   return changes;
 }

@@ -455,6 +455,7 @@ export async function finishItemAttempt(
       commonDir: ctx.commonDir,
       stateDir: ctx.stateDir,
       integrationMade: ctx.store.current().branch !== null,
+      held: ctx.trusted,
     },
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip, settled },
     agentWindows(ctx.store.current()),

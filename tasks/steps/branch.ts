@@ -138,7 +138,7 @@ export const branch: Step = {
       await recordIntegration(ctx, existing ?? main);
       await recordMainSeen(ctx, localMain, remoteMain);
       // What .git/hooks and the config look like before any agent ran: each later change is reported once.
-      await recordGitSetup(ctx.commonDir, ctx.stateDir);
+      await recordGitSetup(ctx.commonDir, ctx.stateDir, ctx.trusted);
       // What filters and merge drivers the runner's merges may run: the user's, from before any agent.
       await recordTrustedConfig(ctx);
     }
