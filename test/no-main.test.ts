@@ -54,4 +54,32 @@ test('no branch main: exit 2, one sentence naming the branches there are, the re
   }
 });
 
+test('main gone after the milestone started: exit 3 saying to restore it, from the run and from the branch step', async () => {
+  const items = [{ issue: 1, title: 'One' }];
+  const plan = planYaml({
+    title: 'Gone main',
+    waves: [{ items }],
+    defaults: { agent: 'command', command: COMMITTING_AGENT },
+  });
+  const repo = await makeRepo({ plan, items });
+  try {
+    for (const step of ['validate', 'prepare', 'branch']) {
+      const done = await runCli('step', [step, '7', '--repo', repo.dir, '--yes']);
+      assert.is(done.code, 0, done.stderr);
+    }
+    await git(repo.dir, 'branch', '-m', 'main', 'master');
+    const gone = `${repo.dir} has no branch main any more; restore it (git reflog shows where it was), then run again`;
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 3, r.stderr);
+    assert.is(r.stderr.trim().split('\n').pop(), gone);
+    // The branch step says the same when it runs again (its worktree gone too).
+    await git(repo.dir, 'worktree', 'remove', '--force', path.join(repo.dir, 'worktrees', 'milestone-7'));
+    const again = await runCli('step', ['branch', '7', '--repo', repo.dir, '--yes']);
+    assert.is(again.code, 3, again.stderr);
+    assert.is(again.stderr.trim().split('\n').pop(), gone);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test.run();

@@ -170,6 +170,11 @@ export async function recordMainSeen(ctx: Ctx, main: string, originMain: string 
   await setRefs(ctx, { main, originMain });
 }
 
+/** What stops a milestone whose `main` was deleted after the runner saw it. */
+export function noMainAnyMore(ctx: Ctx): string {
+  return `${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`;
+}
+
 /**
  * Put a deleted integration branch back at its recorded tip. Returns whether it did; without a record (state of an
  * older version) nothing can be restored.
@@ -366,10 +371,7 @@ export async function checkMain(
   // main's loose ref file still at what was seen last (a commit then): no move to look at.
   const unmoved = lastMain !== null && looseRef(ctx.commonDir, `refs/heads/${MAIN_BRANCH}`) === lastMain;
   const main = unmoved ? lastMain : await revParse(ctx.repo, `refs/heads/${MAIN_BRANCH}`);
-  if (!main)
-    throw new NeedsAttentionError(
-      `${ctx.repo} has no branch ${MAIN_BRANCH} any more; restore it (git reflog shows where it was), then run again`,
-    );
+  if (!main) throw new NeedsAttentionError(noMainAnyMore(ctx));
   if (lastMain && !unmoved && !ctx.options.adopt && !(await isAncestor(ctx.repo, lastMain, main))) {
     throw new NeedsAttentionError(
       `${MAIN_BRANCH} moved from ${short(lastMain)} to ${short(main)} without keeping ${short(lastMain)} (rewound or rewritten; the runner never does that); ` +

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
-import { BadInputError } from '../lib/errors.ts';
+import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
 import { ensureExcluded } from '../lib/exclude.ts';
 import { addWorktree, git, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
@@ -14,6 +14,7 @@ import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordTrustedConfig } from '../guards/config-guard.ts';
 import {
+  noMainAnyMore,
   recordIntegration,
   recordMainSeen,
   repairIntegrationWorktree,
@@ -82,6 +83,8 @@ export const branch: Step = {
     const name = ctx.plan.milestone.integrationBranch;
     // Before anything is written: without main there is nothing to build on.
     const localMain = await readRef(ctx, `refs/heads/${MAIN_BRANCH}`);
+    // Deleted since the milestone saw it: as the refs guard says it (exit 3); never there: bad input (exit 2).
+    if (!localMain && ctx.store.current().refs?.main) throw new NeedsAttentionError(noMainAnyMore(ctx));
     if (!localMain) throw new BadInputError(await noMainMessage(ctx));
     await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
     if (await ctx.hasOrigin()) {
@@ -146,7 +149,7 @@ export const branch: Step = {
   },
 };
 
-/** Why there is nothing to land on: no `main`, and which branches there are instead (a repository on `master`). */
+/** Why there is nothing to land on: no `main` (a repository on `master`: its branches are listed). */
 async function noMainMessage(ctx: Ctx): Promise<string> {
   const names = (await git(ctx.repo, ['for-each-ref', '--count=6', '--format=%(refname:short)', 'refs/heads/']))
     .split('\n')
