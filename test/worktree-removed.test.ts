@@ -107,4 +107,25 @@ test('an item worktree that lost its admin folder after its work: the milestone 
   }
 });
 
+test("an agent that empties .git/info/exclude: the runner's lines come back, nobody is flagged, the milestone lands", async () => {
+  const repo = await hostileMilestone({
+    title: 'Exclude',
+    hostile: ': > "$(git rev-parse --path-format=absolute --git-common-dir)/info/exclude"',
+  });
+  try {
+    // Before, landing refused the checkout as dirty and told the user to commit or stash the runner's worktrees.
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const notices = readEvents(repo).filter(
+      (e) => e.type === 'notice' && e.message.startsWith(".git/info/exclude had lost the runner's lines (/worktrees/"),
+    );
+    assert.is(notices.length, 1, r.stderr);
+    const items = readStateFile(repo).items;
+    assert.equal([...items['1'].result.flags, ...items['2'].result.flags], []);
+    assert.match(readFileSync(path.join(repo.dir, '.git', 'info', 'exclude'), 'utf8'), /^\/worktrees\/$/m);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test.run();

@@ -25,6 +25,7 @@ import { relayForWave } from '../reporting/relay-text.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { git, gitRaw, revParse } from '../lib/git.ts';
 import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
+import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
 import { headFileBranch } from '../lib/git-files.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { agentBudgetUsd } from '../lib/run-budget.ts';
@@ -422,6 +423,9 @@ export async function finishItemAttempt(
   const collected = await executor.collect(handle);
   // Nothing of the agent runs from here on (a local one's group is gone): what it wrote anywhere is written.
   const settled = readClock();
+  // Without the runner's exclude lines its worktree folder and the agent lock would look like this agent's leftovers
+  // and writes into the checkout.
+  await keepRunnerExcludes(ctx);
   const facts = await readBranchFacts(
     ctx.repo,
     ctx.commonDir,

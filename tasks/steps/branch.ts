@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
-import { ensureExcluded } from '../lib/exclude.ts';
+import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
 import { addWorktree, git, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
-import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
+import { MAIN_BRANCH } from '../lib/paths.ts';
 import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordTrustedConfig } from '../guards/config-guard.ts';
@@ -21,21 +21,6 @@ import {
   restoreIntegration,
 } from '../guards/refs-guard.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
-
-/**
- * Patterns excluded in every worktree: the worktree root (when inside the repo), the agent lock, linked dependency
- * folders.
- */
-export function excludePatterns(ctx: Ctx): string[] {
-  const root = path.relative(ctx.repo, worktreeRootOf(ctx.repo, ctx.plan));
-  const inside = root && !root.startsWith('..') && !path.isAbsolute(root);
-  return [
-    ...(inside ? [`/${root.split(path.sep).join('/')}/`] : []),
-    '.claude/kage-bunshin.lock',
-    '/node_modules',
-    '/.venv',
-  ];
-}
 
 /** A ref's commit (`revParse`), without git when its loose file holds it or the files say it surely does not exist. */
 async function readRef(ctx: Ctx, ref: string): Promise<string | null> {
@@ -86,7 +71,7 @@ export const branch: Step = {
     // Deleted since the milestone saw it: as the refs guard says it (exit 3); never there: bad input (exit 2).
     if (!localMain && ctx.store.current().refs?.main) throw new NeedsAttentionError(noMainAnyMore(ctx));
     if (!localMain) throw new BadInputError(await noMainMessage(ctx));
-    await ensureExcluded(ctx.commonDir, excludePatterns(ctx));
+    await keepRunnerExcludes(ctx, false);
     if (await ctx.hasOrigin()) {
       progress.output('git fetch origin');
       await git(ctx.repo, ['fetch', '--quiet', 'origin']);

@@ -9,6 +9,7 @@ import { BACKLOG_READS_AT_ONCE } from '../backlog/backlog.ts';
 import { settleAtMost } from '../lib/map-at-most.ts';
 import { settledValues } from '../lib/diagnostics.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
+import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
 import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
 import { BadInputError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
@@ -190,6 +191,8 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
     return (
       (await gitRaw(ctx.repo, ['update-ref', '-m', 'work-milestone: land', MAIN_REF, commit, expected])).exitCode === 0
     );
+  // The runner's own worktree folder is no change of the user's (an agent may have emptied the exclude file).
+  await keepRunnerExcludes(ctx);
   const dirty = await dirtyPaths(holder.path);
   if (dirty.length)
     throw new NeedsAttentionError(
