@@ -128,4 +128,36 @@ test("an agent that empties .git/info/exclude: the runner's lines come back, nob
   }
 });
 
+test('worktrees someone locked: the integration one is unlocked and removed (notice), an item one is kept and listed', async () => {
+  const top = '"$(git rev-parse --show-toplevel)"';
+  const repo = await hostileMilestone({
+    title: 'Locked',
+    hostile: `git worktree lock --reason hostile ${top}/../milestone-7 && git worktree lock --reason mine ${top}`,
+  });
+  try {
+    // Before, complete failed on every run: "cannot remove a locked working tree".
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const wt = path.join(repo.dir, 'worktrees', 'milestone-7');
+    assert.ok(
+      readEvents(repo).some(
+        (e) =>
+          e.type === 'notice' &&
+          e.message === `${wt} was locked (not by the runner; reason: hostile); unlocked it to remove it`,
+      ),
+      r.stderr,
+    );
+    assert.not.ok(existsSync(wt));
+    const report = readFileSync(path.join(repo.stateDir, 'report.md'), 'utf8');
+    assert.match(
+      report,
+      '- worktrees/7-1-one (locked: mine; to remove it: git worktree unlock worktrees/7-1-one && git worktree remove worktrees/7-1-one)',
+    );
+    assert.ok(existsSync(path.join(repo.dir, 'worktrees', '7-1-one', 'item-1.txt')), 'the locked worktree is kept');
+    assert.match(await git(repo.dir, 'branch', '--list', 'work/7-1-one'), /work\/7-1-one/, 'with its branch');
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test.run();

@@ -14,7 +14,9 @@ import { dirtyPaths } from '../lib/git-status.ts';
 import { itemBranchOf, itemWorktreeOf, worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { pinRefOf } from '../guards/refs-guard.ts';
-import { refFromFiles, worktreeRegistered } from '../lib/git-files.ts';
+import { gitDirOf, refFromFiles, worktreeRegistered } from '../lib/git-files.ts';
+import { capEntry } from '../lib/bounded-text.ts';
+import { readRegularFileSync } from '../lib/regular-file.ts';
 import { readEventLog } from '../lib/events.ts';
 import { formatReport } from '../reporting/report-text.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
@@ -67,6 +69,35 @@ async function deleteMerged(
   };
 }
 
+/**
+ * Whether someone locked one of the runner's worktrees (`git worktree lock`; the runner never does), and the lock's
+ * reason ('' when none was given); null when it is not locked.
+ */
+function worktreeLock(dir: string): string | null {
+  const admin = gitDirOf(dir);
+  const lock = admin ? path.join(admin, 'locked') : null;
+  if (!lock || !existsSync(lock)) return null;
+  try {
+    return capEntry(readRegularFileSync(lock).trim());
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Unlock the integration worktree when someone locked it: it holds nothing but the landed branch, and every removal
+ * would be refused on every run. A notice names the lock's reason.
+ */
+async function unlockIntegrationWorktree(ctx: Ctx, dir: string): Promise<void> {
+  const reason = worktreeLock(dir);
+  if (reason === null) return;
+  await git(ctx.repo, ['worktree', 'unlock', dir]);
+  ctx.events.emit({
+    type: 'notice',
+    message: `${dir} was locked (not by the runner${reason ? `; reason: ${reason}` : ''}); unlocked it to remove it`,
+  });
+}
+
 /** Worktrees removed at once: each `worktree remove` touches only its own folder and admin entry. */
 const REMOVALS_AT_ONCE = 4;
 
@@ -74,9 +105,11 @@ const REMOVALS_AT_ONCE = 4;
  * Remove a worktree unless it holds uncommitted work (which is kept and listed). One git no longer sees as a worktree
  * (its admin folder removed) is kept too: what is in it cannot be told, and its files may be someone's work.
  */
-async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone' | 'broken'> {
+async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone' | 'broken' | 'locked'> {
   if (!existsSync(dir)) return 'gone';
   if (brokenWorktree(ctx.commonDir, dir) !== null) return 'broken';
+  // Locked by someone (to keep it, say): kept, and listed with the lock's reason.
+  if (worktreeLock(dir) !== null) return 'locked';
   // Plain remove refuses a worktree with changes or untracked files (the agent lock and linked dependency folders
   // are excluded, so they do not count): one call for the usual clean worktree.
   if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return 'removed';
@@ -95,6 +128,7 @@ async function removeIntegrationWorktree(ctx: Ctx): Promise<readonly string[]> {
     await git(ctx.repo, ['worktree', 'prune']);
     return [];
   }
+  await unlockIntegrationWorktree(ctx, dir);
   // Clean (the usual end): plain remove does it in one call; else the leftovers are listed first.
   if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return [];
   const leftovers = await dirtyPaths(dir);
@@ -170,12 +204,19 @@ export const complete: Step = {
         worktreeKept.add(item.issue);
         kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
       }
+      if (removed === 'locked') {
+        const reason = worktreeLock(dir);
+        const rel = path.relative(ctx.repo, dir);
+        kept.push(
+          `${rel} (locked${reason ? `: ${reason}` : ''}; to remove it: git worktree unlock ${rel} && git worktree remove ${rel})`,
+        );
+      }
       if (removed === 'broken')
         kept.push(
           `${path.relative(ctx.repo, dir)} (${brokenWorktree(ctx.commonDir, dir)}: git no longer sees a worktree there; look, then remove the folder)`,
         );
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
-      if (removed !== 'kept' && merged) deletable.push(`refs/heads/${branch}`);
+      if (removed !== 'kept' && removed !== 'locked' && merged) deletable.push(`refs/heads/${branch}`);
       else keptBranches.push(`refs/heads/${branch}`);
     }
     // Worktrees deleted by hand leave admin entries that hold their branches: pruned once, before any branch goes.
