@@ -160,4 +160,25 @@ test('worktrees someone locked: the integration one is unlocked and removed (not
   }
 });
 
+test("garbage in the integration worktree's HEAD file: set aside and made again, the milestone lands", async () => {
+  const repo = await hostileMilestone({
+    title: 'Head',
+    hostile: 'echo garbage > "$(git rev-parse --path-format=absolute --git-common-dir)/worktrees/milestone-7/HEAD"',
+  });
+  try {
+    // Before, every run failed: "git status … not a git repository".
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    const head = path.join(repo.dir, '.git', 'worktrees', 'milestone-7', 'HEAD');
+    assert.ok(
+      readEvents(repo).some((e) => e.type === 'notice' && e.message.includes(`has a HEAD git cannot read (${head})`)),
+      r.stderr,
+    );
+    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
+    assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test.run();

@@ -7,10 +7,12 @@ import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { gitDirOf } from './git-files.ts';
+import { readRegularFileSync } from './regular-file.ts';
 
 /**
  * When `dir`, where the runner keeps one of its worktrees of this repository (`commonDir`), is no sound worktree any
- * more (its `.git` file gone, or naming an admin folder that is gone or not this repository's), move its files aside
+ * more (its `.git` file gone, naming an admin folder that is gone or not this repository's, or whose HEAD git cannot
+ * read), move its files aside
  * (kept, for a human) and say so ("lost its git admin folder …; its files are kept in …"): the caller then adds the
  * worktree again. Null when it is sound or gone altogether.
  */
@@ -29,6 +31,18 @@ export async function setAsideBrokenWorktree(commonDir: string, dir: string): Pr
 export function brokenWorktree(commonDir: string, dir: string): string | null {
   if (!existsSync(dir)) return null;
   const admin = gitDirOf(dir);
-  if (admin !== null && path.dirname(admin) === path.join(commonDir, 'worktrees') && existsSync(admin)) return null;
-  return admin === null ? 'lost its .git file' : `lost its git admin folder ${admin}`;
+  if (admin === null) return 'lost its .git file';
+  if (path.dirname(admin) !== path.join(commonDir, 'worktrees') || !existsSync(admin))
+    return `lost its git admin folder ${admin}`;
+  // A HEAD git cannot read makes git call the folder no repository at all.
+  let head = '';
+  try {
+    head = readRegularFileSync(path.join(admin, 'HEAD'));
+  } catch {
+    // missing or no file: as unreadable
+  }
+  return HEAD_TEXT.test(head) ? null : `has a HEAD git cannot read (${path.join(admin, 'HEAD')})`;
 }
+
+/** What a worktree's HEAD file holds: a symbolic ref or a sha (SHA-1 or SHA-256). */
+const HEAD_TEXT = /^(ref: refs\/\S+|[0-9a-f]{40}|[0-9a-f]{64})\n?$/;
