@@ -9,8 +9,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { git, readEvents, readStateFile, runCli } from './support/fixture.ts';
+import { git, readEvents, readStateFile, runCli, type CliResult, type TestRepo } from './support/fixture.ts';
 import { hostileMilestone } from './support/hostile.ts';
+
+/** `run 7` to the end (exit 0). */
+async function runToEnd(repo: TestRepo): Promise<CliResult> {
+  const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+  assert.is(r.code, 0, r.stderr);
+  return r;
+}
+
+/** The notices of the run that `match` accepts. */
+const noticesOf = (repo: TestRepo, match: (message: string) => boolean): string[] =>
+  readEvents(repo)
+    .filter((e) => e.type === 'notice' && match(String(e.message)))
+    .map((e) => String(e.message));
+
+/** Both items' files are on main. */
+async function assertBothLanded(repo: TestRepo): Promise<void> {
+  const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
+  assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+}
 
 test('the integration worktree removed by an agent is made again, the run lands, and the agent is flagged', async () => {
   const repo = await hostileMilestone({
@@ -18,20 +37,15 @@ test('the integration worktree removed by an agent is made again, the run lands,
     hostile: 'rm -rf "$(git rev-parse --show-toplevel)/../milestone-7"',
   });
   try {
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runToEnd(repo);
     const wt = path.join(repo.dir, 'worktrees', 'milestone-7');
-    const notices = readEvents(repo).filter(
-      (e) => e.type === 'notice' && e.message.startsWith(`the integration worktree ${wt} was removed`),
-    );
-    assert.is(notices.length, 1, r.stderr);
+    assert.is(noticesOf(repo, (m) => m.startsWith(`the integration worktree ${wt} was removed`)).length, 1, r.stderr);
     assert.ok(
       (readStateFile(repo).items['1'].result.flags as string[]).includes(
         `the integration worktree ${wt} was removed while this agent ran (by it or another)`,
       ),
     );
-    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
-    assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+    await assertBothLanded(repo);
     assert.not.ok(existsSync(wt), 'removed again at the end, by the runner');
   } finally {
     repo.cleanup();
@@ -44,17 +58,15 @@ test("the integration worktree's git admin folder removed: its files are moved a
     hostile: 'rm -rf "$(git rev-parse --path-format=absolute --git-common-dir)/worktrees/milestone-7"',
   });
   try {
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runToEnd(repo);
     const wt = path.join(repo.dir, 'worktrees', 'milestone-7');
-    const notice = readEvents(repo).find(
-      (e) => e.type === 'notice' && e.message.startsWith(`the integration worktree ${wt} lost its git admin folder`),
+    const [notice = ''] = noticesOf(repo, (m) =>
+      m.startsWith(`the integration worktree ${wt} lost its git admin folder`),
     );
     assert.ok(notice, r.stderr);
-    const aside = /its files are kept in (\S+) /.exec(notice.message)?.[1] ?? '';
+    const aside = /its files are kept in (\S+) /.exec(notice)?.[1] ?? '';
     assert.ok(existsSync(path.join(aside, 'README.md')), `the files are kept in ${aside}`);
-    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
-    assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+    await assertBothLanded(repo);
   } finally {
     repo.cleanup();
   }
@@ -69,14 +81,11 @@ test('an item worktree whose git admin folder its agent removed: set aside and m
     defaults: { retries: 1 },
   });
   try {
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runToEnd(repo);
     const wt = path.join(repo.dir, 'worktrees', '7-1-one');
-    const notice = readEvents(repo).find(
-      (e) => e.type === 'notice' && e.message.startsWith(`#1: its worktree ${wt} lost its git admin folder`),
-    );
+    const [notice = ''] = noticesOf(repo, (m) => m.startsWith(`#1: its worktree ${wt} lost its git admin folder`));
     assert.ok(notice, r.stderr);
-    assert.match(notice.message, /; recreated it on work\/7-1-one$/);
+    assert.match(notice, /; recreated it on work\/7-1-one$/);
     assert.is(readStateFile(repo).items['1'].attempts, 2);
     assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-1.txt'));
   } finally {
@@ -92,8 +101,7 @@ test('an item worktree that lost its admin folder after its work: the milestone 
     single: true,
   });
   try {
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    await runToEnd(repo);
     assert.ok((await git(repo.dir, 'ls-tree', '--name-only', 'main')).includes('item-1.txt'));
     const wt = path.join(repo.dir, 'worktrees', '7-1-one');
     assert.ok(existsSync(path.join(wt, 'item-1.txt')), 'its files are not removed');
@@ -114,12 +122,9 @@ test("an agent that empties .git/info/exclude: the runner's lines come back, nob
   });
   try {
     // Before, landing refused the checkout as dirty and told the user to commit or stash the runner's worktrees.
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
-    const notices = readEvents(repo).filter(
-      (e) => e.type === 'notice' && e.message.startsWith(".git/info/exclude had lost the runner's lines (/worktrees/"),
-    );
-    assert.is(notices.length, 1, r.stderr);
+    const r = await runToEnd(repo);
+    const back = noticesOf(repo, (m) => m.startsWith(".git/info/exclude had lost the runner's lines (/worktrees/"));
+    assert.is(back.length, 1, r.stderr);
     const items = readStateFile(repo).items;
     assert.equal([...items['1'].result.flags, ...items['2'].result.flags], []);
     assert.match(readFileSync(path.join(repo.dir, '.git', 'info', 'exclude'), 'utf8'), /^\/worktrees\/$/m);
@@ -136,17 +141,10 @@ test('worktrees someone locked: the integration one is unlocked and removed (not
   });
   try {
     // Before, complete failed on every run: "cannot remove a locked working tree".
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runToEnd(repo);
     const wt = path.join(repo.dir, 'worktrees', 'milestone-7');
-    assert.ok(
-      readEvents(repo).some(
-        (e) =>
-          e.type === 'notice' &&
-          e.message === `${wt} was locked (not by the runner; reason: hostile); unlocked it to remove it`,
-      ),
-      r.stderr,
-    );
+    const unlocked = `${wt} was locked (not by the runner; reason: hostile); unlocked it to remove it`;
+    assert.is(noticesOf(repo, (m) => m === unlocked).length, 1, r.stderr);
     assert.not.ok(existsSync(wt));
     const report = readFileSync(path.join(repo.stateDir, 'report.md'), 'utf8');
     assert.match(
@@ -167,15 +165,10 @@ test("garbage in the integration worktree's HEAD file: set aside and made again,
   });
   try {
     // Before, every run failed: "git status … not a git repository".
-    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
-    assert.is(r.code, 0, r.stderr);
+    const r = await runToEnd(repo);
     const head = path.join(repo.dir, '.git', 'worktrees', 'milestone-7', 'HEAD');
-    assert.ok(
-      readEvents(repo).some((e) => e.type === 'notice' && e.message.includes(`has a HEAD git cannot read (${head})`)),
-      r.stderr,
-    );
-    const landed = await git(repo.dir, 'ls-tree', '--name-only', 'main');
-    assert.ok(landed.includes('item-1.txt') && landed.includes('item-2.txt'), landed);
+    assert.is(noticesOf(repo, (m) => m.includes(`has a HEAD git cannot read (${head})`)).length, 1, r.stderr);
+    await assertBothLanded(repo);
   } finally {
     repo.cleanup();
   }
