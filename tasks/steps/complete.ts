@@ -101,21 +101,49 @@ async function unlockIntegrationWorktree(ctx: Ctx, dir: string): Promise<void> {
 /** Worktrees removed at once: each `worktree remove` touches only its own folder and admin entry. */
 const REMOVALS_AT_ONCE = 4;
 
+/** What became of an item's worktree at `complete`. */
+type Removal =
+  | { readonly kind: 'removed' | 'gone' }
+  /** Kept: it holds uncommitted work. */
+  | { readonly kind: 'kept' }
+  /** Kept: someone locked it (`reason`, '' when none was given). */
+  | { readonly kind: 'locked'; readonly reason: string }
+  /** Kept: git no longer sees a worktree there (`lost` says why). */
+  | { readonly kind: 'broken'; readonly lost: string };
+
 /**
  * Remove a worktree unless it holds uncommitted work (which is kept and listed). One git no longer sees as a worktree
  * (its admin folder removed) is kept too: what is in it cannot be told, and its files may be someone's work.
  */
-async function removeWorktree(ctx: Ctx, dir: string): Promise<'removed' | 'kept' | 'gone' | 'broken' | 'locked'> {
-  if (!existsSync(dir)) return 'gone';
-  if (brokenWorktree(ctx.commonDir, dir) !== null) return 'broken';
+async function removeWorktree(ctx: Ctx, dir: string): Promise<Removal> {
+  if (!existsSync(dir)) return { kind: 'gone' };
+  const lost = brokenWorktree(ctx.commonDir, dir);
+  if (lost !== null) return { kind: 'broken', lost };
   // Locked by someone (to keep it, say): kept, and listed with the lock's reason.
-  if (worktreeLock(dir) !== null) return 'locked';
+  const reason = worktreeLock(dir);
+  if (reason !== null) return { kind: 'locked', reason };
   // Plain remove refuses a worktree with changes or untracked files (the agent lock and linked dependency folders
   // are excluded, so they do not count): one call for the usual clean worktree.
-  if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return 'removed';
-  if ((await dirtyPaths(dir)).length > 0) return 'kept';
+  if ((await gitRaw(ctx.repo, ['worktree', 'remove', dir])).exitCode === 0) return { kind: 'removed' };
+  if ((await dirtyPaths(dir)).length > 0) return { kind: 'kept' };
   // Refused for ignored or excluded files only (an older exclude list): nothing of the item's work is lost.
-  return (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0 ? 'removed' : 'kept';
+  const forced = (await gitRaw(ctx.repo, ['worktree', 'remove', '--force', dir])).exitCode === 0;
+  return { kind: forced ? 'removed' : 'kept' };
+}
+
+/** How a kept worktree is listed in the report; null for one that is not kept. */
+function keptLine(rel: string, removal: Removal): string | null {
+  switch (removal.kind) {
+    case 'removed':
+    case 'gone':
+      return null;
+    case 'kept':
+      return `${rel} (uncommitted changes)`;
+    case 'locked':
+      return `${rel} (locked${removal.reason ? `: ${removal.reason}` : ''}; to remove it: git worktree unlock ${rel} && git worktree remove ${rel})`;
+    case 'broken':
+      return `${rel} (${removal.lost}: git no longer sees a worktree there; look, then remove the folder)`;
+  }
 }
 
 /**
@@ -198,25 +226,13 @@ export const complete: Step = {
       const dir = itemWorktreeOf(ctx.repo, ctx.plan, item);
       const branch = itemBranchOf(ctx.plan, item);
       const merged = items[String(item.issue)]?.merge?.sha != null;
-      const removed = removals[i];
-      gone ||= removed === 'gone';
-      if (removed === 'kept') {
-        worktreeKept.add(item.issue);
-        kept.push(`${path.relative(ctx.repo, dir)} (uncommitted changes)`);
-      }
-      if (removed === 'locked') {
-        const reason = worktreeLock(dir);
-        const rel = path.relative(ctx.repo, dir);
-        kept.push(
-          `${rel} (locked${reason ? `: ${reason}` : ''}; to remove it: git worktree unlock ${rel} && git worktree remove ${rel})`,
-        );
-      }
-      if (removed === 'broken')
-        kept.push(
-          `${path.relative(ctx.repo, dir)} (${brokenWorktree(ctx.commonDir, dir)}: git no longer sees a worktree there; look, then remove the folder)`,
-        );
+      const removed = removals[i] as Removal;
+      gone ||= removed.kind === 'gone';
+      if (removed.kind === 'kept') worktreeKept.add(item.issue);
+      const line = keptLine(path.relative(ctx.repo, dir), removed);
+      if (line) kept.push(line);
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
-      if (removed !== 'kept' && removed !== 'locked' && merged) deletable.push(`refs/heads/${branch}`);
+      if (removed.kind !== 'kept' && removed.kind !== 'locked' && merged) deletable.push(`refs/heads/${branch}`);
       else keptBranches.push(`refs/heads/${branch}`);
     }
     // Worktrees deleted by hand leave admin entries that hold their branches: pruned once, before any branch goes.
