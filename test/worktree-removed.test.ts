@@ -153,6 +153,7 @@ test('worktrees someone locked: the integration one is unlocked and removed (not
     );
     assert.ok(existsSync(path.join(repo.dir, 'worktrees', '7-1-one', 'item-1.txt')), 'the locked worktree is kept');
     assert.match(await git(repo.dir, 'branch', '--list', 'work/7-1-one'), /work\/7-1-one/, 'with its branch');
+    assert.match(report, '- work/7-1-one (its worktree is kept)');
   } finally {
     repo.cleanup();
   }

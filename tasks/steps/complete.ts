@@ -228,7 +228,7 @@ export const complete: Step = {
       const merged = items[String(item.issue)]?.merge?.sha != null;
       const removed = removals[i] as Removal;
       gone ||= removed.kind === 'gone';
-      if (removed.kind === 'kept') worktreeKept.add(item.issue);
+      if (removed.kind === 'kept' || removed.kind === 'locked') worktreeKept.add(item.issue);
       const line = keptLine(path.relative(ctx.repo, dir), removed);
       if (line) kept.push(line);
       // A kept worktree keeps its branch: deleting it would leave the worktree's uncommitted work on an unborn branch.
