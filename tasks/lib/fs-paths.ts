@@ -7,6 +7,11 @@ export function isCode(e: unknown, ...codes: string[]): boolean {
   return e instanceof Error && codes.includes((e as NodeJS.ErrnoException).code ?? '');
 }
 
+/** Now as a part of a file name (`2026-12-03T10-35-53-049Z`): what is kept aside is named by when it was. */
+export function fileStamp(at: Date = new Date()): string {
+  return at.toISOString().replace(/[:.]/g, '-');
+}
+
 /** Whether `child` is `parent` or inside it (both absolute, symlinks resolved). */
 export function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);

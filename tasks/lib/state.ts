@@ -9,7 +9,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
-import { isCode } from './fs-paths.ts';
+import { fileStamp, isCode } from './fs-paths.ts';
 import { ensureFolderSync } from './own-file.ts';
 import { currentOwner, tryLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
@@ -310,7 +310,7 @@ export async function openStateStore(dir: string, milestone: string, options: St
         return found.state;
       }
       const file = path.join(dir, 'state.json');
-      let keptAs: string | null = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      let keptAs: string | null = `${file}.unreadable-${fileStamp()}`;
       try {
         await rename(file, keptAs);
       } catch (error) {

@@ -1,32 +1,33 @@
 /**
- * A linked worktree whose git admin folder (`<common dir>/worktrees/<name>`, which its `.git` file names) is gone: git
- * no longer sees a worktree there, every git command in it fails ("not a git repository"), and `git worktree add`
- * refuses the folder ("already exists"). Agents run as the same user and can remove it.
+ * A linked worktree whose git admin folder (`<common dir>/worktrees/<name>`, which its `.git` file names) is gone, or
+ * whose HEAD there git cannot read: git no longer sees a worktree there, every git command in it fails ("not a git
+ * repository"), and `git worktree add` refuses the folder ("already exists"). Agents run as the same user and can do
+ * that.
  */
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
+import { fileStamp } from './fs-paths.ts';
 import { gitDirOf } from './git-files.ts';
 import { readRegularFileSync } from './regular-file.ts';
 
 /**
  * When `dir`, where the runner keeps one of its worktrees of this repository (`commonDir`), is no sound worktree any
- * more (its `.git` file gone, naming an admin folder that is gone or not this repository's, or whose HEAD git cannot
- * read), move its files aside
- * (kept, for a human) and say so ("lost its git admin folder …; its files are kept in …"): the caller then adds the
- * worktree again. Null when it is sound or gone altogether.
+ * more (`brokenWorktree`), move its files aside (kept, for a human) and say so ("lost its git admin folder …; its
+ * files are kept in …"): the caller then adds the worktree again. Null when it is sound or gone altogether.
  */
 export async function setAsideBrokenWorktree(commonDir: string, dir: string): Promise<string | null> {
   const lost = brokenWorktree(commonDir, dir);
   if (lost === null) return null;
-  const aside = `${dir}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const aside = `${dir}.broken-${fileStamp()}`;
   await rename(dir, aside);
   return `${lost}; its files are kept in ${aside}`;
 }
 
 /**
- * What `dir` (a folder where the runner keeps one of its worktrees) lost that makes it no worktree git sees ("lost its
- * .git file", "lost its git admin folder …"), or null when it is sound or gone altogether. Reads only.
+ * What makes `dir` (a folder where the runner keeps one of its worktrees) no worktree git sees ("lost its .git file",
+ * "lost its git admin folder …" (gone, or not this repository's), "has a HEAD git cannot read"), or null when it is
+ * sound or gone altogether. Reads only.
  */
 export function brokenWorktree(commonDir: string, dir: string): string | null {
   if (!existsSync(dir)) return null;
