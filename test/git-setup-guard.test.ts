@@ -23,7 +23,14 @@ import {
   type GitSetup,
   type HeldGitSetup,
 } from '../tasks/guards/git-setup-guard.ts';
-import { git, makeRepo } from './support/fixture.ts';
+import { git, makeRepo, type TestRepo } from './support/fixture.ts';
+
+/** A repository with an empty milestone 7, its common dir and the milestone's state folder. */
+async function setupRepo(): Promise<{ repo: TestRepo; common: string; stateDir: string }> {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  const common = path.join(repo.dir, '.git');
+  return { repo, common, stateDir: path.join(common, 'work-milestone', 'milestone-7') };
+}
 
 test('diffGitSetup: hooks added, changed, removed; config keys changed, added, removed; a removed worktree is not a change', () => {
   const before: GitSetup = {
@@ -60,9 +67,7 @@ test('diffGitSetup: hooks added, changed, removed; config keys changed, added, r
 });
 
 test('checkGitSetup: without a baseline, files modified since the agent started; then each change once, by key; a broken config', async () => {
-  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
-  const common = path.join(repo.dir, '.git');
-  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  const { repo, common, stateDir } = await setupRepo();
   try {
     // The sample hooks of `git init` were written a moment ago; in a user's repository they are old.
     const past = new Date(Date.now() - 3_600_000);
@@ -104,9 +109,7 @@ test('checkGitSetup: without a baseline, files modified since the agent started;
 });
 
 test('recordGitSetup takes the baseline once: changes after it are diffed by key, not by time', async () => {
-  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
-  const common = path.join(repo.dir, '.git');
-  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  const { repo, common, stateDir } = await setupRepo();
   try {
     await recordGitSetup(common, stateDir);
     mkdirSync(path.join(common, 'hooks', 'pre-commit.d'));
@@ -125,9 +128,7 @@ test('recordGitSetup takes the baseline once: changes after it are diffed by key
 });
 
 test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB is told apart without reading it', async () => {
-  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
-  const common = path.join(repo.dir, '.git');
-  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  const { repo, common, stateDir } = await setupRepo();
   try {
     await recordGitSetup(common, stateDir);
     // Read the blocking way, a pipe nobody writes to stopped the runner here for good.
@@ -147,9 +148,7 @@ test('a named pipe planted as a hook is "added", found at once; a hook of 64 MiB
 });
 
 test('a hooks folder of thousands of files: the hooks git runs are still compared, the rest stops at a bound', async () => {
-  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
-  const common = path.join(repo.dir, '.git');
-  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  const { repo, common, stateDir } = await setupRepo();
   try {
     writeFileSync(path.join(common, 'hooks', 'pre-commit'), '#!/bin/sh\nexit 0\n');
     await recordGitSetup(common, stateDir);
@@ -174,9 +173,7 @@ test('a hooks folder of thousands of files: the hooks git runs are still compare
 });
 
 test('a baseline the command holds: an agent that removes the file and backdates its hook is still reported', async () => {
-  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
-  const common = path.join(repo.dir, '.git');
-  const stateDir = path.join(common, 'work-milestone', 'milestone-7');
+  const { repo, common, stateDir } = await setupRepo();
   try {
     const held: HeldGitSetup = { gitSetup: null };
     await recordGitSetup(common, stateDir, held);
