@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { adapterFor } from '../agents/adapters.ts';
 import { runFilesOf } from './local/process.ts';
 import { executorFor } from './registry.ts';
+import { describeLeftProcesses } from './local/escaped.ts';
 import { correlationId, isEnded, type AgentRunResult, type AgentStatus } from './types.ts';
 import { boundReport, parseReport } from '../agents/completion-report.ts';
 import type { AgentOutcome, AgentRole } from '../agents/types.ts';
@@ -191,6 +192,11 @@ export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutM
 async function finishSession(ctx: Ctx, session: PendingSession, timeoutMs: number): Promise<SessionResult> {
   const ended = await waitForSession(ctx, session, timeoutMs);
   const collected: AgentRunResult = await executorFor(session.handle.kind).collect(session.handle);
+  if (collected.left)
+    ctx.events.emit({
+      type: 'notice',
+      message: `the ${session.role} agent ${session.id}: ${describeLeftProcesses(collected.left)}`,
+    });
   const outcome: AgentOutcome =
     ended.state === 'lost' && collected.exitCode === null
       ? { ...collected.outcome, failure: `no result: ${ended.reason}` }

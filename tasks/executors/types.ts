@@ -56,6 +56,15 @@ export interface RemoteTarget {
 export interface AgentRunResult {
   readonly exitCode: number | null;
   readonly outcome: AgentOutcome;
+  /** Processes it left running outside its process group (`setsid`), stopped when it was collected. */
+  readonly left?: readonly LeftProcess[];
+}
+
+/** A process an agent left running that the runner stopped. */
+export interface LeftProcess {
+  readonly pid: number;
+  /** Its command name (at most 15 characters). */
+  readonly command: string;
 }
 
 /** One way of running agents. */

@@ -5,12 +5,13 @@ import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
 import { readPidFile, runFilesOf, type RunFiles } from '../executors/local/process.ts';
 import { executorFor } from '../executors/registry.ts';
-import { correlationId, type AgentHandle, type AgentStatus } from '../executors/types.ts';
+import { correlationId, type AgentHandle, type AgentStatus, type LeftProcess } from '../executors/types.ts';
+import { describeLeftProcesses } from '../executors/local/escaped.ts';
 import { buildItemPrompt } from '../agents/prompt.ts';
 import type { Ctx } from '../engine/context.ts';
 import { executorSettingsFor, settingsFor } from './agent-settings.ts';
 import { agentWindows, checkGuards } from '../guards/agent-guards.ts';
-import { judgeAttempt, readBranchFacts } from './item-result.ts';
+import { judgeAttempt, readBranchFacts, type Verdict } from './item-result.ts';
 import { agentEnv } from '../lib/child-env.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { readClock } from '../lib/fresh-read.ts';
@@ -406,6 +407,13 @@ async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, b
   });
 }
 
+/** Processes the agent left running outside its group (stopped by now): a notice, and a flag on its result. */
+function withLeftProcesses(ctx: Ctx, issue: number, verdict: Verdict, left: readonly LeftProcess[]): Verdict {
+  const text = describeLeftProcesses(left);
+  ctx.events.emit({ type: 'notice', message: `#${issue}: ${text}` });
+  return { ...verdict, result: { ...verdict.result, flags: [...verdict.result.flags, text] } };
+}
+
 /** Judge an ended attempt and record it; returns whether the item gets another attempt. */
 export async function finishItemAttempt(
   ctx: Ctx,
@@ -469,7 +477,8 @@ export async function finishItemAttempt(
     ctx.plan.milestone.integrationBranch,
     ...Object.values(ctx.store.current().items).flatMap((i) => (i.branch && i.branch !== st.branch ? [i.branch] : [])),
   ];
-  const verdict = judgeAttempt(outcome, facts, st.branch ?? '', guards, protectedBranches);
+  const judged = judgeAttempt(outcome, facts, st.branch ?? '', guards, protectedBranches);
+  const verdict = collected.left ? withLeftProcesses(ctx, item.issue, judged, collected.left) : judged;
   if (st.worktree && facts.headBranch && protectedBranches.includes(facts.headBranch))
     await releaseForeignBranch(ctx, item.issue, st.worktree, facts.headBranch);
   // Judged good: the tip read above is what gets merged, whatever happens to the branch from now on.

@@ -93,6 +93,27 @@ export function listProcesses(): ProcStat[] {
   });
 }
 
+/**
+ * The live processes (Linux: /proc; none elsewhere) whose environment, as they were started, holds `name=value`:
+ * everything started under it, also what left its process group and session (`setsid`), unless it cleared its
+ * environment. Processes of other users, whose environment cannot be read, are left out.
+ */
+export function processesWithEnvironment(name: string, value: string): ProcStat[] {
+  const wanted = Buffer.from(`${name}=${value}\0`);
+  return listProcesses().filter((p) => {
+    if (isFinishedState(p.state)) return false;
+    try {
+      const environ = readFileSync(`/proc/${p.pid}/environ`);
+      // A match at the start of the block or right after another variable's NUL: never inside a value.
+      for (let at = environ.indexOf(wanted); at !== -1; at = environ.indexOf(wanted, at + 1))
+        if (at === 0 || environ[at - 1] === 0) return true;
+      return false;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** A zombie (finished, not reaped yet) or a dead process. */
 export const isFinishedState = (state: string): boolean => state === 'Z' || state === 'X';
 

@@ -11,6 +11,7 @@ import { adapterFor } from '../../agents/adapters.ts';
 import { readTail } from '../../lib/bounded-text.ts';
 import { isGroupAlive, isProcessAlive, processStartTime } from '../../lib/process-info.ts';
 import type { AgentHandle, AgentRunResult, AgentStatus, DispatchSpec, Executor, LocalHandle } from '../types.ts';
+import { stopEscaped } from './escaped.ts';
 import { isWrapperAlive, liveAgentOf } from './live-agents.ts';
 import { noResult } from '../no-result.ts';
 import {
@@ -112,6 +113,13 @@ async function collect(handle: AgentHandle): Promise<AgentRunResult> {
   const pid = readPid(files);
   // Whatever it left running in its process group (a server, a stray `cmd &`) goes with it.
   if (pid !== null && ownsGroup(files, pid)) await killGroup(pid, 1000);
+  // And what it started that left the group: after the group, so nothing of it forks a new one meanwhile.
+  const left = await stopEscaped(files.pid);
+  const result = await collectEnded(handle, files);
+  return left.length > 0 ? { ...result, left } : result;
+}
+
+async function collectEnded(handle: AgentHandle, files: RunFiles): Promise<AgentRunResult> {
   const status = await poll(handle);
   switch (status.state) {
     case 'succeeded':
@@ -133,6 +141,7 @@ async function cancel(handle: AgentHandle): Promise<void> {
   await writeOwnFile(cancelFileOf(handle), `${new Date().toISOString()}\n`);
   const pid = readPid(filesOf(handle));
   if (pid !== null && ownsGroup(filesOf(handle), pid)) await killGroup(pid, 2000);
+  await stopEscaped(filesOf(handle).pid);
 }
 
 /** Agents as detached process groups of this machine. */
