@@ -91,6 +91,40 @@ test('did you mean: a misspelt plan key keeps file:line:col; exit 2, nothing cha
   }
 });
 
+test('a size the plan gets wrong (max-output): one sentence at file:line:col; exit 2, nothing changed', async () => {
+  const bad = await makeRepo({
+    plan: planYaml({
+      title: 'Sizes',
+      waves: [{ items: ITEMS.map((it, i) => (i === 0 ? { ...it, extra: { 'max-output': '1KiB' } } : it)) }],
+      defaults: { agent: 'command', 'max-output': 'lots' },
+    }),
+    items: ITEMS,
+  });
+  try {
+    const before = await snapshotRepo(bad.dir);
+    const r = await runInProcess('run', ['7', '--repo', bad.dir, '--no-push']);
+    const text = readFileSync(path.join(bad.dir, 'plan', 'milestone-7-dispatch.yaml'), 'utf8').split('\n');
+    const at = (needle: string) => {
+      const line = text.findIndex((l) => l.includes(needle));
+      return `${line + 1}:${(text[line] ?? '').indexOf(needle) + needle.indexOf(':') + 3}`;
+    };
+    assert.is(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      `plan/milestone-7-dispatch.yaml:${at('max-output: lots')} error: defaults.max-output must be a size: bytes, ` +
+        'or a number with KiB, MiB or GiB (e.g. 512MiB)',
+    );
+    assert.match(
+      r.stderr,
+      `plan/milestone-7-dispatch.yaml:${at('max-output: 1KiB')} error: waves[0].items[0].max-output must be at least 64KiB`,
+    );
+    assert.is(r.stderr.trim().split('\n').length, 2, `one sentence for each: ${r.stderr}`);
+    assert.is(await snapshotRepo(bad.dir), before);
+  } finally {
+    bad.cleanup();
+  }
+});
+
 /** The line of `concurency:` in the plan file (yaml.stringify places it). */
 function lineOfTypo(r: TestRepo): number {
   const text = readFileSync(path.join(r.dir, 'plan', 'milestone-7-dispatch.yaml'), 'utf8');

@@ -26,6 +26,7 @@ interface PlanJson {
     model: string;
     effort: string | null;
     timeoutMs: number;
+    maxOutputBytes: number;
   }>;
   conflictGroups: Array<{ id: string; reason: string; items: string[] }>;
   gates: { preMerge: Array<{ name: string; run: string; files: string[] }>; postMerge: Array<{ name: string }> };
@@ -61,6 +62,7 @@ test('plan --json: schedule, items (depends-on, group, priority, agent, model), 
       model: 'opus',
       effort: 'high',
       timeoutMs: 3_600_000,
+      maxOutputBytes: 1024 ** 3,
       retries: 1,
       planStatus: null,
     });

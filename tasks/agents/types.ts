@@ -51,7 +51,7 @@ export interface AgentOutcome {
   /** Why it failed: the last lines of stderr, or the CLI's error. */
   readonly failure: string | null;
   /** The failure's code when it is not the adapter's (`agent-error`): a timeout, a process that died. */
-  readonly failureCode?: Extract<FailureCode, 'timeout' | 'lost'>;
+  readonly failureCode?: Extract<FailureCode, 'timeout' | 'output-limit' | 'lost'>;
   readonly costUsd: number | null;
   readonly turns: number | null;
   readonly sessionId: string | null;

@@ -11,6 +11,7 @@ import { adapterFor } from '../agents/adapters.ts';
 import { runFilesOf } from './local/process.ts';
 import { executorFor } from './registry.ts';
 import { describeLeftProcesses } from './local/escaped.ts';
+import { formatBytes } from '../lib/byte-size.ts';
 import { correlationId, isEnded, type AgentRunResult, type AgentStatus } from './types.ts';
 import { boundReport, parseReport } from '../agents/completion-report.ts';
 import type { AgentOutcome, AgentRole } from '../agents/types.ts';
@@ -167,8 +168,8 @@ async function dispatchSession(ctx: Ctx, req: SessionRequest): Promise<PendingSe
 }
 
 /**
- * Wait until the session's agent has ended: a timeout (from its start) cancels it; an interruption leaves it running
- * for the next run to re-attach to.
+ * Wait until the session's agent has ended: a timeout (from its start) or more output than the plan's `max-output`
+ * cancels it; an interruption leaves it running for the next run to re-attach to.
  */
 export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutMs: number): Promise<AgentStatus> {
   const executor = executorFor(session.handle.kind);
@@ -183,6 +184,11 @@ export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutM
     if (timeoutMs > 0 && Date.now() - since > timeoutMs) {
       await executor.cancel(session.handle);
       return { state: 'lost', reason: `timed out after ${formatDuration(timeoutMs)}` };
+    }
+    const limitBytes = ctx.plan.defaults.maxOutputBytes;
+    if (status.state === 'running' && (status.outputBytes ?? 0) > limitBytes) {
+      await executor.cancel(session.handle);
+      return { state: 'lost', reason: `printed more than ${formatBytes(limitBytes)} (max-output)` };
     }
     await sleep(200);
   }

@@ -15,8 +15,16 @@ export type ExecutorKind = AgentHandle['kind'];
 export type AgentStatus =
   /** Accepted, not started yet (an executor with a queue; the local one starts at once). */
   | { readonly state: 'queued' }
-  /** Its process runs; `pid` where the executor has one, `startedAt` as ISO time. */
-  | { readonly state: 'running'; readonly pid: number | null; readonly startedAt: string }
+  /**
+   * Its process runs; `pid` where the executor has one, `startedAt` as ISO time; `outputBytes`: what it has printed so
+   * far (stdout and stderr together), where the executor can tell.
+   */
+  | {
+      readonly state: 'running';
+      readonly pid: number | null;
+      readonly startedAt: string;
+      readonly outputBytes?: number;
+    }
   | { readonly state: 'succeeded' }
   | { readonly state: 'failed'; readonly exitCode: number }
   /** Stopped through `cancel` (run --stop, a second Ctrl-C, a timeout). */

@@ -23,6 +23,7 @@ export function defaultSettingsFor(ctx: Ctx): AgentSettings {
     model: d.model,
     effort: d.effort,
     timeoutMs: d.timeoutMs,
+    maxOutputBytes: d.maxOutputBytes,
     retries: d.retries,
     command: ctx.options.agentCommand ?? d.command,
     permissionMode: d.permissionMode,

@@ -3,6 +3,8 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
+import type { AgentOutcome } from '../agents/types.ts';
+import { formatBytes } from '../lib/byte-size.ts';
 import { readPidFile, runFilesOf, type RunFiles } from '../executors/local/process.ts';
 import { executorFor } from '../executors/registry.ts';
 import { correlationId, type AgentHandle, type AgentStatus, type LeftProcess } from '../executors/types.ts';
@@ -331,6 +333,8 @@ export type AttemptState =
   | { readonly kind: 'exited'; readonly code: number }
   | { readonly kind: 'died' }
   | { readonly kind: 'timed-out' }
+  /** It printed more than its `max-output` (stdout and stderr together). */
+  | { readonly kind: 'too-much-output'; readonly limitBytes: number }
   /** A crash between recording the attempt and starting its process: nothing ran. */
   | { readonly kind: 'not-started' };
 
@@ -367,10 +371,14 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
       return proc ? { kind: 'died' } : { kind: 'not-started' };
     case 'queued':
       return { kind: 'running' };
-    case 'running':
+    case 'running': {
       if (proc && proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs)
         return { kind: 'timed-out' };
+      const item = findItem(ctx.plan, issue);
+      const limitBytes = item ? settingsFor(ctx, item).maxOutputBytes : ctx.plan.defaults.maxOutputBytes;
+      if ((status.outputBytes ?? 0) > limitBytes) return { kind: 'too-much-output', limitBytes };
       return { kind: 'running' };
+    }
   }
 }
 
@@ -407,6 +415,28 @@ async function releaseForeignBranch(ctx: Ctx, issue: number, worktree: string, b
   });
 }
 
+/** Why an attempt that ended without its own exit code failed. */
+function stoppedOutcome(
+  ended: Exclude<AttemptState, { kind: 'running' | 'not-started' }>,
+  timeoutMs: number,
+): Pick<AgentOutcome, 'failure' | 'failureCode'> {
+  switch (ended.kind) {
+    case 'timed-out':
+      return {
+        failureCode: 'timeout',
+        failure: `timed out after ${formatDuration(timeoutMs)}; its process group was killed`,
+      };
+    case 'too-much-output':
+      return {
+        failureCode: 'output-limit',
+        failure: `printed more than ${formatBytes(ended.limitBytes)} (max-output); its process group was killed`,
+      };
+    case 'exited':
+    case 'died':
+      return { failureCode: 'lost', failure: 'the agent process died without a result' };
+  }
+}
+
 /** Processes the agent left running outside its group (stopped by now): a notice, and a flag on its result. */
 function withLeftProcesses(ctx: Ctx, issue: number, verdict: Verdict, left: readonly LeftProcess[]): Verdict {
   const text = describeLeftProcesses(left);
@@ -427,7 +457,7 @@ export async function finishItemAttempt(
   const executor = executorFor(handle.kind, ctx.env);
   // A timed-out agent is killed with its group; one that ended may have left children in it (a server it started,
   // a stray `cmd &`): collecting stops them too, before git is read, so nothing keeps writing to the worktree.
-  if (ended.kind === 'timed-out') await executor.cancel(handle);
+  if (ended.kind === 'timed-out' || ended.kind === 'too-much-output') await executor.cancel(handle);
   const collected = await executor.collect(handle);
   // Nothing of the agent runs from here on (a local one's group is gone): what it wrote anywhere is written.
   const settled = readClock();
@@ -452,11 +482,7 @@ export async function finishItemAttempt(
           sessionId: null,
           usage: null,
           denials: [],
-          failureCode: ended.kind === 'timed-out' ? ('timeout' as const) : ('lost' as const),
-          failure:
-            ended.kind === 'timed-out'
-              ? `timed out after ${formatDuration(settings.timeoutMs)}; its process group was killed`
-              : 'the agent process died without a result',
+          ...stoppedOutcome(ended, settings.timeoutMs),
         };
   // A deleted integration branch would make every file of its worktree look new (and blamed on this agent).
   await restoreIntegration(ctx);

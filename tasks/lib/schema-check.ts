@@ -10,6 +10,7 @@ import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { byteSizeProblem } from './byte-size.ts';
 import { durationProblem } from './duration.ts';
 import { titleProblem } from './plan/title.ts';
 import { AJV_OPTIONS, loadAjv, schemaHash, schemaUrl, standaloneUrl } from './schema-standalone.ts';
@@ -149,9 +150,11 @@ function describe(
 ): string {
   const p = displayPath(e.instancePath) || what;
   const params = e.params as Record<string, unknown>;
-  // Durations, titles and issue numbers say what they accept rather than which keyword failed.
+  // Durations, sizes, titles and issue numbers say what they accept rather than which keyword failed.
   if (e.schemaPath.startsWith('#/definitions/duration/'))
     return `${p} ${durationProblem(at(data, e.instancePath)) ?? 'must be a duration'}`;
+  if (e.schemaPath.startsWith('#/definitions/byteSize/'))
+    return `${p} ${byteSizeProblem(at(data, e.instancePath)) ?? 'must be a size'}`;
   if (/\/title\/(maxLength|pattern)$/.test(e.schemaPath)) {
     const value = at(data, e.instancePath);
     return `${p} ${(typeof value === 'string' && titleProblem(value)) || 'is not a valid title'}`;

@@ -20,6 +20,7 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
  * - `guard`: the agent broke a guard (touched a protected path or git setup, checked out another branch);
  * - `agent-error`: the agent ended without a usable result (a non-zero exit, an error result, no final text);
  * - `timeout`: it ran past its timeout, and its process group was killed;
+ * - `output-limit`: it printed more than its `max-output`, and its process group was killed;
  * - `lost`: its process died without leaving an exit code (killed from outside, the machine restarted);
  * - `no-report`: its final text has no STATUS line;
  * - `bad-report`: its STATUS is none of COMPLETE, PARTIAL, FAILED;
@@ -34,6 +35,7 @@ export const FAILURE_CODES = [
   'guard',
   'agent-error',
   'timeout',
+  'output-limit',
   'lost',
   'no-report',
   'bad-report',

@@ -20,6 +20,7 @@ import { changeIntegration, integrationTip } from '../guards/refs-guard.ts';
 import { headFileSha } from '../lib/git-files.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
+import { oneLine } from '../lib/bounded-text.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
@@ -165,7 +166,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       }
       if (attempt >= max) throw stillRed(ctx, red, max);
       progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
-      await runAgentSession(ctx, {
+      const fix = await runAgentSession(ctx, {
         role: 'fix',
         issue: 0,
         title: `fix ${red.name}`,
@@ -177,6 +178,9 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
         dir: path.join(ctx.stateDir, 'gates'),
         name: `fix-${sha.slice(0, 12)}-${attempt + 1}`,
       });
+      // Its failure (no result, stopped, a FAILED report) is what the red gate that follows does not say.
+      if (!fix.outcome.ok)
+        progress.output(`fix agent, attempt ${attempt + 1}: ${oneLine(fix.outcome.failure ?? 'failed')}`);
       await commitFixLeftovers(ctx, `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`);
     }
   } finally {

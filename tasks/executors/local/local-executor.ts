@@ -90,7 +90,11 @@ async function poll(handle: AgentHandle): Promise<AgentStatus> {
   if (liveAgentOf(files.pid, 0)) {
     // The file may be gone since (its folder removed while the agent runs): the start is then unknown, so now.
     const startedAt = new Date(statSync(files.pid, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()).toISOString();
-    return { state: 'running', pid, startedAt };
+    const outputBytes = [files.stdout, files.stderr].reduce(
+      (sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0),
+      0,
+    );
+    return { state: 'running', pid, startedAt, outputBytes };
   }
   // It may have written its exit code between the two reads.
   const late = readExitCode(files, pid);

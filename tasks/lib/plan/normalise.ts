@@ -1,6 +1,7 @@
 /**
  * A checked raw plan → the normalised, read-only Plan (docs/plan-format.md): both spellings merged, defaults filled in.
  */
+import { parseByteSize } from '../byte-size.ts';
 import { parseDuration } from '../duration.ts';
 import { pick, rawWaves, type RawMap } from './raw.ts';
 import type {
@@ -24,6 +25,7 @@ export const BUILTIN_SETTINGS: AgentSettings = {
   model: 'sonnet',
   effort: null,
   timeoutMs: 45 * 60_000,
+  maxOutputBytes: 1024 ** 3,
   retries: 1,
   command: null,
   permissionMode: 'auto',
@@ -35,11 +37,13 @@ export const BUILTIN_SETTINGS: AgentSettings = {
 function settingsOf(map: RawMap, base: AgentSettings): AgentSettings {
   const timeout = pick<number | string>(map, 'timeout');
   const budget = pick<number>(map, 'max-budget-usd');
+  const maxOutput = pick<number | string>(map, 'max-output');
   return {
     agent: pick<AgentKind>(map, 'agent') ?? base.agent,
     model: pick<string>(map, 'model') ?? base.model,
     effort: pick<string>(map, 'effort') ?? base.effort,
     timeoutMs: timeout === undefined ? base.timeoutMs : parseDuration(timeout),
+    maxOutputBytes: maxOutput === undefined ? base.maxOutputBytes : parseByteSize(maxOutput),
     retries: pick<number>(map, 'retries') ?? base.retries,
     command: pick<string>(map, 'command') ?? base.command,
     permissionMode: pick<string>(map, 'permission-mode') ?? base.permissionMode,

@@ -18,6 +18,8 @@ export interface AgentSettings {
   readonly model: string;
   readonly effort: string | null;
   readonly timeoutMs: number;
+  /** What its stdout and stderr may hold together before it is stopped (`max-output`). */
+  readonly maxOutputBytes: number;
   readonly retries: number;
   readonly command: string | null;
   readonly permissionMode: string;

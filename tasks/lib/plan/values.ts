@@ -5,6 +5,7 @@
  */
 import type { Document, LineCounter } from 'yaml';
 import type { Diagnostic } from '../diagnostics.ts';
+import { byteSizeProblem } from '../byte-size.ts';
 import { durationProblem } from '../duration.ts';
 import { asList, asMap, asText, doubleSpelled, keyOf, type RawMap } from './raw.ts';
 import { isValidBranchName, milestoneIdProblem, slugify } from '../slug.ts';
@@ -99,20 +100,28 @@ function branchProblem(branch: string, example: string): string | undefined {
   return undefined;
 }
 
-/** Every duration: `defaults.timeout`, `defaults.gate-timeout`, item timeouts, gate timeouts; both spellings. */
+/**
+ * Every duration (`defaults.timeout`, `defaults.gate-timeout`, item timeouts, gate timeouts) and size
+ * (`defaults.max-output`, item ones); both spellings.
+ */
 function checkDurations(plan: RawMap, report: Report): void {
   const check = (map: RawMap | undefined, path: Path, key: string): void => {
+    const problemOf = key === 'max-output' ? byteSizeProblem : durationProblem;
     for (const k of new Set([key, key.replace(/-/g, '_')])) {
       if (map?.[k] === undefined) continue;
-      const problem = durationProblem(map[k]);
+      const problem = problemOf(map[k]);
       if (problem) report([...path, k], `${pathText([...path, k])} ${problem}`);
     }
   };
   const defaults = asMap(plan.defaults);
   check(defaults, ['defaults'], 'timeout');
   check(defaults, ['defaults'], 'gate-timeout');
+  check(defaults, ['defaults'], 'max-output');
   (asList(plan.waves) ?? []).forEach((w, wi) => {
-    (asList(asMap(w)?.items) ?? []).forEach((item, ii) => check(asMap(item), ['waves', wi, 'items', ii], 'timeout'));
+    (asList(asMap(w)?.items) ?? []).forEach((item, ii) => {
+      check(asMap(item), ['waves', wi, 'items', ii], 'timeout');
+      check(asMap(item), ['waves', wi, 'items', ii], 'max-output');
+    });
   });
   for (const gatesKey of ['quality-gates', 'quality_gates']) {
     const gates = asMap(plan[gatesKey]);
