@@ -116,7 +116,8 @@ test('a size the plan gets wrong (max-output): one sentence at file:line:col; ex
     );
     assert.match(
       r.stderr,
-      `plan/milestone-7-dispatch.yaml:${at('max-output: 1KiB')} error: waves[0].items[0].max-output must be at least 64KiB`,
+      `plan/milestone-7-dispatch.yaml:${at('max-output: 1KiB')} error: ` +
+        'waves[0].items[0].max-output must be at least 64KiB',
     );
     assert.is(r.stderr.trim().split('\n').length, 2, `one sentence for each: ${r.stderr}`);
     assert.is(await snapshotRepo(bad.dir), before);

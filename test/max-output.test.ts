@@ -40,13 +40,14 @@ test('sizes: bytes, KiB, MiB, GiB (K, M, G the same); at least 64KiB; printed in
   ]);
 });
 
-test('an agent that prints past max-output is stopped and fails (output-limit); an item allowed more lands', async () => {
+test('an agent printing past max-output is stopped, fails (output-limit); an item allowed more lands', async () => {
   const tools = tempDir('wm-max-output-');
   const never = path.join(tools, 'never');
   const pidFile = path.join(tools, 'runaway.pid');
   // 300 KiB, then it would wait (60 s at most) for a file nobody makes; #2 prints the same and commits.
   const print = `head -c 307200 /dev/zero | tr '\\0' x`;
-  const runaway = `echo $$ > '${pidFile}'; ${print}; i=0; while [ ! -e '${never}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; exit 0`;
+  const wait = `i=0; while [ ! -e '${never}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done`;
+  const runaway = `echo $$ > '${pidFile}'; ${print}; ${wait}; exit 0`;
   const command = `if [ "$WM_ISSUE" = 1 ]; then ${runaway}; fi; ${print} >&2; ${COMMITTING_AGENT}`;
   const repo = await makeRepo({
     plan: planYaml({
@@ -88,13 +89,15 @@ test('an agent that prints past max-output is stopped and fails (output-limit); 
   }
 });
 
-test('a fix agent that prints past max-output is stopped; the gates stay red, exit 1, its session says why', async () => {
+test('a fix agent printing past max-output is stopped; the gates stay red, exit 1, the run says why', async () => {
   const tools = tempDir('wm-max-output-');
   const agent = writeAgent(
     tools,
     `case "$WM_ROLE:$WM_ISSUE" in
 item:1) echo alpha > a.txt; commit alpha; report COMPLETE "alpha";;
-fix:0) echo $$ > "$tools/fix.pid"; head -c 307200 /dev/zero | tr '\\0' x; i=0; while [ ! -e "$tools/never" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; echo fixed > fixed.txt; report COMPLETE "fixed";;
+fix:0) echo $$ > "$tools/fix.pid"; head -c 307200 /dev/zero | tr '\\0' x
+  i=0; while [ ! -e "$tools/never" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+  echo fixed > fixed.txt; report COMPLETE "fixed";;
 *) exit 9;;
 esac`,
   );
