@@ -9,17 +9,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { executorFor } from '../tasks/executors/registry.ts';
-import type { AgentHandle } from '../tasks/executors/types.ts';
 import { processesWithEnvironment, processStartTime } from '../tasks/lib/process-info.ts';
 import { readEvents, readStateFile, runCli, tempDir } from './support/fixture.ts';
 import { hostileMilestone } from './support/hostile.ts';
 import { isAlive, killQuietly } from './support/processes.ts';
-
-const local = executorFor('local');
-
-/** Shell: wait (bounded, 60 s) until `file` exists. */
-const hold = (file: string) => `i=0; while [ ! -e '${file}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done;`;
+import { dispatchScript, hold, local, settled } from './support/local-agents.ts';
 
 /**
  * Shell: start `body` in a session and group of its own (it writes its pid to `pidFile` first), detached from the
@@ -28,30 +22,6 @@ const hold = (file: string) => `i=0; while [ ! -e '${file}' ] && [ $i -lt 1200 ]
 const escape = (pidFile: string, body: string) =>
   `setsid sh -c 'echo $$ > "$1.tmp" && mv "$1.tmp" "$1"; ${body}' sh '${pidFile}' </dev/null >/dev/null 2>&1 & ` +
   hold(pidFile);
-
-async function dispatch(dir: string, name: string, script: string): Promise<AgentHandle> {
-  return local.dispatch(
-    {
-      id: `7-1-conflict-${name}`,
-      agent: 'command',
-      launch: { file: 'sh', args: ['-c', script], env: {} },
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '' },
-      dir: path.join(dir, 'runs'),
-      name,
-    },
-    async () => {},
-  );
-}
-
-/** Poll until the agent has ended (bounded). */
-async function settled(handle: AgentHandle): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((await local.poll(handle)).state === 'running') {
-    if (Date.now() > deadline) throw new Error('still running');
-    await sleep(50);
-  }
-}
 
 const pidIn = (file: string) => Number.parseInt(readFileSync(file, 'utf8'), 10);
 const groupOf = (pid: number) => {
@@ -64,7 +34,7 @@ test('collect stops what an agent left outside its group: one that ends on SIGTE
   const polite = path.join(dir, 'polite.pid');
   const stubborn = path.join(dir, 'stubborn.pid');
   try {
-    const handle = await dispatch(
+    const handle = await dispatchScript(
       dir,
       'daemon',
       `${escape(polite, 'exec sleep 300')} ${escape(stubborn, 'trap "" TERM; while :; do sleep 1; done')} echo done`,
@@ -97,7 +67,11 @@ test('cancel stops them too, with the agent still running', async () => {
   const escaped = path.join(dir, 'escaped.pid');
   const never = path.join(dir, 'never');
   try {
-    const handle = await dispatch(dir, 'running', `${escape(escaped, 'exec sleep 300')} ${hold(never)} echo done`);
+    const handle = await dispatchScript(
+      dir,
+      'running',
+      `${escape(escaped, 'exec sleep 300')} ${hold(never)} echo done`,
+    );
     while (!existsSync(escaped)) await sleep(20);
     const pid = pidIn(escaped);
     assert.ok(isAlive(pid));

@@ -9,57 +9,19 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { executorFor } from '../tasks/executors/registry.ts';
-import type { AgentHandle, AgentStatus } from '../tasks/executors/types.ts';
+import type { AgentHandle } from '../tasks/executors/types.ts';
+import { dispatchScript, hold, local, settled } from './support/local-agents.ts';
 import { killGroup } from '../tasks/executors/local/process.ts';
 import { isGroupAlive } from '../tasks/lib/process-info.ts';
 import { COMMITTING_AGENT, makeRepo, readStateFile, runCli, tempDir } from './support/fixture.ts';
 import { isAlive, killQuietly } from './support/processes.ts';
 import { waitFor } from './support/wait.ts';
 
-const local = executorFor('local');
-
-/** Shell: wait (bounded, 60 s) until `file` exists. */
-const hold = (file: string) => `i=0; while [ ! -e '${file}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done;`;
-
-/** Dispatch `script` under `dir`, checking that the handle is recorded while nothing of the agent exists yet. */
-async function dispatch(dir: string, name: string, script: string): Promise<AgentHandle> {
-  let recorded: AgentHandle | null = null;
-  const handle = await local.dispatch(
-    {
-      id: `7-1-conflict-${name}`,
-      agent: 'command',
-      launch: { file: 'sh', args: ['-c', script], env: {} },
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '' },
-      dir: path.join(dir, 'runs'),
-      name,
-    },
-    async (h) => {
-      assert.not.ok(existsSync(path.join(dir, 'runs', `${name}.pid`)), 'recorded before the agent started');
-      recorded = JSON.parse(JSON.stringify(h)) as AgentHandle;
-    },
-  );
-  assert.equal(recorded, handle, 'the recorded handle is the returned one, and plain JSON');
-  return handle;
-}
-
-/** Poll until the status is not running (bounded). */
-async function settled(handle: AgentHandle): Promise<AgentStatus> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const status = await local.poll(handle);
-    if (status.state !== 'running' && status.state !== 'queued') return status;
-    if (Date.now() > deadline) throw new Error(`still ${status.state}`);
-    await sleep(50);
-  }
-}
-
 test('dispatch → running → succeeded; collect gives the exit code and the output as the adapter parses it', async () => {
   const dir = tempDir('wm-exec-');
   try {
     const go = path.join(dir, 'go');
-    const handle = await dispatch(dir, 'ok', `${hold(go)} echo 'STATUS: COMPLETE'`);
+    const handle = await dispatchScript(dir, 'ok', `${hold(go)} echo 'STATUS: COMPLETE'`);
     assert.equal(
       { kind: handle.kind, id: handle.id, name: handle.name },
       { kind: 'local', id: '7-1-conflict-ok', name: 'ok' },
@@ -81,7 +43,7 @@ test('dispatch → running → succeeded; collect gives the exit code and the ou
 test('an agent that exits 3 → failed with its exit code; collect says why', async () => {
   const dir = tempDir('wm-exec-');
   try {
-    const handle = await dispatch(dir, 'bad', `echo 'cannot decide' >&2; exit 3`);
+    const handle = await dispatchScript(dir, 'bad', `echo 'cannot decide' >&2; exit 3`);
     assert.equal(await settled(handle), { state: 'failed', exitCode: 3 });
     const result = await local.collect(handle);
     assert.is(result.exitCode, 3);
@@ -97,7 +59,7 @@ test('cancel → its whole group is gone, cancelled (also to a later poll), no r
   try {
     const never = path.join(dir, 'never');
     // A child of its own in the group: cancel must take it too.
-    const handle = await dispatch(dir, 'stopped', `(${hold(never)}) & ${hold(never)} echo done`);
+    const handle = await dispatchScript(dir, 'stopped', `(${hold(never)}) & ${hold(never)} echo done`);
     const running = await local.poll(handle);
     assert.is(running.state, 'running');
     const pid = running.state === 'running' ? (running.pid as number) : 0;
@@ -116,7 +78,7 @@ test('a group killed without its exit file → lost; a recorded handle that neve
   const dir = tempDir('wm-exec-');
   try {
     const never = path.join(dir, 'never');
-    const handle = await dispatch(dir, 'killed', `${hold(never)} echo done`);
+    const handle = await dispatchScript(dir, 'killed', `${hold(never)} echo done`);
     const running = await local.poll(handle);
     assert.is(running.state, 'running');
     const pid = running.state === 'running' ? (running.pid as number) : 0;
@@ -142,7 +104,7 @@ test('collect kills what the agent left in its group while its wrapper is still 
     // group, and holds the wrapper alive: the moment a busy machine can stretch between the wrapper's `mv` and its
     // exit.
     // The stray's pid file is written last: once the test sees it, the exit code is whole on disk.
-    const handle = await dispatch(
+    const handle = await dispatchScript(
       dir,
       'late',
       `sleep 300 & s=$!; printf '0 %s\\n' "$(cat "$WM_PID")" > "$WM_EXIT"; echo $s > '${stray}'; ${hold(release)} :`,
@@ -163,10 +125,10 @@ test('collect kills what the agent left in its group while its wrapper is still 
 test('a handle dispatched again under the same name does not read the earlier run’s files', async () => {
   const dir = tempDir('wm-exec-');
   try {
-    const first = await dispatch(dir, 'same', 'exit 4');
+    const first = await dispatchScript(dir, 'same', 'exit 4');
     assert.equal(await settled(first), { state: 'failed', exitCode: 4 });
     const go = path.join(dir, 'go');
-    const second = await dispatch(dir, 'same', `${hold(go)} echo again`);
+    const second = await dispatchScript(dir, 'same', `${hold(go)} echo again`);
     assert.is((await local.poll(second)).state, 'running', 'not the exit code of the first');
     writeFileSync(go, '');
     assert.equal(await settled(second), { state: 'succeeded' });
@@ -225,7 +187,7 @@ test('ended: resolves when an agent this process started exits (also when asked 
   const dir = tempDir('wm-exec-');
   try {
     const go = path.join(dir, 'go');
-    const handle = await dispatch(dir, 'wake', `${hold(go)} exit 0`);
+    const handle = await dispatchScript(dir, 'wake', `${hold(go)} exit 0`);
     const ended = local.ended?.(handle);
     assert.ok(ended, 'a promise for an agent started here');
     let over = false;
