@@ -281,12 +281,13 @@ esac`,
  * An agent that commits a.txt, then leaves a detached grandchild (own session) that waits for `<tools>/go` and runs
  * `late` in the item worktree, then touches `<tools>/done`. The agent ends only once the grandchild is in its own
  * session (`<tools>/escaped`): before that it is still in the agent's group, which the runner kills when the agent
- * ends, and the test is about one that got away.
+ * ends, and the test is about one that got away. It also drops `WM_PID` from its environment, which is how the runner
+ * finds and stops what an agent left running outside its group: one that cleared it is out of the runner's reach.
  */
 function lateAgent(late: (tools: string) => string): (tools: string) => string {
   return (tools) => `${HONEST}
 base=$(git rev-parse HEAD~1)
-setsid sh -c '
+setsid env -u WM_PID sh -c '
 touch "${tools}/escaped"
 i=0; while [ ! -e "${tools}/go" ] && [ $i -lt 2000 ]; do sleep 0.05; i=$((i + 1)); done
 ${late(tools)}
@@ -379,6 +380,60 @@ git replace "$judged" "$(git commit-tree -p "$0" -m evil "$tree")"`,
     assert.ok(files.includes('a.txt'), files.join(' '));
     assert.not.ok(files.includes('evil.txt'), 'the stand-in landed');
     assert.not.ok((await filesOn(r.repo.origin as string, 'main')).includes('evil.txt'), 'the stand-in reached origin');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test("grandchild grafts its judged commit onto a sibling's after judging: no merge drops the sibling's work", async () => {
+  // A line in .git/info/grafts gives a commit other parents. With Beta's tip as Alpha's parent, git would merge Alpha
+  // (made from the same base, without b.txt) on a base that has b.txt, and so delete b.txt in a "clean" merge, after
+  // Beta's own merge: Beta's judged work gone from what lands, its merge still recorded.
+  const tools = tempDir('wm-agent-');
+  const late = lateAgent(
+    () => `d=$(git rev-parse --path-format=absolute --git-common-dir); mkdir -p "$d/info"
+echo "$(git rev-parse HEAD) $(git rev-parse refs/heads/work/7-2-beta)" > "$d/info/grafts"`,
+  )(tools);
+  const agent = writeAgent(
+    tools,
+    `case "$WM_ISSUE" in
+2) echo beta > b.txt; commit beta; report COMPLETE "beta";;
+*) ${late};;
+esac`,
+  );
+  const items = [
+    { issue: 2, title: 'Beta' },
+    { issue: 1, title: 'Alpha' },
+  ];
+  // One agent at a time, Beta first: both from the same base, Beta judged (and so merged) first.
+  const plan = planYaml({
+    title: 'Hostile refs',
+    waves: [{ items }],
+    defaults: commandDefaults(agent.command, { timeout: '60s', concurrency: 1 }),
+  });
+  const repo = await makeRepo({ plan, items, origin: true });
+  const r: Rig = {
+    repo,
+    agent,
+    tools,
+    initial: await git(repo.dir, 'rev-parse', 'main'),
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+  try {
+    await judgeBySteps(r);
+    writeFileSync(path.join(tools, 'go'), '');
+    await waitForFile(path.join(tools, 'done'), "the grandchild's graft");
+    const grafts = readFileSync(path.join(repo.dir, '.git', 'info', 'grafts'), 'utf8');
+    assert.match(grafts, readStateFile(repo).items['1'].pinned, 'the graft names the judged commit');
+    const result = await run(r);
+    assert.is(result.code, 0, show(result));
+    for (const dir of [repo.dir, repo.origin as string]) {
+      const files = await filesOn(dir, 'main');
+      assert.ok(files.includes('a.txt') && files.includes('b.txt'), `${dir}: ${files.join(' ')}`);
+    }
   } finally {
     r.cleanup();
   }

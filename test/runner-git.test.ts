@@ -98,6 +98,22 @@ test('runner git: no hooks, no fsmonitor, whatever the repository config says; t
   }
 });
 
+test('runner git: commits have their own parents, whatever .git/info/grafts says, and git prints no hint about it', async () => {
+  const repo = await makeRepo({ plan: 'milestone: {number: 7, title: "x"}\nwaves: []\n', items: [] });
+  try {
+    for (const name of ['b', 'c']) await git(repo.dir, 'commit', '-q', '--allow-empty', '-m', name);
+    const [c, b, a] = (await git(repo.dir, 'log', '--format=%H')).split('\n');
+    // c's parent becomes a: b disappears from the history git shows, and a is taken as the merge base of b and c.
+    writeFileSync(path.join(repo.dir, '.git', 'info', 'grafts'), `${c} ${a}\n`);
+    assert.is(await git(repo.dir, 'log', '--format=%H', '-1', `${c}^`), a as string, 'the graft works for plain git');
+    const parent = await gitRaw(repo.dir, ['log', '--format=%H', '-1', `${c}^`]);
+    assert.equal([parent.stdout.trim(), parent.stderr], [b, ''], "the runner's git reads the commit's own parent");
+    assert.is(await runnerGit(repo.dir, ['merge-base', b as string, c as string]), b as string);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test('a git call that outlives its time limit is stopped and becomes a StepFailedError naming the command and the limit', async () => {
   const dir = tempDir('wm-git-timeout-');
   try {

@@ -55,7 +55,10 @@ export const MAX_GIT_OUTPUT_BYTES = 256 * 1024 * 1024;
  * The environment of the runner's git: nothing may wait for a terminal prompt or an editor, and objects are what they
  * are. A replace ref (`git replace <judged> <other>`, which anyone with the repository can make, an agent's leftover
  * process too) would otherwise make every git command read another commit's content for the judged one: the merge
- * would bring in work nobody judged, under the judged sha.
+ * would bring in work nobody judged, under the judged sha. A line in `.git/info/grafts` (deprecated, still honoured,
+ * and not turned off by GIT_NO_REPLACE_OBJECTS) would give any commit other parents: a merge base of its choosing,
+ * which can drop what earlier items merged. GIT_GRAFT_FILE names a path that can never exist (below a device, so
+ * git does not even warn): no grafts are read.
  */
 export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   // GIT_OPTIONAL_LOCKS=0: the runner's `git status` in the user's checkout must not take its index lock.
@@ -65,6 +68,7 @@ export function runnerGitEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
     GIT_EDITOR: 'true',
     GIT_OPTIONAL_LOCKS: '0',
     GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_GRAFT_FILE: '/dev/null/grafts',
   };
 }
 
