@@ -4,7 +4,7 @@
  * let the gates pass on files the commits do not hold. The runner stops before its next merge (exit 3), nothing
  * merges or lands; once the config is back as it was, the run goes on and the gates see the commits' files.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -113,6 +113,34 @@ test('an agent that also removes the trusted record does not get its filter trus
         e.type === 'notice' && /git-config-trusted\.json was changed or removed while the runner ran/.test(e.message),
     );
     assert.is(notices.length, 1, show(first));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an agent writes .git/info/attributes (merge=union): exit 3 before the merge; removed, the run lands', async () => {
+  // `merge=union` would make every conflict of the runner's merges a "clean" merge of both sides' lines.
+  const r = await makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) d=$(git rev-parse --path-format=absolute --git-common-dir); mkdir -p "$d/info"
+  echo '* merge=union' > "$d/info/attributes"; echo alpha > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    origin: true,
+  });
+  try {
+    const attributes = path.join(r.repo.dir, '.git', 'info', 'attributes');
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(first.stderr, `${attributes} changed since the milestone started`);
+    assert.match(first.stderr, `look with: cat ${attributes}`);
+    assert.is(mergedSha(r), null, 'merged past the guard');
+    rmSync(attributes);
+    const again = await run(r.repo.dir);
+    assert.is(again.code, 0, show(again));
+    assert.ok(readStateFile(r.repo).land, 'landed');
   } finally {
     r.cleanup();
   }

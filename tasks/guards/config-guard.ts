@@ -1,14 +1,15 @@
 /**
  * Git config that makes the runner's own merges and checkouts run a program: a filter (`smudge` writes what a
  * checkout puts in the worktree, `clean` what git compares it with), a merge driver, an attributes file that assigns
- * them. An agent can set one (it runs as the user); the runner's next merge would then run it, and the gates could
- * check files that are not the commits' (a smudge filter that "fixes" a file on checkout, a clean filter that hides
- * it from `git status`). Likewise where origin is: an agent that points origin at a fork of its own would have the
- * runner bring that fork's `main` in and land it. What these keys hold when the milestone starts is trusted; a new
- * value stops the runner before its next merge, gate run or landing, unless `--adopt` keeps it (docs/guarantees.md,
- * 7).
+ * them; and the repository's own attributes file, `info/attributes`, which can also make git merge differently
+ * without any program (`merge=union`). An agent can set one (it runs as the user); the runner's next merge would then
+ * run it, and the gates could check files that are not the commits' (a smudge filter that "fixes" a file on checkout,
+ * a clean filter that hides it from `git status`). Likewise where origin is: an agent that points origin at a fork
+ * of its own would have the runner bring that fork's `main` in and land it. What these keys hold when the milestone
+ * starts is trusted; a new value stops the runner before its next merge, gate run or landing, unless `--adopt` keeps
+ * it (docs/guarantees.md, 7).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
 import { hash, statKey } from './git-setup-guard.ts';
+import { hashRegularFileSync } from '../lib/regular-file.ts';
 
 /** The trusted config's file in the milestone's state dir. */
 export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
@@ -29,6 +31,35 @@ const RUN_IN_MERGES =
 const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
 
 const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
+
+/**
+ * The repository's own attributes file (`<common dir>/info/attributes`, above every `.gitattributes`): it says how
+ * the runner's git merges each file. One line there (`* merge=union`) turns every conflict into a "clean" merge of
+ * both sides' lines, which no conflict class or escalation would ever see. Kept among the trusted keys by this name
+ * (no config key has a slash), its value the file's fingerprint.
+ */
+const ATTRIBUTES_KEY = 'info/attributes';
+
+/** Past this size the file is told apart by its stat, not hashed (an agent can make it as big as the disk). */
+const MAX_HASHED_ATTRIBUTES_BYTES = 16 * 1024 * 1024;
+
+/** The attributes file's entry among the trusted keys (none when there is no file). */
+function attributesOf(trusted: TrustedConfig): Readonly<Record<string, readonly string[]>> {
+  const entry = trusted.keys[ATTRIBUTES_KEY];
+  return entry ? { [ATTRIBUTES_KEY]: entry } : {};
+}
+
+/** The attributes file's fingerprint, or null when there is none. */
+function attributesFingerprint(file: string): string | null {
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (!stat) return null;
+  if (!stat.isFile() || stat.size > MAX_HASHED_ATTRIBUTES_BYTES) return `stat:${statKey(file) ?? 'gone'}`;
+  try {
+    return hashRegularFileSync(file).sha256.slice(0, 16);
+  } catch (error) {
+    return `unreadable:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {
@@ -67,9 +98,12 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
     const key = nl < 0 ? entry : entry.slice(0, nl);
     if (isTrusted(key)) (keys[key] ??= []).push(`${where} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
   }
+  const attributes = path.join(ctx.commonDir, 'info', 'attributes');
+  const fingerprint = attributesFingerprint(attributes);
+  if (fingerprint) keys[ATTRIBUTES_KEY] = [`file:${attributes} ${fingerprint}`];
   for (const values of Object.values(keys)) values.sort();
   const files: Record<string, string | null> = {};
-  for (const file of [...standardFiles(ctx), ...origins].sort()) files[file] = statKey(file);
+  for (const file of [...standardFiles(ctx), ...origins, attributes].sort()) files[file] = statKey(file);
   return { keys, files };
 }
 
@@ -143,22 +177,39 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
   if (!trusted) return recordTrustedConfig(ctx);
   if (Object.entries(trusted.files).every(([f, stat]) => statKey(f) === stat)) return;
   const now = await readTrusted(ctx);
-  const { keys, where } = describeChanges(trusted, now);
+  const attributes = path.join(ctx.commonDir, 'info', 'attributes');
+  // A record made before the attributes file was watched: the file as it is now is what it would have held.
+  const before =
+    attributes in trusted.files ? trusted : { ...trusted, keys: { ...trusted.keys, ...attributesOf(now) } };
+  const { keys, where } = describeChanges(before, now);
   if (keys.length === 0 || ctx.options.adopt) {
     if (keys.length > 0)
       ctx.events.emit({ type: 'notice', message: `--adopt: keeping the git config ${keys.join(', ')}` });
     await record(ctx, file, now);
     return;
   }
-  const what = keys.some((k) => RUN_IN_MERGES.test(k))
+  const configKeys = keys.filter((k) => k !== ATTRIBUTES_KEY);
+  const alsoAttributes = configKeys.length < keys.length;
+  if (configKeys.length === 0)
+    throw new NeedsAttentionError(
+      `${attributes} changed since the milestone started; it says how the runner's git merges each file ` +
+        `(\`merge=union\` makes a conflict a "clean" merge of both sides' lines) (an agent may have written it); ` +
+        `the runner stopped before merging, gating or landing with it; look with: cat ${attributes}; ` +
+        `restore or remove what you did not write, then run again, or run again with --adopt to keep it`,
+    );
+  const pattern = configKeys.map((k) => k.replace(/\./g, '\\.')).join('|');
+  const configFile = where.find((w) => w !== attributes) ?? path.join(ctx.commonDir, 'config');
+  const what = configKeys.some((k) => RUN_IN_MERGES.test(k))
     ? "git runs these programs in the runner's merges and checkouts, where they can make the gates check files " +
       "that are not the commits'"
     : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
-    `the git config changed since the milestone started: ${keys.join(', ')} (in ${where.join(', ')}); ${what} ` +
+    `the git config changed since the milestone started: ${configKeys.join(', ')} ` +
+      `(in ${where.filter((w) => w !== attributes).join(', ')}); ${what} ` +
+      (alsoAttributes ? `(and ${attributes} changed too) ` : '') +
       `(an agent may have set them); the runner stopped before merging, gating or landing with them; ` +
-      `look with: git config --show-origin --get-regexp '^(${keys.map((k) => k.replace(/\./g, '\\.')).join('|')})$'; ` +
-      `undo what you did not set (${undoCommand(keys[0] as string, where[0] ?? path.join(ctx.commonDir, 'config'))}), ` +
+      `look with: git config --show-origin --get-regexp '^(${pattern})$'; ` +
+      `undo what you did not set (${undoCommand(configKeys[0] as string, configFile)}), ` +
       `then run again, or run again with --adopt to keep them`,
   );
 }
