@@ -2,6 +2,7 @@
  * Gates in the integration worktree judge its HEAD: green is recorded for that sha, and that sha's tree is what lands.
  * So every gate run starts on exactly that tree (docs/guarantees.md, 1).
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -9,6 +10,7 @@ import { runGates } from './gate-run.ts';
 import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
+import { gitDirOf } from '../lib/git-files.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
 /** The patch files of what was put back, in the gate run's log folder: found before the gates, left by them. */
@@ -16,16 +18,39 @@ export const PUT_BACK_PATCH = { before: 'put-back-before-gates.patch', after: 'c
 
 /**
  * Clear `assume-unchanged` marks in `dir`'s index: git does not look at a marked file, so an edit to it is in no
- * `git status` and would reach the gates. The runner never sets them; `ls-files -v` tags them in lower case.
+ * `git status` and would reach the gates. The runner never sets them; `ls-files -v` tags them in lower case. Files
+ * hidden from the checkout (`S`: sparse-checkout, skip-worktree) are brought back unless the user's checkout is sparse.
  */
-async function unhide(dir: string): Promise<void> {
+async function unhide(ctx: Ctx, dir: string): Promise<void> {
   const listed = await gitRaw(dir, ['ls-files', '-v', '-z']);
-  const marked = listed.stdout
-    .split('\0')
-    .filter((e) => /^[a-z] /.test(e))
-    .map((e) => e.slice(2));
-  if (marked.length === 0) return;
-  await git(dir, ['update-index', '--no-assume-unchanged', '-z', '--stdin'], { input: `${marked.join('\0')}\0` });
+  const entries = listed.stdout.split('\0');
+  const marked = entries.filter((e) => /^[a-z] /.test(e)).map((e) => e.slice(2));
+  if (marked.length > 0)
+    await git(dir, ['update-index', '--no-assume-unchanged', '-z', '--stdin'], { input: `${marked.join('\0')}\0` });
+  const hidden = entries.filter((e) => /^[Ss] /.test(e)).map((e) => e.slice(2));
+  if (hidden.length > 0) await makeWhole(ctx, dir, hidden);
+}
+
+const isSparse = async (dir: string) =>
+  (await gitRaw(dir, ['config', '--get', '--bool', 'core.sparseCheckout'])).stdout.trim() === 'true';
+
+/**
+ * A checkout with files left out (a sparse-checkout an agent set there, skip-worktree marks) would have the gates
+ * check part of the tree that lands, and a gate that finds nothing to check passes. Sparseness is the user's only
+ * when the checkout the runner runs from is sparse (git then gives every new worktree its patterns): else the
+ * worktree is made whole, and the files come back as the put-back that follows restores them.
+ */
+async function makeWhole(ctx: Ctx, dir: string, hidden: readonly string[]): Promise<void> {
+  if (await isSparse(ctx.repo)) return;
+  if (await isSparse(dir)) await git(dir, ['sparse-checkout', 'disable']);
+  await git(dir, ['update-index', '--no-skip-worktree', '-z', '--stdin'], { input: `${hidden.join('\0')}\0` });
+  const names = `${hidden.slice(0, 5).join(', ')}${hidden.length > 5 ? `, and ${hidden.length - 5} more` : ''}`;
+  ctx.events.emit({
+    type: 'notice',
+    message:
+      `${path.basename(dir)} had files hidden from its checkout (sparse-checkout or skip-worktree; yours is not ` +
+      `sparse): ${names}: made whole before the gates, so they check the tree that lands`,
+  });
 }
 
 /**
@@ -37,7 +62,7 @@ async function unhide(dir: string): Promise<void> {
  */
 async function putBackHead(ctx: Ctx, logDir: string, when: 'before' | 'after'): Promise<void> {
   const dir = ctx.integrationWorktree;
-  if (when === 'before') await unhide(dir);
+  if (when === 'before') await unhide(ctx, dir);
   const changed = await dirtyPaths(dir, { untracked: false });
   if (changed.length === 0) return;
   await mkdir(logDir, { recursive: true });
@@ -65,7 +90,13 @@ export async function runGatesOnHead(
   onResult?: (r: GateResult) => void,
 ): Promise<{ readonly green: boolean; readonly results: readonly GateResult[] }> {
   const dir = ctx.integrationWorktree;
-  if (gates.length === 0) return runGates(gates, dir, logDir, ctx.env, onResult);
+  if (gates.length === 0) {
+    // Nothing to check, but landing reads the backlog files from this checkout: a sparse one (an agent's
+    // sparse-checkout leaves its patterns file) would stop every landing. No git call otherwise.
+    const gitDir = gitDirOf(dir);
+    if (gitDir && existsSync(path.join(gitDir, 'info', 'sparse-checkout'))) await putBackHead(ctx, logDir, 'before');
+    return runGates(gates, dir, logDir, ctx.env, onResult);
+  }
   await putBackHead(ctx, logDir, 'before');
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
   await putBackHead(ctx, logDir, 'after');
