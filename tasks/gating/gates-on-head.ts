@@ -2,19 +2,79 @@
  * Gates in the integration worktree judge its HEAD: green is recorded for that sha, and that sha's tree is what lands.
  * So every gate run starts on exactly that tree (docs/guarantees.md, 1).
  */
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { runGates } from './gate-run.ts';
 import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
+import { streamGitLines } from '../lib/git-lines.ts';
+import { NeedsAttentionError } from '../lib/errors.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
 /** The patch files of what was put back, in the gate run's log folder: found before the gates, left by them. */
 export const PUT_BACK_PATCH = { before: 'put-back-before-gates.patch', after: 'changed-by-gates.patch' } as const;
+
+/** Where untracked files found before a gate run are kept, in its log folder. */
+export const UNTRACKED_ASIDE = 'untracked-before-gates';
+
+/** The most untracked entries (a file, or a whole untracked folder) moved aside; more stops the gates step. */
+const MAX_MOVED_ASIDE = 10_000;
+
+/** Move `from` to `to`, copying when they are on different file systems (a worktree root elsewhere). */
+function moveEntry(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+    rmSync(from, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Untracked files nobody committed (not ignored) are not in the tree that lands, and a gate may still read them: a
+ * config that turns a check off, a test double, a `conftest.py`. An agent can leave one in the integration worktree
+ * (blamed on it only when it ran alone). Before a gate run they are moved aside, kept in the run's log folder; what
+ * `.gitignore` names (dependencies, build output, the gates' own output) stays. What the gates leave is not moved
+ * after them: a fix agent may need it.
+ */
+async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const entries: string[] = [];
+  let more = false;
+  // An untracked folder is one entry (`--directory`): moved whole.
+  await streamGitLines(
+    dir,
+    ['ls-files', '--others', '--exclude-standard', '--directory', '-z'],
+    (entry) => {
+      if (entry === '') return;
+      if (entries.length < MAX_MOVED_ASIDE) entries.push(entry.replace(/\/$/, ''));
+      else more = true;
+    },
+    { separator: '\0' },
+  );
+  if (more)
+    throw new NeedsAttentionError(
+      `${dir} holds more than ${MAX_MOVED_ASIDE} untracked files or folders that nobody committed; the gates would ` +
+        `read them, and they are not in the tree that lands; look with: git -C ${dir} status --short; remove them ` +
+        `(git -C ${dir} clean -fd), then run again`,
+    );
+  if (entries.length === 0) return;
+  const aside = path.join(logDir, UNTRACKED_ASIDE);
+  for (const entry of entries) moveEntry(path.join(dir, entry), path.join(aside, entry));
+  const names = `${entries.slice(0, 5).join(', ')}${entries.length > 5 ? `, and ${entries.length - 5} more` : ''}`;
+  ctx.events.emit({
+    type: 'notice',
+    message:
+      `${path.basename(dir)} had untracked files nobody committed: ${names}: moved aside before the gates, so they ` +
+      `check the tree that lands; they are in ${aside}`,
+  });
+}
 
 /**
  * Clear `assume-unchanged` marks in `dir`'s index: git does not look at a marked file, so an edit to it is in no
@@ -63,6 +123,13 @@ async function makeWhole(ctx: Ctx, dir: string, hidden: readonly string[]): Prom
 async function putBackHead(ctx: Ctx, logDir: string, when: 'before' | 'after'): Promise<void> {
   const dir = ctx.integrationWorktree;
   if (when === 'before') await unhide(ctx, dir);
+  await putBackTracked(ctx, logDir, when);
+  if (when === 'before') await moveUntrackedAside(ctx, logDir);
+}
+
+/** The tracked part of `putBackHead`: changes kept as a patch, then `reset --hard`. */
+async function putBackTracked(ctx: Ctx, logDir: string, when: 'before' | 'after'): Promise<void> {
+  const dir = ctx.integrationWorktree;
   const changed = await dirtyPaths(dir, { untracked: false });
   if (changed.length === 0) return;
   await mkdir(logDir, { recursive: true });

@@ -1,0 +1,149 @@
+/**
+ * The gates check the tree that lands, whatever agents did to the integration worktree's checkout. Files hidden from
+ * it (sparse-checkout, skip-worktree marks): the gates would run on part of the tree, and a gate that finds nothing to
+ * check passes; when the checkout the runner is run from is not sparse, the runner makes the integration worktree
+ * whole before the gates (a notice says so). Untracked files an agent left there (a config that turns a check off):
+ * moved aside, kept in the gate run's log folder. Agents wait on files, never on time.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeAgentRig } from './support/agent-rig.ts';
+import { git, readEvents, readStateFile } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+
+/** The integration worktree, from an item worktree (its sibling under worktrees/). */
+const INTEGRATION = '../milestone-7';
+
+const rig = (hide: string, gated = true) =>
+  makeAgentRig({
+    title: 'Hostile sparse',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > src/a.txt; commit alpha; ${hide}; report COMPLETE;;
+*) exit 9;;
+esac`,
+    // Finds nothing to check when src/ is not there (grep exits 2, and `!` makes that a pass).
+    gates: gated ? { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG src' }] } : undefined,
+    defaults: { 'max-fix-attempts': 0 },
+    files: { 'docs/readme.txt': 'docs\n', 'src/a.txt': 'OK\n' },
+  });
+
+for (const [what, hide] of [
+  ['sparse-checkout set docs', `git -C ${INTEGRATION} sparse-checkout set docs`],
+  [
+    'skip-worktree marks',
+    `git -C ${INTEGRATION} update-index --skip-worktree src/a.txt && rm ${INTEGRATION}/src/a.txt`,
+  ],
+] as const) {
+  test(`an agent hides files from the integration worktree (${what}): the gates see the whole tree`, async () => {
+    const r = await rig(hide);
+    try {
+      const main = await git(r.repo.dir, 'rev-parse', 'main');
+      const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+      assert.is(result.code, 1, show(result));
+      assert.match(result.stderr, /gate "no-bug" \(post-merge\) still fails/);
+      assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+      const notices = readEvents(r.repo)
+        .filter((e) => e.type === 'notice')
+        .map((e) => String(e.message));
+      assert.ok(
+        notices.some((m) => /had files hidden from its checkout .*: made whole before the gates/.test(m)),
+        notices.join('\n'),
+      );
+      assert.not.ok(readStateFile(r.repo).land, 'landed');
+    } finally {
+      r.cleanup();
+    }
+  });
+}
+
+test('without gates: a sparse integration worktree is made whole all the same, and the milestone lands', async () => {
+  // Landing writes the backlog files in that checkout: left sparse, every landing stopped ("does not exist").
+  const r = await rig(`git -C ${INTEGRATION} sparse-checkout set docs`, false);
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.ok(readStateFile(r.repo).land, 'landed');
+    assert.match(await git(r.repo.dir, 'show', 'main:src/a.txt'), 'BUG', 'the item landed');
+    assert.ok(
+      readEvents(r.repo).some((e) => e.type === 'notice' && /made whole before the gates/.test(e.message)),
+      'said so',
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
+/**
+ * Two agents at work at once, so a write into the integration worktree cannot be blamed on one of them (it is only
+ * flagged): #1 runs the shell `hostile` once #2 has started, and #2 ends only after that. #1 commits a bug in
+ * src/a.txt, which the gate `gate` is to find; #2 commits b.txt.
+ */
+const pairRig = (hostile: string, gate: string) =>
+  makeAgentRig({
+    title: 'Hostile sparse',
+    items: ITEMS,
+    waves: [{ items: ITEMS }],
+    body: `wait_for() { i=0; while [ ! -e "$tools/$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; }
+case "$WM_ROLE:$WM_ISSUE" in
+item:1) wait_for two-started; ${hostile}; touch "$tools/one-wrote"
+  echo BUG > src/a.txt; commit alpha; report COMPLETE;;
+item:2) touch "$tools/two-started"; wait_for one-wrote; echo b > b.txt; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: gate }] },
+    defaults: { 'max-fix-attempts': 0, concurrency: 2 },
+    files: { 'src/a.txt': 'OK\n' },
+  });
+
+const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+];
+
+test('an untracked file an agent leaves in the integration worktree is moved aside before the gates', async () => {
+  // skip-checks turns the gate off.
+  const r = await pairRig(`echo on > ${INTEGRATION}/skip-checks`, '[ -e skip-checks ] || ! grep -rq BUG src');
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    // The gate sees the bug: bisection finds #1, it is ejected, and the rest lands.
+    assert.is(result.code, 3, show(result));
+    assert.is(readStateFile(r.repo).items['1'].status, 'ejected');
+    assert.is(await git(r.repo.dir, 'show', 'main:src/a.txt'), 'OK', 'the bug did not land');
+    assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'b');
+    const moved = readEvents(r.repo).find(
+      (e) => e.type === 'notice' && /untracked files .*: skip-checks: moved aside before the gates/.test(e.message),
+    );
+    assert.ok(moved, 'said so');
+    const kept = /moved aside before the gates.*; they are in (\S+)$/.exec(moved.message)?.[1] ?? '';
+    assert.is(readFileSync(path.join(kept, 'skip-checks'), 'utf8'), 'on\n', 'kept');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('more than 10 000 untracked entries: the gates step stops (exit 3) with the command that removes them', async () => {
+  const r = await pairRig(
+    `i=0; while [ $i -le 10000 ]; do : > ${INTEGRATION}/junk-$i; i=$((i + 1)); done`,
+    '! grep -rq BUG src',
+  );
+  try {
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    assert.match(
+      result.stderr,
+      `${integration} holds more than 10000 untracked files or folders that nobody committed;`,
+    );
+    assert.match(result.stderr, `(git -C ${integration} clean -fd)`);
+    assert.ok(existsSync(path.join(integration, 'junk-10000')), 'nothing moved');
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test.run();
