@@ -124,6 +124,23 @@ test('an untracked file an agent leaves in the integration worktree is moved asi
   }
 });
 
+for (const [how, ignore] of [
+  ['.git/info/exclude', `echo /skip-checks >> "$(git rev-parse --path-format=absolute --git-common-dir)/info/exclude"`],
+  ['an untracked .gitignore', `printf '*\\n' > ${INTEGRATION}/src/.gitignore`],
+] as const)
+  test(`an untracked file an agent also hides with ${how} is moved aside all the same`, async () => {
+    const hidden = how === '.git/info/exclude' ? 'skip-checks' : 'src/skip-checks';
+    const r = await pairRig(`echo on > ${INTEGRATION}/${hidden}; ${ignore}`, `[ -e ${hidden} ] || ! grep -rq BUG src`);
+    try {
+      const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+      assert.is(result.code, 3, show(result));
+      assert.is(readStateFile(r.repo).items['1'].status, 'ejected');
+      assert.is(await git(r.repo.dir, 'show', 'main:src/a.txt'), 'OK', 'the bug did not land');
+    } finally {
+      r.cleanup();
+    }
+  });
+
 test('more than 10 000 untracked entries: the gates step stops (exit 3) with the command that removes them', async () => {
   const r = await pairRig(
     `i=0; while [ $i -le 10000 ]; do : > ${INTEGRATION}/junk-$i; i=$((i + 1)); done`,

@@ -2,7 +2,7 @@
  * Gates in the integration worktree judge its HEAD: green is recorded for that sha, and that sha's tree is what lands.
  * So every gate run starts on exactly that tree (docs/guarantees.md, 1).
  */
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -11,6 +11,7 @@ import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { streamGitLines } from '../lib/git-lines.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
+import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import type { GateResult } from '../lib/state-types.ts';
@@ -37,20 +38,18 @@ function moveEntry(from: string, to: string): void {
 }
 
 /**
- * Untracked files nobody committed (not ignored) are not in the tree that lands, and a gate may still read them: a
- * config that turns a check off, a test double, a `conftest.py`. An agent can leave one in the integration worktree
- * (blamed on it only when it ran alone). Before a gate run they are moved aside, kept in the run's log folder; what
- * `.gitignore` names (dependencies, build output, the gates' own output) stays. What the gates leave is not moved
- * after them: a fix agent may need it.
+ * The untracked entries of `dir` (an untracked folder is one entry, `--directory`: moved whole) that `excludes` do
+ * not name, at most MAX_MOVED_ASIDE (and whether there were more).
  */
-async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
-  const dir = ctx.integrationWorktree;
+async function untrackedEntries(
+  dir: string,
+  excludes: readonly string[],
+): Promise<{ readonly entries: readonly string[]; readonly more: boolean }> {
   const entries: string[] = [];
   let more = false;
-  // An untracked folder is one entry (`--directory`): moved whole.
   await streamGitLines(
     dir,
-    ['ls-files', '--others', '--exclude-standard', '--directory', '-z'],
+    ['ls-files', '--others', '--directory', '-z', ...excludes],
     (entry) => {
       if (entry === '') return;
       if (entries.length < MAX_MOVED_ASIDE) entries.push(entry.replace(/\/$/, ''));
@@ -58,15 +57,63 @@ async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
     },
     { separator: '\0' },
   );
-  if (more)
-    throw new NeedsAttentionError(
+  return { entries, more };
+}
+
+/**
+ * `.gitignore` files in folders that hold tracked files that are not tracked themselves (one in an untracked folder
+ * only speaks for that folder, which the listing judges by the rules above it). From the index and the file system:
+ * a listing of untracked files would not show one that ignores itself.
+ */
+async function untrackedIgnoreFiles(dir: string): Promise<string[]> {
+  const folders = new Set<string>(['']);
+  const tracked = new Set<string>();
+  await streamGitLines(
+    dir,
+    ['ls-files', '-z'],
+    (entry) => {
+      if (entry === '') return;
+      if (path.posix.basename(entry) === '.gitignore') tracked.add(entry);
+      for (let d = path.posix.dirname(entry); d !== '.' && !folders.has(d); d = path.posix.dirname(d)) folders.add(d);
+    },
+    { separator: '\0' },
+  );
+  return [...folders]
+    .map((d) => (d ? `${d}/.gitignore` : '.gitignore'))
+    .filter((f) => !tracked.has(f) && lstatSync(path.join(dir, f), { throwIfNoEntry: false }) !== undefined);
+}
+
+/**
+ * Untracked files nobody committed (not ignored) are not in the tree that lands, and a gate may still read them: a
+ * config that turns a check off, a test double, a `conftest.py`. An agent can leave one in the integration worktree
+ * (blamed on it only when it ran alone). Before a gate run they are moved aside, kept in the run's log folder. What
+ * the committed `.gitignore` files name (dependencies, build output, the gates' own output) stays, and so do the
+ * runner's own patterns (`/node_modules` …); not what only `.git/info/exclude` or a global excludes file names, nor
+ * an untracked `.gitignore`: an agent can write those (one that ignores itself hid a file from this very listing).
+ * What the gates leave is not moved after them: a fix agent may need it.
+ */
+async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const aside = path.join(logDir, UNTRACKED_ASIDE);
+  const tooMany = () =>
+    new NeedsAttentionError(
       `${dir} holds more than ${MAX_MOVED_ASIDE} untracked files or folders that nobody committed; the gates would ` +
         `read them, and they are not in the tree that lands; look with: git -C ${dir} status --short; remove them ` +
         `(git -C ${dir} clean -fd), then run again`,
     );
+  // Untracked ignore files go first: git reads their rules even for a listing that leaves them out.
+  const ignoreFiles = await untrackedIgnoreFiles(dir);
+  for (const file of ignoreFiles) moveEntry(path.join(dir, file), path.join(aside, file));
+  // Without the worktree root's pattern, which names a folder of the user's checkout.
+  const runnerPatterns = runnerExcludePatterns(ctx.repo, ctx.repo);
+  const rest = await untrackedEntries(dir, [
+    '--exclude-per-directory=.gitignore',
+    ...runnerPatterns.map((p) => `--exclude=${p}`),
+  ]);
+  if (rest.more) throw tooMany();
+  const entries = [...ignoreFiles, ...rest.entries];
   if (entries.length === 0) return;
-  const aside = path.join(logDir, UNTRACKED_ASIDE);
-  for (const entry of entries) moveEntry(path.join(dir, entry), path.join(aside, entry));
+  for (const entry of rest.entries) moveEntry(path.join(dir, entry), path.join(aside, entry));
   const names = `${entries.slice(0, 5).join(', ')}${entries.length > 5 ? `, and ${entries.length - 5} more` : ''}`;
   ctx.events.emit({
     type: 'notice',
