@@ -81,7 +81,7 @@ test('without gates: a sparse integration worktree is made whole all the same, a
  * flagged): #1 runs the shell `hostile` once #2 has started, and #2 ends only after that. #1 commits a bug in
  * src/a.txt, which the gate `gate` is to find; #2 commits b.txt.
  */
-const pairRig = (hostile: string, gate: string) =>
+const pairRig = (hostile: string, gate: string, files: Readonly<Record<string, string>> = {}) =>
   makeAgentRig({
     title: 'Hostile sparse',
     items: ITEMS,
@@ -95,7 +95,7 @@ item:2) touch "$tools/two-started"; wait_for one-wrote; echo b > b.txt; commit b
 esac`,
     gates: { 'post-merge': [{ name: 'no-bug', run: gate }] },
     defaults: { 'max-fix-attempts': 0, concurrency: 2 },
-    files: { 'src/a.txt': 'OK\n' },
+    files: { 'src/a.txt': 'OK\n', ...files },
   });
 
 const ITEMS = [
@@ -140,6 +140,33 @@ for (const [how, ignore] of [
       r.cleanup();
     }
   });
+
+test('a tracked file changed in the integration worktree behind git stat cache (trustctime off) is put back', async () => {
+  // Same size, same mtime, and git told not to look at ctime: a plain `git status` sees nothing.
+  const check = 'grep -q BUG src/a.txt && exit 1; exit 0\n';
+  const r = await pairRig(
+    // An old mtime, recorded by a refresh: the index entry is then not "racily clean", which git would look into.
+    `git config core.trustctime false; git config core.checkStat minimal
+  f=${INTEGRATION}/check.sh; touch -d @1000000000 "$f"; git -C ${INTEGRATION} update-index -q --refresh
+  printf '%-${check.length - 1}s\\n' 'exit 0' > "$f"; touch -d @1000000000 "$f"`,
+    'sh check.sh',
+    { 'check.sh': check },
+  );
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    assert.is(readStateFile(r.repo).items['1'].status, 'ejected');
+    assert.is(await git(r.repo.dir, 'show', 'main:src/a.txt'), 'OK', 'the bug did not land');
+    assert.ok(
+      readEvents(r.repo).some(
+        (e) => e.type === 'notice' && /had uncommitted changes to check\.sh: put back to HEAD/.test(e.message),
+      ),
+      'said so',
+    );
+  } finally {
+    r.cleanup();
+  }
+});
 
 test('more than 10 000 untracked entries: the gates step stops (exit 3) with the command that removes them', async () => {
   const r = await pairRig(

@@ -13,6 +13,7 @@ import { streamGitLines } from '../lib/git-lines.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
+import { exposeChangesBehindStat } from './stat-cache.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
@@ -177,6 +178,8 @@ async function putBackHead(ctx: Ctx, logDir: string, when: 'before' | 'after'): 
 /** The tracked part of `putBackHead`: changes kept as a patch, then `reset --hard`. */
 async function putBackTracked(ctx: Ctx, logDir: string, when: 'before' | 'after'): Promise<void> {
   const dir = ctx.integrationWorktree;
+  // Before the gates, by content: a write that git's stat cache hides is made visible to the status below.
+  if (when === 'before') await exposeChangesBehindStat(dir);
   const changed = await dirtyPaths(dir, { untracked: false });
   if (changed.length === 0) return;
   await mkdir(logDir, { recursive: true });
