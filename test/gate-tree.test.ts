@@ -5,7 +5,7 @@
  * whole before the gates (a notice says so). Untracked files an agent left there (a config that turns a check off):
  * moved aside, kept in the gate run's log folder. Agents wait on files, never on time.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -163,6 +163,88 @@ test('a tracked file changed in the integration worktree behind git stat cache (
       ),
       'said so',
     );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test("a process points the integration worktree's .git at an admin folder of another repository: made again", async () => {
+  // What a process left behind can do between the merge and the gates: the admin folder it adds under .git/worktrees
+  // names a clone of its own as the common dir, where the integration branch is main. git in the worktree would
+  // then read that clone's tree (no bug), and put back the checkout to it before the gates.
+  const r = await makeAgentRig({
+    title: 'Hostile sparse',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > src/a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG src' }] },
+    defaults: { 'max-fix-attempts': 0 },
+    files: { 'src/a.txt': 'OK\n' },
+  });
+  const step = (...args: string[]) =>
+    runInProcess('step', [...args.slice(0, 1), '7', '--repo', r.repo.dir, ...args.slice(1)]);
+  try {
+    for (const args of [
+      ['validate'],
+      ['prepare'],
+      ['branch'],
+      ['fetch'],
+      ['worktrees', '--wave', '1'],
+      ['spawn', '--wave', '1'],
+      ['wait', '--wave', '1'],
+      ['merge', '--wave', '1'],
+    ]) {
+      const done = await step(...args);
+      assert.is(done.code, 0, `${args[0]}: ${show(done)}`);
+    }
+    const evil = path.join(r.tools, 'evil');
+    await git(r.tools, 'clone', '-q', r.repo.dir, evil);
+    await git(evil, 'branch', 'milestone/7-hostile-sparse', 'origin/main');
+    const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    const admin = path.join(r.repo.dir, '.git', 'worktrees', 'evil');
+    mkdirSync(admin);
+    writeFileSync(path.join(admin, 'HEAD'), 'ref: refs/heads/milestone/7-hostile-sparse\n');
+    writeFileSync(path.join(admin, 'commondir'), `${path.join(evil, '.git')}\n`);
+    writeFileSync(path.join(admin, 'gitdir'), `${path.join(integration, '.git')}\n`);
+    writeFileSync(path.join(integration, '.git'), `gitdir: ${admin}\n`);
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is.not(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'show', 'main:src/a.txt'), 'OK', 'the bug did not land');
+    assert.not.ok(readStateFile(r.repo).land, 'landed');
+    assert.ok(
+      readEvents(r.repo).some(
+        (e) => e.type === 'notice' && /the integration worktree .* belongs to another repository/.test(e.message),
+      ),
+      'said so',
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('the integration worktree pointed elsewhere while the gates ran: their verdict is not used (exit 3)', async () => {
+  // The gate itself stands for a process at work during the run.
+  const r = await makeAgentRig({
+    title: 'Hostile sparse',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo a > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'sneaky', run: "printf 'gitdir: /nowhere\\n' > .git" }] },
+  });
+  try {
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    assert.match(
+      result.stderr,
+      'lost its git admin folder /nowhere after the gates ran (not by the runner); their result',
+    );
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+    assert.is(readStateFile(r.repo).gates, null, 'no verdict recorded');
   } finally {
     r.cleanup();
   }

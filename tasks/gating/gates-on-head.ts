@@ -11,6 +11,7 @@ import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { streamGitLines } from '../lib/git-lines.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
+import { brokenWorktree } from '../lib/worktree-repair.ts';
 import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
@@ -215,7 +216,24 @@ export async function runGatesOnHead(
     return runGates(gates, dir, logDir, ctx.env, onResult);
   }
   await putBackHead(ctx, logDir, 'before');
+  assertOwnWorktree(ctx, 'before');
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
+  // What git read in it during the run must have been this repository's: else the verdict is about another tree.
+  assertOwnWorktree(ctx, 'while');
   await putBackHead(ctx, logDir, 'after');
   return result;
+}
+
+/**
+ * Stop when the integration worktree is no sound worktree of this repository (`brokenWorktree`: its `.git` file
+ * pointed elsewhere) right before or after a gate run: the refs guard repairs it before each operation, so this is
+ * someone at work in between, and a gate verdict then says nothing about the sha it would be recorded for.
+ */
+function assertOwnWorktree(ctx: Ctx, when: 'before' | 'while'): void {
+  const broken = brokenWorktree(ctx.commonDir, ctx.integrationWorktree);
+  if (broken === null) return;
+  throw new NeedsAttentionError(
+    `the integration worktree ${ctx.integrationWorktree} ${broken} ${when === 'before' ? 'just before' : 'after'} ` +
+      'the gates ran (not by the runner); their result is not used; run again: the runner makes it again first',
+  );
 }

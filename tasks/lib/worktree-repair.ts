@@ -4,7 +4,7 @@
  * repository"), and `git worktree add` refuses the folder ("already exists"). Agents run as the same user and can do
  * that.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { fileStamp } from './fs-paths.ts';
@@ -26,8 +26,9 @@ export async function setAsideBrokenWorktree(commonDir: string, dir: string): Pr
 
 /**
  * What makes `dir` (a folder where the runner keeps one of its worktrees) no worktree git sees ("lost its .git file",
- * "lost its git admin folder …" (gone, or not this repository's), "has a HEAD git cannot read"), or null when it is
- * sound or gone altogether. Reads only.
+ * "lost its git admin folder …" (gone, or not this repository's), "has a HEAD git cannot read"), or no worktree of
+ * this repository any more (its admin folder names another worktree, or another repository as its common dir: git in
+ * it would read that repository's branches and trees), or null when it is sound or gone altogether. Reads only.
  */
 export function brokenWorktree(commonDir: string, dir: string): string | null {
   if (!existsSync(dir)) return null;
@@ -35,6 +36,19 @@ export function brokenWorktree(commonDir: string, dir: string): string | null {
   if (admin === null) return 'lost its .git file';
   if (path.dirname(admin) !== path.join(commonDir, 'worktrees') || !existsSync(admin))
     return `lost its git admin folder ${admin}`;
+  const named = (file: string): string | null => {
+    try {
+      return path.resolve(admin, readRegularFileSync(path.join(admin, file)).trim());
+    } catch {
+      return null;
+    }
+  };
+  const back = named('gitdir');
+  if (back === null || path.basename(back) !== '.git' || !sameFolder(path.dirname(back), dir))
+    return `names the git admin folder ${admin}, which is another worktree's`;
+  const common = named('commondir');
+  if (common === null || !sameFolder(common, commonDir))
+    return `names the git admin folder ${admin}, which belongs to another repository (${common ?? 'none named'})`;
   // A HEAD git cannot read makes git call the folder no repository at all.
   let head = '';
   try {
@@ -43,6 +57,16 @@ export function brokenWorktree(commonDir: string, dir: string): string | null {
     // missing or no file: as unreadable
   }
   return HEAD_TEXT.test(head) ? null : `has a HEAD git cannot read (${path.join(admin, 'HEAD')})`;
+}
+
+/** Whether two paths name the same folder (one may be reached through a symbolic link). */
+function sameFolder(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** What a worktree's HEAD file holds: a symbolic ref or a sha (SHA-1 or SHA-256). */
