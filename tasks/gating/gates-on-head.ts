@@ -2,7 +2,7 @@
  * Gates in the integration worktree judge its HEAD: green is recorded for that sha, and that sha's tree is what lands.
  * So every gate run starts on exactly that tree (docs/guarantees.md, 1).
  */
-import { cpSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
@@ -12,6 +12,8 @@ import { git, gitRaw } from '../lib/git.ts';
 import { streamGitLines } from '../lib/git-lines.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { brokenWorktree } from '../lib/worktree-repair.ts';
+import { filesNamed } from '../lib/stray-files.ts';
+import { moveEntry } from '../lib/fs-paths.ts';
 import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
@@ -26,18 +28,6 @@ export const UNTRACKED_ASIDE = 'untracked-before-gates';
 
 /** The most untracked entries (a file, or a whole untracked folder) moved aside; more stops the gates step. */
 const MAX_MOVED_ASIDE = 10_000;
-
-/** Move `from` to `to`, copying when they are on different file systems (a worktree root elsewhere). */
-function moveEntry(from: string, to: string): void {
-  mkdirSync(path.dirname(to), { recursive: true });
-  try {
-    renameSync(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
-    rmSync(from, { recursive: true, force: true });
-  }
-}
 
 /**
  * The untracked entries of `dir` (an untracked folder is one entry, `--directory`: moved whole) that `excludes` do
@@ -63,29 +53,6 @@ async function untrackedEntries(
 }
 
 /**
- * `.gitignore` files in folders that hold tracked files that are not tracked themselves (one in an untracked folder
- * only speaks for that folder, which the listing judges by the rules above it). From the index and the file system:
- * a listing of untracked files would not show one that ignores itself.
- */
-async function untrackedIgnoreFiles(dir: string): Promise<string[]> {
-  const folders = new Set<string>(['']);
-  const tracked = new Set<string>();
-  await streamGitLines(
-    dir,
-    ['ls-files', '-z'],
-    (entry) => {
-      if (entry === '') return;
-      if (path.posix.basename(entry) === '.gitignore') tracked.add(entry);
-      for (let d = path.posix.dirname(entry); d !== '.' && !folders.has(d); d = path.posix.dirname(d)) folders.add(d);
-    },
-    { separator: '\0' },
-  );
-  return [...folders]
-    .map((d) => (d ? `${d}/.gitignore` : '.gitignore'))
-    .filter((f) => !tracked.has(f) && lstatSync(path.join(dir, f), { throwIfNoEntry: false }) !== undefined);
-}
-
-/**
  * Untracked files nobody committed (not ignored) are not in the tree that lands, and a gate may still read them: a
  * config that turns a check off, a test double, a `conftest.py`. An agent can leave one in the integration worktree
  * (blamed on it only when it ran alone). Before a gate run they are moved aside, kept in the run's log folder. What
@@ -104,7 +71,7 @@ async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
         `(git -C ${dir} clean -fd), then run again`,
     );
   // Untracked ignore files go first: git reads their rules even for a listing that leaves them out.
-  const ignoreFiles = await untrackedIgnoreFiles(dir);
+  const ignoreFiles = (await filesNamed(dir, '.gitignore')).untracked;
   for (const file of ignoreFiles) moveEntry(path.join(dir, file), path.join(aside, file));
   // Without the worktree root's pattern, which names a folder of the user's checkout.
   const runnerPatterns = runnerExcludePatterns(ctx.repo, ctx.repo);

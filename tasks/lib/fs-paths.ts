@@ -1,4 +1,5 @@
-/** Paths on disk: error codes, containment, and symlinks resolved as far as a path exists. */
+/** Paths on disk: error codes, containment, moves, and symlinks resolved as far as a path exists. */
+import { cpSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -10,6 +11,18 @@ export function isCode(e: unknown, ...codes: string[]): boolean {
 /** Now as a part of a file name (`2026-12-03T10-35-53-049Z`): what is kept aside is named by when it was. */
 export function fileStamp(at: Date = new Date()): string {
   return at.toISOString().replace(/[:.]/g, '-');
+}
+
+/** Move `from` to `to` (its folder made), copying across file systems (a worktree root elsewhere). */
+export function moveEntry(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if (!isCode(error, 'EXDEV')) throw error;
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+    rmSync(from, { recursive: true, force: true });
+  }
 }
 
 /** Whether `child` is `parent` or inside it (both absolute, symlinks resolved). */

@@ -15,6 +15,7 @@ import type { PlanItem } from '../lib/plan/types.ts';
 import type { ItemMerge, ItemState } from '../lib/state-types.ts';
 import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutcome } from '../merging/merge-item.ts';
 import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
+import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
@@ -223,6 +224,7 @@ async function runMergeQueue(
     (await gitOk(ctx.integrationWorktree, ['rev-parse', '-q', '--verify', 'MERGE_HEAD']))
   )
     await resetIntegration(ctx, 'HEAD');
+  await keepCommittedAttributes(ctx);
   // From the tip the runner recorded after its last whole operation, the merges are on the first-parent chain.
   const earlier = await readEarlierMerges(ctx, settled ? from : null);
   const branches = queue.map((i) => ctx.store.current().items[String(i.issue)]?.branch ?? '');
