@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig } from './support/agent-rig.ts';
-import { git, readEvents, readStateFile } from './support/fixture.ts';
+import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
 /** The integration worktree, from an item worktree (its sibling under worktrees/). */
@@ -183,22 +183,10 @@ esac`,
     defaults: { 'max-fix-attempts': 0 },
     files: { 'src/a.txt': 'OK\n' },
   });
-  const step = (...args: string[]) =>
-    runInProcess('step', [...args.slice(0, 1), '7', '--repo', r.repo.dir, ...args.slice(1)]);
   try {
-    for (const args of [
-      ['validate'],
-      ['prepare'],
-      ['branch'],
-      ['fetch'],
-      ['worktrees', '--wave', '1'],
-      ['spawn', '--wave', '1'],
-      ['wait', '--wave', '1'],
-      ['merge', '--wave', '1'],
-    ]) {
-      const done = await step(...args);
-      assert.is(done.code, 0, `${args[0]}: ${show(done)}`);
-    }
+    const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
+    const last = steps[steps.length - 1];
+    assert.ok(steps.length === STEPS_TO_MERGE.length && last?.code === 0, last && show(last));
     const evil = path.join(r.tools, 'evil');
     await git(r.tools, 'clone', '-q', r.repo.dir, evil);
     await git(evil, 'branch', 'milestone/7-hostile-sparse', 'origin/main');
