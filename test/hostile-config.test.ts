@@ -146,6 +146,37 @@ esac`,
   }
 });
 
+test("an agent points the integration worktree's core.worktree elsewhere: exit 3 before the merge; unset, it lands", async () => {
+  // git in that worktree would then merge into, look at and put back another folder, while the gates run in its own.
+  // Once: the item's next attempts are honest.
+  const r = await makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) if [ ! -e "$tools/elsewhere" ]; then mkdir "$tools/elsewhere"; git config extensions.worktreeConfig true
+  git -C ../milestone-7 config --worktree core.worktree "$tools/elsewhere"; fi
+  echo "alpha $WM_ATTEMPT" > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    origin: true,
+  });
+  try {
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(first.stderr, /the git config changed since the milestone started: core\.worktree/);
+    assert.match(first.stderr, 'it moves where git in the integration worktree reads and writes files');
+    assert.is(mergedSha(r), null, 'merged past the guard');
+    const undo = /undo what you did not set \(git (config [^)]+)\)/.exec(first.stderr)?.[1] ?? '';
+    assert.match(undo, /--unset-all core\.worktree$/);
+    await git(r.repo.dir, ...undo.split(' '));
+    const again = await run(r.repo.dir);
+    assert.is(again.code, 0, show(again));
+    assert.ok(readStateFile(r.repo).land, 'landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('--adopt keeps a changed filter (a notice names it) and the run goes on', async () => {
   const r = await rig();
   try {

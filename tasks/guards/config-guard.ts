@@ -18,6 +18,7 @@ import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
 import { hash, statKey } from './git-setup-guard.ts';
+import { gitDirOf } from '../lib/git-files.ts';
 import { hashRegularFileSync } from '../lib/regular-file.ts';
 
 /** The trusted config's file in the milestone's state dir. */
@@ -30,7 +31,14 @@ const RUN_IN_MERGES =
 /** Keys that say where the runner fetches origin's `main` from and pushes the landing to. */
 const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
 
-const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key);
+/**
+ * Where git in a linked worktree reads and writes its files: `core.worktree` in that worktree's own config file (git
+ * ignores it in the shared one for linked worktrees). Pointed elsewhere, the merges write there, `git status` and the
+ * put-back before the gates look there, and the gates, which run in the worktree's folder, check files git does not.
+ */
+const WORKTREE_PLACE = /^core\.worktree$/;
+
+const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key) || WORKTREE_PLACE.test(key);
 
 /**
  * The repository's own attributes file (`<common dir>/info/attributes`, above every `.gitattributes`): it says how
@@ -74,6 +82,12 @@ function standardFiles(ctx: Ctx): string[] {
       : [path.join(home, '.gitconfig'), path.join(xdg, 'git/config')]),
     path.join(ctx.commonDir, 'config'),
     path.join(ctx.commonDir, 'config.worktree'),
+    // The integration worktree's own (read only with extensions.worktreeConfig, which may already be on).
+    path.join(
+      gitDirOf(ctx.integrationWorktree) ??
+        path.join(ctx.commonDir, 'worktrees', path.basename(ctx.integrationWorktree)),
+      'config.worktree',
+    ),
   ];
 }
 
@@ -199,10 +213,13 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
     );
   const pattern = configKeys.map((k) => k.replace(/\./g, '\\.')).join('|');
   const configFile = where.find((w) => w !== attributes) ?? path.join(ctx.commonDir, 'config');
-  const what = configKeys.some((k) => RUN_IN_MERGES.test(k))
-    ? "git runs these programs in the runner's merges and checkouts, where they can make the gates check files " +
-      "that are not the commits'"
-    : "they change where the runner fetches origin's main from and pushes the landing to";
+  const what = configKeys.some((k) => WORKTREE_PLACE.test(k))
+    ? 'it moves where git in the integration worktree reads and writes files, so the gates would check files git ' +
+      'does not'
+    : configKeys.some((k) => RUN_IN_MERGES.test(k))
+      ? "git runs these programs in the runner's merges and checkouts, where they can make the gates check files " +
+        "that are not the commits'"
+      : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
     `the git config changed since the milestone started: ${configKeys.join(', ')} ` +
       `(in ${where.filter((w) => w !== attributes).join(', ')}); ${what} ` +
