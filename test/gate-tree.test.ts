@@ -212,6 +212,37 @@ esac`,
   }
 });
 
+test('git in the integration worktree working on another folder (core.worktree, kept with --adopt): no gate runs', async () => {
+  const r = await makeAgentRig({
+    title: 'Hostile sparse',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > src/a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG src' }] },
+    files: { 'src/a.txt': 'OK\n' },
+  });
+  try {
+    const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
+    const last = steps[steps.length - 1];
+    assert.ok(steps.length === STEPS_TO_MERGE.length && last?.code === 0, last && show(last));
+    // A folder holding main's files: the gates run in the worktree's own folder, git would look at this one.
+    const elsewhere = path.join(r.tools, 'elsewhere');
+    await git(r.tools, 'clone', '-q', r.repo.dir, elsewhere);
+    const integration = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    await git(r.repo.dir, 'config', 'extensions.worktreeConfig', 'true');
+    await git(integration, 'config', '--worktree', 'core.worktree', elsewhere);
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push', '--adopt']);
+    assert.is(result.code, 3, show(result));
+    assert.match(result.stderr, `git in the integration worktree ${integration} works on ${elsewhere} instead`);
+    assert.not.ok(readStateFile(r.repo).gates, 'no gate verdict');
+    assert.not.ok(readStateFile(r.repo).land, 'landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('the integration worktree pointed elsewhere while the gates ran: their verdict is not used (exit 3)', async () => {
   // The gate itself stands for a process at work during the run.
   const r = await makeAgentRig({

@@ -11,7 +11,7 @@ import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { streamGitLines } from '../lib/git-lines.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
-import { brokenWorktree } from '../lib/worktree-repair.ts';
+import { brokenWorktree, sameFolder } from '../lib/worktree-repair.ts';
 import { filesNamed } from '../lib/stray-files.ts';
 import { moveEntry } from '../lib/fs-paths.ts';
 import { runnerExcludePatterns } from '../lib/exclude.ts';
@@ -182,6 +182,7 @@ export async function runGatesOnHead(
     if (gitDir && existsSync(path.join(gitDir, 'info', 'sparse-checkout'))) await putBackHead(ctx, logDir, 'before');
     return runGates(gates, dir, logDir, ctx.env, onResult);
   }
+  await assertGitWorksHere(ctx);
   await putBackHead(ctx, logDir, 'before');
   assertOwnWorktree(ctx, 'before');
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
@@ -196,6 +197,22 @@ export async function runGatesOnHead(
  * pointed elsewhere) right before or after a gate run: the refs guard repairs it before each operation, so this is
  * someone at work in between, and a gate verdict then says nothing about the sha it would be recorded for.
  */
+/**
+ * Stop when git in the integration worktree works on another folder than the one the gates run in (`core.worktree`,
+ * which the config guard already stops on, or any other way): whatever git merged and put back would not be what the
+ * gates check.
+ */
+async function assertGitWorksHere(ctx: Ctx): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const top = await git(dir, ['rev-parse', '--show-toplevel']);
+  if (sameFolder(top, dir)) return;
+  throw new NeedsAttentionError(
+    `git in the integration worktree ${dir} works on ${top} instead (core.worktree?; not set by the runner); the ` +
+      `gates would check files git did not merge; look with: git -C ${dir} config --show-origin --get core.worktree; ` +
+      'undo it, then run again',
+  );
+}
+
 function assertOwnWorktree(ctx: Ctx, when: 'before' | 'while'): void {
   const broken = brokenWorktree(ctx.commonDir, ctx.integrationWorktree);
   if (broken === null) return;

@@ -60,7 +60,7 @@ export function brokenWorktree(commonDir: string, dir: string): string | null {
 }
 
 /** Whether two paths name the same folder (one may be reached through a symbolic link). */
-function sameFolder(a: string, b: string): boolean {
+export function sameFolder(a: string, b: string): boolean {
   if (path.resolve(a) === path.resolve(b)) return true;
   try {
     return realpathSync(a) === realpathSync(b);
