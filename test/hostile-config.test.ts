@@ -177,6 +177,36 @@ esac`,
   }
 });
 
+test('an agent adds its base commit to .git/shallow: exit 3 before the merge; removed, the run lands', async () => {
+  // git then takes that commit as one without parents: merges find an older base, or none.
+  const r = await makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) git rev-parse HEAD >> "$(git rev-parse --path-format=absolute --git-common-dir)/shallow"
+  echo alpha > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    origin: true,
+  });
+  try {
+    const shallow = path.join(r.repo.dir, '.git', 'shallow');
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(
+      first.stderr,
+      `${shallow} changed since the milestone started; the commits it gained lose their parents`,
+    );
+    assert.is(mergedSha(r), null, 'merged past the guard');
+    rmSync(shallow);
+    const again = await run(r.repo.dir);
+    assert.is(again.code, 0, show(again));
+    assert.ok(readStateFile(r.repo).land, 'landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('--adopt keeps a changed filter (a notice names it) and the run goes on', async () => {
   const r = await rig();
   try {

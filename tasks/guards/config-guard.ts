@@ -9,7 +9,7 @@
  * starts is trusted; a new value stops the runner before its next merge, gate run or landing, unless `--adopt` keeps
  * it (docs/guarantees.md, 7).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,8 +18,8 @@ import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
 import { hash, statKey } from './git-setup-guard.ts';
+import { trustedFiles } from './trusted-files.ts';
 import { gitDirOf } from '../lib/git-files.ts';
-import { hashRegularFileSync } from '../lib/regular-file.ts';
 
 /** The trusted config's file in the milestone's state dir. */
 export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
@@ -39,35 +39,6 @@ const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|
 const WORKTREE_PLACE = /^core\.worktree$/;
 
 const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key) || WORKTREE_PLACE.test(key);
-
-/**
- * The repository's own attributes file (`<common dir>/info/attributes`, above every `.gitattributes`): it says how
- * the runner's git merges each file. One line there (`* merge=union`) turns every conflict into a "clean" merge of
- * both sides' lines, which no conflict class or escalation would ever see. Kept among the trusted keys by this name
- * (no config key has a slash), its value the file's fingerprint.
- */
-const ATTRIBUTES_KEY = 'info/attributes';
-
-/** Past this size the file is told apart by its stat, not hashed (an agent can make it as big as the disk). */
-const MAX_HASHED_ATTRIBUTES_BYTES = 16 * 1024 * 1024;
-
-/** The attributes file's entry among the trusted keys (none when there is no file). */
-function attributesOf(trusted: TrustedConfig): Readonly<Record<string, readonly string[]>> {
-  const entry = trusted.keys[ATTRIBUTES_KEY];
-  return entry ? { [ATTRIBUTES_KEY]: entry } : {};
-}
-
-/** The attributes file's fingerprint, or null when there is none. */
-function attributesFingerprint(file: string): string | null {
-  const stat = statSync(file, { throwIfNoEntry: false });
-  if (!stat) return null;
-  if (!stat.isFile() || stat.size > MAX_HASHED_ATTRIBUTES_BYTES) return `stat:${statKey(file) ?? 'gone'}`;
-  try {
-    return hashRegularFileSync(file).sha256.slice(0, 16);
-  } catch (error) {
-    return `unreadable:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
-  }
-}
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {
@@ -112,12 +83,15 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
     const key = nl < 0 ? entry : entry.slice(0, nl);
     if (isTrusted(key)) (keys[key] ??= []).push(`${where} ${hash(nl < 0 ? '' : entry.slice(nl + 1))}`);
   }
-  const attributes = path.join(ctx.commonDir, 'info', 'attributes');
-  const fingerprint = attributesFingerprint(attributes);
-  if (fingerprint) keys[ATTRIBUTES_KEY] = [`file:${attributes} ${fingerprint}`];
+  const watched = trustedFiles(ctx.commonDir);
+  for (const tf of watched) {
+    const values = tf.values();
+    if (values.length > 0) keys[tf.key] = values.map((v) => `file:${tf.file} ${v}`);
+  }
   for (const values of Object.values(keys)) values.sort();
   const files: Record<string, string | null> = {};
-  for (const file of [...standardFiles(ctx), ...origins, attributes].sort()) files[file] = statKey(file);
+  for (const file of [...standardFiles(ctx), ...origins, ...watched.map((tf) => tf.file)].sort())
+    files[file] = statKey(file);
   return { keys, files };
 }
 
@@ -191,10 +165,13 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
   if (!trusted) return recordTrustedConfig(ctx);
   if (Object.entries(trusted.files).every(([f, stat]) => statKey(f) === stat)) return;
   const now = await readTrusted(ctx);
-  const attributes = path.join(ctx.commonDir, 'info', 'attributes');
-  // A record made before the attributes file was watched: the file as it is now is what it would have held.
-  const before =
-    attributes in trusted.files ? trusted : { ...trusted, keys: { ...trusted.keys, ...attributesOf(now) } };
+  const watched = trustedFiles(ctx.commonDir);
+  // A record made before a file was watched: the file as it is now is what it would have held.
+  const unrecorded = watched.filter((tf) => !(tf.file in trusted.files) && now.keys[tf.key]);
+  const before = {
+    ...trusted,
+    keys: { ...trusted.keys, ...Object.fromEntries(unrecorded.map((tf) => [tf.key, now.keys[tf.key] ?? []])) },
+  };
   const { keys, where } = describeChanges(before, now);
   if (keys.length === 0 || ctx.options.adopt) {
     if (keys.length > 0)
@@ -202,17 +179,18 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
     await record(ctx, file, now);
     return;
   }
-  const configKeys = keys.filter((k) => k !== ATTRIBUTES_KEY);
-  const alsoAttributes = configKeys.length < keys.length;
-  if (configKeys.length === 0)
+  const changedFiles = watched.filter((tf) => keys.includes(tf.key));
+  const configKeys = keys.filter((k) => !watched.some((tf) => tf.key === k));
+  const first = changedFiles[0];
+  if (configKeys.length === 0 && first)
     throw new NeedsAttentionError(
-      `${attributes} changed since the milestone started; it says how the runner's git merges each file ` +
-        `(\`merge=union\` makes a conflict a "clean" merge of both sides' lines) (an agent may have written it); ` +
-        `the runner stopped before merging, gating or landing with it; look with: cat ${attributes}; ` +
-        `restore or remove what you did not write, then run again, or run again with --adopt to keep it`,
+      `${first.file} changed since the milestone started; ${first.why} (an agent may have written it); ` +
+        `the runner stopped before merging, gating or landing with it; look with: cat ${first.file}; ` +
+        `undo what you did not write, then run again, or run again with --adopt to keep it`,
     );
+  const isWatched = (w: string) => watched.some((tf) => tf.file === w);
   const pattern = configKeys.map((k) => k.replace(/\./g, '\\.')).join('|');
-  const configFile = where.find((w) => w !== attributes) ?? path.join(ctx.commonDir, 'config');
+  const configFile = where.find((w) => !isWatched(w)) ?? path.join(ctx.commonDir, 'config');
   const what = configKeys.some((k) => WORKTREE_PLACE.test(k))
     ? 'it moves where git in the integration worktree reads and writes files, so the gates would check files git ' +
       'does not'
@@ -222,8 +200,8 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
       : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
     `the git config changed since the milestone started: ${configKeys.join(', ')} ` +
-      `(in ${where.filter((w) => w !== attributes).join(', ')}); ${what} ` +
-      (alsoAttributes ? `(and ${attributes} changed too) ` : '') +
+      `(in ${where.filter((w) => !isWatched(w)).join(', ')}); ${what} ` +
+      (changedFiles.length > 0 ? `(and ${changedFiles.map((tf) => tf.file).join(', ')} changed too) ` : '') +
       `(an agent may have set them); the runner stopped before merging, gating or landing with them; ` +
       `look with: git config --show-origin --get-regexp '^(${pattern})$'; ` +
       `undo what you did not set (${undoCommand(configKeys[0] as string, configFile)}), ` +
