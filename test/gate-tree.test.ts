@@ -168,10 +168,11 @@ test('a tracked file changed in the integration worktree behind git stat cache (
   }
 });
 
-test("a process points the integration worktree's .git at an admin folder of another repository: made again", async () => {
-  // What a process left behind can do between the merge and the gates: the admin folder it adds under .git/worktrees
-  // names a clone of its own as the common dir, where the integration branch is main. git in the worktree would
-  // then read that clone's tree (no bug), and put back the checkout to it before the gates.
+/**
+ * One item that commits a bug into src/a.txt, and a gate that finds it, run by single steps up to the merge: what a
+ * process does next, before the gates, is the test's.
+ */
+async function bugMergedBySteps() {
   const r = await makeAgentRig({
     title: 'Hostile sparse',
     items: [{ issue: 1, title: 'Alpha' }],
@@ -183,10 +184,18 @@ esac`,
     defaults: { 'max-fix-attempts': 0 },
     files: { 'src/a.txt': 'OK\n' },
   });
+  const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
+  const last = steps[steps.length - 1];
+  assert.ok(steps.length === STEPS_TO_MERGE.length && last?.code === 0, last && show(last));
+  return r;
+}
+
+test("a process points the integration worktree's .git at an admin folder of another repository: made again", async () => {
+  // What a process left behind can do between the merge and the gates: the admin folder it adds under .git/worktrees
+  // names a clone of its own as the common dir, where the integration branch is main. git in the worktree would
+  // then read that clone's tree (no bug), and put back the checkout to it before the gates.
+  const r = await bugMergedBySteps();
   try {
-    const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
-    const last = steps[steps.length - 1];
-    assert.ok(steps.length === STEPS_TO_MERGE.length && last?.code === 0, last && show(last));
     const evil = path.join(r.tools, 'evil');
     await git(r.tools, 'clone', '-q', r.repo.dir, evil);
     await git(evil, 'branch', 'milestone/7-hostile-sparse', 'origin/main');
@@ -213,20 +222,8 @@ esac`,
 });
 
 test('git in the integration worktree working on another folder (core.worktree, kept with --adopt): no gate runs', async () => {
-  const r = await makeAgentRig({
-    title: 'Hostile sparse',
-    items: [{ issue: 1, title: 'Alpha' }],
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo BUG > src/a.txt; commit alpha; report COMPLETE;;
-*) exit 9;;
-esac`,
-    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG src' }] },
-    files: { 'src/a.txt': 'OK\n' },
-  });
+  const r = await bugMergedBySteps();
   try {
-    const steps = await runSteps(r.repo, STEPS_TO_MERGE, 7, true);
-    const last = steps[steps.length - 1];
-    assert.ok(steps.length === STEPS_TO_MERGE.length && last?.code === 0, last && show(last));
     // A folder holding main's files: the gates run in the worktree's own folder, git would look at this one.
     const elsewhere = path.join(r.tools, 'elsewhere');
     await git(r.tools, 'clone', '-q', r.repo.dir, elsewhere);
