@@ -16,6 +16,7 @@ import { filesNamed } from '../lib/stray-files.ts';
 import { moveEntry } from '../lib/fs-paths.ts';
 import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
+import { firstOf } from '../lib/bounded-text.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import type { GateResult } from '../lib/state-types.ts';
@@ -83,7 +84,7 @@ async function moveUntrackedAside(ctx: Ctx, logDir: string): Promise<void> {
   const entries = [...ignoreFiles, ...rest.entries];
   if (entries.length === 0) return;
   for (const entry of rest.entries) moveEntry(path.join(dir, entry), path.join(aside, entry));
-  const names = `${entries.slice(0, 5).join(', ')}${entries.length > 5 ? `, and ${entries.length - 5} more` : ''}`;
+  const names = firstOf(entries);
   ctx.events.emit({
     type: 'notice',
     message:
@@ -120,7 +121,7 @@ async function makeWhole(ctx: Ctx, dir: string, hidden: readonly string[]): Prom
   if (await isSparse(ctx.repo)) return;
   if (await isSparse(dir)) await git(dir, ['sparse-checkout', 'disable']);
   await git(dir, ['update-index', '--no-skip-worktree', '-z', '--stdin'], { input: `${hidden.join('\0')}\0` });
-  const names = `${hidden.slice(0, 5).join(', ')}${hidden.length > 5 ? `, and ${hidden.length - 5} more` : ''}`;
+  const names = firstOf(hidden);
   ctx.events.emit({
     type: 'notice',
     message:
@@ -155,7 +156,7 @@ async function putBackTracked(ctx: Ctx, logDir: string, when: 'before' | 'after'
   // Written by git itself: the files' bytes as they are, whatever their encoding.
   await gitRaw(dir, ['diff', '--binary', '--no-textconv', '--no-ext-diff', `--output=${patch}`, 'HEAD']);
   await git(ctx.integrationWorktree, ['reset', '-q', '--hard', 'HEAD']);
-  const names = `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? `, and ${changed.length - 5} more` : ''}`;
+  const names = firstOf(changed);
   const what =
     when === 'before'
       ? `${path.basename(dir)} had uncommitted changes to ${names}: put back to HEAD before the gates, so they check the tree that lands`
@@ -193,11 +194,6 @@ export async function runGatesOnHead(
 }
 
 /**
- * Stop when the integration worktree is no sound worktree of this repository (`brokenWorktree`: its `.git` file
- * pointed elsewhere) right before or after a gate run: the refs guard repairs it before each operation, so this is
- * someone at work in between, and a gate verdict then says nothing about the sha it would be recorded for.
- */
-/**
  * Stop when git in the integration worktree works on another folder than the one the gates run in (`core.worktree`,
  * which the config guard already stops on, or any other way): whatever git merged and put back would not be what the
  * gates check.
@@ -213,6 +209,11 @@ async function assertGitWorksHere(ctx: Ctx): Promise<void> {
   );
 }
 
+/**
+ * Stop when the integration worktree is no sound worktree of this repository (`brokenWorktree`: its `.git` file
+ * pointed elsewhere) right before or after a gate run: the refs guard repairs it before each operation, so this is
+ * someone at work in between, and a gate verdict then says nothing about the sha it would be recorded for.
+ */
 function assertOwnWorktree(ctx: Ctx, when: 'before' | 'while'): void {
   const broken = brokenWorktree(ctx.commonDir, ctx.integrationWorktree);
   if (broken === null) return;

@@ -8,30 +8,7 @@
  */
 import { lstatSync, lutimesSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { git } from '../lib/git.ts';
-import { streamGitLines } from '../lib/git-lines.ts';
-
-/** One stage-0 index entry: its mode, blob id and path. */
-interface IndexEntry {
-  readonly mode: string;
-  readonly blob: string;
-  readonly path: string;
-}
-
-async function indexEntries(dir: string): Promise<IndexEntry[]> {
-  const entries: IndexEntry[] = [];
-  await streamGitLines(
-    dir,
-    ['ls-files', '--stage', '-z'],
-    (line) => {
-      // `<mode> <blob> <stage>\t<path>`; a conflicted path (stage 1–3) is not a file the gates read as merged.
-      const match = /^(\d+) ([0-9a-f]+) 0\t([\s\S]+)$/.exec(line);
-      if (match) entries.push({ mode: match[1] as string, blob: match[2] as string, path: match[3] as string });
-    },
-    { separator: '\0', lineChars: 1 << 20 },
-  );
-  return entries;
-}
+import { contentChanged, readIndex, type IndexEntry } from '../lib/git-index.ts';
 
 /**
  * Tracked files in `dir` whose content is not their index entry's blob although git may take them as unchanged: their
@@ -39,7 +16,8 @@ async function indexEntries(dir: string): Promise<IndexEntry[]> {
  * a new mtime (their target is compared by git then). Returns the files found changed.
  */
 export async function exposeChangesBehindStat(dir: string): Promise<readonly string[]> {
-  const entries = await indexEntries(dir);
+  // A conflicted path (stage 1–3) is not a file the gates read as merged.
+  const entries = (await readIndex(dir)).filter((e) => e.stage === 0);
   const now = new Date();
   const files: IndexEntry[] = [];
   for (const e of entries) {
@@ -53,12 +31,7 @@ export async function exposeChangesBehindStat(dir: string): Promise<readonly str
       else files.push(e);
     }
   }
-  if (files.length === 0) return [];
-  // The same filters (eol, a trusted clean filter) as git applies when it compares a file with the index.
-  const hashes = (
-    await git(dir, ['hash-object', '--stdin-paths'], { input: files.map((f) => `${f.path}\n`).join('') })
-  ).split('\n');
-  const changed = files.filter((f, i) => hashes[i] !== f.blob).map((f) => f.path);
+  const changed = await contentChanged(dir, files);
   for (const file of changed) utimesSync(path.join(dir, file), now, now);
   return changed;
 }

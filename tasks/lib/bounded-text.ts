@@ -161,6 +161,12 @@ export function capList(
   return more > 0 ? [...kept, moreMarker(more, prior.where ?? where)] : kept;
 }
 
+/** `a, b, c, d, e, and 3 more`: the first `shown` entries of `list` in a sentence, and how many were left out. */
+export function firstOf(list: readonly string[], shown = 5): string {
+  const more = list.length > shown ? `, and ${list.length - shown} more` : '';
+  return `${list.slice(0, shown).join(', ')}${more}`;
+}
+
 /** How many entries of a list (cut by `capList`) fit, for lists of another shape (commits). */
 export function fittingCount(list: readonly string[], cap: ListCap = LIST_CAP): number {
   return fitting(list, cap);

@@ -75,16 +75,19 @@ function readProcStat(pid: number | string): ProcStat {
   };
 }
 
-/** Every process /proc lists (Linux; none elsewhere), those that ended between the listing and the read left out. */
-export function listProcesses(): ProcStat[] {
+/** The pids /proc lists (Linux; none elsewhere). */
+function procPids(): string[] {
   if (!existsSync('/proc/self/stat')) return [];
-  let pids: string[];
   try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+    return readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return [];
   }
-  return pids.flatMap((pid) => {
+}
+
+/** Every process /proc lists (Linux; none elsewhere), those that ended between the listing and the read left out. */
+export function listProcesses(): ProcStat[] {
+  return procPids().flatMap((pid) => {
     try {
       return [readProcStat(pid)];
     } catch {
@@ -100,16 +103,19 @@ export function listProcesses(): ProcStat[] {
  */
 export function processesWithEnvironment(name: string, value: string): ProcStat[] {
   const wanted = Buffer.from(`${name}=${value}\0`);
-  return listProcesses().filter((p) => {
-    if (isFinishedState(p.state)) return false;
+  // The environment first: only a process that matches has its stat read.
+  return procPids().flatMap((pid) => {
     try {
-      const environ = readFileSync(`/proc/${p.pid}/environ`);
+      const environ = readFileSync(`/proc/${pid}/environ`);
       // A match at the start of the block or right after another variable's NUL: never inside a value.
-      for (let at = environ.indexOf(wanted); at !== -1; at = environ.indexOf(wanted, at + 1))
-        if (at === 0 || environ[at - 1] === 0) return true;
-      return false;
+      let found = false;
+      for (let at = environ.indexOf(wanted); at !== -1 && !found; at = environ.indexOf(wanted, at + 1))
+        found = at === 0 || environ[at - 1] === 0;
+      if (!found) return [];
+      const stat = readProcStat(pid);
+      return isFinishedState(stat.state) ? [] : [stat];
     } catch {
-      return false;
+      return [];
     }
   });
 }

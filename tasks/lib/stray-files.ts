@@ -7,30 +7,23 @@
  */
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import { streamGitLines } from './git-lines.ts';
+import { readIndex, type IndexEntry } from './git-index.ts';
 
-/** The files named so in a worktree: tracked (path and index blob) and untracked (paths). */
+/** The files named so in a worktree: tracked (their index entries) and untracked (paths). */
 export interface NamedFiles {
-  readonly tracked: ReadonlyArray<{ readonly path: string; readonly blob: string }>;
+  readonly tracked: readonly IndexEntry[];
   readonly untracked: readonly string[];
 }
 
 /** The files named `name` in `dir`'s folders that hold tracked files (`/`-separated paths from `dir`). */
 export async function filesNamed(dir: string, name: string): Promise<NamedFiles> {
   const folders = new Set<string>(['']);
-  const tracked: Array<{ path: string; blob: string }> = [];
-  await streamGitLines(
-    dir,
-    ['ls-files', '--stage', '-z'],
-    (line) => {
-      const match = /^\d+ ([0-9a-f]+) \d\t([\s\S]+)$/.exec(line);
-      if (!match) return;
-      const file = match[2] as string;
-      if (path.posix.basename(file) === name) tracked.push({ path: file, blob: match[1] as string });
-      for (let d = path.posix.dirname(file); d !== '.' && !folders.has(d); d = path.posix.dirname(d)) folders.add(d);
-    },
-    { separator: '\0', lineChars: 1 << 20 },
-  );
+  const tracked: IndexEntry[] = [];
+  for (const entry of await readIndex(dir)) {
+    if (path.posix.basename(entry.path) === name) tracked.push(entry);
+    for (let d = path.posix.dirname(entry.path); d !== '.' && !folders.has(d); d = path.posix.dirname(d))
+      folders.add(d);
+  }
   const known = new Set(tracked.map((t) => t.path));
   const untracked = [...folders]
     .map((d) => (d ? `${d}/${name}` : name))

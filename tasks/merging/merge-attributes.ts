@@ -11,6 +11,7 @@ import type { Ctx } from '../engine/context.ts';
 import { fileStamp, moveEntry } from '../lib/fs-paths.ts';
 import { git } from '../lib/git.ts';
 import { filesNamed } from '../lib/stray-files.ts';
+import { contentChanged } from '../lib/git-index.ts';
 
 /** Where attributes files found before a merge pass are kept, under the milestone's state folder. */
 export const ATTRIBUTES_ASIDE = 'attributes-before-merges';
@@ -24,16 +25,8 @@ export async function keepCommittedAttributes(ctx: Ctx): Promise<void> {
   const tracked = all.filter(
     (t) => !t.path.includes('\n') && lstatSync(path.join(dir, t.path), { throwIfNoEntry: false })?.isFile(),
   );
-  // A tracked one whose content is not its index blob (the same filters as git's own comparison).
-  const hashes =
-    tracked.length > 0
-      ? (
-          await git(dir, ['hash-object', '--stdin-paths'], {
-            input: tracked.map((t) => `${t.path}\n`).join(''),
-          })
-        ).split('\n')
-      : [];
-  const edited = tracked.filter((t, i) => hashes[i] !== t.blob).map((t) => t.path);
+  // A tracked one whose content is not its index blob.
+  const edited = await contentChanged(dir, tracked);
   if (untracked.length === 0 && edited.length === 0) return;
   const aside = path.join(ctx.stateDir, ATTRIBUTES_ASIDE, fileStamp());
   for (const file of [...untracked, ...edited]) moveEntry(path.join(dir, file), path.join(aside, file));

@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ancestorGroupsOf, processesWithEnvironment, type ProcStat } from '../../lib/process-info.ts';
 import type { LeftProcess } from '../types.ts';
+import { firstOf } from '../../lib/bounded-text.ts';
 
 /** How long stopped processes get to exit after SIGTERM, and to be gone after SIGKILL. */
 const TERM_GRACE_MS = 1000;
@@ -55,9 +56,8 @@ export async function stopEscaped(pidFile: string): Promise<readonly LeftProcess
 
 /** `2 processes it left running outside its process group were stopped: 4242 sleep, 4250 node`. */
 export function describeLeftProcesses(left: readonly LeftProcess[]): string {
-  const shown = left.slice(0, 5).map((p) => `${p.pid} ${p.command}`);
-  const more = left.length > shown.length ? `, and ${left.length - shown.length} more` : '';
   const what = left.length === 1 ? '1 process it left running' : `${left.length} processes it left running`;
   const were = left.length === 1 ? 'was' : 'were';
-  return `${what} outside its process group (setsid) ${were} stopped: ${shown.join(', ')}${more}`;
+  const names = firstOf(left.map((p) => `${p.pid} ${p.command}`));
+  return `${what} outside its process group (setsid) ${were} stopped: ${names}`;
 }
