@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig } from './support/agent-rig.ts';
+import { overlappingPairBody } from './support/hostile.ts';
 import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
@@ -77,22 +78,19 @@ test('without gates: a sparse integration worktree is made whole all the same, a
 });
 
 /**
- * Two agents at work at once, so a write into the integration worktree cannot be blamed on one of them (it is only
- * flagged): #1 runs the shell `hostile` once #2 has started, and #2 ends only after that. #1 commits a bug in
- * src/a.txt, which the gate `gate` is to find; #2 commits b.txt.
+ * Two agents at work at once (`overlappingPairBody`): #1 runs the shell `hostile`, then commits a bug in src/a.txt,
+ * which the gate `gate` is to find; #2 commits b.txt.
  */
 const pairRig = (hostile: string, gate: string, files: Readonly<Record<string, string>> = {}) =>
   makeAgentRig({
     title: 'Hostile sparse',
     items: ITEMS,
     waves: [{ items: ITEMS }],
-    body: `wait_for() { i=0; while [ ! -e "$tools/$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; }
-case "$WM_ROLE:$WM_ISSUE" in
-item:1) wait_for two-started; ${hostile}; touch "$tools/one-wrote"
-  echo BUG > src/a.txt; commit alpha; report COMPLETE;;
-item:2) touch "$tools/two-started"; wait_for one-wrote; echo b > b.txt; commit beta; report COMPLETE;;
-*) exit 9;;
-esac`,
+    body: overlappingPairBody(
+      hostile,
+      'echo BUG > src/a.txt; commit alpha; report COMPLETE',
+      'echo b > b.txt; commit beta; report COMPLETE',
+    ),
     gates: { 'post-merge': [{ name: 'no-bug', run: gate }] },
     defaults: { 'max-fix-attempts': 0, concurrency: 2 },
     files: { 'src/a.txt': 'OK\n', ...files },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAgentRig } from './support/agent-rig.ts';
+import { overlappingPairBody } from './support/hostile.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
@@ -30,13 +31,11 @@ for (const [how, write, files] of [
       title: 'Attributes',
       items: ITEMS,
       waves: [{ items: ITEMS }],
-      body: `wait_for() { i=0; while [ ! -e "$tools/$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; }
-case "$WM_ROLE:$WM_ISSUE" in
-item:1) wait_for two-started; ${write}; touch "$tools/one-wrote"
-  echo one > shared.txt; commit alpha; report COMPLETE;;
-item:2) touch "$tools/two-started"; wait_for one-wrote; echo two > shared.txt; commit beta; report COMPLETE;;
-*) exit 9;;
-esac`,
+      body: overlappingPairBody(
+        write,
+        'echo one > shared.txt; commit alpha; report COMPLETE',
+        'echo two > shared.txt; commit beta; report COMPLETE',
+      ),
       defaults: { concurrency: 2 },
       files: { 'shared.txt': 'base\n', ...files },
     });

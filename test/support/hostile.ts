@@ -33,3 +33,18 @@ export function hostileMilestone(spec: HostileSpec): Promise<TestRepo> {
   });
   return makeRepo({ plan, items });
 }
+
+/**
+ * The agent body (`writeAgent`) of items #1 and #2 at work at once, so that a write into the integration worktree
+ * cannot be blamed on one of them (it is only flagged): #1 runs `hostile` once #2 has started, then `one`; #2 runs
+ * `two` only once #1 has written. Both wait on files in the tools folder, never on time.
+ */
+export function overlappingPairBody(hostile: string, one: string, two: string): string {
+  return `wait_for() { i=0; while [ ! -e "$tools/$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; }
+case "$WM_ROLE:$WM_ISSUE" in
+item:1) wait_for two-started; ${hostile}; touch "$tools/one-wrote"
+  ${one};;
+item:2) touch "$tools/two-started"; wait_for one-wrote; ${two};;
+*) exit 9;;
+esac`;
+}
