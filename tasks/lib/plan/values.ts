@@ -39,7 +39,7 @@ export function checkValues(plan: RawMap, doc: Document, lc: LineCounter, file: 
   if (plan.groomed === false)
     report(['groomed'], `milestone ${id ?? String(milestone?.number)} is not groomed; regroom it first`);
   if (milestone) checkMilestone(milestone, id, report);
-  checkDurations(plan, report);
+  checkDurationsAndSizes(plan, report);
   checkNul(plan, [], report);
   return out;
 }
@@ -104,7 +104,7 @@ function branchProblem(branch: string, example: string): string | undefined {
  * Every duration (`defaults.timeout`, `defaults.gate-timeout`, item timeouts, gate timeouts) and size
  * (`defaults.max-output`, item ones); both spellings.
  */
-function checkDurations(plan: RawMap, report: Report): void {
+function checkDurationsAndSizes(plan: RawMap, report: Report): void {
   const check = (map: RawMap | undefined, path: Path, key: string): void => {
     const problemOf = key === 'max-output' ? byteSizeProblem : durationProblem;
     for (const k of new Set([key, key.replace(/-/g, '_')])) {
