@@ -22,7 +22,8 @@ const RUN_FLAGS = `  --agent KIND          claude|codex|command|scripted (overri
                         defaults.land, direct)
   --stop                (run) stop the milestone's live agents (left running by Ctrl-C or a crash,
                         found through their pid files even without a usable state) and exit
-  --adopt               continue on an integration branch that has no state
+  --adopt               continue on an integration branch that has no state, or keep what a
+                        guard stopped on (a git config change, a changed node_modules)
   --dry-run             print what is done and what would run (--json: as one JSON document);
                         changes nothing, creates nothing, takes no lock
   --json                JSON lines of events on stdout instead of the task tree; the last

@@ -5,6 +5,7 @@ import type { Entry } from '../lib/command-words.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { AgentKind, ExecutorSettings, LandMode, Plan, Schedule } from '../lib/plan/types.ts';
 import type { RunLock } from '../lib/run-lock.ts';
+import type { TreeStamp } from '../lib/tree-stamp.ts';
 import type { StateStore } from '../lib/state.ts';
 
 /** Flags of run/step that change behaviour (README, "Running a real milestone"). */
@@ -51,6 +52,14 @@ export interface TrustedConfig {
   readonly files: Readonly<Record<string, string | null>>;
 }
 
+/** The dependency folders' stamps trusted for the milestone (guards/dependency-guard.ts). */
+export interface TrustedDependencies {
+  /** When they were taken (ms since the epoch, read before the walk). */
+  readonly at: number;
+  /** Folder name (`node_modules`) → its stamp, or null when the user's checkout had none. */
+  readonly folders: Readonly<Record<string, TreeStamp | null>>;
+}
+
 /** Everything a step needs. */
 export interface Ctx {
   /** The user's checkout (never switched, never written but by `land` on a clean main). */
@@ -78,11 +87,16 @@ export interface Ctx {
    */
   readonly hasOrigin: (fresh?: boolean) => Promise<boolean>;
   /**
-   * The git config trusted for the milestone, as this command last read or recorded it (guards/config-guard.ts), and
+   * The git config trusted for the milestone, as this command last read or recorded it (guards/config-guard.ts), the
+   * dependency folders' stamps, and
    * the baseline of hooks and config files (guards/git-setup-guard.ts): held in memory, so a record an agent removes
    * or replaces on disk meanwhile is not taken for "nothing trusted" or "nothing changed".
    */
-  readonly trusted: { config: TrustedConfig | null } & HeldGitSetup;
+  readonly trusted: {
+    config: TrustedConfig | null;
+    /** The stamps of the dependency folders item worktrees link to (guards/dependency-guard.ts). */
+    dependencies: TrustedDependencies | null;
+  } & HeldGitSetup;
   /** The run lock this command holds (none for `--dry-run`): checked before each operation on integration. */
   readonly runLock?: Pick<RunLock, 'check'>;
   /** How the user started the command: hints name commands in their words (`npx work-milestone run 7`). */

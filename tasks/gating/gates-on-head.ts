@@ -19,6 +19,7 @@ import { dirtyPaths } from '../lib/git-status.ts';
 import { firstOf } from '../lib/bounded-text.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
 import { gitDirOf } from '../lib/git-files.ts';
+import { checkTrustedDependencies } from '../guards/dependency-guard.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
 /** The patch files of what was put back, in the gate run's log folder: found before the gates, left by them. */
@@ -184,11 +185,14 @@ export async function runGatesOnHead(
     return runGates(gates, dir, logDir, ctx.env, onResult);
   }
   await assertGitWorksHere(ctx);
+  await checkTrustedDependencies(ctx, 'before');
   await putBackHead(ctx, logDir, 'before');
   assertOwnWorktree(ctx, 'before');
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
   // What git read in it during the run must have been this repository's: else the verdict is about another tree.
   assertOwnWorktree(ctx, 'while');
+  // And the packages the gates resolved the ones trusted.
+  await checkTrustedDependencies(ctx, 'while');
   await putBackHead(ctx, logDir, 'after');
   return result;
 }

@@ -10,16 +10,18 @@
  * it (docs/guarantees.md, 7).
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Ctx, TrustedConfig } from '../engine/context.ts';
-import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { git, runnerGitEnv } from '../lib/git.ts';
 import { hash, statKey } from './git-setup-guard.ts';
 import { trustedFiles } from './trusted-files.ts';
 import { gitDirOf } from '../lib/git-files.ts';
+import { readHeldRecord, writeHeldRecord } from './held-record.ts';
+
+/** The trusted config (`keys` and `files`), held by the command once read. */
+const readRecord = (ctx: Ctx, file: string) => readHeldRecord(ctx, 'config', file, ['keys', 'files']);
 
 /** The trusted config's file in the milestone's state dir. */
 export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
@@ -95,30 +97,10 @@ async function readTrusted(ctx: Ctx): Promise<TrustedConfig> {
   return { keys, files };
 }
 
-/**
- * The trusted config: what this command already holds (agents run meanwhile, and a record removed or replaced on disk
- * is then written again from memory), else the milestone's record on disk.
- */
-async function readRecord(ctx: Ctx, file: string): Promise<TrustedConfig | null> {
-  const held = ctx.trusted.config;
-  const onDisk = await readJsonRecord<TrustedConfig>(file, ['keys', 'files']);
-  if (held && JSON.stringify(onDisk) !== JSON.stringify(held)) {
-    ctx.events.emit({ type: 'notice', message: `${file} was changed or removed while the runner ran; wrote it again` });
-    await record(ctx, file, held);
-  }
-  return held ?? (ctx.trusted.config = onDisk);
-}
-
-async function record(ctx: Ctx, file: string, trusted: TrustedConfig): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, `${JSON.stringify(trusted, null, 2)}\n`);
-  ctx.trusted.config = trusted;
-}
-
 /** Trust the config as it is now, when nothing is trusted yet: before the first agent of the milestone starts. */
 export async function recordTrustedConfig(ctx: Ctx): Promise<void> {
   const file = path.join(ctx.stateDir, TRUSTED_CONFIG_FILE);
-  if (!(await readRecord(ctx, file))) await record(ctx, file, await readTrusted(ctx));
+  if (!(await readRecord(ctx, file))) await writeHeldRecord(ctx, 'config', file, await readTrusted(ctx));
 }
 
 /**
@@ -176,7 +158,7 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
   if (keys.length === 0 || ctx.options.adopt) {
     if (keys.length > 0)
       ctx.events.emit({ type: 'notice', message: `--adopt: keeping the git config ${keys.join(', ')}` });
-    await record(ctx, file, now);
+    await writeHeldRecord(ctx, 'config', file, now);
     return;
   }
   const changedFiles = watched.filter((tf) => keys.includes(tf.key));

@@ -7,7 +7,7 @@ import type { Ctx } from '../engine/context.ts';
 import { settingsFor } from './agent-settings.ts';
 import { addWorktree, git, listWorktrees, type WorktreeInfo } from '../lib/git.ts';
 import { gitDirOf, headFileBranch, headFileSha, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
-import { AGENT_LOCK, itemBranchOf, itemWorktreeOf } from '../lib/paths.ts';
+import { AGENT_LOCK, itemBranchOf, itemWorktreeOf, LINKED_FOLDERS } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
 import { blockerOf } from './wave-items.ts';
@@ -125,7 +125,7 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem, facts?: Workt
   }
   const base =
     recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationHead]) : integrationHead);
-  for (const name of ['node_modules', '.venv']) {
+  for (const name of LINKED_FOLDERS) {
     const from = path.join(ctx.repo, name);
     const to = path.join(dir, name);
     if (existsSync(from) && !existsSync(to)) await symlink(from, to, 'dir');

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readRegularFile } from './regular-file.ts';
+import { AGENT_LOCK, LINKED_FOLDERS } from './paths.ts';
 
 const MARK = '# work-milestone';
 
@@ -12,12 +13,7 @@ const MARK = '# work-milestone';
 export function runnerExcludePatterns(repo: string, root: string): string[] {
   const rel = path.relative(repo, root);
   const inside = rel && !rel.startsWith('..') && !path.isAbsolute(rel);
-  return [
-    ...(inside ? [`/${rel.split(path.sep).join('/')}/`] : []),
-    '.claude/kage-bunshin.lock',
-    '/node_modules',
-    '/.venv',
-  ];
+  return [...(inside ? [`/${rel.split(path.sep).join('/')}/`] : []), AGENT_LOCK, ...LINKED_FOLDERS.map((f) => `/${f}`)];
 }
 
 /**

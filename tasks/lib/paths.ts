@@ -8,6 +8,9 @@ export const MAIN_BRANCH = 'main';
 /** The lock file every agent worktree holds (the seed's name and fields). */
 export const AGENT_LOCK = '.claude/kage-bunshin.lock';
 
+/** The folders of the user's checkout that item worktrees link to (when the checkout has them). */
+export const LINKED_FOLDERS = ['node_modules', '.venv'] as const;
+
 /** The state directory of a milestone (docs/state.md). */
 export function stateDirOf(commonDir: string, milestone: string): string {
   return path.join(commonDir, 'work-milestone', `milestone-${milestone}`);

@@ -13,6 +13,7 @@ import { MAIN_BRANCH } from '../lib/paths.ts';
 import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordTrustedConfig } from '../guards/config-guard.ts';
+import { recordTrustedDependencies } from '../guards/dependency-guard.ts';
 import {
   noMainAnyMore,
   recordIntegration,
@@ -129,6 +130,8 @@ export const branch: Step = {
       await recordGitSetup(ctx.commonDir, ctx.stateDir, ctx.trusted);
       // What filters and merge drivers the runner's merges may run: the user's, from before any agent.
       await recordTrustedConfig(ctx);
+      // And the dependency folders item worktrees will link to, which the gates read.
+      await recordTrustedDependencies(ctx);
     }
     progress.output(`${name} at ${path.relative(ctx.repo, ctx.integrationWorktree)}`);
   },
