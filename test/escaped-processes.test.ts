@@ -14,6 +14,8 @@ import { readEvents, readStateFile, runCli, tempDir } from './support/fixture.ts
 import { hostileMilestone } from './support/hostile.ts';
 import { isAlive, killQuietly } from './support/processes.ts';
 import { dispatchScript, hold, local, settled } from './support/local-agents.ts';
+import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
+import { runInProcess, show } from './support/cli.ts';
 
 /**
  * Shell: start `body` in a session and group of its own (it writes its pid to `pidFile` first), detached from the
@@ -140,6 +142,41 @@ test('a run: a daemon an agent left is stopped when it is judged, the run says s
   } finally {
     if (existsSync(escaped)) killQuietly(-pidIn(escaped));
     repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
+test('a gate run: a daemon one gate starts serves the next gate, and is stopped when the run ends', async () => {
+  const tools = tempDir('wm-escaped-');
+  const daemon = path.join(tools, 'daemon.pid');
+  const r = await makeAgentRig({
+    title: 'Gate daemon',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: ITEM_AGENT,
+    // `pg_ctl start` does this: the server leaves the gate's group and session.
+    gates: {
+      'post-merge': [
+        { name: 'start', run: `${escape(daemon, 'exec sleep 300')} :` },
+        { name: 'use', run: `kill -0 "$(cat '${daemon}')"` },
+      ],
+    },
+  });
+  try {
+    const run = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(run.code, 0, show(run));
+    const pid = pidIn(daemon);
+    assert.not.ok(isAlive(pid), 'the daemon was stopped');
+    assert.ok(
+      readEvents(r.repo).some(
+        (e) =>
+          e.type === 'notice' &&
+          e.message.startsWith('gates: 1 process the gates left running outside their process group (setsid) was ') &&
+          e.message.includes(`${pid} sleep`),
+      ),
+      'said so',
+    );
+  } finally {
+    r.cleanup();
     rmSync(tools, { recursive: true, force: true });
   }
 });

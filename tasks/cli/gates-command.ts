@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { changedPaths, changeScopeOf, describeScope } from '../gating/changed-paths.ts';
 import { gateApplies, gateOutputTail, runGates } from '../gating/gate-run.ts';
+import { describeLeftProcesses } from '../executors/local/escaped.ts';
 import { installHook, uninstallHook } from '../gating/pre-commit-hook.ts';
 import { findCommonDir, findRepoRoot } from '../lib/git.ts';
 import { BadInputError } from '../lib/errors.ts';
@@ -78,11 +79,12 @@ export async function gatesCommand(milestone: string | null, flags: Flags, io: I
     return 0;
   }
   const logDir = path.join(await findCommonDir(repo), 'work-milestone', 'local-gates');
-  const { green, results } = await runGates(gates, repo, logDir, io.env, (r) =>
+  const { green, results, left } = await runGates(gates, repo, logDir, io.env, (r) =>
     io.out(
       `${r.exitCode === 0 ? 'ok  ' : 'FAIL'} ${r.phase} ${r.name} (exit ${r.exitCode}, ${(r.durationMs / 1000).toFixed(1)}s) log: ${r.log}`,
     ),
   );
+  if (left.length > 0) io.out(describeLeftProcesses(left, 'the gates', 'their'));
   if (green) return 0;
   const red = results[results.length - 1];
   if (red) io.err(`gate "${red.name}" failed with exit ${red.exitCode} (log: ${red.log}):\n${gateOutputTail(red, 30)}`);

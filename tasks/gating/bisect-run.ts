@@ -12,7 +12,7 @@ import { addWorktree, git, gitOk } from '../lib/git.ts';
 import type { Gate } from '../lib/plan/types.ts';
 import type { BisectProbe, Bisection, GateResult } from '../lib/state-types.ts';
 import { nextBisectStep, type ProbeVerdict } from './bisect-search.ts';
-import { runGates } from './gate-run.ts';
+import { noteLeftProcesses, runGates } from './gate-run.ts';
 
 /** A gate with the phase it runs in. */
 export interface PhasedGate {
@@ -121,6 +121,7 @@ async function probe(
     const label = `${mode}-${index}${culprit !== null && mode === 'with-culprit' ? `-with-${culprit}` : ''}`;
     const logDir = path.join(ctx.stateDir, 'gates', `bisect-${bisection.head.slice(0, 12)}`, label);
     const run = await runGates(gates, dir, logDir, ctx.env);
+    noteLeftProcesses(ctx.events, run);
     const red = run.results.find((r) => r.exitCode !== 0);
     result = { mode, index, sha: tip, items, green: run.green, log: red?.log ?? null };
   }

@@ -4,7 +4,11 @@ import { mkdirSync, closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { randomUUID } from 'node:crypto';
 import { killGroup } from '../executors/local/process.ts';
+import { describeLeftProcesses, stopEscaped } from '../executors/local/escaped.ts';
+import type { EventSink } from '../lib/events.ts';
+import type { LeftProcess } from '../executors/types.ts';
 import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { openOwnFileSync } from '../lib/own-file.ts';
@@ -140,21 +144,53 @@ export function explainGateFailure(result: GateResult, max = 12): string {
   return explainGateLog(readGateLog(result.log), max);
 }
 
-/** Run gates in order, stopping at the first red one. */
+/** A notice naming what a gate run left running outside its process groups, which `runGates` stopped. */
+export function noteLeftProcesses(events: EventSink, run: GatesRun): void {
+  if (run.left.length > 0)
+    events.emit({ type: 'notice', message: `gates: ${describeLeftProcesses(run.left, 'the gates', 'their')}` });
+}
+
+/** What a run of the gates gave: green or not, each gate's result, and what they left running that was stopped. */
+export interface GatesRun {
+  readonly green: boolean;
+  readonly results: readonly GateResult[];
+  /** Processes the gates started outside their process groups (setsid: `pg_ctl start`), stopped after the run. */
+  readonly left: readonly LeftProcess[];
+}
+
+/**
+ * Run gates in order, stopping at the first red one. A gate's own process group ends with it; what left its group
+ * (a daemon) may serve the next gate of the run, and is stopped when the run ends: every process started with this
+ * run's `WM_GATES` in its environment. Left running, it would hold its port and its data for the next run, which then
+ * checks another tree against what this one left, and it would outlive the milestone.
+ */
 export async function runGates(
   gates: ReadonlyArray<{ readonly gate: Gate; readonly phase: GateResult['phase'] }>,
   cwd: string,
   logDir: string,
   env: NodeJS.ProcessEnv,
   onResult: (r: GateResult) => void = () => undefined,
-): Promise<{ readonly green: boolean; readonly results: readonly GateResult[] }> {
+): Promise<GatesRun> {
   const results: GateResult[] = [];
-  for (const [i, { gate, phase }] of gates.entries()) {
-    const slug = gate.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
-    const result = await runGate(gate, phase, cwd, path.join(logDir, `${i + 1}-${phase}-${slug}.log`), env);
-    results.push(result);
-    onResult(result);
-    if (result.exitCode !== 0) return { green: false, results };
+  // Unique to this run: two runs of the same log folder (the `gates` command in two terminals) stop only their own.
+  const marker = `${logDir}#${randomUUID()}`;
+  const marked = { ...env, WM_GATES: marker };
+  let green = true;
+  let left: readonly LeftProcess[];
+  try {
+    for (const [i, { gate, phase }] of gates.entries()) {
+      const slug = gate.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
+      const result = await runGate(gate, phase, cwd, path.join(logDir, `${i + 1}-${phase}-${slug}.log`), marked);
+      results.push(result);
+      onResult(result);
+      if (result.exitCode !== 0) {
+        green = false;
+        break;
+      }
+    }
+  } finally {
+    // Also when the runner is stopped meanwhile (a signal ends the gate's group first).
+    left = await stopEscaped(marker, 'WM_GATES');
   }
-  return { green: true, results };
+  return { green, results, left };
 }

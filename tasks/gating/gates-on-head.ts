@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
-import { runGates } from './gate-run.ts';
+import { noteLeftProcesses, runGates, type GatesRun } from './gate-run.ts';
 import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { streamGitLines } from '../lib/git-lines.ts';
@@ -175,7 +175,7 @@ export async function runGatesOnHead(
   gates: readonly PhasedGate[],
   logDir: string,
   onResult?: (r: GateResult) => void,
-): Promise<{ readonly green: boolean; readonly results: readonly GateResult[] }> {
+): Promise<GatesRun> {
   const dir = ctx.integrationWorktree;
   if (gates.length === 0) {
     // Nothing to check, but landing reads the backlog files from this checkout: a sparse one (an agent's
@@ -189,6 +189,7 @@ export async function runGatesOnHead(
   await putBackHead(ctx, logDir, 'before');
   assertOwnWorktree(ctx, 'before');
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
+  noteLeftProcesses(ctx.events, result);
   // What git read in it during the run must have been this repository's: else the verdict is about another tree.
   assertOwnWorktree(ctx, 'while');
   // And the packages the gates resolved the ones trusted.

@@ -16,14 +16,15 @@ const TERM_GRACE_MS = 1000;
 const KILL_WAIT_MS = 2000;
 
 /**
- * Stop every process started under the agent whose pid file is `pidFile` that still runs: SIGTERM, then SIGKILL after
- * a grace. Found again on every look, so what they fork meanwhile goes too. Never the runner or what started it.
- * Resolves with what it found, once they are gone (or, for a process that even SIGKILL does not end at once, a
- * process in uninterruptible sleep, after a bounded wait).
+ * Stop every process started under the agent whose pid file is `pidFile` that still runs (or, with `variable`, every
+ * one started with that variable at that value: a gate run's `WM_GATES`): SIGTERM, then SIGKILL after a grace. Found
+ * again on every look, so what they fork meanwhile goes too. Never the runner or what started it. Resolves with what
+ * it found, once they are gone (or, for a process that even SIGKILL does not end at once, a process in
+ * uninterruptible sleep, after a bounded wait).
  */
-export async function stopEscaped(pidFile: string): Promise<readonly LeftProcess[]> {
+export async function stopEscaped(pidFile: string, variable = 'WM_PID'): Promise<readonly LeftProcess[]> {
   const spared = new Set([process.pid, ...ancestorGroupsOf(process.pid)]);
-  const find = (): ProcStat[] => processesWithEnvironment('WM_PID', pidFile).filter((p) => !spared.has(p.pid));
+  const find = (): ProcStat[] => processesWithEnvironment(variable, pidFile).filter((p) => !spared.has(p.pid));
   let left = find();
   if (left.length === 0) return [];
   const found = new Map<number, LeftProcess>();
@@ -54,10 +55,13 @@ export async function stopEscaped(pidFile: string): Promise<readonly LeftProcess
   return [...found.values()].sort((a, b) => a.pid - b.pid);
 }
 
-/** `2 processes it left running outside its process group were stopped: 4242 sleep, 4250 node`. */
-export function describeLeftProcesses(left: readonly LeftProcess[]): string {
-  const what = left.length === 1 ? '1 process it left running' : `${left.length} processes it left running`;
+/**
+ * `2 processes it left running outside its process group were stopped: 4242 sleep, 4250 node` (`who`: "it", or
+ * "the gates" and "their").
+ */
+export function describeLeftProcesses(left: readonly LeftProcess[], who = 'it', whose = 'its'): string {
+  const what = left.length === 1 ? `1 process ${who} left running` : `${left.length} processes ${who} left running`;
   const were = left.length === 1 ? 'was' : 'were';
   const names = firstOf(left.map((p) => `${p.pid} ${p.command}`));
-  return `${what} outside its process group (setsid) ${were} stopped: ${names}`;
+  return `${what} outside ${whose} process group (setsid) ${were} stopped: ${names}`;
 }
