@@ -33,4 +33,14 @@ test('a template gets {{labels}} and {{priority}}; a label with a newline stays 
   assert.ok(filled.length < 1000, `labels were not bounded: ${filled.length} characters`);
 });
 
+test('linked dependency folders: the prompt says whose they are and how to install a copy of its own', () => {
+  const linked = buildItemPrompt({ ...input({}), linked: ['node_modules'] }, null);
+  assert.match(linked, "`node_modules` in your worktree is a link to the user's own: use it as it is, never install");
+  assert.match(linked, '`rm node_modules` removes only the link');
+  const both = buildItemPrompt({ ...input({}), linked: ['node_modules', '.venv'] }, '{{shared_folders}}');
+  assert.ok(both.startsWith("`node_modules` and `.venv` in your worktree are links to the user's own"), both);
+  assert.not.match(buildItemPrompt(input({}), null), 'link');
+  assert.is(buildItemPrompt(input({}), '[{{shared_folders}}]'), '[]');
+});
+
 test.run();

@@ -33,6 +33,8 @@ export interface ItemPromptInput {
   readonly relay: string;
   /** Why the previous attempt failed, for a retry. */
   readonly previousFailure: string | null;
+  /** The folders of the worktree that are links to the user's own (`node_modules`, `.venv`); absent = none. */
+  readonly linked?: readonly string[];
 }
 
 function section(item: CachedItem, ...names: string[]): string {
@@ -59,7 +61,8 @@ export type PromptKey =
   | 'previous_failure'
   | 'report_format'
   | 'labels'
-  | 'priority';
+  | 'priority'
+  | 'shared_folders';
 
 /** Values for `{{name}}` placeholders of a template. */
 export function promptValues(input: ItemPromptInput): Record<PromptKey, string> {
@@ -81,7 +84,25 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
     // Anyone who may triage the backlog writes these: one line each, and bounded.
     labels: capText((input.item.labels ?? []).map(oneLine).join(', '), TRIAGE_CHARS),
     priority: capText(oneLine(input.item.priority ?? ''), TRIAGE_CHARS),
+    shared_folders: sharedFoldersRule(input.linked ?? []),
   };
+}
+
+/**
+ * What an agent is told about the dependency folders its worktree links to: the user's own, which the gates read
+ * too; an install into them would change them for the user and every other agent (and stops the run before the
+ * gates). Removing the link removes only the link, and leaves the agent free to install a copy of its own.
+ */
+function sharedFoldersRule(linked: readonly string[]): string {
+  if (linked.length === 0) return '';
+  const names = linked.map((f) => `\`${f}\``).join(' and ');
+  const one = linked.length === 1;
+  return (
+    `${names} in your worktree ${one ? 'is a link' : 'are links'} to the user's own: use ${one ? 'it' : 'them'} ` +
+    `as ${one ? 'it is' : 'they are'}, never install into or edit ${one ? 'it' : 'them'} (the run stops when ` +
+    `${one ? 'it changes' : 'they change'}). To change dependencies, first remove the link (\`rm ${linked[0]}\` ` +
+    'removes only the link), then install a copy of your own in the worktree.'
+  );
 }
 
 /** Fill `{{name}}` placeholders; unknown names stay as they are. */
@@ -100,6 +121,7 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
     // The backlog's triage (GitHub labels, the plan's priority) tells the agent how much the item matters.
     [v.priority && `Priority: ${v.priority}.`, v.labels && `Labels: ${v.labels}.`].filter(Boolean).join(' '),
     `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
+    v.shared_folders,
     `## Description\n${v.description.trim() || '(none)'}`,
     v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
     `## Before you report\nRun these quality gates in the worktree and make them pass:\n${v.gates}`,

@@ -1,5 +1,5 @@
 /** One item's agent: start it, find it again, judge what it did (docs/steps.md: spawn, wait). */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
@@ -19,7 +19,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { readClock } from '../lib/fresh-read.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { processStartTime } from '../lib/process-info.ts';
-import { itemDirOf } from '../lib/paths.ts';
+import { itemDirOf, LINKED_FOLDERS } from '../lib/paths.ts';
 import { findItem, type AgentKind, type PlanItem } from '../lib/plan/types.ts';
 import { liveItemAgent, type LiveAgent } from '../executors/local/live-agents.ts';
 import { ensureItemWorktree } from '../items/item-worktree.ts';
@@ -222,6 +222,9 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
       gates: [...ctx.plan.gates.preMerge, ...ctx.plan.gates.postMerge],
       relay: await relayForWave(ctx, item.wave),
       previousFailure: st.failure,
+      linked: LINKED_FOLDERS.filter((f) =>
+        lstatSync(path.join(worktree, f), { throwIfNoEntry: false })?.isSymbolicLink(),
+      ),
     },
     template,
   );
