@@ -107,6 +107,29 @@ test('a red gate that prints 600 MB: the message quotes its last lines, the comm
   }
 });
 
+test('a gate that writes past max-output is stopped (exit 125), its log cut to the limit with the reason last', async () => {
+  const plan = planYaml({
+    title: 'Local gates',
+    waves: [{ items: [{ issue: 1, title: 'One' }] }],
+    defaults: { 'max-output': '64KiB' },
+    gates: { 'pre-merge': [{ name: 'endless', run: 'while :; do echo "a test that never ends"; done' }] },
+  });
+  const r = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }] });
+  try {
+    const red = await runInProcess('gates', ['--all-files'], { cwd: r.dir });
+    assert.is(red.code, 1, red.stdout);
+    assert.match(red.stderr, /^gate "endless" failed with exit 125 /);
+    const log = /log: (\S+\.log)\)/.exec(red.stderr)?.[1] as string;
+    assert.ok(statSync(log).size <= 64 * 1024 + 200, `log of ${statSync(log).size} bytes`);
+    assert.is(
+      red.stderr.trimEnd().split('\n').at(-1),
+      'work-milestone: stopped: the gate wrote more than 64 KiB (defaults.max-output) to this log',
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('--from-ref/--to-ref judge the change A...B; wrong refs and flags are bad input (exit 2, one line)', async () => {
   const { r, marks } = await gatesRepo();
   try {

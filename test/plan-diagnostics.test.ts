@@ -272,6 +272,7 @@ test('seed-7: slug, branch, defaults and per-item overrides', () => {
     run: 'npx tsc --noEmit',
     files: ['src/**/*.ts'],
     timeoutMs: 300_000,
+    maxOutputBytes: 1024 ** 3,
   });
 
   // Item 44 overrides model, effort and timeout; the others inherit the defaults.

@@ -1,6 +1,6 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, closeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, statSync, truncateSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -10,6 +10,7 @@ import { describeLeftProcesses, stopEscaped } from '../executors/local/escaped.t
 import type { EventSink } from '../lib/events.ts';
 import type { LeftProcess } from '../executors/types.ts';
 import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
+import { formatBytes } from '../lib/byte-size.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { openOwnFileSync } from '../lib/own-file.ts';
 import type { Gate } from '../lib/plan/types.ts';
@@ -36,21 +37,44 @@ export async function runGate(
   const started = Date.now();
   const child = spawn('sh', ['-c', gate.run], { cwd, env: childEnv(env), detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
+  let stopped: 'timeout' | 'output' | null = null;
+  const stop = (why: 'timeout' | 'output') => {
+    stopped ??= why;
     void killGroup(child.pid as number, 2000);
-  }, gate.timeoutMs);
+  };
+  const timer = setTimeout(() => stop('timeout'), gate.timeoutMs);
+  // The gate writes to the file itself (no pipe through the runner): its size is looked at while it runs.
+  const watch = setInterval(() => {
+    if ((statSync(logFile, { throwIfNoEntry: false })?.size ?? 0) > gate.maxOutputBytes) stop('output');
+  }, OUTPUT_CHECK_MS);
   const code = await new Promise<number>((resolve) => {
     child.once('error', () => resolve(127));
     // Killed by a signal: the shell's convention, 128 + its number (SIGKILL → 137).
     child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
   });
   clearTimeout(timer);
+  clearInterval(watch);
   // A gate that forked children into its group must not leave them behind.
   await killGroup(child.pid as number, 500);
-  return { name: gate.name, phase, exitCode: timedOut ? 124 : code, durationMs: Date.now() - started, log: logFile };
+  if (stopped === 'output') {
+    // Cut to the limit, so a gate that printed faster than it was looked at leaves no more than that; the reason
+    // is the log's last line, which every quote of it shows.
+    truncateSync(logFile, gate.maxOutputBytes);
+    appendFileSync(
+      logFile,
+      `\nwork-milestone: stopped: the gate wrote more than ${formatBytes(gate.maxOutputBytes)} ` +
+        `(defaults.max-output) to this log\n`,
+    );
+  }
+  const exitCode = stopped === 'timeout' ? 124 : stopped === 'output' ? OUTPUT_LIMIT_EXIT : code;
+  return { name: gate.name, phase, exitCode, durationMs: Date.now() - started, log: logFile };
 }
+
+/** How often a running gate's log size is looked at. */
+const OUTPUT_CHECK_MS = 250;
+
+/** A gate's exit code when it was stopped for writing more than `max-output` (as 124 is a timeout's). */
+export const OUTPUT_LIMIT_EXIT = 125;
 
 /**
  * How much of a gate's log is ever read: its end, at an offset. A gate can print gigabytes; the log keeps them all

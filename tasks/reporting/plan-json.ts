@@ -6,7 +6,13 @@
 import type { Gate, Plan, Schedule } from '../lib/plan/types.ts';
 import { listItems } from '../lib/plan/types.ts';
 
-const gateJson = (g: Gate) => ({ name: g.name, run: g.run, files: [...g.files], timeoutMs: g.timeoutMs });
+const gateJson = (g: Gate) => ({
+  name: g.name,
+  run: g.run,
+  files: [...g.files],
+  timeoutMs: g.timeoutMs,
+  maxOutputBytes: g.maxOutputBytes,
+});
 
 /** The plan's facts as JSON, for the schedule the graph was compiled for. */
 export function planFacts(plan: Plan, schedule: Schedule): object {

@@ -87,9 +87,9 @@ function executorOf(map: RawMap, base: ExecutorSettings): ExecutorSettings {
   };
 }
 
-function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: number): Gate[] {
+function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: number, maxOutputBytes: number): Gate[] {
   return (list ?? []).map((g) => {
-    if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs };
+    if (typeof g === 'string') return { name: g, run: g, files: [], timeoutMs, maxOutputBytes };
     const t = pick<number | string>(g, 'timeout');
     const run = g.run as string;
     return {
@@ -97,6 +97,7 @@ function gatesOf(list: ReadonlyArray<string | RawMap> | undefined, timeoutMs: nu
       run,
       files: (g.files as string[] | undefined) ?? [],
       timeoutMs: t === undefined ? timeoutMs : parseDuration(t),
+      maxOutputBytes,
     };
   });
 }
@@ -149,8 +150,8 @@ export function normalisePlan(raw: RawMap, file: string, hash: string): Plan {
     })),
     waves,
     gates: {
-      preMerge: gatesOf(pick(gates, 'pre-merge'), gateTimeoutMs),
-      postMerge: gatesOf(pick(gates, 'post-merge'), gateTimeoutMs),
+      preMerge: gatesOf(pick(gates, 'pre-merge'), gateTimeoutMs, settings.maxOutputBytes),
+      postMerge: gatesOf(pick(gates, 'post-merge'), gateTimeoutMs, settings.maxOutputBytes),
     },
     defaults: {
       ...settings,

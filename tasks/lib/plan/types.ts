@@ -81,6 +81,8 @@ export interface Gate {
   readonly run: string;
   readonly files: readonly string[];
   readonly timeoutMs: number;
+  /** What it may write to its log (`defaults.max-output`) before it is stopped. */
+  readonly maxOutputBytes: number;
 }
 
 /** Where the backlog lives. */
