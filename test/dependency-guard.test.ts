@@ -9,50 +9,63 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeAgentRig } from './support/agent-rig.ts';
+import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
 /** The checker the gate resolves from `<repo>/node_modules`: fails on a bug in src/a.txt. */
 const CHECKER = `module.exports = (text) => { if (text.includes('BUG')) { console.error('BUG found'); process.exit(1); } };\n`;
 
-const rig = (agent: string) =>
-  makeAgentRig({
+/**
+ * Milestone 7 with one item whose agent runs the shell `agent` before it commits, and the post-merge gate `gate`
+ * (by default `node check.js`, which resolves `checker` up to the user's node_modules); with `installed`, the checker
+ * is installed in the user's checkout before the milestone starts.
+ */
+const rig = async (agent: string, { gate = 'node check.js', installed = true } = {}) => {
+  const r = await makeAgentRig({
     title: 'Shared packages',
     items: [{ issue: 1, title: 'Alpha' }],
     body: `case "$WM_ROLE:$WM_ISSUE" in
 item:1) ${agent}; commit alpha; report COMPLETE;;
 *) exit 9;;
 esac`,
-    gates: { 'post-merge': [{ name: 'no-bug', run: 'node check.js' }] },
+    gates: { 'post-merge': [{ name: 'no-bug', run: gate }] },
     defaults: { 'max-fix-attempts': 0 },
     files: {
       'src/a.txt': 'OK\n',
       'check.js': `require('checker')(require('fs').readFileSync('src/a.txt', 'utf8'));\n`,
       '.gitignore': 'node_modules/\n',
     },
-  }).then((r) => {
+  });
+  if (installed) {
     // Installed in the user's checkout, not committed.
     mkdirSync(path.join(r.repo.dir, 'node_modules', 'checker'), { recursive: true });
     writeFileSync(path.join(r.repo.dir, 'node_modules', 'checker', 'index.js'), CHECKER);
-    return r;
-  });
+  }
+  return r;
+};
+
+/** Run the milestone: it stops (exit 3) saying `said`, with nothing landed and no gate verdict recorded. */
+async function runStopped(r: AgentRig, said: RegExp): Promise<void> {
+  const main = await git(r.repo.dir, 'rev-parse', 'main');
+  const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+  assert.is(result.code, 3, show(result));
+  assert.match(result.stderr, said);
+  assert.match(result.stderr, /run again with --adopt/);
+  assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+  assert.not.ok(readStateFile(r.repo).land, 'landed');
+  assert.is(readStateFile(r.repo).gates, null, 'no gate verdict');
+}
 
 test('an agent that edits a package through its node_modules link stops the runner before the gates', async () => {
   // Through the link in its own worktree: the user's node_modules/checker.
   const r = await rig(`echo BUG > src/a.txt; echo 'module.exports = () => {};' > node_modules/checker/index.js`);
   try {
     const main = await git(r.repo.dir, 'rev-parse', 'main');
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 3, show(result));
-    assert.match(
-      result.stderr,
+    await runStopped(
+      r,
       /node_modules changed \(node_modules\/checker\/index\.js\) since the milestone's agents started, while the agents of #1 ran; .*the runner stopped before the gates/,
     );
-    assert.match(result.stderr, /run again with --adopt/);
-    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
-    assert.not.ok(readStateFile(r.repo).land, 'landed');
-    assert.is(readStateFile(r.repo).gates, null, 'no gate verdict');
 
     // The user puts the package back and keeps the folder: the gates now see the bug.
     writeFileSync(path.join(r.repo.dir, 'node_modules', 'checker', 'index.js'), CHECKER);
@@ -86,35 +99,14 @@ test('caches tools write through the link (node_modules/.cache, __pycache__) do 
 
 test('a package changed while the gates ran: their verdict is not used', async () => {
   // The gate run itself stands for anything at work meanwhile (an agent of the next wave in a dag run).
-  const r = await makeAgentRig({
-    title: 'Shared packages',
-    items: [{ issue: 1, title: 'Alpha' }],
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo fine > src/a.txt; commit alpha; report COMPLETE;;
-*) exit 9;;
-esac`,
-    gates: {
-      'post-merge': [{ name: 'writes', run: "node check.js && echo '// late' >> ../../node_modules/checker/index.js" }],
-    },
-    defaults: { 'max-fix-attempts': 0 },
-    files: {
-      'src/a.txt': 'OK\n',
-      'check.js': `require('checker')(require('fs').readFileSync('src/a.txt', 'utf8'));\n`,
-      '.gitignore': 'node_modules/\n',
-    },
+  const r = await rig('echo fine > src/a.txt', {
+    gate: "node check.js && echo '// late' >> ../../node_modules/checker/index.js",
   });
-  mkdirSync(path.join(r.repo.dir, 'node_modules', 'checker'), { recursive: true });
-  writeFileSync(path.join(r.repo.dir, 'node_modules', 'checker', 'index.js'), CHECKER);
   try {
-    const main = await git(r.repo.dir, 'rev-parse', 'main');
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 3, show(result));
-    assert.match(
-      result.stderr,
+    await runStopped(
+      r,
       /node_modules changed \(node_modules\/checker\/index\.js\).*it changed while the gates ran, and their result is not used/,
     );
-    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
-    assert.is(readStateFile(r.repo).gates, null, 'no gate verdict');
   } finally {
     r.cleanup();
   }
@@ -122,26 +114,12 @@ esac`,
 
 test('a node_modules that appears in the checkout after the milestone started stops the runner too', async () => {
   // No folder when the milestone starts, so none is linked: an agent writes the one the gates would find.
-  const r = await makeAgentRig({
-    title: 'Shared packages',
-    items: [{ issue: 1, title: 'Alpha' }],
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo BUG > src/a.txt; mkdir -p ../../node_modules/checker && echo 'module.exports = () => {};' > ../../node_modules/checker/index.js; commit alpha; report COMPLETE;;
-*) exit 9;;
-esac`,
-    gates: { 'post-merge': [{ name: 'no-bug', run: 'node check.js' }] },
-    defaults: { 'max-fix-attempts': 0 },
-    files: {
-      'src/a.txt': 'OK\n',
-      'check.js': `require('checker')(require('fs').readFileSync('src/a.txt', 'utf8'));\n`,
-    },
-  });
+  const r = await rig(
+    "echo BUG > src/a.txt; mkdir -p ../../node_modules/checker && echo 'module.exports = () => {};' > ../../node_modules/checker/index.js",
+    { installed: false },
+  );
   try {
-    const main = await git(r.repo.dir, 'rev-parse', 'main');
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 3, show(result));
-    assert.match(result.stderr, /node_modules appeared \(node_modules\/checker\/index\.js\)/);
-    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+    await runStopped(r, /node_modules appeared \(node_modules\/checker\/index\.js\)/);
   } finally {
     r.cleanup();
   }
