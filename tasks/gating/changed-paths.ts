@@ -1,7 +1,7 @@
 /** Which paths a local gates run judges: the staged change (as pre-commit does), a range of commits, or everything. */
 import { BadInputError } from '../lib/errors.ts';
-import { gitRaw, failureLines } from '../lib/git.ts';
-import { StepFailedError } from '../lib/errors.ts';
+import { gitRaw } from '../lib/git.ts';
+import { diffNames } from '../lib/diff-names.ts';
 
 /**
  * What `gates.mts` runs on: `staged` by default, `--all-files`, or `--from-ref A --to-ref B` (A...B, as pre-commit).
@@ -36,14 +36,6 @@ export function describeScope(scope: ChangeScope): string {
     case 'range':
       return `${scope.from}...${scope.to}`;
   }
-}
-
-async function diffNames(repo: string, args: readonly string[]): Promise<string[]> {
-  // -z: names as they are (no quoting of unusual characters); --no-renames: a rename touches its old path too.
-  const out = await gitRaw(repo, ['diff', '--name-only', '--no-renames', '--no-ext-diff', '-z', ...args]);
-  if (out.exitCode !== 0)
-    throw new StepFailedError(`git diff ${args.join(' ')} failed in ${repo}: ${failureLines(out.stderr, 3)}`);
-  return out.stdout.split('\0').filter(Boolean);
 }
 
 async function verifyCommit(repo: string, flag: string, ref: string): Promise<void> {

@@ -4,6 +4,7 @@
  * follow-up backlog item names the gate and its log. The state records the ejection before the branch moves, so a
  * runner killed in between finishes the move on the next run (`finishEjection`).
  */
+import { firstOf } from '../lib/bounded-text.ts';
 import type { Ctx } from '../engine/context.ts';
 import { recordIntegration } from '../guards/refs-guard.ts';
 import { oneLine } from '../lib/bounded-text.ts';
@@ -64,17 +65,25 @@ async function replay(
   changes: Bisection['changes'],
   skip: ReadonlySet<number>,
   ejectedTips: readonly string[],
-): Promise<{ readonly tip: string; readonly remap: ReadonlyMap<number, string>; readonly failed: readonly number[] }> {
+): Promise<{
+  readonly tip: string;
+  readonly remap: ReadonlyMap<number, string>;
+  readonly failed: readonly number[];
+  /** Changes of no item (main brought in, a fix) that did not apply without the ejected ones. */
+  readonly skipped: readonly string[];
+}> {
   const scratch = scratchDirOf(ctx);
   let tip = from;
   const remap = new Map<number, string>();
   const failed: number[] = [];
+  const skipped: string[] = [];
   await git(scratch, ['reset', '-q', '--hard']);
   await git(scratch, ['checkout', '-q', '-f', '--detach', from]);
   for (const change of changes) {
     if (change.issue !== null && skip.has(change.issue)) continue;
     if (!(await applyChange(scratch, change.sha))) {
       if (change.issue !== null) failed.push(change.issue);
+      else skipped.push(change.sha);
       continue;
     }
     const tree = await git(scratch, ['write-tree']);
@@ -86,7 +95,7 @@ async function replay(
     await git(scratch, ['reset', '-q', '--hard', tip]);
     if (change.issue !== null) remap.set(change.issue, tip);
   }
-  return { tip, remap, failed };
+  return { tip, remap, failed, skipped };
 }
 
 /** Eject the blamed items: rebuild integration without them, record it, write the follow-up. */
@@ -161,6 +170,13 @@ export async function ejectItems(ctx: Ctx, req: EjectRequest): Promise<Ejection>
     ctx.events.emit({ type: 'item', issue, status: 'ejected', failureCode: 'gate-culprit', detail: why });
   for (const issue of dropped)
     ctx.events.emit({ type: 'item', issue, status: 'skipped', failureCode: 'dependency-failed' });
+  if (rebuilt.skipped.length > 0)
+    ctx.events.emit({
+      type: 'notice',
+      message:
+        `ejecting ${names}: ${firstOf(rebuilt.skipped.map((s) => s.slice(0, 10)))} (no item's merge: main brought ` +
+        `in, or a fix) did not apply without it and was left out; main is brought in again before landing`,
+    });
   await moveIntegration(ctx, ejection);
   const followUp = await writeFollowUp(ctx, ejection);
   await ctx.store.update(

@@ -18,7 +18,7 @@ import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { firstOf } from '../lib/bounded-text.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
-import { gitDirOf } from '../lib/git-files.ts';
+import { gitDirOf, headFileSha } from '../lib/git-files.ts';
 import { checkTrustedDependencies } from '../guards/dependency-guard.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
@@ -188,10 +188,12 @@ export async function runGatesOnHead(
   await checkTrustedDependencies(ctx, 'before');
   await putBackHead(ctx, logDir, 'before');
   assertOwnWorktree(ctx, 'before');
+  const head = await headOf(ctx);
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
   noteLeftProcesses(ctx.events, result);
   // What git read in it during the run must have been this repository's: else the verdict is about another tree.
   assertOwnWorktree(ctx, 'while');
+  await assertHeadKept(ctx, head);
   // And the packages the gates resolved the ones trusted.
   await checkTrustedDependencies(ctx, 'while');
   await putBackHead(ctx, logDir, 'after');
@@ -211,6 +213,30 @@ async function assertGitWorksHere(ctx: Ctx): Promise<void> {
     `git in the integration worktree ${dir} works on ${top} instead (core.worktree?; not set by the runner); the ` +
       `gates would check files git did not merge; look with: git -C ${dir} config --show-origin --get core.worktree; ` +
       'undo it, then run again',
+  );
+}
+
+/** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */
+async function headOf(ctx: Ctx): Promise<string> {
+  const dir = ctx.integrationWorktree;
+  return headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
+}
+
+/**
+ * Stop when HEAD moved while the gates ran (a test script that commits, a process at work meanwhile): the verdict
+ * would be recorded for a sha whose tree the gates may not have checked, and what was committed was never judged.
+ * The branch is put back to the sha the gates started on; what was committed is named, and kept in the reflog.
+ */
+async function assertHeadKept(ctx: Ctx, head: string): Promise<void> {
+  const now = await headOf(ctx);
+  if (now === head) return;
+  const dir = ctx.integrationWorktree;
+  await git(dir, ['reset', '-q', '--hard', head]);
+  throw new NeedsAttentionError(
+    `the integration branch moved from ${head.slice(0, 10)} to ${now.slice(0, 10)} while the gates ran ` +
+      `(a gate, or something it started, committed there; not the runner); put back to ${head.slice(0, 10)}, ` +
+      `and their result is not used; look with: git -C ${dir} log --stat ${head}..${now}; a gate must not commit: ` +
+      'change it, then run again',
   );
 }
 

@@ -11,9 +11,12 @@ import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { leftAtConflict } from './merge-classify.ts';
 import { git, gitOk, gitRaw } from '../lib/git.ts';
+import { diffNames } from '../lib/diff-names.ts';
 import { gitTextHead } from '../lib/git-lines.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
+import { StepFailedError } from '../lib/errors.ts';
 
 /**
  * What is merged: the item's judged sha (never the branch name, which may have moved since), and its branch for
@@ -197,11 +200,44 @@ export async function resolveWithAgent(
     if (left === 'not a file')
       return { kind: 'problem', text: `the conflict agent left ${file} as something git cannot stage (not a file)` };
   }
-  if (state.kind === 'committed') return state;
-  // -A stages a resolution that deletes a file, too.
-  await git(wt, ['add', '-A', '--', ...files]);
-  const unmerged = await git(wt, ['diff', '--name-only', '--diff-filter=U']);
-  return unmerged
-    ? { kind: 'problem', text: `still unmerged after the conflict agent: ${unmerged.split('\n').join(', ')}` }
+  if (state.kind !== 'committed') {
+    // -A stages a resolution that deletes a file, too.
+    await git(wt, ['add', '-A', '--', ...files]);
+    const unmerged = await diffNames(wt, ['--diff-filter=U']);
+    if (unmerged.length > 0)
+      return { kind: 'problem', text: `still unmerged after the conflict agent: ${firstOf(unmerged)}` };
+  }
+  const outside = await changedOutsideConflict(wt, prev, source.sha, files, state.kind === 'committed');
+  return outside.length > 0
+    ? {
+        kind: 'problem',
+        text:
+          `the conflict agent changed files outside the conflicted ones (${firstOf(outside)}); nobody judged ` +
+          'those changes, so a person decides',
+      }
     : state;
+}
+
+/**
+ * The paths where what the conflict agent leaves (the commit it made, else the index) differs from git's own merge
+ * of `sha` onto `prev`, other than the conflicted `files`: only those were its to resolve. Anything else (another
+ * item's file deleted, a file added) would land judged by nobody, reported as "conflict resolved".
+ */
+async function changedOutsideConflict(
+  wt: string,
+  prev: string,
+  sha: string,
+  files: readonly string[],
+  committed: boolean,
+): Promise<string[]> {
+  // Conflicts make it exit 1; the tree it wrote (markers in the conflicted files) is on the first line all the same.
+  const auto = await gitRaw(wt, ['merge-tree', '--write-tree', '--no-messages', prev, sha]);
+  const tree = auto.stdout.split('\n')[0]?.trim() ?? '';
+  if ((auto.exitCode !== 0 && auto.exitCode !== 1) || !/^[0-9a-f]{40,64}$/.test(tree))
+    throw new StepFailedError(
+      `git merge-tree ${prev.slice(0, 10)} ${sha.slice(0, 10)} failed in ${wt}: ${oneLine(auto.stderr)}`,
+    );
+  const left = committed ? 'HEAD^{tree}' : await git(wt, ['write-tree']);
+  const conflicted = new Set(files);
+  return (await diffNames(wt, [tree, left])).filter((f) => !conflicted.has(f));
 }

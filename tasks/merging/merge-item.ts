@@ -7,6 +7,7 @@ import { runGatesOnHead } from '../gating/gates-on-head.ts';
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
+import { diffNames } from '../lib/diff-names.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
 import { itemDirOf } from '../lib/paths.ts';
@@ -61,9 +62,7 @@ async function startMerge(ctx: Ctx, branch: string, extra: readonly string[] = [
  */
 async function startConflictedMerge(ctx: Ctx, branch: string, files: readonly string[]): Promise<void> {
   const merged = await mergeUncommitted(ctx, branch);
-  const unmerged = new Set(
-    (await git(wt(ctx), ['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean),
-  );
+  const unmerged = new Set(await diffNames(wt(ctx), ['--diff-filter=U']));
   const missing = files.filter((f) => !unmerged.has(f));
   if (missing.length > 0)
     throw new StepFailedError(
@@ -76,7 +75,7 @@ async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = 
   return git(wt(ctx), ['rev-parse', 'HEAD']);
 }
 
-/** Pre-merge gates on the merge result (those whose `files` match the item's change). */
+/** Pre-merge gates on the merge result (those whose `files` match what the merge changed). */
 async function preMergeGates(
   ctx: Ctx,
   item: PlanItem,
@@ -142,10 +141,6 @@ export async function mergeItem(
   }
   const files = tried === 'merged' ? [] : await predictConflicts(wt(ctx), branch);
   const cls = await classifyConflicts(wt(ctx), branch, files);
-  // What the item changes, read only when something needs it (an empty merge, pre-merge gates that filter by files).
-  let changedFiles: string[] | null = null;
-  const changed = async (): Promise<string[]> =>
-    (changedFiles ??= (await git(wt(ctx), ['diff', '--name-only', `${prev}...${branch}`])).split('\n').filter(Boolean));
   let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
   let note = '';
   let committed = false;
@@ -179,7 +174,8 @@ export async function mergeItem(
     case 'clean':
       if (sha !== null) break;
       if (!(await startMerge(ctx, branch))) return unpredictedFailure();
-      if ((await changed()).length === 0) kind = 'empty';
+      // What the item changes: nothing, and the merge records an empty one.
+      if ((await diffNames(wt(ctx), [`${prev}...${branch}`])).length === 0) kind = 'empty';
       break;
     case 'trivial':
     case 'medium': {
@@ -215,7 +211,10 @@ export async function mergeItem(
   sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
-    const red = ctx.plan.gates.preMerge.length ? await preMergeGates(ctx, item, await changed(), sha) : null;
+    // Filtered by what the merge changed on integration: with a conflict resolved, more than the item's own change.
+    const red = ctx.plan.gates.preMerge.length
+      ? await preMergeGates(ctx, item, await diffNames(wt(ctx), [prev, sha]), sha)
+      : null;
     if (red) {
       await resetIntegration(ctx, prev);
       return { kind: 'red', conflict: kind, gate: red };

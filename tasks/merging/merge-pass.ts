@@ -5,7 +5,7 @@
 import type { Ctx } from '../engine/context.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { pinsPrefixOf } from '../guards/refs-guard.ts';
-import { looseFirstParentLog } from '../lib/git-objects.ts';
+import { looseFirstParentLog, onFirstParentChain } from '../lib/git-objects.ts';
 
 /** Commits walked from loose objects at most, before `git log` is asked instead. */
 const LOOSE_WALK_LIMIT = 2000;
@@ -73,4 +73,22 @@ export async function allAncestors(repo: string, shas: readonly string[], head: 
   if (shas.length === 1) return isAncestor(repo, shas[0] as string, head);
   const out = await gitRaw(repo, ['merge-base', '--independent', head, ...shas]);
   return out.exitCode === 0 && out.stdout.trim() === head;
+}
+
+/**
+ * The items whose recorded merge is not in `head`'s history: none while integration only grew (merges, main brought
+ * in, fixes, backlog commits on top; an ejection records the rebuilt merges). One that is missing was rewound or
+ * rewritten by someone else (a fix or conflict agent that ran `git reset`), and landing `head` would drop judged work
+ * that state and the report call merged. No git call when they are loose commits on the first-parent chain.
+ */
+export async function mergesNotIn(ctx: Ctx, head: string): Promise<number[]> {
+  const merged = Object.values(ctx.store.current().items).flatMap((i) =>
+    i.merge?.sha ? [{ issue: i.issue, sha: i.merge.sha }] : [],
+  );
+  const shas = [...new Set(merged.map((m) => m.sha))];
+  if (shas.length === 0 || onFirstParentChain(ctx.commonDir, head, shas, 4 * shas.length + 16)) return [];
+  if (await allAncestors(ctx.repo, shas, head)) return [];
+  const missing: number[] = [];
+  for (const m of merged) if (!(await isAncestor(ctx.repo, m.sha, head))) missing.push(m.issue);
+  return missing.sort((a, b) => a - b);
 }

@@ -8,8 +8,10 @@ import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
 import { runGatesOnHead } from '../gating/gates-on-head.ts';
-import { StepFailedError } from '../lib/errors.ts';
+import { NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
+import { mergesNotIn } from '../merging/merge-pass.ts';
 import { git, isAncestor } from '../lib/git.ts';
+import { diffNames } from '../lib/diff-names.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
 import { gitTextHead } from '../lib/git-lines.ts';
@@ -27,9 +29,7 @@ async function applicableGates(ctx: Ctx) {
   // No gates in the plan: nothing to ask git.
   if (ctx.plan.gates.preMerge.length + ctx.plan.gates.postMerge.length === 0) return [];
   const base = ctx.store.current().branch?.base ?? 'HEAD';
-  const changed = (await git(ctx.integrationWorktree, ['diff', '--name-only', base, 'HEAD']))
-    .split('\n')
-    .filter(Boolean);
+  const changed = await diffNames(ctx.integrationWorktree, [base, 'HEAD']);
   return [
     ...ctx.plan.gates.preMerge.map((gate) => ({ gate, phase: 'pre-merge' as const })),
     ...ctx.plan.gates.postMerge.map((gate) => ({ gate, phase: 'post-merge' as const })),
@@ -132,6 +132,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       const sha =
         headFileSha(ctx.integrationWorktree, ctx.commonDir) ??
         (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
+      await assertMergesKept(ctx, sha);
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
       const gatesToRun = await applicableGates(ctx);
       // Retried before blaming: on the first run, and on a tip rebuilt by an ejection; not after each fix attempt.
@@ -182,10 +183,44 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       if (!fix.outcome.ok)
         progress.output(`fix agent, attempt ${attempt + 1}: ${oneLine(fix.outcome.failure ?? 'failed')}`);
       await commitFixLeftovers(ctx, `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`);
+      await keepFixOnHistory(ctx, sha, attempt + 1);
     }
   } finally {
     await removeScratch(ctx);
   }
+}
+
+/**
+ * A fix agent builds on the sha it was given. One that reset or rewrote the integration branch (`git reset --hard
+ * main`) would drop merged items, which would still be reported as landed: the branch is put back to that sha, and
+ * the attempt's work is not used (a notice says so).
+ */
+async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const head = headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
+  if (head === sha || (await isAncestor(dir, sha, head))) return;
+  await git(dir, ['reset', '-q', '--hard', sha]);
+  ctx.events.emit({
+    type: 'notice',
+    message:
+      `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
+      `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
+  });
+}
+
+/**
+ * Stop (exit 3) before gating a tip that lacks merges state records (rewound or rewritten by someone else): green on
+ * it would land without them while the report calls them merged.
+ */
+async function assertMergesKept(ctx: Ctx, head: string): Promise<void> {
+  const missing = await mergesNotIn(ctx, head);
+  if (missing.length === 0) return;
+  throw new NeedsAttentionError(
+    `the integration branch at ${head.slice(0, 10)} no longer holds the merges of ` +
+      `${missing.map((i) => `#${i}`).join(', ')} (rewound or rewritten, not by the runner); nothing was gated or ` +
+      `landed; look with: git -C ${ctx.integrationWorktree} reflog -n 20; put the branch back where it held them ` +
+      '(git reset --hard <sha> there), then run again',
+  );
 }
 
 /** Bisect the red gate on `head` (null when nothing can be blamed: the reason is shown, the fix agents get it all). */

@@ -14,6 +14,8 @@ import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
 import { BadInputError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
 import { git, gitRaw, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { diffNames } from '../lib/diff-names.ts';
+import { mergesNotIn } from '../merging/merge-pass.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
@@ -64,10 +66,10 @@ async function bringIn(ctx: Ctx, label: string, sha: string, progress: Progress)
     sha,
   ]);
   if (out.exitCode !== 0) {
-    const files = await git(ctx.integrationWorktree, ['diff', '--name-only', '--diff-filter=U']);
+    const files = (await diffNames(ctx.integrationWorktree, ['--diff-filter=U'])).join(', ');
     await gitRaw(ctx.integrationWorktree, ['merge', '--abort']);
     throw new NeedsAttentionError(
-      `${label} moved and conflicts with milestone ${ctx.plan.milestone.id} in: ${files.split('\n').filter(Boolean).join(', ') || '(see git)'}; ` +
+      `${label} moved and conflicts with milestone ${ctx.plan.milestone.id} in: ${files || '(see git)'}; ` +
         `nothing was landed; merge ${label} into ${integration} by hand in ${ctx.integrationWorktree}, then run again with --adopt`,
     );
   }
@@ -120,7 +122,7 @@ async function markBacklogDone(ctx: Ctx): Promise<boolean> {
 async function onlyBacklogSince(ctx: Ctx, green: string, head: string): Promise<boolean> {
   if (ctx.plan.backlog.kind !== 'file') return false;
   const dir = `${ctx.plan.backlog.dir.replace(/\/$/, '')}/`;
-  const files = (await git(ctx.integrationWorktree, ['diff', '--name-only', green, head])).split('\n').filter(Boolean);
+  const files = await diffNames(ctx.integrationWorktree, [green, head]);
   return (await isAncestor(ctx.integrationWorktree, green, head)) && files.every((f) => f.startsWith(dir));
 }
 
@@ -137,9 +139,13 @@ async function prepareRound(
     ctx,
     'land',
     async () => {
-      let moved = await bringIn(ctx, MAIN_BRANCH, main, progress);
-      if (originMain) moved = (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress)) || moved;
-      if (moved) await makeGatesGreen(ctx, progress);
+      const bringInMain = async () => {
+        const local = await bringIn(ctx, MAIN_BRANCH, main, progress);
+        return (originMain !== null && (await bringIn(ctx, `origin/${MAIN_BRANCH}`, originMain, progress))) || local;
+      };
+      // An ejection in the gates rebuilds integration without the culprit, and main's merge may not apply without it:
+      // main is brought in again then, and gated again (a few times at most; then landing stops on it below).
+      for (let round = 0; round < 3 && (await bringInMain()); round++) await makeGatesGreen(ctx, progress);
       const before = await integrationHead(ctx);
       const marked = await markBacklogDone(ctx);
       const head = marked ? await integrationHead(ctx) : before;
@@ -149,12 +155,35 @@ async function prepareRound(
       if (!green || (green !== head && !backlogOnly && !(await onlyBacklogSince(ctx, green, head)))) {
         progress.output('integration moved since the gates passed: running them again');
         await makeGatesGreen(ctx, progress);
-        return { gated: await integrationHead(ctx), main };
+        return { gated: await assertLandable(ctx, main), main };
       }
-      return { gated: head, main };
+      return { gated: await assertLandable(ctx, main, head), main };
     },
     (r) => r.gated,
   );
+}
+
+/**
+ * The sha to land: integration's tip, which must be the green one (or a backlog-only commit on it, `head`), hold
+ * every merge state records, and contain `main`. Anything else means someone moved or rewrote the branch after the
+ * gates (exit 3, nothing lands).
+ */
+async function assertLandable(ctx: Ctx, main: string, head?: string): Promise<string> {
+  const tip = await integrationHead(ctx);
+  const green = ctx.store.current().gates?.sha;
+  const stop = (what: string) =>
+    new NeedsAttentionError(
+      `the integration branch at ${tip.slice(0, 10)} ${what} (not by the runner); nothing was landed; look with: ` +
+        `git -C ${ctx.integrationWorktree} reflog -n 20; then run again`,
+    );
+  if (tip !== (head ?? green))
+    throw stop(`is not the sha the gates passed (${(head ?? green ?? 'none').slice(0, 10)})`);
+  const missing = await mergesNotIn(ctx, tip);
+  if (missing.length > 0) throw stop(`no longer holds the merges of ${missing.map((i) => `#${i}`).join(', ')}`);
+  const steps = 4 * listItems(ctx.plan).length + 16;
+  if (!onFirstParentChain(ctx.commonDir, tip, [main], steps) && !(await isAncestor(ctx.repo, main, tip)))
+    throw stop(`does not contain ${MAIN_BRANCH} (${main.slice(0, 10)}), which landing would drop`);
+  return tip;
 }
 
 /** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */

@@ -14,12 +14,12 @@ import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { ItemMerge, ItemState } from '../lib/state-types.ts';
 import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutcome } from '../merging/merge-item.ts';
-import { allAncestors, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
+import { mergesNotIn, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
-import { looseObjectExists, onFirstParentChain } from '../lib/git-objects.ts';
+import { looseObjectExists } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { scopedItems } from '../items/wave-items.ts';
 import { updateItem } from '../lib/state-items.ts';
@@ -334,12 +334,9 @@ export const merge: Step = {
       merged.push({ issue: item.issue, sha: st.merge.sha });
     }
     const head = merged.length ? await integrationHead() : null;
-    const shas = [...new Set(merged.map((m) => m.sha))];
     // The merges just made are loose commits on integration's first-parent chain: found there, no git call.
-    const onChain = head !== null && onFirstParentChain(ctx.commonDir, head, shas, 4 * shas.length + 8);
-    if (head && !onChain && !(await allAncestors(ctx.repo, shas, head)))
-      for (const m of merged)
-        if (!(await isAncestor(ctx.repo, m.sha, head))) return todo(`#${m.issue}'s merge is no longer on integration`);
+    const off = head ? (await mergesNotIn(ctx, head)).filter((i) => merged.some((m) => m.issue === i)) : [];
+    if (off.length > 0) return todo(`#${off[0]}'s merge is no longer on integration`);
     return reason === null ? DONE : todo(reason);
   },
   async run(ctx, scope, progress) {

@@ -1,0 +1,190 @@
+/**
+ * What lands is what was judged and gated, whatever the agents the runner starts on the integration branch do there:
+ * a fix agent that rewinds the branch is put back (merged items are not lost while reported landed); a gate that
+ * commits stops the run (an ungated commit never lands); a conflict agent that changes files outside the conflict is
+ * escalated; gates with `files:` see renames and names git would quote. Agents wait on nothing.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { makeAgentRig } from './support/agent-rig.ts';
+import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
+
+const ITEMS = [
+  { issue: 1, title: 'Alpha' },
+  { issue: 2, title: 'Beta' },
+];
+
+const has = (dir: string, rev: string, file: string): Promise<boolean> =>
+  git(dir, 'cat-file', '-e', `${rev}:${file}`).then(
+    () => true,
+    () => false,
+  );
+
+const notices = (r: { repo: Parameters<typeof readEvents>[0] }) =>
+  readEvents(r.repo)
+    .filter((e) => e.type === 'notice')
+    .map((e) => String(e.message));
+
+test('a fix agent that resets the integration branch to main is put back: the merged item still lands', async () => {
+  const r = await makeAgentRig({
+    title: 'Fix rewinds',
+    items: ITEMS,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo BUG > b.txt; commit beta; report COMPLETE;;
+fix:*) git reset -q --hard main; report COMPLETE "reverted to main";;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+    defaults: { 'max-fix-attempts': 1 },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    // #2 is ejected (exit 3 says so); #1 lands.
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'ejected');
+    assert.is(st.items['1'].status, 'complete');
+    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's work landed");
+    assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
+    assert.ok(
+      await git(r.repo.dir, 'merge-base', '--is-ancestor', st.items['1'].merge.sha, 'main').then(
+        () => true,
+        () => false,
+      ),
+      "#1's merge is on main",
+    );
+    assert.ok(
+      notices(r).some((m) => /^fix agent, attempt 1: it moved the integration branch to .*put back to/.test(m)),
+      notices(r).join('\n'),
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a gate that commits on the integration branch while landing re-gates: stopped, nothing ungated lands', async () => {
+  // The item's test script commits whenever it runs after main was brought in.
+  const script = [
+    'case "$(git log -1 --format=%s)" in',
+    '"Merge main into"*) echo BUG > bad.txt; git add bad.txt; git commit -qm sneaky;;',
+    'esac',
+    'exit 0',
+  ].join('\n');
+  const r = await makeAgentRig({
+    title: 'Gate commits',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; cat > tests.sh <<'SH'
+${script}
+SH
+commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt . && sh tests.sh' }] },
+    defaults: { 'max-fix-attempts': 0 },
+    files: { 'tests.sh': 'exit 0\n' },
+  });
+  try {
+    const steps = await runSteps(r.repo, [...STEPS_TO_MERGE, ['relay', '--wave', '1'], ['gates']], 7, true);
+    const last = steps[steps.length - 1];
+    assert.ok(steps.length === STEPS_TO_MERGE.length + 2 && last?.code === 0, last && show(last));
+    // A teammate's commit on main meanwhile: landing brings it in and gates again.
+    await git(r.repo.dir, 'commit', '-q', '--allow-empty', '-m', 'teammate');
+    const main = await git(r.repo.dir, 'rev-parse', 'main');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    assert.match(result.stderr, /^the integration branch moved from \w+ to \w+ while the gates ran .*put back to/m);
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+    const head = await git(`${r.repo.dir}/worktrees/milestone-7`, 'log', '-1', '--format=%s');
+    assert.match(head, /^Merge main into/, 'the branch is back where the gates started');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a conflict agent that changes files outside the conflict is escalated; the rest lands as judged', async () => {
+  const r = await makeAgentRig({
+    title: 'Conflict sneaks',
+    items: ITEMS,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf 'v1\\n' > calc.txt; echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) printf 'v2\\n' > calc.txt; commit beta; report COMPLETE;;
+conflict:2) printf 'v12\\n' > calc.txt; git add calc.txt; git rm -q a.txt; echo owned > evil.txt; git add evil.txt; report COMPLETE;;
+*) exit 9;;
+esac`,
+    files: { 'calc.txt': 'v0\n' },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'escalated');
+    assert.match(
+      st.items['2'].merge.note,
+      'the conflict agent changed files outside the conflicted ones (a.txt, evil.txt)',
+    );
+    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
+    assert.not.ok(await has(r.repo.dir, 'main', 'evil.txt'));
+    assert.is(await git(r.repo.dir, 'show', 'main:calc.txt'), 'v1');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('the same conflict agent committing the merge itself is escalated too', async () => {
+  const r = await makeAgentRig({
+    title: 'Conflict sneaks',
+    items: ITEMS,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf 'v1\\n' > calc.txt; echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) printf 'v2\\n' > calc.txt; commit beta; report COMPLETE;;
+conflict:2) printf 'v12\\n' > calc.txt; git rm -q a.txt; git add calc.txt; git commit -qm resolved; report COMPLETE;;
+*) exit 9;;
+esac`,
+    files: { 'calc.txt': 'v0\n' },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    assert.match(readStateFile(r.repo).items['2'].merge.note, 'outside the conflicted ones (a.txt)');
+    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
+  } finally {
+    r.cleanup();
+  }
+});
+
+for (const [what, work] of [
+  ['renames a file out of src/', 'git mv src/util.txt lib-util.txt'],
+  ['adds a file whose name git quotes under src/', 'echo BUG > src/\u00e9.txt'],
+] as const)
+  test(`an item that ${what}: the gate whose files: name src/** runs`, async () => {
+    const r = await makeAgentRig({
+      title: 'Files filter',
+      items: [{ issue: 1, title: 'Alpha' }],
+      body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) ${work}; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+      gates: {
+        'post-merge': [{ name: 'src-check', run: 'test -e src/util.txt && ! grep -rq BUG src', files: ['src/**'] }],
+      },
+      defaults: { 'max-fix-attempts': 0 },
+      files: { 'src/util.txt': 'util\n', 'src/main.txt': 'uses util\n' },
+    });
+    try {
+      const main = await git(r.repo.dir, 'rev-parse', 'main');
+      const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+      assert.is(result.code, 1, show(result));
+      assert.ok(
+        readEvents(r.repo).some((e) => e.type === 'gate' && e.name === 'src-check' && e.exitCode !== 0),
+        'the gate ran, and is red',
+      );
+      assert.is(await git(r.repo.dir, 'rev-parse', 'main'), main, 'nothing landed');
+    } finally {
+      r.cleanup();
+    }
+  });
+
+test.run();
