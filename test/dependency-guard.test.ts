@@ -34,7 +34,7 @@ esac`,
     files: {
       'src/a.txt': 'OK\n',
       'check.js': `require('checker')(require('fs').readFileSync('src/a.txt', 'utf8'));\n`,
-      '.gitignore': 'node_modules/\n',
+      '.gitignore': 'node_modules/\n.venv/\n',
     },
   });
   if (installed) {
@@ -83,11 +83,12 @@ test('an agent that edits a package through its node_modules link stops the runn
   }
 });
 
-test('caches tools write through the link (node_modules/.cache, __pycache__) do not stop the runner', async () => {
+test('caches and locks tools write through the links (.cache, __pycache__, .venv/.lock) do not stop the runner', async () => {
   const r = await rig(
     'mkdir -p node_modules/.cache/babel node_modules/checker/__pycache__ && echo x > node_modules/.cache/babel/x.json ' +
-      '&& echo y > node_modules/checker/__pycache__/y.pyc && echo fine > src/a.txt',
+      '&& echo y > node_modules/checker/__pycache__/y.pyc && : > .venv/.lock && echo fine > src/a.txt',
   );
+  mkdirSync(path.join(r.repo.dir, '.venv', 'lib'), { recursive: true });
   try {
     const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
     assert.is(result.code, 0, show(result));

@@ -20,12 +20,14 @@ import { readHeldRecord, writeHeldRecord } from './held-record.ts';
 export const TRUSTED_DEPENDENCIES_FILE = 'dependencies-trusted.json';
 
 /**
- * Caches tools write while they run (an agent's test run writes them through its link): `node_modules/.cache`
- * (babel, eslint, terser …), `node_modules/.vite`, and Python's `__pycache__` folders. A poisoned cache entry is
- * out of reach (docs/guarantees.md says so).
+ * Caches and locks tools write while they run (an agent's test run writes them through its link):
+ * `node_modules/.cache` (babel, eslint, terser …), `node_modules/.vite`, Python's `__pycache__` folders, and the
+ * empty lock file `uv run` leaves at `.venv/.lock`. A poisoned cache entry is out of reach (docs/guarantees.md).
  */
 const isCache = (folder: string, rel: string, name: string) =>
-  name === '__pycache__' || (folder === 'node_modules' && (rel === '.cache' || rel === '.vite'));
+  name === '__pycache__' ||
+  (folder === 'node_modules' && (rel === '.cache' || rel === '.vite')) ||
+  (folder === '.venv' && rel === '.lock');
 
 /** Stamp every linked folder of `repo`, naming entries changed since `since`. */
 function stampFolders(repo: string, since?: number): Record<string, TreeWalk | null> {
