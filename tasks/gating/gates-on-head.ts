@@ -231,7 +231,7 @@ async function assertHeadKept(ctx: Ctx, head: string): Promise<void> {
   const now = await headOf(ctx);
   if (now === head) return;
   const dir = ctx.integrationWorktree;
-  await git(dir, ['reset', '-q', '--hard', head]);
+  await git(ctx.integrationWorktree, ['reset', '-q', '--hard', head]);
   throw new NeedsAttentionError(
     `the integration branch moved from ${head.slice(0, 10)} to ${now.slice(0, 10)} while the gates ran ` +
       `(a gate, or something it started, committed there; not the runner); put back to ${head.slice(0, 10)}, ` +

@@ -199,7 +199,7 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
   const dir = ctx.integrationWorktree;
   const head = headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
   if (head === sha || (await isAncestor(dir, sha, head))) return;
-  await git(dir, ['reset', '-q', '--hard', sha]);
+  await git(ctx.integrationWorktree, ['reset', '-q', '--hard', sha]);
   ctx.events.emit({
     type: 'notice',
     message:
