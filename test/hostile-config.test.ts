@@ -4,7 +4,7 @@
  * let the gates pass on files the commits do not hold. The runner stops before its next merge (exit 3), nothing
  * merges or lands; once the config is back as it was, the run goes on and the gates see the commits' files.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -141,6 +141,36 @@ esac`,
     const again = await run(r.repo.dir);
     assert.is(again.code, 0, show(again));
     assert.ok(readStateFile(r.repo).land, 'landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an agent turns on commit signing with a program of its own: exit 3 before the merge, the program never runs', async () => {
+  // The runner's merge commits would run it (one that never ends held every merge for git's whole time limit).
+  const r = await makeAgentRig({
+    title: 'Hostile config',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf '#!/bin/sh\\necho ran > "%s/signer-ran"\\nexit 1\\n' "$tools" > "$tools/signer"; chmod +x "$tools/signer"
+  echo alpha > a.txt; commit alpha; git config commit.gpgsign true; git config gpg.program "$tools/signer"; report COMPLETE;;
+*) exit 9;;
+esac`,
+    origin: true,
+  });
+  try {
+    const first = await run(r.repo.dir);
+    assert.is(first.code, 3, show(first));
+    assert.match(first.stderr, /^the git config changed since the milestone started: commit\.gpgsign, gpg\.program /m);
+    assert.match(first.stderr, "git runs these programs in the runner's merges, commits, fetches and pushes");
+    assert.is(mergedSha(r), null, 'merged past the guard');
+    assert.not.ok(existsSync(path.join(r.tools, 'signer-ran')), 'the program ran');
+    await git(r.repo.dir, 'config', '--unset', 'commit.gpgsign');
+    await git(r.repo.dir, 'config', '--unset', 'gpg.program');
+    const again = await run(r.repo.dir);
+    assert.is(again.code, 0, show(again));
+    assert.ok(readStateFile(r.repo).land, 'landed');
+    assert.not.ok(existsSync(path.join(r.tools, 'signer-ran')), 'the program ran');
   } finally {
     r.cleanup();
   }

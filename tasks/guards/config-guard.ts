@@ -30,6 +30,14 @@ export const TRUSTED_CONFIG_FILE = 'git-config-trusted.json';
 const RUN_IN_MERGES =
   /^(filter\..+\.(clean|smudge|process|required)|merge\..+\.driver|core\.attributesfile|diff\.external|diff\..+\.(textconv|command))$/;
 
+/**
+ * Keys that make the runner's own commits, fetches and pushes run a program: signing (`commit.gpgSign` turns it on
+ * for every merge and commit; `gpg.program` and its kin say what runs), ssh, credential helpers, askpass, and the
+ * programs a local or ssh transport starts on the other side.
+ */
+const RUN_IN_COMMITS =
+  /^(commit\.gpgsign|gpg\.(.+\.)?program|gpg\.ssh\.defaultkeycommand|core\.sshcommand|core\.askpass|credential\.(.+\.)?helper|remote\.origin\.(uploadpack|receivepack))$/;
+
 /** Keys that say where the runner fetches origin's `main` from and pushes the landing to. */
 const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|pushinsteadof)|protocol\..*allow)$/;
 
@@ -40,7 +48,8 @@ const ORIGIN_PLACE = /^(remote\.origin\.(url|pushurl|fetch)|url\..+\.(insteadof|
  */
 const WORKTREE_PLACE = /^core\.worktree$/;
 
-const isTrusted = (key: string) => RUN_IN_MERGES.test(key) || ORIGIN_PLACE.test(key) || WORKTREE_PLACE.test(key);
+const isTrusted = (key: string) =>
+  RUN_IN_MERGES.test(key) || RUN_IN_COMMITS.test(key) || ORIGIN_PLACE.test(key) || WORKTREE_PLACE.test(key);
 
 /** The config files git reads besides those a read names: system, global, the repository's. */
 function standardFiles(ctx: Ctx): string[] {
@@ -179,7 +188,10 @@ export async function checkTrustedConfig(ctx: Ctx): Promise<void> {
     : configKeys.some((k) => RUN_IN_MERGES.test(k))
       ? "git runs these programs in the runner's merges and checkouts, where they can make the gates check files " +
         "that are not the commits'"
-      : "they change where the runner fetches origin's main from and pushes the landing to";
+      : configKeys.some((k) => RUN_IN_COMMITS.test(k))
+        ? "git runs these programs in the runner's merges, commits, fetches and pushes (one that never ends holds " +
+          'each of them for as long as git may take)'
+        : "they change where the runner fetches origin's main from and pushes the landing to";
   throw new NeedsAttentionError(
     `the git config changed since the milestone started: ${configKeys.join(', ')} ` +
       `(in ${where.filter((w) => !isWatched(w)).join(', ')}); ${what} ` +
