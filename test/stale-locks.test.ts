@@ -13,6 +13,9 @@ import { gitProcessesIn } from '../tasks/lib/git-orphans.ts';
 import { removeStaleLocks } from '../tasks/lib/stale-locks.ts';
 import { emptyRepo, git } from './support/fixture.ts';
 import { waitFor } from './support/wait.ts';
+import { makeAgentRig } from './support/agent-rig.ts';
+import { readEvents } from './support/fixture.ts';
+import { runInProcess, show } from './support/cli.ts';
 
 test('kept while a git works in the worktree; removed, with one notice naming them, once none does', async () => {
   const dir = await emptyRepo('wm-locks-');
@@ -59,6 +62,32 @@ test('kept while a git works in the worktree; removed, with one notice naming th
     assert.is(notices.length, 1, 'nothing to say when there is no lock');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an item attempt that left index.lock in its worktree: the retry finds it removed, commits, and lands', async () => {
+  const r = await makeAgentRig({
+    title: 'Stale lock',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE:$WM_ATTEMPT" in
+item:1:1) touch "$(git rev-parse --git-dir)/index.lock"; exit 1;;
+item:1:2) echo alpha > a.txt; commit alpha; report COMPLETE;;
+*) exit 9;;
+esac`,
+    defaults: { retries: 1 },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha');
+    assert.ok(
+      readEvents(r.repo).some(
+        (e) => e.type === 'notice' && /^#1: removed \S+index\.lock: left by a git/.test(e.message),
+      ),
+      'said so',
+    );
+  } finally {
+    r.cleanup();
   }
 });
 

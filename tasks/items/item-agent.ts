@@ -20,6 +20,7 @@ import { readClock } from '../lib/fresh-read.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { processStartTime } from '../lib/process-info.ts';
 import { itemDirOf, LINKED_FOLDERS } from '../lib/paths.ts';
+import { removeStaleLocks } from '../lib/stale-locks.ts';
 import { findItem, type AgentKind, type PlanItem } from '../lib/plan/types.ts';
 import { liveItemAgent, type LiveAgent } from '../executors/local/live-agents.ts';
 import { ensureItemWorktree } from '../items/item-worktree.ts';
@@ -264,6 +265,10 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
   // A remote agent's program is on the remote machine.
   if (where.kind === 'local') assertStartable(settings.agent, spec.file, worktree, { ...env, ...spec.env });
   await mkdir(dir, { recursive: true });
+  // An earlier attempt killed while its git ran (or one that left a lock on purpose) would fail every later commit.
+  removeStaleLocks(worktree, ctx.commonDir, branch, (message) =>
+    ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${message}` }),
+  );
   // A worktree left on another branch or detached (an earlier attempt switched it) starts again on its own branch.
   if (
     !(await headFileNames(worktree, branch)) &&
