@@ -3,8 +3,8 @@
  * then running → succeeded / failed, cancel → cancelled, a group killed without its exit file → lost, a recorded
  * handle that never started → lost. Agents wait on files the test creates, never on time.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
@@ -118,6 +118,34 @@ test('collect kills what the agent left in its group while its wrapper is still 
     assert.not.ok(isGroupAlive(running), "collect left the agent's group alive");
   } finally {
     writeFileSync(release, '');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("killGroup returns when the group holds a process it may not signal (another user's, as after sudo)", async () => {
+  // A group of this (root) user's, killed from a process that runs as nobody: kill says EPERM for as long as it runs.
+  const owned = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  const dir = tempDir('wm-kill-');
+  try {
+    await new Promise((resolve) => owned.once('spawn', resolve));
+    chmodSync(dir, 0o755);
+    const script = path.join(dir, 'kill.mts');
+    const killer = new URL('../tasks/executors/local/process.ts', import.meta.url).pathname;
+    writeFileSync(
+      script,
+      `import { killGroup } from '${killer}';\nawait killGroup(Number(process.argv[2]), 100);\nconsole.log('returned');\n`,
+    );
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    const out = execFileSync('setpriv', [...nobody, process.execPath, '--import', 'tsx', script, String(owned.pid)], {
+      cwd: new URL('..', import.meta.url).pathname,
+      encoding: 'utf8',
+      // Only a guard against a test that would never end: a killGroup that waits for ever.
+      timeout: 120_000,
+    });
+    assert.match(out, 'returned');
+    assert.ok(isGroupAlive(owned.pid as number), 'the group it could not signal runs on');
+  } finally {
+    killQuietly(-(owned.pid as number));
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -129,7 +129,17 @@ export function isRunning(proc: StartedProcess): boolean {
   return isProcessAlive(proc.pid, proc.startTime) || isGroupAlive(proc.pid);
 }
 
-/** SIGTERM the whole group, then SIGKILL after `graceMs`; resolves when nothing of the group is left. */
+/**
+ * How long the group may take to be gone after SIGKILL. A member the runner may not signal (another user's: a
+ * daemon an agent started with `sudo`) keeps the group alive for `kill` as long as it runs, and a process in
+ * uninterruptible sleep ends only when its I/O does: neither may hold the run for ever.
+ */
+const KILL_WAIT_MS = 5000;
+
+/**
+ * SIGTERM the whole group, then SIGKILL after `graceMs`; resolves when nothing of the group is left, or
+ * KILL_WAIT_MS after the SIGKILL with whatever could not be ended still there.
+ */
 export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
   // `kill(-0)` would signal the runner's own group, `kill(-1)` every process it may signal; a reused pid may lead the
   // group of the runner or of the shell that started it.
@@ -148,6 +158,8 @@ export async function killGroup(pid: number, graceMs = 3000): Promise<void> {
   const next = () => sleep((pause = Math.min(50, pause * 2)) / 2);
   const deadline = Date.now() + graceMs;
   while (isGroupAlive(pid) && Date.now() < deadline) await next();
-  if (isGroupAlive(pid)) signal('SIGKILL');
-  while (isGroupAlive(pid)) await next();
+  if (!isGroupAlive(pid)) return;
+  signal('SIGKILL');
+  const killed = Date.now() + KILL_WAIT_MS;
+  while (isGroupAlive(pid) && Date.now() < killed) await next();
 }
