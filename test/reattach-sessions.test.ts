@@ -22,6 +22,8 @@ import {
   type TestRepo,
 } from './support/fixture.ts';
 import { killQuietly } from './support/processes.ts';
+import { makeAgentRig } from './support/agent-rig.ts';
+import { runInProcess } from './support/cli.ts';
 
 /** Lines of a file (none when it does not exist). */
 const linesOf = (file: string): string[] =>
@@ -273,6 +275,34 @@ test('SIGINT once while a fix agent works leaves it running; a second SIGINT can
     assert.ok(existsSync(path.join(handle.dir, `${handle.name}.cancelled`)), 'marked cancelled');
   } finally {
     endScenario(repo, tools);
+  }
+});
+
+test("a fix agent that sets its pid file's time to the future is still stopped at its time limit", async () => {
+  // Its environment names the pid file; its time once told the runner when the agent started.
+  const r = await makeAgentRig({
+    title: 'Forged start',
+    items: [{ issue: 1, title: 'Alpha' }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > a.txt; commit alpha; report COMPLETE;;
+fix:*) touch -d 2100-01-01 "$WM_PID"; exec sleep 600;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -q BUG a.txt' }] },
+    defaults: { 'max-fix-attempts': 1, timeout: '3s' },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.ok(result.code === 1 || result.code === 3, show(result));
+    const fix = (readStateFile(r.repo).sessions ?? []).filter((x: { role: string }) => x.role === 'fix');
+    assert.ok(fix.length > 0, 'a fix agent ran');
+    assert.ok(
+      fix.every((x: { ok: boolean; status?: string }) => !x.ok && x.status === 'ended'),
+      JSON.stringify(fix),
+    );
+    assert.match(`${result.stdout}\n${result.stderr}`, 'timed out after 3s');
+  } finally {
+    r.cleanup();
   }
 });
 

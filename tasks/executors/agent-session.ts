@@ -180,7 +180,12 @@ export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutM
       throw new InterruptedError(
         `interrupted during the ${session.role} agent ${session.id}; it keeps running and the next run re-attaches to it`,
       );
-    const since = status.state === 'running' ? Date.parse(status.startedAt) : Date.parse(session.at);
+    // A local agent's limit counts from when the runner recorded it, before it started (nothing of the agent's can
+    // move that); a remote one's from when its job started (a queue can hold it long before).
+    const since =
+      status.state === 'running' && session.handle.kind !== 'local'
+        ? Date.parse(status.startedAt)
+        : Date.parse(session.at);
     if (timeoutMs > 0 && Date.now() - since > timeoutMs) {
       await executor.cancel(session.handle);
       return { state: 'lost', reason: `timed out after ${formatDuration(timeoutMs)}` };

@@ -1,6 +1,6 @@
 /** One item's agent: start it, find it again, judge what it did (docs/steps.md: spawn, wait). */
 import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { adapterFor } from '../agents/adapters.ts';
 import type { AgentOutcome } from '../agents/types.ts';
@@ -354,11 +354,12 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
   const status: AgentStatus = await executorFor(currentHandle(ctx, st).kind, ctx.env).poll(currentHandle(ctx, st));
   if (!proc && status.state === 'running') {
     // Crash between "attempt recorded" and "pid recorded": the wrapper's pid file finds the agent. Its timeout
-    // counts from when that file was written (the agent's start), so an adopted agent cannot run forever.
+    // counts from the agent's start as the executor tells it (for a local one, its wrapper's start as the kernel
+    // keeps it: not the pid file's time, which the agent can set), so an adopted agent cannot run forever.
     const found = readPidFile(files);
     const item = findItem(ctx.plan, issue);
     if (found) {
-      const startedAt = (await stat(files.pid).catch(() => null))?.mtime ?? new Date();
+      const startedAt = new Date(Math.min(Date.parse(status.startedAt), Date.now()));
       const timeoutMs = item ? settingsFor(ctx, item).timeoutMs : 0;
       proc = { ...found, startedAt: startedAt.toISOString(), attempt: st.attempts, timeoutMs };
       const adopted = proc;

@@ -18,7 +18,11 @@ export interface LiveAgent {
   readonly pid: number;
   /** Start time of its wrapper process ('' when the wrapper is gone and only its process group lives on). */
   readonly startTime: string;
-  /** When the pid file was written: when the agent started. */
+  /**
+   * When it started: its wrapper's start as the kernel keeps it (never the pid file's time, which the agent can set:
+   * its environment names the file, and a time in the future would turn its time limit off); the pid file's time, at
+   * most now, only when the wrapper is gone.
+   */
   readonly startedAt: string;
   /** An item's attempt (`item-<k>`) or a conflict / fix session. */
   readonly kind: 'item' | 'session';
@@ -129,7 +133,7 @@ export function liveAgentOf(pidFile: string, issue: number): LiveAgent | null {
     pidFile,
     pid,
     startTime: alive,
-    startedAt: new Date(writtenMs).toISOString(),
+    startedAt: new Date((alive && startedAtMs(alive)) || Math.min(writtenMs, Date.now())).toISOString(),
     kind: item ? 'item' : 'session',
     issue,
     attempt: item ? Number(item[1]) : null,

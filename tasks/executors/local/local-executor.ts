@@ -87,9 +87,9 @@ async function poll(handle: AgentHandle): Promise<AgentStatus> {
   // An exit code its own wrapper wrote wins over a cancel that came too late.
   const code = readExitCode(files, pid);
   if (code !== null) return ended(code);
-  if (liveAgentOf(files.pid, 0)) {
-    // The file may be gone since (its folder removed while the agent runs): the start is then unknown, so now.
-    const startedAt = new Date(statSync(files.pid, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()).toISOString();
+  const live = liveAgentOf(files.pid, 0);
+  if (live) {
+    const startedAt = live.startedAt;
     const outputBytes = [files.stdout, files.stderr].reduce(
       (sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0),
       0,
