@@ -214,4 +214,26 @@ test('an agent removes run.lock: taken again with a notice, and the run lands; o
   }
 });
 
+test('an agent writes state.lock and worktrees.lock naming the runner itself: taken over, the run lands', async () => {
+  // The runner's pid and start time, as run.lock has them: a live process, but one that did not take these files.
+  const common = '"$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone"';
+  const forge = `cp ${common}/milestone-7/run.lock ${common}/milestone-7/state.lock && cp ${common}/milestone-7/run.lock ${common}/worktrees.lock`;
+  // Two waves: wave 2's worktree is added after wave 1's agent forged the files.
+  const two = { issue: 2, title: 'Two' };
+  const items = [...ITEMS, two];
+  const plan = planYaml({
+    title: 'Lock test',
+    waves: [{ items: ITEMS }, { items: [two] }],
+    defaults: { agent: 'command', retries: 0, command: `${forge} && ${COMMITTING_AGENT}` },
+  });
+  const repo = await makeRepo({ plan, items });
+  try {
+    const r = await runCli('run', ['7', '--repo', repo.dir, '--yes', '--no-push']);
+    assert.is(r.code, 0, r.stderr);
+    assert.ok(readStateFile(repo).land, 'landed');
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test.run();

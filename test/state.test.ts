@@ -8,7 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StepFailedError } from '../tasks/lib/errors.ts';
+import { InterruptedError, NeedsAttentionError, StepFailedError } from '../tasks/lib/errors.ts';
+import { currentOwner, waitForLockFile } from '../tasks/lib/run-lock.ts';
 import { createEventSink } from '../tasks/lib/events.ts';
 import { processStartTime } from '../tasks/lib/process-info.ts';
 import { openStateStore, readState, UnreadableStateError } from '../tasks/lib/state.ts';
@@ -308,6 +309,15 @@ test('a state.lock left by a dead process is taken over; one held by a live proc
   );
   assert.is((await store.update((s) => void (s.seq = 2))).seq, 2);
 
+  // This very process, with its real start time, but it did not take the file (an agent copied the runner's pid from
+  // run.lock): taken over, never waited for (the runner would wait on itself for ever).
+  writeFileSync(
+    lock,
+    JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid), startedAt: 'then', command: 'x' }),
+  );
+  assert.is((await store.update((s) => void (s.seq = 2))).seq, 2);
+  assert.not.ok(existsSync(lock));
+
   // A live holder (a sleeping child with its real start time), however old, is waited for.
   const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
   try {
@@ -327,6 +337,33 @@ test('a state.lock left by a dead process is taken over; one held by a live proc
   } finally {
     holder.kill('SIGKILL');
   }
+});
+
+test('waitForLockFile: a live holder that never lets go ends the wait past maxWaitMs, naming it; an abort ends it too', async () => {
+  const dir = freshDir();
+  mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'x.lock');
+  // pid 1 is alive and is no runner: a lock file an agent wrote naming it.
+  writeFileSync(lock, JSON.stringify({ pid: 1, startTime: processStartTime(1), startedAt: 'then', command: 'forged' }));
+  const me = currentOwner('test');
+  const late = await waitForLockFile(lock, me, {
+    maxWaitMs: 1000,
+    heldFor: 'it is held briefly',
+    pauseMs: () => 5,
+  }).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  assert.instance(late, NeedsAttentionError);
+  assert.match(
+    (late as Error).message,
+    `${lock} has been held by pid 1 (forged, since then) for more than 1s, and it is held briefly; if that process`,
+  );
+  const abort = new AbortController();
+  abort.abort();
+  const stopped = await waitForLockFile(lock, me, { signal: abort.signal, pauseMs: () => 5 }).catch((e: unknown) => e);
+  assert.instance(stopped, InterruptedError);
+  assert.ok(existsSync(lock), 'left as it was');
 });
 
 test('events.jsonl: lines of two appending processes (20 kB each) never interleave', async () => {

@@ -133,10 +133,17 @@ export async function gitRaw(
  * has then ended. Null when the common dir cannot be found or the call still meets a placeholder (an add made by
  * hand, outside any runner): the caller retries after a pause.
  */
+/** How long `worktrees.lock` is waited for: a worktree add holds it while it checks out (minutes when huge). */
+const worktreesLockWait = (command: string) => ({
+  command,
+  maxWaitMs: 10 * 60_000,
+  heldFor: 'a worktree add holds it while it checks a worktree out',
+});
+
 async function afterWorktreeAdds(cwd: string, args: readonly string[], options: GitOptions): Promise<GitResult | null> {
   const common = await gitOnce(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir'], {});
   if (common.exitCode !== 0) return null;
-  const out = await withRepoLock(common.stdout.trim(), 'worktrees', { command: `git ${args[0] ?? ''}` }, () =>
+  const out = await withRepoLock(common.stdout.trim(), 'worktrees', worktreesLockWait(`git ${args[0] ?? ''}`), () =>
     gitOnce(cwd, args, options),
   );
   return out.exitCode !== 0 && WORKTREE_HEAD_PLACEHOLDER.test(out.stderr) ? null : out;
@@ -371,7 +378,7 @@ export function failureLines(text: string, n: number): string {
  * by one, and a second add reading them half-written fails after it may already have created its branch.
  */
 export async function addWorktree(repo: string, commonDir: string, args: readonly string[]): Promise<void> {
-  await withRepoLock(commonDir, 'worktrees', { command: 'git worktree add' }, () =>
+  await withRepoLock(commonDir, 'worktrees', worktreesLockWait('git worktree add'), () =>
     git(repo, ['worktree', 'add', '--quiet', ...args]),
   );
 }

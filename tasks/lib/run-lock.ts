@@ -6,7 +6,9 @@ import { mkdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createFileExclusiveSync } from './atomic-file.ts';
 import { ensureFolderSync } from './own-file.ts';
-import { BadInputError } from './errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BadInputError, InterruptedError, NeedsAttentionError } from './errors.ts';
+import { formatDuration } from './duration.ts';
 import { isProcessAlive, processStartTime } from './process-info.ts';
 import { readRegularFileSync } from './regular-file.ts';
 
@@ -40,6 +42,20 @@ export type RunLockCheck =
 export type LockAttempt =
   | { readonly kind: 'taken'; readonly staleOwner: LockOwner | null; release(): void }
   | { readonly kind: 'held'; readonly owner: LockOwner | null };
+
+/**
+ * The lock files this process holds now (resolved paths). A lock file that names this process but is not among them
+ * was written by someone else (an agent can read the runner's pid and start time from `run.lock`): it is taken for
+ * stale, not waited for; else the runner would wait on itself for ever. Process-wide on purpose: it is a fact about
+ * the process, shared by every store and lock in it.
+ */
+const heldHere = new Set<string>();
+
+/** Whether `owner` holds `file`: a live process, and, when it is this process, one that really took it. */
+function holds(owner: LockOwner, file: string): boolean {
+  if (!isProcessAlive(owner.pid, owner.startTime)) return false;
+  return owner.pid !== process.pid || heldHere.has(path.resolve(file));
+}
 
 /** A breaker left by a process that died inside its few-microsecond section is old after this long. */
 const BREAKER_STALE_MS = 10_000;
@@ -103,7 +119,7 @@ function breakStale(file: string): { removed: LockOwner | null } | 'busy' | 'ali
     // path free.
     const owner = readOwner(file);
     if (owner === 'missing') return { removed: null };
-    if (owner && isProcessAlive(owner.pid, owner.startTime)) return 'alive';
+    if (owner && holds(owner, file)) return 'alive';
     unlinkSync(file);
     return { removed: owner };
   } finally {
@@ -116,10 +132,13 @@ export function tryLockFile(file: string, owner: LockOwner): LockAttempt {
   let staleOwner: LockOwner | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createFileExclusiveSync(file, `${JSON.stringify(owner)}\n`)) {
+      const key = path.resolve(file);
+      heldHere.add(key);
       return {
         kind: 'taken',
         staleOwner,
         release() {
+          heldHere.delete(key);
           const now = readOwner(file);
           if (now !== 'missing' && now?.pid === owner.pid && now.startTime === owner.startTime) unlinkSync(file);
         },
@@ -127,8 +146,9 @@ export function tryLockFile(file: string, owner: LockOwner): LockAttempt {
     }
     const current = readOwner(file);
     if (current === 'missing') continue;
-    // Our own pid counts as alive: a second store or runner in this process waits like any other.
-    if (current && isProcessAlive(current.pid, current.startTime)) return { kind: 'held', owner: current };
+    // Our own pid counts as alive when this process took the file: a second store or runner in it waits like any
+    // other.
+    if (current && holds(current, file)) return { kind: 'held', owner: current };
     const broken = breakStale(file);
     // 'busy': another process is breaking this lock right now and will take it.
     if (broken === 'busy') return { kind: 'held', owner: null };
@@ -181,4 +201,51 @@ export function acquireRunLock(dir: string, milestone: string, command: string):
 export function liveLockOwner(file: string): LockOwner | null {
   const owner = readOwner(file);
   return owner !== 'missing' && owner !== null && isProcessAlive(owner.pid, owner.startTime) ? owner : null;
+}
+
+/** How to wait for a lock file that another live process holds. */
+export interface LockWait {
+  readonly signal?: AbortSignal;
+  /** Told once who holds it. */
+  readonly onWait?: (owner: LockOwner | null) => void;
+  /** Told each time the file is found held, with how many times so far. */
+  readonly onBusy?: (tries: number) => void;
+  /** Past this, the wait ends with a NeedsAttentionError naming the file and its holder (absent: as long as needed). */
+  readonly maxWaitMs?: number;
+  /** How long a holder keeps it, for that message ("a state write holds it for milliseconds"). */
+  readonly heldFor?: string;
+  /** The pause before look `tries` + 1. */
+  readonly pauseMs: (tries: number) => number;
+}
+
+/**
+ * Take `file`, waiting while a live process holds it: until `signal` aborts (InterruptedError), or `maxWaitMs` passed
+ * (NeedsAttentionError: a holder that never lets go, such as a lock file an agent wrote naming a live process that is
+ * no runner, must not hold the run for ever, on every re-run too).
+ */
+export async function waitForLockFile(
+  file: string,
+  owner: LockOwner,
+  wait: LockWait,
+): Promise<Extract<LockAttempt, { kind: 'taken' }>> {
+  const started = Date.now();
+  let lock = tryLockFile(file, owner);
+  for (let i = 0; lock.kind === 'held'; i++) {
+    if (i === 0) wait.onWait?.(lock.owner);
+    wait.onBusy?.(i + 1);
+    if (wait.signal?.aborted) throw new InterruptedError(`interrupted while waiting for ${path.basename(file)}`);
+    if (wait.maxWaitMs !== undefined && Date.now() - started > wait.maxWaitMs) {
+      const who = lock.owner
+        ? `pid ${lock.owner.pid} (${lock.owner.command}, since ${lock.owner.startedAt})`
+        : 'a process that is removing it';
+      throw new NeedsAttentionError(
+        `${file} has been held by ${who} for more than ${formatDuration(wait.maxWaitMs)}` +
+          `${wait.heldFor ? `, and ${wait.heldFor}` : ''}; if that process is no work-milestone of this repository ` +
+          '(someone else wrote the file), remove the file, then run again',
+      );
+    }
+    await sleep(wait.pauseMs(i));
+    lock = tryLockFile(file, owner);
+  }
+  return lock;
 }

@@ -7,11 +7,10 @@ import { writeFileAtomic } from './atomic-file.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailedError } from './errors.ts';
 import { fileStamp, isCode } from './fs-paths.ts';
 import { ensureFolderSync } from './own-file.ts';
-import { currentOwner, tryLockFile } from './run-lock.ts';
+import { currentOwner, waitForLockFile } from './run-lock.ts';
 import { loadSchema } from './schema-check.ts';
 import { draftState } from './state-draft.ts';
 import {
@@ -140,19 +139,21 @@ export async function readState(dir: string, milestone: string): Promise<State> 
   return (await readStateFile(dir, path.join(dir, 'state.json'), milestone))?.state ?? emptyState(milestone);
 }
 
+/** The longest wait for `state.lock`: a write holds it for milliseconds, a busy machine's for a second or two. */
+const STATE_LOCK_WAIT_MS = 60_000;
+
 /**
- * A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, however slow; a dead one's
+ * A cross-process mutex on `state.lock` (pid + start time): a live holder is waited for, up to a minute; a dead one's
  * lock is removed. The folder is made when it is missing (removed meanwhile: the state in memory goes back).
  */
 async function withLock<T>(dir: string, fn: () => Promise<T>, onBusy?: (tries: number) => void): Promise<T> {
   ensureFolderSync(dir);
-  const owner = currentOwner('state update');
-  let lock = tryLockFile(path.join(dir, 'state.lock'), owner);
-  for (let i = 0; lock.kind === 'held'; i++) {
-    onBusy?.(i + 1);
-    await sleep(Math.min(1 + i, 20));
-    lock = tryLockFile(path.join(dir, 'state.lock'), owner);
-  }
+  const lock = await waitForLockFile(path.join(dir, 'state.lock'), currentOwner('state update'), {
+    onBusy,
+    maxWaitMs: STATE_LOCK_WAIT_MS,
+    heldFor: 'a state write holds it for milliseconds',
+    pauseMs: (i) => Math.min(1 + i, 20),
+  });
   try {
     return await fn();
   } finally {
