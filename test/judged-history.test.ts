@@ -104,56 +104,42 @@ esac`,
   }
 });
 
-test('a conflict agent that changes files outside the conflict is escalated; the rest lands as judged', async () => {
-  const r = await makeAgentRig({
+/** Two items that conflict in calc.txt (#1 also adds a.txt); the conflict agent of #2 runs the shell `resolve`. */
+const conflictRig = (resolve: string) =>
+  makeAgentRig({
     title: 'Conflict sneaks',
     items: ITEMS,
     body: `case "$WM_ROLE:$WM_ISSUE" in
 item:1) printf 'v1\\n' > calc.txt; echo alpha > a.txt; commit alpha; report COMPLETE;;
 item:2) printf 'v2\\n' > calc.txt; commit beta; report COMPLETE;;
-conflict:2) printf 'v12\\n' > calc.txt; git add calc.txt; git rm -q a.txt; echo owned > evil.txt; git add evil.txt; report COMPLETE;;
+conflict:2) printf 'v12\\n' > calc.txt; ${resolve}; report COMPLETE;;
 *) exit 9;;
 esac`,
     files: { 'calc.txt': 'v0\n' },
   });
-  try {
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 3, show(result));
-    const st = readStateFile(r.repo);
-    assert.is(st.items['2'].status, 'escalated');
-    assert.match(
-      st.items['2'].merge.note,
-      'the conflict agent changed files outside the conflicted ones (a.txt, evil.txt)',
-    );
-    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
-    assert.not.ok(await has(r.repo.dir, 'main', 'evil.txt'));
-    assert.is(await git(r.repo.dir, 'show', 'main:calc.txt'), 'v1');
-  } finally {
-    r.cleanup();
-  }
-});
 
-test('the same conflict agent committing the merge itself is escalated too', async () => {
-  const r = await makeAgentRig({
-    title: 'Conflict sneaks',
-    items: ITEMS,
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) printf 'v1\\n' > calc.txt; echo alpha > a.txt; commit alpha; report COMPLETE;;
-item:2) printf 'v2\\n' > calc.txt; commit beta; report COMPLETE;;
-conflict:2) printf 'v12\\n' > calc.txt; git rm -q a.txt; git add calc.txt; git commit -qm resolved; report COMPLETE;;
-*) exit 9;;
-esac`,
-    files: { 'calc.txt': 'v0\n' },
+for (const [how, resolve, outside] of [
+  ['staged', 'git add calc.txt; git rm -q a.txt; echo owned > evil.txt; git add evil.txt', 'a.txt, evil.txt'],
+  ['committed by the agent itself', 'git rm -q a.txt; git add calc.txt; git commit -qm resolved', 'a.txt'],
+] as const)
+  test(`a conflict agent that changes files outside the conflict (${how}) is escalated; the rest lands`, async () => {
+    const r = await conflictRig(resolve);
+    try {
+      const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+      assert.is(result.code, 3, show(result));
+      const st = readStateFile(r.repo);
+      assert.is(st.items['2'].status, 'escalated');
+      assert.match(
+        st.items['2'].merge.note,
+        `the conflict agent changed files outside the conflicted ones (${outside})`,
+      );
+      assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
+      assert.not.ok(await has(r.repo.dir, 'main', 'evil.txt'));
+      assert.is(await git(r.repo.dir, 'show', 'main:calc.txt'), 'v1');
+    } finally {
+      r.cleanup();
+    }
   });
-  try {
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 3, show(result));
-    assert.match(readStateFile(r.repo).items['2'].merge.note, 'outside the conflicted ones (a.txt)');
-    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
-  } finally {
-    r.cleanup();
-  }
-});
 
 for (const [what, work] of [
   ['renames a file out of src/', 'git mv src/util.txt lib-util.txt'],
