@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StepFailedError } from '../tasks/lib/errors.ts';
-import { git as runnerGit, gitRaw } from '../tasks/lib/git.ts';
+import { git as runnerGit, gitRaw, MAX_GIT_STDERR_BYTES } from '../tasks/lib/git.ts';
 import { git, makeRepo, readStateFile, tempDir, writeAgent } from './support/fixture.ts';
 import { processesWith, rigItems, rigPlan, run, show, type RigItem } from './support/wave-rig.ts';
 import { linesOf as lines } from './support/wait.ts';
@@ -139,6 +139,22 @@ test('a git call that outlives its time limit is stopped and becomes a StepFaile
       (e: unknown) => e,
     );
     assert.match((raw as Error).message, /did not finish within its time limit of 200ms/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runner git: a git that prints without end on stderr keeps its last MiB, saying how much was left out', async () => {
+  const dir = tempDir('wm-git-stderr-');
+  try {
+    await git(dir, 'init', '-q');
+    // An alias runs a shell: 8 MiB of noise on stderr, then the line that says what failed.
+    const noisy = '!yes "remote: noise" | head -c 8388608 >&2; echo "fatal: the real reason" >&2; exit 1';
+    const out = await gitRaw(dir, ['-c', `alias.noisy=${noisy}`, 'noisy']);
+    assert.is(out.exitCode, 1);
+    assert.ok(out.stderr.length <= MAX_GIT_STDERR_BYTES + 256 * 1024, `kept ${out.stderr.length} characters`);
+    assert.ok(out.stderr.trimEnd().endsWith('fatal: the real reason'), out.stderr.slice(-200));
+    assert.match(out.stderr, /^\(\d+ bytes of stderr left out\)\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

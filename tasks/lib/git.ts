@@ -224,8 +224,14 @@ export function logGitCaller(file: string, args: readonly string[]): void {
 }
 
 /**
- * The result of a started git: stdout and stderr are kept as Buffers (no size limit: `git show` of a large file,
- * `git log` of thousands of commits) and decoded once, when every stream has closed.
+ * The most of a git's stderr kept, its end (where git says what failed): a remote's sideband messages during a fetch
+ * or push, or a program the config runs, can print without end.
+ */
+export const MAX_GIT_STDERR_BYTES = 1024 * 1024;
+
+/**
+ * The result of a started git: stdout is kept as Buffers up to MAX_GIT_OUTPUT_BYTES (`git show` of a large file,
+ * `git log` of thousands of commits), stderr's last MAX_GIT_STDERR_BYTES, each decoded once every stream has closed.
  */
 function collect(cwd: string, child: ChildProcess): Promise<GitResult> {
   return new Promise((resolve) => {
@@ -241,7 +247,18 @@ function collect(cwd: string, child: ChildProcess): Promise<GitResult> {
       stdout.length = 0;
       void stop(child, 'SIGKILL');
     });
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let stderrBytes = 0;
+    let stderrCut = 0;
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      stderrBytes += chunk.length;
+      // Whole chunks are dropped from the front while the rest still holds the limit.
+      while (stderr.length > 1 && stderrBytes - (stderr[0] as Buffer).length >= MAX_GIT_STDERR_BYTES) {
+        const dropped = stderr.shift() as Buffer;
+        stderrBytes -= dropped.length;
+        stderrCut += dropped.length;
+      }
+    });
     let startError: unknown = null;
     // A directory that does not exist, or no git on PATH: 'error' comes, then 'close'.
     child.once('error', (error) => (startError ??= error));
@@ -255,7 +272,7 @@ function collect(cwd: string, child: ChildProcess): Promise<GitResult> {
         exitCode: code,
         signal,
         stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
+        stderr: `${stderrCut > 0 ? `(${stderrCut} bytes of stderr left out)\n` : ''}${Buffer.concat(stderr).toString('utf8')}`,
       });
     });
   });
