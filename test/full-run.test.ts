@@ -3,7 +3,7 @@
  * origin with one `--no-ff` merge and nothing left behind; a second `run` does nothing; `main` moving under the run is
  * merged in and gated again; a prepare stash is reported by `complete` and is still there to restore.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -267,6 +267,42 @@ test('a prepare stash: complete prints the reminder, and the stash is still ther
     assert.is(readFileSync(path.join(r.repo.dir, 'notes.txt'), 'utf8'), 'untracked notes\n');
   } finally {
     r.cleanup();
+  }
+});
+
+test('a repository that does not ignore node_modules: it is neither dirty work nor stashed, and stays in place', async () => {
+  const r = await rig([{ items: ITEMS.slice(0, 1) }], ITEMS.slice(0, 1));
+  try {
+    mkdirSync(path.join(r.repo.dir, 'node_modules', 'dep'), { recursive: true });
+    writeFileSync(path.join(r.repo.dir, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+    // Only node_modules untracked: nothing to stash, no question asked (no --yes).
+    const clean = await run(r);
+    assert.is(clean.code, 0, show(clean));
+    assert.is(readStateFile(r.repo).prepare.kind, 'clean');
+    assert.ok(existsSync(path.join(r.repo.dir, 'node_modules', 'dep', 'index.js')), 'kept in place');
+  } finally {
+    r.cleanup();
+  }
+  const dirty = await rig([{ items: ITEMS.slice(0, 1) }], ITEMS.slice(0, 1));
+  try {
+    mkdirSync(path.join(dirty.repo.dir, 'node_modules', 'dep'), { recursive: true });
+    writeFileSync(path.join(dirty.repo.dir, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+    writeFileSync(path.join(dirty.repo.dir, 'README.md'), '# test repo\nwork in progress\n');
+    const result = await run(dirty, '--yes');
+    assert.is(result.code, 0, show(result));
+    const prep = readStateFile(dirty.repo).prepare;
+    assert.is(prep.kind, 'stashed');
+    assert.ok(existsSync(path.join(dirty.repo.dir, 'node_modules', 'dep', 'index.js')), 'not stashed');
+    assert.equal(
+      (await git(dirty.repo.dir, 'show', '--name-only', '--format=', `${prep.sha}^3`).catch(() => ''))
+        .split('\n')
+        .filter(Boolean),
+      [],
+      'nothing untracked in the stash',
+    );
+    assert.match(await git(dirty.repo.dir, 'show', '--name-only', '--format=', prep.sha), 'README.md');
+  } finally {
+    dirty.cleanup();
   }
 });
 

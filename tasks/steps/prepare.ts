@@ -4,6 +4,7 @@ import { BadInputError } from '../lib/errors.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { refSurelyAbsent } from '../lib/git-files.ts';
+import { LINKED_FOLDERS } from '../lib/paths.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
 import type { Ctx } from '../engine/context.ts';
 
@@ -31,6 +32,9 @@ async function currentBranch(repo: string): Promise<string> {
   return out.stdout.trim() || 'HEAD';
 }
 
+/** A path of the dependency folders item worktrees link to (`node_modules/`, `.venv/x`). */
+const isLinkedFolder = (p: string) => LINKED_FOLDERS.some((f) => p === f || p.startsWith(`${f}/`));
+
 /** prepare step. */
 export const prepare: Step = {
   id: 'prepare',
@@ -43,7 +47,10 @@ export const prepare: Step = {
     // The branch is read only when a stash is made or looked for.
     let read: Promise<string> | null = null;
     const current = () => (read ??= currentBranch(ctx.repo));
-    const dirty = await dirtyPaths(ctx.repo);
+    // Dependency folders a repository does not ignore are not the user's work: stashed, they would leave the
+    // checkout (and every item worktree's link) without them for the whole run. git ignores them from the first
+    // merge on (the runner excludes them).
+    const dirty = (await dirtyPaths(ctx.repo)).filter((p) => !isLinkedFolder(p));
     if (dirty.length === 0) {
       const sha = await unrecordedStash(ctx, current);
       const branch = sha ? await current() : null;
@@ -63,7 +70,16 @@ export const prepare: Step = {
       );
     }
     const branch = await current();
-    await git(ctx.repo, ['stash', 'push', '-u', '-m', stashMessage(branch)]);
+    await git(ctx.repo, [
+      'stash',
+      'push',
+      '-u',
+      '-m',
+      stashMessage(branch),
+      '--',
+      '.',
+      ...LINKED_FOLDERS.map((f) => `:(exclude,top)${f}`),
+    ]);
     const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
     await ctx.store.update((s) => {
       s.prepare = { kind: 'stashed', sha, branch, at: new Date().toISOString() };
