@@ -64,6 +64,37 @@ esac`,
   }
 });
 
+test('a fix agent that undoes an item with a commit of its own: the item is flagged, not reported as landed as is', async () => {
+  const r = await makeAgentRig({
+    title: 'Fix undoes',
+    items: ITEMS,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo BUG > b.txt; commit beta; report COMPLETE;;
+fix:*) git rm -q b.txt; git commit -qm "drop b.txt"; report COMPLETE "removed the file that failed";;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+    defaults: { 'max-fix-attempts': 1 },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
+    const st = readStateFile(r.repo);
+    assert.ok(st.items['2'].result.flags.includes('its change was undone by a fix agent before landing'));
+    assert.not.ok(
+      st.items['1'].result.flags.some((f: string) => f.includes('undone')),
+      '#1 kept its change',
+    );
+    assert.ok(
+      notices(r).includes('#2: its change (b.txt) is no longer on the integration branch: a fix agent undid it'),
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('a gate that commits on the integration branch while landing re-gates: stopped, nothing ungated lands', async () => {
   // The item's test script commits whenever it runs after main was brought in.
   const script = [

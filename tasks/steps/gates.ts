@@ -10,7 +10,8 @@ import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-
 import { runGatesOnHead } from '../gating/gates-on-head.ts';
 import { NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
 import { mergesNotIn } from '../merging/merge-pass.ts';
-import { git, isAncestor } from '../lib/git.ts';
+import { updateItem } from '../lib/state-items.ts';
+import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
@@ -22,7 +23,7 @@ import { changeIntegration, integrationTip } from '../guards/refs-guard.ts';
 import { headFileSha } from '../lib/git-files.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
-import { oneLine } from '../lib/bounded-text.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
 
 /** The gates of the plan that apply to the change since the milestone's base. */
 async function applicableGates(ctx: Ctx) {
@@ -140,6 +141,9 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       retryNext = false;
       for (const name of run.flaky) flaky.add(name);
       if (run.green) {
+        // Fix agents committed: say which merged items they undid whole (the report must not call those landed as
+        // they were).
+        if (attempt > 0 || resumed) await flagUndoneItems(ctx, sha);
         await ctx.store.update((s) => {
           s.gates = {
             sha,
@@ -189,6 +193,55 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
     await removeScratch(ctx);
   }
 }
+
+/**
+ * The merged items whose whole change on integration `head` no longer holds: every file their merge changed is at
+ * `head` as it was before that merge (a fix agent that reverted them with a commit of its own, not a rewind). Each
+ * is named in a notice and flagged on its result (report.md), since its merge is still on the branch and would
+ * otherwise count as landed work. Two git calls per merged item, only after fix agents committed.
+ */
+async function flagUndoneItems(ctx: Ctx, head: string): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const undone: Array<{ issue: number; files: string[] }> = [];
+  for (const it of Object.values(ctx.store.current().items)) {
+    const merge = it.merge?.sha;
+    if (!merge || it.merge?.kind === 'empty') continue;
+    const files = await diffNames(dir, [`${merge}^1`, merge]);
+    if (files.length === 0) continue;
+    const same = await gitRaw(dir, [
+      'diff',
+      '--quiet',
+      '--no-ext-diff',
+      `${merge}^1`,
+      head,
+      '--',
+      ...files.map(literal),
+    ]);
+    if (same.exitCode === 0) undone.push({ issue: it.issue, files });
+  }
+  if (undone.length === 0) return;
+  for (const u of undone)
+    ctx.events.emit({
+      type: 'notice',
+      message: `#${u.issue}: its change (${firstOf(u.files)}) is no longer on the integration branch: a fix agent undid it`,
+    });
+  await ctx.store.update((s) => {
+    for (const u of undone)
+      updateItem(s, u.issue, (it) =>
+        it.result
+          ? {
+              result: {
+                ...it.result,
+                flags: [...it.result.flags, 'its change was undone by a fix agent before landing'],
+              },
+            }
+          : {},
+      );
+  });
+}
+
+/** A path as a pathspec that matches it alone (no glob, whatever its characters). */
+const literal = (p: string) => `:(literal)${p}`;
 
 /**
  * A fix agent builds on the sha it was given. One that reset or rewrote the integration branch (`git reset --hard
