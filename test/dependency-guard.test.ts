@@ -83,10 +83,11 @@ test('an agent that edits a package through its node_modules link stops the runn
   }
 });
 
-test('caches and locks tools write through the links (.cache, __pycache__, .venv/.lock) do not stop the runner', async () => {
+test('caches and locks tools write through the links (.cache, .tmp, __pycache__, .venv/.lock) do not stop the runner', async () => {
   const r = await rig(
     'mkdir -p node_modules/.cache/babel node_modules/checker/__pycache__ && echo x > node_modules/.cache/babel/x.json ' +
-      '&& echo y > node_modules/checker/__pycache__/y.pyc && : > .venv/.lock && echo fine > src/a.txt',
+      '&& echo y > node_modules/checker/__pycache__/y.pyc && : > .venv/.lock && mkdir -p node_modules/.tmp ' +
+      '&& echo z > node_modules/.tmp/tsconfig.app.tsbuildinfo && echo fine > src/a.txt',
   );
   mkdirSync(path.join(r.repo.dir, '.venv', 'lib'), { recursive: true });
   try {

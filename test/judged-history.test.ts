@@ -172,6 +172,19 @@ for (const [how, resolve, outside] of [
     }
   });
 
+test('a conflict agent that commits its resolution, then stages more: only the commit it made is merged', async () => {
+  const r = await conflictRig('git add calc.txt; git commit -qm resolved; git rm -q a.txt');
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.is(readStateFile(r.repo).items['2'].status, 'complete');
+    assert.ok(await has(r.repo.dir, 'main', 'a.txt'), "#1's file is kept");
+    assert.is(await git(r.repo.dir, 'show', 'main:calc.txt'), 'v12');
+  } finally {
+    r.cleanup();
+  }
+});
+
 for (const [what, work] of [
   ['renames a file out of src/', 'git mv src/util.txt lib-util.txt'],
   ['adds a file whose name git quotes under src/', 'echo BUG > src/\u00e9.txt'],

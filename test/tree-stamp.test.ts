@@ -1,5 +1,5 @@
 /** `stampTree`: any change to a tree changes its stamp, a mtime set back too; skipped subtrees do not. */
-import { mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -56,6 +56,44 @@ test('a new or removed file changes the stamp; one in a skipped subtree does not
     rmSync(path.join(dir, 'pkg', 'new.js'));
     rmSync(path.join(dir, 'pkg', 'index.js'));
     assert.is.not(stampTree(dir, { skip })?.digest, before, 'removed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file with more than one link: its ctime is left out (a store shared by projects links it anywhere)', () => {
+  const dir = tree();
+  try {
+    const file = path.join(dir, 'pkg', 'index.js');
+    linkSync(file, path.join(dir, 'store-link'));
+    const skipStore = (rel: string) => skip(rel) || rel === 'store-link';
+    const before = stampTree(dir, { skip: skipStore })?.digest;
+    // Another link made elsewhere changes the file's ctime, not the file.
+    linkSync(file, path.join(dir, 'another-link'));
+    rmSync(path.join(dir, 'another-link'));
+    assert.is(stampTree(dir, { skip: skipStore })?.digest, before);
+    writeFileSync(file, 'three\n');
+    assert.is.not(stampTree(dir, { skip: skipStore })?.digest, before, 'an edit still shows (its mtime)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an entry that cannot be looked at (a folder replaced by a file meanwhile) is stamped, not thrown', () => {
+  const dir = tree();
+  try {
+    const first = stampTree(dir, {
+      skip: (rel) => {
+        // Between the folder's listing and the look at its entries: pkg becomes a file.
+        if (rel === 'pkg/.cache') {
+          rmSync(path.join(dir, 'pkg'), { recursive: true, force: true });
+          writeFileSync(path.join(dir, 'pkg'), 'now a file\n');
+        }
+        return false;
+      },
+    });
+    assert.ok(first, 'stamped');
+    assert.ok(first.entries >= 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,27 +20,41 @@ import { readHeldRecord, writeHeldRecord } from './held-record.ts';
 export const TRUSTED_DEPENDENCIES_FILE = 'dependencies-trusted.json';
 
 /**
- * Caches and locks tools write while they run (an agent's test run writes them through its link):
- * `node_modules/.cache` (babel, eslint, terser …), `node_modules/.vite`, Python's `__pycache__` folders, and the
- * empty lock file `uv run` leaves at `.venv/.lock`. A poisoned cache entry is out of reach (docs/guarantees.md).
+ * What npm and pnpm keep at the top of `node_modules` besides packages: links to their programs, pnpm's store of
+ * the packages themselves, and the installers' own records of what they installed.
+ */
+const INSTALLED_DOT_ENTRIES = new Set(['.bin', '.pnpm', '.package-lock.json', '.modules.yaml']);
+
+/**
+ * What tools write while they run (an agent's test run or build writes it through its link): every other entry
+ * at the top of `node_modules` whose name starts with a dot (`.cache` of babel, eslint, terser; `.vite`, `.vitest`;
+ * `.tmp`, where Vite's templates keep `tsc -b`'s build info; `.prisma`, Prisma's generated client), Python's
+ * `__pycache__` folders, and the empty lock file `uv run` leaves at `.venv/.lock`. What is poisoned there is out of
+ * reach (docs/guarantees.md).
  */
 const isCache = (folder: string, rel: string, name: string) =>
   name === '__pycache__' ||
-  (folder === 'node_modules' && (rel === '.cache' || rel === '.vite')) ||
+  (folder === 'node_modules' && rel === name && name.startsWith('.') && !INSTALLED_DOT_ENTRIES.has(name)) ||
   (folder === '.venv' && rel === '.lock');
 
-/** Stamp every linked folder of `repo`, naming entries changed since `since`. */
-function stampFolders(repo: string, since?: number): Record<string, TreeWalk | null> {
+/** Stamp every linked folder of `repo`, naming entries changed after `sinceOf(folder)`. */
+function stampFolders(repo: string, sinceOf: (folder: string) => number | undefined = () => undefined) {
   const out: Record<string, TreeWalk | null> = {};
   for (const folder of LINKED_FOLDERS)
-    out[folder] = stampTree(path.join(repo, folder), { since, skip: (rel, name) => isCache(folder, rel, name) });
+    out[folder] = stampTree(path.join(repo, folder), {
+      since: sinceOf(folder),
+      skip: (rel, name) => isCache(folder, rel, name),
+    });
   return out;
 }
 
 const asRecord = (at: number, walks: Readonly<Record<string, TreeWalk | null>>): TrustedDependencies => ({
   at,
   folders: Object.fromEntries(
-    Object.entries(walks).map(([folder, w]) => [folder, w && { entries: w.entries, digest: w.digest }]),
+    Object.entries(walks).map(([folder, w]) => [
+      folder,
+      w && { entries: w.entries, digest: w.digest, ...(w.newestMs === undefined ? {} : { newestMs: w.newestMs }) },
+    ]),
   ),
 });
 
@@ -75,7 +89,11 @@ export async function checkTrustedDependencies(ctx: Ctx, when: 'before' | 'while
   // A milestone started before this guard existed: trusted from here on.
   if (!trusted) return recordTrustedDependencies(ctx);
   const at = Date.now();
-  const now = stampFolders(ctx.repo, trusted.at - 1000);
+  // Named: what changed after the newest file the trusted stamp saw (older records: a second before they were taken).
+  const now = stampFolders(ctx.repo, (folder) => {
+    const newest = trusted.folders[folder]?.newestMs;
+    return newest === undefined ? trusted.at - 1000 : newest + 1;
+  });
   const differs = (folder: string) => {
     const before = trusted.folders[folder] ?? null;
     const after = now[folder] ?? null;

@@ -207,6 +207,9 @@ export async function resolveWithAgent(
     if (unmerged.length > 0)
       return { kind: 'problem', text: `still unmerged after the conflict agent: ${firstOf(unmerged)}` };
   }
+  // A merge it committed itself is amended with the queue's message from the index: only its commit was checked,
+  // so what it staged after that commit is dropped first.
+  if (state.kind === 'committed') await git(wt, ['reset', '-q']);
   const outside = await changedOutsideConflict(wt, prev, source.sha, files, state.kind === 'committed');
   return outside.length > 0
     ? {

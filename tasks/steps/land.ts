@@ -13,7 +13,7 @@ import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
 import type { Ctx } from '../engine/context.ts';
 import { makeGatesGreen } from './gates.ts';
 import { BadInputError, NeedsAttentionError, StepFailedError } from '../lib/errors.ts';
-import { git, gitRaw, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { failureLines, git, gitRaw, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
 import { mergesNotIn } from '../merging/merge-pass.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
@@ -233,7 +233,7 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
   if (out.exitCode === 0) return true;
   if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
   throw new StepFailedError(
-    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${out.stderr.trim().split('\n')[0]}`,
+    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${failureLines(out.stderr, 1)}`,
   );
 }
 
@@ -255,7 +255,7 @@ async function pushMain(ctx: Ctx, sha: string): Promise<boolean> {
   const remote = await revParse(ctx.repo, ORIGIN_MAIN);
   if (remote && !(await isAncestor(ctx.repo, remote, sha))) return false;
   throw new StepFailedError(
-    `git push origin ${MAIN_BRANCH} failed (${out.stderr.trim().split('\n')[0]}); ${MAIN_BRANCH} has the milestone locally; run again to push`,
+    `git push origin ${MAIN_BRANCH} failed (${failureLines(out.stderr, 1)}); ${MAIN_BRANCH} has the milestone locally; run again to push`,
   );
 }
 
