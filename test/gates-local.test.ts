@@ -130,6 +130,52 @@ test('a gate that writes past max-output is stopped (exit 125), its log cut to t
   }
 });
 
+test('what a gate left running that writes on to its log is stopped past max-output, the log cut, the next gate unharmed', async () => {
+  const flood = '"$(git rev-parse --git-common-dir)/work-milestone/local-gates/1-pre-merge-flood.log"';
+  const plan = planYaml({
+    title: 'Local gates',
+    waves: [{ items: [{ issue: 1, title: 'One' }] }],
+    defaults: { 'max-output': '64KiB' },
+    gates: {
+      'pre-merge': [
+        // Passes once what it started outside its group runs (as `pg_ctl start` waits for its server); that writes
+        // to the log without end.
+        {
+          name: 'flood',
+          run:
+            'up="$(git rev-parse --git-common-dir)/daemon-up"; ' +
+            'setsid sh -c \'touch "$1"; while :; do echo a daemon that talks; done\' sh "$up" & ' +
+            'i=0; until [ -e "$up" ]; do i=$((i+1)); [ $i -gt 2400 ] && exit 1; sleep 0.05; done',
+        },
+        // Waits (on the log, not on time) until the runner has cut the first log.
+        {
+          name: 'after',
+          run: `i=0; until grep -q 'work-milestone: stopped' ${flood}; do i=$((i+1)); [ $i -gt 1200 ] && exit 1; sleep 0.05; done`,
+        },
+      ],
+    },
+  });
+  const r = await makeRepo({ plan, items: [{ issue: 1, title: 'One' }] });
+  try {
+    const run = await runInProcess('gates', ['--all-files'], { cwd: r.dir });
+    assert.is(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /process(es)? the gates left running outside their process group \(setsid\)/);
+    const log = path.join(r.dir, '.git', 'work-milestone', 'local-gates', '1-pre-merge-flood.log');
+    const text = readFileSync(log, 'utf8');
+    assert.ok(text.length <= 64 * 1024 + 200, `log of ${text.length} bytes`);
+    assert.ok(
+      text
+        .trimEnd()
+        .endsWith(
+          'work-milestone: stopped: what the gate left running wrote more than 64 KiB (defaults.max-output) to this log',
+        ),
+      text.slice(-200),
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('--from-ref/--to-ref judge the change A...B; wrong refs and flags are bad input (exit 2, one line)', async () => {
   const { r, marks } = await gatesRepo();
   try {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { randomUUID } from 'node:crypto';
 import { killGroup } from '../executors/local/process.ts';
-import { describeLeftProcesses, stopEscaped } from '../executors/local/escaped.ts';
+import { describeLeftProcesses, stopEscaped, writesTo } from '../executors/local/escaped.ts';
 import type { EventSink } from '../lib/events.ts';
 import type { LeftProcess } from '../executors/types.ts';
 import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
@@ -45,7 +45,7 @@ export async function runGate(
   const timer = setTimeout(() => stop('timeout'), gate.timeoutMs);
   // The gate writes to the file itself (no pipe through the runner): its size is looked at while it runs.
   const watch = setInterval(() => {
-    if ((statSync(logFile, { throwIfNoEntry: false })?.size ?? 0) > gate.maxOutputBytes) stop('output');
+    if (logSize(logFile) > gate.maxOutputBytes) stop('output');
   }, OUTPUT_CHECK_MS);
   const code = await new Promise<number>((resolve) => {
     child.once('error', () => resolve(127));
@@ -57,17 +57,37 @@ export async function runGate(
   // A gate that forked children into its group must not leave them behind.
   await killGroup(child.pid as number, 500);
   if (stopped === 'output') {
-    // Cut to the limit, so a gate that printed faster than it was looked at leaves no more than that; the reason
-    // is the log's last line, which every quote of it shows.
-    truncateSync(logFile, gate.maxOutputBytes);
-    appendFileSync(
-      logFile,
-      `\nwork-milestone: stopped: the gate wrote more than ${formatBytes(gate.maxOutputBytes)} ` +
-        `(defaults.max-output) to this log\n`,
-    );
+    // What left the group writes on (the log is its stdout too): stopped first, with the rest of this run's.
+    if (env.WM_GATES) await stopEscaped(env.WM_GATES, 'WM_GATES', (pid) => writesTo(pid, logFile));
+    cutLog(logFile, gate.maxOutputBytes, 'the gate wrote');
   }
   const exitCode = stopped === 'timeout' ? 124 : stopped === 'output' ? OUTPUT_LIMIT_EXIT : code;
   return { name: gate.name, phase, exitCode, durationMs: Date.now() - started, log: logFile };
+}
+
+/**
+ * Cut a log to `limit` bytes, so a writer faster than the looks leaves no more than that, and say why as its last
+ * line, which every quote of it shows. Nothing when it is gone.
+ */
+function cutLog(file: string, limit: number, who: string): void {
+  try {
+    truncateSync(file, limit);
+    appendFileSync(
+      file,
+      `\nwork-milestone: stopped: ${who} more than ${formatBytes(limit)} (defaults.max-output) to this log\n`,
+    );
+  } catch {
+    // removed meanwhile: nothing to cut
+  }
+}
+
+/** A log's size; 0 when it cannot be looked at (removed meanwhile): never a throw inside a timer. */
+function logSize(file: string): number {
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** How often a running gate's log size is looked at. */
@@ -201,10 +221,26 @@ export async function runGates(
   const marked = { ...env, WM_GATES: marker };
   let green = true;
   let left: readonly LeftProcess[];
+  // The logs of gates that ended: what one left outside its group (kept for the later gates) still writes there.
+  const ended: Array<{ readonly file: string; readonly limit: number }> = [];
+  let cutting: Promise<void> | null = null;
+  const stoppedEarly: LeftProcess[] = [];
+  const watch = setInterval(() => {
+    const over = ended.find((e) => logSize(e.file) > e.limit);
+    if (!over || cutting) return;
+    // Only what writes there: the gate running now, and what it started, go on.
+    cutting = stopEscaped(marker, 'WM_GATES', (pid) => writesTo(pid, over.file)).then((found) => {
+      stoppedEarly.push(...found);
+      cutLog(over.file, over.limit - 1024, 'what the gate left running wrote');
+      cutting = null;
+    });
+  }, OUTPUT_CHECK_MS);
   try {
     for (const [i, { gate, phase }] of gates.entries()) {
       const slug = gate.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
       const result = await runGate(gate, phase, cwd, path.join(logDir, `${i + 1}-${phase}-${slug}.log`), marked);
+      // With room for the line a cut log ends with.
+      ended.push({ file: result.log, limit: gate.maxOutputBytes + 1024 });
       results.push(result);
       onResult(result);
       if (result.exitCode !== 0) {
@@ -213,8 +249,12 @@ export async function runGates(
       }
     }
   } finally {
+    clearInterval(watch);
+    await cutting;
     // Also when the runner is stopped meanwhile (a signal ends the gate's group first).
-    left = await stopEscaped(marker, 'WM_GATES');
+    left = [...stoppedEarly, ...(await stopEscaped(marker, 'WM_GATES'))];
+    for (const e of ended)
+      if (logSize(e.file) > e.limit) cutLog(e.file, e.limit - 1024, 'what the gate left running wrote');
   }
   return { green, results, left };
 }

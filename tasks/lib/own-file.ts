@@ -25,11 +25,13 @@ import { notRegular } from './regular-file.ts';
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | (constants.O_NONBLOCK ?? 0);
 
 /**
- * A descriptor of `file` open for writing, at its end (`append`) or emptied (`truncate`), once it is a regular file;
- * throws ENOTREG when what is there cannot be removed (a folder), or as `openSync` does.
+ * A descriptor of `file` open for writing at its end (`O_APPEND`), kept (`append`) or emptied first (`truncate`),
+ * once it is a regular file; throws ENOTREG when what is there cannot be removed (a folder), or as `openSync` does.
+ * Every write goes to the end: a file the runner cuts to a limit while a writer still holds it (a process a gate
+ * left running) grows from the cut, not past a hole at the writer's old offset.
  */
 export function openOwnFileSync(file: string, how: 'append' | 'truncate'): number {
-  const flags = WRITE_FLAGS | (how === 'append' ? constants.O_APPEND : constants.O_TRUNC);
+  const flags = WRITE_FLAGS | constants.O_APPEND | (how === 'truncate' ? constants.O_TRUNC : 0);
   for (let attempt = 1; ; attempt++) {
     let problem: unknown;
     try {

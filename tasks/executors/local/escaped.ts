@@ -6,6 +6,8 @@
  * environment it was started with, which is how they are found (Linux: /proc). One that cleared its environment is
  * out of reach (docs/guarantees.md).
  */
+import { readlinkSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ancestorGroupsOf, processesWithEnvironment, type ProcStat } from '../../lib/process-info.ts';
 import type { LeftProcess } from '../types.ts';
@@ -22,9 +24,14 @@ const KILL_WAIT_MS = 2000;
  * it found, once they are gone (or, for a process that even SIGKILL does not end at once, a process in
  * uninterruptible sleep, after a bounded wait).
  */
-export async function stopEscaped(pidFile: string, variable = 'WM_PID'): Promise<readonly LeftProcess[]> {
+export async function stopEscaped(
+  pidFile: string,
+  variable = 'WM_PID',
+  only: (pid: number) => boolean = () => true,
+): Promise<readonly LeftProcess[]> {
   const spared = new Set([process.pid, ...ancestorGroupsOf(process.pid)]);
-  const find = (): ProcStat[] => processesWithEnvironment(variable, pidFile).filter((p) => !spared.has(p.pid));
+  const find = (): ProcStat[] =>
+    processesWithEnvironment(variable, pidFile).filter((p) => !spared.has(p.pid) && only(p.pid));
   let left = find();
   if (left.length === 0) return [];
   const found = new Map<number, LeftProcess>();
@@ -53,6 +60,18 @@ export async function stopEscaped(pidFile: string, variable = 'WM_PID'): Promise
     if (left.length === 0) break;
   }
   return [...found.values()].sort((a, b) => a.pid - b.pid);
+}
+
+/** Whether process `pid` writes its stdout or stderr to `file` (Linux: /proc). */
+export function writesTo(pid: number, file: string): boolean {
+  const target = path.resolve(file);
+  return [1, 2].some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === target;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
