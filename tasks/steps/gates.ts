@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
-import { resumeSession, runAgentSession } from '../executors/agent-session.ts';
+import { pendingSessions, resumeSession, runAgentSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
@@ -121,9 +121,14 @@ async function runGatesOnce(
  */
 export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void> {
   const max = ctx.plan.defaults.maxFixAttempts;
-  // A fix agent a runner that died left at work: its result is used, as this run's first fix attempt.
+  // A fix agent a runner that died left at work: its result is used, as this run's first fix attempt. The sha it
+  // was given is its session's key: one that rewound the branch is put back there, as in this run.
+  const given = pendingSessions(ctx, 'fix', 0)[0]?.key;
   const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
-  if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+  if (resumed) {
+    await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+    if (given && /^[0-9a-f]{40,64}$/.test(given)) await keepFixOnHistory(ctx, given, 0);
+  }
   const flaky = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
@@ -182,6 +187,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
         settings: defaultSettingsFor(ctx),
         dir: path.join(ctx.stateDir, 'gates'),
         name: `fix-${sha.slice(0, 12)}-${attempt + 1}`,
+        key: sha,
       });
       // Its failure (no result, stopped, a FAILED report) is what the red gate that follows does not say.
       if (!fix.outcome.ok)
@@ -256,7 +262,7 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
   ctx.events.emit({
     type: 'notice',
     message:
-      `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
+      `${attempt > 0 ? `fix agent, attempt ${attempt}` : 're-attached fix agent'}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
       `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
   });
 }
