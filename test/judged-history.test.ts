@@ -26,19 +26,23 @@ const notices = (r: { repo: Parameters<typeof readEvents>[0] }) =>
     .filter((e) => e.type === 'notice')
     .map((e) => String(e.message));
 
-test('a fix agent that resets the integration branch to main is put back: the merged item still lands', async () => {
-  const r = await makeAgentRig({
-    title: 'Fix rewinds',
+/** #1 writes a.txt, #2 a bug in b.txt that the gate finds; the fix agent runs the shell `fix`. */
+const fixRig = (fix: string) =>
+  makeAgentRig({
+    title: 'Fix agents',
     items: ITEMS,
     body: `case "$WM_ROLE:$WM_ISSUE" in
 item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
 item:2) echo BUG > b.txt; commit beta; report COMPLETE;;
-fix:*) git reset -q --hard main; report COMPLETE "reverted to main";;
+fix:*) ${fix};;
 *) exit 9;;
 esac`,
     gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
     defaults: { 'max-fix-attempts': 1 },
   });
+
+test('a fix agent that resets the integration branch to main is put back: the merged item still lands', async () => {
+  const r = await fixRig('git reset -q --hard main; report COMPLETE "reverted to main"');
   try {
     const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
     // #2 is ejected (exit 3 says so); #1 lands.
@@ -65,18 +69,9 @@ esac`,
 });
 
 test('a fix agent that undoes an item with a commit of its own: the item is flagged, not reported as landed as is', async () => {
-  const r = await makeAgentRig({
-    title: 'Fix undoes',
-    items: ITEMS,
-    body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
-item:2) echo BUG > b.txt; commit beta; report COMPLETE;;
-fix:*) git rm -q b.txt; git commit -qm "drop b.txt"; report COMPLETE "removed the file that failed";;
-*) exit 9;;
-esac`,
-    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
-    defaults: { 'max-fix-attempts': 1 },
-  });
+  const r = await fixRig(
+    'git rm -q b.txt; git commit -qm "drop b.txt"; report COMPLETE "removed the file that failed"',
+  );
   try {
     const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
     assert.is(result.code, 0, show(result));
