@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGroupAlive } from '../tasks/lib/process-info.ts';
 import {
+  git,
   makeRepo,
   readEvents,
   readStateFile,
@@ -152,13 +153,15 @@ esac`,
 });
 
 /** One item and a post-merge gate only the fix agent makes green (it leaves its fix uncommitted). */
-async function fixScenario(): Promise<{ repo: TestRepo; tools: string }> {
+async function fixScenario(
+  fix = 'echo fixed > fixed.txt; report COMPLETE "fixed"',
+): Promise<{ repo: TestRepo; tools: string }> {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(
     tools,
     `case "$WM_ROLE:$WM_ISSUE" in
 item:1) echo alpha > a.txt; commit alpha; report COMPLETE "alpha";;
-fix:0) ${startAndHold('fix')} echo fixed > fixed.txt; report COMPLETE "fixed";;
+fix:0) ${startAndHold('fix')} ${fix};;
 *) exit 9;;
 esac`,
   );
@@ -203,6 +206,28 @@ test('SIGKILL while a fix agent works: run again re-attaches, it started once, i
     assert.equal(
       state.sessions.map((s: { id: string; status: string; ok: boolean }) => [s.id, s.status, s.ok]),
       [['7-0-fix-1', 'ended', true]],
+    );
+  } finally {
+    endScenario(repo, tools);
+  }
+});
+
+test('SIGKILL while a fix agent works that then resets the branch to main: the next run stops, saying how to restore', async () => {
+  const { repo, tools } = await fixScenario('git reset -q --hard main; report COMPLETE "reverted"');
+  try {
+    const again = await crashWhile(repo, tools, 'fix');
+    // The re-attached agent ends before any step; the refs guard sees the branch moved, names the tip to restore.
+    assert.is(again.code, 3, show(again));
+    const restore = /to restore it: git -C (\S+) reset --hard ([0-9a-f]{40})/.exec(again.stderr);
+    assert.ok(restore, show(again));
+    assert.not.ok(readStateFile(repo).land, 'landed');
+    const merge = readStateFile(repo).items['1'].merge?.sha as string;
+    assert.ok(
+      await git(repo.dir, 'merge-base', '--is-ancestor', merge, restore?.[2] as string).then(
+        () => true,
+        () => false,
+      ),
+      "the tip to restore holds #1's merge",
     );
   } finally {
     endScenario(repo, tools);

@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
-import { pendingSessions, resumeSession, runAgentSession } from '../executors/agent-session.ts';
+import { resumeSession, runAgentSession } from '../executors/agent-session.ts';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
@@ -121,14 +121,11 @@ async function runGatesOnce(
  */
 export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void> {
   const max = ctx.plan.defaults.maxFixAttempts;
-  // A fix agent a runner that died left at work: its result is used, as this run's first fix attempt. The sha it
-  // was given is its session's key: one that rewound the branch is put back there, as in this run.
-  const given = pendingSessions(ctx, 'fix', 0)[0]?.key;
+  // A fix agent a runner that died left at work: its result is used, as this run's first fix attempt. (One that
+  // rewound the branch meanwhile was already stopped on by the refs guard, before any step: exit 3, with the
+  // command that puts the branch back.)
   const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
-  if (resumed) {
-    await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
-    if (given && /^[0-9a-f]{40,64}$/.test(given)) await keepFixOnHistory(ctx, given, 0);
-  }
+  if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
   const flaky = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
@@ -262,7 +259,7 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
   ctx.events.emit({
     type: 'notice',
     message:
-      `${attempt > 0 ? `fix agent, attempt ${attempt}` : 're-attached fix agent'}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
+      `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
       `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
   });
 }
