@@ -4,10 +4,9 @@
  * follow-up backlog item names the gate and its log. The state records the ejection before the branch moves, so a
  * runner killed in between finishes the move on the next run (`finishEjection`).
  */
-import { firstOf } from '../lib/bounded-text.ts';
 import type { Ctx } from '../engine/context.ts';
 import { recordIntegration } from '../guards/refs-guard.ts';
-import { oneLine } from '../lib/bounded-text.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
 import { git, gitOk, isAncestor, revParse } from '../lib/git.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { updateItem } from '../lib/state-items.ts';

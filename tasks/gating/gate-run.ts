@@ -90,6 +90,9 @@ function logSize(file: string): number {
   }
 }
 
+/** Room for the line a cut log ends with. */
+const CUT_NOTE_ROOM = 1024;
+
 /** How often a running gate's log size is looked at. */
 const OUTPUT_CHECK_MS = 250;
 
@@ -223,15 +226,17 @@ export async function runGates(
   let left: readonly LeftProcess[];
   // The logs of gates that ended: what one left outside its group (kept for the later gates) still writes there.
   const ended: Array<{ readonly file: string; readonly limit: number }> = [];
+  // A cut log ends with the line saying why: over its limit by that line, it is not over it again.
+  const over = (e: (typeof ended)[number]) => logSize(e.file) > e.limit + CUT_NOTE_ROOM;
   let cutting: Promise<void> | null = null;
   const stoppedEarly: LeftProcess[] = [];
   const watch = setInterval(() => {
-    const over = ended.find((e) => logSize(e.file) > e.limit);
-    if (!over || cutting) return;
+    const full = ended.find(over);
+    if (!full || cutting) return;
     // Only what writes there: the gate running now, and what it started, go on.
-    cutting = stopEscaped(marker, 'WM_GATES', (pid) => writesTo(pid, over.file)).then((found) => {
+    cutting = stopEscaped(marker, 'WM_GATES', (pid) => writesTo(pid, full.file)).then((found) => {
       stoppedEarly.push(...found);
-      cutLog(over.file, over.limit - 1024, 'what the gate left running wrote');
+      cutLog(full.file, full.limit, 'what the gate left running wrote');
       cutting = null;
     });
   }, OUTPUT_CHECK_MS);
@@ -239,8 +244,7 @@ export async function runGates(
     for (const [i, { gate, phase }] of gates.entries()) {
       const slug = gate.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
       const result = await runGate(gate, phase, cwd, path.join(logDir, `${i + 1}-${phase}-${slug}.log`), marked);
-      // With room for the line a cut log ends with.
-      ended.push({ file: result.log, limit: gate.maxOutputBytes + 1024 });
+      ended.push({ file: result.log, limit: gate.maxOutputBytes });
       results.push(result);
       onResult(result);
       if (result.exitCode !== 0) {
@@ -253,8 +257,7 @@ export async function runGates(
     await cutting;
     // Also when the runner is stopped meanwhile (a signal ends the gate's group first).
     left = [...stoppedEarly, ...(await stopEscaped(marker, 'WM_GATES'))];
-    for (const e of ended)
-      if (logSize(e.file) > e.limit) cutLog(e.file, e.limit - 1024, 'what the gate left running wrote');
+    for (const e of ended) if (over(e)) cutLog(e.file, e.limit, 'what the gate left running wrote');
   }
   return { green, results, left };
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
+import { integrationHead } from '../guards/refs-guard.ts';
 import { noteLeftProcesses, runGates, type GatesRun } from './gate-run.ts';
 import type { PhasedGate } from './bisect-run.ts';
 import { git, gitRaw } from '../lib/git.ts';
@@ -18,7 +19,7 @@ import { runnerExcludePatterns } from '../lib/exclude.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { firstOf } from '../lib/bounded-text.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
-import { gitDirOf, headFileSha } from '../lib/git-files.ts';
+import { gitDirOf } from '../lib/git-files.ts';
 import { checkTrustedDependencies } from '../guards/dependency-guard.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
@@ -188,7 +189,7 @@ export async function runGatesOnHead(
   await checkTrustedDependencies(ctx, 'before');
   await putBackHead(ctx, logDir, 'before');
   assertOwnWorktree(ctx, 'before');
-  const head = await headOf(ctx);
+  const head = await integrationHead(ctx);
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
   noteLeftProcesses(ctx.events, result);
   // What git read in it during the run must have been this repository's: else the verdict is about another tree.
@@ -216,19 +217,13 @@ async function assertGitWorksHere(ctx: Ctx): Promise<void> {
   );
 }
 
-/** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */
-async function headOf(ctx: Ctx): Promise<string> {
-  const dir = ctx.integrationWorktree;
-  return headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
-}
-
 /**
  * Stop when HEAD moved while the gates ran (a test script that commits, a process at work meanwhile): the verdict
  * would be recorded for a sha whose tree the gates may not have checked, and what was committed was never judged.
  * The branch is put back to the sha the gates started on; what was committed is named, and kept in the reflog.
  */
 async function assertHeadKept(ctx: Ctx, head: string): Promise<void> {
-  const now = await headOf(ctx);
+  const now = await integrationHead(ctx);
   if (now === head) return;
   const dir = ctx.integrationWorktree;
   await git(ctx.integrationWorktree, ['reset', '-q', '--hard', head]);

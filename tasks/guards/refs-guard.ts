@@ -12,7 +12,7 @@ import type { Ctx } from '../engine/context.ts';
 import { NeedsAttentionError } from '../lib/errors.ts';
 import { checkTrustedConfig } from './config-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
-import { headFileBranch, looseRef } from '../lib/git-files.ts';
+import { headFileBranch, headFileSha, looseRef } from '../lib/git-files.ts';
 import { setAsideBrokenWorktree } from '../lib/worktree-repair.ts';
 import { addWorktree, git, gitRaw, isAncestor, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
@@ -145,6 +145,12 @@ export async function setRefs(ctx: Ctx, change: Partial<RefsRecord>): Promise<vo
 }
 
 const short = (sha: string) => sha.slice(0, 10);
+
+/** The integration worktree's HEAD: its HEAD file and the branch's loose ref when they say it, else git. */
+export async function integrationHead(ctx: Ctx): Promise<string> {
+  const dir = ctx.integrationWorktree;
+  return headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
+}
 
 /**
  * The integration branch's tip. `expected` (a tip git gave the runner: the recorded one, the merge it just made) is

@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
+import { integrationHead } from '../guards/refs-guard.ts';
 import { settingsFor } from './agent-settings.ts';
 import { addWorktree, git, listWorktrees, type WorktreeInfo } from '../lib/git.ts';
-import { gitDirOf, headFileBranch, headFileSha, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
+import { gitDirOf, headFileBranch, refSurelyAbsent, surelyNothingToPrune } from '../lib/git-files.ts';
 import { AGENT_LOCK, itemBranchOf, itemWorktreeOf, LINKED_FOLDERS } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { Scope } from '../engine/step.ts';
@@ -61,8 +62,7 @@ export async function readWorktreeFacts(ctx: Ctx, items: readonly PlanItem[]): P
   if (!surelyNothingToPrune(ctx.commonDir)) await git(ctx.repo, ['worktree', 'prune']);
   const anyFolder = items.some((item) => existsSync(itemWorktreeOf(ctx.repo, ctx.plan, item)));
   const worktrees = anyFolder ? await listWorktrees(ctx.repo) : [];
-  const integrationHead =
-    headFileSha(ctx.integrationWorktree, ctx.commonDir) ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
+  const head = await integrationHead(ctx);
   const refs = items.map((item) => `refs/heads/${itemBranchOf(ctx.plan, item)}`);
   const wanted = new Set(refs);
   const branches = new Map<string, string>();
@@ -73,7 +73,7 @@ export async function readWorktreeFacts(ctx: Ctx, items: readonly PlanItem[]): P
     // for-each-ref also matches a pattern as a prefix: only the exact branch names count.
     if (wanted.has(ref)) branches.set(ref.slice('refs/heads/'.length), sha);
   }
-  return { worktrees, integrationHead, branches };
+  return { worktrees, integrationHead: head, branches };
 }
 
 /**
@@ -116,15 +116,15 @@ export async function ensureItemWorktree(ctx: Ctx, item: PlanItem, facts?: Workt
   const branchName = itemBranchOf(ctx.plan, item);
   const recorded = ctx.store.current().items[String(item.issue)];
   const known = facts?.integrationHead !== undefined && facts.branches ? facts : await readWorktreeFacts(ctx, [item]);
-  const integrationHead = known.integrationHead as string;
+  const integrationSha = known.integrationHead as string;
   const wt = known.worktrees.find((w) => path.resolve(w.path) === dir);
   const existing = known.branches?.get(branchName) ?? null;
   if (!wt) {
     await mkdir(path.dirname(dir), { recursive: true });
-    await addWorktree(ctx.repo, ctx.commonDir, existing ? [dir, branchName] : ['-b', branchName, dir, integrationHead]);
+    await addWorktree(ctx.repo, ctx.commonDir, existing ? [dir, branchName] : ['-b', branchName, dir, integrationSha]);
   }
   const base =
-    recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationHead]) : integrationHead);
+    recorded?.base ?? (existing ? await git(ctx.repo, ['merge-base', branchName, integrationSha]) : integrationSha);
   for (const name of LINKED_FOLDERS) {
     const from = path.join(ctx.repo, name);
     const to = path.join(dir, name);

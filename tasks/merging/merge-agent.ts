@@ -200,16 +200,17 @@ export async function resolveWithAgent(
     if (left === 'not a file')
       return { kind: 'problem', text: `the conflict agent left ${file} as something git cannot stage (not a file)` };
   }
-  if (state.kind !== 'committed') {
+  if (state.kind === 'committed') {
+    // A merge it committed itself is amended with the queue's message from the index: only its commit is checked,
+    // so what it staged after that commit is dropped first.
+    await git(wt, ['reset', '-q']);
+  } else {
     // -A stages a resolution that deletes a file, too.
     await git(wt, ['add', '-A', '--', ...files]);
     const unmerged = await diffNames(wt, ['--diff-filter=U']);
     if (unmerged.length > 0)
       return { kind: 'problem', text: `still unmerged after the conflict agent: ${firstOf(unmerged)}` };
   }
-  // A merge it committed itself is amended with the queue's message from the index: only its commit was checked,
-  // so what it staged after that commit is dropped first.
-  if (state.kind === 'committed') await git(wt, ['reset', '-q']);
   const outside = await changedOutsideConflict(wt, prev, source.sha, files, state.kind === 'committed');
   return outside.length > 0
     ? {

@@ -19,8 +19,7 @@ import { gitTextHead } from '../lib/git-lines.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { findCulprit, findPartner, removeScratch, type BisectOutcome, type PhasedGate } from '../gating/bisect-run.ts';
 import { ejectItems, finishEjection } from '../gating/eject.ts';
-import { changeIntegration, integrationTip } from '../guards/refs-guard.ts';
-import { headFileSha } from '../lib/git-files.ts';
+import { changeIntegration, integrationHead, integrationTip } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
 import { firstOf, oneLine } from '../lib/bounded-text.ts';
@@ -132,9 +131,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   let retryNext = true;
   try {
     for (let attempt = resumed ? 1 : 0; ; attempt++) {
-      const sha =
-        headFileSha(ctx.integrationWorktree, ctx.commonDir) ??
-        (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']));
+      const sha = await integrationHead(ctx);
       await assertMergesKept(ctx, sha);
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
       const gatesToRun = await applicableGates(ctx);
@@ -252,9 +249,8 @@ const literal = (p: string) => `:(literal)${p}`;
  * the attempt's work is not used (a notice says so).
  */
 async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise<void> {
-  const dir = ctx.integrationWorktree;
-  const head = headFileSha(dir, ctx.commonDir) ?? (await git(dir, ['rev-parse', 'HEAD']));
-  if (head === sha || (await isAncestor(dir, sha, head))) return;
+  const head = await integrationHead(ctx);
+  if (head === sha || (await isAncestor(ctx.integrationWorktree, sha, head))) return;
   await git(ctx.integrationWorktree, ['reset', '-q', '--hard', sha]);
   ctx.events.emit({
     type: 'notice',

@@ -21,7 +21,7 @@ import { worktreeRootOf } from '../lib/paths.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
 import { TERMINAL_STATUSES } from '../lib/state-types.ts';
-import { changeIntegration, checkMain, integrationTip, patchRefs } from '../guards/refs-guard.ts';
+import { changeIntegration, checkMain, integrationHead, integrationTip, patchRefs } from '../guards/refs-guard.ts';
 import { headFileSha, looseRef } from '../lib/git-files.ts';
 import { looseReachable, onFirstParentChain } from '../lib/git-objects.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
@@ -184,13 +184,6 @@ async function assertLandable(ctx: Ctx, main: string, head?: string): Promise<st
   if (!onFirstParentChain(ctx.commonDir, tip, [main], steps) && !(await isAncestor(ctx.repo, main, tip)))
     throw stop(`does not contain ${MAIN_BRANCH} (${main.slice(0, 10)}), which landing would drop`);
   return tip;
-}
-
-/** The integration worktree's HEAD: its HEAD file and loose ref when they say it, else git. */
-async function integrationHead(ctx: Ctx): Promise<string> {
-  return (
-    headFileSha(ctx.integrationWorktree, ctx.commonDir) ?? (await git(ctx.integrationWorktree, ['rev-parse', 'HEAD']))
-  );
 }
 
 /** The landing commit: a merge of `main` and the gated sha whose tree is the gated tree (main is contained in it). */
