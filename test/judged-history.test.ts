@@ -68,22 +68,42 @@ test('a fix agent that resets the integration branch to main is put back: the me
   }
 });
 
-test('a fix agent that undoes an item with a commit of its own: the item is flagged, not reported as landed as is', async () => {
+test('a fix agent that undoes an item with a commit of its own: the item is escalated, not landed nor marked done', async () => {
   const r = await fixRig(
     'git rm -q b.txt; git commit -qm "drop b.txt"; report COMPLETE "removed the file that failed"',
   );
   try {
     const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    assert.is(result.code, 0, show(result));
+    // #1 lands; #2's work is gone from what landed, so the run needs attention.
+    assert.is(result.code, 3, show(result));
+    assert.match(result.stderr, /#2 escalated: a fix agent undid its change \(b\.txt\) to make gate "no-bug" green/);
+    assert.match(result.stderr, /Items a fix agent undid are not landed/);
     assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
+    assert.ok(await has(r.repo.dir, 'main', 'a.txt'));
     const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'escalated');
+    assert.is(st.items['2'].failureCode, 'undone-by-fix');
+    assert.is(st.items['2'].merge.sha, null);
     assert.ok(st.items['2'].result.flags.includes('its change was undone by a fix agent before landing'));
+    assert.is(st.items['1'].status, 'complete');
     assert.not.ok(
       st.items['1'].result.flags.some((f: string) => f.includes('undone')),
       '#1 kept its change',
     );
+    // The backlog says what landed: #1 done, #2 still open; #2's branch is kept for a human.
+    assert.match(await git(r.repo.dir, 'show', 'main:plan/backlog/1.md'), /status: done/);
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+    assert.ok(st.complete, 'the milestone completed around it');
     assert.ok(
-      notices(r).includes('#2: its change (b.txt) is no longer on the integration branch: a fix agent undid it'),
+      await git(r.repo.dir, 'rev-parse', '--verify', '-q', `refs/heads/${st.items['2'].branch}`).then(
+        () => true,
+        () => false,
+      ),
+      "#2's branch is kept",
+    );
+    assert.ok(
+      notices(r).some((m) => /kept: .*work\/7-2-beta \(its change was undone by a fix agent\)/.test(m)),
+      notices(r).join('\n'),
     );
   } finally {
     r.cleanup();

@@ -29,7 +29,9 @@ export const TERMINAL_STATUSES: ReadonlySet<ItemStatus> = new Set([
  * - `dependency-failed`: skipped, a dependency failed, was skipped or escalated;
  * - `merge-escalated`: its branch could not be merged (heavy conflict, gates red after a fix) and went to a human;
  * - `gate-culprit`: the milestone's gates were red, a bisection found this item turns them red, no fix agent made them
- *   green: it was ejected from the integration branch (its branch kept) and the rest landed.
+ *   green: it was ejected from the integration branch (its branch kept) and the rest landed;
+ * - `undone-by-fix`: escalated: a fix agent made the gates green by undoing its whole change with a commit of its own;
+ *   its merge stays on the integration branch, undone, and it is not landed (its branch kept, its issue open).
  */
 export const FAILURE_CODES = [
   'guard',
@@ -44,6 +46,7 @@ export const FAILURE_CODES = [
   'dependency-failed',
   'merge-escalated',
   'gate-culprit',
+  'undone-by-fix',
 ] as const;
 
 /** Why an item did not succeed: one of FAILURE_CODES. */

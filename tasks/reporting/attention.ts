@@ -13,6 +13,8 @@ export interface AttentionItem {
   readonly why: string;
   /** The NOTES of the agent's report, when it left one that `why` does not hold already: shown first. */
   readonly notes?: string;
+  /** Escalated because a fix agent undid its change (not a merge conflict). */
+  readonly undone?: boolean;
 }
 
 /** The report's NOTES of a failed item, unless its failure text quotes them already (`agent reported FAILED: …`). */
@@ -39,7 +41,12 @@ export function itemsNeedingAttention(ctx: Ctx, withEscalations: boolean, waves?
       out.push({ issue: item.issue, status: 'skipped', why: st.skipReason ?? 'skipped' });
     else if (st.status === 'escalated' && withEscalations) {
       const follow = st.merge?.followUp ? ` (backlog item #${st.merge.followUp})` : '';
-      out.push({ issue: item.issue, status: 'escalated', why: `${st.merge?.note ?? 'merge conflict'}${follow}` });
+      out.push({
+        issue: item.issue,
+        status: 'escalated',
+        why: `${st.merge?.note ?? 'merge conflict'}${follow}`,
+        ...(st.failureCode === 'undone-by-fix' ? { undone: true } : {}),
+      });
     }
   }
   return out;
@@ -60,10 +67,14 @@ export function formatAttention(ctx: Ctx, items: readonly AttentionItem[]): stri
     lines.push(
       `Fix the cause, then run \`${commandLine(ctx.entry, 'run', [n])}\` again: it retries the failed and skipped items and lands them.`,
     );
-  if (items.some((i) => i.status === 'escalated')) {
+  const escalated = items.filter((i) => i.status === 'escalated');
+  if (escalated.some((i) => !i.undone))
     lines.push(
       `Escalated conflicts are new backlog items; their branches are kept. Resolve them by hand or in the next milestone.`,
     );
-  }
+  if (escalated.some((i) => i.undone))
+    lines.push(
+      `Items a fix agent undid are not landed: their backlog items stay open and their branches are kept. Redo them by hand or in the next milestone.`,
+    );
   return lines.join('\n');
 }

@@ -24,6 +24,7 @@ import { commandLine } from '../lib/command-words.ts';
 import { mapAtMost } from '../lib/map-at-most.ts';
 import { writeOwnFile } from '../lib/own-file.ts';
 import { brokenWorktree } from '../lib/worktree-repair.ts';
+import type { FailureCode } from '../lib/state-types.ts';
 
 /** How much of events.jsonl report.md's timeline reads. */
 const REPORT_EVENTS_BYTES = 16 * 1024 * 1024;
@@ -67,6 +68,12 @@ async function deleteMerged(
     notMerged: new Set(found.filter((r) => wanted.has(r) && !mergedRefs.has(r))),
     existing: new Set(found.filter((r) => asked.has(r))),
   };
+}
+
+/** Why an item branch is kept at `complete`. */
+function keptWhy(worktreeKept: boolean, code: FailureCode | null | undefined): string {
+  if (worktreeKept) return 'its worktree is kept';
+  return code === 'undone-by-fix' ? 'its change was undone by a fix agent' : 'not merged';
 }
 
 /**
@@ -258,7 +265,7 @@ export const complete: Step = {
       const ref = `refs/heads/${itemBranchOf(ctx.plan, item)}`;
       if (unmerged.has(ref) || left.has(ref))
         kept.push(
-          `${itemBranchOf(ctx.plan, item)} (${worktreeKept.has(item.issue) ? 'its worktree is kept' : 'not merged'})`,
+          `${itemBranchOf(ctx.plan, item)} (${keptWhy(worktreeKept.has(item.issue), items[String(item.issue)]?.failureCode)})`,
         );
     }
     if (unmerged.has(integration)) kept.push(`${ctx.plan.milestone.integrationBranch} (not merged)`);

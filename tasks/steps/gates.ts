@@ -126,6 +126,8 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
   if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
   const flaky = new Set<string>();
+  // The gates fix agents were started for: what an item a fix agent undid was undone for.
+  const redGates = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
   let retryNext = true;
@@ -140,9 +142,8 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       retryNext = false;
       for (const name of run.flaky) flaky.add(name);
       if (run.green) {
-        // Fix agents committed: say which merged items they undid whole (the report must not call those landed as
-        // they were).
-        if (attempt > 0 || resumed) await flagUndoneItems(ctx, sha);
+        // Fix agents committed: the merged items they undid whole are not landed work.
+        if (attempt > 0 || resumed) await escalateUndoneItems(ctx, sha, [...redGates]);
         await ctx.store.update((s) => {
           s.gates = {
             sha,
@@ -156,6 +157,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
         return;
       }
       const red = run.results[run.results.length - 1] as GateResult;
+      redGates.add(red.name);
       if (culprit === null && canBisect) {
         culprit = await bisect(ctx, progress, gatesToRun, red, sha);
         canBisect = culprit !== null;
@@ -196,11 +198,12 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
 
 /**
  * The merged items whose whole change on integration `head` no longer holds: every file their merge changed is at
- * `head` as it was before that merge (a fix agent that reverted them with a commit of its own, not a rewind). Each
- * is named in a notice and flagged on its result (report.md), since its merge is still on the branch and would
- * otherwise count as landed work. Two git calls per merged item, only after fix agents committed.
+ * `head` as it was before that merge (a fix agent that reverted them with a commit of its own, not a rewind). Their
+ * merge is still on the branch, but their work would not land: each is escalated (failure code `undone-by-fix`, its
+ * merge record's sha null), so it is not marked done nor its issue closed, its branch is kept, and the run ends
+ * needing attention. Two git calls per merged item, only after fix agents committed.
  */
-async function flagUndoneItems(ctx: Ctx, head: string): Promise<void> {
+async function escalateUndoneItems(ctx: Ctx, head: string, gates: readonly string[]): Promise<void> {
   const dir = ctx.integrationWorktree;
   const undone: Array<{ issue: number; files: string[] }> = [];
   for (const it of Object.values(ctx.store.current().items)) {
@@ -220,25 +223,35 @@ async function flagUndoneItems(ctx: Ctx, head: string): Promise<void> {
     if (same.exitCode === 0) undone.push({ issue: it.issue, files });
   }
   if (undone.length === 0) return;
+  const which = gates.length ? ` gate ${gates.map((g) => `"${g}"`).join(', ')}` : ' the gates';
+  const why = (u: { files: string[] }) =>
+    `a fix agent undid its change (${firstOf(u.files)}) to make${which} green; its merge stays on the integration ` +
+    `branch, undone, and the item is not landed`;
+  await ctx.store.update(
+    (s) => {
+      for (const u of undone)
+        updateItem(s, u.issue, (it) => ({
+          status: 'escalated',
+          failureCode: 'undone-by-fix',
+          failure: why(u),
+          merge: it.merge ? { ...it.merge, sha: null, note: why(u) } : null,
+          ...(it.result ? { result: { ...it.result, flags: [...it.result.flags, UNDONE_FLAG] } } : {}),
+        }));
+    },
+    { durable: true },
+  );
   for (const u of undone)
     ctx.events.emit({
-      type: 'notice',
-      message: `#${u.issue}: its change (${firstOf(u.files)}) is no longer on the integration branch: a fix agent undid it`,
+      type: 'item',
+      issue: u.issue,
+      status: 'escalated',
+      failureCode: 'undone-by-fix',
+      detail: why(u),
     });
-  await ctx.store.update((s) => {
-    for (const u of undone)
-      updateItem(s, u.issue, (it) =>
-        it.result
-          ? {
-              result: {
-                ...it.result,
-                flags: [...it.result.flags, 'its change was undone by a fix agent before landing'],
-              },
-            }
-          : {},
-      );
-  });
 }
+
+/** The flag on the result of an item a fix agent undid (report.md shows it with the item). */
+const UNDONE_FLAG = 'its change was undone by a fix agent before landing';
 
 /** A path as a pathspec that matches it alone (no glob, whatever its characters). */
 const literal = (p: string) => `:(literal)${p}`;
