@@ -3,6 +3,8 @@
  * time, in the order they finished.
  */
 import { oneLine } from '../lib/bounded-text.ts';
+import { diffNames } from '../lib/diff-names.ts';
+import { gateApplies } from '../gating/gate-run.ts';
 import path from 'node:path';
 import { runAgentSession } from '../executors/agent-session.ts';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
@@ -235,7 +237,15 @@ async function runMergeQueue(
     const st = ctx.store.current().items[String(item.issue)];
     if (!st?.branch) continue;
     const done = earlier.get(mergeMessage(item));
-    if (done) {
+    if (done && (await gatesCutShort(ctx, st, done))) {
+      // Made again below, gates and all: recording it would land a merge whose pre-merge gates never passed.
+      await resetIntegration(ctx, `${done}^1`);
+      const message = `#${item.issue}: its merge was found on the integration branch after a restart, before its pre-merge gates had passed: merging it again`;
+      progress.output(message);
+      ctx.events.emit({ type: 'notice', message });
+      facts = null;
+      knownHead = null;
+    } else if (done) {
       await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note: 'found merged after a restart' });
       // An earlier merge found after a restart: what the pass knew of integration is read again.
       await followUpPartial(ctx, item);
@@ -298,6 +308,22 @@ async function runMergeQueue(
     }
   }
   return facts?.head ?? knownHead;
+}
+
+/**
+ * Whether `done`, an item's merge found on the integration branch but not recorded, may not have passed its pre-merge
+ * gates: the runner stopped (a crash, a voided verdict) between making it and recording it, which is when they run.
+ * Only the tip can be such a merge (anything the runner put on top came after the record). A clean merge of a branch
+ * that started from the merge's first parent needs no gate run, and neither does a merge no pre-merge gate applies to.
+ */
+async function gatesCutShort(ctx: Ctx, st: ItemState, done: string): Promise<boolean> {
+  if (ctx.plan.gates.preMerge.length === 0) return false;
+  const dir = ctx.integrationWorktree;
+  if ((await revParse(dir, 'HEAD')) !== done) return false;
+  const parent = await revParse(dir, `${done}^1`);
+  if (!parent || parent === st.base) return false;
+  const files = await diffNames(dir, [parent, done]);
+  return ctx.plan.gates.preMerge.some((g) => gateApplies(g, files));
 }
 
 /** merge step. */
