@@ -128,7 +128,8 @@ test("killGroup returns when the group holds a process it may not signal (anothe
   const dir = tempDir('wm-kill-');
   try {
     await new Promise((resolve) => owned.once('spawn', resolve));
-    chmodSync(dir, 0o755);
+    // nobody reads the script here and keeps tsx's cache here (its TMPDIR below): like /tmp, anyone may write.
+    chmodSync(dir, 0o1777);
     const script = path.join(dir, 'kill.mts');
     const killer = new URL('../tasks/executors/local/process.ts', import.meta.url).pathname;
     writeFileSync(
@@ -138,6 +139,7 @@ test("killGroup returns when the group holds a process it may not signal (anothe
     const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
     const out = execFileSync('setpriv', [...nobody, process.execPath, '--import', 'tsx', script, String(owned.pid)], {
       cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, TMPDIR: dir },
       encoding: 'utf8',
       // Only a guard against a test that would never end: a killGroup that waits for ever.
       timeout: 120_000,

@@ -7,7 +7,17 @@
 // process it waited for (the CLI runs, git, agents); an orphan whose parent was killed (a SIGKILLed runner's agents) is
 // reaped by init and not counted. On a shared machine that is the honest figure; TEST_TABLE=1 prints a table of both.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +35,30 @@ delete env.NODE_OPTIONS;
 
 const TIME = '/usr/bin/time';
 const timed = existsSync(TIME);
-const cpuDir = mkdtempSync(path.join(os.tmpdir(), 'wm-test-cpu-'));
+// Every test file gets its own TMPDIR under one folder of the run, removed when the file ends (and the folder when
+// the run ends): whatever a test leaves in the temp folder (a repository a killed run kept, a fake GitHub runner's
+// workspace) goes with it. tsx's compile cache (os.tmpdir()/tsx-<uid>) stays shared: each TMPDIR links to it.
+// Traversable (0755): a test runs a helper as another user (nobody) from a folder of its own in there.
+const runTmp = mkdtempSync(path.join(os.tmpdir(), 'wm-tests-'));
+chmodSync(runTmp, 0o755);
+const tsxCache = path.join(os.tmpdir(), `tsx-${os.userInfo().uid}`);
+mkdirSync(tsxCache, { recursive: true });
+const cpuDir = mkdtempSync(path.join(runTmp, 'cpu-'));
+/** A fresh TMPDIR for one test file, sharing tsx's cache. */
+function fileTmp() {
+  const dir = mkdtempSync(path.join(runTmp, 'f-'));
+  chmodSync(dir, 0o755);
+  symlinkSync(tsxCache, path.join(dir, path.basename(tsxCache)));
+  return dir;
+}
+/** Remove a folder, whatever is still writing into it (an orphaned agent of a killed run): best effort. */
+function removeQuietly(dir) {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // The run's last sweep tries again.
+  }
+}
 let cpuFiles = 0;
 // The tests running now: their groups are not the terminal's, so Ctrl-C reaches them through this.
 const running = new Set();
@@ -39,18 +72,23 @@ const killGroup = (child) => {
 for (const signal of ['SIGINT', 'SIGTERM'])
   process.on(signal, () => {
     for (const child of running) killGroup(child);
-    rmSync(cpuDir, { recursive: true, force: true });
+    removeQuietly(runTmp);
     process.exit(130);
   });
 
-function runOne(label, cmd, args, timeoutMs) {
+function runOne(label, cmd, args, timeoutMs, tmp = null) {
   return new Promise((resolve) => {
     const started = Date.now();
     const cpuFile = path.join(cpuDir, String(cpuFiles++));
     // Under time: its exit code is the command's (128+N when killed by signal N, which counts as a failure too).
     const [file, argv] = timed ? [TIME, ['-q', '-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
     // Its own process group, so the timeout kills the test and not only time.
-    const child = spawn(file, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, argv, {
+      cwd: root,
+      env: tmp ? { ...env, TMPDIR: tmp } : env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     running.add(child);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -59,6 +97,7 @@ function runOne(label, cmd, args, timeoutMs) {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       running.delete(child);
+      if (tmp) removeQuietly(tmp);
       resolve({ label, code, signal, out, seconds: (Date.now() - started) / 1000, cpu: cpuOf(cpuFile) });
     });
   });
@@ -87,7 +126,7 @@ const times = existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, 'utf8')
 const expected = (label) => times[label] ?? Number.POSITIVE_INFINITY;
 const jobsOf = files.map((f) => ({
   label: f,
-  start: () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000),
+  start: () => runOne(f, process.execPath, ['--import', 'tsx', path.join('test', f)], 15 * 60_000, fileTmp()),
 }));
 // Whole-tree checks, each one pass or one failure: types, lint (typescript-eslint), formatting (prettier). Each keeps
 // a cache under node_modules/.cache (gone with `npm ci`): a second run rechecks only what changed, 18 s → 4 s here.
@@ -151,7 +190,7 @@ if (!freshBundle()) {
   }
 }
 await Promise.all(Array.from({ length: jobs }, worker));
-rmSync(cpuDir, { recursive: true, force: true });
+removeQuietly(runTmp);
 if (process.env.TEST_TABLE) {
   const rows = Object.keys(measured).sort((a, b) => (cpu[b] ?? 0) - (cpu[a] ?? 0) || measured[b] - measured[a]);
   const width = Math.max(...rows.map((r) => r.length), 4);
