@@ -5,6 +5,7 @@
 import { usageLine } from '../lib/command-words.ts';
 import { DiagnosticsError } from '../lib/diagnostics.ts';
 import { didYouMean } from '../lib/did-you-mean.ts';
+import { isCode } from '../lib/fs-paths.ts';
 import { BadInputError, exitCodeOf, WorkMilestoneError } from '../lib/errors.ts';
 import { STEP_IDS, type StepId } from '../engine/step.ts';
 import { parseFlags } from './flags.ts';
@@ -112,6 +113,15 @@ async function dispatch(command: CommandName, args: readonly string[], io: Io): 
   }
 }
 
+/**
+ * A full disk (or quota) is the user's to fix, not an internal error: what was written is whole (state is replaced
+ * atomically, the journal's torn last line is skipped), so the same command resumes once there is room.
+ */
+function diskFull(error: NodeJS.ErrnoException): string {
+  const where = error.path && !error.message.includes(error.path) ? ` (${error.path})` : '';
+  return `the disk is full: ${error.message}${where}; free some space, then run the same command again: it goes on where it stopped`;
+}
+
 /** Run a command; never throws; returns the exit code once what it printed is written (the script exits then). */
 export async function main(command: CommandName, args: readonly string[], io: Io = processIo()): Promise<number> {
   let code: number;
@@ -120,6 +130,8 @@ export async function main(command: CommandName, args: readonly string[], io: Io
   } catch (error) {
     if (error instanceof DiagnosticsError || error instanceof WorkMilestoneError) {
       io.err(error.message);
+    } else if (isCode(error, 'ENOSPC', 'EDQUOT')) {
+      io.err(diskFull(error as NodeJS.ErrnoException));
     } else {
       io.err(`internal error: ${(error as Error).message}`);
       if (io.env.WM_DEBUG) io.err((error as Error).stack ?? '');

@@ -65,8 +65,9 @@ export async function writeFileAtomic(
  */
 export async function createFileExclusive(file: string, data: string | Uint8Array): Promise<boolean> {
   const tmp = tempPathFor(file);
-  await writeFile(tmp, data, { flag: 'wx' });
   try {
+    // In the try: a write that fails part-way (a full disk) leaves a temp file to remove.
+    await writeFile(tmp, data, { flag: 'wx' });
     await link(tmp, file);
     return true;
   } catch (error) {
@@ -85,8 +86,8 @@ export async function createFileExclusive(file: string, data: string | Uint8Arra
 /** `createFileExclusive` for synchronous callers (lock files taken in exit handlers and tight retry loops). */
 export function createFileExclusiveSync(file: string, data: string | Uint8Array): boolean {
   const tmp = tempPathFor(file);
-  writeFileSync(tmp, data, { flag: 'wx' });
   try {
+    writeFileSync(tmp, data, { flag: 'wx' });
     linkSync(tmp, file);
     return true;
   } catch (error) {

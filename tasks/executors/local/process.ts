@@ -40,9 +40,11 @@ export interface SpawnedProcess extends StartedProcess {
 // The leader shell runs the agent with stdin from a file (the prompt) or /dev/null and output in files, then writes
 // the exit code and its own pid atomically, so a runner that restarts can read the result of an agent that finished
 // without it, and a runner that knows the pid never takes an exit file an earlier process left for its own. Output
-// is redirected before input, so a missing input file is reported in the stderr file.
+// is redirected before input, so a missing input file is reported in the stderr file. An exit code that cannot be
+// written (a full disk) leaves no temp file: the run then reads as one that died without a result.
 const WRAPPER =
-  'printf "%s\\n" "$$" >"$WM_PID"; "$@" >"$WM_OUT" 2>"$WM_ERR" <"$WM_IN"; code=$?; printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"';
+  'printf "%s\\n" "$$" >"$WM_PID"; "$@" >"$WM_OUT" 2>"$WM_ERR" <"$WM_IN"; code=$?; ' +
+  '{ printf "%s %s\\n" "$code" "$$" >"$WM_EXIT.tmp" && mv "$WM_EXIT.tmp" "$WM_EXIT"; } || rm -f "$WM_EXIT.tmp"';
 
 /** NUL cannot be in an argument or an environment value (spawn throws); nothing else is changed. */
 const noNul = (value: string): string => value.replace(/\0/g, '');
