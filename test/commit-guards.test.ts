@@ -2,11 +2,11 @@
  * The commit guards' size check (docs/performance.md, "Git calls"): a text file the change adds is measured from its
  * patch, anything else by git; either way a file over the limit is found, one under it is not.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { oversizedFiles } from '../tasks/guards/agent-guards.ts';
+import { guardCommits, oversizedFiles } from '../tasks/guards/agent-guards.ts';
 import { readChange } from '../tasks/lib/git-change.ts';
 import { emptyRepo, git } from './support/fixture.ts';
 
@@ -68,6 +68,37 @@ test('conflict markers: a file adding both kinds is found, one kind is not; an a
   // The same pair read again is the same parse (shared by the judge and the guards), then read anew.
   assert.ok((await readChange(dir, base, tip)) === change);
   assert.ok((await readChange(dir, base, tip)) !== change);
+});
+
+test("the runner's files: another item's backlog file, a new one (a name git quotes) or the plan fail; its own is a flag", async () => {
+  const { dir, base } = await repo();
+  const kept = { plan: 'plan/milestone-7-dispatch.yaml', backlogDir: 'plan/backlog' };
+  const change = async (files: Record<string, string>) => {
+    await git(dir, 'checkout', '-q', '--detach', base);
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), text);
+    }
+    await git(dir, 'add', '-A');
+    await git(dir, 'commit', '-q', '-m', 'change');
+    return guardCommits(dir, base, await git(dir, 'rev-parse', 'HEAD'), { issue: 2, kept });
+  };
+  const other = await change({ 'plan/backlog/3.md': 'status: done\n', 'src/a.txt': 'a\n' });
+  assert.equal(other.flags, []);
+  assert.is(other.violations.length, 1);
+  assert.match(
+    other.violations[0] as string,
+    /^changed the milestone's plan or backlog files, which the runner keeps: plan\/backlog\/3\.md/,
+  );
+  const quoted = await change({ 'plan/backlog/é.md': 'new\n' });
+  assert.match(quoted.violations.join(), /plan\/backlog\/é\.md/);
+  const plan = await change({ 'plan/milestone-7-dispatch.yaml': 'waves: []\n' });
+  assert.match(plan.violations.join(), /plan\/milestone-7-dispatch\.yaml/);
+  const own = await change({ 'plan/backlog/2.md': 'status: done\n', 'plan/backlog-notes.md': 'not the folder\n' });
+  assert.equal(own, { violations: [], flags: ['changed its own backlog file plan/backlog/2.md'] });
+  // Without an owner, only sizes and markers count.
+  const tip = await git(dir, 'rev-parse', 'HEAD');
+  assert.equal(await guardCommits(dir, base, tip), { violations: [], flags: [] });
 });
 
 test.run();

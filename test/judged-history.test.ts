@@ -232,4 +232,32 @@ esac`,
     }
   });
 
+test("an item that marks another item done in the backlog fails: main's backlog says only what landed", async () => {
+  const r = await makeAgentRig({
+    title: 'Backlog liar',
+    items: ITEMS,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) grep -q 'plan/backlog/' "$WM_PROMPT_FILE"; sed -i 's/^status: .*/status: done/' plan/backlog/2.md; echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) report FAILED "could not do it";;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['1'].status, 'failed');
+    assert.is(st.items['1'].failureCode, 'guard');
+    assert.match(
+      st.items['1'].failure,
+      /changed the milestone's plan or backlog files, which the runner keeps: plan\/backlog\/2\.md/,
+    );
+    assert.is(st.items['2'].status, 'failed');
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+    assert.not.ok(await has(r.repo.dir, 'main', 'a.txt'));
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -35,6 +35,8 @@ export interface ItemPromptInput {
   readonly previousFailure: string | null;
   /** The folders of the worktree that are links to the user's own (`node_modules`, `.venv`); absent = none. */
   readonly linked?: readonly string[];
+  /** The milestone's plan file and backlog folder (repository paths), for the agent to leave alone; absent = none. */
+  readonly runnerFiles?: readonly string[];
 }
 
 function section(item: CachedItem, ...names: string[]): string {
@@ -62,7 +64,8 @@ export type PromptKey =
   | 'report_format'
   | 'labels'
   | 'priority'
-  | 'shared_folders';
+  | 'shared_folders'
+  | 'runner_files';
 
 /** Values for `{{name}}` placeholders of a template. */
 export function promptValues(input: ItemPromptInput): Record<PromptKey, string> {
@@ -85,7 +88,17 @@ export function promptValues(input: ItemPromptInput): Record<PromptKey, string> 
     labels: capText((input.item.labels ?? []).map(oneLine).join(', '), TRIAGE_CHARS),
     priority: capText(oneLine(input.item.priority ?? ''), TRIAGE_CHARS),
     shared_folders: sharedFoldersRule(input.linked ?? []),
+    runner_files: runnerFilesRule(input.runnerFiles ?? []),
   };
+}
+
+/** What an agent is told about the milestone's own files: the runner's (an item that changes them fails). */
+function runnerFilesRule(files: readonly string[]): string {
+  if (files.length === 0) return '';
+  return (
+    `Do not change ${files.map((f) => `\`${f}\``).join(' or ')}: they are the milestone's plan and backlog, kept by ` +
+    'the runner (it marks items done when they land); say what you found in your report instead.'
+  );
 }
 
 /**
@@ -122,6 +135,7 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
     [v.priority && `Priority: ${v.priority}.`, v.labels && `Labels: ${v.labels}.`].filter(Boolean).join(' '),
     `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
     v.shared_folders,
+    v.runner_files,
     `## Description\n${v.description.trim() || '(none)'}`,
     v.acceptance_criteria.trim() ? `## Acceptance Criteria\n${v.acceptance_criteria.trim()}` : '',
     `## Before you report\nRun these quality gates in the worktree and make them pass:\n${v.gates}`,

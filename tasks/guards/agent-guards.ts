@@ -9,6 +9,9 @@ import { freshRead } from '../lib/fresh-read.ts';
 import { readChange, type Change, type ChangedFile } from '../lib/git-change.ts';
 import { git, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
+import { unquoteGitPath } from '../lib/git-quoted.ts';
+import { firstOf } from '../lib/bounded-text.ts';
+import { touchedRunnerFiles, type RunnerFiles } from './runner-files.ts';
 import type { State } from '../lib/state-types.ts';
 
 /** Files larger than this, added or changed by an item, fail it (a build output or a dump committed by mistake). */
@@ -89,6 +92,8 @@ export async function checkGuards(
     readonly integrationMade?: boolean;
     /** The hooks and config baseline the command holds (read from `stateDir` without it). */
     readonly held?: HeldGitSetup;
+    /** The milestone's files the runner keeps: the item's commits may not change them. */
+    readonly kept?: RunnerFiles;
   },
   me: {
     readonly issue: number;
@@ -112,7 +117,10 @@ export async function checkGuards(
   // The judged tip, read once by the caller: a ref read again here could have moved since.
   const tip = me.tip ?? (me.branch ? await revParse(where.repo, `refs/heads/${me.branch}`) : null);
   // The reads below look at different things and change nothing: side by side.
-  const commits = me.base && tip ? guardCommits(where.repo, me.base, tip) : Promise.resolve([]);
+  const commits: Promise<GuardFindings> =
+    me.base && tip
+      ? guardCommits(where.repo, me.base, tip, where.kept ? { issue: me.issue, kept: where.kept } : undefined)
+      : Promise.resolve({ violations: [], flags: [] });
   // Awaited below; a failure meanwhile is not an unhandled rejection.
   commits.catch(() => undefined);
   const setup = checkGitSetup(where.commonDir, where.stateDir, me.start, where.held).catch((error: unknown) => [
@@ -156,16 +164,46 @@ export async function checkGuards(
           .join(', ')}`,
       );
   }
-  violations.push(...(await commits));
-  flags.push(...(await setup));
+  const guarded = await commits;
+  violations.push(...guarded.violations);
+  flags.push(...guarded.flags, ...(await setup));
   return { violations, flags };
 }
 
-/** What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers. */
-export async function guardCommits(repo: string, base: string, tip: string): Promise<string[]> {
+/** The item whose commits are guarded, and the files the runner keeps (`runner-files.ts`). */
+export interface CommitOwner {
+  readonly issue: number;
+  readonly kept: RunnerFiles;
+}
+
+/**
+ * What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers, and
+ * (with `owner`) a change to the runner's files other than the item's own backlog file; a change to that one is a
+ * flag (its acceptance criteria are what the item is judged by).
+ */
+export async function guardCommits(
+  repo: string,
+  base: string,
+  tip: string,
+  owner?: CommitOwner,
+): Promise<GuardFindings> {
   const violations: string[] = [];
-  // One diff serves both checks.
+  const flags: string[] = [];
+  // One diff serves every check.
   const change = await readChange(repo, base, tip);
+  if (owner) {
+    const touched = touchedRunnerFiles(
+      change.files.map((f) => unquoteGitPath(f.path)),
+      owner.kept,
+      owner.issue,
+    );
+    if (touched.others.length)
+      violations.push(
+        `changed the milestone's plan or backlog files, which the runner keeps: ${firstOf(touched.others)} ` +
+          '(say what you found in your report instead; the runner marks items done when they land)',
+      );
+    if (touched.own) flags.push(`changed its own backlog file ${touched.own}`);
+  }
   const big = await oversizedFiles(repo, base, tip, MAX_FILE_BYTES, change);
   if (big.length)
     violations.push(
@@ -173,7 +211,7 @@ export async function guardCommits(repo: string, base: string, tip: string): Pro
     );
   const markers = change.conflictMarkers;
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
-  return violations;
+  return { violations, flags };
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */

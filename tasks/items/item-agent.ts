@@ -27,6 +27,7 @@ import { ensureItemWorktree } from '../items/item-worktree.ts';
 import type { ItemState } from '../lib/state-types.ts';
 import { relayForWave } from '../reporting/relay-text.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
+import { keptPaths, runnerFilesOf } from '../guards/runner-files.ts';
 import { git, gitRaw, revParse } from '../lib/git.ts';
 import { restoreIntegration, setRefs, writePin } from '../guards/refs-guard.ts';
 import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
@@ -226,6 +227,7 @@ export async function startItemAgent(ctx: Ctx, item: PlanItem): Promise<void> {
       linked: LINKED_FOLDERS.filter((f) =>
         lstatSync(path.join(worktree, f), { throwIfNoEntry: false })?.isSymbolicLink(),
       ),
+      runnerFiles: keptPaths(runnerFilesOf(ctx.plan)),
     },
     template,
   );
@@ -503,6 +505,7 @@ export async function finishItemAttempt(
       stateDir: ctx.stateDir,
       integrationMade: ctx.store.current().branch !== null,
       held: ctx.trusted,
+      kept: runnerFilesOf(ctx.plan),
     },
     { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip, settled },
     agentWindows(ctx.store.current()),

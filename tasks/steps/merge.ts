@@ -19,6 +19,7 @@ import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutco
 import { mergesNotIn, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
+import { runnerFilesOf } from '../guards/runner-files.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
 import { looseObjectExists } from '../lib/git-objects.ts';
@@ -185,7 +186,12 @@ async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress:
   const problem =
     before && !(await isAncestor(ctx.repo, before, after))
       ? `the fix agent rewrote ${st.branch} instead of adding to it`
-      : (await guardCommits(ctx.repo, before ?? st.base ?? after, after)).join('; ');
+      : (
+          await guardCommits(ctx.repo, before ?? st.base ?? after, after, {
+            issue: item.issue,
+            kept: runnerFilesOf(ctx.plan),
+          })
+        ).violations.join('; ');
   if (problem) {
     progress.output(`#${item.issue}: fix not taken: ${problem}`);
     ctx.events.emit({
