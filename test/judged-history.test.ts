@@ -260,4 +260,29 @@ esac`,
   }
 });
 
+test('a fix agent that marks items done in the backlog is put back: its work is not used', async () => {
+  const r = await fixRig(
+    "sed -i 's/^status: .*/status: done/' plan/backlog/*.md; echo fine > b.txt; git commit -qam 'fix and tidy'; report COMPLETE",
+  );
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    // Its fix is dropped with its backlog edit: the gate stays red, #2 is ejected, #1 lands.
+    assert.is(result.code, 3, show(result));
+    assert.ok(
+      notices(r).some((m) =>
+        /^fix agent, attempt 1: it changed the milestone's plan or backlog files, which the runner keeps \(plan\/backlog\/1\.md, plan\/backlog\/2\.md\); put back to /.test(
+          m,
+        ),
+      ),
+      notices(r).join('\n'),
+    );
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'ejected');
+    assert.match(await git(r.repo.dir, 'show', 'main:plan/backlog/1.md'), /status: done/);
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

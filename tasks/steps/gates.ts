@@ -13,6 +13,7 @@ import { mergesNotIn } from '../merging/merge-pass.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
+import { runnerFilesOf, touchedRunnerFiles } from '../guards/runner-files.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
 import { gitTextHead } from '../lib/git-lines.ts';
@@ -258,18 +259,28 @@ const literal = (p: string) => `:(literal)${p}`;
 
 /**
  * A fix agent builds on the sha it was given. One that reset or rewrote the integration branch (`git reset --hard
- * main`) would drop merged items, which would still be reported as landed: the branch is put back to that sha, and
- * the attempt's work is not used (a notice says so).
+ * main`) would drop merged items, which would still be reported as landed; one that changed the plan or backlog files
+ * could mark an item done that never landed: the branch is put back to that sha, and the attempt's work is not used
+ * (a notice says so).
  */
 async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise<void> {
   const head = await integrationHead(ctx);
-  if (head === sha || (await isAncestor(ctx.integrationWorktree, sha, head))) return;
+  if (head === sha) return;
+  let why: string | null = null;
+  if (!(await isAncestor(ctx.integrationWorktree, sha, head)))
+    why = `it moved the integration branch to ${head.slice(0, 10)}, which does not contain ${sha.slice(0, 10)} (a reset or a rewrite)`;
+  else {
+    // The plan and backlog say what landed: a fix that marks an item done would make main say so of one that did not.
+    const kept = touchedRunnerFiles(await diffNames(ctx.integrationWorktree, [sha, head]), runnerFilesOf(ctx.plan), 0);
+    const touched = [...kept.others, ...(kept.own ? [kept.own] : [])];
+    if (touched.length)
+      why = `it changed the milestone's plan or backlog files, which the runner keeps (${firstOf(touched)})`;
+  }
+  if (!why) return;
   await git(ctx.integrationWorktree, ['reset', '-q', '--hard', sha]);
   ctx.events.emit({
     type: 'notice',
-    message:
-      `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
-      `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
+    message: `fix agent, attempt ${attempt}: ${why}; put back to ${sha.slice(0, 10)}, and its work is not used`,
   });
 }
 
