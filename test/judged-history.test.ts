@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeAgentRig } from './support/agent-rig.ts';
+import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
@@ -280,6 +280,29 @@ test('a fix agent that marks items done in the backlog is put back: its work is 
     assert.is(st.items['2'].status, 'ejected');
     assert.match(await git(r.repo.dir, 'show', 'main:plan/backlog/1.md'), /status: done/);
     assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a backlog groomed on a branch of its own, not on main: refused before any agent, nothing changed (exit 2)', async () => {
+  const r = await makeAgentRig({ title: 'Groomed elsewhere', items: ITEMS, body: ITEM_AGENT });
+  try {
+    await git(r.repo.dir, 'checkout', '-q', '-b', 'groom');
+    await git(r.repo.dir, 'checkout', '-q', 'main');
+    await git(r.repo.dir, 'rm', '-rq', 'plan/backlog');
+    await git(r.repo.dir, 'commit', '-qm', 'main without the backlog');
+    await git(r.repo.dir, 'checkout', '-q', 'groom');
+    const branches = await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 2, show(result));
+    assert.is(
+      result.stderr.trim(),
+      'plan/backlog/1.md, plan/backlog/2.md are not on main, where the milestone is built and landing marks its ' +
+        'items done (your checkout is on groom); commit the plan and its backlog to main first, then run again',
+    );
+    assert.equal(r.agent.calls(), [], 'no agent ran');
+    assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'), branches, 'no ref changed');
   } finally {
     r.cleanup();
   }

@@ -1,7 +1,11 @@
 /**
  * validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded.
  */
-import { oneLine } from '../lib/bounded-text.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
+import { gitRaw } from '../lib/git.ts';
+import { gitDirOf } from '../lib/git-files.ts';
+import { MAIN_BRANCH } from '../lib/paths.ts';
+import { readRegularFileSync } from '../lib/regular-file.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BACKLOG_READS_AT_ONCE, type Backlog } from '../backlog/backlog.ts';
@@ -37,6 +41,47 @@ async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
 }
 
 const shortLine = (text: string): string => oneLine(text).slice(0, 80);
+
+/** The branch the user's checkout is on, from its HEAD file (null: detached, unreadable, or not a branch). */
+function checkoutBranch(repo: string): string | null {
+  try {
+    const head = readRegularFileSync(path.join(gitDirOf(repo) ?? path.join(repo, '.git'), 'HEAD'));
+    return /^ref: refs\/heads\/(\S+)\n$/.exec(head)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A file backlog read from a checkout on another branch (a plan groomed on a branch of its own) must be on main too:
+ * the milestone is built from main and landing marks its items done there. Found out only at landing, after every
+ * agent ran, it would stop the run there. One `ls-tree` of the backlog folder, only when the checkout is not on main.
+ */
+async function assertBacklogOnMain(ctx: Ctx, issues: readonly number[]): Promise<void> {
+  if (ctx.plan.backlog.kind !== 'file' || issues.length === 0) return;
+  const on = checkoutBranch(ctx.repo);
+  if (on === MAIN_BRANCH) return;
+  const dir = ctx.plan.backlog.dir.replace(/\/+$/, '');
+  const listed = await gitRaw(ctx.repo, [
+    'ls-tree',
+    '-r',
+    '-z',
+    '--name-only',
+    `refs/heads/${MAIN_BRANCH}`,
+    '--',
+    `${dir}/`,
+  ]);
+  // No main: the branch step says so, in its own words.
+  if (listed.exitCode !== 0) return;
+  const onMain = new Set(listed.stdout.split('\0'));
+  const missing = issues.map((issue) => `${dir}/${issue}.md`).filter((file) => !onMain.has(file));
+  if (missing.length === 0) return;
+  throw new BadInputError(
+    `${firstOf(missing)} ${missing.length === 1 ? 'is' : 'are'} not on ${MAIN_BRANCH}, where the milestone is built ` +
+      `and landing marks its items done (your checkout is on ${on ?? 'a detached HEAD'}); commit the plan and its ` +
+      `backlog to ${MAIN_BRANCH} first, then run again`,
+  );
+}
 
 /** validate step. */
 export const validate: Step = {
@@ -74,6 +119,10 @@ export const validate: Step = {
           `#${item.issue} is ${backlog.kind === 'github' && found.status === 'done' ? 'closed' : found.status} (${found.source})`,
         );
     }
+    await assertBacklogOnMain(
+      ctx,
+      planned.filter((_, i) => read[i]).map((item) => item.issue),
+    );
     problems.push(...(await missingFromPlan(ctx, backlog)));
     if (problems.length > 0) {
       const groom = backlog.kind === 'github' ? ` (the seed's /groom-milestone ${ctx.plan.milestone.id})` : '';
