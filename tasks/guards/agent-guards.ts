@@ -7,7 +7,7 @@ import path from 'node:path';
 import { checkGitSetup, type HeldGitSetup } from './git-setup-guard.ts';
 import { freshRead } from '../lib/fresh-read.ts';
 import { readChange, type Change, type ChangedFile } from '../lib/git-change.ts';
-import { git, revParse } from '../lib/git.ts';
+import { git, gitRaw, revParse } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import { unquoteGitPath } from '../lib/git-quoted.ts';
 import { firstOf } from '../lib/bounded-text.ts';
@@ -177,9 +177,9 @@ export interface CommitOwner {
 }
 
 /**
- * What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers, and
- * (with `owner`) a change to the runner's files other than the item's own backlog file; a change to that one is a
- * flag (its acceptance criteria are what the item is judged by).
+ * What no commit between `base` and `tip` may bring: files over the size limit, committed conflict markers, a
+ * submodule moved to a commit only the agent's worktree has, and (with `owner`) a change to the runner's files other
+ * than the item's own backlog file; a change to that one is a flag (its acceptance criteria are what it is judged by).
  */
 export async function guardCommits(
   repo: string,
@@ -204,6 +204,12 @@ export async function guardCommits(
       );
     if (touched.own) flags.push(`changed its own backlog file ${touched.own}`);
   }
+  const lost = await unpublishedSubmoduleCommits(repo, change.files);
+  if (lost.length)
+    violations.push(
+      `moved submodule ${firstOf(lost)} to a commit only its worktree has (it would be lost with the worktree, and ` +
+        'main would point at nothing); the commit must be in the submodule of the checkout first',
+    );
   const big = await oversizedFiles(repo, base, tip, MAX_FILE_BYTES, change);
   if (big.length)
     violations.push(
@@ -212,6 +218,25 @@ export async function guardCommits(
   const markers = change.conflictMarkers;
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return { violations, flags };
+}
+
+/**
+ * Submodules (paths) the change moves to a commit the user's checkout of that submodule does not have. An agent that
+ * commits inside a submodule in its worktree keeps that commit in the worktree's own copy of it, which goes with the
+ * worktree. A submodule the checkout has not set up is asked of the repository itself, which does not have it either.
+ */
+async function unpublishedSubmoduleCommits(repo: string, files: readonly ChangedFile[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) {
+    if (f.mode !== '160000' || (f.status !== 'A' && f.status !== 'M')) continue;
+    const name = unquoteGitPath(f.path);
+    const dir = path.join(repo, name);
+    const there = existsSync(dir)
+      ? (await gitRaw(dir, ['cat-file', '-e', `${f.blob}^{commit}`])).exitCode === 0
+      : false;
+    if (!there) out.push(name);
+  }
+  return out;
 }
 
 /** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */

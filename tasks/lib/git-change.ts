@@ -21,11 +21,13 @@ const ARGS = [
   '--full-index',
 ];
 
-/** One file of a change: its path as git prints it, its status letter, its new blob. */
+/** One file of a change: its path as git prints it, its status letter, its new blob and mode. */
 export interface ChangedFile {
   readonly path: string;
   readonly status: string;
   readonly blob: string;
+  /** The new mode (`100644`, `120000` a link, `160000` a submodule, whose "blob" is its commit). */
+  readonly mode: string;
 }
 
 /** What the judge and the commit guards need of a change, read in one pass. */
@@ -106,8 +108,8 @@ async function parseChange(repo: string, base: string, tip: string): Promise<Cha
         case 'raw': {
           if (!line.startsWith(':')) return;
           const tab = line.indexOf('\t');
-          const [, , , newBlob = '', status = ''] = line.slice(1, tab).split(' ');
-          files.push({ path: line.slice(tab + 1), status, blob: newBlob });
+          const [, mode = '', , newBlob = '', status = ''] = line.slice(1, tab).split(' ');
+          files.push({ path: line.slice(tab + 1), status, blob: newBlob, mode });
           return;
         }
         case 'header': {

@@ -1,4 +1,5 @@
 /** prepare: the user's checkout must be clean; a dirty one is stashed with consent. */
+import { firstOf } from '../lib/bounded-text.ts';
 import { commandLine } from '../lib/command-words.ts';
 import { BadInputError } from '../lib/errors.ts';
 import { git, gitRaw } from '../lib/git.ts';
@@ -70,6 +71,11 @@ export const prepare: Step = {
       );
     }
     const branch = await current();
+    const stashRef = async () =>
+      refSurelyAbsent(ctx.commonDir, 'refs/stash')
+        ? null
+        : (await gitRaw(ctx.repo, ['rev-parse', '-q', '--verify', 'refs/stash'])).stdout.trim() || null;
+    const before = await stashRef();
     await git(ctx.repo, [
       'stash',
       'push',
@@ -80,7 +86,21 @@ export const prepare: Step = {
       '.',
       ...LINKED_FOLDERS.map((f) => `:(exclude,top)${f}`),
     ]);
-    const sha = await git(ctx.repo, ['rev-parse', 'stash@{0}']);
+    const sha = await stashRef();
+    // git saved nothing (a submodule at another commit is dirty but no stash holds it): the newest stash is someone
+    // else's, and landing would find the checkout as dirty as now.
+    if (!sha || sha === before)
+      throw new BadInputError(
+        `git stash could not save what makes the working tree dirty (${firstOf(dirty, 3)}): a submodule at another ` +
+          'commit, or a change git cannot stash; commit it or put it back (git submodule update), then run again',
+      );
+    const left = (await dirtyPaths(ctx.repo)).filter((p) => !isLinkedFolder(p));
+    if (left.length > 0)
+      throw new BadInputError(
+        `git stash saved some of the working tree's changes as ${sha.slice(0, 10)} but not ${firstOf(left, 3)} (a ` +
+          'submodule at another commit, or a change git cannot stash); commit it or put it back (git submodule ' +
+          `update), restore the rest with \`git stash pop\`, then run again`,
+      );
     await ctx.store.update((s) => {
       s.prepare = { kind: 'stashed', sha, branch, at: new Date().toISOString() };
     });
