@@ -230,4 +230,31 @@ test('the runner killed in the middle of a bisection: run again, it resumes and 
   }
 });
 
+test('a gate red on main already: no fix agent is paid for it; the run stops (exit 1) naming main, the work kept', async () => {
+  // Red wherever the tool it needs is missing: on main as on every merge.
+  const r = await rig((tools) => `! test -e '${tools}/tool'`, EIGHT.slice(0, 2));
+  try {
+    const result = await run(r);
+    assert.is(result.code, 1, show(result));
+    assert.match(
+      result.stderr,
+      /gate "suite" \(post-merge\) fails on main as the milestone started from it \([0-9a-f]{10}\) too, before any change it is checked for: this milestone did not break it, so no fix agent was started; log: /,
+    );
+    assert.equal(
+      r.agent.calls().filter((c) => c.role === 'fix'),
+      [],
+      'no fix agent',
+    );
+    assert.ok(readStateFile(r.repo).items['101'].merge.sha, 'the merged work is kept');
+    // The tool installed: the same command lands without another agent.
+    writeFileSync(path.join(r.tools, 'tool'), '');
+    const again = await run(r);
+    assert.is(again.code, 0, show(again));
+    assert.equal(await mainFiles(r), ['f-101.txt', 'f-102.txt']);
+    assert.is(r.agent.calls().length, 2, 'the items ran once each, nothing else');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -20,9 +20,13 @@ export interface PhasedGate {
   readonly phase: GateResult['phase'];
 }
 
-/** What a bisection found: the change that turns the gates red (1-based index into `changes`), or why none. */
+/**
+ * What a bisection found: the change that turns the gates red (1-based index into `changes`), the gates red on the
+ * last green tip itself (nothing since broke them: their log), or why nothing can be blamed.
+ */
 export type BisectOutcome =
   | { readonly kind: 'culprit'; readonly bisection: Bisection; readonly index: number; readonly probe: BisectProbe }
+  | { readonly kind: 'red-base'; readonly bisection: Bisection; readonly log: string | null }
   | { readonly kind: 'unexplained'; readonly bisection: Bisection; readonly reason: string };
 
 /**
@@ -195,9 +199,9 @@ export async function findCulprit(
       }
       if (verdictsOf(bisection, 'prefix').get(0) === 'red')
         return {
-          kind: 'unexplained',
+          kind: 'red-base',
           bisection,
-          reason: `the gates are red on the last green tip ${base.slice(0, 10)} too`,
+          log: bisection.probes.find((p) => p.mode === 'prefix' && p.index === 0)?.log ?? null,
         };
       const change = bisection.changes[next.index - 1] as Bisection['changes'][number];
       if (change.issue === null)

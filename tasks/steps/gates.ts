@@ -13,6 +13,7 @@ import { mergesNotIn } from '../merging/merge-pass.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
+import { MAIN_BRANCH } from '../lib/paths.ts';
 import { runnerFilesOf, touchedRunnerFiles } from '../guards/runner-files.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult } from '../lib/state-types.ts';
@@ -317,6 +318,12 @@ async function bisect(
   const redGates = gatesToRun.filter((g) => g.gate.name === red.name && g.phase === red.phase);
   progress.output(`gate ${red.name} is red twice: bisecting the changes since ${base.slice(0, 10)}`);
   const outcome = await findCulprit(ctx, redGates, base, head, progress);
+  if (outcome.kind === 'red-base') {
+    await ctx.store.update((s) => {
+      s.bisection = null;
+    });
+    throw redBeforeTheMilestone(ctx, red, base, outcome.log);
+  }
   if (outcome.kind === 'unexplained') {
     ctx.events.emit({ type: 'notice', message: `bisect: no item to blame: ${outcome.reason}` });
     await ctx.store.update((s) => {
@@ -368,6 +375,24 @@ function stillRed(ctx: Ctx, red: GateResult, max: number): StepFailedError {
               .join('\n')}`
           : ''
       }\nfix it in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\` (or \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` to give fix agents another try)`,
+  );
+}
+
+/**
+ * A gate red on the tip it last passed on (the milestone's base, or the last green tip) is not the milestone's doing:
+ * the gate, or what it needs (a tool, a service, a submodule), broke under it. Fix agents sent at the milestone's
+ * code would be paid for nothing: the run stops instead (exit 1), the items' work kept on the integration branch.
+ */
+function redBeforeTheMilestone(ctx: Ctx, red: GateResult, base: string, log: string | null): StepFailedError {
+  const where =
+    base === ctx.store.current().branch?.base
+      ? `on ${MAIN_BRANCH} as the milestone started from it (${base.slice(0, 10)})`
+      : `on ${base.slice(0, 10)}, where it passed before`;
+  return new StepFailedError(
+    `gate "${red.name}" (${red.phase}) fails ${where} too, before any change it is checked for: this milestone did ` +
+      `not break it, so no fix agent was started${log ? `; log: ${log}` : ''}; fix the gate or what it needs (a tool, ` +
+      `a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again (or fix ` +
+      `the code in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\`)`,
   );
 }
 
