@@ -3,7 +3,7 @@
  * roll back or fail the run with `main` untouched, fix agents (role fix) get their chances, timeouts and missing
  * commands have their exit codes, `files:` filters, `--no-push`, and landing when `main` is not checked out.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -73,14 +73,16 @@ esac`,
     assert.is(beta.status, 'escalated');
     assert.is(beta.merge.sha, null);
     assert.is(beta.merge.kind, 'clean', 'the class of the merge that was tried');
-    // Two tries, both red (then green once, in the gates step on integration HEAD); neither red merge is on main.
+    // Two tries, both red; after the first, green on Alpha's tip without Beta (Beta is to blame); then green once, in
+    // the gates step on integration HEAD. Neither red merge is on main.
     const events = gateEvents(r, 'no-clash');
     assert.equal(
       events.map((e) => e.exitCode),
-      [1, 1, 0],
+      [1, 0, 1, 0],
       JSON.stringify(events),
     );
-    const red = events.slice(0, 2);
+    assert.is(events[1].sha, alpha.sha, 'the check before the merge ran on Alpha');
+    const red = [events[0], events[2]];
     for (const e of red) {
       assert.is(e.exitCode, 1);
       assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', e.sha), 'Merge #2: Beta');
@@ -108,6 +110,33 @@ esac`,
   }
 });
 
+test('a pre-merge gate red before the merge too (a tool missing): the run stops (exit 1), no fix agent, nothing escalated', async () => {
+  const r = await rig({
+    count: 2,
+    gates: { 'pre-merge': [{ name: 'needs-tool', run: 'test -e "$HOME/.no-such-tool"' }] },
+    body: `${ITEM_AGENT}
+case "$WM_ROLE" in fix) report COMPLETE "tried";; esac`,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 1, show(result));
+    assert.match(
+      result.stderr,
+      /gate "needs-tool" \(pre-merge\) fails on milestone\/7-\S+ at [0-9a-f]{10} too, before #2 is merged: no item is to blame, so no fix agent was started; log: /,
+    );
+    assert.equal(
+      r.agent.calls().filter((c) => c.role === 'fix'),
+      [],
+    );
+    const state = readStateFile(r.repo);
+    assert.is(state.items['2'].status, 'complete', 'not escalated');
+    assert.is(state.items['2'].merge, null, 'not merged either');
+    assert.equal(readdirSync(path.join(r.repo.dir, 'plan', 'backlog')).sort(), ['1.md', '2.md'], 'no follow-up item');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('red pre-merge gate fixed by the fix agent in the item worktree → merged on the second try', async () => {
   const r = await rig({
     count: 2,
@@ -123,13 +152,14 @@ esac`,
     const beta = readStateFile(r.repo).items['2'];
     assert.is(beta.status, 'complete');
     assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', beta.merge.sha), 'Merge #2: Beta');
-    // Red on the first try, green on the requeued merge, green again in the gates step.
+    // Red on the first try, green on the tip before it (Beta is to blame), green on the requeued merge, green again
+    // in the gates step.
     const events = gateEvents(r, 'no-clash');
     assert.equal(
       events.map((e) => e.exitCode),
-      [1, 0, 0],
+      [1, 0, 0, 0],
     );
-    assert.is(events[1].sha, beta.merge.sha);
+    assert.is(events[2].sha, beta.merge.sha);
     const files = await originFiles(r);
     assert.ok(files.includes('a.txt') && files.includes('b2.txt') && !files.includes('b.txt'), files.join(' '));
   } finally {

@@ -92,6 +92,25 @@ async function preMergeGates(
   return green ? null : (results[results.length - 1] as GateResult);
 }
 
+/**
+ * The pre-merge gate `red` run once more on integration HEAD as it is now (the tip before the merge that turned it
+ * red): its result when red there too (the item is then not to blame), else null.
+ */
+export async function redBeforeMerge(
+  ctx: Ctx,
+  item: PlanItem,
+  red: GateResult,
+  sha: string,
+): Promise<GateResult | null> {
+  const gate = ctx.plan.gates.preMerge.find((g) => g.name === red.name);
+  if (!gate) return null;
+  const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}-before`);
+  const { green, results } = await runGatesOnHead(ctx, [{ gate, phase: 'pre-merge' }], logDir, (r) =>
+    ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
+  );
+  return green ? null : (results[results.length - 1] as GateResult);
+}
+
 /** Union of both sides for files where both only added lines (stable: ours, then theirs). */
 async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void> {
   for (const file of files) {

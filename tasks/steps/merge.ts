@@ -14,8 +14,17 @@ import { createFollowUp } from '../merging/follow-ups.ts';
 import { git, gitOk, isAncestor, revParse } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
-import type { ItemMerge, ItemState } from '../lib/state-types.ts';
-import { mergeItem, mergeMessage, redGateText, resetIntegration, type MergeOutcome } from '../merging/merge-item.ts';
+import type { GateResult, ItemMerge, ItemState } from '../lib/state-types.ts';
+import { StepFailedError } from '../lib/errors.ts';
+import { commandLine } from '../lib/command-words.ts';
+import {
+  mergeItem,
+  mergeMessage,
+  redBeforeMerge,
+  redGateText,
+  resetIntegration,
+  type MergeOutcome,
+} from '../merging/merge-item.ts';
 import { mergesNotIn, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
@@ -296,7 +305,13 @@ async function runMergeQueue(
         facts = null;
         break;
       }
-      // Red pre-merge gate: integration is back at prev; the item gets one fix and one more try.
+      // Red pre-merge gate: integration is back at prev. Red there too, no item is to blame (a fix agent per item,
+      // then an escalation each, would be paid for a gate that cannot pass): the run stops.
+      if (attempt === 1) {
+        const before = await redBeforeMerge(ctx, item, outcome.gate, prev);
+        if (before) throw redWithoutItem(ctx, item, before, prev);
+      }
+      // Otherwise the item gets one fix and one more try.
       if (attempt >= 2) {
         await escalate(
           ctx,
@@ -314,6 +329,15 @@ async function runMergeQueue(
     }
   }
   return facts?.head ?? knownHead;
+}
+
+/** The run's stop when a pre-merge gate is red before the item's merge as after it. */
+function redWithoutItem(ctx: Ctx, item: PlanItem, red: GateResult, prev: string): StepFailedError {
+  return new StepFailedError(
+    `gate "${red.name}" (pre-merge) fails on ${ctx.plan.milestone.integrationBranch} at ${prev.slice(0, 10)} too, ` +
+      `before #${item.issue} is merged: no item is to blame, so no fix agent was started; log: ${red.log}; fix the ` +
+      `gate or what it needs (a tool, a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again`,
+  );
 }
 
 /**
