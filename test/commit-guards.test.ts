@@ -101,4 +101,27 @@ test("the runner's files: another item's backlog file, a new one (a name git quo
   assert.equal(await guardCommits(dir, base, tip), { violations: [], flags: [] });
 });
 
+test('a file that was over the limit already (a large lockfile) may change: a flag, not a violation; one it grows fails', async () => {
+  const { dir } = await repo();
+  const lock = (n: number) => `${'dependency line\n'.repeat(n)}`;
+  // 11 MiB of lockfile at the base, and a small file.
+  writeFileSync(path.join(dir, 'pnpm-lock.yaml'), lock((11 * 1024 * 1024) / 16));
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'large lockfile');
+  const base = await git(dir, 'rev-parse', 'HEAD');
+  writeFileSync(path.join(dir, 'pnpm-lock.yaml'), lock((11 * 1024 * 1024) / 16 + 10));
+  writeFileSync(path.join(dir, 'old.txt'), Buffer.alloc(11 * 1024 * 1024, 'x'));
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'update');
+  const tip = await git(dir, 'rev-parse', 'HEAD');
+  const over = await oversizedFiles(dir, base, tip);
+  assert.equal(over.map((f) => [f.path, f.wasLarge]).sort(), [
+    ['old.txt', false],
+    ['pnpm-lock.yaml', true],
+  ]);
+  const found = await guardCommits(dir, base, tip);
+  assert.equal(found.violations, ['commits files over 10 MiB: old.txt (11.0 MiB)']);
+  assert.equal(found.flags, ['changes files over 10 MiB (as large before): pnpm-lock.yaml (11.0 MiB)']);
+});
+
 test.run();

@@ -211,10 +211,14 @@ export async function guardCommits(
         'main would point at nothing); the commit must be in the submodule of the checkout first',
     );
   const big = await oversizedFiles(repo, base, tip, MAX_FILE_BYTES, change);
-  if (big.length)
-    violations.push(
-      `commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${big.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ')}`,
-    );
+  const sized = (list: readonly OversizedFile[]) =>
+    list.map((b) => `${b.path} (${(b.bytes / 1024 / 1024).toFixed(1)} MiB)`).join(', ');
+  const grown = big.filter((b) => !b.wasLarge);
+  if (grown.length) violations.push(`commits files over ${MAX_FILE_BYTES / 1024 / 1024} MiB: ${sized(grown)}`);
+  // A file that was that large already (a monorepo's lockfile, a data file) is the repository's, not a mistake.
+  const large = big.filter((b) => b.wasLarge);
+  if (large.length)
+    flags.push(`changes files over ${MAX_FILE_BYTES / 1024 / 1024} MiB (as large before): ${sized(large)}`);
   const markers = change.conflictMarkers;
   if (markers.length) violations.push(`commits conflict markers in ${markers.join(', ')}`);
   return { violations, flags };
@@ -239,6 +243,23 @@ async function unpublishedSubmoduleCommits(repo: string, files: readonly Changed
   return out;
 }
 
+/** Sizes of `blobs` in bytes (NaN for one git does not have), one `cat-file --batch-check` for all. */
+async function blobSizes(cwd: string, blobs: readonly string[]): Promise<number[]> {
+  if (blobs.length === 0) return [];
+  const out = await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], {
+    input: blobs.map((b) => `${b}\n`).join(''),
+  });
+  return out.split('\n').map(Number);
+}
+
+/** A file over the size limit: its size, and for a changed one whether it was over the limit before the change. */
+export interface OversizedFile {
+  readonly path: string;
+  readonly bytes: number;
+  /** It was over the limit before (a large lockfile or data file the change edits), not made so by the change. */
+  readonly wasLarge: boolean;
+}
+
 /** Files the branch adds or changes that are larger than `limit` bytes (one `cat-file --batch-check` for all). */
 export async function oversizedFiles(
   cwd: string,
@@ -246,20 +267,26 @@ export async function oversizedFiles(
   branch: string,
   limit = MAX_FILE_BYTES,
   change?: Change,
-): Promise<Array<{ path: string; bytes: number }>> {
+): Promise<OversizedFile[]> {
   const { files, addedText } = change ?? (await readChange(cwd, base, branch));
   // A text file the change adds is in the patch whole: a UTF-8 byte is at least a third of a UTF-16 unit, so a patch
   // far under the limit is a file under it, without asking git. A submodule entry (a commit) has no size here.
   const surelySmall = (f: ChangedFile) => f.status === 'A' && 4 * (addedText.get(f.blob) ?? Infinity) < limit;
   const blobs = files.filter((f) => (f.status === 'A' || f.status === 'M') && !/^0+$/.test(f.blob) && !surelySmall(f));
-  if (blobs.length === 0) return [];
-  const sizes = (
-    await git(cwd, ['cat-file', '--batch-check=%(objectsize)'], { input: blobs.map((f) => `${f.blob}\n`).join('') })
-  ).split('\n');
-  const out: Array<{ path: string; bytes: number }> = [];
-  blobs.forEach((f, i) => {
-    const bytes = Number(sizes[i]);
-    if (Number.isFinite(bytes) && bytes > limit) out.push({ path: f.path, bytes });
+  const sizes = await blobSizes(
+    cwd,
+    blobs.map((f) => f.blob),
+  );
+  const over = blobs.flatMap((f, i) => {
+    const bytes = sizes[i] as number;
+    return Number.isFinite(bytes) && bytes > limit ? [{ file: f, bytes }] : [];
   });
-  return out;
+  // Only for what is over the limit now: how large the changed ones were before.
+  const changed = over.filter((o) => o.file.status === 'M' && !/^0+$/.test(o.file.oldBlob));
+  const before = await blobSizes(
+    cwd,
+    changed.map((o) => o.file.oldBlob),
+  );
+  const wasLarge = new Set(changed.filter((_, i) => (before[i] as number) > limit).map((o) => o.file));
+  return over.map((o) => ({ path: o.file.path, bytes: o.bytes, wasLarge: wasLarge.has(o.file) }));
 }

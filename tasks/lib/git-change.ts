@@ -28,6 +28,8 @@ export interface ChangedFile {
   readonly blob: string;
   /** The new mode (`100644`, `120000` a link, `160000` a submodule, whose "blob" is its commit). */
   readonly mode: string;
+  /** The blob before the change (zeros for an added file). */
+  readonly oldBlob: string;
 }
 
 /** What the judge and the commit guards need of a change, read in one pass. */
@@ -108,8 +110,8 @@ async function parseChange(repo: string, base: string, tip: string): Promise<Cha
         case 'raw': {
           if (!line.startsWith(':')) return;
           const tab = line.indexOf('\t');
-          const [, mode = '', , newBlob = '', status = ''] = line.slice(1, tab).split(' ');
-          files.push({ path: line.slice(tab + 1), status, blob: newBlob, mode });
+          const [, mode = '', oldBlob = '', newBlob = '', status = ''] = line.slice(1, tab).split(' ');
+          files.push({ path: line.slice(tab + 1), status, blob: newBlob, mode, oldBlob });
           return;
         }
         case 'header': {
