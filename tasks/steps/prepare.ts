@@ -33,6 +33,12 @@ async function currentBranch(repo: string): Promise<string> {
   return out.stdout.trim() || 'HEAD';
 }
 
+/** What git stash cannot clean, and what the user does about it. */
+const CANNOT_STASH =
+  'a submodule at another commit, or line endings git changes on every checkout (text files committed with CRLF ' +
+  'under an `eol` attribute)';
+const SETTLE_IT = 'commit it (`git add --renormalize .` for line endings) or put it back (`git submodule update`)';
+
 /** A path of the dependency folders item worktrees link to (`node_modules/`, `.venv/x`). */
 const isLinkedFolder = (p: string) => LINKED_FOLDERS.some((f) => p === f || p.startsWith(`${f}/`));
 
@@ -91,15 +97,15 @@ export const prepare: Step = {
     // else's, and landing would find the checkout as dirty as now.
     if (!sha || sha === before)
       throw new BadInputError(
-        `git stash could not save what makes the working tree dirty (${firstOf(dirty, 3)}): a submodule at another ` +
-          'commit, or a change git cannot stash; commit it or put it back (git submodule update), then run again',
+        `git stash could not save what makes the working tree dirty (${firstOf(dirty, 3)}): ${CANNOT_STASH}; ` +
+          `${SETTLE_IT}, then run again`,
       );
     const left = (await dirtyPaths(ctx.repo)).filter((p) => !isLinkedFolder(p));
     if (left.length > 0)
       throw new BadInputError(
-        `git stash saved some of the working tree's changes as ${sha.slice(0, 10)} but not ${firstOf(left, 3)} (a ` +
-          'submodule at another commit, or a change git cannot stash); commit it or put it back (git submodule ' +
-          `update), restore the rest with \`git stash pop\`, then run again`,
+        `git stash saved the working tree's changes as ${sha.slice(0, 10)} but ${firstOf(left, 3)} still ` +
+          `${left.length === 1 ? 'differs' : 'differ'} (${CANNOT_STASH}); ${SETTLE_IT}, restore what was saved with ` +
+          '`git stash pop`, then run again',
       );
     await ctx.store.update((s) => {
       s.prepare = { kind: 'stashed', sha, branch, at: new Date().toISOString() };

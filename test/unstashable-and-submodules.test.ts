@@ -1,7 +1,8 @@
 /**
- * Repositories with a submodule: a checkout dirty only by a submodule at another commit (which git stash cannot hold)
- * is refused before any agent, without taking someone else's stash for the run's own; an item that moves the
- * submodule to a commit only its worktree holds fails (main would point at a commit nobody has).
+ * Checkouts git stash cannot clean, and submodules: a checkout dirty only by a submodule at another commit (which git
+ * stash cannot hold), or by line endings git changes on every checkout, is refused before any agent, without taking
+ * someone else's stash for the run's own; an item that moves the submodule to a commit only its worktree holds fails
+ * (main would point at a commit nobody has).
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -66,6 +67,30 @@ esac`,
     assert.is(st.items['2'].status, 'complete');
     assert.is(await git(r.repo.dir, 'rev-parse', 'main:sub'), before, "main's submodule pointer did not move");
     assert.is(await git(r.repo.dir, 'cat-file', '-t', 'main:b.txt'), 'blob');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('line endings git changes on every checkout (CRLF committed under eol=lf): refused before any agent, the stash named', async () => {
+  const r = await makeAgentRig({ title: 'Line endings', items: ITEMS, body: ITEM_AGENT });
+  try {
+    writeFileSync(path.join(r.repo.dir, 'win.txt'), 'a\r\nb\r\n');
+    await git(r.repo.dir, 'add', 'win.txt');
+    await git(r.repo.dir, 'commit', '-qm', 'crlf');
+    writeFileSync(path.join(r.repo.dir, '.gitattributes'), '* text eol=lf\n');
+    await git(r.repo.dir, 'add', '.gitattributes');
+    await git(r.repo.dir, 'commit', '-qm', 'attributes');
+    assert.match(await git(r.repo.dir, 'status', '--porcelain'), /^ ?M win\.txt$/m, 'git calls it changed');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 2, show(result));
+    const stash = await git(r.repo.dir, 'rev-parse', '--short=10', 'refs/stash');
+    assert.ok(
+      result.stderr.includes(`git stash saved the working tree's changes as ${stash} but win.txt still differs`),
+      result.stderr,
+    );
+    assert.match(result.stderr, /git add --renormalize \./);
+    assert.equal(r.agent.calls(), [], 'no agent ran');
   } finally {
     r.cleanup();
   }
