@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
-import { runInProcess, show } from './support/cli.ts';
+import { collect, runInProcess, show, startCli } from './support/cli.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -105,6 +105,61 @@ test('a fix agent that undoes an item with a commit of its own: the item is esca
       notices(r).some((m) => /kept: .*work\/7-2-beta \(its change was undone by a fix agent\)/.test(m)),
       notices(r).join('\n'),
     );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('killed after the fix agent undid an item, before the gates were recorded green: run again still escalates it', async () => {
+  const r = await fixRig(
+    'git rm -q b.txt; git commit -qm "drop b.txt"; report COMPLETE "removed the file that failed"',
+  );
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const killAt = JSON.stringify({ any: [{ type: 'gate', name: 'no-bug', exitCode: 0 }], n: 1 });
+    const killed = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+    assert.is(killed.signal, 'SIGKILL', show(killed));
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 3, show(again));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'escalated');
+    assert.is(st.items['2'].failureCode, 'undone-by-fix');
+    assert.match(st.items['2'].failure, /to make gate "no-bug" green/, 'the gate is named after the crash too');
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an item a later item put back is not blamed on the fix agent', async () => {
+  const two = [
+    { issue: 1, title: 'Alpha' },
+    { issue: 2, title: 'Beta' },
+  ];
+  const r = await makeAgentRig({
+    title: 'Later item',
+    items: two,
+    waves: [
+      { parallel: false, items: [two[0] as (typeof two)[number]] },
+      { parallel: false, items: [two[1] as (typeof two)[number]] },
+    ],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo on > flag.txt; commit "flag on"; report COMPLETE;;
+item:2) echo off > flag.txt; echo BUG > b.txt; commit "flag off, bug"; report COMPLETE;;
+fix:*) echo fine > b.txt; git commit -qam "fix b"; report COMPLETE;;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    files: { 'flag.txt': 'off\n' },
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['1'].status, 'complete');
+    assert.is(st.items['2'].status, 'complete');
+    assert.match(await git(r.repo.dir, 'show', 'main:plan/backlog/1.md'), /status: done/);
   } finally {
     r.cleanup();
   }

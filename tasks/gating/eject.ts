@@ -162,6 +162,8 @@ export async function ejectItems(ctx: Ctx, req: EjectRequest): Promise<Ejection>
       s.ejections = [...(s.ejections ?? []), structuredClone(ejection) as Ejection] as typeof s.ejections;
       s.bisection = null;
       s.gates = null;
+      // The fix agents' commits are not on the rebuilt branch: later ones start afresh from it.
+      s.fixing = null;
     },
     { durable: true },
   );

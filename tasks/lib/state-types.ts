@@ -278,6 +278,12 @@ export interface State {
   } | null;
   /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
   readonly sessions?: ReadonlyArray<AgentSessionRecord>;
+  /**
+   * Fix agents at work on red gates: the integration tip the first one was given and the gates they were sent for
+   * (absent or null when none). Held across a crash until the gates are green, so what they undid is judged against
+   * it (steps/gates.ts).
+   */
+  readonly fixing?: { readonly from: string; readonly gates: readonly string[] } | null;
   /** A bisection of red gates under way (absent or null when none). */
   readonly bisection?: Bisection | null;
   /** Items ejected from the integration branch by bisections, in order (absent in older state). */

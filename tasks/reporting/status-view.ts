@@ -270,8 +270,10 @@ function nextOf(view: Omit<StatusView, 'next'>, entry: Entry | undefined): strin
       return view.attention.some((a) => a.status !== 'escalated')
         ? `fix the cause, then \`${run}\`: it retries the failed and skipped items and lands them`
         : view.complete
-          ? 'resolve the escalated conflicts (their backlog items) by hand or in the next milestone'
-          : `\`${run}\` lands what merged; the escalated conflicts are backlog items, their branches kept`;
+          ? 'resolve the escalated items by hand or in the next milestone (a conflict is a backlog item; an item a ' +
+            'fix agent undid stays open)'
+          : `\`${run}\` lands what merged; escalated items keep their branches (a conflict is a backlog item; an ` +
+            'item a fix agent undid stays open)';
     case 'landed':
     case 'gates green':
     case 'stopped':

@@ -128,8 +128,6 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
   if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
   const flaky = new Set<string>();
-  // The gates fix agents were started for: what an item a fix agent undid was undone for.
-  const redGates = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
   let retryNext = true;
@@ -144,9 +142,11 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       retryNext = false;
       for (const name of run.flaky) flaky.add(name);
       if (run.green) {
-        // Fix agents committed: the merged items they undid whole are not landed work.
-        if (attempt > 0 || resumed) await escalateUndoneItems(ctx, sha, [...redGates]);
+        // Fix agents worked (this run or one a crash ended): the merged items they undid whole are not landed work.
+        const fixing = ctx.store.current().fixing;
+        if (fixing) await escalateUndoneItems(ctx, sha, fixing);
         await ctx.store.update((s) => {
+          s.fixing = null;
           s.gates = {
             sha,
             at: new Date().toISOString(),
@@ -159,7 +159,6 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
         return;
       }
       const red = run.results[run.results.length - 1] as GateResult;
-      redGates.add(red.name);
       if (culprit === null && canBisect) {
         culprit = await bisect(ctx, progress, gatesToRun, red, sha);
         canBisect = culprit !== null;
@@ -174,6 +173,14 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       }
       if (attempt >= max) throw stillRed(ctx, red, max);
       progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
+      // Before the agent can commit: where the fix agents started, and for which gates (kept across a crash).
+      await ctx.store.update(
+        (s) => {
+          const gates = s.fixing?.gates ?? [];
+          s.fixing = { from: s.fixing?.from ?? sha, gates: gates.includes(red.name) ? gates : [...gates, red.name] };
+        },
+        { durable: true },
+      );
       const fix = await runAgentSession(ctx, {
         role: 'fix',
         issue: 0,
@@ -199,36 +206,47 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
 }
 
 /**
- * The merged items whose whole change on integration `head` no longer holds: every file their merge changed is at
- * `head` as it was before that merge (a fix agent that reverted them with a commit of its own, not a rewind). Their
- * merge is still on the branch, but their work would not land: each is escalated (failure code `undone-by-fix`, its
- * merge record's sha null), so it is not marked done nor its issue closed, its branch is kept, and the run ends
- * needing attention. Two git calls per merged item, only after fix agents committed.
+ * The merged items whose whole change on integration `head` no longer holds because fix agents undid it: every file
+ * their merge changed is at `head` as it was before that merge, and the fix agents changed those files (from
+ * `fixing.from`, where the first one started; a later item that put a file back is no fix agent's doing). Their merge
+ * is still on the branch, but their work would not land: each is escalated (failure code `undone-by-fix`, its merge
+ * record's sha null), so it is not marked done nor its issue closed, its branch is kept, and the run ends needing
+ * attention; items that depend on it are flagged. An item landed by an earlier run stays landed, with a notice: main
+ * gets the fix agents' revert of it. Up to three git calls per merged item, only after fix agents worked.
  */
-async function escalateUndoneItems(ctx: Ctx, head: string, gates: readonly string[]): Promise<void> {
+async function escalateUndoneItems(
+  ctx: Ctx,
+  head: string,
+  fixing: { readonly from: string; readonly gates: readonly string[] },
+): Promise<void> {
   const dir = ctx.integrationWorktree;
+  const landedAt = ctx.store.current().land?.integration ?? null;
+  const same = async (from: string, files: readonly string[]) =>
+    (await gitRaw(dir, ['diff', '--quiet', '--no-ext-diff', from, head, '--', ...files.map(literal)])).exitCode === 0;
   const undone: Array<{ issue: number; files: string[] }> = [];
   for (const it of Object.values(ctx.store.current().items)) {
     const merge = it.merge?.sha;
     if (!merge || it.merge?.kind === 'empty') continue;
     const files = await diffNames(dir, [`${merge}^1`, merge]);
-    if (files.length === 0) continue;
-    const same = await gitRaw(dir, [
-      'diff',
-      '--quiet',
-      '--no-ext-diff',
-      `${merge}^1`,
-      head,
-      '--',
-      ...files.map(literal),
-    ]);
-    if (same.exitCode === 0) undone.push({ issue: it.issue, files });
+    if (files.length === 0 || !(await same(`${merge}^1`, files)) || (await same(fixing.from, files))) continue;
+    if (landedAt && (await isAncestor(dir, merge, landedAt))) {
+      ctx.events.emit({
+        type: 'notice',
+        message: `#${it.issue}: a fix agent undid its change (${firstOf(files)}), which an earlier run landed: main gets that revert`,
+      });
+      continue;
+    }
+    undone.push({ issue: it.issue, files });
   }
   if (undone.length === 0) return;
-  const which = gates.length ? ` gate ${gates.map((g) => `"${g}"`).join(', ')}` : ' the gates';
+  const which = fixing.gates.length ? ` gate ${fixing.gates.map((g) => `"${g}"`).join(', ')}` : ' the gates';
   const why = (u: { files: string[] }) =>
     `a fix agent undid its change (${firstOf(u.files)}) to make${which} green; its merge stays on the integration ` +
     `branch, undone, and the item is not landed`;
+  const issues = new Set(undone.map((u) => u.issue));
+  const dependants = listItems(ctx.plan).filter(
+    (item) => !issues.has(item.issue) && item.dependsOn.some((d) => issues.has(d)),
+  );
   await ctx.store.update(
     (s) => {
       for (const u of undone)
@@ -239,16 +257,44 @@ async function escalateUndoneItems(ctx: Ctx, head: string, gates: readonly strin
           merge: it.merge ? { ...it.merge, sha: null, note: why(u) } : null,
           ...(it.result ? { result: { ...it.result, flags: [...it.result.flags, UNDONE_FLAG] } } : {}),
         }));
+      for (const d of dependants)
+        updateItem(s, d.issue, (it) =>
+          it.result
+            ? {
+                result: {
+                  ...it.result,
+                  flags: [
+                    ...it.result.flags,
+                    `depends on ${d.dependsOn
+                      .filter((i) => issues.has(i))
+                      .map((i) => `#${i}`)
+                      .join(', ')}, whose change a fix agent undid`,
+                  ],
+                },
+              }
+            : {},
+        );
     },
     { durable: true },
   );
-  for (const u of undone)
+  for (const u of undone) {
     ctx.events.emit({
       type: 'item',
       issue: u.issue,
       status: 'escalated',
       failureCode: 'undone-by-fix',
       detail: why(u),
+    });
+    // Said on stderr too: `step gates` prints notices, not item events.
+    ctx.events.emit({ type: 'notice', message: `#${u.issue} escalated: ${why(u)}` });
+  }
+  for (const d of dependants)
+    ctx.events.emit({
+      type: 'notice',
+      message: `#${d.issue} landed, but it depends on ${d.dependsOn
+        .filter((i) => issues.has(i))
+        .map((i) => `#${i}`)
+        .join(', ')}, whose change a fix agent undid`,
     });
 }
 
