@@ -1,13 +1,16 @@
 /**
  * A merge the runner made but did not record (it was killed while that merge's pre-merge gates ran) is not taken as
- * merged on the next run: its gates never passed. It is made again and gated then, as an uninterrupted run would
- * have (a red one escalates the item at its merge), instead of being left to the gates step at the end, where a red
- * gate costs fix agents on the whole milestone and a bisection. The kill lands at an event, never at a time
- * (WM_KILL_AFTER_EVENT).
+ * merged on the next run: its gates never passed. It is gated then, as it is (a conflict agent's resolution kept, no
+ * second agent), as an uninterrupted run would have (a red one escalates the item at its merge), instead of being left
+ * to the gates step at the end, where a red gate costs fix agents on the whole milestone and a bisection. The kill
+ * lands at an event, never at a time (WM_KILL_AFTER_EVENT).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { makeAgentRig } from './support/agent-rig.ts';
+import { CALC, CALC_ITEMS } from './support/merge-rig.ts';
 import { collect, runInProcess, show, startCli } from './support/cli.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
 
@@ -70,6 +73,38 @@ esac`,
     );
     for (const e of [second[0], second[2]])
       assert.is(await git(r.repo.dir, 'log', '-1', '--format=%s', String(e.sha)), 'Merge #2: Beta');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a conflict merge cut short before its pre-merge gates: gated as it is after the restart, no second conflict agent', async () => {
+  const r = await makeAgentRig({
+    title: 'Resolved then cut',
+    items: ITEMS,
+    waves: [{ parallel: true, items: ITEMS }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+*) exit 9;;
+esac`,
+    gates: { 'pre-merge': [{ name: 'first', run: 'true' }] },
+    files: { 'calc.js': CALC },
+  });
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const killAt = JSON.stringify({ any: [{ type: 'gate', name: 'first', phase: 'pre-merge' }], n: 1 });
+    const killed = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+    assert.is(killed.signal, 'SIGKILL', show(killed));
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 0, show(again));
+    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    assert.is(agents.length, 1, 'one conflict agent in all');
+    assert.match(await git(r.repo.dir, 'show', 'main:calc.js'), new RegExp(`// ${agents[0]}$`, 'm'));
+    assert.ok(
+      readEvents(r.repo).some((e) => e.type === 'notice' && /gating it now$/.test(String(e.message))),
+      'the restart said so',
+    );
   } finally {
     r.cleanup();
   }

@@ -75,8 +75,8 @@ async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = 
   return git(wt(ctx), ['rev-parse', 'HEAD']);
 }
 
-/** Pre-merge gates on the merge result (those whose `files` match what the merge changed). */
-async function preMergeGates(
+/** Pre-merge gates on the merge result (those whose `files` match what the merge changed): the red one, or null. */
+export async function preMergeGates(
   ctx: Ctx,
   item: PlanItem,
   files: readonly string[],

@@ -20,6 +20,7 @@ import { commandLine } from '../lib/command-words.ts';
 import {
   mergeItem,
   mergeMessage,
+  preMergeGates,
   redBeforeMerge,
   redGateText,
   resetIntegration,
@@ -252,22 +253,36 @@ async function runMergeQueue(
     const st = ctx.store.current().items[String(item.issue)];
     if (!st?.branch) continue;
     const done = earlier.get(mergeMessage(item));
-    if (done && (await gatesCutShort(ctx, st, done))) {
-      // Made again below, gates and all: recording it would land a merge whose pre-merge gates never passed.
-      await resetIntegration(ctx, `${done}^1`);
-      const message = `#${item.issue}: its merge was found on the integration branch after a restart, before its pre-merge gates had passed: merging it again`;
+    // Found but cut short before its pre-merge gates passed: gated now, as it is (a conflict agent's resolution kept).
+    const ungated = done ? await gatesCutShort(ctx, st, done) : null;
+    if (ungated) {
+      const message = `#${item.issue}: its merge was found on the integration branch after a restart, before its pre-merge gates had passed: gating it now`;
       progress.output(message);
       ctx.events.emit({ type: 'notice', message });
+    }
+    const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
+    let firstAttempt = 1;
+    if (done && ungated && red) {
+      // Red: undone, and the item gets what a red first try gets (unless the gate is red without it).
+      await resetIntegration(ctx, ungated.parent);
+      const before = await redBeforeMerge(ctx, item, red, ungated.parent);
+      if (before) throw redWithoutItem(ctx, item, before, ungated.parent);
+      progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
+      await fixItemForGates(ctx, item, redGateText(red), progress);
       facts = null;
       knownHead = null;
+      firstAttempt = 2;
     } else if (done) {
-      await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note: 'found merged after a restart' });
+      const note = ungated
+        ? 'found merged after a restart; its pre-merge gates passed then'
+        : 'found merged after a restart';
+      await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note });
       // An earlier merge found after a restart: what the pass knew of integration is read again.
       await followUpPartial(ctx, item);
       facts = null;
       continue;
     }
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       facts ??= await readQueueFacts(ctx, branches, knownHead);
       knownHead = null;
       const prev = facts.head;
@@ -341,19 +356,24 @@ function redWithoutItem(ctx: Ctx, item: PlanItem, red: GateResult, prev: string)
 }
 
 /**
- * Whether `done`, an item's merge found on the integration branch but not recorded, may not have passed its pre-merge
- * gates: the runner stopped (a crash, a voided verdict) between making it and recording it, which is when they run.
- * Only the tip can be such a merge (anything the runner put on top came after the record). A clean merge of a branch
- * that started from the merge's first parent needs no gate run, and neither does a merge no pre-merge gate applies to.
+ * When `done`, an item's merge found on the integration branch but not recorded, may not have passed its pre-merge
+ * gates (the runner stopped between making it and recording it, which is when they run): its first parent and what
+ * it changed, for the gates to run on it; null when it needs none. Only the tip can be such a merge (anything the
+ * runner put on top came after the record). A clean merge of a branch that started from the merge's first parent
+ * needs no gate run, and neither does a merge no pre-merge gate applies to.
  */
-async function gatesCutShort(ctx: Ctx, st: ItemState, done: string): Promise<boolean> {
-  if (ctx.plan.gates.preMerge.length === 0) return false;
+async function gatesCutShort(
+  ctx: Ctx,
+  st: ItemState,
+  done: string,
+): Promise<{ readonly parent: string; readonly files: readonly string[] } | null> {
+  if (ctx.plan.gates.preMerge.length === 0) return null;
   const dir = ctx.integrationWorktree;
-  if ((await revParse(dir, 'HEAD')) !== done) return false;
+  if ((await revParse(dir, 'HEAD')) !== done) return null;
   const parent = await revParse(dir, `${done}^1`);
-  if (!parent || parent === st.base) return false;
+  if (!parent || parent === st.base) return null;
   const files = await diffNames(dir, [parent, done]);
-  return ctx.plan.gates.preMerge.some((g) => gateApplies(g, files));
+  return ctx.plan.gates.preMerge.some((g) => gateApplies(g, files)) ? { parent, files } : null;
 }
 
 /** merge step. */
