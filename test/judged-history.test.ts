@@ -4,6 +4,8 @@
  * commits stops the run (an ungated commit never lands); a conflict agent that changes files outside the conflict is
  * escalated; gates with `files:` see renames and names git would quote. Agents wait on nothing.
  */
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
@@ -359,6 +361,32 @@ test('a backlog groomed on a branch of its own, not on main: refused before any 
     assert.equal(r.agent.calls(), [], 'no agent ran');
     assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'), branches, 'no ref changed');
   } finally {
+    r.cleanup();
+  }
+});
+
+test('main checked out with uncommitted changes in another worktree of the user: refused before any agent (exit 2)', async () => {
+  const r = await makeAgentRig({ title: 'Main elsewhere', items: ITEMS, body: ITEM_AGENT });
+  const other = `${r.repo.dir}-main`;
+  try {
+    await git(r.repo.dir, 'switch', '-q', '-c', 'topic');
+    await git(r.repo.dir, 'worktree', 'add', '-q', other, 'main');
+    writeFileSync(path.join(other, 'README.md'), 'edited, not committed\n');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 2, show(result));
+    assert.is(
+      result.stderr.trim(),
+      `${other} has main checked out with uncommitted changes (README.md); landing moves main there, so commit or ` +
+        'stash them first, then run again',
+    );
+    assert.equal(r.agent.calls(), [], 'no agent ran');
+    // Clean there, the same command lands and moves that checkout's main.
+    await git(other, 'checkout', '-q', '--', 'README.md');
+    const again = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(again.code, 0, show(again));
+    assert.ok(await has(other, 'HEAD', 'a.txt'), "the other checkout's main moved with the landing");
+  } finally {
+    rmSync(other, { recursive: true, force: true });
     r.cleanup();
   }
 });

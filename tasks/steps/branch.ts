@@ -7,9 +7,10 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { BadInputError, NeedsAttentionError } from '../lib/errors.ts';
 import { keepRunnerExcludes } from '../guards/exclude-guard.ts';
-import { addWorktree, git, isAncestor, listWorktrees, revParse } from '../lib/git.ts';
+import { addWorktree, git, isAncestor, listWorktrees, revParse, type WorktreeInfo } from '../lib/git.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
-import { MAIN_BRANCH } from '../lib/paths.ts';
+import { MAIN_BRANCH, worktreeRootOf } from '../lib/paths.ts';
+import { firstOf } from '../lib/bounded-text.ts';
 import { linkedWorktreeOn, looseRef, refFromFiles, surelyNothingToPrune } from '../lib/git-files.ts';
 import { recordGitSetup } from '../guards/git-setup-guard.ts';
 import { recordTrustedConfig } from '../guards/config-guard.ts';
@@ -27,6 +28,30 @@ import { DONE, todo, type Step } from '../engine/step.ts';
 async function readRef(ctx: Ctx, ref: string): Promise<string | null> {
   const known = refFromFiles(ctx.commonDir, ref);
   return known !== undefined ? known : revParse(ctx.repo, ref);
+}
+
+/**
+ * Landing fast-forwards the checkout that has main checked out, and only a clean one. Another worktree of the user's
+ * on main with uncommitted changes would stop the run there, after every agent ran: said now instead, before any.
+ * The user's own checkout is prepare's; the runner's worktrees are its own. One `status`, only when there is such a
+ * worktree.
+ */
+async function refuseDirtyMainElsewhere(ctx: Ctx, worktrees: readonly WorktreeInfo[]): Promise<void> {
+  const ours = worktreeRootOf(ctx.repo, ctx.plan);
+  const holder = worktrees.find(
+    (w) =>
+      w.branch === MAIN_BRANCH &&
+      path.resolve(w.path) !== path.resolve(ctx.repo) &&
+      !path.resolve(w.path).startsWith(`${ours}/`) &&
+      existsSync(w.path),
+  );
+  if (!holder) return;
+  const dirty = await dirtyPaths(holder.path);
+  if (dirty.length)
+    throw new BadInputError(
+      `${holder.path} has ${MAIN_BRANCH} checked out with uncommitted changes (${firstOf(dirty, 3)}); landing moves ` +
+        `${MAIN_BRANCH} there, so commit or stash them first, then run again`,
+    );
 }
 
 /** branch step. */
@@ -88,6 +113,7 @@ export const branch: Step = {
     if (!surelyNothingToPrune(ctx.commonDir)) await git(ctx.repo, ['worktree', 'prune']);
     // Read once: nothing below changes worktrees before the add.
     const worktreeList = await listWorktrees(ctx.repo);
+    await refuseDirtyMainElsewhere(ctx, worktreeList);
     const ours = worktreeList.some(
       (w) => path.resolve(w.path) === path.resolve(ctx.integrationWorktree) && w.branch === name,
     );
