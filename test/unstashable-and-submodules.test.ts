@@ -96,4 +96,45 @@ test('line endings git changes on every checkout (CRLF committed under eol=lf): 
   }
 });
 
+test('two items that move the same submodule: escalated as a submodule moved on both sides, not as a rename', async () => {
+  const sub = await emptyRepo('wm-sub-');
+  writeFileSync(path.join(sub, 'lib.txt'), 'lib\n');
+  await git(sub, 'add', '-A');
+  await git(sub, 'commit', '-qm', 'lib');
+  const commitOn = async (branch: string) => {
+    await git(sub, 'checkout', '-q', '-b', branch, 'main');
+    await git(sub, 'commit', '-q', '--allow-empty', '-m', branch);
+    return git(sub, 'rev-parse', 'HEAD');
+  };
+  const [one, two] = [await commitOn('one'), await commitOn('two')];
+  await git(sub, 'checkout', '-q', 'main');
+  const move = (sha: string) =>
+    `git update-index --cacheinfo 160000,${sha},sub; git commit -qm "move sub"; report COMPLETE`;
+  const r = await makeAgentRig({
+    title: 'Submodule twice',
+    items: ITEMS,
+    waves: [{ parallel: true, items: ITEMS }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) ${move(one)};;
+item:2) ${move(two)};;
+*) exit 9;;
+esac`,
+  });
+  try {
+    await git(r.repo.dir, ...FILE_OK, 'submodule', 'add', '-q', sub, 'sub');
+    await git(r.repo.dir, 'commit', '-qm', 'add the submodule');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    const [first, second] = [st.items['1'], st.items['2']].sort((a, b) => a.finishSeq - b.finishSeq);
+    assert.is(first.status, 'complete');
+    assert.is(second.status, 'escalated');
+    assert.is(second.merge.kind, 'heavy');
+    assert.match(second.merge.note, /submodule sub was moved on both sides/);
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main:sub'), first.issue === 1 ? one : two);
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -18,8 +18,15 @@ export async function predictConflicts(worktree: string, theirs: string): Promis
   return [...new Set(out.stdout.trim().split('\n').slice(1).filter(Boolean))];
 }
 
+/** Whether `rev` has an entry at `file`: by its tree, so a submodule whose commit is not here counts as there. */
 async function exists(worktree: string, rev: string, file: string): Promise<boolean> {
-  return gitOk(worktree, ['cat-file', '-e', `${rev}:${file}`]);
+  return gitOk(worktree, ['rev-parse', '--verify', '-q', `${rev}:${file}`]);
+}
+
+/** Whether `file` is a submodule (a commit entry, mode 160000) in `rev`. */
+async function isSubmodule(worktree: string, rev: string, file: string): Promise<boolean> {
+  const out = await gitRaw(worktree, ['ls-tree', '-z', rev, '--', file]);
+  return out.exitCode === 0 && out.stdout.startsWith('160000 ');
 }
 
 /**
@@ -38,7 +45,8 @@ async function deletedLines(worktree: string, from: string, to: string, file: st
 }
 
 /**
- * Classify predicted conflicts: heavy (a path deleted or renamed on one side, or 3+ files);
+ * Classify predicted conflicts: heavy (a path deleted or renamed on one side, a submodule moved on both, or 3+
+ * files);
  * trivial when every text file only gained lines on both sides (whitespace-only is found later by merging with -X
  * ignore-all-space);
  * medium otherwise.
@@ -58,6 +66,12 @@ export async function classifyConflicts(
       exists(worktree, 'HEAD', file),
       exists(worktree, theirs, file),
     ]);
+    // Two moves of one submodule: which commit it points at is a human's choice, not an agent's text edit.
+    if (
+      (inOurs && (await isSubmodule(worktree, 'HEAD', file))) ||
+      (inTheirs && (await isSubmodule(worktree, theirs, file)))
+    )
+      return { kind: 'heavy', files, reason: `submodule ${file} was moved on both sides` };
     if (inBase && (!inOurs || !inTheirs))
       return { kind: 'heavy', files, reason: `${file} was deleted or renamed on one side` };
     if (!inBase && (!inOurs || !inTheirs)) return { kind: 'heavy', files, reason: `${file} was renamed on one side` };
