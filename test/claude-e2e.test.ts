@@ -44,7 +44,8 @@ const PLAN = claudePlan(
       { issue: 14, title: 'Safe mode' },
     ],
   ],
-  { 'post-merge': [{ name: 'fixed', run: 'test -f FIXED' }] },
+  // Green on main; red once Safe mode's file is merged, until a fix agent adds FIXED.
+  { 'post-merge': [{ name: 'fixed', run: 'test ! -f src/safe.js || test -f FIXED' }] },
 );
 
 const BRANCH = (issue: number, slug: string) => `work/7-${issue}-${slug}`;

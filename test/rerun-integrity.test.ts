@@ -67,8 +67,12 @@ test("an exit file names the process that wrote it: a caller that knows the pid 
 });
 
 test("red gates, then run again: a new fix agent process runs (not the first one's exit file) and the milestone lands", async () => {
-  const r = await rig({
-    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test -f fixed.txt' }] },
+  // One item: a milestone of one never ejects it (at most half of its items go), so the fix agents get the whole
+  // milestone. The gate is green on main and red once a.txt is merged, until the fix adds fixed.txt.
+  const r = await makeAgentRig({
+    title: 'Rerun integrity',
+    items: ITEMS.slice(0, 1),
+    gates: { 'post-merge': [{ name: 'needs-fix', run: 'test ! -f a.txt || test -f fixed.txt' }] },
     defaults: { 'max-fix-attempts': 1 },
     body: `${ITEM_AGENT}
 if [ "$WM_ROLE" = fix ]; then
@@ -101,7 +105,7 @@ fi`,
     );
     const files = (await git(r.repo.dir, 'ls-tree', '--name-only', 'main')).split('\n');
     assert.ok(
-      ['a.txt', 'b.txt', 'fixed.txt'].every((f) => files.includes(f)),
+      ['a.txt', 'fixed.txt'].every((f) => files.includes(f)),
       files.join(' '),
     );
     // Each fix session has its own files: two prompts, two exit files, each naming its own process.
