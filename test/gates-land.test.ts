@@ -49,6 +49,12 @@ const ancestor = (dir: string, a: string, b: string) =>
     () => false,
   );
 
+/**
+ * Agent shell that waits until the runner has judged #1 (its agent-exited event), so #1 finishes, and merges, first.
+ * Bounded (600 × 0.05 s) only against a hung test, not an ordering.
+ */
+const AFTER_ONE = `i=0; until grep -q '"type":"agent-exited","issue":1,' "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/events.jsonl" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done;`;
+
 /** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
 const NO_CLASH = { 'pre-merge': [{ name: 'no-clash', run: '! (test -f a.txt && test -f b.txt)' }] };
 
@@ -110,7 +116,7 @@ esac`,
   }
 });
 
-test('a pre-merge gate red before the merge too (a tool missing): the run stops (exit 1), no fix agent, nothing escalated', async () => {
+test('a pre-merge gate red without the item too (a tool missing): merged unchecked; red on main, the run stops, no fix agent', async () => {
   const r = await rig({
     count: 2,
     gates: { 'pre-merge': [{ name: 'needs-tool', run: 'test -e "$HOME/.no-such-tool"' }] },
@@ -120,9 +126,10 @@ case "$WM_ROLE" in fix) report COMPLETE "tried";; esac`,
   try {
     const result = await run(r);
     assert.is(result.code, 1, show(result));
+    assert.match(result.stderr, /#2: pre-merge gate needs-tool is red without it too: merging it unchecked/);
     assert.match(
       result.stderr,
-      /gate "needs-tool" \(pre-merge\) fails on milestone\/7-\S+ at [0-9a-f]{10} too, before #2 is merged: no item is to blame, so no fix agent was started; log: /,
+      /gate "needs-tool" \(pre-merge\) fails on main as the milestone started from it \([0-9a-f]{10}\) too, before any change it is checked for: this milestone did not break it, so no fix agent was started/,
     );
     assert.equal(
       r.agent.calls().filter((c) => c.role === 'fix'),
@@ -130,8 +137,56 @@ case "$WM_ROLE" in fix) report COMPLETE "tried";; esac`,
     );
     const state = readStateFile(r.repo);
     assert.is(state.items['2'].status, 'complete', 'not escalated');
-    assert.is(state.items['2'].merge, null, 'not merged either');
+    assert.match(state.items['2'].merge.note, /pre-merge gate needs-tool is red without it too .*: merged unchecked/);
     assert.equal(readdirSync(path.join(r.repo.dir, 'plan', 'backlog')).sort(), ['1.md', '2.md'], 'no follow-up item');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an earlier item that broke a pre-merge gate unchecked: the next item is not blamed; the gates step ejects the culprit', async () => {
+  const r = await rig({
+    count: 2,
+    gates: { 'pre-merge': [{ name: 'no-broken', run: '! test -f broken.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo x > broken.txt; commit broken; report COMPLETE;;
+item:2) ${AFTER_ONE} echo beta > b.txt; commit beta; report COMPLETE;;
+fix:*) report COMPLETE "could not";;
+esac`,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 3, show(result));
+    const state = readStateFile(r.repo);
+    // #1 merged first, unchecked (a clean merge from the same tip); #2 after it is not blamed.
+    assert.is(state.items['1'].status, 'ejected', JSON.stringify(state.items['1']));
+    assert.is(state.items['2'].status, 'complete');
+    const files = await originFiles(r);
+    assert.ok(files.includes('b.txt') && !files.includes('broken.txt'), files.join(' '));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a post-merge gate for some files, red on main only because they are not there: not called red on main; fix agents', async () => {
+  const r = await rig({
+    count: 2,
+    gates: { 'post-merge': [{ name: 'pkg', run: 'cd pkg && test -f ok', files: ['pkg/**'] }] },
+    defaults: { 'max-fix-attempts': 1 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) mkdir pkg; echo bug > pkg/index.txt; commit pkg; report COMPLETE;;
+fix:*) echo fixed > pkg/ok; commit "add pkg/ok"; report COMPLETE fixed;;
+esac`,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 0, show(result));
+    assert.not.match(result.stderr, /this milestone did not break it/);
+    assert.is(r.agent.calls().filter((c) => c.role === 'fix').length, 1);
+    const files = (await git(r.repo.origin as string, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    assert.ok(files.includes('pkg/ok') && files.includes('a.txt'), files.join(' '));
   } finally {
     r.cleanup();
   }

@@ -94,7 +94,8 @@ export async function preMergeGates(
 
 /**
  * The pre-merge gate `red` run once more on integration HEAD as it is now (the tip before the merge that turned it
- * red): its result when red there too (the item is then not to blame), else null.
+ * red): its result when red there too (the item is then not to blame), else null. Not for a gate for some files
+ * only: it may fail before the merge only because they are not there yet.
  */
 export async function redBeforeMerge(
   ctx: Ctx,
@@ -103,7 +104,7 @@ export async function redBeforeMerge(
   sha: string,
 ): Promise<GateResult | null> {
   const gate = ctx.plan.gates.preMerge.find((g) => g.name === red.name);
-  if (!gate) return null;
+  if (!gate || gate.files.length > 0) return null;
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}-before`);
   const { green, results } = await runGatesOnHead(ctx, [{ gate, phase: 'pre-merge' }], logDir, (r) =>
     ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
@@ -134,7 +135,10 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
   }
 }
 
-/** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
+/**
+ * Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. `gated` false: no
+ * pre-merge gate runs (one already found red without the item; the gates step finds what broke it).
+ */
 export async function mergeItem(
   ctx: Ctx,
   item: PlanItem,
@@ -142,6 +146,7 @@ export async function mergeItem(
   prev: string,
   itemBase: string,
   progress: Progress,
+  gated = true,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
   // The usual merge (clean, --no-ff) is tried first, merged and committed by one git call; the conflict is predicted
@@ -229,7 +234,7 @@ export async function mergeItem(
   // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
   sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
-  if (kind !== 'clean' || itemBase !== prev) {
+  if (gated && (kind !== 'clean' || itemBase !== prev)) {
     // Filtered by what the merge changed on integration: with a conflict resolved, more than the item's own change.
     const red = ctx.plan.gates.preMerge.length
       ? await preMergeGates(ctx, item, await diffNames(wt(ctx), [prev, sha]), sha)

@@ -364,6 +364,18 @@ async function bisect(
   const redGates = gatesToRun.filter((g) => g.gate.name === red.name && g.phase === red.phase);
   progress.output(`gate ${red.name} is red twice: bisecting the changes since ${base.slice(0, 10)}`);
   const outcome = await findCulprit(ctx, redGates, base, head, progress);
+  // A gate for some files only may fail on a base that lacks them (`cd pkg` before any item made pkg/): red there
+  // says nothing about the milestone, and nothing is blamed.
+  if (outcome.kind === 'red-base' && redGates.some((g) => g.gate.files.length > 0)) {
+    ctx.events.emit({
+      type: 'notice',
+      message: `bisect: no item to blame: gate ${red.name} is red on ${base.slice(0, 10)} too, where the files it is for may not be`,
+    });
+    await ctx.store.update((s) => {
+      s.bisection = null;
+    });
+    return null;
+  }
   if (outcome.kind === 'red-base') {
     await ctx.store.update((s) => {
       s.bisection = null;

@@ -15,8 +15,6 @@ import { git, gitOk, isAncestor, revParse } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge, ItemState } from '../lib/state-types.ts';
-import { StepFailedError } from '../lib/errors.ts';
-import { commandLine } from '../lib/command-words.ts';
 import {
   mergeItem,
   mergeMessage,
@@ -262,16 +260,20 @@ async function runMergeQueue(
     }
     const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
     let firstAttempt = 1;
+    // A pre-merge gate red without the item too: not its doing, so no fix agent; merged unchecked, and the gates step
+    // (which runs the pre-merge gates too) finds what broke it.
+    let redWithout: GateResult | null = null;
     if (done && ungated && red) {
-      // Red: undone, and the item gets what a red first try gets (unless the gate is red without it).
+      // Red: undone, and the item gets what a red first try gets.
       await resetIntegration(ctx, ungated.parent);
-      const before = await redBeforeMerge(ctx, item, red, ungated.parent);
-      if (before) throw redWithoutItem(ctx, item, before, ungated.parent);
-      progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
-      await fixItemForGates(ctx, item, redGateText(red), progress);
+      redWithout = await redBeforeMerge(ctx, item, red, ungated.parent);
+      if (!redWithout) {
+        progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
+        await fixItemForGates(ctx, item, redGateText(red), progress);
+        firstAttempt = 2;
+      }
       facts = null;
       knownHead = null;
-      firstAttempt = 2;
     } else if (done) {
       const note = ungated
         ? 'found merged after a restart; its pre-merge gates passed then'
@@ -304,12 +306,16 @@ async function runMergeQueue(
         prev,
         st.base ?? prev,
         progress,
+        redWithout === null,
       );
       facts = factsAfter(ctx, facts, outcome);
       if (outcome.kind === 'merged') {
+        const unchecked = redWithout
+          ? `pre-merge gate ${redWithout.name} is red without it too (log: ${redWithout.log}): merged unchecked`
+          : '';
         await recordMerge(ctx, item, {
           ...outcome.merge,
-          note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
+          note: [outcome.merge.note, judged.note, unchecked].filter(Boolean).join('; '),
         });
         // A follow-up of the file backlog is a commit on integration: the pass's head is then read again.
         if (await followUpPartial(ctx, item)) facts = null;
@@ -320,11 +326,17 @@ async function runMergeQueue(
         facts = null;
         break;
       }
-      // Red pre-merge gate: integration is back at prev. Red there too, no item is to blame (a fix agent per item,
-      // then an escalation each, would be paid for a gate that cannot pass): the run stops.
+      // Red pre-merge gate: integration is back at prev. Red there too, the item is not to blame (a fix agent per
+      // item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke).
       if (attempt === 1) {
-        const before = await redBeforeMerge(ctx, item, outcome.gate, prev);
-        if (before) throw redWithoutItem(ctx, item, before, prev);
+        redWithout = await redBeforeMerge(ctx, item, outcome.gate, prev);
+        if (redWithout) {
+          const message = `#${item.issue}: pre-merge gate ${outcome.gate.name} is red without it too: merging it unchecked; the gates step finds what broke it`;
+          progress.output(message);
+          ctx.events.emit({ type: 'notice', message });
+          facts = null;
+          continue;
+        }
       }
       // Otherwise the item gets one fix and one more try.
       if (attempt >= 2) {
@@ -344,15 +356,6 @@ async function runMergeQueue(
     }
   }
   return facts?.head ?? knownHead;
-}
-
-/** The run's stop when a pre-merge gate is red before the item's merge as after it. */
-function redWithoutItem(ctx: Ctx, item: PlanItem, red: GateResult, prev: string): StepFailedError {
-  return new StepFailedError(
-    `gate "${red.name}" (pre-merge) fails on ${ctx.plan.milestone.integrationBranch} at ${prev.slice(0, 10)} too, ` +
-      `before #${item.issue} is merged: no item is to blame, so no fix agent was started; log: ${red.log}; fix the ` +
-      `gate or what it needs (a tool, a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again`,
-  );
 }
 
 /**
