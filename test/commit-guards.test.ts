@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { guardCommits, oversizedFiles } from '../tasks/guards/agent-guards.ts';
 import { readChange } from '../tasks/lib/git-change.ts';
+import { inRepo, touchedRunnerFiles, type RunnerFiles } from '../tasks/guards/runner-files.ts';
 import { emptyRepo, git } from './support/fixture.ts';
 
 async function repo(): Promise<{ dir: string; base: string }> {
@@ -70,9 +71,9 @@ test('conflict markers: a file adding both kinds is found, one kind is not; an a
   assert.ok((await readChange(dir, base, tip)) !== change);
 });
 
-test("the runner's files: another item's backlog file, a new one (a name git quotes) or the plan fail; its own is a flag", async () => {
+test("the runner's files: another item's backlog file, a new one or the plan (a name git quotes) fail; its own is a flag", async () => {
   const { dir, base } = await repo();
-  const kept = { plan: 'plan/milestone-7-dispatch.yaml', backlogDir: 'plan/backlog' };
+  const kept = { plan: 'plan/mïlestone-7.yaml', backlogDir: 'plan/backlog' };
   const change = async (files: Record<string, string>) => {
     await git(dir, 'checkout', '-q', '--detach', base);
     for (const [file, text] of Object.entries(files)) {
@@ -90,15 +91,28 @@ test("the runner's files: another item's backlog file, a new one (a name git quo
     other.violations[0] as string,
     /^changed the milestone's plan or backlog files, which the runner keeps: plan\/backlog\/3\.md/,
   );
-  const quoted = await change({ 'plan/backlog/é.md': 'new\n' });
-  assert.match(quoted.violations.join(), /plan\/backlog\/é\.md/);
-  const plan = await change({ 'plan/milestone-7-dispatch.yaml': 'waves: []\n' });
-  assert.match(plan.violations.join(), /plan\/milestone-7-dispatch\.yaml/);
-  const own = await change({ 'plan/backlog/2.md': 'status: done\n', 'plan/backlog-notes.md': 'not the folder\n' });
+  const added = await change({ 'plan/backlog/15.md': 'new\n' });
+  assert.match(added.violations.join(), /plan\/backlog\/15\.md/);
+  const plan = await change({ 'plan/mïlestone-7.yaml': 'waves: []\n' });
+  assert.match(plan.violations.join(), /plan\/mïlestone-7\.yaml/);
+  // Not the runner's: other files of the folder, or beside it.
+  const own = await change({
+    'plan/backlog/2.md': 'status: done\n',
+    'plan/backlog/README.md': 'how we groom\n',
+    'plan/backlog/drafts/4.md': 'a draft\n',
+    'plan/backlog-notes.md': 'not the folder\n',
+  });
   assert.equal(own, { violations: [], flags: ['changed its own backlog file plan/backlog/2.md'] });
   // Without an owner, only sizes and markers count.
   const tip = await git(dir, 'rev-parse', 'HEAD');
   assert.equal(await guardCommits(dir, base, tip), { violations: [], flags: [] });
+});
+
+test('runner files of a backlog at the top of the repository, or named with ./', () => {
+  const top = { plan: null, backlogDir: inRepo('.') };
+  assert.equal(touchedRunnerFiles(['3.md', 'README.md', 'src/3.md'], top as RunnerFiles, 2).others, ['3.md']);
+  assert.is(inRepo('./plan/backlog/'), 'plan/backlog');
+  assert.is(inRepo('../elsewhere'), null);
 });
 
 test('a file that was over the limit already (a large lockfile) may change: a flag, not a violation; one it grows fails', async () => {

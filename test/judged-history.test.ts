@@ -4,7 +4,7 @@
  * commits stops the run (an ungated commit never lands); a conflict agent that changes files outside the conflict is
  * escalated; gates with `files:` see renames and names git would quote. Agents wait on nothing.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -360,6 +360,20 @@ test('a backlog groomed on a branch of its own, not on main: refused before any 
     );
     assert.equal(r.agent.calls(), [], 'no agent ran');
     assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'), branches, 'no ref changed');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a checkout on another branch whose backlog (named ./plan/backlog) is on main too: runs', async () => {
+  const r = await makeAgentRig({ title: 'Groomed here', items: ITEMS, body: ITEM_AGENT });
+  try {
+    const planFile = path.join(r.repo.dir, 'plan', 'milestone-7-dispatch.yaml');
+    writeFileSync(planFile, `${readFileSync(planFile, 'utf8')}backlog: {kind: file, dir: ./plan/backlog/}\n`);
+    await git(r.repo.dir, 'commit', '-qam', 'backlog named with ./');
+    await git(r.repo.dir, 'checkout', '-q', '-b', 'groom');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
   } finally {
     r.cleanup();
   }

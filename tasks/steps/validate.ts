@@ -5,6 +5,7 @@ import { firstOf, oneLine } from '../lib/bounded-text.ts';
 import { gitRaw } from '../lib/git.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
+import { itemFileIn, runnerFilesOf } from '../guards/runner-files.ts';
 import { readRegularFileSync } from '../lib/regular-file.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -42,14 +43,20 @@ async function missingFromPlan(ctx: Ctx, backlog: Backlog): Promise<string[]> {
 
 const shortLine = (text: string): string => oneLine(text).slice(0, 80);
 
-/** The branch the user's checkout is on, from its HEAD file (null: detached, unreadable, or not a branch). */
-function checkoutBranch(repo: string): string | null {
+/**
+ * The branch the user's checkout is on: from its HEAD file, else (a reftable repository's HEAD file names no branch)
+ * asked of git; null on a detached HEAD.
+ */
+async function checkoutBranch(repo: string): Promise<string | null> {
   try {
     const head = readRegularFileSync(path.join(gitDirOf(repo) ?? path.join(repo, '.git'), 'HEAD'));
-    return /^ref: refs\/heads\/(\S+)\n$/.exec(head)?.[1] ?? null;
+    const named = /^ref: refs\/heads\/(\S+)\n$/.exec(head)?.[1];
+    if (named && named !== '.invalid') return named;
+    if (/^[0-9a-f]{40,64}\n$/.test(head)) return null;
   } catch {
-    return null;
+    // Not readable here: git says.
   }
+  return (await gitRaw(repo, ['symbolic-ref', '--short', '-q', 'HEAD'])).stdout.trim() || null;
 }
 
 /**
@@ -58,23 +65,17 @@ function checkoutBranch(repo: string): string | null {
  * agent ran, it would stop the run there. One `ls-tree` of the backlog folder, only when the checkout is not on main.
  */
 async function assertBacklogOnMain(ctx: Ctx, issues: readonly number[]): Promise<void> {
-  if (ctx.plan.backlog.kind !== 'file' || issues.length === 0) return;
-  const on = checkoutBranch(ctx.repo);
+  const dir = runnerFilesOf(ctx.plan).backlogDir;
+  if (dir === null || issues.length === 0) return;
+  const on = await checkoutBranch(ctx.repo);
   if (on === MAIN_BRANCH) return;
-  const dir = ctx.plan.backlog.dir.replace(/\/+$/, '');
-  const listed = await gitRaw(ctx.repo, [
-    'ls-tree',
-    '-r',
-    '-z',
-    '--name-only',
-    `refs/heads/${MAIN_BRANCH}`,
-    '--',
-    `${dir}/`,
-  ]);
+  // The folder's own entries (item files are at its top), not the whole tree below it.
+  const args = ['ls-tree', '-z', '--name-only', `refs/heads/${MAIN_BRANCH}`, ...(dir ? ['--', `${dir}/`] : [])];
+  const listed = await gitRaw(ctx.repo, args);
   // No main: the branch step says so, in its own words.
   if (listed.exitCode !== 0) return;
   const onMain = new Set(listed.stdout.split('\0'));
-  const missing = issues.map((issue) => `${dir}/${issue}.md`).filter((file) => !onMain.has(file));
+  const missing = issues.map((issue) => itemFileIn(dir, issue)).filter((file) => !onMain.has(file));
   if (missing.length === 0) return;
   throw new BadInputError(
     `${firstOf(missing)} ${missing.length === 1 ? 'is' : 'are'} not on ${MAIN_BRANCH}, where the milestone is built ` +
