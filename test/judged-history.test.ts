@@ -317,28 +317,38 @@ esac`,
   }
 });
 
-test('a fix agent that marks items done in the backlog is put back: its work is not used', async () => {
-  const r = await fixRig(
-    "sed -i 's/^status: .*/status: done/' plan/backlog/*.md; echo fine > b.txt; git commit -qam 'fix and tidy'; report COMPLETE",
-  );
-  try {
-    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
-    // Its fix is dropped with its backlog edit: the gate stays red, #2 is ejected, #1 lands.
-    assert.is(result.code, 3, show(result));
-    assert.ok(
-      notices(r).some((m) =>
-        /^fix agent, attempt 1: it changed the milestone's plan or backlog files, which the runner keeps \(plan\/backlog\/1\.md, plan\/backlog\/2\.md\); put back to /.test(
-          m,
-        ),
-      ),
-      notices(r).join('\n'),
+test("a fix agent's edits to the backlog are put back, its fix kept; also when the runner died while it worked", async () => {
+  for (const killed of [false, true]) {
+    const r = await fixRig(
+      'for f in plan/backlog/*.md; do echo "hacked" >> "$f"; done; echo fine > b.txt; git commit -qam "fix and tidy"; report COMPLETE',
     );
-    const st = readStateFile(r.repo);
-    assert.is(st.items['2'].status, 'ejected');
-    assert.match(await git(r.repo.dir, 'show', 'main:plan/backlog/1.md'), /status: done/);
-    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
-  } finally {
-    r.cleanup();
+    try {
+      const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+      if (killed) {
+        // Killed as the fix agent starts: the next run re-attaches to it and uses its result.
+        const killAt = JSON.stringify({ any: [{ type: 'agent-spawned', role: 'fix' }], n: 1 });
+        const first = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+        assert.is(first.signal, 'SIGKILL', show(first));
+      }
+      const result = await runInProcess('run', args);
+      assert.is(result.code, 0, show(result));
+      assert.ok(
+        notices(r).some((m) =>
+          m.startsWith(
+            "a fix agent changed the milestone's plan or backlog files, which the runner keeps (plan/backlog/1.md, plan/backlog/2.md): put back",
+          ),
+        ),
+        notices(r).join('\n'),
+      );
+      for (const issue of [1, 2]) {
+        const text = await git(r.repo.dir, 'show', `main:plan/backlog/${issue}.md`);
+        assert.not.match(text, /hacked/, `#${issue} (killed: ${killed})`);
+        assert.match(text, /status: done/);
+      }
+      assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'fine', 'the fix itself landed');
+    } finally {
+      r.cleanup();
+    }
   }
 });
 

@@ -133,6 +133,8 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   let retryNext = true;
   try {
     for (let attempt = resumed ? 1 : 0; ; attempt++) {
+      const fixing = ctx.store.current().fixing;
+      if (fixing) await restoreRunnerFiles(ctx, fixing.from);
       const sha = await integrationHead(ctx);
       await assertMergesKept(ctx, sha);
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
@@ -306,28 +308,41 @@ const literal = (p: string) => `:(literal)${p}`;
 
 /**
  * A fix agent builds on the sha it was given. One that reset or rewrote the integration branch (`git reset --hard
- * main`) would drop merged items, which would still be reported as landed; one that changed the plan or backlog files
- * could mark an item done that never landed: the branch is put back to that sha, and the attempt's work is not used
- * (a notice says so).
+ * main`) would drop merged items, which would still be reported as landed: the branch is put back to that sha, and
+ * the attempt's work is not used (a notice says so).
  */
 async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise<void> {
   const head = await integrationHead(ctx);
-  if (head === sha) return;
-  let why: string | null = null;
-  if (!(await isAncestor(ctx.integrationWorktree, sha, head)))
-    why = `it moved the integration branch to ${head.slice(0, 10)}, which does not contain ${sha.slice(0, 10)} (a reset or a rewrite)`;
-  else {
-    // The plan and backlog say what landed: a fix that marks an item done would make main say so of one that did not.
-    const kept = touchedRunnerFiles(await diffNames(ctx.integrationWorktree, [sha, head]), runnerFilesOf(ctx.plan), 0);
-    const touched = [...kept.others, ...(kept.own ? [kept.own] : [])];
-    if (touched.length)
-      why = `it changed the milestone's plan or backlog files, which the runner keeps (${firstOf(touched)})`;
-  }
-  if (!why) return;
+  if (head === sha || (await isAncestor(ctx.integrationWorktree, sha, head))) return;
   await git(ctx.integrationWorktree, ['reset', '-q', '--hard', sha]);
   ctx.events.emit({
     type: 'notice',
-    message: `fix agent, attempt ${attempt}: ${why}; put back to ${sha.slice(0, 10)}, and its work is not used`,
+    message:
+      `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
+      `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
+  });
+}
+
+/**
+ * The plan and the backlog's item files say what landed: a fix agent that changed them (marked an item done, say)
+ * would make main say so of one that did not. Whatever the fix agents changed there since `from` (where the first one
+ * started) is put back, in a commit of the runner's, before the gates run: also after a crash or a re-attached agent.
+ */
+async function restoreRunnerFiles(ctx: Ctx, from: string): Promise<void> {
+  const dir = ctx.integrationWorktree;
+  const kept = touchedRunnerFiles(await diffNames(dir, [from, 'HEAD']), runnerFilesOf(ctx.plan), 0);
+  const files = [...kept.others, ...(kept.own ? [kept.own] : [])];
+  if (files.length === 0) return;
+  const there = await gitRaw(dir, ['ls-tree', '-z', '--name-only', from, '--', ...files.map(literal)]);
+  const before = new Set(there.stdout.split('\0').filter(Boolean));
+  const back = files.filter((f) => before.has(f));
+  const added = files.filter((f) => !before.has(f));
+  if (back.length) await git(dir, ['checkout', from, '--', ...back.map(literal)]);
+  if (added.length) await git(dir, ['rm', '-q', '-f', '--', ...added.map(literal)]);
+  await git(dir, ['commit', '-q', '-m', "Restore the milestone's plan and backlog files a fix agent changed"]);
+  ctx.events.emit({
+    type: 'notice',
+    message: `a fix agent changed the milestone's plan or backlog files, which the runner keeps (${firstOf(files)}): put back`,
   });
 }
 
