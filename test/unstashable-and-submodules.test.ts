@@ -137,4 +137,26 @@ esac`,
   }
 });
 
+test('an item that moves the submodule to a commit its remote has (submodule update --remote) lands', async () => {
+  const r = await rigWithSubmodule(
+    'Submodule bumped',
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) git -c protocol.file.allow=always submodule update -q --init --remote; commit "bump sub"; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+  );
+  try {
+    // Published upstream after the user's checkout cloned the submodule: the checkout does not have it.
+    writeFileSync(path.join(r.sub, 'lib.txt'), 'lib 2\n');
+    await git(r.sub, 'commit', '-qam', 'lib 2');
+    const upstream = await git(r.sub, 'rev-parse', 'HEAD');
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main:sub'), upstream);
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -103,6 +103,8 @@ export async function checkGuards(
     readonly tip?: string | null;
     /** When its processes were all gone (`readClock`): a read of a checkout started since then may be shared. */
     readonly settled?: number;
+    /** Its worktree (where its submodules' own copies are). */
+    readonly worktree?: string | null;
   },
   windows: readonly AgentWindow[],
 ): Promise<GuardFindings> {
@@ -119,7 +121,12 @@ export async function checkGuards(
   // The reads below look at different things and change nothing: side by side.
   const commits: Promise<GuardFindings> =
     me.base && tip
-      ? guardCommits(where.repo, me.base, tip, where.kept ? { issue: me.issue, kept: where.kept } : undefined)
+      ? guardCommits(
+          where.repo,
+          me.base,
+          tip,
+          where.kept ? { issue: me.issue, kept: where.kept, worktree: me.worktree ?? null } : undefined,
+        )
       : Promise.resolve({ violations: [], flags: [] });
   // Awaited below; a failure meanwhile is not an unhandled rejection.
   commits.catch(() => undefined);
@@ -170,10 +177,12 @@ export async function checkGuards(
   return { violations, flags };
 }
 
-/** The item whose commits are guarded, and the files the runner keeps (`runner-files.ts`). */
+/** The item whose commits are guarded, the files the runner keeps (`runner-files.ts`), and its worktree. */
 export interface CommitOwner {
   readonly issue: number;
   readonly kept: RunnerFiles;
+  /** Where its submodules' own copies are: a commit their remotes have is published. */
+  readonly worktree?: string | null;
 }
 
 /**
@@ -204,7 +213,7 @@ export async function guardCommits(
       );
     if (touched.own) flags.push(`changed its own backlog file ${touched.own}`);
   }
-  const lost = await unpublishedSubmoduleCommits(repo, change.files);
+  const lost = await unpublishedSubmoduleCommits(repo, change.files, owner?.worktree ?? null);
   if (lost.length)
     violations.push(
       `moved submodule ${firstOf(lost)} to a commit only its worktree has (it would be lost with the worktree, and ` +
@@ -225,20 +234,29 @@ export async function guardCommits(
 }
 
 /**
- * Submodules (paths) the change moves to a commit the user's checkout of that submodule does not have. An agent that
- * commits inside a submodule in its worktree keeps that commit in the worktree's own copy of it, which goes with the
- * worktree. A submodule the checkout has not set up is asked of the repository itself, which does not have it either.
+ * Submodules (paths) the change moves to a commit nobody else has: neither the user's checkout of that submodule nor,
+ * in the item worktree's own copy of it, a remote-tracking ref (a commit fetched from the submodule's remote, as
+ * `git submodule update --remote` or a new `git submodule add` does, is published). An agent that commits inside a
+ * submodule in its worktree keeps that commit in the worktree's own copy, which goes with the worktree. A submodule
+ * folder that is not set up is asked of the repository around it, which does not have the commit either.
  */
-async function unpublishedSubmoduleCommits(repo: string, files: readonly ChangedFile[]): Promise<string[]> {
+async function unpublishedSubmoduleCommits(
+  repo: string,
+  files: readonly ChangedFile[],
+  worktree: string | null,
+): Promise<string[]> {
   const out: string[] = [];
+  const has = async (dir: string, sha: string) =>
+    existsSync(dir) && (await gitRaw(dir, ['cat-file', '-e', `${sha}^{commit}`])).exitCode === 0;
+  const fetched = async (dir: string, sha: string) =>
+    existsSync(dir) &&
+    (await gitRaw(dir, ['for-each-ref', '--count=1', '--contains', sha, 'refs/remotes'])).stdout.trim() !== '';
   for (const f of files) {
     if (f.mode !== '160000' || (f.status !== 'A' && f.status !== 'M')) continue;
     const name = unquoteGitPath(f.path);
-    const dir = path.join(repo, name);
-    const there = existsSync(dir)
-      ? (await gitRaw(dir, ['cat-file', '-e', `${f.blob}^{commit}`])).exitCode === 0
-      : false;
-    if (!there) out.push(name);
+    if (await has(path.join(repo, name), f.blob)) continue;
+    if (worktree && (await fetched(path.join(worktree, name), f.blob))) continue;
+    out.push(name);
   }
   return out;
 }

@@ -507,7 +507,15 @@ export async function finishItemAttempt(
       held: ctx.trusted,
       kept: runnerFilesOf(ctx.plan),
     },
-    { issue: item.issue, start: startedAt, base: st.base, branch: st.branch, tip: facts.tip, settled },
+    {
+      issue: item.issue,
+      start: startedAt,
+      base: st.base,
+      branch: st.branch,
+      tip: facts.tip,
+      settled,
+      worktree: st.worktree,
+    },
     agentWindows(ctx.store.current()),
   );
   const protectedBranches = [

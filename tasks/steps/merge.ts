@@ -198,6 +198,7 @@ async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress:
           await guardCommits(ctx.repo, before ?? st.base ?? after, after, {
             issue: item.issue,
             kept: runnerFilesOf(ctx.plan),
+            worktree: st.worktree,
           })
         ).violations.join('; ');
   if (problem) {
