@@ -136,6 +136,13 @@ test('a file that was over the limit already (a large lockfile) may change: a fl
   const found = await guardCommits(dir, base, tip);
   assert.equal(found.violations, ['commits files over 10 MiB: old.txt (11.0 MiB)']);
   assert.equal(found.flags, ['changes files over 10 MiB (as large before): pnpm-lock.yaml (11.0 MiB)']);
+  // Moved (a deletion and an addition of the same blob): as large where it was.
+  mkdirSync(path.join(dir, 'deps'), { recursive: true });
+  await git(dir, 'mv', 'pnpm-lock.yaml', 'deps/pnpm-lock.yaml');
+  await git(dir, 'commit', '-q', '-m', 'move');
+  const moved = await guardCommits(dir, tip, await git(dir, 'rev-parse', 'HEAD'));
+  assert.equal(moved.violations, []);
+  assert.equal(moved.flags, ['changes files over 10 MiB (as large before): deps/pnpm-lock.yaml (11.0 MiB)']);
 });
 
 test.run();

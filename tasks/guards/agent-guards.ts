@@ -306,5 +306,8 @@ export async function oversizedFiles(
     changed.map((o) => o.file.oldBlob),
   );
   const wasLarge = new Set(changed.filter((_, i) => (before[i] as number) > limit).map((o) => o.file));
+  // A file moved (renames are off: a deletion and an addition of the same blob) was as large where it was.
+  const deleted = new Set(files.filter((f) => f.status === 'D').map((f) => f.oldBlob));
+  for (const o of over) if (o.file.status === 'A' && deleted.has(o.file.blob)) wasLarge.add(o.file);
   return over.map((o) => ({ path: o.file.path, bytes: o.bytes, wasLarge: wasLarge.has(o.file) }));
 }
