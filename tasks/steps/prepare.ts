@@ -35,9 +35,11 @@ async function currentBranch(repo: string): Promise<string> {
 
 /** What git stash cannot clean, and what the user does about it. */
 const CANNOT_STASH =
-  'a submodule at another commit, or line endings git changes on every checkout (text files committed with CRLF ' +
-  'under an `eol` attribute)';
-const SETTLE_IT = 'commit it (`git add --renormalize .` for line endings) or put it back (`git submodule update`)';
+  'a submodule at another commit or with changes inside it, or line endings git changes on every checkout (text ' +
+  'files committed with CRLF under an `eol` attribute)';
+const SETTLE_IT =
+  'commit it (`git add --renormalize .` for line endings), put a submodule back (`git submodule update`) or clean ' +
+  'inside it (`git -C <path> status` shows what is there)';
 
 /** A path of the dependency folders item worktrees link to (`node_modules/`, `.venv/x`). */
 const isLinkedFolder = (p: string) => LINKED_FOLDERS.some((f) => p === f || p.startsWith(`${f}/`));
