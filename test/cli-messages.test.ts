@@ -217,7 +217,8 @@ test('an item failed and the gates are red: both said, NOTES first, the gate and
       title: 'Red',
       waves: [{ items: ITEMS }],
       defaults: commandDefaults(agent, { 'max-fix-attempts': 0 }),
-      gates: { 'post-merge': [{ name: 'tests', run: 'echo "1 test failed" && exit 4' }] },
+      // Red everywhere; for some files only, so red on main too blames nothing and the fix agents (none) get it.
+      gates: { 'post-merge': [{ name: 'tests', run: 'echo "1 test failed" && exit 4', files: ['item-*'] }] },
     }),
     items: ITEMS,
   });

@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
-import { collect, runInProcess, show, startCli } from './support/cli.ts';
+import { runInProcess, runKilledAt, show } from './support/cli.ts';
 
 const ITEMS = [
   { issue: 1, title: 'Alpha' },
@@ -118,8 +118,7 @@ test('killed after the fix agent undid an item, before the gates were recorded g
   );
   try {
     const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
-    const killAt = JSON.stringify({ any: [{ type: 'gate', name: 'no-bug', exitCode: 0 }], n: 1 });
-    const killed = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+    const killed = await runKilledAt(args, [{ type: 'gate', name: 'no-bug', exitCode: 0 }]);
     assert.is(killed.signal, 'SIGKILL', show(killed));
     const again = await runInProcess('run', args);
     assert.is(again.code, 3, show(again));
@@ -326,8 +325,7 @@ test("a fix agent's edits to the backlog are put back, its fix kept; also when t
       const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
       if (killed) {
         // Killed as the fix agent starts: the next run re-attaches to it and uses its result.
-        const killAt = JSON.stringify({ any: [{ type: 'agent-spawned', role: 'fix' }], n: 1 });
-        const first = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+        const first = await runKilledAt(args, [{ type: 'agent-spawned', role: 'fix' }]);
         assert.is(first.signal, 'SIGKILL', show(first));
       }
       const result = await runInProcess('run', args);

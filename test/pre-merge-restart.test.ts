@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeAgentRig } from './support/agent-rig.ts';
 import { CALC, CALC_ITEMS } from './support/merge-rig.ts';
-import { collect, runInProcess, show, startCli } from './support/cli.ts';
+import { runInProcess, runKilledAt, show } from './support/cli.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
 
 const ITEMS = [
@@ -40,8 +40,7 @@ esac`,
   });
   try {
     const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
-    const killAt = JSON.stringify({ any: [{ type: 'gate', name: 'first', phase: 'pre-merge' }], n: 1 });
-    const killed = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+    const killed = await runKilledAt(args, [{ type: 'gate', name: 'first', phase: 'pre-merge' }]);
     assert.is(killed.signal, 'SIGKILL', show(killed));
     assert.not.ok(
       readEvents(r.repo).some((e) => e.type === 'gate' && e.name === 'second'),
@@ -93,8 +92,7 @@ esac`,
   });
   try {
     const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
-    const killAt = JSON.stringify({ any: [{ type: 'gate', name: 'first', phase: 'pre-merge' }], n: 1 });
-    const killed = await collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+    const killed = await runKilledAt(args, [{ type: 'gate', name: 'first', phase: 'pre-merge' }]);
     assert.is(killed.signal, 'SIGKILL', show(killed));
     const again = await runInProcess('run', args);
     assert.is(again.code, 0, show(again));

@@ -87,6 +87,18 @@ export function startKillable(script: string, args: readonly string[], options: 
   };
 }
 
+/**
+ * `run args…` as a process that SIGKILLs itself right after writing the first event that has every field of one of
+ * `at` (`WM_KILL_AFTER_EVENT`, tasks/lib/kill-point.ts): the kill lands exactly there, however busy the machine.
+ */
+export function runKilledAt(
+  args: readonly string[],
+  at: ReadonlyArray<Readonly<Record<string, unknown>>>,
+): Promise<CliResult> {
+  const killAt = JSON.stringify({ any: at, n: 1 });
+  return collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
+}
+
 /** A started child whose output is read while it runs. */
 export interface Watched {
   readonly child: ChildProcess;
