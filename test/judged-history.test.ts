@@ -166,6 +166,45 @@ esac`,
   }
 });
 
+test('gates still red, fixed by hand with a new backlog item, run --adopt: nothing outside the fix attempts is put back', async () => {
+  const one = [{ issue: 1, title: 'Alpha' }];
+  const r = await makeAgentRig({
+    title: 'By hand',
+    items: one,
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > a.txt; commit alpha; report COMPLETE;;
+fix:*) report COMPLETE "could not";;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+    defaults: { 'max-fix-attempts': 1 },
+  });
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const red = await runInProcess('run', args);
+    assert.is(red.code, 1, show(red));
+    assert.ok(readStateFile(r.repo).fixing, 'the fix attempts are still on record');
+    // The user fixes it there, and adds a backlog item of their own while at it.
+    const wt = path.join(r.repo.dir, 'worktrees', 'milestone-7');
+    writeFileSync(path.join(wt, 'a.txt'), 'fine\n');
+    writeFileSync(
+      path.join(wt, 'plan', 'backlog', '50.md'),
+      readFileSync(path.join(wt, 'plan', 'backlog', '1.md'), 'utf8').replace(/issue: 1/, 'issue: 50'),
+    );
+    await git(wt, 'add', '-A');
+    await git(wt, 'commit', '-qm', 'fix by hand, and a new item');
+    const again = await runInProcess('run', [...args, '--adopt']);
+    assert.is(again.code, 0, show(again));
+    assert.ok(await has(r.repo.dir, 'main', 'plan/backlog/50.md'), 'the new backlog item landed');
+    assert.not.ok(
+      notices(r).some((m) => m.includes('put back')),
+      notices(r).join('\n'),
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('a gate that commits on the integration branch while landing re-gates: stopped, nothing ungated lands', async () => {
   // The item's test script commits whenever it runs after main was brought in.
   const script = [

@@ -279,11 +279,15 @@ export interface State {
   /** Conflict-resolution and fix agents: what they cost (absent in state files of older runs). */
   readonly sessions?: ReadonlyArray<AgentSessionRecord>;
   /**
-   * Fix agents at work on red gates: the integration tip the first one was given and the gates they were sent for
-   * (absent or null when none). Held across a crash until the gates are green, so what they undid is judged against
-   * it (steps/gates.ts).
+   * Fix agents at work on red gates (absent or null when none): the gates they were sent for, and each attempt's range
+   * of the integration branch, from the tip it was given to the tip it left (null while it runs, or after a crash until
+   * a run settles it). What they changed is judged by these ranges alone, never by what others committed meanwhile
+   * (steps/gates.ts). Cleared when the gates are green, or by an ejection (which drops their commits).
    */
-  readonly fixing?: { readonly from: string; readonly gates: readonly string[] } | null;
+  readonly fixing?: {
+    readonly gates: readonly string[];
+    readonly ranges: ReadonlyArray<{ readonly from: string; readonly to: string | null }>;
+  } | null;
   /** A bisection of red gates under way (absent or null when none). */
   readonly bisection?: Bisection | null;
   /** Items ejected from the integration branch by bisections, in order (absent in older state). */

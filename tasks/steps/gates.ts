@@ -16,7 +16,7 @@ import { diffNames } from '../lib/diff-names.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import { runnerFilesOf, touchedRunnerFiles } from '../guards/runner-files.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
-import type { Bisection, GateResult } from '../lib/state-types.ts';
+import type { Bisection, GateResult, State } from '../lib/state-types.ts';
 import { gitTextHead } from '../lib/git-lines.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { findCulprit, findPartner, removeScratch, type BisectOutcome, type PhasedGate } from '../gating/bisect-run.ts';
@@ -127,14 +127,14 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
   // command that puts the branch back.)
   const resumed = await resumeSession(ctx, 'fix', 0, defaultSettingsFor(ctx).timeoutMs);
   if (resumed) await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+  // The attempt that re-attached agent made, or one a crash cut short before it was settled.
+  await settleFixRange(ctx);
   const flaky = new Set<string>();
   let culprit: Culprit | null = null;
   let canBisect = true;
   let retryNext = true;
   try {
     for (let attempt = resumed ? 1 : 0; ; attempt++) {
-      const fixing = ctx.store.current().fixing;
-      if (fixing) await restoreRunnerFiles(ctx, fixing.from);
       const sha = await integrationHead(ctx);
       await assertMergesKept(ctx, sha);
       const logDir = path.join(ctx.stateDir, 'gates', `${sha.slice(0, 12)}-${attempt}`);
@@ -175,11 +175,14 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
       }
       if (attempt >= max) throw stillRed(ctx, red, max);
       progress.output(`gate ${red.name} is red: fix agent, attempt ${attempt + 1} of ${max}`);
-      // Before the agent can commit: where the fix agents started, and for which gates (kept across a crash).
+      // Before the agent can commit: the range it works in, and for which gate (kept across a crash).
       await ctx.store.update(
         (s) => {
           const gates = s.fixing?.gates ?? [];
-          s.fixing = { from: s.fixing?.from ?? sha, gates: gates.includes(red.name) ? gates : [...gates, red.name] };
+          s.fixing = {
+            gates: gates.includes(red.name) ? gates : [...gates, red.name],
+            ranges: [...(s.fixing?.ranges ?? []), { from: sha, to: null }],
+          };
         },
         { durable: true },
       );
@@ -201,6 +204,7 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
         progress.output(`fix agent, attempt ${attempt + 1}: ${oneLine(fix.outcome.failure ?? 'failed')}`);
       await commitFixLeftovers(ctx, `Fix gate ${red.name} (fix agent, attempt ${attempt + 1})`);
       await keepFixOnHistory(ctx, sha, attempt + 1);
+      await settleFixRange(ctx);
     }
   } finally {
     await removeScratch(ctx);
@@ -209,20 +213,21 @@ export async function makeGatesGreen(ctx: Ctx, progress: Progress): Promise<void
 
 /**
  * The merged items whose whole change on integration `head` no longer holds because fix agents undid it: every file
- * their merge changed is at `head` as it was before that merge, and the fix agents changed those files (from
- * `fixing.from`, where the first one started; a later item that put a file back is no fix agent's doing). Their merge
+ * their merge changed is at `head` as it was before that merge, and a fix attempt changed some of them (in its own
+ * range, `fixing.ranges`: a later item, or a human, that put a file back is no fix agent's doing). Their merge
  * is still on the branch, but their work would not land: each is escalated (failure code `undone-by-fix`, its merge
  * record's sha null), so it is not marked done nor its issue closed, its branch is kept, and the run ends needing
  * attention; items that depend on it are flagged. An item landed by an earlier run stays landed, with a notice: main
  * gets the fix agents' revert of it. Up to three git calls per merged item, only after fix agents worked.
  */
-async function escalateUndoneItems(
-  ctx: Ctx,
-  head: string,
-  fixing: { readonly from: string; readonly gates: readonly string[] },
-): Promise<void> {
+async function escalateUndoneItems(ctx: Ctx, head: string, fixing: NonNullable<State['fixing']>): Promise<void> {
   const dir = ctx.integrationWorktree;
   const landedAt = ctx.store.current().land?.integration ?? null;
+  // What the fix attempts changed, each in its own range: nothing anyone else committed meanwhile.
+  const touched = new Set<string>();
+  for (const r of fixing.ranges)
+    if (r.to && r.to !== r.from) for (const f of await diffNames(dir, [r.from, r.to])) touched.add(f);
+  if (touched.size === 0) return;
   const same = async (from: string, files: readonly string[]) =>
     (await gitRaw(dir, ['diff', '--quiet', '--no-ext-diff', from, head, '--', ...files.map(literal)])).exitCode === 0;
   const undone: Array<{ issue: number; files: string[] }> = [];
@@ -230,7 +235,7 @@ async function escalateUndoneItems(
     const merge = it.merge?.sha;
     if (!merge || it.merge?.kind === 'empty') continue;
     const files = await diffNames(dir, [`${merge}^1`, merge]);
-    if (files.length === 0 || !(await same(`${merge}^1`, files)) || (await same(fixing.from, files))) continue;
+    if (files.length === 0 || !files.some((f) => touched.has(f)) || !(await same(`${merge}^1`, files))) continue;
     if (landedAt && (await isAncestor(dir, merge, landedAt))) {
       ctx.events.emit({
         type: 'notice',
@@ -324,13 +329,31 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
 }
 
 /**
- * The plan and the backlog's item files say what landed: a fix agent that changed them (marked an item done, say)
- * would make main say so of one that did not. Whatever the fix agents changed there since `from` (where the first one
- * started) is put back, in a commit of the runner's, before the gates run: also after a crash or a re-attached agent.
+ * Close the fix attempt left open (its `to` null): the tip it left is recorded, and what it changed in the plan or the
+ * backlog's item files is put back.
  */
-async function restoreRunnerFiles(ctx: Ctx, from: string): Promise<void> {
+async function settleFixRange(ctx: Ctx): Promise<void> {
+  const open = ctx.store.current().fixing?.ranges.find((r) => r.to === null);
+  if (!open) return;
+  const to = await integrationHead(ctx);
+  await restoreRunnerFiles(ctx, open.from, to);
+  await ctx.store.update(
+    (s) => {
+      if (s.fixing) s.fixing = { ...s.fixing, ranges: s.fixing.ranges.map((r) => (r.to === null ? { ...r, to } : r)) };
+    },
+    { durable: true },
+  );
+}
+
+/**
+ * The plan and the backlog's item files say what landed: a fix agent that changed them (marked an item done, say)
+ * would make main say so of one that did not. What one attempt changed there (`from`, the tip it was given, to `to`,
+ * HEAD now) is put back, in a commit of the runner's; nothing anyone else committed is touched.
+ */
+async function restoreRunnerFiles(ctx: Ctx, from: string, to: string): Promise<void> {
   const dir = ctx.integrationWorktree;
-  const kept = touchedRunnerFiles(await diffNames(dir, [from, 'HEAD']), runnerFilesOf(ctx.plan), 0);
+  if (from === to) return;
+  const kept = touchedRunnerFiles(await diffNames(dir, [from, to]), runnerFilesOf(ctx.plan), 0);
   const files = [...kept.others, ...(kept.own ? [kept.own] : [])];
   if (files.length === 0) return;
   const there = await gitRaw(dir, ['ls-tree', '-z', '--name-only', from, '--', ...files.map(literal)]);
