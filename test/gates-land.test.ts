@@ -19,13 +19,20 @@ import {
   tempDir,
 } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
+import { CALC, CALC_ITEMS } from './support/merge-rig.ts';
 import { killProcessesWith, processesWith } from './support/processes.ts';
 import type { PlanKeys } from './support/wave-rig.ts';
 
 type Rig = AgentRig;
 
 /** A serial one-wave milestone with `count` items, `gates` as the plan's quality-gates block, `extra` defaults. */
-function rig(opts: { body: string; gates: PlanKeys; count?: number; defaults?: PlanKeys }): Promise<Rig> {
+function rig(opts: {
+  body: string;
+  gates: PlanKeys;
+  count?: number;
+  defaults?: PlanKeys;
+  files?: Readonly<Record<string, string>>;
+}): Promise<Rig> {
   return makeAgentRig({
     title: 'Gates and land',
     items: ITEMS.slice(0, opts.count ?? 1),
@@ -33,6 +40,7 @@ function rig(opts: { body: string; gates: PlanKeys; count?: number; defaults?: P
     gates: opts.gates,
     defaults: opts.defaults,
     origin: true,
+    files: opts.files,
   });
 }
 
@@ -126,7 +134,7 @@ case "$WM_ROLE" in fix) report COMPLETE "tried";; esac`,
   try {
     const result = await run(r);
     assert.is(result.code, 1, show(result));
-    assert.match(result.stderr, /#2: pre-merge gate needs-tool is red without it too: merging it unchecked/);
+    assert.match(result.stderr, /#2: pre-merge gate needs-tool is red without it too: merged unchecked/);
     assert.match(
       result.stderr,
       /gate "needs-tool" \(pre-merge\) fails on main as the milestone started from it \([0-9a-f]{10}\) too, before any change it is checked for: this milestone did not break it, so no fix agent was started/,
@@ -164,6 +172,33 @@ esac`,
     assert.is(state.items['2'].status, 'complete');
     const files = await originFiles(r);
     assert.ok(files.includes('b.txt') && !files.includes('broken.txt'), files.join(' '));
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a conflict merge whose pre-merge gate is red without it too: the resolved merge is kept, no second conflict agent', async () => {
+  const r = await rig({
+    count: 2,
+    gates: { 'pre-merge': [{ name: 'needs-tool', run: 'test -e "$HOME/.no-such-tool"' }] },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+*) report COMPLETE;;
+esac`,
+    files: { 'calc.js': CALC },
+  });
+  try {
+    const result = await run(r);
+    // Red on main too, found by the gates step: exit 1 with no fix agent.
+    assert.is(result.code, 1, show(result));
+    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    assert.is(agents.length, 1, 'one conflict agent');
+    const state = readStateFile(r.repo);
+    const second = [state.items['1'], state.items['2']].find((i) => i.merge?.kind === 'medium');
+    assert.ok(second?.merge?.sha, JSON.stringify(state.items));
+    assert.match(second.merge.note, /merged unchecked/);
+    assert.match(await git(r.repo.dir, 'show', `${second.merge.sha}:calc.js`), new RegExp(`// ${agents[0]}$`, 'm'));
   } finally {
     r.cleanup();
   }

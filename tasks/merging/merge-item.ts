@@ -25,7 +25,13 @@ export type MergeOutcome =
       readonly files: readonly string[];
       readonly note: string;
     }
-  | { readonly kind: 'red'; readonly conflict: ItemMerge['kind']; readonly gate: GateResult };
+  | {
+      readonly kind: 'red';
+      readonly conflict: ItemMerge['kind'];
+      readonly gate: GateResult;
+      /** The merge the gate was red on (undone; its commit is still there to take back). */
+      readonly merge: Omit<ItemMerge, 'followUp'>;
+    };
 
 /** `Merge #42: Tokenizer`, one line. */
 export function mergeMessage(item: PlanItem): string {
@@ -135,10 +141,7 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
   }
 }
 
-/**
- * Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. `gated` false: no
- * pre-merge gate runs (one already found red without the item; the gates step finds what broke it).
- */
+/** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
 export async function mergeItem(
   ctx: Ctx,
   item: PlanItem,
@@ -146,7 +149,6 @@ export async function mergeItem(
   prev: string,
   itemBase: string,
   progress: Progress,
-  gated = true,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
   // The usual merge (clean, --no-ff) is tried first, merged and committed by one git call; the conflict is predicted
@@ -234,14 +236,15 @@ export async function mergeItem(
   // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
   sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
-  if (gated && (kind !== 'clean' || itemBase !== prev)) {
+  if (kind !== 'clean' || itemBase !== prev) {
     // Filtered by what the merge changed on integration: with a conflict resolved, more than the item's own change.
     const red = ctx.plan.gates.preMerge.length
       ? await preMergeGates(ctx, item, await diffNames(wt(ctx), [prev, sha]), sha)
       : null;
+    const merge = { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note };
     if (red) {
       await resetIntegration(ctx, prev);
-      return { kind: 'red', conflict: kind, gate: red };
+      return { kind: 'red', conflict: kind, gate: red, merge };
     }
   }
   return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };

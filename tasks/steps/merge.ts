@@ -261,20 +261,21 @@ async function runMergeQueue(
     }
     const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
     let firstAttempt = 1;
-    // A pre-merge gate red without the item too: not its doing, so no fix agent; merged unchecked, and the gates step
-    // (which runs the pre-merge gates too) finds what broke it.
-    let redWithout: GateResult | null = null;
     if (done && ungated && red) {
-      // Red: undone, and the item gets what a red first try gets.
+      // Red: undone, and the item gets what a red first try gets; red without it too, the found merge is kept.
       await resetIntegration(ctx, ungated.parent);
-      redWithout = await redBeforeMerge(ctx, item, red, ungated.parent);
-      if (!redWithout) {
-        progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
-        await fixItemForGates(ctx, item, redGateText(red), progress);
-        firstAttempt = 2;
-      }
+      const without = await redBeforeMerge(ctx, item, red, ungated.parent);
       facts = null;
       knownHead = null;
+      if (without) {
+        await git(ctx.integrationWorktree, ['reset', '-q', '--hard', done]);
+        const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
+        await recordUnchecked(ctx, item, found, without, null, progress);
+        continue;
+      }
+      progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
+      await fixItemForGates(ctx, item, redGateText(red), progress);
+      firstAttempt = 2;
     } else if (done) {
       const note = ungated
         ? 'found merged after a restart; its pre-merge gates passed then'
@@ -307,16 +308,12 @@ async function runMergeQueue(
         prev,
         st.base ?? prev,
         progress,
-        redWithout === null,
       );
       facts = factsAfter(ctx, facts, outcome);
       if (outcome.kind === 'merged') {
-        const unchecked = redWithout
-          ? `pre-merge gate ${redWithout.name} is red without it too (log: ${redWithout.log}): merged unchecked`
-          : '';
         await recordMerge(ctx, item, {
           ...outcome.merge,
-          note: [outcome.merge.note, judged.note, unchecked].filter(Boolean).join('; '),
+          note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
         });
         // A follow-up of the file backlog is a commit on integration: the pass's head is then read again.
         if (await followUpPartial(ctx, item)) facts = null;
@@ -330,13 +327,13 @@ async function runMergeQueue(
       // Red pre-merge gate: integration is back at prev. Red there too, the item is not to blame (a fix agent per
       // item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke).
       if (attempt === 1) {
-        redWithout = await redBeforeMerge(ctx, item, outcome.gate, prev);
-        if (redWithout) {
-          const message = `#${item.issue}: pre-merge gate ${outcome.gate.name} is red without it too: merging it unchecked; the gates step finds what broke it`;
-          progress.output(message);
-          ctx.events.emit({ type: 'notice', message });
+        const without = outcome.merge.sha ? await redBeforeMerge(ctx, item, outcome.gate, prev) : null;
+        if (without && outcome.merge.sha) {
+          // The merge made is taken back as it was (a conflict agent's resolution with it: no second agent).
+          await git(ctx.integrationWorktree, ['reset', '-q', '--hard', outcome.merge.sha]);
+          await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
           facts = null;
-          continue;
+          break;
         }
       }
       // Otherwise the item gets one fix and one more try.
@@ -357,6 +354,26 @@ async function runMergeQueue(
     }
   }
   return facts?.head ?? knownHead;
+}
+
+/**
+ * A merge whose pre-merge gate is red without the item too: not its doing, so no fix agent; recorded as it is,
+ * unchecked, with a note and a notice, and the gates step (which runs the pre-merge gates too) finds what broke it.
+ */
+async function recordUnchecked(
+  ctx: Ctx,
+  item: PlanItem,
+  merge: Omit<ItemMerge, 'followUp'>,
+  red: GateResult,
+  judgedNote: string | null,
+  progress: Progress,
+): Promise<void> {
+  const message = `#${item.issue}: pre-merge gate ${red.name} is red without it too: merged unchecked; the gates step finds what broke it`;
+  progress.output(message);
+  ctx.events.emit({ type: 'notice', message });
+  const note = `pre-merge gate ${red.name} is red without it too (log: ${red.log}): merged unchecked`;
+  await recordMerge(ctx, item, { ...merge, note: [merge.note, judgedNote, note].filter(Boolean).join('; ') });
+  await followUpPartial(ctx, item);
 }
 
 /**
