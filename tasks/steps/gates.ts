@@ -404,7 +404,12 @@ async function bisect(
   const outcome = await findCulprit(ctx, redGates, base, head, progress);
   // A gate for some files only may fail on a base that lacks them (`cd pkg` before any item made pkg/): red there
   // says nothing about the milestone, and nothing is blamed.
-  if (outcome.kind === 'red-base' && redGates.some((g) => g.gate.files.length > 0)) {
+  // One that passed on that very tip (the recorded green gates) did run there: red now is red there.
+  const recorded = ctx.store.current().gates;
+  const passedThere =
+    recorded?.sha === base &&
+    recorded.results.some((r) => r.name === red.name && r.phase === red.phase && r.exitCode === 0);
+  if (outcome.kind === 'red-base' && !passedThere && redGates.some((g) => g.gate.files.length > 0)) {
     ctx.events.emit({
       type: 'notice',
       message: `bisect: no item to blame: gate ${red.name} is red on ${base.slice(0, 10)} too, where the files it is for may not be`,
@@ -487,8 +492,9 @@ function redBeforeTheMilestone(ctx: Ctx, red: GateResult, base: string, log: str
   return new StepFailedError(
     `gate "${red.name}" (${red.phase}) fails ${where} too, before any change it is checked for: this milestone did ` +
       `not break it, so no fix agent was started${log ? `; log: ${log}` : ''}; fix the gate or what it needs (a tool, ` +
-      `a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again (or fix ` +
-      `the code in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\`)`,
+      `a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again; to ` +
+      `fix the code, commit in ${ctx.integrationWorktree} (a fix on ${MAIN_BRANCH} is brought in only when landing) ` +
+      `and run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\``,
   );
 }
 
