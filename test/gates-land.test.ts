@@ -177,6 +177,36 @@ esac`,
   }
 });
 
+test('a pre-merge gate for some files an earlier unchecked merge broke: the next item touching them is not blamed', async () => {
+  const r = await rig({
+    count: 2,
+    gates: { 'pre-merge': [{ name: 'pkg', run: '! test -f pkg/broken', files: ['pkg/**'] }] },
+    defaults: { 'max-fix-attempts': 1 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) mkdir -p pkg; echo x > pkg/broken; commit broken; report COMPLETE;;
+item:2) ${AFTER_ONE} mkdir -p pkg; echo b > pkg/b; commit pkg-b; report COMPLETE;;
+fix:*) report COMPLETE "could not";;
+esac`,
+  });
+  try {
+    const result = await run(r);
+    assert.is(result.code, 3, show(result));
+    const state = readStateFile(r.repo);
+    assert.is(state.items['1'].status, 'ejected');
+    assert.is(state.items['2'].status, 'complete');
+    assert.match(state.items['2'].merge.note, /merged unchecked/);
+    assert.equal(
+      r.agent.calls().filter((c) => c.role === 'fix' && c.issue === '2'),
+      [],
+      'no fix agent for #2',
+    );
+    const files = (await git(r.repo.origin as string, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    assert.ok(files.includes('pkg/b') && !files.includes('pkg/broken'), files.join(' '));
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('a conflict merge whose pre-merge gate is red without it too: the resolved merge is kept, no second conflict agent', async () => {
   const r = await rig({
     count: 2,

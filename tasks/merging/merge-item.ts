@@ -100,8 +100,8 @@ export async function preMergeGates(
 
 /**
  * The pre-merge gate `red` run once more on integration HEAD as it is now (the tip before the merge that turned it
- * red): its result when red there too (the item is then not to blame), else null. Not for a gate for some files
- * only: it may fail before the merge only because they are not there yet.
+ * red): its result when red there too (the item is then not to blame), else null. A gate for some files only is run
+ * there only when the merges before changed some of them: otherwise it may fail only because they are not there yet.
  */
 export async function redBeforeMerge(
   ctx: Ctx,
@@ -110,7 +110,10 @@ export async function redBeforeMerge(
   sha: string,
 ): Promise<GateResult | null> {
   const gate = ctx.plan.gates.preMerge.find((g) => g.name === red.name);
-  if (!gate || gate.files.length > 0) return null;
+  if (!gate) return null;
+  // One for some files says something before the merge only when earlier merges changed those files already.
+  const base = ctx.store.current().branch?.base;
+  if (gate.files.length > 0 && !(base && gateApplies(gate, await diffNames(wt(ctx), [base, sha])))) return null;
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}-before`);
   const { green, results } = await runGatesOnHead(ctx, [{ gate, phase: 'pre-merge' }], logDir, (r) =>
     ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
