@@ -51,7 +51,7 @@ test('an item that moves the submodule to a commit only its worktree has fails; 
   const r = await rigWithSubmodule(
     'Submodule commit',
     `case "$WM_ROLE:$WM_ISSUE" in
-item:1) git -c protocol.file.allow=always submodule update -q --init; (cd sub && echo more >> lib.txt && git commit -qam more); commit "move sub"; report COMPLETE;;
+item:1) git -c protocol.file.allow=always submodule update -q --init; (cd sub && echo more >> lib.txt && git commit -qam more && git update-ref refs/remotes/origin/forged HEAD); commit "move sub"; report COMPLETE;;
 item:2) echo beta > b.txt; commit beta; report COMPLETE;;
 *) exit 9;;
 esac`,

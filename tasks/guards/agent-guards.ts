@@ -234,11 +234,11 @@ export async function guardCommits(
 }
 
 /**
- * Submodules (paths) the change moves to a commit nobody else has: neither the user's checkout of that submodule nor,
- * in the item worktree's own copy of it, a remote-tracking ref (a commit fetched from the submodule's remote, as
- * `git submodule update --remote` or a new `git submodule add` does, is published). An agent that commits inside a
- * submodule in its worktree keeps that commit in the worktree's own copy, which goes with the worktree. A submodule
- * folder that is not set up is asked of the repository around it, which does not have the commit either.
+ * Submodules (paths) the change moves to a commit nobody else has: neither the user's checkout of that submodule nor
+ * the submodule's origin (a commit fetched from it into the item worktree's own copy, as `git submodule update
+ * --remote` or a new `git submodule add` does, is published: one `ls-remote`, only then). An agent that commits
+ * inside a submodule in its worktree keeps that commit in the worktree's own copy, which goes with the worktree. A
+ * submodule folder that is not set up is asked of the repository around it, which does not have the commit either.
  */
 async function unpublishedSubmoduleCommits(
   repo: string,
@@ -248,9 +248,20 @@ async function unpublishedSubmoduleCommits(
   const out: string[] = [];
   const has = async (dir: string, sha: string) =>
     existsSync(dir) && (await gitRaw(dir, ['cat-file', '-e', `${sha}^{commit}`])).exitCode === 0;
-  const fetched = async (dir: string, sha: string) =>
-    existsSync(dir) &&
-    (await gitRaw(dir, ['for-each-ref', '--count=1', '--contains', sha, 'refs/remotes'])).stdout.trim() !== '';
+  // Its origin has it: a remote-tracking ref that contains it and whose tip origin has (asked of origin itself: a
+  // ref an agent made under refs/remotes proves nothing).
+  const fetched = async (dir: string, sha: string) => {
+    if (!existsSync(dir)) return false;
+    const tips = (
+      await gitRaw(dir, ['for-each-ref', '--contains', sha, '--format=%(objectname)', 'refs/remotes/origin'])
+    ).stdout
+      .split('\n')
+      .filter(Boolean);
+    if (tips.length === 0) return false;
+    const remote = await gitRaw(dir, ['ls-remote', 'origin']);
+    const published = new Set(remote.stdout.split('\n').map((l) => l.split('\t')[0]));
+    return remote.exitCode === 0 && tips.some((t) => published.has(t));
+  };
   for (const f of files) {
     if (f.mode !== '160000' || (f.status !== 'A' && f.status !== 'M')) continue;
     const name = unquoteGitPath(f.path);
