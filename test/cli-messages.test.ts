@@ -167,6 +167,24 @@ test('a missing plan lists the plans that exist; exit 2, nothing changed', async
   assert.is(await snapshotRepo(repo.dir), before);
 });
 
+test('a plan a sparse checkout leaves out is named as such, with the command that brings it back; exit 2', async () => {
+  const sparse = await makeRepo({ plan: PLAN, items: ITEMS, files: { 'src/a.txt': 'a\n' } });
+  try {
+    await git(sparse.dir, 'sparse-checkout', 'set', 'src');
+    const before = await snapshotRepo(sparse.dir);
+    const r = await runInProcess('run', ['7', '--repo', sparse.dir]);
+    assertExactly(
+      r,
+      2,
+      'plan/milestone-7-dispatch.yaml: committed, but not in the working tree (a sparse checkout that leaves plan/ ' +
+        'out: git sparse-checkout add plan; or deleted: git restore plan/milestone-7-dispatch.yaml)',
+    );
+    assert.is(await snapshotRepo(sparse.dir), before);
+  } finally {
+    sparse.cleanup();
+  }
+});
+
 test('the dirty tree names --yes in the bin words; exit 2, nothing changed', async () => {
   const dirty = await makeRepo({ plan: PLAN, items: ITEMS });
   try {

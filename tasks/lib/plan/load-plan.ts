@@ -20,6 +20,7 @@ import {
 import { loadPlanYaml, type PlanYaml } from './parse-yaml.ts';
 import { checkSchema, loadSchema } from '../schema-check.ts';
 import { readRegularFile } from '../regular-file.ts';
+import { gitOk } from '../git.ts';
 
 export { BUILTIN_SETTINGS } from './normalise.ts';
 
@@ -39,9 +40,15 @@ export async function readPlan(repo: string, file: string): Promise<Plan> {
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOTREG')
       throw new BadInputError(`${path.relative(repo, abs) || file}: the plan is not a regular file`, { cause });
-    throw new BadInputError(`${path.relative(repo, abs) || file}: no such plan file${existingPlansText(repo)}`, {
-      cause,
-    });
+    const shown = path.relative(repo, abs) || file;
+    // Committed but not in the working tree: a sparse checkout that leaves its folder out, or a deletion.
+    if (!shown.startsWith('..') && (await gitOk(repo, ['cat-file', '-e', `HEAD:${shown.split(path.sep).join('/')}`])))
+      throw new BadInputError(
+        `${shown}: committed, but not in the working tree (a sparse checkout that leaves ${path.dirname(shown)}/ out: ` +
+          `git sparse-checkout add ${path.dirname(shown)}; or deleted: git restore ${shown})`,
+        { cause },
+      );
+    throw new BadInputError(`${shown}: no such plan file${existingPlansText(repo)}`, { cause });
   }
   return parsePlanIn(repo, source, path.relative(repo, abs) || file);
 }
