@@ -65,6 +65,14 @@ async function scratchAt(ctx: Ctx, sha: string): Promise<string> {
   return scratch;
 }
 
+/** Run `gate` on `sha` in the scratch worktree: its result when red, else null. */
+export async function runGateAt(ctx: Ctx, gate: PhasedGate, sha: string, logDir: string): Promise<GateResult | null> {
+  const dir = await scratchAt(ctx, sha);
+  const run = await runGates([gate], dir, logDir, ctx.env);
+  noteLeftProcesses(ctx.events, run);
+  return run.results.find((r) => r.exitCode !== 0) ?? null;
+}
+
 /** Remove the scratch worktree (when the gates are done with it). */
 export async function removeScratch(ctx: Ctx): Promise<void> {
   const dir = scratchDirOf(ctx);

@@ -13,7 +13,6 @@ import { mergesNotIn } from '../merging/merge-pass.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
-import { MAIN_BRANCH } from '../lib/paths.ts';
 import { runnerFilesOf, touchedRunnerFiles } from '../guards/runner-files.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult, State } from '../lib/state-types.ts';
@@ -21,6 +20,7 @@ import { gitTextHead } from '../lib/git-lines.ts';
 import { listItems } from '../lib/plan/types.ts';
 import { findCulprit, findPartner, removeScratch, type BisectOutcome, type PhasedGate } from '../gating/bisect-run.ts';
 import { ejectItems, finishEjection } from '../gating/eject.ts';
+import { redBeforeTheMilestone } from '../gating/red-base.ts';
 import { changeIntegration, integrationHead, integrationTip } from '../guards/refs-guard.ts';
 import { DONE, todo, type Progress, type Step } from '../engine/step.ts';
 import { commandLine } from '../lib/command-words.ts';
@@ -476,25 +476,6 @@ function stillRed(ctx: Ctx, red: GateResult, max: number): StepFailedError {
               .join('\n')}`
           : ''
       }\nfix it in ${ctx.integrationWorktree} and commit, then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\` (or \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` to give fix agents another try)`,
-  );
-}
-
-/**
- * A gate red on the tip it last passed on (the milestone's base, or the last green tip) is not the milestone's doing:
- * the gate, or what it needs (a tool, a service, a submodule), broke under it. Fix agents sent at the milestone's
- * code would be paid for nothing: the run stops instead (exit 1), the items' work kept on the integration branch.
- */
-function redBeforeTheMilestone(ctx: Ctx, red: GateResult, base: string, log: string | null): StepFailedError {
-  const where =
-    base === ctx.store.current().branch?.base
-      ? `on ${MAIN_BRANCH} as the milestone started from it (${base.slice(0, 10)})`
-      : `on ${base.slice(0, 10)}, where it passed before`;
-  return new StepFailedError(
-    `gate "${red.name}" (${red.phase}) fails ${where} too, before any change it is checked for: this milestone did ` +
-      `not break it, so no fix agent was started${log ? `; log: ${log}` : ''}; fix the gate or what it needs (a tool, ` +
-      `a service, a submodule), then run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id])}\` again; to ` +
-      `fix the code, commit in ${ctx.integrationWorktree} (a fix on ${MAIN_BRANCH} is brought in only when landing) ` +
-      `and run \`${commandLine(ctx.entry, 'run', [ctx.plan.milestone.id, '--adopt'])}\``,
   );
 }
 

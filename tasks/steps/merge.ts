@@ -27,6 +27,7 @@ import {
 import { mergesNotIn, readEarlierMerges, readQueueFacts, type QueueFacts } from '../merging/merge-pass.ts';
 import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
+import { stopWhenRedOnBase } from '../gating/red-base.ts';
 import { runnerFilesOf } from '../guards/runner-files.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
@@ -248,6 +249,8 @@ async function runMergeQueue(
   // The pass starts where the refs guard found the branch, with the integration worktree on it.
   let knownHead = from;
   let facts: QueueFacts | null = null;
+  // Pre-merge gates this pass found green on the milestone's base: asked once each.
+  const greenOnBase = new Set<string>();
   for (const item of queue) {
     const st = ctx.store.current().items[String(item.issue)];
     if (!st?.branch) continue;
@@ -268,6 +271,7 @@ async function runMergeQueue(
       facts = null;
       knownHead = null;
       if (without) {
+        await stopWhenRedOnMain(ctx, red, greenOnBase);
         await git(ctx.integrationWorktree, ['reset', '-q', '--hard', done]);
         const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
         await recordUnchecked(ctx, item, found, without, null, progress);
@@ -329,6 +333,7 @@ async function runMergeQueue(
       if (attempt === 1) {
         const without = outcome.merge.sha ? await redBeforeMerge(ctx, item, outcome.gate, prev) : null;
         if (without && outcome.merge.sha) {
+          await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
           // The merge made is taken back as it was (a conflict agent's resolution with it: no second agent).
           await git(ctx.integrationWorktree, ['reset', '-q', '--hard', outcome.merge.sha]);
           await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
@@ -354,6 +359,18 @@ async function runMergeQueue(
     }
   }
   return facts?.head ?? knownHead;
+}
+
+/**
+ * Before a merge is recorded unchecked: a gate red without the item may be red on main as well (a tool, a service, a
+ * submodule it needs is missing), and then every later item would pay two gate runs for nothing. Run it once on the
+ * milestone's base (once per pass and gate): red there, the run stops (exit 1), with no fix agent.
+ */
+async function stopWhenRedOnMain(ctx: Ctx, red: GateResult, greenOnBase: Set<string>): Promise<void> {
+  const gate = ctx.plan.gates.preMerge.find((g) => g.name === red.name);
+  if (!gate || greenOnBase.has(gate.name)) return;
+  await stopWhenRedOnBase(ctx, { gate, phase: 'pre-merge' });
+  greenOnBase.add(gate.name);
 }
 
 /**
