@@ -108,4 +108,36 @@ esac`,
   }
 });
 
+test('killed while a red conflict merge is checked without the item: run again keeps that merge, no second conflict agent', async () => {
+  const after1 = `i=0; until grep -q '"type":"agent-exited","issue":1,' "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/events.jsonl" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done;`;
+  const r = await makeAgentRig({
+    title: 'Checked then cut',
+    items: ITEMS,
+    waves: [{ parallel: true, items: ITEMS }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; echo x > broken.txt; commit plus-one; report COMPLETE;;
+item:2) ${after1} printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE;;
+conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+fix:*) git rm -q broken.txt; git commit -qm "drop broken.txt"; report COMPLETE "dropped";;
+*) exit 9;;
+esac`,
+    gates: { 'pre-merge': [{ name: 'no-broken', run: '! test -f broken.txt' }] },
+    defaults: { 'max-fix-attempts': 1 },
+    files: { 'calc.js': CALC },
+  });
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    // The second red result: the check without the item (the first is the merge's own), before anything is recorded.
+    const killed = await runKilledAt(args, [{ type: 'gate', name: 'no-broken', exitCode: 1 }], 2);
+    assert.is(killed.signal, 'SIGKILL', show(killed));
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 0, show(again));
+    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    assert.is(agents.length, 1, 'one conflict agent in all');
+    assert.match(await git(r.repo.dir, 'show', 'main:calc.js'), new RegExp(`// ${agents[0]}$`, 'm'));
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

@@ -70,6 +70,8 @@ export async function runGateAt(ctx: Ctx, gate: PhasedGate, sha: string, logDir:
   const dir = await scratchAt(ctx, sha);
   const run = await runGates([gate], dir, logDir, ctx.env);
   noteLeftProcesses(ctx.events, run);
+  for (const r of run.results)
+    ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha });
   return run.results.find((r) => r.exitCode !== 0) ?? null;
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
 import { runGatesOnHead } from '../gating/gates-on-head.ts';
+import { removeScratch, runGateAt } from '../gating/bisect-run.ts';
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
@@ -29,8 +30,8 @@ export type MergeOutcome =
       readonly kind: 'red';
       readonly conflict: ItemMerge['kind'];
       readonly gate: GateResult;
-      /** The merge the gate was red on (undone; its commit is still there to take back). */
-      readonly merge: Omit<ItemMerge, 'followUp'>;
+      /** The merge the gate was red on: still integration's HEAD, for the caller to keep or undo. */
+      readonly merge: Omit<ItemMerge, 'followUp'> & { readonly sha: string };
     };
 
 /** `Merge #42: Tokenizer`, one line. */
@@ -99,9 +100,10 @@ export async function preMergeGates(
 }
 
 /**
- * The pre-merge gate `red` run once more on integration HEAD as it is now (the tip before the merge that turned it
- * red): its result when red there too (the item is then not to blame), else null. A gate for some files only is run
- * there only when the merges before changed some of them: otherwise it may fail only because they are not there yet.
+ * The pre-merge gate `red` run once more on `sha`, the tip before the merge that turned it red, in the scratch worktree
+ * (integration stays where it is): its result when red there too (the item is then not to blame), else null. A gate
+ * for some files only is run there only when the merges before changed some of them: otherwise it may fail only
+ * because they are not there yet.
  */
 export async function redBeforeMerge(
   ctx: Ctx,
@@ -115,10 +117,11 @@ export async function redBeforeMerge(
   const base = ctx.store.current().branch?.base;
   if (gate.files.length > 0 && !(base && gateApplies(gate, await diffNames(wt(ctx), [base, sha])))) return null;
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}-before`);
-  const { green, results } = await runGatesOnHead(ctx, [{ gate, phase: 'pre-merge' }], logDir, (r) =>
-    ctx.events.emit({ type: 'gate', name: r.name, phase: r.phase, exitCode: r.exitCode, sha }),
-  );
-  return green ? null : (results[results.length - 1] as GateResult);
+  try {
+    return await runGateAt(ctx, { gate, phase: 'pre-merge' }, sha, logDir);
+  } finally {
+    await removeScratch(ctx);
+  }
 }
 
 /** Union of both sides for files where both only added lines (stable: ours, then theirs). */
@@ -245,10 +248,9 @@ export async function mergeItem(
       ? await preMergeGates(ctx, item, await diffNames(wt(ctx), [prev, sha]), sha)
       : null;
     const merge = { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note };
-    if (red) {
-      await resetIntegration(ctx, prev);
-      return { kind: 'red', conflict: kind, gate: red, merge };
-    }
+    // Left at HEAD: whether it is the item's doing is asked next, without moving integration (a crash meanwhile
+    // finds the merge there, not lost with a conflict agent's resolution).
+    if (red) return { kind: 'red', conflict: kind, gate: red, merge: { ...merge, sha } };
   }
   return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };
 }

@@ -265,18 +265,18 @@ async function runMergeQueue(
     const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
     let firstAttempt = 1;
     if (done && ungated && red) {
-      // Red: undone, and the item gets what a red first try gets; red without it too, the found merge is kept.
-      await resetIntegration(ctx, ungated.parent);
+      // Red without it too: the found merge is kept (unless the gate is red on main: the run stops, the merge still
+      // at the tip). Red only with it: undone, and the item gets what a red first try gets.
       const without = await redBeforeMerge(ctx, item, red, ungated.parent);
       facts = null;
       knownHead = null;
       if (without) {
         await stopWhenRedOnMain(ctx, red, greenOnBase);
-        await git(ctx.integrationWorktree, ['reset', '-q', '--hard', done]);
         const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
         await recordUnchecked(ctx, item, found, without, null, progress);
         continue;
       }
+      await resetIntegration(ctx, ungated.parent);
       progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
       await fixItemForGates(ctx, item, redGateText(red), progress);
       firstAttempt = 2;
@@ -328,20 +328,21 @@ async function runMergeQueue(
         facts = null;
         break;
       }
-      // Red pre-merge gate: integration is back at prev. Red there too, the item is not to blame (a fix agent per
-      // item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke).
+      // Red pre-merge gate, the merge still at integration's tip. Red on prev too, the item is not to blame (a fix
+      // agent per item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke):
+      // the merge is kept as made (a conflict agent's resolution with it), unless the gate is red on main too, which
+      // stops the run with the merge still at the tip (the next run gates it again there).
       if (attempt === 1) {
-        const without = outcome.merge.sha ? await redBeforeMerge(ctx, item, outcome.gate, prev) : null;
-        if (without && outcome.merge.sha) {
+        const without = await redBeforeMerge(ctx, item, outcome.gate, prev);
+        if (without) {
           await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
-          // The merge made is taken back as it was (a conflict agent's resolution with it: no second agent).
-          await git(ctx.integrationWorktree, ['reset', '-q', '--hard', outcome.merge.sha]);
           await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
           facts = null;
           break;
         }
       }
-      // Otherwise the item gets one fix and one more try.
+      // Otherwise the merge is undone, and the item gets one fix and one more try.
+      await resetIntegration(ctx, prev);
       if (attempt >= 2) {
         await escalate(
           ctx,

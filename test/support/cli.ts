@@ -88,14 +88,15 @@ export function startKillable(script: string, args: readonly string[], options: 
 }
 
 /**
- * `run args…` as a process that SIGKILLs itself right after writing the first event that has every field of one of
+ * `run args…` as a process that SIGKILLs itself right after writing the `n`-th event that has every field of one of
  * `at` (`WM_KILL_AFTER_EVENT`, tasks/lib/kill-point.ts): the kill lands exactly there, however busy the machine.
  */
 export function runKilledAt(
   args: readonly string[],
   at: ReadonlyArray<Readonly<Record<string, unknown>>>,
+  n = 1,
 ): Promise<CliResult> {
-  const killAt = JSON.stringify({ any: at, n: 1 });
+  const killAt = JSON.stringify({ any: at, n });
   return collect(startCli('run', args, { env: { WM_KILL_AFTER_EVENT: killAt } }), 300_000);
 }
 
