@@ -9,7 +9,7 @@ import { commandLine } from '../lib/command-words.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
 import type { GateResult } from '../lib/state-types.ts';
-import { removeScratch, runGateAt, type PhasedGate } from './bisect-run.ts';
+import { runGateAt, type PhasedGate } from './bisect-run.ts';
 
 /** The run's stop for gate `red`, red on `base` too (its log there, when known). */
 export function redBeforeTheMilestone(ctx: Ctx, red: GateResult, base: string, log: string | null): StepFailedError {
@@ -28,16 +28,11 @@ export function redBeforeTheMilestone(ctx: Ctx, red: GateResult, base: string, l
 
 /**
  * Throw the run's stop when `gate` (one without `files:`, which says something on any tree) is red on the milestone's
- * base as well: run there once, in the scratch worktree beside the integration worktree (removed after).
+ * base as well: run there once, in the scratch worktree beside the integration worktree (the caller removes it).
  */
 export async function stopWhenRedOnBase(ctx: Ctx, gate: PhasedGate): Promise<void> {
   const base = ctx.store.current().branch?.base;
   if (!base || gate.gate.files.length > 0) return;
-  const logDir = path.join(ctx.stateDir, 'gates', `base-${base.slice(0, 12)}`);
-  try {
-    const red = await runGateAt(ctx, gate, base, logDir);
-    if (red) throw redBeforeTheMilestone(ctx, red, base, red.log);
-  } finally {
-    await removeScratch(ctx);
-  }
+  const red = await runGateAt(ctx, gate, base, path.join(ctx.stateDir, 'gates', `base-${base.slice(0, 12)}`));
+  if (red) throw redBeforeTheMilestone(ctx, red, base, red.log);
 }

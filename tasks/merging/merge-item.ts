@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
 import { runGatesOnHead } from '../gating/gates-on-head.ts';
-import { removeScratch, runGateAt } from '../gating/bisect-run.ts';
+import { runGateAt } from '../gating/bisect-run.ts';
 import { resolveWithAgent, type MergeSource } from './merge-agent.ts';
 import { classifyConflicts, predictConflicts } from './merge-classify.ts';
 import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
@@ -101,9 +101,9 @@ export async function preMergeGates(
 
 /**
  * The pre-merge gate `red` run once more on `sha`, the tip before the merge that turned it red, in the scratch worktree
- * (integration stays where it is): its result when red there too (the item is then not to blame), else null. A gate
- * for some files only is run there only when the merges before changed some of them: otherwise it may fail only
- * because they are not there yet.
+ * (integration stays where it is; the caller removes the scratch worktree): its result when red there too (the item
+ * is then not to blame), else null. A gate for some files only is run there only when the merges before changed some
+ * of them: otherwise it may fail only because they are not there yet.
  */
 export async function redBeforeMerge(
   ctx: Ctx,
@@ -117,11 +117,7 @@ export async function redBeforeMerge(
   const base = ctx.store.current().branch?.base;
   if (gate.files.length > 0 && !(base && gateApplies(gate, await diffNames(wt(ctx), [base, sha])))) return null;
   const logDir = path.join(itemDirOf(ctx.stateDir, item.issue), `gates-${sha.slice(0, 12)}-before`);
-  try {
-    return await runGateAt(ctx, { gate, phase: 'pre-merge' }, sha, logDir);
-  } finally {
-    await removeScratch(ctx);
-  }
+  return runGateAt(ctx, { gate, phase: 'pre-merge' }, sha, logDir);
 }
 
 /** Union of both sides for files where both only added lines (stable: ours, then theirs). */
@@ -241,18 +237,18 @@ export async function mergeItem(
   }
   // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
   sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
+  const merge = { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note };
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
     // Filtered by what the merge changed on integration: with a conflict resolved, more than the item's own change.
     const red = ctx.plan.gates.preMerge.length
       ? await preMergeGates(ctx, item, await diffNames(wt(ctx), [prev, sha]), sha)
       : null;
-    const merge = { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note };
     // Left at HEAD: whether it is the item's doing is asked next, without moving integration (a crash meanwhile
     // finds the merge there, not lost with a conflict agent's resolution).
-    if (red) return { kind: 'red', conflict: kind, gate: red, merge: { ...merge, sha } };
+    if (red) return { kind: 'red', conflict: kind, gate: red, merge };
   }
-  return { kind: 'merged', merge: { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note } };
+  return { kind: 'merged', merge };
 }
 
 /** Output of a red gate, for the fix agent's prompt and the escalation. */

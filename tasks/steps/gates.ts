@@ -384,6 +384,19 @@ async function assertMergesKept(ctx: Ctx, head: string): Promise<void> {
   );
 }
 
+/**
+ * Whether a gate red on the tip it last passed on (`base`) is excused there: one for some files only may fail on a
+ * base that lacks them (`cd pkg` before any item made pkg/), which says nothing about the milestone; not when it
+ * passed on that very tip (the recorded green gates): it did run there, and red now is red there.
+ */
+function excusedOnBase(ctx: Ctx, redGates: readonly PhasedGate[], red: GateResult, base: string): boolean {
+  const recorded = ctx.store.current().gates;
+  const passedThere =
+    recorded?.sha === base &&
+    recorded.results.some((r) => r.name === red.name && r.phase === red.phase && r.exitCode === 0);
+  return !passedThere && redGates.some((g) => g.gate.files.length > 0);
+}
+
 /** Bisect the red gate on `head` (null when nothing can be blamed: the reason is shown, the fix agents get it all). */
 async function bisect(
   ctx: Ctx,
@@ -402,34 +415,17 @@ async function bisect(
   const redGates = gatesToRun.filter((g) => g.gate.name === red.name && g.phase === red.phase);
   progress.output(`gate ${red.name} is red twice: bisecting the changes since ${base.slice(0, 10)}`);
   const outcome = await findCulprit(ctx, redGates, base, head, progress);
-  // A gate for some files only may fail on a base that lacks them (`cd pkg` before any item made pkg/): red there
-  // says nothing about the milestone, and nothing is blamed.
-  // One that passed on that very tip (the recorded green gates) did run there: red now is red there.
-  const recorded = ctx.store.current().gates;
-  const passedThere =
-    recorded?.sha === base &&
-    recorded.results.some((r) => r.name === red.name && r.phase === red.phase && r.exitCode === 0);
-  if (outcome.kind === 'red-base' && !passedThere && redGates.some((g) => g.gate.files.length > 0)) {
-    ctx.events.emit({
-      type: 'notice',
-      message: `bisect: no item to blame: gate ${red.name} is red on ${base.slice(0, 10)} too, where the files it is for may not be`,
-    });
+  if (outcome.kind !== 'culprit') {
     await ctx.store.update((s) => {
       s.bisection = null;
     });
-    return null;
-  }
-  if (outcome.kind === 'red-base') {
-    await ctx.store.update((s) => {
-      s.bisection = null;
-    });
-    throw redBeforeTheMilestone(ctx, red, base, outcome.log);
-  }
-  if (outcome.kind === 'unexplained') {
-    ctx.events.emit({ type: 'notice', message: `bisect: no item to blame: ${outcome.reason}` });
-    await ctx.store.update((s) => {
-      s.bisection = null;
-    });
+    if (outcome.kind === 'red-base' && !excusedOnBase(ctx, redGates, red, base))
+      throw redBeforeTheMilestone(ctx, red, base, outcome.log);
+    const reason =
+      outcome.kind === 'unexplained'
+        ? outcome.reason
+        : `gate ${red.name} is red on ${base.slice(0, 10)} too, where the files it is for may not be`;
+    ctx.events.emit({ type: 'notice', message: `bisect: no item to blame: ${reason}` });
     return null;
   }
   const issue = outcome.bisection.changes[outcome.index - 1]?.issue;

@@ -28,6 +28,7 @@ import { mergesNotIn, readEarlierMerges, readQueueFacts, type QueueFacts } from 
 import { keepCommittedAttributes } from '../merging/merge-attributes.ts';
 import { guardCommits } from '../guards/agent-guards.ts';
 import { stopWhenRedOnBase } from '../gating/red-base.ts';
+import { removeScratch } from '../gating/bisect-run.ts';
 import { runnerFilesOf } from '../guards/runner-files.ts';
 import { changeIntegration, integrationTip, pinItem, pinRefOf } from '../guards/refs-guard.ts';
 import { looseRef, surelyNoMergeHead } from '../lib/git-files.ts';
@@ -251,113 +252,119 @@ async function runMergeQueue(
   let facts: QueueFacts | null = null;
   // Pre-merge gates this pass found green on the milestone's base: asked once each.
   const greenOnBase = new Set<string>();
-  for (const item of queue) {
-    const st = ctx.store.current().items[String(item.issue)];
-    if (!st?.branch) continue;
-    const done = earlier.get(mergeMessage(item));
-    // Found but cut short before its pre-merge gates passed: gated now, as it is (a conflict agent's resolution kept).
-    const ungated = done ? await gatesCutShort(ctx, st, done) : null;
-    if (ungated) {
-      const message = `#${item.issue}: its merge was found on the integration branch after a restart, before its pre-merge gates had passed: gating it now`;
-      progress.output(message);
-      ctx.events.emit({ type: 'notice', message });
-    }
-    const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
-    let firstAttempt = 1;
-    if (done && ungated && red) {
-      // Red without it too: the found merge is kept (unless the gate is red on main: the run stops, the merge still
-      // at the tip). Red only with it: undone, and the item gets what a red first try gets.
-      const without = await redBeforeMerge(ctx, item, red, ungated.parent);
-      facts = null;
-      knownHead = null;
-      if (without) {
-        await stopWhenRedOnMain(ctx, red, greenOnBase);
-        const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
-        await recordUnchecked(ctx, item, found, without, null, progress);
+  try {
+    for (const item of queue) {
+      const st = ctx.store.current().items[String(item.issue)];
+      if (!st?.branch) continue;
+      const done = earlier.get(mergeMessage(item));
+      // Found but cut short before its pre-merge gates passed: gated now, as it is (a conflict agent's resolution
+      // kept).
+      const ungated = done ? await gatesCutShort(ctx, st, done) : null;
+      if (ungated) {
+        const message = `#${item.issue}: its merge was found on the integration branch after a restart, before its pre-merge gates had passed: gating it now`;
+        progress.output(message);
+        ctx.events.emit({ type: 'notice', message });
+      }
+      const red = done && ungated ? await preMergeGates(ctx, item, ungated.files, done) : null;
+      let firstAttempt = 1;
+      if (done && ungated && red) {
+        // Red without it too: the found merge is kept (unless the gate is red on main: the run stops, the merge still
+        // at the tip). Red only with it: undone, and the item gets what a red first try gets.
+        const without = await redBeforeMerge(ctx, item, red, ungated.parent);
+        facts = null;
+        knownHead = null;
+        if (without) {
+          await stopWhenRedOnMain(ctx, red, greenOnBase);
+          const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
+          await recordUnchecked(ctx, item, found, without, null, progress);
+          continue;
+        }
+        await resetIntegration(ctx, ungated.parent);
+        progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
+        await fixItemForGates(ctx, item, redGateText(red), progress);
+        firstAttempt = 2;
+      } else if (done) {
+        const note = ungated
+          ? 'found merged after a restart; its pre-merge gates passed then'
+          : 'found merged after a restart';
+        await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note });
+        // An earlier merge found after a restart: what the pass knew of integration is read again.
+        await followUpPartial(ctx, item);
+        facts = null;
         continue;
       }
-      await resetIntegration(ctx, ungated.parent);
-      progress.output(`#${item.issue}: pre-merge gate ${red.name} red; fix agent in its worktree`);
-      await fixItemForGates(ctx, item, redGateText(red), progress);
-      firstAttempt = 2;
-    } else if (done) {
-      const note = ungated
-        ? 'found merged after a restart; its pre-merge gates passed then'
-        : 'found merged after a restart';
-      await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note });
-      // An earlier merge found after a restart: what the pass knew of integration is read again.
-      await followUpPartial(ctx, item);
-      facts = null;
-      continue;
-    }
-    for (let attempt = firstAttempt; ; attempt++) {
-      facts ??= await readQueueFacts(ctx, branches, knownHead);
-      knownHead = null;
-      const prev = facts.head;
-      const judged = await judgedTip(ctx, item, facts);
-      if (!judged.sha) {
-        // An escalation's follow-up may be a commit on integration: read it again.
-        await escalate(ctx, item, 'clean', [], judged.note);
-        facts = null;
-        break;
-      }
-      if (judged.note) {
-        progress.output(`#${item.issue}: ${judged.note}`);
-        ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${judged.note}` });
-      }
-      const outcome = await mergeItem(
-        ctx,
-        item,
-        { branch: st.branch, sha: judged.sha },
-        prev,
-        st.base ?? prev,
-        progress,
-      );
-      facts = factsAfter(ctx, facts, outcome);
-      if (outcome.kind === 'merged') {
-        await recordMerge(ctx, item, {
-          ...outcome.merge,
-          note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
-        });
-        // A follow-up of the file backlog is a commit on integration: the pass's head is then read again.
-        if (await followUpPartial(ctx, item)) facts = null;
-        break;
-      }
-      if (outcome.kind === 'escalate') {
-        await escalate(ctx, item, outcome.conflict, outcome.files, outcome.note);
-        facts = null;
-        break;
-      }
-      // Red pre-merge gate, the merge still at integration's tip. Red on prev too, the item is not to blame (a fix
-      // agent per item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke):
-      // the merge is kept as made (a conflict agent's resolution with it), unless the gate is red on main too, which
-      // stops the run with the merge still at the tip (the next run gates it again there).
-      if (attempt === 1) {
-        const without = await redBeforeMerge(ctx, item, outcome.gate, prev);
-        if (without) {
-          await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
-          await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
+      for (let attempt = firstAttempt; ; attempt++) {
+        facts ??= await readQueueFacts(ctx, branches, knownHead);
+        knownHead = null;
+        const prev = facts.head;
+        const judged = await judgedTip(ctx, item, facts);
+        if (!judged.sha) {
+          // An escalation's follow-up may be a commit on integration: read it again.
+          await escalate(ctx, item, 'clean', [], judged.note);
           facts = null;
           break;
         }
-      }
-      // Otherwise the merge is undone, and the item gets one fix and one more try.
-      await resetIntegration(ctx, prev);
-      if (attempt >= 2) {
-        await escalate(
+        if (judged.note) {
+          progress.output(`#${item.issue}: ${judged.note}`);
+          ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${judged.note}` });
+        }
+        const outcome = await mergeItem(
           ctx,
           item,
-          outcome.conflict,
-          [],
-          `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`,
+          { branch: st.branch, sha: judged.sha },
+          prev,
+          st.base ?? prev,
+          progress,
         );
+        facts = factsAfter(ctx, facts, outcome);
+        if (outcome.kind === 'merged') {
+          await recordMerge(ctx, item, {
+            ...outcome.merge,
+            note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
+          });
+          // A follow-up of the file backlog is a commit on integration: the pass's head is then read again.
+          if (await followUpPartial(ctx, item)) facts = null;
+          break;
+        }
+        if (outcome.kind === 'escalate') {
+          await escalate(ctx, item, outcome.conflict, outcome.files, outcome.note);
+          facts = null;
+          break;
+        }
+        // Red pre-merge gate, the merge still at integration's tip. Red on prev too, the item is not to blame (a fix
+        // agent per item, then an escalation each, would be paid for what an earlier merge or the gate's setup broke):
+        // the merge is kept as made (a conflict agent's resolution with it), unless the gate is red on main too, which
+        // stops the run with the merge still at the tip (the next run gates it again there).
+        if (attempt === 1) {
+          const without = await redBeforeMerge(ctx, item, outcome.gate, prev);
+          if (without) {
+            await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
+            await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
+            facts = null;
+            break;
+          }
+        }
+        // Otherwise the merge is undone, and the item gets one fix and one more try.
+        await resetIntegration(ctx, prev);
+        if (attempt >= 2) {
+          await escalate(
+            ctx,
+            item,
+            outcome.conflict,
+            [],
+            `pre-merge gates still red after a fix: ${redGateText(outcome.gate).split('\n')[0]}`,
+          );
+          facts = null;
+          break;
+        }
+        progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
+        await fixItemForGates(ctx, item, redGateText(outcome.gate), progress);
         facts = null;
-        break;
       }
-      progress.output(`#${item.issue}: pre-merge gate ${outcome.gate.name} red; fix agent in its worktree`);
-      await fixItemForGates(ctx, item, redGateText(outcome.gate), progress);
-      facts = null;
     }
+  } finally {
+    // The scratch worktree the checks of a red pre-merge gate ran in (made once per pass, reused).
+    await removeScratch(ctx);
   }
   return facts?.head ?? knownHead;
 }
