@@ -19,7 +19,7 @@ import {
   tempDir,
 } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
-import { CALC } from './support/merge-rig.ts';
+import { AFTER_ONE, BREAKING_CALC_ITEMS, CALC, CONFLICT_BY_PID, conflictAgentPids } from './support/merge-rig.ts';
 import { killProcessesWith, processesWith } from './support/processes.ts';
 import type { PlanKeys } from './support/wave-rig.ts';
 
@@ -56,12 +56,6 @@ const ancestor = (dir: string, a: string, b: string) =>
     () => true,
     () => false,
   );
-
-/**
- * Agent shell that waits until the runner has judged #1 (its agent-exited event), so #1 finishes, and merges, first.
- * Bounded (600 × 0.05 s) only against a hung test, not an ordering.
- */
-const AFTER_ONE = `i=0; until grep -q '"type":"agent-exited","issue":1,' "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/events.jsonl" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done;`;
 
 /** Fails once a.txt and b.txt are both there: Beta's clean merge on top of Alpha is red. */
 const NO_CLASH = { 'pre-merge': [{ name: 'no-clash', run: '! (test -f a.txt && test -f b.txt)' }] };
@@ -222,9 +216,8 @@ test('a conflict merge whose pre-merge gate an earlier merge broke: the resolved
     gates: { 'pre-merge': [{ name: 'no-broken', run: '! test -f broken.txt' }] },
     defaults: { 'max-fix-attempts': 1 },
     body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; echo x > broken.txt; commit plus-one; report COMPLETE;;
-item:2) ${AFTER_ONE} printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE;;
-conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+${BREAKING_CALC_ITEMS}
+${CONFLICT_BY_PID}
 fix:*) git rm -q broken.txt; git commit -qm "drop broken.txt"; report COMPLETE "dropped";;
 esac`,
     files: { 'calc.js': CALC },
@@ -232,7 +225,7 @@ esac`,
   try {
     const result = await run(r);
     assert.is(result.code, 0, show(result));
-    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    const agents = conflictAgentPids(r.tools);
     assert.is(agents.length, 1, 'one conflict agent');
     const second = readStateFile(r.repo).items['2'];
     assert.is(second.merge.kind, 'medium');

@@ -7,10 +7,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { makeAgentRig } from './support/agent-rig.ts';
-import { CALC, CALC_ITEMS } from './support/merge-rig.ts';
+import { BREAKING_CALC_ITEMS, CALC, CALC_ITEMS, CONFLICT_BY_PID, conflictAgentPids } from './support/merge-rig.ts';
 import { runInProcess, runKilledAt, show } from './support/cli.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
 
@@ -84,7 +82,7 @@ test('a conflict merge cut short before its pre-merge gates: gated as it is afte
     waves: [{ parallel: true, items: ITEMS }],
     body: `case "$WM_ROLE:$WM_ISSUE" in
 ${CALC_ITEMS}
-conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+${CONFLICT_BY_PID}
 *) exit 9;;
 esac`,
     gates: { 'pre-merge': [{ name: 'first', run: 'true' }] },
@@ -96,7 +94,7 @@ esac`,
     assert.is(killed.signal, 'SIGKILL', show(killed));
     const again = await runInProcess('run', args);
     assert.is(again.code, 0, show(again));
-    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    const agents = conflictAgentPids(r.tools);
     assert.is(agents.length, 1, 'one conflict agent in all');
     assert.match(await git(r.repo.dir, 'show', 'main:calc.js'), new RegExp(`// ${agents[0]}$`, 'm'));
     assert.ok(
@@ -109,15 +107,13 @@ esac`,
 });
 
 test('killed while a red conflict merge is checked without the item: run again keeps that merge, no second conflict agent', async () => {
-  const after1 = `i=0; until grep -q '"type":"agent-exited","issue":1,' "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/events.jsonl" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done;`;
   const r = await makeAgentRig({
     title: 'Checked then cut',
     items: ITEMS,
     waves: [{ parallel: true, items: ITEMS }],
     body: `case "$WM_ROLE:$WM_ISSUE" in
-item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; echo x > broken.txt; commit plus-one; report COMPLETE;;
-item:2) ${after1} printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE;;
-conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;
+${BREAKING_CALC_ITEMS}
+${CONFLICT_BY_PID}
 fix:*) git rm -q broken.txt; git commit -qm "drop broken.txt"; report COMPLETE "dropped";;
 *) exit 9;;
 esac`,
@@ -132,7 +128,7 @@ esac`,
     assert.is(killed.signal, 'SIGKILL', show(killed));
     const again = await runInProcess('run', args);
     assert.is(again.code, 0, show(again));
-    const agents = readFileSync(path.join(r.tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+    const agents = conflictAgentPids(r.tools);
     assert.is(agents.length, 1, 'one conflict agent in all');
     assert.match(await git(r.repo.dir, 'show', 'main:calc.js'), new RegExp(`// ${agents[0]}$`, 'm'));
   } finally {

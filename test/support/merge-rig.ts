@@ -178,3 +178,21 @@ export const CALC = 'function total(a, b) {\n  return a + b;\n}\n';
 /** Agent cases: Alpha adds one, Beta doubles. */
 export const CALC_ITEMS = `item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; commit plus-one; report COMPLETE "adds one";;
 item:2) printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE "doubles";;`;
+
+/**
+ * Agent shell that waits until the runner has judged #1 (its agent-exited event), so #1 finishes, and merges, first.
+ * Bounded (600 × 0.05 s) only against a hung test, not an ordering.
+ */
+export const AFTER_ONE = `i=0; until grep -q '"type":"agent-exited","issue":1,' "$(git rev-parse --path-format=absolute --git-common-dir)/work-milestone/milestone-7/events.jsonl" 2>/dev/null || [ $i -ge 600 ]; do sleep 0.05; i=$((i + 1)); done;`;
+
+/** Agent cases: Alpha adds one and `broken.txt` (which a gate refuses), Beta doubles once Alpha is judged. */
+export const BREAKING_CALC_ITEMS = `item:1) printf 'function total(a, b) {\\n  return a + b + 1;\\n}\\n' > calc.js; echo x > broken.txt; commit plus-one; report COMPLETE;;
+item:2) ${AFTER_ONE} printf 'function total(a, b) {\\n  return (a + b) * 2;\\n}\\n' > calc.js; commit double; report COMPLETE;;`;
+
+/** Agent case: a conflict agent that resolves calc.js with its pid in a comment, logged to `conflict-agents`. */
+export const CONFLICT_BY_PID = `conflict:*) echo "$$" >> "$tools/conflict-agents"; printf 'function total(a, b) {\\n  return (a + b) * 2 + 1; // %s\\n}\\n' "$$" > calc.js; report COMPLETE "resolved";;`;
+
+/** The pids of the conflict agents `CONFLICT_BY_PID` started, in order. */
+export function conflictAgentPids(tools: string): string[] {
+  return readFileSync(path.join(tools, 'conflict-agents'), 'utf8').split('\n').filter(Boolean);
+}
