@@ -19,6 +19,7 @@ import {
   tempDir,
   writeAgent,
 } from './support/fixture.ts';
+import { runInProcess, runKilledAt } from './support/cli.ts';
 import {
   assertEscalated,
   assertMerged,
@@ -317,4 +318,31 @@ printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second
   }
 });
 
+test('killed after an escalation, before the run ended: run again still exits 3 naming it, once', async () => {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(
+    tools,
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) for f in f1 f2 f3; do echo alpha > $f.txt; done; commit alpha; report COMPLETE;;
+item:2) for f in f1 f2 f3; do echo beta > $f.txt; done; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+  );
+  const files = { 'f1.txt': 'base\n', 'f2.txt': 'base\n', 'f3.txt': 'base\n' };
+  const repo = await makeRepo({ plan: planOf(agent.command, 2), items: ITEMS.slice(0, 2), files, origin: true });
+  try {
+    const args = ['7', '--repo', repo.dir, '--yes'];
+    const killed = await runKilledAt(args, [{ type: 'step-start', node: 'land' }]);
+    assert.is(killed.signal, 'SIGKILL', output(killed));
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 3, output(again));
+    assert.match(again.stderr, /#2 escalated: heavy conflict: 3 files in conflict/, output(again));
+    assert.ok(readStateFile(repo).complete, output(again));
+    const third = await runInProcess('run', args);
+    assert.is(third.code, 0, `reported once: ${output(third)}`);
+  } finally {
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
 test.run();

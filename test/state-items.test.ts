@@ -1,5 +1,6 @@
 /**
- * `updateItem` (tasks/lib/state-items.ts): a write to an item changes it, and a write to a missing item is an error.
+ * `updateItem` (tasks/lib/state-items.ts): a write to an item changes it, a new status clears `reported`, and a write
+ * to a missing item is an error.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -36,6 +37,18 @@ test('updateItem: a missing item throws, naming the issue, and nothing is added'
     (error: unknown) => error instanceof Error && error.message === 'internal: state has no item #44 to update',
   );
   assert.equal(Object.keys(draft.items), ['42']);
+});
+
+test('updateItem: a new status clears `reported` (a second escalation is told again); other writes keep it', () => {
+  const draft = draftWith(42);
+  updateItem(draft, 42, { status: 'escalated' });
+  updateItem(draft, 42, { reported: true });
+  updateItem(draft, 42, { followUps: [100] });
+  assert.is(draft.items['42']?.reported, true);
+  updateItem(draft, 42, { status: 'escalated', failure: 'again' });
+  assert.is(draft.items['42']?.reported, undefined);
+  updateItem(draft, 42, { status: 'escalated', reported: true });
+  assert.is(draft.items['42']?.reported, true);
 });
 
 test.run();

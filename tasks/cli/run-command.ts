@@ -35,6 +35,7 @@ import { STEPS } from '../steps/index.ts';
 import { landModeOf } from '../landing/land-mode.ts';
 import type { Flags } from './flags.ts';
 import { flushOutput, type Io } from './io.ts';
+import { updateItem } from '../lib/state-items.ts';
 
 function rendererFor(flags: Flags, io: Io): RendererKind {
   if (flags.json || io.env.WM_RENDERER === 'silent') return 'silent';
@@ -434,7 +435,6 @@ export async function runCommand(
   if (flags.dryRun) return dryRun(input);
   const controller = new AbortController();
   const ref: { ctx: Ctx | null } = { ctx: null };
-  const escalated = new Set<number>();
   const runEvents: StampedEvent[] = [];
   // stdout's reader went away (`run --json | head -1`): the run stops as after one Ctrl-C, and says so once at its end.
   const onOutClosed = (): void => controller.abort();
@@ -458,7 +458,6 @@ export async function runCommand(
                 if (flags.json) runEvents.push(e);
                 if (flags.json && e.type === 'run-end' && ref.ctx)
                   io.out(JSON.stringify(buildRunSummary(ref.ctx.plan, ref.ctx.store.current(), runEvents, e)));
-                if (e.type === 'item' && e.status === 'escalated') escalated.add(e.issue);
                 if (e.type === 'notice' && !flags.json) io.err(e.message);
               },
               lock,
@@ -496,7 +495,7 @@ export async function runCommand(
           return finish(ctx, 0);
         }
         if (lock.tookOverFrom) await waitForLeftGit(ctx);
-        return await work(ctx, input, escalated, stepName as StepId | undefined);
+        return await work(ctx, input, stepName as StepId | undefined);
       } finally {
         if (controller.signal.aborted) await signals.settle();
         // What the store holds in memory is written before the lock goes (a failure is said, not thrown over the
@@ -519,12 +518,7 @@ export async function runCommand(
 }
 
 /** The work of run or step, after the lock and the context: the graph (or one step), then what needs attention. */
-async function work(
-  ctx: Ctx,
-  input: CommandInput,
-  escalated: ReadonlySet<number>,
-  stepName: StepId | undefined,
-): Promise<number> {
+async function work(ctx: Ctx, input: CommandInput, stepName: StepId | undefined): Promise<number> {
   const { kind, flags, io } = input;
   try {
     // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
@@ -558,10 +552,19 @@ async function work(
       if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }
+    // An escalation is told once, by the first run to end after it (one killed before its end did not tell it).
+    const items = ctx.store.current().items;
     const attention = itemsNeedingAttention(ctx, true, waves).filter(
-      (a) => a.status !== 'escalated' || escalated.has(a.issue) || kind === 'step',
+      (a) => a.status !== 'escalated' || items[String(a.issue)]?.reported !== true || kind === 'step',
     );
-    if (attention.length > 0) throw new NeedsAttentionError(formatAttention(ctx, attention));
+    if (attention.length > 0) {
+      const told = attention.filter((a) => a.status === 'escalated').map((a) => a.issue);
+      if (told.length)
+        await ctx.store.update((s) => {
+          for (const issue of told) updateItem(s, issue, { reported: true });
+        });
+      throw new NeedsAttentionError(formatAttention(ctx, attention));
+    }
     return finish(ctx, 0);
   } catch (error) {
     ctx.events.emit({

@@ -15,5 +15,8 @@ export function updateItem(
 ): ItemDraft {
   const item = draft.items[String(issue)];
   if (!item) throw new Error(`internal: state has no item #${issue} to update`);
-  return Object.assign(item, typeof patch === 'function' ? patch(item) : patch);
+  const changes = typeof patch === 'function' ? patch(item) : patch;
+  // A new status (an escalation again, say) has not been told yet.
+  if (changes.status !== undefined && changes.reported === undefined) delete item.reported;
+  return Object.assign(item, changes);
 }

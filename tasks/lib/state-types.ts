@@ -131,6 +131,11 @@ export interface ItemState {
   readonly handle?: AgentHandle | null;
   /** What every attempt of the item cost in US dollars, as agents reported it (the run budget); absent = 0. */
   readonly spentUsd?: number;
+  /**
+   * A run's "needs attention" exit has named this item's escalation: later runs do not again. Absent while it has not
+   * (a run killed after escalating it): the next run to end names it. Cleared whenever the item's status is set.
+   */
+  readonly reported?: boolean;
 }
 
 /** An item as fetched from the backlog, cached for the run. */
