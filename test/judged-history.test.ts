@@ -389,6 +389,24 @@ test("a fix agent's edits to the backlog are put back, its fix kept; also when t
   }
 });
 
+test("a backlog item file a fix agent adds is removed again (a follow-up's number is the runner's), its fix kept", async () => {
+  const r = await fixRig(
+    'printf -- "---\\ntitle: mine\\n---\\n" > plan/backlog/99.md; echo fine > b.txt; git add -A; git commit -qm "fix, and a new item"; report COMPLETE',
+  );
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.ok(
+      notices(r).some((m) => m.includes('which the runner keeps (plan/backlog/99.md): put back')),
+      notices(r).join('\n'),
+    );
+    assert.not.ok(await has(r.repo.dir, 'main', 'plan/backlog/99.md'), 'the added item file did not land');
+    assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'fine', 'the fix itself landed');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('a backlog groomed on a branch of its own, not on main: refused before any agent, nothing changed (exit 2)', async () => {
   const r = await makeAgentRig({ title: 'Groomed elsewhere', items: ITEMS, body: ITEM_AGENT });
   try {
