@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import * as assert from 'uvu/assert';
 import { makeAgentRig, type AgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile } from './support/fixture.ts';
-import { runInProcess, show, startCli, collect } from './support/cli.ts';
+import { runInProcess, runKilledAt, show, startCli, collect } from './support/cli.ts';
 import { waitForFile } from './support/wait.ts';
 import { killQuietly } from './support/processes.ts';
 
@@ -252,6 +252,41 @@ test('a gate red on main already: no fix agent is paid for it; the run stops (ex
     assert.is(again.code, 0, show(again));
     assert.equal(await mainFiles(r), ['f-101.txt', 'f-102.txt']);
     assert.is(r.agent.calls().length, 2, 'the items ran once each, nothing else');
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('a gate with `files:` red at landing on the very tip it passed on: stops (exit 1) naming that tip, no fix agent', async () => {
+  const r = await rig(() => 'false', EIGHT.slice(0, 2));
+  try {
+    // Green on the milestone, for its files only; red once the tool it needs breaks.
+    const planFile = path.join(r.repo.dir, 'plan', 'milestone-7-dispatch.yaml');
+    const plan = parse(readFileSync(planFile, 'utf8'));
+    plan['quality-gates'] = gate(r.tools, `test -e '${r.tools}/broken'`);
+    plan['quality-gates']['post-merge'][0].files = ['f-*.txt'];
+    writeFileSync(planFile, stringify(plan));
+    await git(r.repo.dir, 'commit', '-qam', 'gate for f-*.txt');
+    const args = ['7', '--repo', r.repo.dir, '--no-push'];
+    const killed = await runKilledAt(args, [{ type: 'step-start', node: 'land' }]);
+    assert.is(killed.signal, 'SIGKILL', show(killed));
+    const green = readStateFile(r.repo).gates.sha;
+    // main moves (landing merges it and gates again), and the gate's tool breaks meanwhile.
+    writeFileSync(path.join(r.repo.dir, 'other.txt'), 'other\n');
+    await git(r.repo.dir, 'add', 'other.txt');
+    await git(r.repo.dir, 'commit', '-qm', 'other work on main');
+    writeFileSync(path.join(r.tools, 'broken'), '');
+    const result = await run(r);
+    assert.is(result.code, 1, show(result));
+    assert.ok(
+      result.stderr.includes(`gate "suite" (post-merge) fails on ${green.slice(0, 10)}, where it passed before too`),
+      show(result),
+    );
+    assert.equal(
+      r.agent.calls().filter((c) => c.role === 'fix'),
+      [],
+      'no fix agent',
+    );
   } finally {
     r.cleanup();
   }
