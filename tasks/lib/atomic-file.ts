@@ -3,7 +3,7 @@
  * absent. The one implementation of both; every writer of a shared or crash-sensitive file uses it.
  */
 import { randomUUID } from 'node:crypto';
-import { linkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { link, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isCode } from './fs-paths.ts';
@@ -74,10 +74,18 @@ export async function createFileExclusive(file: string, data: string | Uint8Arra
     if (isCode(error, 'EEXIST')) return false;
     // File systems without hard links: an exclusive create, complete only once the write returns.
     if (!isCode(error, 'EPERM', 'ENOTSUP', 'ENOSYS')) throw error;
-    return writeFile(file, data, { flag: 'wx' }).then(
-      () => true,
-      (e: unknown) => (isCode(e, 'EEXIST') ? false : Promise.reject(e)),
-    );
+    const handle = await open(file, 'wx').catch((e: unknown) => (isCode(e, 'EEXIST') ? null : Promise.reject(e)));
+    if (!handle) return false;
+    try {
+      await handle.writeFile(data);
+    } catch (e) {
+      // Created by this call, so removed by it: a partial lock or item file would be read as someone's.
+      await handle.close().catch(() => undefined);
+      await unlink(file).catch(() => undefined);
+      throw e;
+    }
+    await handle.close();
+    return true;
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -93,13 +101,23 @@ export function createFileExclusiveSync(file: string, data: string | Uint8Array)
   } catch (error) {
     if (isCode(error, 'EEXIST')) return false;
     if (!isCode(error, 'EPERM', 'ENOTSUP', 'ENOSYS')) throw error;
+    let fd: number;
     try {
-      writeFileSync(file, data, { flag: 'wx' });
-      return true;
+      fd = openSync(file, 'wx');
     } catch (e) {
       if (isCode(e, 'EEXIST')) return false;
       throw e;
     }
+    try {
+      writeFileSync(fd, data);
+    } catch (e) {
+      // Created by this call, so removed by it (see createFileExclusive).
+      closeSync(fd);
+      unlinkSync(file);
+      throw e;
+    }
+    closeSync(fd);
+    return true;
   } finally {
     try {
       unlinkSync(tmp);
