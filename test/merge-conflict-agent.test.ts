@@ -51,6 +51,28 @@ esac`,
   }
 });
 
+test("medium: a conflict agent that adds another item's tip to MERGE_HEAD → escalated; that item still lands", async () => {
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+${CALC_ITEMS}
+item:3) echo gamma > g.txt; commit gamma; report COMPLETE;;
+conflict:2) printf 'function total(a, b) {\\n  return (a + b) * 2 + 1;\\n}\\n' > calc.js; git add calc.js
+  git rev-parse refs/work-milestone/7/items/3 >> "$(git rev-parse --git-path MERGE_HEAD)"; report COMPLETE "resolved";;
+*) exit 9;;
+esac`,
+    { 'calc.js': CALC },
+    3,
+  );
+  try {
+    await assertEscalated(s, 'medium', ['calc.js'], /the merge commit got other parents than .* and the item/);
+    // #3 was merged as itself, with its file: not swallowed as an "empty" merge.
+    await assertMerged(s, 3, 'clean');
+    assert.is(await mainFile(s, 'g.txt'), 'gamma\n');
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('medium: a conflict agent that fails → escalated with its failure', async () => {
   const s = await scenario(
     `case "$WM_ROLE:$WM_ISSUE" in

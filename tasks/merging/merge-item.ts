@@ -77,9 +77,17 @@ async function startConflictedMerge(ctx: Ctx, branch: string, files: readonly st
     );
 }
 
-async function commitMerge(ctx: Ctx, item: PlanItem, extra: readonly string[] = []): Promise<string> {
+async function commitMerge(
+  ctx: Ctx,
+  item: PlanItem,
+  parents: readonly string[],
+  extra: readonly string[] = [],
+): Promise<string | null> {
   await git(wt(ctx), ['commit', '-q', '--allow-empty', ...extra, '-m', mergeMessage(item)]);
-  return git(wt(ctx), ['rev-parse', 'HEAD']);
+  // git takes the other parents from MERGE_HEAD, which a conflict agent can write: a commit it named there would join
+  // the branch's history unjudged (its content dropped, and the item it belongs to merged later as "empty").
+  const [sha = '', ...got] = (await git(wt(ctx), ['rev-list', '--parents', '-n', '1', 'HEAD'])).split(' ');
+  return got.join(' ') === parents.join(' ') ? sha : null;
 }
 
 /** Pre-merge gates on the merge result (those whose `files` match what the merge changed): the red one, or null. */
@@ -235,8 +243,22 @@ export async function mergeItem(
       break;
     }
   }
-  // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
-  sha ??= committed ? await commitMerge(ctx, item, ['--amend']) : await commitMerge(ctx, item);
+  if (sha === null) {
+    // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
+    const parents = ctx.plan.defaults.merge === 'squash' ? [prev] : [prev, branch];
+    sha = await commitMerge(ctx, item, parents, committed ? ['--amend'] : []);
+    if (sha === null) {
+      await resetIntegration(ctx, prev);
+      return {
+        kind: 'escalate',
+        conflict: kind,
+        files,
+        note:
+          `the merge commit got other parents than ${ctx.plan.milestone.integrationBranch} and the item ` +
+          '(MERGE_HEAD was changed while the merge was open): commits nobody judged would have joined the branch',
+      };
+    }
+  }
   const merge = { kind, sha, files: kind === 'clean' || kind === 'empty' ? [] : files, note };
   // A clean merge of a branch that started from this very integration HEAD needs no gate run: nothing else changed.
   if (kind !== 'clean' || itemBase !== prev) {
