@@ -407,6 +407,81 @@ test("a backlog item file a fix agent adds is removed again (a follow-up's numbe
   }
 });
 
+/** #1 a bug the gate finds; #2 commits part one, then fails its first attempt (its branch holds unjudged work). */
+const failedSiblingRig = (fix: string) =>
+  makeAgentRig({
+    title: 'Fix agents and a failed item',
+    items: ITEMS,
+    waves: [{ parallel: false, items: ITEMS }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > a.txt; commit alpha; report COMPLETE;;
+item:2) if [ "$WM_ATTEMPT" = 1 ]; then echo one > c1.txt; commit "beta part one"; echo "not done" >&2; exit 1; fi
+  echo two > c2.txt; commit "beta part two"; report COMPLETE;;
+fix:*) ${fix};;
+*) exit 9;;
+esac`,
+    gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+    defaults: { 'max-fix-attempts': 1 },
+  });
+
+test("a fix agent that leaves a MERGE_HEAD naming a failed item's branch: its fix is committed alone; the retry lands whole", async () => {
+  const r = await failedSiblingRig(
+    'echo fine > a.txt; git rev-parse work/7-2-beta > "$(git rev-parse --git-path MERGE_HEAD)"; report COMPLETE',
+  );
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const first = await runInProcess('run', args);
+    assert.is(first.code, 3, show(first));
+    const partOne = await git(r.repo.dir, 'rev-parse', 'work/7-2-beta');
+    assert.not.ok(
+      await git(r.repo.dir, 'merge-base', '--is-ancestor', partOne, 'main').then(
+        () => true,
+        () => false,
+      ),
+      "the failed item's commit did not join main's history",
+    );
+    assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'fine', 'the fix landed');
+    const second = await runInProcess('run', args);
+    assert.is(second.code, 0, show(second));
+    assert.is(await git(r.repo.dir, 'show', 'main:c2.txt'), 'two');
+    assert.is(await git(r.repo.dir, 'show', 'main:c1.txt'), 'one', "the retried item's first commit landed too");
+  } finally {
+    r.cleanup();
+  }
+});
+
+test("a fix agent that merges a failed item's branch in (-s ours): its work is not used, the branch put back", async () => {
+  const r = await failedSiblingRig(
+    'echo fine > a.txt; git commit -qam fix; git merge -q -s ours --no-edit work/7-2-beta; report COMPLETE',
+  );
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const first = await runInProcess('run', args);
+    // Red still: the bisection's culprit #1 is ejected.
+    assert.is(first.code, 3, show(first));
+    assert.is(readStateFile(r.repo).items['1'].status, 'ejected');
+    assert.ok(
+      notices(r).some((m) =>
+        /^a fix agent brought commits from elsewhere into the integration branch \([0-9a-f]{10}, by a merge\); put back to [0-9a-f]{10}, and its work is not used$/.test(
+          m,
+        ),
+      ),
+      notices(r).join('\n'),
+    );
+    const partOne = await git(r.repo.dir, 'rev-parse', 'work/7-2-beta');
+    const integration = readStateFile(r.repo).refs.integration;
+    assert.not.ok(
+      await git(r.repo.dir, 'merge-base', '--is-ancestor', partOne, integration).then(
+        () => true,
+        () => false,
+      ),
+      "the failed item's commit is not in the integration branch",
+    );
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('a backlog groomed on a branch of its own, not on main: refused before any agent, nothing changed (exit 2)', async () => {
   const r = await makeAgentRig({ title: 'Groomed elsewhere', items: ITEMS, body: ITEM_AGENT });
   try {

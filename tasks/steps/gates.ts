@@ -13,6 +13,8 @@ import { mergesNotIn } from '../merging/merge-pass.ts';
 import { updateItem } from '../lib/state-items.ts';
 import { git, gitRaw, isAncestor } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
+import { commitsNotBuiltOn } from '../lib/git-foreign.ts';
+import { surelyNoMergeHead } from '../lib/git-files.ts';
 import { runnerFilesOf, touchedRunnerFiles } from '../guards/runner-files.ts';
 import { dirtyPaths } from '../lib/git-status.ts';
 import type { Bisection, GateResult, State } from '../lib/state-types.ts';
@@ -335,7 +337,20 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
 async function settleFixRange(ctx: Ctx): Promise<void> {
   const open = ctx.store.current().fixing?.ranges.find((r) => r.to === null);
   if (!open) return;
-  const to = await integrationHead(ctx);
+  await forgetMergeHead(ctx);
+  let to = await integrationHead(ctx);
+  const foreign = await commitsNotBuiltOn(ctx.integrationWorktree, open.from, to);
+  if (foreign.length > 0) {
+    // A failed item's commits merged in (its retry would then merge without them), or main's (undone at landing).
+    await git(ctx.integrationWorktree, ['reset', '-q', '--hard', open.from]);
+    to = open.from;
+    ctx.events.emit({
+      type: 'notice',
+      message:
+        `a fix agent brought commits from elsewhere into the integration branch (${firstOf(foreign.map((c) => c.slice(0, 10)))}, ` +
+        `by a merge); put back to ${open.from.slice(0, 10)}, and its work is not used`,
+    });
+  }
   await restoreRunnerFiles(ctx, open.from, to);
   await ctx.store.update(
     (s) => {
@@ -475,8 +490,17 @@ function stillRed(ctx: Ctx, red: GateResult, max: number): StepFailedError {
   );
 }
 
+/**
+ * A MERGE_HEAD a fix agent left would make the runner's next commit there a merge of whatever it names (a failed
+ * item's branch, say): forgotten, the index and files kept, so what it changed is committed alone.
+ */
+async function forgetMergeHead(ctx: Ctx): Promise<void> {
+  if (!surelyNoMergeHead(ctx.integrationWorktree)) await git(ctx.integrationWorktree, ['merge', '--quit']);
+}
+
 /** What the fix agent left uncommitted is its fix too: the gates judge it next. */
 async function commitFixLeftovers(ctx: Ctx, message: string): Promise<void> {
+  await forgetMergeHead(ctx);
   if ((await dirtyPaths(ctx.integrationWorktree)).length === 0) return;
   await git(ctx.integrationWorktree, ['add', '-A']);
   await git(ctx.integrationWorktree, ['commit', '-q', '-m', message]);
