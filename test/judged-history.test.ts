@@ -7,6 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
+import { parse, stringify } from 'yaml';
 import * as assert from 'uvu/assert';
 import { ITEM_AGENT, makeAgentRig } from './support/agent-rig.ts';
 import { git, readEvents, readStateFile, runSteps, STEPS_TO_MERGE } from './support/fixture.ts';
@@ -477,6 +478,33 @@ test("a fix agent that merges a failed item's branch in (-s ours): its work is n
       ),
       "the failed item's commit is not in the integration branch",
     );
+  } finally {
+    r.cleanup();
+  }
+});
+
+test('an item regroomed out of the plan after its merge: refused before landing (exit 2), nothing changed', async () => {
+  const r = await makeAgentRig({ title: 'Regroom', items: ITEMS, body: ITEM_AGENT });
+  try {
+    const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+    const killed = await runKilledAt(args, [{ type: 'step-done', node: 'merge@1' }]);
+    assert.is(killed.signal, 'SIGKILL', show(killed));
+    const planFile = path.join(r.repo.dir, 'plan', 'milestone-7-dispatch.yaml');
+    const plan = parse(readFileSync(planFile, 'utf8'));
+    plan.waves[0].items = plan.waves[0].items.filter((i: { issue: number }) => i.issue !== 2);
+    writeFileSync(planFile, stringify(plan));
+    await git(r.repo.dir, 'commit', '-qam', 'regroom: #2 moves to milestone 8');
+    const refs = await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)');
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 2, show(again));
+    assert.is(
+      again.stderr.trim().split('\n').at(-1),
+      '#2 is merged into milestone/7-regroom but no longer in plan/milestone-7-dispatch.yaml: landing would bring ' +
+        'its work to main while the report and the backlog say nothing of it; put it back in the plan, or start the ' +
+        'milestone over with `npx zx scripts/reset.mts 7`',
+    );
+    assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'), refs, 'no ref changed');
+    assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
   } finally {
     r.cleanup();
   }
