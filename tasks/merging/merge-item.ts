@@ -1,5 +1,5 @@
 /** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
-import { oneLine } from '../lib/bounded-text.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
@@ -11,6 +11,7 @@ import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
+import { strayCommits } from '../lib/git-foreign.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge } from '../lib/state-types.ts';
@@ -161,6 +162,17 @@ export async function mergeItem(
   progress: Progress,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
+  const strays = await strayCommits(wt(ctx), branch, prev, itemBase);
+  if (strays.length > 0)
+    return {
+      kind: 'escalate',
+      conflict: 'clean',
+      files: [],
+      note:
+        `its branch holds commits that are not its own work on ${itemBase.slice(0, 10)} ` +
+        `(${firstOf(strays.map((c) => c.slice(0, 10)))}: merged in from elsewhere, or another item's merge brought them ` +
+        'in already); git would take them as merged whatever their content, so a person decides',
+    };
   // The usual merge (clean, --no-ff) is tried first, merged and committed by one git call; the conflict is predicted
   // and classified only when git refused it (after undoing it), so a clean merge costs no `merge-tree`.
   let sha: string | null = null;
