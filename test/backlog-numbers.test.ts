@@ -73,6 +73,10 @@ test('numbers on any branch, the recorded last number and atLeast are all respec
     writeFileSync(path.join(r.repo.dir, DIR, '40.md'), itemMarkdown(9, { issue: 40, title: 'Far' }));
     await git(r.repo.dir, 'add', '-A');
     await git(r.repo.dir, 'commit', '-q', '-m', 'item 40');
+    // A name no backlog uses, on a branch of an agent's: not counted (every number after it would be invalid).
+    writeFileSync(path.join(r.repo.dir, DIR, '99999999999999999999.md'), 'junk\n');
+    await git(r.repo.dir, 'add', '-A');
+    await git(r.repo.dir, 'commit', '-q', '-m', 'junk');
     await git(r.repo.dir, 'checkout', '-q', 'main');
     writeFileSync(path.join(r.repo.dir, DIR, '12.md'), itemMarkdown(9, { issue: 12, title: 'Near' }));
     await git(r.repo.dir, 'add', '-A');

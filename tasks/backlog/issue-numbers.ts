@@ -14,6 +14,9 @@ import { readRegularFile } from '../lib/regular-file.ts';
 const LOCK = 'backlog-numbers';
 const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 
+/** The highest item file name counted on branches (no backlog comes near it; the schemas accept up to 2^53 - 1). */
+const MAX_COUNTED = 999_999_999;
+
 /** Where the allocator keeps the last number it handed out. */
 export function issueNumbersFile(commonDir: string): string {
   return path.join(commonDir, 'work-milestone', 'backlog-numbers.json');
@@ -61,7 +64,7 @@ async function readLast(file: string): Promise<number> {
     throw new StepFailedError(`${file} is not JSON; remove it (numbers already on branches are still avoided)`);
   }
   const last = (data as { last?: unknown } | null)?.last;
-  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0)
+  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0 || last >= Number.MAX_SAFE_INTEGER)
     throw new StepFailedError(
       `${file} has no valid "last" number; remove it (numbers already on branches are still avoided)`,
     );
@@ -96,8 +99,10 @@ export async function highestOnBranches(cwd: string, dir: string): Promise<numbe
   let highest = 0;
   for (const tree of trees) {
     for (const name of (await git(cwd, ['ls-tree', '--name-only', tree])).split('\n')) {
-      const n = ITEM_NAME.exec(name)?.[1];
-      if (n !== undefined) highest = Math.max(highest, Number(n));
+      const n = Number(ITEM_NAME.exec(name)?.[1]);
+      // A name past any real backlog's numbers (an agent's `99999999999999999999.md` on a branch of its own) is not
+      // one to count on: every later number would be invalid, and the record of the last one written with it.
+      if (n <= MAX_COUNTED) highest = Math.max(highest, n);
     }
   }
   return highest;
