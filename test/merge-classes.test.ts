@@ -248,6 +248,37 @@ esac`,
   }
 });
 
+test('heavy: 60 files in conflict → escalated; state, the follow-up item and the output name a bounded part', async () => {
+  const names = Array.from(
+    { length: 60 },
+    (_, i) => `conflicting-file-with-a-long-name-${String(i).padStart(3, '0')}.txt`,
+  );
+  const s = await scenario(
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) for f in conflicting-file-*.txt; do echo alpha > $f; done; commit alpha; report COMPLETE;;
+item:2) for f in conflicting-file-*.txt; do echo beta > $f; done; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+    Object.fromEntries(names.map((n) => [n, 'base\n'])),
+  );
+  try {
+    assert.is(s.result.code, 3, output(s.result));
+    const merge = s.state.items['2'].merge;
+    assert.match(merge.note, /heavy conflict: 60 files in conflict/);
+    assert.ok(merge.files.length <= 21, `${merge.files.length} entries kept`);
+    assert.match(
+      merge.files.at(-1),
+      /^… \(\d+ more; git merge-tree --write-tree --name-only milestone\/7-\S+ [0-9a-f]{40}\)$/,
+    );
+    const followUp = await mainFile(s, `plan/backlog/${merge.followUp}.md`);
+    assert.ok(followUp.length < 4000, `follow-up of ${followUp.length} characters`);
+    assert.ok(!followUp.includes(names[59] as string), 'not every file is listed');
+    assert.ok(output(s.result).length < 20_000, 'the output names a few of them');
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('PARTIAL: merged, one follow-up "Finish #1: Alpha", even when the merge step runs again or converges after a crash', async () => {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(

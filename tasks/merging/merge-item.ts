@@ -1,5 +1,5 @@
 /** Merge one item branch into integration by its conflict class (docs/steps.md, "Merging"). */
-import { firstOf, oneLine } from '../lib/bounded-text.ts';
+import { capList, firstOf, LIST_CAP, oneLine } from '../lib/bounded-text.ts';
 import path from 'node:path';
 import type { Ctx } from '../engine/context.ts';
 import { explainGateFailure, gateApplies, gateOutputTail } from '../gating/gate-run.ts';
@@ -192,11 +192,24 @@ export async function mergeItem(
   let kind: ItemMerge['kind'] = cls.kind === 'heavy' ? 'heavy' : cls.kind;
   let note = '';
   let committed = false;
-  progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${files.join(', ')})` : ''}`);
+  progress.output(`#${item.issue}: ${cls.kind}${files.length ? ` (${firstOf(files)})` : ''}`);
+  // What a heavy conflict names is kept in state and the follow-up item: cut like every list there (10,000 files in
+  // conflict made a state.json and a backlog item of megabytes).
+  const listed = (list: readonly string[]) =>
+    capList(
+      list,
+      LIST_CAP,
+      `git merge-tree --write-tree --name-only ${ctx.plan.milestone.integrationBranch} ${branch}`,
+    );
   // A merge git refused although the prediction said clean: integration back at prev, and a human decides.
   const unpredictedFailure = async (): Promise<MergeOutcome> => {
     await resetIntegration(ctx, prev);
-    return { kind: 'escalate', conflict: 'clean', files, note: 'git merge failed although no conflict was predicted' };
+    return {
+      kind: 'escalate',
+      conflict: 'clean',
+      files: listed(files),
+      note: 'git merge failed although no conflict was predicted',
+    };
   };
   // Refused although no conflict is predicted (files an interrupted git left, now cleaned away): the two-step merge
   // below tries once more, and only its failure is escalated.
@@ -218,7 +231,7 @@ export async function mergeItem(
   }
   switch (cls.kind) {
     case 'heavy':
-      return { kind: 'escalate', conflict: 'heavy', files: cls.files, note: `heavy conflict: ${cls.reason}` };
+      return { kind: 'escalate', conflict: 'heavy', files: listed(cls.files), note: `heavy conflict: ${cls.reason}` };
     case 'clean':
       if (sha !== null) break;
       if (!(await startMerge(ctx, branch))) return unpredictedFailure();
