@@ -471,6 +471,31 @@ test('--no-push: main merged locally, origin untouched; a later run pushes', asy
   }
 });
 
+test('a fast-forward of main that fails on a stray main.lock: your checkout is put back as it was; removed, it lands', async () => {
+  const r = await rig({
+    gates: { 'post-merge': ['true'] },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:*) echo "$WM_ISSUE" > "f$WM_ISSUE.txt"; commit "item $WM_ISSUE"; touch "$(git rev-parse --git-common-dir)/refs/heads/main.lock"; report COMPLETE;;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const before = await git(r.repo.dir, 'rev-parse', 'main');
+    const result = await run(r, '--no-push');
+    assert.is(result.code, 1, show(result));
+    assert.match(result.stderr, /could not fast-forward main in .*: .*main\.lock.*; your checkout is as it was/);
+    assert.is(await git(r.repo.dir, 'rev-parse', 'main'), before);
+    assert.is(await git(r.repo.dir, 'status', '--porcelain'), '', 'nothing left changed in the checkout');
+    rmSync(path.join(r.repo.dir, '.git', 'refs', 'heads', 'main.lock'));
+    const again = await run(r, '--no-push');
+    assert.is(again.code, 0, show(again));
+    assert.is(await git(r.repo.dir, 'show', 'main:f1.txt'), '1');
+    assert.is(await git(r.repo.dir, 'status', '--porcelain'), '');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test('main not checked out anywhere: landed through a temporary worktree; the user stays on their branch', async () => {
   const r = await rig({ gates: { 'post-merge': ['true'] }, body: ITEM_AGENT });
   try {

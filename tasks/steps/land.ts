@@ -4,7 +4,7 @@
  * is the `main` that was brought in. If it moved meanwhile, the round starts again (bounded). Never a merge in the
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
-import { oneLine } from '../lib/bounded-text.ts';
+import { firstOf, oneLine } from '../lib/bounded-text.ts';
 import { BACKLOG_READS_AT_ONCE } from '../backlog/backlog.ts';
 import { settleAtMost } from '../lib/map-at-most.ts';
 import { settledValues } from '../lib/diagnostics.ts';
@@ -221,13 +221,30 @@ async function moveMain(ctx: Ctx, expected: string, commit: string): Promise<boo
       `${holder.path} has uncommitted changes (${dirty.slice(0, 3).join(', ')}); commit or stash them, then run again to land`,
     );
   if (looseRef(ctx.commonDir, MAIN_REF) !== expected && (await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
-  // --ff-only never leaves a merge in progress: it moves main to the landing commit or changes nothing.
+  // --ff-only never leaves a merge in progress; but it updates the files before main's ref, so a ref it cannot lock
+  // (a stray main.lock) leaves the checkout at the landing commit's files while main stays.
   const out = await gitRaw(holder.path, ['merge', '--ff-only', '-q', commit]);
   if (out.exitCode === 0) return true;
   if ((await revParse(ctx.repo, MAIN_REF)) !== expected) return false;
+  const why = failureLines(out.stderr, 1);
+  const left = await putCheckoutBack(holder.path, commit, expected);
   throw new StepFailedError(
-    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${failureLines(out.stderr, 1)}`,
+    `could not fast-forward ${MAIN_BRANCH} in ${holder.path} to the landing commit ${commit.slice(0, 10)}: ${why}` +
+      (left.length
+        ? `; its files were left changed (${firstOf(left, 3)}): look with git -C ${holder.path} status`
+        : `; your checkout is as it was`),
   );
+}
+
+/**
+ * The checkout at `dir` back to `main`'s files after a fast-forward to `landing` that moved its files but not the
+ * branch: only paths the two differ in, and only where they still hold the landing commit's content (a two-tree
+ * `read-tree`, as `git checkout` switches). Returns the paths still changed (none when it was put back).
+ */
+async function putCheckoutBack(dir: string, landing: string, main: string): Promise<readonly string[]> {
+  if ((await dirtyPaths(dir)).length === 0) return [];
+  await gitRaw(dir, ['read-tree', '-m', '-u', landing, main]);
+  return dirtyPaths(dir);
 }
 
 /** Push main to origin, fast-forward only; false when origin moved (the next round brings it in). */
