@@ -9,13 +9,20 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AgentHandle } from '../tasks/executors/types.ts';
+import type { AgentHandle, AgentStatus } from '../tasks/executors/types.ts';
 import { dispatchScript, hold, local, settled } from './support/local-agents.ts';
 import { killGroup } from '../tasks/executors/local/process.ts';
 import { isGroupAlive } from '../tasks/lib/process-info.ts';
 import { COMMITTING_AGENT, makeRepo, readStateFile, runCli, tempDir } from './support/fixture.ts';
 import { isAlive, killQuietly } from './support/processes.ts';
 import { waitFor } from './support/wait.ts';
+
+/** A status without what the agent printed (checked where the output is known). */
+function withoutSize(status: AgentStatus): Omit<AgentStatus, 'outputBytes'> {
+  if (status.state !== 'succeeded' && status.state !== 'failed') return status;
+  const { outputBytes: _, ...rest } = status;
+  return rest;
+}
 
 test('dispatch → running → succeeded; collect gives the exit code and the output as the adapter parses it', async () => {
   const dir = tempDir('wm-exec-');
@@ -30,7 +37,8 @@ test('dispatch → running → succeeded; collect gives the exit code and the ou
     assert.is(running.state, 'running');
     assert.ok(running.state === 'running' && running.pid !== null && isGroupAlive(running.pid));
     writeFileSync(go, '');
-    assert.equal(await settled(handle), { state: 'succeeded' });
+    // What it printed is counted once it has ended too ('STATUS: COMPLETE\n').
+    assert.equal(await settled(handle), { state: 'succeeded', outputBytes: 17 });
     const result = await local.collect(handle);
     assert.is(result.exitCode, 0);
     assert.is(result.outcome.ok, true);
@@ -44,7 +52,7 @@ test('an agent that exits 3 → failed with its exit code; collect says why', as
   const dir = tempDir('wm-exec-');
   try {
     const handle = await dispatchScript(dir, 'bad', `echo 'cannot decide' >&2; exit 3`);
-    assert.equal(await settled(handle), { state: 'failed', exitCode: 3 });
+    assert.equal(await settled(handle), { state: 'failed', exitCode: 3, outputBytes: 14 });
     const result = await local.collect(handle);
     assert.is(result.exitCode, 3);
     assert.is(result.outcome.ok, false);
@@ -111,7 +119,7 @@ test('collect kills what the agent left in its group while its wrapper is still 
     );
     const deadline = Date.now() + 30_000;
     while (!existsSync(stray) && Date.now() < deadline) await sleep(20);
-    assert.equal(await local.poll(handle), { state: 'succeeded' }, 'the exit code is what poll reads');
+    assert.is((await local.poll(handle)).state, 'succeeded', 'the exit code is what poll reads');
     const running = Number.parseInt(readFileSync(path.join(dir, 'runs', 'late.pid'), 'utf8'), 10);
     assert.ok(isGroupAlive(running), 'wrapper and stray still run before collect');
     await local.collect(handle);
@@ -156,12 +164,12 @@ test('a handle dispatched again under the same name does not read the earlier ru
   const dir = tempDir('wm-exec-');
   try {
     const first = await dispatchScript(dir, 'same', 'exit 4');
-    assert.equal(await settled(first), { state: 'failed', exitCode: 4 });
+    assert.equal(withoutSize(await settled(first)), { state: 'failed', exitCode: 4 });
     const go = path.join(dir, 'go');
     const second = await dispatchScript(dir, 'same', `${hold(go)} echo again`);
     assert.is((await local.poll(second)).state, 'running', 'not the exit code of the first');
     writeFileSync(go, '');
-    assert.equal(await settled(second), { state: 'succeeded' });
+    assert.equal(withoutSize(await settled(second)), { state: 'succeeded' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -199,7 +207,7 @@ test('an item agent: its handle is in state before it runs; polled through it; j
     assert.is(running.state, 'running');
     assert.is(running.state === 'running' ? running.pid : null, item.process.pid, 'the pid state recorded');
     writeFileSync(go, '');
-    assert.equal(await settled(handle), { state: 'succeeded' });
+    assert.equal(withoutSize(await settled(handle)), { state: 'succeeded' });
     const wait = await step('wait', ['--wave', '1']);
     assert.is(wait.code, 0, wait.stderr);
     const judged = readStateFile(repo).items['1'];

@@ -76,8 +76,13 @@ test('an agent printing past max-output is stopped, fails (output-limit); an ite
     assert.is(one.failureCode, 'output-limit');
     assert.is(one.failure, 'printed more than 128 KiB (max-output); its process group was killed');
     assert.not.ok(isAlive(Number(readFileSync(pidFile, 'utf8'))), 'the runaway agent was stopped');
+    // Cut once it was stopped: what it printed past the limit, between two looks, takes no disk.
     const stdout = path.join(repo.stateDir, 'items', '1', 'item-1.stdout');
-    assert.ok(statSync(stdout).size > 128 * 1024, 'what it printed is kept');
+    assert.ok(statSync(stdout).size <= 64 * 1024 + 200, `${statSync(stdout).size} bytes kept`);
+    assert.match(
+      readFileSync(stdout, 'utf8'),
+      /x\nwork-milestone: stopped: the agent printed more than 128 KiB \(max-output\)\n$/,
+    );
     assert.match(run.stderr + run.stdout, /#1 failed: printed more than 128 KiB/);
     assert.is(state.items['2'].status, 'complete', 'its own max-output (1MiB) let #2 print 300 KiB');
     assert.ok(state.land, 'the rest landed');
@@ -85,6 +90,30 @@ test('an agent printing past max-output is stopped, fails (output-limit); an ite
   } finally {
     writeFileSync(never, '');
     rmSync(tools, { recursive: true, force: true });
+    repo.cleanup();
+  }
+});
+
+test('an agent that prints past max-output and exits before any look at it fails the same (output-limit)', async () => {
+  // 300 KiB to stderr, then a commit and a good report: done before the runner could see it run.
+  const command = `head -c 307200 /dev/zero | tr '\\0' x >&2; ${COMMITTING_AGENT}`;
+  const repo = await makeRepo({
+    plan: planYaml({
+      title: 'Quick',
+      waves: [{ items: [{ issue: 1, title: 'Quick' }] }],
+      defaults: { agent: 'command', command, retries: 0, timeout: '5m', 'max-output': '128KiB' },
+    }),
+    items: [{ issue: 1, title: 'Quick' }],
+  });
+  try {
+    const run = await runCli('run', ['7', '--repo', repo.dir, '--no-push'], { timeoutMs: 120_000 });
+    assert.is(run.code, 3, show(run));
+    const one = readStateFile(repo).items['1'];
+    assert.is(one.failureCode, 'output-limit', show(run));
+    const stderr = path.join(repo.stateDir, 'items', '1', 'item-1.stderr');
+    assert.ok(statSync(stderr).size <= 64 * 1024 + 200, `${statSync(stderr).size} bytes kept`);
+    assert.not.ok(readStateFile(repo).land, 'nothing landed');
+  } finally {
     repo.cleanup();
   }
 });

@@ -175,6 +175,9 @@ export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutM
   const executor = executorFor(session.handle.kind);
   for (;;) {
     const status = await executor.poll(session.handle);
+    const limitBytes = ctx.plan.defaults.maxOutputBytes;
+    if ((status.state === 'succeeded' || status.state === 'failed') && (status.outputBytes ?? 0) > limitBytes)
+      return { state: 'lost', reason: `printed more than ${formatBytes(limitBytes)} (max-output)`, overLimit: true };
     if (isEnded(status)) return status;
     if (ctx.signal.aborted)
       throw new InterruptedError(
@@ -190,10 +193,9 @@ export async function waitForSession(ctx: Ctx, session: PendingSession, timeoutM
       await executor.cancel(session.handle);
       return { state: 'lost', reason: `timed out after ${formatDuration(timeoutMs)}` };
     }
-    const limitBytes = ctx.plan.defaults.maxOutputBytes;
     if (status.state === 'running' && (status.outputBytes ?? 0) > limitBytes) {
       await executor.cancel(session.handle);
-      return { state: 'lost', reason: `printed more than ${formatBytes(limitBytes)} (max-output)` };
+      return { state: 'lost', reason: `printed more than ${formatBytes(limitBytes)} (max-output)`, overLimit: true };
     }
     await sleep(200);
   }
@@ -209,7 +211,7 @@ async function finishSession(ctx: Ctx, session: PendingSession, timeoutMs: numbe
       message: `the ${session.role} agent ${session.id}: ${describeLeftProcesses(collected.left)}`,
     });
   const outcome: AgentOutcome =
-    ended.state === 'lost' && collected.exitCode === null
+    ended.state === 'lost' && (collected.exitCode === null || ended.overLimit === true)
       ? { ...collected.outcome, failure: `no result: ${ended.reason}` }
       : collected.outcome;
   ctx.events.emit({

@@ -25,12 +25,18 @@ export type AgentStatus =
       readonly startedAt: string;
       readonly outputBytes?: number;
     }
-  | { readonly state: 'succeeded' }
-  | { readonly state: 'failed'; readonly exitCode: number }
+  /** Ended; `outputBytes` as for `running` (an agent can print past its limit between two looks, then exit). */
+  | { readonly state: 'succeeded'; readonly outputBytes?: number }
+  | { readonly state: 'failed'; readonly exitCode: number; readonly outputBytes?: number }
   /** Stopped through `cancel` (run --stop, a second Ctrl-C, a timeout). */
   | { readonly state: 'cancelled' }
   /** Gone without a result (killed, machine rebooted) or never started: it is run again. */
-  | { readonly state: 'lost'; readonly reason: string };
+  | {
+      readonly state: 'lost';
+      readonly reason: string;
+      /** Given up for printing more than `max-output`: no result of it counts, even one it wrote. */
+      readonly overLimit?: boolean;
+    };
 
 /** What one agent run is: who it is, what to run, where. */
 export interface DispatchSpec {

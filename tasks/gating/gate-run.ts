@@ -1,6 +1,6 @@
 /** Run one quality gate: `sh -c` in a worktree, its own process group, a timeout (124), output kept in a log. */
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, mkdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -10,6 +10,7 @@ import { describeLeftProcesses, stopEscaped, writesTo } from '../executors/local
 import type { EventSink } from '../lib/events.ts';
 import type { LeftProcess } from '../executors/types.ts';
 import { capEntry, readTail, stripControl } from '../lib/bounded-text.ts';
+import { cutFile } from '../lib/cut-file.ts';
 import { formatBytes } from '../lib/byte-size.ts';
 import { childEnv } from '../lib/child-env.ts';
 import { openOwnFileSync } from '../lib/own-file.ts';
@@ -67,18 +68,14 @@ export async function runGate(
 
 /**
  * Cut a log to `limit` bytes, so a writer faster than the looks leaves no more than that, and say why as its last
- * line, which every quote of it shows. Nothing when it is gone.
+ * line, which every quote of it shows.
  */
 function cutLog(file: string, limit: number, who: string): void {
-  try {
-    truncateSync(file, limit);
-    appendFileSync(
-      file,
-      `\nwork-milestone: stopped: ${who} more than ${formatBytes(limit)} (defaults.max-output) to this log\n`,
-    );
-  } catch {
-    // removed meanwhile: nothing to cut
-  }
+  cutFile(
+    file,
+    limit,
+    `work-milestone: stopped: ${who} more than ${formatBytes(limit)} (defaults.max-output) to this log`,
+  );
 }
 
 /** A log's size; 0 when it cannot be looked at (removed meanwhile): never a throw inside a timer. */

@@ -20,6 +20,7 @@ import { readClock } from '../lib/fresh-read.ts';
 import { BadInputError, StepFailedError } from '../lib/errors.ts';
 import { processStartTime } from '../lib/process-info.ts';
 import { itemDirOf, LINKED_FOLDERS } from '../lib/paths.ts';
+import { cutFile } from '../lib/cut-file.ts';
 import { removeStaleLocks } from '../lib/stale-locks.ts';
 import { findItem, type AgentKind, type PlanItem } from '../lib/plan/types.ts';
 import { liveItemAgent, type LiveAgent } from '../executors/local/live-agents.ts';
@@ -370,11 +371,14 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
       });
     }
   }
+  const item = findItem(ctx.plan, issue);
+  const limitBytes = item ? settingsFor(ctx, item).maxOutputBytes : ctx.plan.defaults.maxOutputBytes;
   switch (status.state) {
     case 'succeeded':
-      return { kind: 'exited', code: 0 };
     case 'failed':
-      return { kind: 'exited', code: status.exitCode };
+      // Past the limit and ended before a look saw it running: the same verdict as when a look did.
+      if ((status.outputBytes ?? 0) > limitBytes) return { kind: 'too-much-output', limitBytes };
+      return { kind: 'exited', code: status.state === 'succeeded' ? 0 : status.exitCode };
     case 'cancelled':
     case 'lost':
       // No process ever recorded (a crash between recording the attempt and starting it; a rebuilt state whose
@@ -385,8 +389,6 @@ export async function pollItemAgent(ctx: Ctx, issue: number): Promise<AttemptSta
     case 'running': {
       if (proc && proc.timeoutMs > 0 && Date.now() - Date.parse(proc.startedAt) > proc.timeoutMs)
         return { kind: 'timed-out' };
-      const item = findItem(ctx.plan, issue);
-      const limitBytes = item ? settingsFor(ctx, item).maxOutputBytes : ctx.plan.defaults.maxOutputBytes;
       if ((status.outputBytes ?? 0) > limitBytes) return { kind: 'too-much-output', limitBytes };
       return { kind: 'running' };
     }
@@ -470,6 +472,12 @@ export async function finishItemAttempt(
   // a stray `cmd &`): collecting stops them too, before git is read, so nothing keeps writing to the worktree.
   if (ended.kind === 'timed-out' || ended.kind === 'too-much-output') await executor.cancel(handle);
   const collected = await executor.collect(handle);
+  if (ended.kind === 'too-much-output' && handle.kind === 'local') {
+    // What it printed past the limit, between two looks, takes no disk once it is stopped.
+    const files = attemptFiles(ctx, item.issue, st.attempts);
+    const note = `work-milestone: stopped: the agent printed more than ${formatBytes(ended.limitBytes)} (max-output)`;
+    for (const file of [files.stdout, files.stderr]) cutFile(file, Math.floor(ended.limitBytes / 2), note);
+  }
   // Nothing of the agent runs from here on (a local one's group is gone): what it wrote anywhere is written.
   const settled = readClock();
   // Without the runner's exclude lines its worktree folder and the agent lock would look like this agent's leftovers

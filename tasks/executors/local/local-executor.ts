@@ -77,24 +77,30 @@ async function dispatch(spec: DispatchSpec, record: (handle: AgentHandle) => Pro
   return handle;
 }
 
+/** What the agent has printed so far, stdout and stderr together. */
+function outputBytesOf(files: RunFiles): number {
+  return [files.stdout, files.stderr].reduce(
+    (sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0),
+    0,
+  );
+}
+
 async function poll(handle: AgentHandle): Promise<AgentStatus> {
   const files = filesOf(handle);
   const cancelled = existsSync(cancelFileOf(handle));
   const pid = readPid(files);
   if (pid === null) return cancelled ? { state: 'cancelled' } : { state: 'lost', reason: 'it never started' };
-  const ended = (code: number): AgentStatus =>
-    code === 0 ? { state: 'succeeded' } : { state: 'failed', exitCode: code };
+  const ended = (code: number): AgentStatus => {
+    const outputBytes = outputBytesOf(files);
+    return code === 0 ? { state: 'succeeded', outputBytes } : { state: 'failed', exitCode: code, outputBytes };
+  };
   // An exit code its own wrapper wrote wins over a cancel that came too late.
   const code = readExitCode(files, pid);
   if (code !== null) return ended(code);
   const live = liveAgentOf(files.pid, 0);
   if (live) {
     const startedAt = live.startedAt;
-    const outputBytes = [files.stdout, files.stderr].reduce(
-      (sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0),
-      0,
-    );
-    return { state: 'running', pid, startedAt, outputBytes };
+    return { state: 'running', pid, startedAt, outputBytes: outputBytesOf(files) };
   }
   // It may have written its exit code between the two reads.
   const late = readExitCode(files, pid);
