@@ -175,7 +175,7 @@ export async function createContext(input: ContextInput, place?: MilestonePlace)
     packageRoot: PACKAGE_ROOT,
     hasOrigin: (fresh = false) => (origin = (!fresh && origin) || gitOk(repo, ['remote', 'get-url', 'origin'])),
     entry: input.entry,
-    trusted: { config: null, dependencies: null, gitSetup: null },
+    trusted: { config: null, dependencies: null, gatesDependencies: null, gitSetup: null },
     runLock: input.runLock,
   };
 }

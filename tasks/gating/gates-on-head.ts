@@ -21,6 +21,7 @@ import { firstOf } from '../lib/bounded-text.ts';
 import { exposeChangesBehindStat } from './stat-cache.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import { checkTrustedDependencies } from '../guards/dependency-guard.ts';
+import { moveShadowsAside, recordGatesDependencies } from '../guards/shadow-folders.ts';
 import type { GateResult } from '../lib/state-types.ts';
 
 /** The patch files of what was put back, in the gate run's log folder: found before the gates, left by them. */
@@ -188,9 +189,11 @@ export async function runGatesOnHead(
   await assertGitWorksHere(ctx);
   await checkTrustedDependencies(ctx, 'before');
   await putBackHead(ctx, logDir, 'before');
+  await moveShadowsAside(ctx, logDir);
   assertOwnWorktree(ctx, 'before');
   const head = await integrationHead(ctx);
   const result = await runGates(gates, dir, logDir, ctx.env, onResult);
+  await recordGatesDependencies(ctx);
   noteLeftProcesses(ctx.events, result);
   // What git read in it during the run must have been this repository's: else the verdict is about another tree.
   assertOwnWorktree(ctx, 'while');

@@ -9,7 +9,7 @@ import type { Ctx } from '../engine/context.ts';
 import { readJsonRecord, writeFileAtomic } from '../lib/atomic-file.ts';
 
 /** Which record: a slot of `ctx.trusted`. */
-export type HeldKey = 'config' | 'dependencies';
+export type HeldKey = 'config' | 'dependencies' | 'gatesDependencies';
 
 /**
  * The record: what this command already holds (written again when the file no longer matches it), else the file's
