@@ -86,6 +86,13 @@ test('numbers on any branch, the recorded last number and atLeast are all respec
     const allocate = allocatorOf(r, r.a);
     assert.is(await allocate(1), 41);
     assert.is(await allocate(1), 42, 'the recorded number is not handed out twice');
+    // A branch made since (its tree not listed before) counts at the next number.
+    await git(r.repo.dir, 'checkout', '-q', '-b', 'later');
+    writeFileSync(path.join(r.repo.dir, DIR, '70.md'), itemMarkdown(9, { issue: 70, title: 'Later' }));
+    await git(r.repo.dir, 'add', '-A');
+    await git(r.repo.dir, 'commit', '-q', '-m', 'item 70');
+    await git(r.repo.dir, 'checkout', '-q', 'main');
+    assert.is(await allocate(1), 71);
     assert.is(await allocate(100), 100);
     assert.equal(lastRecorded(r), { last: 100 });
     // A number taken on disk that nobody recorded (a file made by hand) is skipped: the next one is asked for.

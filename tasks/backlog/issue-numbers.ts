@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { git, gitRaw } from '../lib/git.ts';
 import { withRepoLock } from '../lib/repo-lock.ts';
+import { mapAtMost } from '../lib/map-at-most.ts';
 import { readRegularFile } from '../lib/regular-file.ts';
 
 /** Lock name (`<common dir>/work-milestone/backlog-numbers.lock`) and record of the last number handed out. */
@@ -16,6 +17,9 @@ const ITEM_NAME = /^([1-9][0-9]*)\.md$/;
 
 /** The highest item file name counted on branches (no backlog comes near it; the schemas accept up to 2^53 - 1). */
 const MAX_COUNTED = 999_999_999;
+
+/** Backlog trees listed at once. */
+const LISTINGS_AT_ONCE = 4;
 
 /** Where the allocator keeps the last number it handed out. */
 export function issueNumbersFile(commonDir: string): string {
@@ -41,10 +45,12 @@ export interface IssueNumberOptions {
  */
 export function repoIssueAllocator(opts: IssueNumberOptions): (atLeast: number) => Promise<number> {
   const file = issueNumbersFile(opts.commonDir);
+  // A tree's highest name never changes: each follow-up of a run lists only the trees it has not seen.
+  const seen = new Map<string, number>();
   return (atLeast) =>
     withRepoLock(opts.commonDir, LOCK, { command: opts.command, signal: opts.signal }, async () => {
       const last = await readLast(file);
-      const onBranches = await highestOnBranches(opts.cwd, opts.dir);
+      const onBranches = await highestOnBranches(opts.cwd, opts.dir, seen);
       const issue = Math.max(atLeast, last + 1, onBranches + 1);
       await writeLast(file, issue);
       return issue;
@@ -80,7 +86,11 @@ async function writeLast(file: string, last: number): Promise<void> {
  * The highest `<n>.md` in `dir` on every branch (refs/heads and refs/remotes): one `cat-file --batch-check` finds
  * each branch's backlog tree, and only distinct trees are listed (most branches share one), so this stays cheap.
  */
-export async function highestOnBranches(cwd: string, dir: string): Promise<number> {
+export async function highestOnBranches(
+  cwd: string,
+  dir: string,
+  seen: Map<string, number> = new Map(),
+): Promise<number> {
   const folder = dir.replace(/^\.\//, '').replace(/\/+$/, '');
   const tips = (await git(cwd, ['for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/remotes']))
     .split('\n')
@@ -96,14 +106,19 @@ export async function highestOnBranches(cwd: string, dir: string): Promise<numbe
   const trees = new Set(
     out.stdout.split('\n').flatMap((l) => (/^[0-9a-f]+ tree$/.test(l) ? [l.split(' ')[0] as string] : [])),
   );
-  let highest = 0;
-  for (const tree of trees) {
+  const fresh = [...trees].filter((tree) => !seen.has(tree));
+  // Side by side: a repository whose branches hold thousands of backlog trees waited on them one at a time.
+  await mapAtMost(fresh, LISTINGS_AT_ONCE, async (tree) => {
+    let highest = 0;
     for (const name of (await git(cwd, ['ls-tree', '--name-only', tree])).split('\n')) {
       const n = Number(ITEM_NAME.exec(name)?.[1]);
       // A name past any real backlog's numbers (an agent's `99999999999999999999.md` on a branch of its own) is not
       // one to count on: every later number would be invalid, and the record of the last one written with it.
       if (n <= MAX_COUNTED) highest = Math.max(highest, n);
     }
-  }
+    seen.set(tree, highest);
+  });
+  let highest = 0;
+  for (const tree of trees) highest = Math.max(highest, seen.get(tree) ?? 0);
   return highest;
 }
