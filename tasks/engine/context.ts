@@ -96,7 +96,7 @@ export interface Ctx {
     config: TrustedConfig | null;
     /** The stamps of the dependency folders item worktrees link to (guards/dependency-guard.ts). */
     dependencies: TrustedDependencies | null;
-    /** The stamps of the integration worktree's own dependency folders as the gates left them (guards/shadow-folders.ts). */
+    /** The integration worktree's own dependency folders as the gates left them (guards/shadow-folders.ts). */
     gatesDependencies: TrustedDependencies | null;
   } & HeldGitSetup;
   /** The run lock this command holds (none for `--dry-run`): checked before each operation on integration. */
