@@ -10,6 +10,13 @@ import { makeAgentRig } from './support/agent-rig.ts';
 import { git, readStateFile } from './support/fixture.ts';
 import { runInProcess, show } from './support/cli.ts';
 
+/** The hostile item: it merges the victim's commit named in $tools/part-one (once there) with -s ours. */
+const HOSTILE = `i=0; while [ ! -f "$tools/part-one" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
+  git merge -q -s ours --no-edit "$(cat "$tools/part-one")"; echo hostile > b.txt; commit "hostile"; report COMPLETE`;
+
+/** The victim goes on once the hostile item is judged (its pin written): it finishes, and merges, second. */
+const AFTER_HOSTILE_JUDGED = `i=0; while ! git rev-parse -q --verify refs/work-milestone/7/items/1 >/dev/null && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done`;
+
 const inHistory = (dir: string, sha: string, rev: string): Promise<boolean> =>
   git(dir, 'merge-base', '--is-ancestor', sha, rev).then(
     () => true,
@@ -27,11 +34,9 @@ test("an item that merges a sibling's early commit with -s ours: the sibling is 
     waves: [{ parallel: true, items }],
     body: `case "$WM_ROLE:$WM_ISSUE" in
 item:2) echo one > c1.txt; commit "victim part one"; git rev-parse HEAD > "$tools/part-one"
-  i=0; while [ ! -f "$tools/hostile-done" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
+  ${AFTER_HOSTILE_JUDGED}
   echo two > c2.txt; commit "victim part two"; report COMPLETE;;
-item:1) i=0; while [ ! -f "$tools/part-one" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
-  git merge -q -s ours --no-edit "$(cat "$tools/part-one")"
-  echo hostile > b.txt; commit "hostile"; touch "$tools/hostile-done"; report COMPLETE;;
+item:1) ${HOSTILE};;
 *) exit 9;;
 esac`,
   });
@@ -50,6 +55,66 @@ esac`,
     r.cleanup();
   }
 });
+
+test("an item that merges a sibling's whole branch with -s ours: the sibling is escalated, not reported landed", async () => {
+  const items = [
+    { issue: 1, title: 'Hostile' },
+    { issue: 2, title: 'Victim' },
+  ];
+  const r = await makeAgentRig({
+    title: 'Ours merge',
+    items,
+    waves: [{ parallel: true, items }],
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:2) echo one > c1.txt; commit "victim, all of it"; git rev-parse HEAD > "$tools/part-one"
+  ${AFTER_HOSTILE_JUDGED}; report COMPLETE;;
+item:1) ${HOSTILE};;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'escalated', show(result));
+    assert.match(st.items['2'].merge.note, /its branch holds commits that are not its own work/);
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+for (const how of ['merges', 'rebases onto']) {
+  test(`dag: an item that ${how} the integration branch once a sibling merged lands as its own work`, async () => {
+    const items = [
+      { issue: 1, title: 'Alpha' },
+      { issue: 2, title: 'Beta' },
+    ];
+    const op = how === 'merges' ? 'git merge -q --no-edit "$int"' : 'git rebase -q "$int"';
+    const r = await makeAgentRig({
+      title: 'Dag',
+      items,
+      waves: [{ parallel: true, items }],
+      defaults: { schedule: 'dag' },
+      body: `int=milestone/7-dag
+case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
+item:2) echo beta > b.txt; commit beta; start=$(git rev-parse "$int")
+  i=0; while [ "$(git rev-parse "$int")" = "$start" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
+  ${op}; echo beta2 >> b.txt; commit beta2; report COMPLETE;;
+*) exit 9;;
+esac`,
+    });
+    try {
+      const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+      assert.is(result.code, 0, show(result));
+      assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'beta\nbeta2');
+      assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha');
+    } finally {
+      r.cleanup();
+    }
+  });
+}
 
 test('an item that merges a commit not built on its base (-s ours): escalated; the commit never reaches main', async () => {
   const items = [

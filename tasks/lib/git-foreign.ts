@@ -23,11 +23,13 @@ const ODD_PARENTS_ASKED = 8;
 
 /**
  * Commits merging `tip` (an item's judged tip, built on `base`) onto `prev` would take in that are not the item's own
- * work on `base`: `[]` when there are none. Two ways in: a commit of the branch not built on `base` (a merge of a
- * newer main, or of anything else, kept as history whatever its content), and a commit of the branch that `prev`
- * holds already (another item merged it in, `-s ours` say: git would take it as merged, its content never landing).
- * One `rev-list` of what `prev` lacks; more only when something there is odd. When `base` is no longer in `prev` (an
- * ejection rebuilt the integration branch) nothing is said: git's own merge base decides, as before.
+ * work: `[]` when there are none. Two ways in: a commit of the branch not built on `base` (a merge of a newer main, or
+ * of anything else, kept as history whatever its content), and a commit of the branch that `prev` holds already through
+ * another item's merge (one that merged it `-s ours`, say: git would take it as merged, its content never landing).
+ * What the item built on the integration branch's own commits since `base` (an agent that merged it in, or rebased
+ * onto it) takes in nothing that was not merged whole, and counts as its own. One `rev-list` of what `prev` lacks;
+ * more only when something there is odd. When `base` is no longer in `prev` (an ejection rebuilt the integration
+ * branch) nothing is said: git's own merge base decides, as before.
  */
 export async function strayCommits(cwd: string, tip: string, prev: string, base: string): Promise<string[]> {
   const out = await git(cwd, ['rev-list', '--topo-order', '--parents', tip, `^${prev}`]);
@@ -36,18 +38,25 @@ export async function strayCommits(cwd: string, tip: string, prev: string, base:
     const [sha, ...parents] = line.split(' ');
     if (sha) listed.set(sha, parents);
   }
-  if (listed.size === 0 || listed.has(base)) return [];
-  // Parents first (topo order lists children first): built when one parent is `base` or a built commit of the list.
+  if (listed.has(base)) return [];
+  // All of it in `prev` already, yet not merged by the queue: another merge took it in.
+  if (listed.size === 0) return tip === base || (await isAncestor(cwd, tip, base)) ? [] : [tip];
+  const outside = new Set<string>();
+  for (const parents of listed.values()) for (const p of parents) if (!listed.has(p)) outside.add(p);
+  const anchors = new Set([base]);
+  if ([...outside].some((p) => p !== base)) {
+    const own = await git(cwd, ['rev-list', '--first-parent', `${base}..${prev}`]);
+    for (const sha of own.split('\n')) if (sha) anchors.add(sha);
+  }
+  // Parents first (topo order lists children first): built when one parent is an anchor or a built commit of the list.
   const built = new Set<string>();
   const strays: string[] = [];
-  const outside = new Set<string>();
   for (const [sha, parents] of [...listed].reverse()) {
-    if (parents.some((p) => p === base || built.has(p))) built.add(sha);
+    if (parents.some((p) => anchors.has(p) || built.has(p))) built.add(sha);
     else strays.push(sha);
-    for (const p of parents) if (p !== base && !listed.has(p)) outside.add(p);
   }
   // A parent `prev` has that is older than `base` is the repository's history; any other came in by another merge.
-  const odd = [...outside];
+  const odd = [...outside].filter((p) => !anchors.has(p));
   for (const p of odd.slice(0, ODD_PARENTS_ASKED)) if (!(await isAncestor(cwd, p, base))) strays.push(p);
   strays.push(...odd.slice(ODD_PARENTS_ASKED));
   return strays;
