@@ -505,6 +505,15 @@ test('an item regroomed out of the plan after its merge: refused before landing 
     );
     assert.is(await git(r.repo.dir, 'for-each-ref', '--format=%(refname) %(objectname)'), refs, 'no ref changed');
     assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
+    // Step by step, past validate: land refuses it the same.
+    for (const step of ['relay', 'gates']) assert.is((await runInProcess('step', [step, ...args])).code, 0, step);
+    const land = await runInProcess('step', ['land', ...args]);
+    assert.is(land.code, 2, show(land));
+    assert.match(
+      land.stderr,
+      /#2 is merged into milestone\/7-regroom but no longer in plan\/milestone-7-dispatch\.yaml/,
+    );
+    assert.not.ok(await has(r.repo.dir, 'main', 'b.txt'));
   } finally {
     r.cleanup();
   }

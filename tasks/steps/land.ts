@@ -5,6 +5,7 @@
  * user's checkout, never a forced push; landings of several milestones of one repository take turns.
  */
 import { firstOf, oneLine } from '../lib/bounded-text.ts';
+import { refuseDroppedMerges } from '../merging/dropped-merges.ts';
 import { BACKLOG_READS_AT_ONCE } from '../backlog/backlog.ts';
 import { settleAtMost } from '../lib/map-at-most.ts';
 import { settledValues } from '../lib/diagnostics.ts';
@@ -430,6 +431,8 @@ export const land: Step = {
     return todo('main does not contain the milestone');
   },
   async run(ctx, _scope, progress) {
+    // `step land` does not pass through validate, which refuses it too.
+    refuseDroppedMerges(ctx);
     if (!anythingMerged(ctx) && !landedCommit(ctx)) {
       const waiting = unfinished(ctx);
       if (waiting.length === 0) return progress.output('nothing merged, nothing to land');

@@ -2,7 +2,6 @@
  * validate: the plan parsed and checked (context creation did that), its items open in the backlog, its hash recorded.
  */
 import { firstOf, oneLine } from '../lib/bounded-text.ts';
-import { commandLine } from '../lib/command-words.ts';
 import { gitRaw } from '../lib/git.ts';
 import { gitDirOf } from '../lib/git-files.ts';
 import { MAIN_BRANCH } from '../lib/paths.ts';
@@ -21,6 +20,7 @@ import { emptyItem } from '../lib/state-types.ts';
 import { unpricedNotice } from '../lib/run-budget.ts';
 import { settingsFor } from '../items/agent-settings.ts';
 import { DONE, todo, type Step } from '../engine/step.ts';
+import { refuseDroppedMerges } from '../merging/dropped-merges.ts';
 
 /**
  * Open items of the milestone that the plan does not hold: groomed since, or added by hand (GitHub: any issue not
@@ -85,17 +85,6 @@ async function assertBacklogOnMain(ctx: Ctx, issues: readonly number[]): Promise
   );
 }
 
-/** Items state records merged into the integration branch that the plan no longer lists (regroomed meanwhile). */
-function mergedButDropped(ctx: Ctx): number[] {
-  const state = ctx.store.current();
-  // Landed already: main has that work, whatever the plan says now.
-  if (state.complete || state.land) return [];
-  const planned = new Set(listItems(ctx.plan).map((item) => String(item.issue)));
-  return Object.values(state.items)
-    .filter((it) => it.merge?.sha != null && !planned.has(String(it.issue)))
-    .map((it) => it.issue);
-}
-
 /** validate step. */
 export const validate: Step = {
   id: 'validate',
@@ -137,17 +126,7 @@ export const validate: Step = {
       planned.filter((_, i) => read[i]).map((item) => item.issue),
     );
     problems.push(...(await missingFromPlan(ctx, backlog)));
-    const dropped = mergedButDropped(ctx);
-    if (dropped.length > 0) {
-      const n = ctx.plan.milestone.id;
-      throw new BadInputError(
-        `${dropped.map((i) => `#${i}`).join(', ')} ${dropped.length === 1 ? 'is' : 'are'} merged into ` +
-          `${ctx.plan.milestone.integrationBranch} but no longer in ${ctx.plan.file}: landing would bring ` +
-          `${dropped.length === 1 ? 'its' : 'their'} work to ${MAIN_BRANCH} while the report and the backlog say ` +
-          `nothing of it; put ${dropped.length === 1 ? 'it' : 'them'} back in the plan, or start the milestone over ` +
-          `with \`${commandLine(ctx.entry, 'reset', [n])}\``,
-      );
-    }
+    refuseDroppedMerges(ctx);
     if (problems.length > 0) {
       const groom = backlog.kind === 'github' ? ` (the seed's /groom-milestone ${ctx.plan.milestone.id})` : '';
       throw new BadInputError(
