@@ -133,7 +133,7 @@ export function buildItemPrompt(input: ItemPromptInput, template: string | null)
     `You are working on Issue #${v.issue}: ${v.title} (milestone ${v.milestone}, wave ${v.wave}).`,
     // The backlog's triage (GitHub labels, the plan's priority) tells the agent how much the item matters.
     [v.priority && `Priority: ${v.priority}.`, v.labels && `Labels: ${v.labels}.`].filter(Boolean).join(' '),
-    `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not touch other worktrees.`,
+    `Your git worktree is ${v.worktree}, on branch ${v.branch}. Work only inside it. Commit your work on this branch with git (several commits are fine); do not push, do not switch branches, do not merge other branches into it (only the integration branch, if you must), do not touch other worktrees.`,
     v.shared_folders,
     v.runner_files,
     `## Description\n${v.description.trim() || '(none)'}`,
