@@ -22,22 +22,87 @@ export async function commitsNotBuiltOn(cwd: string, from: string, to: string): 
 const ODD_PARENTS_ASKED = 8;
 
 /**
- * Commits merging `tip` (an item's judged tip, built on `base`) onto `prev` would take in that are not the item's own
- * work: `[]` when there are none. Two ways in: a commit of the branch not built on `base` (a merge of a newer main, or
- * of anything else, kept as history whatever its content), and a commit of the branch that `prev` holds already through
- * another item's merge (one that merged it `-s ours`, say: git would take it as merged, its content never landing).
- * What the item built on the integration branch's own commits since `base` (an agent that merged it in, or rebased
- * onto it) takes in nothing that was not merged whole, and counts as its own. One `rev-list` of what `prev` lacks;
- * more only when something there is odd. When `base` is no longer in `prev` (an ejection rebuilt the integration
- * branch) nothing is said: git's own merge base decides, as before.
+ * What a merge pass knows of its items' histories: one listing (`rev-list --topo-order --parents`) of what the
+ * integration tip lacked when the pass started, for every judged tip of the pass, and which of those commits the
+ * pass's merges have taken in since. Each item's own part is read from it, with no git call of its own.
  */
-export async function strayCommits(cwd: string, tip: string, prev: string, base: string): Promise<string[]> {
-  const out = await git(cwd, ['rev-list', '--topo-order', '--parents', tip, `^${prev}`]);
+export interface PassHistory {
+  /** Commit → parents, children before parents (git's topological order). */
+  readonly listed: ReadonlyMap<string, readonly string[]>;
+  /** Listed commits in the integration tip by now: what the pass merged. */
+  readonly merged: Set<string>;
+}
+
+/** List what `start` lacks of `tips`, for a pass about to merge them. */
+export async function readPassHistory(cwd: string, tips: readonly string[], start: string): Promise<PassHistory> {
+  const listed = tips.length
+    ? parseParents(await git(cwd, ['rev-list', '--topo-order', '--parents', ...tips, `^${start}`]))
+    : new Map();
+  return { listed, merged: new Set() };
+}
+
+/** Note that `tip` was merged by the pass: its listed commits are in the integration tip from now on. */
+export function noteMerged(history: PassHistory | null, tip: string): void {
+  if (history) for (const sha of reachable(history, tip)) history.merged.add(sha);
+}
+
+function parseParents(out: string): Map<string, readonly string[]> {
   const listed = new Map<string, readonly string[]>();
   for (const line of out.split('\n')) {
     const [sha, ...parents] = line.split(' ');
     if (sha) listed.set(sha, parents);
   }
+  return listed;
+}
+
+/** The listed commits `tip` reaches that the pass has not merged yet. */
+function reachable(history: PassHistory, tip: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [tip];
+  for (let sha = todo.pop(); sha !== undefined; sha = todo.pop()) {
+    if (seen.has(sha) || history.merged.has(sha)) continue;
+    const parents = history.listed.get(sha);
+    if (!parents) continue;
+    seen.add(sha);
+    todo.push(...parents);
+  }
+  return seen;
+}
+
+/** What `prev` lacks of `tip`, children first: from the pass's listing when it has `tip`, else asked of git. */
+async function lacking(
+  cwd: string,
+  tip: string,
+  prev: string,
+  history: PassHistory | null,
+): Promise<Map<string, readonly string[]>> {
+  if (!history?.listed.has(tip) || history.merged.has(tip))
+    return parseParents(await git(cwd, ['rev-list', '--topo-order', '--parents', tip, `^${prev}`]));
+  const mine = reachable(history, tip);
+  const out = new Map<string, readonly string[]>();
+  for (const [sha, parents] of history.listed) if (mine.has(sha)) out.set(sha, parents);
+  return out;
+}
+
+/**
+ * Commits merging `tip` (an item's judged tip, built on `base`) onto `prev` would take in that are not the item's own
+ * work: `[]` when there are none. Two ways in: a commit of the branch not built on `base` (a merge of a newer main, or
+ * of anything else, kept as history whatever its content), and a commit of the branch that `prev` holds already through
+ * another item's merge (one that merged it `-s ours`, say: git would take it as merged, its content never landing).
+ * What the item built on the integration branch's own commits since `base` (an agent that merged it in, or rebased
+ * onto it) takes in nothing that was not merged whole, and counts as its own. Read from the pass's listing (`history`:
+ * it must have been read from an ancestor of `prev`, every merge since noted), else one `rev-list`; more only when
+ * something there is odd. When `base` is no longer in `prev` (an ejection rebuilt the integration branch) nothing is
+ * said: git's own merge base decides, as before.
+ */
+export async function strayCommits(
+  cwd: string,
+  tip: string,
+  prev: string,
+  base: string,
+  history: PassHistory | null = null,
+): Promise<string[]> {
+  const listed = await lacking(cwd, tip, prev, history);
   if (listed.has(base)) return [];
   // All of it in `prev` already, yet not merged by the queue: another merge took it in.
   if (listed.size === 0) return tip === base || (await isAncestor(cwd, tip, base)) ? [] : [tip];

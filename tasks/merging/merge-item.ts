@@ -11,7 +11,7 @@ import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
-import { strayCommits } from '../lib/git-foreign.ts';
+import { strayCommits, type PassHistory } from '../lib/git-foreign.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge } from '../lib/state-types.ts';
@@ -152,7 +152,10 @@ async function resolveByUnion(ctx: Ctx, files: readonly string[]): Promise<void>
   }
 }
 
-/** Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. */
+/**
+ * Merge one item; the integration worktree is back at `prev` unless the outcome is `merged`. `history`: the pass's
+ * listing of its items' commits (lib/git-foreign.ts), read from an ancestor of `prev`, every merge since noted.
+ */
 export async function mergeItem(
   ctx: Ctx,
   item: PlanItem,
@@ -160,9 +163,10 @@ export async function mergeItem(
   prev: string,
   itemBase: string,
   progress: Progress,
+  history: PassHistory | null = null,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
-  const strays = await strayCommits(wt(ctx), branch, prev, itemBase);
+  const strays = await strayCommits(wt(ctx), branch, prev, itemBase, history);
   if (strays.length > 0)
     return {
       kind: 'escalate',

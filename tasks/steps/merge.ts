@@ -14,6 +14,7 @@ import { createFollowUp } from '../merging/follow-ups.ts';
 import { git, gitOk, isAncestor, revParse } from '../lib/git.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
+import { noteMerged, readPassHistory, type PassHistory } from '../lib/git-foreign.ts';
 import type { GateResult, ItemMerge, ItemState } from '../lib/state-types.ts';
 import {
   mergeItem,
@@ -214,6 +215,15 @@ async function fixItemForGates(ctx: Ctx, item: PlanItem, text: string, progress:
   await pinItem(ctx, item.issue, after);
 }
 
+/** The judged tips of the queue's items not merged yet, for the pass's one listing of their commits. */
+function judgedTips(ctx: Ctx, queue: readonly PlanItem[]): string[] {
+  const items = ctx.store.current().items;
+  return queue.flatMap((item) => {
+    const st = items[String(item.issue)];
+    return st?.pinned && !st.merge?.sha ? [st.pinned] : [];
+  });
+}
+
 /**
  * After a merge the runner knows the integration HEAD it left (the new merge, or `prev` again); anything else that ran
  * meanwhile (a conflict or fix agent, gate commands) may have moved refs, and the queue's facts are read again.
@@ -252,6 +262,9 @@ async function runMergeQueue(
   let facts: QueueFacts | null = null;
   // Pre-merge gates this pass found green on the milestone's base: asked once each.
   const greenOnBase = new Set<string>();
+  // The items' commits the integration tip lacks, listed once for the whole pass at its first merge.
+  let history: PassHistory | null = null;
+  const merged = (item: PlanItem) => noteMerged(history, ctx.store.current().items[String(item.issue)]?.pinned ?? '');
   try {
     for (const item of queue) {
       const st = ctx.store.current().items[String(item.issue)];
@@ -277,6 +290,7 @@ async function runMergeQueue(
           await stopWhenRedOnMain(ctx, red, greenOnBase);
           const found = { kind: 'clean' as const, sha: done, files: [], note: 'found merged after a restart' };
           await recordUnchecked(ctx, item, found, without, null, progress);
+          merged(item);
           continue;
         }
         await resetIntegration(ctx, ungated.parent);
@@ -288,6 +302,7 @@ async function runMergeQueue(
           ? 'found merged after a restart; its pre-merge gates passed then'
           : 'found merged after a restart';
         await recordMerge(ctx, item, { kind: 'clean', sha: done, files: [], note });
+        merged(item);
         // An earlier merge found after a restart: what the pass knew of integration is read again.
         await followUpPartial(ctx, item);
         facts = null;
@@ -308,6 +323,7 @@ async function runMergeQueue(
           progress.output(`#${item.issue}: ${judged.note}`);
           ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${judged.note}` });
         }
+        history ??= await readPassHistory(ctx.integrationWorktree, judgedTips(ctx, queue), prev);
         const outcome = await mergeItem(
           ctx,
           item,
@@ -315,9 +331,11 @@ async function runMergeQueue(
           prev,
           st.base ?? prev,
           progress,
+          history,
         );
         facts = factsAfter(ctx, facts, outcome);
         if (outcome.kind === 'merged') {
+          noteMerged(history, judged.sha);
           await recordMerge(ctx, item, {
             ...outcome.merge,
             note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
@@ -340,6 +358,7 @@ async function runMergeQueue(
           if (without) {
             await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
             await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
+            noteMerged(history, judged.sha);
             facts = null;
             break;
           }
