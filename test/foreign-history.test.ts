@@ -148,4 +148,71 @@ esac`,
   }
 });
 
+test('the hostile item needs a pre-merge fix first: the sibling is still escalated (its first commit never lost)', async () => {
+  const items = [
+    { issue: 1, title: 'Hostile' },
+    { issue: 2, title: 'Victim' },
+    { issue: 3, title: 'First' },
+  ];
+  const waitPin = (issue: number) =>
+    `i=0; while ! git rev-parse -q --verify refs/work-milestone/7/items/${issue} >/dev/null && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done`;
+  const r = await makeAgentRig({
+    title: 'Ours merge',
+    items,
+    waves: [{ parallel: true, items }],
+    // #3 merges first, so the hostile item's merge gets a pre-merge gate run, red; its fix makes a new tip.
+    gates: { 'pre-merge': [{ name: 'no-broken', run: '! test -f broken.txt' }] },
+    defaults: { concurrency: 3 },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:3) echo first > f.txt; commit first; report COMPLETE;;
+item:2) echo one > c1.txt; commit "victim part one"; git rev-parse HEAD > "$tools/part-one"
+  ${waitPin(1)}; echo two > c2.txt; commit "victim part two"; report COMPLETE;;
+item:1) ${waitPin(3)}; i=0; while [ ! -f "$tools/part-one" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
+  git merge -q -s ours --no-edit "$(cat "$tools/part-one")"; echo hostile > b.txt; echo x > broken.txt; commit hostile
+  report COMPLETE;;
+fix:1) git rm -q broken.txt; commit fix; report COMPLETE;;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 3, show(result));
+    const st = readStateFile(r.repo);
+    assert.is(st.items['2'].status, 'escalated', show(result));
+    assert.ok(
+      r.agent.calls().some((c) => c.role === 'fix' && c.issue === '1'),
+      'the hostile item got its pre-merge fix',
+    );
+    assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
+  } finally {
+    r.cleanup();
+  }
+});
+
+test("squash merges: an item built on a sibling's commit lands (squashing takes no commit into the branch)", async () => {
+  const items = [
+    { issue: 1, title: 'Alpha' },
+    { issue: 2, title: 'Beta' },
+  ];
+  const r = await makeAgentRig({
+    title: 'Shared',
+    items,
+    waves: [{ parallel: true, items }],
+    defaults: { merge: 'squash' },
+    body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo alpha > a.txt; commit alpha; git rev-parse HEAD > "$tools/a1"; report COMPLETE;;
+item:2) ${AFTER_HOSTILE_JUDGED}; git reset -q --hard "$(cat "$tools/a1")"; echo beta > b.txt; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+  });
+  try {
+    const result = await runInProcess('run', ['7', '--repo', r.repo.dir, '--yes', '--no-push']);
+    assert.is(result.code, 0, show(result));
+    assert.is(await git(r.repo.dir, 'show', 'main:a.txt'), 'alpha');
+    assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'beta');
+  } finally {
+    r.cleanup();
+  }
+});
+
 test.run();

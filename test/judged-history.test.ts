@@ -483,6 +483,36 @@ test("a fix agent that merges a failed item's branch in (-s ours): its work is n
   }
 });
 
+for (const at of ['agent-spawned', 'agent-exited']) {
+  test(`killed at the fix agent's ${at}, a failed item retried: the fix is settled before the retry merges; #1 ejected, #2 lands`, async () => {
+    const r = await makeAgentRig({
+      title: 'Eject after restart',
+      items: ITEMS,
+      body: `case "$WM_ROLE:$WM_ISSUE" in
+item:1) echo BUG > a.txt; commit alpha; report COMPLETE;;
+item:2) if [ "$WM_ATTEMPT" = 1 ]; then echo "not done" >&2; exit 1; fi; echo beta > b.txt; commit beta; report COMPLETE;;
+fix:*) echo tidy > fix-notes.txt; report FAILED "cannot";;
+*) exit 9;;
+esac`,
+      gates: { 'post-merge': [{ name: 'no-bug', run: '! grep -rq BUG --include=*.txt .' }] },
+      defaults: { 'max-fix-attempts': 1 },
+    });
+    try {
+      const args = ['7', '--repo', r.repo.dir, '--yes', '--no-push'];
+      const killed = await runKilledAt(args, [{ type: at, role: 'fix' }]);
+      assert.is(killed.signal, 'SIGKILL', show(killed));
+      const again = await runInProcess('run', args);
+      assert.is(again.code, 3, show(again));
+      const st = readStateFile(r.repo);
+      assert.is(st.items['1'].status, 'ejected', show(again));
+      assert.is(st.items['2'].status, 'complete', "the retry is not blamed for the fix agent's file");
+      assert.is(await git(r.repo.dir, 'show', 'main:b.txt'), 'beta');
+    } finally {
+      r.cleanup();
+    }
+  });
+}
+
 test('an item regroomed out of the plan after its merge: refused before landing (exit 2), nothing changed', async () => {
   const r = await makeAgentRig({ title: 'Regroom', items: ITEMS, body: ITEM_AGENT });
   try {

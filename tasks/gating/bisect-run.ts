@@ -50,7 +50,7 @@ export async function listChanges(ctx: Ctx, base: string, head: string): Promise
 }
 
 /** The scratch worktree, clean, with `sha` checked out (detached). */
-async function scratchAt(ctx: Ctx, sha: string): Promise<string> {
+export async function scratchAt(ctx: Ctx, sha: string): Promise<string> {
   const scratch = scratchDirOf(ctx);
   if (!existsSync(path.join(scratch, '.git'))) {
     await git(ctx.repo, ['worktree', 'prune']);

@@ -12,7 +12,7 @@ import { listItems } from '../lib/plan/types.ts';
 import { updateItem } from '../lib/state-items.ts';
 import type { Bisection, Ejection } from '../lib/state-types.ts';
 import { createFollowUp } from '../merging/follow-ups.ts';
-import { applyChange, scratchDirOf } from './bisect-run.ts';
+import { applyChange, scratchAt } from './bisect-run.ts';
 import { explainGateLog, readGateLog } from './gate-run.ts';
 
 /** What to eject: the culprit's change (1-based index into the bisection's changes) and its partner's, if any. */
@@ -71,13 +71,13 @@ async function replay(
   /** Changes of no item (main brought in, a fix) that did not apply without the ejected ones. */
   readonly skipped: readonly string[];
 }> {
-  const scratch = scratchDirOf(ctx);
+  // Made again when gone: a bisection taken from state (recorded by a runner that died) probed nothing this run, and
+  // a merge pass since removed the scratch worktree.
+  const scratch = await scratchAt(ctx, from);
   let tip = from;
   const remap = new Map<number, string>();
   const failed: number[] = [];
   const skipped: string[] = [];
-  await git(scratch, ['reset', '-q', '--hard']);
-  await git(scratch, ['checkout', '-q', '-f', '--detach', from]);
   for (const change of changes) {
     if (change.issue !== null && skip.has(change.issue)) continue;
     if (!(await applyChange(scratch, change.sha))) {

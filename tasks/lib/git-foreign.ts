@@ -31,6 +31,8 @@ export interface PassHistory {
   readonly listed: ReadonlyMap<string, readonly string[]>;
   /** Listed commits in the integration tip by now: what the pass merged. */
   readonly merged: Set<string>;
+  /** A merge the listing cannot follow (a tip it does not hold) was noted: git is asked from then on. */
+  stale: boolean;
 }
 
 /** List what `start` lacks of `tips`, for a pass about to merge them. */
@@ -38,12 +40,15 @@ export async function readPassHistory(cwd: string, tips: readonly string[], star
   const listed = tips.length
     ? parseParents(await git(cwd, ['rev-list', '--topo-order', '--parents', ...tips, `^${start}`]))
     : new Map();
-  return { listed, merged: new Set() };
+  return { listed, merged: new Set(), stale: false };
 }
 
 /** Note that `tip` was merged by the pass: its listed commits are in the integration tip from now on. */
 export function noteMerged(history: PassHistory | null, tip: string): void {
-  if (history) for (const sha of reachable(history, tip)) history.merged.add(sha);
+  if (!history) return;
+  // A tip made since the listing (a pre-merge fix on the judged one): what it took in is unknown to it.
+  if (!history.listed.has(tip)) history.stale = true;
+  for (const sha of reachable(history, tip)) history.merged.add(sha);
 }
 
 function parseParents(out: string): Map<string, readonly string[]> {
@@ -76,7 +81,7 @@ async function lacking(
   prev: string,
   history: PassHistory | null,
 ): Promise<Map<string, readonly string[]>> {
-  if (!history?.listed.has(tip) || history.merged.has(tip))
+  if (!history || history.stale || !history.listed.has(tip) || history.merged.has(tip))
     return parseParents(await git(cwd, ['rev-list', '--topo-order', '--parents', tip, `^${prev}`]));
   const mine = reachable(history, tip);
   const out = new Map<string, readonly string[]>();

@@ -166,7 +166,9 @@ export async function mergeItem(
   history: PassHistory | null = null,
 ): Promise<MergeOutcome> {
   const branch = source.sha;
-  const strays = await strayCommits(wt(ctx), branch, prev, itemBase, history);
+  // A squash merge takes the item's change, never its commits: nothing of its history joins the branch.
+  const squash = ctx.plan.defaults.merge === 'squash';
+  const strays = squash ? [] : await strayCommits(wt(ctx), branch, prev, itemBase, history);
   if (strays.length > 0)
     return {
       kind: 'escalate',

@@ -1,6 +1,7 @@
 /**
  * gates: pre-merge then post-merge gates on integration HEAD; red → fix agent, at most max-fix-attempts, then exit 1.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPORT_FORMAT } from '../agents/prompt.ts';
 import { resumeSession, runAgentSession } from '../executors/agent-session.ts';
@@ -327,6 +328,21 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
     message:
       `fix agent, attempt ${attempt}: it moved the integration branch to ${head.slice(0, 10)}, which does not contain ` +
       `${sha.slice(0, 10)} (a reset or a rewrite); put back to ${sha.slice(0, 10)}, and its work is not used`,
+  });
+}
+
+/**
+ * A fix attempt a runner that died left open, its agent ended by now (the command settled the sessions first): what it
+ * left uncommitted is committed and its range settled before anything else moves the integration branch. A merge pass
+ * would otherwise build on it (an item retried there blamed for the fix's files), and the range take in the runner's
+ * own merges (a merge the foreign-commit check then put back). The gates step uses the agent's result as before.
+ */
+export async function settleLeftFixAttempt(ctx: Ctx): Promise<void> {
+  if (!ctx.store.current().fixing?.ranges.some((r) => r.to === null)) return;
+  if (!existsSync(ctx.integrationWorktree)) return;
+  await changeIntegration(ctx, 'gates', async () => {
+    await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+    await settleFixRange(ctx);
   });
 }
 

@@ -323,7 +323,8 @@ async function runMergeQueue(
           progress.output(`#${item.issue}: ${judged.note}`);
           ctx.events.emit({ type: 'notice', message: `#${item.issue}: ${judged.note}` });
         }
-        history ??= await readPassHistory(ctx.integrationWorktree, judgedTips(ctx, queue), prev);
+        if (ctx.plan.defaults.merge !== 'squash')
+          history ??= await readPassHistory(ctx.integrationWorktree, judgedTips(ctx, queue), prev);
         const outcome = await mergeItem(
           ctx,
           item,
