@@ -45,7 +45,10 @@ esac`,
     assert.is(result.code, 3, show(result));
     const st = readStateFile(r.repo);
     assert.is(st.items['2'].status, 'escalated', show(result));
-    assert.match(st.items['2'].merge.note, /its branch holds commits that are not its own work on [0-9a-f]{10}/);
+    assert.match(
+      st.items['2'].merge.note,
+      /its branch holds commits that are not its own work on [0-9a-f]{10} \([0-9a-f]{10}, [0-9a-f]{10}: the merge of #1 brought them into milestone\/7-ours-merge already\)/,
+    );
     assert.is(st.items['1'].status, 'complete');
     assert.match(result.stderr, /#2 escalated: its branch holds commits/);
     // The victim's backlog item is not marked done, and its branch is kept.
@@ -77,7 +80,10 @@ esac`,
     assert.is(result.code, 3, show(result));
     const st = readStateFile(r.repo);
     assert.is(st.items['2'].status, 'escalated', show(result));
-    assert.match(st.items['2'].merge.note, /its branch holds commits that are not its own work/);
+    assert.match(
+      st.items['2'].merge.note,
+      /its branch holds commits that are not its own work .*: the merge of #1 brought/,
+    );
     assert.not.match(await git(r.repo.dir, 'show', 'main:plan/backlog/2.md'), /status: done/);
   } finally {
     r.cleanup();

@@ -29,8 +29,8 @@ const ODD_PARENTS_ASKED = 8;
 export interface PassHistory {
   /** Commit → parents, children before parents (git's topological order). */
   readonly listed: ReadonlyMap<string, readonly string[]>;
-  /** Listed commits in the integration tip by now: what the pass merged. */
-  readonly merged: Set<string>;
+  /** Listed commits in the integration tip by now, each with the item whose merge took it in. */
+  readonly merged: Map<string, number>;
   /** A merge the listing cannot follow (a tip it does not hold) was noted: git is asked from then on. */
   stale: boolean;
 }
@@ -40,15 +40,25 @@ export async function readPassHistory(cwd: string, tips: readonly string[], star
   const listed = tips.length
     ? parseParents(await git(cwd, ['rev-list', '--topo-order', '--parents', ...tips, `^${start}`]))
     : new Map();
-  return { listed, merged: new Set(), stale: false };
+  return { listed, merged: new Map(), stale: false };
 }
 
-/** Note that `tip` was merged by the pass: its listed commits are in the integration tip from now on. */
-export function noteMerged(history: PassHistory | null, tip: string): void {
+/** Note that item `issue`'s `tip` was merged by the pass: its listed commits are in the integration tip from now on. */
+export function noteMerged(history: PassHistory | null, tip: string, issue: number): void {
   if (!history) return;
   // A tip made since the listing (a pre-merge fix on the judged one): what it took in is unknown to it.
   if (!history.listed.has(tip)) history.stale = true;
-  for (const sha of reachable(history, tip)) history.merged.add(sha);
+  for (const sha of reachable(history, tip)) history.merged.set(sha, issue);
+}
+
+/** The items of the pass whose merges took in any of `commits` (as far as the listing tells). */
+export function takenBy(history: PassHistory | null, commits: readonly string[]): number[] {
+  if (!history) return [];
+  const issues = commits.flatMap((sha) => {
+    const issue = history.merged.get(sha);
+    return issue === undefined ? [] : [issue];
+  });
+  return [...new Set(issues)].sort((a, b) => a - b);
 }
 
 function parseParents(out: string): Map<string, readonly string[]> {

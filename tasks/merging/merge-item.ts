@@ -11,7 +11,7 @@ import { git, gitOk, gitRaw, type GitResult } from '../lib/git.ts';
 import { diffNames } from '../lib/diff-names.ts';
 import { StepFailedError } from '../lib/errors.ts';
 import { headFileSha } from '../lib/git-files.ts';
-import { strayCommits, type PassHistory } from '../lib/git-foreign.ts';
+import { strayCommits, takenBy, type PassHistory } from '../lib/git-foreign.ts';
 import { itemDirOf } from '../lib/paths.ts';
 import type { PlanItem } from '../lib/plan/types.ts';
 import type { GateResult, ItemMerge } from '../lib/state-types.ts';
@@ -169,16 +169,21 @@ export async function mergeItem(
   // A squash merge takes the item's change, never its commits: nothing of its history joins the branch.
   const squash = ctx.plan.defaults.merge === 'squash';
   const strays = squash ? [] : await strayCommits(wt(ctx), branch, prev, itemBase, history);
-  if (strays.length > 0)
+  if (strays.length > 0) {
+    const by = takenBy(history, strays);
+    const how = by.length
+      ? `the merge of ${by.map((i) => `#${i}`).join(', ')} brought them into ${ctx.plan.milestone.integrationBranch} already`
+      : "merged in from elsewhere, or another item's merge brought them in already";
     return {
       kind: 'escalate',
       conflict: 'clean',
       files: [],
       note:
         `its branch holds commits that are not its own work on ${itemBase.slice(0, 10)} ` +
-        `(${firstOf(strays.map((c) => c.slice(0, 10)))}: merged in from elsewhere, or another item's merge brought them ` +
-        'in already); git would take them as merged whatever their content, so a person decides',
+        `(${firstOf(strays.map((c) => c.slice(0, 10)))}: ${how}); git would take them as merged whatever their ` +
+        'content, so a person decides',
     };
+  }
   // The usual merge (clean, --no-ff) is tried first, merged and committed by one git call; the conflict is predicted
   // and classified only when git refused it (after undoing it), so a clean merge costs no `merge-tree`.
   let sha: string | null = null;

@@ -264,7 +264,8 @@ async function runMergeQueue(
   const greenOnBase = new Set<string>();
   // The items' commits the integration tip lacks, listed once for the whole pass at its first merge.
   let history: PassHistory | null = null;
-  const merged = (item: PlanItem) => noteMerged(history, ctx.store.current().items[String(item.issue)]?.pinned ?? '');
+  const merged = (item: PlanItem) =>
+    noteMerged(history, ctx.store.current().items[String(item.issue)]?.pinned ?? '', item.issue);
   try {
     for (const item of queue) {
       const st = ctx.store.current().items[String(item.issue)];
@@ -336,7 +337,7 @@ async function runMergeQueue(
         );
         facts = factsAfter(ctx, facts, outcome);
         if (outcome.kind === 'merged') {
-          noteMerged(history, judged.sha);
+          noteMerged(history, judged.sha, item.issue);
           await recordMerge(ctx, item, {
             ...outcome.merge,
             note: [outcome.merge.note, judged.note].filter(Boolean).join('; '),
@@ -359,7 +360,7 @@ async function runMergeQueue(
           if (without) {
             await stopWhenRedOnMain(ctx, outcome.gate, greenOnBase);
             await recordUnchecked(ctx, item, outcome.merge, without, judged.note, progress);
-            noteMerged(history, judged.sha);
+            noteMerged(history, judged.sha, item.issue);
             facts = null;
             break;
           }
