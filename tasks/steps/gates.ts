@@ -332,6 +332,17 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
 }
 
 /**
+ * An ejection a runner that died recorded but did not finish (the branch not yet moved, or its follow-up not yet
+ * written) is finished before any other step: a retry and a merge pass would otherwise build on the ejected merge,
+ * recorded as "found merged". As an operation of the runner's, so its follow-up commit is its own recorded move.
+ */
+export async function finishLeftEjection(ctx: Ctx): Promise<void> {
+  const last = ctx.store.current().ejections?.at(-1);
+  if (!last || last.followUp !== null || !existsSync(ctx.integrationWorktree)) return;
+  await changeIntegration(ctx, 'gates', () => finishEjection(ctx));
+}
+
+/**
  * A fix attempt a runner that died left open, its agent ended by now (the command settled the sessions first): what it
  * left uncommitted is committed and its range settled before anything else moves the integration branch. A merge pass
  * would otherwise build on it (an item retried there blamed for the fix's files), and the range take in the runner's

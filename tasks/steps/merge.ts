@@ -495,9 +495,16 @@ export const merge: Step = {
       (from) => runMergeQueue(ctx, items, from, progress, from !== null && from === recorded),
       (head) => head,
     );
-    // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now.
-    for (const item of items)
-      if (ctx.store.current().items[String(item.issue)]?.merge?.sha) await followUpPartial(ctx, item);
+    // A crash between a PARTIAL item's merge and its follow-up: the follow-up is made (or found) now, as an operation
+    // of the runner's (a file backlog's item is a commit on integration, recorded as the runner's own move).
+    const owed = items.filter((item) => {
+      const st = ctx.store.current().items[String(item.issue)];
+      return st?.merge?.sha && st.status === 'partial' && st.followUps.length === 0;
+    });
+    if (owed.length > 0)
+      await changeIntegration(ctx, `${label} follow-ups`, async () => {
+        for (const item of owed) await followUpPartial(ctx, item);
+      });
     const st = ctx.store.current().items;
     const n = items.filter((i) => st[String(i.issue)]?.merge?.sha).length;
     progress.output(`${n} merged into ${path.basename(ctx.plan.milestone.integrationBranch)}`);
