@@ -349,6 +349,33 @@ printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second
   }
 });
 
+test('killed after an escalation, before the run ended: a step run next tells it (exit 3), and run then does not', async () => {
+  const tools = tempDir('wm-agent-');
+  const agent = writeAgent(
+    tools,
+    `case "$WM_ROLE:$WM_ISSUE" in
+item:1) for f in f1 f2 f3; do echo alpha > $f.txt; done; commit alpha; report COMPLETE;;
+item:2) for f in f1 f2 f3; do echo beta > $f.txt; done; commit beta; report COMPLETE;;
+*) exit 9;;
+esac`,
+  );
+  const files = { 'f1.txt': 'base\n', 'f2.txt': 'base\n', 'f3.txt': 'base\n' };
+  const repo = await makeRepo({ plan: planOf(agent.command, 2), items: ITEMS.slice(0, 2), files, origin: true });
+  try {
+    const args = ['7', '--repo', repo.dir, '--yes'];
+    const killed = await runKilledAt(args, [{ type: 'step-done', node: 'land' }]);
+    assert.is(killed.signal, 'SIGKILL', output(killed));
+    const step = await runInProcess('step', ['complete', ...args]);
+    assert.is(step.code, 3, output(step));
+    assert.match(step.stderr, /#2 escalated: heavy conflict: 3 files in conflict/);
+    const again = await runInProcess('run', args);
+    assert.is(again.code, 0, `told once: ${output(again)}`);
+  } finally {
+    repo.cleanup();
+    rmSync(tools, { recursive: true, force: true });
+  }
+});
+
 test('killed after an escalation, before the run ended: run again still exits 3 naming it, once', async () => {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Ctx } from '../engine/context.ts';
 import { defaultSettingsFor } from '../items/agent-settings.ts';
-import { formatAttention, itemsNeedingAttention } from '../reporting/attention.ts';
+import { formatAttention, itemsNeedingAttention, type AttentionItem } from '../reporting/attention.ts';
 import { buildRunSummary } from '../reporting/run-summary.ts';
 import type { StampedEvent } from '../lib/events.ts';
 import { createContext, placeOf, type ContextInput, type MilestonePlace } from '../engine/create-context.ts';
@@ -553,22 +553,23 @@ async function work(ctx: Ctx, input: CommandInput, stepName: StepId | undefined)
       await executeStep(ctx, compileGraph(ctx.plan, 'waves'), stepName as StepId, scope, renderer, (line) =>
         io.out(line),
       );
-      if (stepName !== 'wait' && stepName !== 'merge') return finish(ctx, 0);
+      if (stepName !== 'wait' && stepName !== 'merge') {
+        // Other steps tell only an escalation no command has told yet (its run was killed before its end).
+        await tellAttention(
+          ctx,
+          itemsNeedingAttention(ctx, true).filter((a) => a.status === 'escalated' && !toldBefore(ctx, a)),
+        );
+        return finish(ctx, 0);
+      }
       waves = ctx.plan.waves.map((w) => w.wave).filter((w) => scope.wave === undefined || w === scope.wave);
     }
     // An escalation is told once, by the first run to end after it (one killed before its end did not tell it).
-    const items = ctx.store.current().items;
-    const attention = itemsNeedingAttention(ctx, true, waves).filter(
-      (a) => a.status !== 'escalated' || items[String(a.issue)]?.reported !== true || kind === 'step',
+    await tellAttention(
+      ctx,
+      itemsNeedingAttention(ctx, true, waves).filter(
+        (a) => a.status !== 'escalated' || !toldBefore(ctx, a) || kind === 'step',
+      ),
     );
-    if (attention.length > 0) {
-      const told = attention.filter((a) => a.status === 'escalated').map((a) => a.issue);
-      if (told.length)
-        await ctx.store.update((s) => {
-          for (const issue of told) updateItem(s, issue, { reported: true });
-        });
-      throw new NeedsAttentionError(formatAttention(ctx, attention));
-    }
     return finish(ctx, 0);
   } catch (error) {
     ctx.events.emit({
@@ -578,6 +579,25 @@ async function work(ctx: Ctx, input: CommandInput, stepName: StepId | undefined)
     });
     throw error;
   }
+}
+
+/** Whether a command's "needs attention" exit has named this item's escalation already. */
+function toldBefore(ctx: Ctx, a: AttentionItem): boolean {
+  return ctx.store.current().items[String(a.issue)]?.reported === true;
+}
+
+/**
+ * Throw the "needs attention" exit for `attention` (nothing when empty); the escalations in it are recorded as told
+ * first, so no later command tells them again.
+ */
+async function tellAttention(ctx: Ctx, attention: readonly AttentionItem[]): Promise<void> {
+  if (attention.length === 0) return;
+  const escalated = attention.filter((a) => a.status === 'escalated').map((a) => a.issue);
+  if (escalated.length)
+    await ctx.store.update((s) => {
+      for (const issue of escalated) updateItem(s, issue, { reported: true });
+    });
+  throw new NeedsAttentionError(formatAttention(ctx, attention));
 }
 
 function finish(ctx: Ctx, code: number): number {
