@@ -21,11 +21,13 @@ test('killed between a merge and the end of its pre-merge gates: run again gates
   const r = await makeAgentRig({
     title: 'Gate cut short',
     items: ITEMS,
-    // One parallel wave: the second merge is made on the first, so its pre-merge gates run.
+    // One parallel wave: the second merge is made on the first, so its pre-merge gates run. #2 finishes once #1 is
+    // judged (its pin written), so #2's is the second merge.
     waves: [{ parallel: true, items: ITEMS }],
     body: `case "$WM_ROLE:$WM_ISSUE" in
 item:1) echo alpha > a.txt; commit alpha; report COMPLETE;;
-item:2) echo beta > b.txt; commit beta; report COMPLETE;;
+item:2) i=0; while ! git rev-parse -q --verify refs/work-milestone/7/items/1 >/dev/null && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done
+  echo beta > b.txt; commit beta; report COMPLETE;;
 *) exit 9;;
 esac`,
     // "first" passes; "second" says the two items clash. The first run is killed once "first" has reported.
@@ -46,7 +48,7 @@ esac`,
     );
     const again = await runInProcess('run', args);
     assert.is(again.code, 3, show(again));
-    assert.match(again.stderr, /#2 escalated: pre-merge gates still red after a fix/);
+    assert.match(again.stderr, /#2 escalated: pre-merge gates still red after a fix/, show(again));
     assert.ok(
       readEvents(r.repo).some(
         (e) =>
