@@ -349,7 +349,8 @@ printf 'STATUS: PARTIAL\\nBRANCH: %s\\nTASKS_BLOCKED: T2, T3\\nNOTES: the second
   }
 });
 
-test('killed after an escalation, before the run ended: a step run next tells it (exit 3), and run then does not', async () => {
+/** #1 and #2 of one serial wave both rewrite f1–f3: a heavy conflict escalates #2. Not yet run. */
+async function heavyConflictRepo() {
   const tools = tempDir('wm-agent-');
   const agent = writeAgent(
     tools,
@@ -361,6 +362,17 @@ esac`,
   );
   const files = { 'f1.txt': 'base\n', 'f2.txt': 'base\n', 'f3.txt': 'base\n' };
   const repo = await makeRepo({ plan: planOf(agent.command, 2), items: ITEMS.slice(0, 2), files, origin: true });
+  return {
+    repo,
+    cleanup: () => {
+      repo.cleanup();
+      rmSync(tools, { recursive: true, force: true });
+    },
+  };
+}
+
+test('killed after an escalation, before the run ended: a step run next tells it (exit 3), and run then does not', async () => {
+  const { repo, cleanup } = await heavyConflictRepo();
   try {
     const args = ['7', '--repo', repo.dir, '--yes'];
     const killed = await runKilledAt(args, [{ type: 'step-done', node: 'land' }]);
@@ -371,23 +383,12 @@ esac`,
     const again = await runInProcess('run', args);
     assert.is(again.code, 0, `told once: ${output(again)}`);
   } finally {
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    cleanup();
   }
 });
 
 test('killed after an escalation, before the run ended: run again still exits 3 naming it, once', async () => {
-  const tools = tempDir('wm-agent-');
-  const agent = writeAgent(
-    tools,
-    `case "$WM_ROLE:$WM_ISSUE" in
-item:1) for f in f1 f2 f3; do echo alpha > $f.txt; done; commit alpha; report COMPLETE;;
-item:2) for f in f1 f2 f3; do echo beta > $f.txt; done; commit beta; report COMPLETE;;
-*) exit 9;;
-esac`,
-  );
-  const files = { 'f1.txt': 'base\n', 'f2.txt': 'base\n', 'f3.txt': 'base\n' };
-  const repo = await makeRepo({ plan: planOf(agent.command, 2), items: ITEMS.slice(0, 2), files, origin: true });
+  const { repo, cleanup } = await heavyConflictRepo();
   try {
     const args = ['7', '--repo', repo.dir, '--yes'];
     const killed = await runKilledAt(args, [{ type: 'step-start', node: 'land' }]);
@@ -399,8 +400,7 @@ esac`,
     const third = await runInProcess('run', args);
     assert.is(third.code, 0, `reported once: ${output(third)}`);
   } finally {
-    repo.cleanup();
-    rmSync(tools, { recursive: true, force: true });
+    cleanup();
   }
 });
 test.run();
