@@ -36,7 +36,7 @@ import { landModeOf } from '../landing/land-mode.ts';
 import type { Flags } from './flags.ts';
 import { flushOutput, type Io } from './io.ts';
 import { updateItem } from '../lib/state-items.ts';
-import { finishLeftEjection, settleLeftFixAttempt } from '../steps/gates.ts';
+import { finishLeftGatesWork } from '../steps/gates.ts';
 
 function rendererFor(flags: Flags, io: Io): RendererKind {
   if (flags.json || io.env.WM_RENDERER === 'silent') return 'silent';
@@ -525,8 +525,7 @@ async function work(ctx: Ctx, input: CommandInput, stepName: StepId | undefined)
     // Conflict and fix agents of a runner that died would share a worktree with the ones this run starts.
     await settleSessions(ctx);
     // And an ejection or a fix attempt such a runner left open is finished before any merge builds on it.
-    await finishLeftEjection(ctx);
-    await settleLeftFixAttempt(ctx);
+    await finishLeftGatesWork(ctx);
     const renderer = rendererFor(flags, io);
     let waves: number[] | undefined;
     if (kind === 'run') {

@@ -332,28 +332,26 @@ async function keepFixOnHistory(ctx: Ctx, sha: string, attempt: number): Promise
 }
 
 /**
- * An ejection a runner that died recorded but did not finish (the branch not yet moved, or its follow-up not yet
- * written) is finished before any other step: a retry and a merge pass would otherwise build on the ejected merge,
- * recorded as "found merged". As an operation of the runner's, so its follow-up commit is its own recorded move.
+ * What a runner that died left half done in the gates step, finished before any other step, as one operation of the
+ * runner's (so the commits it makes are its own recorded moves); the command settled the sessions first, so no fix
+ * agent still works. A merge pass would otherwise build on it:
+ * - an ejection recorded but not finished (the branch not yet moved, or its follow-up not yet written): a retry would
+ *   find the ejected merge again, "found merged";
+ * - a fix attempt left open: what its agent left uncommitted is committed and its range settled (an item retried
+ *   before would be blamed for the fix's files, and the range take in the runner's own merges, which the
+ *   foreign-commit check then put back). The gates step uses the agent's result as before.
  */
-export async function finishLeftEjection(ctx: Ctx): Promise<void> {
-  const last = ctx.store.current().ejections?.at(-1);
-  if (!last || last.followUp !== null || !existsSync(ctx.integrationWorktree)) return;
-  await changeIntegration(ctx, 'gates', () => finishEjection(ctx));
-}
-
-/**
- * A fix attempt a runner that died left open, its agent ended by now (the command settled the sessions first): what it
- * left uncommitted is committed and its range settled before anything else moves the integration branch. A merge pass
- * would otherwise build on it (an item retried there blamed for the fix's files), and the range take in the runner's
- * own merges (a merge the foreign-commit check then put back). The gates step uses the agent's result as before.
- */
-export async function settleLeftFixAttempt(ctx: Ctx): Promise<void> {
-  if (!ctx.store.current().fixing?.ranges.some((r) => r.to === null)) return;
-  if (!existsSync(ctx.integrationWorktree)) return;
+export async function finishLeftGatesWork(ctx: Ctx): Promise<void> {
+  const st = ctx.store.current();
+  const ejection = st.ejections?.at(-1)?.followUp === null;
+  const fixing = st.fixing?.ranges.some((r) => r.to === null) ?? false;
+  if (!(ejection || fixing) || !existsSync(ctx.integrationWorktree)) return;
   await changeIntegration(ctx, 'gates', async () => {
-    await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
-    await settleFixRange(ctx);
+    if (ejection) await finishEjection(ctx);
+    if (fixing) {
+      await commitFixLeftovers(ctx, 'Fix gates (re-attached fix agent)');
+      await settleFixRange(ctx);
+    }
   });
 }
 
