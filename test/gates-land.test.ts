@@ -235,6 +235,7 @@ esac`,
     r.cleanup();
   }
 });
+
 test('a post-merge gate for some files, red on main only because they are not there: not called red on main; fix agents', async () => {
   const r = await rig({
     count: 2,

@@ -281,7 +281,7 @@ export async function mergeItem(
   }
   if (sha === null) {
     // The agent may have committed the merge itself: it keeps its content and gets the queue's message.
-    const parents = ctx.plan.defaults.merge === 'squash' ? [prev] : [prev, branch];
+    const parents = squash ? [prev] : [prev, branch];
     sha = await commitMerge(ctx, item, parents, committed ? ['--amend'] : []);
     if (sha === null) {
       await resetIntegration(ctx, prev);
